@@ -1,0 +1,195 @@
+"""Mineral compositions and a simple physical model of their SEM-EDS spectra.
+
+Private helpers of :mod:`phaselib.datasets`. The X-ray line energies and weights,
+binding energies and mass absorption coefficients come from eXSpy's element
+database (imported lazily: eXSpy pulls in HyperSpy, which takes a second).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import erf
+
+# Standard atomic weights (the values of eXSpy's element database, checked by the tests).
+ATOMIC_WEIGHTS = {
+    "H": 1.00794, "C": 12.0107, "O": 15.9994, "F": 18.9984032, "Na": 22.98976928,
+    "Mg": 24.305, "Al": 26.9815386, "Si": 28.0855, "P": 30.973762, "S": 32.065,
+    "Cl": 35.453, "K": 39.0983, "Ca": 40.078, "Ti": 47.867, "Mn": 54.938045,
+    "Fe": 55.845, "Zr": 91.224,
+}
+
+#: Idealised formulas (no parentheses; OH written as O + H).
+FORMULAS = {
+    "quartz": "SiO2",
+    "albite": "NaAlSi3O8",
+    "anorthite": "CaAl2Si2O8",
+    "plagioclase": "Na0.5Ca0.5Al1.5Si2.5O8",  # andesine-labradorite, An50
+    "K-feldspar": "KAlSi3O8",
+    "orthoclase": "KAlSi3O8",
+    "biotite": "KMg1.4Fe1.4Ti0.1Al1.2Si2.8O12H2",
+    "muscovite": "KAl3Si3O12H2",
+    "chlorite": "Mg3Fe2Al2Si3O18H8",
+    "augite": "Ca0.9Na0.05Mg0.8Fe0.25Al0.15Si1.9O6",
+    "diopside": "CaMgSi2O6",
+    "hornblende": "Na0.5Ca2Mg3Fe1.5Al1.5Si6.5O24H2",
+    "olivine": "Mg1.8Fe0.2SiO4",  # Fo90
+    "almandine": "Fe3Al2Si3O12",
+    "magnetite": "Fe3O4",
+    "ilmenite": "FeTiO3",
+    "rutile": "TiO2",
+    "titanite": "CaTiSiO5",
+    "apatite": "Ca5P3O12F",
+    "calcite": "CaCO3",
+    "pyrite": "FeS2",
+    "zircon": "ZrSiO4",
+}
+
+_TOKEN = re.compile(r"([A-Z][a-z]?)(\d*\.?\d*)")
+
+
+def weight_fractions(formula: str) -> dict:
+    """Element weight fractions of a formula such as ``"Mg1.8Fe0.2SiO4"``."""
+    atoms: dict = {}
+    for el, n in _TOKEN.findall(formula):
+        atoms[el] = atoms.get(el, 0.0) + (float(n) if n else 1.0)
+    mass = {el: n * ATOMIC_WEIGHTS[el] for el, n in atoms.items()}
+    total = sum(mass.values())
+    return {el: round(m / total, 6) for el, m in mass.items()}
+
+
+MINERALS = {name: weight_fractions(f) for name, f in FORMULAS.items()}
+
+# ------------------------------------------------------------------ physics
+_MN_KA = 5.8987  # keV, reference line of the detector resolution
+_TAKEOFF_DEG = 35.0
+_WINDOW_KEV = 0.35  # detector window: efficiency exp(-(E_w / E)^3)
+_SENSOR_KEV = 24.0  # sensor thickness: efficiency 1 - exp(-(E_s / E)^3)
+_BREMS_SCALE = 1.15e-5  # Kramers constant: background ~25 % of the counts of quartz at 20 kV
+_MIN_LINE_KEV = 0.1  # lines below are not detected (H, He, Li)
+
+
+@lru_cache(maxsize=1)
+def _exspy():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import exspy.material as material
+    return material
+
+
+def _element(el: str):
+    db = _exspy().elements
+    if el not in db:
+        raise ValueError(f"Unknown chemical element {el!r} in a mineral composition.")
+    return db[el]
+
+
+def fwhm_keV(energy_resolution_MnKa: float, energy) -> np.ndarray:
+    """Peak FWHM (keV) at ``energy`` (keV), as exspy's ``get_FWHM_at_Energy``."""
+    f2 = 2.5 * (np.asarray(energy, float) - _MN_KA) * 1000.0 + energy_resolution_MnKa**2
+    return np.sqrt(np.maximum(f2, 1.0)) / 1000.0
+
+
+def _fluorescence_yield(z: int, family: str) -> float:
+    if family == "K":  # Bambynek's fit
+        q = (0.015 + 0.0327 * z - 0.64e-6 * z**3) ** 4
+        return q / (1.0 + q)
+    a = 8.9e7 if family == "L" else 1.3e9
+    return z**4 / (z**4 + a)
+
+
+@lru_cache(maxsize=None)
+def _lines(el: str) -> tuple:
+    """((energy keV, weight, family, edge keV), ...) of every X-ray line of an element."""
+    props = _element(el)["Atomic_properties"]
+    if "Xray_lines" not in props:
+        return ()
+    xl = props["Xray_lines"]
+    raw = [(xl[n]["energy (keV)"], xl[n]["weight"], n[0]) for n in xl.keys()]
+    be = props["Binding_energies"] if "Binding_energies" in props else {}
+    out = []
+    for energy, weight, fam in raw:
+        shell = {"K": "K", "L": "L3", "M": "M5"}.get(fam)
+        if shell in be:
+            edge = be[shell]["onset_energy (eV)"] / 1000.0
+        else:
+            edge = 0.0
+        edge = max(edge, 1.01 * max(e for e, _, f in raw if f == fam))
+        out.append((float(energy), float(weight), fam, edge))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def _mac_table(el: str):
+    """(log energy, log mu/rho) of an element (Chantler's FFAST table in eXSpy), or None."""
+    _exspy()
+    from exspy._misc.eds.ffast_mac import ffast_mac
+
+    if el not in ffast_mac:
+        return None  # e.g. H: its absorption is negligible
+    e = np.asarray(ffast_mac[el]["energies (keV)"], float)
+    mu = np.asarray(ffast_mac[el]["mass_absorption_coefficient (cm2/g)"], float)
+    keep = (e > 0) & (mu > 0)
+    e, mu = e[keep], mu[keep]
+    order = np.argsort(e, kind="stable")
+    return np.log(e[order]), np.log(mu[order])
+
+
+def _mac(composition: dict, energy) -> np.ndarray:
+    """Mass absorption coefficient (cm2/g) of a composition at energies (keV)."""
+    loge = np.log(np.maximum(np.atleast_1d(np.asarray(energy, float)), 1e-3))
+    mu = np.zeros_like(loge)
+    for el, c in composition.items():
+        table = _mac_table(el)
+        if table is not None:
+            mu += c * np.exp(np.interp(loge, *table))
+    return mu
+
+
+def _absorption(mu, e0: float, ec) -> np.ndarray:
+    """Philibert-Duncumb-Heinrich absorption factor f(chi) (simplified, h = 0.2)."""
+    chi = mu / math.sin(math.radians(_TAKEOFF_DEG))
+    sigma = 4.5e5 / np.maximum(e0**1.65 - np.asarray(ec, float) ** 1.65, 1e-3)
+    x = chi / sigma
+    return 1.0 / ((1.0 + x) * (1.0 + x / 6.0))
+
+
+def detector_efficiency(energy) -> np.ndarray:
+    """Detector efficiency: window absorption at low energy, sensor transparency at high."""
+    e = np.maximum(np.asarray(energy, float), 1e-3)
+    return np.exp(-((_WINDOW_KEV / e) ** 3)) * (1.0 - np.exp(-((_SENSOR_KEV / e) ** 3)))
+
+
+def spectrum(composition: dict, energy_keV: np.ndarray, beam_energy: float,
+             energy_resolution_MnKa: float) -> tuple:
+    """Expected counts (arbitrary units) of a composition: (lines, background) per channel."""
+    e = np.asarray(energy_keV, float)
+    half = 0.5 * abs(e[1] - e[0]) if e.size > 1 else 0.005
+    lo, hi = e - half, e + half
+    total = sum(composition.values())
+    comp = {el: c / total for el, c in composition.items() if c > 0}
+    e0 = float(beam_energy)
+    lines = np.zeros_like(e)
+    for el, c in comp.items():
+        props = _element(el)["General_properties"]
+        a, z = props["atomic_weight"], props["Z"]
+        for energy, weight, fam, edge in _lines(el):
+            if weight <= 0 or energy < _MIN_LINE_KEV or energy >= e0 or edge >= e0:
+                continue
+            u = e0 / edge
+            gen = c / a * _fluorescence_yield(z, fam) * weight * (u * math.log(u) - u + 1.0)
+            amp = gen * _absorption(_mac(comp, energy), e0, edge)[0] * detector_efficiency(energy)
+            s = fwhm_keV(energy_resolution_MnKa, energy) / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+            lines += amp * 0.5 * (erf((hi - energy) / (s * math.sqrt(2))) - erf((lo - energy) / (s * math.sqrt(2))))
+    zmean = sum(c * _element(el)["General_properties"]["Z"] for el, c in comp.items())
+    inside = (e > 0.02) & (e < e0)
+    bg = np.zeros_like(e)
+    ei = e[inside]
+    bg[inside] = (_BREMS_SCALE * zmean * (e0 - ei) / ei * 2 * half
+                  * _absorption(_mac(comp, ei), e0, ei) * detector_efficiency(ei))
+    return lines, bg

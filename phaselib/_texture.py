@@ -1,0 +1,163 @@
+"""Synthetic rock textures: grains, a fine-grained groundmass and inclusions.
+
+Private helpers of :mod:`phaselib.datasets`. Everything works on ``(H, W)`` maps
+(never on spectra), in row chunks where a full ``(H*W, d)`` array would be large.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+from skimage.measure import label as _label
+
+_ROWS = 256  # rows per nearest-seed query
+_ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and inclusions
+
+
+def accessory_phases(fractions) -> np.ndarray:
+    """Boolean mask of the minor phases (small grains and inclusions only)."""
+    f = np.asarray(fractions, float)
+    return (f < _ACCESSORY) & (f < f.max())
+
+
+def smooth_field(shape, scale: float, rng) -> np.ndarray:
+    """Zero-mean, unit-variance random field (float32) smooth over ``scale`` pixels."""
+    h, w = shape
+    step = max(float(scale) / 2.0, 1.0)
+    gh, gw = int(np.ceil(h / step)) + 4, int(np.ceil(w / step)) + 4
+    coarse = ndimage.gaussian_filter(rng.standard_normal((gh, gw)), 1.0, mode="wrap")
+    rows = (np.arange(h, dtype=np.float32) / step + 2.0)[:, None]
+    cols = (np.arange(w, dtype=np.float32) / step + 2.0)[None, :]
+    field = np.empty((h, w), np.float32)
+    for r0 in range(0, h, _ROWS):
+        rr = np.broadcast_to(rows[r0:r0 + _ROWS], (min(_ROWS, h - r0), w))
+        cc = np.broadcast_to(cols, rr.shape)
+        field[r0:r0 + _ROWS] = ndimage.map_coordinates(coarse, [rr, cc], order=3, mode="nearest")
+    field -= field.mean()
+    sd = field.std()
+    return field / sd if sd > 0 else field
+
+
+def _nearest(tree: cKDTree, shape, extra=None, mask=None) -> np.ndarray:
+    """Index of the nearest seed of every pixel (or of ``mask`` pixels; -1 elsewhere)."""
+    h, w = shape
+    out = np.full(shape, -1, np.int32)
+    cols = np.arange(w, dtype=np.float64)
+    for r0 in range(0, h, _ROWS):
+        r1 = min(r0 + _ROWS, h)
+        rr, cc = np.meshgrid(np.arange(r0, r1, dtype=np.float64), cols, indexing="ij")
+        pts = [rr.ravel(), cc.ravel()] + ([np.full(rr.size, extra)] if extra is not None else [])
+        pts = np.stack(pts, axis=1)
+        sel = slice(None) if mask is None else mask[r0:r1].ravel()
+        idx = np.full(rr.size, -1, np.int32)
+        if np.any(sel):
+            idx[sel] = tree.query(pts[sel], workers=-1)[1]
+        out[r0:r1] = idx.reshape(r1 - r0, w)
+    return out
+
+
+def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
+            matrix_phases, inclusion_phases, inclusion_density, rng):
+    """Labels (H, W) int16 and grain ids (H, W) int32 (see ``datasets.make_texture``)."""
+    h, w = shape
+    k = len(fractions)
+    target = np.asarray(fractions, float) * h * w  # target areas, in pixels
+
+    # 1. coarse grains: a power diagram (weighted Voronoi) of seeds with log-normal radii,
+    #    seeds a margin beyond the map so that border grains are cut like a real section.
+    m = float(grain_size)
+    area = (h + 2 * m) * (w + 2 * m)
+    n = max(int(round(area / (np.pi / 4 * grain_size**2))), k + 1)
+    seeds = np.column_stack([rng.uniform(-m, h + m, n), rng.uniform(-m, w + m, n)])
+    radius = 0.5 * grain_size * rng.lognormal(0.0, 0.45, n)
+    weight = radius**2
+    lift = np.sqrt(weight.max() - weight)  # d^2 - r^2 == 3-D distance^2 - const
+    cell = _nearest(cKDTree(np.column_stack([seeds, lift])), shape, extra=0.0)
+    areas = np.bincount(cell.ravel(), minlength=n).astype(float)
+
+    # 2. groundmass: the coarse cells where a smooth field is lowest, filled with small
+    #    Voronoi grains of the matrix phases.
+    ids = cell
+    phase_of = np.full(n, -1, np.int64)
+    next_id = n
+    if matrix_fraction > 0 and matrix_phases:
+        field = smooth_field(shape, 4 * grain_size, rng)
+        at = field[np.clip(seeds[:, 0].astype(int), 0, h - 1), np.clip(seeds[:, 1].astype(int), 0, w - 1)]
+        order = np.argsort(at)
+        chosen = order[: np.searchsorted(np.cumsum(areas[order]), matrix_fraction * h * w) + 1]
+        chosen = chosen[areas[chosen] > 0]
+        mask = np.zeros(n, bool)
+        mask[chosen] = True
+        mask = mask[cell]
+        npix = int(mask.sum())
+        nf = max(int(round(npix / (np.pi / 4 * matrix_grain_size**2))), 1)
+        where = np.flatnonzero(mask)[rng.integers(0, npix, nf)]
+        fseeds = np.column_stack(np.unravel_index(where, shape)) + rng.uniform(-0.5, 0.5, (nf, 2))
+        fine = _nearest(cKDTree(fseeds), shape, mask=mask)
+        p = target[list(matrix_phases)] / target[list(matrix_phases)].sum()
+        fphase = np.asarray(matrix_phases)[rng.choice(len(p), nf, p=p)]
+        ids = np.where(mask, fine + n, cell)
+        phase_of = np.concatenate([phase_of, fphase])
+        target -= np.bincount(fphase, weights=np.bincount(fine[mask], minlength=nf), minlength=k)
+        areas[chosen] = 0
+        next_id = n + nf
+
+    # 3. phases of the coarse cells: random order, each to a phase that still lacks area
+    #    (probability ~ the deficit); accessory phases only take small cells.
+    n_incl = int(round(inclusion_density * h * w)) if inclusion_phases else 0
+    incl_phases = np.asarray(inclusion_phases or [], int)
+    if n_incl:
+        share = target[incl_phases].clip(0) + 1e-9
+        target[incl_phases] -= 0.5 * n_incl * 7.0 * share / share.sum()  # ~7 px per inclusion
+    small = np.median(areas[areas > 0]) if np.any(areas > 0) else 0
+    accessory = accessory_phases(fractions)
+    for i in rng.permutation(n):
+        if areas[i] <= 0:
+            continue
+        deficit = target.clip(0)
+        if areas[i] > small:
+            deficit = np.where(accessory, 0.0, deficit)
+        if deficit.sum() <= 0:
+            deficit = np.where(accessory, 0.0, target - target.min() + 1e-9)
+        ph = rng.choice(k, p=deficit / deficit.sum())
+        phase_of[i] = ph
+        target[ph] -= areas[i]
+    # every phase present (when there are enough cells): steal a cell from the commonest phase
+    present = np.bincount(phase_of[:n][areas > 0], minlength=k)
+    for ph in np.flatnonzero(present == 0):
+        donors = np.flatnonzero((areas > 0) & (present[np.maximum(phase_of[:n], 0)] > 1))
+        if donors.size:
+            i = donors[np.argmin(areas[donors])]
+            present[phase_of[i]] -= 1
+            phase_of[i], present[ph] = ph, 1
+
+    # 4. inclusions: small discs of the inclusion phases inside coarse grains of other phases
+    ids = ids.astype(np.int64)
+    extra = []
+    host_ok = np.ones(n, bool)
+    host_ok[incl_phases] = False
+    for _ in range(20 * n_incl):
+        if len(extra) >= n_incl:
+            break
+        r = rng.uniform(0.7, 2.3)
+        R = int(np.ceil(r)) + 1
+        y, x = int(rng.integers(R, max(h - R, R + 1))), int(rng.integers(R, max(w - R, R + 1)))
+        if y + R >= h or x + R >= w:
+            continue
+        host = ids[y, x]
+        if host >= n or not host_ok[phase_of[host]]:
+            continue
+        win = ids[y - R:y + R + 1, x - R:x + R + 1]
+        if np.any(win != host):
+            continue  # touches another grain (or an inclusion): keep the disc inside its host
+        yy, xx = np.ogrid[-R:R + 1, -R:R + 1]
+        disc = yy**2 + xx**2 <= r * r
+        win[disc] = next_id
+        extra.append(incl_phases[rng.integers(incl_phases.size)])
+        next_id += 1
+    phase_of = np.concatenate([phase_of, np.asarray(extra, np.int64)])
+
+    labels = phase_of[ids].astype(np.int16)
+    grain_ids = _label(ids + 1, background=0, connectivity=1).astype(np.int32)
+    return labels, grain_ids

@@ -1,0 +1,167 @@
+"""Poisson-weighted, sparse, row-blocked view of a spectrum image.
+
+EDS counts are sparse (a pixel with 200 counts hits at most 200 of 2048
+channels), so the map is held as CSR row blocks of raw counts. The Keenan &
+Kotula weighting ``X_w = D_g^-1/2 X D_h^-1/2`` (``g`` pixel sums, ``h`` channel
+sums; HyperSpy's ``normalize_poissonian_noise=True``) is applied to the small
+dense operand of each product, so the weighted matrix is never formed.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy import sparse
+
+from ._blocks import default_block_rows, iter_row_blocks
+
+#: sparse blocks are kept in memory when their total size stays below this
+CACHE_BYTES = 1536 * 2**20
+
+
+def csr_from_counts(flat) -> sparse.csr_matrix:
+    """(N, C) counts -> float32 CSR, faster than ``scipy.sparse.csr_matrix(dense)``."""
+    flat = np.ascontiguousarray(flat)
+    if np.issubdtype(flat.dtype, np.floating):
+        if not np.isfinite(flat).all():
+            raise ValueError("The map holds NaN or infinite values; counts must be finite.")
+        if (flat < 0).any():
+            raise ValueError("The map holds negative values; counts must be >= 0.")
+    elif np.issubdtype(flat.dtype, np.signedinteger) and (flat < 0).any():
+        raise ValueError("The map holds negative values; counts must be >= 0.")
+    nz = np.flatnonzero(flat)
+    rows, cols = np.divmod(nz, flat.shape[1])
+    indptr = np.zeros(flat.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=flat.shape[0]), out=indptr[1:])
+    data = flat.ravel()[nz].astype(np.float32)
+    return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=flat.shape)
+
+
+def n_workers() -> int:
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+
+
+class WeightedBlocks:
+    """Row blocks of a map as CSR counts, with Poisson weights.
+
+    Parameters
+    ----------
+    data : (H, W, C) array-like (numpy, memmap or dask)
+    channels : slice
+        Channels used (an energy window).
+    poisson : bool
+        Apply the Keenan & Kotula weighting.
+    block_rows : int, optional
+    progress : callable, optional
+        ``progress(done_fraction, message)``.
+    """
+
+    def __init__(self, data, channels=slice(None), *, poisson=True, block_rows=None,
+                 cache_bytes=CACHE_BYTES, progress=None):
+        self.data = data
+        self.channels = channels
+        self.shape = tuple(data.shape)
+        h, w, _ = self.shape
+        if block_rows is None:
+            # small blocks parallelise well; about 8 MiB of raw counts each
+            block_rows = default_block_rows(self.shape, data.dtype.itemsize, block_bytes=8 * 2**20)
+        self.block_rows = block_rows
+        self._pool = ThreadPoolExecutor(n_workers())
+        self._cache = []
+        pixel_sums = np.zeros(h * w, np.float64)
+        channel_sums = None
+        nbytes = 0
+        keep = True
+        n_blocks = -(-h // block_rows)
+        for i, (r0, r1, csr) in enumerate(self._read()):
+            pixel_sums[r0 * w:r1 * w] = np.asarray(csr.sum(axis=1)).ravel()
+            cs = np.asarray(csr.sum(axis=0), dtype=np.float64).ravel()
+            channel_sums = cs if channel_sums is None else channel_sums + cs
+            nbytes += csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
+            keep = keep and nbytes <= cache_bytes
+            self._cache = self._cache + [(r0, r1, csr)] if keep else []
+            if progress:
+                progress((i + 1) / n_blocks, "reading map")
+        self.cached = keep
+        self.pixel_sums = pixel_sums
+        self.channel_sums = channel_sums
+        self.total = float(pixel_sums.sum())
+        if self.total <= 0:
+            raise ValueError("The map holds no counts (every pixel is zero).")
+        self.n_channels = channel_sums.size
+        if poisson:
+            self.row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0))
+            self.col_w = 1.0 / np.sqrt(np.where(channel_sums > 0, channel_sums, 1.0))
+        else:
+            self.row_w = np.ones_like(pixel_sums)
+            self.col_w = np.ones_like(channel_sums)
+
+    def _read(self):
+        """Yield ``(r0, r1, csr)`` for each row block, converting in worker threads."""
+        w = self.shape[1]
+        ch = self.channels
+
+        def convert(item):
+            r0, r1, block = item
+            b = block[..., ch]
+            return r0, r1, csr_from_counts(b.reshape((r1 - r0) * w, b.shape[-1]))
+
+        source = iter_row_blocks(self.data, self.block_rows)
+        # keep at most 2 * workers blocks in flight
+        pending = []
+        for item in source:
+            pending.append(self._pool.submit(convert, item))
+            if len(pending) >= 2 * self._pool._max_workers:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+
+    def blocks(self):
+        """Iterate ``(r0, r1, csr)`` blocks of raw counts (from cache or re-read)."""
+        return iter(self._cache) if self.cached else self._read()
+
+    def map_blocks(self, func):
+        """``[func(r0, r1, csr) for each block]``, run in worker threads."""
+        if self.cached:
+            return list(self._pool.map(lambda b: func(*b), self._cache))
+        return [func(*b) for b in self._read()]
+
+    def gram_times(self, z, *, with_projection=False):
+        """``X_w^T X_w z`` for a (C', k) matrix ``z``, one pass over the blocks.
+
+        With ``with_projection``, also return ``(X_w z)^T (X_w z)`` (k, k).
+        """
+        w = self.shape[1]
+        zw = (self.col_w[:, None] * z).astype(np.float32)
+
+        def one(r0, r1, csr):
+            rw = self.row_w[r0 * w:r1 * w, None].astype(np.float32)
+            yp = (csr @ zw) * rw
+            out = csr.T @ (yp * rw)
+            if with_projection:
+                return out, yp.T.astype(np.float64) @ yp
+            return out, None
+
+        parts = self.map_blocks(one)
+        acc = sum(p[0].astype(np.float64) for p in parts) * self.col_w[:, None]
+        if with_projection:
+            return acc, sum(p[1] for p in parts)
+        return acc
+
+    def project(self, v):
+        """``X_w v`` for a (C', k) matrix ``v``: (H*W, k) float32 scores."""
+        w = self.shape[1]
+        vw = (self.col_w[:, None] * v).astype(np.float32)
+        out = np.empty((self.shape[0] * w, v.shape[1]), np.float32)
+
+        def one(r0, r1, csr):
+            out[r0 * w:r1 * w] = (csr @ vw) * self.row_w[r0 * w:r1 * w, None].astype(np.float32)
+
+        self.map_blocks(one)
+        return out
+
+    def close(self):
+        self._pool.shutdown(wait=False)
+        self._cache = []

@@ -1,0 +1,517 @@
+"""Synthetic SEM-EDS spectrum images of a rock, with ground truth.
+
+A texture of touching mineral grains (a weighted Voronoi tessellation with a spread of
+grain sizes), a fine-grained groundmass of the main minerals and small inclusions of the
+minor ones; every pixel belongs to exactly one phase. Each phase has an expected EDS
+spectrum computed from its formula (X-ray lines of eXSpy's database, overvoltage and
+fluorescence yield, specimen absorption, detector resolution and window, a Kramers
+background). Counts are Poisson samples, drawn with one random stream per image row, so a
+map is the same whether it is made in memory (:func:`make_rock`) or written to disk block
+by block (:func:`write_rock`).
+
+Examples
+--------
+>>> rock = make_rock((64, 80), counts_per_pixel=100, seed=1)
+>>> rock.image.data.shape, rock.phase_names[0]
+((64, 80, 2048), 'albite')
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import _minerals, _texture
+from ._image import SpectrumImage
+from ._minerals import FORMULAS, MINERALS
+
+__all__ = ["MINERALS", "FORMULAS", "SyntheticRock", "make_rock", "make_texture",
+           "phase_spectra", "write_rock", "load_rock"]
+
+DEFAULT_MINERALS = ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")
+_MAX_COUNTS = 1e5
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticRock:
+    """A synthetic spectrum image and its ground truth.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        The counts, ``(H, W, C)`` uint16 (a read-only ``np.memmap`` when written to disk).
+    labels : (H, W) ndarray of int16
+        Phase index ``0..K-1`` of every pixel.
+    grain_ids : (H, W) ndarray of int32
+        Grain id ``1..n_grains`` of every pixel; a grain is a 4-connected region of one
+        phase, and touching grains of the same phase have different ids.
+    phase_names : tuple of str
+        Mineral name of each phase.
+    phase_spectra : (K, C) ndarray of float64
+        Expected spectrum of each pure phase, normalised to sum 1 over the channels.
+    compositions : dict
+        Mineral name -> {element: weight fraction}.
+    intensity : (H, W) ndarray of float32, optional
+        Expected total counts of every pixel (``counts_per_pixel`` times the topography).
+    """
+
+    image: SpectrumImage
+    labels: np.ndarray
+    grain_ids: np.ndarray
+    phase_names: tuple
+    phase_spectra: np.ndarray
+    compositions: dict
+    intensity: np.ndarray | None = None
+
+    @property
+    def n_phases(self) -> int:
+        return len(self.phase_names)
+
+    @property
+    def n_grains(self) -> int:
+        return int(self.grain_ids.max())
+
+    @property
+    def fractions(self) -> np.ndarray:
+        """(K,) ndarray: true area fraction of each phase."""
+        return np.bincount(self.labels.ravel(), minlength=self.n_phases) / self.labels.size
+
+    @property
+    def grain_phases(self) -> np.ndarray:
+        """(n_grains + 1,) ndarray: phase of each grain id (entry 0 is -1)."""
+        out = np.full(self.n_grains + 1, -1, np.int64)
+        out[self.grain_ids.ravel()] = self.labels.ravel()
+        return out
+
+    def __repr__(self) -> str:
+        fr = ", ".join(f"{n} {f:.1%}" for n, f in zip(self.phase_names, self.fractions))
+        return f"<SyntheticRock {self.n_grains} grains; {fr}; {self.image!r}>"
+
+
+# ----------------------------------------------------------------- validation
+def _positive(name, value, *, allow_zero=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"number, got {value!r}.")
+    return v
+
+
+def _check_shape(shape):
+    try:
+        h, w = (int(n) for n in shape)
+        ok = h >= 1 and w >= 1 and (h, w) == tuple(shape)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"shape must be (rows, columns), two positive integers; got {shape!r}.")
+    return h, w
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    return int(seed)
+
+
+def _resolve_minerals(minerals) -> dict:
+    """name -> composition, from None, one name, a list of names or a mapping."""
+    if minerals is None:
+        minerals = DEFAULT_MINERALS
+    if isinstance(minerals, str):
+        minerals = [minerals]
+    if isinstance(minerals, dict):
+        items = list(minerals.items())
+    else:
+        known = {n.casefold(): n for n in MINERALS}
+        items = []
+        for m in minerals:
+            name = known.get(str(m).casefold())
+            if name is None:
+                raise ValueError(f"Unknown mineral {m!r}. Known minerals: {', '.join(MINERALS)} "
+                                 f"(or give a dict name -> {{element: weight fraction}}).")
+            items.append((name, MINERALS[name]))
+    if not items:
+        raise ValueError("minerals is empty: give at least one mineral name.")
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Each mineral may appear only once; got {names}.")
+    out = {}
+    for name, comp in items:
+        if not isinstance(comp, dict) or not comp or any(
+                not np.isfinite(float(c)) or float(c) < 0 for c in comp.values()) \
+                or sum(float(c) for c in comp.values()) <= 0:
+            raise ValueError(f"The composition of {name!r} must be a dict element -> "
+                             f"non-negative weight fraction (not all zero); got {comp!r}.")
+        total = sum(float(c) for c in comp.values())
+        out[str(name)] = {el: float(c) / total for el, c in comp.items()}
+    return out
+
+
+def _check_fractions(n_phases, fractions):
+    if fractions is None:
+        if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 1:
+            raise ValueError(f"n_phases must be a positive integer, got {n_phases!r}.")
+        f = 0.6 ** np.arange(int(n_phases))
+    else:
+        f = np.asarray(fractions, float).ravel()
+        if f.size != n_phases or not np.all(np.isfinite(f)) or np.any(f <= 0):
+            raise ValueError(f"fractions must be {n_phases} positive numbers (one per phase), "
+                             f"got {fractions!r}.")
+    return f / f.sum()
+
+
+def _check_phase_list(name, phases, k):
+    phases = [int(p) for p in phases]
+    if any(p < 0 or p >= k for p in phases):
+        raise ValueError(f"{name} must be phase indices in 0..{k - 1}, got {phases}.")
+    return phases
+
+
+# ----------------------------------------------------------------- public API
+def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_fraction=0.25,
+                 matrix_grain_size=3.0, matrix_phases=None, inclusion_phases=None,
+                 inclusion_density=1e-3, seed=0):
+    """A rock texture alone: phase labels and grain ids, without spectra.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(H, W)`` of the map, in pixels.
+    n_phases : int
+        Number of phases ``K`` (ignored when ``fractions`` is given).
+    fractions : sequence of float, optional
+        Target area fraction of each phase (normalised). Default: ``0.6 ** i``, normalised
+        (for six phases ~ 42, 25, 15, 9, 5.5 and 3.3 %). The realised fractions differ a
+        little; read them from the labels.
+    grain_size : float
+        Typical equivalent diameter of the grains, in pixels (sizes spread log-normally).
+    matrix_fraction : float
+        Share of the area (0 to 0.9) taken by a fine-grained groundmass.
+    matrix_grain_size : float
+        Grain diameter in the groundmass, in pixels.
+    matrix_phases : sequence of int, optional
+        Phases of the groundmass; default the (up to) three most abundant major phases.
+    inclusion_phases : sequence of int, optional
+        Phases of the small inclusions (discs of 1-15 pixels inside bigger grains); default
+        the minor phases (target fraction < 8 %), or the least abundant phase.
+    inclusion_density : float
+        Inclusions per pixel of map (``1e-3`` is 20 in a 128 x 160 map).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int16
+        Phase index of every pixel.
+    grain_ids : (H, W) ndarray of int32
+        Grain id ``1..n_grains`` of every pixel (4-connected grains).
+    """
+    h, w = _check_shape(shape)
+    f = _check_fractions(n_phases if fractions is None else len(np.ravel(fractions)), fractions)
+    k = f.size
+    grain_size = _positive("grain_size", grain_size)
+    matrix_grain_size = _positive("matrix_grain_size", matrix_grain_size)
+    if grain_size < 2 or matrix_grain_size < 1:
+        raise ValueError("grain_size must be at least 2 pixels and matrix_grain_size at least 1.")
+    matrix_fraction = _positive("matrix_fraction", matrix_fraction, allow_zero=True)
+    if matrix_fraction > 0.9:
+        raise ValueError(f"matrix_fraction must be between 0 and 0.9, got {matrix_fraction!r}.")
+    inclusion_density = _positive("inclusion_density", inclusion_density, allow_zero=True)
+    if inclusion_density > 0.02:
+        raise ValueError(f"inclusion_density must be at most 0.02 per pixel, got {inclusion_density!r}.")
+    seed = _check_seed(seed)
+    by_size = list(np.argsort(-f, kind="stable"))
+    minor = _texture.accessory_phases(f)
+    if matrix_phases is None:
+        matrix_phases = [p for p in by_size if not minor[p]][:3]
+    matrix_phases = _check_phase_list("matrix_phases", matrix_phases, k)
+    if inclusion_phases is None:
+        inclusion_phases = list(np.flatnonzero(minor)) or (by_size[-1:] if k > 1 else [])
+    inclusion_phases = _check_phase_list("inclusion_phases", inclusion_phases, k)
+    if len(inclusion_phases) >= k:
+        raise ValueError("inclusion_phases must leave at least one phase to host the inclusions.")
+    return _texture.texture(
+        (h, w), f, grain_size=grain_size, matrix_fraction=matrix_fraction,
+        matrix_grain_size=matrix_grain_size, matrix_phases=matrix_phases,
+        inclusion_phases=inclusion_phases, inclusion_density=inclusion_density,
+        rng=np.random.default_rng([seed, 0]))
+
+
+def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_MnKa=130.0):
+    """Expected spectra of pure minerals, normalised to sum 1 over the channels.
+
+    Parameters
+    ----------
+    minerals : sequence of str or dict
+        Names from :data:`MINERALS`, or a dict name -> {element: weight fraction}.
+    energy_keV : (C,) array_like
+        Energy of each channel (evenly spaced), in keV.
+    beam_energy : float
+        Accelerating voltage, in kV. Lines whose ionisation edge lies above are absent.
+    energy_resolution_MnKa : float
+        Detector FWHM at Mn Ka, in eV; the FWHM at energy E follows
+        ``FWHM(E)^2 = FWHM_MnKa^2 + 2.5 (E - 5.8987 keV) 1000 eV`` (exspy's
+        ``get_FWHM_at_Energy``), at least 30 eV.
+
+    Returns
+    -------
+    (K, C) ndarray of float64
+        Characteristic lines plus a Bremsstrahlung background (about 25-45 % of the counts).
+    """
+    comps = _resolve_minerals(minerals)
+    e = np.asarray(energy_keV, float)
+    if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+        raise ValueError("energy_keV must be an increasing 1-D array of at least 2 energies (keV).")
+    e0 = _positive("beam_energy", beam_energy)
+    res = _positive("energy_resolution_MnKa", energy_resolution_MnKa)
+    if not 30 <= res <= 1000:
+        raise ValueError(f"energy_resolution_MnKa is the FWHM at Mn Ka in eV (e.g. 130), "
+                         f"got {energy_resolution_MnKa!r}.")
+    out = np.empty((len(comps), e.size))
+    for i, (name, comp) in enumerate(comps.items()):
+        lines, bg = _minerals.spectrum(comp, e, e0, res)
+        s = lines + bg
+        if s.sum() <= 0:
+            raise ValueError(f"{name} gives no counts between {e[0]:.3g} and {e[-1]:.3g} keV "
+                             f"at {e0:g} kV: check the energy axis and the beam energy.")
+        out[i] = s / s.sum()
+    return out
+
+
+def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_size=12.0,
+          matrix_fraction=0.25, n_channels=2048, energy_scale=0.01, energy_offset=-0.2,
+          beam_energy=20.0, pixel_size=1.0, energy_resolution_MnKa=130.0,
+          intensity_variation=0.05, seed=0):
+    """Everything but the counts: validated options, texture, spectra, intensity."""
+    h, w = _check_shape(shape)
+    cpp = _positive("counts_per_pixel", counts_per_pixel)
+    if cpp > _MAX_COUNTS:
+        raise ValueError(f"counts_per_pixel must be at most {_MAX_COUNTS:g}, got {counts_per_pixel!r}.")
+    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 2:
+        raise ValueError(f"n_channels must be an integer of at least 2, got {n_channels!r}.")
+    scale = _positive("energy_scale", energy_scale)
+    try:
+        offset = float(energy_offset)
+    except (TypeError, ValueError):
+        offset = np.nan
+    if not np.isfinite(offset):
+        raise ValueError(f"energy_offset must be a finite number of keV, got {energy_offset!r}.")
+    var = _positive("intensity_variation", intensity_variation, allow_zero=True)
+    if var >= 1:
+        raise ValueError(f"intensity_variation must be in [0, 1), got {intensity_variation!r}.")
+    seed = _check_seed(seed)
+    comps = _resolve_minerals(minerals)
+    energy = offset + scale * np.arange(int(n_channels))
+    spectra = phase_spectra(comps, energy_keV=energy, beam_energy=beam_energy,
+                            energy_resolution_MnKa=energy_resolution_MnKa)
+    labels, grain_ids = make_texture(
+        (h, w), n_phases=len(comps), fractions=fractions, grain_size=grain_size,
+        matrix_fraction=matrix_fraction, seed=seed)
+    field = _texture.smooth_field((h, w), max(16.0, 2 * float(grain_size)),
+                                  np.random.default_rng([seed, 1]))
+    intensity = (cpp * np.clip(1.0 + var * field, 0.0, None)).astype(np.float32)
+    elements = sorted({el for c in comps.values() for el, x in c.items()
+                       if x > 0 and any(ln[0] >= 0.1 for ln in _minerals._lines(el))},
+                      key=lambda el: _minerals._element(el)["General_properties"]["Z"])
+    image_kw = dict(energy_offset=offset, energy_scale=scale, beam_energy=float(beam_energy),
+                    pixel_size=_positive("pixel_size", pixel_size), elements=tuple(elements))
+    options = dict(counts_per_pixel=cpp, minerals=list(comps), fractions=fractions if fractions
+                   is None else list(map(float, np.ravel(fractions))), grain_size=float(grain_size),
+                   matrix_fraction=float(matrix_fraction), n_channels=int(n_channels),
+                   energy_scale=scale, energy_offset=offset, beam_energy=float(beam_energy),
+                   pixel_size=float(pixel_size),
+                   energy_resolution_MnKa=float(energy_resolution_MnKa),
+                   intensity_variation=var, seed=seed)
+    cdf = np.cumsum(spectra, axis=1)
+    cdf /= cdf[:, -1:]
+    cdf += np.arange(len(comps))[:, None]  # phase k's cdf runs from k to k + 1
+    last = spectra.shape[1] - 1 - np.argmax(spectra[:, ::-1] > 0, axis=1)
+    return dict(shape=(h, w), comps=comps, spectra=spectra, labels=labels, grain_ids=grain_ids,
+                intensity=intensity, image_kw=image_kw, options=options, seed=seed,
+                cdf=cdf.ravel(), last=last, n_channels=int(n_channels))
+
+
+def _fill_rows(plan, r0, out):
+    """Poisson counts of rows ``r0 .. r0 + len(out)`` into ``out`` (rows, W, C) uint16.
+
+    Each row has its own random stream, ``default_rng([seed, 2, row])``: a pixel's total is
+    Poisson(intensity), and its counts fall in the channels of its phase's spectrum
+    (a multinomial draw), which is the same as independent Poisson counts per channel.
+    """
+    c = plan["n_channels"]
+    w = plan["shape"][1]
+    for i in range(out.shape[0]):
+        rng = np.random.default_rng([plan["seed"], 2, r0 + i])
+        n = rng.poisson(plan["intensity"][r0 + i].astype(np.float64))
+        k = np.repeat(plan["labels"][r0 + i].astype(np.int64), n)
+        u = rng.random(k.size)
+        ch = np.searchsorted(plan["cdf"], u + k, side="right") - k * c
+        ch = np.minimum(ch, plan["last"][k])  # guards against rounding at the top of the cdf
+        flat = np.repeat(np.arange(w, dtype=np.int64) * c, n) + ch
+        counts = np.bincount(flat, minlength=w * c)
+        out[i] = np.minimum(counts, 65535).reshape(w, c)
+
+
+def _rock(plan, data, source=None):
+    meta = {"synthetic": True, "options": plan["options"]}
+    return SyntheticRock(
+        image=SpectrumImage(data, metadata=meta, source=source, **plan["image_kw"]),
+        labels=plan["labels"], grain_ids=plan["grain_ids"], phase_names=tuple(plan["comps"]),
+        phase_spectra=plan["spectra"], compositions=plan["comps"], intensity=plan["intensity"])
+
+
+_OPTIONS_DOC = """
+    counts_per_pixel : float
+        Mean total counts of a pixel (about 10 to 1000 is realistic; at most 1e5).
+    minerals : sequence of str or dict, optional
+        Names from :data:`MINERALS` (case-insensitive), or a dict name ->
+        {element: weight fraction}. Default: albite, quartz, K-feldspar, biotite, magnetite,
+        apatite.
+    fractions : sequence of float, optional
+        Target area fraction of each mineral (see :func:`make_texture`).
+    grain_size, matrix_fraction : float
+        Grain diameter (pixels) and groundmass share, as in :func:`make_texture`.
+    n_channels, energy_scale, energy_offset : int, float, float
+        Energy axis: ``energy_offset + energy_scale * arange(n_channels)`` keV.
+    beam_energy : float
+        Accelerating voltage, kV.
+    pixel_size : float
+        Pixel size, micrometres.
+    energy_resolution_MnKa : float
+        Detector FWHM at Mn Ka, eV.
+    intensity_variation : float
+        Relative standard deviation of a smooth variation of the total counts (topography).
+    seed : int
+        Random seed: the same options give the same map, in memory or on disk."""
+
+
+def make_rock(shape=(128, 160), *, counts_per_pixel=200.0, minerals=None, fractions=None,
+              grain_size=12.0, matrix_fraction=0.25, n_channels=2048, energy_scale=0.01,
+              energy_offset=-0.2, beam_energy=20.0, pixel_size=1.0,
+              energy_resolution_MnKa=130.0, intensity_variation=0.05, seed=0):
+    """A synthetic EDS spectrum image of a rock, in memory, with its ground truth.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(H, W)`` in pixels.{options}
+
+    Returns
+    -------
+    SyntheticRock
+    """
+    plan = _plan(shape, counts_per_pixel, minerals, fractions, grain_size, matrix_fraction,
+                 n_channels, energy_scale, energy_offset, beam_energy, pixel_size,
+                 energy_resolution_MnKa, intensity_variation, seed)
+    h, w = plan["shape"]
+    data = np.empty((h, w, plan["n_channels"]), np.uint16)
+    _fill_rows(plan, 0, data)
+    return _rock(plan, data)
+
+
+def _truth_path(path: Path) -> Path:
+    return path.with_name(path.stem + "_truth.npz")
+
+
+def write_rock(path, shape, *, block_rows=64, overwrite=False, **options):
+    """Write a synthetic rock to an ``.npy`` file, block by block, and return it.
+
+    The counts are those :func:`make_rock` gives with the same options, whatever
+    ``block_rows``. Only one block of rows is mapped at a time, so maps far larger than
+    memory can be made. The truth goes next to it, in ``<stem>_truth.npz``
+    (see :func:`load_rock`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npy`` file to write.
+    shape : (int, int)
+        ``(H, W)`` in pixels.
+    block_rows : int
+        Rows written per block (memory ~ ``block_rows * W * n_channels * 2`` bytes).
+    overwrite : bool
+        Replace existing files (otherwise an existing file is an error).
+    **options
+        The options of :func:`make_rock`.{options}
+
+    Returns
+    -------
+    SyntheticRock
+        Its ``image.data`` is a read-only ``np.memmap`` of the file.
+    """
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise ValueError(f"write_rock writes a .npy file; got {str(path)!r}.")
+    if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) or block_rows < 1:
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}.")
+    unknown = set(options) - set(make_rock.__kwdefaults__)
+    if unknown:
+        raise ValueError(f"Unknown option(s) {sorted(unknown)}; the options are "
+                         f"{sorted(make_rock.__kwdefaults__)}.")
+    truth = _truth_path(path)
+    for p in (path, truth):
+        if p.exists() and not overwrite:
+            raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
+    plan = _plan(shape, **options)
+    h, w = plan["shape"]
+    c = plan["n_channels"]
+    need = h * w * c * 2
+    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
+    if need > free:
+        raise OSError(f"{path} needs {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free.")
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(h, w, c))
+    header = mm.offset
+    del mm
+    for r0 in range(0, h, int(block_rows)):
+        rows = min(int(block_rows), h - r0)
+        block = np.memmap(path, np.uint16, "r+", offset=header + r0 * w * c * 2, shape=(rows, w, c))
+        _fill_rows(plan, r0, block)
+        block.flush()
+        del block  # unmap: only one block of the file is ever held
+    np.savez_compressed(
+        truth, labels=plan["labels"], grain_ids=plan["grain_ids"], intensity=plan["intensity"],
+        phase_spectra=plan["spectra"], phase_names=np.array(list(plan["comps"])),
+        compositions=json.dumps(plan["comps"]), options=json.dumps(plan["options"]),
+        image=json.dumps(plan["image_kw"]))
+    return _rock(plan, np.load(path, mmap_mode="r"), source=str(path))
+
+
+def load_rock(path):
+    """Open a rock written by :func:`write_rock` (counts memory-mapped, read-only).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npy`` file; its truth ``<stem>_truth.npz`` must lie next to it.
+
+    Returns
+    -------
+    SyntheticRock
+    """
+    path = Path(path)
+    truth = _truth_path(path)
+    if not path.exists() or not truth.exists():
+        raise FileNotFoundError(f"load_rock needs {path} and {truth}.")
+    with np.load(truth) as t:
+        comps = json.loads(str(t["compositions"]))
+        kw = json.loads(str(t["image"]))
+        kw["elements"] = tuple(kw["elements"])
+        meta = {"synthetic": True, "options": json.loads(str(t["options"]))}
+        data = np.load(path, mmap_mode="r")
+        return SyntheticRock(
+            image=SpectrumImage(data, metadata=meta, source=str(path), **kw),
+            labels=t["labels"], grain_ids=t["grain_ids"],
+            phase_names=tuple(str(n) for n in t["phase_names"]),
+            phase_spectra=t["phase_spectra"], compositions=comps, intensity=t["intensity"])
+
+
+make_rock.__doc__ = make_rock.__doc__.format(options=_OPTIONS_DOC)
+write_rock.__doc__ = write_rock.__doc__.format(options=_OPTIONS_DOC)

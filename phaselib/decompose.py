@@ -1,0 +1,361 @@
+"""Decompositions of a spectrum image: Poisson-weighted PCA/SVD, NMF and ICA.
+
+All three return a :class:`Decomposition`; the input is never modified and
+nothing is stored on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._image import SpectrumImage
+from ._weighted import WeightedBlocks
+
+
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """Result of a decomposition ``X ~ loadings @ factors``.
+
+    Attributes
+    ----------
+    algorithm : str
+    factors : (n, C) ndarray
+        Component spectra on the input's channels (zero outside the energy window),
+        rescaled to counts as HyperSpy does after Poisson weighting.
+    loadings : (H, W, n) ndarray
+        Component maps.
+    explained_variance : (m,) ndarray
+        Variance of each computed component (PCA: ``m >= n``, for scree plots).
+    explained_variance_ratio : (m,) ndarray
+        The same as a fraction of the total variance of the (weighted) data.
+    suggested_n_components : int or None
+        Components above the noise level (PCA only).
+    noise_variance : float or None
+        Largest variance expected from Poisson noise alone (Marchenko-Pastur edge
+        of the weighted data), the line to draw on a scree plot.
+    pixel_sums : (H, W) ndarray
+        Total counts of each pixel in the energy window.
+    channels : slice
+        Channels of the input used (the energy window).
+    params : dict
+        Parameters actually used.
+    """
+
+    algorithm: str
+    factors: np.ndarray
+    loadings: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+    pixel_sums: np.ndarray
+    channels: slice
+    suggested_n_components: int | None = None
+    noise_variance: float | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_components(self) -> int:
+        return self.factors.shape[0]
+
+    def features(self, n_components=None) -> np.ndarray:
+        """(H*W, n) per-pixel scores normalised by the pixel's counts.
+
+        For a pure pixel of a phase these do not depend on its brightness, and
+        their Poisson noise is about ``1 / sqrt(counts)`` in every direction: the
+        space where clustering separates phases by composition.
+        """
+        n = self.n_components if n_components is None else int(n_components)
+        if not 1 <= n <= self.n_components:
+            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        g = self.pixel_sums.reshape(-1, 1).astype(np.float64)
+        total = float(g.sum())
+        scale = np.sqrt(total) / np.where(g > 0, g, 1.0)
+        return (self.loadings.reshape(-1, self.n_components)[:, :n] * scale).astype(np.float32)
+
+    def truncate(self, n_components) -> "Decomposition":
+        """The first ``n_components`` components (a new result)."""
+        n = int(n_components)
+        if not 1 <= n <= self.n_components:
+            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        return Decomposition(
+            self.algorithm, self.factors[:n], self.loadings[..., :n], self.explained_variance,
+            self.explained_variance_ratio, self.pixel_sums, self.channels,
+            self.suggested_n_components, self.noise_variance, {**self.params, "n_components": n},
+        )
+
+
+def _check_image(image):
+    if not isinstance(image, SpectrumImage):
+        raise TypeError(f"Expected a SpectrumImage, got {type(image).__name__}; use phaselib.load().")
+
+
+def energy_channels(image: SpectrumImage, energy_range=(0.1, None)) -> slice:
+    """Channels inside ``energy_range`` (keV; ``None`` top = beam energy or axis end)."""
+    low, high = energy_range if energy_range is not None else (None, None)
+    e = image.energy_keV
+    if high is None:
+        high = image.beam_energy if image.beam_energy else e[-1]
+    if low is None:
+        low = e[0]
+    if high <= low:
+        raise ValueError(f"Empty energy window: {low} keV to {high} keV.")
+    idx = np.flatnonzero((e >= low) & (e <= high))
+    if idx.size < 2:
+        raise ValueError(
+            f"The energy window {low:g}-{high:g} keV holds {idx.size} channel(s) of the map "
+            f"({e[0]:.3f}-{e[-1]:.3f} keV); widen it."
+        )
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
+def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts, *, margin=1.25):
+    """Number of components above the Poisson noise level, and that level.
+
+    After Keenan & Kotula weighting, pure Poisson noise has variance ``1 / T``
+    per entry (``T`` total counts), so the largest noise eigenvalue of
+    ``X_w^T X_w / N`` is near the Marchenko-Pastur edge
+    ``(sqrt(N) + sqrt(C))**2 / (T N)``. ``margin`` allows for the unequal noise
+    of the channels.
+
+    Returns
+    -------
+    n : int
+    noise_variance : float
+    """
+    edge = (np.sqrt(n_pixels) + np.sqrt(n_channels)) ** 2 / (total_counts * n_pixels)
+    ev = np.asarray(explained_variance)
+    above = np.flatnonzero(ev <= margin * edge)
+    n = int(above[0]) if above.size else int(ev.size)
+    return max(n, 1), float(margin * edge)
+
+
+def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=4,
+        random_state=0, block_rows=None, progress=None) -> Decomposition:
+    """Poisson-weighted PCA (uncentred SVD) of a spectrum image, in row blocks.
+
+    The map is read once into sparse row blocks; the leading right singular
+    vectors come from block subspace iteration on ``X_w^T X_w`` (one pass over
+    the blocks per iteration, memory ``O(C n)`` besides the blocks), as HyperSpy's
+    ``decomposition(normalize_poissonian_noise=True)`` without its float64 copies.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    n_components : int
+        Components computed (the scree plot's length).
+    poisson : bool
+        Keenan & Kotula noise weighting.
+    energy_range : (float, float or None)
+        Energy window in keV; channels outside are ignored (factors are zero there).
+    n_iter : int
+        Subspace iterations (passes over the data).
+    random_state : int
+    block_rows : int, optional
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Decomposition
+    """
+    _check_image(image)
+    h, w, c = image.shape
+    channels = energy_channels(image, energy_range)
+    n_ch = channels.stop - channels.start
+    if not 1 <= int(n_components) <= min(h * w, n_ch):
+        raise ValueError(
+            f"n_components must be between 1 and {min(h * w, n_ch)} for a map of "
+            f"{h * w} pixels x {n_ch} channels, got {n_components}."
+        )
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
+    n = int(n_components)
+    step = (lambda f, m: progress(f, m)) if progress else None
+    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
+                        progress=(lambda f, m: step(0.3 * f, m)) if step else None)
+    try:
+        vals, vecs = _subspace_iteration(wb, n, n_iter, random_state, step)
+        scores = wb.project(vecs)
+        sq_norm = _weighted_sq_norm(wb)
+    finally:
+        wb.close()
+    n_pix = h * w
+    explained = vals / n_pix
+    ratio = explained / (sq_norm / n_pix)
+    suggested, noise = (None, None)
+    if poisson:
+        suggested, noise = suggest_n_components(explained, n_pix, n_ch, wb.total)
+    factors = np.zeros((n, c), np.float32)
+    factors[:, channels] = (vecs / wb.col_w[:, None]).T
+    loadings = scores / wb.row_w[:, None].astype(np.float32)
+    if step:
+        step(1.0, "done")
+    return Decomposition(
+        "pca", factors, loadings.reshape(h, w, n), explained, ratio,
+        wb.pixel_sums.reshape(h, w), channels, suggested, noise,
+        dict(n_components=n, poisson=poisson, energy_range=_range_keV(image, channels),
+             n_iter=n_iter, random_state=random_state),
+    )
+
+
+def _range_keV(image, channels):
+    e = image.energy_keV
+    return (round(float(e[channels.start]), 4), round(float(e[channels.stop - 1]), 4))
+
+
+def _weighted_sq_norm(wb):
+    w = wb.shape[1]
+
+    def one(r0, r1, csr):
+        rw2 = (wb.row_w[r0 * w:r1 * w] ** 2)[np.repeat(np.arange(r1 * w - r0 * w), np.diff(csr.indptr))]
+        return float(np.sum(csr.data.astype(np.float64) ** 2 * rw2 * wb.col_w[csr.indices] ** 2))
+
+    return sum(wb.map_blocks(one))
+
+
+def _subspace_iteration(wb, n, n_iter, random_state, step):
+    """Leading eigenpairs of ``X_w^T X_w`` by block subspace iteration."""
+    rng = np.random.default_rng(random_state)
+    n_ch = wb.n_channels
+    k = min(n_ch, n + max(8, n // 4))  # oversampling
+    z = np.linalg.qr(rng.standard_normal((n_ch, k)))[0]
+    for i in range(n_iter):
+        last = i == n_iter - 1
+        if last:
+            m, g = wb.gram_times(z, with_projection=True)
+        else:
+            m = wb.gram_times(z)
+            z = np.linalg.qr(m)[0]
+        if step:
+            step(0.3 + 0.65 * (i + 1) / n_iter, f"PCA pass {i + 1}/{n_iter}")
+    # Rayleigh-Ritz on the final subspace: eigen-decomposition of z^T A z
+    vals, w = np.linalg.eigh((g + g.T) / 2)
+    order = np.argsort(vals)[::-1][:n]
+    vals = np.clip(vals[order], 0, None)
+    vecs = z @ w[:, order]
+    # deterministic signs: largest absolute entry positive
+    signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    return vals, vecs * np.where(signs == 0, 1, signs)
+
+
+def _stack_weighted(wb):
+    """The whole weighted map as one CSR (only for maps that fit in memory)."""
+    from scipy import sparse
+
+    w = wb.shape[1]
+    parts = []
+    for r0, r1, csr in wb.blocks():
+        csr = csr.copy()
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        csr.data *= (wb.row_w[r0 * w + rows] * wb.col_w[csr.indices]).astype(np.float32)
+        parts.append(csr)
+    return sparse.vstack(parts, format="csr")
+
+
+def nmf(image, n_components, *, poisson=True, energy_range=(0.1, None), max_iter=200,
+        tol=1e-4, random_state=0, block_rows=None, progress=None) -> Decomposition:
+    """Non-negative matrix factorisation of the (Poisson-weighted) map.
+
+    scikit-learn's coordinate-descent NMF on the sparse weighted counts (as
+    HyperSpy's ``decomposition(True, algorithm="NMF")``), components ordered by
+    their share of the counts.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    n_components : int
+    poisson, energy_range, random_state, block_rows, progress
+        As in :func:`pca`.
+    max_iter, tol
+        Passed to :class:`sklearn.decomposition.NMF`.
+
+    Returns
+    -------
+    Decomposition
+    """
+    from sklearn.decomposition import NMF
+
+    _check_image(image)
+    h, w, c = image.shape
+    channels = energy_channels(image, energy_range)
+    if not 1 <= int(n_components) <= min(h * w, channels.stop - channels.start):
+        raise ValueError(f"n_components must be at least 1 and at most the map's size, got {n_components}.")
+    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
+                        progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
+    try:
+        x = _stack_weighted(wb)
+    finally:
+        wb.close()
+    if progress:
+        progress(0.25, "NMF")
+    model = NMF(int(n_components), init="nndsvda", solver="cd", max_iter=max_iter, tol=tol,
+                random_state=random_state)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        wts = model.fit_transform(x)
+    comps = model.components_
+    loadings = (wts / wb.row_w[:, None]).astype(np.float32)
+    spectra = comps / wb.col_w[None, :]
+    share = loadings.sum(0) * spectra.sum(1)
+    order = np.argsort(-share, kind="stable")
+    factors = np.zeros((len(order), c), np.float32)
+    factors[:, channels] = spectra[order]
+    share = share[order] / share.sum()
+    if progress:
+        progress(1.0, "done")
+    return Decomposition(
+        "nmf", factors, loadings[:, order].reshape(h, w, -1), share, share,
+        wb.pixel_sums.reshape(h, w), channels, None, None,
+        dict(n_components=int(n_components), poisson=poisson, max_iter=max_iter,
+             n_iter_=int(model.n_iter_), energy_range=_range_keV(image, channels),
+             random_state=random_state),
+    )
+
+
+def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> Decomposition:
+    """Independent components (FastICA) of the first PCA components' scores.
+
+    Parameters
+    ----------
+    decomposition : Decomposition
+        A PCA result.
+    n_components : int, optional
+        Default: its ``suggested_n_components``.
+
+    Returns
+    -------
+    Decomposition
+        Sources as loadings, and the spectra that mix them as factors.
+    """
+    from sklearn.decomposition import FastICA
+
+    n = n_components or decomposition.suggested_n_components or decomposition.n_components
+    if not 2 <= n <= decomposition.n_components:
+        raise ValueError(f"ICA needs 2..{decomposition.n_components} components, got {n}.")
+    h, w = decomposition.pixel_sums.shape
+    scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
+    model = FastICA(n, whiten="unit-variance", random_state=random_state, max_iter=500)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sources = model.fit_transform(scores)
+    factors = (model.mixing_.T @ decomposition.factors[:n].astype(np.float64))
+    # sign: make each source's heavier tail positive
+    skew = np.mean(sources ** 3, axis=0)
+    sign = np.where(skew < 0, -1.0, 1.0)
+    sources, factors = sources * sign, factors * sign[:, None]
+    var = sources.var(0) * (factors ** 2).sum(1)
+    order = np.argsort(-var, kind="stable")
+    return Decomposition(
+        "ica", factors[order].astype(np.float32), sources[:, order].reshape(h, w, n).astype(np.float32),
+        var[order], var[order] / var.sum(), decomposition.pixel_sums, decomposition.channels,
+        None, None, dict(n_components=n, random_state=random_state),
+    )

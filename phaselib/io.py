@@ -1,0 +1,283 @@
+"""Reading and writing spectrum images through RosettaSciIO.
+
+RosettaSciIO's readers are used directly (not through HyperSpy) so that loading a
+map costs no HyperSpy import; what they return is turned into a small
+:class:`~phaselib.SpectrumImage`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._image import SpectrumImage
+
+#: extension -> RosettaSciIO plugin module
+READERS = {
+    ".bcf": "rsciio.bruker",
+    ".rpl": "rsciio.ripple",
+    ".hspy": "rsciio.hspy",
+    ".hdf5": "rsciio.hspy",
+    ".zspy": "rsciio.zspy",
+    ".msa": "rsciio.msa",
+    ".ems": "rsciio.msa",
+    ".emsa": "rsciio.msa",
+    ".emd": "rsciio.emd",
+}
+SUPPORTED = tuple(sorted([*READERS, ".npy"]))
+
+_LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0, "nm": 1e-3, "pm": 1e-6}
+
+
+def load(
+    path,
+    *,
+    lazy=False,
+    select_type="spectrum_image",
+    signal_index=None,
+    energy_offset=None,
+    energy_scale=None,
+    beam_energy=None,
+    pixel_size=None,
+    **reader_kwargs,
+) -> SpectrumImage:
+    """Load an EDS spectrum image from a file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.bcf``, ``.rpl`` (with its ``.raw``), ``.hspy``, ``.zspy``, ``.msa``,
+        ``.emd`` or ``.npy`` file. A ``.npy`` file holds an ``(H, W, C)`` array of
+        counts and needs ``energy_offset`` and ``energy_scale``.
+    lazy : bool
+        Read the data lazily (a dask array; a memory map for ``.npy``). Bruker
+        ``.bcf`` files are still decoded in one block by RosettaSciIO.
+    select_type : str
+        For ``.bcf``: which part of the file to read (``"spectrum_image"``).
+    signal_index : int, optional
+        For files holding several signals, which one to take (default: the first
+        with an energy axis).
+    energy_offset, energy_scale : float, optional
+        Energy calibration in keV, overriding the file's.
+    beam_energy : float, optional
+        Accelerating voltage in kV, overriding the file's.
+    pixel_size : float, optional
+        Pixel size in micrometres, overriding the file's.
+    **reader_kwargs
+        Passed to the RosettaSciIO reader (e.g. ``downsample``, ``cutoff_at_kV``
+        for ``.bcf``).
+
+    Returns
+    -------
+    SpectrumImage
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the format is not supported, the file cannot be read, or it holds no
+        spectrum.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: '{path}'.")
+    if path.is_dir() and path.suffix.lower() != ".zspy":
+        raise ValueError(f"'{path}' is a folder, not a spectrum image file.")
+    ext = path.suffix.lower()
+    if ext == ".npy":
+        image = _load_npy(path, lazy=lazy, energy_offset=energy_offset, energy_scale=energy_scale)
+    elif ext in READERS:
+        image = _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs)
+    else:
+        raise ValueError(
+            f"Cannot read '{path.name}': unsupported extension '{ext or '(none)'}'. "
+            f"Supported: {', '.join(SUPPORTED)}."
+        )
+    changes = {
+        k: v
+        for k, v in dict(
+            energy_offset=energy_offset,
+            energy_scale=energy_scale,
+            beam_energy=beam_energy,
+            pixel_size=pixel_size,
+        ).items()
+        if v is not None
+    }
+    if pixel_size is not None:
+        changes["pixel_size_y"] = pixel_size
+    return image.replace(**changes) if changes else image
+
+
+def _load_npy(path, *, lazy, energy_offset, energy_scale):
+    if energy_offset is None or energy_scale is None:
+        raise ValueError(
+            f"'{path.name}' is a plain .npy array with no energy axis: give "
+            "energy_offset and energy_scale (keV), e.g. energy_offset=0, energy_scale=0.01."
+        )
+    try:
+        data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
+    except Exception as err:  # numpy raises several types for corrupt files
+        raise ValueError(f"Could not read '{path.name}' as a .npy array: {err}") from None
+    data = _as_hwc(data, path.name)
+    return SpectrumImage(
+        data, energy_offset=float(energy_offset), energy_scale=float(energy_scale),
+        source=str(path),
+    )
+
+
+def _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs):
+    module = importlib.import_module(READERS[ext])
+    kwargs = dict(reader_kwargs)
+    if ext == ".bcf":
+        kwargs.setdefault("select_type", select_type)
+    if ext not in (".msa", ".ems", ".emsa"):
+        kwargs["lazy"] = lazy
+    try:
+        signals = module.file_reader(str(path), **kwargs)
+    except Exception as err:
+        raise ValueError(
+            f"Could not read '{path.name}' with RosettaSciIO ({READERS[ext]}): "
+            f"{type(err).__name__}: {err}"
+        ) from None
+    candidates = [i for i, s in enumerate(signals) if _energy_axis_index(s["axes"]) is not None]
+    if not candidates:
+        raise ValueError(f"'{path.name}' holds no spectrum with an energy axis.")
+    if signal_index is None:
+        signal_index = candidates[0]
+    elif signal_index not in candidates:
+        raise ValueError(
+            f"signal_index={signal_index} is not a spectrum in '{path.name}'; "
+            f"spectra are at indices {candidates}."
+        )
+    return _from_signal_dict(signals[signal_index], str(path))
+
+
+def _energy_axis_index(axes):
+    for i, ax in enumerate(axes):
+        units = str(ax.get("units") or "").strip()
+        name = str(ax.get("name") or "").lower()
+        if units in ("keV", "eV") or name in ("energy", "e", "energy loss"):
+            return i
+    sig = [i for i, ax in enumerate(axes) if not ax.get("navigate", True)]
+    return sig[-1] if len(sig) == 1 else None
+
+
+def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
+    axes = signal["axes"]
+    data = signal["data"]
+    e_index = _energy_axis_index(axes)
+    if e_index != data.ndim - 1:
+        order = [i for i in range(data.ndim) if i != e_index] + [e_index]
+        data = data.transpose(order)
+        axes = [axes[i] for i in order]
+    energy = axes[-1]
+    to_keV = 1e-3 if str(energy.get("units")).strip() == "eV" else 1.0
+    data = _as_hwc(data, Path(source).name)
+    nav = axes[:-1]
+    px = [_length_um(ax) for ax in nav[-2:]] if len(nav) >= 2 else [_length_um(nav[0])] if nav else []
+    md = signal.get("metadata", {}) or {}
+    instrument = md.get("Acquisition_instrument", {}) or {}
+    beam = None
+    for key in ("SEM", "TEM"):
+        beam = beam or (instrument.get(key, {}) or {}).get("beam_energy")
+    return SpectrumImage(
+        data,
+        energy_offset=float(energy.get("offset", 0.0)) * to_keV,
+        energy_scale=float(energy.get("scale", 1.0)) * to_keV,
+        beam_energy=float(beam) if beam else None,
+        pixel_size=px[-1] if px else None,
+        pixel_size_y=px[0] if px else None,
+        elements=tuple((md.get("Sample", {}) or {}).get("elements", ()) or ()),
+        metadata={"metadata": md, "original_metadata": signal.get("original_metadata", {})},
+        source=source,
+    )
+
+
+def _length_um(axis):
+    factor = _LENGTH_TO_UM.get(str(axis.get("units") or "").strip())
+    scale = axis.get("scale")
+    return float(scale) * factor if factor and scale else None
+
+
+def _as_hwc(data, name):
+    if data.ndim == 1:
+        data = data.reshape(1, 1, -1)
+    elif data.ndim == 2:
+        data = data.reshape(1, *data.shape)
+    elif data.ndim != 3:
+        raise ValueError(
+            f"'{name}' holds an array of shape {tuple(data.shape)}; a spectrum image "
+            "must be (H, W, C) (or a single spectrum (C,) or a line (N, C))."
+        )
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise ValueError(f"'{name}' holds {data.dtype} data; counts must be numbers.")
+    return data
+
+
+def _signal_dict(image: SpectrumImage, title="EDS map"):
+    h, w, c = image.shape
+    ax = lambda name, size, scale, units, nav, off=0.0: dict(  # noqa: E731
+        name=name, size=size, scale=scale, offset=off, units=units, navigate=nav
+    )
+    md = {
+        "General": {"title": title},
+        "Signal": {"signal_type": "EDS_SEM", "quantity": "X-rays (Counts)"},
+        "Acquisition_instrument": {"SEM": {"beam_energy": image.beam_energy or 0.0}},
+        "Sample": {"elements": list(image.elements)},
+    }
+    return {
+        "data": image.data,
+        "axes": [
+            ax("y", h, image.pixel_size_y or image.pixel_size or 1.0, "µm", True),
+            ax("x", w, image.pixel_size or 1.0, "µm", True),
+            ax("Energy", c, image.energy_scale, "keV", False, image.energy_offset),
+        ],
+        "metadata": md,
+        "original_metadata": {},
+    }
+
+
+def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
+    """Write a spectrum image to ``.hspy``, ``.zspy`` (chunked, for big maps) or ``.npy``.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    path : str or Path
+    overwrite : bool
+        Refuse to replace an existing file unless True (and never the image's
+        own source file).
+    chunks : tuple of int, optional
+        Chunk shape for ``.zspy``/``.hspy`` (e.g. ``(64, W, C)`` for row blocks).
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if image.source and os.path.abspath(image.source) == os.path.abspath(path):
+        raise ValueError(f"Refusing to overwrite the input file '{path}'.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+    if ext == ".npy":
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=image.data.dtype, shape=image.shape)
+        from ._blocks import iter_row_blocks
+
+        for r0, r1, block in iter_row_blocks(image.data):
+            out[r0:r1] = block
+        out.flush()
+        del out
+    elif ext in (".hspy", ".zspy"):
+        module = importlib.import_module(READERS[ext])
+        kwargs = {"chunks": chunks} if chunks else {}
+        if ext == ".zspy":
+            kwargs["show_progressbar"] = False
+        module.file_writer(str(path), _signal_dict(image), **kwargs)
+    else:
+        raise ValueError(f"Cannot write '{ext}'; use .hspy, .zspy or .npy.")
+    return path

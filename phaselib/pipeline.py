@@ -1,0 +1,242 @@
+"""End to end: a spectrum image in, a phase map and its measures out."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import cluster as _cluster
+from . import decompose, quantify, segment
+from ._image import SpectrumImage
+
+METHODS = ("pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu")
+DEFAULT_METHOD = "pca-kmeans"
+
+#: colours of phases 0, 1, ... (Okabe-Ito then tab10-like); unassigned is grey
+PHASE_COLOURS = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+    "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#e377c2",
+)
+UNASSIGNED_COLOUR = "#d9d9d9"
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseMap:
+    """A phase map and what was measured on it.
+
+    Attributes
+    ----------
+    labels : (H, W) int16 ndarray
+        Phase index, ``-1`` unassigned.
+    spectra : PhaseSpectra
+        Summed and mean spectra of each phase on the input's channels.
+    fractions : (K,) ndarray
+        Modal (area) fraction of each phase among all pixels.
+    unassigned_fraction : float
+    lines : list of list of dict
+        Strongest named X-ray lines of each phase.
+    method : str
+    params : dict
+        Parameters actually used.
+    timings : dict
+        Seconds per stage.
+    decomposition : Decomposition
+    clustering : Clustering or None
+    """
+
+    labels: np.ndarray
+    spectra: quantify.PhaseSpectra
+    fractions: np.ndarray
+    unassigned_fraction: float
+    lines: list
+    method: str
+    params: dict
+    timings: dict
+    decomposition: decompose.Decomposition
+    clustering: _cluster.Clustering | None = None
+    image_info: dict = field(default_factory=dict)
+
+    @property
+    def n_phases(self) -> int:
+        return len(self.fractions)
+
+    def table(self) -> list[dict]:
+        """One row per phase: phase, fraction, n_pixels, main elements."""
+        return [
+            dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n),
+                 main_elements=" ".join(quantify.main_elements(lines)))
+            for i, (f, n, lines) in enumerate(zip(self.fractions, self.spectra.n_pixels, self.lines))
+        ]
+
+    def save(self, folder, *, summary_extra=None) -> Path:
+        """Write labels.npy, phases.csv, phase_spectra.npy, summary.json, phase_map.png."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "labels.npy", self.labels)
+        np.save(folder / "phase_spectra.npy", self.spectra.means.astype(np.float32))
+        with open(folder / "phases.csv", "w", encoding="utf-8") as fh:
+            fh.write("phase,fraction,n_pixels,main_elements\n")
+            for row in self.table():
+                fh.write(f"{row['phase']},{row['fraction']},{row['n_pixels']},{row['main_elements']}\n")
+        summary = dict(
+            method=self.method, n_phases=self.n_phases, params=self.params,
+            timings_s={k: round(v, 4) for k, v in self.timings.items()},
+            unassigned_fraction=self.unassigned_fraction, image=self.image_info,
+            phases=self.table(), lines=self.lines,
+            explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
+            **(summary_extra or {}),
+        )
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+        save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
+                           names=[f"{r['phase']}: {r['main_elements']}" for r in self.table()])
+        return folder
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def save_phase_map_png(labels, path, *, n_phases=None, names=None):
+    """Save a label map as a PNG with the fixed phase colours and a legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    k = int(labels.max()) + 1 if n_phases is None else n_phases
+    colours = [UNASSIGNED_COLOUR] + [PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(k)]
+    h, w = labels.shape
+    fig = Figure(figsize=(min(12, 2 + 6 * w / max(h, w)), min(10, 1 + 6 * h / max(h, w))), dpi=100)
+    ax = fig.add_subplot()
+    ax.imshow(labels + 1, cmap=ListedColormap(colours), vmin=-0.5, vmax=k + 0.5, interpolation="nearest")
+    ax.set_axis_off()
+    handles = [Patch(color=colours[i + 1], label=(names[i] if names else f"phase {i}")) for i in range(k)]
+    if (labels < 0).any():
+        handles.append(Patch(color=UNASSIGNED_COLOUR, label="unassigned"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.savefig(path, bbox_inches="tight")
+
+
+def _resolve_auto(value, name):
+    if value in (None, "auto"):
+        return None
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}.") from None
+    if v < 1:
+        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}.")
+    return v
+
+
+def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
+               energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
+               random_state=0, block_rows=None, progress=None) -> PhaseMap:
+    """Find the phases of a spectrum image.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    method : {"pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu"}
+        ``pca-kmeans`` (default): k-means on the Poisson-weighted PCA scores,
+        normalised by each pixel's counts. ``gmm``: a Gaussian mixture in the same
+        space. ``fuzzy-cmeans``: fuzzy c-means there, pixels below
+        ``membership_threshold`` left unassigned. ``nmf-otsu``: NMF, then an Otsu
+        threshold on each component's abundance map, as in the classroom notebook.
+    n_phases : int or "auto"
+        Default: the number of PCA components above the Poisson noise (for an
+        uncentred decomposition, the number of distinct spectra).
+    n_components : int or "auto"
+        Components used for clustering (default: those above the noise).
+    energy_range : (float, float or None)
+        Energy window, keV.
+    min_size : int
+        Objects and holes smaller than this (pixels) are removed from each mask
+        (``nmf-otsu``).
+    membership_threshold : float
+        For ``fuzzy-cmeans``.
+    max_components : int
+        Components computed for the scree plot.
+    random_state : int
+    block_rows : int, optional
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    PhaseMap
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    k_req = _resolve_auto(n_phases, "n_phases")
+    n_req = _resolve_auto(n_components, "n_components")
+    h, w, c = image.shape
+    max_components = min(int(max_components), h * w - 1, c - 1)
+    if max_components < 1:
+        raise ValueError(f"The map ({h} x {w} pixels) is too small to decompose.")
+    say = progress or (lambda f, m: None)
+    timings = {}
+    t = time.perf_counter()
+    dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
+                        energy_range=energy_range, random_state=random_state, block_rows=block_rows,
+                        progress=lambda f, m: say(0.5 * f, m))
+    timings["pca"] = time.perf_counter() - t
+    n_comp = n_req or dec.suggested_n_components
+    k = k_req or n_comp
+    if k < 2:
+        k = 2
+    params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
+                  min_size=min_size, random_state=random_state,
+                  n_phases_auto=k_req is None, n_components_auto=n_req is None)
+    say(0.55, "clustering")
+    t = time.perf_counter()
+    clus = None
+    if method == "nmf-otsu":
+        nm = decompose.nmf(image, k, energy_range=energy_range, random_state=random_state,
+                           block_rows=block_rows)
+        timings["nmf"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ab = segment.abundances(nm.loadings, nm.factors)
+        thresholds = segment.otsu_thresholds(ab)
+        labels = segment.labels_from_masks(segment.masks_from_maps(ab, thresholds, min_size=min_size))
+        params["thresholds"] = [round(float(v), 6) for v in thresholds]
+        timings["segment"] = time.perf_counter() - t
+        dec_out = nm
+    else:
+        feats = dec.features(n_comp)
+        name = {"pca-kmeans": "kmeans", "gmm": "gmm", "fuzzy-cmeans": "fcm"}[method]
+        kw = {"threshold": membership_threshold} if name == "fcm" else {}
+        if name == "fcm":
+            params["membership_threshold"] = membership_threshold
+        clus = _cluster.cluster(feats, k, method=name, random_state=random_state, **kw)
+        labels = clus.labels.reshape(h, w).astype(np.int16)
+        timings["cluster"] = time.perf_counter() - t
+        dec_out = dec
+    say(0.75, "phase spectra")
+    t = time.perf_counter()
+    spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows)
+    fractions, unassigned = quantify.modal_fractions(labels, k)
+    elements = tuple(image.elements) or None
+    try:
+        lines = [quantify.identify_lines(s, image.energy_keV, elements=elements,
+                                         beam_energy=image.beam_energy) for s in spectra.sums]
+    except ValueError:  # unknown element symbols in the file's metadata
+        lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy)
+                 for s in spectra.sums]
+    timings["quantify"] = time.perf_counter() - t
+    say(1.0, "done")
+    info = dict(shape=list(image.shape), dtype=str(image.data.dtype), energy_offset=image.energy_offset,
+                energy_scale=image.energy_scale, beam_energy=image.beam_energy,
+                pixel_size=image.pixel_size, source=image.source)
+    return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec_out,
+                    clus, info)

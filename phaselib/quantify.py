@@ -1,0 +1,219 @@
+"""Phase spectra, modal fractions and element lines, computed in row blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._blocks import iter_row_blocks
+from ._image import SpectrumImage
+from ._lines import xray_lines
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseSpectra:
+    """Summed spectra of the pixels of each phase.
+
+    Attributes
+    ----------
+    sums : (K, C) ndarray of float64
+    n_pixels : (K,) ndarray of int
+    energy_keV : (C,) ndarray
+    """
+
+    sums: np.ndarray
+    n_pixels: np.ndarray
+    energy_keV: np.ndarray
+
+    @property
+    def means(self) -> np.ndarray:
+        """(K, C) mean spectrum per pixel of each phase (zeros for empty phases)."""
+        n = np.maximum(self.n_pixels, 1)[:, None]
+        return self.sums / n
+
+
+def _check_labels(image, labels):
+    labels = np.asarray(labels)
+    if labels.shape != image.shape[:2]:
+        raise ValueError(
+            f"`labels` (shape {labels.shape}) must have the map's shape {image.shape[:2]}."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"`labels` must be integers (phase index, -1 unassigned), got {labels.dtype}.")
+    return labels
+
+
+def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=None) -> PhaseSpectra:
+    """Sum the spectra of each phase's pixels, one row block at a time.
+
+    Never allocates more than a row block of the map: the seed notebook's
+    ``(n_phases, H, W, C)`` array is not needed.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    labels : (H, W) int ndarray
+        Phase index of each pixel; negative values (unassigned) are skipped.
+    n_phases : int, optional
+        Default: ``labels.max() + 1``.
+
+    Returns
+    -------
+    PhaseSpectra
+    """
+    labels = _check_labels(image, labels)
+    k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
+    c = image.n_channels
+    sums = np.zeros((max(k, 0), c), np.float64)
+    for r0, r1, block in iter_row_blocks(image.data, block_rows):
+        lab = labels[r0:r1].reshape(-1)
+        flat = block.reshape(-1, c)
+        keep = (lab >= 0) & (lab < k)
+        order = np.argsort(lab[keep], kind="stable")
+        if order.size == 0:
+            continue
+        sorted_lab = lab[keep][order]
+        starts = np.flatnonzero(np.r_[True, sorted_lab[1:] != sorted_lab[:-1]])
+        rows = flat[np.flatnonzero(keep)[order]]
+        sums[sorted_lab[starts]] += np.add.reduceat(rows, starts, axis=0, dtype=np.float64)
+    n_pixels = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
+    return PhaseSpectra(sums, n_pixels, image.energy_keV)
+
+
+def modal_fractions(labels, n_phases=None):
+    """Area fraction of each phase, and of unassigned pixels.
+
+    Returns
+    -------
+    fractions : (K,) ndarray
+        Share of all pixels (so ``fractions.sum() + unassigned == 1``).
+    unassigned : float
+    """
+    labels = np.asarray(labels)
+    k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
+    return counts / labels.size, float(np.mean(labels < 0))
+
+
+def _background(spectrum, width):
+    """Rough continuum: a morphological opening smoothed, below the spectrum."""
+    from scipy.ndimage import grey_opening, uniform_filter1d
+
+    bg = grey_opening(spectrum, size=width)
+    return np.minimum(uniform_filter1d(bg, width), spectrum)
+
+
+def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energy=None,
+                   fwhm_keV=0.13, min_significance=5.0):
+    """Name the strongest X-ray peaks of a spectrum from exspy's line database.
+
+    Peaks are found above a morphological background; each is given the
+    strongest line (by exspy's weight) within half a FWHM of its position.
+
+    Parameters
+    ----------
+    spectrum : (C,) ndarray
+        Counts (a phase's summed or mean spectrum).
+    energy_keV : (C,) ndarray
+    elements : sequence of str, optional
+        Candidate elements (default: common rock-forming elements).
+    n_lines : int
+        How many peaks to name.
+    beam_energy : float, optional
+        Lines above it are ignored.
+    fwhm_keV : float
+        Peak width used for the background and matching.
+    min_significance : float
+        Minimum peak height over the background's Poisson noise (sigma), for
+        summed spectra.
+
+    Returns
+    -------
+    list of dict
+        ``{"line", "element", "energy_keV", "peak_keV", "height"}``, strongest first.
+    """
+    from scipy.signal import find_peaks
+
+    s = np.asarray(spectrum, np.float64)
+    e = np.asarray(energy_keV, np.float64)
+    if s.shape != e.shape or s.ndim != 1:
+        raise ValueError(f"spectrum {s.shape} and energy_keV {e.shape} must be 1-D and alike.")
+    scale = abs(e[1] - e[0])
+    width = max(3, int(round(3 * fwhm_keV / scale)))
+    bg = _background(s, width)
+    net = s - bg
+    peaks, _ = find_peaks(np.where(e > 0.15, net, 0), distance=max(1, int(fwhm_keV / scale / 2)))
+    if s.sum() > 1e3:  # summed counts: keep peaks well above the background's Poisson noise
+        peaks = peaks[net[peaks] / np.sqrt(np.maximum(bg[peaks], 1.0)) >= min_significance]
+    else:  # a mean or normalised spectrum: keep peaks above 2 % of the strongest
+        peaks = peaks[net[peaks] > 0.02 * net.max()]
+    candidates = xray_lines(tuple(elements) if elements else None, max_energy=beam_energy)
+    energies = np.array([c[1] for c in candidates])
+    found = []
+    for p in peaks[np.argsort(-net[peaks])]:
+        near = np.flatnonzero(np.abs(energies - e[p]) <= fwhm_keV / 2)
+        if near.size == 0:
+            continue
+        best = max(near, key=lambda i: (candidates[i][2], -abs(energies[i] - e[p])))
+        name = candidates[best][0]
+        if any(f["line"] == name for f in found):
+            continue
+        found.append(dict(line=name, element=name.split("_")[0], energy_keV=candidates[best][1],
+                          peak_keV=round(float(e[p]), 4), height=float(net[p])))
+        if len(found) >= n_lines:
+            break
+    return found
+
+
+def main_elements(lines, n=4):
+    """Distinct elements of :func:`identify_lines` output, strongest first."""
+    out = []
+    for f in lines:
+        if f["element"] not in out:
+            out.append(f["element"])
+    return out[:n]
+
+
+def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_energy=None,
+             overwrite=False):
+    """Write each spectrum as an EMSA/MSA file (RosettaSciIO's writer).
+
+    Parameters
+    ----------
+    spectra : (K, C) ndarray
+    energy_offset, energy_scale : float
+        keV.
+    folder : str or Path
+    names : list of str, optional
+        File stems (default ``phase_0`` ...).
+
+    Returns
+    -------
+    list of Path
+    """
+    from rsciio.msa import file_writer
+
+    spectra = np.atleast_2d(np.asarray(spectra, np.float64))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = names or [f"phase_{i}" for i in range(len(spectra))]
+    if len(names) != len(spectra):
+        raise ValueError(f"{len(names)} names for {len(spectra)} spectra.")
+    paths = []
+    for name, s in zip(names, spectra):
+        path = folder / f"{name}.msa"
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+        md = {"General": {"title": name}, "Signal": {"signal_type": "EDS_SEM"}}
+        if beam_energy:
+            md["Acquisition_instrument"] = {"SEM": {"beam_energy": float(beam_energy)}}
+        file_writer(str(path), {
+            "data": s,
+            "axes": [dict(name="Energy", size=s.size, offset=float(energy_offset),
+                          scale=float(energy_scale), units="keV", navigate=False)],
+            "metadata": md, "original_metadata": {},
+        })
+        paths.append(path)
+    return paths

@@ -1,0 +1,146 @@
+"""From component maps or memberships to a phase label map.
+
+``-1`` (:data:`UNASSIGNED`) marks pixels claimed by no phase or by several.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+UNASSIGNED = -1
+
+
+def _check_stack(maps, name="loadings"):
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"`{name}` must be (H, W, K); got shape {maps.shape}.")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f"`{name}` hold NaN or infinite values.")
+    return maps
+
+
+def abundances(loadings, factors=None):
+    """Per-pixel share of each component: loadings scaled by their spectra's sums.
+
+    Parameters
+    ----------
+    loadings : (H, W, K) ndarray
+        Non-negative component maps (e.g. NMF).
+    factors : (K, C) ndarray, optional
+        Component spectra; each map is weighted by its spectrum's total.
+
+    Returns
+    -------
+    (H, W, K) ndarray
+        Fractions summing to 1 in every pixel with counts (0 elsewhere), so that
+        brightness (topography, total counts) does not move thresholds.
+    """
+    a = _check_stack(loadings).astype(np.float32).clip(0)
+    if factors is not None:
+        a = a * np.asarray(factors, np.float32).clip(0).sum(1)
+    total = a.sum(-1, keepdims=True)
+    return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+
+def otsu_thresholds(maps, overrides=None):
+    """Otsu threshold of each map (scikit-image), with optional overrides.
+
+    Parameters
+    ----------
+    maps : (H, W, K) ndarray
+    overrides : dict of int -> float, optional
+        Thresholds to use instead of Otsu's for some components.
+
+    Returns
+    -------
+    (K,) ndarray
+    """
+    from skimage.filters import threshold_otsu
+
+    maps = _check_stack(maps)
+    k = maps.shape[-1]
+    overrides = dict(overrides or {})
+    bad = [i for i in overrides if not 0 <= int(i) < k]
+    if bad:
+        raise ValueError(f"overrides name components {bad}; the maps have components 0..{k - 1}.")
+    out = np.empty(k)
+    for i in range(k):
+        m = maps[..., i]
+        out[i] = overrides[i] if i in overrides else (threshold_otsu(m) if np.ptp(m) > 0 else m.flat[0])
+    return out
+
+
+def clean_mask(mask, min_size=0):
+    """Remove objects and fill holes smaller than ``min_size`` pixels."""
+    from skimage.morphology import remove_small_holes, remove_small_objects
+
+    mask = np.asarray(mask, bool)
+    if min_size < 0:
+        raise ValueError(f"min_size must be >= 0, got {min_size}.")
+    if min_size <= 1:
+        return mask
+    mask = remove_small_objects(mask, max_size=int(min_size) - 1)
+    return remove_small_holes(mask, max_size=int(min_size) - 1)
+
+
+def masks_from_maps(maps, thresholds=None, *, min_size=0):
+    """Binary phase masks: ``map >= threshold`` per component, cleaned.
+
+    Parameters
+    ----------
+    maps : (H, W, K) ndarray
+    thresholds : (K,) array-like, optional
+        Default: :func:`otsu_thresholds`.
+    min_size : int
+        Objects and holes smaller than this are removed / filled.
+
+    Returns
+    -------
+    (H, W, K) bool ndarray
+    """
+    maps = _check_stack(maps)
+    if thresholds is None:
+        thresholds = otsu_thresholds(maps)
+    thresholds = np.asarray(thresholds, float)
+    if thresholds.shape != (maps.shape[-1],):
+        raise ValueError(f"thresholds must have shape ({maps.shape[-1]},), got {thresholds.shape}.")
+    masks = maps >= thresholds
+    return np.stack([clean_mask(masks[..., i], min_size) for i in range(maps.shape[-1])], axis=-1)
+
+
+def labels_from_masks(masks):
+    """One label map from K masks: the phase where exactly one mask is set, else -1.
+
+    Parameters
+    ----------
+    masks : (H, W, K) bool ndarray
+
+    Returns
+    -------
+    (H, W) int16 ndarray
+    """
+    masks = np.asarray(masks, bool)
+    if masks.ndim != 3:
+        raise ValueError(f"`masks` must be (H, W, K); got shape {masks.shape}.")
+    n = masks.sum(-1)
+    return np.where(n == 1, masks.argmax(-1), UNASSIGNED).astype(np.int16)
+
+
+def labels_from_memberships(memberships, threshold=0.5):
+    """Phase of each pixel whose largest membership is >= ``threshold``, else -1.
+
+    Parameters
+    ----------
+    memberships : (H, W, K) ndarray
+    threshold : float in (0, 1]
+
+    Returns
+    -------
+    labels : (H, W) int16 ndarray
+    unassigned_fraction : float
+    """
+    u = _check_stack(memberships, "memberships")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
+    labels = np.where(u.max(-1) >= threshold, u.argmax(-1), UNASSIGNED).astype(np.int16)
+    return labels, float(np.mean(labels == UNASSIGNED))
