@@ -63,6 +63,43 @@ def weight_fractions(formula: str) -> dict:
 
 MINERALS = {name: weight_fractions(f) for name, f in FORMULAS.items()}
 
+
+def resolve(minerals) -> dict:
+    """name -> composition (normalised), from one name, a list of names or a dict."""
+    if isinstance(minerals, str):
+        minerals = [minerals]
+    if isinstance(minerals, dict):
+        items = list(minerals.items())
+    elif not np.iterable(minerals):
+        raise ValueError(f"minerals must be a list of mineral names, got {minerals!r}.")
+    else:
+        known = {n.casefold(): n for n in MINERALS}
+        items = []
+        for m in minerals:
+            name = known.get(str(m).casefold())
+            if name is None:
+                raise ValueError(f"Unknown mineral {m!r}. Known minerals: {', '.join(MINERALS)} "
+                                 f"(or give a dict name -> {{element: weight fraction}}).")
+            items.append((name, MINERALS[name]))
+    if not items:
+        raise ValueError("minerals is empty: give at least one mineral name.")
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Each mineral may appear only once; got {names}.")
+    out = {}
+    for name, comp in items:
+        try:
+            c = {str(el): float(x) for el, x in comp.items()}
+            ok = all(np.isfinite(x) and x >= 0 for x in c.values()) and sum(c.values()) > 0
+        except (AttributeError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"The composition of {name!r} must be a dict element -> "
+                             f"non-negative weight fraction (not all zero); got {comp!r}.")
+        out[str(name)] = {el: x / sum(c.values()) for el, x in c.items()}
+    return out
+
+
 # ------------------------------------------------------------------ physics
 _MN_KA = 5.8987  # keV, reference line of the detector resolution
 _TAKEOFF_DEG = 35.0
@@ -74,15 +111,24 @@ _MIN_LINE_KEV = 0.1  # lines below are not detected (H, He, Li)
 
 @lru_cache(maxsize=1)
 def _exspy():
+    import logging
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import exspy.material as material
+    # HyperSpy logs "Numba is not installed" to stdout while it is imported: drop that only.
+    log = logging.getLogger("hyperspy.decorators")
+    quiet = logging.Filter()
+    quiet.filter = lambda record: "Numba" not in record.getMessage()
+    log.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import exspy.material as material
+    finally:
+        log.removeFilter(quiet)
     return material
 
 
-def _element(el: str):
+def element(el: str):
     db = _exspy().elements
     if el not in db:
         raise ValueError(f"Unknown chemical element {el!r} in a mineral composition.")
@@ -90,9 +136,9 @@ def _element(el: str):
 
 
 def fwhm_keV(energy_resolution_MnKa: float, energy) -> np.ndarray:
-    """Peak FWHM (keV) at ``energy`` (keV), as exspy's ``get_FWHM_at_Energy``."""
+    """Peak FWHM (keV) at ``energy`` (keV), as exspy's ``get_FWHM_at_Energy`` (>= 30 eV)."""
     f2 = 2.5 * (np.asarray(energy, float) - _MN_KA) * 1000.0 + energy_resolution_MnKa**2
-    return np.sqrt(np.maximum(f2, 1.0)) / 1000.0
+    return np.sqrt(np.maximum(f2, 900.0)) / 1000.0
 
 
 def _fluorescence_yield(z: int, family: str) -> float:
@@ -104,9 +150,9 @@ def _fluorescence_yield(z: int, family: str) -> float:
 
 
 @lru_cache(maxsize=None)
-def _lines(el: str) -> tuple:
+def xray_lines(el: str) -> tuple:
     """((energy keV, weight, family, edge keV), ...) of every X-ray line of an element."""
-    props = _element(el)["Atomic_properties"]
+    props = element(el)["Atomic_properties"]
     if "Xray_lines" not in props:
         return ()
     xl = props["Xray_lines"]
@@ -176,20 +222,69 @@ def spectrum(composition: dict, energy_keV: np.ndarray, beam_energy: float,
     e0 = float(beam_energy)
     lines = np.zeros_like(e)
     for el, c in comp.items():
-        props = _element(el)["General_properties"]
+        props = element(el)["General_properties"]
         a, z = props["atomic_weight"], props["Z"]
-        for energy, weight, fam, edge in _lines(el):
+        for energy, weight, fam, edge in xray_lines(el):
             if weight <= 0 or energy < _MIN_LINE_KEV or energy >= e0 or edge >= e0:
                 continue
             u = e0 / edge
             gen = c / a * _fluorescence_yield(z, fam) * weight * (u * math.log(u) - u + 1.0)
             amp = gen * _absorption(_mac(comp, energy), e0, edge)[0] * detector_efficiency(energy)
             s = fwhm_keV(energy_resolution_MnKa, energy) / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-            lines += amp * 0.5 * (erf((hi - energy) / (s * math.sqrt(2))) - erf((lo - energy) / (s * math.sqrt(2))))
-    zmean = sum(c * _element(el)["General_properties"]["Z"] for el, c in comp.items())
+            s2 = s * math.sqrt(2.0)  # gaussian integrated over each channel
+            lines += amp * 0.5 * (erf((hi - energy) / s2) - erf((lo - energy) / s2))
+    zmean = sum(c * element(el)["General_properties"]["Z"] for el, c in comp.items())
     inside = (e > 0.02) & (e < e0)
     bg = np.zeros_like(e)
     ei = e[inside]
     bg[inside] = (_BREMS_SCALE * zmean * (e0 - ei) / ei * 2 * half
                   * _absorption(_mac(comp, ei), e0, ei) * detector_efficiency(ei))
     return lines, bg
+
+
+# ------------------------------------------------------------------ sampling
+def alias_tables(spectra):
+    """Walker-Vose alias tables of the spectra (over their non-zero channels), flattened."""
+    size, chan, prob, alias = [], [], [], []
+    offset = 0
+    for p in spectra:
+        ch = np.flatnonzero(p > 0)
+        q = p[ch] / p[ch].sum() * ch.size
+        pr, al = np.ones(ch.size), np.arange(ch.size)
+        small, large = list(np.flatnonzero(q < 1)), list(np.flatnonzero(q >= 1))
+        while small and large:
+            s, g = small.pop(), large.pop()
+            pr[s], al[s] = q[s], g
+            q[g] -= 1.0 - q[s]
+            (small if q[g] < 1 else large).append(g)
+        size.append(ch.size)
+        chan.append(ch)
+        prob.append(pr)
+        alias.append(al + offset)
+        offset += ch.size
+    size = np.asarray(size, np.int64)
+    return dict(size=size, offset=np.cumsum(size) - size, chan=np.concatenate(chan),
+                prob=np.concatenate(prob), alias=np.concatenate(alias))
+
+
+def fill_rows(plan, r0, out):
+    """Poisson counts of rows ``r0 .. r0 + len(out)`` into ``out`` (rows, W, C) uint16.
+
+    Each row has its own random stream, ``default_rng([seed, 2, row])``: a pixel's total is
+    Poisson(intensity), and its counts fall in the channels of its phase's spectrum
+    (a multinomial draw, by the alias method), which is the same as independent Poisson
+    counts per channel.
+    """
+    c, w, t = plan["n_channels"], plan["shape"][1], plan["sampler"]
+    for i in range(out.shape[0]):
+        rng = np.random.default_rng([plan["seed"], 2, r0 + i])
+        n = rng.poisson(plan["intensity"][r0 + i].astype(np.float64))
+        k = np.repeat(plan["labels"][r0 + i].astype(np.int64), n)
+        size = t["size"][k]
+        x = rng.random(k.size) * size
+        j = np.minimum(x.astype(np.int64), size - 1)
+        g = t["offset"][k] + j
+        ch = t["chan"][np.where(x - j < t["prob"][g], g, t["alias"][g])]
+        flat = np.repeat(np.arange(w, dtype=np.int64) * c, n) + ch
+        counts = np.bincount(flat, minlength=w * c).reshape(w, c)
+        out[i] = counts if n.max(initial=0) <= 65535 else np.minimum(counts, 65535)

@@ -15,6 +15,26 @@ _ROWS = 256  # rows per nearest-seed query
 _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and inclusions
 
 
+def check_fractions(n_phases, fractions):
+    if fractions is None:
+        if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 1:
+            raise ValueError(f"n_phases must be a positive integer, got {n_phases!r}.")
+        f = 0.6 ** np.arange(int(n_phases))
+    else:
+        f = np.asarray(fractions, float).ravel()
+        if f.size != n_phases or not np.all(np.isfinite(f)) or np.any(f <= 0):
+            raise ValueError(f"fractions must be {n_phases} positive numbers (one per phase), "
+                             f"got {fractions!r}.")
+    return f / f.sum()
+
+
+def check_phases(name, phases, k):
+    phases = [int(p) for p in phases]
+    if any(p < 0 or p >= k for p in phases):
+        raise ValueError(f"{name} must be phase indices in 0..{k - 1}, got {phases}.")
+    return phases
+
+
 def accessory_phases(fractions) -> np.ndarray:
     """Boolean mask of the minor phases (small grains and inclusions only)."""
     f = np.asarray(fractions, float)
@@ -103,8 +123,9 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
         areas[chosen] = 0
         next_id = n + nf
 
-    # 3. phases of the coarse cells: random order, each to a phase that still lacks area
-    #    (probability ~ the deficit); accessory phases only take small cells.
+    # 3. phases of the coarse cells, roughly largest first, each to a phase that still lacks
+    #    area (probability ~ the deficit); accessory phases only take small cells, which
+    #    come last, so the minor phases get the area they need.
     n_incl = int(round(inclusion_density * h * w)) if inclusion_phases else 0
     incl_phases = np.asarray(inclusion_phases or [], int)
     if n_incl:
@@ -112,7 +133,7 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
         target[incl_phases] -= 0.5 * n_incl * 7.0 * share / share.sum()  # ~7 px per inclusion
     small = np.median(areas[areas > 0]) if np.any(areas > 0) else 0
     accessory = accessory_phases(fractions)
-    for i in rng.permutation(n):
+    for i in np.argsort(-areas * rng.lognormal(0.0, 0.5, n), kind="stable"):
         if areas[i] <= 0:
             continue
         deficit = target.clip(0)

@@ -121,60 +121,6 @@ def _check_seed(seed):
     return int(seed)
 
 
-def _resolve_minerals(minerals) -> dict:
-    """name -> composition, from None, one name, a list of names or a mapping."""
-    if minerals is None:
-        minerals = DEFAULT_MINERALS
-    if isinstance(minerals, str):
-        minerals = [minerals]
-    if isinstance(minerals, dict):
-        items = list(minerals.items())
-    else:
-        known = {n.casefold(): n for n in MINERALS}
-        items = []
-        for m in minerals:
-            name = known.get(str(m).casefold())
-            if name is None:
-                raise ValueError(f"Unknown mineral {m!r}. Known minerals: {', '.join(MINERALS)} "
-                                 f"(or give a dict name -> {{element: weight fraction}}).")
-            items.append((name, MINERALS[name]))
-    if not items:
-        raise ValueError("minerals is empty: give at least one mineral name.")
-    names = [n for n, _ in items]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Each mineral may appear only once; got {names}.")
-    out = {}
-    for name, comp in items:
-        if not isinstance(comp, dict) or not comp or any(
-                not np.isfinite(float(c)) or float(c) < 0 for c in comp.values()) \
-                or sum(float(c) for c in comp.values()) <= 0:
-            raise ValueError(f"The composition of {name!r} must be a dict element -> "
-                             f"non-negative weight fraction (not all zero); got {comp!r}.")
-        total = sum(float(c) for c in comp.values())
-        out[str(name)] = {el: float(c) / total for el, c in comp.items()}
-    return out
-
-
-def _check_fractions(n_phases, fractions):
-    if fractions is None:
-        if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 1:
-            raise ValueError(f"n_phases must be a positive integer, got {n_phases!r}.")
-        f = 0.6 ** np.arange(int(n_phases))
-    else:
-        f = np.asarray(fractions, float).ravel()
-        if f.size != n_phases or not np.all(np.isfinite(f)) or np.any(f <= 0):
-            raise ValueError(f"fractions must be {n_phases} positive numbers (one per phase), "
-                             f"got {fractions!r}.")
-    return f / f.sum()
-
-
-def _check_phase_list(name, phases, k):
-    phases = [int(p) for p in phases]
-    if any(p < 0 or p >= k for p in phases):
-        raise ValueError(f"{name} must be phase indices in 0..{k - 1}, got {phases}.")
-    return phases
-
-
 # ----------------------------------------------------------------- public API
 def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_fraction=0.25,
                  matrix_grain_size=3.0, matrix_phases=None, inclusion_phases=None,
@@ -215,7 +161,7 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
         Grain id ``1..n_grains`` of every pixel (4-connected grains).
     """
     h, w = _check_shape(shape)
-    f = _check_fractions(n_phases if fractions is None else len(np.ravel(fractions)), fractions)
+    f = _texture.check_fractions(n_phases if fractions is None else len(np.ravel(fractions)), fractions)
     k = f.size
     grain_size = _positive("grain_size", grain_size)
     matrix_grain_size = _positive("matrix_grain_size", matrix_grain_size)
@@ -232,10 +178,10 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
     minor = _texture.accessory_phases(f)
     if matrix_phases is None:
         matrix_phases = [p for p in by_size if not minor[p]][:3]
-    matrix_phases = _check_phase_list("matrix_phases", matrix_phases, k)
+    matrix_phases = _texture.check_phases("matrix_phases", matrix_phases, k)
     if inclusion_phases is None:
         inclusion_phases = list(np.flatnonzero(minor)) or (by_size[-1:] if k > 1 else [])
-    inclusion_phases = _check_phase_list("inclusion_phases", inclusion_phases, k)
+    inclusion_phases = _texture.check_phases("inclusion_phases", inclusion_phases, k)
     if len(inclusion_phases) >= k:
         raise ValueError("inclusion_phases must leave at least one phase to host the inclusions.")
     return _texture.texture(
@@ -266,7 +212,7 @@ def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_M
     (K, C) ndarray of float64
         Characteristic lines plus a Bremsstrahlung background (about 25-45 % of the counts).
     """
-    comps = _resolve_minerals(minerals)
+    comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
     e = np.asarray(energy_keV, float)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
         raise ValueError("energy_keV must be an increasing 1-D array of at least 2 energies (keV).")
@@ -308,7 +254,9 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
     if var >= 1:
         raise ValueError(f"intensity_variation must be in [0, 1), got {intensity_variation!r}.")
     seed = _check_seed(seed)
-    comps = _resolve_minerals(minerals)
+    pixel_size = _positive("pixel_size", pixel_size)
+    comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
+    _texture.check_fractions(len(comps), fractions)
     energy = offset + scale * np.arange(int(n_channels))
     spectra = phase_spectra(comps, energy_keV=energy, beam_energy=beam_energy,
                             energy_resolution_MnKa=energy_resolution_MnKa)
@@ -319,10 +267,10 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
                                   np.random.default_rng([seed, 1]))
     intensity = (cpp * np.clip(1.0 + var * field, 0.0, None)).astype(np.float32)
     elements = sorted({el for c in comps.values() for el, x in c.items()
-                       if x > 0 and any(ln[0] >= 0.1 for ln in _minerals._lines(el))},
-                      key=lambda el: _minerals._element(el)["General_properties"]["Z"])
+                       if x > 0 and any(ln[0] >= 0.1 for ln in _minerals.xray_lines(el))},
+                      key=lambda el: _minerals.element(el)["General_properties"]["Z"])
     image_kw = dict(energy_offset=offset, energy_scale=scale, beam_energy=float(beam_energy),
-                    pixel_size=_positive("pixel_size", pixel_size), elements=tuple(elements))
+                    pixel_size=pixel_size, elements=tuple(elements))
     options = dict(counts_per_pixel=cpp, minerals=list(comps), fractions=fractions if fractions
                    is None else list(map(float, np.ravel(fractions))), grain_size=float(grain_size),
                    matrix_fraction=float(matrix_fraction), n_channels=int(n_channels),
@@ -330,38 +278,16 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
                    pixel_size=float(pixel_size),
                    energy_resolution_MnKa=float(energy_resolution_MnKa),
                    intensity_variation=var, seed=seed)
-    cdf = np.cumsum(spectra, axis=1)
-    cdf /= cdf[:, -1:]
-    cdf += np.arange(len(comps))[:, None]  # phase k's cdf runs from k to k + 1
-    last = spectra.shape[1] - 1 - np.argmax(spectra[:, ::-1] > 0, axis=1)
+    sampler = _minerals.alias_tables(spectra)
     return dict(shape=(h, w), comps=comps, spectra=spectra, labels=labels, grain_ids=grain_ids,
                 intensity=intensity, image_kw=image_kw, options=options, seed=seed,
-                cdf=cdf.ravel(), last=last, n_channels=int(n_channels))
-
-
-def _fill_rows(plan, r0, out):
-    """Poisson counts of rows ``r0 .. r0 + len(out)`` into ``out`` (rows, W, C) uint16.
-
-    Each row has its own random stream, ``default_rng([seed, 2, row])``: a pixel's total is
-    Poisson(intensity), and its counts fall in the channels of its phase's spectrum
-    (a multinomial draw), which is the same as independent Poisson counts per channel.
-    """
-    c = plan["n_channels"]
-    w = plan["shape"][1]
-    for i in range(out.shape[0]):
-        rng = np.random.default_rng([plan["seed"], 2, r0 + i])
-        n = rng.poisson(plan["intensity"][r0 + i].astype(np.float64))
-        k = np.repeat(plan["labels"][r0 + i].astype(np.int64), n)
-        u = rng.random(k.size)
-        ch = np.searchsorted(plan["cdf"], u + k, side="right") - k * c
-        ch = np.minimum(ch, plan["last"][k])  # guards against rounding at the top of the cdf
-        flat = np.repeat(np.arange(w, dtype=np.int64) * c, n) + ch
-        counts = np.bincount(flat, minlength=w * c)
-        out[i] = np.minimum(counts, 65535).reshape(w, c)
+                sampler=sampler, n_channels=int(n_channels))
 
 
 def _rock(plan, data, source=None):
     meta = {"synthetic": True, "options": plan["options"]}
+    for key in ("labels", "grain_ids", "spectra", "intensity"):
+        plan[key].flags.writeable = False  # the truth is not to be edited by accident
     return SyntheticRock(
         image=SpectrumImage(data, metadata=meta, source=source, **plan["image_kw"]),
         labels=plan["labels"], grain_ids=plan["grain_ids"], phase_names=tuple(plan["comps"]),
@@ -413,7 +339,7 @@ def make_rock(shape=(128, 160), *, counts_per_pixel=200.0, minerals=None, fracti
                  energy_resolution_MnKa, intensity_variation, seed)
     h, w = plan["shape"]
     data = np.empty((h, w, plan["n_channels"]), np.uint16)
-    _fill_rows(plan, 0, data)
+    _minerals.fill_rows(plan, 0, data)
     return _rock(plan, data)
 
 
@@ -470,12 +396,17 @@ def write_rock(path, shape, *, block_rows=64, overwrite=False, **options):
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(h, w, c))
     header = mm.offset
     del mm
-    for r0 in range(0, h, int(block_rows)):
-        rows = min(int(block_rows), h - r0)
-        block = np.memmap(path, np.uint16, "r+", offset=header + r0 * w * c * 2, shape=(rows, w, c))
-        _fill_rows(plan, r0, block)
-        block.flush()
-        del block  # unmap: only one block of the file is ever held
+    try:
+        for r0 in range(0, h, int(block_rows)):
+            rows = min(int(block_rows), h - r0)
+            block = np.memmap(path, np.uint16, "r+", offset=header + r0 * w * c * 2,
+                              shape=(rows, w, c))
+            _minerals.fill_rows(plan, r0, block)
+            block.flush()
+            del block  # unmap: only one block of the file is ever held
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written map left behind
+        raise
     np.savez_compressed(
         truth, labels=plan["labels"], grain_ids=plan["grain_ids"], intensity=plan["intensity"],
         phase_spectra=plan["spectra"], phase_names=np.array(list(plan["comps"])),
@@ -513,5 +444,6 @@ def load_rock(path):
             phase_spectra=t["phase_spectra"], compositions=comps, intensity=t["intensity"])
 
 
-make_rock.__doc__ = make_rock.__doc__.format(options=_OPTIONS_DOC)
-write_rock.__doc__ = write_rock.__doc__.format(options=_OPTIONS_DOC)
+if make_rock.__doc__ and write_rock.__doc__:  # (docstrings are stripped under python -OO)
+    make_rock.__doc__ = make_rock.__doc__.format(options=_OPTIONS_DOC)
+    write_rock.__doc__ = write_rock.__doc__.format(options=_OPTIONS_DOC)

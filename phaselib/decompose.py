@@ -130,7 +130,7 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
     return max(n, 1), float(margin * edge)
 
 
-def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=4,
+def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
         random_state=0, block_rows=None, progress=None) -> Decomposition:
     """Poisson-weighted PCA (uncentred SVD) of a spectrum image, in row blocks.
 
@@ -253,34 +253,59 @@ def _stack_weighted(wb):
     return sparse.vstack(parts, format="csr")
 
 
-def nmf(image, n_components, *, poisson=True, energy_range=(0.1, None), max_iter=200,
-        tol=1e-4, random_state=0, block_rows=None, progress=None) -> Decomposition:
+def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy_range=(0.1, None),
+        max_iter=None, tol=1e-4, random_state=0, block_rows=None, progress=None) -> Decomposition:
     """Non-negative matrix factorisation of the (Poisson-weighted) map.
 
     scikit-learn's coordinate-descent NMF on the sparse weighted counts (as
     HyperSpy's ``decomposition(True, algorithm="NMF")``), components ordered by
     their share of the counts.
 
+    NMF is not unique: started from SVD (``init="nndsvda"``, HyperSpy's way)
+    it often returns mixtures of minerals that share elements (feldspars and
+    quartz). ``init="phases"`` (default) starts it from the mean spectra of
+    pixel clusters, the pure pixels that a rock map always has, as endmember
+    extraction does in hyperspectral unmixing; NMF then refines those.
+
     Parameters
     ----------
     image : SpectrumImage
     n_components : int
+    init : {"phases", "nndsvda", "nndsvd", "random"}
+    labels : (H, W) int ndarray, optional
+        Pixel clusters for ``init="phases"`` (default: k-means on the PCA scores).
     poisson, energy_range, random_state, block_rows, progress
         As in :func:`pca`.
-    max_iter, tol
-        Passed to :class:`sklearn.decomposition.NMF`.
+    max_iter : int, optional
+        Iterations of :class:`sklearn.decomposition.NMF` (default 50 from
+        ``"phases"``, a refinement; 200 otherwise).
+    tol : float
 
     Returns
     -------
     Decomposition
     """
+    import warnings
+
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
 
     _check_image(image)
     h, w, c = image.shape
+    k = int(n_components)
     channels = energy_channels(image, energy_range)
-    if not 1 <= int(n_components) <= min(h * w, channels.stop - channels.start):
+    if not 1 <= k <= min(h * w, channels.stop - channels.start):
         raise ValueError(f"n_components must be at least 1 and at most the map's size, got {n_components}.")
+    if init not in ("phases", "nndsvda", "nndsvd", "random"):
+        raise ValueError(f"Unknown init {init!r}; use 'phases', 'nndsvda', 'nndsvd' or 'random'.")
+    if max_iter is None:
+        max_iter = 50 if init == "phases" else 200
+    if init == "phases" and labels is None:
+        from .cluster import kmeans
+
+        dec = pca(image, n_components=max(k, 2), energy_range=energy_range, random_state=random_state,
+                  block_rows=block_rows)
+        labels = kmeans(dec.features(k), k, random_state=random_state).labels
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
                         progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
     try:
@@ -289,15 +314,15 @@ def nmf(image, n_components, *, poisson=True, energy_range=(0.1, None), max_iter
         wb.close()
     if progress:
         progress(0.25, "NMF")
-    model = NMF(int(n_components), init="nndsvda", solver="cd", max_iter=max_iter, tol=tol,
+    kw = {}
+    if init == "phases":
+        kw = dict(W=None, H=None)
+        kw["W"], kw["H"] = _phase_init(x, np.asarray(labels).reshape(-1), k)
+    model = NMF(k, init="custom" if init == "phases" else init, solver="cd", max_iter=max_iter, tol=tol,
                 random_state=random_state)
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        wts = model.fit_transform(x)
+        wts = model.fit_transform(x, **kw)
     comps = model.components_
     loadings = (wts / wb.row_w[:, None]).astype(np.float32)
     spectra = comps / wb.col_w[None, :]
@@ -311,10 +336,28 @@ def nmf(image, n_components, *, poisson=True, energy_range=(0.1, None), max_iter
     return Decomposition(
         "nmf", factors, loadings[:, order].reshape(h, w, -1), share, share,
         wb.pixel_sums.reshape(h, w), channels, None, None,
-        dict(n_components=int(n_components), poisson=poisson, max_iter=max_iter,
+        dict(n_components=k, init=init, poisson=poisson, max_iter=max_iter,
              n_iter_=int(model.n_iter_), energy_range=_range_keV(image, channels),
              random_state=random_state),
     )
+
+
+def _phase_init(x, labels, k):
+    """NMF start: cluster mean spectra as H, their least-squares weights (clipped) as W."""
+    from scipy import sparse
+
+    n = x.shape[0]
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have one entry per pixel ({n}), got shape {labels.shape}.")
+    ok = (labels >= 0) & (labels < k)
+    ind = sparse.csr_matrix((np.ones(ok.sum()), (labels[ok], np.flatnonzero(ok))), shape=(k, n))
+    counts = np.asarray(ind.sum(1)).ravel()
+    h0 = np.asarray((ind @ x).todense()) / np.maximum(counts, 1)[:, None]
+    empty = counts == 0
+    if empty.any():  # a cluster with no pixel: start it from the mean spectrum
+        h0[empty] = np.asarray(x.mean(0)).ravel()
+    w0 = np.asarray(x @ np.linalg.pinv(h0))
+    return np.clip(w0, 0, None).astype(np.float32), h0.astype(np.float32)
 
 
 def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> Decomposition:

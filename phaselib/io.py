@@ -238,6 +238,11 @@ def _signal_dict(image: SpectrumImage, title="EDS map"):
         ],
         "metadata": md,
         "original_metadata": {},
+        "tmp_parameters": {},
+        "attributes": {"_lazy": image.is_lazy},
+        "learning_results": {},
+        "models": {},
+        "package_info": {"name": "phaselib", "version": "0.1.0"},
     }
 
 

@@ -202,8 +202,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     t = time.perf_counter()
     clus = None
     if method == "nmf-otsu":
-        nm = decompose.nmf(image, k, energy_range=energy_range, random_state=random_state,
-                           block_rows=block_rows)
+        start = _cluster.kmeans(dec.features(n_comp), k, random_state=random_state)
+        nm = decompose.nmf(image, k, labels=start.labels, energy_range=energy_range,
+                           random_state=random_state, block_rows=block_rows)
         timings["nmf"] = time.perf_counter() - t
         t = time.perf_counter()
         ab = segment.abundances(nm.loadings, nm.factors)

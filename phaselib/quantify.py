@@ -67,17 +67,12 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
     k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
     c = image.n_channels
     sums = np.zeros((max(k, 0), c), np.float64)
+    acc = np.uint64 if np.issubdtype(image.data.dtype, np.integer) else np.float64
     for r0, r1, block in iter_row_blocks(image.data, block_rows):
         lab = labels[r0:r1].reshape(-1)
         flat = block.reshape(-1, c)
-        keep = (lab >= 0) & (lab < k)
-        order = np.argsort(lab[keep], kind="stable")
-        if order.size == 0:
-            continue
-        sorted_lab = lab[keep][order]
-        starts = np.flatnonzero(np.r_[True, sorted_lab[1:] != sorted_lab[:-1]])
-        rows = flat[np.flatnonzero(keep)[order]]
-        sums[sorted_lab[starts]] += np.add.reduceat(rows, starts, axis=0, dtype=np.float64)
+        for p in np.unique(lab[(lab >= 0) & (lab < k)]):
+            sums[p] += flat[lab == p].sum(axis=0, dtype=acc)
     n_pixels = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
     return PhaseSpectra(sums, n_pixels, image.energy_keV)
 
@@ -134,6 +129,7 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     list of dict
         ``{"line", "element", "energy_keV", "peak_keV", "height"}``, strongest first.
     """
+    from scipy.ndimage import gaussian_filter1d
     from scipy.signal import find_peaks
 
     s = np.asarray(spectrum, np.float64)
@@ -141,20 +137,37 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     if s.shape != e.shape or s.ndim != 1:
         raise ValueError(f"spectrum {s.shape} and energy_keV {e.shape} must be 1-D and alike.")
     scale = abs(e[1] - e[0])
-    width = max(3, int(round(3 * fwhm_keV / scale)))
-    bg = _background(s, width)
-    net = s - bg
-    peaks, _ = find_peaks(np.where(e > 0.15, net, 0), distance=max(1, int(fwhm_keV / scale / 2)))
-    if s.sum() > 1e3:  # summed counts: keep peaks well above the background's Poisson noise
-        peaks = peaks[net[peaks] / np.sqrt(np.maximum(bg[peaks], 1.0)) >= min_significance]
-    else:  # a mean or normalised spectrum: keep peaks above 2 % of the strongest
-        peaks = peaks[net[peaks] > 0.02 * net.max()]
+    sigma = fwhm_keV / 2.355 / scale
+    smooth = gaussian_filter1d(s, sigma / 2)
+    bg = _background(smooth, max(3, int(round(3 * fwhm_keV / scale))))
+    net = smooth - bg
+    # peaks below ~0.2 keV and the detector's low-energy roll-off are not lines
+    peaks, _ = find_peaks(np.where(e > 0.2, net, 0), distance=max(1, int(fwhm_keV / scale / 2)))
+    if s.sum() > 1e3:  # summed counts: keep peaks well above the noise of the smoothed background
+        noise = np.sqrt(np.maximum(bg[peaks], 1.0) / (2 * np.sqrt(np.pi) * max(sigma / 2, 0.5)))
+        peaks = peaks[net[peaks] >= min_significance * noise]
+    peaks = peaks[net[peaks] > 0.01 * net[peaks].max()] if peaks.size else peaks
     candidates = xray_lines(tuple(elements) if elements else None, max_energy=beam_energy)
     energies = np.array([c[1] for c in candidates])
+    peak_e = e[peaks]
+    tol = fwhm_keV / 2
+
+    def plausible(name):
+        # an L or M line is believed only if the element's K (or L) line, when
+        # excited and in range, is seen too
+        el, line = name.split("_")
+        for family in ("K", "L"):
+            if line[0] == family:
+                return True
+            main = next((c[1] for c in candidates if c[0] == f"{el}_{family}a"), None)
+            if main is not None and main < e[-1]:
+                return bool(np.any(np.abs(peak_e - main) <= tol))
+        return True
+
     found = []
     for p in peaks[np.argsort(-net[peaks])]:
-        near = np.flatnonzero(np.abs(energies - e[p]) <= fwhm_keV / 2)
-        if near.size == 0:
+        near = [i for i in np.flatnonzero(np.abs(energies - e[p]) <= tol) if plausible(candidates[i][0])]
+        if not near:
             continue
         best = max(near, key=lambda i: (candidates[i][2], -abs(energies[i] - e[p])))
         name = candidates[best][0]

@@ -1,0 +1,42 @@
+"""Shared fixtures: small synthetic rocks with ground truth, and the real maps."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+P45 = DATA / "P45_12bit_packed_8bit.bcf"
+CHEVKINITE = DATA / "chevkinite_30x30.bcf"
+
+
+@pytest.fixture(scope="session")
+def rock():
+    """A 120 x 160 synthetic rock at 200 counts/pixel (6 minerals)."""
+    from phaselib.datasets import make_rock
+
+    return make_rock((120, 160), counts_per_pixel=200, seed=3)
+
+
+@pytest.fixture(scope="session")
+def p45():
+    from phaselib import load
+
+    return load(P45)
+
+
+def match_phases(true_labels, labels, n_true, n_found):
+    """Best one-to-one matching of found phases to true phases (Hungarian on overlaps).
+
+    Returns
+    -------
+    dict found -> true
+    """
+    t = np.asarray(true_labels).ravel()
+    f = np.asarray(labels).ravel()
+    ok = f >= 0
+    conf = np.zeros((n_found, n_true))
+    np.add.at(conf, (f[ok], t[ok]), 1)
+    rows, cols = linear_sum_assignment(-conf)
+    return dict(zip(rows.tolist(), cols.tolist()))

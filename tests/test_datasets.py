@@ -1,0 +1,249 @@
+"""Tests of phaselib.datasets: synthetic rocks with ground truth."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage.measure import label
+
+from phaselib import _minerals
+from phaselib.datasets import (
+    MINERALS, SyntheticRock, load_rock, make_rock, make_texture, phase_spectra, write_rock)
+
+SMALL = dict(n_channels=1024, energy_scale=0.01, energy_offset=-0.2)
+
+
+@pytest.fixture(scope="module")
+def rock():
+    return make_rock()  # 128 x 160, 200 counts/pixel, the default minerals
+
+
+def _channel(rock_or_e, energy):
+    e = rock_or_e.image.energy_keV if isinstance(rock_or_e, SyntheticRock) else rock_or_e
+    return int(np.argmin(np.abs(e - energy)))
+
+
+# ----------------------------------------------------------------- structure
+def test_default_rock_structure(rock):
+    h, w, c = rock.image.shape
+    assert (h, w, c) == (128, 160, 2048)
+    assert rock.image.data.dtype == np.uint16
+    assert rock.labels.shape == (h, w) and rock.labels.dtype == np.int16
+    assert rock.grain_ids.shape == (h, w) and rock.grain_ids.dtype == np.int32
+    assert rock.phase_names == ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")
+    assert rock.phase_spectra.shape == (6, c) and rock.phase_spectra.dtype == np.float64
+    np.testing.assert_allclose(rock.phase_spectra.sum(1), 1.0)
+    assert set(rock.compositions) == set(rock.phase_names)
+    assert rock.image.beam_energy == 20.0 and rock.image.energy_offset == -0.2
+    assert {"O", "Na", "Si", "K", "Fe", "P"} <= set(rock.image.elements)
+    assert "H" not in rock.image.elements  # biotite's OH has no detectable line
+    assert "SyntheticRock" in repr(rock)
+
+
+def test_labels_and_grains_are_consistent(rock):
+    labels, ids = rock.labels, rock.grain_ids
+    n = rock.n_grains
+    assert ids.min() == 1 and np.array_equal(np.unique(ids), np.arange(1, n + 1))
+    index = np.arange(1, n + 1)
+    lo = ndimage.minimum(labels, ids, index)
+    hi = ndimage.maximum(labels, ids, index)
+    assert np.array_equal(lo, hi)  # each grain has one phase
+    assert np.array_equal(rock.grain_phases[1:], lo)
+    assert label(ids, connectivity=1, background=0).max() == n  # each grain is 4-connected
+    # touching grains of the same phase are different grains
+    same_phase = labels[:, 1:] == labels[:, :-1]
+    assert np.any(same_phase & (ids[:, 1:] != ids[:, :-1]))
+    f = rock.fractions
+    assert f.shape == (6,) and np.isclose(f.sum(), 1.0) and np.all(f > 0)
+    assert 0.3 < f[0] < 0.5 and f[0] == f.max()  # albite dominant
+    assert np.all(f[4:] < 0.1) and np.all(f[4:] > 0.01)  # magnetite, apatite accessory
+
+
+def test_texture_has_inclusions_and_groundmass(rock):
+    sizes = np.bincount(rock.grain_ids.ravel())[1:]
+    assert sizes.max() > 200 and (sizes <= 15).sum() > 100  # varied sizes, a fine matrix
+    # inclusions: small grains entirely surrounded by one other grain
+    enclosed = 0
+    for g in np.flatnonzero(sizes <= 15) + 1:
+        mask = rock.grain_ids == g
+        ring = ndimage.binary_dilation(mask) & ~mask
+        hosts = np.unique(rock.grain_ids[ring])
+        if mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any():
+            continue
+        if hosts.size == 1 and sizes[hosts[0] - 1] > 50:
+            enclosed += 1
+            assert rock.grain_phases[g] in (4, 5)  # magnetite or apatite specks
+    assert enclosed >= 5
+
+
+def test_make_texture_options_and_big_map_speed():
+    import time
+
+    labels, ids = make_texture((64, 64), n_phases=3, fractions=[0.5, 0.3, 0.2], seed=2,
+                               matrix_fraction=0, inclusion_density=0)
+    assert set(np.unique(labels)) == {0, 1, 2}
+    t = time.perf_counter()
+    labels, ids = make_texture((600, 800), seed=1)
+    assert time.perf_counter() - t < 10
+    f = np.bincount(labels.ravel(), minlength=6) / labels.size
+    target = 0.6 ** np.arange(6) / (0.6 ** np.arange(6)).sum()
+    np.testing.assert_allclose(f, target, atol=0.03)
+    assert ids.max() > 5000
+
+
+# ----------------------------------------------------------------- counts
+def test_deterministic_for_a_seed():
+    a = make_rock((24, 40), seed=7, **SMALL)
+    b = make_rock((24, 40), seed=7, **SMALL)
+    c = make_rock((24, 40), seed=8, **SMALL)
+    assert np.array_equal(a.image.data, b.image.data)
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.grain_ids, b.grain_ids)
+    assert not np.array_equal(a.image.data, c.image.data)
+
+
+@pytest.mark.parametrize("cpp", [10.0, 200.0, 1000.0])
+def test_counts_per_pixel(cpp):
+    r = make_rock((48, 64), counts_per_pixel=cpp, seed=1, **SMALL)
+    total = r.image.data.sum(-1, dtype=np.int64)
+    assert abs(total.mean() / cpp - 1) < 0.02
+    assert abs(r.intensity.mean() / cpp - 1) < 0.02
+    # Poisson totals around a mildly varying intensity
+    assert np.var(total - r.intensity) == pytest.approx(cpp, rel=0.1)
+
+
+def test_sum_spectra_correlate_with_truth(rock):
+    data = rock.image.data
+    for k, name in enumerate(rock.phase_names):
+        s = data[rock.labels == k].sum(0, dtype=np.int64).astype(float)
+        r = np.corrcoef(s, rock.phase_spectra[k])[0, 1]
+        assert r > 0.99, (name, r)
+    # no counts where the spectra are zero (above the beam energy, below zero keV)
+    zero = rock.phase_spectra.max(0) == 0
+    assert zero.any() and data[..., zero].max() == 0
+
+
+def test_write_rock_equals_make_rock(tmp_path):
+    opts = dict(counts_per_pixel=50.0, seed=4, **SMALL)
+    ref = make_rock((37, 30), **opts)
+    for block_rows in (5, 64):
+        path = tmp_path / f"rock{block_rows}.npy"
+        r = write_rock(path, (37, 30), block_rows=block_rows, **opts)
+        assert isinstance(r.image.data, np.memmap) and not r.image.data.flags.writeable
+        assert np.array_equal(r.image.data, ref.image.data)
+        assert np.array_equal(r.labels, ref.labels) and r.image.source == str(path)
+        assert (tmp_path / f"rock{block_rows}_truth.npz").exists()
+    again = load_rock(tmp_path / "rock5.npy")
+    assert np.array_equal(again.image.data, ref.image.data)
+    assert np.array_equal(again.grain_ids, ref.grain_ids)
+    assert again.phase_names == ref.phase_names and again.compositions == ref.compositions
+    np.testing.assert_array_equal(again.phase_spectra, ref.phase_spectra)
+    assert again.image.elements == ref.image.elements
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_rock(tmp_path / "rock5.npy", (37, 30), **opts)
+    write_rock(tmp_path / "rock5.npy", (37, 30), overwrite=True, **opts)
+
+
+# ----------------------------------------------------------------- spectra
+def test_peaks_at_expected_energies():
+    e = -0.2 + 0.01 * np.arange(2048)
+    names = ["quartz", "K-feldspar", "magnetite", "apatite", "calcite"]
+    s = dict(zip(names, phase_spectra(names, energy_keV=e)))
+
+    def peak(spec, energy, ratio=3.0):  # a local maximum well above the nearby background
+        i = _channel(e, energy)
+        top = i - 3 + int(np.argmax(spec[i - 3:i + 4]))
+        return abs(e[top] - energy) <= 0.015 and spec[top] > ratio * min(spec[i - 30], spec[i + 30])
+
+    assert abs(e[np.argmax(s["quartz"])] - 1.74) <= 0.015  # Si Ka is the main peak
+    assert peak(s["quartz"], 0.525) and not peak(s["quartz"], 3.31, ratio=1.1)  # O, no K
+    assert peak(s["K-feldspar"], 3.314) and peak(s["K-feldspar"], 1.487)  # K Ka, Al Ka
+    assert peak(s["magnetite"], 6.404) and peak(s["magnetite"], 7.058)  # Fe Ka, Kb
+    assert peak(s["apatite"], 2.013) and peak(s["apatite"], 3.692)  # P Ka, Ca Ka
+    assert peak(s["calcite"], 3.692) and not peak(s["calcite"], 1.74, ratio=1.1)
+    # background rolls off at low energy and stops at the beam energy
+    assert np.all(s["quartz"][e > 20.0] == 0) and s["quartz"][_channel(e, 0.1)] < 1e-6
+    # a 5 kV beam cannot excite Fe K (edge 7.1 keV)
+    mag5 = phase_spectra(["magnetite"], energy_keV=e, beam_energy=5.0)[0]
+    assert mag5[_channel(e, 6.4)] < 1e-7 and peak(mag5, 0.705)  # Fe La remains
+
+
+def test_background_share_and_physics_against_exspy():
+    e = -0.2 + 0.01 * np.arange(2048)
+    shares = []
+    for name in ["albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite"]:
+        lines, bg = _minerals.spectrum(MINERALS[name], e, 20.0, 130.0)
+        shares.append(bg.sum() / (lines.sum() + bg.sum()))
+    assert 0.2 < np.mean(shares) < 0.4 and min(shares) > 0.15 and max(shares) < 0.55
+    from exspy._misc.eds.utils import get_FWHM_at_Energy
+
+    for energy in (1.0, 1.74, 5.9, 10.0):
+        assert _minerals.fwhm_keV(130.0, energy) == pytest.approx(get_FWHM_at_Energy(130.0, energy))
+    db = _minerals._exspy().elements
+    for el, a in _minerals.ATOMIC_WEIGHTS.items():
+        assert a == pytest.approx(db[el]["General_properties"]["atomic_weight"])
+
+
+def test_minerals_table():
+    for name in ["quartz", "albite", "K-feldspar", "orthoclase", "biotite", "augite",
+                 "hornblende", "magnetite", "ilmenite", "apatite", "calcite", "olivine"]:
+        assert sum(MINERALS[name].values()) == pytest.approx(1.0, abs=1e-5)
+    assert MINERALS["quartz"] == pytest.approx({"Si": 0.467435, "O": 0.532565}, abs=1e-5)
+    assert MINERALS["magnetite"]["Fe"] == pytest.approx(0.7236, abs=1e-4)
+
+
+def test_custom_minerals_and_fractions():
+    r = make_rock((40, 50), minerals=["Quartz", "calcite"], fractions=[0.7, 0.3],
+                  counts_per_pixel=20, **SMALL)
+    assert r.phase_names == ("quartz", "calcite")
+    assert 0.55 < r.fractions[0] < 0.85
+    r = make_rock((20, 20), minerals={"fayalite": {"Fe": 0.548, "Si": 0.138, "O": 0.314}},
+                  counts_per_pixel=20, **SMALL)
+    assert r.phase_names == ("fayalite",) and np.all(r.labels == 0)
+
+
+# ----------------------------------------------------------------- errors
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(shape=(0, 10)), "shape"),
+    (dict(shape=(10,)), "shape"),
+    (dict(shape="big"), "shape"),
+    (dict(counts_per_pixel=0), "counts_per_pixel"),
+    (dict(counts_per_pixel=float("nan")), "counts_per_pixel"),
+    (dict(counts_per_pixel=1e9), "counts_per_pixel"),
+    (dict(minerals=["quartz", "unobtainium"]), "Unknown mineral 'unobtainium'.*quartz, albite"),
+    (dict(minerals=[]), "empty"),
+    (dict(minerals=["quartz", "quartz"]), "only once"),
+    (dict(minerals={"x": {"Si": -1}}), "composition"),
+    (dict(minerals={"x": {"Qq": 1.0}}), "Unknown chemical element"),
+    (dict(beam_energy=0), "beam_energy"),
+    (dict(beam_energy=-5), "beam_energy"),
+    (dict(energy_scale=0), "energy_scale"),
+    (dict(n_channels=1), "n_channels"),
+    (dict(energy_offset=30.0), "no counts"),
+    (dict(energy_resolution_MnKa=0.13), "eV"),
+    (dict(intensity_variation=1.5), "intensity_variation"),
+    (dict(fractions=[0.5, 0.5]), "fractions"),
+    (dict(seed=-1), "seed"),
+    (dict(pixel_size=0), "pixel_size"),
+    (dict(grain_size=1), "grain_size"),
+    (dict(matrix_fraction=0.95), "matrix_fraction"),
+])
+def test_bad_inputs_raise_clear_errors(kwargs, match):
+    kwargs = {"shape": (16, 16), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        make_rock(**kwargs)
+
+
+def test_bad_write_and_texture_inputs(tmp_path):
+    with pytest.raises(ValueError, match=r"\.npy"):
+        write_rock(tmp_path / "rock.raw", (8, 8))
+    with pytest.raises(ValueError, match="block_rows"):
+        write_rock(tmp_path / "rock.npy", (8, 8), block_rows=0)
+    with pytest.raises(ValueError, match="Unknown option"):
+        write_rock(tmp_path / "rock.npy", (8, 8), count_per_pixel=3)
+    with pytest.raises(ValueError, match="inclusion_phases"):
+        make_texture((16, 16), n_phases=3, inclusion_phases=[5])
+    with pytest.raises(ValueError, match="n_phases"):
+        make_texture((16, 16), n_phases=0)
+    with pytest.raises(ValueError, match="energy_keV"):
+        phase_spectra(["quartz"], energy_keV=[1.0])
+    with pytest.raises(FileNotFoundError):
+        load_rock(tmp_path / "missing.npy")
