@@ -1,4 +1,4 @@
-"""Mineral compositions and a simple physical model of their SEM-EDS spectra.
+"""Mineral compositions, a simple physical model of their SEM-EDS spectra, and counts.
 
 Private helpers of :mod:`phaselib.datasets`. The X-ray line energies and weights,
 binding energies and mass absorption coefficients come from eXSpy's element

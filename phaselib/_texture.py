@@ -16,6 +16,7 @@ _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and
 
 
 def check_fractions(n_phases, fractions):
+    """Normalised target fractions (default ``0.6 ** i``), validated."""
     if fractions is None:
         if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 1:
             raise ValueError(f"n_phases must be a positive integer, got {n_phases!r}.")
@@ -29,6 +30,7 @@ def check_fractions(n_phases, fractions):
 
 
 def check_phases(name, phases, k):
+    """A list of phase indices, each in ``0..k-1``."""
     phases = [int(p) for p in phases]
     if any(p < 0 or p >= k for p in phases):
         raise ValueError(f"{name} must be phase indices in 0..{k - 1}, got {phases}.")

@@ -277,7 +277,7 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     poisson, energy_range, random_state, block_rows, progress
         As in :func:`pca`.
     max_iter : int, optional
-        Iterations of :class:`sklearn.decomposition.NMF` (default 50 from
+        Iterations of :class:`sklearn.decomposition.NMF` (default 20 from
         ``"phases"``, a refinement; 200 otherwise).
     tol : float
 
@@ -299,7 +299,7 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     if init not in ("phases", "nndsvda", "nndsvd", "random"):
         raise ValueError(f"Unknown init {init!r}; use 'phases', 'nndsvda', 'nndsvd' or 'random'.")
     if max_iter is None:
-        max_iter = 50 if init == "phases" else 200
+        max_iter = 20 if init == "phases" else 200
     if init == "phases" and labels is None:
         from .cluster import kmeans
 
