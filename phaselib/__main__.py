@@ -38,7 +38,7 @@ def build_parser():
     p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("map", help="find the phases of a map and write the results to a folder")
-    m.add_argument("input", help=".bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image")
+    m.add_argument("input", help=".bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, or \"sample:P45\" for the bundled real map")
     m.add_argument("--out", required=True, help="output folder (created)")
     m.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     m.add_argument("--n-phases", type=_n, default="auto")
@@ -63,6 +63,10 @@ def run_map(args):
     from .pipeline import map_phases
 
     t0 = time.perf_counter()
+    if str(args.input).startswith("sample:"):
+        from .datasets import sample_path
+
+        args.input = str(sample_path(args.input.split(":", 1)[1]))
     image = io.load(args.input, lazy=args.lazy, energy_offset=args.energy_offset,
                     energy_scale=args.energy_scale, beam_energy=args.beam_energy)
     if args.crop:

@@ -447,3 +447,21 @@ def load_rock(path):
 if make_rock.__doc__ and write_rock.__doc__:  # (docstrings are stripped under python -OO)
     make_rock.__doc__ = make_rock.__doc__.format(options=_OPTIONS_DOC)
     write_rock.__doc__ = write_rock.__doc__.format(options=_OPTIONS_DOC)
+
+
+def sample_path(name="P45"):
+    """Path of a bundled real map.
+
+    Parameters
+    ----------
+    name : {"P45"}
+        ``"P45"``: a 75 x 100 px x 2048 ch Bruker map of a dacite (public domain).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    files = {"P45": "P45_12bit_packed_8bit.bcf"}
+    if name not in files:
+        raise ValueError(f"Unknown sample {name!r}; bundled samples: {', '.join(files)}.")
+    return Path(__file__).parent / "data" / files[name]
