@@ -6,7 +6,20 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+import os
+
+
+def _shared_data():
+    """``../shared/data`` from the project root (or $PHASELIB_SHARED_DATA)."""
+    if os.environ.get("PHASELIB_SHARED_DATA"):
+        return Path(os.environ["PHASELIB_SHARED_DATA"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+DATA = _shared_data()
 P45 = DATA / "P45_12bit_packed_8bit.bcf"
 CHEVKINITE = DATA / "chevkinite_30x30.bcf"
 
