@@ -17,7 +17,7 @@ def _crop(text):
         c0, c1 = (int(v) for v in cols.split(":"))
         return (r0, r1), (c0, c1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text!r}")
+        raise argparse.ArgumentTypeError(f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text!r}") from None
 
 
 def _n(text):

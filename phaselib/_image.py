@@ -91,7 +91,7 @@ class SpectrumImage:
         idx = int(round((energy_keV - self.energy_offset) / self.energy_scale))
         return min(max(idx, 0), self.n_channels - 1)
 
-    def replace(self, **changes) -> "SpectrumImage":
+    def replace(self, **changes) -> SpectrumImage:
         """A new SpectrumImage with some fields changed (the original is untouched)."""
         return replace(self, **changes)
 

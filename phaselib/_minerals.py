@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy.special import erf
@@ -149,7 +149,7 @@ def _fluorescence_yield(z: int, family: str) -> float:
     return z**4 / (z**4 + a)
 
 
-@lru_cache(maxsize=None)
+@cache
 def xray_lines(el: str) -> tuple:
     """((energy keV, weight, family, edge keV), ...) of every X-ray line of an element."""
     props = element(el)["Atomic_properties"]
@@ -170,7 +170,7 @@ def xray_lines(el: str) -> tuple:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mac_table(el: str):
     """(log energy, log mu/rho) of an element (Chantler's FFAST table in eXSpy), or None."""
     _exspy()

@@ -73,7 +73,7 @@ class Decomposition:
         scale = np.sqrt(total) / np.where(g > 0, g, 1.0)
         return (self.loadings.reshape(-1, self.n_components)[:, :n] * scale).astype(np.float32)
 
-    def truncate(self, n_components) -> "Decomposition":
+    def truncate(self, n_components) -> Decomposition:
         """The first ``n_components`` components (a new result)."""
         n = int(n_components)
         if not 1 <= n <= self.n_components:
@@ -245,7 +245,7 @@ def _stack_weighted(wb):
 
     w = wb.shape[1]
     parts = []
-    for r0, r1, csr in wb.blocks():
+    for r0, _, csr in wb.blocks():
         csr = csr.copy()
         rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
         csr.data *= (wb.row_w[r0 * w + rows] * wb.col_w[csr.indices]).astype(np.float32)

@@ -53,8 +53,9 @@ def load(
         ``.emd`` or ``.npy`` file. A ``.npy`` file holds an ``(H, W, C)`` array of
         counts and needs ``energy_offset`` and ``energy_scale``.
     lazy : bool
-        Read the data lazily (a dask array; a memory map for ``.npy``). Bruker
-        ``.bcf`` files are still decoded in one block by RosettaSciIO.
+        Read the data lazily (a dask array). ``.npy`` files are always memory
+        mapped, read-only. Bruker ``.bcf`` files are still decoded in one block by
+        RosettaSciIO.
     select_type : str
         For ``.bcf``: which part of the file to read (``"spectrum_image"``).
     signal_index : int, optional
@@ -89,7 +90,7 @@ def load(
         raise ValueError(f"'{path}' is a folder, not a spectrum image file.")
     ext = path.suffix.lower()
     if ext == ".npy":
-        image = _load_npy(path, lazy=lazy, energy_offset=energy_offset, energy_scale=energy_scale)
+        image = _load_npy(path, energy_offset=energy_offset, energy_scale=energy_scale)
     elif ext in READERS:
         image = _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs)
     else:
@@ -112,14 +113,15 @@ def load(
     return image.replace(**changes) if changes else image
 
 
-def _load_npy(path, *, lazy, energy_offset, energy_scale):
+def _load_npy(path, *, energy_offset, energy_scale):
     if energy_offset is None or energy_scale is None:
         raise ValueError(
             f"'{path.name}' is a plain .npy array with no energy axis: give "
             "energy_offset and energy_scale (keV), e.g. energy_offset=0, energy_scale=0.01."
         )
     try:
-        data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
+        # always a read-only memory map: nothing is copied, the file cannot be changed
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as err:  # numpy raises several types for corrupt files
         raise ValueError(f"Could not read '{path.name}' as a .npy array: {err}") from None
     data = _as_hwc(data, path.name)

@@ -1,12 +1,11 @@
 """Shared fixtures: small synthetic rocks with ground truth, and the real maps."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
-
-import os
 
 
 def _shared_data():

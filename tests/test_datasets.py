@@ -7,7 +7,14 @@ from skimage.measure import label
 
 from phaselib import _minerals
 from phaselib.datasets import (
-    MINERALS, SyntheticRock, load_rock, make_rock, make_texture, phase_spectra, write_rock)
+    MINERALS,
+    SyntheticRock,
+    load_rock,
+    make_rock,
+    make_texture,
+    phase_spectra,
+    write_rock,
+)
 
 SMALL = dict(n_channels=1024, energy_scale=0.01, energy_offset=-0.2)
 

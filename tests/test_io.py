@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import CHEVKINITE
 
 import phaselib
 from phaselib import SpectrumImage, load, save
-from conftest import CHEVKINITE, P45
 
 
 def test_p45_loads_with_calibration(p45):

@@ -4,9 +4,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import P45, match_phases
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import P45, match_phases
 from phaselib import quantify
 from phaselib.pipeline import METHODS, map_phases
 

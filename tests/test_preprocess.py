@@ -8,8 +8,16 @@ import pytest
 
 from phaselib._image import SpectrumImage
 from phaselib.preprocess import (
-    EnergyCalibration, apply_calibration, bin_energy, bin_spatial, calibrate_energy, crop,
-    energy_window, energy_window_slice, poisson_weights, tilt_corrected_pixel_size,
+    EnergyCalibration,
+    apply_calibration,
+    bin_energy,
+    bin_spatial,
+    calibrate_energy,
+    crop,
+    energy_window,
+    energy_window_slice,
+    poisson_weights,
+    tilt_corrected_pixel_size,
     with_pixel_size,
 )
 
