@@ -19,7 +19,24 @@ def default_block_rows(shape, itemsize, *, block_bytes=BLOCK_BYTES) -> int:
     return int(max(1, min(h, block_bytes // max(1, w * c * itemsize))))
 
 
-def iter_row_blocks(data, block_rows=None):
+def row_ranges(n_rows, block_rows):
+    """``[(r0, r1), ...]`` covering ``n_rows`` rows in blocks of ``block_rows``."""
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be >= 1, got {block_rows}.")
+    return [(r0, min(n_rows, r0 + block_rows)) for r0 in range(0, n_rows, block_rows)]
+
+
+def sample_ranges(n_rows, block_rows, fraction):
+    """Row blocks spread evenly over the map, covering about ``fraction`` of its rows."""
+    ranges = row_ranges(n_rows, block_rows)
+    if fraction >= 1:
+        return ranges
+    n = max(1, int(round(len(ranges) * fraction)))
+    picks = np.unique(np.linspace(0, len(ranges) - 1, n).round().astype(int))
+    return [ranges[i] for i in picks]
+
+
+def iter_row_blocks(data, block_rows=None, *, ranges=None):
     """Yield ``(r0, r1, block)`` with ``block = np.asarray(data[r0:r1])``.
 
     Parameters
@@ -27,26 +44,14 @@ def iter_row_blocks(data, block_rows=None):
     data : (H, W, C) ndarray, memmap or dask array
     block_rows : int, optional
         Rows per block (default: about 64 MiB of raw data per block).
+    ranges : list of (int, int), optional
+        Only these row ranges (default: all rows in blocks of ``block_rows``).
     """
-    h = data.shape[0]
-    if block_rows is None:
-        block_rows = default_block_rows(data.shape, data.dtype.itemsize)
-    if block_rows < 1:
-        raise ValueError(f"block_rows must be >= 1, got {block_rows}.")
+    if ranges is None:
+        if block_rows is None:
+            block_rows = default_block_rows(data.shape, data.dtype.itemsize)
+        ranges = row_ranges(data.shape[0], block_rows)
     is_dask = type(data).__module__.startswith("dask")
-    for r0 in range(0, h, block_rows):
-        r1 = min(h, r0 + block_rows)
+    for r0, r1 in ranges:
         block = data[r0:r1]
         yield r0, r1, (block.compute() if is_dask else np.asarray(block))
-
-
-def to_csr(block, channels=slice(None)):
-    """A (rows*W, C') float32 CSR matrix of the counts of a row block."""
-    from scipy import sparse
-
-    b = block[..., channels]
-    flat = b.reshape(-1, b.shape[-1])
-    if np.issubdtype(flat.dtype, np.floating):
-        if not np.all(np.isfinite(flat)):
-            raise ValueError("The map holds NaN or infinite values; counts must be finite.")
-    return sparse.csr_matrix(flat, dtype=np.float32)

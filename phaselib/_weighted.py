@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import sparse
 
-from ._blocks import default_block_rows, iter_row_blocks
+from ._blocks import default_block_rows, iter_row_blocks, sample_ranges
 
 #: sparse blocks are kept in memory when their total size stays below this
 CACHE_BYTES = 1536 * 2**20
@@ -59,7 +59,7 @@ class WeightedBlocks:
     """
 
     def __init__(self, data, channels=slice(None), *, poisson=True, block_rows=None,
-                 cache_bytes=CACHE_BYTES, progress=None):
+                 sample_fraction=1.0, cache_bytes=CACHE_BYTES, progress=None):
         self.data = data
         self.channels = channels
         self.shape = tuple(data.shape)
@@ -68,22 +68,26 @@ class WeightedBlocks:
             # small blocks parallelise well; about 8 MiB of raw counts each
             block_rows = default_block_rows(self.shape, data.dtype.itemsize, block_bytes=8 * 2**20)
         self.block_rows = block_rows
+        self.ranges = sample_ranges(h, block_rows, sample_fraction)
+        self.n_pixels = sum(r1 - r0 for r0, r1 in self.ranges) * w
         self._pool = ThreadPoolExecutor(n_workers())
         self._cache = []
         pixel_sums = np.zeros(h * w, np.float64)
         channel_sums = None
         nbytes = 0
         keep = True
-        n_blocks = -(-h // block_rows)
         for i, (r0, r1, csr) in enumerate(self._read()):
             pixel_sums[r0 * w:r1 * w] = np.asarray(csr.sum(axis=1)).ravel()
             cs = np.asarray(csr.sum(axis=0), dtype=np.float64).ravel()
             channel_sums = cs if channel_sums is None else channel_sums + cs
             nbytes += csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
             keep = keep and nbytes <= cache_bytes
-            self._cache = self._cache + [(r0, r1, csr)] if keep else []
+            if keep:
+                self._cache.append((r0, r1, csr))
+            else:
+                self._cache = []
             if progress:
-                progress((i + 1) / n_blocks, "reading map")
+                progress((i + 1) / len(self.ranges), "reading map")
         self.cached = keep
         self.pixel_sums = pixel_sums
         self.channel_sums = channel_sums
@@ -108,7 +112,7 @@ class WeightedBlocks:
             b = block[..., ch]
             return r0, r1, csr_from_counts(b.reshape((r1 - r0) * w, b.shape[-1]))
 
-        source = iter_row_blocks(self.data, self.block_rows)
+        source = iter_row_blocks(self.data, ranges=self.ranges)
         # keep at most 2 * workers blocks in flight
         pending = []
         for item in source:
@@ -151,16 +155,25 @@ class WeightedBlocks:
         return acc
 
     def project(self, v):
-        """``X_w v`` for a (C', k) matrix ``v``: (H*W, k) float32 scores."""
+        """``X_w v`` for a (C', k) matrix ``v``: (n_pixels, k) float32 scores of the
+        sampled rows, in row order."""
         w = self.shape[1]
         vw = (self.col_w[:, None] * v).astype(np.float32)
-        out = np.empty((self.shape[0] * w, v.shape[1]), np.float32)
+        starts = np.cumsum([0] + [(r1 - r0) * w for r0, r1 in self.ranges])
+        where = {r0: s for (r0, _), s in zip(self.ranges, starts)}
+        out = np.empty((self.n_pixels, v.shape[1]), np.float32)
 
         def one(r0, r1, csr):
-            out[r0 * w:r1 * w] = (csr @ vw) * self.row_w[r0 * w:r1 * w, None].astype(np.float32)
+            s = where[r0]
+            out[s:s + (r1 - r0) * w] = (csr @ vw) * self.row_w[r0 * w:r1 * w, None].astype(np.float32)
 
         self.map_blocks(one)
         return out
+
+    def sampled(self, values):
+        """The entries of a per-pixel array (H*W, ...) that belong to the sampled rows."""
+        w = self.shape[1]
+        return np.concatenate([values[r0 * w:r1 * w] for r0, r1 in self.ranges])
 
     def close(self):
         self._pool.shutdown(wait=False)

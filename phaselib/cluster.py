@@ -83,7 +83,18 @@ def _relabel(labels, order):
     return lut[np.where(labels < 0, len(order), labels)]
 
 
-def kmeans(features, n_clusters, *, random_state=0, n_init=4, sample_weight=None) -> Clustering:
+#: above this many pixels, models are fitted on a random subset and applied to all
+MAX_FIT_PIXELS = 200_000
+
+
+def _fit_subset(x, random_state, max_fit):
+    if max_fit is None or x.shape[0] <= max_fit:
+        return x
+    rng = np.random.default_rng(random_state)
+    return x[np.sort(rng.choice(x.shape[0], max_fit, replace=False))]
+
+
+def kmeans(features, n_clusters, *, random_state=0, n_init=4, max_fit_pixels=MAX_FIT_PIXELS) -> Clustering:
     """k-means (scikit-learn) in feature space.
 
     Parameters
@@ -92,6 +103,8 @@ def kmeans(features, n_clusters, *, random_state=0, n_init=4, sample_weight=None
     n_clusters : int
     random_state : int
     n_init : int
+    max_fit_pixels : int or None
+        Fit on a random subset of this many pixels at most, then label all.
 
     Returns
     -------
@@ -100,14 +113,18 @@ def kmeans(features, n_clusters, *, random_state=0, n_init=4, sample_weight=None
     from sklearn.cluster import KMeans
 
     x, k = _check_features(features, n_clusters)
-    model = KMeans(k, n_init=n_init, random_state=random_state).fit(x, sample_weight=sample_weight)
-    order = canonical_order(model.labels_, model.cluster_centers_)
-    return Clustering("kmeans", _relabel(model.labels_, order), model.cluster_centers_[order],
+    fit = _fit_subset(x, random_state, max_fit_pixels)
+    model = KMeans(k, n_init=n_init, random_state=random_state).fit(fit)
+    labels = model.labels_ if fit is x else model.predict(x)
+    order = canonical_order(labels, model.cluster_centers_)
+    return Clustering("kmeans", _relabel(labels, order), model.cluster_centers_[order],
                       None, {"inertia": float(model.inertia_)},
-                      dict(n_clusters=k, random_state=random_state, n_init=n_init))
+                      dict(n_clusters=k, random_state=random_state, n_init=n_init,
+                           fitted_on=int(fit.shape[0])))
 
 
-def gmm(features, n_clusters, *, random_state=0, covariance_type="full", n_init=1) -> Clustering:
+def gmm(features, n_clusters, *, random_state=0, covariance_type="full", n_init=1,
+        max_fit_pixels=MAX_FIT_PIXELS) -> Clustering:
     """Gaussian mixture (scikit-learn), initialised from k-means.
 
     Returns
@@ -122,7 +139,7 @@ def gmm(features, n_clusters, *, random_state=0, covariance_type="full", n_init=
                             n_init=n_init, reg_covar=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x)
+        model.fit(_fit_subset(x, random_state, max_fit_pixels))
     labels = model.predict(x)
     order = canonical_order(labels, model.means_)
     return Clustering("gmm", _relabel(labels, order), model.means_[order],
@@ -132,7 +149,7 @@ def gmm(features, n_clusters, *, random_state=0, covariance_type="full", n_init=
 
 
 def fuzzy_cmeans(features, n_clusters, *, m=2.0, threshold=0.5, max_iter=300, tol=1e-5,
-                 random_state=0) -> Clustering:
+                 random_state=0, max_fit_pixels=MAX_FIT_PIXELS) -> Clustering:
     """Fuzzy c-means (Bezdek), vectorised, initialised from k-means centres.
 
     A pixel takes the cluster whose membership is at least ``threshold`` and is
@@ -161,16 +178,19 @@ def fuzzy_cmeans(features, n_clusters, *, m=2.0, threshold=0.5, max_iter=300, to
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
     x = x.astype(np.float64)
-    centers = kmeans(x, k, random_state=random_state, n_init=1).centers
-    u = _memberships(x, centers, m)
+    fit = _fit_subset(x, random_state, max_fit_pixels)
+    centers = kmeans(fit, k, random_state=random_state, n_init=1).centers
+    u = _memberships(fit, centers, m)
     for _ in range(max_iter):
         um = u ** m
-        centers = (um.T @ x) / um.sum(0)[:, None]
-        u_new = _memberships(x, centers, m)
+        centers = (um.T @ fit) / um.sum(0)[:, None]
+        u_new = _memberships(fit, centers, m)
         delta = np.abs(u_new - u).max()
         u = u_new
         if delta < tol:
             break
+    if fit is not x:
+        u = _memberships(x, centers, m)
     labels = np.where(u.max(1) >= threshold, u.argmax(1), -1)
     order = canonical_order(u.argmax(1), centers)
     fpc = float(np.mean(np.sum(u ** 2, axis=1)))

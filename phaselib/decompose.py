@@ -53,6 +53,7 @@ class Decomposition:
     suggested_n_components: int | None = None
     noise_variance: float | None = None
     params: dict = field(default_factory=dict)
+    weight_total: float | None = None
 
     @property
     def n_components(self) -> int:
@@ -69,7 +70,7 @@ class Decomposition:
         if not 1 <= n <= self.n_components:
             raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
         g = self.pixel_sums.reshape(-1, 1).astype(np.float64)
-        total = float(g.sum())
+        total = float(self.weight_total or g.sum())
         scale = np.sqrt(total) / np.where(g > 0, g, 1.0)
         return (self.loadings.reshape(-1, self.n_components)[:, :n] * scale).astype(np.float32)
 
@@ -82,6 +83,7 @@ class Decomposition:
             self.algorithm, self.factors[:n], self.loadings[..., :n], self.explained_variance,
             self.explained_variance_ratio, self.pixel_sums, self.channels,
             self.suggested_n_components, self.noise_variance, {**self.params, "n_components": n},
+            self.weight_total,
         )
 
 
@@ -130,14 +132,22 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
     return max(n, 1), float(margin * edge)
 
 
+#: above this many pixels, PCA is fitted on evenly spread row blocks holding about this many
+SAMPLE_PIXELS = 500_000
+
+
 def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
-        random_state=0, block_rows=None, progress=None) -> Decomposition:
+        random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS, client=None,
+        progress=None) -> Decomposition:
     """Poisson-weighted PCA (uncentred SVD) of a spectrum image, in row blocks.
 
-    The map is read once into sparse row blocks; the leading right singular
-    vectors come from block subspace iteration on ``X_w^T X_w`` (one pass over
-    the blocks per iteration, memory ``O(C n)`` besides the blocks), as HyperSpy's
+    The map is read into sparse row blocks; the leading right singular vectors
+    come from block subspace iteration on ``X_w^T X_w`` (one pass over the blocks
+    per iteration, memory ``O(C n)`` besides the blocks), as HyperSpy's
     ``decomposition(normalize_poissonian_noise=True)`` without its float64 copies.
+    On maps of more than ``sample_pixels`` pixels the components are fitted on
+    row blocks spread evenly over the map, and every pixel is then projected in
+    one streaming pass (on a Dask cluster if one is active).
 
     Parameters
     ----------
@@ -152,6 +162,10 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
         Subspace iterations (passes over the data).
     random_state : int
     block_rows : int, optional
+    sample_pixels : int or None
+        Fit on about this many pixels at most (None: all pixels).
+    client : distributed.Client, optional
+        For the projection pass (default: the active client, else local threads).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -171,16 +185,30 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
     n = int(n_components)
-    step = (lambda f, m: progress(f, m)) if progress else None
+    fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
+    step = progress or (lambda f, m: None)
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
-                        progress=(lambda f, m: step(0.3 * f, m)) if step else None)
+                        sample_fraction=fraction, progress=lambda f, m: step(0.3 * f, m))
     try:
         vals, vecs = _subspace_iteration(wb, n, n_iter, random_state, step)
-        scores = wb.project(vecs)
         sq_norm = _weighted_sq_norm(wb)
+        if fraction == 1.0:
+            scores = wb.project(vecs)
+            pixel_sums = wb.pixel_sums
     finally:
         wb.close()
-    n_pix = h * w
+    if fraction < 1.0:
+        from functools import partial
+
+        from ._passes import map_row_blocks
+
+        vw = (wb.col_w[:, None] * vecs).astype(np.float32)
+        parts = map_row_blocks(image, partial(_project_block, channels=channels, vw=vw, poisson=poisson),
+                               block_rows=block_rows, client=client,
+                               progress=lambda f, m: step(0.95 + 0.05 * f, m), message="projecting")
+        pixel_sums = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+    n_pix = wb.n_pixels
     explained = vals / n_pix
     ratio = explained / (sq_norm / n_pix)
     suggested, noise = (None, None)
@@ -188,15 +216,24 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
         suggested, noise = suggest_n_components(explained, n_pix, n_ch, wb.total)
     factors = np.zeros((n, c), np.float32)
     factors[:, channels] = (vecs / wb.col_w[:, None]).T
-    loadings = scores / wb.row_w[:, None].astype(np.float32)
-    if step:
-        step(1.0, "done")
+    row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
+    loadings = scores / row_w[:, None].astype(np.float32)
+    step(1.0, "done")
     return Decomposition(
         "pca", factors, loadings.reshape(h, w, n), explained, ratio,
-        wb.pixel_sums.reshape(h, w), channels, suggested, noise,
+        pixel_sums.reshape(h, w), channels, suggested, noise,
         dict(n_components=n, poisson=poisson, energy_range=_range_keV(image, channels),
-             n_iter=n_iter, random_state=random_state),
+             n_iter=n_iter, random_state=random_state, sample_fraction=round(fraction, 6)),
+        weight_total=wb.total,
     )
+
+
+def _project_block(r0, r1, block, *, channels, vw, poisson):
+    """Pixel sums and weighted scores of one row block (dense float32 products)."""
+    flat = block[..., channels].reshape(-1, vw.shape[0]).astype(np.float32)
+    g = flat.sum(1, dtype=np.float64)
+    rw = (1.0 / np.sqrt(np.where(g > 0, g, 1.0))).astype(np.float32) if poisson else np.float32(1)
+    return g, (flat @ vw) * (rw[:, None] if poisson else rw)
 
 
 def _range_keV(image, channels):
@@ -254,7 +291,8 @@ def _stack_weighted(wb):
 
 
 def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy_range=(0.1, None),
-        max_iter=None, tol=1e-4, random_state=0, block_rows=None, progress=None) -> Decomposition:
+        max_iter=None, tol=1e-4, random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS,
+        client=None, progress=None) -> Decomposition:
     """Non-negative matrix factorisation of the (Poisson-weighted) map.
 
     scikit-learn's coordinate-descent NMF on the sparse weighted counts (as
@@ -274,8 +312,9 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     init : {"phases", "nndsvda", "nndsvd", "random"}
     labels : (H, W) int ndarray, optional
         Pixel clusters for ``init="phases"`` (default: k-means on the PCA scores).
-    poisson, energy_range, random_state, block_rows, progress
-        As in :func:`pca`.
+    poisson, energy_range, random_state, block_rows, sample_pixels, client, progress
+        As in :func:`pca`: on big maps NMF is fitted on spread row blocks, then
+        every pixel's weights are found (non-negative least squares) in one pass.
     max_iter : int, optional
         Iterations of :class:`sklearn.decomposition.NMF` (default 20 from
         ``"phases"``, a refinement; 200 otherwise).
@@ -304,9 +343,10 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
         from .cluster import kmeans
 
         dec = pca(image, n_components=max(k, 2), energy_range=energy_range, random_state=random_state,
-                  block_rows=block_rows)
+                  block_rows=block_rows, sample_pixels=sample_pixels, client=client)
         labels = kmeans(dec.features(k), k, random_state=random_state).labels
-    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
+    fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
+    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows, sample_fraction=fraction,
                         progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
     try:
         x = _stack_weighted(wb)
@@ -317,14 +357,27 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     kw = {}
     if init == "phases":
         kw = dict(W=None, H=None)
-        kw["W"], kw["H"] = _phase_init(x, np.asarray(labels).reshape(-1), k)
+        kw["W"], kw["H"] = _phase_init(x, wb.sampled(np.asarray(labels).reshape(-1)), k)
     model = NMF(k, init="custom" if init == "phases" else init, solver="cd", max_iter=max_iter, tol=tol,
                 random_state=random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         wts = model.fit_transform(x, **kw)
+        if fraction < 1.0:
+            from functools import partial
+
+            from ._passes import map_row_blocks
+
+            parts = map_row_blocks(image, partial(_nmf_block, channels=channels, col_w=wb.col_w, model=model,
+                                                  poisson=poisson),
+                                   block_rows=block_rows, client=client, message="NMF weights")
+            pixel_sums = np.concatenate([p[0] for p in parts])
+            wts = np.concatenate([p[1] for p in parts])
+        else:
+            pixel_sums = wb.pixel_sums
+    row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
     comps = model.components_
-    loadings = (wts / wb.row_w[:, None]).astype(np.float32)
+    loadings = (wts / row_w[:, None]).astype(np.float32)
     spectra = comps / wb.col_w[None, :]
     share = loadings.sum(0) * spectra.sum(1)
     order = np.argsort(-share, kind="stable")
@@ -335,11 +388,25 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
         progress(1.0, "done")
     return Decomposition(
         "nmf", factors, loadings[:, order].reshape(h, w, -1), share, share,
-        wb.pixel_sums.reshape(h, w), channels, None, None,
+        pixel_sums.reshape(h, w), channels, None, None,
         dict(n_components=k, init=init, poisson=poisson, max_iter=max_iter,
              n_iter_=int(model.n_iter_), energy_range=_range_keV(image, channels),
-             random_state=random_state),
+             random_state=random_state, sample_fraction=round(fraction, 6)),
     )
+
+
+def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
+    """Pixel sums and NMF weights of one row block."""
+    from ._weighted import csr_from_counts
+
+    b = block[..., channels]
+    csr = csr_from_counts(b.reshape(-1, b.shape[-1]))
+    g = np.asarray(csr.sum(axis=1)).ravel().astype(np.float64)
+    if poisson:
+        rw = 1.0 / np.sqrt(np.where(g > 0, g, 1.0))
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        csr.data *= (rw[rows] * col_w[csr.indices]).astype(np.float32)
+    return g, model.transform(csr)
 
 
 def _phase_init(x, labels, k):

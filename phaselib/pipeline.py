@@ -141,7 +141,8 @@ def _resolve_auto(value, name):
 
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
-               random_state=0, block_rows=None, progress=None) -> PhaseMap:
+               random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
+               progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -169,6 +170,14 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         Components computed for the scree plot.
     random_state : int
     block_rows : int, optional
+        Rows per block in the passes over the map.
+    sample_pixels : int or None
+        On bigger maps, PCA is fitted on row blocks spread over the map holding
+        about this many pixels, then every pixel is projected (see
+        :func:`phaselib.decompose.pca`). None: fit on all pixels.
+    client : distributed.Client, optional
+        Run the passes over the map on a Dask cluster (default: the active
+        client, else local threads).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -189,7 +198,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     t = time.perf_counter()
     dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
                         energy_range=energy_range, random_state=random_state, block_rows=block_rows,
-                        progress=lambda f, m: say(0.5 * f, m))
+                        sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
     timings["pca"] = time.perf_counter() - t
     n_comp = n_req or dec.suggested_n_components
     k = k_req or n_comp
@@ -204,7 +213,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     if method == "nmf-otsu":
         start = _cluster.kmeans(dec.features(n_comp), k, random_state=random_state)
         nm = decompose.nmf(image, k, labels=start.labels, energy_range=energy_range,
-                           random_state=random_state, block_rows=block_rows)
+                           random_state=random_state, block_rows=block_rows, sample_pixels=sample_pixels,
+                           client=client)
         timings["nmf"] = time.perf_counter() - t
         t = time.perf_counter()
         ab = segment.abundances(nm.loadings, nm.factors)
@@ -225,7 +235,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         dec_out = dec
     say(0.75, "phase spectra")
     t = time.perf_counter()
-    spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows)
+    spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client,
+                                     progress=lambda f, m: say(0.75 + 0.2 * f, m))
     fractions, unassigned = quantify.modal_fractions(labels, k)
     elements = tuple(image.elements) or None
     try:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ._blocks import iter_row_blocks
 from ._image import SpectrumImage
 from ._lines import xray_lines
 
@@ -45,7 +44,8 @@ def _check_labels(image, labels):
     return labels
 
 
-def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=None) -> PhaseSpectra:
+def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=None, client=None,
+                  progress=None) -> PhaseSpectra:
     """Sum the spectra of each phase's pixels, one row block at a time.
 
     Never allocates more than a row block of the map: the seed notebook's
@@ -58,23 +58,39 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
         Phase index of each pixel; negative values (unassigned) are skipped.
     n_phases : int, optional
         Default: ``labels.max() + 1``.
+    block_rows : int, optional
+    client : distributed.Client, optional
+        Run the pass on a Dask cluster (default: the active client, else local threads).
+    progress : callable, optional
 
     Returns
     -------
     PhaseSpectra
     """
+    from functools import partial
+
+    from ._passes import map_row_blocks
+
     labels = _check_labels(image, labels)
     k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
-    c = image.n_channels
-    sums = np.zeros((max(k, 0), c), np.float64)
-    acc = np.uint64 if np.issubdtype(image.data.dtype, np.integer) else np.float64
-    for r0, r1, block in iter_row_blocks(image.data, block_rows):
-        lab = labels[r0:r1].reshape(-1)
-        flat = block.reshape(-1, c)
-        for p in np.unique(lab[(lab >= 0) & (lab < k)]):
-            sums[p] += flat[lab == p].sum(axis=0, dtype=acc)
+    parts = map_row_blocks(image, partial(_sum_block, n_phases=k), block_rows=block_rows, client=client,
+                           per_block=lambda r0, r1: {"labels": labels[r0:r1]}, progress=progress,
+                           message="phase spectra")
+    sums = np.sum(parts, axis=0) if parts else np.zeros((k, image.n_channels))
     n_pixels = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
     return PhaseSpectra(sums, n_pixels, image.energy_keV)
+
+
+def _sum_block(r0, r1, block, *, labels, n_phases):
+    """(K, C) float64 sums of the spectra of each phase's pixels in one row block."""
+    c = block.shape[-1]
+    acc = np.uint64 if np.issubdtype(block.dtype, np.integer) else np.float64
+    sums = np.zeros((n_phases, c), np.float64)
+    lab = labels.reshape(-1)
+    flat = block.reshape(-1, c)
+    for p in np.unique(lab[(lab >= 0) & (lab < n_phases)]):
+        sums[p] = flat[lab == p].sum(axis=0, dtype=acc)
+    return sums
 
 
 def modal_fractions(labels, n_phases=None):

@@ -1,0 +1,495 @@
+"""Big Bruker ``.bcf`` maps in bounded memory: row blocks and a one-time ``.zspy`` conversion.
+
+RosettaSciIO decodes the hypermap of a ``.bcf`` into one dense ``(H, W, C)`` array
+(``BCF_reader.parse_hypermap``; its ``lazy=True`` is a single dask chunk wrapping the
+same call), so reading a 1820 x 1295 px x 2048 ch map needs ~9.7 GB. This module
+decodes it a few rows at a time **with RosettaSciIO's own decoder**:
+
+* the hypermap is a stream (``EDSDatabase/SpectrumData<i>`` in the SFS container,
+  read chunk by chunk and zlib-inflated by ``SFSTreeItem.get_iter_and_properties``):
+  a 0x1A0-byte header (height, width, ...), then line after line, each line a
+  ``uint32`` pixel count and one record per pixel (22-byte header + packed counts);
+* :func:`iter_bcf_rows` walks that stream with the record *lengths* only (it never
+  decodes counts), cuts the bytes of ``block_rows`` lines, puts the file's own
+  header in front with the height set to the number of lines, and hands that to
+  ``rsciio.bruker.unbcf_fast.parse_to_numpy`` (or ``py_parse_hypermap`` where the
+  compiled parser is missing), which decodes it into a ``(rows, W, C)`` array.
+  Unpacking (12-bit / 16-bit pulse lists, instruction-packed spectra, extra
+  pulses), ``downsample`` (sums) and ``cutoff_at_kV`` are all RosettaSciIO's; shape,
+  dtype and calibration come from RosettaSciIO's reader too (``bcf_hyperspectra``
+  with ``lazy=True``, which decodes nothing).
+
+Peak memory is one block of output plus the raw bytes of its lines (about
+``2 x block_rows x W x C x itemsize`` at most), instead of ``H x W x C x itemsize``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BcfRows", "iter_bcf_rows", "bcf_to_zspy"]
+
+#: size of the hypermap stream header; pixel lines start there
+_HEADER = 0x1A0
+#: the 22-byte pixel header: x (uint32), chan1, chan2 (uint16), unknown (32 bit),
+#: flag (uint16), size1 (uint16), n_of_pulses (uint16), data_size2 (uint32);
+#: only x, flag, n_of_pulses and data_size2 are needed to find the next record
+_PIXEL = struct.Struct("<I8xHxxHI")
+_PIXEL_SIZE = 22
+_U32 = struct.Struct("<I")
+#: zero bytes after a block's records, so that neither parser asks for another chunk
+_PAD = bytes(64)
+
+
+def _parser():
+    """RosettaSciIO's hypermap parser: ``(parse(vfile, shape, dtype, downsample), fast)``."""
+    from rsciio.bruker import _api
+
+    if getattr(_api, "fast_unbcf", False):
+        return _api.unbcf_fast.parse_to_numpy, True
+    return _api.py_parse_hypermap, False
+
+
+class _OneChunk:
+    """A stand-in for RosettaSciIO's ``SFSTreeItem``: the whole stream in one chunk."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def get_iter_and_properties(self):
+        return iter((self._data,)), len(self._data), 1
+
+
+class _LineStream:
+    """The pixel lines of a hypermap stream, cut out line block by line block."""
+
+    def __init__(self, chunks, name):
+        self._chunks = chunks
+        self._buf = bytearray()
+        self._name = name
+
+    def _fill(self, n):
+        buf = self._buf
+        while len(buf) < n:
+            try:
+                buf += next(self._chunks)
+            except StopIteration:
+                raise ValueError(
+                    f"'{self._name}': the hypermap stream ends early (truncated or "
+                    "damaged file)."
+                ) from None
+
+    def header(self) -> bytes:
+        self._fill(_HEADER)
+        head = bytes(self._buf[:_HEADER])
+        del self._buf[:_HEADER]
+        return head
+
+    def take_lines(self, n_lines, x_limit, prefix, suffix) -> bytes:
+        """``prefix + <bytes of the next n_lines lines> + suffix`` (one copy)."""
+        buf = self._buf
+        fill = self._fill
+        unpack_pixel = _PIXEL.unpack_from
+        pos = 0
+        for _ in range(n_lines):
+            if len(buf) < pos + 4:
+                fill(pos + 4)
+            (n_pixels,) = _U32.unpack_from(buf, pos)
+            pos += 4
+            for _ in range(n_pixels):
+                if len(buf) < pos + _PIXEL_SIZE:
+                    fill(pos + _PIXEL_SIZE)
+                x, flag, n_pulses, size = unpack_pixel(buf, pos)
+                if x >= x_limit:
+                    raise ValueError(
+                        f"'{self._name}': a pixel record has x = {x} outside the map "
+                        f"width {x_limit} (damaged file?)."
+                    )
+                # flags 0 and 1 (pulse lists): the packed data; flag > 1
+                # (instruction-packed spectrum): data_size2 includes a 4-byte size
+                # field, then 2 bytes per additional pulse (as unbcf_fast reads them)
+                pos += _PIXEL_SIZE + size + (2 * n_pulses if flag > 1 and n_pulses else 0)
+        fill(pos)
+        with memoryview(buf) as view, view[:pos] as lines:
+            data = b"".join((prefix, lines, suffix))
+        del buf[:pos]
+        return data
+
+
+class BcfRows:
+    """The spectrum image of a ``.bcf`` file, decoded ``block_rows`` rows at a time.
+
+    Iterating yields ``(r0, r1, block)``: rows ``r0:r1`` of the map as a
+    ``(r1 - r0, W, C)`` numpy array, equal to the same rows of
+    ``rsciio.bruker.file_reader(path, select_type="spectrum_image", downsample=...,
+    cutoff_at_kV=...)[0]["data"]``. Every iteration reads the file again from the
+    start; nothing of the map is kept between blocks.
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(H, W, C)`` after ``downsample`` and ``cutoff_at_kV``.
+    dtype : numpy.dtype
+        dtype of the blocks (RosettaSciIO's estimate, or the ``dtype`` asked for).
+    calibration : dict
+        ``energy_offset``, ``energy_scale`` (keV), ``beam_energy`` (kV),
+        ``pixel_size``, ``pixel_size_y`` (um) and ``elements``: keyword arguments of
+        :class:`~phaselib.SpectrumImage`, as :func:`phaselib.load` gives them.
+    signal : dict
+        RosettaSciIO's signal dictionary (axes, metadata, original_metadata); its
+        ``"data"`` is RosettaSciIO's single-chunk lazy array, **never compute it**.
+    """
+
+    def __init__(self, path, *, block_rows=64, index=None, downsample=1,
+                 cutoff_at_kV=None, dtype=None):
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"No such file: '{path}'.")
+        if path.is_dir() or path.suffix.lower() != ".bcf":
+            raise ValueError(
+                f"'{path.name}' is not a Bruker .bcf file (expected a file ending in .bcf)."
+            )
+        self.path = path
+        self.block_rows = _positive_int(block_rows, "block_rows")
+        self.downsample = _positive_int(downsample, "downsample")
+        self.cutoff_at_kV = cutoff_at_kV
+
+        from rsciio.bruker._api import BCF_reader, bcf_hyperspectra
+
+        try:
+            reader = BCF_reader(str(path))
+            if index is None:
+                index = reader.def_index
+            reader.check_index_valid(index)
+            # lazy=True: shape, dtype, axes and metadata from RosettaSciIO; nothing decoded
+            signal = bcf_hyperspectra(
+                reader, index=index, downsample=self.downsample,
+                cutoff_at_kV=cutoff_at_kV, lazy=True,
+            )[0]
+        except Exception as err:
+            raise ValueError(
+                f"Could not read '{path.name}' as a Bruker .bcf: {type(err).__name__}: {err}"
+            ) from None
+        self.index = index
+        self._reader = reader
+        self.signal = signal
+        self.shape = tuple(int(n) for n in signal["data"].shape)
+
+        self._parse, self._fast = _parser()
+        estimate = np.dtype(signal["data"].dtype)
+        self._decode_dtype = estimate
+        # the pure-Python parser works in a signed dtype and returns its unsigned view
+        native = np.dtype(f"u{estimate.itemsize}") if estimate.kind == "i" else estimate
+        self.dtype = np.dtype(dtype) if dtype is not None else native
+        if (
+            self._fast
+            and self.dtype.kind == "u"
+            and estimate.itemsize < self.dtype.itemsize <= 4
+        ):
+            # decode straight into the wider dtype asked for (no wrap-around of
+            # RosettaSciIO's dtype estimate, no cast)
+            self._decode_dtype = self.dtype
+
+        from .io import _from_signal_dict
+
+        image = _from_signal_dict(signal, str(path))
+        self.calibration = dict(
+            energy_offset=image.energy_offset,
+            energy_scale=image.energy_scale,
+            beam_energy=image.beam_energy,
+            pixel_size=image.pixel_size,
+            pixel_size_y=image.pixel_size_y,
+            elements=image.elements,
+        )
+
+    def __len__(self):
+        return math.ceil(self.shape[0] / self.block_rows)
+
+    def __repr__(self):
+        h, w, c = self.shape
+        return (
+            f"<BcfRows '{self.path.name}' {h} x {w} px x {c} ch, {self.dtype}, "
+            f"blocks of {self.block_rows} rows>"
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the whole map in memory (what a dense read needs)."""
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __iter__(self):
+        h, w, c = self.shape
+        d = self.downsample
+        vfile = self._reader.get_file(f"EDSDatabase/SpectrumData{self.index}")
+        stream = _LineStream(vfile.get_iter_and_properties()[0], self.path.name)
+        head = stream.header()
+        n_lines, width = struct.unpack_from("<ii", head)
+        x_limit = w * d
+        for r0 in range(0, h, self.block_rows):
+            r1 = min(h, r0 + self.block_rows)
+            l0, l1 = r0 * d, min(r1 * d, n_lines)
+            if l1 <= l0:  # the acquisition stopped before these lines: zeros, as rsciio
+                block = np.zeros((r1 - r0, w, c), dtype=self._decode_dtype)
+            else:
+                count = l1 - l0
+                data = stream.take_lines(
+                    count, x_limit, struct.pack("<ii", count, width) + head[8:], _PAD
+                )
+                if len(data) >= 2**31:  # unbcf_fast's stream offsets are C ints
+                    raise ValueError(
+                        f"Block of {self.block_rows} rows holds {len(data) / 2**30:.1f} GiB "
+                        "of raw data; use a smaller block_rows."
+                    )
+                block = self._parse(
+                    _OneChunk(data), (math.ceil(count / d), w, c), self._decode_dtype,
+                    downsample=d,
+                )
+                del data
+                if block.shape[0] < r1 - r0:
+                    block = np.concatenate(
+                        [block, np.zeros((r1 - r0 - block.shape[0], w, c), block.dtype)]
+                    )
+            out = _cast(block, self.dtype, self.path.name)
+            del block
+            yield r0, r1, out
+            del out  # the next block is decoded while only the caller may hold this one
+
+
+def iter_bcf_rows(path, *, block_rows=64, index=None, downsample=1, cutoff_at_kV=None,
+                  dtype=None) -> BcfRows:
+    """Decode the spectrum image of a Bruker ``.bcf`` file in blocks of rows.
+
+    Memory: one block of ``block_rows x W x C`` counts plus the raw bytes of its
+    lines (at most about twice the block), never the whole map.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.bcf`` file (opened read-only).
+    block_rows : int
+        Rows (after ``downsample``) per block.
+    index : int, optional
+        Which hypermap of a multi-map file (default: the first, as RosettaSciIO).
+    downsample : int
+        Sum ``downsample x downsample`` pixels (RosettaSciIO's ``downsample``).
+    cutoff_at_kV : float, "zealous", "auto" or None
+        Keep channels up to this energy (RosettaSciIO's ``cutoff_at_kV``).
+    dtype : numpy dtype, optional
+        dtype of the blocks (default: RosettaSciIO's estimate from the sum spectrum).
+        A wider unsigned integer is decoded into directly; another dtype is a cast
+        (an error if counts do not fit an integer dtype).
+
+    Returns
+    -------
+    BcfRows
+        Iterable of ``(r0, r1, block)``, with ``.shape``, ``.dtype`` and
+        ``.calibration`` (``SpectrumImage`` keyword arguments).
+
+    Examples
+    --------
+    >>> rows = iter_bcf_rows("map.bcf", block_rows=16, cutoff_at_kV=10)
+    >>> total = sum(block.sum(axis=(0, 1), dtype=np.int64) for _, _, block in rows)
+    """
+    return BcfRows(path, block_rows=block_rows, index=index, downsample=downsample,
+                   cutoff_at_kV=cutoff_at_kV, dtype=dtype)
+
+
+def bcf_to_zspy(path, out, *, block_rows=64, downsample=1, cutoff_at_kV=None, index=None,
+                dtype=None, overwrite=False, progress=None) -> Path:
+    """Convert a Bruker ``.bcf`` once into a row-chunked ``.zspy`` for the streaming path.
+
+    The map is decoded and written ``block_rows`` rows at a time (zarr chunks
+    ``(block_rows, W, C)``, Blosc-zstd as RosettaSciIO), so memory stays at about
+    two blocks whatever the map size. ``phaselib.load(out, lazy=True)`` then opens
+    it as a dask array read one chunk at a time, with the ``.bcf``'s calibration,
+    metadata and original metadata (HyperSpy opens it as well).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.bcf`` file; never written to.
+    out : str or Path
+        The ``.zspy`` folder to create. Written under a temporary name next to it and
+        renamed when complete, so a failed conversion leaves nothing behind.
+    block_rows : int
+        Rows per block and per zarr chunk. A chunk is ``block_rows x W x C x
+        itemsize`` bytes (7.5 MB per row for 1820 px x 2048 ch uint16); later
+        lazy reads load whole chunks, so keep it to a few hundred MB.
+    downsample, cutoff_at_kV, index, dtype
+        As :func:`iter_bcf_rows`.
+    overwrite : bool
+        Replace an existing ``out`` (only a zarr folder or a file) if True;
+        otherwise an existing ``out`` is an error.
+    progress : callable, optional
+        Called as ``progress(rows_done, rows_total)`` after each block.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, FileExistsError
+    """
+    import numcodecs
+    import zarr
+    from rsciio.zspy import file_writer
+
+    rows = iter_bcf_rows(path, block_rows=block_rows, index=index, downsample=downsample,
+                         cutoff_at_kV=cutoff_at_kV, dtype=dtype)
+    out = Path(out)
+    if out.suffix.lower() != ".zspy":
+        raise ValueError(f"The output must be a .zspy folder, got '{out.name}'.")
+    if _same_path(out, rows.path):
+        raise ValueError(f"Refusing to overwrite the input file '{rows.path}'.")
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"'{out}' exists; pass overwrite=True to replace it.")
+        if out.is_dir() and not out.is_symlink() and not (out / ".zgroup").exists():
+            raise ValueError(f"'{out}' is a folder but not a zarr store; not replacing it.")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"No such folder: '{out.parent}'.")
+
+    h, w, c = rows.shape
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    _remove(tmp)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The NestedDirectoryStore is deprecated", FutureWarning)
+            store = zarr.storage.NestedDirectoryStore(str(tmp))
+            root = zarr.open_group(store=store, mode="w")
+            signal = _zspy_signal(rows)
+            title = signal["metadata"]["General"]["title"].replace("/", "-") or "__unnamed__"
+            compressor = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
+            dset = root.require_group("Experiments").require_group(title).create_dataset(
+                "data", shape=(h, w, c), chunks=(min(rows.block_rows, h), w, c),
+                dtype=rows.dtype, compressor=compressor,
+            )
+            for r0, r1, block in rows:
+                dset[r0:r1] = block
+                del block
+                if progress is not None:
+                    progress(r1, h)
+            signal["data"] = dset
+            # axes, metadata and the consolidated metadata by RosettaSciIO's writer,
+            # around the data written above (write_dataset=False opens the store in "a")
+            file_writer(str(tmp), signal, write_dataset=False, show_progressbar=False,
+                        compressor=compressor)
+            if out.exists() or out.is_symlink():
+                _remove(out)
+            tmp.rename(out)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return out
+
+
+def _zspy_signal(rows: BcfRows) -> dict:
+    sig = rows.signal
+    md = dict(sig["metadata"])
+    md["General"] = {**md.get("General", {}), "title": md.get("General", {}).get("title") or "EDX"}
+    if rows.downsample != 1 or rows.cutoff_at_kV is not None:
+        md["General"]["notes"] = (
+            f"converted by phaselib from {rows.path.name}: downsample={rows.downsample}, "
+            f"cutoff_at_kV={rows.cutoff_at_kV}"
+        )
+    return {
+        "data": None,
+        "axes": [dict(ax) for ax in sig["axes"]],
+        "metadata": md,
+        "original_metadata": sig.get("original_metadata", {}),
+        "tmp_parameters": {},
+        "attributes": {"_lazy": False},
+        "learning_results": {},
+        "models": {},
+        "package_info": {"name": "", "version": ""},
+    }
+
+
+def _cast(block, dtype, name):
+    if block.dtype == dtype:
+        return block
+    if dtype.kind in "iu" and block.size:
+        info = np.iinfo(dtype)
+        if block.max() > info.max:
+            raise ValueError(
+                f"'{name}': counts up to {int(block.max())} do not fit {dtype}; "
+                "choose a wider dtype."
+            )
+    return block.astype(dtype)
+
+
+def _positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
+    return int(value)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _remove(p: Path):
+    if p.is_symlink() or p.is_file():
+        p.unlink()
+    elif p.is_dir():
+        shutil.rmtree(p)
+
+
+def main(argv=None):
+    """``python -m phaselib._bcf MAP.bcf OUT.zspy [--block-rows N] [--downsample D]
+    [--cutoff-at-kV KV] [--dtype DTYPE] [--overwrite]``"""
+    import argparse
+    import resource
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m phaselib._bcf", description=(
+        "Convert a Bruker .bcf once into a row-chunked .zspy, in bounded memory; "
+        "then `python -m phaselib map OUT.zspy --lazy ...`."))
+    p.add_argument("bcf")
+    p.add_argument("out")
+    p.add_argument("--block-rows", type=int, default=64)
+    p.add_argument("--downsample", type=int, default=1)
+    p.add_argument("--cutoff-at-kV", default=None,
+                   help="keep channels up to this energy (kV), or 'auto' / 'zealous'")
+    p.add_argument("--dtype", default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    cutoff = a.cutoff_at_kV
+    if cutoff not in (None, "auto", "zealous"):
+        try:
+            cutoff = float(cutoff)
+        except ValueError:
+            p.error(f"--cutoff-at-kV wants a number, 'auto' or 'zealous', got {cutoff!r}")
+
+    def show(done, total):
+        print(f"\r{done}/{total} rows", end="", file=sys.stderr, flush=True)
+
+    try:
+        out = bcf_to_zspy(a.bcf, a.out, block_rows=a.block_rows, downsample=a.downsample,
+                          cutoff_at_kV=cutoff, dtype=a.dtype, overwrite=a.overwrite,
+                          progress=None if a.quiet else show)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not a.quiet:
+        print(file=sys.stderr)
+    print(f"wrote {out} (peak memory {peak:.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Block-wise, lazy, sampled and Dask-cluster runs against the in-memory run."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib import load, save
+from phaselib.pipeline import map_phases
+
+
+@pytest.fixture(scope="module")
+def reference(rock):
+    return map_phases(rock.image)
+
+
+def _same(a, b, *, rtol=1e-6):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.spectra.sums, b.spectra.sums, rtol=rtol)
+    np.testing.assert_allclose(a.fractions, b.fractions)
+
+
+def test_blockwise_and_lazy_equal_in_memory(rock, reference, tmp_path):
+    da = pytest.importorskip("dask.array")
+    # small row blocks
+    _same(map_phases(rock.image, block_rows=5), reference)
+    # a lazy dask map with odd chunks
+    lazy = rock.image.replace(data=da.from_array(np.asarray(rock.image.data), chunks=(13, 40, -1)))
+    _same(map_phases(lazy, block_rows=9), reference)
+    # a .zspy file read lazily and a memory-mapped .npy
+    path = save(rock.image, tmp_path / "rock.zspy", chunks=(16, 160, 2048))
+    _same(map_phases(load(path, lazy=True)), reference)
+    path = save(rock.image, tmp_path / "rock.npy")
+    npy = load(path, energy_offset=rock.image.energy_offset, energy_scale=rock.image.energy_scale,
+               beam_energy=rock.image.beam_energy)
+    _same(map_phases(npy), reference)
+
+
+@pytest.mark.parametrize("method", ["pca-kmeans", "nmf-otsu"])
+def test_sampled_fit_streams_all_pixels(rock, method):
+    """Fitting on a third of the rows, then projecting every pixel, still finds the truth."""
+    res = map_phases(rock.image, method=method, sample_pixels=rock.image.n_pixels // 3, block_rows=8)
+    assert res.decomposition.params["sample_fraction"] < 0.5
+    assert res.labels.shape == rock.labels.shape
+    assert adjusted_rand_score(rock.labels.ravel(), res.labels.ravel()) > 0.95
+    assert res.n_phases == rock.n_phases
+
+
+def test_local_dask_cluster_equals_local_run(rock, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path = save(rock.image, tmp_path / "rock.zspy", chunks=(16, 160, 2048))
+    image = load(path, lazy=True)
+    kw = dict(sample_pixels=rock.image.n_pixels // 2, block_rows=16)
+    local = map_phases(image, **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = map_phases(image, client=client, **kw)
+        npy = save(rock.image, tmp_path / "rock.npy")
+        mm = load(npy, energy_offset=image.energy_offset, energy_scale=image.energy_scale,
+                  beam_energy=image.beam_energy)
+        remote_npy = map_phases(mm, client=client, **kw)
+    _same(remote, local, rtol=1e-5)
+    _same(remote_npy, local, rtol=1e-5)
+    np.testing.assert_allclose(remote.decomposition.loadings, local.decomposition.loadings, rtol=1e-4, atol=1e-3)
