@@ -380,6 +380,7 @@ def environment():
         except metadata.PackageNotFoundError:
             versions[dist] = None
     info["versions"] = versions
+    info["phaselib_source"] = _source_digest()
     try:
         import numpy  # noqa: F401
         import scipy.linalg  # noqa: F401
@@ -394,6 +395,19 @@ def environment():
     info["env_threads"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                        "MKL_NUM_THREADS") if k in os.environ}
     return info
+
+
+def _source_digest():
+    """sha256 of phaselib's .py files (the code benchmarked, whatever git says), and their newest mtime."""
+    import hashlib
+
+    files = sorted((ROOT / "phaselib").glob("*.py"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    newest = max((f.stat().st_mtime for f in files), default=0)
+    return dict(sha256=h.hexdigest()[:16], newest_file_mtime=_dt.datetime.fromtimestamp(newest)
+                .isoformat(timespec="seconds"), n_files=len(files))
 
 
 def _cpu_model():
@@ -644,6 +658,8 @@ def main(argv=None):
     print(f"- machine: {env['cpu']}; {env['cpu_count']} CPUs ({env['cpu_affinity']} usable); "
           f"{env.get('memory_gb', '?')} GiB RAM; {env['platform']}; Python {env['python']}")
     print("- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+    src = env["phaselib_source"]
+    print(f"- phaselib source: sha256 {src['sha256']} of {src['n_files']} files (newest {src['newest_file_mtime']})")
     if env.get("blas"):
         print("- BLAS/OpenMP: " + "; ".join(
             f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)" for b in env["blas"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import sys
 import time
@@ -53,9 +54,35 @@ def build_parser():
     m.add_argument("--energy-offset", type=float, help="keV; needed for .npy")
     m.add_argument("--energy-scale", type=float, help="keV/channel; needed for .npy")
     m.add_argument("--beam-energy", type=float, help="kV, overrides the file's")
-    m.add_argument("--lazy", action="store_true", help="read the file lazily (big maps)")
+    m.add_argument("--lazy", action="store_true", help="read the file lazily (big .hspy/.zspy maps)")
+    m.add_argument("--block-rows", type=int, help="rows per block in the passes over the map")
+    m.add_argument("--sample-pixels", type=int, default=500_000,
+                   help="fit PCA on row blocks holding about this many pixels on bigger maps (0: all)")
+    m.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the passes on a Dask cluster: a scheduler address (tcp://host:8786)")
+    m.add_argument("--workers", type=int, metavar="N",
+                   help="run the passes on a local Dask cluster of N worker processes")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """A dask.distributed client for --scheduler / --workers, else None."""
+    if not (args.scheduler or args.workers):
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--scheduler/--workers need dask.distributed: pip install 'phaselib[cluster]'") from None
+    if args.scheduler:
+        with Client(args.scheduler) as client:
+            yield client
+    else:
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            yield client
 
 
 def run_map(args):
@@ -87,10 +114,12 @@ def run_map(args):
             bar.set_postfix_str(msg, refresh=True)
 
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
-    result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
-                        energy_range=energy_range, min_size=args.min_size,
-                        membership_threshold=args.membership_threshold, random_state=args.seed,
-                        progress=progress)
+    with _dask_client(args) as client:
+        result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
+                            energy_range=energy_range, min_size=args.min_size,
+                            membership_threshold=args.membership_threshold, random_state=args.seed,
+                            block_rows=args.block_rows, sample_pixels=args.sample_pixels or None,
+                            client=client, progress=progress)
     if bar is not None:
         bar.close()
     t0 = time.perf_counter()

@@ -9,6 +9,7 @@ dask array's chunks, or rows of a ``.npy`` memory map opened by path.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -112,7 +113,9 @@ def _distributed(image, func, ranges, client, progress, message, per_block=None)
             block = data[r0:r1]
         extra = per_block(r0, r1) if per_block else {}
         tasks.append(dask.delayed(func)(r0, r1, block, **extra))
-    futures = client.compute(tasks)
+    with warnings.catch_warnings():  # in-memory maps travel inside the graph, by design
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        futures = client.compute(tasks)
     order = {f.key: i for i, f in enumerate(futures)}
     out = [None] * len(futures)
     for n, fut in enumerate(as_completed(futures), 1):

@@ -47,7 +47,11 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from . import cluster, preprocess
+from ._blocks import iter_row_blocks
 from ._image import SpectrumImage
+from ._weighted import WeightedBlocks
+from .decompose import energy_channels
 
 #: below this mean number of counts per pixel, the spatial prior is used by default
 LOW_COUNTS = 150.0
@@ -96,8 +100,6 @@ class LowCountMap:
 
 def mean_counts(image) -> float:
     """Mean total counts per pixel of a SpectrumImage (one pass over its row blocks)."""
-    from ._blocks import iter_row_blocks
-
     _check_image(image)
     total = sum(float(b.sum(dtype=np.float64)) for _, _, b in iter_row_blocks(image.data))
     return total / image.n_pixels
@@ -162,10 +164,13 @@ def potts_mean_field(unary, beta, *, n_sweeps=10, damping=0.5):
     if unary.ndim != 3:
         raise ValueError(f"unary must be (H, W, K), got shape {unary.shape}.")
     beta = _check_beta(beta)
+    n_sweeps = _positive_int(n_sweeps, "n_sweeps")
+    if not 0 <= _number(damping, "damping") < 1:
+        raise ValueError(f"damping must be in [0, 1), got {damping!r}.")
     q = _softmax(unary)
     if beta == 0:
         return q
-    for _ in range(_positive_int(n_sweeps, "n_sweeps")):
+    for _ in range(n_sweeps):
         p = np.pad(q, ((1, 1), (1, 1), (0, 0)))
         field_ = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
         field_ *= np.float32(beta)
@@ -188,9 +193,6 @@ def poisson_log_likelihood(image, spectra, *, energy_range=(0.1, None), block_ro
     -------
     (H, W, K) float32 ndarray
     """
-    from .decompose import energy_channels
-    from ._weighted import WeightedBlocks
-
     _check_image(image)
     spectra = np.asarray(spectra, np.float64)
     if spectra.ndim != 2 or spectra.shape[1] != image.n_channels:
@@ -236,17 +238,14 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
     -------
     LowCountMap
     """
-    from . import cluster, preprocess
-    from .decompose import energy_channels
-    from .pipeline import map_phases
-    from ._weighted import WeightedBlocks
+    from .pipeline import map_phases  # here: the pipeline may come to import this module
 
     _check_image(image)
     beta = _check_beta(beta)
     n_iter = _positive_int(n_iter, "n_iter")
     n_sweeps = _positive_int(n_sweeps, "n_sweeps")
-    k_req = None if _is_auto(n_phases) else _positive_int(n_phases, "n_phases")
-    b_req = None if _is_auto(bin_factor) else _positive_int(bin_factor, "bin_factor")
+    k_req = None if _is_auto(n_phases) else _positive_int(n_phases, "n_phases", auto=True)
+    b_req = None if _is_auto(bin_factor) else _positive_int(bin_factor, "bin_factor", auto=True)
     say = progress or (lambda f, m: None)
     h, w, c = image.shape
     timings, t0 = {}, time.perf_counter()
@@ -267,6 +266,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         t0 = time.perf_counter()
         background = wb.channel_sums / wb.total  # fills empty phases, never zero where counts are
         sigma = SMOOTH_KEV / image.energy_scale
+        q = None
         for it in range(n_iter):
             if it:  # M-step: posterior-weighted sums of the counts
                 spectra = _smooth(_weighted_sums(wb, q.reshape(h * w, -1)), sigma)
@@ -363,9 +363,10 @@ def _check_beta(beta):
     return beta
 
 
-def _positive_int(value, name):
+def _positive_int(value, name, auto=False):
+    what = "a positive integer" + (' or "auto"' if auto else "")
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}.")
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}.")
     if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}.")
+        raise ValueError(f"{name} must be {what}, got {value!r}.")
     return int(value)
