@@ -38,6 +38,8 @@ def build_parser():
 
     p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
     sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
+                   "(python -m phaselib convert MAP.bcf OUT.zspy --help)")
     m = sub.add_parser("map", help="find the phases of a map and write the results to a folder")
     m.add_argument("input", help=".bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, or \"sample:P45\" for the bundled real map")
     m.add_argument("--out", required=True, help="output folder (created)")
@@ -137,6 +139,11 @@ def run_map(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...]
+        from ._bcf import main as convert
+
+        return convert(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "map":

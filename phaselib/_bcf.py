@@ -19,8 +19,19 @@ decodes it a few rows at a time **with RosettaSciIO's own decoder**:
   dtype and calibration come from RosettaSciIO's reader too (``bcf_hyperspectra``
   with ``lazy=True``, which decodes nothing).
 
-Peak memory is one block of output plus the raw bytes of its lines (about
-``2 x block_rows x W x C x itemsize`` at most), instead of ``H x W x C x itemsize``.
+The record walk (``_LineStream.take_lines``: pixel count per line; per pixel
+``22 + data_size2`` bytes, plus ``2 x n_of_pulses`` extra-pulse bytes when
+``flag > 1``) is the only part not taken from RosettaSciIO; it mirrors the reads
+of ``unbcf_fast.bin_to_numpy``. It relies on ``rsciio.bruker._api`` internals
+(RosettaSciIO 0.15), so ``tests/test_bcf.py`` checks every block against
+RosettaSciIO's dense read.
+
+Peak memory does not grow with the map height: :func:`iter_bcf_rows` holds one
+block of ``block_rows x W x C`` counts plus the raw bytes of its lines (measured
+~1.1 x the block, plus ~3 MB for RosettaSciIO's zlib chunk reader);
+:func:`bcf_to_zspy` adds zarr's compression buffer and, for the last, partial
+chunk, zarr's full-size chunk (measured <= ~3 x one chunk). A dense read needs
+``H x W x C x itemsize``.
 """
 
 from __future__ import annotations
@@ -147,7 +158,7 @@ class BcfRows:
         ``"data"`` is RosettaSciIO's single-chunk lazy array, **never compute it**.
     """
 
-    def __init__(self, path, *, block_rows=64, index=None, downsample=1,
+    def __init__(self, path, *, block_rows=16, index=None, downsample=1,
                  cutoff_at_kV=None, dtype=None):
         path = Path(path)
         if not path.exists():
@@ -262,12 +273,13 @@ class BcfRows:
             del out  # the next block is decoded while only the caller may hold this one
 
 
-def iter_bcf_rows(path, *, block_rows=64, index=None, downsample=1, cutoff_at_kV=None,
+def iter_bcf_rows(path, *, block_rows=16, index=None, downsample=1, cutoff_at_kV=None,
                   dtype=None) -> BcfRows:
     """Decode the spectrum image of a Bruker ``.bcf`` file in blocks of rows.
 
     Memory: one block of ``block_rows x W x C`` counts plus the raw bytes of its
-    lines (at most about twice the block), never the whole map.
+    lines (~1.1 x the block measured), never the whole map; a caller that keeps a
+    block while asking for the next holds two.
 
     Parameters
     ----------
@@ -301,13 +313,15 @@ def iter_bcf_rows(path, *, block_rows=64, index=None, downsample=1, cutoff_at_kV
                    cutoff_at_kV=cutoff_at_kV, dtype=dtype)
 
 
-def bcf_to_zspy(path, out, *, block_rows=64, downsample=1, cutoff_at_kV=None, index=None,
+def bcf_to_zspy(path, out, *, block_rows=16, downsample=1, cutoff_at_kV=None, index=None,
                 dtype=None, overwrite=False, progress=None) -> Path:
     """Convert a Bruker ``.bcf`` once into a row-chunked ``.zspy`` for the streaming path.
 
     The map is decoded and written ``block_rows`` rows at a time (zarr chunks
     ``(block_rows, W, C)``, Blosc-zstd as RosettaSciIO), so memory stays at about
-    two blocks whatever the map size. ``phaselib.load(out, lazy=True)`` then opens
+    three chunks (block, compressed copy, zarr's padded last chunk) whatever the map
+    height: ~0.45 GB with ``block_rows=16`` for 1295 x 1820 px x 2048 ch uint16
+    (extrapolated from measurements). ``phaselib.load(out, lazy=True)`` then opens
     it as a dask array read one chunk at a time, with the ``.bcf``'s calibration,
     metadata and original metadata (HyperSpy opens it as well).
 
@@ -320,8 +334,8 @@ def bcf_to_zspy(path, out, *, block_rows=64, downsample=1, cutoff_at_kV=None, in
         renamed when complete, so a failed conversion leaves nothing behind.
     block_rows : int
         Rows per block and per zarr chunk. A chunk is ``block_rows x W x C x
-        itemsize`` bytes (7.5 MB per row for 1820 px x 2048 ch uint16); later
-        lazy reads load whole chunks, so keep it to a few hundred MB.
+        itemsize`` bytes (7.45 MB per row for 1820 px x 2048 ch uint16); later
+        lazy reads load whole chunks, so keep a chunk to ~100 MB (16 rows there).
     downsample, cutoff_at_kV, index, dtype
         As :func:`iter_bcf_rows`.
     overwrite : bool
@@ -454,12 +468,12 @@ def main(argv=None):
     import resource
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m phaselib._bcf", description=(
+    p = argparse.ArgumentParser(prog="python -m phaselib convert", description=(
         "Convert a Bruker .bcf once into a row-chunked .zspy, in bounded memory; "
         "then `python -m phaselib map OUT.zspy --lazy ...`."))
     p.add_argument("bcf")
     p.add_argument("out")
-    p.add_argument("--block-rows", type=int, default=64)
+    p.add_argument("--block-rows", type=int, default=16)
     p.add_argument("--downsample", type=int, default=1)
     p.add_argument("--cutoff-at-kV", default=None,
                    help="keep channels up to this energy (kV), or 'auto' / 'zealous'")

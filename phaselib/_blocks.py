@@ -52,6 +52,26 @@ def iter_row_blocks(data, block_rows=None, *, ranges=None):
             block_rows = default_block_rows(data.shape, data.dtype.itemsize)
         ranges = row_ranges(data.shape[0], block_rows)
     is_dask = type(data).__module__.startswith("dask")
+    mapped = getattr(data, "_mmap", None) if isinstance(data, np.memmap) else None
     for r0, r1 in ranges:
         block = data[r0:r1]
-        yield r0, r1, (block.compute() if is_dask else np.asarray(block))
+        if is_dask:
+            block = block.compute()
+        elif mapped is not None:
+            # copy the rows out of the memory map and let the kernel drop the mapped pages
+            # from this process (they stay in the page cache): resident memory stays at a
+            # few blocks however large the file
+            block = np.array(block)
+            _release(mapped)
+        else:
+            block = np.asarray(block)
+        yield r0, r1, block
+
+
+def _release(mapped):
+    import mmap
+
+    try:
+        mapped.madvise(mmap.MADV_DONTNEED)
+    except (AttributeError, OSError, ValueError):  # not on this platform: keep the pages
+        pass
