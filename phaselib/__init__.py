@@ -1,7 +1,7 @@
 """phaselib: phase maps from EDS spectrum images."""
+from ._bcf import bcf_to_zspy, iter_bcf_rows
 from ._image import SpectrumImage
 from .io import load, save
-from ._bcf import bcf_to_zspy, iter_bcf_rows
 
 __version__ = "0.1.0"
 __all__ = ["SpectrumImage", "bcf_to_zspy", "iter_bcf_rows", "load", "save", "__version__"]

@@ -33,17 +33,10 @@ def _n(text):
     return v
 
 
-def build_parser():
-    from .pipeline import DEFAULT_METHOD, METHODS
-
-    p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
-                   "(python -m phaselib convert MAP.bcf OUT.zspy --help)")
-    m = sub.add_parser("map", help="find the phases of a map and write the results to a folder")
-    m.add_argument("input", help=".bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, or \"sample:P45\" for the bundled real map")
-    m.add_argument("--out", required=True, help="output folder (created)")
-    m.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+def _add_common(m):
+    """Options shared by `map` and `precompute`."""
+    m.add_argument("input", help='.bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, '
+                   'or "sample:P45" for the bundled real map')
     m.add_argument("--n-phases", type=_n, default="auto")
     m.add_argument("--n-components", type=_n, default="auto")
     m.add_argument("--seed", type=int, default=0)
@@ -65,6 +58,26 @@ def build_parser():
     m.add_argument("--workers", type=int, metavar="N",
                    help="run the passes on a local Dask cluster of N worker processes")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser():
+    from .pipeline import DEFAULT_METHOD, METHODS
+
+    p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
+                   "(python -m phaselib convert MAP.bcf OUT.zspy --help)")
+    m = sub.add_parser("map", help="find the phases of a map and write the results to a folder")
+    _add_common(m)
+    m.add_argument("--out", required=True, help="output folder (created)")
+    m.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    pc = sub.add_parser("precompute", help="analyse a map once and write compact results (.npz) that the "
+                        "dashboards and a Binder open without the raw map")
+    _add_common(pc)
+    pc.add_argument("--out", required=True, help="output .npz file")
+    pc.add_argument("--methods", default="pca-kmeans,nmf-otsu,fuzzy-cmeans",
+                    help="comma-separated methods (default: %(default)s)")
+    pc.add_argument("--overwrite", action="store_true")
     return p
 
 
@@ -87,11 +100,10 @@ def _dask_client(args):
             yield client
 
 
-def run_map(args):
+def _open(args):
+    """The input image (cropped/binned as asked), a progress bar and its callback."""
     from . import io, preprocess
-    from .pipeline import map_phases
 
-    t0 = time.perf_counter()
     if str(args.input).startswith("sample:"):
         from .datasets import sample_path
 
@@ -102,12 +114,11 @@ def run_map(args):
         image = preprocess.crop(image, rows=args.crop[0], cols=args.crop[1])
     if args.bin > 1:
         image = preprocess.bin_spatial(image, args.bin)
-    t_load = time.perf_counter() - t0
     bar = None
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=100, desc="phaselib map", unit="%", file=sys.stderr,
+        bar = tqdm(total=100, desc=f"phaselib {args.command}", unit="%", file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
 
     def progress(frac, msg):
@@ -115,6 +126,17 @@ def run_map(args):
             bar.n = int(100 * frac)
             bar.set_postfix_str(msg, refresh=True)
 
+    return image, bar, progress
+
+
+def run_map(args):
+    from dataclasses import replace
+
+    from .pipeline import map_phases
+
+    t0 = time.perf_counter()
+    image, bar, progress = _open(args)
+    t_load = time.perf_counter() - t0
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     with _dask_client(args) as client:
         result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
@@ -125,8 +147,7 @@ def run_map(args):
     if bar is not None:
         bar.close()
     t0 = time.perf_counter()
-    timings = {"load": t_load, **result.timings}
-    object.__setattr__(result, "timings", timings)
+    result = replace(result, timings={"load": t_load, **result.timings})
     result.save(args.out, summary_extra=dict(
         input=str(args.input),
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -136,6 +157,25 @@ def run_map(args):
           f"written to {args.out} in {time.perf_counter() - t0:.2f} s")
     for row in result.table():
         print(f"  phase {row['phase']}: {100 * row['fraction']:6.2f} %  {row['main_elements']}")
+
+
+def run_precompute(args):
+    from .results import load_results, precompute
+
+    image, bar, progress = _open(args)
+    energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
+    with _dask_client(args) as client:
+        path = precompute(image, args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+                          overwrite=args.overwrite, progress=progress, n_phases=args.n_phases,
+                          n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
+                          membership_threshold=args.membership_threshold, random_state=args.seed,
+                          block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client)
+    if bar is not None:
+        bar.close()
+    res = load_results(path)
+    size = path.stat().st_size / 2**20
+    print(f"wrote {path} ({size:.1f} MB): {', '.join(f'{k} {len(v.fractions)} phases' for k, v in res.methods.items())}; "
+          f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 def main(argv=None):
@@ -148,6 +188,8 @@ def main(argv=None):
     try:
         if args.command == "map":
             run_map(args)
+        elif args.command == "precompute":
+            run_precompute(args)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError) as err:
         print(f"phaselib: error: {err}", file=sys.stderr)
         return 2

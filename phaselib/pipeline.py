@@ -142,7 +142,7 @@ def _resolve_auto(value, name):
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
-               progress=None) -> PhaseMap:
+               decomposition=None, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -178,6 +178,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     client : distributed.Client, optional
         Run the passes over the map on a Dask cluster (default: the active
         client, else local threads).
+    decomposition : Decomposition, optional
+        A PCA of this map (:func:`phaselib.decompose.pca`) to reuse, e.g. when
+        trying several methods on one map.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -196,9 +199,16 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     say = progress or (lambda f, m: None)
     timings = {}
     t = time.perf_counter()
-    dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
-                        energy_range=energy_range, random_state=random_state, block_rows=block_rows,
-                        sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
+    if decomposition is None:
+        dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
+                            energy_range=energy_range, random_state=random_state, block_rows=block_rows,
+                            sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
+    else:
+        dec = decomposition
+        if dec.algorithm != "pca" or dec.pixel_sums.shape != image.shape[:2]:
+            raise ValueError("`decomposition` must be a PCA result of this map (phaselib.decompose.pca).")
+        if dec.n_components < max(n_req or 1, k_req or 1):
+            raise ValueError(f"`decomposition` has {dec.n_components} components; more are asked for.")
     timings["pca"] = time.perf_counter() - t
     n_comp = n_req or dec.suggested_n_components
     k = k_req or n_comp

@@ -20,11 +20,14 @@ class PhaseSpectra:
     sums : (K, C) ndarray of float64
     n_pixels : (K,) ndarray of int
     energy_keV : (C,) ndarray
+    total : (C,) ndarray of float64
+        Sum spectrum of the whole map (unassigned pixels included).
     """
 
     sums: np.ndarray
     n_pixels: np.ndarray
     energy_keV: np.ndarray
+    total: np.ndarray | None = None
 
     @property
     def means(self) -> np.ndarray:
@@ -76,20 +79,21 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
     parts = map_row_blocks(image, partial(_sum_block, n_phases=k), block_rows=block_rows, client=client,
                            per_block=lambda r0, r1: {"labels": labels[r0:r1]}, progress=progress,
                            message="phase spectra")
-    sums = np.sum(parts, axis=0) if parts else np.zeros((k, image.n_channels))
+    sums = np.sum(parts, axis=0)
     n_pixels = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
-    return PhaseSpectra(sums, n_pixels, image.energy_keV)
+    return PhaseSpectra(sums[:k], n_pixels, image.energy_keV, sums[k])
 
 
 def _sum_block(r0, r1, block, *, labels, n_phases):
-    """(K, C) float64 sums of the spectra of each phase's pixels in one row block."""
+    """(K + 1, C) float64 sums of each phase's pixels in one row block, then of all its pixels."""
     c = block.shape[-1]
     acc = np.uint64 if np.issubdtype(block.dtype, np.integer) else np.float64
-    sums = np.zeros((n_phases, c), np.float64)
+    sums = np.zeros((n_phases + 1, c), np.float64)
     lab = labels.reshape(-1)
     flat = block.reshape(-1, c)
     for p in np.unique(lab[(lab >= 0) & (lab < n_phases)]):
         sums[p] = flat[lab == p].sum(axis=0, dtype=acc)
+    sums[n_phases] = flat.sum(axis=0, dtype=acc)  # the whole block: the map's sum spectrum
     return sums
 
 

@@ -61,3 +61,27 @@ def test_local_dask_cluster_equals_local_run(rock, tmp_path):
     _same(remote, local, rtol=1e-5)
     _same(remote_npy, local, rtol=1e-5)
     np.testing.assert_allclose(remote.decomposition.loadings, local.decomposition.loadings, rtol=1e-4, atol=1e-3)
+
+
+def test_precompute_and_reload(rock, tmp_path):
+    from phaselib.results import load_results, precompute
+
+    path = precompute(rock.image, tmp_path / "res.npz", methods=("pca-kmeans", "fuzzy-cmeans"))
+    res = load_results(path)
+    assert set(res.methods) == {"pca-kmeans", "fuzzy-cmeans"}
+    direct = map_phases(rock.image)
+    np.testing.assert_array_equal(res.methods["pca-kmeans"].labels, direct.labels)
+    np.testing.assert_allclose(res.methods["pca-kmeans"].mean_spectra, direct.spectra.means, rtol=1e-5)
+    np.testing.assert_allclose(res.sum_spectrum, np.asarray(rock.image.data).sum(axis=(0, 1)))
+    assert res.loadings.dtype == np.float16 and res.loadings.shape[:2] == rock.labels.shape
+    assert res.suggested_n_components == rock.n_phases
+    assert res.loadings.shape[2] == rock.n_phases + 2
+    # small enough to ship: far below the raw map
+    assert path.stat().st_size < 0.1 * np.asarray(rock.image.data).nbytes
+    with pytest.raises(FileExistsError):
+        precompute(rock.image, path)
+    with pytest.raises(ValueError, match="Unknown method"):
+        precompute(rock.image, tmp_path / "x.npz", methods=("magic",))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a phaselib results file"):
+        load_results(tmp_path / "junk.npz")

@@ -1,0 +1,168 @@
+"""Compact precomputed results ("here's one I made earlier").
+
+A full map is analysed once (PCA, and one or several phase-mapping methods) and
+what the dashboards need is written to one compressed ``.npz``: PCA loadings of
+the signal components at half precision, factors, scree data, the total-counts
+map, and for each method its label map, phase spectra, fractions and named
+lines. A Binder opens it without the raw map; a 1295 x 1820 map gives a few
+tens of MB.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import decompose
+from .pipeline import METHODS, map_phases
+
+FORMAT = "phaselib-results-1"
+
+
+@dataclass(frozen=True, eq=False)
+class MethodResult:
+    """One method's phase map, read back from a results file."""
+
+    labels: np.ndarray
+    mean_spectra: np.ndarray
+    fractions: np.ndarray
+    n_pixels: np.ndarray
+    unassigned_fraction: float
+    lines: list
+    params: dict
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """Precomputed results of a map, read by :func:`load_results`.
+
+    Attributes
+    ----------
+    energy_keV : (C,) ndarray
+    pixel_sums : (H, W) ndarray
+        Total counts per pixel (the map's brightness).
+    sum_spectrum : (C,) ndarray
+    factors : (n, C) ndarray
+        PCA factors (all computed components).
+    loadings : (H, W, m) float16 ndarray
+        PCA loadings of the first ``m`` components (those above the noise, at least 2).
+    explained_variance_ratio : (n,) ndarray
+    noise_variance_ratio : float
+    suggested_n_components : int
+    methods : dict of str -> MethodResult
+    info : dict
+        Source file, shape, calibration, beam energy, pixel size, timings.
+    """
+
+    energy_keV: np.ndarray
+    pixel_sums: np.ndarray
+    sum_spectrum: np.ndarray
+    factors: np.ndarray
+    loadings: np.ndarray
+    explained_variance_ratio: np.ndarray
+    noise_variance_ratio: float
+    suggested_n_components: int
+    methods: dict
+    info: dict
+
+
+def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"), extra_components=2,
+               overwrite=False, progress=None, **options) -> Path:
+    """Analyse a map once and write compact results to ``path`` (``.npz``).
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    path : str or Path
+        Output ``.npz`` file.
+    methods : sequence of str
+        Phase-mapping methods to run (one PCA is shared).
+    extra_components : int
+        Loadings are kept for the components above the noise plus this many.
+    overwrite : bool
+    progress : callable, optional
+    **options
+        Passed to :func:`phaselib.pipeline.map_phases` (n_phases, min_size, client...).
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"Results are written to a .npz file, not '{path.name}'.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(METHODS)}.")
+    say = progress or (lambda f, m: None)
+    pca_keys = ("energy_range", "random_state", "block_rows", "sample_pixels", "client")
+    dec = decompose.pca(image, **{k: v for k, v in options.items() if k in pca_keys},
+                        progress=lambda f, m: say(0.4 * f, m))
+    arrays, meta = {}, {"format": FORMAT, "methods": {}}
+    for i, method in enumerate(methods):
+        res = map_phases(image, method=method, decomposition=dec,
+                         progress=lambda f, m, i=i, name=method: say(0.4 + 0.6 * (i + f) / len(methods), f"{name}: {m}"),
+                         **options)
+        arrays[f"{method}/labels"] = res.labels.astype(np.int8 if res.n_phases < 127 else np.int16)
+        arrays[f"{method}/mean_spectra"] = res.spectra.means.astype(np.float32)
+        arrays[f"{method}/n_pixels"] = res.spectra.n_pixels
+        meta["methods"][method] = dict(params=res.params, lines=res.lines, timings_s=res.timings,
+                                       unassigned_fraction=res.unassigned_fraction)
+    m = min(dec.n_components, max(2, (dec.suggested_n_components or 2) + extra_components))
+    arrays.update(
+        energy_keV=image.energy_keV, pixel_sums=dec.pixel_sums.astype(np.float32),
+        factors=dec.factors, loadings=dec.loadings[..., :m].astype(np.float16),
+        explained_variance_ratio=dec.explained_variance_ratio,
+        sum_spectrum=res.spectra.total,
+    )
+    noise_ratio = (dec.noise_variance or 0) * dec.explained_variance_ratio[0] / dec.explained_variance[0]
+    meta.update(
+        suggested_n_components=dec.suggested_n_components, noise_variance_ratio=noise_ratio,
+        info=dict(source=image.source, shape=list(image.shape), dtype=str(image.data.dtype),
+                  energy_offset=image.energy_offset, energy_scale=image.energy_scale,
+                  beam_energy=image.beam_energy, pixel_size=image.pixel_size,
+                  pca_params=dec.params, elements=list(image.elements)),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".partial.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
+    tmp.replace(path)
+    say(1.0, "done")
+    return path
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def load_results(path) -> Results:
+    """Read a file written by :func:`precompute`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: '{path}'.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            arrays = {k: f[k] for k in f.files if k != "meta"}
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"'{path.name}' is not a phaselib results file: {err}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"'{path.name}' is not a phaselib results file (format {meta.get('format')!r}).")
+    methods = {}
+    for name, m in meta["methods"].items():
+        labels = arrays[f"{name}/labels"].astype(np.int16)
+        n_pixels = arrays[f"{name}/n_pixels"]
+        methods[name] = MethodResult(labels, arrays[f"{name}/mean_spectra"], n_pixels / labels.size,
+                                     n_pixels, m["unassigned_fraction"], m["lines"], m["params"])
+    return Results(arrays["energy_keV"], arrays["pixel_sums"], arrays["sum_spectrum"], arrays["factors"],
+                   arrays["loadings"], arrays["explained_variance_ratio"], meta["noise_variance_ratio"],
+                   meta["suggested_n_components"], methods, meta["info"])
