@@ -74,11 +74,19 @@ class WeightedBlocks:
         self._cache = []
         pixel_sums = np.zeros(h * w, np.float64)
         channel_sums = None
+        sq_over_g = 0.0  # sum_i x_ij^2 / g_i, per channel: the weighted data's squared norm, later
+        sq = 0.0
         nbytes = 0
         keep = True
         for i, (r0, r1, csr) in enumerate(self._read()):
-            pixel_sums[r0 * w:r1 * w] = np.asarray(csr.sum(axis=1)).ravel()
+            g = np.asarray(csr.sum(axis=1), dtype=np.float64).ravel()
+            pixel_sums[r0 * w:r1 * w] = g
             cs = np.asarray(csr.sum(axis=0), dtype=np.float64).ravel()
+            rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+            d2 = csr.data.astype(np.float64) ** 2
+            sq_over_g = sq_over_g + np.bincount(csr.indices, d2 / np.where(g > 0, g, 1.0)[rows],
+                                                minlength=csr.shape[1])
+            sq += d2.sum()
             channel_sums = cs if channel_sums is None else channel_sums + cs
             nbytes += csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
             keep = keep and nbytes <= cache_bytes
@@ -98,9 +106,12 @@ class WeightedBlocks:
         if poisson:
             self.row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0))
             self.col_w = 1.0 / np.sqrt(np.where(channel_sums > 0, channel_sums, 1.0))
+            #: squared Frobenius norm of the weighted data (the total for explained-variance ratios)
+            self.sq_norm = float(np.sum(sq_over_g * self.col_w ** 2))
         else:
             self.row_w = np.ones_like(pixel_sums)
             self.col_w = np.ones_like(channel_sums)
+            self.sq_norm = float(sq)
 
     def _read(self):
         """Yield ``(r0, r1, csr)`` for each row block, converting in worker threads."""
@@ -132,27 +143,16 @@ class WeightedBlocks:
             return list(self._pool.map(lambda b: func(*b), self._cache))
         return [func(*b) for b in self._read()]
 
-    def gram_times(self, z, *, with_projection=False):
-        """``X_w^T X_w z`` for a (C', k) matrix ``z``, one pass over the blocks.
-
-        With ``with_projection``, also return ``(X_w z)^T (X_w z)`` (k, k).
-        """
+    def gram_times(self, z):
+        """``X_w^T X_w z`` for a (C', k) matrix ``z``, one pass over the blocks."""
         w = self.shape[1]
         zw = (self.col_w[:, None] * z).astype(np.float32)
 
         def one(r0, r1, csr):
             rw = self.row_w[r0 * w:r1 * w, None].astype(np.float32)
-            yp = (csr @ zw) * rw
-            out = csr.T @ (yp * rw)
-            if with_projection:
-                return out, yp.T.astype(np.float64) @ yp
-            return out, None
+            return csr.T @ ((csr @ zw) * (rw * rw))
 
-        parts = self.map_blocks(one)
-        acc = sum(p[0].astype(np.float64) for p in parts) * self.col_w[:, None]
-        if with_projection:
-            return acc, sum(p[1] for p in parts)
-        return acc
+        return sum(p.astype(np.float64) for p in self.map_blocks(one)) * self.col_w[:, None]
 
     def project(self, v):
         """``X_w v`` for a (C', k) matrix ``v``: (n_pixels, k) float32 scores of the

@@ -190,10 +190,9 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
                         sample_fraction=fraction, progress=lambda f, m: step(0.3 * f, m))
     try:
-        vals, vecs = _subspace_iteration(wb, n, n_iter, random_state, step)
-        sq_norm = _weighted_sq_norm(wb)
+        vals, vecs, scores = _subspace_iteration(wb, n, n_iter, random_state, step)
+        sq_norm = wb.sq_norm
         if fraction == 1.0:
-            scores = wb.project(vecs)
             pixel_sums = wb.pixel_sums
     finally:
         wb.close()
@@ -241,49 +240,50 @@ def _range_keV(image, channels):
     return (round(float(e[channels.start]), 4), round(float(e[channels.stop - 1]), 4))
 
 
-def _weighted_sq_norm(wb):
-    w = wb.shape[1]
-
-    def one(r0, r1, csr):
-        rw2 = (wb.row_w[r0 * w:r1 * w] ** 2)[np.repeat(np.arange(r1 * w - r0 * w), np.diff(csr.indptr))]
-        return float(np.sum(csr.data.astype(np.float64) ** 2 * rw2 * wb.col_w[csr.indices] ** 2))
-
-    return sum(wb.map_blocks(one))
-
-
 def _subspace_iteration(wb, n, n_iter, random_state, step):
-    """Leading eigenpairs of ``X_w^T X_w`` by block subspace iteration."""
+    """Leading eigenpairs of ``X_w^T X_w`` by block subspace iteration.
+
+    ``n_iter - 1`` passes multiply by ``X_w^T X_w``; the last pass only projects
+    (``Y = X_w Z``) for the Rayleigh-Ritz step, and its ``Y`` gives the scores.
+
+    Returns
+    -------
+    vals : (n,) ndarray
+    vecs : (C', n) ndarray
+    scores : (n_pixels, n) float32 ndarray
+    """
     rng = np.random.default_rng(random_state)
     n_ch = wb.n_channels
     k = min(n_ch, n + max(8, n // 4))  # oversampling
     z = np.linalg.qr(rng.standard_normal((n_ch, k)))[0]
-    for i in range(n_iter):
-        last = i == n_iter - 1
-        if last:
-            m, g = wb.gram_times(z, with_projection=True)
-        else:
-            m = wb.gram_times(z)
-            z = np.linalg.qr(m)[0]
-        if step:
-            step(0.3 + 0.65 * (i + 1) / n_iter, f"PCA pass {i + 1}/{n_iter}")
+    for i in range(n_iter - 1):
+        z = np.linalg.qr(wb.gram_times(z))[0]
+        step(0.3 + 0.6 * (i + 1) / n_iter, f"PCA pass {i + 1}/{n_iter}")
+    y = wb.project(z)
+    g = y.T.astype(np.float64) @ y
+    step(0.95, f"PCA pass {n_iter}/{n_iter}")
     # Rayleigh-Ritz on the final subspace: eigen-decomposition of z^T A z
     vals, w = np.linalg.eigh((g + g.T) / 2)
     order = np.argsort(vals)[::-1][:n]
     vals = np.clip(vals[order], 0, None)
-    vecs = z @ w[:, order]
+    w = w[:, order]
+    vecs = z @ w
     # deterministic signs: largest absolute entry positive
     signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
-    return vals, vecs * np.where(signs == 0, 1, signs)
+    signs = np.where(signs == 0, 1, signs)
+    return vals, vecs * signs, y @ (w * signs).astype(np.float32)
 
 
 def _stack_weighted(wb):
-    """The whole weighted map as one CSR (only for maps that fit in memory)."""
+    """The sampled weighted map as one CSR; the blocks' cache is consumed (weighted in place)."""
     from scipy import sparse
 
     w = wb.shape[1]
     parts = []
-    for r0, _, csr in wb.blocks():
-        csr = csr.copy()
+    source = wb._cache if wb.cached else list(wb.blocks())
+    wb._cache = []
+    while source:
+        r0, _, csr = source.pop(0)
         rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
         csr.data *= (wb.row_w[r0 * w + rows] * wb.col_w[csr.indices]).astype(np.float32)
         parts.append(csr)

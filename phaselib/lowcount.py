@@ -166,8 +166,11 @@ def potts_mean_field(unary, beta, *, n_sweeps=10, damping=0.5):
         field_ = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
         field_ *= np.float32(beta)
         field_ += unary
-        q = damping * q + (1 - damping) * _softmax(field_)
-    return q.astype(np.float32, copy=False)
+        field_ = _softmax(field_, out=field_)  # in place: the map holds few (H, W, K) arrays
+        field_ *= np.float32(1 - damping)
+        q *= np.float32(damping)
+        q += field_
+    return q
 
 
 def poisson_log_likelihood(image, spectra, *, energy_range=(0.1, None), block_rows=None):
@@ -270,15 +273,13 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         timings["em"] = time.perf_counter() - t0
     finally:
         wb.close()
-    labels = q.argmax(-1)
-    keep = np.flatnonzero(np.bincount(labels.ravel(), minlength=q.shape[-1]) > 0)
-    q = q[..., keep] / q[..., keep].sum(-1, keepdims=True)  # phases that lost every pixel go
-    spectra = spectra[keep]
-    labels = q.argmax(-1)
-    order = cluster.canonical_order(labels.ravel(), spectra)
+    labels = q.argmax(-1).ravel()
+    # canonical order (most abundant first); phases that lost every pixel go
+    order = cluster.canonical_order(labels, spectra)[:np.count_nonzero(np.bincount(labels))]
+    q = q[..., order]
+    q /= q.sum(-1, keepdims=True)
     full = np.zeros((len(order), c))
     full[:, channels] = spectra[order]
-    q = np.ascontiguousarray(q[..., order], dtype=np.float32)
     labels = q.argmax(-1).astype(np.int16)
     fractions = np.bincount(labels.ravel(), minlength=len(order)) / labels.size
     say(1.0, "done")
@@ -326,8 +327,9 @@ def _normalise(spectra, background):
     return s / s.sum(1, keepdims=True)
 
 
-def _softmax(a):
-    e = np.exp(a - a.max(-1, keepdims=True))
+def _softmax(a, out=None):
+    e = np.subtract(a, a.max(-1, keepdims=True), out=out)
+    np.exp(e, out=e)
     e /= e.sum(-1, keepdims=True)
     return e
 

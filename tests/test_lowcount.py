@@ -129,7 +129,9 @@ def test_mean_field_weighs_evidence_against_neighbours():
     unary[..., 0] = 3.0  # phase 0 everywhere, by 3 nats...
     unary[4, 4] = [0, 5.0]  # ...but one pixel favours phase 1 by 5 nats
     unary[2, 2] = [0, 3.0]  # and one by 3 nats
+    before = unary.copy()
     q = potts_mean_field(unary, 1.0)
+    np.testing.assert_array_equal(unary, before)  # the input is not modified
     labels = q.argmax(-1)
     assert labels[4, 4] == 1  # 5 nats beat 4 neighbours at beta = 1
     assert labels[2, 2] == 0  # 3 nats do not
