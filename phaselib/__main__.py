@@ -57,6 +57,10 @@ def _add_common(m):
                    help="run the passes on a Dask cluster: a scheduler address (tcp://host:8786)")
     m.add_argument("--workers", type=int, metavar="N",
                    help="run the passes on a local Dask cluster of N worker processes")
+    m.add_argument("--spatial-prior", choices=("auto", "on", "off"), default="auto",
+                   help="Poisson mixture + Potts spatial prior for low-count maps (auto: pca-kmeans below "
+                   "150 counts/pixel)")
+    m.add_argument("--beta", type=float, default=1.0, help="strength of the spatial prior")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -129,6 +133,10 @@ def _open(args):
     return image, bar, progress
 
 
+def _prior(args):
+    return {"auto": "auto", "on": True, "off": False}[args.spatial_prior]
+
+
 def run_map(args):
     from dataclasses import replace
 
@@ -143,7 +151,7 @@ def run_map(args):
                             energy_range=energy_range, min_size=args.min_size,
                             membership_threshold=args.membership_threshold, random_state=args.seed,
                             block_rows=args.block_rows, sample_pixels=args.sample_pixels or None,
-                            client=client, progress=progress)
+                            client=client, spatial_prior=_prior(args), beta=args.beta, progress=progress)
     if bar is not None:
         bar.close()
     t0 = time.perf_counter()
@@ -169,7 +177,8 @@ def run_precompute(args):
                           overwrite=args.overwrite, progress=progress, n_phases=args.n_phases,
                           n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
                           membership_threshold=args.membership_threshold, random_state=args.seed,
-                          block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client)
+                          block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,
+                          spatial_prior=_prior(args), beta=args.beta)
     if bar is not None:
         bar.close()
     res = load_results(path)

@@ -257,7 +257,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         say(0.3, "initial clustering")
         start = map_phases(preprocess.bin_spatial(image, b) if b > 1 else image,
                            n_phases=k_req or "auto", energy_range=energy_range,
-                           random_state=random_state)
+                           random_state=random_state, spatial_prior=False)
         spectra = start.spectra.sums[:, channels]
         timings["init"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -142,7 +142,7 @@ def _resolve_auto(value, name):
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
-               decomposition=None, progress=None) -> PhaseMap:
+               decomposition=None, spatial_prior="auto", beta=1.0, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -181,6 +181,13 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     decomposition : Decomposition, optional
         A PCA of this map (:func:`phaselib.decompose.pca`) to reuse, e.g. when
         trying several methods on one map.
+    spatial_prior : {"auto", True, False}
+        Map low-count data with a Poisson mixture and a Potts spatial prior
+        (:func:`phaselib.lowcount.map_lowcount`) instead of per-pixel clustering.
+        ``"auto"``: for ``pca-kmeans`` when the map holds fewer than
+        :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel.
+    beta : float
+        Strength of the spatial prior (see :func:`~phaselib.lowcount.map_lowcount`).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -210,12 +217,21 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         if dec.n_components < max(n_req or 1, k_req or 1):
             raise ValueError(f"`decomposition` has {dec.n_components} components; more are asked for.")
     timings["pca"] = time.perf_counter() - t
+    if spatial_prior not in ("auto", True, False):
+        raise ValueError(f"spatial_prior must be 'auto', True or False, got {spatial_prior!r}.")
+    if spatial_prior is True or (spatial_prior == "auto" and method == DEFAULT_METHOD):
+        from . import lowcount
+
+        mean = float(dec.pixel_sums.mean())
+        if spatial_prior is True or lowcount.needs_spatial_prior(mean):
+            return _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows,
+                               client, timings, say)
     n_comp = n_req or dec.suggested_n_components
     k = k_req or n_comp
     if k < 2:
         k = 2
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
-                  min_size=min_size, random_state=random_state,
+                  min_size=min_size, random_state=random_state, spatial_prior=False,
                   n_phases_auto=k_req is None, n_components_auto=n_req is None)
     say(0.55, "clustering")
     t = time.perf_counter()
@@ -243,6 +259,11 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels = clus.labels.reshape(h, w).astype(np.int16)
         timings["cluster"] = time.perf_counter() - t
         dec_out = dec
+    return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say)
+
+
+def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say):
+    """Phase spectra, fractions and named lines of a label map -> PhaseMap."""
     say(0.75, "phase spectra")
     t = time.perf_counter()
     spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client,
@@ -260,5 +281,23 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     info = dict(shape=list(image.shape), dtype=str(image.data.dtype), energy_offset=image.energy_offset,
                 energy_scale=image.energy_scale, beam_energy=image.beam_energy,
                 pixel_size=image.pixel_size, source=image.source)
-    return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec_out,
+    return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
                     clus, info)
+
+def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say):
+    """Low-count path: Poisson mixture + Potts prior, then the usual measures."""
+    from . import lowcount
+
+    t = time.perf_counter()
+    low = lowcount.map_lowcount(image, n_phases=k_req or "auto", beta=beta, energy_range=energy_range,
+                                random_state=random_state, block_rows=block_rows,
+                                progress=lambda f, m: say(0.5 + 0.25 * f, m))
+    timings["spatial_prior"] = time.perf_counter() - t
+    k = len(low.fractions)
+    h, w = low.labels.shape
+    clus = _cluster.Clustering("potts", low.labels.ravel().astype(np.int32), low.spectra,
+                               low.posteriors.reshape(h * w, k), {}, low.params)
+    params = dict(method=method, spatial_prior=True, n_phases=k, n_components=dec.suggested_n_components,
+                  energy_range=dec.params["energy_range"], random_state=random_state,
+                  n_phases_auto=k_req is None, prior=low.params)
+    return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say)

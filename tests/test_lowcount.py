@@ -67,11 +67,11 @@ def low20(rock20):
 
 @pytest.fixture(scope="module")
 def p45_maps(p45):
-    return map_phases(p45), map_lowcount(p45)
+    return map_phases(p45, spatial_prior=False), map_lowcount(p45)
 
 
 def test_recovers_truth_at_20_counts(rock20, low20):
-    plain = map_phases(rock20.image)
+    plain = map_phases(rock20.image, spatial_prior=False)
     a_low, a_plain = ari(rock20.labels, low20.labels), ari(rock20.labels, plain.labels)
     print(f"20 counts/pixel: ARI {a_low:.3f} with the Potts prior, {a_plain:.3f} per-pixel PCA + k-means")
     assert a_low >= 0.90  # measured 0.952
@@ -101,7 +101,7 @@ def test_ten_counts_per_pixel():
 
 def test_small_grains_kept(rock20, low20):
     rock200 = make_rock(SHAPE, counts_per_pixel=200, seed=1)  # the same rock, 10x the counts
-    ref = map_phases(rock200.image)
+    ref = map_phases(rock200.image, spatial_prior=False)
     r_ref = small_grain_recall(rock200, ref.labels, ref.n_phases)
     r_low = small_grain_recall(rock20, low20.labels, low20.n_phases)
     r_tiny = small_grain_recall(rock20, low20.labels, low20.n_phases, max_px=4)
@@ -231,3 +231,14 @@ def test_bad_inputs():
         potts_mean_field(np.zeros((4, 4)), 1.0)
     with pytest.raises(ValueError, match="damping"):
         potts_mean_field(np.zeros((4, 4, 2)), 1.0, damping=1.0)
+
+
+def test_pipeline_uses_prior_by_default_at_low_counts(rock20):
+    """map_phases switches to the Potts prior below LOW_COUNTS, and can be told not to."""
+    auto = map_phases(rock20.image)
+    off = map_phases(rock20.image, spatial_prior=False)
+    assert auto.params["spatial_prior"] is True and off.params["spatial_prior"] is False
+    assert ari(rock20.labels, auto.labels) >= 0.90 > ari(rock20.labels, off.labels)
+    assert auto.clustering.memberships.shape == (rock20.image.n_pixels, auto.n_phases)
+    with pytest.raises(ValueError, match="spatial_prior must be"):
+        map_phases(rock20.image, spatial_prior="sometimes")
