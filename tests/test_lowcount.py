@@ -242,3 +242,20 @@ def test_pipeline_uses_prior_by_default_at_low_counts(rock20):
     assert auto.clustering.memberships.shape == (rock20.image.n_pixels, auto.n_phases)
     with pytest.raises(ValueError, match="spatial_prior must be"):
         map_phases(rock20.image, spatial_prior="sometimes")
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_real_map_thinned_to_20_counts(p45, seed):
+    """Binomial thinning of the real P45 counts (122 -> 20 counts/pixel) is the same area
+    measured 6x faster. The prior keeps far more of the full-count map than per-pixel
+    clustering, though on this small map (7 500 px) the result still varies with the draw
+    (ARI 0.33-0.82 over seeds 0-4, mostly from the number of phases found): the issue's
+    0.85 is not reached here."""
+    rng = np.random.default_rng(seed)
+    mean = float(p45.data.sum(-1).mean())
+    thin = p45.replace(data=rng.binomial(p45.data.astype(np.int64), 20 / mean).astype(np.uint16))
+    full = map_phases(p45)
+    a_low = ari(full.labels, map_phases(thin).labels)
+    a_plain = ari(full.labels, map_phases(thin, spatial_prior=False).labels)
+    print(f"P45 at 20 vs 122 counts/pixel: ARI {a_low:.3f} with the prior, {a_plain:.3f} per pixel")
+    assert a_low >= a_plain + 0.2
