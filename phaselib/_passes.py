@@ -9,6 +9,7 @@ dask array's chunks, or rows of a ``.npy`` memory map opened by path.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,10 +22,10 @@ def active_client(client=None):
     """The given client, else the current ``dask.distributed`` client, else None."""
     if client is not None:
         return client
-    try:
-        from distributed import default_client
-    except ImportError:
+    if "distributed" not in sys.modules:  # no client can be active without it
         return None
+    from distributed import default_client
+
     try:
         return default_client()
     except ValueError:

@@ -104,27 +104,38 @@ def _jsonable(obj):
     return str(obj)
 
 
-def save_phase_map_png(labels, path, *, n_phases=None, names=None):
-    """Save a label map as a PNG with the fixed phase colours and a legend."""
-    import matplotlib
+def phase_colours_rgb(n_phases):
+    """(n_phases + 1, 3) uint8 colours: index 0 is "unassigned", then phase 0, 1, ..."""
+    hexes = [UNASSIGNED_COLOUR] + [PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n_phases)]
+    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
 
-    matplotlib.use("Agg")
-    from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
+
+def save_phase_map_png(labels, path, *, n_phases=None, names=None):
+    """Save a label map as a PNG in the fixed phase colours, with a legend (Pillow).
+
+    The map is scaled up by a whole factor (nearest neighbour) so that small maps
+    stay readable; matplotlib is not needed.
+    """
+    from PIL import Image, ImageDraw
 
     k = int(labels.max()) + 1 if n_phases is None else n_phases
-    colours = [UNASSIGNED_COLOUR] + [PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(k)]
+    rgb = phase_colours_rgb(k)[np.clip(labels.astype(np.int64) + 1, 0, k)]
     h, w = labels.shape
-    fig = Figure(figsize=(min(12, 2 + 6 * w / max(h, w)), min(10, 1 + 6 * h / max(h, w))), dpi=100)
-    ax = fig.add_subplot()
-    ax.imshow(labels + 1, cmap=ListedColormap(colours), vmin=-0.5, vmax=k + 0.5, interpolation="nearest")
-    ax.set_axis_off()
-    handles = [Patch(color=colours[i + 1], label=(names[i] if names else f"phase {i}")) for i in range(k)]
+    zoom = max(1, 400 // max(h, w))
+    img = Image.fromarray(rgb).resize((w * zoom, h * zoom), Image.NEAREST)
+    entries = [(names[i] if names else f"phase {i}", i + 1) for i in range(k)]
     if (labels < 0).any():
-        handles.append(Patch(color=UNASSIGNED_COLOUR, label="unassigned"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    fig.savefig(path, bbox_inches="tight")
+        entries.append(("unassigned", 0))
+    row = 14
+    canvas = Image.new("RGB", (img.width + 220, max(img.height, row * len(entries) + 8)), "white")
+    canvas.paste(img, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    colours = phase_colours_rgb(k)
+    for j, (text, idx) in enumerate(entries):
+        y = 4 + j * row
+        draw.rectangle([img.width + 8, y, img.width + 18, y + 10], fill=tuple(int(v) for v in colours[idx]))
+        draw.text((img.width + 24, y - 1), text[:32], fill="black")
+    canvas.save(path)
 
 
 def _resolve_auto(value, name):
