@@ -224,6 +224,9 @@ def child_main(args):
                stage_mb=peak - rss0, process_peak_mb=meter.process_peak)
 
     # ---------------------------------------------------------------- checks (untimed)
+    if args.side == "phaselib" and args.stage in ("cluster", "nmf"):
+        rec["phaselib_params"] = {k_: v for k_, v in out.params.items()
+                                  if isinstance(v, (int, float, str, bool, type(None)))}
     if args.stage == "cluster":
         if args.side == "phaselib":
             labels = out.labels
@@ -421,6 +424,24 @@ def environment():
     info["env_threads"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                        "MKL_NUM_THREADS") if k in os.environ}
     return info
+
+
+def _phaselib_kmeans_n_init():
+    """Default ``n_init`` of ``phaselib.cluster.kmeans`` (read from its source, no import)."""
+    import ast
+
+    tree = ast.parse((ROOT / "phaselib" / "cluster.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "kmeans":
+            args = node.args
+            for a, d in zip(args.kwonlyargs, args.kw_defaults):
+                if a.arg == "n_init" and isinstance(d, ast.Constant):
+                    return int(d.value)
+            pos = args.args[len(args.args) - len(args.defaults):]
+            for a, d in zip(pos, args.defaults):
+                if a.arg == "n_init" and isinstance(d, ast.Constant):
+                    return int(d.value)
+    return 4
 
 
 def _source_digest():
@@ -647,8 +668,9 @@ def build_parser():
     p.add_argument("--counts", type=float, default=200.0, help="counts per pixel (default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed to one run")
-    p.add_argument("--hs-kmeans-n-init", default="4",
-                   help="HyperSpy KMeans n_init (default 4, as phaselib's kmeans; 'auto' = scikit-learn's)")
+    p.add_argument("--hs-kmeans-n-init", default="match",
+                   help="HyperSpy KMeans n_init (default 'match': phaselib.cluster.kmeans's default n_init; "
+                        "'auto' = scikit-learn's default)")
     p.add_argument("--hs-preprocessing", default=None,
                    help="HyperSpy cluster_analysis preprocessing (default none, HyperSpy 2.5's default)")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
@@ -684,6 +706,8 @@ def main(argv=None):
     if min(args.repeat, rep_hs, args.repeat_hyperspy_nmf) < 1:
         raise SystemExit("repeat counts must be >= 1")
 
+    if args.hs_kmeans_n_init == "match":
+        args.hs_kmeans_n_init = str(_phaselib_kmeans_n_init())
     env = environment()
     print("# phaselib vs HyperSpy benchmark\n")
     print(f"- date: {env['date']}")
@@ -759,8 +783,16 @@ def main(argv=None):
           "sequence); clustering stage: cluster_analysis only, after an untimed decomposition on both sides.")
     print(f"- k = n = true number of phases; PCA computes {N_PCA} components on both sides "
           "(HyperSpy's eager SVD computes the full SVD whatever output_dimension).")
+    pl_params = next((r.get("phaselib_params") for r in runs
+                      if r["stage"] == "cluster" and r["side"] == "phaselib" and r.get("ok")), None)
     print(f"- HyperSpy KMeans: n_init={args.hs_kmeans_n_init}, random_state=0, preprocessing="
-          f"{args.hs_preprocessing}; phaselib kmeans: n_init=4, random_state=0, on count-normalised scores.")
+          f"{args.hs_preprocessing}; phaselib kmeans (defaults, on count-normalised scores): "
+          f"{pl_params or 'not run'}.")
+    nmf_params = next((r.get("phaselib_params") for r in runs
+                       if r["stage"] == "nmf" and r["side"] == "phaselib" and r.get("ok")), None)
+    if nmf_params:
+        print(f"- NMF: HyperSpy runs scikit-learn's NMF (init nndsvda, cd solver, max_iter 200, tol 1e-4) "
+              f"on the dense Poisson-weighted map; phaselib.decompose.nmf defaults: {nmf_params}.")
     print("- accuracy: adjusted Rand index of the labels vs the true phases (clustering, whole process); "
           "NMF: mean cosine similarity of the factors to the true phase spectra (best one-to-one match, "
           "0.1-20 keV).")
