@@ -134,6 +134,8 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
 
 #: above this many pixels, PCA is fitted on evenly spread row blocks holding about this many
 SAMPLE_PIXELS = 500_000
+#: the same for NMF, whose fit holds a weighted copy of the sampled rows
+NMF_SAMPLE_PIXELS = 250_000
 
 
 def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
@@ -291,7 +293,7 @@ def _stack_weighted(wb):
 
 
 def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy_range=(0.1, None),
-        max_iter=None, tol=1e-4, random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS,
+        max_iter=None, tol=1e-4, random_state=0, block_rows=None, sample_pixels=NMF_SAMPLE_PIXELS,
         client=None, progress=None) -> Decomposition:
     """Non-negative matrix factorisation of the (Poisson-weighted) map.
 

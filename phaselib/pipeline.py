@@ -250,8 +250,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     if method == "nmf-otsu":
         start = _cluster.kmeans(dec.features(n_comp), k, random_state=random_state)
         nm = decompose.nmf(image, k, labels=start.labels, energy_range=energy_range,
-                           random_state=random_state, block_rows=block_rows, sample_pixels=sample_pixels,
-                           client=client)
+                           random_state=random_state, block_rows=block_rows, client=client,
+                           sample_pixels=min(sample_pixels, decompose.NMF_SAMPLE_PIXELS) if sample_pixels else None)
         timings["nmf"] = time.perf_counter() - t
         t = time.perf_counter()
         ab = segment.abundances(nm.loadings, nm.factors)
