@@ -21,8 +21,12 @@ from ._blocks import default_block_rows, iter_row_blocks, sample_ranges
 CACHE_BYTES = 1536 * 2**20
 
 
-def csr_from_counts(flat) -> sparse.csr_matrix:
-    """(N, C) counts -> float32 CSR, faster than ``scipy.sparse.csr_matrix(dense)``."""
+def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
+    """(N, C) counts -> float32 CSR of the columns ``channels`` (a slice).
+
+    Faster than ``scipy.sparse.csr_matrix(dense)``; ``flat`` may hold all channels
+    (the window is applied to the indices, so no copy of the block is made).
+    """
     flat = np.ascontiguousarray(flat)
     if np.issubdtype(flat.dtype, np.floating):
         if not np.isfinite(flat).all():
@@ -31,12 +35,17 @@ def csr_from_counts(flat) -> sparse.csr_matrix:
             raise ValueError("The map holds negative values; counts must be >= 0.")
     elif np.issubdtype(flat.dtype, np.signedinteger) and (flat < 0).any():
         raise ValueError("The map holds negative values; counts must be >= 0.")
+    n, c = flat.shape
+    start, stop, _ = channels.indices(c)
     nz = np.flatnonzero(flat)
-    rows, cols = np.divmod(nz, flat.shape[1])
-    indptr = np.zeros(flat.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=flat.shape[0]), out=indptr[1:])
-    data = flat.ravel()[nz].astype(np.float32)
-    return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=flat.shape)
+    rows, cols = np.divmod(nz, c)
+    if (start, stop) != (0, c):
+        keep = (cols >= start) & (cols < stop)
+        nz, rows, cols = nz[keep], rows[keep], cols[keep] - start
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    data = flat.reshape(-1)[nz].astype(np.float32)
+    return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n, stop - start))
 
 
 def n_workers() -> int:
@@ -120,8 +129,7 @@ class WeightedBlocks:
 
         def convert(item):
             r0, r1, block = item
-            b = block[..., ch]
-            return r0, r1, csr_from_counts(b.reshape((r1 - r0) * w, b.shape[-1]))
+            return r0, r1, csr_from_counts(block.reshape((r1 - r0) * w, block.shape[-1]), ch)
 
         source = iter_row_blocks(self.data, ranges=self.ranges)
         # keep at most 2 * workers blocks in flight

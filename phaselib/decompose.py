@@ -401,8 +401,7 @@ def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
     """Pixel sums and NMF weights of one row block."""
     from ._weighted import csr_from_counts
 
-    b = block[..., channels]
-    csr = csr_from_counts(b.reshape(-1, b.shape[-1]))
+    csr = csr_from_counts(block.reshape(-1, block.shape[-1]), channels)
     g = np.asarray(csr.sum(axis=1)).ravel().astype(np.float64)
     if poisson:
         rw = 1.0 / np.sqrt(np.where(g > 0, g, 1.0))
