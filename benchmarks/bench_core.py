@@ -554,7 +554,8 @@ def summarise(runs, stages, sizes, sides):
                 row[side] = dict(
                     runs=len(recs), ok=len(ok), time_s=_median(ok, "time_s"),
                     stage_mb=_median(ok, "stage_mb"), process_peak_mb=_median(ok, "process_peak_mb"),
-                    ari=_median(ok, "ari"), spectra_cosine=_median(ok, "spectra_cosine"), errors=sorted({r["error"] for r in recs if not r.get("ok")}),
+                    ari=_median(ok, "ari"), spectra_cosine=_median(ok, "spectra_cosine"),
+                    errors=sorted({r["error"] for r in recs if not r.get("ok")}),
                     times=[round(r["time_s"], 4) for r in ok],
                     disturbed=sum(r.get("other_cpus", 0) > OTHER_LOAD_FLAG for r in ok),
                 )
@@ -646,7 +647,8 @@ def _parse_sizes(text):
         try:
             h, w = (int(v) for v in part.lower().split("x"))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"sizes are HxW[,HxW...], e.g. 200x300,256x256; got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"sizes are HxW[,HxW...], e.g. 200x300,256x256; got {text!r}") from None
         if h < 2 or w < 2:
             raise argparse.ArgumentTypeError(f"size {part!r} is too small")
         sizes.append((h, w))

@@ -47,9 +47,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    import numpy as np
-
     import hyperspy.api as hs
+    import numpy as np
     t_import = time.perf_counter() - T_START
     timings = {}
     t = time.perf_counter()

@@ -75,6 +75,9 @@ def build_parser():
     _add_common(m)
     m.add_argument("--out", required=True, help="output folder (created)")
     m.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
+    from . import _grains_cli
+
+    _grains_cli.add_parser(sub)
     pc = sub.add_parser("precompute", help="analyse a map once and write compact results (.npz) that the "
                         "dashboards and a Binder open without the raw map")
     _add_common(pc)
@@ -199,6 +202,10 @@ def main(argv=None):
             run_map(args)
         elif args.command == "precompute":
             run_precompute(args)
+        elif args.command == "grains":
+            from . import _grains_cli
+
+            _grains_cli.run(args)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError) as err:
         print(f"phaselib: error: {err}", file=sys.stderr)
         return 2

@@ -76,11 +76,11 @@ def map_row_blocks(image, func, *, block_rows=None, client=None, per_block=None,
 
 
 def _local(image, func, ranges, progress, message):
-    from ._weighted import n_workers
+    from ._weighted import n_workers, single_threaded_blas
 
     out = [None] * len(ranges)
     index = {r0: i for i, (r0, _) in enumerate(ranges)}
-    with ThreadPoolExecutor(n_workers()) as pool:
+    with ThreadPoolExecutor(n_workers()) as pool, single_threaded_blas():
         pending = []
         done = 0
         for r0, r1, block in iter_row_blocks(image.data, ranges=ranges):

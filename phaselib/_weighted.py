@@ -48,6 +48,18 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n, stop - start))
 
 
+def single_threaded_blas():
+    """Context in which BLAS runs on one thread: our worker threads already use the
+    cores, and OpenBLAS threads on top of them thrash a busy machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def n_workers() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
 
@@ -147,9 +159,10 @@ class WeightedBlocks:
 
     def map_blocks(self, func):
         """``[func(r0, r1, csr) for each block]``, run in worker threads."""
-        if self.cached:
-            return list(self._pool.map(lambda b: func(*b), self._cache))
-        return [func(*b) for b in self._read()]
+        with single_threaded_blas():
+            if self.cached:
+                return list(self._pool.map(lambda b: func(*b), self._cache))
+            return [func(*b) for b in self._read()]
 
     def gram_times(self, z):
         """``X_w^T X_w z`` for a (C', k) matrix ``z``, one pass over the blocks."""

@@ -341,16 +341,13 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
         raise ValueError(f"Unknown init {init!r}; use 'phases', 'nndsvda', 'nndsvd' or 'random'.")
     if max_iter is None:
         max_iter = 20 if init == "phases" else 200
-    if init == "phases" and labels is None:
-        from .cluster import kmeans
-
-        dec = pca(image, n_components=max(k, 2), energy_range=energy_range, random_state=random_state,
-                  block_rows=block_rows, sample_pixels=sample_pixels, client=client)
-        labels = kmeans(dec.features(k), k, random_state=random_state).labels
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows, sample_fraction=fraction,
                         progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
     try:
+        if init == "phases":
+            sample_labels = (_cluster_sample(wb, k, random_state) if labels is None
+                             else wb.sampled(np.asarray(labels).reshape(-1)))
         x = _stack_weighted(wb)
     finally:
         wb.close()
@@ -359,7 +356,7 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     kw = {}
     if init == "phases":
         kw = dict(W=None, H=None)
-        kw["W"], kw["H"] = _phase_init(x, wb.sampled(np.asarray(labels).reshape(-1)), k)
+        kw["W"], kw["H"] = _phase_init(x, sample_labels, k)
     model = NMF(k, init="custom" if init == "phases" else init, solver="cd", max_iter=max_iter, tol=tol,
                 random_state=random_state)
     with warnings.catch_warnings():
@@ -408,6 +405,17 @@ def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
         rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
         csr.data *= (rw[rows] * col_w[csr.indices]).astype(np.float32)
     return g, model.transform(csr)
+
+
+def _cluster_sample(wb, k, random_state):
+    """k-means labels of the sampled pixels on their PCA scores (same blocks, no re-read)."""
+    from .cluster import kmeans
+
+    n = max(k, 2)
+    _, _, scores = _subspace_iteration(wb, n, 4, random_state, lambda f, m: None)
+    g = wb.sampled(wb.pixel_sums)[:, None]
+    feats = scores[:, :k] * np.sqrt(wb.total / np.where(g > 0, g, 1.0)).astype(np.float32)
+    return kmeans(feats, k, random_state=random_state).labels
 
 
 def _phase_init(x, labels, k):

@@ -1,0 +1,589 @@
+"""Grain tables, grain-size statistics (GrainSizeTools style) and crystal size distributions.
+
+Private module: the public names are re-exported by :mod:`phaselib.morphology`. Numbers
+only; the plot helpers import matplotlib when they are called.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as _stats
+
+MIN_RELIABLE_GRAINS = 433  # GrainSizeTools: fewer measurements give unreliable estimates
+STEREOLOGY_NOTE = ("2-D section sizes (apparent diameters in the polished section), not 3-D crystal "
+                   "sizes: no stereological correction (Saltykov, CSDCorrections) is applied.")
+
+
+class GrainSizeWarning(UserWarning):
+    """Too few grains for reliable size statistics."""
+
+
+def _sizes(values, name, *, minimum=1):
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D array of sizes, got shape {v.shape}.")
+    if v.size < minimum:
+        raise ValueError(f"`{name}` needs at least {minimum} value(s), got {v.size}.")
+    if not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError(f"`{name}` must hold positive, finite sizes.")
+    return v
+
+
+def _positive(name, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}.") from None
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}.")
+    return v
+
+
+# ----------------------------------------------------------------- grain table
+def equivalent_diameter(areas, *, correct_diameter=None):
+    """Equivalent circular diameter ``2 sqrt(A / pi)`` of section areas (GrainSizeTools).
+
+    Parameters
+    ----------
+    areas : array_like
+        Section areas (e.g. um^2).
+    correct_diameter : float, optional
+        Width of the grain boundaries, added to every diameter.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    a = np.asarray(areas, dtype=float)
+    if np.any(~np.isfinite(a)) or np.any(a < 0):
+        raise ValueError("`areas` must be non-negative, finite numbers.")
+    d = 2.0 * np.sqrt(a / np.pi)
+    return d if correct_diameter is None else d + float(correct_diameter)
+
+
+@dataclass(frozen=True, eq=False)
+class GrainTable:
+    """One row per grain, as columns of equal length (``pandas.DataFrame(table.columns)``).
+
+    Columns: ``grain_id``, ``phase`` (-1 if unknown), ``area_px``, ``area_um2``,
+    ``equivalent_diameter_um``, ``major_axis_um``, ``minor_axis_um``, ``aspect_ratio``
+    (major / minor), ``orientation_deg`` (major axis, counter-clockwise from the image's
+    horizontal axis as displayed, in [-90, 90)), ``perimeter_um``, ``solidity`` (area / convex
+    hull area), ``centroid_row``, ``centroid_col`` (pixels), ``touches_border``.
+    Sizes are 2-D section sizes.
+    """
+
+    columns: dict
+    pixel_size: float = 1.0
+
+    def __len__(self) -> int:
+        return len(self.columns["grain_id"])
+
+    def __getitem__(self, name) -> np.ndarray:
+        return self.columns[name]
+
+    def keys(self):
+        return self.columns.keys()
+
+    def select(self, rows) -> GrainTable:
+        """The table of some rows (boolean mask or indices), e.g. ``t.select(t["phase"] == 1)``."""
+        return GrainTable({k: v[rows] for k, v in self.columns.items()}, self.pixel_size)
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts of Python numbers."""
+        return [{k: v[i].item() for k, v in self.columns.items()} for i in range(len(self))]
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` (pandas imported here; it is not a dependency)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+    def to_csv(self, path) -> None:
+        """Write the table as CSV (header line, one row per grain)."""
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(list(self.columns))
+            cols = list(self.columns.values())
+            for i in range(len(self)):
+                w.writerow([_fmt(c[i]) for c in cols])
+
+    def __repr__(self) -> str:
+        return f"<GrainTable {len(self)} grains, {len(self.columns)} columns, {self.pixel_size:g} um/px>"
+
+
+def _fmt(v):
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (np.floating, float)):
+        return format(float(v), ".8g")
+    return str(v)
+
+
+def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
+    """Measure every grain of a grain label image.
+
+    The measures are those of ``skimage.measure.regionprops_table`` (area, centroid,
+    ``axis_major_length``, ``axis_minor_length``, ``orientation``, ``perimeter``), computed for
+    all grains at once from image moments and neighbour counts, so that a full map with
+    tens of thousands of grains takes a second or two instead of a minute. Solidity is the
+    area over the area of the convex hull of the grain's pixel squares (the hull from 64
+    support directions, within 0.1 % of the exact one).
+
+    Parameters
+    ----------
+    grain_labels : (H, W) array_like of int
+        Grain ids (0: background), e.g. from :func:`separate_grains`.
+    phases : int or (n,) array_like of int, optional
+        Phase of all grains, or of each grain id ``1..n`` (``GrainMap.phases``).
+    pixel_size : float
+        Micrometres per pixel.
+
+    Returns
+    -------
+    GrainTable
+    """
+    lab = np.asarray(grain_labels)
+    if lab.ndim != 2:
+        raise ValueError(f"`grain_labels` must be a 2-D (H, W) array, got shape {lab.shape}.")
+    if lab.dtype.kind not in "iub":
+        raise ValueError(f"`grain_labels` must hold integer grain ids, got dtype {lab.dtype}.")
+    if lab.size and lab.min() < 0:
+        raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
+    px = _positive("pixel_size", pixel_size)
+    lab = lab.astype(np.int64, copy=False)
+    m = _measure(lab)
+    ids = m["label"]
+    if phases is None:
+        phase = np.full(ids.size, -1, np.int64)
+    elif np.ndim(phases) == 0:
+        phase = np.full(ids.size, int(phases), np.int64)
+    else:
+        per = np.asarray(phases)
+        if per.ndim != 1 or per.dtype.kind not in "iu":
+            raise ValueError("`phases` must be an integer or a 1-D integer array (phase of grain id 1, 2, ...).")
+        if ids.size and per.size < ids.max():
+            raise ValueError(f"`phases` (shape {per.shape}) must give the phase of every grain id "
+                             f"1..{ids.max()}.")
+        phase = per[ids - 1].astype(np.int64)
+    area = m["area"]
+    major, minor = m["major"] * px, m["minor"] * px
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aspect = np.where(minor > 0, major / np.where(minor > 0, minor, 1), np.nan)
+    cols = {
+        "grain_id": ids, "phase": phase, "area_px": area, "area_um2": area * px * px,
+        "equivalent_diameter_um": equivalent_diameter(area) * px,
+        "major_axis_um": major, "minor_axis_um": minor, "aspect_ratio": aspect,
+        "orientation_deg": (np.degrees(m["orientation"]) + 180.0) % 180.0 - 90.0,
+        "perimeter_um": m["perimeter"] * px, "solidity": m["solidity"],
+        "centroid_row": m["row"], "centroid_col": m["col"], "touches_border": m["border"],
+    }
+    return GrainTable(cols, px)
+
+
+_PERIMETER_WEIGHTS = np.zeros(50)  # skimage.measure.perimeter (4-neighbourhood)
+_PERIMETER_WEIGHTS[[5, 7, 15, 17, 25, 27]] = 1
+_PERIMETER_WEIGHTS[[21, 33]] = np.sqrt(2)
+_PERIMETER_WEIGHTS[[13, 23]] = (1 + np.sqrt(2)) / 2
+_HULL_DIRECTIONS = 64
+
+
+def _shift(a, dr, dc, fill=0):
+    """``a`` moved so that ``out[r, c] == a[r + dr, c + dc]`` (``fill`` outside)."""
+    out = np.full_like(a, fill)
+    h, w = a.shape
+    out[max(0, -dr):h - max(0, dr), max(0, -dc):w - max(0, dc)] = \
+        a[max(0, dr):h - max(0, -dr) or None, max(0, dc):w - max(0, -dc) or None]
+    return out
+
+
+def _measure(lab):
+    """Per-grain measures of a label image, vectorised (regionprops conventions)."""
+    h, w = lab.shape
+    flat = lab.ravel()
+    n = int(flat.max()) if flat.size else 0
+    count = np.bincount(flat, minlength=n + 1)
+    ids = np.flatnonzero(count[1:]) + 1
+    area = count[ids]
+    if ids.size == 0:
+        empty = np.zeros(0)
+        return dict(label=ids.astype(np.int64), area=area.astype(np.int64), row=empty, col=empty, major=empty,
+                    minor=empty, orientation=empty, perimeter=empty, solidity=empty, border=np.zeros(0, bool))
+    rr, cc = np.indices(lab.shape, dtype=np.float64)
+    rr, cc = rr.ravel(), cc.ravel()
+
+    def total(v):
+        return np.bincount(flat, weights=v, minlength=n + 1)[ids]
+
+    row, col = total(rr) / area, total(cc) / area
+    at = np.zeros(n + 1, np.intp)
+    at[ids] = np.arange(ids.size)
+    dr, dc = rr - row[at[flat]], cc - col[at[flat]]  # (background rows are never summed)
+    mu20, mu02, mu11 = total(dr * dr) / area, total(dc * dc) / area, total(dr * dc) / area
+    half, diff = (mu20 + mu02) / 2, np.sqrt(((mu20 - mu02) / 2) ** 2 + mu11**2)
+    major, minor = 4 * np.sqrt(np.clip(half + diff, 0, None)), 4 * np.sqrt(np.clip(half - diff, 0, None))
+    orientation = np.where(np.abs(mu02 - mu20) <= 1e-12 * (mu02 + mu20), np.where(mu11 > 0, np.pi / 4, -np.pi / 4),
+                           0.5 * np.arctan2(2 * mu11, mu20 - mu02))
+    # perimeter: skimage's weighted count of border-pixel configurations, per grain
+    same = {(dr, dc): _shift(lab, dr, dc, -1) == lab for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc}
+    border = (lab > 0) & ~(same[-1, 0] & same[1, 0] & same[0, -1] & same[0, 1])
+    code = border.astype(np.int64)
+    for (dr, dc), s in same.items():
+        code += (2 if dr == 0 or dc == 0 else 10) * (s & _shift(border, dr, dc, False))
+    code = np.where(border, code, 0)
+    perimeter = np.bincount(flat, weights=_PERIMETER_WEIGHTS[np.minimum(code, 49)].ravel(), minlength=n + 1)[ids]
+    # convex hull of the pixel squares from support lines (border pixels suffice)
+    b = np.flatnonzero(border.ravel())
+    order = np.argsort(flat[b], kind="stable")
+    b = b[order]
+    starts = np.searchsorted(flat[b], ids)
+    theta = np.arange(_HULL_DIRECTIONS) * (2 * np.pi / _HULL_DIRECTIONS)
+    support = np.empty((ids.size, theta.size))
+    for k, t in enumerate(theta):
+        u = np.array([np.cos(t), np.sin(t)])
+        v = rr[b] * u[0] + cc[b] * u[1]
+        support[:, k] = np.maximum.reduceat(v, starts) + 0.5 * (abs(u[0]) + abs(u[1]))
+    # vertices: intersections of consecutive support lines, then the shoelace formula
+    t0, t1 = theta, np.roll(theta, -1)
+    det = np.sin(t1 - t0)
+    h0, h1 = support, np.roll(support, -1, axis=1)
+    vr = (h0 * np.sin(t1) - h1 * np.sin(t0)) / det
+    vc = (h1 * np.cos(t0) - h0 * np.cos(t1)) / det
+    hull = 0.5 * np.abs(np.sum(vr * np.roll(vc, -1, axis=1) - vc * np.roll(vr, -1, axis=1), axis=1))
+    edge = np.zeros(n + 1, bool)
+    edge[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    return dict(label=ids.astype(np.int64), area=area.astype(np.int64), row=row, col=col, major=major,
+                minor=minor, orientation=orientation, perimeter=perimeter,
+                solidity=np.minimum(area / hull, 1.0), border=edge[ids])
+
+
+# ----------------------------------------------------------------- size statistics
+@dataclass(frozen=True, eq=False)
+class SizeStatistics:
+    """Grain-size statistics of a set of diameters, as in GrainSizeTools.
+
+    Attributes
+    ----------
+    n : int
+    mean, geometric_mean, rms_mean, median : float
+        Central tendency (the RMS mean is discouraged by GrainSizeTools; given for completeness).
+    std : float
+        Standard deviation (with ``ddof``).
+    iqr : float
+        Interquartile range (``scipy.stats.iqr``).
+    multiplicative_std : float
+        ``exp(std(ln d))``, the spread of a log-normal distribution.
+    kde_peak : float
+        Diameter of the maximum of the Gaussian kernel density estimate.
+    kde_bandwidth : float
+        Kernel standard deviation, in diameter units.
+    bandwidth_method : str
+        ``"silverman"``, ``"scott"`` or ``"fixed"``.
+    modal_interval : (float, float)
+        Edges of the tallest histogram bin.
+    bin_width : float
+    bin_method : str
+        The numpy rule (``"auto"``, ``"fd"``, ...) or ``"fixed"``.
+    bin_edges, counts : ndarray
+        The histogram.
+    kde_x, kde_y : ndarray
+        The density estimate on a grid from the smallest to the largest diameter.
+    few_grains : bool
+        ``n < 433``: GrainSizeTools' threshold for reliable estimates.
+    """
+
+    n: int
+    mean: float
+    geometric_mean: float
+    rms_mean: float
+    median: float
+    std: float
+    iqr: float
+    multiplicative_std: float
+    kde_peak: float
+    kde_bandwidth: float
+    bandwidth_method: str
+    modal_interval: tuple
+    bin_width: float
+    bin_method: str
+    bin_edges: np.ndarray = field(repr=False)
+    counts: np.ndarray = field(repr=False)
+    kde_x: np.ndarray = field(repr=False)
+    kde_y: np.ndarray = field(repr=False)
+    few_grains: bool = False
+
+    def to_dict(self) -> dict:
+        """JSON-ready numbers (the histogram included, not the KDE curve)."""
+        d = {k: getattr(self, k) for k in ("n", "mean", "geometric_mean", "rms_mean", "median", "std", "iqr",
+                                           "multiplicative_std", "kde_peak", "kde_bandwidth",
+                                           "bandwidth_method", "bin_width", "bin_method", "few_grains")}
+        d = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}
+        d["modal_interval"] = [float(v) for v in self.modal_interval]
+        d["bin_edges"] = self.bin_edges.tolist()
+        d["counts"] = self.counts.tolist()
+        if self.few_grains:
+            d["warning"] = _few_message(self.n)
+        return d
+
+
+def _few_message(n):
+    return (f"only {n} grains: GrainSizeTools advises at least {MIN_RELIABLE_GRAINS} measurements "
+            f"for reliable estimates")
+
+
+def size_statistics(diameters, *, binsize="auto", bandwidth="silverman", precision=None, ddof=1, warn=True):
+    """Central tendency, spread, histogram and KDE peak of grain diameters (GrainSizeTools).
+
+    Parameters
+    ----------
+    diameters : (n,) array_like
+        Positive diameters (e.g. ``table["equivalent_diameter_um"]``), at least 2, not all equal.
+    binsize : str or float
+        A numpy bin rule (``"auto"``, ``"fd"``, ``"doane"``, ``"scott"``, ``"stone"``, ``"rice"``,
+        ``"sturges"``, ``"sqrt"``) over [min, max], or a fixed bin width starting at the minimum.
+    bandwidth : {"silverman", "scott"} or float
+        Plug-in rule of ``scipy.stats.gaussian_kde`` or the kernel standard deviation itself.
+    precision : float, optional
+        Grid step for the KDE peak (default: 1/1000 of the range of the diameters).
+    ddof : int
+        Delta degrees of freedom of the standard deviations (1: sample statistics).
+    warn : bool
+        Emit a :class:`GrainSizeWarning` when there are fewer than 433 grains
+        (``few_grains`` is set either way).
+
+    Returns
+    -------
+    SizeStatistics
+    """
+    d = _sizes(diameters, "diameters", minimum=2)
+    if np.ptp(d) == 0:
+        raise ValueError("all diameters are equal: the spread and the KDE are undefined.")
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or not 0 <= ddof < d.size:
+        raise ValueError(f"ddof must be an integer in [0, {d.size - 1}], got {ddof!r}.")
+    few = d.size < MIN_RELIABLE_GRAINS
+    if few and warn:
+        warnings.warn(_few_message(d.size), GrainSizeWarning, stacklevel=2)
+    if isinstance(binsize, str):
+        try:
+            counts, edges = np.histogram(d, bins=binsize, range=(d.min(), d.max()))
+        except ValueError:
+            raise ValueError(f"binsize must be a numpy bin rule ('auto', 'fd', 'doane', 'scott', 'stone', "
+                             f"'rice', 'sturges', 'sqrt') or a positive width, got {binsize!r}.") from None
+        width, method = float(edges[1] - edges[0]), binsize
+    else:
+        width, method = _positive("binsize", binsize), "fixed"
+        edges = np.arange(d.min(), d.max() + width, width)
+        if edges.size < 2 or edges[-1] < d.max():
+            edges = np.append(edges, edges[-1] + width)
+        counts, edges = np.histogram(d, bins=edges)
+    sd = d.std(ddof=1)
+    if isinstance(bandwidth, str):
+        if bandwidth not in ("silverman", "scott"):
+            raise ValueError(f"bandwidth must be 'silverman', 'scott' or a positive number, got {bandwidth!r}.")
+        kde = _stats.gaussian_kde(d, bw_method=bandwidth)
+        bw, bw_method = float(kde.covariance_factor() * sd), bandwidth
+    else:
+        bw, bw_method = _positive("bandwidth", bandwidth), "fixed"
+        kde = _stats.gaussian_kde(d, bw_method=bw / sd)
+    step = np.ptp(d) / 1000 if precision is None else _positive("precision", precision)
+    x = np.linspace(d.min(), d.max(), int(np.ceil(np.ptp(d) / step)) + 1)
+    y = kde(x)
+    left = float(edges[np.argmax(counts)])
+    logd = np.log(d)
+    return SizeStatistics(
+        n=int(d.size), mean=float(d.mean()), geometric_mean=float(np.exp(logd.mean())),
+        rms_mean=float(np.sqrt(np.mean(d**2))), median=float(np.median(d)), std=float(d.std(ddof=ddof)),
+        iqr=float(_stats.iqr(d)), multiplicative_std=float(np.exp(logd.std(ddof=ddof))),
+        kde_peak=float(x[np.argmax(y)]), kde_bandwidth=bw, bandwidth_method=bw_method,
+        modal_interval=(left, left + width), bin_width=width, bin_method=method, bin_edges=edges,
+        counts=counts, kde_x=x, kde_y=y, few_grains=bool(few))
+
+
+# ----------------------------------------------------------------- crystal size distribution
+@dataclass(frozen=True, eq=False)
+class CSD:
+    """Crystal size distribution: population density per size bin and its log-linear fit.
+
+    ``n(L) = N(L) / (dL * area)`` (grains per um of size per um^2 of section, um^-3);
+    ``ln n = intercept + slope * L`` is fitted (weighted by the counts) over the bins in
+    ``used``; for a steady-state open system (Marsh 1988) ``slope = -1 / (G tau)``, so with a
+    growth rate ``G`` the characteristic residence time is ``tau = -1 / (G * slope)``.
+    **Section sizes** (2-D), see ``note``.
+
+    Attributes
+    ----------
+    bin_edges : (m + 1,) ndarray
+    sizes : (m,) ndarray
+        Bin centres L, um.
+    counts : (m,) ndarray
+    population_density : (m,) ndarray
+    ln_density : (m,) ndarray
+        NaN where a bin is empty.
+    used : (m,) ndarray of bool
+        Bins in the fit.
+    slope, slope_err, intercept, intercept_err, r2 : float
+        Fit (um^-1), standard errors (inflated when the scatter exceeds Poisson's) and the
+        weighted R^2; NaN with fewer than 3 non-empty bins in the fit range.
+    characteristic_size : float
+        ``-1 / slope`` = ``G tau``, um.
+    area : float
+        Section area, um^2.
+    growth_rate, residence_time, residence_time_err : float or None
+        ``G`` (um per time unit) and ``tau`` with its standard error, in that time unit.
+    note : str
+    """
+
+    bin_edges: np.ndarray
+    sizes: np.ndarray
+    counts: np.ndarray
+    population_density: np.ndarray
+    ln_density: np.ndarray
+    used: np.ndarray
+    slope: float
+    slope_err: float
+    intercept: float
+    intercept_err: float
+    r2: float
+    characteristic_size: float
+    area: float
+    growth_rate: float | None = None
+    residence_time: float | None = None
+    residence_time_err: float | None = None
+    note: str = STEREOLOGY_NOTE
+
+    def to_dict(self) -> dict:
+        keys = ("slope", "slope_err", "intercept", "intercept_err", "r2", "characteristic_size", "area",
+                "growth_rate", "residence_time", "residence_time_err", "note")
+        return {k: _json_number(getattr(self, k)) for k in keys}
+
+    def rows(self) -> list[dict]:
+        """One dict per size bin (the ``csd.csv`` rows)."""
+        return [dict(size_min_um=float(a), size_max_um=float(b), size_um=float(c), count=int(n),
+                     population_density=float(p), ln_population_density=_json_number(q), used_in_fit=bool(u))
+                for a, b, c, n, p, q, u in zip(self.bin_edges[:-1], self.bin_edges[1:], self.sizes,
+                                               self.counts, self.population_density, self.ln_density, self.used)]
+
+
+def _json_number(v):
+    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_size=None,
+                              growth_rate=None):
+    """Population density per size bin, ``ln n`` against ``L``, its fit and residence time.
+
+    Parameters
+    ----------
+    sizes : (n,) array_like
+        Crystal sizes L, um (e.g. equivalent diameters; 2-D section sizes).
+    area : float
+        Area of the section the crystals were counted on, um^2.
+    bins : int, str or sequence of float
+        As in ``numpy.histogram`` (a count, a rule, or the bin edges in um).
+    min_size : float, optional
+        Smallest bin centre in the fit. Default: the bin of highest population density, so
+        that the small-size turndown (resolution, section effects) is left out.
+    max_size : float, optional
+        Largest bin centre in the fit.
+    growth_rate : float, optional
+        Crystal growth rate G, um per time unit (e.g. um/s): gives ``residence_time`` in
+        that unit.
+
+    Returns
+    -------
+    CSD
+    """
+    s = _sizes(sizes, "sizes", minimum=2)
+    area = _positive("area", area)
+    g = None if growth_rate is None else _positive("growth_rate", growth_rate)
+    try:
+        counts, edges = np.histogram(s, bins=bins)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"bins must be a count, a numpy rule or increasing edges: {err}") from None
+    width = np.diff(edges)
+    centre = edges[:-1] + width / 2
+    density = counts / (width * area)
+    with np.errstate(divide="ignore"):
+        ln = np.where(counts > 0, np.log(np.where(counts > 0, density, 1.0)), np.nan)
+    lo = centre[np.argmax(density)] if min_size is None else float(min_size)
+    hi = np.inf if max_size is None else float(max_size)
+    used = (counts > 0) & (centre >= lo) & (centre <= hi)
+    slope = intercept = slope_err = intercept_err = r2 = np.nan
+    if used.sum() >= 3:
+        x, y, w = centre[used], ln[used], counts[used].astype(float)  # var(ln n) ~ 1 / count
+        a = np.column_stack([np.ones_like(x), x])
+        cov = np.linalg.inv(a.T @ (a * w[:, None]))
+        intercept, slope = cov @ (a.T @ (w * y))
+        res = y - (intercept + slope * x)
+        cov = cov * max(1.0, float(w @ res**2) / (used.sum() - 2))  # scatter beyond Poisson
+        intercept_err, slope_err = np.sqrt(np.diag(cov))
+        ybar = np.average(y, weights=w)
+        r2 = 1 - float(w @ res**2) / float(w @ (y - ybar) ** 2) if np.ptp(y) > 0 else np.nan
+    tau = tau_err = None
+    if g is not None and slope < 0:
+        tau = -1.0 / (g * slope)
+        tau_err = tau * slope_err / abs(slope) if np.isfinite(slope_err) else np.nan
+    note = STEREOLOGY_NOTE + (f" Fit over {int(used.sum())} bins with L >= {lo:.4g} um." if used.sum() >= 3 else
+                              " No fit: fewer than 3 non-empty size bins in the fit range.")
+    if g is not None and tau is None:
+        note += " No residence time: the fitted slope is not negative."
+    return CSD(bin_edges=edges, sizes=centre, counts=counts, population_density=density, ln_density=ln,
+               used=used, slope=float(slope), slope_err=float(slope_err), intercept=float(intercept),
+               intercept_err=float(intercept_err), r2=float(r2),
+               characteristic_size=float(-1.0 / slope) if slope < 0 else np.nan, area=area,
+               growth_rate=g, residence_time=None if tau is None else float(tau),
+               residence_time_err=None if tau_err is None else float(tau_err), note=note)
+
+
+# ----------------------------------------------------------------- plots (matplotlib on demand)
+def _axes(ax):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("the plot helpers need matplotlib (pip install matplotlib); the statistics "
+                          "themselves do not.") from None
+    if ax is None:
+        ax = Figure(figsize=(6, 4), layout="tight").add_subplot()
+    return ax
+
+
+def plot_size_distribution(stats, *, ax=None, unit="um"):
+    """Histogram, KDE, mean, median and KDE peak of a :class:`SizeStatistics` (GrainSizeTools' plot).
+
+    Returns the matplotlib ``Axes`` (a new figure's when ``ax`` is None). Needs matplotlib.
+    """
+    ax = _axes(ax)
+    e, c = stats.bin_edges, stats.counts
+    ax.bar(e[:-1], c / (c.sum() * np.diff(e)), width=np.diff(e), align="edge", color="#80419d",
+           edgecolor="#C59fd7", alpha=0.7)
+    ax.plot(stats.kde_x, stats.kde_y, color="#2F4858")
+    top = max(stats.kde_y.max(), (c / (c.sum() * np.diff(e))).max())
+    for x, style, label in ((stats.mean, "-", "arith. mean"), (stats.median, "--", "median"),
+                            (stats.geometric_mean, "-.", "geo. mean"), (stats.kde_peak, ":", "KDE peak")):
+        ax.vlines(x, 0, top, linestyles=style, color="#2F4858", label=f"{label} {x:.3g}")
+    ax.set_xlabel(f"apparent (2-D) diameter ({unit})")
+    ax.set_ylabel("density")
+    ax.set_title(f"{stats.n} grains" + (" (fewer than 433: unreliable)" if stats.few_grains else ""))
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_csd(csd, *, ax=None, unit="um"):
+    """``ln n`` against size with the fitted line of a :class:`CSD`. Needs matplotlib."""
+    ax = _axes(ax)
+    ax.plot(csd.sizes[~csd.used], csd.ln_density[~csd.used], "o", mfc="none", color="grey", label="not fitted")
+    ax.plot(csd.sizes[csd.used], csd.ln_density[csd.used], "o", color="#0072B2", label="fitted")
+    if np.isfinite(csd.slope):
+        x = csd.sizes[csd.used]
+        ax.plot(x, csd.intercept + csd.slope * x, "-", color="#D55E00",
+                label=f"slope {csd.slope:.3g} ± {csd.slope_err:.2g} /{unit}")
+    ax.set_xlabel(f"L, 2-D section size ({unit})")
+    ax.set_ylabel(f"ln n (n in {unit}$^{{-3}}$)")
+    ax.legend(loc="best", fontsize="small")
+    return ax
