@@ -18,7 +18,8 @@ def _crop(text):
         c0, c1 = (int(v) for v in cols.split(":"))
         return (r0, r1), (c0, c1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text!r}") from None
 
 
 def _n(text):
@@ -186,7 +187,8 @@ def run_precompute(args):
         bar.close()
     res = load_results(path)
     size = path.stat().st_size / 2**20
-    print(f"wrote {path} ({size:.1f} MB): {', '.join(f'{k} {len(v.fractions)} phases' for k, v in res.methods.items())}; "
+    found = ", ".join(f"{k} {len(v.fractions)} phases" for k, v in res.methods.items())
+    print(f"wrote {path} ({size:.1f} MB): {found}; "
           f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

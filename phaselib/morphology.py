@@ -33,15 +33,14 @@ from skimage.segmentation import relabel_sequential, watershed
 
 from ._grainstats import (
     CSD,
-    GrainTable,
     SizeStatistics,
     crystal_size_distribution,
     equivalent_diameter,
-    grain_table,
     plot_csd,
     plot_size_distribution,
     size_statistics,
 )
+from ._graintable import GrainTable, grain_table
 
 __all__ = ["separate_grains", "grain_map", "GrainMap", "match_grains", "grain_table", "GrainTable",
            "equivalent_diameter", "size_statistics", "SizeStatistics", "crystal_size_distribution",

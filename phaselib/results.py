@@ -106,7 +106,8 @@ def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"
     arrays, meta = {}, {"format": FORMAT, "methods": {}}
     for i, method in enumerate(methods):
         res = map_phases(image, method=method, decomposition=dec,
-                         progress=lambda f, m, i=i, name=method: say(0.4 + 0.6 * (i + f) / len(methods), f"{name}: {m}"),
+                         progress=lambda f, m, i=i, name=method: say(0.4 + 0.6 * (i + f) / len(methods),
+                                                                    f"{name}: {m}"),
                          **options)
         arrays[f"{method}/labels"] = res.labels.astype(np.int8 if res.n_phases < 127 else np.int16)
         arrays[f"{method}/mean_spectra"] = res.spectra.means.astype(np.float32)

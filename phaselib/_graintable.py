@@ -1,0 +1,212 @@
+"""The grain table: one row per grain, measured on a grain label image.
+
+Private module: the public names are re-exported by :mod:`phaselib.morphology`.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._grainstats import _positive, equivalent_diameter
+
+
+@dataclass(frozen=True, eq=False)
+class GrainTable:
+    """One row per grain, as columns of equal length (``pandas.DataFrame(table.columns)``).
+
+    Columns: ``grain_id``, ``phase`` (-1 if unknown), ``area_px``, ``area_um2``,
+    ``equivalent_diameter_um``, ``major_axis_um``, ``minor_axis_um``, ``aspect_ratio``
+    (major / minor), ``orientation_deg`` (major axis, counter-clockwise from the image's
+    horizontal axis as displayed, in [-90, 90)), ``perimeter_um``, ``solidity`` (area / convex
+    hull area), ``centroid_row``, ``centroid_col`` (pixels), ``touches_border``.
+    Sizes are 2-D section sizes.
+    """
+
+    columns: dict
+    pixel_size: float = 1.0
+
+    def __len__(self) -> int:
+        return len(self.columns["grain_id"])
+
+    def __getitem__(self, name) -> np.ndarray:
+        return self.columns[name]
+
+    def keys(self):
+        return self.columns.keys()
+
+    def select(self, rows) -> GrainTable:
+        """The table of some rows (boolean mask or indices), e.g. ``t.select(t["phase"] == 1)``."""
+        return GrainTable({k: v[rows] for k, v in self.columns.items()}, self.pixel_size)
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts of Python numbers."""
+        return [{k: v[i].item() for k, v in self.columns.items()} for i in range(len(self))]
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` (pandas imported here; it is not a dependency)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+    def to_csv(self, path) -> None:
+        """Write the table as CSV (header line, one row per grain)."""
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(list(self.columns))
+            cols = list(self.columns.values())
+            for i in range(len(self)):
+                w.writerow([_fmt(c[i]) for c in cols])
+
+    def __repr__(self) -> str:
+        return f"<GrainTable {len(self)} grains, {len(self.columns)} columns, {self.pixel_size:g} um/px>"
+
+
+def _fmt(v):
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (np.floating, float)):
+        return format(float(v), ".8g")
+    return str(v)
+
+
+def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
+    """Measure every grain of a grain label image.
+
+    The measures are those of ``skimage.measure.regionprops_table`` (area, centroid,
+    ``axis_major_length``, ``axis_minor_length``, ``orientation``, ``perimeter``), computed for
+    all grains at once from image moments and neighbour counts, so that a full map with
+    tens of thousands of grains takes a second or two instead of a minute. Solidity is the
+    area over the area of the convex hull of the grain's pixel squares (the hull from 64
+    support directions, within 0.1 % of the exact one).
+
+    Parameters
+    ----------
+    grain_labels : (H, W) array_like of int
+        Grain ids (0: background), e.g. from :func:`separate_grains`.
+    phases : int or (n,) array_like of int, optional
+        Phase of all grains, or of each grain id ``1..n`` (``GrainMap.phases``).
+    pixel_size : float
+        Micrometres per pixel.
+
+    Returns
+    -------
+    GrainTable
+    """
+    lab = np.asarray(grain_labels)
+    if lab.ndim != 2:
+        raise ValueError(f"`grain_labels` must be a 2-D (H, W) array, got shape {lab.shape}.")
+    if lab.dtype.kind not in "iub":
+        raise ValueError(f"`grain_labels` must hold integer grain ids, got dtype {lab.dtype}.")
+    if lab.size and lab.min() < 0:
+        raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
+    px = _positive("pixel_size", pixel_size)
+    lab = lab.astype(np.int64, copy=False)
+    m = _measure(lab)
+    ids = m["label"]
+    if phases is None:
+        phase = np.full(ids.size, -1, np.int64)
+    elif np.ndim(phases) == 0:
+        phase = np.full(ids.size, int(phases), np.int64)
+    else:
+        per = np.asarray(phases)
+        if per.ndim != 1 or per.dtype.kind not in "iu":
+            raise ValueError("`phases` must be an integer or a 1-D integer array (phase of grain id 1, 2, ...).")
+        if ids.size and per.size < ids.max():
+            raise ValueError(f"`phases` (shape {per.shape}) must give the phase of every grain id "
+                             f"1..{ids.max()}.")
+        phase = per[ids - 1].astype(np.int64)
+    area = m["area"]
+    major, minor = m["major"] * px, m["minor"] * px
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aspect = np.where(minor > 0, major / np.where(minor > 0, minor, 1), np.nan)
+    cols = {
+        "grain_id": ids, "phase": phase, "area_px": area, "area_um2": area * px * px,
+        "equivalent_diameter_um": equivalent_diameter(area) * px,
+        "major_axis_um": major, "minor_axis_um": minor, "aspect_ratio": aspect,
+        "orientation_deg": (np.degrees(m["orientation"]) + 180.0) % 180.0 - 90.0,
+        "perimeter_um": m["perimeter"] * px, "solidity": m["solidity"],
+        "centroid_row": m["row"], "centroid_col": m["col"], "touches_border": m["border"],
+    }
+    return GrainTable(cols, px)
+
+
+_PERIMETER_WEIGHTS = np.zeros(50)  # skimage.measure.perimeter (4-neighbourhood)
+_PERIMETER_WEIGHTS[[5, 7, 15, 17, 25, 27]] = 1
+_PERIMETER_WEIGHTS[[21, 33]] = np.sqrt(2)
+_PERIMETER_WEIGHTS[[13, 23]] = (1 + np.sqrt(2)) / 2
+_HULL_DIRECTIONS = 64
+
+
+def _shift(a, dr, dc, fill=0):
+    """``a`` moved so that ``out[r, c] == a[r + dr, c + dc]`` (``fill`` outside)."""
+    out = np.full_like(a, fill)
+    h, w = a.shape
+    out[max(0, -dr):h - max(0, dr), max(0, -dc):w - max(0, dc)] = \
+        a[max(0, dr):h - max(0, -dr) or None, max(0, dc):w - max(0, -dc) or None]
+    return out
+
+
+def _measure(lab):
+    """Per-grain measures of a label image, vectorised (regionprops conventions)."""
+    h, w = lab.shape
+    flat = lab.ravel()
+    n = int(flat.max()) if flat.size else 0
+    count = np.bincount(flat, minlength=n + 1)
+    ids = np.flatnonzero(count[1:]) + 1
+    area = count[ids]
+    if ids.size == 0:
+        empty = np.zeros(0)
+        return dict(label=ids.astype(np.int64), area=area.astype(np.int64), row=empty, col=empty, major=empty,
+                    minor=empty, orientation=empty, perimeter=empty, solidity=empty, border=np.zeros(0, bool))
+    rr, cc = np.indices(lab.shape, dtype=np.float64)
+    rr, cc = rr.ravel(), cc.ravel()
+
+    def total(v):
+        return np.bincount(flat, weights=v, minlength=n + 1)[ids]
+
+    row, col = total(rr) / area, total(cc) / area
+    at = np.zeros(n + 1, np.intp)
+    at[ids] = np.arange(ids.size)
+    dr, dc = rr - row[at[flat]], cc - col[at[flat]]  # (background rows are never summed)
+    mu20, mu02, mu11 = total(dr * dr) / area, total(dc * dc) / area, total(dr * dc) / area
+    half, diff = (mu20 + mu02) / 2, np.sqrt(((mu20 - mu02) / 2) ** 2 + mu11**2)
+    major, minor = 4 * np.sqrt(np.clip(half + diff, 0, None)), 4 * np.sqrt(np.clip(half - diff, 0, None))
+    orientation = np.where(np.abs(mu02 - mu20) <= 1e-12 * (mu02 + mu20), np.where(mu11 > 0, np.pi / 4, -np.pi / 4),
+                           0.5 * np.arctan2(2 * mu11, mu20 - mu02))
+    # perimeter: skimage's weighted count of border-pixel configurations, per grain
+    same = {(dr, dc): _shift(lab, dr, dc, -1) == lab for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc}
+    border = (lab > 0) & ~(same[-1, 0] & same[1, 0] & same[0, -1] & same[0, 1])
+    code = border.astype(np.int64)
+    for (dr, dc), s in same.items():
+        code += (2 if dr == 0 or dc == 0 else 10) * (s & _shift(border, dr, dc, False))
+    code = np.where(border, code, 0)
+    perimeter = np.bincount(flat, weights=_PERIMETER_WEIGHTS[np.minimum(code, 49)].ravel(), minlength=n + 1)[ids]
+    # convex hull of the pixel squares from support lines (border pixels suffice)
+    b = np.flatnonzero(border.ravel())
+    order = np.argsort(flat[b], kind="stable")
+    b = b[order]
+    starts = np.searchsorted(flat[b], ids)
+    theta = np.arange(_HULL_DIRECTIONS) * (2 * np.pi / _HULL_DIRECTIONS)
+    support = np.empty((ids.size, theta.size))
+    for k, t in enumerate(theta):
+        u = np.array([np.cos(t), np.sin(t)])
+        v = rr[b] * u[0] + cc[b] * u[1]
+        support[:, k] = np.maximum.reduceat(v, starts) + 0.5 * (abs(u[0]) + abs(u[1]))
+    # vertices: intersections of consecutive support lines, then the shoelace formula
+    t0, t1 = theta, np.roll(theta, -1)
+    det = np.sin(t1 - t0)
+    h0, h1 = support, np.roll(support, -1, axis=1)
+    vr = (h0 * np.sin(t1) - h1 * np.sin(t0)) / det
+    vc = (h1 * np.cos(t0) - h0 * np.cos(t1)) / det
+    hull = 0.5 * np.abs(np.sum(vr * np.roll(vc, -1, axis=1) - vc * np.roll(vr, -1, axis=1), axis=1))
+    edge = np.zeros(n + 1, bool)
+    edge[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    return dict(label=ids.astype(np.int64), area=area.astype(np.int64), row=row, col=col, major=major,
+                minor=minor, orientation=orientation, perimeter=perimeter,
+                solidity=np.minimum(area / hull, 1.0), border=edge[ids])
+
+
+# ----------------------------------------------------------------- size statistics
