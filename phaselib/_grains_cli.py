@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .pipeline import jsonable
+
 FIGURE = "size_distribution.png"
 
 
@@ -153,7 +155,7 @@ def run(args):
         "correction is applied. CSD population density n = grains per um of size per um^2 of section; "
         "tau = -1 / (G * slope).",
         phases={p: e for p, (e, _, _) in results.items()})
-    (out / "size_stats.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out / "size_stats.json").write_text(json.dumps(summary, indent=2, default=jsonable))
     figure = [(int(p), s, c) for p, (_, s, c) in results.items() if s is not None]
     if figure:
         save_figure(figure, out / FIGURE)
@@ -171,13 +173,6 @@ def run(args):
         print(line)
     return out
 
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def _write_csd_csv(path, rows):

@@ -90,13 +90,14 @@ class PhaseMap:
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
         save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                            names=[f"{r['phase']}: {r['main_elements']}" for r in self.table()])
         return folder
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``json.dumps(default=...)`` for NumPy scalars and arrays (anything else as text)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import decompose
-from .pipeline import METHODS, map_phases
+from .pipeline import METHODS, jsonable, map_phases
 
 FORMAT = "phaselib-results-1"
 
@@ -131,18 +131,11 @@ def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".partial.npz")
-    np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=jsonable)), **arrays)
     tmp.replace(path)
     say(1.0, "done")
     return path
 
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def load_results(path) -> Results:
