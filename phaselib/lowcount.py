@@ -255,7 +255,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         if b > min(h, w):
             raise ValueError(f"bin_factor {b} is larger than the map ({h} x {w} pixels).")
         say(0.3, "initial clustering")
-        start = map_phases(preprocess.bin_spatial(image, b) if b > 1 else image,
+        start = map_phases(_binned(image, b) if b > 1 else image,
                            n_phases=k_req or "auto", energy_range=energy_range,
                            random_state=random_state, spatial_prior=False)
         spectra = start.spectra.sums[:, channels]
@@ -290,6 +290,24 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
 
 
 # ------------------------------------------------------------------------------ helpers
+def _binned(image, b, *, max_bytes=256 * 2**20):
+    """The map binned b x b for the initial clustering. When the binned copy would pass
+    ``max_bytes``, only row blocks spread evenly over the map are binned (their rows
+    stacked): enough to find the phases and their spectra, in bounded memory."""
+    from ._blocks import iter_row_blocks, sample_ranges
+
+    h, w, c = image.shape
+    size = (h // b) * (w // b) * c * 4
+    if size <= max_bytes:
+        return preprocess.bin_spatial(image, b)
+    rows_per_block = b * max(1, (16 * 2**20) // max(1, w * c * image.data.dtype.itemsize * b))
+    ranges = sample_ranges(h - h % b, rows_per_block, max_bytes / size)
+    parts = [preprocess.bin_spatial(image.replace(data=block), b).data
+             for _, _, block in iter_row_blocks(image.data, ranges=ranges)]
+    return preprocess.bin_spatial(image.replace(data=image.data[:b]), b).replace(data=np.concatenate(parts))
+
+
+
 def _loglik(wb, spectra):
     """(H*W, K) float32 ``x @ log(s).T`` over the CSR row blocks of ``wb``."""
     w = wb.shape[1]

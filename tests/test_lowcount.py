@@ -259,3 +259,17 @@ def test_real_map_thinned_to_20_counts(p45, seed):
     a_plain = ari(full.labels, map_phases(thin, spatial_prior=False).labels)
     print(f"P45 at 20 vs 122 counts/pixel: ARI {a_low:.3f} with the prior, {a_plain:.3f} per pixel")
     assert a_low >= a_plain + 0.2
+
+
+def test_binned_start_samples_rows_of_big_maps(rock20):
+    """Past a size limit, only spread row blocks are binned for the initial clustering."""
+    from phaselib import preprocess
+    from phaselib.lowcount import _binned
+
+    full = _binned(rock20.image, 2)
+    part = _binned(rock20.image, 2, max_bytes=full.data.nbytes // 4)
+    assert part.shape[1:] == full.shape[1:] and part.shape[0] < full.shape[0] // 2
+    # each binned row of the sample is a binned row of the whole map
+    rows = {tuple(r) for r in np.asarray(full.data).reshape(full.shape[0], -1)[:, :50].tolist()}
+    assert all(tuple(r) in rows for r in np.asarray(part.data).reshape(part.shape[0], -1)[:, :50].tolist())
+    assert part.pixel_size == preprocess.bin_spatial(rock20.image, 2).pixel_size
