@@ -19,6 +19,18 @@ def default_block_rows(shape, itemsize, *, block_bytes=BLOCK_BYTES) -> int:
     return int(max(1, min(h, block_bytes // max(1, w * c * itemsize))))
 
 
+def block_rows_for(data, *, block_bytes=BLOCK_BYTES) -> int:
+    """Rows per block for ``data``: about ``block_bytes`` of raw counts, and for a dask
+    array a whole number of its row chunks (a block that cuts a compressed chunk would
+    decompress it again for every block)."""
+    rows = default_block_rows(data.shape, data.dtype.itemsize, block_bytes=block_bytes)
+    chunks = getattr(data, "chunks", None)
+    if type(data).__module__.startswith("dask") and chunks and chunks[0]:
+        step = int(chunks[0][0])
+        rows = max(step, rows // step * step)
+    return rows
+
+
 def row_ranges(n_rows, block_rows):
     """``[(r0, r1), ...]`` covering ``n_rows`` rows in blocks of ``block_rows``."""
     if block_rows < 1:
@@ -49,15 +61,15 @@ def iter_row_blocks(data, block_rows=None, *, ranges=None):
     """
     if ranges is None:
         if block_rows is None:
-            block_rows = default_block_rows(data.shape, data.dtype.itemsize)
+            block_rows = block_rows_for(data)
         ranges = row_ranges(data.shape[0], block_rows)
-    is_dask = type(data).__module__.startswith("dask")
+    if type(data).__module__.startswith("dask"):
+        yield from _prefetched(data, ranges)
+        return
     mapped = getattr(data, "_mmap", None) if isinstance(data, np.memmap) else None
     for r0, r1 in ranges:
         block = data[r0:r1]
-        if is_dask:
-            block = block.compute()
-        elif mapped is not None:
+        if mapped is not None:
             # copy the rows out of the memory map and let the kernel drop the mapped pages
             # from this process (they stay in the page cache): resident memory stays at a
             # few blocks however large the file
@@ -66,6 +78,31 @@ def iter_row_blocks(data, block_rows=None, *, ranges=None):
         else:
             block = np.asarray(block)
         yield r0, r1, block
+
+
+def _prefetched(data, ranges, ahead=2):
+    """Dask blocks computed ``ahead`` at a time (decompressing chunks of a .zspy is the
+    slow part of reading it, and runs while the previous block is being processed)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = iter(ranges)
+    with ThreadPoolExecutor(ahead) as pool:
+        queue = deque((r, pool.submit(data[r[0]:r[1]].compute)) for r in _take(todo, ahead))
+        while queue:
+            (r0, r1), fut = queue.popleft()
+            for r in _take(todo, 1):
+                queue.append((r, pool.submit(data[r[0]:r[1]].compute)))
+            yield r0, r1, fut.result()
+
+
+def _take(iterator, n):
+    out = []
+    for item in iterator:
+        out.append(item)
+        if len(out) == n:
+            break
+    return out
 
 
 def _release(mapped):

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._blocks import default_block_rows, iter_row_blocks, row_ranges
+from ._blocks import block_rows_for, iter_row_blocks, row_ranges
 
 
 def active_client(client=None):
@@ -39,7 +39,7 @@ def _read_npy_rows(filename, offset, dtype, shape, r0, r1):
 
 def _block_rows_of(image, block_rows):
     if block_rows is None:
-        return default_block_rows(image.shape, image.data.dtype.itemsize, block_bytes=32 * 2**20)
+        return block_rows_for(image.data, block_bytes=32 * 2**20)
     return int(block_rows)
 
 

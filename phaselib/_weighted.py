@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import sparse
 
-from ._blocks import default_block_rows, iter_row_blocks, sample_ranges
+from ._blocks import block_rows_for, iter_row_blocks, sample_ranges
 
 #: sparse blocks are kept in memory when their total size stays below this
 CACHE_BYTES = 1536 * 2**20
@@ -87,7 +87,7 @@ class WeightedBlocks:
         h, w, _ = self.shape
         if block_rows is None:
             # small blocks parallelise well; about 8 MiB of raw counts each
-            block_rows = default_block_rows(self.shape, data.dtype.itemsize, block_bytes=8 * 2**20)
+            block_rows = block_rows_for(data, block_bytes=8 * 2**20)
         self.block_rows = block_rows
         self.ranges = sample_ranges(h, block_rows, sample_fraction)
         self.n_pixels = sum(r1 - r0 for r0, r1 in self.ranges) * w
