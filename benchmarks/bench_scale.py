@@ -127,7 +127,12 @@ def hs_child(args):
                          rss_after_mb=_status_mb("VmRSS"), anon_after_mb=_status_mb("RssAnon"),
                          vmsize_after_mb=_status_mb("VmSize"))
             if et is not None:
+                import traceback
+
                 entry["error"] = f"{et.__name__}: {str(ev)[:300]}"
+                # where it failed: the innermost frames (file:line function)
+                entry["where"] = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno} {f.name}"
+                                  for f in traceback.extract_tb(tb)[-6:]]
                 rec["status"] = "MemoryError" if issubclass(et, MemoryError) else "error"
                 rec["error"] = entry["error"]
                 rec["failed_stage"] = self.name
