@@ -208,6 +208,8 @@ def main(argv=None):
             from . import _grains_cli
 
             _grains_cli.run(args)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of the input
+        return 0
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError) as err:
         print(f"phaselib: error: {err}", file=sys.stderr)
         return 2
