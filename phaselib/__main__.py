@@ -85,6 +85,9 @@ def build_parser():
     pc.add_argument("--out", required=True, help="output .npz file")
     pc.add_argument("--methods", default="pca-kmeans,nmf-otsu,fuzzy-cmeans",
                     help="comma-separated methods (default: %(default)s)")
+    pc.add_argument("--display-bin", type=int, default=1, metavar="B",
+                    help="store loadings and the counts map averaged over B x B pixels (smaller file; "
+                         "label maps keep full resolution)")
     pc.add_argument("--overwrite", action="store_true")
     return p
 
@@ -178,7 +181,8 @@ def run_precompute(args):
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     with _dask_client(args) as client:
         path = precompute(image, args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-                          overwrite=args.overwrite, progress=progress, n_phases=args.n_phases,
+                          display_bin=args.display_bin, overwrite=args.overwrite, progress=progress,
+                          n_phases=args.n_phases,
                           n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
                           membership_threshold=args.membership_threshold, random_state=args.seed,
                           block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,

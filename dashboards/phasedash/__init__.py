@@ -1,0 +1,5 @@
+"""phasedash: the Voilà dashboards of phaselib (widgets over :mod:`phaselib`, no analysis code)."""
+from .app import STEPS, App, export
+from .state import SAMPLES, Session
+
+__all__ = ["App", "SAMPLES", "STEPS", "Session", "export"]

@@ -1,0 +1,206 @@
+"""The guided phase-mapping app: seven steps in tabs over one :class:`Session`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import ipywidgets as W
+from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel
+from .panels_b import ComparePanel, ExportPanel, GrainsPanel, PhaseMapPanel
+from .plots import phase_colour
+from .runner import Runner
+from .state import Session
+
+STEPS = ("Data", "Decomposition", "Clustering", "Phase map", "Compare", "Grains", "Export")
+
+
+class App:
+    """The dashboard. ``App(sample="sample:P45").widget`` is what the notebook displays.
+
+    Parameters
+    ----------
+    sample : str, optional
+        Map to open at start (``sample:P45``, ``synthetic:200x300``, or a path).
+    background : bool
+        Compute in a worker thread so the page never freezes (False in tests and scripts).
+    start : str
+        Step shown first.
+    """
+
+    def __init__(self, sample="sample:P45", *, background=True, start="Data"):
+        self.session = Session()
+        self.runner = Runner(background=background)
+        self.colours = {}
+        self.updating = False
+        self.data = DataPanel(self)
+        self.decomposition = DecompositionPanel(self)
+        self.clustering = ClusteringPanel(self)
+        self.phase_map = PhaseMapPanel(self)
+        self.comparison = ComparePanel(self)
+        self.grain_panel = GrainsPanel(self)
+        self.export_panel = ExportPanel(self)
+        panels = [self.data, self.decomposition, self.clustering, self.phase_map, self.comparison,
+                  self.grain_panel, self.export_panel]
+        self.tabs = W.Tab(children=[p.widget for p in panels], titles=[f"{i + 1}. {t}" for i, t in enumerate(STEPS)])
+        self.tabs.selected_index = STEPS.index(start)
+        title = W.HTML("<h2 style='margin:4px 0'>Phase mapping of an EDS spectrum image</h2>")
+        self.widget = W.VBox([title, W.HBox([self.runner.widget]), self.runner.message, self.tabs],
+                             layout=W.Layout(width="100%"))
+        self.widget.add_class("phasedash-app")
+        if sample:
+            self.load(sample)
+
+    # ---------------------------------------------------------------- helpers
+    @contextlib.contextmanager
+    def quiet(self, *widgets):
+        """Set widget values from the session without acting on them (see :meth:`Panel.user`)."""
+        was, self.updating = self.updating, True
+        try:
+            yield
+        finally:
+            self.updating = was
+
+    def colour(self, i):
+        return self.colours.get(i, phase_colour(i))
+
+    def refresh(self, what):
+        """Redraw the views that depend on ``what`` changed in the session."""
+        order = ["data", "decomposition", "clustering", "phases", "grains"]
+        panels = {"data": [self.data], "decomposition": [self.decomposition], "clustering": [self.clustering],
+                  "phases": [self.phase_map], "grains": [self.grain_panel]}
+        if what == "spectra":
+            self.phase_map.refresh(spectra_only=True)
+            return
+        for step in order[order.index(what):]:
+            for p in panels[step]:
+                p.refresh()
+
+    def _pipeline(self, *, pca=False, decompose=None, cluster=None, phases=None):
+        """Compute what a change makes stale, in the worker: PCA, decomposition, clusters, phases, spectra."""
+        s, report = self.session, self.runner.report
+        if pca or s.pca is None:
+            s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
+        if decompose is not None or s.decomposition is None:
+            s.decompose(*(decompose or (s.algorithm, s.n_components)), progress=lambda f, m: report(0.4 + 0.2 * f, m))
+        if cluster is not None or s.clustering is None:
+            report(0.6, "clustering")
+            s.run_clustering(*(cluster or ()))
+        report(0.8, "phase map")
+        s.phase_map(**(phases or {}), spectra=False)
+        report(0.9, "phase spectra")
+        s.measure()
+
+    # ---------------------------------------------------------------- actions
+    def load(self, source, **calibration):
+        def compute():
+            self.runner.report(0.05, "reading the map")
+            self.session.load(source, **calibration)
+            self.colours = {}
+            self._pipeline(pca=True)
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), "loading")
+
+    def calibrate(self, offset, scale):
+        def compute():
+            self.session.set_calibration(offset, scale)
+            self._pipeline(pca=True)
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), "calibrating")
+
+    def crop(self, rows, cols):
+        def compute():
+            self.session.crop(rows, cols)
+            self._pipeline(pca=True)
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), "cropping")
+
+    def decompose(self, algorithm, n_components):
+        s = self.session
+        return self.runner.run("decomposition", lambda: self._pipeline(
+            decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)),
+            lambda _: self.refresh("decomposition"), f"{algorithm} with {n_components} components")
+
+    def cluster(self, method, n_clusters, threshold=0.5):
+        return self.runner.run("clustering", lambda: self._pipeline(cluster=(method, n_clusters, threshold)),
+                               lambda _: self.refresh("clustering"), f"{method} with {n_clusters} clusters")
+
+    def estimate(self):
+        return self.runner.run("estimate", self.session.estimate_clusters,
+                               lambda _: self.clustering.show_estimate(), "scoring numbers of clusters")
+
+    def phases(self, **changes):
+        """Phase map from the current clusters / component maps: fast map first, spectra after."""
+        def compute():
+            self.session.phase_map(**changes, spectra=False)
+        def show(_):
+            self.refresh("phases")
+            self.runner.run("spectra", self.session.measure, lambda _: self.refresh("spectra"), "phase spectra")
+        return self.runner.run("phases", compute, show, "phase map")
+
+    def set_colour(self, phase, colour):
+        self.colours[int(phase)] = colour
+        self.refresh("phases")
+        self.clustering.refresh()
+
+    def compare(self):
+        return self.runner.run("compare", lambda: self.session.compare(progress=self.runner.report),
+                               self.comparison.show, "comparing methods")
+
+    def grains(self, **options):
+        return self.runner.run("grains", lambda: self.session.run_grains(**options),
+                               lambda _: self.refresh("grains"), "separating grains")
+
+    def export(self, folder):
+        return self.runner.run("export", lambda: export(self.session, folder, self.colours),
+                               self.export_panel.show_files, "exporting")
+
+    def save_session(self, folder):
+        def compute():
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            return [self.session.save_session(Path(folder) / "session.json")]
+        return self.runner.run("export", compute, self.export_panel.show_files, "saving the session")
+
+    def restore(self, state):
+        """Reopen a session (a dict, a path, or the bytes of a session file)."""
+        if isinstance(state, (bytes, bytearray)):
+            try:
+                state = json.loads(state.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                self.runner.error("This file is not a session file (not JSON).")
+                return None
+        return self.runner.run("data", lambda: self.session.restore(state, progress=self.runner.report),
+                               lambda _: self.refresh("data"), "reopening the session")
+
+
+def export(session, folder, colours=None):
+    """Write the session's results to ``folder``; returns the paths written."""
+    from PIL import Image
+
+    from phaselib import quantify
+    from phaselib.pipeline import save_phase_map_png
+
+    from .plots import labels_rgb
+
+    s = session
+    s._need(s.labels, "Make a phase map before exporting.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if s.spectra is None or s.spectra.sums.shape[0] != int(s.labels.max()) + 1:
+        s.measure()
+    k = s.spectra.sums.shape[0]
+    out = [folder / "phase_map.png", folder / "phase_map.tif", folder / "phases.csv", folder / "session.json"]
+    save_phase_map_png(s.labels, out[0], n_phases=k)
+    Image.fromarray(labels_rgb(s.labels, k, colours)).save(out[1])
+    fr, unassigned = s.fractions()
+    rows = ["phase,fraction,n_pixels,main_elements"]
+    rows += [f"{i},{f:.6f},{n},{' '.join(quantify.main_elements(ln))}"
+             for i, (f, n, ln) in enumerate(zip(fr, s.spectra.n_pixels, s.phase_lines))]
+    rows.append(f"unassigned,{unassigned:.6f},{int((s.labels < 0).sum())},")
+    out[2].write_text("\n".join(rows) + "\n")
+    s.save_session(out[3])
+    im = s.image
+    out += quantify.save_msa(s.spectra.means, im.energy_offset, im.energy_scale, folder,
+                             names=[f"phase_{i}" for i in range(k)], beam_energy=im.beam_energy, overwrite=True)
+    if s.grains is not None:
+        s.grains.table().to_csv(folder / "grains.csv")
+        out.append(folder / "grains.csv")
+    return [Path(p) for p in out]

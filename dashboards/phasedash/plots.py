@@ -1,0 +1,200 @@
+"""bqplot views used by the panels: maps as PNG images, spectra with line markers, curves."""
+
+from __future__ import annotations
+
+import io
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+from PIL import Image as _PIL
+
+from phaselib.pipeline import PHASE_COLOURS, UNASSIGNED_COLOUR
+
+# viridis at 9 stops, interpolated into a 256-entry table (no matplotlib needed)
+_VIRIDIS = np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+                     [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], float)
+VIRIDIS = np.stack([np.interp(np.linspace(0, 8, 256), np.arange(9), _VIRIDIS[:, i]) for i in range(3)],
+                   -1).astype(np.uint8)
+
+
+def phase_colour(i) -> str:
+    """The fixed colour of phase ``i`` (``-1``: unassigned), shared by every view."""
+    return UNASSIGNED_COLOUR if i < 0 else PHASE_COLOURS[i % len(PHASE_COLOURS)]
+
+
+def _rgb(hexes):
+    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
+
+
+def png(rgb) -> bytes:
+    buf = io.BytesIO()
+    _PIL.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def scalar_rgb(values, low=None, high=None):
+    """(H, W) values -> (H, W, 3) viridis colours (2nd-98th percentile stretch by default)."""
+    v = np.asarray(values, np.float32)
+    finite = v[np.isfinite(v)]
+    lo = float(np.percentile(finite, 2)) if low is None and finite.size else (low or 0.0)
+    hi = float(np.percentile(finite, 98)) if high is None and finite.size else (high or 1.0)
+    idx = np.clip((v - lo) / (hi - lo if hi > lo else 1.0) * 255, 0, 255)
+    return VIRIDIS[np.nan_to_num(idx).astype(np.uint8)]
+
+
+def labels_rgb(labels, n_phases=None, colours=None):
+    """(H, W) phase labels (-1 unassigned) -> (H, W, 3) in the fixed phase colours."""
+    lab = np.asarray(labels)
+    k = int(lab.max()) + 1 if n_phases is None else int(n_phases)
+    table = _rgb([UNASSIGNED_COLOUR] + [(colours or {}).get(i, phase_colour(i)) for i in range(max(k, 1))])
+    return table[np.clip(lab.astype(np.int64) + 1, 0, len(table) - 1)]
+
+
+def grains_rgb(grain_labels, seed=0):
+    """Grain ids (0 background) -> random but stable colours."""
+    g = np.asarray(grain_labels)
+    table = np.random.default_rng(seed).integers(40, 230, (int(g.max()) + 1, 3)).astype(np.uint8)
+    table[0] = 255
+    return table[g]
+
+
+class MapView:
+    """A map shown as a PNG image in a bqplot figure, clickable and with a rectangle brush."""
+
+    def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None):
+        self.shape = (1, 1)
+        self.xs, self.ys = bq.LinearScale(min=0, max=1), bq.LinearScale(min=1, max=0)
+        self.picture = W.Image(value=png(np.zeros((1, 1, 3), np.uint8)), format="png")
+        self.mark = bq.Image(image=self.picture, scales={"x": self.xs, "y": self.ys}, x=[0, 1], y=[0, 1])
+        self.mark.pixelated = True
+        self.marker = bq.Scatter(x=[], y=[], scales={"x": self.xs, "y": self.ys}, colors=["red"],
+                                 marker="cross", default_size=60)
+        ax = [bq.Axis(scale=self.xs, label="column", num_ticks=4),
+              bq.Axis(scale=self.ys, side="left", label="row", num_ticks=4)]
+        self.figure = bq.Figure(marks=[self.mark, self.marker], axes=ax, title=title,
+                                fig_margin=dict(top=30, bottom=35, left=45, right=10),
+                                layout=W.Layout(width=f"{width}px", height=f"{int(width * 0.85)}px"),
+                                padding_x=0, padding_y=0)
+        if on_click is not None:
+            self.mark.on_element_click(lambda _, ev: on_click(*self._pixel(ev["data"])))
+        if brush:
+            self.brush = bq.interacts.BrushSelector(x_scale=self.xs, y_scale=self.ys, color="red")
+            self.figure.interaction = self.brush
+            if on_brush is not None:
+                self.brush.observe(lambda ch: self._brushed(on_brush), "brushing")
+
+    def _pixel(self, data):
+        h, w = self.shape
+        return int(np.clip(data["click_y"], 0, h - 1)), int(np.clip(data["click_x"], 0, w - 1))
+
+    def _brushed(self, callback):
+        if self.brush.brushing or self.brush.selected_x is None or self.brush.selected_y is None:
+            return
+        (x0, x1), (y0, y1) = sorted(self.brush.selected_x), sorted(self.brush.selected_y)
+        callback(int(round(y0)), int(round(y1)), int(round(x0)), int(round(x1)))
+
+    def show(self, rgb, title=None):
+        h, w = rgb.shape[:2]
+        with self.mark.hold_sync():
+            if (h, w) != self.shape:
+                self.shape = (h, w)
+                self.xs.min, self.xs.max = 0, w
+                self.ys.min, self.ys.max = h, 0
+                self.mark.x, self.mark.y = [0, w], [h, 0]
+            self.picture.value = png(rgb)
+        if title is not None:
+            self.figure.title = title
+
+    def mark_pixel(self, row, col):
+        self.marker.x, self.marker.y = [col + 0.5], [row + 0.5]
+
+
+class SpectrumView:
+    """Spectra against energy with labelled element-line markers."""
+
+    def __init__(self, title="", *, width=560, height=300, log=False):
+        self.xs = bq.LinearScale()
+        self.ys = bq.LogScale() if log else bq.LinearScale(min=0)
+        sc = {"x": self.xs, "y": self.ys}
+        self.lines = bq.Lines(x=[0, 1], y=[[1, 1]], scales=sc, stroke_width=1.2, colors=["#1f77b4"])
+        self.ticks = bq.Lines(x=[], y=[], scales=sc, colors=["#888888"], stroke_width=0.8, line_style="dashed")
+        self.names = bq.Label(x=[], y=[], text=[], scales=sc, font_weight="normal", default_size=11,
+                              colors=["#444444"], rotate_angle=-90, align="start")
+        ax = [bq.Axis(scale=self.xs, label="energy (keV)"),
+              bq.Axis(scale=self.ys, side="left", label="counts", tick_format=".2s")]
+        self.figure = bq.Figure(marks=[self.lines, self.ticks, self.names], axes=ax, title=title,
+                                fig_margin=dict(top=30, bottom=40, left=55, right=10),
+                                layout=W.Layout(width=f"{width}px", height=f"{height}px"))
+
+    def show(self, energy, spectra, colours=None, lines=(), labels=None, title=None, x_max=None):
+        """``spectra``: (C,) or (K, C); ``lines``: dicts with ``line`` and ``energy_keV``."""
+        y = np.atleast_2d(np.asarray(spectra, float))
+        e = np.asarray(energy, float)
+        hi = x_max or float(min(e[-1], 12.0))
+        keep = (e >= 0.1) & (e <= hi)
+        y = y[:, keep]
+        peak = float(y.max()) if y.size and y.max() > 0 else 1.0
+        with self.lines.hold_sync(), self.ticks.hold_sync(), self.names.hold_sync():
+            self.lines.x, self.lines.y = e[keep], y
+            self.lines.colors = list(colours) if colours else ["#1f77b4"]
+            self.lines.labels = list(labels) if labels else []
+            self.lines.display_legend = bool(labels)
+            self.xs.min, self.xs.max = 0.1, hi
+            named = [ln for ln in lines if 0.1 <= ln["energy_keV"] <= hi]
+            self.ticks.x = [[ln["energy_keV"]] * 2 for ln in named] or []
+            self.ticks.y = [[0, peak] for _ in named] or []
+            self.names.x = [ln["energy_keV"] for ln in named]
+            self.names.y = [peak * 0.98] * len(named)
+            self.names.text = [ln["line"].replace("_", " ") for ln in named]
+        if title is not None:
+            self.figure.title = title
+
+
+class CurveView:
+    """A small x-y plot (scree, histogram, estimate curves, CSD) with optional vertical markers."""
+
+    def __init__(self, title="", *, xlabel="", ylabel="", width=360, height=260, log_y=False, bars=False):
+        self.xs = bq.LinearScale()
+        self.ys = bq.LogScale() if log_y else bq.LinearScale()
+        sc = {"x": self.xs, "y": self.ys}
+        self.bars = bq.Bars(x=[], y=[], scales=sc, colors=["#9ecae1"], padding=0.05) if bars else None
+        self.lines = bq.Lines(x=[0, 1], y=[[0, 0]], scales=sc, marker="circle", marker_size=16,
+                              colors=["#1f77b4"])
+        self.vlines = bq.Lines(x=[], y=[], scales=sc, colors=["#d62728"], stroke_width=2)
+        marks = ([self.bars] if self.bars else []) + [self.lines, self.vlines]
+        self.y_axis = bq.Axis(scale=self.ys, side="left", label=ylabel, tick_format=".3g")
+        ax = [bq.Axis(scale=self.xs, label=xlabel, tick_format=".3g"), self.y_axis]
+        self.figure = bq.Figure(marks=marks, axes=ax, title=title,
+                                fig_margin=dict(top=30, bottom=40, left=55, right=10),
+                                layout=W.Layout(width=f"{width}px", height=f"{height}px"))
+
+    def set_log(self, log):
+        scale = bq.LogScale() if log else bq.LinearScale()
+        for m in [self.lines, self.vlines] + ([self.bars] if self.bars else []):
+            m.scales = {**m.scales, "y": scale}
+        self.ys = self.y_axis.scale = scale
+
+    def show(self, x, ys, *, colours=None, labels=None, bars=None, markers=None, marker_colours=None,
+             title=None):
+        ys = np.atleast_2d(np.asarray(ys, float))
+        with self.lines.hold_sync():
+            self.lines.x, self.lines.y = np.asarray(x, float), ys
+            self.lines.colors = list(colours or ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"])
+            self.lines.labels = list(labels or [])
+            self.lines.display_legend = bool(labels)
+        if self.bars is not None and bars is not None:
+            bx, by = bars
+            self.bars.x, self.bars.y = np.asarray(bx, float), np.asarray(by, float)
+        lo = float(np.nanmin(ys)) if ys.size else 0.0
+        hi = float(np.nanmax(ys)) if ys.size else 1.0
+        if self.bars is not None and bars is not None and len(bars[1]):
+            lo, hi = min(lo, 0.0), max(hi, float(np.max(bars[1])))
+        markers = list(markers or [])
+        with self.vlines.hold_sync():
+            self.vlines.x = [[m, m] for m in markers] or []
+            self.vlines.y = [[lo, hi] for _ in markers] or []
+            if markers:
+                self.vlines.colors = list(marker_colours or ["#d62728"] * len(markers))
+        if title is not None:
+            self.figure.title = title

@@ -1,0 +1,95 @@
+"""Run computations off the kernel's main thread, one at a time, with progress and messages.
+
+A job is ``compute()`` (in a worker thread) then ``show(result)``. If the same kind
+of job is asked for again before the first is shown, the first result is dropped:
+the view always shows the latest request, never a mix. Errors become a message in
+the page; the kernel keeps running.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+import ipywidgets as W
+
+
+class Runner:
+    """One worker thread, a progress bar and a message area.
+
+    Parameters
+    ----------
+    background : bool
+        Run jobs in a worker thread (the app); False runs them at once (tests, scripts).
+    """
+
+    def __init__(self, background=True):
+        self.background = background
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="220px", visibility="hidden"))
+        self.status = W.HTML("")
+        self.message = W.HTML("")
+        self.widget = W.HBox([self.progress, self.status])
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phasedash") if background else None
+        self._latest = {}
+        self._lock = threading.RLock()
+        self._futures = []
+        self.last_seconds = {}
+
+    def report(self, fraction, text=""):
+        """A phaselib ``progress(fraction, message)`` callback."""
+        self.progress.value = float(min(max(fraction, 0.0), 1.0))
+        self.status.value = f"<span style='color:#555'>{html.escape(str(text))}</span>"
+
+    def error(self, err):
+        """Show an error as a message in the page (not a traceback)."""
+        text = str(err) or type(err).__name__
+        self.message.value = (f"<div class='phasedash-error' style='color:#a50f15;background:#fee0d2;"
+                              f"padding:6px;border-radius:4px'>&#9888; {html.escape(text)}</div>")
+
+    def clear(self):
+        self.message.value = ""
+
+    def run(self, kind, compute, show=None, label="working"):
+        """Compute in the worker, then show the result unless a newer ``kind`` job was asked for."""
+        with self._lock:
+            token = self._latest.get(kind, 0) + 1
+            self._latest[kind] = token
+        if not self.background:
+            return self._job(kind, token, compute, show, label)
+        fut = self._pool.submit(self._job, kind, token, compute, show, label)
+        self._futures = [f for f in self._futures if not f.done()] + [fut]
+        return fut
+
+    def _current(self, kind, token):
+        return self._latest.get(kind) == token
+
+    def _job(self, kind, token, compute, show, label):
+        if not self._current(kind, token):
+            return None  # a newer request of this kind is queued behind us
+        t0 = time.perf_counter()
+        self.progress.layout.visibility = "visible"
+        self.report(0.0, label + "...")
+        self.clear()
+        try:
+            result = compute()
+            with self._lock:
+                if show is not None and self._current(kind, token):
+                    show(result)
+            return result
+        except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
+            if not isinstance(err, (ValueError, TypeError, OSError, KeyError, IndexError)):
+                traceback.print_exc()
+            self.error(err)
+            return None
+        finally:
+            self.last_seconds[kind] = time.perf_counter() - t0
+            self.progress.layout.visibility = "hidden"
+            self.status.value = ""
+
+    def wait(self, timeout=120):
+        """Wait for every queued job (tests)."""
+        for f in list(self._futures):
+            f.result(timeout=timeout)

@@ -1,0 +1,378 @@
+"""The dashboard's state, without any widget: what a session has loaded and computed.
+
+Every step of the practical is one method that calls :mod:`phaselib` and stores its
+(immutable) result in a trait; the views observe the traits. The same checks raise
+the same errors here as in a script, and the app shows their message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import traitlets as T
+
+from phaselib import datasets, decompose, io, preprocess, quantify, segment
+from phaselib import cluster as _cluster
+from phaselib.pipeline import METHODS
+
+SAMPLES = {
+    "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
+    "Synthetic rock with ground truth (200 x 300)": "synthetic:200x300",
+    "Synthetic rock, low counts (20 counts/px, 200 x 300)": "synthetic:200x300:20",
+}
+ALGORITHMS = ("PCA", "NMF", "ICA")
+CLUSTER_METHODS = {"k-means": "kmeans", "Gaussian mixture": "gmm", "fuzzy c-means": "fcm"}
+SESSION_FORMAT = "phasedash-session-1"
+
+
+def _adjusted_rand(a, b):
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(np.ravel(a), np.ravel(b)))
+
+
+class Session(T.HasTraits):
+    """One user's session: the map and every result derived from it.
+
+    Results are replaced, never mutated, so a view can compare old and new.
+    """
+
+    source = T.Unicode("")
+    image = T.Any(None)          # SpectrumImage being analysed (after crop / calibration)
+    full_image = T.Any(None)     # as loaded
+    crop_box = T.Any(None)       # (r0, r1, c0, c1) or None
+    truth = T.Any(None)          # (H, W) true labels of a synthetic rock, cropped with the map
+    phase_names = T.Any(None)    # true mineral names of a synthetic rock
+    total = T.Any(None)          # (C,) sum spectrum
+    brightness = T.Any(None)     # (H, W) counts per pixel
+    total_lines = T.Any(())      # named lines of the sum spectrum
+    pca = T.Any(None)            # Decomposition (PCA, all components, for the scree plot)
+    algorithm = T.Unicode("PCA")
+    n_components = T.Int(2)
+    decomposition = T.Any(None)  # the chosen decomposition (PCA truncated, NMF or ICA)
+    cluster_method = T.Unicode("kmeans")
+    n_clusters = T.Int(2)
+    membership_threshold = T.Float(0.5)
+    clustering = T.Any(None)
+    estimate = T.Any(None)       # ClusterEstimate
+    phase_source = T.Unicode("clusters")  # or "loadings" (Otsu per component)
+    overrides = T.Dict()         # component -> threshold overriding Otsu's
+    otsu = T.Any(None)           # (K,) Otsu thresholds of the abundance maps
+    min_size = T.Int(0)
+    labels = T.Any(None)         # (H, W) phase map, -1 unassigned
+    spectra = T.Any(None)        # PhaseSpectra
+    phase_lines = T.Any(())
+    grain_options = T.Dict()
+    grains = T.Any(None)         # GrainMap
+    _truth_full = None
+
+    # ------------------------------------------------------------------ data
+    def load(self, source, *, energy_offset=None, energy_scale=None, progress=None):
+        """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path."""
+        source = original = str(source).strip()
+        truth = names = None
+        if source.startswith("synthetic:"):
+            parts = source.split(":")
+            try:
+                h, w = (int(v) for v in parts[1].lower().split("x"))
+                counts = float(parts[2]) if len(parts) > 2 else 200.0
+            except (ValueError, IndexError):
+                raise ValueError(f"Synthetic maps are named 'synthetic:HxW[:counts]', got {source!r}.") from None
+            if h * w > 400 * 400:
+                raise ValueError(f"A synthetic map of {h} x {w} pixels is too big for a dashboard (max 400 x 400).")
+            rock = datasets.make_rock((h, w), counts_per_pixel=counts, seed=0)
+            image, truth, names = rock.image, rock.labels, rock.phase_names
+        else:
+            if not source:
+                raise ValueError("Choose a bundled map or give a file to load.")
+            kw = {}
+            if source.startswith("sample:"):
+                source = str(datasets.sample_path(source.split(":", 1)[1]))
+            if source.lower().endswith(".npy"):
+                if energy_offset is None or energy_scale is None:
+                    raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
+                kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
+            image = io.load(source, **kw)
+            if image.is_lazy:
+                raise ValueError("This map is too big to explore interactively here; run "
+                                 "`python -m phaselib precompute` on it and open the results.")
+            if image.n_pixels * image.n_channels > 200_000_000:
+                raise ValueError(f"This map ({image.shape[0]} x {image.shape[1]} x {image.n_channels}) is too big "
+                                 "for a dashboard; crop it first (phaselib.preprocess.crop) or precompute it.")
+        with self.hold_trait_notifications():
+            self._reset()
+            self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names
+            self._truth_full = truth
+            self._set_image(image)
+
+    def _reset(self):
+        self.crop_box = None
+        self.pca = self.decomposition = self.clustering = self.estimate = None
+        self.labels = self.spectra = self.grains = self.otsu = None
+        self.phase_lines, self.overrides = (), {}
+
+    def _set_image(self, image):
+        data = np.asarray(image.data)
+        brightness = data.sum(-1, dtype=np.int64)
+        if brightness.max() <= 0:
+            raise ValueError("The map holds no counts (every pixel is zero).")
+        self.image = image
+        self.brightness = brightness.astype(np.float32)
+        self.total = data.reshape(-1, data.shape[-1]).sum(0, dtype=np.int64).astype(np.float64)
+        self.total_lines = quantify.identify_lines(self.total, image.energy_keV, beam_energy=image.beam_energy,
+                                                   n_lines=10)
+
+    def crop(self, rows, cols):
+        """Analyse a rectangle of the loaded map: ``rows=(r0, r1)``, ``cols=(c0, c1)``; None resets."""
+        self._need(self.full_image, "Load a map first.")
+        if rows is None and cols is None:
+            image, box, truth = self.full_image, None, self._truth_full
+        else:
+            h, w = self.full_image.shape[:2]
+            r0, r1 = (0, h) if rows is None else (int(rows[0]), int(rows[1]))
+            c0, c1 = (0, w) if cols is None else (int(cols[0]), int(cols[1]))
+            if r1 - r0 < 4 or c1 - c0 < 4:
+                raise ValueError(f"The crop must be at least 4 x 4 pixels, got {r1 - r0} x {c1 - c0}.")
+            image = preprocess.crop(self.full_image, rows=(r0, r1), cols=(c0, c1))
+            box, truth = (r0, r1, c0, c1), self._truth_full
+            if truth is not None:
+                truth = truth[r0:r1, c0:c1]
+        with self.hold_trait_notifications():
+            image = image.replace(energy_offset=self.image.energy_offset, energy_scale=self.image.energy_scale)
+            keep = self.source, self.full_image, self.phase_names
+            self._reset()
+            self.source, self.full_image, self.phase_names = keep
+            self.crop_box, self.truth = box, truth
+            self._set_image(image)
+
+    def set_calibration(self, energy_offset, energy_scale):
+        """Change the energy calibration (keV); results computed before are dropped."""
+        self._need(self.image, "Load a map first.")
+        image = self.image.replace(energy_offset=float(energy_offset), energy_scale=float(energy_scale))
+        with self.hold_trait_notifications():
+            keep = self.source, self.full_image, self.phase_names, self.crop_box, self.truth
+            self._reset()
+            self.source, self.full_image, self.phase_names, self.crop_box, self.truth = keep
+            self._set_image(image)
+
+    def pixel_spectrum(self, row, col, row1=None, col1=None):
+        """Summed spectrum of a pixel or of the rectangle ``[row:row1, col:col1]``."""
+        self._need(self.image, "Load a map first.")
+        h, w = self.image.shape[:2]
+        row1 = row + 1 if row1 is None else row1
+        col1 = col + 1 if col1 is None else col1
+        r0, r1 = sorted((int(np.clip(row, 0, h - 1)), int(np.clip(row1, 1, h))))
+        c0, c1 = sorted((int(np.clip(col, 0, w - 1)), int(np.clip(col1, 1, w))))
+        r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)
+        block = np.asarray(self.image.data[r0:r1, c0:c1])
+        return block.reshape(-1, block.shape[-1]).sum(0, dtype=np.int64), (r0, r1, c0, c1)
+
+    # --------------------------------------------------------- decomposition
+    def run_pca(self, progress=None):
+        self._need(self.image, "Load a map first.")
+        h, w, c = self.image.shape
+        n = max(2, min(20, h * w - 1, c - 1))
+        pca = decompose.pca(self.image, n_components=n, progress=progress)
+        with self.hold_trait_notifications():
+            self.pca = pca
+            self.n_components = max(2, min(pca.suggested_n_components or 2, n))
+            self.n_clusters = self.n_components
+        return pca
+
+    def decompose(self, algorithm=None, n_components=None, progress=None):
+        """The chosen decomposition (PCA truncated, NMF or ICA) with ``n_components``."""
+        algorithm = algorithm or self.algorithm
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"Unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
+        if self.pca is None:
+            self.run_pca(progress)
+        n = int(self.n_components if n_components is None else n_components)
+        if not 1 <= n <= self.pca.n_components:
+            raise ValueError(f"The number of components must be between 1 and {self.pca.n_components}, got {n}.")
+        if algorithm == "PCA":
+            dec = self.pca.truncate(n)
+        elif algorithm == "ICA":
+            dec = decompose.ica(self.pca, n)
+        else:
+            if n < 2:
+                raise ValueError("NMF needs at least 2 components.")
+            start = _cluster.kmeans(self.pca.features(min(n, self.pca.n_components)), n)
+            dec = decompose.nmf(self.image, n, labels=start.labels.reshape(self.image.shape[:2]), progress=progress)
+        with self.hold_trait_notifications():
+            self.algorithm, self.n_components, self.decomposition = algorithm, n, dec
+            self.otsu, self.overrides = None, {}
+        return dec
+
+    # ------------------------------------------------------------ clustering
+    def features(self):
+        self._need(self.pca, "Run the decomposition first.")
+        return self.pca.features(self.n_components)
+
+    def estimate_clusters(self, k_max=8):
+        x = self.features()
+        k_max = int(min(k_max, x.shape[0] - 1))
+        est = _cluster.estimate_n_clusters(x, range(2, k_max + 1), criteria=("silhouette", "elbow"),
+                                           sample_size=3000)
+        self.estimate = est
+        return est
+
+    def run_clustering(self, method=None, n_clusters=None, membership_threshold=None):
+        method = method or self.cluster_method
+        if method not in _cluster.METHODS:
+            raise ValueError(f"Unknown clustering {method!r}; choose one of {', '.join(_cluster.METHODS)}.")
+        k = int(self.n_clusters if n_clusters is None else n_clusters)
+        thr = float(self.membership_threshold if membership_threshold is None else membership_threshold)
+        if not 0 < thr <= 1:
+            raise ValueError(f"The membership threshold must be in (0, 1], got {thr}.")
+        x = self.features()
+        if not 2 <= k <= min(20, x.shape[0]):
+            raise ValueError(f"The number of clusters must be between 2 and {min(20, x.shape[0])}, got {k}.")
+        kw = {"threshold": thr} if method == "fcm" else {}
+        clus = _cluster.cluster(x, k, method=method, **kw)
+        with self.hold_trait_notifications():
+            self.cluster_method, self.n_clusters, self.membership_threshold = method, k, thr
+            self.clustering = clus
+        return clus
+
+    # ------------------------------------------------------------- phase map
+    def abundances(self):
+        self._need(self.decomposition, "Run the decomposition first.")
+        d = self.decomposition
+        return segment.abundances(d.loadings, d.factors if d.algorithm == "nmf" else None)
+
+    def phase_map(self, source=None, *, overrides=None, min_size=None, spectra=True):
+        """Labels from the clusters or from Otsu thresholds on the component maps."""
+        source = source or self.phase_source
+        min_size = int(self.min_size if min_size is None else min_size)
+        if min_size < 0 or min_size > 10_000:
+            raise ValueError(f"The minimum size must be between 0 and 10000 pixels, got {min_size}.")
+        h, w = self.image.shape[:2] if self.image is not None else (0, 0)
+        if source == "clusters":
+            self._need(self.clustering, "Run a clustering first.")
+            labels = self.clustering.labels.reshape(h, w).astype(np.int16)
+            if min_size > 1:
+                masks = np.stack([labels == i for i in range(self.clustering.n_clusters)], -1)
+                masks = np.stack([segment.clean_mask(masks[..., i], min_size) for i in range(masks.shape[-1])], -1)
+                labels = segment.labels_from_masks(masks)
+            otsu = self.otsu
+            overrides = self.overrides
+        elif source == "loadings":
+            maps = self.abundances()
+            overrides = {int(k): float(v) for k, v in (self.overrides if overrides is None else overrides).items()}
+            otsu = segment.otsu_thresholds(maps)
+            labels = segment.labels_from_masks(segment.masks_from_maps(maps, segment.otsu_thresholds(maps, overrides),
+                                                                       min_size=min_size))
+        else:
+            raise ValueError(f"Phases come from 'clusters' or 'loadings', not {source!r}.")
+        with self.hold_trait_notifications():
+            self.phase_source, self.min_size, self.overrides, self.otsu = source, min_size, overrides, otsu
+            self.labels = labels
+            if spectra:
+                self.measure()
+        return labels
+
+    def measure(self):
+        """Phase spectra and their named lines for the current labels."""
+        self._need(self.labels, "Make a phase map first.")
+        k = max(int(self.labels.max()) + 1, 1)
+        sp = quantify.phase_spectra(self.image, self.labels, k)
+        lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
+                 if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
+        with self.hold_trait_notifications():
+            self.spectra, self.phase_lines = sp, lines
+        return sp
+
+    def fractions(self):
+        self._need(self.labels, "Make a phase map first.")
+        k = max(int(self.labels.max()) + 1, 1)
+        return quantify.modal_fractions(self.labels, k)
+
+    def accuracy(self, labels=None):
+        """Adjusted Rand index against the truth of a synthetic map (None for real maps)."""
+        labels = self.labels if labels is None else labels
+        if self.truth is None or labels is None:
+            return None
+        return _adjusted_rand(labels, self.truth)
+
+    def compare(self, methods=METHODS[:1] + ("nmf-otsu", "fuzzy-cmeans"), progress=None):
+        """Phase maps of several methods on the same map, their agreement and accuracy."""
+        from phaselib.pipeline import map_phases
+
+        self._need(self.image, "Load a map first.")
+        if self.pca is None:
+            self.run_pca(progress)
+        maps = {}
+        for i, m in enumerate(methods):
+            pm = map_phases(self.image, method=m, n_phases=self.n_clusters, n_components=self.n_components,
+                            decomposition=self.pca, spatial_prior=False,
+                            progress=None if progress is None else
+                            (lambda f, msg, i=i: progress((i + f) / len(methods), f"{methods[i]}: {msg}")))
+            maps[m] = pm.labels
+        agree = {(a, b): _adjusted_rand(maps[a], maps[b]) for i, a in enumerate(methods) for b in methods[i + 1:]}
+        acc = {m: self.accuracy(lab) for m, lab in maps.items()}
+        return maps, agree, acc
+
+    # ---------------------------------------------------------------- grains
+    def run_grains(self, **options):
+        from phaselib.morphology import grain_map
+
+        self._need(self.labels, "Make a phase map first.")
+        px = self.image.pixel_size or 1.0
+        g = grain_map(self.labels, pixel_size=px, **options)
+        with self.hold_trait_notifications():
+            self.grain_options, self.grains = dict(options), g
+        return g
+
+    # ------------------------------------------------------- session files
+    def to_dict(self) -> dict:
+        """What reopens this session: the source and every choice made (no arrays)."""
+        im = self.image
+        return dict(format=SESSION_FORMAT, source=self.source, crop=self.crop_box,
+                    calibration=None if im is None else [im.energy_offset, im.energy_scale],
+                    algorithm=self.algorithm, n_components=self.n_components,
+                    cluster_method=self.cluster_method, n_clusters=self.n_clusters,
+                    membership_threshold=self.membership_threshold, phase_source=self.phase_source,
+                    overrides={str(k): v for k, v in self.overrides.items()}, min_size=self.min_size,
+                    has_decomposition=self.decomposition is not None, has_clustering=self.clustering is not None,
+                    has_labels=self.labels is not None, grain_options=self.grain_options,
+                    has_grains=self.grains is not None)
+
+    def save_session(self, path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    def restore(self, state, progress=None):
+        """Replay a session dict (or a path to a session file) on this session."""
+        if isinstance(state, (str, Path)):
+            try:
+                state = json.loads(Path(state).read_text())
+            except (OSError, ValueError) as err:
+                raise ValueError(f"Not a session file: {err}") from None
+        if not isinstance(state, dict) or state.get("format") != SESSION_FORMAT:
+            raise ValueError(f"Not a session file (expected format {SESSION_FORMAT!r}).")
+        cal = state.get("calibration") or (None, None)
+        self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1])
+        if state.get("crop"):
+            r0, r1, c0, c1 = state["crop"]
+            self.crop((r0, r1), (c0, c1))
+        if cal[0] is not None:
+            self.set_calibration(*cal)
+        if state.get("has_decomposition"):
+            self.run_pca(progress)
+            self.decompose(state["algorithm"], state["n_components"], progress)
+        if state.get("has_clustering"):
+            self.run_clustering(state["cluster_method"], state["n_clusters"], state["membership_threshold"])
+        self.overrides = {int(k): float(v) for k, v in state.get("overrides", {}).items()}
+        if state.get("has_labels"):
+            self.phase_map(state["phase_source"], min_size=state["min_size"])
+        if state.get("has_grains"):
+            self.run_grains(**state.get("grain_options", {}))
+        return self
+
+    @staticmethod
+    def _need(value, message):
+        if value is None:
+            raise ValueError(message)

@@ -1,0 +1,241 @@
+"""The dashboards driven without a browser: set widget values, check the state and the views."""
+
+import json
+
+import numpy as np
+import pytest
+
+from phasedash import STEPS, App, Session
+from phasedash.results_view import BUNDLED, ResultsApp
+
+
+def _png(view):
+    return bytes(view.picture.value)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return App("sample:P45", background=False)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return App("synthetic:120x160", background=False)
+
+
+def test_app_opens_on_the_real_map(app):
+    s = app.session
+    assert app.runner.message.value == ""
+    assert len(app.tabs.children) == len(STEPS) == 7
+    assert s.image.shape == (75, 100, 2048)
+    assert s.labels.shape == (75, 100) and s.labels.max() >= 2
+    assert "Si" in {ln["element"] for ln in s.total_lines}
+    assert len(_png(app.data.map)) > 200 and len(_png(app.phase_map.map)) > 200
+    assert "75 x 100 pixels" in app.data.info.value
+    assert "Si Ka" in list(app.data.spectrum.names.text)
+
+
+def test_pixel_click_and_rectangle_show_their_spectrum(app):
+    before = np.array(app.data.spectrum.lines.y)
+    app.data.pick_pixel(10, 20)
+    assert "pixel (10, 20)" in app.data.spectrum.figure.title
+    after = np.array(app.data.spectrum.lines.y)
+    assert after.shape[0] == 2 and not np.allclose(after[-1], before[-1])
+    app.data.pick_box(5, 25, 10, 40)
+    assert not app.data.crop_btn.disabled and "600 px" in app.data.spectrum.figure.title
+
+
+def test_components_slider_and_algorithm(app):
+    d = app.decomposition
+    assert d.n.max == app.session.pca.n_components and "Suggested" in d.suggested.value
+    d.n.value = 3
+    assert app.session.decomposition.n_components == 3 and d.component.max == 2
+    d.component.value = 2
+    assert "loading 2" in d.loading.figure.title
+    d.algorithm.value = "NMF"
+    assert app.session.decomposition.algorithm == "nmf" and app.session.decomposition.n_components == 3
+    assert (app.session.decomposition.loadings >= 0).all()
+    d.algorithm.value = "ICA"
+    assert app.session.decomposition.algorithm == "ica"
+    d.log.value = "linear"
+    assert type(d.scree.ys).__name__ == "LinearScale"
+    d.algorithm.value = "PCA"
+    d.n.value = 4
+
+
+def test_clustering_widgets(app):
+    c = app.clustering
+    c.k.value = 5
+    assert app.session.clustering.n_clusters == 5 and app.session.labels.max() == 4
+    c.method.value = "fuzzy c-means"
+    assert app.session.clustering.method == "fcm" and not c.threshold.disabled
+    low = app.session.clustering.unassigned_fraction
+    c.threshold.value = 0.8
+    assert app.session.clustering.unassigned_fraction > low
+    assert "Unassigned" in c.unassigned.value and (app.session.labels < 0).any()
+    assert "membership of cluster" in c.membership.figure.title
+    c.pair_y.value = 2
+    assert len(c.scatter.x) == len(c.scatter.colors) > 100
+    c.estimate_btn.click()
+    assert app.session.estimate is not None and "best" in " ".join(c.curves.lines.labels)
+    c.method.value = "k-means"
+    c.k.value = 4
+
+
+def test_otsu_overrides_and_min_size(app):
+    p = app.phase_map
+    p.source.value = "loadings"
+    s = app.session
+    assert s.phase_source == "loadings" and s.otsu is not None
+    assert p.otsu_box.layout.display == ""
+    labels = s.labels.copy()
+    p.component.value = 0
+    p.threshold.value = float(np.quantile(s.abundances()[..., 0], 0.05))
+    assert s.overrides == {0: pytest.approx(p.threshold.value)}
+    assert not np.array_equal(labels, s.labels)
+    assert "used" in p.hist.figure.title
+    p.reset.click()
+    assert s.overrides == {} and np.array_equal(labels, s.labels)
+    specks = _n_objects(s.labels)
+    p.min_size.value = 20
+    assert _n_objects(s.labels) < specks
+    assert "area %" in p.table.value and "unassigned" in p.table.value
+    p.min_size.value = 0
+    p.source.value = "clusters"
+    assert p.otsu_box.layout.display == "none"
+
+
+def _n_objects(labels):
+    from scipy import ndimage as ndi
+
+    return sum(ndi.label(labels == k)[1] for k in range(int(labels.max()) + 1))
+
+
+def test_colour_change_is_shared_by_map_and_spectra(app):
+    p = app.phase_map
+    before = _png(p.map)
+    p.colour_phase.value = 1
+    p.colour.value = "#ff00ff"
+    assert _png(p.map) != before
+    assert p.spectra.lines.colors[1] == "#ff00ff"
+    assert "#ff00ff" in p.table.value
+    app.colours.clear()
+    app.refresh("phases")
+
+
+def test_grains_and_export_and_session_round_trip(app, tmp_path):
+    g = app.grain_panel
+    g.min_distance.value = 2
+    g.go.click()
+    s = app.session
+    assert s.grains is not None and s.grains.n_grains > 10
+    assert "grains</b>" in g.stats.value and "median" in g.stats.value
+    n = s.grains.n_grains
+    g.min_area.value = 40
+    assert s.grains.n_grains < n
+    app.export(tmp_path / "out")
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"phase_map.png", "phase_map.tif", "phases.csv", "session.json", "grains.csv", "phase_0.msa"} <= names
+    assert "download='phases.csv'" in app.export_panel.links.value
+    rows = (tmp_path / "out" / "phases.csv").read_text().splitlines()
+    assert rows[0].startswith("phase,fraction") and rows[-1].startswith("unassigned")
+    other = App(None, background=False)
+    other.restore((tmp_path / "out" / "session.json").read_bytes())
+    assert other.runner.message.value == ""
+    assert np.array_equal(other.session.labels, s.labels)
+    assert other.session.grains.n_grains == s.grains.n_grains
+
+
+def test_synthetic_map_accuracy_and_compare(synth):
+    s = synth.session
+    assert s.truth is not None and s.accuracy() > 0.9
+    assert "ARI vs truth" in synth.phase_map.map.figure.title
+    synth.comparison.go.click()
+    maps, agree, acc = synth.comparison.result
+    assert set(maps) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
+    assert acc["pca-kmeans"] > 0.9 and all(v > 0.5 for v in agree.values())
+    assert "vs truth" in synth.comparison.table.value
+
+
+def test_crop_keeps_the_truth_aligned(synth):
+    synth.crop((10, 90), (20, 140))
+    s = synth.session
+    assert s.image.shape[:2] == (80, 120) == s.truth.shape and s.accuracy() > 0.9
+    synth.crop(None, None)
+    assert s.image.shape[:2] == (120, 160)
+
+
+@pytest.mark.parametrize("action, message", [
+    (lambda a: a.load("/no/such/map.bcf"), "No such file"),
+    (lambda a: a.load("synthetic:5000x5000"), "too big"),
+    (lambda a: a.crop((0, 2), (0, 2)), "at least 4 x 4"),
+    (lambda a: a.calibrate(0.0, -1.0), "energy_scale"),
+    (lambda a: a.phases(min_size=-3), "minimum size"),
+    (lambda a: a.cluster("kmeans", 1), "between 2"),
+    (lambda a: a.restore(b"not json"), "not a session file"),
+])
+def test_bad_input_is_a_message_not_an_exception(action, message):
+    a = App("sample:P45", background=False)
+    action(a)
+    assert message.lower() in a.runner.message.value.lower()
+    assert "Traceback" not in a.runner.message.value
+    assert a.session.image is not None  # the previous map is kept
+
+
+def test_corrupt_file_gives_a_message(tmp_path):
+    bad = tmp_path / "broken.bcf"
+    bad.write_bytes(b"this is not a bruker file")
+    a = App(str(bad), background=False)
+    assert "phasedash-error" in a.runner.message.value and a.session.image is None
+
+
+def test_background_runs_show_only_the_latest_request():
+    a = App("sample:P45", background=True)
+    a.runner.wait()
+    for k in (2, 3, 5, 4, 6):  # a student dragging the slider
+        a.clustering.k.value = k
+    a.runner.wait()
+    assert a.session.clustering.n_clusters == 6 and a.session.labels.max() == 5
+    assert a.clustering.k.value == 6 and "6 clusters" in a.clustering.clusters.figure.title
+    assert a.runner.message.value == ""
+
+
+def test_session_state_without_widgets():
+    s = Session()
+    with pytest.raises(ValueError, match="Load a map first"):
+        s.run_pca()
+    s.load("synthetic:60x80")
+    s.run_pca()
+    s.decompose("PCA", s.pca.suggested_n_components)
+    s.run_clustering("gmm", s.n_components)
+    s.phase_map("clusters")
+    assert s.accuracy() > 0.9
+    d = s.to_dict()
+    assert json.loads(json.dumps(d))["n_clusters"] == s.n_clusters
+
+
+def test_results_dashboard(tmp_path, rock):
+    from phaselib.results import precompute
+
+    path = precompute(rock.image, tmp_path / "r.npz", methods=("pca-kmeans", "fuzzy-cmeans"), display_bin=2)
+    r = ResultsApp(path, background=False)
+    assert r.runner.message.value == "" and list(r.method.options) == ["pca-kmeans", "fuzzy-cmeans"]
+    assert r.brightness.shape == (60, 80) and r.phase_map.shape == (120, 160)
+    first = bytes(r.phase_map.picture.value)
+    r.method.value = "fuzzy-cmeans"
+    assert bytes(r.phase_map.picture.value) != first and "fuzzy-cmeans" in r.phase_map.figure.title
+    r.component.value = 1
+    assert "loading 1" in r.loading.figure.title
+    assert "ARI" in r.agreement.value
+    r.grain_btn.click()
+    assert "grains" in r.grain_info.value
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    assert "not a phaselib results file" in ResultsApp(bad, background=False).runner.message.value
+
+
+def test_bundled_full_map_results_are_small_and_open():
+    assert BUNDLED.exists() and BUNDLED.stat().st_size < 30 * 2**20
+    r = ResultsApp(background=False)
+    assert r.runner.message.value == "" and r.phase_map.shape == (1295, 1820)
+    assert set(r.method.options) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
