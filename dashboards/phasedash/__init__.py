@@ -1,5 +1,5 @@
 """phasedash: the Voilà dashboards of phaselib (widgets over :mod:`phaselib`, no analysis code)."""
-from .app import STEPS, App, export
+from .app import STEPS, App, export, requested_map
 from .state import SAMPLES, Session
 
-__all__ = ["App", "SAMPLES", "STEPS", "Session", "export"]
+__all__ = ["App", "SAMPLES", "STEPS", "Session", "export", "requested_map"]

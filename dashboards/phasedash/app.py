@@ -13,6 +13,17 @@ from .plots import phase_colour
 from .runner import Runner
 from .state import Session
 
+def requested_map(default="sample:P45"):
+    """The map named in the page's URL (``...phase_mapping.ipynb?map=synthetic:200x300``), else ``default``.
+
+    Voilà passes the query string to the kernel as ``QUERY_STRING``.
+    """
+    import os
+    from urllib.parse import parse_qs
+
+    return parse_qs(os.environ.get("QUERY_STRING", "")).get("map", [default])[0]
+
+
 STEPS = ("Data", "Decomposition", "Clustering", "Phase map", "Compare", "Grains", "Export")
 
 

@@ -45,7 +45,7 @@ class DataPanel(Panel):
         self.apply_cal = W.Button(description="Apply calibration")
         self.info = W.HTML()
         self.map = MapView("counts per pixel: click a pixel, drag a rectangle", brush=True,
-                           on_click=self.pick_pixel, on_brush=self.pick_box)
+                           on_click=self.pick_pixel, on_brush=self.pick_box, css="pd-data-map")
         self.spectrum = SpectrumView("summed spectrum", log=True)
         self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
         self.uncrop_btn = W.Button(description="Whole map", icon="expand")
@@ -138,8 +138,10 @@ class DecompositionPanel(Panel):
         self.algorithm = W.ToggleButtons(options=list(ALGORITHMS), description="Algorithm")
         self.n = W.IntSlider(value=2, min=1, max=20, description="components", continuous_update=False)
         self.component = W.IntSlider(value=0, min=0, max=1, description="show", continuous_update=False)
-        self.loading = MapView("loading map")
+        self.loading = MapView("loading map", css="pd-loading-map")
         self.factor = SpectrumView("factor spectrum")
+        for w, name in ((self.n, "pd-n-components"), (self.algorithm, "pd-algorithm"), (self.component, "pd-component")):
+            w.add_class(name)
         self.log.observe(self.user(lambda ch: self.scree.set_log(ch["new"] == "log")), "value")
         self.algorithm.observe(self.user(lambda ch: self.app.decompose(ch["new"], self.n.value)), "value")
         self.n.observe(self.user(lambda ch: self.app.decompose(self.algorithm.value, ch["new"])), "value")
@@ -211,7 +213,7 @@ class ClusteringPanel(Panel):
                                      fig_margin=dict(top=30, bottom=40, left=50, right=10))
         self.member = W.Dropdown(options=[0], description="membership of", layout=W.Layout(width="200px"))
         self.membership = MapView("membership")
-        self.clusters = MapView("clusters")
+        self.clusters = MapView("clusters", css="pd-cluster-map")
         self.unassigned = W.HTML()
         self.method.observe(self.user(lambda ch: self.app.cluster(CLUSTER_METHODS[ch["new"]], self.k.value,
                                                          self.threshold.value)), "value")
@@ -219,6 +221,8 @@ class ClusteringPanel(Panel):
                                                     self.threshold.value)), "value")
         self.threshold.observe(self.user(lambda ch: self.app.cluster(CLUSTER_METHODS[self.method.value], self.k.value,
                                                             ch["new"])), "value")
+        for w, name in ((self.k, "pd-n-clusters"), (self.method, "pd-cluster-method"), (self.threshold, "pd-membership")):
+            w.add_class(name)
         self.estimate_btn.on_click(lambda _: self.app.estimate())
         for w in (self.pair_x, self.pair_y):
             w.observe(self.user(lambda ch: self.show_scatter()), "value")

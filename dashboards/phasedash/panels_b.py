@@ -29,11 +29,14 @@ class PhaseMapPanel(Panel):
                                        continuous_update=False, readout_format=".3f")
         self.reset = W.Button(description="Use Otsu", icon="undo")
         self.hist = CurveView("component map histogram", xlabel="abundance", ylabel="pixels", bars=True)
-        self.map = MapView("phase map", width=420)
+        self.map = MapView("phase map", width=420, css="pd-phase-map")
         self.table = W.HTML()
         self.colour_phase = W.Dropdown(options=[0], description="colour of", layout=W.Layout(width="170px"))
         self.colour = W.ColorPicker(concise=True, value=phase_colour(0), layout=W.Layout(width="60px"))
         self.spectra = SpectrumView("phase spectra (mean per pixel)", width=620, height=320, log=True)
+        for w, name in ((self.min_size, "pd-min-size"), (self.threshold, "pd-threshold"), (self.source, "pd-source"),
+                        (self.table, "pd-modal-table"), (self.colour, "pd-colour")):
+            w.add_class(name)
         self.source.observe(self.user(lambda ch: self.app.phases(source=ch["new"])), "value")
         self.min_size.observe(self.user(lambda ch: self.app.phases(min_size=ch["new"])), "value")
         self.threshold.observe(self.user(self.threshold_moved), "value")
@@ -168,11 +171,13 @@ class GrainsPanel(Panel):
         self.border = W.Checkbox(value=False, description="drop grains touching the border")
         self.growth = W.FloatText(value=1e-4, description="G (um/s)", layout=W.Layout(width="200px"))
         self.go = W.Button(description="Separate grains", button_style="primary", icon="th")
-        self.map = MapView("grains", width=400)
+        self.map = MapView("grains", width=400, css="pd-grain-map")
         self.hist = CurveView("grain sizes", xlabel="equivalent diameter (um)", ylabel="density", bars=True)
         self.csd = CurveView("crystal size distribution", xlabel="L (um)", ylabel="ln n")
         self.stats = W.HTML()
         self.go.on_click(lambda _: self.app.grains(**self.options()))
+        for w, name in ((self.min_distance, "pd-min-distance"), (self.go, "pd-grains-go"), (self.stats, "pd-grain-stats")):
+            w.add_class(name)
         for w in (self.phase, self.min_distance, self.min_area, self.border):
             w.observe(self.user(lambda ch: self.s.grains is not None and self.app.grains(**self.options())), "value")
         self.growth.observe(self.user(lambda ch: self.show_stats()), "value")

@@ -62,7 +62,7 @@ def grains_rgb(grain_labels, seed=0):
 class MapView:
     """A map shown as a PNG image in a bqplot figure, clickable and with a rectangle brush."""
 
-    def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None):
+    def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None, css=None):
         self.shape = (1, 1)
         self.xs, self.ys = bq.LinearScale(min=0, max=1), bq.LinearScale(min=1, max=0)
         self.picture = W.Image(value=png(np.zeros((1, 1, 3), np.uint8)), format="png")
@@ -76,6 +76,8 @@ class MapView:
                                 fig_margin=dict(top=30, bottom=35, left=45, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{int(width * 0.85)}px"),
                                 padding_x=0, padding_y=0)
+        if css:
+            self.figure.add_class(css)
         if on_click is not None:
             self.mark.on_element_click(lambda _, ev: on_click(*self._pixel(ev["data"])))
         if brush:
@@ -102,7 +104,11 @@ class MapView:
                 self.xs.min, self.xs.max = 0, w
                 self.ys.min, self.ys.max = h, 0
                 self.mark.x, self.mark.y = [0, w], [h, 0]
-            self.picture.value = png(rgb)
+            # bqplot's Image view redraws when its `image` widget is replaced, not when that
+            # widget's value changes: swap in a new one and close the old.
+            old, self.picture = self.picture, W.Image(value=png(rgb), format="png")
+            self.mark.image = self.picture
+            old.close()
         if title is not None:
             self.figure.title = title
 
@@ -135,6 +141,7 @@ class SpectrumView:
         keep = (e >= 0.1) & (e <= hi)
         y = y[:, keep]
         peak = float(y.max()) if y.size and y.max() > 0 else 1.0
+        low = float(max(y[y > 0].min(), peak * 1e-4)) if isinstance(self.ys, bq.LogScale) and (y > 0).any() else 0.0
         with self.lines.hold_sync(), self.ticks.hold_sync(), self.names.hold_sync():
             self.lines.x, self.lines.y = e[keep], y
             self.lines.colors = list(colours) if colours else ["#1f77b4"]
@@ -143,7 +150,7 @@ class SpectrumView:
             self.xs.min, self.xs.max = 0.1, hi
             named = [ln for ln in lines if 0.1 <= ln["energy_keV"] <= hi]
             self.ticks.x = [[ln["energy_keV"]] * 2 for ln in named] or []
-            self.ticks.y = [[0, peak] for _ in named] or []
+            self.ticks.y = [[low, peak] for _ in named] or []
             self.names.x = [ln["energy_keV"] for ln in named]
             self.names.y = [peak * 0.98] * len(named)
             self.names.text = [ln["line"].replace("_", " ") for ln in named]

@@ -47,7 +47,7 @@ class ResultsApp:
         self.loading = MapView("loading", width=380)
         self.factor = SpectrumView("factor", width=520)
         self.method = W.ToggleButtons(description="Method")
-        self.phase_map = MapView("phase map", width=460)
+        self.phase_map = MapView("phase map", width=460, css="pd-results-phase-map")
         self.table = W.HTML()
         self.spectra = SpectrumView("phase spectra (mean per pixel)", log=True, width=620)
         self.agreement = W.HTML()
