@@ -61,7 +61,7 @@ class App:
                              layout=W.Layout(width="100%"))
         self.widget.add_class("phasedash-app")
         if sample:
-            self.load(sample)
+            self.load(sample, wait=True)
 
     # ---------------------------------------------------------------- helpers
     @contextlib.contextmanager
@@ -104,13 +104,13 @@ class App:
         s.measure()
 
     # ---------------------------------------------------------------- actions
-    def load(self, source, **calibration):
+    def load(self, source, *, wait=False, **calibration):
         def compute():
             self.runner.report(0.05, "reading the map")
             self.session.load(source, **calibration)
             self.colours = {}
             self._pipeline(pca=True)
-        return self.runner.run("data", compute, lambda _: self.refresh("data"), "loading")
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), "loading", wait=wait)
 
     def calibrate(self, offset, scale):
         def compute():

@@ -52,12 +52,16 @@ class Runner:
     def clear(self):
         self.message.value = ""
 
-    def run(self, kind, compute, show=None, label="working"):
-        """Compute in the worker, then show the result unless a newer ``kind`` job was asked for."""
+    def run(self, kind, compute, show=None, label="working", *, wait=False):
+        """Compute in the worker, then show the result unless a newer ``kind`` job was asked for.
+
+        ``wait=True`` runs it now, in this thread (for the first map, so that the page Voilà
+        renders already holds it: updates sent before the browser connects can be lost).
+        """
         with self._lock:
             token = self._latest.get(kind, 0) + 1
             self._latest[kind] = token
-        if not self.background:
+        if wait or not self.background:
             return self._job(kind, token, compute, show, label)
         fut = self._pool.submit(self._job, kind, token, compute, show, label)
         self._futures = [f for f in self._futures if not f.done()] + [fut]

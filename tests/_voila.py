@@ -1,0 +1,106 @@
+"""A real Voilà server and a real browser (Debian's chromium through Playwright), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import tempfile
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def voila_server(folder=ROOT / "dashboards", timeout=60):
+    """Serve ``folder`` with Voilà on a free port; yields the base URL."""
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
+                             "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN"],
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.time()
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"Voilà exited: {log.read()[-2000:]}") from None
+            if time.time() - t0 > timeout:
+                proc.kill()
+                raise RuntimeError("Voilà did not start in time") from None
+            time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def browser():
+    """A headless Debian chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def image_href(page, css):
+    """The (blob) address of the picture shown in the bqplot map with CSS class ``css``."""
+    return page.evaluate("""css => { const i = document.querySelector(css + ' image');
+        return i ? (i.getAttribute('href') || '') : '' }""", css)
+
+
+def wait_image_change(page, css, before, timeout=30000):
+    page.wait_for_function("""([css, before]) => { const i = document.querySelector(css + ' image');
+        return !!i && (i.getAttribute('href') || '') !== before && (i.getAttribute('href') || '') !== '' }""",
+                           arg=[css, before], timeout=timeout, polling="raf")
+
+
+def timed_image_change(page, css, action, timeout=30000):
+    """Seconds from ``action()`` to the new picture in the browser."""
+    before = image_href(page, css)
+    t = time.perf_counter()
+    action()
+    wait_image_change(page, css, before, timeout)
+    return time.perf_counter() - t
+
+
+def set_slider(page, css, value):
+    """Type a value into an ipywidgets slider's readout, as a user can."""
+    box = page.locator(f"{css} .widget-readout")
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name).click()

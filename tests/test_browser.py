@@ -1,0 +1,95 @@
+"""The dashboards served by a real Voilà server, opened in a real browser (Debian chromium + Playwright)."""
+
+import re
+import urllib.request
+
+import pytest
+
+from _voila import browser, image_href, open_tab, set_slider, timed_image_change, voila_server, wait_image_change
+
+
+@pytest.fixture(scope="module")
+def server():
+    with voila_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture
+def page(chromium):
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1100})
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("notebook, marker", [("phase_mapping.ipynb", "App(requested_map"),
+                                              ("full_map.ipynb", "ResultsApp()")])
+def test_voila_serves_the_app_without_source_or_traceback(server, notebook, marker):
+    html = urllib.request.urlopen(f"{server}/voila/render/{notebook}", timeout=120).read().decode()
+    assert "application/vnd.jupyter.widget-view+json" in html
+    assert marker not in html and "import " not in html.split("<body", 1)[-1].split("jupyter-config-data")[0]
+    assert "Traceback" not in html and '"output_type": "error"' not in html and '"ename"' not in html
+
+
+def _text(page):
+    return page.inner_text(".phasedash-app")
+
+
+def test_phase_mapping_dashboard_in_a_browser(server, page):
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    assert image_href(page, ".pd-data-map")
+    # phase map: a minimum size changes the map and the modal table
+    open_tab(page, "4. Phase map")
+    page.wait_for_selector(".pd-modal-table table")
+    table = page.inner_text(".pd-modal-table")
+    timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 30))
+    page.wait_for_function("t => document.querySelector('.pd-modal-table').innerText !== t", arg=table)
+    assert "unassigned" in page.inner_text(".pd-modal-table")
+    # decomposition: the number of components changes the loading map browser
+    open_tab(page, "2. Decomposition")
+    before = image_href(page, ".pd-loading-map")
+    set_slider(page, ".pd-n-components", 3)
+    set_slider(page, ".pd-component", 2)
+    wait_image_change(page, ".pd-loading-map", before)
+    page.wait_for_function("document.body.innerText.includes('loading 2')")
+    # clustering: the number of clusters redraws the cluster map
+    open_tab(page, "3. Clustering")
+    timed_image_change(page, ".pd-cluster-map", lambda: set_slider(page, ".pd-n-clusters", 5))
+    page.wait_for_function("document.body.innerText.includes('5 clusters')")
+    # grains
+    open_tab(page, "6. Grains")
+    page.click(".pd-grains-go")
+    page.wait_for_function("document.querySelector('.pd-grain-stats').innerText.includes('grains')", timeout=60000)
+    assert re.search(r"\d+ grains", page.inner_text(".pd-grain-stats"))
+
+
+def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    page.get_by_placeholder("or a path on the server").fill("/no/such/file.bcf")
+    page.get_by_role("button", name="Open path").click()
+    page.wait_for_selector(".phasedash-error", timeout=30000)
+    assert "No such file" in page.inner_text(".phasedash-error")
+    assert "Traceback" not in page.inner_text("body")
+    open_tab(page, "4. Phase map")
+    timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 25))
+    assert not page.query_selector(".phasedash-error")
+
+
+def test_full_map_results_dashboard_in_a_browser(server, page):
+    page.goto(f"{server}/voila/render/full_map.ipynb")
+    page.wait_for_function("document.body.innerText.includes('1295 x 1820 pixels')", timeout=90000)
+    assert image_href(page, ".pd-results-phase-map")
+    timed_image_change(page, ".pd-results-phase-map",
+                       lambda: page.get_by_role("button", name="fuzzy-cmeans").click())
+    page.wait_for_function("document.body.innerText.includes('fuzzy-cmeans: 6 phases')")
