@@ -4,7 +4,6 @@ import re
 import urllib.request
 
 import pytest
-
 from _voila import browser, image_href, open_tab, set_slider, timed_image_change, voila_server, wait_image_change
 
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from phasedash import STEPS, App, Session
 from phasedash.results_view import BUNDLED, ResultsApp
 

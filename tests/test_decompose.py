@@ -44,7 +44,8 @@ def test_pca_is_pure_and_blockwise(rock):
     b = pca(rock.image, n_components=8, block_rows=7)
     np.testing.assert_array_equal(np.asarray(rock.image.data), before)
     np.testing.assert_allclose(a.explained_variance[:6], b.explained_variance[:6], rtol=1e-5)
-    np.testing.assert_allclose(a.loadings[..., :6], b.loadings[..., :6], rtol=1e-3, atol=1e-3 * np.abs(a.loadings).max())
+    np.testing.assert_allclose(a.loadings[..., :6], b.loadings[..., :6], rtol=1e-3,
+                               atol=1e-3 * np.abs(a.loadings).max())
 
 
 def test_pca_lazy_dask_equals_numpy(rock):

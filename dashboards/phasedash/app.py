@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import ipywidgets as W
+
 from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel
 from .panels_b import ComparePanel, ExportPanel, GrainsPanel, PhaseMapPanel
 from .plots import phase_colour
 from .runner import Runner
 from .state import Session
+
 
 def requested_map(default="sample:P45"):
     """The map named in the page's URL (``...phase_mapping.ipynb?map=synthetic:200x300``), else ``default``.

@@ -61,7 +61,8 @@ class DataPanel(Panel):
                   "click a pixel or drag a rectangle on the map to see its spectrum, and crop the map to a "
                   "subset if it is large. Check the energy calibration against a known line (Si K&alpha; is at "
                   "1.740 keV). A whole classroom-size map, analysed earlier, is in the "
-                  "<a href='full_map.ipynb' target='_blank'>full-map results dashboard</a>.", ["Which elements does the summed spectrum show?",
+                  "<a href='full_map.ipynb' target='_blank'>full-map results dashboard</a>.",
+                  ["Which elements does the summed spectrum show?",
                                   "Do bright and dark areas of the map have different spectra?"]),
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
@@ -140,7 +141,8 @@ class DecompositionPanel(Panel):
         self.component = W.IntSlider(value=0, min=0, max=1, description="show", continuous_update=False)
         self.loading = MapView("loading map", css="pd-loading-map")
         self.factor = SpectrumView("factor spectrum")
-        for w, name in ((self.n, "pd-n-components"), (self.algorithm, "pd-algorithm"), (self.component, "pd-component")):
+        for w, name in ((self.n, "pd-n-components"), (self.algorithm, "pd-algorithm"),
+                        (self.component, "pd-component")):
             w.add_class(name)
         self.log.observe(self.user(lambda ch: self.scree.set_log(ch["new"] == "log")), "value")
         self.algorithm.observe(self.user(lambda ch: self.app.decompose(ch["new"], self.n.value)), "value")
@@ -221,7 +223,8 @@ class ClusteringPanel(Panel):
                                                     self.threshold.value)), "value")
         self.threshold.observe(self.user(lambda ch: self.app.cluster(CLUSTER_METHODS[self.method.value], self.k.value,
                                                             ch["new"])), "value")
-        for w, name in ((self.k, "pd-n-clusters"), (self.method, "pd-cluster-method"), (self.threshold, "pd-membership")):
+        for w, name in ((self.k, "pd-n-clusters"), (self.method, "pd-cluster-method"),
+                        (self.threshold, "pd-membership")):
             w.add_class(name)
         self.estimate_btn.on_click(lambda _: self.app.estimate())
         for w in (self.pair_x, self.pair_y):

@@ -15,7 +15,8 @@ from .plots import CurveView, MapView, SpectrumView, grains_rgb, labels_rgb, pha
 
 
 def _swatch(colour):
-    return f"<span style='display:inline-block;width:12px;height:12px;background:{colour};border:1px solid #777'></span>"
+    return (f"<span style='display:inline-block;width:12px;height:12px;background:{colour};"
+            "border:1px solid #777'></span>")
 
 
 class PhaseMapPanel(Panel):
@@ -176,7 +177,8 @@ class GrainsPanel(Panel):
         self.csd = CurveView("crystal size distribution", xlabel="L (um)", ylabel="ln n")
         self.stats = W.HTML()
         self.go.on_click(lambda _: self.app.grains(**self.options()))
-        for w, name in ((self.min_distance, "pd-min-distance"), (self.go, "pd-grains-go"), (self.stats, "pd-grain-stats")):
+        for w, name in ((self.min_distance, "pd-min-distance"), (self.go, "pd-grains-go"),
+                        (self.stats, "pd-grain-stats")):
             w.add_class(name)
         for w in (self.phase, self.min_distance, self.min_area, self.border):
             w.observe(self.user(lambda ch: self.s.grains is not None and self.app.grains(**self.options())), "value")
@@ -261,7 +263,8 @@ class ExportPanel(Panel):
         self.links = W.HTML()
         self.export.on_click(lambda _: self.app.export(self.folder.value))
         self.save.on_click(lambda _: self.app.save_session(self.folder.value))
-        self.reopen.observe(self.user(lambda ch: ch["new"] and self.app.restore(bytes(ch["new"][0]["content"]))), "value")
+        self.reopen.observe(self.user(lambda ch: ch["new"] and self.app.restore(bytes(ch["new"][0]["content"]))),
+                            "value")
         self.widget = W.VBox([
             guide("<h3>7. Export</h3>Write the phase map (PNG, TIFF), the modal table and grain table (CSV), "
                   "the phase spectra (MSA, readable by HyperSpy and vendor software) and a session file that "

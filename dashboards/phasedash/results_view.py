@@ -122,7 +122,8 @@ class ResultsApp:
                        f"<td>{100 * f:.2f} %</td><td>{html.escape(' '.join(quantify.main_elements(ln)))}</td></tr>"
                        for i, (f, ln) in enumerate(zip(m.fractions, m.lines)))
         rows += f"<tr><td>unassigned</td><td>{100 * m.unassigned_fraction:.2f} %</td><td></td></tr>"
-        self.table.value = f"<table class='phasedash-modal'><tr><th>phase</th><th>area %</th><th>elements</th></tr>{rows}</table>"
+        self.table.value = ("<table class='phasedash-modal'><tr><th>phase</th><th>area %</th><th>elements</th></tr>"
+                            f"{rows}</table>")
         uniq = {ln["line"]: ln for p in m.lines for ln in p[:3]}
         self.spectra.show(r.energy_keV, np.maximum(m.mean_spectra, 1e-3), colours=[phase_colour(i) for i in range(k)],
                           labels=[f"phase {i}" for i in range(k)], lines=list(uniq.values()))

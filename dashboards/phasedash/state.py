@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import traitlets as T
 
-from phaselib import datasets, decompose, io, preprocess, quantify, segment
 from phaselib import cluster as _cluster
+from phaselib import datasets, decompose, io, preprocess, quantify, segment
 from phaselib.pipeline import METHODS
 
 SAMPLES = {
