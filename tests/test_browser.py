@@ -57,7 +57,9 @@ def test_phase_mapping_dashboard_in_a_browser(server, page):
     # decomposition: the number of components changes the loading map browser
     open_tab(page, "2. Decomposition")
     before = image_href(page, ".pd-loading-map")
-    set_slider(page, ".pd-n-components", 3)
+    set_slider(page, ".pd-n-components", 3)  # P45 opens with 4: the component browser goes to 0..2
+    page.wait_for_function("document.querySelector('.pd-component .noUi-handle')"
+                           ".getAttribute('aria-valuemax').startsWith('2')", timeout=30000)
     set_slider(page, ".pd-component", 2)
     wait_image_change(page, ".pd-loading-map", before)
     page.wait_for_function("document.body.innerText.includes('loading 2')")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from pathlib import Path
 
 import ipywidgets as W
@@ -46,7 +47,7 @@ class App:
         self.session = Session()
         self.runner = Runner(background=background)
         self.colours = {}
-        self.updating = False
+        self._local = threading.local()  # per thread: is this thread redrawing from the session?
         self.data = DataPanel(self)
         self.decomposition = DecompositionPanel(self)
         self.clustering = ClusteringPanel(self)
@@ -66,14 +67,24 @@ class App:
             self.load(sample, wait=True)
 
     # ---------------------------------------------------------------- helpers
+    @property
+    def updating(self) -> bool:
+        """True while *this* thread sets widgets from the session (a refresh), not from a user.
+
+        Per thread: a student's change arriving on the kernel's main thread while the worker
+        redraws is still acted on.
+        """
+        return getattr(self._local, "updating", False)
+
     @contextlib.contextmanager
     def quiet(self, *widgets):
         """Set widget values from the session without acting on them (see :meth:`Panel.user`)."""
-        was, self.updating = self.updating, True
+        was = self.updating
+        self._local.updating = True
         try:
             yield
         finally:
-            self.updating = was
+            self._local.updating = was
 
     def colour(self, i):
         return self.colours.get(i, phase_colour(i))
