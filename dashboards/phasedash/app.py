@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel
+from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel, tidy
 from .panels_b import ComparePanel, ExportPanel, GrainsPanel, PhaseMapPanel
 from .plots import phase_colour
 from .runner import Runner
@@ -63,6 +63,7 @@ class App:
         self.widget = W.VBox([title, W.HBox([self.runner.widget]), self.runner.message, self.tabs],
                              layout=W.Layout(width="100%"))
         self.widget.add_class("phasedash-app")
+        tidy(self.widget)
         if sample:
             self.load(sample, wait=True)
 

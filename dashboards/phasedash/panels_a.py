@@ -19,6 +19,19 @@ def guide(text, questions=()):
                   + (f"<p><b>Questions</b></p><ul>{q}</ul>" if q else "") + "</div>")
 
 
+def tidy(widget):
+    """Show whole descriptions and button labels (ipywidgets cuts them at a fixed width)."""
+    for w in getattr(widget, "children", ()):
+        tidy(w)
+    if isinstance(widget, W.Button) and not widget.layout.width:
+        widget.layout.width = "auto"
+    elif getattr(widget, "description", "") and hasattr(widget, "style") and hasattr(widget.style,
+                                                                                     "description_width"):
+        if not widget.style.description_width:
+            widget.style.description_width = "initial"
+    return widget
+
+
 class Panel:
     """A step of the app: its widgets read the shared session; actions go through the app's runner."""
 
@@ -133,7 +146,8 @@ class DataPanel(Panel):
 class DecompositionPanel(Panel):
     def __init__(self, app):
         super().__init__(app)
-        self.scree = CurveView("scree plot", xlabel="component", ylabel="explained variance ratio", log_y=True)
+        self.scree = CurveView("scree plot", xlabel="component", ylabel="explained variance ratio", log_y=True,
+                               x_format="d")
         self.log = W.ToggleButtons(options=["log", "linear"], value="log", style={"button_width": "60px"})
         self.suggested = W.HTML()
         self.algorithm = W.ToggleButtons(options=list(ALGORITHMS), description="Algorithm")
@@ -200,7 +214,7 @@ class ClusteringPanel(Panel):
         self.threshold = W.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="membership >=",
                                        continuous_update=False, style={"description_width": "100px"})
         self.estimate_btn = W.Button(description="Estimate the number", icon="line-chart")
-        self.curves = CurveView("number of clusters", xlabel="clusters", ylabel="score (scaled 0-1)")
+        self.curves = CurveView("number of clusters", xlabel="clusters", ylabel="score (scaled 0-1)", x_format="d")
         self.pair_x = W.Dropdown(options=[0], value=0, description="x: comp.", layout=W.Layout(width="160px"))
         self.pair_y = W.Dropdown(options=[1], value=1, description="y: comp.", layout=W.Layout(width="160px"))
         import bqplot as bq

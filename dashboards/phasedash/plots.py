@@ -130,6 +130,7 @@ class SpectrumView:
         ax = [bq.Axis(scale=self.xs, label="energy (keV)"),
               bq.Axis(scale=self.ys, side="left", label="counts", tick_format=".2s")]
         self.figure = bq.Figure(marks=[self.lines, self.ticks, self.names], axes=ax, title=title,
+                                legend_location="top-right",
                                 fig_margin=dict(top=30, bottom=40, left=55, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{height}px"))
 
@@ -161,7 +162,8 @@ class SpectrumView:
 class CurveView:
     """A small x-y plot (scree, histogram, estimate curves, CSD) with optional vertical markers."""
 
-    def __init__(self, title="", *, xlabel="", ylabel="", width=360, height=260, log_y=False, bars=False):
+    def __init__(self, title="", *, xlabel="", ylabel="", width=360, height=260, log_y=False, bars=False,
+                 x_format=".3g"):
         self.xs = bq.LinearScale()
         self.ys = bq.LogScale() if log_y else bq.LinearScale()
         sc = {"x": self.xs, "y": self.ys}
@@ -171,8 +173,8 @@ class CurveView:
         self.vlines = bq.Lines(x=[], y=[], scales=sc, colors=["#d62728"], stroke_width=2)
         marks = ([self.bars] if self.bars else []) + [self.lines, self.vlines]
         self.y_axis = bq.Axis(scale=self.ys, side="left", label=ylabel, tick_format=".3g")
-        ax = [bq.Axis(scale=self.xs, label=xlabel, tick_format=".3g"), self.y_axis]
-        self.figure = bq.Figure(marks=marks, axes=ax, title=title,
+        ax = [bq.Axis(scale=self.xs, label=xlabel, tick_format=x_format), self.y_axis]
+        self.figure = bq.Figure(marks=marks, axes=ax, title=title, legend_location="top-right",
                                 fig_margin=dict(top=30, bottom=40, left=55, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{height}px"))
 

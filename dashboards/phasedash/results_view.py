@@ -11,7 +11,7 @@ import numpy as np
 from phaselib import quantify
 from phaselib.results import load_results
 
-from .panels_a import guide
+from .panels_a import guide, tidy
 from .plots import CurveView, MapView, SpectrumView, labels_rgb, phase_colour, scalar_rgb
 from .runner import Runner
 
@@ -42,7 +42,8 @@ class ResultsApp:
         self.info = W.HTML()
         self.brightness = MapView("counts per pixel", width=380)
         self.total = SpectrumView("summed spectrum", log=True, width=520)
-        self.scree = CurveView("scree plot", xlabel="component", ylabel="explained variance ratio", log_y=True)
+        self.scree = CurveView("scree plot", xlabel="component", ylabel="explained variance ratio", log_y=True,
+                               x_format="d")
         self.component = W.IntSlider(value=0, min=0, max=1, description="component", continuous_update=False)
         self.loading = MapView("loading", width=380)
         self.factor = SpectrumView("factor", width=520)
@@ -71,6 +72,7 @@ class ResultsApp:
             W.HBox([self.grain_btn, self.grain_info]), self.grains.figure,
         ])
         self.widget.add_class("phasedash-results")
+        tidy(self.widget)
         self.open(path)
 
     def open(self, path):
