@@ -31,7 +31,7 @@ def voila_server(folder=ROOT / "dashboards", timeout=60):
     log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
                              "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN"],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT)  # reads ROOT/voila.json
     url = f"http://127.0.0.1:{port}"
     t0 = time.time()
     while True:

@@ -3,6 +3,7 @@
 import re
 import urllib.request
 
+import numpy as np
 import pytest
 from _voila import browser, image_href, open_tab, set_slider, timed_image_change, voila_server, wait_image_change
 
@@ -84,6 +85,22 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
     assert "Traceback" not in page.inner_text("body")
     open_tab(page, "4. Phase map")
     timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 25))
+    assert not page.query_selector(".phasedash-error")
+
+
+def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path):
+    """A 25 MB map through the upload button (the default websocket limit is 10 MB: see voila.json)."""
+    from phaselib.datasets import make_rock
+
+    path = tmp_path / "student_map.npy"
+    np.save(path, np.asarray(make_rock((100, 120), counts_per_pixel=50, n_channels=1024, seed=2).image.data))
+    assert path.stat().st_size > 20 * 2**20
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload a map").click()
+    chooser.value.set_files(str(path))
+    page.wait_for_function("document.body.innerText.includes('student_map.npy: 100 x 120 pixels')", timeout=90000)
     assert not page.query_selector(".phasedash-error")
 
 
