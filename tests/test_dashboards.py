@@ -238,3 +238,17 @@ def test_bundled_full_map_results_are_small_and_open():
     r = ResultsApp(background=False)
     assert r.runner.message.value == "" and r.phase_map.shape == (1295, 1820)
     assert set(r.method.options) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
+
+
+def test_upload_handler(tmp_path):
+    from phaselib import save
+    from phaselib.datasets import make_rock
+
+    path = save(make_rock((30, 40), seed=4).image, tmp_path / "mine.hspy")
+    a = App("sample:P45", background=False)
+    a.data.uploaded({"new": ({"name": "mine.hspy", "content": memoryview(path.read_bytes())},)})
+    assert a.session.image.shape[:2] == (30, 40) and a.runner.message.value == ""
+    assert a.data.upload.value == ()  # the bytes are not kept in the kernel
+    a.data.uploaded({"new": ({"name": "map.raw", "content": memoryview(b"\0" * 10)},)})
+    assert ".rpl file together with its .raw" in a.runner.message.value
+    assert a.session.image.shape[:2] == (30, 40)

@@ -50,7 +50,7 @@ class DataPanel(Panel):
                                  layout=W.Layout(width="460px"))
         self.load_sample = W.Button(description="Load", button_style="primary", icon="folder-open")
         self.upload = W.FileUpload(accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy", multiple=True,
-                                   description="Upload a map")
+                                   description="Upload a map", tooltip="up to 512 MB; an .rpl with its .raw")
         self.path = W.Text(placeholder="or a path on the server: /data/map.bcf", layout=W.Layout(width="360px"))
         self.load_path = W.Button(description="Open path", icon="file")
         self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
@@ -92,7 +92,9 @@ class DataPanel(Panel):
             return
         folder = Path(tempfile.mkdtemp(prefix="phasedash-upload-"))
         for f in files:  # an .rpl needs its .raw beside it: write every uploaded file
-            (folder / Path(f["name"]).name).write_bytes(bytes(f["content"]))
+            (folder / Path(f["name"]).name).write_bytes(f["content"])
+        with self.app.quiet():
+            self.upload.value = ()  # the bytes are on disk now: free the kernel's copy
         main = [f["name"] for f in files if not f["name"].lower().endswith(".raw")]
         if not main:
             self.app.runner.error("Upload the .rpl file together with its .raw file.")
