@@ -175,10 +175,27 @@ def test_crop_keeps_the_truth_aligned(synth):
 ])
 def test_bad_input_is_a_message_not_an_exception(action, message):
     a = App("sample:P45", background=False)
+    labels = a.session.labels
     action(a)
     assert message.lower() in a.runner.message.value.lower()
     assert "Traceback" not in a.runner.message.value
-    assert a.session.image is not None  # the previous map is kept
+    assert a.session.image.shape == (75, 100, 2048) and a.session.labels is labels  # the previous map is kept
+
+
+@pytest.mark.parametrize("data, message", [
+    (np.full((10, 10, 64), np.nan, np.float32), "NaN"),
+    (-np.ones((10, 10, 64), np.int16), "negative"),
+    (np.zeros((10, 10, 64), np.uint16), "no counts"),
+    (np.ones((1, 1, 64), np.uint16), "at least 4"),
+])
+def test_bad_maps_keep_the_previous_one(tmp_path, data, message):
+    path = tmp_path / "bad.npy"
+    np.save(path, data)
+    a = App("sample:P45", background=False)
+    before = (a.session.image, a.session.labels, a.session.pca)
+    a.load(str(path), energy_offset=0.0, energy_scale=0.01)
+    assert message in a.runner.message.value
+    assert (a.session.image, a.session.labels, a.session.pca) == before
 
 
 def test_corrupt_file_gives_a_message(tmp_path):

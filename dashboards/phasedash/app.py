@@ -87,6 +87,21 @@ class App:
         finally:
             self._local.updating = was
 
+    @contextlib.contextmanager
+    def transaction(self):
+        """Put the session back as it was if the work inside fails (a bad file keeps the old map)."""
+        s = self.session
+        saved = {name: getattr(s, name) for name in s.trait_names()}
+        saved_truth, saved_colours = s._truth_full, dict(self.colours)
+        try:
+            yield
+        except Exception:
+            with s.hold_trait_notifications():
+                for name, value in saved.items():
+                    setattr(s, name, value)
+            s._truth_full, self.colours = saved_truth, saved_colours
+            raise
+
     def colour(self, i):
         return self.colours.get(i, phase_colour(i))
 
@@ -121,21 +136,24 @@ class App:
     def load(self, source, *, wait=False, **calibration):
         def compute():
             self.runner.report(0.05, "reading the map")
-            self.session.load(source, **calibration)
-            self.colours = {}
-            self._pipeline(pca=True)
+            with self.transaction():
+                self.session.load(source, **calibration)
+                self.colours = {}
+                self._pipeline(pca=True)
         return self.runner.run("data", compute, lambda _: self.refresh("data"), "loading", wait=wait)
 
     def calibrate(self, offset, scale):
         def compute():
-            self.session.set_calibration(offset, scale)
-            self._pipeline(pca=True)
+            with self.transaction():
+                self.session.set_calibration(offset, scale)
+                self._pipeline(pca=True)
         return self.runner.run("data", compute, lambda _: self.refresh("data"), "calibrating")
 
     def crop(self, rows, cols):
         def compute():
-            self.session.crop(rows, cols)
-            self._pipeline(pca=True)
+            with self.transaction():
+                self.session.crop(rows, cols)
+                self._pipeline(pca=True)
         return self.runner.run("data", compute, lambda _: self.refresh("data"), "cropping")
 
     def decompose(self, algorithm, n_components):
@@ -192,8 +210,10 @@ class App:
             except (UnicodeDecodeError, ValueError):
                 self.runner.error("This file is not a session file (not JSON).")
                 return None
-        return self.runner.run("data", lambda: self.session.restore(state, progress=self.runner.report),
-                               lambda _: self.refresh("data"), "reopening the session")
+        def compute():
+            with self.transaction():
+                self.session.restore(state, progress=self.runner.report)
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), "reopening the session")
 
 
 def export(session, folder, colours=None):
