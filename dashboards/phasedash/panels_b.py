@@ -22,8 +22,10 @@ def _swatch(colour):
 class PhaseMapPanel(Panel):
     def __init__(self, app):
         super().__init__(app)
-        self.source = W.ToggleButtons(options=[("clusters", "clusters"), ("component maps + Otsu", "loadings")],
-                                      description="Phases from")
+        self.source = W.ToggleButtons(options=[("clusters", "clusters"), ("component maps + Otsu", "loadings"),
+                                               ("clusters + spatial prior", "spatial")], description="Phases from")
+        self.beta = W.FloatSlider(value=1.0, min=0.0, max=4.0, step=0.25, description="prior strength",
+                                  continuous_update=False, layout=W.Layout(display="none"))
         self.min_size = W.IntSlider(value=0, min=0, max=200, description="min size (px)", continuous_update=False)
         self.component = W.Dropdown(options=[0], description="component", layout=W.Layout(width="200px"))
         self.threshold = W.FloatSlider(value=0, min=0, max=1, step=0.001, description="threshold",
@@ -36,10 +38,12 @@ class PhaseMapPanel(Panel):
         self.colour = W.ColorPicker(concise=True, value=phase_colour(0), layout=W.Layout(width="60px"))
         self.spectra = SpectrumView("phase spectra (mean per pixel)", width=620, height=320, log=True)
         for w, name in ((self.min_size, "pd-min-size"), (self.threshold, "pd-threshold"), (self.source, "pd-source"),
+                        (self.beta, "pd-beta"),
                         (self.table, "pd-modal-table"), (self.colour, "pd-colour")):
             w.add_class(name)
         self.source.observe(self.user(lambda ch: self.app.phases(source=ch["new"])), "value")
         self.min_size.observe(self.user(lambda ch: self.app.phases(min_size=ch["new"])), "value")
+        self.beta.observe(self.user(lambda ch: self.app.phases(beta=ch["new"])), "value")
         self.threshold.observe(self.user(self.threshold_moved), "value")
         self.reset.on_click(lambda _: self.app.phases(overrides={k: v for k, v in self.s.overrides.items()
                                                                  if k != self.component.value}))
@@ -51,10 +55,12 @@ class PhaseMapPanel(Panel):
             guide("<h3>4. Phase map</h3>Each pixel gets the phase of its cluster, or, from component maps, of the "
                   "one component above its Otsu threshold (pixels above none or several stay <i>unassigned</i>, "
                   "grey). Move a threshold to override Otsu's; remove specks and fill holes smaller than the "
-                  "minimum size. The colour of a phase is the same in every view.",
+                  "minimum size. On a low-count map (tens of counts per pixel), a spatial prior scores each "
+                  "pixel's counts under each phase spectrum and lets neighbours agree: speckle goes, small "
+                  "grains stay. The colour of a phase is the same in every view.",
                   ["Which mineral is each phase? Compare its element lines with Mindat.",
                    "What are the modal proportions, and how much is unassigned?"]),
-            W.HBox([self.source, self.min_size]),
+            W.HBox([self.source, self.min_size, self.beta]),
             W.HBox([W.VBox([self.map.figure, W.HBox([self.colour_phase, self.colour])]),
                     W.VBox([self.table, self.otsu_box])]),
             self.spectra.figure,
@@ -74,8 +80,9 @@ class PhaseMapPanel(Panel):
         s = self.s
         if s.labels is None:
             return
-        with self.app.quiet(self.source, self.min_size):
-            self.source.value, self.min_size.value = s.phase_source, s.min_size
+        with self.app.quiet(self.source, self.min_size, self.beta):
+            self.source.value, self.min_size.value, self.beta.value = s.phase_source, s.min_size, s.beta
+        self.beta.layout.display = "" if s.phase_source == "spatial" else "none"
         k = int(max(s.labels.max() + 1, 1))
         if not spectra_only:
             self.show_map()

@@ -57,7 +57,8 @@ class Session(T.HasTraits):
     membership_threshold = T.Float(0.5)
     clustering = T.Any(None)
     estimate = T.Any(None)       # ClusterEstimate
-    phase_source = T.Unicode("clusters")  # or "loadings" (Otsu per component)
+    phase_source = T.Unicode("clusters")  # or "loadings" (Otsu per component), "spatial" (Potts prior)
+    beta = T.Float(1.0)                  # strength of the spatial prior
     overrides = T.Dict()         # component -> threshold overriding Otsu's
     otsu = T.Any(None)           # (K,) Otsu thresholds of the abundance maps
     min_size = T.Int(0)
@@ -248,18 +249,35 @@ class Session(T.HasTraits):
         d = self.decomposition
         return segment.abundances(d.loadings, d.factors if d.algorithm == "nmf" else None)
 
-    def phase_map(self, source=None, *, overrides=None, min_size=None, spectra=True):
-        """Labels from the clusters or from Otsu thresholds on the component maps."""
+    def spatial_labels(self, beta=None):
+        """Phase map with a spatial prior (:func:`phaselib.lowcount.map_lowcount`), cached per settings."""
+        from phaselib.lowcount import map_lowcount
+
+        self._need(self.image, "Load a map first.")
+        beta = float(self.beta if beta is None else beta)
+        if not 0 <= beta <= 10:
+            raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
+        key = (id(self.image), self.n_clusters, beta)
+        if getattr(self, "_spatial", (None,))[0] != key:
+            self._spatial = (key, map_lowcount(self.image, n_phases=self.n_clusters, beta=beta).labels)
+        self.beta = beta
+        return self._spatial[1]
+
+    def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
+        """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
         source = source or self.phase_source
         min_size = int(self.min_size if min_size is None else min_size)
         if min_size < 0 or min_size > 10_000:
             raise ValueError(f"The minimum size must be between 0 and 10000 pixels, got {min_size}.")
         h, w = self.image.shape[:2] if self.image is not None else (0, 0)
-        if source == "clusters":
+        if source in ("clusters", "spatial"):
             self._need(self.clustering, "Run a clustering first.")
-            labels = self.clustering.labels.reshape(h, w).astype(np.int16)
+            if source == "spatial":
+                labels = self.spatial_labels(beta).astype(np.int16)
+            else:
+                labels = self.clustering.labels.reshape(h, w).astype(np.int16)
             if min_size > 1:
-                masks = np.stack([labels == i for i in range(self.clustering.n_clusters)], -1)
+                masks = np.stack([labels == i for i in range(int(labels.max()) + 1)], -1)
                 masks = np.stack([segment.clean_mask(masks[..., i], min_size) for i in range(masks.shape[-1])], -1)
                 labels = segment.labels_from_masks(masks)
             otsu = self.otsu
@@ -271,7 +289,7 @@ class Session(T.HasTraits):
             labels = segment.labels_from_masks(segment.masks_from_maps(maps, segment.otsu_thresholds(maps, overrides),
                                                                        min_size=min_size))
         else:
-            raise ValueError(f"Phases come from 'clusters' or 'loadings', not {source!r}.")
+            raise ValueError(f"Phases come from 'clusters', 'loadings' or 'spatial', not {source!r}.")
         with self.hold_trait_notifications():
             self.phase_source, self.min_size, self.overrides, self.otsu = source, min_size, overrides, otsu
             self.labels = labels
@@ -339,7 +357,7 @@ class Session(T.HasTraits):
                     calibration=None if im is None else [im.energy_offset, im.energy_scale],
                     algorithm=self.algorithm, n_components=self.n_components,
                     cluster_method=self.cluster_method, n_clusters=self.n_clusters,
-                    membership_threshold=self.membership_threshold, phase_source=self.phase_source,
+                    membership_threshold=self.membership_threshold, phase_source=self.phase_source, beta=self.beta,
                     overrides={str(k): v for k, v in self.overrides.items()}, min_size=self.min_size,
                     has_decomposition=self.decomposition is not None, has_clustering=self.clustering is not None,
                     has_labels=self.labels is not None, grain_options=self.grain_options,
@@ -373,7 +391,7 @@ class Session(T.HasTraits):
             self.run_clustering(state["cluster_method"], state["n_clusters"], state["membership_threshold"])
         self.overrides = {int(k): float(v) for k, v in state.get("overrides", {}).items()}
         if state.get("has_labels"):
-            self.phase_map(state["phase_source"], min_size=state["min_size"])
+            self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 1.0))
         if state.get("has_grains"):
             self.run_grains(**state.get("grain_options", {}))
         return self
