@@ -154,6 +154,9 @@ def test_synthetic_map_accuracy_and_compare(synth):
     assert set(maps) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
     assert acc["pca-kmeans"] > 0.9 and all(v > 0.5 for v in agree.values())
     assert "vs truth" in synth.comparison.table.value
+    # phases renumbered to match pca-kmeans: the maps agree pixel by pixel where the ARI is high
+    same = np.mean(maps["fuzzy-cmeans"] == maps["pca-kmeans"])
+    assert same > 0.95 and "% of pixels" in synth.comparison.disagree.figure.title
 
 
 def test_crop_keeps_the_truth_aligned(synth):
@@ -284,3 +287,14 @@ def test_spatial_prior_cleans_a_low_count_map():
     a.phase_map.beta.value = 0.0  # no prior: per-pixel Poisson classification
     assert s.beta == 0.0 and s.accuracy() < smooth - 0.1
     assert a.runner.message.value == ""
+
+
+def test_matched_to_renumbers_phases():
+    from phasedash.state import matched_to
+
+    ref = np.array([[0, 0, 1, 1], [2, 2, -1, 1]])
+    other = np.array([[2, 2, 0, 0], [1, 1, 0, 3]])  # a permutation, plus an extra phase 3
+    out = matched_to(other, ref)
+    assert out[0].tolist() == [0, 0, 1, 1] and out[1, :2].tolist() == [2, 2]
+    assert out[1, 3] >= 3  # the unmatched phase gets a number of its own
+    assert matched_to(np.array([[-1, 0]]), np.array([[0, 0]])).tolist() == [[-1, 0]]

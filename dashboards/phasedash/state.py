@@ -27,6 +27,21 @@ CLUSTER_METHODS = {"k-means": "kmeans", "Gaussian mixture": "gmm", "fuzzy c-mean
 SESSION_FORMAT = "phasedash-session-1"
 
 
+def matched_to(labels, reference):
+    """``labels`` renumbered to best match ``reference`` (Hungarian assignment on their overlaps)."""
+    from scipy.optimize import linear_sum_assignment
+
+    a, r = np.asarray(labels).ravel(), np.asarray(reference).ravel()
+    ka, kr = int(a.max()) + 1, int(r.max()) + 1
+    ok = (a >= 0) & (r >= 0)
+    overlap = np.zeros((max(ka, 1), max(kr, 1)))
+    np.add.at(overlap, (a[ok], r[ok]), 1)
+    rows, cols = linear_sum_assignment(-overlap)
+    table = np.arange(max(ka, 1)) + kr  # unmatched phases get new numbers
+    table[rows] = cols
+    return np.where(a >= 0, table[np.maximum(a, 0)], -1).reshape(np.shape(labels))
+
+
 def _adjusted_rand(a, b):
     from sklearn.metrics import adjusted_rand_score
 
@@ -334,6 +349,8 @@ class Session(T.HasTraits):
                             progress=None if progress is None else
                             (lambda f, msg, i=i: progress((i + f) / len(methods), f"{methods[i]}: {msg}")))
             maps[m] = pm.labels
+        ref = maps[methods[0]]
+        maps = {m: lab if m == methods[0] else matched_to(lab, ref) for m, lab in maps.items()}
         agree = {(a, b): _adjusted_rand(maps[a], maps[b]) for i, a in enumerate(methods) for b in methods[i + 1:]}
         acc = {m: self.accuracy(lab) for m, lab in maps.items()}
         return maps, agree, acc
