@@ -24,7 +24,7 @@ def tidy(widget):
     for w in getattr(widget, "children", ()):
         tidy(w)
     if isinstance(widget, W.Button) and not widget.layout.width:
-        widget.layout.width = "auto"
+        widget.layout.width = "max-content"
     elif getattr(widget, "description", "") and hasattr(widget, "style") and hasattr(widget.style,
                                                                                      "description_width"):
         if not widget.style.description_width:

@@ -170,7 +170,7 @@ class ComparePanel(Panel):
         stack = np.stack(list(maps.values()))
         differ = (stack != stack[0]).any(0)
         rgb = np.where(differ[..., None], np.array([215, 48, 39], np.uint8), np.array([235, 235, 235], np.uint8))
-        self.disagree.show(rgb, f"where they disagree: {100 * differ.mean():.1f} % of pixels (red)")
+        self.disagree.show(rgb, f"disagree: {100 * differ.mean():.1f} % of pixels")
         rows = "".join(f"<tr><td>{a} vs {b}</td><td>{v:.3f}</td></tr>" for (a, b), v in agree.items())
         rows += "".join(f"<tr><td>{m} vs truth</td><td>{v:.3f}</td></tr>" for m, v in acc.items() if v is not None)
         self.table.value = f"<table class='phasedash-agreement'><tr><th>pair</th><th>ARI</th></tr>{rows}</table>"
