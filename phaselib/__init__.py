@@ -1,5 +1,6 @@
 """phaselib: phase maps from EDS spectrum images."""
-from ._bcf import bcf_to_zspy, iter_bcf_rows
+from ._bcf import iter_bcf_rows
+from ._bcf_convert import bcf_to_zspy
 from ._image import SpectrumImage
 from .io import load, save
 

@@ -199,7 +199,7 @@ def run_precompute(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...]
-        from ._bcf import main as convert
+        from ._bcf_convert import main as convert
 
         return convert(argv[1:])
     args = build_parser().parse_args(argv)

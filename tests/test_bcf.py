@@ -8,7 +8,8 @@ from conftest import CHEVKINITE, P45
 from rsciio.bruker import file_reader
 
 import phaselib
-from phaselib._bcf import bcf_to_zspy, iter_bcf_rows, main
+from phaselib._bcf import iter_bcf_rows
+from phaselib._bcf_convert import bcf_to_zspy, main
 
 FILES = [P45, CHEVKINITE]
 OPTIONS = [{}, {"downsample": 2}, {"cutoff_at_kV": 10}]
