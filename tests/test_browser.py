@@ -75,6 +75,27 @@ def test_phase_mapping_dashboard_in_a_browser(server, page):
     assert re.search(r"\d+ grains", page.inner_text(".pd-grain-stats"))
 
 
+def test_click_a_pixel_and_drag_a_rectangle(server, page):
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    box = page.locator(".pd-data-map image").bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    page.mouse.click(*at(0.5, 0.5))
+    page.wait_for_function("document.body.innerText.includes('spectrum of pixel (')", timeout=20000)
+    assert re.search(r"pixel \((3[5-9]), (4[5-9]|5[0-4])\)", page.inner_text("body"))  # the middle of 75 x 100
+    page.get_by_role("button", name="drag a rectangle").click()
+    page.wait_for_selector(".pd-data-map rect.handle--n", state="attached", timeout=20000)  # the brush is on
+    page.mouse.move(*at(0.2, 0.2))
+    page.mouse.down()
+    page.mouse.move(*at(0.4, 0.45), steps=5)
+    page.mouse.move(*at(0.6, 0.7), steps=5)
+    page.mouse.up()
+    page.wait_for_function("document.body.innerText.includes(' px) (per pixel)')", timeout=20000)
+    page.get_by_role("button", name="Crop to rectangle").click()
+    page.wait_for_function("document.body.innerText.includes('(cropped: rows')", timeout=30000)
+    assert re.search(r"(\d+) x (\d+) pixels", page.inner_text(".phasedash-app"))
+
+
 def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb")
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)

@@ -57,8 +57,12 @@ class DataPanel(Panel):
         self.scale = W.FloatText(description="scale (keV/ch)", step=0.0001, layout=W.Layout(width="200px"))
         self.apply_cal = W.Button(description="Apply calibration")
         self.info = W.HTML()
-        self.map = MapView("counts per pixel: click a pixel, drag a rectangle", brush=True,
-                           on_click=self.pick_pixel, on_brush=self.pick_box, css="pd-data-map")
+        self.map = MapView("counts per pixel", brush=True, on_click=self.pick_pixel, on_brush=self.pick_box,
+                           css="pd-data-map")
+        self.pick = W.ToggleButtons(options=[("click a pixel", "pixel"), ("drag a rectangle", "rectangle")],
+                                    value="pixel")
+        self.pick.add_class("pd-pick")
+        self.pick.observe(lambda ch: self.map.set_mode(ch["new"]), "value")
         self.spectrum = SpectrumView("summed spectrum", log=True)
         self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
         self.uncrop_btn = W.Button(description="Whole map", icon="expand")
@@ -79,7 +83,8 @@ class DataPanel(Panel):
                                   "Do bright and dark areas of the map have different spectra?"]),
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
-            W.HBox([W.VBox([self.map.figure, W.HBox([self.crop_btn, self.uncrop_btn])]), self.spectrum.figure]),
+            W.HBox([W.VBox([self.pick, self.map.figure, W.HBox([self.crop_btn, self.uncrop_btn])]),
+                    self.spectrum.figure]),
         ])
 
     def _calibration(self):
@@ -139,7 +144,7 @@ class DataPanel(Panel):
                            f"{h} x {w} pixels x {c} channels, {s.brightness.mean():.0f} counts/pixel; "
                            f"beam {im.beam_energy or '?'} kV; pixel {im.pixel_size or '?'} um; "
                            f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}")
-        self.map.show(scalar_rgb(s.brightness), "counts per pixel: click a pixel, drag a rectangle")
+        self.map.show(scalar_rgb(s.brightness), "counts per pixel")
         self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=s.total_lines,
                            labels=["whole map (mean per pixel)"], colours=["#1f77b4"],
                            title="summed spectrum (mean per pixel), strongest lines named")

@@ -80,11 +80,14 @@ class MapView:
             self.figure.add_class(css)
         if on_click is not None:
             self.mark.on_element_click(lambda _, ev: on_click(*self._pixel(ev["data"])))
-        if brush:
+        if brush:  # off until set_mode("rectangle"): a brush on the figure takes the clicks
             self.brush = bq.interacts.BrushSelector(x_scale=self.xs, y_scale=self.ys, color="red")
-            self.figure.interaction = self.brush
             if on_brush is not None:
                 self.brush.observe(lambda ch: self._brushed(on_brush), "brushing")
+
+    def set_mode(self, mode):
+        """``"pixel"``: clicks pick a pixel; ``"rectangle"``: dragging draws a rectangle."""
+        self.figure.interaction = self.brush if mode == "rectangle" else None
 
     def _pixel(self, data):
         h, w = self.shape
