@@ -96,6 +96,34 @@ def test_click_a_pixel_and_drag_a_rectangle(server, page):
     assert re.search(r"(\d+) x (\d+) pixels", page.inner_text(".phasedash-app"))
 
 
+def test_export_download_and_reopen_a_session(server, page, tmp_path):
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb?map=synthetic:60x80")
+    page.wait_for_function("document.body.innerText.includes('60 x 80 pixels')", timeout=90000)
+    open_tab(page, "3. Clustering")
+    timed_image_change(page, ".pd-cluster-map", lambda: set_slider(page, ".pd-n-clusters", 4))
+    open_tab(page, "7. Export")
+    page.get_by_role("textbox").last.fill(str(tmp_path / "out"))
+    page.get_by_role("button", name="Export results").click()
+    page.wait_for_selector("a[download='phases.csv']", timeout=30000)
+    with page.expect_download() as dl:
+        page.click("a[download='session.json']")
+    session = tmp_path / "session.json"
+    dl.value.save_as(session)
+    assert '"n_clusters": 4' in session.read_text()
+    assert (tmp_path / "out" / "phase_map.tif").exists() and (tmp_path / "out" / "phase_0.msa").exists()
+    # a new page, then reopen the saved session: the 4 clusters come back
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    open_tab(page, "7. Export")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Reopen session").click()
+    chooser.value.set_files(str(session))
+    open_tab(page, "1. Data")  # innerText holds only what is shown
+    page.wait_for_function("document.body.innerText.includes('60 x 80 pixels')", timeout=60000)
+    open_tab(page, "3. Clustering")
+    page.wait_for_function("document.body.innerText.includes('4 clusters')", timeout=30000)
+
+
 def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb")
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
