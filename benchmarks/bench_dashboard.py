@@ -80,7 +80,7 @@ def run(repeat):
         for i in range(repeat):
             times.setdefault("clusters (cluster map redraw)", []).append(
                 timed_image_change(page, ".pd-cluster-map",
-                                   lambda i=i: set_slider(page, ".pd-n-clusters", 5 + i % 3)))
+                                   lambda i=i: set_slider(page, ".pd-n-clusters", 7 + i % 3)))
     return times
 
 

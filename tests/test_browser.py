@@ -66,8 +66,8 @@ def test_phase_mapping_dashboard_in_a_browser(server, page):
     page.wait_for_function("document.body.innerText.includes('loading 2')")
     # clustering: the number of clusters redraws the cluster map
     open_tab(page, "3. Clustering")
-    timed_image_change(page, ".pd-cluster-map", lambda: set_slider(page, ".pd-n-clusters", 5))
-    page.wait_for_function("document.body.innerText.includes('5 clusters')")
+    timed_image_change(page, ".pd-cluster-map", lambda: set_slider(page, ".pd-n-clusters", 7))  # opens with 5
+    page.wait_for_function("document.body.innerText.includes('7 clusters')")
     # grains
     open_tab(page, "6. Grains")
     page.click(".pd-grains-go")

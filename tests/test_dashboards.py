@@ -277,9 +277,10 @@ def test_upload_handler(tmp_path):
 def test_spatial_prior_cleans_a_low_count_map():
     a = App("synthetic:120x160:20", background=False)
     s = a.session
-    a.clustering.k.value = 6  # the rock's 6 minerals
+    assert s.n_clusters == 6  # found on a binned copy (the full-resolution PCA suggests fewer)
     a.phase_map.source.value = "clusters"
     per_pixel = s.accuracy()
+    assert "spatial prior" in a.phase_map.hint.value  # 20 counts/px: the page says what to try
     a.phase_map.source.value = "spatial"
     assert s.phase_source == "spatial" and a.phase_map.beta.layout.display == ""
     assert s.accuracy() > max(0.8, per_pixel + 0.3)  # measured 0.88 vs 0.37

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from phaselib.lowcount import needs_spatial_prior
+
 from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel, tidy
 from .panels_b import ComparePanel, ExportPanel, GrainsPanel, PhaseMapPanel
 from .plots import phase_colour
@@ -122,6 +124,9 @@ class App:
         s, report = self.session, self.runner.report
         if pca or s.pca is None:
             s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
+            if needs_spatial_prior(float(s.brightness.mean())):  # below 150 counts/px, as phaselib
+                report(0.45, "low counts: number of phases on a binned copy")
+                s.low_count_start()
         if decompose is not None or s.decomposition is None:
             s.decompose(*(decompose or (s.algorithm, s.n_components)), progress=lambda f, m: report(0.4 + 0.2 * f, m))
         if cluster is not None or s.clustering is None:

@@ -34,6 +34,7 @@ class PhaseMapPanel(Panel):
         self.hist = CurveView("component map histogram", xlabel="abundance", ylabel="pixels", bars=True)
         self.map = MapView("phase map", width=420, css="pd-phase-map")
         self.table = W.HTML()
+        self.hint = W.HTML()
         self.colour_phase = W.Dropdown(options=[0], description="colour of", layout=W.Layout(width="170px"))
         self.colour = W.ColorPicker(concise=True, value=phase_colour(0), layout=W.Layout(width="60px"))
         self.spectra = SpectrumView("phase spectra (mean per pixel)", width=620, height=320, log=True)
@@ -60,7 +61,7 @@ class PhaseMapPanel(Panel):
                   "grains stay. The colour of a phase is the same in every view.",
                   ["Which mineral is each phase? Compare its element lines with Mindat.",
                    "What are the modal proportions, and how much is unassigned?"]),
-            W.HBox([self.source, self.min_size, self.beta]),
+            W.HBox([self.source, self.min_size, self.beta]), self.hint,
             W.HBox([W.VBox([self.map.figure, W.HBox([self.colour_phase, self.colour])]),
                     W.VBox([self.table, self.otsu_box])]),
             self.spectra.figure,
@@ -83,6 +84,10 @@ class PhaseMapPanel(Panel):
         with self.app.quiet(self.source, self.min_size, self.beta):
             self.source.value, self.min_size.value, self.beta.value = s.phase_source, s.min_size, s.beta
         self.beta.layout.display = "" if s.phase_source == "spatial" else "none"
+        counts = float(s.brightness.mean())
+        self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" else
+                           f"<i>This map has {counts:.0f} counts per pixel: per-pixel clusters are speckled; "
+                           "try <b>clusters + spatial prior</b>.</i>")
         k = int(max(s.labels.max() + 1, 1))
         if not spectra_only:
             self.show_map()

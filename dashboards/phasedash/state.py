@@ -278,6 +278,17 @@ class Session(T.HasTraits):
         self.beta = beta
         return self._spatial[1]
 
+    def low_count_start(self):
+        """For a low-count map, the number of phases as phaselib finds it there (binned map), its
+        spatial-prior map kept for the phase map's "spatial" choice."""
+        from phaselib.lowcount import map_lowcount
+
+        self._need(self.image, "Load a map first.")
+        lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
+        self._spatial = ((id(self.image), lc.n_phases, float(self.beta)), lc.labels)
+        self.n_clusters = max(lc.n_phases, 2)
+        return lc
+
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
         source = source or self.phase_source
