@@ -65,7 +65,9 @@ class MapView:
     def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None, css=None):
         self.shape = (1, 1)
         self.xs, self.ys = bq.LinearScale(min=0, max=1), bq.LinearScale(min=1, max=0)
-        self.picture = W.Image(value=png(np.zeros((1, 1, 3), np.uint8)), format="png")
+        blank = png(np.zeros((1, 1, 3), np.uint8))
+        self._pictures = [W.Image(value=blank, format="png"), W.Image(value=blank, format="png")]
+        self.picture = self._pictures[0]
         self.mark = bq.Image(image=self.picture, scales={"x": self.xs, "y": self.ys}, x=[0, 1], y=[0, 1])
         self.mark.pixelated = True
         self.marker = bq.Scatter(x=[], y=[], scales={"x": self.xs, "y": self.ys}, colors=["red"],
@@ -108,10 +110,10 @@ class MapView:
                 self.ys.min, self.ys.max = h, 0
                 self.mark.x, self.mark.y = [0, w], [h, 0]
             # bqplot's Image view redraws when its `image` widget is replaced, not when that
-            # widget's value changes: swap in a new one and close the old.
-            old, self.picture = self.picture, W.Image(value=png(rgb), format="png")
+            # widget's value changes: fill the other of two pictures, then point the mark at it.
+            self.picture = self._pictures[1] if self.picture is self._pictures[0] else self._pictures[0]
+            self.picture.value = png(rgb)
             self.mark.image = self.picture
-            old.close()
         if title is not None:
             self.figure.title = title
 
