@@ -299,3 +299,17 @@ def test_matched_to_renumbers_phases():
     assert out[0].tolist() == [0, 0, 1, 1] and out[1, :2].tolist() == [2, 2]
     assert out[1, 3] >= 3  # the unmatched phase gets a number of its own
     assert matched_to(np.array([[-1, 0]]), np.array([[0, 0]])).tolist() == [[-1, 0]]
+
+
+def test_phase_sums_updated_from_the_changed_pixels_equal_a_full_pass(synth):
+    from phaselib import quantify
+
+    s = synth.session
+    synth.phase_map.source.value = "clusters"
+    for size in (30, 80, 0):  # each a few pixels changed: the sums are corrected, not recomputed
+        synth.phase_map.min_size.value = size
+        k = int(s.labels.max()) + 1
+        full = quantify.phase_spectra(s.image, s.labels, k)
+        np.testing.assert_allclose(s.spectra.sums, full.sums, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(s.spectra.n_pixels, full.n_pixels)
+    assert s._updated_sums(s.labels, int(s.labels.max()) + 1) is not None  # the incremental path ran

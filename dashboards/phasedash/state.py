@@ -327,12 +327,37 @@ class Session(T.HasTraits):
         """Phase spectra and their named lines for the current labels."""
         self._need(self.labels, "Make a phase map first.")
         k = max(int(self.labels.max()) + 1, 1)
-        sp = quantify.phase_spectra(self.image, self.labels, k)
+        labels = self.labels
+        sp = self._updated_sums(labels, k) or quantify.phase_spectra(self.image, labels, k)
+        self._sums_of = (id(self.image), labels, sp)
         lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
                  if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
         with self.hold_trait_notifications():
             self.spectra, self.phase_lines = sp, lines
         return sp
+
+    def _updated_sums(self, labels, k, max_changed=0.25):
+        """The last phase sums, corrected for the pixels whose phase changed (None: recompute all).
+
+        A threshold or minimum-size change moves a few pixels: reading only those keeps the
+        phase spectra in step with the map at a fraction of a full pass.
+        """
+        prev = getattr(self, "_sums_of", None)
+        if prev is None or prev[0] != id(self.image) or prev[1].shape != labels.shape or prev[2].sums.shape[0] != k:
+            return None
+        changed = prev[1] != labels
+        if changed.mean() > max_changed:
+            return None
+        sums, n = prev[2].sums.copy(), prev[2].n_pixels.copy()
+        if changed.any():
+            data = np.asarray(self.image.data)[changed].astype(np.float64)  # (m, C) changed pixels
+            for lab, sign in ((prev[1][changed], -1.0), (labels[changed], 1.0)):
+                onehot = np.zeros((k, lab.size))
+                ok = lab >= 0
+                onehot[lab[ok], np.flatnonzero(ok)] = sign
+                sums += onehot @ data
+                n = n + np.rint(onehot.sum(1)).astype(np.int64)
+        return quantify.PhaseSpectra(sums, n, prev[2].energy_keV, prev[2].total)
 
     def fractions(self):
         self._need(self.labels, "Make a phase map first.")
