@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from phasedash import STEPS, App, Session
+from phasedash import SAMPLES, STEPS, App, Session
 from phasedash.results_view import BUNDLED, ResultsApp
 
 
@@ -313,3 +313,8 @@ def test_phase_sums_updated_from_the_changed_pixels_equal_a_full_pass(synth):
         np.testing.assert_allclose(s.spectra.sums, full.sums, rtol=0, atol=1e-6)
         np.testing.assert_array_equal(s.spectra.n_pixels, full.n_pixels)
     assert s._updated_sums(s.labels, int(s.labels.max()) + 1) is not None  # the incremental path ran
+
+
+def test_the_bundled_map_list_shows_the_map_opened():
+    a = App("synthetic:200x300:20", background=False)
+    assert SAMPLES[a.data.sample.value] == "synthetic:200x300:20"

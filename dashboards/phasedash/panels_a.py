@@ -138,6 +138,10 @@ class DataPanel(Panel):
         if im is None:
             return
         h, w, c = im.shape
+        with self.app.quiet(self.sample):
+            names = {v: k for k, v in SAMPLES.items()}
+            if s.source in names:
+                self.sample.value = names[s.source]
         self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "

@@ -152,7 +152,7 @@ class SpectrumView:
             self.lines.x, self.lines.y = e[keep], y
             self.lines.colors = list(colours) if colours else ["#1f77b4"]
             self.lines.labels = list(labels) if labels else []
-            self.lines.display_legend = bool(labels)
+            self.lines.display_legend = bool(labels) and len(labels) > 1
             self.xs.min, self.xs.max = 0.1, hi
             named = [ln for ln in lines if 0.1 <= ln["energy_keV"] <= hi]
             self.ticks.x = [[ln["energy_keV"]] * 2 for ln in named] or []
