@@ -311,9 +311,14 @@ class Session(T.HasTraits):
         elif source == "loadings":
             maps = self.abundances()
             overrides = {int(k): float(v) for k, v in (self.overrides if overrides is None else overrides).items()}
-            otsu = segment.otsu_thresholds(maps)
-            labels = segment.labels_from_masks(segment.masks_from_maps(maps, segment.otsu_thresholds(maps, overrides),
-                                                                       min_size=min_size))
+            if self.otsu is None or len(self.otsu) != maps.shape[-1]:
+                self.otsu = segment.otsu_thresholds(maps)  # once per decomposition (reset by decompose)
+            otsu, used = self.otsu, self.otsu.copy()
+            bad = [i for i in overrides if not 0 <= i < len(used)]
+            if bad:
+                raise ValueError(f"Threshold overrides name components {bad}; there are {len(used)}.")
+            used[list(overrides)] = list(overrides.values())
+            labels = segment.labels_from_masks(segment.masks_from_maps(maps, used, min_size=min_size))
         else:
             raise ValueError(f"Phases come from 'clusters', 'loadings' or 'spatial', not {source!r}.")
         with self.hold_trait_notifications():
