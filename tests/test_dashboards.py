@@ -318,3 +318,17 @@ def test_phase_sums_updated_from_the_changed_pixels_equal_a_full_pass(synth):
 def test_the_bundled_map_list_shows_the_map_opened():
     a = App("synthetic:200x300:20", background=False)
     assert SAMPLES[a.data.sample.value] == "synthetic:200x300:20"
+
+
+def test_caches_follow_the_map(synth):
+    from phaselib import quantify
+
+    s = synth.session
+    synth.crop((0, 60), (0, 80))
+    assert s._sums_of[0] is s.image  # the cached sums belong to the cropped map, not the old one
+    synth.phase_map.min_size.value = 15
+    full = quantify.phase_spectra(s.image, s.labels, int(s.labels.max()) + 1)
+    np.testing.assert_allclose(s.spectra.sums, full.sums, atol=1e-6)
+    synth.crop(None, None)
+    synth.phase_map.min_size.value = 0
+    assert s.image.shape[:2] == (120, 160) and s._sums_of[0] is s.image

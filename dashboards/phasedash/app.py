@@ -101,6 +101,7 @@ class App:
             with s.hold_trait_notifications():
                 for name, value in saved.items():
                     setattr(s, name, value)
+            s.clear_caches()
             s._truth_full, self.colours = saved_truth, saved_colours
             raise
 
@@ -138,28 +139,25 @@ class App:
         s.measure()
 
     # ---------------------------------------------------------------- actions
-    def load(self, source, *, wait=False, **calibration):
+    def _new_map(self, change, label, wait=False):
+        """Change the map (``change()``), then redo every step; on failure the old map stays."""
         def compute():
-            self.runner.report(0.05, "reading the map")
             with self.transaction():
-                self.session.load(source, **calibration)
-                self.colours = {}
+                change()
                 self._pipeline(pca=True)
-        return self.runner.run("data", compute, lambda _: self.refresh("data"), "loading", wait=wait)
+        return self.runner.run("data", compute, lambda _: self.refresh("data"), label, wait=wait)
+
+    def load(self, source, *, wait=False, **calibration):
+        def change():
+            self.session.load(source, **calibration)
+            self.colours = {}
+        return self._new_map(change, "loading", wait)
 
     def calibrate(self, offset, scale):
-        def compute():
-            with self.transaction():
-                self.session.set_calibration(offset, scale)
-                self._pipeline(pca=True)
-        return self.runner.run("data", compute, lambda _: self.refresh("data"), "calibrating")
+        return self._new_map(lambda: self.session.set_calibration(offset, scale), "calibrating")
 
     def crop(self, rows, cols):
-        def compute():
-            with self.transaction():
-                self.session.crop(rows, cols)
-                self._pipeline(pca=True)
-        return self.runner.run("data", compute, lambda _: self.refresh("data"), "cropping")
+        return self._new_map(lambda: self.session.crop(rows, cols), "cropping")
 
     def decompose(self, algorithm, n_components):
         s = self.session

@@ -83,6 +83,8 @@ class Session(T.HasTraits):
     grain_options = T.Dict()
     grains = T.Any(None)         # GrainMap
     _truth_full = None
+    _spatial = None   # (image, (n_phases, beta), labels): the last spatial-prior map
+    _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
     def load(self, source, *, energy_offset=None, energy_scale=None, progress=None):
@@ -130,6 +132,7 @@ class Session(T.HasTraits):
         self.phase_lines, self.overrides = (), {}
 
     def _set_image(self, image):
+        self.clear_caches()
         data = np.asarray(image.data)
         if data.dtype.kind == "f" and not np.isfinite(data).all():
             raise ValueError("The map holds NaN or infinite values: it is not a map of X-ray counts.")
@@ -145,6 +148,10 @@ class Session(T.HasTraits):
         self.total = data.reshape(-1, data.shape[-1]).sum(0, dtype=np.int64).astype(np.float64)
         self.total_lines = quantify.identify_lines(self.total, image.energy_keV, beam_energy=image.beam_energy,
                                                    n_lines=10)
+
+    def clear_caches(self):
+        """Forget results cached for the current map (they hold a reference to it)."""
+        self._spatial = self._sums_of = None
 
     def crop(self, rows, cols):
         """Analyse a rectangle of the loaded map: ``rows=(r0, r1)``, ``cols=(c0, c1)``; None resets."""
@@ -272,11 +279,11 @@ class Session(T.HasTraits):
         beta = float(self.beta if beta is None else beta)
         if not 0 <= beta <= 10:
             raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
-        key = (id(self.image), self.n_clusters, beta)
-        if getattr(self, "_spatial", (None,))[0] != key:
-            self._spatial = (key, map_lowcount(self.image, n_phases=self.n_clusters, beta=beta).labels)
+        key = (self.n_clusters, beta)
+        if self._spatial is None or self._spatial[0] is not self.image or self._spatial[1] != key:
+            self._spatial = (self.image, key, map_lowcount(self.image, n_phases=self.n_clusters, beta=beta).labels)
         self.beta = beta
-        return self._spatial[1]
+        return self._spatial[2]
 
     def low_count_start(self):
         """For a low-count map, the number of phases as phaselib finds it there (binned map), its
@@ -285,7 +292,7 @@ class Session(T.HasTraits):
 
         self._need(self.image, "Load a map first.")
         lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
-        self._spatial = ((id(self.image), lc.n_phases, float(self.beta)), lc.labels)
+        self._spatial = (self.image, (lc.n_phases, float(self.beta)), lc.labels)
         self.n_clusters = max(lc.n_phases, 2)
         return lc
 
@@ -334,7 +341,7 @@ class Session(T.HasTraits):
         k = max(int(self.labels.max()) + 1, 1)
         labels = self.labels
         sp = self._updated_sums(labels, k) or quantify.phase_spectra(self.image, labels, k)
-        self._sums_of = (id(self.image), labels, sp)
+        self._sums_of = (self.image, labels, sp)
         lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
                  if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
         with self.hold_trait_notifications():
@@ -347,8 +354,8 @@ class Session(T.HasTraits):
         A threshold or minimum-size change moves a few pixels: reading only those keeps the
         phase spectra in step with the map at a fraction of a full pass.
         """
-        prev = getattr(self, "_sums_of", None)
-        if prev is None or prev[0] != id(self.image) or prev[1].shape != labels.shape or prev[2].sums.shape[0] != k:
+        prev = self._sums_of
+        if prev is None or prev[0] is not self.image or prev[1].shape != labels.shape or prev[2].sums.shape[0] != k:
             return None
         changed = prev[1] != labels
         if changed.mean() > max_changed:
