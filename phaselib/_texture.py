@@ -184,3 +184,29 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
     labels = phase_of[ids].astype(np.int16)
     grain_ids = _label(ids + 1, background=0, connectivity=1).astype(np.int32)
     return labels, grain_ids
+
+
+def touching_discs(shape, n_discs, radius, overlap, rng):
+    """Mask and grain ids (H, W) of overlapping discs split by their power diagram."""
+    h, w = shape
+    r_lo, r_hi = radius
+    centres, radii = np.zeros((0, 2)), np.zeros(0)
+    for _ in range(100 * n_discs):
+        if len(radii) >= n_discs:
+            break
+        c, r = rng.uniform(0, (h, w)), rng.uniform(r_lo, r_hi)
+        if np.all(np.hypot(*(centres - c).T) > (1 - overlap) * (radii + r)):
+            centres, radii = np.vstack([centres, c]), np.append(radii, r)
+    best = np.full(shape, np.inf)
+    ids = np.zeros(shape, np.int32)
+    for i, ((cy, cx), r) in enumerate(zip(centres, radii), 1):
+        r0, r1 = max(int(cy - r) - 1, 0), min(int(cy + r) + 2, h)
+        c0, c1 = max(int(cx - r) - 1, 0), min(int(cx + r) + 2, w)
+        yy, xx = np.ogrid[r0:r1, c0:c1]
+        d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        power = np.where(d2 < r * r, d2 - r * r, np.inf)  # power distance inside the disc
+        win = power < best[r0:r1, c0:c1]
+        best[r0:r1, c0:c1][win] = power[win]
+        ids[r0:r1, c0:c1][win] = i
+    ids = _label(ids, background=0, connectivity=1).astype(np.int32)  # ids 1..n of the pieces left
+    return ids > 0, ids

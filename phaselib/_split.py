@@ -1,0 +1,274 @@
+"""Concavity cuts and fragment merging: the convexity rules of grain separation.
+
+Private helpers of :mod:`phaselib.morphology`. Crystal sections are convex, so
+
+* every concave corner of the outline of a cluster of touching grains is where two grains
+  meet the outline: straight cuts from those corners split the cluster
+  (:func:`concave_cuts`);
+* a small piece whose union with a touching, larger grain is still convex is a fragment of
+  that grain (a cut or a second distance maximum too many), not a grain of its own
+  (:func:`merge_fragments`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from math import gcd
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.spatial import ConvexHull, QhullError
+from skimage.draw import line as _draw_line
+from skimage.measure import find_contours
+
+MIN_PIECE = 10  # pixels: a piece cut off by concavity cuts gets its own marker from this size
+_CUT_TOL = 1.0  # pixels: tolerance of the polygon that approximates a grain outline
+_PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two corners
+_RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
+_CONE = 15.0  # degrees narrower than the geometric cone in which a cut keeps both parts convex
+FRAGMENT_RATIO = 0.3  # a fragment has at most this share of the area of the grain it joins
+FRAGMENT_DEFECT = 0.01  # ... and their union at most this share (or 2 px) of non-convexity
+
+
+# ----------------------------------------------------------------- concavity cuts
+def _simplify(points, first, last, tol):
+    """Douglas-Peucker on many polylines at once (``approximate_polygon``'s rule, vectorised).
+
+    ``points`` (N, 2) holds the polylines one after the other, polyline ``k`` being
+    ``points[first[k]:last[k] + 1]``. Returns the indices of the kept vertices.
+    """
+    n = len(points)
+    keep = np.zeros(n, bool)
+    keep[first] = keep[last] = True
+    idx = np.arange(n)
+    active = idx  # points of the segments still to check
+    while active.size:
+        lo = np.maximum.accumulate(np.where(keep, idx, 0))[active]
+        hi = np.minimum.accumulate(np.where(keep, idx, n)[::-1])[::-1][active]
+        a, ab = points[lo], points[hi] - points[lo]
+        length = np.hypot(ab[:, 0], ab[:, 1])
+        rel = points[active] - a
+        cross = np.abs(ab[:, 0] * rel[:, 1] - ab[:, 1] * rel[:, 0])
+        dist = np.where(length > 0, cross / np.maximum(length, 1e-12), np.hypot(rel[:, 0], rel[:, 1]))
+        dist[keep[active]] = 0.0
+        order = np.lexsort((-dist, lo))  # by segment, farthest point first
+        head = order[np.r_[True, lo[order][1:] != lo[order][:-1]]]
+        split = head[dist[head] > tol]
+        keep[active[split]] = True
+        active = active[np.isin(lo, lo[split]) & ~keep[active]]
+    return idx[keep]
+
+
+def _corners(mask):
+    """Concave corners of the outlines of ``mask``: positions, inward bisectors, turns (deg)."""
+    contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
+                if len(c) >= 8]
+    if not contours:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
+    sizes = np.array([len(c) for c in contours])
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    points = np.concatenate(contours) - 1
+    kept = _simplify(points, first, first + sizes - 1, _CUT_TOL)
+    contour = np.searchsorted(first, kept, side="right") - 1
+    kept = kept[kept != (first + sizes - 1)[contour]]  # closed outlines: drop the repeated end point
+    contour = np.searchsorted(first, kept, side="right") - 1
+    # previous / next vertex along the same closed outline
+    start = np.r_[True, contour[1:] != contour[:-1]]
+    end = np.r_[contour[1:] != contour[:-1], True]
+    i = np.arange(kept.size)
+    group_first = np.maximum.accumulate(np.where(start, i, 0))
+    group_last = np.minimum.accumulate(np.where(end, i, kept.size)[::-1])[::-1]
+    prev = np.where(start, group_last, i - 1)
+    nxt = np.where(end, group_first, i + 1)
+    p = points[kept]
+    a, b = p - p[prev], p[nxt] - p
+    a /= np.maximum(np.hypot(a[:, 0], a[:, 1]), 1e-12)[:, None]
+    b /= np.maximum(np.hypot(b[:, 0], b[:, 1]), 1e-12)[:, None]
+    turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
+    ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
+    u = a[ok] - b[ok]
+    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok]
+
+
+def _ray(mask, cut, start, direction, length):
+    """Pixels from ``start`` along ``direction`` to the background or an earlier cut."""
+    h, w = mask.shape
+    t = np.arange(0.5, length, 0.5)
+    pts = np.round(start + t[:, None] * direction).astype(np.intp)
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < h) & (pts[:, 1] >= 0) & (pts[:, 1] < w)
+    pts = pts[: np.argmin(inside) if not inside.all() else len(pts)]
+    out = ~mask[pts[:, 0], pts[:, 1]]
+    first = np.argmax(~out) if (~out).any() else len(out)  # the corner may sit on a pixel edge
+    out[:first] = False
+    end = np.argmax(out) if out.any() else len(pts)
+    hit = cut[pts[first + 2:end, 0], pts[first + 2:end, 1]]
+    if hit.any():
+        end = first + 2 + np.argmax(hit) + 1
+    return pts[:end]
+
+
+def concave_cuts(mask, min_component=3 * MIN_PIECE):
+    """Straight cuts from the concave corners of each cluster's outline.
+
+    Touching crystal sections are convex, so every concave corner of the outline of a
+    cluster is where two grains meet it. Pairs of concave corners that can be joined by a
+    segment inside the cluster, splitting both corners into convex angles, are cut first
+    (shortest and best aligned with the corners' bisectors first); a remaining sharp corner
+    is cut along its bisector up to the background or an earlier cut.
+    """
+    h, w = mask.shape
+    cut = np.zeros(mask.shape, bool)
+    lab, _ = ndi.label(mask)
+    size = np.bincount(lab.ravel())
+    size[0] = 0
+    pos, bis, turn = _corners(size[lab] >= min_component)
+    if len(pos) == 0:
+        return cut
+    probe = np.clip(np.round(pos + 0.7 * bis).astype(np.intp), 0, [h - 1, w - 1])
+    comp = lab[probe[:, 0], probe[:, 1]]
+    ok = (comp > 0) & (size[comp] >= min_component)
+    pos, bis, turn, comp = pos[ok], bis[ok], turn[ok], comp[ok]
+    boxes = ndi.find_objects(lab)
+    order = np.argsort(comp, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1], True])
+    for g0, g1 in zip(bounds[:-1], bounds[1:]):
+        sel = order[g0:g1]
+        p, u, t = pos[sel], bis[sel], turn[sel]
+        box = boxes[comp[sel[0]] - 1]
+        reach = np.hypot(box[0].stop - box[0].start, box[1].stop - box[1].start) + 2
+        half = 90.0 - t / 2 - _CONE  # a cut within this angle of the bisector keeps both sides convex
+        used = np.zeros(len(p), bool)
+        if len(p) > 1:
+            d = p[None, :, :] - p[:, None, :]
+            length = np.hypot(d[..., 0], d[..., 1])
+            unit = d / np.maximum(length, 1e-9)[..., None]
+            ai = np.degrees(np.arccos(np.clip((unit * u[:, None, :]).sum(-1), -1, 1)))
+            aj = np.degrees(np.arccos(np.clip((-unit * u[None, :, :]).sum(-1), -1, 1)))
+            ii, jj = np.nonzero(np.triu((ai <= half[:, None]) & (aj <= half[None, :]) & (length > 1.5), 1))
+            score = length[ii, jj] * (1 + ai[ii, jj] / half[ii] + aj[ii, jj] / half[jj])
+            best = np.argsort(score, kind="stable")
+            for i, j in zip(ii[best], jj[best]):
+                if used[i] or used[j]:
+                    continue
+                r, c = _draw_line(*np.round(p[i]).astype(int), *np.round(p[j]).astype(int))
+                r, c = np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)
+                if (~mask[r[1:-1], c[1:-1]]).sum() > 1 or cut[r[2:-2], c[2:-2]].any():
+                    continue
+                cut[r, c] = True
+                used[i] = used[j] = True
+        for i in np.flatnonzero(~used & (t >= _RAY_TURN)):
+            pts = _ray(mask, cut, p[i], u[i], reach)
+            cut[pts[:, 0], pts[:, 1]] = True
+    return cut & mask
+
+
+# ----------------------------------------------------------------- fragments
+def _hull(points):
+    """Vertices (lattice points) of the convex hull of integer points; all of them if flat."""
+    if len(points) < 3:
+        return points
+    try:
+        return points[ConvexHull(points).vertices]
+    except QhullError:  # all on one line: its two ends
+        order = np.lexsort((points[:, 1], points[:, 0]))
+        return points[order[[0, -1]]]
+
+
+def _defect(vertices, n_pixels):
+    """Pixels whose centres lie in the hull polygon ``vertices`` but not in the set (Pick)."""
+    v = vertices.astype(np.int64)
+    if len(v) < 3:  # a point or a segment
+        return (gcd(*map(int, np.abs(v[-1] - v[0]))) + 1) - n_pixels
+    nxt = np.roll(v, -1, axis=0)
+    area2 = abs(int(np.sum(v[:, 0] * nxt[:, 1] - nxt[:, 0] * v[:, 1])))
+    on_edges = sum(gcd(int(a), int(b)) for a, b in np.abs(nxt - v))
+    inside = (area2 - on_edges + 2) // 2  # Pick: A = I + B/2 - 1
+    return inside + on_edges - n_pixels
+
+
+def _touching_pairs(labels):
+    a = np.concatenate([labels[1:].ravel(), labels[:, 1:].ravel()])
+    b = np.concatenate([labels[:-1].ravel(), labels[:, :-1].ravel()])
+    keep = (a > 0) & (b > 0) & (a != b)
+    return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
+
+
+def merge_fragments(labels, *, ratio=FRAGMENT_RATIO, defect=FRAGMENT_DEFECT):
+    """Merge each fragment into the touching grain it completes into a convex shape.
+
+    A grain ``a`` joins a touching grain ``b`` when ``area(a) <= ratio * area(b)`` and the
+    pixels inside the convex hull of ``a | b`` but outside it are at most
+    ``max(2, defect * area(a | b))``. The most convex unions are merged first, and a merged
+    grain may take further fragments.
+
+    Parameters
+    ----------
+    labels : (H, W) ndarray of int
+        Grain ids (0: background).
+    ratio, defect : float
+        See above.
+
+    Returns
+    -------
+    (H, W) ndarray of int32
+        The labels with merged grains sharing an id (ids not renumbered).
+    """
+    out = np.asarray(labels).astype(np.int32, copy=True)
+    pairs = _touching_pairs(out)
+    if pairs.size == 0:
+        return out
+    area = np.bincount(out.ravel()).astype(np.int64)
+    small, large = np.minimum(area[pairs[:, 0]], area[pairs[:, 1]]), np.maximum(area[pairs[:, 0]], area[pairs[:, 1]])
+    if not np.any(small <= ratio * large):
+        return out
+    nbrs = {}
+    for a, b in pairs:
+        nbrs.setdefault(int(a), set()).add(int(b))
+        nbrs.setdefault(int(b), set()).add(int(a))
+    boxes = ndi.find_objects(out)
+    hulls = {}
+
+    def hull_of(g):
+        if g not in hulls:
+            box = boxes[g - 1]
+            rr, cc = np.nonzero(out[box] == g)
+            hulls[g] = _hull(np.column_stack([rr + box[0].start, cc + box[1].start]))
+        return hulls[g]
+
+    size = {g: int(area[g]) for g in nbrs}
+    version = dict.fromkeys(nbrs, 0)
+    heap = []
+
+    def consider(a, b):
+        if min(size[a], size[b]) > ratio * max(size[a], size[b]):
+            return
+        union = _hull(np.concatenate([hull_of(a), hull_of(b)]))
+        n = size[a] + size[b]
+        d = _defect(union, n)
+        if d <= max(2, defect * n):
+            heapq.heappush(heap, (d / n, a, b, version[a], version[b], union))
+
+    for a, b in pairs:
+        consider(int(a), int(b))
+    parent = np.arange(out.max() + 1, dtype=np.int32)
+    while heap:
+        _, a, b, va, vb, union = heapq.heappop(heap)
+        if parent[a] != a or parent[b] != b or version[a] != va or version[b] != vb:
+            continue  # one of them has changed since
+        keep, gone = (a, b) if size[a] >= size[b] else (b, a)
+        parent[gone] = keep
+        size[keep] += size.pop(gone)
+        hulls[keep] = union
+        version[keep] += 1
+        nbrs[keep] = (nbrs[keep] | nbrs.pop(gone)) - {a, b}
+        for c in nbrs[keep]:
+            nbrs[c].discard(gone)
+            nbrs[c].add(keep)
+            consider(keep, c)
+    # follow merge chains to the final id
+    while True:
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return parent[out]
