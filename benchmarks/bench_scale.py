@@ -146,13 +146,13 @@ def hs_child(args):
     import numpy as np
 
     warnings.simplefilter("ignore")
+    import logging
+
     import exspy  # noqa: F401  (EDS_SEM)
     import hyperspy.api as hs
     import sklearn.cluster  # noqa: F401
     import sklearn.decomposition  # noqa: F401
     from sklearn.metrics import adjusted_rand_score
-
-    import logging
 
     logging.getLogger("hyperspy").setLevel(logging.ERROR)
     rec["stages"]["import"] = dict(time_s=time.perf_counter() - t_start, peak_rss_mb=meter.hwm())
@@ -802,21 +802,22 @@ def main(argv=None):
                 ("phaselib-lazy" in modes and in_lazy)
             ref = None
 
-            def retry(fn):
+            def retry(fn, *fn_args):
                 """Run again a run killed because other processes left the machine short of memory."""
-                out = fn()
+                out = fn(*fn_args)
                 for _ in range(args.retry_low_memory):
                     rec_ = out[0] if isinstance(out, tuple) else out
                     if not str(rec_.get("status", "")).startswith("killed: machine below"):
                         break
                     print(f"    ({rec_['mode']} run killed: machine low on memory because of other processes; "
                           "running it again)", flush=True)
-                    out = fn()
+                    out = fn(*fn_args)
                 return out
 
             def show(rec):
                 if rec["ok"]:
-                    msg = (f"{rec['wall_s']:7.1f} s  anon {rec['peak_anon_mb']:6.0f} MB  RSS {rec['peak_rss_mb']:6.0f} MB"
+                    msg = (f"{rec['wall_s']:7.1f} s  anon {rec['peak_anon_mb']:6.0f} MB  "
+                           f"RSS {rec['peak_rss_mb']:6.0f} MB"
                            + (f"  ARI {rec['ari']:.4f}" if rec.get("ari") is not None else ""))
                     if rec.get("stage_times_s"):
                         msg += "  [" + ", ".join(f"{k_} {v:.1f}" for k_, v in rec["stage_times_s"].items()) + "]"
@@ -831,28 +832,25 @@ def main(argv=None):
                                                           else "")
                            + f" after {rec['wall_s']:.0f} s (peak anon {rec['peak_anon_mb']:.0f} MB, "
                            f"RSS {rec['peak_rss_mb']:.0f} MB)")
-                print(f"  {MODE_NAMES[rec['mode']]:32s} {size} run {rec['run'] + 1}: {msg}", flush=True)
+                print(f"  {MODE_NAMES[rec['mode']]:32s} {rec['size']} run {rec['run'] + 1}: {msg}", flush=True)
 
             if "phaselib" in modes:
                 n = args.repeat_full if tuple(shape) == FULL else args.repeat
                 for i in range(n):
-                    rec, labels = retry(lambda: run_phaselib("phaselib", size, npy, None, truth_labels, args, i,
-                                                             None))
+                    rec, labels = retry(run_phaselib, "phaselib", size, npy, None, truth_labels, args, i, None)
                     runs.append(rec)
                     show(rec)
                     if ref is None and labels is not None:
                         ref = labels
             if "phaselib-dask" in modes and in_lazy:
                 for i in range(args.repeat_other):
-                    rec, _ = retry(lambda: run_phaselib("phaselib-dask", size, npy, None, truth_labels, args, i,
-                                                        ref))
+                    rec, _ = retry(run_phaselib, "phaselib-dask", size, npy, None, truth_labels, args, i, ref)
                     runs.append(rec)
                     show(rec)
             zspy = ensure_zspy(npy, shape, args, created, prep) if need_zspy else None
             if "phaselib-lazy" in modes and in_lazy and zspy is not None:
                 for i in range(args.repeat_other):
-                    rec, _ = retry(lambda: run_phaselib("phaselib-lazy", size, npy, zspy, truth_labels, args, i,
-                                                        ref))
+                    rec, _ = retry(run_phaselib, "phaselib-lazy", size, npy, zspy, truth_labels, args, i, ref)
                     runs.append(rec)
                     show(rec)
             for mode in HS_MODES:
@@ -867,7 +865,7 @@ def main(argv=None):
                     continue
                 n = args.repeat_hyperspy if big else args.repeat_hyperspy_small
                 for i in range(n):
-                    rec = retry(lambda: run_hyperspy(mode, size, npy, zspy, truth, k, args, i))
+                    rec = retry(run_hyperspy, mode, size, npy, zspy, truth, k, args, i)
                     runs.append(rec)
                     show(rec)
                     if not rec["ok"]:

@@ -49,7 +49,10 @@ def add_parser(subparsers):
     g.add_argument("--h-maxima", type=float, metavar="H", help="markers from the h-maxima of the distance map")
     g.add_argument("--smoothing", type=float, default=1.0, help="Gaussian sigma of the distance map, px")
     g.add_argument("--compactness", type=float, default=0.0, help="compact watershed (default 0)")
-    g.add_argument("--no-concave-cuts", action="store_true", help="classic watershed, no concave-corner cuts")
+    g.add_argument("--no-concave-cuts", action="store_true", help="no concave-corner cuts")
+    g.add_argument("--no-merge", action="store_true",
+                   help="keep touching pieces whose union is convex apart (with --no-concave-cuts: the "
+                        "classic watershed)")
     g.add_argument("--bin-size", type=_bins, default="auto",
                    help="histogram: numpy rule (auto, fd, scott, ...) or a width in um (default auto)")
     g.add_argument("--bandwidth", type=_bins, default="silverman",
@@ -118,7 +121,8 @@ def run(args):
         print("phaselib: note: pixel size unknown; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
     grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
                        h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
-                       split_concave=not args.no_concave_cuts, min_area=args.min_area,
+                       split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
+                       min_area=args.min_area,
                        exclude_border=args.exclude_border)
     table = grains.table()
     out = Path(args.out)

@@ -5,9 +5,9 @@ Private helpers of :mod:`phaselib.morphology`. Crystal sections are convex, so
 * every concave corner of the outline of a cluster of touching grains is where two grains
   meet the outline: straight cuts from those corners split the cluster
   (:func:`concave_cuts`);
-* a small piece whose union with a touching, larger grain is still convex is a fragment of
-  that grain (a cut or a second distance maximum too many), not a grain of its own
-  (:func:`merge_fragments`).
+* two touching pieces whose union is convex cannot be told apart from one grain, and are
+  most often one grain cut twice (a second maximum of the distance map in an elongated
+  grain, a cut too many): they are merged (:func:`merge_convex`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ _CUT_TOL = 1.0  # pixels: tolerance of the polygon that approximates a grain out
 _PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two corners
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
 _CONE = 15.0  # degrees narrower than the geometric cone in which a cut keeps both parts convex
-FRAGMENT_RATIO = 0.3  # a fragment has at most this share of the area of the grain it joins
-FRAGMENT_DEFECT = 0.01  # ... and their union at most this share (or 2 px) of non-convexity
+MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
 
 
 # ----------------------------------------------------------------- concavity cuts
@@ -193,19 +192,18 @@ def _touching_pairs(labels):
     return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
 
 
-def merge_fragments(labels, *, ratio=FRAGMENT_RATIO, defect=FRAGMENT_DEFECT):
-    """Merge each fragment into the touching grain it completes into a convex shape.
+def merge_convex(labels, *, defect=MERGE_DEFECT):
+    """Merge touching grains whose union is convex: they cannot be told apart.
 
-    A grain ``a`` joins a touching grain ``b`` when ``area(a) <= ratio * area(b)`` and the
-    pixels inside the convex hull of ``a | b`` but outside it are at most
-    ``max(2, defect * area(a | b))``. The most convex unions are merged first, and a merged
-    grain may take further fragments.
+    Two grains merge when the pixels inside the convex hull of their union but outside it
+    number at most ``defect`` times its area. The most convex unions merge first, and a
+    merged grain is tried again with its neighbours.
 
     Parameters
     ----------
     labels : (H, W) ndarray of int
         Grain ids (0: background).
-    ratio, defect : float
+    defect : float
         See above.
 
     Returns
@@ -217,14 +215,11 @@ def merge_fragments(labels, *, ratio=FRAGMENT_RATIO, defect=FRAGMENT_DEFECT):
     pairs = _touching_pairs(out)
     if pairs.size == 0:
         return out
-    area = np.bincount(out.ravel()).astype(np.int64)
-    small, large = np.minimum(area[pairs[:, 0]], area[pairs[:, 1]]), np.maximum(area[pairs[:, 0]], area[pairs[:, 1]])
-    if not np.any(small <= ratio * large):
-        return out
+    area = np.bincount(out.ravel())
     nbrs = {}
-    for a, b in pairs:
-        nbrs.setdefault(int(a), set()).add(int(b))
-        nbrs.setdefault(int(b), set()).add(int(a))
+    for a, b in pairs.tolist():
+        nbrs.setdefault(a, set()).add(b)
+        nbrs.setdefault(b, set()).add(a)
     boxes = ndi.find_objects(out)
     hulls = {}
 
@@ -240,16 +235,14 @@ def merge_fragments(labels, *, ratio=FRAGMENT_RATIO, defect=FRAGMENT_DEFECT):
     heap = []
 
     def consider(a, b):
-        if min(size[a], size[b]) > ratio * max(size[a], size[b]):
-            return
         union = _hull(np.concatenate([hull_of(a), hull_of(b)]))
         n = size[a] + size[b]
         d = _defect(union, n)
-        if d <= max(2, defect * n):
+        if d <= defect * n:
             heapq.heappush(heap, (d / n, a, b, version[a], version[b], union))
 
-    for a, b in pairs:
-        consider(int(a), int(b))
+    for a, b in pairs.tolist():
+        consider(a, b)
     parent = np.arange(out.max() + 1, dtype=np.int32)
     while heap:
         _, a, b, va, vb, union = heapq.heappop(heap)
@@ -265,8 +258,7 @@ def merge_fragments(labels, *, ratio=FRAGMENT_RATIO, defect=FRAGMENT_DEFECT):
             nbrs[c].discard(gone)
             nbrs[c].add(keep)
             consider(keep, c)
-    # follow merge chains to the final id
-    while True:
+    while True:  # follow chains of merges to the final id
         nxt = parent[parent]
         if np.array_equal(nxt, parent):
             break

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 from scipy import ndimage
-from skimage.measure import label
+from skimage.measure import label, regionprops
 
 from phaselib import _minerals
 from phaselib.datasets import (
     MINERALS,
     SyntheticRock,
     load_rock,
+    make_discs,
     make_rock,
     make_texture,
     phase_spectra,
@@ -98,6 +99,23 @@ def test_make_texture_options_and_big_map_speed():
 
 
 # ----------------------------------------------------------------- counts
+def test_make_discs():
+    mask, ids = make_discs((120, 160), n_discs=30, radius=(5, 12), overlap=0.3, seed=4)
+    assert mask.dtype == bool and ids.dtype == np.int32 and np.array_equal(mask, ids > 0)
+    n = ids.max()
+    assert 20 <= n <= 30 and np.unique(ids).size == n + 1  # ids 1..n, one piece each
+    again = make_discs((120, 160), n_discs=30, radius=(5, 12), overlap=0.3, seed=4)[1]
+    assert np.array_equal(ids, again) and not np.array_equal(ids, make_discs((120, 160), seed=5)[1])
+    solidity = [r.solidity for r in regionprops(ids) if r.area >= 20]
+    assert min(solidity) > 0.85  # every grain is a disc cut by straight power lines: convex
+    touching = np.any((ids[1:] != ids[:-1]) & (ids[1:] > 0) & (ids[:-1] > 0))
+    assert touching and make_discs((50, 50), overlap=0.0, n_discs=5, seed=1)[0].any()
+    for kw, match in ((dict(n_discs=0), "n_discs"), (dict(radius=(5,)), "radius"),
+                      (dict(radius=(9, 3)), "radius"), (dict(overlap=1.0), "overlap")):
+        with pytest.raises(ValueError, match=match):
+            make_discs((50, 50), **kw)
+
+
 def test_deterministic_for_a_seed():
     a = make_rock((24, 40), seed=7, **SMALL)
     b = make_rock((24, 40), seed=7, **SMALL)
