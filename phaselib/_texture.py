@@ -1,7 +1,8 @@
-"""Synthetic rock textures: grains, a fine-grained groundmass and inclusions.
+"""Synthetic rock textures: grains, a fine-grained groundmass and inclusions; touching discs.
 
-Private helpers of :mod:`phaselib.datasets`. Everything works on ``(H, W)`` maps
-(never on spectra), in row chunks where a full ``(H*W, d)`` array would be large.
+Private module: :func:`make_texture` and :func:`make_discs` are public through
+:mod:`phaselib.datasets`. Everything works on ``(H, W)`` maps (never on spectra), in row
+chunks where a full ``(H*W, d)`` array would be large.
 """
 
 from __future__ import annotations
@@ -210,3 +211,143 @@ def touching_discs(shape, n_discs, radius, overlap, rng):
         ids[r0:r1, c0:c1][win] = i
     ids = _label(ids, background=0, connectivity=1).astype(np.int32)  # ids 1..n of the pieces left
     return ids > 0, ids
+
+
+# ----------------------------------------------------------------- validation
+def _positive(name, value, *, allow_zero=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"number, got {value!r}.")
+    return v
+
+
+def _check_shape(shape):
+    try:
+        h, w = (int(n) for n in shape)
+        ok = h >= 1 and w >= 1 and (h, w) == tuple(shape)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"shape must be (rows, columns), two positive integers; got {shape!r}.")
+    return h, w
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    return int(seed)
+
+
+# ----------------------------------------------------------------- public API
+def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_fraction=0.25,
+                 matrix_grain_size=3.0, matrix_phases=None, inclusion_phases=None,
+                 inclusion_density=1e-3, seed=0):
+    """A rock texture alone: phase labels and grain ids, without spectra.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(H, W)`` of the map, in pixels.
+    n_phases : int
+        Number of phases ``K`` (ignored when ``fractions`` is given).
+    fractions : sequence of float, optional
+        Target area fraction of each phase (normalised). Default: ``0.6 ** i``, normalised
+        (for six phases ~ 42, 25, 15, 9, 5.5 and 3.3 %). The realised fractions differ a
+        little; read them from the labels.
+    grain_size : float
+        Typical equivalent diameter of the grains, in pixels (sizes spread log-normally).
+    matrix_fraction : float
+        Share of the area (0 to 0.9) taken by a fine-grained groundmass.
+    matrix_grain_size : float
+        Grain diameter in the groundmass, in pixels.
+    matrix_phases : sequence of int, optional
+        Phases of the groundmass; default the (up to) three most abundant major phases.
+    inclusion_phases : sequence of int, optional
+        Phases of the small inclusions (discs of 1-15 pixels inside bigger grains); default
+        the minor phases (target fraction < 8 %), or the least abundant phase.
+    inclusion_density : float
+        Inclusions per pixel of map (``1e-3`` is 20 in a 128 x 160 map).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int16
+        Phase index of every pixel.
+    grain_ids : (H, W) ndarray of int32
+        Grain id ``1..n_grains`` of every pixel (4-connected grains).
+    """
+    h, w = _check_shape(shape)
+    f = check_fractions(n_phases if fractions is None else len(np.ravel(fractions)), fractions)
+    k = f.size
+    grain_size = _positive("grain_size", grain_size)
+    matrix_grain_size = _positive("matrix_grain_size", matrix_grain_size)
+    if grain_size < 2 or matrix_grain_size < 1:
+        raise ValueError("grain_size must be at least 2 pixels and matrix_grain_size at least 1.")
+    matrix_fraction = _positive("matrix_fraction", matrix_fraction, allow_zero=True)
+    if matrix_fraction > 0.9:
+        raise ValueError(f"matrix_fraction must be between 0 and 0.9, got {matrix_fraction!r}.")
+    inclusion_density = _positive("inclusion_density", inclusion_density, allow_zero=True)
+    if inclusion_density > 0.02:
+        raise ValueError(f"inclusion_density must be at most 0.02 per pixel, got {inclusion_density!r}.")
+    seed = _check_seed(seed)
+    by_size = list(np.argsort(-f, kind="stable"))
+    minor = accessory_phases(f)
+    if matrix_phases is None:
+        matrix_phases = [p for p in by_size if not minor[p]][:3]
+    matrix_phases = check_phases("matrix_phases", matrix_phases, k)
+    if inclusion_phases is None:
+        inclusion_phases = list(np.flatnonzero(minor)) or (by_size[-1:] if k > 1 else [])
+    inclusion_phases = check_phases("inclusion_phases", inclusion_phases, k)
+    if len(inclusion_phases) >= k:
+        raise ValueError("inclusion_phases must leave at least one phase to host the inclusions.")
+    return texture(
+        (h, w), f, grain_size=grain_size, matrix_fraction=matrix_fraction,
+        matrix_grain_size=matrix_grain_size, matrix_phases=matrix_phases,
+        inclusion_phases=inclusion_phases, inclusion_density=inclusion_density,
+        rng=np.random.default_rng([seed, 0]))
+
+
+def make_discs(shape, *, n_discs=100, radius=(10.0, 25.0), overlap=0.4, seed=0):
+    """Touching and overlapping discs of one phase, with their true grains.
+
+    The classic test of grain separation: discs with radii drawn uniformly in ``radius``,
+    placed at random so that two centres are never closer than ``(1 - overlap)`` times the
+    sum of their radii; where discs overlap, each pixel goes to the disc of smallest power
+    distance (``d**2 - r**2``), so every grain is convex and two touching grains share a
+    straight boundary.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(H, W)`` in pixels.
+    n_discs : int
+        Number of discs wanted (fewer when the map is full).
+    radius : (float, float)
+        Smallest and largest radius, pixels.
+    overlap : float
+        In [0, 1): 0 lets discs touch without overlapping.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    mask : (H, W) ndarray of bool
+    grain_ids : (H, W) ndarray of int32
+        Grain id ``1..n`` of every pixel of the mask (0 elsewhere).
+    """
+    h, w = _check_shape(shape)
+    if isinstance(n_discs, bool) or not isinstance(n_discs, (int, np.integer)) or n_discs < 1:
+        raise ValueError(f"n_discs must be a positive integer, got {n_discs!r}.")
+    lo, hi = (_positive("radius", r) for r in np.ravel(radius)) if np.size(radius) == 2 else (0, -1)
+    if not 0 < lo <= hi:
+        raise ValueError(f"radius must be (smallest, largest), two positive numbers, got {radius!r}.")
+    overlap = _positive("overlap", overlap, allow_zero=True)
+    if overlap >= 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap!r}.")
+    return touching_discs((h, w), int(n_discs), (lo, hi), overlap,
+                                   np.random.default_rng([_check_seed(seed), 1]))
