@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -25,13 +26,14 @@ def _free_port():
 
 
 @contextlib.contextmanager
-def voila_server(folder=ROOT / "dashboards", timeout=60):
-    """Serve ``folder`` with Voilà on a free port; yields the base URL."""
+def voila_server(folder=ROOT / "dashboards", timeout=60, env=None):
+    """Serve ``folder`` with Voilà on a free port (``env``: extra environment); yields the base URL."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
                              "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN"],
-                            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT)  # reads ROOT/voila.json
+                            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,  # reads ROOT/voila.json
+                            env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     t0 = time.time()
     while True:

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 from _voila import browser, image_href, open_tab, set_slider, timed_image_change, voila_server, wait_image_change
 
+MAX_UPLOAD = 30 * 2**20  # the upload limit of these tests' server (default 8 GB)
+
 
 @pytest.fixture(scope="module")
 def server():
-    with voila_server() as url:
+    with voila_server(env={"PHASEDASH_MAX_UPLOAD": str(MAX_UPLOAD)}) as url:
         yield url
 
 
@@ -138,7 +140,7 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
 
 
 def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path):
-    """A 25 MB map through the upload button (the default websocket limit is 10 MB: see voila.json)."""
+    """A 25 MB map through the upload button: sent in 8 MB chunks (Voilà's websocket limit is 10 MB)."""
     from phaselib.datasets import make_rock
 
     path = tmp_path / "student_map.npy"
@@ -151,6 +153,21 @@ def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path)
     chooser.value.set_files(str(path))
     page.wait_for_function("document.body.innerText.includes('student_map.npy: 100 x 120 pixels')", timeout=90000)
     assert not page.query_selector(".phasedash-error")
+
+
+def test_upload_over_the_limit_is_refused_with_a_message(server, page, tmp_path):
+    big = tmp_path / "too_big.npy"
+    np.save(big, np.zeros(MAX_UPLOAD // 2 + 2**20, np.uint16))  # just over the limit
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload a map").click()
+    chooser.value.set_files(str(big))
+    page.wait_for_selector(".phasedash-error", timeout=30000)
+    assert "too_big.npy: 32 MB is more than this dashboard takes (30 MB)" in page.inner_text(".phasedash-error")
+    assert "75 x 100 pixels" in page.inner_text("body")  # the map open before is still there
+    open_tab(page, "4. Phase map")
+    timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 25))  # kernel alive
 
 
 def test_full_map_results_dashboard_in_a_browser(server, page):

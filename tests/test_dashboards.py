@@ -1,6 +1,7 @@
 """The dashboards driven without a browser: set widget values, check the state and the views."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,18 +261,38 @@ def test_bundled_full_map_results_are_small_and_open():
     assert set(r.method.options) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
 
 
+def _upload(widget, files, chunk=1000):
+    """Play the browser's side of ChunkedUpload: start, chunks (each acknowledged), done."""
+    acks = []
+    widget.send = acks.append  # the kernel's answers to the browser
+    widget.receive({"kind": "start", "names": list(files), "sizes": [len(b) for b in files.values()]})
+    for i, data in enumerate(files.values()):
+        for off in range(0, len(data), chunk):
+            widget.receive({"kind": "chunk", "file": i, "offset": off}, [memoryview(data[off:off + chunk])])
+    widget.receive({"kind": "done"})
+    return acks
+
+
 def test_upload_handler(tmp_path):
     from phaselib import save
     from phaselib.datasets import make_rock
 
     path = save(make_rock((30, 40), seed=4).image, tmp_path / "mine.hspy")
     a = App("sample:P45", background=False)
-    a.data.uploaded({"new": ({"name": "mine.hspy", "content": memoryview(path.read_bytes())},)})
+    acks = _upload(a.data.upload, {"mine.hspy": path.read_bytes()}, chunk=100_000)
+    assert all(m == {"kind": "ack", "ok": True} for m in acks) and len(acks) == 2 + -(-path.stat().st_size // 100_000)
     assert a.session.image.shape[:2] == (30, 40) and a.runner.message.value == ""
-    assert a.data.upload.value == ()  # the bytes are not kept in the kernel
-    a.data.uploaded({"new": ({"name": "map.raw", "content": memoryview(b"\0" * 10)},)})
+    written = Path(a.session.source)
+    assert written.read_bytes() == path.read_bytes() and written.parent != path.parent  # a copy: input untouched
+    _upload(a.data.upload, {"map.raw": b"\0" * 10})
     assert ".rpl file together with its .raw" in a.runner.message.value
     assert a.session.image.shape[:2] == (30, 40)
+    a.data.upload.receive({"kind": "too_big", "names": ["huge.bcf"], "size": 20 * 2**30})
+    assert "huge.bcf: 20.0 GB is more than this dashboard takes" in a.runner.message.value
+    acks = []
+    a.data.upload.send = acks.append
+    a.data.upload.receive({"kind": "start", "names": ["big.bcf"], "sizes": [2**60]})  # more than the disk
+    assert acks[-1] == {"kind": "ack", "ok": False} and "of disk is free" in a.runner.message.value
 
 
 def test_spatial_prior_cleans_a_low_count_map():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import tempfile
 from pathlib import Path
 
 import ipywidgets as W
@@ -11,6 +10,7 @@ import numpy as np
 
 from .plots import CurveView, MapView, SpectrumView, labels_rgb, phase_colour, scalar_rgb
 from .state import ALGORITHMS, CLUSTER_METHODS, SAMPLES
+from .upload import ChunkedUpload
 
 
 def guide(text, questions=()):
@@ -49,8 +49,9 @@ class DataPanel(Panel):
         self.sample = W.Dropdown(options=list(SAMPLES), description="Bundled map", style={"description_width": "90px"},
                                  layout=W.Layout(width="460px"))
         self.load_sample = W.Button(description="Load", button_style="primary", icon="folder-open")
-        self.upload = W.FileUpload(accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy", multiple=True,
-                                   description="Upload a map", tooltip="up to 512 MB; an .rpl with its .raw")
+        self.upload = ChunkedUpload(self.uploaded, lambda msg: self.app.runner.error(msg),
+                                    accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy",
+                                    description="Upload a map", tooltip="an .rpl together with its .raw")
         self.path = W.Text(placeholder="or a path on the server: /data/map.bcf", layout=W.Layout(width="360px"))
         self.load_path = W.Button(description="Open path", icon="file")
         self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
@@ -69,7 +70,6 @@ class DataPanel(Panel):
         self.box = None
         self.load_sample.on_click(lambda _: self.app.load(SAMPLES[self.sample.value]))
         self.load_path.on_click(lambda _: self.app.load(self.path.value, **self._calibration()))
-        self.upload.observe(self.user(self.uploaded), "value")
         self.apply_cal.on_click(lambda _: self.app.calibrate(self.offset.value, self.scale.value))
         self.crop_btn.on_click(lambda _: self.box and self.app.crop(self.box[:2], self.box[2:]))
         self.uncrop_btn.on_click(lambda _: self.app.crop(None, None))
@@ -91,20 +91,13 @@ class DataPanel(Panel):
         return dict(energy_offset=self.offset.value, energy_scale=self.scale.value) if self.path.value.lower(
         ).endswith(".npy") else {}
 
-    def uploaded(self, change):
-        files = change["new"]
-        if not files:
-            return
-        folder = Path(tempfile.mkdtemp(prefix="phasedash-upload-"))
-        for f in files:  # an .rpl needs its .raw beside it: write every uploaded file
-            (folder / Path(f["name"]).name).write_bytes(f["content"])
-        with self.app.quiet():
-            self.upload.value = ()  # the bytes are on disk now: free the kernel's copy
-        main = [f["name"] for f in files if not f["name"].lower().endswith(".raw")]
+    def uploaded(self, paths):
+        """Open uploaded files (all in one folder: an .rpl finds its .raw beside it)."""
+        main = [p for p in paths if p.suffix.lower() != ".raw"]
         if not main:
             self.app.runner.error("Upload the .rpl file together with its .raw file.")
             return
-        path = str(folder / Path(main[0]).name)
+        path = str(main[0])
         self.app.load(path, **(dict(energy_offset=self.offset.value, energy_scale=self.scale.value)
                                 if path.lower().endswith(".npy") else {}))
 
