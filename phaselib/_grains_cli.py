@@ -133,7 +133,11 @@ def run(args):
     results, csv_rows = {}, []
     for p in grains.params["phases"]:
         d = table["equivalent_diameter_um"][table["phase"] == p]
-        entry = {"n_grains": int(d.size)}
+        entry = {"n_grains": int(d.size), "spans_map": p in grains.spanning_phases}
+        if entry["spans_map"]:
+            print(f"phaselib: note: phase {p} forms one cluster across the map (a groundmass, a glass or "
+                  f"crystals of one mineral packing the area): its grains are pieces of it, and boundaries "
+                  f"between crystals of one mineral do not show in a phase map", file=sys.stderr)
         try:
             stats = size_statistics(d, binsize=args.bin_size, bandwidth=args.bandwidth, warn=False)
             entry["size_statistics"] = stats.to_dict()

@@ -42,8 +42,8 @@ from ._graintable import GrainTable, grain_table
 from ._split import MIN_PIECE, concave_cuts
 from ._split import merge_convex as merge_convex_
 
-__all__ = ["separate_grains", "grain_map", "GrainMap", "match_grains", "score_grains", "grain_table", "GrainTable",
-           "equivalent_diameter", "size_statistics", "SizeStatistics", "crystal_size_distribution",
+__all__ = ["separate_grains", "grain_map", "GrainMap", "spans_map", "match_grains", "score_grains", "grain_table",
+           "GrainTable", "equivalent_diameter", "size_statistics", "SizeStatistics", "crystal_size_distribution",
            "CSD", "plot_size_distribution", "plot_csd"]
 
 # ----------------------------------------------------------------- validation
@@ -220,12 +220,18 @@ class GrainMap:
         Pixel size, micrometres.
     params : dict
         The separation options used.
+    spanning_phases : tuple of int
+        Phases whose largest cluster holds most of their area and crosses the map from one
+        side to the other: a groundmass, a glass or crystals of one mineral packing the area.
+        Their "grains" are pieces of that cluster; boundaries between crystals of one mineral
+        do not show in a phase map, so many stay merged (see :func:`separate_grains`).
     """
 
     labels: np.ndarray
     phases: np.ndarray
     pixel_size: float = 1.0
     params: dict = field(default_factory=dict)
+    spanning_phases: tuple = ()
 
     @property
     def n_grains(self) -> int:
@@ -239,6 +245,34 @@ class GrainMap:
         counts = np.bincount(self.phases) if self.n_grains else []
         per = ", ".join(f"phase {p}: {c}" for p, c in enumerate(counts) if c)
         return f"<GrainMap {self.n_grains} grains ({per}); {self.labels.shape}, {self.pixel_size:g} um/px>"
+
+
+def spans_map(mask) -> bool:
+    """Whether one cluster of ``mask`` holds most of it and crosses the map side to side.
+
+    Such a phase is a groundmass or a glass around the crystals, or crystals of one mineral
+    packing the area: its pieces are not separable crystals in the usual sense.
+
+    Parameters
+    ----------
+    mask : (H, W) array_like of bool
+
+    Returns
+    -------
+    bool
+    """
+    m = _check_mask(mask)
+    lab, n = ndi.label(m)
+    if n == 0:
+        return False
+    size = np.bincount(lab.ravel())
+    size[0] = 0
+    big = int(size.argmax())
+    if size[big] < 0.5 * size.sum():
+        return False
+    rows = np.any(lab[0] == big) and np.any(lab[-1] == big)
+    cols = np.any(lab[:, 0] == big) and np.any(lab[:, -1] == big)
+    return bool(rows or cols)
 
 
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
@@ -293,7 +327,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
                   exclude_border=bool(exclude_border),
                   phases=[int(p) for p in np.unique(phases)])
-    return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params)
+    spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
+    return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning)
 
 
 def match_grains(labels, true_labels, *, min_iou=0.5):

@@ -130,6 +130,8 @@ def test_grains_and_export_and_session_round_trip(app, tmp_path):
     s = app.session
     assert s.grains is not None and s.grains.n_grains > 10
     assert "grains</b>" in g.stats.value and "median" in g.stats.value
+    assert s.grains.spanning_phases == (int(np.bincount(s.labels[s.labels >= 0]).argmax()),)  # the groundmass
+    assert "forms one cluster across the map" in g.stats.value
     n = s.grains.n_grains
     g.min_area.value = 40
     assert s.grains.n_grains < n

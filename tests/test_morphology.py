@@ -27,6 +27,7 @@ from phaselib.morphology import (
     score_grains,
     separate_grains,
     size_statistics,
+    spans_map,
 )
 
 
@@ -188,6 +189,24 @@ def test_grain_map_of_every_phase(texture):
         grain_map(labels.astype(float))
     with pytest.raises(ValueError, match="pixel_size"):
         grain_map(labels, pixel_size=0)
+
+
+def test_spans_map_flags_a_groundmass():
+    lab = np.zeros((60, 80), np.int16)  # phase 0: a groundmass around crystals of phases 1 and 2
+    for i, (r, c) in enumerate([(15, 15), (15, 45), (40, 30), (45, 65)]):
+        lab[_disc(lab.shape, (r, c), 8)] = 1 + i % 2
+    g = grain_map(lab)
+    assert g.spanning_phases == (0,)
+    assert spans_map(lab == 0) and not spans_map(lab == 1)
+    band = np.zeros((60, 80), bool)
+    band[20:40, :70] = True  # one cluster, but it does not reach the right side
+    assert not spans_map(band)
+    band[20:40, 70:] = True
+    assert spans_map(band)
+    thin = np.zeros((60, 80), bool)
+    thin[30, :] = True  # crosses the map...
+    thin[5:25, 10:50] = True  # ...but the biggest cluster is this block, which does not
+    assert not spans_map(thin) and not spans_map(np.zeros((5, 5), bool))
 
 
 def test_match_grains():
@@ -425,6 +444,7 @@ def test_cli_writes_the_results(map_dir, tmp_path, capsys):
     summary = json.loads((out / "size_stats.json").read_text())
     assert summary["pixel_size_um"] == 0.25 and summary["pixel_size_source"].endswith("summary.json")
     assert "not 3-D" in summary["note"] and summary["n_grains"] == grains.max()
+    assert all(isinstance(e["spans_map"], bool) for e in summary["phases"].values())
     phase0 = summary["phases"]["0"]
     assert phase0["size_statistics"]["n"] == phase0["n_grains"] and phase0["csd"]["residence_time"] > 0
     with open(out / "csd.csv", newline="") as fh:

@@ -269,6 +269,11 @@ class GrainsPanel(Panel):
         except ValueError as err:
             tau = f"; CSD: {html.escape(str(err))}"
         warn = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
+        if g.spanning_phases:
+            which = ", ".join(str(p) for p in g.spanning_phases)
+            warn += (f"<br><i>Phase {which} forms one cluster across the map (a groundmass, a glass, or crystals "
+                     f"of one mineral packing the area): its grains are pieces of that cluster, not crystals "
+                     f"you could count.</i>")
         self.stats.value = (f"<b>{g.n_grains} grains</b>: mean {st.mean:.3g} um, median {st.median:.3g}, "
                             f"geometric mean {st.geometric_mean:.3g}, RMS {st.rms_mean:.3g}, SD {st.std:.3g}, "
                             f"IQR {st.iqr:.3g}{tau}{warn}")
