@@ -29,6 +29,7 @@ from skimage.feature import peak_local_max
 from skimage.morphology import h_maxima, remove_small_holes
 from skimage.segmentation import relabel_sequential, watershed
 
+from . import _split
 from ._grainstats import (
     CSD,
     SizeStatistics,
@@ -40,7 +41,6 @@ from ._grainstats import (
 )
 from ._graintable import GrainTable, grain_table
 from ._split import MIN_PIECE, concave_cuts
-from ._split import merge_convex as merge_convex_
 
 __all__ = ["separate_grains", "grain_map", "GrainMap", "spans_map", "match_grains", "score_grains", "grain_table",
            "GrainTable", "equivalent_diameter", "size_statistics", "SizeStatistics", "crystal_size_distribution",
@@ -194,7 +194,7 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
     rest, n_rest = ndi.label(filled & (labels == 0))  # parts no marker could reach
     labels[rest > 0] = rest[rest > 0] + n
     if merge_convex:
-        labels = merge_convex_(labels)
+        labels = _split.merge_convex(labels)
     labels[~m] = 0  # the filled holes
     if min_area > 1:
         area = np.bincount(labels.ravel())
