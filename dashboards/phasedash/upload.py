@@ -18,7 +18,10 @@ import anywidget
 import traitlets
 
 CHUNK = 8 * 2**20  # bytes per message: under Voilà's default 10 MB websocket limit
-MAX_BYTES = int(os.environ.get("PHASEDASH_MAX_UPLOAD", 8 * 2**30))
+try:  # the largest upload taken, bytes (a server setting)
+    MAX_BYTES = int(os.environ.get("PHASEDASH_MAX_UPLOAD", 8 * 2**30))
+except ValueError:
+    MAX_BYTES = 8 * 2**30
 
 _ESM = """
 function render({ model, el }) {
