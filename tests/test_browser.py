@@ -139,6 +139,15 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
     assert not page.query_selector(".phasedash-error")
 
 
+def _upload_on_the_practical(server, page, path):
+    """Open the practical (P45) and choose ``path`` with its upload button."""
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload a map").click()
+    chooser.value.set_files(str(path))
+
+
 def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path):
     """A 25 MB map through the upload button: sent in 8 MB chunks (Voilà's websocket limit is 10 MB)."""
     from phaselib.datasets import make_rock
@@ -146,11 +155,7 @@ def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path)
     path = tmp_path / "student_map.npy"
     np.save(path, np.asarray(make_rock((100, 120), counts_per_pixel=50, n_channels=1024, seed=2).image.data))
     assert path.stat().st_size > 20 * 2**20
-    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
-    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload a map").click()
-    chooser.value.set_files(str(path))
+    _upload_on_the_practical(server, page, path)
     page.wait_for_function("document.body.innerText.includes('student_map.npy: 100 x 120 pixels')", timeout=90000)
     assert not page.query_selector(".phasedash-error")
 
@@ -158,11 +163,7 @@ def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path)
 def test_upload_over_the_limit_is_refused_with_a_message(server, page, tmp_path):
     big = tmp_path / "too_big.npy"
     np.save(big, np.zeros(MAX_UPLOAD // 2 + 2**20, np.uint16))  # just over the limit
-    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
-    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload a map").click()
-    chooser.value.set_files(str(big))
+    _upload_on_the_practical(server, page, big)
     page.wait_for_selector(".phasedash-error", timeout=30000)
     assert "too_big.npy: 32 MB is more than this dashboard takes (30 MB)" in page.inner_text(".phasedash-error")
     assert "75 x 100 pixels" in page.inner_text("body")  # the map open before is still there
