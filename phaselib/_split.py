@@ -1,4 +1,4 @@
-"""Concavity cuts and fragment merging: the convexity rules of grain separation.
+"""Concavity cuts and the merging of convex unions: the convexity rules of grain separation.
 
 Private helpers of :mod:`phaselib.morphology`. Crystal sections are convex, so
 
