@@ -263,6 +263,20 @@ def test_bundled_full_map_results_are_small_and_open():
     assert set(r.method.options) == {"pca-kmeans", "nmf-otsu", "fuzzy-cmeans"}
 
 
+def test_grains_against_the_truth_of_a_synthetic_rock():
+    a = App("synthetic:120x160", background=False)
+    a.grain_panel.go.click()
+    acc = a.session.grain_accuracy()
+    assert acc["n_true"] > 200 and 0.4 <= acc["matched"] <= 1 and abs(acc["count_error"]) < 0.2
+    assert f"{acc['matched']:.0%} of the {acc['n_true']} true grains" in a.grain_panel.stats.value
+    a.crop((10, 100), (20, 150))  # the truth is cropped with the map
+    a.grain_panel.go.click()
+    assert a.session.grain_accuracy()["n_true"] < acc["n_true"]
+    p45 = App("sample:P45", background=False)
+    p45.grain_panel.go.click()
+    assert p45.session.grain_accuracy() is None and "true grains" not in p45.grain_panel.stats.value
+
+
 def _upload(widget, files, chunk=1000):
     """Play the browser's side of ChunkedUpload: start, chunks (each acknowledged), done."""
     acks = []

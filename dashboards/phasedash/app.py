@@ -94,7 +94,7 @@ class App:
         """Put the session back as it was if the work inside fails (a bad file keeps the old map)."""
         s = self.session
         saved = {name: getattr(s, name) for name in s.trait_names()}
-        saved_truth, saved_colours = s._truth_full, dict(self.colours)
+        saved_truth, saved_colours = (s._truth_full, s._grains_full), dict(self.colours)
         try:
             yield
         except Exception:
@@ -102,7 +102,7 @@ class App:
                 for name, value in saved.items():
                     setattr(s, name, value)
             s.clear_caches()
-            s._truth_full, self.colours = saved_truth, saved_colours
+            (s._truth_full, s._grains_full), self.colours = saved_truth, saved_colours
             raise
 
     def colour(self, i):

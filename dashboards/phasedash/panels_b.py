@@ -269,6 +269,11 @@ class GrainsPanel(Panel):
         except ValueError as err:
             tau = f"; CSD: {html.escape(str(err))}"
         warn = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
+        acc = self.s.grain_accuracy()
+        if acc is not None:
+            warn += (f"<br>Against the true grains of this synthetic rock: {acc['matched']:.0%} of the "
+                     f"{acc['n_true']} true grains (10 px and more) found one-to-one, grain count "
+                     f"{acc['count_error']:+.0%}.")
         if g.spanning_phases:
             which = ", ".join(str(p) for p in g.spanning_phases)
             warn += (f"<br><i>Phase {which} forms one cluster across the map (a groundmass, a glass, or crystals "

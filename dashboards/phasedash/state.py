@@ -83,6 +83,7 @@ class Session(T.HasTraits):
     grain_options = T.Dict()
     grains = T.Any(None)         # GrainMap
     _truth_full = None
+    _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels): the last spatial-prior map
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
@@ -90,7 +91,7 @@ class Session(T.HasTraits):
     def load(self, source, *, energy_offset=None, energy_scale=None, progress=None):
         """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path."""
         source = original = str(source).strip()
-        truth = names = None
+        truth = names = true_grains = None
         if source.startswith("synthetic:"):
             parts = source.split(":")
             try:
@@ -101,7 +102,7 @@ class Session(T.HasTraits):
             if h * w > 400 * 400:
                 raise ValueError(f"A synthetic map of {h} x {w} pixels is too big for a dashboard (max 400 x 400).")
             rock = datasets.make_rock((h, w), counts_per_pixel=counts, seed=0)
-            image, truth, names = rock.image, rock.labels, rock.phase_names
+            image, truth, names, true_grains = rock.image, rock.labels, rock.phase_names, rock.grain_ids
         else:
             if not source:
                 raise ValueError("Choose a bundled map or give a file to load.")
@@ -122,7 +123,7 @@ class Session(T.HasTraits):
         with self.hold_trait_notifications():
             self._reset()
             self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names
-            self._truth_full = truth
+            self._truth_full, self._grains_full = truth, true_grains
             self._set_image(image)
 
     def _reset(self):
@@ -413,6 +414,27 @@ class Session(T.HasTraits):
         with self.hold_trait_notifications():
             self.grain_options, self.grains = dict(options), g
         return g
+
+    def grain_accuracy(self):
+        """``morphology.score_grains`` of the grains against a synthetic map's true grains, else None.
+
+        Only the true grains on the pixels of the phases separated count (grains of 10 px and more).
+        """
+        if self._grains_full is None or self.grains is None or self.labels is None:
+            return None
+        from phaselib.morphology import score_grains
+
+        true = self._grains_full
+        if self.crop_box is not None:
+            r0, r1, c0, c1 = self.crop_box
+            true = true[r0:r1, c0:c1]
+        if true.shape != self.grains.labels.shape:
+            return None
+        chosen = np.isin(self.labels, self.grains.params.get("phases", []))
+        try:
+            return score_grains(self.grains.labels, np.where(chosen, true, 0), min_area=10)
+        except ValueError:  # no true grain there
+            return None
 
     # ------------------------------------------------------- session files
     def to_dict(self) -> dict:
