@@ -695,6 +695,20 @@ def build_parser():
     return p
 
 
+def write_results(payload, path=None, prefix=""):
+    """Write ``payload`` as JSON to ``path``, or to ``results/<prefix><date>[-N].json`` (a free name)."""
+    if path is None:
+        stem = f"{prefix}{_dt.date.today().isoformat()}"
+        path, i = RESULTS / f"{stem}.json", 2
+        while path.exists():
+            path, i = RESULTS / f"{stem}-{i}.json", i + 1
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=str))
+    print(f"results written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.child:
@@ -808,16 +822,6 @@ def main(argv=None):
               "see phaselib_sha256 of each run in the JSON.")
     print(f"\ntotal benchmark time {time.perf_counter() - t_all:.0f} s")
 
-    path = args.json
-    if path is None:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = _dt.date.today().isoformat()
-        path = RESULTS / f"{stem}.json"
-        i = 2
-        while path.exists():
-            path = RESULTS / f"{stem}-{i}.json"
-            i += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(environment=env, command=" ".join([Path(sys.executable).name, *sys.argv]),
                    options=dict(sizes=size_names, stages=stages, sides=sides, repeat=args.repeat,
                                 repeat_hyperspy=rep_hs, repeat_hyperspy_nmf=args.repeat_hyperspy_nmf,
@@ -826,8 +830,7 @@ def main(argv=None):
                                 hs_preprocessing=args.hs_preprocessing),
                    targets={k: dict(speed=v[0], memory=v[1]) for k, v in TARGETS.items()},
                    summary=rows, runs=runs)
-    path.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"results written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_results(payload, args.json)
     return 0
 
 

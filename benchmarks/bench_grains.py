@@ -28,16 +28,16 @@ split those.
 Then the time of ``grain_map`` (every phase) and of the grain table on a full-size
 1295 x 1820 phase map (a default synthetic rock), medians of ``--repeat`` runs, with the
 notebook's watershed on the same phases. Results: markdown on stdout, JSON in
-``benchmarks/results/grains-<date>.json``.
+``benchmarks/results/grains-<date>[-N].json`` (a free name; ``--json`` to choose).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -45,6 +45,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import write_results  # noqa: E402
 
 from phaselib._split import _defect, _hull
 from phaselib.datasets import make_discs, make_texture
@@ -193,18 +196,16 @@ def main(argv=None):
     ap.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds (default 1-5)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the full-map timing")
     ap.add_argument("--no-full", action="store_true", help="skip the full-size timing")
-    ap.add_argument("--json", type=Path,
-                    default=Path(__file__).parent / "results" / f"grains-{_dt.date.today()}.json")
+    ap.add_argument("--json", type=Path, help="output (default results/grains-<date>[-N].json)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     print_header()
     rows = accuracy(seeds)
     full = None if args.no_full else full_map(args.repeat)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(dict(
-        date=str(_dt.datetime.now()), python=platform.python_version(), machine=platform.machine(),
-        seeds=seeds, min_area=MIN_AREA, bars=BARS, rows=rows, full_map=full), indent=1))
-    print(f"\n(JSON: {args.json})")
+    print()
+    payload = dict(date=str(_dt.datetime.now()), python=platform.python_version(), machine=platform.machine(),
+                   seeds=seeds, min_area=MIN_AREA, bars=BARS, rows=rows, full_map=full)
+    write_results(payload, args.json, prefix="grains-")
 
 
 if __name__ == "__main__":

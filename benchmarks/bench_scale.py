@@ -47,7 +47,6 @@ done (an existing full map given by ``--full-map`` is reused and never deleted).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import re
@@ -66,7 +65,6 @@ sys.path.insert(0, str(HERE))
 import bench_core as core  # noqa: E402  (environment, child env, HyperSpy signal set-up, ...)
 
 WORK = HERE / "_work" / "scale"
-RESULTS = HERE / "results"
 FULL = (1295, 1820)
 DEFAULT_FULL_MAP = Path("/work/bigmap/full_1295x1820_c200.npy")
 ENERGY_OFFSET, ENERGY_SCALE, BEAM_ENERGY = core.ENERGY_OFFSET, core.ENERGY_SCALE, core.BEAM_ENERGY
@@ -947,16 +945,6 @@ def main(argv=None):
     total = time.perf_counter() - t_all
     print(f"total benchmark time {total:.0f} s")
 
-    path = args.json
-    if path is None:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = f"scale-{_dt.date.today().isoformat()}"
-        path = RESULTS / f"{stem}.json"
-        i = 2
-        while path.exists():
-            path = RESULTS / f"{stem}-{i}.json"
-            i += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
     opts = {k: v for k, v in vars(args).items() if not k.startswith(("hs_child", "mode", "data", "zspy", "truth",
                                                                       "result", "as_limit_mb", "n_init"))
             and k not in ("k",)}
@@ -964,8 +952,7 @@ def main(argv=None):
     payload = dict(environment=env, command=" ".join([Path(sys.executable).name, *sys.argv]),
                    merged_from=merged, options=opts, modes=modes, bars=BARS, bars_check=bars, summary=rows, ratios=rat,
                    preparation=prep, runs=runs, total_s=total)
-    path.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"results written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    core.write_results(payload, args.json, prefix="scale-")
     return 0
 
 
