@@ -185,6 +185,7 @@ class GrainsPanel(Panel):
     def __init__(self, app):
         super().__init__(app)
         self.phase = W.Dropdown(options=[("all phases", -1)], value=-1, description="phase")
+        self._accuracy = (None, None)  # (GrainMap, its score against a synthetic map's true grains)
         self.min_distance = W.IntSlider(value=3, min=1, max=30, description="min distance", continuous_update=False)
         self.min_area = W.IntSlider(value=4, min=0, max=200, description="min area (px)", continuous_update=False)
         self.border = W.Checkbox(value=False, description="drop grains touching the border")
@@ -269,7 +270,9 @@ class GrainsPanel(Panel):
         except ValueError as err:
             tau = f"; CSD: {html.escape(str(err))}"
         warn = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
-        acc = self.s.grain_accuracy()
+        if self._accuracy[0] is not g:  # once per grain map, not on every growth-rate change
+            self._accuracy = (g, self.s.grain_accuracy())
+        acc = self._accuracy[1]
         if acc is not None:
             warn += (f"<br>Against the true grains of this synthetic rock: {acc['matched']:.0%} of the "
                      f"{acc['n_true']} true grains (10 px and more) found one-to-one, grain count "
