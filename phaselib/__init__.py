@@ -1,8 +1,27 @@
-"""phaselib: phase maps from EDS spectrum images."""
-from ._bcf import iter_bcf_rows
-from ._bcf_convert import bcf_to_zspy
+"""phaselib: phase maps from EDS spectrum images.
+
+Where each step of the workflow lives:
+
+=================  ==========================================================================
+``io``             load / save maps (RosettaSciIO, ``.npy``), the ``.bcf`` row reader and converter
+``preprocess``     crop, binning, energy window, energy calibration, Poisson weights, pixel size
+``decompose``      Poisson-weighted PCA, NMF, ICA -> ``Decomposition``
+``cluster``        k-means, Gaussian mixture, fuzzy c-means, number of clusters
+``segment``        Otsu thresholds, masks and label maps from component maps or memberships
+``lowcount``       Poisson mixture + Potts prior for low-count maps
+``quantify``       phase spectra, modal fractions, element lines, the phase table, MSA files
+``compare``        label matching between phase maps, agreement
+``morphology``     grain separation (watershed + cuts), grain table, size statistics, CSD
+``datasets``       synthetic rocks with ground truth, bundled real maps
+``pipeline``       ``map_phases``: the whole chain -> ``PhaseMap``
+``results``        compact precomputed results of a full map
+``render``         phase colours and the PNG writer
+``_stream``        the streaming core: row blocks, passes (threads or Dask), weighted sparse blocks
+``_cli``           ``python -m phaselib``
+=================  ==========================================================================
+"""
 from ._image import SpectrumImage
-from .io import load, save
+from .io import bcf_to_zspy, iter_bcf_rows, load, save
 
 __version__ = "0.1.0"
 __all__ = ["SpectrumImage", "bcf_to_zspy", "iter_bcf_rows", "load", "save", "__version__"]

@@ -10,19 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from . import cluster as _cluster
-from . import decompose, quantify, segment
+from . import decompose, lowcount, quantify, render, segment
 from ._image import SpectrumImage
+from ._serialize import jsonable
+from ._validate import check_auto, check_choice, check_image, check_int
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
 
 METHODS = ("pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu")
 DEFAULT_METHOD = "pca-kmeans"
-
-#: colours of phases 0, 1, ... (Okabe-Ito then tab10-like); unassigned is grey
-PHASE_COLOURS = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-    "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#e377c2",
-)
-UNASSIGNED_COLOUR = "#d9d9d9"
-
 
 @dataclass(frozen=True, eq=False)
 class PhaseMap:
@@ -65,12 +61,11 @@ class PhaseMap:
         return len(self.fractions)
 
     def table(self) -> list[dict]:
-        """One row per phase: phase, fraction, n_pixels, main elements."""
-        return [
-            dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n),
-                 main_elements=" ".join(quantify.main_elements(lines)))
-            for i, (f, n, lines) in enumerate(zip(self.fractions, self.spectra.n_pixels, self.lines))
-        ]
+        """The modal table (:func:`phaselib.quantify.phase_table`): one row per phase (phase,
+        fraction, n_pixels, main elements), then one for the unassigned pixels."""
+        return quantify.phase_table(self.fractions, self.spectra.n_pixels, self.lines,
+                                    unassigned_fraction=self.unassigned_fraction,
+                                    n_unassigned=int(np.count_nonzero(self.labels < 0)))
 
     def save(self, folder, *, summary_extra=None) -> Path:
         """Write labels.npy, phases.csv, phase_spectra.npy, summary.json, phase_map.png."""
@@ -78,77 +73,30 @@ class PhaseMap:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "labels.npy", self.labels)
         np.save(folder / "phase_spectra.npy", self.spectra.means.astype(np.float32))
-        with open(folder / "phases.csv", "w", encoding="utf-8") as fh:
-            fh.write("phase,fraction,n_pixels,main_elements\n")
-            for row in self.table():
-                fh.write(f"{row['phase']},{row['fraction']},{row['n_pixels']},{row['main_elements']}\n")
+        table = self.table()
+        quantify.write_phase_table(table, folder / "phases.csv")
         summary = dict(
             method=self.method, n_phases=self.n_phases, params=self.params,
             timings_s={k: round(v, 4) for k, v in self.timings.items()},
             unassigned_fraction=self.unassigned_fraction, image=self.image_info,
-            phases=self.table(), lines=self.lines,
+            phases=table[:-1], lines=self.lines,
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
-        save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
-                           names=[f"{r['phase']}: {r['main_elements']}" for r in self.table()])
+        render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
+                                  names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
         return folder
 
 
-def jsonable(obj):
-    """``json.dumps(default=...)`` for NumPy scalars and arrays (anything else as text)."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
-
-
-def phase_colours_rgb(n_phases):
-    """(n_phases + 1, 3) uint8 colours: index 0 is "unassigned", then phase 0, 1, ..."""
-    hexes = [UNASSIGNED_COLOUR] + [PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n_phases)]
-    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
-
-
-def save_phase_map_png(labels, path, *, n_phases=None, names=None):
-    """Save a label map as a PNG in the fixed phase colours, with a legend (Pillow).
-
-    The map is scaled up by a whole factor (nearest neighbour) so that small maps
-    stay readable; matplotlib is not needed.
-    """
-    from PIL import Image, ImageDraw
-
-    k = int(labels.max()) + 1 if n_phases is None else n_phases
-    rgb = phase_colours_rgb(k)[np.clip(labels.astype(np.int64) + 1, 0, k)]
-    h, w = labels.shape
-    zoom = max(1, 400 // max(h, w))
-    img = Image.fromarray(rgb).resize((w * zoom, h * zoom), Image.NEAREST)
-    entries = [(names[i] if names else f"phase {i}", i + 1) for i in range(k)]
-    if (labels < 0).any():
-        entries.append(("unassigned", 0))
-    row = 14
-    canvas = Image.new("RGB", (img.width + 220, max(img.height, row * len(entries) + 8)), "white")
-    canvas.paste(img, (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    colours = phase_colours_rgb(k)
-    for j, (text, idx) in enumerate(entries):
-        y = 4 + j * row
-        draw.rectangle([img.width + 8, y, img.width + 18, y + 10], fill=tuple(int(v) for v in colours[idx]))
-        draw.text((img.width + 24, y - 1), text[:32], fill="black")
-    canvas.save(path)
+#: pixels read (row blocks spread over the map) to estimate the mean counts that choose the low-count path
+COUNT_SAMPLE_PIXELS = 100_000
 
 
 def _resolve_auto(value, name):
-    if value in (None, "auto"):
+    if value is None or check_auto(value):
         return None
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}.") from None
-    if v < 1:
-        raise ValueError(f"{name} must be a positive integer or 'auto', got {value!r}.")
-    return v
+    return check_int(value, name, allow_auto=True)
 
 
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
@@ -197,7 +145,10 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         Map low-count data with a Poisson mixture and a Potts spatial prior
         (:func:`phaselib.lowcount.map_lowcount`) instead of per-pixel clustering.
         ``"auto"``: for ``pca-kmeans`` when the map holds fewer than
-        :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel.
+        :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel, estimated before any
+        decomposition from about :data:`COUNT_SAMPLE_PIXELS` pixels (or from `decomposition`).
+        On that path no full-resolution PCA is made: ``PhaseMap.decomposition`` is the PCA of
+        the binned map the EM started from (or the one given).
     beta : float
         Strength of the spatial prior (see :func:`~phaselib.lowcount.map_lowcount`).
     progress : callable, optional
@@ -207,41 +158,37 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     -------
     PhaseMap
     """
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    check_image(image)
+    check_choice(method, "method", METHODS)
+    check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
+    check_int(min_size, "min_size", low=0)
     k_req = _resolve_auto(n_phases, "n_phases")
     n_req = _resolve_auto(n_components, "n_components")
     h, w, c = image.shape
-    max_components = min(int(max_components), h * w - 1, c - 1)
+    max_components = min(check_int(max_components, "max_components"), h * w - 1, c - 1)
     if max_components < 1:
         raise ValueError(f"The map ({h} x {w} pixels) is too small to decompose.")
+    if decomposition is not None:
+        if not isinstance(decomposition, decompose.Decomposition):
+            raise TypeError(f"`decomposition` must be a Decomposition, got {type(decomposition).__name__}.")
+        if decomposition.algorithm != "pca" or decomposition.pixel_sums.shape != image.shape[:2]:
+            raise ValueError("`decomposition` must be a PCA result of this map (phaselib.decompose.pca).")
+        if decomposition.n_components < max(n_req or 1, k_req or 1):
+            raise ValueError(f"`decomposition` has {decomposition.n_components} components; more are asked for.")
     say = progress or (lambda f, m: None)
     timings = {}
+    if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
+        return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
+                           client, timings, say)
     t = time.perf_counter()
-    if decomposition is None:
+    dec = decomposition
+    if dec is None:
         dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
                             energy_range=energy_range, random_state=random_state, block_rows=block_rows,
                             sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
-    else:
-        dec = decomposition
-        if dec.algorithm != "pca" or dec.pixel_sums.shape != image.shape[:2]:
-            raise ValueError("`decomposition` must be a PCA result of this map (phaselib.decompose.pca).")
-        if dec.n_components < max(n_req or 1, k_req or 1):
-            raise ValueError(f"`decomposition` has {dec.n_components} components; more are asked for.")
     timings["pca"] = time.perf_counter() - t
-    if spatial_prior not in ("auto", True, False):
-        raise ValueError(f"spatial_prior must be 'auto', True or False, got {spatial_prior!r}.")
-    if spatial_prior is True or (spatial_prior == "auto" and method == DEFAULT_METHOD):
-        from . import lowcount
-
-        mean = float(dec.pixel_sums.mean())
-        if spatial_prior is True or lowcount.needs_spatial_prior(mean):
-            return _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows,
-                               client, timings, say)
     n_comp = n_req or dec.suggested_n_components
-    k = k_req or n_comp
-    if k < 2:
-        k = 2
+    k = max(k_req or n_comp, 2)
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
                   min_size=min_size, random_state=random_state, spatial_prior=False,
                   n_phases_auto=k_req is None, n_components_auto=n_req is None)
@@ -274,12 +221,30 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say)
 
 
-def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say):
-    """Phase spectra, fractions and named lines of a label map -> PhaseMap."""
+def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:
+    """Whether to take the spatial-prior path: asked for, or (``"auto"``, default method) a mean
+    below :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel in the energy window, estimated
+    from spread row blocks before any decomposition (or read off a given decomposition)."""
+    if spatial_prior is not True and not (spatial_prior == "auto" and method == DEFAULT_METHOD):
+        return False
+    if spatial_prior is True:
+        return True
+    t = time.perf_counter()
+    if decomposition is not None:
+        mean = float(decomposition.pixel_sums.mean())
+    else:
+        mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS)
+    timings["count_estimate"] = time.perf_counter() - t
+    return lowcount.needs_spatial_prior(mean)
+
+
+def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None):
+    """Phase spectra (unless given), fractions and named lines of a label map -> PhaseMap."""
     say(0.75, "phase spectra")
     t = time.perf_counter()
-    spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client,
-                                     progress=lambda f, m: say(0.75 + 0.2 * f, m))
+    if spectra is None:
+        spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client,
+                                         progress=lambda f, m: say(0.75 + 0.2 * f, m))
     fractions, unassigned = quantify.modal_fractions(labels, k)
     elements = tuple(image.elements) or None
     try:
@@ -296,20 +261,22 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
                     clus, info)
 
-def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say):
-    """Low-count path: Poisson mixture + Potts prior, then the usual measures."""
-    from . import lowcount
 
+def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say):
+    """Low-count path: Poisson mixture + Potts prior (its own PCA + k-means start on a binned copy),
+    then the usual measures, with the phase sums the EM's blocks already give."""
     t = time.perf_counter()
     low = lowcount.map_lowcount(image, n_phases=k_req or "auto", beta=beta, energy_range=energy_range,
                                 random_state=random_state, block_rows=block_rows,
-                                progress=lambda f, m: say(0.5 + 0.25 * f, m))
+                                progress=lambda f, m: say(0.75 * f, m))
     timings["spatial_prior"] = time.perf_counter() - t
     k = len(low.fractions)
     h, w = low.labels.shape
+    dec = low.decomposition if dec is None else dec
     clus = _cluster.Clustering("potts", low.labels.ravel().astype(np.int32), low.spectra,
                                low.posteriors.reshape(h * w, k), {}, low.params)
     params = dict(method=method, spatial_prior=True, n_phases=k, n_components=dec.suggested_n_components,
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params)
-    return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say)
+    return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say,
+                    spectra=low.phase_sums)

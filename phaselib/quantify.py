@@ -9,6 +9,11 @@ import numpy as np
 
 from ._image import SpectrumImage
 from ._lines import xray_lines
+from ._stream import map_row_blocks
+from ._validate import check_image
+
+__all__ = ["PHASE_TABLE_COLUMNS", "PhaseSpectra", "identify_lines", "main_elements", "modal_fractions",
+           "phase_spectra", "phase_table", "save_msa", "update_phase_spectra", "write_phase_table"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +48,7 @@ def _check_labels(image, labels):
             f"`labels` (shape {labels.shape}) must have the map's shape {image.shape[:2]}."
         )
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"`labels` must be integers (phase index, -1 unassigned), got {labels.dtype}.")
+        raise TypeError(f"`labels` must be integers (phase index, -1 unassigned), got {labels.dtype}.")
     return labels
 
 
@@ -72,8 +77,7 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
     """
     from functools import partial
 
-    from ._passes import map_row_blocks
-
+    check_image(image)
     labels = _check_labels(image, labels)
     k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
     parts = map_row_blocks(image, partial(_sum_block, n_phases=k), block_rows=block_rows, client=client,
@@ -95,6 +99,50 @@ def _sum_block(r0, r1, block, *, labels, n_phases):
         sums[p] = flat[lab == p].sum(axis=0, dtype=acc)
     sums[n_phases] = flat.sum(axis=0, dtype=acc)  # the whole block: the map's sum spectrum
     return sums
+
+
+def update_phase_spectra(image: SpectrumImage, spectra: PhaseSpectra, old_labels, labels, *,
+                         max_changed=0.25) -> PhaseSpectra | None:
+    """Phase sums of ``labels`` from those of ``old_labels``, reading only the pixels that changed.
+
+    A threshold or minimum-size change moves a few pixels between phases: correcting the
+    previous sums for them gives the same sums as :func:`phase_spectra` (exactly, for integer
+    counts) at a fraction of a full pass.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        The map both label maps belong to (in memory).
+    spectra : PhaseSpectra
+        ``phase_spectra(image, old_labels, K)``.
+    old_labels, labels : (H, W) int ndarray
+        Phase index of each pixel before and after (-1 unassigned), with phases ``0..K-1``.
+    max_changed : float
+        Above this share of changed pixels, None is returned (a full pass is then cheaper).
+
+    Returns
+    -------
+    PhaseSpectra or None
+        None when the shapes or the number of phases differ, or too many pixels changed.
+    """
+    check_image(image)
+    old, new = (_check_labels(image, x) for x in (old_labels, labels))
+    k = spectra.sums.shape[0]
+    if new.size and max(int(old.max()), int(new.max())) >= k:
+        return None
+    changed = old != new
+    if changed.mean() > max_changed:
+        return None
+    sums, n = spectra.sums.copy(), spectra.n_pixels.copy()
+    if changed.any():
+        data = np.asarray(image.data)[changed].astype(np.float64)  # (m, C) changed pixels
+        for lab, sign in ((old[changed], -1.0), (new[changed], 1.0)):
+            onehot = np.zeros((k, lab.size))
+            ok = lab >= 0
+            onehot[lab[ok], np.flatnonzero(ok)] = sign
+            sums += onehot @ data
+            n = n + np.rint(onehot.sum(1)).astype(np.int64)
+    return PhaseSpectra(sums, n, spectra.energy_keV, spectra.total)
 
 
 def modal_fractions(labels, n_phases=None):
@@ -209,6 +257,51 @@ def main_elements(lines, n=4):
         if f["element"] not in out:
             out.append(f["element"])
     return out[:n]
+
+
+PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements")
+
+
+def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unassigned=None) -> list[dict]:
+    """The modal table: one row per phase, then one for unassigned pixels.
+
+    Parameters
+    ----------
+    fractions : (K,) array_like
+        Area fraction of each phase (of all pixels).
+    n_pixels : (K,) array_like of int
+    lines : list of K lists
+        Named lines of each phase (:func:`identify_lines`); their elements fill ``main_elements``.
+    unassigned_fraction, n_unassigned : float, int, optional
+        The last row (``phase`` = ``"unassigned"``); default ``1 - sum(fractions)`` and 0 pixels.
+
+    Returns
+    -------
+    list of dict
+        Keys :data:`PHASE_TABLE_COLUMNS`; fractions rounded to 6 decimals.
+    """
+    if not len(fractions) == len(n_pixels) == len(lines):
+        raise ValueError(f"fractions, n_pixels and lines must have one entry per phase, got "
+                         f"{len(fractions)}, {len(n_pixels)} and {len(lines)}.")
+    rows = [dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n), main_elements=" ".join(main_elements(ln)))
+            for i, (f, n, ln) in enumerate(zip(fractions, n_pixels, lines))]
+    if unassigned_fraction is None:
+        unassigned_fraction = max(0.0, 1.0 - float(np.sum(fractions)))
+    rows.append(dict(phase="unassigned", fraction=round(float(unassigned_fraction), 6),
+                     n_pixels=int(n_unassigned or 0), main_elements=""))
+    return rows
+
+
+def write_phase_table(rows, path) -> Path:
+    """Write :func:`phase_table` rows as ``phases.csv`` (columns :data:`PHASE_TABLE_COLUMNS`)."""
+    import csv
+
+    path = Path(path)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=PHASE_TABLE_COLUMNS, lineterminator="\n")
+        out.writeheader()
+        out.writerows({k: r[k] for k in PHASE_TABLE_COLUMNS} for r in rows)
+    return path
 
 
 def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_energy=None,

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import decompose
-from .pipeline import METHODS, jsonable, map_phases
+from ._serialize import jsonable
+from .pipeline import METHODS, map_phases
 
 FORMAT = "phaselib-results-1"
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["UNASSIGNED", "abundances", "clean_mask", "labels_from_masks", "labels_from_memberships",
+           "masks_from_maps", "otsu_thresholds"]
+
 UNASSIGNED = -1
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._blocks import block_rows_for, iter_row_blocks, row_ranges
+from ._threads import n_workers, single_threaded_blas
 
 
 def active_client(client=None):
@@ -76,8 +77,6 @@ def map_row_blocks(image, func, *, block_rows=None, client=None, per_block=None,
 
 
 def _local(image, func, ranges, progress, message):
-    from ._weighted import n_workers, single_threaded_blas
-
     out = [None] * len(ranges)
     index = {r0: i for i, (r0, _) in enumerate(ranges)}
     with ThreadPoolExecutor(n_workers()) as pool, single_threaded_blas():

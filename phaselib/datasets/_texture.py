@@ -12,6 +12,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.measure import label as _label
 
+from .._validate import check_int, check_positive
+
 _ROWS = 256  # rows per nearest-seed query
 _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and inclusions
 
@@ -214,17 +216,6 @@ def touching_discs(shape, n_discs, radius, overlap, rng):
 
 
 # ----------------------------------------------------------------- validation
-def _positive(name, value, *, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                         f"number, got {value!r}.")
-    return v
-
-
 def _check_shape(shape):
     try:
         h, w = (int(n) for n in shape)
@@ -237,9 +228,7 @@ def _check_shape(shape):
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
-    return int(seed)
+    return check_int(seed, "seed", low=0)
 
 
 # ----------------------------------------------------------------- public API
@@ -284,14 +273,14 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
     h, w = _check_shape(shape)
     f = check_fractions(n_phases if fractions is None else len(np.ravel(fractions)), fractions)
     k = f.size
-    grain_size = _positive("grain_size", grain_size)
-    matrix_grain_size = _positive("matrix_grain_size", matrix_grain_size)
+    grain_size = check_positive(grain_size, "grain_size")
+    matrix_grain_size = check_positive(matrix_grain_size, "matrix_grain_size")
     if grain_size < 2 or matrix_grain_size < 1:
         raise ValueError("grain_size must be at least 2 pixels and matrix_grain_size at least 1.")
-    matrix_fraction = _positive("matrix_fraction", matrix_fraction, allow_zero=True)
+    matrix_fraction = check_positive(matrix_fraction, "matrix_fraction", allow_zero=True)
     if matrix_fraction > 0.9:
         raise ValueError(f"matrix_fraction must be between 0 and 0.9, got {matrix_fraction!r}.")
-    inclusion_density = _positive("inclusion_density", inclusion_density, allow_zero=True)
+    inclusion_density = check_positive(inclusion_density, "inclusion_density", allow_zero=True)
     if inclusion_density > 0.02:
         raise ValueError(f"inclusion_density must be at most 0.02 per pixel, got {inclusion_density!r}.")
     seed = _check_seed(seed)
@@ -343,10 +332,10 @@ def make_discs(shape, *, n_discs=100, radius=(10.0, 25.0), overlap=0.4, seed=0):
     h, w = _check_shape(shape)
     if isinstance(n_discs, bool) or not isinstance(n_discs, (int, np.integer)) or n_discs < 1:
         raise ValueError(f"n_discs must be a positive integer, got {n_discs!r}.")
-    lo, hi = (_positive("radius", r) for r in np.ravel(radius)) if np.size(radius) == 2 else (0, -1)
+    lo, hi = (check_positive(r, "radius") for r in np.ravel(radius)) if np.size(radius) == 2 else (0, -1)
     if not 0 < lo <= hi:
         raise ValueError(f"radius must be (smallest, largest), two positive numbers, got {radius!r}.")
-    overlap = _positive("overlap", overlap, allow_zero=True)
+    overlap = check_positive(overlap, "overlap", allow_zero=True)
     if overlap >= 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap!r}.")
     return touching_discs((h, w), int(n_discs), (lo, hi), overlap,

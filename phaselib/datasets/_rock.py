@@ -1,20 +1,4 @@
-"""Synthetic SEM-EDS spectrum images of a rock, with ground truth.
-
-A texture of touching mineral grains (a weighted Voronoi tessellation with a spread of
-grain sizes), a fine-grained groundmass of the main minerals and small inclusions of the
-minor ones; every pixel belongs to exactly one phase. Each phase has an expected EDS
-spectrum computed from its formula (X-ray lines of eXSpy's database, overvoltage and
-fluorescence yield, specimen absorption, detector resolution and window, a Kramers
-background). Counts are Poisson samples, drawn with one random stream per image row, so a
-map is the same whether it is made in memory (:func:`make_rock`) or written to disk block
-by block (:func:`write_rock`).
-
-Examples
---------
->>> rock = make_rock((64, 80), counts_per_pixel=100, seed=1)
->>> rock.image.data.shape, rock.phase_names[0]
-((64, 80, 2048), 'albite')
-"""
+"""Synthetic SEM-EDS spectrum images of a rock (:func:`make_rock`, :func:`write_rock`), with ground truth."""
 
 from __future__ import annotations
 
@@ -25,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._image import SpectrumImage
+from .._validate import check_positive
 from . import _minerals, _texture
-from ._image import SpectrumImage
 from ._minerals import FORMULAS, MINERALS
-from ._texture import _check_seed, _check_shape, _positive, make_discs, make_texture
-
-__all__ = ["MINERALS", "FORMULAS", "SyntheticRock", "make_rock", "make_texture", "make_discs",
-           "phase_spectra", "write_rock", "load_rock"]
+from ._texture import _check_seed, _check_shape, make_discs, make_texture
 
 DEFAULT_MINERALS = ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")
 _MAX_COUNTS = 1e5
@@ -118,8 +100,8 @@ def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_M
     e = np.asarray(energy_keV, float)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
         raise ValueError("energy_keV must be an increasing 1-D array of at least 2 energies (keV).")
-    e0 = _positive("beam_energy", beam_energy)
-    res = _positive("energy_resolution_MnKa", energy_resolution_MnKa)
+    e0 = check_positive(beam_energy, "beam_energy")
+    res = check_positive(energy_resolution_MnKa, "energy_resolution_MnKa")
     if not 30 <= res <= 1000:
         raise ValueError(f"energy_resolution_MnKa is the FWHM at Mn Ka in eV (e.g. 130), "
                          f"got {energy_resolution_MnKa!r}.")
@@ -140,23 +122,23 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
           intensity_variation=0.05, seed=0):
     """Everything but the counts: validated options, texture, spectra, intensity."""
     h, w = _check_shape(shape)
-    cpp = _positive("counts_per_pixel", counts_per_pixel)
+    cpp = check_positive(counts_per_pixel, "counts_per_pixel")
     if cpp > _MAX_COUNTS:
         raise ValueError(f"counts_per_pixel must be at most {_MAX_COUNTS:g}, got {counts_per_pixel!r}.")
     if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 2:
         raise ValueError(f"n_channels must be an integer of at least 2, got {n_channels!r}.")
-    scale = _positive("energy_scale", energy_scale)
+    scale = check_positive(energy_scale, "energy_scale")
     try:
         offset = float(energy_offset)
     except (TypeError, ValueError):
         offset = np.nan
     if not np.isfinite(offset):
         raise ValueError(f"energy_offset must be a finite number of keV, got {energy_offset!r}.")
-    var = _positive("intensity_variation", intensity_variation, allow_zero=True)
+    var = check_positive(intensity_variation, "intensity_variation", allow_zero=True)
     if var >= 1:
         raise ValueError(f"intensity_variation must be in [0, 1), got {intensity_variation!r}.")
     seed = _check_seed(seed)
-    pixel_size = _positive("pixel_size", pixel_size)
+    pixel_size = check_positive(pixel_size, "pixel_size")
     comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
     _texture.check_fractions(len(comps), fractions)
     energy = offset + scale * np.arange(int(n_channels))
@@ -366,4 +348,4 @@ def sample_path(name="P45"):
     files = {"P45": "P45_12bit_packed_8bit.bcf"}
     if name not in files:
         raise ValueError(f"Unknown sample {name!r}; bundled samples: {', '.join(files)}.")
-    return Path(__file__).parent / "data" / files[name]
+    return Path(__file__).resolve().parents[1] / "data" / files[name]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pipeline import jsonable
+from .._serialize import jsonable
 
 FIGURE = "size_distribution.png"
 
@@ -111,7 +111,7 @@ def read_labels(path, pixel_size=None):
 # ----------------------------------------------------------------- run
 def run(args):
     """Run ``phaselib grains`` for parsed ``args``; errors are ValueError / FileNotFoundError."""
-    from .morphology import crystal_size_distribution, grain_map, size_statistics
+    from ..morphology import crystal_size_distribution, grain_map, size_statistics
 
     t0 = time.perf_counter()
     if args.growth_rate is not None and not (np.isfinite(args.growth_rate) and args.growth_rate > 0):
@@ -201,7 +201,7 @@ def save_figure(panels, path):
         from matplotlib.figure import Figure
     except ImportError:
         return _pillow_figure(panels, path)
-    from .morphology import plot_csd, plot_size_distribution
+    from ..morphology import plot_csd, plot_size_distribution
 
     fig = Figure(figsize=(10, 3.6 * len(panels)), layout="tight")
     FigureCanvasAgg(fig)

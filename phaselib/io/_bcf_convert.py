@@ -1,7 +1,7 @@
 """Convert a big Bruker ``.bcf`` map to a chunked ``.zspy``, a few rows at a time.
 
-``python -m phaselib convert MAP.bcf OUT.zspy`` (or ``python -m phaselib._bcf_convert``) runs
-:func:`bcf_to_zspy`; the rows come from :class:`phaselib._bcf.BcfRows`.
+``python -m phaselib convert MAP.bcf OUT.zspy`` runs :func:`bcf_to_zspy`; the rows come from
+:class:`phaselib.io.BcfRows`.
 """
 
 from __future__ import annotations
@@ -141,51 +141,3 @@ def _remove(p: Path):
         p.unlink()
     elif p.is_dir():
         shutil.rmtree(p)
-
-
-def main(argv=None):
-    """``python -m phaselib._bcf_convert MAP.bcf OUT.zspy [--block-rows N] [--downsample D]
-    [--cutoff-at-kV KV] [--dtype DTYPE] [--overwrite]``"""
-    import argparse
-    import resource
-    import sys
-
-    p = argparse.ArgumentParser(prog="python -m phaselib convert", description=(
-        "Convert a Bruker .bcf once into a row-chunked .zspy, in bounded memory; "
-        "then `python -m phaselib map OUT.zspy --lazy ...`."))
-    p.add_argument("bcf")
-    p.add_argument("out")
-    p.add_argument("--block-rows", type=int, default=16)
-    p.add_argument("--downsample", type=int, default=1)
-    p.add_argument("--cutoff-at-kV", default=None,
-                   help="keep channels up to this energy (kV), or 'auto' / 'zealous'")
-    p.add_argument("--dtype", default=None)
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    a = p.parse_args(argv)
-    cutoff = a.cutoff_at_kV
-    if cutoff not in (None, "auto", "zealous"):
-        try:
-            cutoff = float(cutoff)
-        except ValueError:
-            p.error(f"--cutoff-at-kV wants a number, 'auto' or 'zealous', got {cutoff!r}")
-
-    def show(done, total):
-        print(f"\r{done}/{total} rows", end="", file=sys.stderr, flush=True)
-
-    try:
-        out = bcf_to_zspy(a.bcf, a.out, block_rows=a.block_rows, downsample=a.downsample,
-                          cutoff_at_kV=cutoff, dtype=a.dtype, overwrite=a.overwrite,
-                          progress=None if a.quiet else show)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if not a.quiet:
-        print(file=sys.stderr)
-    print(f"wrote {out} (peak memory {peak:.0f} MB)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

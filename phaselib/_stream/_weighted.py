@@ -9,13 +9,13 @@ dense operand of each product, so the weighted matrix is never formed.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
 
 from ._blocks import block_rows_for, iter_row_blocks, sample_ranges
+from ._threads import n_workers, single_threaded_blas
 
 #: sparse blocks are kept in memory when their total size stays below this
 CACHE_BYTES = 1536 * 2**20
@@ -46,22 +46,6 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     data = flat.reshape(-1)[nz].astype(np.float32)
     return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n, stop - start))
-
-
-def single_threaded_blas():
-    """Context in which BLAS runs on one thread: our worker threads already use the
-    cores, and OpenBLAS threads on top of them thrash a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
-def n_workers() -> int:
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
 
 
 class WeightedBlocks:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._grainstats import _positive, equivalent_diameter
+from .._validate import check_positive
+from ._stats import equivalent_diameter
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +103,7 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
         raise ValueError(f"`grain_labels` must hold integer grain ids, got dtype {lab.dtype}.")
     if lab.size and lab.min() < 0:
         raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
-    px = _positive("pixel_size", pixel_size)
+    px = check_positive(pixel_size, "pixel_size")
     lab = lab.astype(np.int64, copy=False)
     m = _measure(lab)
     ids = m["label"]

@@ -42,6 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import check_int
+from ._formats import _from_signal_dict
+
 __all__ = ["BcfRows", "iter_bcf_rows"]
 
 #: size of the hypermap stream header; pixel lines start there
@@ -165,8 +168,8 @@ class BcfRows:
                 f"'{path.name}' is not a Bruker .bcf file (expected a file ending in .bcf)."
             )
         self.path = path
-        self.block_rows = _positive_int(block_rows, "block_rows")
-        self.downsample = _positive_int(downsample, "downsample")
+        self.block_rows = check_int(block_rows, "block_rows")
+        self.downsample = check_int(downsample, "downsample")
         self.cutoff_at_kV = cutoff_at_kV
 
         from rsciio.bruker._api import BCF_reader, bcf_hyperspectra
@@ -204,8 +207,6 @@ class BcfRows:
             # decode straight into the wider dtype asked for (no wrap-around of
             # RosettaSciIO's dtype estimate, no cast)
             self._decode_dtype = self.dtype
-
-        from .io import _from_signal_dict
 
         image = _from_signal_dict(signal, str(path))
         self.calibration = dict(
@@ -321,9 +322,3 @@ def _cast(block, dtype, name):
                 "choose a wider dtype."
             )
     return block.astype(dtype)
-
-
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
-    return int(value)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._image import SpectrumImage
-from ._lines import line_energy
-from .preprocess import _check_image, _is_number, _positive, _row_block_sums
+from .._image import SpectrumImage
+from .._lines import line_energy
+from .._validate import check_image, check_number, check_positive
+from ._weights import row_block_sums
 
 __all__ = ["EnergyCalibration", "apply_calibration", "calibrate_energy"]
 
@@ -98,7 +99,7 @@ def calibrate_energy(image_or_spectrum, lines, *, energy_offset=None, energy_sca
         offset = img.energy_offset if energy_offset is None else energy_offset
         scale = img.energy_scale if energy_scale is None else energy_scale
         spectrum = (np.asarray(img.data.sum(axis=(0, 1), dtype=np.float64).compute())
-                    if img.is_lazy else _row_block_sums(img)[1])
+                    if img.is_lazy else row_block_sums(img)[1])
     else:
         spectrum = np.asarray(image_or_spectrum, dtype=np.float64)
         if spectrum.ndim != 1 or spectrum.size < 3:
@@ -108,9 +109,8 @@ def calibrate_energy(image_or_spectrum, lines, *, energy_offset=None, energy_sca
             raise ValueError("Give `energy_offset` and `energy_scale` (the nominal energy "
                              "axis) with a plain spectrum.")
         offset, scale = energy_offset, energy_scale
-    scale, search = _positive(scale, "energy_scale"), _positive(search_keV, "search_keV")
-    if not _is_number(offset) or not np.isfinite(offset):
-        raise ValueError(f"`energy_offset` must be a finite number, got {offset!r}.")
+    scale, search = check_positive(scale, "energy_scale"), check_positive(search_keV, "search_keV")
+    check_number(offset, "energy_offset")
     if not np.isfinite(spectrum).all():
         raise ValueError("The spectrum holds NaN or infinite values.")
     lines = (lines,) if isinstance(lines, str) else tuple(str(x) for x in lines)
@@ -145,7 +145,7 @@ def calibrate_energy(image_or_spectrum, lines, *, energy_offset=None, energy_sca
 
 def apply_calibration(image, calibration):
     """A new SpectrumImage with the energy axis of an :class:`EnergyCalibration`."""
-    _check_image(image)
+    check_image(image)
     if not isinstance(calibration, EnergyCalibration):
         raise TypeError(f"Expected an EnergyCalibration, got {type(calibration).__name__}.")
     return image.replace(energy_offset=calibration.offset, energy_scale=calibration.scale)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as _stats
 
+from .._validate import check_positive
+
 MIN_RELIABLE_GRAINS = 433  # GrainSizeTools: fewer measurements give unreliable estimates
 STEREOLOGY_NOTE = ("2-D section sizes (apparent diameters in the polished section), not 3-D crystal "
                    "sizes: no stereological correction (Saltykov, CSDCorrections) is applied.")
@@ -29,16 +31,6 @@ def _sizes(values, name, *, minimum=1):
         raise ValueError(f"`{name}` needs at least {minimum} value(s), got {v.size}.")
     if not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise ValueError(f"`{name}` must hold positive, finite sizes.")
-    return v
-
-
-def _positive(name, value):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
     return v
 
 
@@ -177,7 +169,7 @@ def size_statistics(diameters, *, binsize="auto", bandwidth="silverman", precisi
                              f"'rice', 'sturges', 'sqrt') or a positive width, got {binsize!r}.") from None
         width, method = float(edges[1] - edges[0]), binsize
     else:
-        width, method = _positive("binsize", binsize), "fixed"
+        width, method = check_positive(binsize, "binsize"), "fixed"
         edges = np.arange(d.min(), d.max() + width, width)
         if edges.size < 2 or edges[-1] < d.max():
             edges = np.append(edges, edges[-1] + width)
@@ -189,9 +181,9 @@ def size_statistics(diameters, *, binsize="auto", bandwidth="silverman", precisi
         kde = _stats.gaussian_kde(d, bw_method=bandwidth)
         bw, bw_method = float(kde.covariance_factor() * sd), bandwidth
     else:
-        bw, bw_method = _positive("bandwidth", bandwidth), "fixed"
+        bw, bw_method = check_positive(bandwidth, "bandwidth"), "fixed"
         kde = _stats.gaussian_kde(d, bw_method=bw / sd)
-    step = np.ptp(d) / 1000 if precision is None else _positive("precision", precision)
+    step = np.ptp(d) / 1000 if precision is None else check_positive(precision, "precision")
     x = np.linspace(d.min(), d.max(), int(np.ceil(np.ptp(d) / step)) + 1)
     y = kde(x)
     left = float(edges[np.argmax(counts)])
@@ -302,8 +294,8 @@ def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_si
     CSD
     """
     s = _sizes(sizes, "sizes", minimum=2)
-    area = _positive("area", area)
-    g = None if growth_rate is None else _positive("growth_rate", growth_rate)
+    area = check_positive(area, "area")
+    g = None if growth_rate is None else check_positive(growth_rate, "growth_rate")
     try:
         counts, edges = np.histogram(s, bins=bins)
     except (ValueError, TypeError) as err:

@@ -1,18 +1,16 @@
-"""NMF and ICA of a spectrum image (re-exported by :mod:`phaselib.decompose`)."""
+"""NMF of a (Poisson-weighted) spectrum image, started from the mean spectra of pixel clusters."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from ._weighted import WeightedBlocks
-from .decompose import (
-    NMF_SAMPLE_PIXELS,
-    Decomposition,
-    _check_image,
-    _range_keV,
-    _subspace_iteration,
-    energy_channels,
-)
+from .._stream import WeightedBlocks, csr_from_counts, map_row_blocks
+from .._validate import check_image
+from ..cluster import kmeans
+from ..preprocess import energy_channels
+from ._base import NMF_SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration
 
 
 def _stack_weighted(wb):
@@ -70,7 +68,7 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     from sklearn.decomposition import NMF
     from sklearn.exceptions import ConvergenceWarning
 
-    _check_image(image)
+    check_image(image)
     h, w, c = image.shape
     k = int(n_components)
     channels = energy_channels(image, energy_range)
@@ -102,10 +100,6 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
         warnings.simplefilter("ignore", ConvergenceWarning)
         wts = model.fit_transform(x, **kw)
         if fraction < 1.0:
-            from functools import partial
-
-            from ._passes import map_row_blocks
-
             parts = map_row_blocks(image, partial(_nmf_block, channels=channels, col_w=wb.col_w, model=model,
                                                   poisson=poisson),
                                    block_rows=block_rows, client=client, message="NMF weights")
@@ -128,15 +122,13 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
         "nmf", factors, loadings[:, order].reshape(h, w, -1), share, share,
         pixel_sums.reshape(h, w), channels, None, None,
         dict(n_components=k, init=init, poisson=poisson, max_iter=max_iter,
-             n_iter_=int(model.n_iter_), energy_range=_range_keV(image, channels),
+             n_iter_=int(model.n_iter_), energy_range=range_keV(image, channels),
              random_state=random_state, sample_fraction=round(fraction, 6)),
     )
 
 
 def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
     """Pixel sums and NMF weights of one row block."""
-    from ._weighted import csr_from_counts
-
     csr = csr_from_counts(block.reshape(-1, block.shape[-1]), channels)
     g = np.asarray(csr.sum(axis=1)).ravel().astype(np.float64)
     if poisson:
@@ -148,10 +140,8 @@ def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
 
 def _cluster_sample(wb, k, random_state):
     """k-means labels of the sampled pixels on their PCA scores (same blocks, no re-read)."""
-    from .cluster import kmeans
-
     n = max(k, 2)
-    _, _, scores = _subspace_iteration(wb, n, 4, random_state, lambda f, m: None)
+    _, _, scores = subspace_iteration(wb, n, 4, random_state, lambda f, m: None)
     g = wb.sampled(wb.pixel_sums)[:, None]
     feats = scores[:, :k] * np.sqrt(wb.total / np.where(g > 0, g, 1.0)).astype(np.float32)
     return kmeans(feats, k, random_state=random_state).labels
@@ -173,47 +163,3 @@ def _phase_init(x, labels, k):
         h0[empty] = np.asarray(x.mean(0)).ravel()
     w0 = np.asarray(x @ np.linalg.pinv(h0))
     return np.clip(w0, 0, None).astype(np.float32), h0.astype(np.float32)
-
-
-def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> Decomposition:
-    """Independent components (FastICA) of the first PCA components' scores.
-
-    Parameters
-    ----------
-    decomposition : Decomposition
-        A PCA result.
-    n_components : int, optional
-        Default: its ``suggested_n_components``.
-
-    Returns
-    -------
-    Decomposition
-        Sources as loadings, and the spectra that mix them as factors.
-    """
-    from sklearn.decomposition import FastICA
-
-    n = n_components or decomposition.suggested_n_components or decomposition.n_components
-    if not 2 <= n <= decomposition.n_components:
-        raise ValueError(f"ICA needs 2..{decomposition.n_components} components, got {n}.")
-    h, w = decomposition.pixel_sums.shape
-    scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
-    model = FastICA(n, whiten="unit-variance", random_state=random_state, max_iter=500)
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sources = model.fit_transform(scores)
-    factors = (model.mixing_.T @ decomposition.factors[:n].astype(np.float64))
-    # sign: make each source's heavier tail positive
-    skew = np.mean(sources ** 3, axis=0)
-    sign = np.where(skew < 0, -1.0, 1.0)
-    sources, factors = sources * sign, factors * sign[:, None]
-    var = sources.var(0) * (factors ** 2).sum(1)
-    order = np.argsort(-var, kind="stable")
-    return Decomposition(
-        "ica", factors[order].astype(np.float32), sources[:, order].reshape(h, w, n).astype(np.float32),
-        var[order], var[order] / var.sum(), decomposition.pixel_sums, decomposition.channels,
-        None, None, dict(n_components=n, random_state=random_state),
-    )

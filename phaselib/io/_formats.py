@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._image import SpectrumImage
+from .._image import SpectrumImage
+from .._stream import iter_row_blocks
 
 #: extension -> RosettaSciIO plugin module
 READERS = {
@@ -273,8 +274,6 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
         raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
     if ext == ".npy":
         out = np.lib.format.open_memmap(path, mode="w+", dtype=image.data.dtype, shape=image.shape)
-        from ._blocks import iter_row_blocks
-
         for r0, r1, block in iter_row_blocks(image.data):
             out[r0:r1] = block
         out.flush()

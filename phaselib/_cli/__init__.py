@@ -1,0 +1,46 @@
+"""The command line: ``python -m phaselib map|precompute|grains|convert ...``.
+
+One module per subcommand (``_map.py``, ``_precompute.py``, ``_grains.py``, ``_convert.py``),
+each with ``add_parser`` and ``run``; ``_common.py`` holds the input options they share.
+Errors of the input end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import _grains, _map, _precompute
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = {"map": _map, "precompute": _precompute, "grains": _grains}
+
+
+def build_parser():
+    """The argument parser of ``python -m phaselib`` (every subcommand but ``convert``)."""
+    p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
+                   "(python -m phaselib convert MAP.bcf OUT.zspy --help)")
+    for module in _COMMANDS.values():
+        module.add_parser(sub)
+    return p
+
+
+def main(argv=None):
+    """Run ``python -m phaselib`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...]
+        from ._convert import main as convert
+
+        return convert(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        _COMMANDS[args.command].run(args)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of the input
+        return 0
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError) as err:
+        print(f"phaselib: error: {err}", file=sys.stderr)
+        return 2
+    return 0

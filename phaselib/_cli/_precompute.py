@@ -1,0 +1,44 @@
+"""``python -m phaselib precompute INPUT --out FILE.npz``: compact results for the dashboards."""
+
+from __future__ import annotations
+
+import resource
+
+from ._common import add_input_options, dask_client, open_input, spatial_prior
+
+
+def add_parser(subparsers):
+    """Add the ``precompute`` subcommand; return its parser."""
+    pc = subparsers.add_parser("precompute", help="analyse a map once and write compact results (.npz) that "
+                               "the dashboards and a Binder open without the raw map")
+    add_input_options(pc)
+    pc.add_argument("--out", required=True, help="output .npz file")
+    pc.add_argument("--methods", default="pca-kmeans,nmf-otsu,fuzzy-cmeans",
+                    help="comma-separated methods (default: %(default)s)")
+    pc.add_argument("--display-bin", type=int, default=1, metavar="B",
+                    help="store loadings and the counts map averaged over B x B pixels (smaller file; "
+                         "label maps keep full resolution)")
+    pc.add_argument("--overwrite", action="store_true")
+    return pc
+
+
+def run(args):
+    from ..results import load_results, precompute
+
+    image, bar, progress = open_input(args)
+    energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
+    with dask_client(args) as client:
+        path = precompute(image, args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+                          display_bin=args.display_bin, overwrite=args.overwrite, progress=progress,
+                          n_phases=args.n_phases,
+                          n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
+                          membership_threshold=args.membership_threshold, random_state=args.seed,
+                          block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,
+                          spatial_prior=spatial_prior(args), beta=args.beta)
+    if bar is not None:
+        bar.close()
+    res = load_results(path)
+    size = path.stat().st_size / 2**20
+    found = ", ".join(f"{k} {len(v.fractions)} phases" for k, v in res.methods.items())
+    print(f"wrote {path} ({size:.1f} MB): {found}; "
+          f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

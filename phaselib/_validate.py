@@ -1,0 +1,141 @@
+"""Argument checks shared by every public function: one message style, one rule for errors.
+
+A value of the wrong *type* raises :class:`TypeError`; a value of the right type that is out
+of range (not finite, negative, too large, empty) raises :class:`ValueError`. Messages name
+the argument in backquotes and end with what was given:
+"`beta` must be a number >= 0, got -1.". Booleans are never accepted as numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+from ._image import SpectrumImage
+
+__all__ = ["check_image", "check_number", "check_positive", "check_int", "check_auto", "check_choice",
+           "check_array"]
+
+
+def _given(value) -> str:
+    return repr(value) if isinstance(value, (Real, str, type(None))) else f"{type(value).__name__} {value!r}"
+
+
+def check_image(image, name="image") -> SpectrumImage:
+    """``image`` itself, if it is a :class:`~phaselib.SpectrumImage`; else :class:`TypeError`."""
+    if not isinstance(image, SpectrumImage):
+        raise TypeError(f"`{name}` must be a SpectrumImage (use phaselib.load()), got {type(image).__name__}.")
+    return image
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_number(value, name, *, low=None, high=None, low_open=False, high_open=False,
+                 allow_none=False) -> float | None:
+    """A finite real number in ``[low, high]`` (ends excluded when ``low_open``/``high_open``).
+
+    Raises
+    ------
+    TypeError
+        If `value` is not a real number (or None when `allow_none`).
+    ValueError
+        If it is not finite or outside the range.
+    """
+    if value is None and allow_none:
+        return None
+    if not _is_real(value):
+        raise TypeError(f"`{name}` must be a number, got {_given(value)}.")
+    v = float(value)
+    bad_low = low is not None and (v <= low if low_open else v < low)
+    bad_high = high is not None and (v >= high if high_open else v > high)
+    if not math.isfinite(v) or bad_low or bad_high:
+        raise ValueError(f"`{name}` must be {_range_text('a number', low, high, low_open, high_open)}, "
+                         f"got {value!r}.")
+    return v
+
+
+def check_positive(value, name, *, allow_zero=False, allow_none=False) -> float | None:
+    """A finite number ``> 0`` (``>= 0`` with `allow_zero`); see :func:`check_number`."""
+    if value is None and allow_none:
+        return None
+    if not _is_real(value):
+        raise TypeError(f"`{name}` must be a {'non-negative' if allow_zero else 'positive'} number, "
+                        f"got {_given(value)}.")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"`{name}` must be a {'non-negative' if allow_zero else 'positive'} number, "
+                         f"got {value!r}.")
+    return v
+
+
+def check_int(value, name, *, low=1, high=None, allow_auto=False, allow_none=False):
+    """An integer in ``[low, high]``; ``"auto"`` / None passed through when allowed.
+
+    Raises
+    ------
+    TypeError
+        If `value` is not an integer (booleans and floats included), nor an allowed
+        ``"auto"`` / None.
+    ValueError
+        If it is outside the range.
+    """
+    if (value is None and allow_none) or (allow_auto and check_auto(value)):
+        return value
+    what = _range_text("an integer", low, high, False, False)
+    if allow_auto:
+        what += ' or "auto"'
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"`{name}` must be {what}, got {_given(value)}.")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"`{name}` must be {what}, got {value!r}.")
+    return int(value)
+
+
+def check_auto(value) -> bool:
+    """Whether `value` is the string ``"auto"``."""
+    return isinstance(value, str) and value == "auto"
+
+
+def check_choice(value, name, choices):
+    """`value` if it is one of `choices` (compared with ``==``), else :class:`ValueError`."""
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ValueError(f"`{name}` must be one of {', '.join(repr(c) for c in choices)}, got {value!r}.")
+    return value
+
+
+def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray:
+    """``np.asarray(value)`` with `ndim` dimensions, finite values and a dtype kind in `kind`.
+
+    Raises
+    ------
+    TypeError
+        If its dtype kind is not in `kind` (e.g. ``"biuf"``).
+    ValueError
+        If it has the wrong number of dimensions or holds NaN / infinite values.
+    """
+    a = np.asarray(value)
+    if kind is not None and a.dtype.kind not in kind:
+        raise TypeError(f"`{name}` must hold {_KINDS.get(kind, kind)} values, got dtype {a.dtype}.")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"`{name}` must be a {ndim}-D array, got shape {a.shape}.")
+    if finite and a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+        raise ValueError(f"`{name}` holds NaN or infinite values.")
+    return a
+
+
+_KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",
+          "f": "floating-point"}
+
+
+def _range_text(what, low, high, low_open, high_open) -> str:
+    if low is not None and high is not None:
+        return f"{what} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{what} {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{what} {'<' if high_open else '<='} {high:g}"
+    return what

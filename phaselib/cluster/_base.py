@@ -1,0 +1,88 @@
+"""What every clustering shares: the :class:`Clustering` result, checks, canonical label order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METHODS = ("kmeans", "gmm", "fcm")
+
+
+@dataclass(frozen=True, eq=False)
+class Clustering:
+    """Result of clustering ``N`` pixels into ``K`` clusters.
+
+    Attributes
+    ----------
+    method : str
+    labels : (N,) ndarray of int
+        Cluster of each pixel, in canonical order; ``-1`` for pixels left
+        unassigned (fuzzy memberships below the threshold).
+    centers : (K, n) ndarray
+        Cluster centres in the feature space, in the same order.
+    memberships : (N, K) ndarray or None
+        Fuzzy/posterior memberships (fuzzy c-means, GMM).
+    score : dict
+        Quality measures (inertia, BIC, fuzzy partition coefficient...).
+    params : dict
+    """
+
+    method: str
+    labels: np.ndarray
+    centers: np.ndarray
+    memberships: np.ndarray | None = None
+    score: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_clusters(self) -> int:
+        return self.centers.shape[0]
+
+    @property
+    def unassigned_fraction(self) -> float:
+        return float(np.mean(self.labels < 0))
+
+
+def _check_features(x, n_clusters):
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"features must be (N, n); got shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("features hold NaN or infinite values.")
+    k = int(n_clusters)
+    if not 1 <= k <= x.shape[0]:
+        raise ValueError(f"n_clusters must be between 1 and the number of pixels ({x.shape[0]}), got {n_clusters}.")
+    return x, k
+
+
+def canonical_order(labels, centers):
+    """Order clusters by decreasing size, then by centre coordinates.
+
+    Returns
+    -------
+    order : (K,) ndarray
+        ``order[new] = old``.
+    """
+    k = centers.shape[0]
+    counts = np.bincount(labels[labels >= 0], minlength=k)
+    keys = [tuple(np.round(c, 6)) for c in centers]
+    return np.array(sorted(range(k), key=lambda i: (-counts[i], keys[i])))
+
+
+def relabel(labels, order):
+    lut = np.empty(len(order) + 1, np.int32)
+    lut[np.asarray(order)] = np.arange(len(order))
+    lut[-1] = -1
+    return lut[np.where(labels < 0, len(order), labels)]
+
+
+#: above this many pixels, models are fitted on a random subset and applied to all
+MAX_FIT_PIXELS = 200_000
+
+
+def _fit_subset(x, random_state, max_fit):
+    if max_fit is None or x.shape[0] <= max_fit:
+        return x
+    rng = np.random.default_rng(random_state)
+    return x[np.sort(rng.choice(x.shape[0], max_fit, replace=False))]

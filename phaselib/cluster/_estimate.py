@@ -1,0 +1,96 @@
+"""One call for any method, and scores of candidate numbers of clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import METHODS, Clustering
+from ._kmeans import kmeans
+from ._mixture import fuzzy_cmeans, gmm
+
+
+def cluster(features, n_clusters, *, method="kmeans", random_state=0, **kwargs) -> Clustering:
+    """Dispatch to :func:`kmeans`, :func:`gmm` or :func:`fuzzy_cmeans`."""
+    funcs = {"kmeans": kmeans, "gmm": gmm, "fcm": fuzzy_cmeans}
+    if method not in funcs:
+        raise ValueError(f"Unknown clustering method {method!r}; choose one of {', '.join(METHODS)}.")
+    return funcs[method](features, n_clusters, random_state=random_state, **kwargs)
+
+
+@dataclass(frozen=True)
+class ClusterEstimate:
+    """Scores of candidate numbers of clusters.
+
+    Attributes
+    ----------
+    k : (m,) ndarray
+        Candidate numbers of clusters.
+    scores : dict of str -> (m,) ndarray
+        ``inertia`` (elbow), ``silhouette`` (higher is better), ``bic`` (lower is
+        better), ``fpc`` (higher is better).
+    best : dict of str -> int
+        The number each criterion picks.
+    """
+
+    k: np.ndarray
+    scores: dict
+    best: dict
+
+
+def estimate_n_clusters(features, k_range=range(2, 11), *, criteria=("silhouette", "bic", "elbow"),
+                        random_state=0, sample_size=5000) -> ClusterEstimate:
+    """Score candidate numbers of clusters with several criteria.
+
+    Silhouette and BIC are computed on a random subsample of ``sample_size``
+    pixels (they cost O(N^2) and O(N n^2 K)).
+
+    Returns
+    -------
+    ClusterEstimate
+    """
+    from sklearn.metrics import silhouette_score
+
+    x = np.asarray(features, dtype=np.float64)
+    ks = np.array([k for k in k_range if 1 <= k <= x.shape[0]])
+    if ks.size == 0:
+        raise ValueError("k_range holds no usable number of clusters.")
+    rng = np.random.default_rng(random_state)
+    sub = x[rng.choice(x.shape[0], min(sample_size, x.shape[0]), replace=False)]
+    scores = {c: [] for c in criteria}
+    for k in ks:
+        km = kmeans(sub, k, random_state=random_state, n_init=2)
+        if "elbow" in scores:
+            scores["elbow"].append(km.score["inertia"])
+        if "silhouette" in scores:
+            lab = km.labels
+            ok = 1 < len(np.unique(lab)) < sub.shape[0]
+            scores["silhouette"].append(silhouette_score(sub, lab) if ok else np.nan)
+        if "bic" in scores:
+            scores["bic"].append(gmm(sub, k, random_state=random_state).score["bic"])
+        if "fpc" in scores:
+            scores["fpc"].append(fuzzy_cmeans(sub, k, random_state=random_state).score["fpc"])
+    scores = {c: np.asarray(v, dtype=float) for c, v in scores.items()}
+    best = {}
+    if "silhouette" in scores:
+        best["silhouette"] = int(ks[np.nanargmax(scores["silhouette"])])
+    if "bic" in scores:
+        best["bic"] = int(ks[np.nanargmin(scores["bic"])])
+    if "fpc" in scores:
+        best["fpc"] = int(ks[np.nanargmax(scores["fpc"])])
+    if "elbow" in scores:
+        best["elbow"] = int(_elbow(ks, scores["elbow"]))
+    return ClusterEstimate(ks, scores, best)
+
+
+def _elbow(ks, inertia, *, fraction=0.05):
+    """Elbow of a decreasing inertia curve: the first k after which adding a cluster
+    lowers the inertia by less than ``fraction`` of its whole drop over ``ks``."""
+    inertia = np.asarray(inertia, float)
+    if len(ks) < 3:
+        return ks[0]
+    total = inertia[0] - inertia[-1]
+    drops = inertia[:-1] - inertia[1:]
+    small = np.flatnonzero(drops < fraction * total) if total > 0 else np.array([0])
+    return ks[int(small[0])] if small.size else ks[-1]

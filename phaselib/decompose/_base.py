@@ -1,0 +1,146 @@
+"""What every decomposition shares: the :class:`Decomposition` result, the noise level of a
+Poisson-weighted scree, and block subspace iteration on the weighted map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: above this many pixels, PCA is fitted on evenly spread row blocks holding about this many
+SAMPLE_PIXELS = 500_000
+#: the same for NMF, whose fit holds a weighted copy of the sampled rows
+NMF_SAMPLE_PIXELS = 250_000
+
+
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """Result of a decomposition ``X ~ loadings @ factors``.
+
+    Attributes
+    ----------
+    algorithm : str
+    factors : (n, C) ndarray
+        Component spectra on the input's channels (zero outside the energy window),
+        rescaled to counts as HyperSpy does after Poisson weighting.
+    loadings : (H, W, n) ndarray
+        Component maps.
+    explained_variance : (m,) ndarray
+        Variance of each computed component (PCA: ``m >= n``, for scree plots).
+    explained_variance_ratio : (m,) ndarray
+        The same as a fraction of the total variance of the (weighted) data.
+    suggested_n_components : int or None
+        Components above the noise level (PCA only).
+    noise_variance : float or None
+        Largest variance expected from Poisson noise alone (Marchenko-Pastur edge
+        of the weighted data), the line to draw on a scree plot.
+    pixel_sums : (H, W) ndarray
+        Total counts of each pixel in the energy window.
+    channels : slice
+        Channels of the input used (the energy window).
+    params : dict
+        Parameters actually used.
+    """
+
+    algorithm: str
+    factors: np.ndarray
+    loadings: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+    pixel_sums: np.ndarray
+    channels: slice
+    suggested_n_components: int | None = None
+    noise_variance: float | None = None
+    params: dict = field(default_factory=dict)
+    weight_total: float | None = None
+
+    @property
+    def n_components(self) -> int:
+        return self.factors.shape[0]
+
+    def features(self, n_components=None) -> np.ndarray:
+        """(H*W, n) per-pixel scores normalised by the pixel's counts.
+
+        For a pure pixel of a phase these do not depend on its brightness, and
+        their Poisson noise is about ``1 / sqrt(counts)`` in every direction: the
+        space where clustering separates phases by composition.
+        """
+        n = self.n_components if n_components is None else int(n_components)
+        if not 1 <= n <= self.n_components:
+            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        g = self.pixel_sums.reshape(-1, 1).astype(np.float64)
+        total = float(self.weight_total or g.sum())
+        scale = np.sqrt(total) / np.where(g > 0, g, 1.0)
+        return (self.loadings.reshape(-1, self.n_components)[:, :n] * scale).astype(np.float32)
+
+    def truncate(self, n_components) -> Decomposition:
+        """The first ``n_components`` components (a new result)."""
+        n = int(n_components)
+        if not 1 <= n <= self.n_components:
+            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        return Decomposition(
+            self.algorithm, self.factors[:n], self.loadings[..., :n], self.explained_variance,
+            self.explained_variance_ratio, self.pixel_sums, self.channels,
+            self.suggested_n_components, self.noise_variance, {**self.params, "n_components": n},
+            self.weight_total,
+        )
+
+
+def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts, *, margin=1.25):
+    """Number of components above the Poisson noise level, and that level.
+
+    After Keenan & Kotula weighting, pure Poisson noise has variance ``1 / T``
+    per entry (``T`` total counts), so the largest noise eigenvalue of
+    ``X_w^T X_w / N`` is near the Marchenko-Pastur edge
+    ``(sqrt(N) + sqrt(C))**2 / (T N)``. ``margin`` allows for the unequal noise
+    of the channels.
+
+    Returns
+    -------
+    n : int
+    noise_variance : float
+    """
+    edge = (np.sqrt(n_pixels) + np.sqrt(n_channels)) ** 2 / (total_counts * n_pixels)
+    ev = np.asarray(explained_variance)
+    above = np.flatnonzero(ev <= margin * edge)
+    n = int(above[0]) if above.size else int(ev.size)
+    return max(n, 1), float(margin * edge)
+
+
+def range_keV(image, channels):
+    e = image.energy_keV
+    return (round(float(e[channels.start]), 4), round(float(e[channels.stop - 1]), 4))
+
+
+def subspace_iteration(wb, n, n_iter, random_state, step):
+    """Leading eigenpairs of ``X_w^T X_w`` by block subspace iteration.
+
+    ``n_iter - 1`` passes multiply by ``X_w^T X_w``; the last pass only projects
+    (``Y = X_w Z``) for the Rayleigh-Ritz step, and its ``Y`` gives the scores.
+
+    Returns
+    -------
+    vals : (n,) ndarray
+    vecs : (C', n) ndarray
+    scores : (n_pixels, n) float32 ndarray
+    """
+    rng = np.random.default_rng(random_state)
+    n_ch = wb.n_channels
+    k = min(n_ch, n + max(8, n // 4))  # oversampling
+    z = np.linalg.qr(rng.standard_normal((n_ch, k)))[0]
+    for i in range(n_iter - 1):
+        z = np.linalg.qr(wb.gram_times(z))[0]
+        step(0.3 + 0.6 * (i + 1) / n_iter, f"PCA pass {i + 1}/{n_iter}")
+    y = wb.project(z)
+    g = y.T.astype(np.float64) @ y
+    step(0.95, f"PCA pass {n_iter}/{n_iter}")
+    # Rayleigh-Ritz on the final subspace: eigen-decomposition of z^T A z
+    vals, w = np.linalg.eigh((g + g.T) / 2)
+    order = np.argsort(vals)[::-1][:n]
+    vals = np.clip(vals[order], 0, None)
+    w = w[:, order]
+    vecs = z @ w
+    # deterministic signs: largest absolute entry positive
+    signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    signs = np.where(signs == 0, 1, signs)
+    return vals, vecs * signs, y @ (w * signs).astype(np.float32)

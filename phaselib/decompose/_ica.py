@@ -1,0 +1,51 @@
+"""Independent components (FastICA) of a PCA's scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Decomposition
+
+
+def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> Decomposition:
+    """Independent components (FastICA) of the first PCA components' scores.
+
+    Parameters
+    ----------
+    decomposition : Decomposition
+        A PCA result.
+    n_components : int, optional
+        Default: its ``suggested_n_components``.
+
+    Returns
+    -------
+    Decomposition
+        Sources as loadings, and the spectra that mix them as factors.
+    """
+    from sklearn.decomposition import FastICA
+
+    n = n_components or decomposition.suggested_n_components or decomposition.n_components
+    if not 2 <= n <= decomposition.n_components:
+        raise ValueError(f"ICA needs 2..{decomposition.n_components} components, got {n}.")
+    h, w = decomposition.pixel_sums.shape
+    scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
+    model = FastICA(n, whiten="unit-variance", random_state=random_state, max_iter=500)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sources = model.fit_transform(scores)
+    factors = (model.mixing_.T @ decomposition.factors[:n].astype(np.float64))
+    # sign: make each source's heavier tail positive
+    skew = np.mean(sources ** 3, axis=0)
+    sign = np.where(skew < 0, -1.0, 1.0)
+    sources, factors = sources * sign, factors * sign[:, None]
+    var = sources.var(0) * (factors ** 2).sum(1)
+    order = np.argsort(-var, kind="stable")
+    return Decomposition(
+        "ica", factors[order].astype(np.float32), sources[:, order].reshape(h, w, n).astype(np.float32),
+        var[order], var[order] / var.sum(), decomposition.pixel_sums, decomposition.channels,
+        None, None, dict(n_components=n, random_state=random_state),
+    )

@@ -1,0 +1,107 @@
+"""Poisson-weighted PCA (uncentred SVD) of a spectrum image, in sparse row blocks."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from .._stream import WeightedBlocks, map_row_blocks
+from .._validate import check_image
+from ..preprocess import energy_channels
+from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
+
+
+def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
+        random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS, client=None,
+        progress=None) -> Decomposition:
+    """Poisson-weighted PCA (uncentred SVD) of a spectrum image, in row blocks.
+
+    The map is read into sparse row blocks; the leading right singular vectors
+    come from block subspace iteration on ``X_w^T X_w`` (one pass over the blocks
+    per iteration, memory ``O(C n)`` besides the blocks), as HyperSpy's
+    ``decomposition(normalize_poissonian_noise=True)`` without its float64 copies.
+    On maps of more than ``sample_pixels`` pixels the components are fitted on
+    row blocks spread evenly over the map, and every pixel is then projected in
+    one streaming pass (on a Dask cluster if one is active).
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    n_components : int
+        Components computed (the scree plot's length).
+    poisson : bool
+        Keenan & Kotula noise weighting.
+    energy_range : (float, float or None)
+        Energy window in keV; channels outside are ignored (factors are zero there).
+    n_iter : int
+        Subspace iterations (passes over the data).
+    random_state : int
+    block_rows : int, optional
+    sample_pixels : int or None
+        Fit on about this many pixels at most (None: all pixels).
+    client : distributed.Client, optional
+        For the projection pass (default: the active client, else local threads).
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Decomposition
+    """
+    check_image(image)
+    h, w, c = image.shape
+    channels = energy_channels(image, energy_range)
+    n_ch = channels.stop - channels.start
+    if not 1 <= int(n_components) <= min(h * w, n_ch):
+        raise ValueError(
+            f"n_components must be between 1 and {min(h * w, n_ch)} for a map of "
+            f"{h * w} pixels x {n_ch} channels, got {n_components}."
+        )
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
+    n = int(n_components)
+    fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
+    step = progress or (lambda f, m: None)
+    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,
+                        sample_fraction=fraction, progress=lambda f, m: step(0.3 * f, m))
+    try:
+        vals, vecs, scores = subspace_iteration(wb, n, n_iter, random_state, step)
+        sq_norm = wb.sq_norm
+        if fraction == 1.0:
+            pixel_sums = wb.pixel_sums
+    finally:
+        wb.close()
+    if fraction < 1.0:
+        vw = (wb.col_w[:, None] * vecs).astype(np.float32)
+        parts = map_row_blocks(image, partial(_project_block, channels=channels, vw=vw, poisson=poisson),
+                               block_rows=block_rows, client=client,
+                               progress=lambda f, m: step(0.95 + 0.05 * f, m), message="projecting")
+        pixel_sums = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+    n_pix = wb.n_pixels
+    explained = vals / n_pix
+    ratio = explained / (sq_norm / n_pix)
+    suggested, noise = (None, None)
+    if poisson:
+        suggested, noise = suggest_n_components(explained, n_pix, n_ch, wb.total)
+    factors = np.zeros((n, c), np.float32)
+    factors[:, channels] = (vecs / wb.col_w[:, None]).T
+    row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
+    loadings = scores / row_w[:, None].astype(np.float32)
+    step(1.0, "done")
+    return Decomposition(
+        "pca", factors, loadings.reshape(h, w, n), explained, ratio,
+        pixel_sums.reshape(h, w), channels, suggested, noise,
+        dict(n_components=n, poisson=poisson, energy_range=range_keV(image, channels),
+             n_iter=n_iter, random_state=random_state, sample_fraction=round(fraction, 6)),
+        weight_total=wb.total,
+    )
+
+
+def _project_block(r0, r1, block, *, channels, vw, poisson):
+    """Pixel sums and weighted scores of one row block (dense float32 products)."""
+    flat = block[..., channels].reshape(-1, vw.shape[0]).astype(np.float32)
+    g = flat.sum(1, dtype=np.float64)
+    rw = (1.0 / np.sqrt(np.where(g > 0, g, 1.0))).astype(np.float32) if poisson else np.float32(1)
+    return g, (flat @ vw) * (rw[:, None] if poisson else rw)

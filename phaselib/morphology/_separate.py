@@ -1,0 +1,158 @@
+"""Separation of the touching grains of one phase: distance transform, watershed, concavity cuts.
+
+Examples
+--------
+>>> import numpy as np
+>>> mask = np.zeros((30, 40), bool)
+>>> mask[5:15, 3:13] = mask[9:19, 13:23] = True   # two touching, offset squares
+>>> int(separate_grains(mask).max())
+2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
+from skimage.morphology import h_maxima, remove_small_holes
+from skimage.segmentation import relabel_sequential, watershed
+
+from .._validate import check_array, check_int, check_number
+from . import _split
+from ._split import MIN_PIECE, concave_cuts
+
+
+def _check_mask(mask, name="mask"):
+    return check_array(mask, name, ndim=2, kind="biuf") != 0
+
+
+def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1.0, compactness=0.0,
+                    split_concave=True, merge_convex=True, fill_holes=30, min_area=0,
+                    exclude_border=False):
+    """Split the touching grains of one phase: distance transform and watershed.
+
+    The Euclidean distance to the background is computed on the mask with its small holes
+    (inclusions) filled and, by default, with straight cuts drawn from the concave corners
+    of every cluster (touching crystal sections are convex, so a concave corner is where
+    two grains meet the cluster's outline; the distance map alone misses grains that share
+    a long straight boundary). The map is smoothed, its maxima (``peak_local_max`` with
+    ``min_distance`` / ``footprint``, or the h-maxima when ``h`` is given) are the markers,
+    every piece between the cuts gets one, and a watershed of the negative distance,
+    restricted to the mask, grows the grains. Last, touching pieces whose union is convex
+    are merged: nothing in the mask tells them from one grain, and they are most often one
+    grain split twice (an elongated grain with two distance maxima).
+
+    Touching grains of one phase share boundaries that the mask does not show; only the
+    corners where they meet the outline do. Where most grains of a phase touch others of
+    the same phase (a phase filling ~40 % of a space-filling texture), about one grain in
+    five stays merged with a neighbour (see the README's table).
+
+    Parameters
+    ----------
+    mask : (H, W) array_like of bool
+        Pixels of the phase (non-zero is the phase).
+    min_distance : int
+        Smallest distance between two markers, in pixels (``peak_local_max``).
+    footprint : (N, M) ndarray of bool, optional
+        Neighbourhood of a local maximum, overriding ``min_distance`` for the maximum filter.
+    h : float, optional
+        Use the h-maxima of the distance map (maxima at least ``h`` pixels above their
+        surroundings) as markers instead of ``peak_local_max``.
+    smoothing : float
+        Standard deviation (pixels) of the Gaussian that smooths the distance map (0: none).
+    compactness : float
+        Compact watershed: larger values give more regular, straighter boundaries.
+    split_concave : bool
+        Draw the concave-corner cuts (see above). ``False`` (with ``merge_convex=False``)
+        gives the classic watershed.
+    merge_convex : bool
+        Merge touching pieces whose union is convex (at most 0.5 % of its area inside its
+        convex hull but outside it).
+    fill_holes : int
+        Holes of at most this many pixels (inclusions; 30 px: ~6 px across) are filled
+        before the distance map and the cuts.
+    min_area : int
+        Grains smaller than this (pixels) are removed (set to 0).
+    exclude_border : bool
+        Remove the grains that touch the map border (their sizes are truncated).
+
+    Returns
+    -------
+    (H, W) ndarray of int32
+        Grain labels ``1..n`` (0: background or removed).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :60]
+    >>> discs = ((yy - 20) ** 2 + (xx - 18) ** 2 < 100) | ((yy - 20) ** 2 + (xx - 38) ** 2 < 121)
+    >>> labels = separate_grains(discs)
+    >>> int(labels.max()), np.bincount(labels.ravel())[1:].tolist()
+    (2, [305, 373])
+    """
+    m = _check_mask(mask)
+    if not m.any():
+        raise ValueError("`mask` is empty: the phase has no pixel, so there are no grains to separate.")
+    return _separate(m, **_check_options(min_distance, footprint, h, smoothing, compactness, fill_holes,
+                                         min_area, split_concave, merge_convex),
+                     exclude_border=bool(exclude_border))
+
+
+def _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
+                   split_concave, merge_convex):
+    check_int(min_distance, "min_distance")
+    if footprint is not None:
+        footprint = np.asarray(footprint, bool)
+        if footprint.ndim != 2 or not footprint.any():
+            raise ValueError(f"footprint must be a 2-D boolean array with at least one True, "
+                             f"got shape {footprint.shape}.")
+    for name, v in (("fill_holes", fill_holes), ("min_area", min_area)):
+        check_int(v, name, low=0)
+    return dict(min_distance=int(min_distance), footprint=footprint,
+                h=check_number(h, "h", low=0, low_open=True, allow_none=True),
+                smoothing=check_number(smoothing, "smoothing", low=0),
+                compactness=check_number(compactness, "compactness", low=0),
+                fill_holes=int(fill_holes), min_area=int(min_area), split_concave=bool(split_concave),
+                merge_convex=bool(merge_convex))
+
+
+def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
+              split_concave, merge_convex, exclude_border):
+    filled = remove_small_holes(m, max_size=fill_holes) if fill_holes else m
+    core = filled & ~concave_cuts(filled) if split_concave else filled
+    dist = ndi.distance_transform_edt(core)
+    if smoothing > 0:
+        dist = ndi.gaussian_filter(dist, smoothing)
+    dist[~filled] = 0
+    if h is not None:
+        peaks = h_maxima(dist, h).astype(bool)
+    else:
+        coords = peak_local_max(dist, min_distance=min_distance, footprint=footprint, exclude_border=False)
+        peaks = np.zeros(m.shape, bool)
+        peaks[tuple(coords.T)] = True
+    peaks &= m  # not in the filled holes
+    markers, n = ndi.label(peaks)
+    # every piece between the cuts (and every component) of some size gets a marker
+    pieces, n_pieces = ndi.label(core & m)
+    size = np.bincount(pieces.ravel())
+    has = np.zeros(n_pieces + 1, bool)
+    has[pieces[markers > 0]] = True
+    lacking = np.flatnonzero(~has[1:] & (size[1:] >= MIN_PIECE)) + 1
+    if lacking.size:
+        where = np.flatnonzero(np.isin(pieces.ravel(), lacking))
+        where = where[np.lexsort((-dist.ravel()[where], pieces.ravel()[where]))]
+        top = where[np.r_[True, pieces.ravel()[where][1:] != pieces.ravel()[where][:-1]]]
+        markers.ravel()[top] = n + 1 + np.arange(top.size)
+        n += lacking.size
+    labels = watershed(-dist, markers, mask=filled, compactness=compactness)
+    rest, n_rest = ndi.label(filled & (labels == 0))  # parts no marker could reach
+    labels[rest > 0] = rest[rest > 0] + n
+    if merge_convex:
+        labels = _split.merge_convex(labels)
+    labels[~m] = 0  # the filled holes
+    if min_area > 1:
+        area = np.bincount(labels.ravel())
+        labels[area[labels] < min_area] = 0
+    if exclude_border:
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        labels[np.isin(labels, edge[edge > 0])] = 0
+    return relabel_sequential(labels)[0].astype(np.int32)
