@@ -8,8 +8,8 @@ from conftest import CHEVKINITE, P45
 from rsciio.bruker import file_reader
 
 import phaselib
-from phaselib._bcf import iter_bcf_rows
-from phaselib._bcf_convert import bcf_to_zspy, main
+from phaselib._cli._convert import main
+from phaselib.io import bcf_to_zspy, iter_bcf_rows
 
 FILES = [P45, CHEVKINITE]
 OPTIONS = [{}, {"downsample": 2}, {"cutoff_at_kV": 10}]
@@ -154,7 +154,7 @@ def test_errors(tmp_path):
         iter_bcf_rows(tmp_path / "missing.bcf")
     with pytest.raises(ValueError, match="block_rows"):
         iter_bcf_rows(P45, block_rows=0)
-    with pytest.raises(ValueError, match="downsample"):
+    with pytest.raises(TypeError, match="`downsample` must be an integer >= 1, got 1.5"):
         iter_bcf_rows(P45, downsample=1.5)
     with pytest.raises(ValueError, match="available indexes"):
         iter_bcf_rows(P45, index=3)

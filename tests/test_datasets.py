@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 from skimage.measure import label, regionprops
 
-from phaselib import _minerals
+from phaselib.datasets import _minerals
 from phaselib.datasets import (
     MINERALS,
     SyntheticRock,

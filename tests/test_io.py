@@ -47,7 +47,7 @@ def test_roundtrip_formats(p45, tmp_path, ext):
 def test_rpl_and_msa(p45, tmp_path):
     from rsciio.ripple import file_writer
 
-    from phaselib.io import _signal_dict
+    from phaselib.io._formats import _signal_dict
 
     file_writer(str(tmp_path / "m.rpl"), _signal_dict(p45))
     back = load(tmp_path / "m.rpl")

@@ -86,10 +86,14 @@ def test_real_p45_map(p45, method):
 
 
 def test_pipeline_errors(rock):
-    with pytest.raises(ValueError, match="Unknown method"):
+    with pytest.raises(ValueError, match="`method` must be one of 'pca-kmeans'"):
         map_phases(rock.image, method="magic")
-    with pytest.raises(ValueError, match="n_phases must be a positive integer or 'auto'"):
+    with pytest.raises(ValueError, match="`n_phases` must be an integer >= 1 or \"auto\", got -2"):
         map_phases(rock.image, n_phases=-2)
+    with pytest.raises(TypeError, match="`n_phases` must be an integer >= 1 or \"auto\", got 2.5"):
+        map_phases(rock.image, n_phases=2.5)
+    with pytest.raises(TypeError, match="`image` must be a SpectrumImage"):
+        map_phases(rock.image.data)
 
 
 def _cli(*args):
@@ -106,9 +110,14 @@ def test_cli_map_on_real_file(tmp_path):
     assert spectra.shape == (4, 2048)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["params"]["n_phases"] == 4 and summary["method"] == "pca-kmeans"
-    assert summary["peak_memory_mb"] > 0 and "pca" in summary["timings_s"]
+    # P45 holds ~100 counts/pixel: the spatial-prior path, chosen from a count estimate before any
+    # full-resolution PCA (its PCA is that of the binned map the EM started from)
+    assert summary["params"]["spatial_prior"] is True
+    assert summary["peak_memory_mb"] > 0 and "count_estimate" in summary["timings_s"]
+    assert "pca" not in summary["timings_s"] and "spatial_prior" in summary["timings_s"]
     rows = (out / "phases.csv").read_text().splitlines()
-    assert rows[0] == "phase,fraction,n_pixels,main_elements" and len(rows) == 5
+    assert rows[0] == "phase,fraction,n_pixels,main_elements" and len(rows) == 6
+    assert rows[-1].startswith("unassigned,0.0,0,")
     assert (out / "phase_map.png").stat().st_size > 1000
 
 

@@ -6,7 +6,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from phaselib._image import SpectrumImage
+from phaselib import SpectrumImage
 from phaselib.preprocess import (
     EnergyCalibration,
     apply_calibration,
@@ -71,7 +71,7 @@ def test_crop_errors(image, rows, match):
 
 
 def test_not_an_image():
-    with pytest.raises(TypeError, match="Expected a SpectrumImage"):
+    with pytest.raises(TypeError, match="`image` must be a SpectrumImage"):
         crop(np.zeros((2, 2, 2)))
 
 
@@ -97,12 +97,12 @@ def test_bin_spatial_does_not_overflow():
     assert bin_spatial(SpectrumImage(np.ones((2, 2, 3), np.float32)), 2).data.dtype == np.float32
 
 
-@pytest.mark.parametrize("factor, match", [
-    (0, "positive integer"), (1.5, "positive integer"), ((1, 2, 3), r"\(fy, fx\) pair"),
-    (8, r"larger than the map of shape \(7, 5\)"),
+@pytest.mark.parametrize("factor, error, match", [
+    (0, ValueError, "`factor` must be an integer >= 1, got 0"), (1.5, TypeError, "`factor` must be an integer"),
+    ((1, 2, 3), ValueError, r"\(fy, fx\) pair"), (8, ValueError, r"larger than the map of shape \(7, 5\)"),
 ])
-def test_bin_spatial_errors(image, factor, match):
-    with pytest.raises(ValueError, match=match):
+def test_bin_spatial_errors(image, factor, error, match):
+    with pytest.raises(error, match=match):
         bin_spatial(image, factor)
 
 
@@ -115,7 +115,7 @@ def test_bin_energy_sums_and_axis(image):
     assert out.energy_scale == pytest.approx(0.06)
 
 
-@pytest.mark.parametrize("factor, match", [(0, "positive integer"), (17, "larger than the 16")])
+@pytest.mark.parametrize("factor, match", [(0, "integer >= 1"), (17, "larger than the 16")])
 def test_bin_energy_errors(image, factor, match):
     with pytest.raises(ValueError, match=match):
         bin_energy(image, factor)
@@ -135,7 +135,7 @@ def test_energy_window(image):
 
 
 @pytest.mark.parametrize("low, high, match", [
-    (0.2, 0.1, "low < high"), (np.nan, None, "low < high"), (5.0, 6.0, "No channel lies"),
+    (0.2, 0.1, "low < high"), (np.nan, None, "`low` must be a number"), (5.0, 6.0, "no channel lies in it"),
 ])
 def test_energy_window_errors(image, low, high, match):
     with pytest.raises(ValueError, match=match):
@@ -281,7 +281,7 @@ def test_tilt_corrected_pixel_size():
 
 @pytest.mark.parametrize("size, tilt, section, match", [
     (1.0, 0, True, "cross-section is seen edge-on"), (1.0, 90, False, "surface is seen edge-on"),
-    (1.0, -5, True, "between 0 and 90"), (1.0, 95, True, "between 0 and 90"),
+    (1.0, -5, True, r"`stage_tilt_deg` must be a number in \[0, 90\]"), (1.0, 95, True, r"in \[0, 90\]"),
     (0.0, 52, True, "pixel_size"), (np.nan, 52, True, "pixel_size"),
 ])
 def test_tilt_errors(size, tilt, section, match):
@@ -295,5 +295,22 @@ def test_with_pixel_size(image):
     assert image.pixel_size == 2.0 and with_pixel_size(image, 3).pixel_size_y is None
     with pytest.raises(ValueError, match="pixel_size_y"):
         with_pixel_size(image, 1.0, -1.0)
-    with pytest.raises(ValueError, match="pixel_size"):
+    with pytest.raises(TypeError, match="`pixel_size` must be a positive number, got '1 um'"):
         with_pixel_size(image, "1 um")
+
+
+@pytest.mark.parametrize("low, high", [(0.1, None), (None, None), (0.5, 10.0), (0.0, 0.1)])
+@pytest.mark.parametrize("beam", [20.0, None])
+def test_one_rule_from_kev_to_channels(low, high, beam):
+    """energy_window (the map), energy_channels (the decompositions) and energy_window_slice
+    (a bare axis) keep the same channels, with or without an upper bound or a beam energy."""
+    from phaselib.decompose import energy_channels
+
+    img = SpectrumImage(np.ones((2, 2, 2048), np.uint8), energy_offset=-0.2, energy_scale=0.01, beam_energy=beam)
+    sl = energy_channels(img, (low, high))
+    assert sl == energy_window_slice(-0.2, 0.01, 2048, low, high, beam_energy=beam)
+    out = energy_window(img, low, high)
+    assert out.n_channels == sl.stop - sl.start
+    assert out.energy_offset == pytest.approx(img.energy_keV[sl.start])
+    top = high if high is not None else (beam if beam else img.energy_keV[-1])
+    assert img.energy_keV[sl.stop - 1] == pytest.approx(min(top, img.energy_keV[-1]), abs=0.005)

@@ -9,8 +9,13 @@ import numpy as np
 from .._validate import check_image, check_int, check_number, check_positive
 
 
-def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=None):
+def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=None, *, beam_energy=None,
+                        min_channels=1):
     """The channels ``i`` whose energy ``offset + scale * i`` lies in ``low <= E <= high``.
+
+    The one rule from keV bounds to channels: :func:`energy_window`, :func:`energy_channels`
+    and every decomposition use it. A channel within a millionth of a channel of a bound
+    counts as inside (so 0.1 keV on an axis that reaches it by float steps is kept).
 
     Parameters
     ----------
@@ -19,7 +24,12 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     n_channels : int
         Number of channels ``C``.
     low, high : float or None
-        Window in keV; ``None`` means the bottom / top of the axis.
+        Window in keV; ``low=None``: the bottom of the axis; ``high=None``: the beam energy if
+        given, else the top of the axis.
+    beam_energy : float or None
+        Accelerating voltage (kV): no X-ray is emitted above it.
+    min_channels : int
+        Fewest channels the window must hold.
 
     Returns
     -------
@@ -28,22 +38,29 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
 
     Raises
     ------
+    TypeError
+        If a bound or the axis is not a number.
     ValueError
-        If the axis is invalid, ``low >= high``, or no channel lies in the window.
+        If the axis is invalid, ``low >= high``, or fewer than `min_channels` channels lie in
+        the window.
     """
     scale, n = check_positive(energy_scale, "energy_scale"), check_int(n_channels, "n_channels")
     energy_offset = check_number(energy_offset, "energy_offset")
     top = energy_offset + scale * (n - 1)
+    if high is None and beam_energy:
+        high = check_positive(beam_energy, "beam_energy")
     low = energy_offset if low is None else check_number(low, "low")
     high = top if high is None else check_number(high, "high")
     if low >= high:
         raise ValueError(f"The energy window needs low < high, got {low!r}, {high!r}.")
-    eps = 1e-6  # a channel within a millionth of a channel of a bound counts as inside
+    eps = 1e-6
     start = max(0, math.ceil((low - energy_offset) / scale - eps))
     stop = min(n, math.floor((high - energy_offset) / scale + eps) + 1)
-    if start >= stop:
-        raise ValueError(f"No channel lies between {low:g} and {high:g} keV; the energy axis "
-                         f"covers {energy_offset:.3f}..{top:.3f} keV.")
+    if stop - start < check_int(min_channels, "min_channels"):
+        held = max(0, stop - start)
+        raise ValueError(f"The energy window {low:g}-{high:g} keV holds {held} channel(s) of the map "
+                         f"({energy_offset:.3f}-{top:.3f} keV); at least {min_channels} are needed: "
+                         + ("widen it." if held else "no channel lies in it."))
     return slice(start, stop)
 
 
@@ -71,27 +88,28 @@ def energy_window(image, low=0.1, high=None):
         As :func:`energy_window_slice`.
     """
     check_image(image)
-    if high is None and image.beam_energy:
-        high = float(image.beam_energy)
-    sl = energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high)
+    sl = energy_channels(image, (low, high), min_channels=1)
     return image.replace(data=image.data[:, :, sl],
                          energy_offset=image.energy_offset + image.energy_scale * sl.start)
 
 
-def energy_channels(image, energy_range=(0.1, None)) -> slice:
-    """Channels inside ``energy_range`` (keV; ``None`` top = beam energy or axis end)."""
-    low, high = energy_range if energy_range is not None else (None, None)
-    e = image.energy_keV
-    if high is None:
-        high = image.beam_energy if image.beam_energy else e[-1]
-    if low is None:
-        low = e[0]
-    if high <= low:
-        raise ValueError(f"Empty energy window: {low} keV to {high} keV.")
-    idx = np.flatnonzero((e >= low) & (e <= high))
-    if idx.size < 2:
-        raise ValueError(
-            f"The energy window {low:g}-{high:g} keV holds {idx.size} channel(s) of the map "
-            f"({e[0]:.3f}-{e[-1]:.3f} keV); widen it."
-        )
-    return slice(int(idx[0]), int(idx[-1]) + 1)
+def energy_channels(image, energy_range=(0.1, None), *, min_channels=2) -> slice:
+    """The channels of ``image`` inside ``energy_range`` (keV), by :func:`energy_window_slice`.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    energy_range : (float or None, float or None) or None
+        ``(low, high)``; ``None`` bounds as in :func:`energy_window_slice` (high: the beam
+        energy if known, else the top of the axis); ``None``: the whole axis up to the beam energy.
+    min_channels : int
+        Fewest channels the window must hold (2 for a decomposition).
+
+    Returns
+    -------
+    slice
+    """
+    check_image(image)
+    low, high = (None, None) if energy_range is None else energy_range
+    return energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
+                               beam_energy=image.beam_energy, min_channels=min_channels)

@@ -1,0 +1,173 @@
+"""The package's architecture, checked: layers, no import circles, small files, public paths."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "phaselib"
+
+#: each top-level part of phaselib and its layer: a module may import only parts of lower layers
+#: (and its own part); the public ``phaselib/__init__.py`` and ``__main__`` sit above everything
+LAYERS = {
+    "_image": 0, "_validate": 1, "_lines": 1, "_serialize": 1,
+    "_stream": 2, "render": 2,
+    "io": 3, "preprocess": 3, "datasets": 3, "cluster": 3, "segment": 3, "morphology": 3, "compare": 3,
+    "quantify": 3,
+    "decompose": 4,
+    "lowcount": 5,
+    "pipeline": 6,
+    "results": 7,
+    "_cli": 8,
+    "__init__": 9, "__main__": 10,
+}
+
+
+def _module_name(path):
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _is_package(name):
+    return (ROOT / Path(*name.split(".")) / "__init__.py").exists()
+
+
+def _exists(name):
+    return _is_package(name) or (ROOT / Path(*name.split("."))).with_suffix(".py").exists()
+
+
+def _imports(path):
+    """Every phaselib module imported by the file at ``path`` (top-level and inside functions)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "phaselib"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "phaselib":
+                continue
+            subs = [f"{target}.{a.name}" for a in node.names if _exists(f"{target}.{a.name}")]
+            out |= set(subs) if subs and len(subs) == len(node.names) else {target, *subs}
+    return out
+
+
+def _graph():
+    return {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _part(name):
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_part_has_a_layer():
+    parts = {_part(m) for m in _graph()}
+    assert parts <= set(LAYERS), f"parts without a layer: {sorted(parts - set(LAYERS))}"
+
+
+def test_no_module_imports_upward():
+    bad = [(m, t) for m, targets in _graph().items() for t in targets
+           if _part(t) != _part(m) and LAYERS[_part(t)] >= LAYERS[_part(m)]]
+    assert not bad, "imports of a part from the same or a higher layer: " + ", ".join(f"{m} -> {t}" for m, t in bad)
+
+
+def test_no_import_circles():
+    graph = _graph()
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path, monkeypatch):
+    """The two checks above can fail: they do on a package made to break them."""
+    pkg = tmp_path / "phaselib"
+    (pkg / "cluster").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cluster" / "__init__.py").write_text("from ._a import f\n")
+    (pkg / "cluster" / "_a.py").write_text("from ._b import g\n")
+    (pkg / "cluster" / "_b.py").write_text("def g():\n    from ._a import f\n    from ..pipeline import x\n")
+    (pkg / "pipeline.py").write_text("x = 1\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", pkg)
+    with pytest.raises(AssertionError, match=r"import circles: \[\['phaselib.cluster._a', 'phaselib.cluster._b'\]\]"):
+        test_no_import_circles()
+    with pytest.raises(AssertionError, match="phaselib.cluster._b -> phaselib.pipeline"):
+        test_no_module_imports_upward()
+
+
+@pytest.mark.parametrize("folder", ["phaselib", "dashboards", "benchmarks"])
+def test_no_file_over_400_lines(folder):
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / folder).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"files over 400 lines: {long}"
+
+
+@pytest.mark.parametrize("path", [
+    "phaselib.load", "phaselib.save", "phaselib.SpectrumImage", "phaselib.iter_bcf_rows", "phaselib.bcf_to_zspy",
+    "phaselib.io.load", "phaselib.io.save",
+    "phaselib.preprocess.crop", "phaselib.preprocess.bin_spatial", "phaselib.preprocess.bin_energy",
+    "phaselib.preprocess.energy_window", "phaselib.preprocess.calibrate_energy",
+    "phaselib.preprocess.tilt_corrected_pixel_size", "phaselib.preprocess.poisson_weights",
+    "phaselib.datasets.make_rock", "phaselib.datasets.write_rock", "phaselib.datasets.make_discs",
+    "phaselib.datasets.sample_path",
+    "phaselib.decompose.pca", "phaselib.decompose.nmf", "phaselib.decompose.ica", "phaselib.decompose.Decomposition",
+    "phaselib.cluster.kmeans", "phaselib.cluster.gmm", "phaselib.cluster.fuzzy_cmeans",
+    "phaselib.cluster.estimate_n_clusters",
+    "phaselib.segment.abundances", "phaselib.segment.otsu_thresholds", "phaselib.segment.masks_from_maps",
+    "phaselib.segment.labels_from_masks", "phaselib.segment.labels_from_memberships",
+    "phaselib.quantify.phase_spectra", "phaselib.quantify.modal_fractions", "phaselib.quantify.identify_lines",
+    "phaselib.quantify.save_msa", "phaselib.lowcount.map_lowcount",
+    "phaselib.morphology.separate_grains", "phaselib.morphology.grain_map", "phaselib.morphology.grain_table",
+    "phaselib.morphology.size_statistics", "phaselib.morphology.crystal_size_distribution",
+    "phaselib.morphology.score_grains", "phaselib.results.precompute", "phaselib.results.load_results",
+    "phaselib.pipeline.map_phases", "phaselib.pipeline.PhaseMap",
+])
+def test_documented_import_paths(path):
+    module, name = path.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_public_modules_declare_all():
+    for name in ["io", "preprocess", "datasets", "decompose", "cluster", "segment", "quantify", "compare",
+                 "lowcount", "morphology", "pipeline", "render"]:
+        module = importlib.import_module(f"phaselib.{name}")
+        missing = [n for n in module.__all__ if not hasattr(module, n)]
+        assert module.__all__ and not missing, (name, missing)
