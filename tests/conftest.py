@@ -3,9 +3,7 @@
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 
 def _shared_data():
@@ -39,16 +37,12 @@ def p45():
 
 
 def match_phases(true_labels, labels, n_true, n_found):
-    """Best one-to-one matching of found phases to true phases (Hungarian on overlaps).
+    """Best one-to-one matching of found phases to true phases (:func:`phaselib.compare.phase_matching`).
 
     Returns
     -------
     dict found -> true
     """
-    t = np.asarray(true_labels).ravel()
-    f = np.asarray(labels).ravel()
-    ok = f >= 0
-    conf = np.zeros((n_found, n_true))
-    np.add.at(conf, (f[ok], t[ok]), 1)
-    rows, cols = linear_sum_assignment(-conf)
-    return dict(zip(rows.tolist(), cols.tolist()))
+    from phaselib.compare import phase_matching
+
+    return phase_matching(labels, true_labels)

@@ -5,10 +5,10 @@ import pytest
 from scipy import ndimage
 from skimage.measure import label, regionprops
 
-from phaselib.datasets import _minerals
 from phaselib.datasets import (
     MINERALS,
     SyntheticRock,
+    _minerals,
     load_rock,
     make_discs,
     make_rock,

@@ -12,11 +12,10 @@ from scipy import stats
 from skimage.measure import regionprops_table
 
 from phaselib._cli import _grains as _grains_cli
-from phaselib.morphology import GrainSizeWarning
-from phaselib.morphology._split import merge_convex
 from phaselib.datasets import make_discs, make_texture
 from phaselib.morphology import (
     GrainMap,
+    GrainSizeWarning,
     crystal_size_distribution,
     equivalent_diameter,
     grain_map,
@@ -29,6 +28,7 @@ from phaselib.morphology import (
     size_statistics,
     spans_map,
 )
+from phaselib.morphology._split import merge_convex
 
 
 def _disc(shape, centre, radius):

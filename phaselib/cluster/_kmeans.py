@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Clustering, _check_features, _fit_subset, relabel, canonical_order
+from ._base import Clustering, _check_features, _fit_subset, canonical_order, relabel
 
 #: k-means centres are fitted on at most this many pixels (then every pixel takes its nearest)
 KMEANS_FIT_PIXELS = 30_000

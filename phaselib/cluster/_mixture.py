@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._base import MAX_FIT_PIXELS, Clustering, _check_features, _fit_subset, relabel, canonical_order
+from ._base import MAX_FIT_PIXELS, Clustering, _check_features, _fit_subset, canonical_order, relabel
 from ._kmeans import kmeans
 
 

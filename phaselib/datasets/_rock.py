@@ -12,8 +12,7 @@ import numpy as np
 from .._image import SpectrumImage
 from .._validate import check_positive
 from . import _minerals, _texture
-from ._minerals import FORMULAS, MINERALS
-from ._texture import _check_seed, _check_shape, make_discs, make_texture
+from ._texture import _check_seed, _check_shape, make_texture
 
 DEFAULT_MINERALS = ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")
 _MAX_COUNTS = 1e5

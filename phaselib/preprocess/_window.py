@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .._validate import check_image, check_int, check_number, check_positive
 
 
