@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["UNASSIGNED", "abundances", "clean_mask", "labels_from_masks", "labels_from_memberships",
+from ._validate import check_array, check_int
+
+__all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_from_masks", "labels_from_memberships",
            "masks_from_maps", "otsu_thresholds"]
 
 UNASSIGNED = -1
@@ -84,6 +86,32 @@ def clean_mask(mask, min_size=0):
         return mask
     mask = remove_small_objects(mask, max_size=int(min_size) - 1)
     return remove_small_holes(mask, max_size=int(min_size) - 1)
+
+
+def clean_labels(labels, min_size=0):
+    """A label map with each phase's objects and holes smaller than ``min_size`` pixels removed.
+
+    Each phase's mask is cleaned by :func:`clean_mask`; pixels then claimed by no phase (a
+    removed speck) or by two (a filled hole over a neighbour) become unassigned (-1), as in
+    :func:`labels_from_masks`.
+
+    Parameters
+    ----------
+    labels : (H, W) int ndarray
+        Phase index of each pixel, -1 unassigned.
+    min_size : int
+        Objects and holes smaller than this are removed / filled (0 or 1: nothing changes).
+
+    Returns
+    -------
+    (H, W) int16 ndarray
+    """
+    labels = check_array(labels, "labels", ndim=2, kind="biu")
+    min_size = check_int(min_size, "min_size", low=0)
+    if min_size <= 1:
+        return labels.astype(np.int16)
+    masks = np.stack([clean_mask(labels == i, min_size) for i in range(max(int(labels.max()) + 1, 0))], -1)
+    return labels_from_masks(masks) if masks.size else labels.astype(np.int16)
 
 
 def masks_from_maps(maps, thresholds=None, *, min_size=0):

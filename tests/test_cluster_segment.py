@@ -109,3 +109,22 @@ def test_segment_errors():
         segment.masks_from_maps(np.random.rand(4, 4, 2), [0.5])
     with pytest.raises(ValueError, match="threshold must be in"):
         segment.labels_from_memberships(np.random.rand(4, 4, 2), 0)
+
+
+def test_clean_labels_removes_specks_per_phase():
+    from phaselib.segment import clean_labels
+
+    labels = np.zeros((20, 20), np.int16)
+    labels[:, 10:] = 1
+    labels[5, 5] = 1  # a one-pixel speck of phase 1 inside phase 0
+    labels[12:15, 2:5] = 2  # a 9-pixel grain of phase 2
+    out = clean_labels(labels, min_size=4)
+    assert out[5, 5] == 0  # the speck is a hole of phase 0, filled; its own object removed
+    assert (out[12:15, 2:5] == 2).all() and (out[:, 10:] == 1).all()
+    assert np.array_equal(clean_labels(labels, 0), labels)
+    out = clean_labels(labels, min_size=10)
+    assert (out[12:15, 2:5] == 0).all()  # the grain of 9 pixels goes; phase 0 fills its hole
+    with pytest.raises(ValueError, match="`min_size` must be an integer >= 0"):
+        clean_labels(labels, -1)
+    with pytest.raises(ValueError, match="`labels` must be a 2-D array"):
+        clean_labels(labels[0], 2)

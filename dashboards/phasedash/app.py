@@ -11,8 +11,17 @@ import ipywidgets as W
 
 from phaselib.lowcount import needs_spatial_prior
 
-from .panels_a import ClusteringPanel, DataPanel, DecompositionPanel, tidy
-from .panels_b import ComparePanel, ExportPanel, GrainsPanel, PhaseMapPanel
+from .panels import (
+    ClusteringPanel,
+    ComparePanel,
+    DataPanel,
+    DecompositionPanel,
+    ExportPanel,
+    GrainsPanel,
+    PhaseMapPanel,
+    export,
+    tidy,
+)
 from .plots import phase_colour
 from .runner import Runner
 from .state import Session
@@ -218,37 +227,3 @@ class App:
                 self.session.restore(state, progress=self.runner.report)
         return self.runner.run("data", compute, lambda _: self.refresh("data"), "reopening the session")
 
-
-def export(session, folder, colours=None):
-    """Write the session's results to ``folder``; returns the paths written."""
-    from PIL import Image
-
-    from phaselib import quantify
-    from phaselib.pipeline import save_phase_map_png
-
-    from .plots import labels_rgb
-
-    s = session
-    s._need(s.labels, "Make a phase map before exporting.")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if s.spectra is None or s.spectra.sums.shape[0] != int(s.labels.max()) + 1:
-        s.measure()
-    k = s.spectra.sums.shape[0]
-    out = [folder / "phase_map.png", folder / "phase_map.tif", folder / "phases.csv", folder / "session.json"]
-    save_phase_map_png(s.labels, out[0], n_phases=k)
-    Image.fromarray(labels_rgb(s.labels, k, colours)).save(out[1])
-    fr, unassigned = s.fractions()
-    rows = ["phase,fraction,n_pixels,main_elements"]
-    rows += [f"{i},{f:.6f},{n},{' '.join(quantify.main_elements(ln))}"
-             for i, (f, n, ln) in enumerate(zip(fr, s.spectra.n_pixels, s.phase_lines))]
-    rows.append(f"unassigned,{unassigned:.6f},{int((s.labels < 0).sum())},")
-    out[2].write_text("\n".join(rows) + "\n")
-    s.save_session(out[3])
-    im = s.image
-    out += quantify.save_msa(s.spectra.means, im.energy_offset, im.energy_scale, folder,
-                             names=[f"phase_{i}" for i in range(k)], beam_energy=im.beam_energy, overwrite=True)
-    if s.grains is not None:
-        s.grains.table().to_csv(folder / "grains.csv")
-        out.append(folder / "grains.csv")
-    return [Path(p) for p in out]

@@ -9,7 +9,7 @@ import ipywidgets as W
 import numpy as np
 from PIL import Image as _PIL
 
-from phaselib.pipeline import PHASE_COLOURS, UNASSIGNED_COLOUR
+from phaselib.render import PHASE_COLOURS, UNASSIGNED_COLOUR
 
 # viridis at 9 stops, interpolated into a 256-entry table (no matplotlib needed)
 _VIRIDIS = np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],

@@ -9,20 +9,15 @@ import ipywidgets as W
 import numpy as np
 
 from phaselib import quantify
+from phaselib.compare import adjusted_rand
+from phaselib.morphology import grain_map
 from phaselib.results import load_results
 
-from .panels_a import guide, tidy
-from .plots import CurveView, MapView, SpectrumView, labels_rgb, phase_colour, scalar_rgb
+from .panels import guide, tidy
+from .plots import CurveView, MapView, SpectrumView, grains_rgb, labels_rgb, phase_colour, scalar_rgb
 from .runner import Runner
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "full_map_results.npz"
-
-
-def _ari(a, b):
-    from sklearn.metrics import adjusted_rand_score
-
-    step = max(1, int(np.sqrt(a.size / 250_000)))  # ARI on a regular subsample of big maps
-    return float(adjusted_rand_score(a[::step, ::step].ravel(), b[::step, ::step].ravel()))
 
 
 class ResultsApp:
@@ -103,8 +98,10 @@ class ResultsApp:
         self.method.value = next(iter(r.methods))
         self.show_method()
         names = list(r.methods)
-        rows = "".join(f"<tr><td>{a} vs {b}</td><td>{_ari(r.methods[a].labels, r.methods[b].labels):.3f}</td></tr>"
-                       for k, a in enumerate(names) for b in names[k + 1:])
+        step = max(1, int(np.sqrt(r.methods[names[0]].labels.size / 250_000)))  # ARI on a subsample of big maps
+        sub = {m: r.methods[m].labels[::step, ::step] for m in names}
+        ari = {(a, b): adjusted_rand(sub[a], sub[b]) for k, a in enumerate(names) for b in names[k + 1:]}
+        rows = "".join(f"<tr><td>{a} vs {b}</td><td>{v:.3f}</td></tr>" for (a, b), v in ari.items())
         self.agreement.value = f"<p>Agreement between methods (ARI)</p><table>{rows}</table>"
 
     def show_component(self):
@@ -131,14 +128,10 @@ class ResultsApp:
                           labels=[f"phase {i}" for i in range(k)], lines=list(uniq.values()))
 
     def separate_grains(self):
-        from phaselib.morphology import grain_map
-
         labels = self.results.methods[self.method.value].labels
         px = self.results.info.get("pixel_size") or 1.0
 
         def show(g):
-            from .plots import grains_rgb
-
             self.grains.show(grains_rgb(g.labels), f"{g.n_grains} grains")
             self.grain_info.value = f"{g.n_grains} grains"
         return self.runner.run("grains", lambda: grain_map(labels, pixel_size=px, min_area=4), show,

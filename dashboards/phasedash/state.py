@@ -7,15 +7,16 @@ the same errors here as in a script, and the app shows their message.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import traitlets as T
 
 from phaselib import cluster as _cluster
-from phaselib import datasets, decompose, io, preprocess, quantify, segment
+from phaselib import decompose, preprocess, quantify, segment
+from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
+
+from .session_file import SessionFile
+from .sources import open_source
 
 SAMPLES = {
     "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
@@ -24,34 +25,13 @@ SAMPLES = {
 }
 ALGORITHMS = ("PCA", "NMF", "ICA")
 CLUSTER_METHODS = {"k-means": "kmeans", "Gaussian mixture": "gmm", "fuzzy c-means": "fcm"}
-SESSION_FORMAT = "phasedash-session-1"
 
 
-def matched_to(labels, reference):
-    """``labels`` renumbered to best match ``reference`` (Hungarian assignment on their overlaps)."""
-    from scipy.optimize import linear_sum_assignment
-
-    a, r = np.asarray(labels).ravel(), np.asarray(reference).ravel()
-    ka, kr = int(a.max()) + 1, int(r.max()) + 1
-    ok = (a >= 0) & (r >= 0)
-    overlap = np.zeros((max(ka, 1), max(kr, 1)))
-    np.add.at(overlap, (a[ok], r[ok]), 1)
-    rows, cols = linear_sum_assignment(-overlap)
-    table = np.arange(max(ka, 1)) + kr  # unmatched phases get new numbers
-    table[rows] = cols
-    return np.where(a >= 0, table[np.maximum(a, 0)], -1).reshape(np.shape(labels))
-
-
-def _adjusted_rand(a, b):
-    from sklearn.metrics import adjusted_rand_score
-
-    return float(adjusted_rand_score(np.ravel(a), np.ravel(b)))
-
-
-class Session(T.HasTraits):
+class Session(SessionFile, T.HasTraits):
     """One user's session: the map and every result derived from it.
 
-    Results are replaced, never mutated, so a view can compare old and new.
+    Results are replaced, never mutated, so a view can compare old and new. Session files
+    (``to_dict``, ``save_session``, ``restore``) come from :class:`~phasedash.session_file.SessionFile`.
     """
 
     source = T.Unicode("")
@@ -90,36 +70,9 @@ class Session(T.HasTraits):
     # ------------------------------------------------------------------ data
     def load(self, source, *, energy_offset=None, energy_scale=None, progress=None):
         """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path."""
-        source = original = str(source).strip()
-        truth = names = true_grains = None
-        if source.startswith("synthetic:"):
-            parts = source.split(":")
-            try:
-                h, w = (int(v) for v in parts[1].lower().split("x"))
-                counts = float(parts[2]) if len(parts) > 2 else 200.0
-            except (ValueError, IndexError):
-                raise ValueError(f"Synthetic maps are named 'synthetic:HxW[:counts]', got {source!r}.") from None
-            if h * w > 400 * 400:
-                raise ValueError(f"A synthetic map of {h} x {w} pixels is too big for a dashboard (max 400 x 400).")
-            rock = datasets.make_rock((h, w), counts_per_pixel=counts, seed=0)
-            image, truth, names, true_grains = rock.image, rock.labels, rock.phase_names, rock.grain_ids
-        else:
-            if not source:
-                raise ValueError("Choose a bundled map or give a file to load.")
-            kw = {}
-            if source.startswith("sample:"):
-                source = str(datasets.sample_path(source.split(":", 1)[1]))
-            if source.lower().endswith(".npy"):
-                if energy_offset is None or energy_scale is None:
-                    raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
-                kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
-            image = io.load(source, **kw)
-            if image.is_lazy:
-                raise ValueError("This map is too big to explore interactively here; run "
-                                 "`python -m phaselib precompute` on it and open the results.")
-            if image.n_pixels * image.n_channels > 200_000_000:
-                raise ValueError(f"This map ({image.shape[0]} x {image.shape[1]} x {image.n_channels}) is too big "
-                                 "for a dashboard; crop it first (phaselib.preprocess.crop) or precompute it.")
+        original = str(source).strip()
+        image, truth, names, true_grains = open_source(original, energy_offset=energy_offset,
+                                                       energy_scale=energy_scale)
         with self.hold_trait_notifications():
             self._reset()
             self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names
@@ -310,10 +263,7 @@ class Session(T.HasTraits):
                 labels = self.spatial_labels(beta).astype(np.int16)
             else:
                 labels = self.clustering.labels.reshape(h, w).astype(np.int16)
-            if min_size > 1:
-                masks = np.stack([labels == i for i in range(int(labels.max()) + 1)], -1)
-                masks = np.stack([segment.clean_mask(masks[..., i], min_size) for i in range(masks.shape[-1])], -1)
-                labels = segment.labels_from_masks(masks)
+            labels = segment.clean_labels(labels, min_size)
             otsu = self.otsu
             overrides = self.overrides
         elif source == "loadings":
@@ -341,7 +291,7 @@ class Session(T.HasTraits):
         self._need(self.labels, "Make a phase map first.")
         k = max(int(self.labels.max()) + 1, 1)
         labels = self.labels
-        sp = self._updated_sums(labels, k) or quantify.phase_spectra(self.image, labels, k)
+        sp = self._sums_from_last(labels, k) or quantify.phase_spectra(self.image, labels, k)
         self._sums_of = (self.image, labels, sp)
         lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
                  if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
@@ -349,28 +299,16 @@ class Session(T.HasTraits):
             self.spectra, self.phase_lines = sp, lines
         return sp
 
-    def _updated_sums(self, labels, k, max_changed=0.25):
-        """The last phase sums, corrected for the pixels whose phase changed (None: recompute all).
+    def _sums_from_last(self, labels, k):
+        """The last phase sums corrected for the pixels whose phase changed, or None (recompute).
 
-        A threshold or minimum-size change moves a few pixels: reading only those keeps the
-        phase spectra in step with the map at a fraction of a full pass.
+        A threshold or minimum-size change moves a few pixels: :func:`phaselib.quantify.update_phase_spectra`
+        reads only those. Only sums of this very map with the same number of phases are reused.
         """
         prev = self._sums_of
         if prev is None or prev[0] is not self.image or prev[1].shape != labels.shape or prev[2].sums.shape[0] != k:
             return None
-        changed = prev[1] != labels
-        if changed.mean() > max_changed:
-            return None
-        sums, n = prev[2].sums.copy(), prev[2].n_pixels.copy()
-        if changed.any():
-            data = np.asarray(self.image.data)[changed].astype(np.float64)  # (m, C) changed pixels
-            for lab, sign in ((prev[1][changed], -1.0), (labels[changed], 1.0)):
-                onehot = np.zeros((k, lab.size))
-                ok = lab >= 0
-                onehot[lab[ok], np.flatnonzero(ok)] = sign
-                sums += onehot @ data
-                n = n + np.rint(onehot.sum(1)).astype(np.int64)
-        return quantify.PhaseSpectra(sums, n, prev[2].energy_keV, prev[2].total)
+        return quantify.update_phase_spectra(self.image, prev[2], prev[1], labels)
 
     def fractions(self):
         self._need(self.labels, "Make a phase map first.")
@@ -382,7 +320,7 @@ class Session(T.HasTraits):
         labels = self.labels if labels is None else labels
         if self.truth is None or labels is None:
             return None
-        return _adjusted_rand(labels, self.truth)
+        return adjusted_rand(labels, self.truth)
 
     def compare(self, methods=METHODS[:1] + ("nmf-otsu", "fuzzy-cmeans"), progress=None):
         """Phase maps of several methods on the same map, their agreement and accuracy."""
@@ -399,8 +337,8 @@ class Session(T.HasTraits):
                             (lambda f, msg, i=i: progress((i + f) / len(methods), f"{methods[i]}: {msg}")))
             maps[m] = pm.labels
         ref = maps[methods[0]]
-        maps = {m: lab if m == methods[0] else matched_to(lab, ref) for m, lab in maps.items()}
-        agree = {(a, b): _adjusted_rand(maps[a], maps[b]) for i, a in enumerate(methods) for b in methods[i + 1:]}
+        maps = {m: lab if m == methods[0] else match_labels(lab, ref) for m, lab in maps.items()}
+        agree = {(a, b): adjusted_rand(maps[a], maps[b]) for i, a in enumerate(methods) for b in methods[i + 1:]}
         acc = {m: self.accuracy(lab) for m, lab in maps.items()}
         return maps, agree, acc
 
@@ -435,53 +373,6 @@ class Session(T.HasTraits):
             return score_grains(self.grains.labels, np.where(chosen, true, 0), min_area=10)
         except ValueError:  # no true grain there
             return None
-
-    # ------------------------------------------------------- session files
-    def to_dict(self) -> dict:
-        """What reopens this session: the source and every choice made (no arrays)."""
-        im = self.image
-        return dict(format=SESSION_FORMAT, source=self.source, crop=self.crop_box,
-                    calibration=None if im is None else [im.energy_offset, im.energy_scale],
-                    algorithm=self.algorithm, n_components=self.n_components,
-                    cluster_method=self.cluster_method, n_clusters=self.n_clusters,
-                    membership_threshold=self.membership_threshold, phase_source=self.phase_source, beta=self.beta,
-                    overrides={str(k): v for k, v in self.overrides.items()}, min_size=self.min_size,
-                    has_decomposition=self.decomposition is not None, has_clustering=self.clustering is not None,
-                    has_labels=self.labels is not None, grain_options=self.grain_options,
-                    has_grains=self.grains is not None)
-
-    def save_session(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
-
-    def restore(self, state, progress=None):
-        """Replay a session dict (or a path to a session file) on this session."""
-        if isinstance(state, (str, Path)):
-            try:
-                state = json.loads(Path(state).read_text())
-            except (OSError, ValueError) as err:
-                raise ValueError(f"Not a session file: {err}") from None
-        if not isinstance(state, dict) or state.get("format") != SESSION_FORMAT:
-            raise ValueError(f"Not a session file (expected format {SESSION_FORMAT!r}).")
-        cal = state.get("calibration") or (None, None)
-        self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1])
-        if state.get("crop"):
-            r0, r1, c0, c1 = state["crop"]
-            self.crop((r0, r1), (c0, c1))
-        if cal[0] is not None:
-            self.set_calibration(*cal)
-        if state.get("has_decomposition"):
-            self.run_pca(progress)
-            self.decompose(state["algorithm"], state["n_components"], progress)
-        if state.get("has_clustering"):
-            self.run_clustering(state["cluster_method"], state["n_clusters"], state["membership_threshold"])
-        self.overrides = {int(k): float(v) for k, v in state.get("overrides", {}).items()}
-        if state.get("has_labels"):
-            self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 1.0))
-        if state.get("has_grains"):
-            self.run_grains(**state.get("grain_options", {}))
-        return self
 
     @staticmethod
     def _need(value, message):

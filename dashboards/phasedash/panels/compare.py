@@ -1,0 +1,42 @@
+"""Step 5, compare: three methods on the same map, renumbered to match (Session.compare), where they
+disagree, and their ARI."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from ..plots import MapView, labels_rgb
+from . import Panel, guide
+
+
+class ComparePanel(Panel):
+    def __init__(self, app):
+        super().__init__(app)
+        self.go = W.Button(description="Compare the methods", button_style="primary", icon="columns")
+        self.maps = {m: MapView(m, width=300) for m in ("pca-kmeans", "nmf-otsu", "fuzzy-cmeans")}
+        self.disagree = MapView("where they disagree", width=300, css="pd-disagree-map")
+        self.table = W.HTML()
+        self.go.on_click(lambda _: self.app.compare())
+        self.result = None
+        self.widget = W.VBox([
+            guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods. The adjusted Rand "
+                  "index (ARI) measures how much two phase maps agree (1: the same partition, 0: chance); on a "
+                  "synthetic map it is also measured against the true phases.",
+                  ["Where do the methods disagree? Are those pixels mixed, or on grain boundaries?"]),
+            self.go, W.HBox([v.figure for v in self.maps.values()]),
+            W.HBox([self.disagree.figure, self.table])])
+
+    def show(self, result):
+        self.result = result
+        maps, agree, acc = result
+        k = max(int(lab.max()) + 1 for lab in maps.values())
+        for m, lab in maps.items():
+            self.maps[m].show(labels_rgb(lab, k, self.app.colours), m)
+        stack = np.stack(list(maps.values()))
+        differ = (stack != stack[0]).any(0)
+        rgb = np.where(differ[..., None], np.array([215, 48, 39], np.uint8), np.array([235, 235, 235], np.uint8))
+        self.disagree.show(rgb, f"disagree: {100 * differ.mean():.1f} % of pixels")
+        rows = "".join(f"<tr><td>{a} vs {b}</td><td>{v:.3f}</td></tr>" for (a, b), v in agree.items())
+        rows += "".join(f"<tr><td>{m} vs truth</td><td>{v:.3f}</td></tr>" for m, v in acc.items() if v is not None)
+        self.table.value = f"<table class='phasedash-agreement'><tr><th>pair</th><th>ARI</th></tr>{rows}</table>"

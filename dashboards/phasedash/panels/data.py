@@ -1,0 +1,118 @@
+"""Step 1, data: open or upload a map, the spectrum of a pixel or a rectangle, crop, calibration."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as W
+import numpy as np
+
+from ..plots import MapView, SpectrumView, scalar_rgb
+from ..state import SAMPLES
+from ..upload import ChunkedUpload
+from . import Panel, guide
+
+
+class DataPanel(Panel):
+    def __init__(self, app):
+        super().__init__(app)
+        self.sample = W.Dropdown(options=list(SAMPLES), description="Bundled map", style={"description_width": "90px"},
+                                 layout=W.Layout(width="460px"))
+        self.load_sample = W.Button(description="Load", button_style="primary", icon="folder-open")
+        self.upload = ChunkedUpload(self.uploaded, lambda msg: self.app.runner.error(msg),
+                                    accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy",
+                                    description="Upload a map", tooltip="an .rpl together with its .raw")
+        self.path = W.Text(placeholder="or a path on the server: /data/map.bcf", layout=W.Layout(width="360px"))
+        self.load_path = W.Button(description="Open path", icon="file")
+        self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
+        self.scale = W.FloatText(description="scale (keV/ch)", step=0.0001, layout=W.Layout(width="200px"))
+        self.apply_cal = W.Button(description="Apply calibration")
+        self.info = W.HTML()
+        self.map = MapView("counts per pixel", brush=True, on_click=self.pick_pixel, on_brush=self.pick_box,
+                           css="pd-data-map")
+        self.pick = W.ToggleButtons(options=[("click a pixel", "pixel"), ("drag a rectangle", "rectangle")],
+                                    value="pixel")
+        self.pick.add_class("pd-pick")
+        self.pick.observe(lambda ch: self.map.set_mode(ch["new"]), "value")
+        self.spectrum = SpectrumView("summed spectrum", log=True)
+        self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
+        self.uncrop_btn = W.Button(description="Whole map", icon="expand")
+        self.box = None
+        self.load_sample.on_click(lambda _: self.app.load(SAMPLES[self.sample.value]))
+        self.load_path.on_click(lambda _: self.app.load(self.path.value, **self._calibration()))
+        self.apply_cal.on_click(lambda _: self.app.calibrate(self.offset.value, self.scale.value))
+        self.crop_btn.on_click(lambda _: self.box and self.app.crop(self.box[:2], self.box[2:]))
+        self.uncrop_btn.on_click(lambda _: self.app.crop(None, None))
+        self.widget = W.VBox([
+            guide("<h3>1. Data</h3>Choose a map. The summed spectrum shows every element present; "
+                  "click a pixel or drag a rectangle on the map to see its spectrum, and crop the map to a "
+                  "subset if it is large. Check the energy calibration against a known line (Si K&alpha; is at "
+                  "1.740 keV). A whole classroom-size map, analysed earlier, is in the "
+                  "<a href='full_map.ipynb' target='_blank'>full-map results dashboard</a>.",
+                  ["Which elements does the summed spectrum show?",
+                                  "Do bright and dark areas of the map have different spectra?"]),
+            W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
+            W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
+            W.HBox([W.VBox([self.pick, self.map.figure, W.HBox([self.crop_btn, self.uncrop_btn])]),
+                    self.spectrum.figure]),
+        ])
+
+    def _calibration(self):
+        return dict(energy_offset=self.offset.value, energy_scale=self.scale.value) if self.path.value.lower(
+        ).endswith(".npy") else {}
+
+    def uploaded(self, paths):
+        """Open uploaded files (all in one folder: an .rpl finds its .raw beside it)."""
+        main = [p for p in paths if p.suffix.lower() != ".raw"]
+        if not main:
+            self.app.runner.error("Upload the .rpl file together with its .raw file.")
+            return
+        path = str(main[0])
+        self.app.load(path, **(dict(energy_offset=self.offset.value, energy_scale=self.scale.value)
+                                if path.lower().endswith(".npy") else {}))
+
+    def pick_pixel(self, row, col):
+        self.box = None
+        self.crop_btn.disabled = True
+        self._show_selection(row, row + 1, col, col + 1, f"pixel ({row}, {col})")
+        self.map.mark_pixel(row, col)
+
+    def pick_box(self, r0, r1, c0, c1):
+        self._show_selection(r0, r1, c0, c1, None)
+
+    def _show_selection(self, r0, r1, c0, c1, name):
+        try:
+            spec, box = self.s.pixel_spectrum(r0, c0, r1, c1)
+        except ValueError as err:
+            self.app.runner.error(err)
+            return
+        n = (box[1] - box[0]) * (box[3] - box[2])
+        if n > 1:
+            self.box = box
+            self.crop_btn.disabled = False
+        name = name or f"rows {box[0]}:{box[1]}, columns {box[2]}:{box[3]} ({n} px)"
+        mean = self.s.total / self.s.brightness.size
+        self.spectrum.show(self.s.image.energy_keV, [mean, np.maximum(spec / n, 1e-3)],
+                           colours=["#999999", "#d62728"], labels=["whole map (mean)", name],
+                           lines=self.s.total_lines, title=f"spectrum of {name} (per pixel)")
+
+    def refresh(self):
+        s, im = self.s, self.s.image
+        if im is None:
+            return
+        h, w, c = im.shape
+        with self.app.quiet(self.sample):
+            names = {v: k for k, v in SAMPLES.items()}
+            if s.source in names:
+                self.sample.value = names[s.source]
+        self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
+        crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
+        self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
+                           f"{h} x {w} pixels x {c} channels, {s.brightness.mean():.0f} counts/pixel; "
+                           f"beam {im.beam_energy or '?'} kV; pixel {im.pixel_size or '?'} um; "
+                           f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}")
+        self.map.show(scalar_rgb(s.brightness), "counts per pixel")
+        self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=s.total_lines,
+                           labels=["whole map (mean per pixel)"], colours=["#1f77b4"],
+                           title="summed spectrum (mean per pixel), strongest lines named")
