@@ -8,7 +8,7 @@ from the user's action to the new picture in the page:
 - on the 200 x 300 subset: minimum size, Otsu threshold override, phase colour (target < 200 ms);
   number of components and number of clusters (target < 2 s).
 
-Usage: ``python benchmarks/bench_dashboard.py [--repeat 5] [--json results/dashboard.json]``.
+Usage (from the repository root): ``python -m benchmarks.bench_dashboard [--repeat 5] [--json results/dashboard.json]``.
 Prints a table of medians (min-max).
 """
 
@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _voila import browser, open_tab, set_slider, timed_image_change, voila_server  # noqa: E402
+from tests._voila import browser, open_tab, set_slider, timed_image_change, voila_server
 
 PAGES = {
     "first render: P45 (75 x 100)": ("phase_mapping.ipynb", "75 x 100 pixels"),
@@ -41,6 +40,12 @@ def _open(b, url, text):
     return page, time.perf_counter() - t
 
 
+def _time_redraws(times, name, page, css, action, repeat):
+    """``repeat`` times: ``action(i)``, then the time until the picture ``css`` changed."""
+    for i in range(repeat):
+        times.setdefault(name, []).append(timed_image_change(page, css, lambda i=i: action(i)))
+
+
 def run(repeat):
     times = {}
     with voila_server() as base, browser() as b:
@@ -53,34 +58,27 @@ def run(repeat):
         page, _ = _open(b, f"{base}/voila/render/{PAGES['first render: classroom subset (200 x 300)'][0]}",
                         "200 x 300 pixels")
         open_tab(page, "4. Phase map")
-        for i in range(repeat):
-            times.setdefault("min size (phase map redraw)", []).append(
-                timed_image_change(page, ".pd-phase-map", lambda i=i: set_slider(page, ".pd-min-size", 20 + 10 * i)))
+        _time_redraws(times, "min size (phase map redraw)", page, ".pd-phase-map",
+                      lambda i: set_slider(page, ".pd-min-size", 20 + 10 * i), repeat)
         set_slider(page, ".pd-min-size", 0)
         page.get_by_role("button", name="component maps + Otsu").click()
         page.wait_for_selector(".pd-threshold", state="visible")
         time.sleep(1.5)
         handle = page.locator(".pd-threshold .noUi-handle")
         lo, hi = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax"))
-        for i in range(repeat):  # thresholds spread over the lower part of the loading range
-            value = round(lo + (hi - lo) * (0.15 + 0.3 * i / max(repeat, 1)), 4)
-            times.setdefault("threshold override (phase map redraw)", []).append(
-                timed_image_change(page, ".pd-phase-map", lambda v=value: set_slider(page, ".pd-threshold", v)))
+        # thresholds spread over the lower part of the loading range
+        values = [round(lo + (hi - lo) * (0.15 + 0.3 * i / max(repeat, 1)), 4) for i in range(repeat)]
+        _time_redraws(times, "threshold override (phase map redraw)", page, ".pd-phase-map",
+                      lambda i: set_slider(page, ".pd-threshold", values[i]), repeat)
         colours = ["#ff00ff", "#00ffff", "#ff0000", "#00ff00", "#123456", "#654321", "#abcdef"]
-        for i in range(repeat):
-            times.setdefault("colour (phase map redraw)", []).append(
-                timed_image_change(page, ".pd-phase-map",
-                                   lambda i=i: page.locator(".pd-colour input[type=color]").fill(colours[i % 7])))
+        _time_redraws(times, "colour (phase map redraw)", page, ".pd-phase-map",
+                      lambda i: page.locator(".pd-colour input[type=color]").fill(colours[i % 7]), repeat)
         open_tab(page, "2. Decomposition")
-        for i in range(repeat):
-            times.setdefault("components (loading + phase map)", []).append(
-                timed_image_change(page, ".pd-loading-map",
-                                   lambda i=i: set_slider(page, ".pd-n-components", 4 + i % 3)))
+        _time_redraws(times, "components (loading + phase map)", page, ".pd-loading-map",
+                      lambda i: set_slider(page, ".pd-n-components", 4 + i % 3), repeat)
         open_tab(page, "3. Clustering")
-        for i in range(repeat):
-            times.setdefault("clusters (cluster map redraw)", []).append(
-                timed_image_change(page, ".pd-cluster-map",
-                                   lambda i=i: set_slider(page, ".pd-n-clusters", 7 + i % 3)))
+        _time_redraws(times, "clusters (cluster map redraw)", page, ".pd-cluster-map",
+                      lambda i: set_slider(page, ".pd-n-clusters", 7 + i % 3), repeat)
     return times
 
 

@@ -3,8 +3,8 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/bench_grains.py                  # every texture, seeds 1-5
-    .venv/bin/python benchmarks/bench_grains.py --seeds 1,2 --no-full
+    .venv/bin/python -m benchmarks.bench_grains                  # every texture, seeds 1-5
+    .venv/bin/python -m benchmarks.bench_grains --seeds 1,2 --no-full
 
 For every texture and phase, on the TRUE phase mask (so only the separation is measured),
 three methods:
@@ -37,7 +37,6 @@ import argparse
 import datetime as _dt
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -46,12 +45,10 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import write_results  # noqa: E402
-
-from phaselib._split import _defect, _hull
+from benchmarks._report import write_results
 from phaselib.datasets import make_discs, make_texture
 from phaselib.morphology import grain_map, score_grains, separate_grains
+from phaselib.morphology._split import _defect, _hull
 
 MIN_AREA = 10
 BARS = dict(matched=0.90, diameter_error=0.05, count_error=0.10)

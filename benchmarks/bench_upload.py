@@ -7,7 +7,7 @@ while the bytes come in (``/proc``, polled every 20 ms; the map's analysis after
 counted). ``ChunkedUpload`` sends 8 MB pieces straight to disk; ipywidgets' ``FileUpload`` (the
 widget used before) sent the file in one websocket message and kept it in the kernel.
 
-Usage: ``python benchmarks/bench_upload.py [--mb 200] [--repeat 3]``.
+Usage (from the repository root): ``python -m benchmarks.bench_upload [--mb 200] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _voila import browser, voila_server  # noqa: E402
+from benchmarks._measure import status_mb
+from tests._voila import browser, voila_server
 
 
 def _kernels():
@@ -40,10 +40,7 @@ def _kernels():
 
 
 def _rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mb("VmRSS", pid) or 0.0
 
 
 def _upload_folder_size(since):
@@ -98,9 +95,13 @@ def run(mb, repeat):
           f"{statistics.median(m):.0f} MB |")
 
 
-if __name__ == "__main__":
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=float, default=200)
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     run(args.mb, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

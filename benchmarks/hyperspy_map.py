@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """The HyperSpy 2.5 equivalent of ``python -m phaselib map MAP.npy --out DIR``.
 
-Used by ``bench_core.py`` for the "whole process" comparison; it can also be run
-by hand::
+Used by ``bench_core`` for the "whole process" comparison; it can also be run
+by hand, from the repository root::
 
-    python benchmarks/hyperspy_map.py MAP.npy --out DIR --energy-offset -0.2 \\
+    python -m benchmarks.hyperspy_map MAP.npy --out DIR --energy-offset -0.2 \\
         --energy-scale 0.01 --beam-energy 20 --n-phases 6 --n-components 6
 
 It does what the classroom notebook does with HyperSpy, and what phaselib's
@@ -31,8 +31,10 @@ import time
 
 T_START = time.perf_counter()
 
+from benchmarks._hyperspy import cluster_labels, eds_signal, kmeans, n_init  # noqa: E402  (after T_START)
 
-def main(argv=None):
+
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("input")
     p.add_argument("--out", required=True)
@@ -45,19 +47,19 @@ def main(argv=None):
     p.add_argument("--kmeans-n-init", default="4", help="KMeans n_init ('auto' = scikit-learn's default)")
     p.add_argument("--preprocessing", default=None, help="cluster_analysis preprocessing (default none)")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     import hyperspy.api as hs
     import numpy as np
     t_import = time.perf_counter() - T_START
     timings = {}
     t = time.perf_counter()
-    s = hs.signals.Signal1D(np.load(args.input))  # no other reference: change_dtype frees the uint16
-    s.set_signal_type("EDS_SEM")
-    ax = s.axes_manager.signal_axes[0]
-    ax.name, ax.units, ax.offset, ax.scale = "Energy", "keV", args.energy_offset, args.energy_scale
-    if args.beam_energy:
-        s.metadata.set_item("Acquisition_instrument.SEM.beam_energy", args.beam_energy)
+    # no other reference to the counts: change_dtype frees the uint16
+    s = eds_signal(hs, np.load(args.input), args.energy_offset, args.energy_scale, args.beam_energy)
     s.change_dtype("float32")
     timings["load"] = time.perf_counter() - t
 
@@ -67,14 +69,11 @@ def main(argv=None):
 
     k = args.n_phases
     n = args.n_components or k
-    n_init = args.kmeans_n_init if args.kmeans_n_init == "auto" else int(args.kmeans_n_init)
     t = time.perf_counter()
-    s.cluster_analysis("decomposition", source_for_centers=None, preprocessing=args.preprocessing,
-                       n_clusters=k, algorithm="kmeans", number_of_components=n,
-                       n_init=n_init, random_state=args.seed)
-    masks = np.asarray(s.learning_results.cluster_labels, bool)  # (K, H*W), largest cluster first
+    kmeans(s, k, n, n_init(args.kmeans_n_init), args.preprocessing, random_state=args.seed)
+    masks, labels = cluster_labels(s)  # masks (K, H*W), largest cluster first
     h, w = s.data.shape[:2]
-    labels = np.where(masks.any(0), masks.argmax(0), -1).reshape(h, w).astype(np.int16)
+    labels = labels.reshape(h, w).astype(np.int16)
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
