@@ -18,6 +18,7 @@ import numpy as np
 
 from . import decompose
 from ._serialize import jsonable
+from ._validate import check_int
 from .pipeline import METHODS, map_phases
 
 FORMAT = "phaselib-results-1"
@@ -103,8 +104,7 @@ def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"
         raise ValueError(f"Results are written to a .npz file, not '{path.name}'.")
     if path.exists() and not overwrite:
         raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
-    if not isinstance(display_bin, (int, np.integer)) or display_bin < 1:
-        raise ValueError(f"display_bin must be a positive integer, got {display_bin!r}.")
+    check_int(display_bin, "display_bin")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(METHODS)}.")

@@ -16,12 +16,7 @@ UNASSIGNED = -1
 
 
 def _check_stack(maps, name="loadings"):
-    maps = np.asarray(maps)
-    if maps.ndim != 3:
-        raise ValueError(f"`{name}` must be (H, W, K); got shape {maps.shape}.")
-    if not np.all(np.isfinite(maps)):
-        raise ValueError(f"`{name}` hold NaN or infinite values.")
-    return maps
+    return check_array(maps, name, ndim=3, kind="biuf")
 
 
 def abundances(loadings, factors=None):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import check_array, check_int
+
 METHODS = ("kmeans", "gmm", "fcm")
 
 
@@ -45,14 +47,8 @@ class Clustering:
 
 
 def _check_features(x, n_clusters):
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"features must be (N, n); got shape {x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("features hold NaN or infinite values.")
-    k = int(n_clusters)
-    if not 1 <= k <= x.shape[0]:
-        raise ValueError(f"n_clusters must be between 1 and the number of pixels ({x.shape[0]}), got {n_clusters}.")
+    x = check_array(x, "features", ndim=2, kind="biuf")
+    k = check_int(n_clusters, "n_clusters", high=x.shape[0])
     return x, k
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._image import SpectrumImage
-from .._validate import check_positive
+from .._validate import check_int, check_number, check_positive
 from . import _minerals, _texture
 from ._texture import _check_seed, _check_shape, make_texture
 
@@ -123,19 +123,11 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
     h, w = _check_shape(shape)
     cpp = check_positive(counts_per_pixel, "counts_per_pixel")
     if cpp > _MAX_COUNTS:
-        raise ValueError(f"counts_per_pixel must be at most {_MAX_COUNTS:g}, got {counts_per_pixel!r}.")
-    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 2:
-        raise ValueError(f"n_channels must be an integer of at least 2, got {n_channels!r}.")
+        raise ValueError(f"`counts_per_pixel` must be at most {_MAX_COUNTS:g}, got {counts_per_pixel!r}.")
+    check_int(n_channels, "n_channels", low=2)
     scale = check_positive(energy_scale, "energy_scale")
-    try:
-        offset = float(energy_offset)
-    except (TypeError, ValueError):
-        offset = np.nan
-    if not np.isfinite(offset):
-        raise ValueError(f"energy_offset must be a finite number of keV, got {energy_offset!r}.")
-    var = check_positive(intensity_variation, "intensity_variation", allow_zero=True)
-    if var >= 1:
-        raise ValueError(f"intensity_variation must be in [0, 1), got {intensity_variation!r}.")
+    offset = check_number(energy_offset, "energy_offset")
+    var = check_number(intensity_variation, "intensity_variation", low=0, high=1, high_open=True)
     seed = _check_seed(seed)
     pixel_size = check_positive(pixel_size, "pixel_size")
     comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
@@ -259,8 +251,7 @@ def write_rock(path, shape, *, block_rows=64, overwrite=False, **options):
     path = Path(path)
     if path.suffix != ".npy":
         raise ValueError(f"write_rock writes a .npy file; got {str(path)!r}.")
-    if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) or block_rows < 1:
-        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}.")
+    check_int(block_rows, "block_rows")
     unknown = set(options) - set(make_rock.__kwdefaults__)
     if unknown:
         raise ValueError(f"Unknown option(s) {sorted(unknown)}; the options are "

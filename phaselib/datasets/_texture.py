@@ -12,7 +12,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.measure import label as _label
 
-from .._validate import check_int, check_positive
+from .._validate import check_int, check_number, check_positive
 
 _ROWS = 256  # rows per nearest-seed query
 _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and inclusions
@@ -21,8 +21,7 @@ _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and
 def check_fractions(n_phases, fractions):
     """Normalised target fractions (default ``0.6 ** i``), validated."""
     if fractions is None:
-        if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) or n_phases < 1:
-            raise ValueError(f"n_phases must be a positive integer, got {n_phases!r}.")
+        check_int(n_phases, "n_phases")
         f = 0.6 ** np.arange(int(n_phases))
     else:
         f = np.asarray(fractions, float).ravel()
@@ -277,12 +276,8 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
     matrix_grain_size = check_positive(matrix_grain_size, "matrix_grain_size")
     if grain_size < 2 or matrix_grain_size < 1:
         raise ValueError("grain_size must be at least 2 pixels and matrix_grain_size at least 1.")
-    matrix_fraction = check_positive(matrix_fraction, "matrix_fraction", allow_zero=True)
-    if matrix_fraction > 0.9:
-        raise ValueError(f"matrix_fraction must be between 0 and 0.9, got {matrix_fraction!r}.")
-    inclusion_density = check_positive(inclusion_density, "inclusion_density", allow_zero=True)
-    if inclusion_density > 0.02:
-        raise ValueError(f"inclusion_density must be at most 0.02 per pixel, got {inclusion_density!r}.")
+    matrix_fraction = check_number(matrix_fraction, "matrix_fraction", low=0, high=0.9)
+    inclusion_density = check_number(inclusion_density, "inclusion_density", low=0, high=0.02)
     seed = _check_seed(seed)
     by_size = list(np.argsort(-f, kind="stable"))
     minor = accessory_phases(f)
@@ -330,13 +325,10 @@ def make_discs(shape, *, n_discs=100, radius=(10.0, 25.0), overlap=0.4, seed=0):
         Grain id ``1..n`` of every pixel of the mask (0 elsewhere).
     """
     h, w = _check_shape(shape)
-    if isinstance(n_discs, bool) or not isinstance(n_discs, (int, np.integer)) or n_discs < 1:
-        raise ValueError(f"n_discs must be a positive integer, got {n_discs!r}.")
+    check_int(n_discs, "n_discs")
     lo, hi = (check_positive(r, "radius") for r in np.ravel(radius)) if np.size(radius) == 2 else (0, -1)
     if not 0 < lo <= hi:
         raise ValueError(f"radius must be (smallest, largest), two positive numbers, got {radius!r}.")
-    overlap = check_positive(overlap, "overlap", allow_zero=True)
-    if overlap >= 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap!r}.")
+    overlap = check_number(overlap, "overlap", low=0, high=1, high_open=True)
     return touching_discs((h, w), int(n_discs), (lo, hi), overlap,
                                    np.random.default_rng([_check_seed(seed), 1]))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import check_int
+
 #: above this many pixels, PCA is fitted on evenly spread row blocks holding about this many
 SAMPLE_PIXELS = 500_000
 #: the same for NMF, whose fit holds a weighted copy of the sampled rows
@@ -65,9 +67,8 @@ class Decomposition:
         their Poisson noise is about ``1 / sqrt(counts)`` in every direction: the
         space where clustering separates phases by composition.
         """
-        n = self.n_components if n_components is None else int(n_components)
-        if not 1 <= n <= self.n_components:
-            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        n = self.n_components if n_components is None else check_int(n_components, "n_components",
+                                                                      high=self.n_components)
         g = self.pixel_sums.reshape(-1, 1).astype(np.float64)
         total = float(self.weight_total or g.sum())
         scale = np.sqrt(total) / np.where(g > 0, g, 1.0)
@@ -75,9 +76,7 @@ class Decomposition:
 
     def truncate(self, n_components) -> Decomposition:
         """The first ``n_components`` components (a new result)."""
-        n = int(n_components)
-        if not 1 <= n <= self.n_components:
-            raise ValueError(f"n_components must be in 1..{self.n_components}, got {n}.")
+        n = check_int(n_components, "n_components", high=self.n_components)
         return Decomposition(
             self.algorithm, self.factors[:n], self.loadings[..., :n], self.explained_variance,
             self.explained_variance_ratio, self.pixel_sums, self.channels,

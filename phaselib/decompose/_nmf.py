@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from .._stream import WeightedBlocks, csr_from_counts, map_row_blocks
-from .._validate import check_image
+from .._validate import check_image, check_int
 from ..cluster import kmeans
 from ..preprocess import energy_channels
 from ._base import NMF_SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration
@@ -70,10 +70,8 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
 
     check_image(image)
     h, w, c = image.shape
-    k = int(n_components)
     channels = energy_channels(image, energy_range)
-    if not 1 <= k <= min(h * w, channels.stop - channels.start):
-        raise ValueError(f"n_components must be at least 1 and at most the map's size, got {n_components}.")
+    k = check_int(n_components, "n_components", high=min(h * w, channels.stop - channels.start))
     if init not in ("phases", "nndsvda", "nndsvd", "random"):
         raise ValueError(f"Unknown init {init!r}; use 'phases', 'nndsvda', 'nndsvd' or 'random'.")
     if max_iter is None:

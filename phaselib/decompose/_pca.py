@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from .._stream import WeightedBlocks, map_row_blocks
-from .._validate import check_image
+from .._validate import check_image, check_int
 from ..preprocess import energy_channels
 from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
 
@@ -53,14 +53,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     n_ch = channels.stop - channels.start
-    if not 1 <= int(n_components) <= min(h * w, n_ch):
-        raise ValueError(
-            f"n_components must be between 1 and {min(h * w, n_ch)} for a map of "
-            f"{h * w} pixels x {n_ch} channels, got {n_components}."
-        )
-    if n_iter < 1:
-        raise ValueError(f"n_iter must be >= 1, got {n_iter}.")
-    n = int(n_components)
+    n = check_int(n_components, "n_components", high=min(h * w, n_ch))
+    check_int(n_iter, "n_iter")
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     step = progress or (lambda f, m: None)
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as _stats
 
-from .._validate import check_positive
+from .._validate import check_int, check_positive
 
 MIN_RELIABLE_GRAINS = 433  # GrainSizeTools: fewer measurements give unreliable estimates
 STEREOLOGY_NOTE = ("2-D section sizes (apparent diameters in the polished section), not 3-D crystal "
@@ -156,8 +156,7 @@ def size_statistics(diameters, *, binsize="auto", bandwidth="silverman", precisi
     d = _sizes(diameters, "diameters", minimum=2)
     if np.ptp(d) == 0:
         raise ValueError("all diameters are equal: the spread and the KDE are undefined.")
-    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or not 0 <= ddof < d.size:
-        raise ValueError(f"ddof must be an integer in [0, {d.size - 1}], got {ddof!r}.")
+    check_int(ddof, "ddof", low=0, high=d.size - 1)
     few = d.size < MIN_RELIABLE_GRAINS
     if few and warn:
         warnings.warn(_few_message(d.size), GrainSizeWarning, stacklevel=2)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_positive
+from .._validate import check_array, check_positive
 from ._stats import equivalent_diameter
 
 
@@ -96,11 +96,7 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     -------
     GrainTable
     """
-    lab = np.asarray(grain_labels)
-    if lab.ndim != 2:
-        raise ValueError(f"`grain_labels` must be a 2-D (H, W) array, got shape {lab.shape}.")
-    if lab.dtype.kind not in "iub":
-        raise ValueError(f"`grain_labels` must hold integer grain ids, got dtype {lab.dtype}.")
+    lab = check_array(grain_labels, "grain_labels", ndim=2, kind="biu")
     if lab.size and lab.min() < 0:
         raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
     px = check_positive(pixel_size, "pixel_size")
@@ -114,7 +110,7 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     else:
         per = np.asarray(phases)
         if per.ndim != 1 or per.dtype.kind not in "iu":
-            raise ValueError("`phases` must be an integer or a 1-D integer array (phase of grain id 1, 2, ...).")
+            raise TypeError("`phases` must be an integer or a 1-D integer array (phase of grain id 1, 2, ...).")
         if ids.size and per.size < ids.max():
             raise ValueError(f"`phases` (shape {per.shape}) must give the phase of every grain id "
                              f"1..{ids.max()}.")

@@ -18,7 +18,7 @@ def _as_slice(arg, n, name, shape):
     start, stop = (arg.start, arg.stop) if isinstance(arg, slice) else arg
     start, stop = 0 if start is None else start, n if stop is None else stop
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop)):
-        raise ValueError(f"`{name}` bounds must be integers, got {arg!r}.")
+        raise TypeError(f"`{name}` bounds must be integers, got {arg!r}.")
     start, stop = (int(v) + n if v < 0 else int(v) for v in (start, stop))
     if not 0 <= start < stop <= n:
         raise ValueError(f"`{name}` {arg!r} is empty or outside the map of shape {shape[:2]} "
