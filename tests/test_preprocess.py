@@ -58,15 +58,15 @@ def test_crop_equals_numpy_slicing(image):
     np.testing.assert_array_equal(image.data, before)
 
 
-@pytest.mark.parametrize("rows, match", [
-    ((3, 3), r"empty or outside the map of shape \(7, 5\)"),
-    ((0, 100), r"outside the map of shape \(7, 5\)"),
-    (slice(0, 6, 2), "step 1"),
-    ((1, 2, 3), "slice or a"),
-    ((0.5, 3), "integers"),
+@pytest.mark.parametrize("rows, error, match", [
+    ((3, 3), ValueError, r"empty or outside the map of shape \(7, 5\)"),
+    ((0, 100), ValueError, r"outside the map of shape \(7, 5\)"),
+    (slice(0, 6, 2), ValueError, "step 1"),
+    ((1, 2, 3), ValueError, "slice or a"),
+    ((0.5, 3), TypeError, "`rows` bounds must be integers"),
 ])
-def test_crop_errors(image, rows, match):
-    with pytest.raises(ValueError, match=match):
+def test_crop_errors(image, rows, error, match):
+    with pytest.raises(error, match=match):
         crop(image, rows=rows)
 
 
