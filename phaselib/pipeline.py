@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cluster as _cluster
-from . import decompose, lowcount, quantify, render, segment
+from . import decompose, lowcount, quantify, refine, render, segment
 from ._image import SpectrumImage
 from ._serialize import jsonable
 from ._validate import check_auto, check_choice, check_image, check_int
@@ -42,6 +42,8 @@ class PhaseMap:
         Seconds per stage.
     decomposition : Decomposition
     clustering : Clustering or None
+        The clustering the phases came from (before :mod:`phaselib.refine` added or merged
+        phases: compare ``params["refinement"]``).
     """
 
     labels: np.ndarray
@@ -102,7 +104,7 @@ def _resolve_auto(value, name):
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
-               decomposition=None, spatial_prior="auto", beta=1.0, progress=None) -> PhaseMap:
+               decomposition=None, spatial_prior="auto", beta=1.0, refine_phases=True, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -151,6 +153,10 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         the binned map the EM started from (or the one given).
     beta : float
         Strength of the spatial prior (see :func:`~phaselib.lowcount.map_lowcount`).
+    refine_phases : bool
+        After clustering, add phases for pixels that no phase explains and merge phases that are
+        chemically one (:func:`phaselib.refine.refine_phases`); with `n_phases` given, the most
+        alike are merged down to it. What changed is in ``params["refinement"]``.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -161,6 +167,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     check_image(image)
     check_choice(method, "method", METHODS)
     check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
+    check_choice(refine_phases, "refine_phases", (True, False))
     check_int(min_size, "min_size", low=0)
     k_req = _resolve_auto(n_phases, "n_phases")
     n_req = _resolve_auto(n_components, "n_components")
@@ -179,7 +186,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     timings = {}
     if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
-                           client, timings, say)
+                           client, timings, say, refine_phases)
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
@@ -218,7 +225,17 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels = clus.labels.reshape(h, w).astype(np.int16)
         timings["cluster"] = time.perf_counter() - t
         dec_out = dec
-    return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say)
+    spectra = None
+    if refine_phases:
+        say(0.7, "testing the phases")
+        t = time.perf_counter()
+        ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
+                                   n_phases=k_req, random_state=random_state, block_rows=block_rows, client=client)
+        labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
+        params.update(n_phases=k, refinement=ref.changes)
+        timings["refine"] = time.perf_counter() - t
+    return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
+                    spectra=spectra)
 
 
 def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:
@@ -262,12 +279,13 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
                     clus, info)
 
 
-def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say):
+def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,
+                refine_phases):
     """Low-count path: Poisson mixture + Potts prior (its own PCA + k-means start on a binned copy),
     then the usual measures, with the phase sums the EM's blocks already give."""
     t = time.perf_counter()
     low = lowcount.map_lowcount(image, n_phases=k_req or "auto", beta=beta, energy_range=energy_range,
-                                random_state=random_state, block_rows=block_rows,
+                                random_state=random_state, block_rows=block_rows, refine_phases=refine_phases,
                                 progress=lambda f, m: say(0.75 * f, m))
     timings["spatial_prior"] = time.perf_counter() - t
     k = len(low.fractions)
@@ -277,6 +295,6 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
                                low.posteriors.reshape(h * w, k), {}, low.params)
     params = dict(method=method, spatial_prior=True, n_phases=k, n_components=dec.suggested_n_components,
                   energy_range=dec.params["energy_range"], random_state=random_state,
-                  n_phases_auto=k_req is None, prior=low.params)
+                  n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
     return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say,
                     spectra=low.phase_sums)

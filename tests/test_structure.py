@@ -17,6 +17,7 @@ LAYERS = {
     "io": 3, "preprocess": 3, "datasets": 3, "cluster": 3, "segment": 3, "morphology": 3, "compare": 3,
     "quantify": 3,
     "decompose": 4,
+    "refine": 4,
     "lowcount": 5,
     "pipeline": 6,
     "results": 7,

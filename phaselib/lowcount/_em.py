@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import cluster, decompose, preprocess, quantify
+from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
 from .._stream import WeightedBlocks, block_rows_for, iter_row_blocks, sample_ranges
 from .._validate import check_auto, check_image, check_int, check_number
@@ -126,7 +126,7 @@ def needs_spatial_prior(image_or_mean_counts, threshold=LOW_COUNTS) -> bool:
 
 def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto", n_iter=3,
                  n_sweeps=10, energy_range=(0.1, None), random_state=0, block_rows=None,
-                 progress=None) -> LowCountMap:
+                 refine_phases=True, progress=None) -> LowCountMap:
     """Phase map of a low-count map: Poisson mixture + Potts prior, fitted by EM.
 
     Parameters
@@ -149,6 +149,10 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         Energy window, keV.
     random_state : int
     block_rows : int, optional
+    refine_phases : bool
+        Test the starting phases (on the binned map, where a pixel holds ~``INIT_COUNTS``
+        counts): add missed ones, merge those that are chemically one
+        (:func:`phaselib.refine.refine_phases`); recorded in ``params["refinement"]``.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -181,7 +185,8 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         if b > min(h, w):
             raise ValueError(f"bin_factor {b} is larger than the map ({h} x {w} pixels).")
         say(0.3, "initial clustering")
-        start, sums = _start(_binned(image, b) if b > 1 else image, k_req, energy_range, random_state)
+        start, sums, changes = _start(_binned(image, b) if b > 1 else image, k_req, energy_range, random_state,
+                                      refine_phases)
         spectra = sums[:, channels]
         timings["init"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -206,12 +211,12 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
     say(1.0, "done")
     params = dict(n_phases=len(order), n_phases_auto=k_req is None, bin_factor=b, beta=beta,
                   n_iter=n_iter, n_sweeps=n_sweeps, mean_counts=round(mean, 3),
-                  energy_range=start.params["energy_range"], random_state=random_state)
+                  energy_range=start.params["energy_range"], random_state=random_state, refinement=changes)
     return LowCountMap(labels, q, full, fractions, params, timings, start, phase_sums)
 
 
 # ------------------------------------------------------------------------------ helpers
-def _start(image, k_req, energy_range, random_state):
+def _start(image, k_req, energy_range, random_state, refine_phases=True):
     """The phases EM starts from: Poisson-weighted PCA of the (binned) map, k-means on its
     count-normalised scores, and the summed spectra of the clusters.
 
@@ -220,6 +225,8 @@ def _start(image, k_req, energy_range, random_state):
     decomposition : Decomposition
     sums : (K, C) ndarray
         Summed counts of each cluster on the image's channels.
+    changes : list of dict
+        What :func:`phaselib.refine.refine_phases` added or merged.
     """
     h, w, c = image.shape
     max_components = min(MAX_COMPONENTS, h * w - 1, c - 1)
@@ -229,8 +236,12 @@ def _start(image, k_req, energy_range, random_state):
                         random_state=random_state)
     n_comp = dec.suggested_n_components
     k = max(k_req or n_comp, 2)
-    labels = cluster.kmeans(dec.features(n_comp), k, random_state=random_state).labels
-    return dec, quantify.phase_spectra(image, labels.reshape(h, w).astype(np.int16), k).sums
+    labels = cluster.kmeans(dec.features(n_comp), k, random_state=random_state).labels.reshape(h, w).astype(np.int16)
+    if not refine_phases:
+        return dec, quantify.phase_spectra(image, labels, k).sums, []
+    ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
+                               n_phases=k_req, random_state=random_state)
+    return dec, ref.spectra.sums, ref.changes
 
 
 def _ordered(q, spectra):

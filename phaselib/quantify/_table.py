@@ -1,0 +1,96 @@
+"""What is written of the phases: the modal table (``phases.csv``) and MSA spectra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._lines import main_elements
+
+PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements")
+
+
+def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unassigned=None) -> list[dict]:
+    """The modal table: one row per phase, then one for unassigned pixels.
+
+    Parameters
+    ----------
+    fractions : (K,) array_like
+        Area fraction of each phase (of all pixels).
+    n_pixels : (K,) array_like of int
+    lines : list of K lists
+        Named lines of each phase (:func:`identify_lines`); their elements fill ``main_elements``.
+    unassigned_fraction, n_unassigned : float, int, optional
+        The last row (``phase`` = ``"unassigned"``); default ``1 - sum(fractions)`` and 0 pixels.
+
+    Returns
+    -------
+    list of dict
+        Keys :data:`PHASE_TABLE_COLUMNS`; fractions rounded to 6 decimals.
+    """
+    if not len(fractions) == len(n_pixels) == len(lines):
+        raise ValueError(f"fractions, n_pixels and lines must have one entry per phase, got "
+                         f"{len(fractions)}, {len(n_pixels)} and {len(lines)}.")
+    rows = [dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n), main_elements=" ".join(main_elements(ln)))
+            for i, (f, n, ln) in enumerate(zip(fractions, n_pixels, lines))]
+    if unassigned_fraction is None:
+        unassigned_fraction = max(0.0, 1.0 - float(np.sum(fractions)))
+    rows.append(dict(phase="unassigned", fraction=round(float(unassigned_fraction), 6),
+                     n_pixels=int(n_unassigned or 0), main_elements=""))
+    return rows
+
+
+def write_phase_table(rows, path) -> Path:
+    """Write :func:`phase_table` rows as ``phases.csv`` (columns :data:`PHASE_TABLE_COLUMNS`)."""
+    import csv
+
+    path = Path(path)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=PHASE_TABLE_COLUMNS, lineterminator="\n")
+        out.writeheader()
+        out.writerows({k: r[k] for k in PHASE_TABLE_COLUMNS} for r in rows)
+    return path
+
+
+def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_energy=None,
+             overwrite=False):
+    """Write each spectrum as an EMSA/MSA file (RosettaSciIO's writer).
+
+    Parameters
+    ----------
+    spectra : (K, C) ndarray
+    energy_offset, energy_scale : float
+        keV.
+    folder : str or Path
+    names : list of str, optional
+        File stems (default ``phase_0`` ...).
+
+    Returns
+    -------
+    list of Path
+    """
+    from rsciio.msa import file_writer
+
+    spectra = np.atleast_2d(np.asarray(spectra, np.float64))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = names or [f"phase_{i}" for i in range(len(spectra))]
+    if len(names) != len(spectra):
+        raise ValueError(f"{len(names)} names for {len(spectra)} spectra.")
+    paths = []
+    for name, s in zip(names, spectra):
+        path = folder / f"{name}.msa"
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+        md = {"General": {"title": name}, "Signal": {"signal_type": "EDS_SEM"}}
+        if beam_energy:
+            md["Acquisition_instrument"] = {"SEM": {"beam_energy": float(beam_energy)}}
+        file_writer(str(path), {
+            "data": s,
+            "axes": [dict(name="Energy", size=s.size, offset=float(energy_offset),
+                          scale=float(energy_scale), units="keV", navigate=False)],
+            "metadata": md, "original_metadata": {},
+        })
+        paths.append(path)
+    return paths
