@@ -64,7 +64,8 @@ def test_nothing_changes_on_a_clean_map(rock):
     assert not [c for c in ref.changes if c["action"] != "rejected"] and np.array_equal(ref.labels, labels)
 
 
-def _shares(names, counts=2e6, rng=np.random.default_rng(0)):
+def _shares(names, counts=2e6):
+    rng = np.random.default_rng(0)
     e = -0.2 + 0.01 * np.arange(2048)
     spectra = datasets.phase_spectra(names, energy_keV=e, beam_energy=20.0)
     sums = rng.poisson(spectra * counts).astype(float)
