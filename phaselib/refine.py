@@ -344,8 +344,10 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
     if not [c for c in changes if c["action"] != "rejected"]:
-        return Refinement(before.astype(np.int16), spectra if np.array_equal(lab, before) else
-                          quantify.phase_spectra(image, before, k, block_rows=block_rows, client=client), changes)
+        k0 = int(before.max()) + 1
+        same = np.array_equal(lab, before) and spectra.sums.shape[0] == k0
+        return Refinement(before.astype(np.int16), spectra if same else
+                          quantify.phase_spectra(image, before, k0, block_rows=block_rows, client=client), changes)
     keep = np.flatnonzero(n_pix > 0)
     order = keep[np.argsort(-n_pix[keep], kind="stable")]  # canonical: most abundant first
     lut = np.full(k + 1, -1, np.int64)

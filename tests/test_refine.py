@@ -62,6 +62,7 @@ def test_nothing_changes_on_a_clean_map(rock):
     dec, n, labels = _kmeans_labels(rock.image, rock.n_phases)
     ref = refine.refine_phases(rock.image, labels, dec.features(n + 8), dec.pixel_sums)
     assert not [c for c in ref.changes if c["action"] != "rejected"] and np.array_equal(ref.labels, labels)
+    assert ref.n_phases == rock.n_phases == len(ref.spectra.n_pixels)
 
 
 def _shares(names, counts=2e6):

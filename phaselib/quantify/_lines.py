@@ -36,8 +36,8 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     fwhm_keV : float
         Peak width used for the background and matching.
     min_significance : float
-        Minimum peak height over the background's Poisson noise (sigma), for
-        summed spectra.
+        Minimum peak height over the background's Poisson noise (sigma): a line is named only
+        when the counts make it significant.
 
     Returns
     -------
@@ -60,19 +60,26 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     half = max(1, int(fwhm_keV / scale / 2))
     masked = np.where(e > 0.2, net, 0)
     peaks = np.flatnonzero((masked > 0) & (masked == maximum_filter1d(masked, 2 * half + 1)))
-    if s.sum() > 1e3:  # summed counts: keep peaks well above the noise of the smoothed background
-        noise = np.sqrt(np.maximum(bg[peaks], 1.0) / (2 * np.sqrt(np.pi) * max(sigma / 2, 0.5)))
-        peaks = peaks[net[peaks] >= min_significance * noise]
+    # keep peaks well above the Poisson noise of the smoothed background (a few counts of a
+    # low-count phase do not make a line)
+    noise = np.sqrt(np.maximum(bg[peaks], 1.0) / (2 * np.sqrt(np.pi) * max(sigma / 2, 0.5)))
+    peaks = peaks[net[peaks] >= min_significance * noise]
     peaks = peaks[net[peaks] > 0.01 * net[peaks].max()] if peaks.size else peaks
     candidates = xray_lines(tuple(elements) if elements else None, max_energy=beam_energy)
     energies = np.array([c[1] for c in candidates])
     peak_e = e[peaks]
     tol = fwhm_keV / 2
 
+    def seen(el, line):
+        main = next((c[1] for c in candidates if c[0] == f"{el}_{line}"), None)
+        return main is not None and bool(np.any(np.abs(peak_e - main) <= tol))
+
     def plausible(name):
-        # an L or M line is believed only if the element's K (or L) line, when
-        # excited and in range, is seen too
+        # an L or M line is believed only if the element's K (or L) line, when excited and in
+        # range, is seen too; a minor line of a family (Kb, Lb, Ll...) only if its alpha line is
         el, line = name.split("_")
+        if line[1:] != "a" and not seen(el, f"{line[0]}a"):
+            return False
         for family in ("K", "L"):
             if line[0] == family:
                 return True
@@ -86,6 +93,9 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
         near = [i for i in np.flatnonzero(np.abs(energies - e[p]) <= tol) if plausible(candidates[i][0])]
         if not near:
             continue
+        # a peak near lines of several elements goes to an element already found (Ti Kb, not V Ka)
+        known = {f["element"] for f in found}
+        near = [i for i in near if candidates[i][0].split("_")[0] in known] or near
         best = max(near, key=lambda i: (candidates[i][2], -abs(energies[i] - e[p])))
         name = candidates[best][0]
         if any(f["line"] == name for f in found):
