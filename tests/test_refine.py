@@ -71,7 +71,7 @@ def _shares(names, counts=2e6):
     spectra = datasets.phase_spectra(names, energy_keV=e, beam_energy=20.0)
     sums = rng.poisson(spectra * counts).astype(float)
     elements = ("Na", "Mg", "Al", "Si", "P", "K", "Ca", "Ti", "Fe")
-    return [refine._shares(s[None], e, elements, 20.0) for s in sums], elements
+    return [refine._merge._shares(s[None], e, elements, 20.0) for s in sums], elements
 
 
 @pytest.mark.parametrize("a, b, distinct", [

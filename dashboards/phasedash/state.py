@@ -11,7 +11,7 @@ import numpy as np
 import traitlets as T
 
 from phaselib import cluster as _cluster
-from phaselib import decompose, preprocess, quantify, segment
+from phaselib import decompose, preprocess, quantify, refine, segment
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
@@ -58,6 +58,7 @@ class Session(SessionFile, T.HasTraits):
     otsu = T.Any(None)           # (K,) Otsu thresholds of the abundance maps
     min_size = T.Int(0)
     labels = T.Any(None)         # (H, W) phase map, -1 unassigned
+    refinement = T.Any(())       # what phaselib.refine added / merged in the clusters' phases
     spectra = T.Any(None)        # PhaseSpectra
     phase_lines = T.Any(())
     grain_options = T.Dict()
@@ -65,6 +66,7 @@ class Session(SessionFile, T.HasTraits):
     _truth_full = None
     _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels): the last spatial-prior map
+    _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
@@ -105,7 +107,7 @@ class Session(SessionFile, T.HasTraits):
 
     def clear_caches(self):
         """Forget results cached for the current map (they hold a reference to it)."""
-        self._spatial = self._sums_of = None
+        self._spatial = self._sums_of = self._refined = None
 
     def crop(self, rows, cols):
         """Analyse a rectangle of the loaded map: ``rows=(r0, r1)``, ``cols=(c0, c1)``; None resets."""
@@ -250,6 +252,20 @@ class Session(SessionFile, T.HasTraits):
         self.n_clusters = max(lc.n_phases, 2)
         return lc
 
+    def refined_clusters(self):
+        """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
+        chosen number kept by merging the most alike), once per clustering; ``refinement`` says what."""
+        clus = self.clustering
+        if self._refined is None or self._refined[0] is not clus:
+            h, w = self.image.shape[:2]
+            labels = clus.labels.reshape(h, w).astype(np.int16)
+            m = min(self.pca.n_components, self.n_components + 8)
+            ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
+                                       n_phases=self.n_clusters)
+            self._refined = (clus, ref.labels, ref.changes)
+        self.refinement = tuple(self._refined[2])
+        return self._refined[1]
+
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
         source = source or self.phase_source
@@ -262,7 +278,7 @@ class Session(SessionFile, T.HasTraits):
             if source == "spatial":
                 labels = self.spatial_labels(beta).astype(np.int16)
             else:
-                labels = self.clustering.labels.reshape(h, w).astype(np.int16)
+                labels = self.refined_clusters()
             labels = segment.clean_labels(labels, min_size)
             otsu = self.otsu
             overrides = self.overrides

@@ -50,14 +50,8 @@ def run(args):
           f"written to {args.out} in {time.perf_counter() - t0:.2f} s")
     for row in result.table()[:-1]:
         print(f"  phase {row['phase']}: {100 * row['fraction']:6.2f} %  {row['main_elements']}")
+    from ..refine import describe_change
+
     for change in result.params.get("refinement", []):
         print("  " + describe_change(change))
 
-
-def describe_change(change) -> str:
-    """One line for a phase added, merged or rejected by :mod:`phaselib.refine` (clustering's numbers)."""
-    if change["action"] == "merged":
-        return f"merged phase {change['phase']} into {change['into']}: {change['reason']}"
-    if change["action"] == "added":
-        return f"added a phase ({change['n_pixels']} px): {change['reason']}"
-    return f"{change['action']} phase {change.get('phase')}: {change['reason']}"

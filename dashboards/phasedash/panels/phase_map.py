@@ -9,6 +9,7 @@ import ipywidgets as W
 import numpy as np
 
 from phaselib import quantify
+from phaselib.refine import describe_change
 
 from ..plots import CurveView, MapView, SpectrumView, labels_rgb, phase_colour
 from . import Panel, guide
@@ -87,7 +88,7 @@ class PhaseMapPanel(Panel):
         counts = float(s.brightness.mean())
         self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" else
                            f"<i>This map has {counts:.0f} counts per pixel: per-pixel clusters are speckled; "
-                           "try <b>clusters + spatial prior</b>.</i>")
+                           "try <b>clusters + spatial prior</b>.</i>") + self._changes()
         k = int(max(s.labels.max() + 1, 1))
         if not spectra_only:
             self.show_map()
@@ -101,6 +102,14 @@ class PhaseMapPanel(Panel):
         self.show_table()
         if s.spectra is not None and s.spectra.sums.shape[0] == k:
             self.show_spectra()
+
+    def _changes(self):
+        """What phaselib.refine did to the clusters' phases, as a short list."""
+        s = self.s
+        if s.phase_source != "clusters" or not s.refinement:
+            return ""
+        items = "".join(f"<li>{html.escape(describe_change(c))}</li>" for c in s.refinement)
+        return f"<div class='pd-refinement'><b>Phases tested</b> (cluster numbers):<ul>{items}</ul></div>"
 
     def show_map(self):
         s = self.s

@@ -1,0 +1,33 @@
+"""Phases that mean something: merge phases a petrologist would call one, add the ones clustering missed.
+
+Clustering with a fixed number of clusters splits big phases and merges small ones; the number
+of PCA components above the noise counts directions of variation, not minerals (a zoned
+plagioclase or a groundmass varying in K/Na adds components). After any clustering,
+:func:`refine_phases` applies two tests, both stated here so their limits are clear:
+
+Seed (:func:`seed_phases`)
+    In the count-normalised PCA feature space (:meth:`~phaselib.decompose.Decomposition.features`)
+    a pixel's scatter around its phase's centre, scaled by ``sqrt(counts)``, is the Poisson noise
+    plus the phase's own variation. Each phase's scatter is estimated robustly (its covariance,
+    then again without its 2 % worst pixels); a pixel whose Mahalanobis distance to every phase
+    passes the ``chi2(m)`` quantile at ``p_value`` is explained by none. Unexplained pixels are
+    clustered; a cluster of at least ``min_pixels`` whose centre is not a mixture of two phases
+    (a mixed pixel at a grain boundary lies on the segment between the two centres) seeds a new
+    phase, which takes the pixels nearer its centre than their own.
+Merge (:func:`merge_phases`)
+    Each phase sum spectrum gives the net counts of the main line of every element seen
+    (:func:`phaselib.quantify.line_intensities`); their shares (O and C left out: they are in
+    every silicate and oxide, and strongly absorbed) describe its chemistry. Two phases are
+    *distinct* when some element holds >= ``major`` (5 %) of one and at most a third of that
+    share in the other, and that difference is significant (> ``z`` Poisson sigmas). Zoning,
+    Fe/Mg or Na/Ca exchange within a factor of 3, and pieces of one groundmass are therefore one
+    phase; quartz / feldspar, albite / K-feldspar, augite / orthopyroxene, magnetite / ilmenite
+    are two. Phases that are not distinct are merged, most alike first. With a number of phases
+    asked for, the most alike pairs are merged until that number is reached instead.
+"""
+
+from ._merge import LIGHT, distinct_phases, merge_phases
+from ._refine import Refinement, describe_change, refine_phases
+from ._seed import seed_phases
+
+__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "merge_phases", "refine_phases", "seed_phases"]

@@ -1,0 +1,124 @@
+"""The merge test: whether two phases' chemistries differ as two minerals do."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quantify
+
+#: elements left out of the chemistry of a phase (in nearly every mineral, strongly absorbed)
+LIGHT = ("O", "C", "N", "B")
+
+
+def _shares(sums, energy_keV, elements, beam_energy):
+    """(K, E) shares of the elements' main-line net counts, and their variances."""
+    out, var = [], []
+    for s in sums:
+        net, v = quantify.line_intensities(s, energy_keV, elements, beam_energy=beam_energy)
+        net = np.clip(net, 0, None)
+        total = max(net.sum(), 1.0)
+        out.append(net / total)
+        var.append(v / total ** 2)
+    return np.array(out), np.array(var)
+
+
+def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, ratio=3.0, z=5.0):
+    """Whether two phases' chemistries differ as two minerals do (see the module docstring).
+
+    Parameters
+    ----------
+    shares_a, var_a, shares_b, var_b : (E,) ndarray
+        Shares of the elements' net line counts in each phase, and their variances.
+    elements : sequence of str
+    major, ratio, z : float
+        An element of share >= ``major`` in one phase and at most ``1 / ratio`` of it in the
+        other, with a difference of more than ``z`` sigmas, makes the phases distinct.
+
+    Returns
+    -------
+    distinct : bool
+    reason : str
+        The element that decides, with its shares.
+    """
+    hi, lo = np.maximum(shares_a, shares_b), np.minimum(shares_a, shares_b)
+    sig = np.abs(shares_a - shares_b) / np.sqrt(var_a + var_b + 1e-18)
+    key = (hi >= major) & (lo * ratio <= hi) & (sig > z)
+    order = np.argsort(-(hi - lo))
+    for i in order:
+        if key[i]:
+            return True, f"{elements[i]} {100 * shares_a[i]:.1f} % vs {100 * shares_b[i]:.1f} % of the line counts"
+    i = order[0] if len(order) else None
+    return False, ("no major element differs by a factor of 3" if i is None else
+                   f"same major elements (largest difference {elements[i]} {100 * shares_a[i]:.1f} % vs "
+                   f"{100 * shares_b[i]:.1f} %)")
+
+
+def _likeness(sa, sb, major=0.05):
+    """How unalike two chemistries are: the largest log ratio of a major element's shares."""
+    hi, lo = np.maximum(sa, sb), np.minimum(sa, sb)
+    m = hi >= major
+    return float(np.max(np.log((hi[m] + 0.005) / (lo[m] + 0.005)))) if m.any() else 0.0
+
+
+def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=None, major=0.05, ratio=3.0,
+                 z=5.0):
+    """Merge phases that are not chemically distinct (or, with `n_phases`, the most alike down to it).
+
+    Parameters
+    ----------
+    spectra : PhaseSpectra
+        Summed spectra of the phases of ``labels``.
+    labels : ndarray of int
+        Phase of each pixel, -1 unassigned.
+    n_phases : int, optional
+        Merge the most alike phases until this many are left (whether distinct or not).
+    beam_energy : float, optional
+    elements : sequence of str, optional
+        Elements compared (default: those named in any phase spectrum, light ones left out).
+    major, ratio, z : float
+        As :func:`distinct_phases`.
+
+    Returns
+    -------
+    labels : ndarray of int
+        Merged phases keep the number of the larger one; numbers are not compacted.
+    sums : (K, C) ndarray
+        Summed spectra, rows of merged-away phases zero.
+    merged : list of dict
+        ``{"phase", "into", "reason"}`` in the order done.
+    """
+    lab = np.array(labels, copy=True)
+    sums, n_pix = spectra.sums.astype(np.float64).copy(), spectra.n_pixels.astype(np.int64).copy()
+    e = spectra.energy_keV
+    if elements is None:
+        found = {f["element"] for s in sums if s.sum() > 0 for f in quantify.identify_lines(
+            s, e, beam_energy=beam_energy, n_lines=12)}
+        elements = sorted(found - set(LIGHT))
+    elements = list(elements)
+    merged = []
+    alive = [p for p in range(len(sums)) if n_pix[p] > 0]
+    while len(alive) > 1 and elements:
+        if n_phases is not None and len(alive) <= n_phases:
+            break
+        shares, var = _shares(sums[alive], e, tuple(elements), beam_energy)
+        best = None
+        for i in range(len(alive)):
+            for j in range(i + 1, len(alive)):
+                differ, why = distinct_phases(shares[i], var[i], shares[j], var[j], elements, major=major,
+                                              ratio=ratio, z=z)
+                if differ and n_phases is None:
+                    continue
+                score = _likeness(shares[i], shares[j], major)
+                if best is None or score < best[0]:
+                    best = (score, i, j, why)
+        if best is None:
+            break
+        _, i, j, why = best
+        a, b = (alive[i], alive[j]) if n_pix[alive[i]] < n_pix[alive[j]] else (alive[j], alive[i])
+        lab[lab == a] = b
+        sums[b] += sums[a]
+        n_pix[b] += n_pix[a]
+        sums[a], n_pix[a] = 0, 0
+        alive.remove(a)
+        merged.append(dict(phase=int(a), into=int(b), reason=why))
+    return lab, sums, merged

@@ -1,0 +1,174 @@
+"""Both tests after a clustering: :func:`refine_phases` -> :class:`Refinement`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import quantify
+from .._validate import check_array
+from ._merge import LIGHT, _shares, distinct_phases, merge_phases
+from ._seed import seed_phases
+
+
+@dataclass(frozen=True, eq=False)
+class Refinement:
+    """Labels after :func:`refine_phases` and what changed.
+
+    Attributes
+    ----------
+    labels : (H, W) int16 ndarray
+        Phases renumbered ``0..K-1`` in canonical order (most abundant first), -1 unassigned.
+    spectra : PhaseSpectra
+        Summed spectra of the new phases.
+    changes : list of dict
+        ``{"action": "added" | "merged", ...}`` with the phases involved (numbers of the
+        clustering's phases; an added phase gets the next free number) and the reason.
+    """
+
+    labels: np.ndarray
+    spectra: quantify.PhaseSpectra
+    changes: list = field(default_factory=list)
+
+    @property
+    def n_phases(self) -> int:
+        return self.spectra.sums.shape[0]
+
+
+def describe_change(change) -> str:
+    """One line for a phase added, merged or rejected (numbers are the clustering's)."""
+    if change["action"] == "merged":
+        return f"merged phase {change['phase']} into {change['into']}: {change['reason']}"
+    if change["action"] == "added":
+        return f"added a phase ({change['n_pixels']} px): {change['reason']}"
+    return f"{change['action']} phase {change.get('phase')}: {change['reason']}"
+
+
+def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
+                  merge=True, p_value=1e-5, min_pixels=None, min_counts=150.0, random_state=0, block_rows=None,
+                  client=None):
+    """Seed missed phases, then merge phases that are one (see the module docstring).
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    labels : (H, W) int ndarray
+        Phases of a clustering, -1 unassigned.
+    features, pixel_sums : (H*W, m), (H, W) ndarray, optional
+        Count-normalised PCA features and counts per pixel, for seeding.
+    n_phases : int, optional
+        The number of phases asked for: phases are still seeded, then the most alike merged
+        until this many are left. Default: merge every pair that is not distinct.
+    spectra : PhaseSpectra, optional
+        Phase sums of ``labels`` (saves a pass over the map when nothing is seeded).
+    seed, merge : bool
+        Run each test. Seeding needs pixels that hold enough counts to stand out one by one: it
+        is skipped below ``min_counts`` counts per pixel (the low-count path seeds on its binned
+        start instead).
+    p_value, min_pixels, random_state
+        As :func:`seed_phases`.
+
+    Returns
+    -------
+    Refinement
+    """
+    lab = check_array(labels, "labels", ndim=2, kind="iu").astype(np.int64)
+    before = lab
+    h, w = lab.shape
+    changes = []
+    if seed and features is not None and pixel_sums is not None and np.mean(pixel_sums) >= min_counts:
+        lab, spectra, added = _seed(image, lab, features, pixel_sums, spectra, p_value=p_value,
+                                    min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
+                                    client=client)
+        changes += added
+    k = int(lab.max()) + 1
+    if spectra is None or spectra.sums.shape[0] != k:
+        spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
+    sums, n_pix = spectra.sums, spectra.n_pixels
+    if merge:
+        seeded = lab
+        lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy)
+        changes += [dict(action="merged", **m) for m in merged]
+        lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
+        n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
+    if not [c for c in changes if c["action"] != "rejected"]:
+        k0 = int(before.max()) + 1
+        same = np.array_equal(lab, before) and spectra.sums.shape[0] == k0
+        return Refinement(before.astype(np.int16), spectra if same else
+                          quantify.phase_spectra(image, before, k0, block_rows=block_rows, client=client), changes)
+    keep = np.flatnonzero(n_pix > 0)
+    order = keep[np.argsort(-n_pix[keep], kind="stable")]  # canonical: most abundant first
+    lut = np.full(k + 1, -1, np.int64)
+    lut[order] = np.arange(order.size)
+    out = lut[np.where(lab >= 0, lab, k)].astype(np.int16)
+    return Refinement(out, quantify.PhaseSpectra(sums[order], n_pix[order], spectra.energy_keV, spectra.total),
+                      changes)
+
+
+def _is_mixture(spectrum, phases, tol=0.3):
+    """Whether a (normalised) spectrum is close to a mixture of the phases' (pixels straddling
+    boundaries, or the noise tails of several phases): the residual of its non-negative
+    least-squares fit by them is under ``tol`` times its distance to the nearest phase."""
+    from scipy.optimize import nnls
+
+    phases = np.asarray(phases, np.float64)
+    nearest = min(np.linalg.norm(spectrum - p) for p in phases)
+    _, residual = nnls(phases.T, np.asarray(spectrum, np.float64))
+    return residual <= tol * nearest
+
+
+def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **options):
+    """Accept the candidates of :func:`seed_phases` whose unexplained pixels' chemistry is
+    distinct from every phase's; they take their pixels."""
+    h, w = lab.shape
+    candidates = seed_phases(features, np.ravel(pixel_sums), lab.ravel(), **options)
+    if not candidates:
+        return lab, spectra, []
+    k = int(lab.max()) + 1
+    probe = lab.ravel().copy()
+    for i, cand in enumerate(candidates):
+        probe[cand["members"]] = k + i
+    both = quantify.phase_spectra(image, probe.reshape(h, w), k + len(candidates), block_rows=block_rows,
+                                  client=client)
+    found = {f["element"] for s in both.sums if s.sum() > 0
+             for f in quantify.identify_lines(s, both.energy_keV, beam_energy=image.beam_energy, n_lines=12)}
+    elements = tuple(sorted(found - set(LIGHT)))
+    shares, var = _shares(both.sums, both.energy_keV, elements, image.beam_energy)
+    flat, added = lab.ravel().copy(), []
+    norm = both.sums / np.maximum(both.sums.sum(1, keepdims=True), 1.0)
+    present = [p for p in range(k) if both.n_pixels[p] > 0]
+    for i, cand in enumerate(candidates):
+        j = k + i
+        if _is_mixture(norm[j], norm[present]):
+            continue
+        verdicts = [distinct_phases(shares[j], var[j], shares[p], var[p], elements)
+                    for p in range(k) if both.n_pixels[p] > 0]
+        if not all(d for d, _ in verdicts):
+            continue
+        new = int(flat.max()) + 1
+        flat[cand["take"] & (flat < k)] = new
+        added.append(dict(action="added", phase=new, n_pixels=int(np.count_nonzero(flat == new)),
+                          n_unexplained=int(cand["members"].size),
+                          reason="pixels no phase explains (chi-square test of their distance to every phase), "
+                                 "chemically distinct from every phase: " + "; ".join(r for _, r in verdicts[:2])))
+    if not added:
+        return lab, spectra, []
+    return flat.reshape(h, w), None, added
+
+
+def _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client):
+    """A phase added by seeding and then merged into another was not a phase: its pixels go back
+    to the phases they had, and both records become one ``"rejected"`` note."""
+    added = {c["phase"] for c in changes if c["action"] == "added"}
+    undone = {c["phase"] for c in changes if c["action"] == "merged" and c["phase"] in added}
+    if not undone:
+        return lab, sums, changes
+    back = np.isin(seeded, list(undone))
+    lab = lab.copy()
+    lab[back] = before[back]
+    notes = [dict(action="rejected", phase=c["phase"], reason=f"seeded, then merged back ({c['reason']})")
+             for c in changes if c["action"] == "merged" and c["phase"] in undone]
+    changes = [c for c in changes if c.get("phase") not in undone] + notes
+    sums = quantify.phase_spectra(image, lab, sums.shape[0], block_rows=block_rows, client=client).sums
+    return lab, sums, changes
