@@ -16,7 +16,7 @@ LAYERS = {
     "_stream": 2, "render": 2,
     "io": 3, "preprocess": 3, "datasets": 3, "cluster": 3, "segment": 3, "morphology": 3, "compare": 3,
     "quantify": 3,
-    "decompose": 4,
+    "decompose": 4, "identify": 4,
     "refine": 4,
     "lowcount": 5,
     "pipeline": 6,
