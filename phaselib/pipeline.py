@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cluster as _cluster
-from . import decompose, lowcount, quantify, refine, render, segment
+from . import decompose, identify, lowcount, quantify, refine, render, segment
 from ._image import SpectrumImage
 from ._serialize import jsonable
 from ._validate import check_auto, check_choice, check_image, check_int
@@ -44,6 +44,10 @@ class PhaseMap:
     clustering : Clustering or None
         The clustering the phases came from (before :mod:`phaselib.refine` added or merged
         phases: compare ``params["refinement"]``).
+    image_info : dict
+    minerals : tuple of PhaseName
+        Composition and best-matching minerals of each phase (:func:`phaselib.identify.name_phases`);
+        empty when not asked for or the beam energy is unknown.
     """
 
     labels: np.ndarray
@@ -57,6 +61,7 @@ class PhaseMap:
     decomposition: decompose.Decomposition
     clustering: _cluster.Clustering | None = None
     image_info: dict = field(default_factory=dict)
+    minerals: tuple = ()
 
     @property
     def n_phases(self) -> int:
@@ -67,7 +72,8 @@ class PhaseMap:
         fraction, n_pixels, main elements), then one for the unassigned pixels."""
         return quantify.phase_table(self.fractions, self.spectra.n_pixels, self.lines,
                                     unassigned_fraction=self.unassigned_fraction,
-                                    n_unassigned=int(np.count_nonzero(self.labels < 0)))
+                                    n_unassigned=int(np.count_nonzero(self.labels < 0)),
+                                    minerals=[n.best for n in self.minerals] if self.minerals else None)
 
     def save(self, folder, *, summary_extra=None) -> Path:
         """Write labels.npy, phases.csv, phase_spectra.npy, summary.json, phase_map.png."""
@@ -81,7 +87,7 @@ class PhaseMap:
             method=self.method, n_phases=self.n_phases, params=self.params,
             timings_s={k: round(v, 4) for k, v in self.timings.items()},
             unassigned_fraction=self.unassigned_fraction, image=self.image_info,
-            phases=table[:-1], lines=self.lines,
+            phases=table[:-1], lines=self.lines, minerals=[_mineral_summary(n) for n in self.minerals],
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )
@@ -89,6 +95,15 @@ class PhaseMap:
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
         return folder
+
+
+def _mineral_summary(name) -> dict:
+    """What summary.json says of one phase's name: best, score, ambiguity, runners-up, composition."""
+    comp = name.composition
+    return dict(best=name.best, group=name.group, score=round(float(name.score), 3), ambiguous=bool(name.ambiguous),
+                text=name.text, reason=name.reason,
+                candidates=[[c.name, c.detail, round(float(c.score), 3)] for c in name.candidates[:5]],
+                atomic_percent=None if comp is None else {k: round(v, 2) for k, v in comp.as_dict().items()})
 
 
 #: pixels read (row blocks spread over the map) to estimate the mean counts that choose the low-count path
@@ -104,7 +119,8 @@ def _resolve_auto(value, name):
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
-               decomposition=None, spatial_prior="auto", beta=1.0, refine_phases=True, progress=None) -> PhaseMap:
+               decomposition=None, spatial_prior="auto", beta=1.0, refine_phases=True, name_minerals=True,
+               progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -157,6 +173,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         After clustering, add phases for pixels that no phase explains and merge phases that are
         chemically one (:func:`phaselib.refine.refine_phases`); with `n_phases` given, the most
         alike are merged down to it. What changed is in ``params["refinement"]``.
+    name_minerals : bool
+        Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
+        the beam energy): ``PhaseMap.minerals``, the ``mineral`` column of ``phases.csv``.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -168,6 +187,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     check_choice(method, "method", METHODS)
     check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
     check_choice(refine_phases, "refine_phases", (True, False))
+    check_choice(name_minerals, "name_minerals", (True, False))
     check_int(min_size, "min_size", low=0)
     k_req = _resolve_auto(n_phases, "n_phases")
     n_req = _resolve_auto(n_components, "n_components")
@@ -186,7 +206,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     timings = {}
     if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
-                           client, timings, say, refine_phases)
+                           client, timings, say, refine_phases, name_minerals)
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
@@ -235,7 +255,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         params.update(n_phases=k, refinement=ref.changes)
         timings["refine"] = time.perf_counter() - t
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
-                    spectra=spectra)
+                    spectra=spectra, name_minerals=name_minerals)
 
 
 def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:
@@ -255,7 +275,8 @@ def _low_counts(image, method, spatial_prior, decomposition, energy_range, timin
     return lowcount.needs_spatial_prior(mean)
 
 
-def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None):
+def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None,
+             name_minerals=True):
     """Phase spectra (unless given), fractions and named lines of a label map -> PhaseMap."""
     say(0.75, "phase spectra")
     t = time.perf_counter()
@@ -271,16 +292,22 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
         lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy)
                  for s in spectra.sums]
     timings["quantify"] = time.perf_counter() - t
+    minerals = ()
+    if name_minerals and image.beam_energy:
+        say(0.96, "naming the minerals")
+        t = time.perf_counter()
+        minerals = identify.name_phases(spectra.sums, image.energy_keV, beam_energy=image.beam_energy)
+        timings["minerals"] = time.perf_counter() - t
     say(1.0, "done")
     info = dict(shape=list(image.shape), dtype=str(image.data.dtype), energy_offset=image.energy_offset,
                 energy_scale=image.energy_scale, beam_energy=image.beam_energy,
                 pixel_size=image.pixel_size, source=image.source)
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
-                    clus, info)
+                    clus, info, tuple(minerals))
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,
-                refine_phases):
+                refine_phases, name_minerals):
     """Low-count path: Poisson mixture + Potts prior (its own PCA + k-means start on a binned copy),
     then the usual measures, with the phase sums the EM's blocks already give."""
     t = time.perf_counter()
@@ -297,4 +324,4 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
     return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say,
-                    spectra=low.phase_sums)
+                    spectra=low.phase_sums, name_minerals=name_minerals)

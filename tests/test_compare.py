@@ -52,8 +52,12 @@ def test_one_phase_table_and_writer(tmp_path):
     rows = quantify.phase_table([0.5, 0.3], [50, 30], lines, unassigned_fraction=0.2, n_unassigned=20)
     assert rows[-1] == dict(phase="unassigned", fraction=0.2, n_pixels=20, main_elements="")
     path = quantify.write_phase_table(rows, tmp_path / "phases.csv")
-    assert path.read_text().splitlines() == ["phase,fraction,n_pixels,main_elements", "0,0.5,50,Si O",
-                                             "1,0.3,30,Fe", "unassigned,0.2,20,"]
+    assert path.read_text().splitlines() == ["phase,fraction,n_pixels,main_elements,mineral", "0,0.5,50,Si O,",
+                                             "1,0.3,30,Fe,", "unassigned,0.2,20,,"]
+    named = quantify.phase_table([0.5, 0.3], [50, 30], lines, minerals=["quartz", "magnetite"])
+    assert [r["mineral"] for r in named] == ["quartz", "magnetite", ""]
+    with pytest.raises(ValueError, match="`minerals` must have one entry per phase"):
+        quantify.phase_table([0.5, 0.3], [50, 30], lines, minerals=["quartz"])
     with pytest.raises(ValueError, match="one entry per phase"):
         quantify.phase_table([0.5], [50, 30], lines)
     with pytest.raises(TypeError, match="`image` must be a SpectrumImage"):

@@ -392,3 +392,30 @@ def test_caches_follow_the_map(synth):
     synth.crop(None, None)
     synth.phase_map.min_size.value = 0
     assert s.image.shape[:2] == (120, 160) and s._sums_of[0] is s.image
+
+
+def test_minerals_are_named_on_demand_and_exported(app, tmp_path):
+    """The button names each phase (phaselib.identify); the table and phases.csv show it; a new
+    phase map forgets names that no longer belong to its spectra."""
+    s = app.session
+    assert s.minerals == () and "mineral (score)" in app.phase_map.table.value
+    app.phase_map.name.click()
+    assert app.runner.message.value == ""
+    k = s.spectra.sums.shape[0]
+    assert len(s.minerals) == k and all(n.best for n in s.minerals)
+    assert s.minerals[0].text.split(" ")[0] in app.phase_map.table.value
+    app.export(tmp_path / "out")
+    rows = (tmp_path / "out" / "phases.csv").read_text().splitlines()
+    assert rows[0].endswith(",mineral") and rows[1].split(",")[-1] == s.minerals[0].best
+    app.phase_map.min_size.value = 5
+    assert s.minerals == ()
+
+
+def test_the_refinement_of_the_clusters_is_listed():
+    """Clusters from k-means are tested by phaselib.refine; what it did is listed under the map."""
+    app = App("synthetic:120x160", background=False)
+    s = app.session
+    assert isinstance(s.refinement, tuple)
+    s.refinement = ({"action": "merged", "phase": 5, "into": 0, "reason": "same major elements"},)
+    app.phase_map.refresh()
+    assert "merged phase 5 into 0: same major elements" in app.phase_map.hint.value

@@ -272,3 +272,215 @@ def test_bad_write_and_texture_inputs(tmp_path):
         phase_spectra(["quartz"], energy_keV=[1.0])
     with pytest.raises(FileNotFoundError):
         load_rock(tmp_path / "missing.npy")
+
+
+# ----------------------------------------------------------------- rich rocks
+E = -0.2 + 0.01 * np.arange(2048)
+#: make_rock((32, 40), seed=1) before the rich-rock options existed: they must not change it
+DEFAULT_32x40_SHA256 = "cd36f2d8b28d85af"
+
+
+def _window(e, lo, hi):
+    return (e >= lo) & (e <= hi)
+
+
+def test_defaults_are_bit_identical_to_before():
+    import hashlib
+
+    r = make_rock((32, 40), seed=1)
+    assert hashlib.sha256(r.image.data.tobytes()).hexdigest()[:16] == DEFAULT_32x40_SHA256
+    assert int(r.image.data.sum(dtype=np.int64)) == 256783
+    assert hashlib.sha256(r.labels.tobytes()).hexdigest()[:16] == "3e8a7eba7ea0c870"
+    # options that do nothing here (no zoned mineral, zero strengths) leave the map alone
+    same = make_rock((32, 40), seed=1, zoning=1.0, beam_spread=0.0, escape_peaks=0.0, sum_peaks=0.0)
+    assert np.array_equal(same.image.data, r.image.data)
+
+
+def test_glass_compositions_and_rims():
+    from phaselib.datasets import GLASSES, RIMS
+
+    for name in ("basaltic glass", "rhyolitic glass"):
+        assert name in GLASSES and sum(MINERALS[name].values()) == pytest.approx(1.0, abs=1e-5)
+    assert MINERALS["rhyolitic glass"]["Si"] > 0.35 > MINERALS["basaltic glass"]["Si"] > 0.2
+    assert MINERALS["basaltic glass"]["Fe"] > 5 * MINERALS["rhyolitic glass"]["Fe"]
+    rim = _minerals.RIM_COMPOSITIONS
+    assert set(RIMS) == set(rim) >= {"labradorite", "olivine", "augite"}
+    assert rim["labradorite"]["Ca"] < MINERALS["labradorite"]["Ca"]  # An60 -> An30
+    assert rim["olivine"]["Fe"] > MINERALS["olivine"]["Fe"]  # Fo90 -> Fo75
+    assert rim["augite"]["Fe"] > MINERALS["augite"]["Fe"]
+
+
+def test_zoning_moves_cores_and_rims_apart():
+    from phaselib.datasets import _mixing
+
+    kw = dict(minerals=["labradorite", "quartz"], fractions=[0.6, 0.4], matrix_fraction=0.0,
+              grain_size=24.0, counts_per_pixel=300, seed=3)
+    flat, zoned = make_rock((96, 120), **kw), make_rock((96, 120), zoning=1.0, **kw)
+    assert np.array_equal(flat.labels, zoned.labels) and np.array_equal(flat.grain_ids, zoned.grain_ids)
+    np.testing.assert_array_equal(flat.phase_spectra, zoned.phase_spectra)  # the cores
+    x = _mixing.zone_map(zoned.labels, zoned.grain_ids, [True, False], 1.0)
+    plag = zoned.labels == 0
+    assert x[~plag].max() == 0 and x[plag].min() >= 0 and x[plag].max() == pytest.approx(1.0)
+    core, rim = plag & (x < 0.3), plag & (x > 0.8)
+    assert core.sum() > 300 and rim.sum() > 300
+    ca, na = _window(E, 3.6, 3.78), _window(E, 0.96, 1.12)
+
+    def ca_na(rock, mask):
+        s = rock.image.data[mask].sum(0, dtype=np.int64)
+        return s[ca].sum() / s[na].sum()
+
+    assert ca_na(zoned, core) > 1.4 * ca_na(zoned, rim)  # An60 cores, An30 rims
+    assert ca_na(flat, core) == pytest.approx(ca_na(flat, rim), rel=0.1)
+    rim_spec = phase_spectra({"rim": _minerals.RIM_COMPOSITIONS["labradorite"]}, energy_keV=E)[0]
+    s = zoned.image.data[plag & (x > 0.95)].sum(0, dtype=np.int64)
+    assert np.corrcoef(s, rim_spec)[0, 1] > np.corrcoef(s, zoned.phase_spectra[0])[0, 1]
+    # the quartz is not zoned
+    qz = ~plag & (zoned.grain_ids > 0)
+    assert np.corrcoef(zoned.image.data[qz].sum(0, dtype=np.int64), zoned.phase_spectra[1])[0, 1] > 0.999
+
+
+def test_beam_spread_mixes_boundary_pixels_only():
+    labels = np.zeros((40, 40), np.int16)
+    labels[:, 20:] = 1  # quartz | magnetite, one straight boundary
+    texture = (labels, labels.astype(np.int32) + 1)
+    kw = dict(minerals=["quartz", "magnetite"], counts_per_pixel=500, texture=texture, seed=2)
+    sharp, spread = make_rock((40, 40), **kw), make_rock((40, 40), beam_spread=0.7, **kw)
+    assert np.array_equal(spread.labels, labels)  # the truth stays each pixel's own phase
+    fe = _window(E, 6.25, 6.55)
+
+    def fe_share(rock, col):  # Fe Ka counts of a column / those of the magnetite interior
+        d = rock.image.data[..., fe].sum(-1, dtype=np.int64)
+        return d[:, col].mean() / d[:, 30:].mean()
+
+    bg = fe_share(sharp, 10)  # quartz's own background under Fe Ka
+    assert bg < 0.03 and fe_share(sharp, 19) == pytest.approx(bg, abs=0.01)
+    step = ndimage.gaussian_filter1d(np.r_[np.zeros(20), np.ones(20)], 0.7, mode="nearest", truncate=4.0)
+    expect = step + (1 - step) * bg
+    assert fe_share(spread, 19) == pytest.approx(expect[19], rel=0.15)  # ~21 % of magnetite
+    assert fe_share(spread, 20) == pytest.approx(expect[20], rel=0.1)
+    assert fe_share(spread, 10) == pytest.approx(bg, abs=0.01)  # interiors: no Fe
+
+
+def test_escape_and_sum_peaks_at_the_right_energies():
+    mag0 = phase_spectra(["magnetite"], energy_keV=E)[0]
+    mag = phase_spectra(["magnetite"], energy_keV=E, escape_peaks=0.015)[0]
+    d = mag - mag0
+    sel = _window(E, 3.5, 5.8)
+    assert E[sel][np.argmax(d[sel])] == pytest.approx(6.404 - 1.740, abs=0.011)  # Fe Ka escape
+    share = d[_window(E, 4.5, 4.8)].sum() / mag0[_window(E, 6.25, 6.55)].sum()
+    assert 0.002 < share < 0.006  # 1.5 % * 1.839 / 6.404 = 0.43 %
+    np.testing.assert_allclose(d[E < 1.839 - 1.740], 0, atol=1e-12)  # nothing escapes that far
+    q0 = phase_spectra(["quartz"], energy_keV=E)[0]
+    q = phase_spectra(["quartz"], energy_keV=E, sum_peaks=0.01)[0]
+    d = q - q0
+    sel = _window(E, 2.6, 5.0)
+    assert E[sel][np.argmax(d[sel])] == pytest.approx(2 * 1.740, abs=0.011)  # Si Ka + Si Ka
+    f = q0[_window(E, 1.6, 1.88)].sum()  # Si Ka's share of the counts
+    assert d[_window(E, 3.3, 3.65)].sum() == pytest.approx(0.01 * f**2, rel=0.1)  # ~ its square
+    # in a map: the sum peak of Si Ka stands above the background
+    kw = dict(minerals=["quartz"], counts_per_pixel=1000, seed=1)
+    plain, art = make_rock((30, 30), **kw), make_rock((30, 30), detector_artefacts=True, **kw)
+    s0, s1 = (r.image.data.sum((0, 1), dtype=np.int64) for r in (plain, art))
+    peak = _window(E, 3.43, 3.53)
+    assert s1[peak].sum() > s0[peak].sum() + 8 * np.sqrt(s0[peak].sum())
+    assert art.image.metadata["options"]["escape_peaks"] == 0.015
+
+
+def test_background_has_absorption_edges_and_detector_efficiency():
+    lines, bg = _minerals.spectrum(MINERALS["quartz"], E, 20.0, 130.0)
+    below, above = bg[_channel(E, 1.80)], bg[_channel(E, 1.88)]
+    assert below > 1.4 * above  # Si K edge at 1.839 keV: the background steps down
+    assert bg[_channel(E, 0.50)] > 2 * bg[_channel(E, 0.56)]  # O K edge at 0.532 keV
+    assert _minerals.detector_efficiency(0.3) < 0.5 < _minerals.detector_efficiency(5.0)
+
+
+def test_glass_matrix_is_one_homogeneous_phase():
+    kw = dict(minerals=["labradorite", "augite", "apatite", "basaltic glass"],
+              fractions=[0.5, 0.2, 0.01, 0.29], counts_per_pixel=20, seed=5, **SMALL)
+    r = make_rock((96, 120), glass="basaltic glass", **kw)
+    glass = r.labels == 3
+    assert r.fractions[3] == pytest.approx(0.29, abs=0.005)
+    assert r.fractions[2] == pytest.approx(0.01, abs=0.005)  # the accessory keeps its size
+    # no grains inside the glass: each connected pool is one grain
+    assert np.unique(r.grain_ids[glass]).size == label(glass, connectivity=1).max()
+    assert np.array_equal(np.unique(r.grain_ids), np.arange(1, r.n_grains + 1))
+    assert np.array_equal(ndimage.minimum(r.labels, r.grain_ids, np.arange(1, r.n_grains + 1)),
+                          ndimage.maximum(r.labels, r.grain_ids, np.arange(1, r.n_grains + 1)))
+    # the crystals float in it: most big crystals touch the glass (a few touch only crystals)
+    big = [g for g in range(1, r.n_grains + 1) if r.grain_phases[g] in (0, 1) and (r.grain_ids == g).sum() > 30]
+    touching = [np.any(glass[ndimage.binary_dilation(r.grain_ids == g)]) for g in big]
+    assert len(big) > 10 and np.mean(touching) > 0.75
+    spectra = r.image.data[glass].sum(0, dtype=np.int64)
+    assert np.corrcoef(spectra, r.phase_spectra[3])[0, 1] > 0.99
+    without = make_rock((96, 120), **kw)  # a glass without the option is grains like any other
+    assert np.unique(without.grain_ids[without.labels == 3]).size > np.unique(r.grain_ids[glass]).size
+
+
+@pytest.mark.parametrize("seed, grain_size", [(0, 12.0), (1, 12.0), (2, 12.0), (0, 4.0), (1, 30.0)])
+def test_tiny_phases_get_their_target_fraction(seed, grain_size):
+    target = np.array([0.55, 0.2, 0.15, 0.07, 0.025, 0.004, 0.001])
+    labels, _ = make_texture((200, 300), fractions=target, seed=seed, grain_size=grain_size,
+                             exact_fractions=True)
+    f = np.bincount(labels.ravel(), minlength=7) / labels.size
+    assert (labels == 6).sum() >= 50  # 0.1 % of 60 000 px: ~60 px, there
+    np.testing.assert_allclose(f[5:], target[5:], rtol=0.15)
+    np.testing.assert_allclose(f[:5], target[:5], atol=0.02)
+    assert f[0] > 0.5
+    old, _ = make_texture((200, 300), fractions=target, seed=seed, grain_size=grain_size)
+    assert not np.array_equal(old, labels)  # off (the default): the maps made before
+
+
+@pytest.mark.parametrize("kind", ["basalt", "dacite", "granite"])
+def test_rich_rock_presets(kind):
+    from phaselib.datasets import make_rich_rock, rich_rock_options
+
+    r = make_rich_rock((200, 300), kind=kind, counts_per_pixel=10, seed=1, n_channels=512,
+                       energy_scale=0.04)
+    opts = rich_rock_options(kind)
+    assert list(r.phase_names) == opts["minerals"] and r.image.shape == (200, 300, 512)
+    f = r.fractions
+    assert f.max() > 0.5  # a dominant phase
+    assert np.any((f >= 0.001) & (f <= 0.005))  # an accessory at 0.1-0.5 %
+    target = np.array(opts["fractions"]) / np.sum(opts["fractions"])
+    np.testing.assert_allclose(f[target < 0.01], target[target < 0.01], rtol=0.15)
+    assert np.all(f > 0.0008)  # every phase there
+    meta = r.image.metadata["options"]
+    assert meta["zoning"] == 0.8 and meta["beam_spread"] == 0.7 and meta["detector_artefacts"]
+    assert (meta["glass"] is None) == (kind == "granite")
+    assert make_rich_rock((20, 30), kind=kind, zoning=0.0, counts_per_pixel=5, n_channels=64,
+                          energy_scale=0.3).image.metadata["options"]["zoning"] == 0.0
+    with pytest.raises(ValueError, match="`kind` must be one of 'basalt'"):
+        make_rich_rock((20, 20), kind="gabbro")
+
+
+def test_write_rock_equals_make_rock_with_the_new_options(tmp_path):
+    from phaselib.datasets import rich_rock_options
+
+    opts = dict(rich_rock_options("basalt"), counts_per_pixel=40.0, seed=4, beam_spread=1.3, **SMALL)
+    ref = make_rock((37, 30), **opts)
+    for block_rows in (5, 64):
+        r = write_rock(tmp_path / f"rich{block_rows}.npy", (37, 30), block_rows=block_rows, **opts)
+        assert np.array_equal(r.image.data, ref.image.data)
+        assert np.array_equal(r.grain_ids, ref.grain_ids)
+    again = load_rock(tmp_path / "rich5.npy")
+    assert np.array_equal(again.image.data, ref.image.data)
+    assert again.image.metadata["options"] == ref.image.metadata["options"]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(zoning=2), ValueError, r"`zoning` must be a number in \[0, 1\], got 2\."),
+    (dict(zoning="strong"), TypeError, "`zoning` must be a number"),
+    (dict(beam_spread=-1), ValueError, "`beam_spread`"),
+    (dict(escape_peaks=0.5), ValueError, "`escape_peaks`"),
+    (dict(sum_peaks=-0.1), ValueError, "`sum_peaks`"),
+    (dict(detector_artefacts=1), TypeError, "`detector_artefacts` must be True or False"),
+    (dict(glass="obsidian"), ValueError, "`glass` must be one of the minerals"),
+    (dict(glass=3), TypeError, "`glass`"),
+    (dict(texture=np.zeros((16, 16))), TypeError, "`texture`"),
+    (dict(texture=(np.zeros((8, 8), int), np.ones((8, 8), int))), ValueError, "shape"),
+    (dict(texture=(np.full((16, 16), 9), np.ones((16, 16), int))), ValueError, "phases 0..5"),
+    (dict(exact_fractions="yes"), TypeError, "`exact_fractions` must be True or False"),
+])
+def test_bad_rich_options_raise_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_rock((16, 16), **kwargs)

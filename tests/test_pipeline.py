@@ -116,8 +116,11 @@ def test_cli_map_on_real_file(tmp_path):
     assert summary["peak_memory_mb"] > 0 and "count_estimate" in summary["timings_s"]
     assert "pca" not in summary["timings_s"] and "spatial_prior" in summary["timings_s"]
     rows = (out / "phases.csv").read_text().splitlines()
-    assert rows[0] == "phase,fraction,n_pixels,main_elements" and len(rows) == 6
+    assert rows[0] == "phase,fraction,n_pixels,main_elements,mineral" and len(rows) == 6
     assert rows[-1].startswith("unassigned,0.0,0,")
+    # every phase named (P45: a feldspar or the glassy groundmass first), in the table and the summary
+    assert all(r.split(",")[-1] for r in rows[1:-1])
+    assert summary["minerals"][0]["best"] and summary["minerals"][0]["atomic_percent"]["Si"] > 15
     assert (out / "phase_map.png").stat().st_size > 1000
 
 

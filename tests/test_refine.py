@@ -20,7 +20,8 @@ def ari(a, b):
 
 @pytest.fixture(scope="module")
 def skewed():
-    return datasets.make_rock((300, 400), counts_per_pixel=200, seed=2, minerals=MINERALS, fractions=FRACTIONS)
+    return datasets.make_rock((300, 400), counts_per_pixel=200, seed=1, minerals=MINERALS, fractions=FRACTIONS,
+                              exact_fractions=True)
 
 
 def _kmeans_labels(image, k, n=None):

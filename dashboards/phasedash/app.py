@@ -191,6 +191,10 @@ class App:
             self.runner.run("spectra", self.session.measure, lambda _: self.refresh("spectra"), "phase spectra")
         return self.runner.run("phases", compute, show, "phase map")
 
+    def name_minerals(self):
+        return self.runner.run("minerals", self.session.name_minerals, lambda _: self.refresh("spectra"),
+                               "naming the minerals")
+
     def set_colour(self, phase, colour):
         self.colours[int(phase)] = colour
         self.refresh("phases")

@@ -11,7 +11,7 @@ import numpy as np
 import traitlets as T
 
 from phaselib import cluster as _cluster
-from phaselib import decompose, preprocess, quantify, refine, segment
+from phaselib import decompose, identify, preprocess, quantify, refine, segment
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
@@ -59,6 +59,7 @@ class Session(SessionFile, T.HasTraits):
     min_size = T.Int(0)
     labels = T.Any(None)         # (H, W) phase map, -1 unassigned
     refinement = T.Any(())       # what phaselib.refine added / merged in the clusters' phases
+    minerals = T.Any(())         # PhaseName of each phase (phaselib.identify), for the current spectra
     spectra = T.Any(None)        # PhaseSpectra
     phase_lines = T.Any(())
     grain_options = T.Dict()
@@ -312,8 +313,16 @@ class Session(SessionFile, T.HasTraits):
         lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
                  if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
         with self.hold_trait_notifications():
-            self.spectra, self.phase_lines = sp, lines
+            self.spectra, self.phase_lines, self.minerals = sp, lines, ()
         return sp
+
+    def name_minerals(self):
+        """Composition and best-matching minerals of each phase (:func:`phaselib.identify.name_phases`)."""
+        self._need(self.spectra, "Make a phase map first.")
+        self._need(self.image.beam_energy, "Naming minerals needs the beam energy of the map.")
+        names = identify.name_phases(self.spectra.sums, self.image.energy_keV, beam_energy=self.image.beam_energy)
+        self.minerals = tuple(names)
+        return self.minerals
 
     def _sums_from_last(self, labels, k):
         """The last phase sums corrected for the pixels whose phase changed, or None (recompute).

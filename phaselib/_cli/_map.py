@@ -49,7 +49,8 @@ def run(args):
     print(f"{result.n_phases} phases ({result.method}); unassigned {100 * result.unassigned_fraction:.2f} %; "
           f"written to {args.out} in {time.perf_counter() - t0:.2f} s")
     for row in result.table()[:-1]:
-        print(f"  phase {row['phase']}: {100 * row['fraction']:6.2f} %  {row['main_elements']}")
+        name = result.minerals[row["phase"]].text if result.minerals else ""
+        print(f"  phase {row['phase']}: {100 * row['fraction']:6.2f} %  {row['main_elements']:<16} {name}")
     from ..refine import describe_change
 
     for change in result.params.get("refinement", []):

@@ -28,6 +28,8 @@ FORMULAS = {
     "albite": "NaAlSi3O8",
     "anorthite": "CaAl2Si2O8",
     "plagioclase": "Na0.5Ca0.5Al1.5Si2.5O8",  # andesine-labradorite, An50
+    "labradorite": "Na0.4Ca0.6Al1.6Si2.4O8",  # An60
+    "andesine": "Na0.6Ca0.4Al1.4Si2.6O8",  # An40
     "K-feldspar": "KAlSi3O8",
     "orthoclase": "KAlSi3O8",
     "biotite": "KMg1.4Fe1.4Ti0.1Al1.2Si2.8O12H2",
@@ -39,6 +41,7 @@ FORMULAS = {
     "olivine": "Mg1.8Fe0.2SiO4",  # Fo90
     "almandine": "Fe3Al2Si3O12",
     "magnetite": "Fe3O4",
+    "titanomagnetite": "Fe2.5Ti0.5O4",  # 50 % ulvospinel
     "ilmenite": "FeTiO3",
     "rutile": "TiO2",
     "titanite": "CaTiSiO5",
@@ -46,6 +49,27 @@ FORMULAS = {
     "calcite": "CaCO3",
     "pyrite": "FeS2",
     "zircon": "ZrSiO4",
+}
+
+#: Rim compositions of zoned minerals (``make_rock(zoning=...)``): normal zoning, the rims
+#: poorer in the high-temperature end-member (An, Fo, Mg).
+RIMS = {
+    "plagioclase": "Na0.7Ca0.3Al1.3Si2.7O8",  # An50 -> An30
+    "labradorite": "Na0.7Ca0.3Al1.3Si2.7O8",  # An60 -> An30
+    "andesine": "Na0.8Ca0.2Al1.2Si2.8O8",  # An40 -> An20 (oligoclase)
+    "olivine": "Mg1.5Fe0.5SiO4",  # Fo90 -> Fo75
+    "augite": "Ca0.85Na0.05Mg0.6Fe0.45Al0.15Si1.9O6",  # Mg# 76 -> 57
+}
+
+#: Volcanic glasses, oxide weight %: approximately the Smithsonian microbeam reference glasses
+#: VG-2 (Juan de Fuca Ridge basaltic glass, USNM 111240/52) and VG-568 (Yellowstone rhyolitic
+#: obsidian, USNM 72854) of Jarosewich, Nelen & Norberg (1980), Geostandards Newsletter 4, 43-47
+#: (values rounded, minor oxides dropped). Homogeneous: a glass has no grains and no zoning.
+GLASSES = {
+    "basaltic glass": {"SiO2": 50.81, "TiO2": 1.85, "Al2O3": 14.06, "FeO": 11.84, "MnO": 0.22,
+                       "MgO": 6.71, "CaO": 11.12, "Na2O": 2.62, "K2O": 0.19, "P2O5": 0.20},
+    "rhyolitic glass": {"SiO2": 76.71, "TiO2": 0.12, "Al2O3": 12.06, "FeO": 1.23, "MgO": 0.03,
+                        "CaO": 0.50, "Na2O": 3.75, "K2O": 4.89},
 }
 
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d*\.?\d*)")
@@ -61,7 +85,19 @@ def weight_fractions(formula: str) -> dict:
     return {el: round(m / total, 6) for el, m in mass.items()}
 
 
+def oxide_weight_fractions(oxides: dict) -> dict:
+    """Element weight fractions of an analysis in oxide weight % (e.g. ``{"SiO2": 76.7}``)."""
+    out: dict = {}
+    for oxide, wt in oxides.items():
+        for el, x in weight_fractions(oxide).items():
+            out[el] = out.get(el, 0.0) + x * wt
+    total = sum(out.values())
+    return {el: round(m / total, 6) for el, m in out.items()}
+
+
 MINERALS = {name: weight_fractions(f) for name, f in FORMULAS.items()}
+MINERALS.update({name: oxide_weight_fractions(ox) for name, ox in GLASSES.items()})
+RIM_COMPOSITIONS = {name: weight_fractions(f) for name, f in RIMS.items()}
 
 
 def resolve(minerals) -> dict:
@@ -275,16 +311,26 @@ def fill_rows(plan, r0, out):
     (a multinomial draw, by the alias method), which is the same as independent Poisson
     counts per channel.
     """
-    c, w, t = plan["n_channels"], plan["shape"][1], plan["sampler"]
+    c, t = plan["n_channels"], plan["sampler"]
     for i in range(out.shape[0]):
         rng = np.random.default_rng([plan["seed"], 2, r0 + i])
         n = rng.poisson(plan["intensity"][r0 + i].astype(np.float64))
         k = np.repeat(plan["labels"][r0 + i].astype(np.int64), n)
-        size = t["size"][k]
-        x = rng.random(k.size) * size
-        j = np.minimum(x.astype(np.int64), size - 1)
-        g = t["offset"][k] + j
-        ch = t["chan"][np.where(x - j < t["prob"][g], g, t["alias"][g])]
-        flat = np.repeat(np.arange(w, dtype=np.int64) * c, n) + ch
-        counts = np.bincount(flat, minlength=w * c).reshape(w, c)
-        out[i] = counts if n.max(initial=0) <= 65535 else np.minimum(counts, 65535)
+        out[i] = bin_counts(draw_channels(t, k, rng), n, c)
+
+
+def draw_channels(t, k, rng):
+    """Channel of each count, drawn from the spectrum ``k`` of each count (alias method)."""
+    size = t["size"][k]
+    x = rng.random(k.size) * size
+    j = np.minimum(x.astype(np.int64), size - 1)
+    g = t["offset"][k] + j
+    return t["chan"][np.where(x - j < t["prob"][g], g, t["alias"][g])]
+
+
+def bin_counts(ch, n, c):
+    """(W, C) counts of a row from the channel of every count and the counts per pixel."""
+    w = n.size
+    flat = np.repeat(np.arange(w, dtype=np.int64) * c, n) + ch
+    counts = np.bincount(flat, minlength=w * c).reshape(w, c)
+    return counts if n.max(initial=0) <= 65535 else np.minimum(counts, 65535)

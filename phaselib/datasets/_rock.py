@@ -11,7 +11,7 @@ import numpy as np
 
 from .._image import SpectrumImage
 from .._validate import check_int, check_number, check_positive
-from . import _minerals, _texture
+from . import _detector, _glass, _minerals, _mixing, _texture
 from ._texture import _check_seed, _check_shape, make_texture
 
 DEFAULT_MINERALS = ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")
@@ -74,7 +74,8 @@ class SyntheticRock:
         return f"<SyntheticRock {self.n_grains} grains; {fr}; {self.image!r}>"
 
 
-def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_MnKa=130.0):
+def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_MnKa=130.0,
+                  escape_peaks=0.0, sum_peaks=0.0):
     """Expected spectra of pure minerals, normalised to sum 1 over the channels.
 
     Parameters
@@ -89,11 +90,18 @@ def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_M
         Detector FWHM at Mn Ka, in eV; the FWHM at energy E follows
         ``FWHM(E)^2 = FWHM_MnKa^2 + 2.5 (E - 5.8987 keV) 1000 eV`` (exspy's
         ``get_FWHM_at_Energy``), at least 30 eV.
+    escape_peaks, sum_peaks : float
+        Detector artefacts, 0 to 0.1 (see :func:`make_rock`): Si escape peaks 1.740 keV
+        below the lines above 1.839 keV, and pile-up peaks at the sums of two lines.
 
     Returns
     -------
     (K, C) ndarray of float64
-        Characteristic lines plus a Bremsstrahlung background (about 25-45 % of the counts).
+        Characteristic lines plus a Kramers bremsstrahlung background (about 25-45 % of the
+        counts), both absorbed in the specimen (so the background steps down at the
+        absorption edges of its elements, e.g. Si K at 1.839 keV) and seen through the
+        detector efficiency (window absorption below ~1 keV, sensor transparency above
+        ~20 keV); then the escape and sum peaks, if asked for.
     """
     comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
     e = np.asarray(energy_keV, float)
@@ -104,10 +112,14 @@ def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_M
     if not 30 <= res <= 1000:
         raise ValueError(f"energy_resolution_MnKa is the FWHM at Mn Ka in eV (e.g. 130), "
                          f"got {energy_resolution_MnKa!r}.")
+    esc = check_number(escape_peaks, "escape_peaks", low=0, high=0.1)
+    pile = check_number(sum_peaks, "sum_peaks", low=0, high=0.1)
     out = np.empty((len(comps), e.size))
     for i, (name, comp) in enumerate(comps.items()):
         lines, bg = _minerals.spectrum(comp, e, e0, res)
         s = lines + bg
+        if esc > 0 or pile > 0:
+            s = _detector.artefacts(s, e, escape_peaks=esc, sum_peaks=pile)
         if s.sum() <= 0:
             raise ValueError(f"{name} gives no counts between {e[0]:.3g} and {e[-1]:.3g} keV "
                              f"at {e0:g} kV: check the energy axis and the beam energy.")
@@ -118,7 +130,9 @@ def phase_spectra(minerals, *, energy_keV, beam_energy=20.0, energy_resolution_M
 def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_size=12.0,
           matrix_fraction=0.25, n_channels=2048, energy_scale=0.01, energy_offset=-0.2,
           beam_energy=20.0, pixel_size=1.0, energy_resolution_MnKa=130.0,
-          intensity_variation=0.05, seed=0):
+          intensity_variation=0.05, seed=0, zoning=0.0, beam_spread=0.0, glass=None,
+          escape_peaks=None, sum_peaks=None, detector_artefacts=False, texture=None,
+          exact_fractions=False):
     """Everything but the counts: validated options, texture, spectra, intensity."""
     h, w = _check_shape(shape)
     cpp = check_positive(counts_per_pixel, "counts_per_pixel")
@@ -131,13 +145,32 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
     seed = _check_seed(seed)
     pixel_size = check_positive(pixel_size, "pixel_size")
     comps = _minerals.resolve(DEFAULT_MINERALS if minerals is None else minerals)
-    _texture.check_fractions(len(comps), fractions)
+    f = _texture.check_fractions(len(comps), fractions)
+    exact_fractions = _texture._check_bool(exact_fractions, "exact_fractions")
+    new = _mixing.check_options(comps, (h, w), zoning=zoning, beam_spread=beam_spread,
+                                glass=glass, escape_peaks=escape_peaks, sum_peaks=sum_peaks,
+                                detector_artefacts=detector_artefacts, texture=texture)
     energy = offset + scale * np.arange(int(n_channels))
-    spectra = phase_spectra(comps, energy_keV=energy, beam_energy=beam_energy,
-                            energy_resolution_MnKa=energy_resolution_MnKa)
-    labels, grain_ids = make_texture(
-        (h, w), n_phases=len(comps), fractions=fractions, grain_size=grain_size,
-        matrix_fraction=matrix_fraction, seed=seed)
+    spectrum_kw = dict(beam_energy=beam_energy, energy_resolution_MnKa=energy_resolution_MnKa,
+                       escape_peaks=new["escape_peaks"], sum_peaks=new["sum_peaks"])
+    spectra = phase_spectra(comps, energy_keV=energy, **spectrum_kw)
+    glass_index = None if glass is None else list(comps).index(glass)
+    if new["texture"] is not None:
+        labels, grain_ids = new["texture"]
+        if glass is not None:
+            grain_ids = _mixing.merge_glass(labels, grain_ids, glass_index)
+    elif glass is not None:
+        labels, grain_ids = _glass.glass_texture((h, w), f, glass_index, grain_size=grain_size,
+                                                 seed=seed, exact_fractions=exact_fractions)
+    else:
+        labels, grain_ids = make_texture(
+            (h, w), n_phases=len(comps), fractions=fractions, grain_size=grain_size,
+            matrix_fraction=matrix_fraction, seed=seed, exact_fractions=exact_fractions)
+    comp_spectra, rim_of = _mixing.components(
+        comps, spectra, lambda c: phase_spectra({"rim": c}, energy_keV=energy, **spectrum_kw)[0],
+        new["zoning"])
+    zone = (_mixing.zone_map(labels, grain_ids, rim_of >= 0, new["zoning"])
+            if np.any(rim_of >= 0) else None)
     field = _texture.smooth_field((h, w), max(16.0, 2 * float(grain_size)),
                                   np.random.default_rng([seed, 1]))
     intensity = (cpp * np.clip(1.0 + var * field, 0.0, None)).astype(np.float32)
@@ -152,11 +185,15 @@ def _plan(shape, counts_per_pixel=200.0, minerals=None, fractions=None, grain_si
                    energy_scale=scale, energy_offset=offset, beam_energy=float(beam_energy),
                    pixel_size=float(pixel_size),
                    energy_resolution_MnKa=float(energy_resolution_MnKa),
-                   intensity_variation=var, seed=seed)
-    sampler = _minerals.alias_tables(spectra)
+                   intensity_variation=var, seed=seed,
+                   **{k: v for k, v in new.items() if k != "texture"},
+                   texture=None if texture is None else "given", exact_fractions=exact_fractions)
+    sampler = _minerals.alias_tables(comp_spectra)
     return dict(shape=(h, w), comps=comps, spectra=spectra, labels=labels, grain_ids=grain_ids,
                 intensity=intensity, image_kw=image_kw, options=options, seed=seed,
-                sampler=sampler, n_channels=int(n_channels))
+                sampler=sampler, n_channels=int(n_channels), components=comp_spectra,
+                rim_of=rim_of, zone=zone, beam_spread=new["beam_spread"],
+                mixed=zone is not None or new["beam_spread"] > 0)
 
 
 def _rock(plan, data, source=None):
@@ -191,13 +228,15 @@ _OPTIONS_DOC = """
     intensity_variation : float
         Relative standard deviation of a smooth variation of the total counts (topography).
     seed : int
-        Random seed: the same options give the same map, in memory or on disk."""
+        Random seed: the same options give the same map, in memory or on disk.""" + _mixing.OPTIONS_DOC
 
 
 def make_rock(shape=(128, 160), *, counts_per_pixel=200.0, minerals=None, fractions=None,
               grain_size=12.0, matrix_fraction=0.25, n_channels=2048, energy_scale=0.01,
               energy_offset=-0.2, beam_energy=20.0, pixel_size=1.0,
-              energy_resolution_MnKa=130.0, intensity_variation=0.05, seed=0):
+              energy_resolution_MnKa=130.0, intensity_variation=0.05, seed=0, zoning=0.0,
+              beam_spread=0.0, glass=None, escape_peaks=None, sum_peaks=None,
+              detector_artefacts=False, texture=None, exact_fractions=False):
     """A synthetic EDS spectrum image of a rock, in memory, with its ground truth.
 
     Parameters
@@ -211,10 +250,11 @@ def make_rock(shape=(128, 160), *, counts_per_pixel=200.0, minerals=None, fracti
     """
     plan = _plan(shape, counts_per_pixel, minerals, fractions, grain_size, matrix_fraction,
                  n_channels, energy_scale, energy_offset, beam_energy, pixel_size,
-                 energy_resolution_MnKa, intensity_variation, seed)
+                 energy_resolution_MnKa, intensity_variation, seed, zoning, beam_spread, glass,
+                 escape_peaks, sum_peaks, detector_artefacts, texture, exact_fractions)
     h, w = plan["shape"]
     data = np.empty((h, w, plan["n_channels"]), np.uint16)
-    _minerals.fill_rows(plan, 0, data)
+    _mixing.fill_rows(plan, 0, data)
     return _rock(plan, data)
 
 
@@ -275,7 +315,7 @@ def write_rock(path, shape, *, block_rows=64, overwrite=False, **options):
             rows = min(int(block_rows), h - r0)
             block = np.memmap(path, np.uint16, "r+", offset=header + r0 * w * c * 2,
                               shape=(rows, w, c))
-            _minerals.fill_rows(plan, r0, block)
+            _mixing.fill_rows(plan, r0, block)
             block.flush()
             del block  # unmap: only one block of the file is ever held
     except BaseException:

@@ -16,6 +16,7 @@ from .._validate import check_int, check_number, check_positive
 
 _ROWS = 256  # rows per nearest-seed query
 _ACCESSORY = 0.08  # phases with a smaller target fraction form small grains and inclusions
+_TINY_CELL = 1.0  # a phase under 1 % takes no cell bigger than this times what it lacks
 
 
 def check_fractions(n_phases, fractions):
@@ -82,7 +83,7 @@ def _nearest(tree: cKDTree, shape, extra=None, mask=None) -> np.ndarray:
 
 
 def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
-            matrix_phases, inclusion_phases, inclusion_density, rng):
+            matrix_phases, inclusion_phases, inclusion_density, rng, exact=False):
     """Labels (H, W) int16 and grain ids (H, W) int32 (see ``datasets.make_texture``)."""
     h, w = shape
     k = len(fractions)
@@ -132,9 +133,17 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
     #    come last, so the minor phases get the area they need.
     n_incl = int(round(inclusion_density * h * w)) if inclusion_phases else 0
     incl_phases = np.asarray(inclusion_phases or [], int)
+    # exact: a phase takes at most half its target area as inclusions (they are otherwise
+    # shared evenly); the tiniest phases (< 1 %) take cells no bigger than what they lack,
+    # then inclusions for the rest.
+    tiny = (np.asarray(fractions) < 0.01) & exact
+    budget = 0.5 * target if exact else np.full(k, np.inf)
     if n_incl:
         share = target[incl_phases].clip(0) + 1e-9
-        target[incl_phases] -= 0.5 * n_incl * 7.0 * share / share.sum()  # ~7 px per inclusion
+        expect = 0.5 * n_incl * 7.0 * share / share.sum()  # ~7 px per inclusion
+        even = np.minimum(n_incl * 7.0 / incl_phases.size, budget[incl_phases])
+        aside = np.where(even >= budget[incl_phases], even, expect)
+        target[incl_phases] -= np.where(tiny[incl_phases], 0.0, aside)
     small = np.median(areas[areas > 0]) if np.any(areas > 0) else 0
     accessory = accessory_phases(fractions)
     for i in np.argsort(-areas * rng.lognormal(0.0, 0.5, n), kind="stable"):
@@ -143,6 +152,8 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
         deficit = target.clip(0)
         if areas[i] > small:
             deficit = np.where(accessory, 0.0, deficit)
+        if tiny.any():
+            deficit = np.where(tiny & (areas[i] > _TINY_CELL * deficit), 0.0, deficit)
         if deficit.sum() <= 0:
             deficit = np.where(accessory, 0.0, target - target.min() + 1e-9)
         ph = rng.choice(k, p=deficit / deficit.sum())
@@ -156,12 +167,16 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
             i = donors[np.argmin(areas[donors])]
             present[phase_of[i]] -= 1
             phase_of[i], present[ph] = ph, 1
+    if tiny.any():
+        got = np.bincount(phase_of[ids].ravel(), minlength=k)
+        budget[tiny] = np.maximum(np.asarray(fractions)[tiny] * h * w - got[tiny], 0.0)
 
     # 4. inclusions: small discs of the inclusion phases inside coarse grains of other phases
     ids = ids.astype(np.int64)
     extra = []
     host_ok = np.ones(n, bool)
     host_ok[incl_phases] = False
+    used = np.zeros(k)
     for _ in range(20 * n_incl):
         if len(extra) >= n_incl:
             break
@@ -178,8 +193,15 @@ def texture(shape, fractions, *, grain_size, matrix_fraction, matrix_grain_size,
             continue  # touches another grain (or an inclusion): keep the disc inside its host
         yy, xx = np.ogrid[-R:R + 1, -R:R + 1]
         disc = yy**2 + xx**2 <= r * r
+        ph, a = incl_phases[rng.integers(incl_phases.size)], disc.sum()
+        if used[ph] + a > budget[ph]:  # that phase has its share: another one, if any
+            room = incl_phases[used[incl_phases] + a <= budget[incl_phases]]
+            if room.size == 0:
+                continue
+            ph = room[rng.integers(room.size)]
         win[disc] = next_id
-        extra.append(incl_phases[rng.integers(incl_phases.size)])
+        extra.append(ph)
+        used[ph] += a
         next_id += 1
     phase_of = np.concatenate([phase_of, np.asarray(extra, np.int64)])
 
@@ -230,10 +252,16 @@ def _check_seed(seed):
     return check_int(seed, "seed", low=0)
 
 
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    return bool(value)
+
+
 # ----------------------------------------------------------------- public API
 def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_fraction=0.25,
                  matrix_grain_size=3.0, matrix_phases=None, inclusion_phases=None,
-                 inclusion_density=1e-3, seed=0):
+                 inclusion_density=1e-3, seed=0, exact_fractions=False):
     """A rock texture alone: phase labels and grain ids, without spectra.
 
     Parameters
@@ -245,7 +273,7 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
     fractions : sequence of float, optional
         Target area fraction of each phase (normalised). Default: ``0.6 ** i``, normalised
         (for six phases ~ 42, 25, 15, 9, 5.5 and 3.3 %). The realised fractions differ a
-        little; read them from the labels.
+        little; read them from the labels (see ``exact_fractions`` for the smallest).
     grain_size : float
         Typical equivalent diameter of the grains, in pixels (sizes spread log-normally).
     matrix_fraction : float
@@ -261,6 +289,12 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
         Inclusions per pixel of map (``1e-3`` is 20 in a 128 x 160 map).
     seed : int
         Random seed.
+    exact_fractions : bool
+        Give the phases under 1 % their target area (accessories: a 0.1 % phase is 60 pixels
+        of a 200 x 300 map): small grains no bigger than what they lack, then inclusions up
+        to the target, so they get it within a few pixels where the inclusions find room.
+        Off (the default, kept for the maps made before), they share the inclusions evenly
+        and may get two or three times their target.
 
     Returns
     -------
@@ -293,7 +327,7 @@ def make_texture(shape, *, n_phases=6, fractions=None, grain_size=12.0, matrix_f
         (h, w), f, grain_size=grain_size, matrix_fraction=matrix_fraction,
         matrix_grain_size=matrix_grain_size, matrix_phases=matrix_phases,
         inclusion_phases=inclusion_phases, inclusion_density=inclusion_density,
-        rng=np.random.default_rng([seed, 0]))
+        rng=np.random.default_rng([seed, 0]), exact=_check_bool(exact_fractions, "exact_fractions"))
 
 
 def make_discs(shape, *, n_discs=100, radius=(10.0, 25.0), overlap=0.4, seed=0):

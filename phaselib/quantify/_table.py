@@ -8,10 +8,11 @@ import numpy as np
 
 from ._lines import main_elements
 
-PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements")
+PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements", "mineral")
 
 
-def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unassigned=None) -> list[dict]:
+def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unassigned=None,
+                minerals=None) -> list[dict]:
     """The modal table: one row per phase, then one for unassigned pixels.
 
     Parameters
@@ -21,6 +22,8 @@ def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unass
     n_pixels : (K,) array_like of int
     lines : list of K lists
         Named lines of each phase (:func:`identify_lines`); their elements fill ``main_elements``.
+    minerals : list of K str, optional
+        Best mineral name of each phase (:func:`phaselib.identify.name_phases`); ``""`` when not named.
     unassigned_fraction, n_unassigned : float, int, optional
         The last row (``phase`` = ``"unassigned"``); default ``1 - sum(fractions)`` and 0 pixels.
 
@@ -32,12 +35,15 @@ def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unass
     if not len(fractions) == len(n_pixels) == len(lines):
         raise ValueError(f"fractions, n_pixels and lines must have one entry per phase, got "
                          f"{len(fractions)}, {len(n_pixels)} and {len(lines)}.")
-    rows = [dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n), main_elements=" ".join(main_elements(ln)))
-            for i, (f, n, ln) in enumerate(zip(fractions, n_pixels, lines))]
+    minerals = [""] * len(fractions) if minerals is None else list(minerals)
+    if len(minerals) != len(fractions):
+        raise ValueError(f"`minerals` must have one entry per phase ({len(fractions)}), got {len(minerals)}.")
+    rows = [dict(phase=i, fraction=round(float(f), 6), n_pixels=int(n), main_elements=" ".join(main_elements(ln)),
+                 mineral=str(m)) for i, (f, n, ln, m) in enumerate(zip(fractions, n_pixels, lines, minerals))]
     if unassigned_fraction is None:
         unassigned_fraction = max(0.0, 1.0 - float(np.sum(fractions)))
     rows.append(dict(phase="unassigned", fraction=round(float(unassigned_fraction), 6),
-                     n_pixels=int(n_unassigned or 0), main_elements=""))
+                     n_pixels=int(n_unassigned or 0), main_elements="", mineral=""))
     return rows
 
 

@@ -35,6 +35,9 @@ class PhaseMapPanel(Panel):
         self.hist = CurveView("component map histogram", xlabel="abundance", ylabel="pixels", bars=True)
         self.map = MapView("phase map", width=420, css="pd-phase-map")
         self.table = W.HTML()
+        self.name = W.Button(description="Name the minerals", icon="search")
+        self.name.add_class("pd-name-minerals")
+        self.name.on_click(lambda _: self.app.name_minerals())
         self.hint = W.HTML()
         self.colour_phase = W.Dropdown(options=[0], description="colour of", layout=W.Layout(width="170px"))
         self.colour = W.ColorPicker(concise=True, value=phase_colour(0), layout=W.Layout(width="60px"))
@@ -64,7 +67,7 @@ class PhaseMapPanel(Panel):
                    "What are the modal proportions, and how much is unassigned?"]),
             W.HBox([self.source, self.min_size, self.beta]), self.hint,
             W.HBox([W.VBox([self.map.figure, W.HBox([self.colour_phase, self.colour])]),
-                    W.VBox([self.table, self.otsu_box])]),
+                    W.VBox([self.table, self.name, self.otsu_box])]),
             self.spectra.figure,
         ])
 
@@ -123,12 +126,16 @@ class PhaseMapPanel(Panel):
         k = int(max(s.labels.max() + 1, 1))
         fr, unassigned = s.fractions()
         lines = s.phase_lines if s.spectra is not None and len(s.phase_lines) == k else [[]] * k
+        names = [n.text + (" (ambiguous)" if n.ambiguous else "") for n in s.minerals] \
+            if len(s.minerals) == k else [""] * k
         rows = "".join(f"<tr><td>{_swatch(self.app.colour(i))} {i}</td><td>{100 * f:.2f} %</td>"
-                       f"<td>{html.escape(' '.join(quantify.main_elements(ln)))}</td></tr>"
-                       for i, (f, ln) in enumerate(zip(fr, lines)))
-        rows += f"<tr><td>{_swatch(self.app.colour(-1))} unassigned</td><td>{100 * unassigned:.2f} %</td><td></td></tr>"
+                       f"<td>{html.escape(' '.join(quantify.main_elements(ln)))}</td>"
+                       f"<td style='max-width:320px'>{html.escape(nm)}</td></tr>"
+                       for i, (f, ln, nm) in enumerate(zip(fr, lines, names)))
+        rows += (f"<tr><td>{_swatch(self.app.colour(-1))} unassigned</td><td>{100 * unassigned:.2f} %</td>"
+                 "<td></td><td></td></tr>")
         self.table.value = ("<table class='phasedash-modal' style='border-collapse:collapse'><tr><th>phase</th>"
-                            f"<th>area %</th><th>main elements</th></tr>{rows}</table>")
+                            f"<th>area %</th><th>main elements</th><th>mineral (score)</th></tr>{rows}</table>")
 
     def show_spectra(self):
         s = self.s
