@@ -50,7 +50,7 @@ def test_update_phase_spectra_equals_a_full_pass(rock):
 def test_one_phase_table_and_writer(tmp_path):
     lines = [[{"element": "Si"}, {"element": "O"}], [{"element": "Fe"}]]
     rows = quantify.phase_table([0.5, 0.3], [50, 30], lines, unassigned_fraction=0.2, n_unassigned=20)
-    assert rows[-1] == dict(phase="unassigned", fraction=0.2, n_pixels=20, main_elements="")
+    assert rows[-1] == dict(phase="unassigned", fraction=0.2, n_pixels=20, main_elements="", mineral="")
     path = quantify.write_phase_table(rows, tmp_path / "phases.csv")
     assert path.read_text().splitlines() == ["phase,fraction,n_pixels,main_elements,mineral", "0,0.5,50,Si O,",
                                              "1,0.3,30,Fe,", "unassigned,0.2,20,,"]
