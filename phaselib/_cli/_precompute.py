@@ -34,7 +34,8 @@ def run(args):
                           n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
                           membership_threshold=args.membership_threshold, random_state=args.seed,
                           block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,
-                          spatial_prior=spatial_prior(args), beta=args.beta)
+                          spatial_prior=spatial_prior(args), beta=args.beta,
+                            refine_phases=not args.no_refine, name_minerals=not args.no_minerals)
     if bar is not None:
         bar.close()
     res = load_results(path)
