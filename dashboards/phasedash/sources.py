@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from phaselib import datasets, io
 
 #: largest map the dashboard explores interactively (pixels x channels)
@@ -55,3 +57,25 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
             raise ValueError(f"This map ({image.shape[0]} x {image.shape[1]} x {image.n_channels}) is too big "
                              "for a dashboard; crop it first (phaselib.preprocess.crop) or precompute it.")
     return image, truth, names, true_grains
+
+
+def grain_score(grains, labels, true_grains, crop_box=None):
+    """``morphology.score_grains`` of a GrainMap against a synthetic map's true grain ids, else None.
+
+    Only the true grains on the pixels of the phases separated count (grains of 10 px and more).
+    """
+    if true_grains is None or grains is None or labels is None:
+        return None
+    from phaselib.morphology import score_grains
+
+    true = true_grains
+    if crop_box is not None:
+        r0, r1, c0, c1 = crop_box
+        true = true[r0:r1, c0:c1]
+    if true.shape != grains.labels.shape:
+        return None
+    chosen = np.isin(labels, grains.params.get("phases", []))
+    try:
+        return score_grains(grains.labels, np.where(chosen, true, 0), min_area=10)
+    except ValueError:  # no true grain there
+        return None

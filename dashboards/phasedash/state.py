@@ -16,7 +16,7 @@ from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
 from .session_file import SessionFile
-from .sources import open_source
+from .sources import grain_score, open_source
 
 SAMPLES = {
     "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
@@ -379,25 +379,8 @@ class Session(SessionFile, T.HasTraits):
         return g
 
     def grain_accuracy(self):
-        """``morphology.score_grains`` of the grains against a synthetic map's true grains, else None.
-
-        Only the true grains on the pixels of the phases separated count (grains of 10 px and more).
-        """
-        if self._grains_full is None or self.grains is None or self.labels is None:
-            return None
-        from phaselib.morphology import score_grains
-
-        true = self._grains_full
-        if self.crop_box is not None:
-            r0, r1, c0, c1 = self.crop_box
-            true = true[r0:r1, c0:c1]
-        if true.shape != self.grains.labels.shape:
-            return None
-        chosen = np.isin(self.labels, self.grains.params.get("phases", []))
-        try:
-            return score_grains(self.grains.labels, np.where(chosen, true, 0), min_area=10)
-        except ValueError:  # no true grain there
-            return None
+        """The grains against a synthetic map's true grains (:func:`sources.grain_score`), else None."""
+        return grain_score(self.grains, self.labels, self._grains_full, self.crop_box)
 
     @staticmethod
     def _need(value, message):
