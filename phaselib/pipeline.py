@@ -224,14 +224,14 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     clus = None
     if method == "nmf-otsu":
         start = _cluster.kmeans(dec.features(n_comp), k, random_state=random_state)
-        nm = decompose.nmf(image, k, labels=start.labels, energy_range=energy_range,
+        nm = decompose.nmf(image, k, loss="kullback-leibler", labels=start.labels, energy_range=energy_range,
                            random_state=random_state, block_rows=block_rows, client=client,
                            sample_pixels=min(sample_pixels, decompose.NMF_SAMPLE_PIXELS) if sample_pixels else None)
         timings["nmf"] = time.perf_counter() - t
         t = time.perf_counter()
         ab = segment.abundances(nm.loadings, nm.factors)
         thresholds = segment.otsu_thresholds(ab)
-        labels = segment.labels_from_masks(segment.masks_from_maps(ab, thresholds, min_size=min_size))
+        labels = segment.labels_from_abundances(ab, thresholds, min_size=min_size)
         params["thresholds"] = [round(float(v), 6) for v in thresholds]
         timings["segment"] = time.perf_counter() - t
         dec_out = nm

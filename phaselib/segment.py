@@ -9,8 +9,8 @@ import numpy as np
 
 from ._validate import check_array, check_int
 
-__all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_from_masks", "labels_from_memberships",
-           "masks_from_maps", "otsu_thresholds"]
+__all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_from_abundances", "labels_from_masks",
+           "labels_from_memberships", "masks_from_maps", "otsu_thresholds"]
 
 UNASSIGNED = -1
 
@@ -150,6 +150,54 @@ def labels_from_masks(masks):
         raise ValueError(f"`masks` must be (H, W, K); got shape {masks.shape}.")
     n = masks.sum(-1)
     return np.where(n == 1, masks.argmax(-1), UNASSIGNED).astype(np.int16)
+
+
+def labels_from_abundances(abundances, thresholds=None, *, min_size=0):
+    """One label map from abundance maps: Otsu masks whose overlaps and gaps go to the largest share.
+
+    Each component's mask is ``abundance >= threshold`` (Otsu's by default), as in
+    :func:`masks_from_maps`, but, unlike :func:`labels_from_masks`:
+
+    - a pixel claimed by several masks goes to the claiming component with the largest
+      abundance (a dominant phase keeps the pixels where a neighbour's threshold is low);
+    - a pixel claimed by none goes to its largest component if that holds at least half of
+      the pixel, and stays unassigned (-1) only when no component does (a mix of three or more,
+      or noise).
+
+    The assumption is that abundances are shares of one pixel (they sum to 1, as from
+    :func:`abundances`), so a share of one half or more is a majority that no other component
+    can hold; a threshold only decides where a component is present, never hands a pixel to a
+    component with a smaller share than another claimant. Thresholds above one half (e.g.
+    overrides) still leave pixels below them unassigned when no other mask claims them.
+
+    Parameters
+    ----------
+    abundances : (H, W, K) ndarray
+        Per-pixel shares of each component (:func:`abundances`).
+    thresholds : (K,) array-like, optional
+        Default: :func:`otsu_thresholds` of the abundances.
+    min_size : int
+        Objects and holes smaller than this (pixels) are then removed / filled in each
+        phase (:func:`clean_labels`).
+
+    Returns
+    -------
+    (H, W) int16 ndarray
+    """
+    a = _check_stack(abundances, "abundances")
+    k = a.shape[-1]
+    min_size = check_int(min_size, "min_size", low=0)
+    if thresholds is None:
+        thresholds = otsu_thresholds(a)
+    thresholds = check_array(thresholds, "thresholds", kind="iuf")
+    if thresholds.shape != (k,):
+        raise ValueError(f"`thresholds` must have shape ({k},), got {thresholds.shape}.")
+    masks = a >= thresholds
+    claimed = np.where(masks, a, -np.inf).argmax(-1)
+    largest = a.argmax(-1)
+    majority = np.take_along_axis(a, largest[..., None], -1)[..., 0] >= 0.5
+    labels = np.where(masks.any(-1), claimed, np.where(majority, largest, UNASSIGNED)).astype(np.int16)
+    return clean_labels(labels, min_size)
 
 
 def labels_from_memberships(memberships, threshold=0.5):

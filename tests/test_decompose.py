@@ -3,6 +3,7 @@ import pytest
 
 from phaselib import SpectrumImage
 from phaselib.decompose import energy_channels, ica, nmf, pca, suggest_n_components
+from phaselib.preprocess import crop
 
 
 def _exact_weighted_svd(image, channels):
@@ -109,3 +110,37 @@ def test_energy_window_and_errors(rock):
         pca(bad, n_components=2)
     n, noise = suggest_n_components([1.0, 0.5, 1e-9], 100, 10, 1e6)
     assert n == 2 and noise > 1e-9
+
+
+def test_nmf_poisson_loss(rock):
+    dec = nmf(rock.image, rock.n_phases, loss="kullback-leibler")
+    assert dec.params["loss"] == "kullback-leibler" and dec.params["pixel_components"] == 2
+    assert not dec.params["poisson"] and 1 <= dec.params["n_iter_"] <= 50
+    corr = np.corrcoef(np.vstack([dec.factors, rock.phase_spectra]))[: rock.n_phases, rock.n_phases:]
+    assert corr.max(axis=0).min() > 0.99  # every phase, biotite included
+    np.testing.assert_allclose(dec.factors.sum(1), 1, rtol=1e-5)
+    w = dec.loadings.reshape(-1, rock.n_phases)
+    np.testing.assert_allclose(w.sum(1), dec.pixel_sums.ravel(), rtol=1e-4)  # loadings are counts
+    assert ((w > 0).sum(1) <= 2).all()
+    part = crop(rock.image, rows=(0, 40), cols=(0, 50))
+    start = rock.labels[:40, :50] % 3
+    one = nmf(part, 3, labels=start, loss="kullback-leibler", pixel_components=1, max_iter=2)
+    assert ((one.loadings > 0).sum(-1) <= 1).all()
+    plain = nmf(part, 3, labels=start, loss="kullback-leibler", pixel_components=None, max_iter=5, tol=0)
+    assert plain.params["n_iter_"] == 5 and (plain.loadings > 0).all()
+
+
+def test_nmf_argument_errors(rock):
+    img = rock.image
+    with pytest.raises(ValueError, match="`loss` must be one of 'frobenius', 'kullback-leibler'"):
+        nmf(img, 3, loss="poisson")
+    with pytest.raises(ValueError, match="`init` must be one of 'phases', got 'nndsvda'"):
+        nmf(img, 3, loss="kullback-leibler", init="nndsvda")
+    with pytest.raises(ValueError, match="`pixel_components` must be an integer in \\[1, 2\\]"):
+        nmf(img, 3, loss="kullback-leibler", pixel_components=3)
+    with pytest.raises(TypeError, match="`pixel_components` must be an integer"):
+        nmf(img, 3, loss="kullback-leibler", pixel_components=2.0)
+    with pytest.raises(ValueError, match="`max_iter` must be an integer >= 1"):
+        nmf(img, 3, max_iter=0)
+    with pytest.raises(TypeError, match="`tol` must be a non-negative number"):
+        nmf(img, 3, tol="small")

@@ -2,7 +2,8 @@
 
 All three return a :class:`Decomposition` (``_base.py``); the input is never modified and
 nothing is stored on it. ``_pca.py``: PCA by block subspace iteration on sparse row blocks;
-``_nmf.py``: NMF started from cluster spectra; ``_ica.py``: FastICA of the PCA scores.
+``_nmf.py``: NMF started from cluster spectra (``_nmf_kl.py``: under the Poisson loss);
+``_ica.py``: FastICA of the PCA scores.
 """
 
 from ..preprocess import energy_channels

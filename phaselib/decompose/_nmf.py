@@ -1,4 +1,5 @@
-"""NMF of a (Poisson-weighted) spectrum image, started from the mean spectra of pixel clusters."""
+"""NMF of a spectrum image (Frobenius loss on Poisson-weighted counts, or Poisson loss on the raw counts),
+started from the mean spectra of pixel clusters."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from functools import partial
 import numpy as np
 
 from .._stream import WeightedBlocks, csr_from_counts, map_row_blocks
-from .._validate import check_image, check_int
+from .._validate import check_choice, check_image, check_int, check_positive
 from ..cluster import kmeans
 from ..preprocess import energy_channels
+from . import _nmf_kl as _kl
 from ._base import NMF_SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration
 
 
@@ -29,14 +31,17 @@ def _stack_weighted(wb):
     return sparse.vstack(parts, format="csr")
 
 
-def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy_range=(0.1, None),
-        max_iter=None, tol=1e-4, random_state=0, block_rows=None, sample_pixels=NMF_SAMPLE_PIXELS,
-        client=None, progress=None) -> Decomposition:
-    """Non-negative matrix factorisation of the (Poisson-weighted) map.
+def nmf(image, n_components, *, loss="frobenius", pixel_components=2, init="phases", labels=None, poisson=True,
+        energy_range=(0.1, None), max_iter=None, tol=1e-4, random_state=0, block_rows=None,
+        sample_pixels=NMF_SAMPLE_PIXELS, client=None, progress=None) -> Decomposition:
+    """Non-negative matrix factorisation of the map, components ordered by their share of the counts.
 
-    scikit-learn's coordinate-descent NMF on the sparse weighted counts (as
-    HyperSpy's ``decomposition(True, algorithm="NMF")``), components ordered by
-    their share of the counts.
+    ``loss="frobenius"`` (default): scikit-learn's coordinate-descent NMF on the sparse
+    Poisson-weighted counts (as HyperSpy's ``decomposition(True, algorithm="NMF")``).
+    ``loss="kullback-leibler"``: the Poisson likelihood of the raw counts (no weighting:
+    Keenan & Kotula's is a Gaussian approximation of the same noise), fitted by EM /
+    multiplicative updates; each pixel's weights use at most ``pixel_components``
+    components (see ``_nmf_kl.py``). Factors then sum to 1 and loadings are counts.
 
     NMF is not unique: started from SVD (``init="nndsvda"``, HyperSpy's way)
     it often returns mixtures of minerals that share elements (feldspars and
@@ -48,67 +53,76 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     ----------
     image : SpectrumImage
     n_components : int
+    loss : {"frobenius", "kullback-leibler"}
+    pixel_components : {2, 1, None}
+        Kullback-Leibler only: most components in one pixel's weights. 2 (default): a pure
+        phase or a two-phase mix (a grain boundary), which keeps the weights of a phase whose
+        spectrum lies between others' (a glass between its minerals) from spreading over
+        them; 1: the best component alone; None: all (plain KL NMF).
     init : {"phases", "nndsvda", "nndsvd", "random"}
+        Kullback-Leibler: ``"phases"`` only.
     labels : (H, W) int ndarray, optional
         Pixel clusters for ``init="phases"`` (default: k-means on the PCA scores).
     poisson, energy_range, random_state, block_rows, sample_pixels, client, progress
-        As in :func:`pca`: on big maps NMF is fitted on spread row blocks, then
-        every pixel's weights are found (non-negative least squares) in one pass.
+        As in :func:`pca` (``poisson``: Frobenius loss only): on big maps NMF is fitted on
+        spread row blocks, then every pixel's weights are found in one pass (non-negative
+        least squares; Kullback-Leibler: the same per-pixel step as in the fit).
     max_iter : int, optional
-        Iterations of :class:`sklearn.decomposition.NMF` (default 20 from
-        ``"phases"``, a refinement; 200 otherwise).
+        Frobenius: iterations of :class:`sklearn.decomposition.NMF` (default 20 from
+        ``"phases"``, a refinement; 200 otherwise). Kullback-Leibler: rounds of weights and
+        spectra (default 50 with ``pixel_components``, 200 without; ``tol`` usually stops it at 4-16).
     tol : float
+        Kullback-Leibler: stop when the mean log-likelihood per count changes by less.
 
     Returns
     -------
     Decomposition
     """
-    import warnings
-
-    from sklearn.decomposition import NMF
-    from sklearn.exceptions import ConvergenceWarning
-
     check_image(image)
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     k = check_int(n_components, "n_components", high=min(h * w, channels.stop - channels.start))
-    if init not in ("phases", "nndsvda", "nndsvd", "random"):
-        raise ValueError(f"Unknown init {init!r}; use 'phases', 'nndsvda', 'nndsvd' or 'random'.")
+    kl = check_choice(loss, "loss", ("frobenius", "kullback-leibler")) == "kullback-leibler"
+    check_choice(init, "init", ("phases",) if kl else ("phases", "nndsvda", "nndsvd", "random"))
+    if pixel_components is not None:
+        pixel_components = check_int(pixel_components, "pixel_components", low=1, high=2)
+    max_iter = check_int(max_iter, "max_iter", low=0 if kl else 1, allow_none=True)
+    tol = check_positive(tol, "tol", allow_zero=True)
     if max_iter is None:
-        max_iter = 20 if init == "phases" else 200
+        max_iter = (50 if pixel_components else 200) if kl else (20 if init == "phases" else 200)
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
-    wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows, sample_fraction=fraction,
-                        progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
+    wb = WeightedBlocks(image.data, channels, poisson=poisson or kl, block_rows=block_rows,
+                        sample_fraction=fraction, progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)
     try:
         if init == "phases":
             sample_labels = (_cluster_sample(wb, k, random_state) if labels is None
                              else wb.sampled(np.asarray(labels).reshape(-1)))
-        x = _stack_weighted(wb)
+        x = _kl.stack_counts(wb) if kl else _stack_weighted(wb)
     finally:
         wb.close()
     if progress:
         progress(0.25, "NMF")
-    kw = {}
-    if init == "phases":
-        kw = dict(W=None, H=None)
-        kw["W"], kw["H"] = _phase_init(x, sample_labels, k)
-    model = NMF(k, init="custom" if init == "phases" else init, solver="cd", max_iter=max_iter, tol=tol,
-                random_state=random_state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        wts = model.fit_transform(x, **kw)
-        if fraction < 1.0:
-            parts = map_row_blocks(image, partial(_nmf_block, channels=channels, col_w=wb.col_w, model=model,
-                                                  poisson=poisson),
-                                   block_rows=block_rows, client=client, message="NMF weights")
-            pixel_sums = np.concatenate([p[0] for p in parts])
-            wts = np.concatenate([p[1] for p in parts])
-        else:
-            pixel_sums = wb.pixel_sums
-    row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
-    comps = model.components_
-    loadings = (wts / row_w[:, None]).astype(np.float32)
-    spectra = comps / wb.col_w[None, :]
+    if kl:
+        prior = (np.asarray(x.sum(0)).ravel() + 1.0) / max(x.shape[0], 1)  # > 0 in every channel
+        wts, spectra, n_iter = _kl.kl_fit(x, _kl.spectra_from_labels(x, sample_labels, k, prior),
+                                          pixel_components=pixel_components, max_iter=max_iter, tol=tol,
+                                          prior=prior)
+        block = partial(_kl.kl_block, channels=channels, h=spectra, pixel_components=pixel_components,
+                        max_iter=max_iter)
+    else:
+        wts, spectra, n_iter, block = _frobenius(x, wb, k, init, sample_labels if init == "phases" else None,
+                                                 channels, poisson, max_iter, tol, random_state)
+    if fraction < 1.0:
+        parts = map_row_blocks(image, block, block_rows=block_rows, client=client, message="NMF weights")
+        pixel_sums = np.concatenate([p[0] for p in parts])
+        wts = np.concatenate([p[1] for p in parts])
+    else:
+        pixel_sums = wb.pixel_sums
+    if kl:
+        loadings = wts.astype(np.float32)
+    else:
+        row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
+        loadings = (wts / row_w[:, None]).astype(np.float32)
     share = loadings.sum(0) * spectra.sum(1)
     order = np.argsort(-share, kind="stable")
     factors = np.zeros((len(order), c), np.float32)
@@ -119,10 +133,31 @@ def nmf(image, n_components, *, init="phases", labels=None, poisson=True, energy
     return Decomposition(
         "nmf", factors, loadings[:, order].reshape(h, w, -1), share, share,
         pixel_sums.reshape(h, w), channels, None, None,
-        dict(n_components=k, init=init, poisson=poisson, max_iter=max_iter,
-             n_iter_=int(model.n_iter_), energy_range=range_keV(image, channels),
-             random_state=random_state, sample_fraction=round(fraction, 6)),
+        dict(n_components=k, loss=loss, pixel_components=pixel_components if kl else None, init=init,
+             poisson=bool(poisson) and not kl, max_iter=max_iter, n_iter_=int(n_iter),
+             energy_range=range_keV(image, channels), random_state=random_state,
+             sample_fraction=round(fraction, 6)),
     )
+
+
+def _frobenius(x, wb, k, init, sample_labels, channels, poisson, max_iter, tol, random_state):
+    """scikit-learn's NMF of the weighted sample: weights, spectra (counts), iterations, block pass."""
+    import warnings
+
+    from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
+
+    kw = {}
+    if init == "phases":
+        kw = dict(W=None, H=None)
+        kw["W"], kw["H"] = _phase_init(x, sample_labels, k)
+    model = NMF(k, init="custom" if init == "phases" else init, solver="cd", max_iter=max_iter, tol=tol,
+                random_state=random_state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        wts = model.fit_transform(x, **kw)
+    block = partial(_nmf_block, channels=channels, col_w=wb.col_w, model=model, poisson=poisson)
+    return wts, model.components_ / wb.col_w[None, :], model.n_iter_, block
 
 
 def _nmf_block(r0, r1, block, *, channels, col_w, model, poisson):
