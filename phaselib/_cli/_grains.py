@@ -53,6 +53,9 @@ def add_parser(subparsers):
     g.add_argument("--no-merge", action="store_true",
                    help="keep touching pieces whose union is convex apart (with --no-concave-cuts: the "
                         "classic watershed)")
+    g.add_argument("--no-inclusions", action="store_true",
+                   help="cut from enclosed holes as from any concavity (holes of other pixels are "
+                        "inclusions kept inside their host grain by default)")
     g.add_argument("--bin-size", type=_bins, default="auto",
                    help="histogram: numpy rule (auto, fd, scott, ...) or a width in um (default auto)")
     g.add_argument("--bandwidth", type=_bins, default="silverman",
@@ -122,7 +125,7 @@ def run(args):
     grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
                        h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
                        split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
-                       min_area=args.min_area,
+                       inclusions=not args.no_inclusions, min_area=args.min_area,
                        exclude_border=args.exclude_border)
     table = grains.table()
     out = Path(args.out)

@@ -19,10 +19,11 @@ Examples
 """
 
 from ._minerals import FORMULAS, GLASSES, MINERALS, RIMS
+from ._phenocrysts import make_phenocrysts
 from ._presets import make_rich_rock, rich_rock_options
 from ._rock import DEFAULT_MINERALS, SyntheticRock, load_rock, make_rock, phase_spectra, sample_path, write_rock
 from ._texture import make_discs, make_texture
 
 __all__ = ["DEFAULT_MINERALS", "FORMULAS", "MINERALS", "SyntheticRock", "load_rock", "make_discs", "make_rock",
            "make_texture", "phase_spectra", "sample_path", "write_rock",
-           "GLASSES", "RIMS", "make_rich_rock", "rich_rock_options"]
+           "GLASSES", "RIMS", "make_rich_rock", "rich_rock_options", "make_phenocrysts"]

@@ -82,8 +82,8 @@ def spans_map(mask) -> bool:
 
 
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
-              smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, fill_holes=30,
-              min_area=0, exclude_border=False):
+              smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
+              fill_holes=30, min_area=0, exclude_border=False):
     """Separate the grains of every phase of a label map (see :func:`separate_grains`).
 
     Parameters
@@ -94,8 +94,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         Phases to separate (default: every phase present).
     pixel_size : float
         Micrometres per pixel.
-    min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, fill_holes
-        As in :func:`separate_grains`.
+    min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes
+        As in :func:`separate_grains`. Inclusions of a crystal (other phases or unassigned
+        pixels enclosed by it) stay inside it while it is separated; the grain table counts
+        them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
         As in :func:`separate_grains`.
 
@@ -118,7 +120,7 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             raise ValueError(f"phase(s) {missing} not in the map; its phases are {present.tolist()}.")
     pixel_size = check_positive(pixel_size, "pixel_size")
     opts = _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
-                          split_concave, merge_convex)
+                          split_concave, merge_convex, inclusions)
     out = np.zeros(lab.shape, np.int32)
     grain_phase = []
     for p in np.unique(phases):

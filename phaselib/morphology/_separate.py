@@ -18,7 +18,7 @@ from skimage.morphology import h_maxima, remove_small_holes
 from skimage.segmentation import relabel_sequential, watershed
 
 from .._validate import check_array, check_int, check_number
-from . import _split
+from . import _fill, _split
 from ._split import MIN_PIECE, concave_cuts
 
 
@@ -27,12 +27,12 @@ def _check_mask(mask, name="mask"):
 
 
 def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1.0, compactness=0.0,
-                    split_concave=True, merge_convex=True, fill_holes=30, min_area=0,
+                    split_concave=True, merge_convex=True, inclusions=True, fill_holes=30, min_area=0,
                     exclude_border=False):
     """Split the touching grains of one phase: distance transform and watershed.
 
-    The Euclidean distance to the background is computed on the mask with its small holes
-    (inclusions) filled and, by default, with straight cuts drawn from the concave corners
+    The Euclidean distance to the background is computed on the mask with its inclusions
+    filled (see below) and, by default, with straight cuts drawn from the concave corners
     of every cluster (touching crystal sections are convex, so a concave corner is where
     two grains meet the cluster's outline; the distance map alone misses grains that share
     a long straight boundary). The map is smoothed, its maxima (``peak_local_max`` with
@@ -41,6 +41,20 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     restricted to the mask, grows the grains. Last, touching pieces whose union is convex
     are merged: nothing in the mask tells them from one grain, and they are most often one
     grain split twice (an elongated grain with two distance maxima).
+
+    Inclusions (``inclusions=True``): a region of other pixels (another phase, unassigned
+    pixels) enclosed by the mask, whatever its size, is an inclusion when its crystal is one
+    convex section once it is filled: its cluster is nearly convex (solidity >= 0.85) with
+    it filled, or, in a cluster of touching crystals, the separation with every hole filled
+    puts it inside one grain whose union with it is convex. An inclusion stays filled: its
+    outline starts no cut and its crystal is separated as if whole (the grain labels leave
+    its pixels out). Any other hole is a pocket between grains (a grain of another phase
+    enclosed by several grains of this phase, as in a space-filling texture): its corners are
+    where grains meet, and its cluster is separated again with it open, as before; grains
+    around it whose union with it is convex are merged. The rounded bays of a crystal
+    standing alone (at least 16 px thick, every concavity of its outline a bay: holding 4/3
+    or more of the triangle of its mouth and deepest point, where a notch between two convex
+    grains holds at most that triangle) are filled too.
 
     Touching grains of one phase share boundaries that the mask does not show; only the
     corners where they meet the outline do. Where most grains of a phase touch others of
@@ -68,9 +82,13 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     merge_convex : bool
         Merge touching pieces whose union is convex (at most 0.5 % of its area inside its
         convex hull but outside it).
+    inclusions : bool
+        Fill the inclusions and bays (see above). ``False``: only the holes of at most
+        ``fill_holes`` pixels are filled, and larger ones are cut from (the behaviour before
+        inclusions were told from pockets).
     fill_holes : int
-        Holes of at most this many pixels (inclusions; 30 px: ~6 px across) are filled
-        before the distance map and the cuts.
+        Holes of at most this many pixels (30 px: ~6 px across) are always filled before the
+        distance map and the cuts.
     min_area : int
         Grains smaller than this (pixels) are removed (set to 0).
     exclude_border : bool
@@ -93,12 +111,12 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     if not m.any():
         raise ValueError("`mask` is empty: the phase has no pixel, so there are no grains to separate.")
     return _separate(m, **_check_options(min_distance, footprint, h, smoothing, compactness, fill_holes,
-                                         min_area, split_concave, merge_convex),
+                                         min_area, split_concave, merge_convex, inclusions),
                      exclude_border=bool(exclude_border))
 
 
 def _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
-                   split_concave, merge_convex):
+                   split_concave, merge_convex, inclusions=True):
     check_int(min_distance, "min_distance")
     if footprint is not None:
         footprint = np.asarray(footprint, bool)
@@ -112,12 +130,11 @@ def _check_options(min_distance, footprint, h, smoothing, compactness, fill_hole
                 smoothing=check_number(smoothing, "smoothing", low=0),
                 compactness=check_number(compactness, "compactness", low=0),
                 fill_holes=int(fill_holes), min_area=int(min_area), split_concave=bool(split_concave),
-                merge_convex=bool(merge_convex))
+                merge_convex=bool(merge_convex), inclusions=bool(inclusions))
 
 
-def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
-              split_concave, merge_convex, exclude_border):
-    filled = remove_small_holes(m, max_size=fill_holes) if fill_holes else m
+def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex):
+    """Grain labels over ``filled`` (``m`` and its filled holes): cuts, watershed, merges."""
     core = filled & ~concave_cuts(filled) if split_concave else filled
     dist = ndi.distance_transform_edt(core)
     if smoothing > 0:
@@ -148,6 +165,41 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
     labels[rest > 0] = rest[rest > 0] + n
     if merge_convex:
         labels = _split.merge_convex(labels)
+    return labels
+
+
+def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
+              split_concave, merge_convex, inclusions, exclude_border):
+    opts = dict(min_distance=min_distance, footprint=footprint, h=h, smoothing=smoothing,
+                compactness=compactness, split_concave=split_concave, merge_convex=merge_convex)
+    filled = remove_small_holes(m, max_size=fill_holes) if fill_holes else m
+    if not inclusions:
+        labels = _grains(m, filled, **opts)
+    else:
+        holes = _fill.enclosed_holes(m) & ~filled
+        bays = _fill.bays(filled | holes)
+        if holes.any():
+            solid = _fill.solidity(filled | holes | bays, holes)
+            holes &= solid >= _fill.LOOSE  # in a network of grains: pockets, left open
+            unsure = holes & (solid < _fill.SOLID)
+        else:
+            unsure = holes
+        filled |= holes | bays
+        labels = _grains(m, filled, **opts)
+        if unsure.any() or bays.any():
+            pockets = _fill.not_in_one_grain(labels, unsure) | _fill.not_in_one_grain(labels, bays)
+            if pockets.any():  # separate again the clusters around them, the pockets left open
+                comps, _ = ndi.label(filled)
+                redo = np.isin(comps, np.unique(comps[pockets]))
+                pad = 4 * int(np.ceil(smoothing)) + min_distance + 2  # what the smoothing and the peaks see
+                near = ndi.distance_transform_edt(~redo) <= pad
+                rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
+                box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+                sub = _grains(m[box] & near[box], filled[box] & near[box] & ~pockets[box], **opts)
+                sub[~redo[box]] = 0
+                labels[redo] = 0
+                labels[box][sub > 0] = sub[sub > 0] + labels.max()
+                labels = _fill.merge_around(labels, pockets & holes)
     labels[~m] = 0  # the filled holes
     if min_area > 1:
         area = np.bincount(labels.ravel())

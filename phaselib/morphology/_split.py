@@ -173,6 +173,18 @@ def _hull(points):
         return points[order[[0, -1]]]
 
 
+def hull_mask(vertices, shape, origin=(0, 0)):
+    """Pixel centres of a box (``origin``, ``shape``) inside or on the convex polygon ``vertices``."""
+    v = np.asarray(vertices, float) - origin
+    if len(v) < 3:
+        return np.zeros(shape, bool)
+    rr, cc = np.mgrid[:shape[0], :shape[1]]
+    e = np.roll(v, -1, axis=0) - v
+    cross = (e[:, 0, None, None] * (cc[None] - v[:, 1, None, None])
+             - e[:, 1, None, None] * (rr[None] - v[:, 0, None, None]))
+    return np.all(cross >= -1e-9, axis=0) | np.all(cross <= 1e-9, axis=0)
+
+
 def _defect(vertices, n_pixels):
     """Pixels whose centres lie in the hull polygon ``vertices`` but not in the set (Pick)."""
     v = vertices.astype(np.int64)

@@ -9,6 +9,7 @@ import csv
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from .._validate import check_array, check_positive
 from ._stats import equivalent_diameter
@@ -22,7 +23,10 @@ class GrainTable:
     ``equivalent_diameter_um``, ``major_axis_um``, ``minor_axis_um``, ``aspect_ratio``
     (major / minor), ``orientation_deg`` (major axis, counter-clockwise from the image's
     horizontal axis as displayed, in [-90, 90)), ``perimeter_um``, ``solidity`` (area / convex
-    hull area), ``centroid_row``, ``centroid_col`` (pixels), ``touches_border``.
+    hull area), ``centroid_row``, ``centroid_col`` (pixels), ``touches_border``,
+    ``n_inclusions`` (regions of other pixels the grain encloses: inclusions of other phases,
+    unassigned or removed pixels), ``inclusion_area_px``, ``inclusion_area_um2`` (their area,
+    which ``area_px`` leaves out: the section's outline holds ``area_px + inclusion_area_px``).
     Sizes are 2-D section sizes.
     """
 
@@ -81,7 +85,10 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     all grains at once from image moments and neighbour counts, so that a full map with
     tens of thousands of grains takes a second or two instead of a minute. Solidity is the
     area over the area of the convex hull of the grain's pixel squares (the hull from 64
-    support directions, within 0.1 % of the exact one).
+    support directions, within 0.1 % of the exact one). Inclusions are the holes of each grain
+    (regions of other pixels it encloses, 4-connected; whatever they hold, other grains
+    included), found from Euler numbers for all grains at once, then filled grain by grain
+    for those that have any (a grain in several pieces is not looked into).
 
     Parameters
     ----------
@@ -127,7 +134,40 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
         "perimeter_um": m["perimeter"] * px, "solidity": m["solidity"],
         "centroid_row": m["row"], "centroid_col": m["col"], "touches_border": m["border"],
     }
+    n_incl, incl_area = _inclusions(lab, ids)
+    cols.update(n_inclusions=n_incl, inclusion_area_px=incl_area, inclusion_area_um2=incl_area * px * px)
     return GrainTable(cols, px)
+
+
+def _euler8(lab, n):
+    """Euler number (8-connected grains) of every label ``0..n``, from 2 x 2 windows (Gray)."""
+    p = np.pad(lab, 1)
+    a, b, c, d = p[:-1, :-1].ravel(), p[:-1, 1:].ravel(), p[1:, :-1].ravel(), p[1:, 1:].ravel()
+    q1, q3, qd = (np.zeros(n + 1) for _ in range(3))
+    for g, k, diag, new in (
+            (a, 1 + (b == a) + (c == a) + (d == a), (d == a) & (b != a) & (c != a), a > 0),
+            (b, 1 + (c == b) + (d == b), (c == b) & (d != b), (b > 0) & (b != a)),
+            (c, 1 + (d == c), np.zeros(a.size, bool), (c > 0) & (c != a) & (c != b)),
+            (d, np.ones(a.size, int), np.zeros(a.size, bool), (d > 0) & (d != a) & (d != b) & (d != c))):
+        q1 += np.bincount(g[new & (k == 1)], minlength=n + 1)
+        q3 += np.bincount(g[new & (k == 3)], minlength=n + 1)
+        qd += np.bincount(g[new & (k == 2) & diag], minlength=n + 1)
+    return (q1 - q3 - 2 * qd) / 4
+
+
+def _inclusions(lab, ids):
+    """Number and area (px) of the holes of each grain ``ids``."""
+    count, area = np.zeros(ids.size, np.int64), np.zeros(ids.size, np.int64)
+    if ids.size == 0:
+        return count, area
+    euler = _euler8(lab, int(ids.max()))
+    boxes = ndi.find_objects(lab)
+    for k in np.flatnonzero(euler[ids] < 1):  # a grain in one piece with a hole
+        g = int(ids[k])
+        grain = lab[boxes[g - 1]] == g
+        holes = ndi.binary_fill_holes(grain) & ~grain
+        count[k], area[k] = ndi.label(holes)[1], int(holes.sum())
+    return count, area
 
 
 _PERIMETER_WEIGHTS = np.zeros(50)  # skimage.measure.perimeter (4-neighbourhood)

@@ -1,0 +1,206 @@
+"""What a crystal holds: inclusions (enclosed holes) and bays, filled while its grains are separated.
+
+Private helpers of :mod:`phaselib.morphology`. A crystal section is convex; an inclusion of
+another phase (or unassigned pixels) inside it is a hole of its phase's mask, and a resorbed
+crystal has rounded bays. Their outlines are concave everywhere, so the concave-corner cuts
+of :mod:`._split` would cut the crystal like a pizza from them. So, before the separation:
+
+* every enclosed hole is filled (:func:`enclosed_holes`); it stays filled if it is an
+  inclusion: its cluster is nearly convex once filled (:func:`solidity`), or, in a cluster
+  of touching crystals, the separation of the filled cluster puts it inside one grain whose
+  union with it is convex (:func:`not_in_one_grain`). Otherwise it is a pocket between
+  grains (a grain of another phase enclosed by several grains of this one, as in a
+  space-filling texture): its corners are where grains meet, and it is left open;
+* the rounded bays of a crystal standing alone are filled (:func:`bays`);
+* grains around a pocket whose union with it is convex are merged (:func:`merge_around`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from . import _split
+
+CROSS = ndi.generate_binary_structure(2, 1)
+SOLID = 0.85  # a cluster at least this solid once its holes and bays are filled: its holes are inclusions
+LOOSE = 0.6  # ... less solid than this (a network of grains): its holes are pockets
+HOLE_SHARE = 0.9  # share of a hole's rim in one grain, for it to lie in that grain
+HOLE_DEFECT = 0.05  # ... whose union with the hole lacks at most this share of its hull
+GROUP_DEFECT = 0.005  # grains around a pocket merge when their union with it lacks at most this share
+BAY_TRIANGLE = 1.4  # a bay holds this many times the triangle of its mouth and deepest point
+BAY_DEPTH = 2.5  # pixels: shallower concavities are neither bays nor notches
+BAY_DEEP = 0.3  # a bay is at least this deep for the width of its mouth (a disc's segment: 1/3 and more)
+BAY_INRADIUS = 8.0  # pixels: bays are sought on clusters at least 16 px thick (finer outlines cannot tell)
+_MIN_COMPONENT = 30
+
+
+def enclosed_holes(m):
+    """Holes of ``m``: regions of other pixels enclosed by it (4-connected), holding no island of it."""
+    inside = ndi.binary_fill_holes(m)
+    holes = inside & ~m
+    if not holes.any():
+        return holes
+    islands = ndi.binary_fill_holes(holes) & m
+    if islands.any():  # a hole around an island of the mask is not filled (its island is a grain)
+        lab, _ = ndi.label(holes)
+        ring = ndi.binary_dilation(islands, CROSS) & holes
+        holes &= ~np.isin(lab, np.unique(lab[ring]))
+    return holes
+
+
+def is_bay(region, depth):
+    """Whether a concavity (``region``, in its box; ``depth``: distance to the hull's outside) is a bay.
+
+    Between two touching convex grains the concavity under the hull lies in the triangle of
+    its mouth and its deepest point (the deepest point is where the grains meet); a rounded
+    bay (a disc's segment, or a bottle behind a neck) holds 4/3 of that triangle or more.
+    """
+    pts = np.argwhere(region)
+    mouth = pts[depth[region] < 1.5]
+    if len(mouth) < 2:
+        return False
+    span = np.sqrt(((mouth[:, None] - mouth[None]) ** 2).sum(-1))
+    i, j = np.unravel_index(np.argmax(span), span.shape)
+    p, q = mouth[i].astype(float), mouth[j].astype(float)
+    u = (q - p) / max(np.hypot(*(q - p)), 1e-9)
+    off = np.abs((pts - p) @ np.array([-u[1], u[0]]))
+    if off.max() < max(BAY_DEPTH, BAY_DEEP * span[i, j]):
+        return False  # a sliver along the hull: a shallow notch
+    tri = _split.hull_mask(np.array([p, q, pts[np.argmax(off)]]), region.shape)
+    return region.sum() >= BAY_TRIANGLE * max(int(tri.sum()), 1)
+
+
+def bays(filled):
+    """Bays of the crystals of ``filled`` that stand alone: every concavity of the cluster is a bay.
+
+    A cluster with a notch (where two grains meet) is left as it is: its concave corners are
+    cut as usual. Only clusters at least ``2 * BAY_INRADIUS`` pixels thick are looked at.
+    """
+    out = np.zeros_like(filled)
+    comp, n = ndi.label(filled)
+    if n == 0:
+        return out
+    size = np.bincount(comp.ravel())
+    boxes = ndi.find_objects(comp)
+    for i in np.flatnonzero(size >= max(_MIN_COMPONENT, np.pi * BAY_INRADIUS**2)):
+        if i == 0:
+            continue
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in boxes[i - 1])
+        c = comp[box] == i
+        if ndi.distance_transform_edt(c).max() < BAY_INRADIUS:
+            continue
+        vertices = _split._hull(np.argwhere(c & ~ndi.binary_erosion(c, CROSS, border_value=0)))
+        if not LOOSE * _split._defect(vertices, 0) <= size[i] < _split._defect(vertices, 0):
+            continue  # convex, or a network of grains
+        hull = _split.hull_mask(vertices, c.shape)
+        lab, k = ndi.label(hull & ~filled[box])
+        sides = [(box[0].start == 0, lab[0]), (box[0].stop == filled.shape[0], lab[-1]),
+                 (box[1].start == 0, lab[:, 0]), (box[1].stop == filled.shape[1], lab[:, -1])]
+        edge = set(np.concatenate([v for on, v in sides if on] + [[]]).astype(int).tolist())
+        depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
+        found = np.zeros_like(hull)
+        for j, sl in enumerate(ndi.find_objects(lab), 1):
+            r = lab[sl] == j
+            if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
+                continue
+            if j in edge or not is_bay(r, depth[sl]):  # (what lies beyond the map border is unknown)
+                break  # a notch: not a crystal standing alone
+            found[sl] |= r
+        else:
+            out[box] |= found
+    return out
+
+
+def solidity(filled, where):
+    """Solidity (pixels / pixel centres in the convex hull) of the clusters of ``filled`` that
+    hold a pixel of ``where``, on their pixels (0 elsewhere)."""
+    comp, n = ndi.label(filled)
+    out = np.zeros(n + 1)
+    boxes = ndi.find_objects(comp)
+    outline = filled & ~ndi.binary_erosion(filled, CROSS, border_value=0)
+    for i in np.unique(comp[where & filled]):
+        if i == 0:
+            continue
+        c = comp[boxes[i - 1]] == i
+        k = int(c.sum())
+        out[i] = k / max(_split._defect(_split._hull(np.argwhere(outline[boxes[i - 1]] & c)), 0), k)
+    return out[comp]
+
+
+def _rims(labels, regions):
+    """Region labels, and for each region: its rim pixels per grain, as (region, grain, count)."""
+    rl, nr = ndi.label(regions)
+    near = ndi.grey_dilation(rl, footprint=CROSS)
+    rim = (labels > 0) & (near > 0) & (rl == 0)
+    base = int(labels.max()) + 1
+    pair, count = np.unique(near[rim].astype(np.int64) * base + labels[rim], return_counts=True)
+    return rl, nr, pair // base, pair % base, count
+
+
+def not_in_one_grain(labels, regions, defect=HOLE_DEFECT):
+    """The regions that do not lie in one grain (``HOLE_SHARE`` of their rim) whose union with
+    them is convex (lacking at most ``defect`` of its hull); ``labels`` cover the regions."""
+    rl, nr, ph, pg, count = _rims(labels, regions)
+    total = np.bincount(ph, weights=count, minlength=nr + 1)
+    order = np.argsort(count, kind="stable")
+    best, host = np.zeros(nr + 1), np.zeros(nr + 1, np.int64)
+    best[ph[order]], host[ph[order]] = count[order], pg[order]
+    ok = (best >= HOLE_SHARE * np.maximum(total, 1)) & (host > 0)
+    ok[0] = False
+    boxes = ndi.find_objects(labels)
+    convex = {}
+    for i in np.flatnonzero(ok):
+        g = int(host[i])
+        if g not in convex:
+            pts = np.argwhere(labels[boxes[g - 1]] == g)
+            convex[g] = _split._defect(_split._hull(pts), len(pts)) <= defect * len(pts)
+        ok[i] = convex[g]
+    return regions & ~ok[rl]
+
+
+def merge_around(labels, regions):
+    """Merge the grains around a region (a pocket) when their union with it is convex.
+
+    Cuts from the corners of a hole split a crystal like a pizza: every slice is convex, but
+    together with the hole they make one convex section. The grains lying in the hull of the
+    union are added first (slices cut off from the hole by other cuts).
+    """
+    rl, nr, ph, pg, count = _rims(labels, regions)
+    if nr == 0:
+        return labels
+    total = np.bincount(ph, weights=count, minlength=nr + 1)
+    keep = count >= 0.02 * total[ph]
+    by_region = {}
+    for h, g in zip(ph[keep].tolist(), pg[keep].tolist()):
+        by_region.setdefault(h, set()).add(g)
+    out = labels.copy()
+    base = int(labels.max()) + 1
+    parent = np.arange(base)
+    area = np.bincount(rl.ravel())
+    gsize = np.bincount(out.ravel(), minlength=base)
+    for j in sorted(by_region, key=lambda k: -area[k]):
+        group = {int(parent[g]) for g in by_region[j]}
+        if len(group) < 2:
+            continue
+        for _ in range(4):
+            grp = np.array(sorted(group))
+            inside = np.isin(out, grp)
+            rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+            box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            held = [k for k, gs in by_region.items() if {int(parent[g]) for g in gs} <= group]
+            pts = np.argwhere(inside[box] | np.isin(rl[box], held))
+            hull = _split._hull(pts)
+            sub = out[box]
+            within = np.bincount(sub[_split.hull_mask(hull, sub.shape)].ravel(), minlength=base)
+            more = set(np.flatnonzero((within >= 0.9 * gsize) & (gsize > 0)).tolist()) - {0} - group
+            if not more:
+                break
+            group |= more
+        if _split._defect(hull, len(pts)) <= GROUP_DEFECT * len(pts):
+            grp = np.array(sorted(group))
+            out[np.isin(out, grp)] = grp[0]
+            parent[np.isin(parent, grp)] = grp[0]
+            gsize[grp[0]] = gsize[grp].sum()
+            gsize[grp[1:]] = 0
+    return out
