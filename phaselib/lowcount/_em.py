@@ -15,6 +15,7 @@ from .._validate import check_auto, check_image, check_int, check_number
 from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
+from . import _grow
 from ._potts import check_beta, loglik, normalise, potts_mean_field, smooth, weighted_sums
 
 #: below this mean number of counts per pixel, the spatial prior is used by default
@@ -200,6 +201,11 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
             say(0.4 + 0.6 * it / n_iter, f"EM iteration {it + 1}/{n_iter}")
             q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), beta,
                                  n_sweeps=n_sweeps)
+        if refine_phases:
+            say(0.95, "testing the phases")
+            q, spectra, grown = _grow_and_merge(wb, image, q, spectra, channels, background, k_req,
+                                                dict(beta=beta, n_sweeps=n_sweeps, n_iter=n_iter, sigma=sigma))
+            changes = changes + grown
         timings["em"] = time.perf_counter() - t0
         labels, q, order = _ordered(q, spectra)
         phase_sums = _hard_sums(wb, labels, len(order), image) if image.data.dtype.kind in "biu" else None
@@ -242,6 +248,60 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
                                n_phases=k_req, random_state=random_state)
     return dec, ref.spectra.sums, ref.changes
+
+
+def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
+    """Phases the start missed, then phases that are chemically one (:mod:`._grow`); EM again
+    where anything changed. Returns ``q``, ``spectra`` and the list of changes."""
+    h, w, k = q.shape
+    c = wb.n_channels
+    energy = image.energy_keV
+    labels = q.argmax(-1).ravel()
+    full = np.zeros((k, c))
+    full[:, channels] = spectra
+    bands = _grow.band_matrix(c, channels, round(_grow.BAND_KEV / image.energy_scale))
+    key, band_sums = _grow.unexplained(wb, labels, full, bands)
+    hard = _one_hot_sums(wb, labels, k)
+    new, changes = _grow.new_phases(labels, hard, energy, key, band_sums, _grow.band_energies(energy, bands),
+                                    beam_energy=image.beam_energy)
+    if k_req is not None and len(new):  # a number asked for: new phases only take the place of split ones
+        n_fit = np.bincount(labels, minlength=k)
+        _, _, same = refine.merge_phases(PhaseSpectra(hard, n_fit, energy), labels, beam_energy=image.beam_energy)
+        room = len(same) + max(k_req - int(np.count_nonzero(n_fit)), 0)
+        order = np.argsort([-c["n_pixels"] for c in changes], kind="stable")[:room]
+        new, changes = new[np.sort(order)], [changes[i] for i in np.sort(order)]
+    if len(new):
+        spectra = np.vstack([spectra, new[:, channels]])
+        for it in range(fit["n_iter"]):
+            if it:
+                spectra = smooth(weighted_sums(wb, q.reshape(h * w, -1))[:, channels], fit["sigma"])
+            spectra = normalise(spectra, background)
+            q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"],
+                                 n_sweeps=fit["n_sweeps"])
+        labels = q.argmax(-1).ravel()
+        hard = _one_hot_sums(wb, labels, q.shape[-1])
+    n_pix = np.bincount(labels, minlength=hard.shape[0])
+    merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels, n_phases=k_req,
+                                                   beam_energy=image.beam_energy)
+    if merged:
+        keep = np.flatnonzero(sums.sum(1) > 0)
+        spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
+        q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
+        changes += [dict(action="merged", **m) for m in merged]
+    return q, spectra, changes
+
+
+def _one_hot_sums(wb, labels, k):
+    """(K, C) summed counts of the pixels of each label, on all the blocks' channels."""
+    from scipy import sparse
+
+    w = wb.shape[1]
+
+    def one(r0, r1, csr):
+        lab = labels[r0 * w:r1 * w]
+        return sparse.csr_matrix((np.ones(lab.size), (lab, np.arange(lab.size))), shape=(k, lab.size)) @ csr
+
+    return np.asarray(sum(wb.map_blocks(one)).todense(), np.float64)
 
 
 def _ordered(q, spectra):

@@ -27,7 +27,8 @@ Merge (:func:`merge_phases`)
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._refine import Refinement, describe_change, refine_phases
+from ._refine import Refinement, describe_change, is_mixture, refine_phases
 from ._seed import seed_phases
 
-__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "merge_phases", "refine_phases", "seed_phases"]
+__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "is_mixture", "merge_phases", "refine_phases",
+           "seed_phases"]

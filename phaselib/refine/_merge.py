@@ -41,7 +41,7 @@ def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, r
         The element that decides, with its shares.
     """
     hi, lo = np.maximum(shares_a, shares_b), np.minimum(shares_a, shares_b)
-    sig = np.abs(shares_a - shares_b) / np.sqrt(var_a + var_b + 1e-18)
+    sig = np.abs(shares_a - shares_b) / np.sqrt(np.maximum(var_a + var_b, 0) + 1e-18)
     key = (hi >= major) & (lo * ratio <= hi) & (sig > z)
     order = np.argsort(-(hi - lo))
     for i in order:

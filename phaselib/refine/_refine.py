@@ -106,7 +106,7 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
                       changes)
 
 
-def _is_mixture(spectrum, phases, tol=0.3):
+def is_mixture(spectrum, phases, tol=0.3):
     """Whether a (normalised) spectrum is close to a mixture of the phases' (pixels straddling
     boundaries, or the noise tails of several phases): the residual of its non-negative
     least-squares fit by them is under ``tol`` times its distance to the nearest phase."""
@@ -140,7 +140,7 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **op
     present = [p for p in range(k) if both.n_pixels[p] > 0]
     for i, cand in enumerate(candidates):
         j = k + i
-        if _is_mixture(norm[j], norm[present]):
+        if is_mixture(norm[j], norm[present]):
             continue
         verdicts = [distinct_phases(shares[j], var[j], shares[p], var[p], elements)
                     for p in range(k) if both.n_pixels[p] > 0]
