@@ -3,21 +3,26 @@
 Where each step of the workflow lives:
 
 =================  ==========================================================================
-``io``             load / save maps (RosettaSciIO, ``.npy``), the ``.bcf`` row reader and converter
+``io``             load / save maps (RosettaSciIO, ``.npy``; FITS, TIFF stacks, HyperSpy signals), ``.bcf`` rows
 ``preprocess``     crop, binning, energy window, energy calibration, Poisson weights, pixel size
-``decompose``      Poisson-weighted PCA, NMF, ICA -> ``Decomposition``
+``decompose``      Poisson-weighted PCA, NMF, ICA, PCA of spectral shapes (intensity cubes) -> ``Decomposition``
 ``cluster``        k-means, Gaussian mixture, fuzzy c-means, number of clusters
 ``segment``        Otsu thresholds, masks and label maps from component maps or memberships
 ``lowcount``       Poisson mixture + Potts prior for low-count maps
 ``quantify``       phase spectra, modal fractions, element lines, the phase table, MSA files
 ``compare``        label matching between phase maps, agreement
 ``morphology``     grain separation (watershed + cuts), grain table, size statistics, CSD
-``datasets``       synthetic rocks with ground truth, bundled real maps
+``datasets``       synthetic rocks and neutron ToF cubes with ground truth, bundled real maps
 ``pipeline``       ``map_phases``: the whole chain -> ``PhaseMap``
+``classify``       supervised phases from a few labelled pixels (Poisson templates + Potts, kNN, RF)
+``spots``          bright spots (gamma hits): median baseline, trained detector, cleaning
+``tiles``          overlapping tiles of any image and their exact reassembly
 ``results``        compact precomputed results of a full map
+``deep``           a U-Net learnt from EDS maps segments PP / XP / BSE images (torch to train, ONNX to run)
 ``render``         phase colours and the PNG writer
 ``_stream``        the streaming core: row blocks, passes (threads or Dask), weighted sparse blocks
 ``_cli``           ``python -m phaselib``
+``_hyperspy``      HyperSpy signals in (no copy) and out (``PhaseMap.to_hyperspy``, ``to_learning_results``)
 =================  ==========================================================================
 """
 from ._image import SpectrumImage

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _hyperspy, decompose, identify, lowcount, quantify, refine, render, segment
 from . import cluster as _cluster
-from . import decompose, identify, lowcount, quantify, refine, render, segment
+from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._image import SpectrumImage
 from ._serialize import jsonable
 from ._validate import check_auto, check_choice, check_image, check_int
@@ -18,6 +19,8 @@ from ._validate import check_auto, check_choice, check_image, check_int
 __all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
 
 METHODS = ("pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu")
+#: the files of a result folder (PhaseMap.save replaces a folder holding only these)
+RESULT_FILES = ("labels.npy", "phase_spectra.npy", "phases.csv", "summary.json", "phase_map.png")
 DEFAULT_METHOD = "pca-kmeans"
 
 @dataclass(frozen=True, eq=False)
@@ -75,10 +78,29 @@ class PhaseMap:
                                     n_unassigned=int(np.count_nonzero(self.labels < 0)),
                                     minerals=[n.best for n in self.minerals] if self.minerals else None)
 
+    def to_hyperspy(self):
+        """The phase map as HyperSpy signals (needs HyperSpy): ``(labels, spectra)``.
+
+        ``labels``: a ``Signal2D`` of the label map with the map's axes (scale, offset, units, names;
+        those of the input signal when the map came from HyperSpy). ``spectra``: the mean spectrum of
+        each phase, navigated by phase, an ``EDSSEMSpectrum`` on the energy axis for EDS maps, else a
+        ``Signal1D`` on the input's signal axis.
+        """
+        return _hyperspy.phase_map_to_hyperspy(self)
+
     def save(self, folder, *, summary_extra=None) -> Path:
-        """Write labels.npy, phases.csv, phase_spectra.npy, summary.json, phase_map.png."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write labels.npy, phases.csv, phase_spectra.npy, summary.json, phase_map.png.
+
+        They are written into a temporary folder next to ``folder`` and renamed into place at the
+        end (``phaselib._atomic``): a killed run leaves the old result whole. An existing ``folder``
+        is replaced only when it holds nothing but these files, never when it holds the input."""
+        final = Path(folder)
+        refuse_inputs(final, [self.image_info.get("source")], folder=True)
+        with atomic_folder(final, replace=is_result_folder(RESULT_FILES)) as folder:
+            self._write(folder, summary_extra)
+        return final
+
+    def _write(self, folder, summary_extra):
         np.save(folder / "labels.npy", self.labels)
         np.save(folder / "phase_spectra.npy", self.spectra.means.astype(np.float32))
         table = self.table()
@@ -94,7 +116,6 @@ class PhaseMap:
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
-        return folder
 
 
 def _mineral_summary(name) -> dict:
@@ -125,7 +146,12 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
 
     Parameters
     ----------
-    image : SpectrumImage
+    image : SpectrumImage or HyperSpy Signal1D
+        A HyperSpy map (eager or lazy, ``EDSSEMSpectrum`` included) is used without a copy
+        (:func:`phaselib.load`). For ``signal="intensity"`` images (transmission...) the phases come
+        from the spectral shapes (:func:`phaselib.decompose.shape_pca`), and what assumes counts is
+        skipped or refused (``params["notes"]``): the spatial prior, refinement, ``nmf-otsu``, X-ray
+        lines and mineral names.
     method : {"pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu"}
         ``pca-kmeans`` (default): k-means on the Poisson-weighted PCA scores,
         normalised by each pixel's counts. ``gmm``: a Gaussian mixture in the same
@@ -183,6 +209,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     -------
     PhaseMap
     """
+    if _hyperspy.is_signal(image):  # a HyperSpy Signal1D map: its array, no copy (lazy stays lazy)
+        image = _hyperspy.from_hyperspy(image)
     check_image(image)
     check_choice(method, "method", METHODS)
     check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
@@ -204,6 +232,10 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
             raise ValueError(f"`decomposition` has {decomposition.n_components} components; more are asked for.")
     say = progress or (lambda f, m: None)
     timings = {}
+    intensity = not image.is_counts
+    if intensity:
+        energy_range = _check_intensity(method, spatial_prior, energy_range)
+        spatial_prior = False
     if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
                            client, timings, say, refine_phases, name_minerals)
@@ -215,7 +247,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
                             sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
     timings["pca"] = time.perf_counter() - t
     n_comp = n_req or dec.suggested_n_components
-    k = max(k_req or n_comp, 2)
+    # centred shapes (intensity): K regions span K - 1 directions
+    k = max(k_req or (n_comp + 1 if dec.params.get("centred") else n_comp), 2)
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
                   min_size=min_size, random_state=random_state, spatial_prior=False,
                   n_phases_auto=k_req is None, n_components_auto=n_req is None)
@@ -246,7 +279,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         timings["cluster"] = time.perf_counter() - t
         dec_out = dec
     spectra = None
-    if refine_phases:
+    if intensity:
+        params.update(signal="intensity", notes=list(INTENSITY_NOTES))
+    if refine_phases and not intensity:
         say(0.7, "testing the phases")
         t = time.perf_counter()
         ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
@@ -285,15 +320,13 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
                                          progress=lambda f, m: say(0.75 + 0.2 * f, m))
     fractions, unassigned = quantify.modal_fractions(labels, k)
     elements = tuple(image.elements) or None
-    try:
-        lines = [quantify.identify_lines(s, image.energy_keV, elements=elements,
-                                         beam_energy=image.beam_energy) for s in spectra.sums]
-    except ValueError:  # unknown element symbols in the file's metadata
-        lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy)
-                 for s in spectra.sums]
+    if not image.is_eds:  # no X-ray lines on another axis or in intensities
+        lines = [[] for _ in range(k)]
+    else:
+        lines = _named_lines(image, spectra, elements)
     timings["quantify"] = time.perf_counter() - t
     minerals = ()
-    if name_minerals and image.beam_energy:
+    if name_minerals and image.beam_energy and image.is_eds:
         say(0.96, "naming the minerals")
         t = time.perf_counter()
         minerals = identify.name_phases(spectra.sums, image.energy_keV, beam_energy=image.beam_energy)
@@ -302,8 +335,41 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
     info = dict(shape=list(image.shape), dtype=str(image.data.dtype), energy_offset=image.energy_offset,
                 energy_scale=image.energy_scale, beam_energy=image.beam_energy,
                 pixel_size=image.pixel_size, source=image.source)
+    info["axes"] = _hyperspy.navigation_axes(image)
+    if not image.is_eds:
+        info.update(signal=image.signal, axis_name=image.name, axis_units=image.units)
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
                     clus, info, tuple(minerals))
+
+
+def _named_lines(image, spectra, elements):
+    """The strongest named X-ray lines of each phase (EDS maps only)."""
+    try:
+        lines = [quantify.identify_lines(s, image.energy_keV, elements=elements,
+                                         beam_energy=image.beam_energy) for s in spectra.sums]
+    except ValueError:  # unknown element symbols in the file's metadata
+        lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy)
+                 for s in spectra.sums]
+    return lines
+
+
+#: what map_phases does not do for an intensity cube (``params["notes"]``)
+INTENSITY_NOTES = (
+    "intensity cube: PCA of each pixel's spectral shape (decompose.shape_pca), no Poisson weighting",
+    "no low-count spatial prior, no chi-square refinement of the phases (they assume counts)",
+    "no X-ray lines, mineral names or MSA spectra (EDS only)",
+)
+
+
+def _check_intensity(method, spatial_prior, energy_range):
+    """The energy window of an intensity cube (the EDS default 0.1 keV- becomes the whole axis); refuse what
+    assumes counts."""
+    if method == "nmf-otsu":
+        raise ValueError("method 'nmf-otsu' assumes counts (Poisson NMF); for an intensity cube use "
+                         "pca-kmeans, gmm or fuzzy-cmeans.")
+    if spatial_prior is True:
+        raise ValueError("The spatial prior (lowcount) assumes Poisson counts; it cannot map an intensity cube.")
+    return None if energy_range is None or tuple(energy_range) == (0.1, None) else energy_range
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import decompose
+from ._atomic import atomic_file, memmap_source, refuse_inputs
 from ._serialize import jsonable
 from ._validate import check_int
 from .pipeline import METHODS, map_phases
@@ -102,17 +103,22 @@ def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"Results are written to a .npz file, not '{path.name}'.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+    refuse_inputs(path, [image.source, memmap_source(image.data)])
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"'{path.name}' exists; pass overwrite=True (--overwrite) to replace it.")
+    if path.is_dir():
+        raise ValueError(f"'{path.name}' is a folder; give a .npz file name.")
     check_int(display_bin, "display_bin")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"Unknown method(s) {unknown}; choose from {', '.join(METHODS)}.")
     say = progress or (lambda f, m: None)
+    skipped = [m for m in methods if m == "nmf-otsu" and not image.is_counts]  # Poisson NMF: counts only
+    methods = [m for m in methods if m not in skipped] or methods
     pca_keys = ("energy_range", "random_state", "block_rows", "sample_pixels", "client")
     dec = decompose.pca(image, **{k: v for k, v in options.items() if k in pca_keys},
                         progress=lambda f, m: say(0.4 * f, m))
-    arrays, meta = {}, {"format": FORMAT, "methods": {}}
+    arrays, meta = {}, {"format": FORMAT, "methods": {}, "skipped": [f"{m}: assumes counts" for m in skipped]}
     for i, method in enumerate(methods):
         res = map_phases(image, method=method, decomposition=dec,
                          progress=lambda f, m, i=i, name=method: say(0.4 + 0.6 * (i + f) / len(methods),
@@ -138,10 +144,8 @@ def precompute(image, path, *, methods=("pca-kmeans", "nmf-otsu", "fuzzy-cmeans"
                   beam_energy=image.beam_energy, pixel_size=image.pixel_size,
                   pca_params=dec.params, elements=list(image.elements), display_bin=int(display_bin)),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial.npz")
-    np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=jsonable)), **arrays)
-    tmp.replace(path)
+    with atomic_file(path, overwrite=overwrite) as tmp:  # a temporary file, renamed when complete
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=jsonable)), **arrays)
     say(1.0, "done")
     return path
 
@@ -160,15 +164,24 @@ def load_results(path) -> Results:
     """Read a file written by :func:`precompute`."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"No such file: '{path}'.")
+        raise FileNotFoundError(f"No such file: '{path.name}'.")
+    if not path.is_file():
+        raise ValueError(f"'{path.name}' is not a regular file.")
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
             arrays = {k: f[k] for k in f.files if k != "meta"}
-    except (ValueError, KeyError, OSError) as err:
-        raise ValueError(f"'{path.name}' is not a phaselib results file: {err}") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"'{path.name}' is not a phaselib results file (format {meta.get('format')!r}).")
+    except Exception as err:  # zipfile, numpy and json raise many types for a damaged file
+        raise ValueError(f"'{path.name}' is not a phaselib results file ({type(err).__name__}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"'{path.name}' is not a phaselib results file (unknown format).")
+    try:
+        return _results(meta, arrays)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"'{path.name}' is a damaged phaselib results file ({type(err).__name__}).") from None
+
+
+def _results(meta, arrays):
     methods = {}
     for name, m in meta["methods"].items():
         labels = arrays[f"{name}/labels"].astype(np.int16)

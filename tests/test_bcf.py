@@ -148,7 +148,7 @@ def test_errors(tmp_path):
         bcf_to_zspy(text, tmp_path / "o.zspy")
     fake = tmp_path / "fake.bcf"
     fake.write_bytes(b"\0" * 1000)
-    with pytest.raises(ValueError, match="Could not read 'fake.bcf' as a Bruker .bcf"):
+    with pytest.raises(ValueError, match="Could not read 'fake.bcf': not a Bruker .bcf file"):
         iter_bcf_rows(fake)
     with pytest.raises(FileNotFoundError):
         iter_bcf_rows(tmp_path / "missing.bcf")

@@ -80,7 +80,7 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="unsupported extension '.txt'"):
         load(tmp_path / "notes.txt")
     (tmp_path / "broken.bcf").write_bytes(b"\x00" * 1000)
-    with pytest.raises(ValueError, match="Could not read 'broken.bcf'"):
+    with pytest.raises(ValueError, match="Could not read 'broken.bcf': not a Bruker .bcf file"):
         load(tmp_path / "broken.bcf")
     np.save(tmp_path / "a.npy", np.zeros((4, 4, 8), np.uint16))
     with pytest.raises(ValueError, match="energy_offset and energy_scale"):

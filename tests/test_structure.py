@@ -12,15 +12,16 @@ PACKAGE = ROOT / "phaselib"
 #: each top-level part of phaselib and its layer: a module may import only parts of lower layers
 #: (and its own part); the public ``phaselib/__init__.py`` and ``__main__`` sit above everything
 LAYERS = {
-    "_image": 0, "_validate": 1, "_lines": 1, "_serialize": 1,
-    "_stream": 2, "render": 2,
+    "_image": 0, "_validate": 1, "_lines": 1, "_serialize": 1, "_atomic": 1, "_hyperspy": 1,
+    "_stream": 2, "render": 2, "tiles": 2, "spots": 2,
     "io": 3, "preprocess": 3, "datasets": 3, "cluster": 3, "segment": 3, "morphology": 3, "compare": 3,
     "quantify": 3,
     "decompose": 4, "identify": 4,
     "refine": 4,
     "lowcount": 5,
+    "classify": 6,
     "pipeline": 6,
-    "results": 7,
+    "results": 7, "deep": 7,
     "_cli": 8,
     "__init__": 9, "__main__": 10,
 }

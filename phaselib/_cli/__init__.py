@@ -1,4 +1,4 @@
-"""The command line: ``python -m phaselib map|precompute|grains|convert ...``.
+"""The command line: ``python -m phaselib map|precompute|grains|classify|spots|convert ...``.
 
 One module per subcommand (``_map.py``, ``_precompute.py``, ``_grains.py``, ``_convert.py``),
 each with ``add_parser`` and ``run``; ``_common.py`` holds the input options they share.
@@ -7,22 +7,26 @@ Errors of the input end in one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
-from . import _grains, _map, _precompute
+from . import _classify, _grains, _map, _precompute, _spots
+from ._common import Parser, error_message, unexpected_message
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = {"map": _map, "precompute": _precompute, "grains": _grains}
+_COMMANDS = {"map": _map, "precompute": _precompute, "grains": _grains, "classify": _classify,
+             "spots": _spots}
 
 
 def build_parser():
     """The argument parser of ``python -m phaselib`` (every subcommand but ``convert``)."""
-    p = argparse.ArgumentParser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
+    p = Parser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
                    "(python -m phaselib convert MAP.bcf OUT.zspy --help)")
+    sub.add_parser("segment", help="deep segmentation of PP/XP/BSE images: segment train|evaluate, or "
+                   "segment --input_model M --input_path P (python -m phaselib segment --help)")
     for module in _COMMANDS.values():
         module.add_parser(sub)
     return p
@@ -35,12 +39,21 @@ def main(argv=None):
         from ._convert import main as convert
 
         return convert(argv[1:])
+    if argv[:1] == ["segment"]:  # python -m phaselib segment [train|evaluate] ...
+        from ._segment import main as segment
+
+        return segment(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         _COMMANDS[args.command].run(args)
     except BrokenPipeError:  # output piped into `head` and the like: not an error of the input
         return 0
     except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError) as err:
-        print(f"phaselib: error: {err}", file=sys.stderr)
+        print(f"phaselib: error: {error_message(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback (PHASELIB_DEBUG=1 shows it)
+        if os.environ.get("PHASELIB_DEBUG"):
+            raise
+        print(f"phaselib: error: {unexpected_message(err)}", file=sys.stderr)
         return 2
     return 0

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import os
 import sys
+
+#: most phases or components one may ask for
+MAX_COUNT = 1000
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2 (no usage dump)."""
+
+    def error(self, message):
+        self.exit(2, f"phaselib: error: {message} (see {self.prog} --help)\n")
 
 
 def parse_crop(text):
@@ -12,10 +24,12 @@ def parse_crop(text):
         rows, cols = text.split(",")
         r0, r1 = (int(v) for v in rows.split(":"))
         c0, c1 = (int(v) for v in cols.split(":"))
-        return (r0, r1), (c0, c1)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text!r}") from None
+            f"--crop wants ROW0:ROW1,COL0:COL1 (e.g. 0:200,500:800), got {text[:40]!r}") from None
+    if min(r0, r1, c0, c1) < 0:
+        raise argparse.ArgumentTypeError(f"--crop wants row and column indices >= 0, got {text[:40]!r}")
+    return (r0, r1), (c0, c1)
 
 
 def parse_count(text):
@@ -25,9 +39,44 @@ def parse_count(text):
         v = int(text)
     except ValueError:
         v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    if not 1 <= v <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_COUNT} or 'auto', got {text[:40]!r}")
     return v
+
+
+def _int_at_least(low, high=None):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+        if v < low or (high is not None and v > high):
+            span = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected an integer {span}, got {v}")
+        return v
+    return parse
+
+
+def _number(low=-math.inf, high=math.inf, *, strict_low=False):
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not math.isfinite(v) or v < low or v > high or (strict_low and v == low):
+            span = (f" > {low}" if strict_low else f" >= {low}") if high == math.inf else f" from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected a finite number{span if low > -math.inf else ''}, got "
+                                             f"{text[:40]!r}")
+        return v
+    return parse
+
+
+positive_int = _int_at_least(1)
+nonnegative_int = _int_at_least(0)
+finite = _number()
+positive = _number(0, strict_low=True)
+#: most local Dask workers: more would only exhaust the machine
+MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
 
 
 def add_input_options(m):
@@ -36,32 +85,74 @@ def add_input_options(m):
                    'or "sample:P45" for the bundled real map')
     m.add_argument("--n-phases", type=parse_count, default="auto")
     m.add_argument("--n-components", type=parse_count, default="auto")
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--energy-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+    m.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0)
+    m.add_argument("--energy-range", type=finite, nargs=2, metavar=("LOW", "HIGH"),
                    help="energy window in keV (default 0.1 to the beam energy)")
     m.add_argument("--crop", type=parse_crop, metavar="R0:R1,C0:C1", help="work on a subset of the map")
-    m.add_argument("--bin", type=int, default=1, help="sum BIN x BIN pixels first")
-    m.add_argument("--min-size", type=int, default=0, help="smallest object/hole kept (nmf-otsu), pixels")
-    m.add_argument("--membership-threshold", type=float, default=0.5, help="fuzzy-cmeans")
-    m.add_argument("--energy-offset", type=float, help="keV; needed for .npy")
-    m.add_argument("--energy-scale", type=float, help="keV/channel; needed for .npy")
-    m.add_argument("--beam-energy", type=float, help="kV, overrides the file's")
-    m.add_argument("--lazy", action="store_true", help="read the file lazily (big .hspy/.zspy maps)")
-    m.add_argument("--block-rows", type=int, help="rows per block in the passes over the map")
-    m.add_argument("--sample-pixels", type=int, default=500_000,
+    m.add_argument("--bin", type=positive_int, default=1, help="sum BIN x BIN pixels first")
+    m.add_argument("--min-size", type=nonnegative_int, default=0, help="smallest object/hole kept (nmf-otsu), pixels")
+    m.add_argument("--membership-threshold", type=_number(0, 1), default=0.5, help="fuzzy-cmeans")
+    m.add_argument("--energy-offset", type=finite, help="keV; needed for .npy")
+    m.add_argument("--energy-scale", type=positive, help="keV/channel; needed for .npy")
+    m.add_argument("--axis-offset", type=finite, metavar="X",
+                   help="any spectral cube: value of the signal axis at channel 0, in --axis-units (.npy)")
+    m.add_argument("--axis-scale", type=positive, metavar="Y", help="any spectral cube: channel width (.npy)")
+    m.add_argument("--axis-units", metavar="U", help="units of the signal axis (e.g. Å); default keV")
+    m.add_argument("--axis-name", metavar="N", help="name of the signal axis (e.g. Wavelength); default Energy")
+    m.add_argument("--signal", choices=("counts", "intensity"), help="counts (Poisson, the default for EDS) or "
+                   "intensity (transmission, absorbance...: no Poisson weighting, clustering on spectral shapes)")
+    m.add_argument("--beam-energy", type=positive, help="kV, overrides the file's")
+    lazy = m.add_mutually_exclusive_group()
+    lazy.add_argument("--lazy", action="store_const", const=True, default=None,
+                      help="always read the map lazily, by row blocks (default: when it is bigger than a "
+                           "quarter of the available memory)")
+    lazy.add_argument("--eager", "--no-lazy", dest="lazy", action="store_const", const=False,
+                      help="always read the whole map into memory")
+    m.add_argument("--block-rows", type=positive_int, help="rows per block in the passes over the map")
+    m.add_argument("--sample-pixels", type=nonnegative_int, default=500_000,
                    help="fit PCA on row blocks holding about this many pixels on bigger maps (0: all)")
     m.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the passes on a Dask cluster: a scheduler address (tcp://host:8786)")
-    m.add_argument("--workers", type=int, metavar="N",
+    m.add_argument("--workers", type=_int_at_least(1, MAX_WORKERS), metavar="N",
                    help="run the passes on a local Dask cluster of N worker processes")
     m.add_argument("--spatial-prior", choices=("auto", "on", "off"), default="auto",
                    help="Poisson mixture + Potts spatial prior for low-count maps (auto: pca-kmeans below "
                    "150 counts/pixel)")
-    m.add_argument("--beta", type=float, default=1.0, help="strength of the spatial prior")
+    m.add_argument("--beta", type=_number(0), default=1.0, help="strength of the spatial prior")
     m.add_argument("--no-refine", action="store_true",
                    help="keep the clustering's phases (no seeding of missed phases, no merging of alike ones)")
     m.add_argument("--no-minerals", action="store_true", help="do not name the phases' minerals")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def error_message(err) -> str:
+    """The one-line message of an error of the input: an OSError names its file, not its path."""
+    if isinstance(err, MemoryError):
+        return "out of memory (try --lazy, --crop or --bin)"
+    if isinstance(err, OSError) and err.filename:
+        from pathlib import Path
+
+        return f"{err.strerror or type(err).__name__}: '{Path(str(err.filename)).name}'"
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def unexpected_message(err) -> str:
+    """One line for an error no check foresaw (its text is not shown: it may quote a file)."""
+    return (f"could not complete ({type(err).__name__}); the input may be damaged. "
+            "Set PHASELIB_DEBUG=1 to see the traceback.")
+
+
+@contextlib.contextmanager
+def bar_cleared_on_error(bar):
+    """On an error, the progress bar is wiped from the terminal: the error stays one line."""
+    try:
+        yield
+    except BaseException:
+        if bar is not None:
+            bar.leave = False
+            bar.close()
+        raise
 
 
 @contextlib.contextmanager
@@ -91,17 +182,27 @@ def open_input(args):
         from ..datasets import sample_path
 
         args.input = str(sample_path(args.input.split(":", 1)[1]))
-    image = io.load(args.input, lazy=args.lazy, energy_offset=args.energy_offset,
-                    energy_scale=args.energy_scale, beam_energy=args.beam_energy)
+    if args.energy_range and args.energy_range[0] >= args.energy_range[1]:
+        raise ValueError(f"--energy-range wants LOW < HIGH, got {args.energy_range[0]} {args.energy_range[1]}.")
+    image = io.load(args.input, lazy=args.lazy, energy_offset=_axis_value(args, "offset"),
+                    energy_scale=_axis_value(args, "scale"), beam_energy=args.beam_energy)
+    axis = {k: v for k, v in dict(signal=getattr(args, "signal", None), axis_name=getattr(args, "axis_name", None),
+                                  axis_units=getattr(args, "axis_units", None)).items() if v is not None}
+    if axis:
+        image = image.replace(**axis)
     if args.crop:
         image = preprocess.crop(image, rows=args.crop[0], cols=args.crop[1])
     if args.bin > 1:
         image = preprocess.bin_spatial(image, args.bin)
+        if not image.is_counts:  # intensities (a transmission) are averaged, not summed
+            image = image.replace(data=image.data / float(args.bin ** 2))
     bar = None
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=100, desc=f"phaselib {args.command}", unit="%", file=sys.stderr,
+        # disable=None: no bar when stderr is not a terminal (a log file or a pipe gets the one-line
+        # result or error only)
+        bar = tqdm(total=100, desc=f"phaselib {args.command}", unit="%", file=sys.stderr, disable=None,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
 
     def progress(frac, msg):
@@ -110,6 +211,14 @@ def open_input(args):
             bar.set_postfix_str(msg, refresh=True)
 
     return image, bar, progress
+
+
+def _axis_value(args, what):
+    """--axis-offset/--axis-scale, or their EDS names --energy-offset/--energy-scale (not both, unequal)."""
+    energy, axis = getattr(args, f"energy_{what}", None), getattr(args, f"axis_{what}", None)
+    if energy is not None and axis is not None and energy != axis:
+        raise ValueError(f"--energy-{what} and --axis-{what} disagree ({energy:g} and {axis:g}); give one.")
+    return axis if axis is not None else energy
 
 
 def spatial_prior(args):

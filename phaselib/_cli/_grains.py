@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_folder, check_folder_target, is_result_folder, refuse_inputs
 from .._serialize import jsonable
 
 FIGURE = "size_distribution.png"
+#: the files of a grains result folder (an existing folder holding only these is replaced)
+GRAIN_FILES = ("grains.csv", "grain_labels.npy", "size_stats.json", "csd.csv", FIGURE)
 
 
 def _bins(text):
@@ -61,6 +64,8 @@ def add_parser(subparsers):
     g.add_argument("--bandwidth", type=_bins, default="silverman",
                    help="KDE: silverman, scott or a width in um (default silverman)")
     g.add_argument("--csd-bins", type=_bins, default="auto", help="CSD: numpy rule or a number of bins")
+    g.add_argument("--xp", metavar="IMAGE", help="a co-registered crossed-polars (or BSE) image of the map's "
+                   "size: touching crystals of one phase are split again along its edges")
     g.add_argument("--growth-rate", type=float, metavar="UM_PER_S",
                    help="crystal growth rate G in um/s: gives the residence time tau = -1/(G slope)")
     return g
@@ -69,32 +74,40 @@ def add_parser(subparsers):
 # ----------------------------------------------------------------- input
 def read_labels(path, pixel_size=None):
     """The phase labels of INPUT, the pixel size and where it came from."""
+    from ..io._checks import check_input_path
+
     path = Path(path)
     if path.is_dir():
         folder, file = path, path / "labels.npy"
         if not file.exists():
-            raise FileNotFoundError(f"{path} has no labels.npy: give a labels.npy or a folder written by "
+            raise FileNotFoundError(f"'{path.name}' has no labels.npy: give a labels.npy or a folder written by "
                                     "`phaselib map`.")
     else:
         if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist.")
+            raise FileNotFoundError(f"'{path.name}' does not exist.")
         if path.suffix != ".npy":
-            raise ValueError(f"{path} is not a .npy file: give a labels.npy or a folder written by `phaselib map`.")
+            raise ValueError(f"'{path.name}' is not a .npy file: give a labels.npy or a folder written by "
+                             "`phaselib map`.")
         folder, file = path.parent, path
+    check_input_path(file)  # a regular file: never a FIFO or a device
     try:
         labels = np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"cannot read {file} as a .npy array ({err}).") from None
-    if labels.ndim != 2:
-        raise ValueError(f"{file} must hold an (H, W) phase map, got shape {labels.shape}.")
+    except Exception as err:  # never echo the file's contents
+        raise ValueError(f"cannot read '{file.name}' as a .npy array ({type(err).__name__}).") from None
+    if labels.ndim != 2 or min(labels.shape, default=0) < 1:
+        raise ValueError(f"'{file.name}' must hold an (H, W) phase map, got shape {labels.shape}.")
     if labels.dtype.kind == "b":
         labels = np.where(labels, 0, -1)  # a boolean mask is one phase
     elif labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"{file} must hold integer phase indices (-1 unassigned); it has fractions or NaN.")
+            raise ValueError(f"'{file.name}' must hold integer phase indices (-1 unassigned); it has fractions "
+                             "or NaN.")
         labels = labels.astype(np.int64)
     elif labels.dtype.kind not in "iu":
-        raise ValueError(f"{file} must hold integer phase indices, got dtype {labels.dtype}.")
+        raise ValueError(f"'{file.name}' must hold integer phase indices, got dtype {labels.dtype}.")
+    if labels.size and (labels.min() < -1 or labels.max() > 10_000):
+        raise ValueError(f"'{file.name}' must hold phase indices from -1 (unassigned) to a few hundred, got "
+                         f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"
     if pixel_size is None:
         pixel_size, source = 1.0, "default (unknown: 1 um per pixel)"
@@ -105,31 +118,88 @@ def read_labels(path, pixel_size=None):
             except (ValueError, AttributeError):
                 px = None
             if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
-                pixel_size, source = float(px), str(summary)
+                pixel_size, source = float(px), "summary.json"
     elif not np.isfinite(pixel_size) or pixel_size <= 0:
         raise ValueError(f"--pixel-size must be a positive number of micrometres, got {pixel_size!r}.")
     return labels, float(pixel_size), source
 
 
+def _xp_image(path):
+    """The --xp image as an array (None without --xp); a bad file is one line naming it."""
+    if path is None:
+        return None
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"'{path.name}' does not exist.")
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+    except Exception as err:  # never echo the file's contents
+        raise ValueError(f"cannot read '{path.name}' as an image ({type(err).__name__}).") from None
+
+
 # ----------------------------------------------------------------- run
 def run(args):
     """Run ``phaselib grains`` for parsed ``args``; errors are ValueError / FileNotFoundError."""
-    from ..morphology import crystal_size_distribution, grain_map, size_statistics
+    from ..morphology import grain_map
 
     t0 = time.perf_counter()
     if args.growth_rate is not None and not (np.isfinite(args.growth_rate) and args.growth_rate > 0):
         raise ValueError(f"--growth-rate must be a positive number of um/s, got {args.growth_rate!r}.")
+    _check_options(args)
+    check_folder_target(args.out, is_result_folder(GRAIN_FILES))
     labels, px, px_source = read_labels(args.input, args.pixel_size)
+    source = Path(args.input) / "labels.npy" if Path(args.input).is_dir() else Path(args.input)
+    refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
         print("phaselib: note: pixel size unknown; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
     grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
                        h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
                        split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
                        inclusions=not args.no_inclusions, min_area=args.min_area,
-                       exclude_border=args.exclude_border)
+                       exclude_border=args.exclude_border, boundary_image=_xp_image(args.xp))
+    final = Path(args.out)
+    with atomic_folder(final, replace=is_result_folder(GRAIN_FILES)) as out:  # renamed into place at the end
+        results = _write(args, grains, labels, px, px_source, out)
+    print(f"{grains.n_grains} grains in {len(results)} phase(s); written to {final} in "
+          f"{time.perf_counter() - t0:.2f} s")
+    for p, (e, _, _) in results.items():
+        st, cs = e["size_statistics"], e["csd"]
+        line = f"  phase {p}: {e['n_grains']} grains"
+        if "median" in st:
+            line += f", median diameter {st['median']:.3g} um, KDE peak {st['kde_peak']:.3g} um"
+        if cs.get("slope") is not None:
+            line += f", CSD slope {cs['slope']:.3g} +- {cs['slope_err'] or float('nan'):.2g} /um"
+        if cs.get("residence_time") is not None:
+            line += f", tau {cs['residence_time']:.3g} s"
+        print(line)
+    return final
+
+
+def _check_options(args):
+    for name, low in (("min_distance", 1), ("min_area", 0)):
+        value = getattr(args, name)
+        if value < low:
+            raise ValueError(f"`{name}` (--{name.replace('_', '-')}) must be an integer >= {low}, got {value}.")
+    for name in ("smoothing", "compactness", "h_maxima"):
+        value = getattr(args, name)
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}.")
+    if args.phase is not None and args.phase < 0:
+        raise ValueError(f"--phase must be a phase index >= 0, got {args.phase}.")
+    for name in ("bin_size", "bandwidth", "csd_bins"):
+        value = getattr(args, name)
+        if isinstance(value, float) and not (np.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number or a rule name, got {value}.")
+
+
+def _write(args, grains, labels, px, px_source, out):
+    """The grain table, labels, statistics, CSD and figure, written into ``out``."""
+    from ..morphology import crystal_size_distribution, size_statistics
+
     table = grains.table()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "grains.csv")
     np.save(out / "grain_labels.npy", grains.labels)
     area = labels.size * px * px
@@ -170,19 +240,7 @@ def run(args):
     figure = [(int(p), s, c) for p, (_, s, c) in results.items() if s is not None]
     if figure:
         save_figure(figure, out / FIGURE)
-    print(f"{grains.n_grains} grains in {len(results)} phase(s); written to {out} in "
-          f"{time.perf_counter() - t0:.2f} s")
-    for p, (e, _, _) in results.items():
-        st, cs = e["size_statistics"], e["csd"]
-        line = f"  phase {p}: {e['n_grains']} grains"
-        if "median" in st:
-            line += f", median diameter {st['median']:.3g} um, KDE peak {st['kde_peak']:.3g} um"
-        if cs.get("slope") is not None:
-            line += f", CSD slope {cs['slope']:.3g} +- {cs['slope_err'] or float('nan'):.2g} /um"
-        if cs.get("residence_time") is not None:
-            line += f", tau {cs['residence_time']:.3g} s"
-        print(line)
-    return out
+    return results
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import time
 
-from ._common import add_input_options, dask_client, open_input, spatial_prior
+from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, spatial_prior
 
 #: when the command started (the wall time in summary.json includes the imports)
 T_START = time.perf_counter()
@@ -17,7 +17,8 @@ def add_parser(subparsers):
 
     m = subparsers.add_parser("map", help="find the phases of a map and write the results to a folder")
     add_input_options(m)
-    m.add_argument("--out", required=True, help="output folder (created)")
+    m.add_argument("--out", required=True, help="output folder (created; an earlier result there is replaced "
+                   "whole at the end, a folder holding other files is refused)")
     m.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     return m
 
@@ -25,13 +26,17 @@ def add_parser(subparsers):
 def run(args):
     from dataclasses import replace
 
-    from ..pipeline import map_phases
+    from .._atomic import check_folder_target, is_result_folder, refuse_inputs
+    from ..pipeline import RESULT_FILES, map_phases
 
+    # the output is checked before the work, so that a long run does not fail at its end
+    refuse_inputs(args.out, [args.input], folder=True)
+    check_folder_target(args.out, is_result_folder(RESULT_FILES))
     t0 = time.perf_counter()
     image, bar, progress = open_input(args)
     t_load = time.perf_counter() - t0
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
-    with dask_client(args) as client:
+    with bar_cleared_on_error(bar), dask_client(args) as client:
         result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
                             energy_range=energy_range, min_size=args.min_size,
                             membership_threshold=args.membership_threshold, random_state=args.seed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 
-from ._common import add_input_options, dask_client, open_input, spatial_prior
+from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, positive_int, spatial_prior
 
 
 def add_parser(subparsers):
@@ -15,7 +15,7 @@ def add_parser(subparsers):
     pc.add_argument("--out", required=True, help="output .npz file")
     pc.add_argument("--methods", default="pca-kmeans,nmf-otsu,fuzzy-cmeans",
                     help="comma-separated methods (default: %(default)s)")
-    pc.add_argument("--display-bin", type=int, default=1, metavar="B",
+    pc.add_argument("--display-bin", type=positive_int, default=1, metavar="B",
                     help="store loadings and the counts map averaged over B x B pixels (smaller file; "
                          "label maps keep full resolution)")
     pc.add_argument("--overwrite", action="store_true")
@@ -23,19 +23,33 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from pathlib import Path
+
+    from .._atomic import refuse_inputs
+    from ..pipeline import METHODS
     from ..results import load_results, precompute
 
+    # checked before the work, so that a long run does not fail at its end
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m[:40] for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods: unknown method(s) {unknown}; choose from {', '.join(METHODS)}.")
+    refuse_inputs(args.out, [args.input])
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"'{Path(args.out).name}' exists; pass --overwrite to replace it.")
+    if Path(args.out).suffix != ".npz":
+        raise ValueError(f"--out must be a .npz file, got '{Path(args.out).name}'.")
     image, bar, progress = open_input(args)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
-    with dask_client(args) as client:
-        path = precompute(image, args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+    with bar_cleared_on_error(bar), dask_client(args) as client:
+        path = precompute(image, args.out, methods=methods,
                           display_bin=args.display_bin, overwrite=args.overwrite, progress=progress,
                           n_phases=args.n_phases,
                           n_components=args.n_components, energy_range=energy_range, min_size=args.min_size,
                           membership_threshold=args.membership_threshold, random_state=args.seed,
                           block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,
                           spatial_prior=spatial_prior(args), beta=args.beta,
-                            refine_phases=not args.no_refine, name_minerals=not args.no_minerals)
+                          refine_phases=not args.no_refine, name_minerals=not args.no_minerals)
     if bar is not None:
         bar.close()
     res = load_results(path)

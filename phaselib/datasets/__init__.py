@@ -22,8 +22,14 @@ from ._minerals import FORMULAS, GLASSES, MINERALS, RIMS
 from ._phenocrysts import make_phenocrysts
 from ._presets import make_rich_rock, rich_rock_options
 from ._rock import DEFAULT_MINERALS, SyntheticRock, load_rock, make_rock, phase_spectra, sample_path, write_rock
+from ._spots import SpottyImage, make_spotty_radiograph
 from ._texture import make_discs, make_texture
+from ._thinsection import ThinSection, make_thin_section, render_thin_section, write_training_folder
+from ._tof import DEFAULT_TOF_MATERIALS, TOF_MATERIALS, SyntheticToF, bragg_edges, make_tof
 
 __all__ = ["DEFAULT_MINERALS", "FORMULAS", "MINERALS", "SyntheticRock", "load_rock", "make_discs", "make_rock",
            "make_texture", "phase_spectra", "sample_path", "write_rock",
-           "GLASSES", "RIMS", "make_rich_rock", "rich_rock_options", "make_phenocrysts"]
+           "GLASSES", "RIMS", "make_rich_rock", "rich_rock_options", "make_phenocrysts",
+           "SpottyImage", "make_spotty_radiograph"]
+__all__ += ["ThinSection", "make_thin_section", "render_thin_section", "write_training_folder"]
+__all__ += ["DEFAULT_TOF_MATERIALS", "TOF_MATERIALS", "SyntheticToF", "bragg_edges", "make_tof"]

@@ -66,9 +66,13 @@ class Decomposition:
         For a pure pixel of a phase these do not depend on its brightness, and
         their Poisson noise is about ``1 / sqrt(counts)`` in every direction: the
         space where clustering separates phases by composition.
+        For an intensity cube (:func:`~phaselib.decompose.shape_pca`) the scores of the pixels'
+        spectral shapes, as they are.
         """
         n = self.n_components if n_components is None else check_int(n_components, "n_components",
                                                                       high=self.n_components)
+        if self.params.get("signal") == "intensity":  # shape scores (shape_pca): used as they are
+            return self.loadings.reshape(-1, self.n_components)[:, :n].astype(np.float32)
         g = self.pixel_sums.reshape(-1, 1).astype(np.float64)
         total = float(self.weight_total or g.sum())
         scale = np.sqrt(total) / np.where(g > 0, g, 1.0)

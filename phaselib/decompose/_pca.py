@@ -48,8 +48,15 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     Returns
     -------
     Decomposition
+        For an image of ``signal="intensity"`` (transmission...), :func:`shape_pca` instead (no
+        Poisson weighting; `poisson`, `n_iter`, `sample_pixels` do not apply).
     """
     check_image(image)
+    if not image.is_counts:  # no Poisson weighting for intensities: the PCA of the spectral shapes
+        from ._shape import shape_pca
+
+        return shape_pca(image, n_components=n_components, energy_range=energy_range, block_rows=block_rows,
+                         client=client, progress=progress)
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     n_ch = channels.stop - channels.start

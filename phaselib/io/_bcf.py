@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validate import check_int
+from ._checks import DamagedFileError, check_bcf_container, check_input_path
 from ._formats import _from_signal_dict
 
 __all__ = ["BcfRows", "iter_bcf_rows"]
@@ -55,8 +56,10 @@ _HEADER = 0x1A0
 _PIXEL = struct.Struct("<I8xHxxHI")
 _PIXEL_SIZE = 22
 _U32 = struct.Struct("<I")
-#: zero bytes after a block's records, so that neither parser asks for another chunk
-_PAD = bytes(64)
+#: zero bytes after a block's records: neither parser asks for another chunk, and the compiled
+#: decoder, which does no bounds checks, reads at most ~130 kB past a damaged record (a 16-bit
+#: pulse list of 65535 pulses; an instruction-packed spectrum of 65535 bytes): all in here
+_PAD = bytes(256 * 1024)
 
 
 def _parser():
@@ -92,9 +95,14 @@ class _LineStream:
             try:
                 buf += next(self._chunks)
             except StopIteration:
-                raise ValueError(
+                raise DamagedFileError(
                     f"'{self._name}': the hypermap stream ends early (truncated or "
                     "damaged file)."
+                ) from None
+            except Exception as err:  # zlib.error and the like, from a damaged compressed chunk
+                raise DamagedFileError(
+                    f"'{self._name}': a compressed chunk of the map cannot be read "
+                    f"({type(err).__name__}; damaged file)."
                 ) from None
 
     def header(self) -> bytes:
@@ -114,14 +122,18 @@ class _LineStream:
                 fill(pos + 4)
             (n_pixels,) = _U32.unpack_from(buf, pos)
             pos += 4
+            if n_pixels > x_limit:
+                raise DamagedFileError(
+                    f"'{self._name}': a line of the map holds {n_pixels} pixel records for a width "
+                    f"of {x_limit} (damaged file).")
             for _ in range(n_pixels):
                 if len(buf) < pos + _PIXEL_SIZE:
                     fill(pos + _PIXEL_SIZE)
                 x, flag, n_pulses, size = unpack_pixel(buf, pos)
                 if x >= x_limit:
-                    raise ValueError(
+                    raise DamagedFileError(
                         f"'{self._name}': a pixel record has x = {x} outside the map "
-                        f"width {x_limit} (damaged file?)."
+                        f"width {x_limit} (damaged file)."
                     )
                 # flags 0 and 1 (pulse lists): the packed data; flag > 1
                 # (instruction-packed spectrum): data_size2 includes a 4-byte size
@@ -161,12 +173,11 @@ class BcfRows:
     def __init__(self, path, *, block_rows=16, index=None, downsample=1,
                  cutoff_at_kV=None, dtype=None):
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"No such file: '{path}'.")
-        if path.is_dir() or path.suffix.lower() != ".bcf":
+        if path.suffix.lower() != ".bcf":
             raise ValueError(
                 f"'{path.name}' is not a Bruker .bcf file (expected a file ending in .bcf)."
             )
+        check_input_path(path)
         self.path = path
         self.block_rows = check_int(block_rows, "block_rows")
         self.downsample = check_int(downsample, "downsample")
@@ -174,19 +185,27 @@ class BcfRows:
 
         from rsciio.bruker._api import BCF_reader, bcf_hyperspectra
 
+        check_bcf_container(path)
         try:
             reader = BCF_reader(str(path))
-            if index is None:
-                index = reader.def_index
-            reader.check_index_valid(index)
+        except Exception as err:
+            raise DamagedFileError(
+                f"Could not read '{path.name}' as a Bruker .bcf ({type(err).__name__}; damaged file)."
+            ) from None
+        if index is None:
+            index = reader.def_index
+        if index not in reader.available_indexes:
+            raise ValueError(f"'{path.name}' has no hypermap at index={index!r}; available indexes: "
+                             f"{reader.available_indexes}.")
+        try:
             # lazy=True: shape, dtype, axes and metadata from RosettaSciIO; nothing decoded
             signal = bcf_hyperspectra(
                 reader, index=index, downsample=self.downsample,
                 cutoff_at_kV=cutoff_at_kV, lazy=True,
             )[0]
         except Exception as err:
-            raise ValueError(
-                f"Could not read '{path.name}' as a Bruker .bcf: {type(err).__name__}: {err}"
+            raise DamagedFileError(
+                f"Could not read '{path.name}' as a Bruker .bcf ({type(err).__name__}; damaged file)."
             ) from None
         self.index = index
         self._reader = reader
@@ -240,12 +259,18 @@ class BcfRows:
         stream = _LineStream(vfile.get_iter_and_properties()[0], self.path.name)
         head = stream.header()
         n_lines, width = struct.unpack_from("<ii", head)
+        image = self._reader.header.image
+        if (n_lines, width) != (image.height, image.width):
+            raise DamagedFileError(
+                f"'{self.path.name}': the header declares a {image.height} x {image.width} map, its data "
+                f"hold {n_lines} x {width} (damaged file, or an acquisition stopped early); refusing to "
+                "read it.")
         x_limit = w * d
         for r0 in range(0, h, self.block_rows):
             r1 = min(h, r0 + self.block_rows)
             l0, l1 = r0 * d, min(r1 * d, n_lines)
-            if l1 <= l0:  # the acquisition stopped before these lines: zeros, as rsciio
-                block = np.zeros((r1 - r0, w, c), dtype=self._decode_dtype)
+            if l1 <= l0:  # not reached: the header's height is checked above
+                raise DamagedFileError(f"'{self.path.name}': rows {r0}-{r1} are missing.")
             else:
                 count = l1 - l0
                 data = stream.take_lines(
@@ -322,3 +347,31 @@ def _cast(block, dtype, name):
                 "choose a wider dtype."
             )
     return block.astype(dtype)
+
+
+def read_bcf(path, *, lazy=False, index=None, downsample=1, cutoff_at_kV=None):
+    """The spectrum image of a ``.bcf``, decoded by :class:`BcfRows` (checked record by record,
+    so a damaged file is an error, never a crash of the compiled decoder) into one array.
+
+    ``lazy=True``: one dask chunk, decoded when computed (as RosettaSciIO's ``lazy=True``).
+    """
+    from .._image import SpectrumImage
+
+    rows = BcfRows(path, block_rows=64, index=index, downsample=downsample, cutoff_at_kV=cutoff_at_kV)
+    if lazy:
+        import dask
+        import dask.array as da
+
+        data = da.from_delayed(dask.delayed(_decode_all)(rows), shape=rows.shape, dtype=rows.dtype)
+    else:
+        data = _decode_all(rows)
+    md = rows.signal.get("metadata", {}) or {}
+    return SpectrumImage(data, **rows.calibration, source=str(rows.path),
+                         metadata={"metadata": md, "original_metadata": rows.signal.get("original_metadata", {})})
+
+
+def _decode_all(rows):
+    out = np.empty(rows.shape, rows.dtype)
+    for r0, r1, block in rows:
+        out[r0:r1] = block
+    return out

@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import warnings
 from pathlib import Path
 
+from .._atomic import atomic_folder, refuse_inputs
 from ._bcf import BcfRows, iter_bcf_rows
 
 
@@ -63,47 +62,38 @@ def bcf_to_zspy(path, out, *, block_rows=16, downsample=1, cutoff_at_kV=None, in
     out = Path(out)
     if out.suffix.lower() != ".zspy":
         raise ValueError(f"The output must be a .zspy folder, got '{out.name}'.")
-    if _same_path(out, rows.path):
-        raise ValueError(f"Refusing to overwrite the input file '{rows.path}'.")
+    refuse_inputs(out, [rows.path], folder=True)
     if out.exists() or out.is_symlink():
         if not overwrite:
-            raise FileExistsError(f"'{out}' exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"'{out.name}' exists; pass overwrite=True to replace it.")
         if out.is_dir() and not out.is_symlink() and not (out / ".zgroup").exists():
-            raise ValueError(f"'{out}' is a folder but not a zarr store; not replacing it.")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"No such folder: '{out.parent}'.")
+            raise ValueError(f"'{out.name}' is a folder but not a zarr store; not replacing it.")
+        if out.is_symlink() or out.is_file():
+            out.unlink()  # a link or a file (never what a link points to)
 
     h, w, c = rows.shape
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    _remove(tmp)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "The NestedDirectoryStore is deprecated", FutureWarning)
-            store = zarr.storage.NestedDirectoryStore(str(tmp))
-            root = zarr.open_group(store=store, mode="w")
-            signal = _zspy_signal(rows)
-            title = signal["metadata"]["General"]["title"].replace("/", "-") or "__unnamed__"
-            compressor = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
-            dset = root.require_group("Experiments").require_group(title).create_dataset(
-                "data", shape=(h, w, c), chunks=(min(rows.block_rows, h), w, c),
-                dtype=rows.dtype, compressor=compressor,
-            )
-            for r0, r1, block in rows:
-                dset[r0:r1] = block
-                del block
-                if progress is not None:
-                    progress(r1, h)
-            signal["data"] = dset
-            # axes, metadata and the consolidated metadata by RosettaSciIO's writer,
-            # around the data written above (write_dataset=False opens the store in "a")
-            file_writer(str(tmp), signal, write_dataset=False, show_progressbar=False,
-                        compressor=compressor)
-            if out.exists() or out.is_symlink():
-                _remove(out)
-            tmp.rename(out)
-    except BaseException:
-        _remove(tmp)
-        raise
+    # written into a temporary folder next to `out`, renamed into place when complete
+    with atomic_folder(out, replace=lambda p: (p / ".zgroup").exists()) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The NestedDirectoryStore is deprecated", FutureWarning)
+        store = zarr.storage.NestedDirectoryStore(str(tmp))
+        root = zarr.open_group(store=store, mode="w")
+        signal = _zspy_signal(rows)
+        title = signal["metadata"]["General"]["title"].replace("/", "-") or "__unnamed__"
+        compressor = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
+        dset = root.require_group("Experiments").require_group(title).create_dataset(
+            "data", shape=(h, w, c), chunks=(min(rows.block_rows, h), w, c),
+            dtype=rows.dtype, compressor=compressor,
+        )
+        for r0, r1, block in rows:
+            dset[r0:r1] = block
+            del block
+            if progress is not None:
+                progress(r1, h)
+        signal["data"] = dset
+        # axes, metadata and the consolidated metadata by RosettaSciIO's writer,
+        # around the data written above (write_dataset=False opens the store in "a")
+        file_writer(str(tmp), signal, write_dataset=False, show_progressbar=False,
+                    compressor=compressor)
     return out
 
 
@@ -127,17 +117,3 @@ def _zspy_signal(rows: BcfRows) -> dict:
         "models": {},
         "package_info": {"name": "", "version": ""},
     }
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
-
-
-def _remove(p: Path):
-    if p.is_symlink() or p.is_file():
-        p.unlink()
-    elif p.is_dir():
-        shutil.rmtree(p)

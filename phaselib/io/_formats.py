@@ -8,13 +8,14 @@ map costs no HyperSpy import; what they return is turned into a small
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
+from . import _cubes
 
 #: extension -> RosettaSciIO plugin module
 READERS = {
@@ -49,10 +50,13 @@ def load(
 
     Parameters
     ----------
-    path : str or Path
+    path : str or Path or HyperSpy signal
         A ``.bcf``, ``.rpl`` (with its ``.raw``), ``.hspy``, ``.zspy``, ``.msa``,
         ``.emd`` or ``.npy`` file. A ``.npy`` file holds an ``(H, W, C)`` array of
-        counts and needs ``energy_offset`` and ``energy_scale``.
+        counts and needs ``energy_offset`` and ``energy_scale``. Also any spectral cube
+        (``phaselib/io/_cubes.py``): a FITS cube ``(bins, H, W)``, a folder or glob of FITS
+        frames (one per bin), a TIFF stack, or a HyperSpy ``Signal1D`` map (used without a
+        copy; a lazy signal stays a dask array).
     lazy : bool
         Read the data lazily (a dask array). ``.npy`` files are always memory
         mapped, read-only. Bruker ``.bcf`` files are still decoded in one block by
@@ -84,11 +88,14 @@ def load(
         If the format is not supported, the file cannot be read, or it holds no
         spectrum.
     """
+    if _cubes.is_cube(path):  # a HyperSpy signal (no copy), FITS, TIFF (phaselib/io/_cubes.py)
+        return _cubes.open_cube(path, energy_offset=energy_offset, energy_scale=energy_scale,
+                                beam_energy=beam_energy, pixel_size=pixel_size)
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"No such file: '{path}'.")
+        raise FileNotFoundError(f"No such file: '{path.name}'.")
     if path.is_dir() and path.suffix.lower() != ".zspy":
-        raise ValueError(f"'{path}' is a folder, not a spectrum image file.")
+        raise ValueError(f"'{path.name}' is a folder, not a spectrum image file.")
     ext = path.suffix.lower()
     if ext == ".npy":
         image = _load_npy(path, energy_offset=energy_offset, energy_scale=energy_scale)
@@ -123,8 +130,9 @@ def _load_npy(path, *, energy_offset, energy_scale):
     try:
         # always a read-only memory map: nothing is copied, the file cannot be changed
         data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as err:  # numpy raises several types for corrupt files
-        raise ValueError(f"Could not read '{path.name}' as a .npy array: {err}") from None
+    except Exception as err:  # numpy raises several types for corrupt files; never echo the file
+        raise ValueError(f"Could not read '{path.name}' as a .npy array ({type(err).__name__}: not a "
+                         ".npy file, damaged or truncated).") from None
     data = _as_hwc(data, path.name)
     return SpectrumImage(
         data, energy_offset=float(energy_offset), energy_scale=float(energy_scale),
@@ -142,9 +150,11 @@ def _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs):
     try:
         signals = module.file_reader(str(path), **kwargs)
     except Exception as err:
+        # the reader's own message may quote the file's contents (a text file read as .rpl shows
+        # its first line): only its type is given
         raise ValueError(
-            f"Could not read '{path.name}' with RosettaSciIO ({READERS[ext]}): "
-            f"{type(err).__name__}: {err}"
+            f"Could not read '{path.name}' as a {ext} file ({type(err).__name__} in "
+            f"{READERS[ext]}): not this format, damaged or truncated."
         ) from None
     candidates = [i for i, s in enumerate(signals) if _energy_axis_index(s["axes"]) is not None]
     if not candidates:
@@ -257,8 +267,9 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     image : SpectrumImage
     path : str or Path
     overwrite : bool
-        Refuse to replace an existing file unless True (and never the image's
-        own source file).
+        Refuse to replace an existing file unless True. The image's own source file
+        (or the file it is memory-mapped from) is never written, not through a symlink
+        either; the result is written to a temporary name and renamed into place.
     chunks : tuple of int, optional
         Chunk shape for ``.zspy``/``.hspy`` (e.g. ``(64, W, C)`` for row blocks).
 
@@ -268,22 +279,31 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     """
     path = Path(path)
     ext = path.suffix.lower()
-    if image.source and os.path.abspath(image.source) == os.path.abspath(path):
-        raise ValueError(f"Refusing to overwrite the input file '{path}'.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
-    if ext == ".npy":
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=image.data.dtype, shape=image.shape)
-        for r0, r1, block in iter_row_blocks(image.data):
-            out[r0:r1] = block
-        out.flush()
-        del out
-    elif ext in (".hspy", ".zspy"):
-        module = importlib.import_module(READERS[ext])
-        kwargs = {"chunks": chunks} if chunks else {}
-        if ext == ".zspy":
-            kwargs["show_progressbar"] = False
-        module.file_writer(str(path), _signal_dict(image), **kwargs)
-    else:
+    if ext not in (".npy", ".hspy", ".zspy"):
         raise ValueError(f"Cannot write '{ext}'; use .hspy, .zspy or .npy.")
+    refuse_inputs(path, [image.source, memmap_source(image.data)], folder=True)
+    if ext == ".zspy":
+        if (path.exists() or path.is_symlink()) and not overwrite:
+            raise FileExistsError(f"'{path.name}' exists; pass overwrite=True to replace it.")
+        if path.is_dir() and not path.is_symlink() and not (path / ".zgroup").exists():
+            raise ValueError(f"'{path.name}' is a folder but not a zarr store; not replacing it.")
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        # written into a temporary folder, renamed into place when complete
+        with atomic_folder(path, replace=lambda p: (p / ".zgroup").exists()) as tmp:
+            module = importlib.import_module(READERS[ext])
+            kwargs = {"chunks": chunks} if chunks else {}
+            module.file_writer(str(tmp), _signal_dict(image), show_progressbar=False, **kwargs)
+        return path
+    with atomic_file(path, overwrite=overwrite) as tmp:  # a temporary file, renamed when complete
+        if ext == ".npy":
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=image.data.dtype, shape=image.shape)
+            for r0, r1, block in iter_row_blocks(image.data):
+                out[r0:r1] = block
+            out.flush()
+            del out
+        else:
+            module = importlib.import_module(READERS[ext])
+            kwargs = {"chunks": chunks} if chunks else {}
+            module.file_writer(str(tmp), _signal_dict(image), **kwargs)
     return path

@@ -16,6 +16,7 @@ and the inclusions and bays of ``_fill.py``;
 statistics and CSDs; ``_score.py``: scores against known grains.
 """
 
+from ._boundaries import image_grains, split_grains
 from ._grainmap import GrainMap, grain_map, spans_map
 from ._score import match_grains, score_grains
 from ._separate import separate_grains
@@ -35,3 +36,4 @@ from ._table import GrainTable, grain_table
 __all__ = ["CSD", "MIN_RELIABLE_GRAINS", "GrainMap", "GrainSizeWarning", "GrainTable", "SizeStatistics",
            "crystal_size_distribution", "equivalent_diameter", "grain_map", "grain_table", "match_grains",
            "plot_csd", "plot_size_distribution", "score_grains", "separate_grains", "size_statistics", "spans_map"]
+__all__ += ["image_grains", "split_grains"]

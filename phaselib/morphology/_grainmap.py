@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._validate import check_array, check_positive
+from . import _boundaries
 from ._separate import _check_mask, _check_options, _separate
 from ._table import GrainTable, grain_table
 
@@ -83,7 +84,7 @@ def spans_map(mask) -> bool:
 
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
               smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
-              fill_holes=30, min_area=0, exclude_border=False):
+              fill_holes=30, min_area=0, exclude_border=False, boundary_image=None):
     """Separate the grains of every phase of a label map (see :func:`separate_grains`).
 
     Parameters
@@ -100,6 +101,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
         As in :func:`separate_grains`.
+    boundary_image : (H, W) or (H, W, C) array, optional
+        A co-registered crossed-polars (or BSE) image: each grain is split again along its
+        edges (:func:`phaselib.morphology.image_grains`), which parts touching crystals of
+        one mineral that the phase map shows as one region.
 
     Returns
     -------
@@ -123,13 +128,17 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
                           split_concave, merge_convex, inclusions)
     out = np.zeros(lab.shape, np.int32)
     grain_phase = []
+    if boundary_image is not None:
+        boundary_image = _boundaries.check_boundary_image(boundary_image, lab.shape)
     for p in np.unique(phases):
         g = _separate(lab == p, **opts, exclude_border=bool(exclude_border))
+        if boundary_image is not None:
+            g = _boundaries.split_grains(lab == p, g, boundary_image, min_area=max(int(min_area), 10))
         k = int(g.max())
         out[g > 0] = g[g > 0] + len(grain_phase)
         grain_phase += [int(p)] * k
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
-                  exclude_border=bool(exclude_border),
+                  exclude_border=bool(exclude_border), boundary_image=boundary_image is not None,
                   phases=[int(p) for p in np.unique(phases)])
     spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
     return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning)

@@ -1,0 +1,245 @@
+"""Command line: ``python -m phaselib segment [train|evaluate] ...`` (deep segmentation).
+
+``segment train`` trains a U-Net (needs torch), the bare ``segment`` segments images with a
+model (the seed's underscore flags; ONNX Runtime or torch), ``segment evaluate`` scores models
+and the random-forest baseline on labelled images. Dispatched on argv by ``_cli.main``.
+Errors of the input: one line on stderr, status 2; in a folder, each bad set gets its line
+and the rest are still processed (status 2 at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._common import Parser, error_message, unexpected_message
+
+_DEFAULT_MM = 0.00132  # the seed's default mm per pixel
+
+
+def _error(msg):
+    print(f"phaselib: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _train_parser():
+    p = Parser(prog="python -m phaselib segment train",
+                                description="Train a U-Net on images and label maps (needs phaselib[deep]).")
+    p.add_argument("--images", required=True, help="folder of NAME_<pattern>.png and NAME_labels.npy/.png")
+    p.add_argument("--out", required=True, help="model file (e.g. model.pt); MODEL.onnx is written beside it")
+    p.add_argument("--pp-pattern", help="affix of the plane-polarised images (default _pp with --xp-pattern)")
+    p.add_argument("--xp-pattern", help="affix of the cross-polarised images")
+    p.add_argument("--bse-pattern", help="affix of the BSE images")
+    p.add_argument("--epochs", type=int, default=150, help="passes over the images (default 150)")
+    p.add_argument("--tile", type=int, default=96, help="tile side, a multiple of 8 (default 96)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mm-per-pixel", type=float, help="pixel size of the images, recorded in the model")
+    p.add_argument("--max-minutes", type=float, help="stop training after this time")
+    p.add_argument("--threads", type=int, help="CPU threads (default 2, or 1 on a busy machine)")
+    return p
+
+
+def _infer_parser():
+    p = Parser(prog="python -m phaselib segment",
+                                description="Segment PP/XP (or BSE) images or netCDF files with a trained model; "
+                                "`segment train --help`, `segment evaluate --help` for the other forms.")
+    p.add_argument("--input_model", required=True, help="model file (.pt with its .onnx twin, or .onnx)")
+    p.add_argument("--input_path", required=True, help="an image (its counterpart found by the patterns), "
+                   "a netCDF file, or a folder of them")
+    p.add_argument("--output_path", default="results", help="output .nc file (one input) or folder (default results)")
+    p.add_argument("--pp_pattern", help="affix of PP images / netCDF variables (default: the model's)")
+    p.add_argument("--px_pattern", help="affix of XP images / netCDF variables (default: the model's)")
+    p.add_argument("--bse_pattern", help="affix of BSE images / netCDF variables (default: the model's)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--mm_per_pixel", type=float, help=f"image scale (default: the model's, else {_DEFAULT_MM}); "
+                   "netCDF inputs keep their own")
+    p.add_argument("--tile", type=int, default=512, help="inference window side (default 512)")
+    return p
+
+
+def _evaluate_parser():
+    p = Parser(prog="python -m phaselib segment evaluate",
+                                description="Score models and a random-forest baseline on labelled images.")
+    p.add_argument("--input_model", action="append", required=True, help="a model (repeat to compare)")
+    p.add_argument("--input_path", required=True, help="folder of image sets with NAME_labels.npy/.png")
+    p.add_argument("--output_path", default="evaluation", help="folder for scores.json and the PNG panels")
+    p.add_argument("--baseline_images", help="training folder of the random-forest baseline (required "
+                   "unless --no_baseline)")
+    p.add_argument("--no_baseline", action="store_true", help="skip the random forest")
+    p.add_argument("--merge", action="append", default=[], metavar="NAME=A,B",
+                   help="also score with classes A, B merged into NAME (e.g. plagioclase=andesine,labradorite)")
+    return p
+
+
+def main(argv):
+    """Run ``segment`` with ``argv`` (after the word ``segment``); returns the exit status."""
+    argv = list(argv)
+    try:
+        if argv[:1] == ["train"]:
+            return _train(_train_parser().parse_args(argv[1:]))
+        if argv[:1] == ["evaluate"]:
+            return _evaluate(_evaluate_parser().parse_args(argv[1:]))
+        return _infer(_infer_parser().parse_args(argv))
+    except BrokenPipeError:
+        return 0
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError, ImportError) as err:
+        return _error(error_message(err))
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback (PHASELIB_DEBUG=1 shows it)
+        if os.environ.get("PHASELIB_DEBUG"):
+            raise
+        return _error(unexpected_message(err))
+
+
+def _train(args):
+    from ..deep import train
+
+    patterns = {"pp": args.pp_pattern, "xp": args.xp_pattern, "bse": args.bse_pattern}
+    if not any(patterns.values()):
+        patterns = {"pp": "_pp", "xp": "_xp"}
+    res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
+                mm_per_pixel=args.mm_per_pixel, threads=args.threads,
+                max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+                log=lambda line: print(line, flush=True))
+    print(f"trained on {len(res.meta['trained_on'])} image sets in {res.seconds:.0f} s "
+          f"({res.cpu_seconds:.0f} s of CPU): "
+          f"{', '.join(res.meta['inputs'])} -> {len(res.meta['classes'])} classes; "
+          f"loss {res.losses[0]:.3f} -> {res.losses[-1]:.3f}")
+    print(f"model: {Path(res.model_path).name}" + (f", {Path(res.onnx_path).name}" if res.onnx_path else ""))
+    return 0
+
+
+def _patterns(args, meta):
+    given = {"pp": args.pp_pattern, "xp": args.px_pattern, "bse": args.bse_pattern}
+    return {r: given.get(r) or meta["patterns"][r] for r in meta["inputs"]}
+
+
+def _jobs(path, patterns):
+    """``[(stem, kind, payload)]``: kind "nc" (a path) or "images" ({role: path}); and skipped names."""
+    from ..deep import _data
+
+    if path.is_dir():
+        jobs = [(p.stem, "nc", p) for p in sorted(path.glob("*.nc"))]
+        jobs += [(stem, "images", paths) for stem, paths in _data.find_sets(path, patterns).items()]
+        return jobs
+    if not path.exists():
+        raise FileNotFoundError(f"no input {path.name}.")
+    if path.suffix.lower() == ".nc":
+        return [(path.stem, "nc", path)]
+    role, key = _data.split_name(path, patterns)
+    if role is None:
+        raise ValueError(f"{path.name} matches none of the patterns {', '.join(patterns.values())}.")
+    paths = {role: path}
+    for other in patterns:
+        if other != role:
+            found = _data.counterpart(path, other, patterns, key)
+            if found is not None:
+                paths[other] = found
+    return [(_data.output_stem(key), "images", paths)]
+
+
+def _one(model, stem, kind, payload, patterns, out_file, args):
+    from ..deep import _data, load_set, predict, read_netcdf, write_netcdf
+
+    meta = model.meta
+    base = ref = None
+    if kind == "nc":
+        images, mm, base, found = read_netcdf(payload, patterns)
+        missing = [r for r in meta["inputs"] if r not in images]
+        if missing:
+            raise ValueError(f"no variable matching the {', '.join(patterns[r] for r in missing)} pattern(s).")
+        x = _data.stack(images, meta["inputs"])
+        mm = mm or args.mm_per_pixel or meta.get("mm_per_pixel") or _DEFAULT_MM
+        ref = found[meta["inputs"][0]]
+    else:
+        missing = [r for r in meta["inputs"] if r not in payload]
+        if missing:
+            raise ValueError(f"no {'/'.join(m.upper() for m in missing)} counterpart "
+                             f"({', '.join(patterns[m] for m in missing)}) found.")
+        x = load_set(payload, meta)
+        images = {r: _data.read_image(payload[r]) for r in meta["inputs"]}
+        mm = args.mm_per_pixel or meta.get("mm_per_pixel") or _DEFAULT_MM
+    labels = predict(model, x, tile=args.tile)
+    write_netcdf(out_file, stem, labels, meta["classes"], meta["colors"], {} if base is not None else images, mm,
+                 base=base, reference=ref, overwrite=args.overwrite)
+    return labels
+
+
+def _infer(args):
+    from ..deep import load_model
+
+    if args.mm_per_pixel is not None and not args.mm_per_pixel > 0:
+        raise ValueError(f"--mm_per_pixel must be positive, got {args.mm_per_pixel}.")
+    model = load_model(args.input_model)
+    patterns = _patterns(args, model.meta)
+    src = Path(args.input_path)
+    jobs = _jobs(src, patterns)
+    if not jobs:
+        raise ValueError(f"no image set or netCDF file in {src.name}.")
+    out = Path(args.output_path)
+    single = out.suffix.lower() == ".nc"
+    if single and len(jobs) > 1:
+        raise ValueError(f"--output_path {out.name} is one file, the input holds {len(jobs)} sets: give a folder.")
+    stems = [j[0] for j in jobs]
+    failed = 0
+    for stem, kind, payload in jobs:
+        target = out if single else out / (f"{stem}_{kind}.nc" if stems.count(stem) > 1 else f"{stem}.nc")
+        try:
+            labels = _one(model, stem, kind, payload, patterns, target, args)
+        except (ValueError, FileExistsError, OSError, MemoryError) as err:
+            failed += 1
+            _error(f"{stem}: {error_message(err)}")
+            continue
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the others
+            if os.environ.get("PHASELIB_DEBUG"):
+                raise
+            failed += 1
+            _error(f"{stem}: {unexpected_message(err)}")
+            continue
+        frac = np.bincount(labels.ravel(), minlength=len(model.classes)) / labels.size
+        top = ", ".join(f"{model.classes[i]} {100 * frac[i]:.1f} %" for i in np.argsort(-frac)[:4] if frac[i] > 0)
+        print(f"{stem}: {labels.shape[0]} x {labels.shape[1]} -> {target.name} ({top})", flush=True)
+    print(json.dumps({"segmented": len(jobs) - failed, "failed": failed, "backend": model.backend}))
+    return 2 if failed else 0
+
+
+def _evaluate(args):
+    from ..deep import load_model
+    from ..deep._compare import compare
+
+    models = {}
+    for path in args.input_model:
+        name = Path(path).stem
+        while name in models:
+            name += "'"
+        models[name] = load_model(path)
+    groups = {}
+    for text in args.merge:
+        name, _, members = text.partition("=")
+        if not name or not members:
+            raise ValueError(f"--merge must be NAME=A,B, got {text!r}.")
+        groups[name.strip()] = [m.strip() for m in members.split(",")]
+    base = None
+    if not args.no_baseline:
+        base = args.baseline_images
+        if base is None:
+            raise ValueError("the random-forest baseline needs its training folder: --baseline_images DIR "
+                             "(or --no_baseline).")
+    res = compare(models, args.input_path, baseline_folder=base, out=args.output_path, groups=groups)
+    report = {}
+    for title, table in (("", res["scores"]), ("merged ", res["merged"])):
+        for name, sc in table.items():
+            print(f"\n{title}{name}: accuracy {sc.accuracy:.3f}, largest modal error "
+                  f"{100 * sc.max_fraction_error:.1f} points, {res['seconds'].get(name, 0):.1f} s")
+            print(f"  {'class':<18}{'true %':>8}{'pred %':>8}{'prec':>7}{'recall':>7}{'IoU':>7}{'Dice':>7}")
+            for row in sc.table():
+                print(f"  {row[0]:<18}{row[1]:8.2f}{row[2]:8.2f}" + "".join(f"{v:7.3f}" for v in row[3:]))
+            report[f"{title}{name}"] = dict(accuracy=sc.accuracy, max_fraction_error=sc.max_fraction_error,
+                                            classes=list(sc.classes), confusion=sc.confusion.tolist(),
+                                            rows=[list(r) for r in sc.table()])
+    Path(args.output_path).mkdir(parents=True, exist_ok=True)
+    (Path(args.output_path) / "scores.json").write_text(json.dumps(report, indent=1, default=float))
+    return 0

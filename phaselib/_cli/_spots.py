@@ -1,0 +1,99 @@
+"""``python -m phaselib spots IMAGE --train MASK --out DIR``: bright spots found and cleaned."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+#: the files the command writes
+RESULT_FILES = ("spots.npy", "cleaned.npy", "confusion.csv", "summary.json")
+
+
+def add_parser(subparsers):
+    """Add the ``spots`` subcommand; return its parser."""
+    from ..spots import METHODS
+
+    m = subparsers.add_parser("spots", help="find and clean bright spots (gamma hits) in a 2-D image")
+    m.add_argument("image", help="2-D image: .npy, .tif/.tiff (tifffile), .fits (astropy) or .png")
+    m.add_argument("--train", required=True, metavar="MASK",
+                   help="(H, W) int .npy: 1 spot, 0 not a spot, -1 unlabelled")
+    m.add_argument("--out", required=True, help="output folder (created)")
+    m.add_argument("--method", choices=METHODS, default="rf",
+                   help="rf / knn: trained on local features; median: the 3 x 3 median baseline")
+    m.add_argument("--seed", type=int, default=0)
+    return m
+
+
+def read_image(path):
+    """A 2-D float32 image from .npy, .tif/.tiff, .fits/.fit or .png (first frame / HDU with data)."""
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image '{path.name}'.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        a = np.load(path, allow_pickle=False)
+    elif suffix in (".tif", ".tiff"):
+        try:
+            import tifffile
+        except ImportError:
+            raise ValueError("Reading TIFF needs tifffile: pip install tifffile") from None
+        a = tifffile.imread(path)
+    elif suffix in (".fits", ".fit", ".fts"):
+        try:
+            from astropy.io import fits
+        except ImportError:
+            raise ValueError("Reading FITS needs astropy: pip install astropy") from None
+        with fits.open(path, memmap=False) as hdus:
+            a = next((h.data for h in hdus if getattr(h, "data", None) is not None), None)
+        if a is None:
+            raise ValueError(f"'{path.name}' holds no image data.")
+    elif suffix == ".png":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            a = np.asarray(im.convert("I") if im.mode not in ("L", "I", "I;16", "F") else im)
+    else:
+        raise ValueError(f"The image must be .npy, .tif, .fits or .png, got '{path.name}'.")
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != 2 or a.dtype.kind not in "biuf":
+        raise ValueError(f"'{path.name}' must be a 2-D numeric image, got shape {a.shape} ({a.dtype}).")
+    return a.astype(np.float32)
+
+
+def run(args):
+    import numpy as np
+
+    from .._atomic import atomic_folder, is_result_folder, refuse_inputs
+    from ..spots import detect_spots
+
+    t0 = time.perf_counter()
+    image = read_image(args.image)
+    mask_path = Path(args.train)
+    if not mask_path.is_file() or mask_path.suffix.lower() != ".npy":
+        raise FileNotFoundError(f"--train must be an existing .npy mask, got '{mask_path.name}'.")
+    mask = np.load(mask_path, allow_pickle=False)
+    if mask.shape != image.shape:
+        raise ValueError(f"The mask '{mask_path.name}' ({mask.shape}) must have the image's shape {image.shape}.")
+    result = detect_spots(image, mask, method=args.method, random_state=args.seed)
+    out = Path(args.out)
+    refuse_inputs(out, [args.image, args.train], folder=True)
+    summary = dict(method=result.method, threshold=result.threshold, n_spots=int(result.spots.sum()),
+                   labelled=dict(confusion=result.confusion.tolist(), precision=round(result.precision, 4),
+                                 recall=round(result.recall, 4), f1=round(result.f1, 4)),
+                   params=result.params, image=Path(args.image).name, mask=mask_path.name,
+                   wall_time_s=round(time.perf_counter() - t0, 3))
+    with atomic_folder(out, replace=is_result_folder(RESULT_FILES)) as tmp:
+        tmp = Path(tmp)
+        np.save(tmp / "spots.npy", result.spots)
+        np.save(tmp / "cleaned.npy", result.cleaned)
+        cm = result.confusion
+        (tmp / "confusion.csv").write_text("label \\ detected,not spot,spot\n"
+                                           f"not spot,{cm[0, 0]},{cm[0, 1]}\nspot,{cm[1, 0]},{cm[1, 1]}\n")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{result.method}: {int(result.spots.sum())} spot pixels; on the labelled pixels precision "
+          f"{result.precision:.3f}, recall {result.recall:.3f}, F1 {result.f1:.3f}; written to {args.out}")

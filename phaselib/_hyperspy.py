@@ -1,0 +1,196 @@
+"""HyperSpy in and out: signals to :class:`SpectrumImage`, phase maps and decompositions back to signals.
+
+HyperSpy stays an optional dependency: it is imported only inside the functions that build
+signals (:func:`phase_map_to_hyperspy`); reading a signal needs only its attributes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._image import SpectrumImage
+
+_LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0, "nm": 1e-3, "pm": 1e-6}
+
+
+def is_signal(obj) -> bool:
+    """True for a HyperSpy signal (anything with an ``axes_manager`` and ``data``), without importing HyperSpy."""
+    return hasattr(obj, "axes_manager") and hasattr(obj, "data") and hasattr(obj, "metadata")
+
+
+def _hyperspy():
+    try:
+        import hyperspy.api as hs
+    except ImportError:
+        raise ImportError("HyperSpy signals need HyperSpy: pip install 'hyperspy>=2.5,<3' (and exspy for "
+                          "EDS signals).") from None
+    return hs
+
+
+def _md(signal, path, default=None):
+    node = signal.metadata
+    for key in path.split("."):
+        if not hasattr(node, "has_item") or not node.has_item(key):
+            return default
+        node = node.get_item(key)
+    return node
+
+
+def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
+    """A HyperSpy ``Signal1D`` map (eager or lazy, ``EDSSEMSpectrum`` included) as a :class:`SpectrumImage`.
+
+    No copy is made: ``data`` is the signal's array (a dask array for a lazy signal, read in row
+    blocks later).
+
+    Parameters
+    ----------
+    signal : hyperspy.signals.Signal1D
+        Navigation ``(x, y)``, ``(x,)`` or none; one signal axis.
+    signal_kind : {"counts", "intensity"}, optional
+        Default: ``counts`` for EDS/EELS signals and those whose ``Signal.quantity`` mentions
+        counts, else ``intensity``.
+
+    Returns
+    -------
+    SpectrumImage
+        ``metadata["hyperspy_axes"]`` keeps the navigation axes (name, scale, offset, units).
+    """
+    if not is_signal(signal):
+        raise TypeError(f"`signal` must be a HyperSpy signal, got {type(signal).__name__}.")
+    am = signal.axes_manager
+    if am.signal_dimension != 1 or am.navigation_dimension > 2:
+        raise ValueError(f"A spectrum image must be a Signal1D with at most 2 navigation axes; got "
+                         f"{am.navigation_dimension} navigation and {am.signal_dimension} signal axes.")
+    data = signal.data
+    if data.ndim == 1:
+        data = data.reshape(1, 1, -1)
+    elif data.ndim == 2:
+        data = data.reshape(1, *data.shape)
+    ax = am.signal_axes[0]
+    units = str(ax.units) if ax.units not in (None, "<undefined>", "") else ""
+    name = str(ax.name) if ax.name not in (None, "<undefined>", "") else "Signal"
+    stype = str(_md(signal, "Signal.signal_type", "") or "")
+    eds = stype.startswith("EDS") or (units in ("keV", "eV") and name.lower() in ("energy", "e"))
+    quantity = str(_md(signal, "Signal.quantity", "") or "").lower()
+    kind = signal_kind or ("counts" if eds or stype.startswith("EELS") or "count" in quantity else "intensity")
+    kw = {}
+    if eds:
+        to_kev = 1e-3 if units == "eV" else 1.0
+        values = np.asarray(ax.axis, dtype=np.float64) * to_kev
+    else:
+        values = np.asarray(ax.axis, dtype=np.float64)
+        kw = dict(axis_name=name, axis_units=units)
+    nav = [dict(name=str(a.name), scale=float(getattr(a, "scale", 1.0)), offset=float(getattr(a, "offset", 0.0)),
+                units=str(a.units), size=int(a.size)) for a in am.navigation_axes]  # x first, then y
+    px = [_um(a) for a in nav]
+    beam = (_md(signal, "Acquisition_instrument.SEM.beam_energy")
+            or _md(signal, "Acquisition_instrument.TEM.beam_energy"))
+    elements = tuple(_md(signal, "Sample.elements", ()) or ())
+    step = float(values[1] - values[0]) if values.size > 1 else 1.0
+    offset = float(values[0])
+    if getattr(ax, "is_uniform", False):  # the axis' own offset and scale, not their float products
+        to_kev = 1e-3 if eds and units == "eV" else 1.0
+        offset, step, values = float(ax.offset) * to_kev, float(ax.scale) * to_kev, values[:1]
+    return SpectrumImage(
+        data, energy_offset=offset, energy_scale=step if step > 0 else 1.0,
+        beam_energy=float(beam) if beam else None, pixel_size=px[0] if px else None,
+        pixel_size_y=px[1] if len(px) > 1 else (px[0] if px else None), elements=elements,
+        metadata={"hyperspy_axes": nav, "signal_type": stype, "title": str(_md(signal, "General.title", "") or "")},
+        source=str(_md(signal, "General.original_filename", "") or "") or None, signal=kind,
+        axis_values=values if values.size > 1 else None, **kw,
+    )
+
+
+def _um(axis):
+    factor = _LENGTH_TO_UM.get(axis["units"].strip())
+    return axis["scale"] * factor if factor else None
+
+
+def navigation_axes(image: SpectrumImage) -> list[dict]:
+    """The map's axes as dicts (name, scale, offset, units, size), x first: kept from a HyperSpy signal, else
+    from the pixel size (µm) or in pixels."""
+    h, w, _ = image.shape
+    kept = (image.metadata or {}).get("hyperspy_axes")
+    if kept and [a["size"] for a in kept] == ([w, h] if len(kept) == 2 else [w]):
+        return [dict(a) for a in kept]
+    axes = []
+    for name, size, px in (("x", w, image.pixel_size), ("y", h, image.pixel_size_y or image.pixel_size)):
+        axes.append(dict(name=name, size=size, offset=0.0, scale=float(px) if px else 1.0,
+                         units="µm" if px else "px"))
+    return axes
+
+
+def phase_map_to_hyperspy(phase_map):
+    """(labels, spectra) as HyperSpy signals: see :meth:`phaselib.pipeline.PhaseMap.to_hyperspy`."""
+    hs = _hyperspy()
+    info = phase_map.image_info
+    h, w = phase_map.labels.shape
+    nav = info.get("axes") or [dict(name="x", size=w, offset=0.0, scale=1.0, units="px"),
+                                dict(name="y", size=h, offset=0.0, scale=1.0, units="px")]
+    axes2d = [{k: a[k] for k in ("name", "size", "offset", "scale", "units")} for a in nav[::-1]]  # y, x
+    if len(axes2d) == 1:
+        axes2d = [dict(name="y", size=1, offset=0.0, scale=1.0, units="px"), *axes2d]
+    labels = hs.signals.Signal2D(phase_map.labels.copy(), axes=axes2d)
+    labels.metadata.General.title = f"phases ({phase_map.method})"
+    labels.metadata.Signal.quantity = "Phase index"
+    means = np.asarray(phase_map.spectra.means, dtype=np.float64)
+    k, c = means.shape
+    eds = info.get("signal", "counts") == "counts" and "axis_units" not in info
+    if eds:
+        sig_axis = dict(name="Energy", size=c, offset=info["energy_offset"], scale=info["energy_scale"], units="keV")
+    else:
+        sig_axis = dict(name=info.get("axis_name", "Signal"), size=c, offset=info["energy_offset"],
+                        scale=info["energy_scale"], units=info.get("axis_units", ""))
+    axes1d = [dict(name="Phase", size=k, offset=0, scale=1, units="", navigate=True),
+              {**sig_axis, "navigate": False}]
+    spectra = hs.signals.Signal1D(means, axes=axes1d)
+    spectra.metadata.General.title = "mean spectrum of each phase"
+    if eds:
+        spectra.set_signal_type("EDS_SEM")
+        if info.get("beam_energy"):
+            spectra.metadata.set_item("Acquisition_instrument.SEM.beam_energy", info["beam_energy"])
+    return labels, spectra
+
+
+def to_learning_results(decomposition, signal):
+    """Fill ``signal.learning_results`` with a phaselib decomposition, as HyperSpy's own
+    ``signal.decomposition()`` would: ``plot_explained_variance_ratio``, ``plot_decomposition_results``,
+    ``get_decomposition_loadings``... then work on it.
+
+    Parameters
+    ----------
+    decomposition : phaselib.decompose.Decomposition
+        Of the same map as `signal` (same navigation shape and channels).
+    signal : hyperspy.signals.Signal1D
+
+    Returns
+    -------
+    hyperspy.learn.mva.LearningResults
+        ``signal.learning_results`` (filled in place; nothing else of the signal changes).
+    """
+    if not is_signal(signal):
+        raise TypeError(f"`signal` must be a HyperSpy signal, got {type(signal).__name__}.")
+    if not all(hasattr(decomposition, a) for a in ("factors", "loadings", "explained_variance", "params")):
+        raise TypeError(f"`decomposition` must be a Decomposition, got {type(decomposition).__name__}.")
+    am = signal.axes_manager
+    nav_shape = tuple(a.size for a in am.navigation_axes[::-1])
+    h, w, n = decomposition.loadings.shape
+    c = decomposition.factors.shape[1]
+    if int(np.prod(nav_shape)) != h * w or am.signal_axes[0].size != c:
+        raise ValueError(f"The decomposition ({h} x {w} pixels, {c} channels) is not of this signal "
+                         f"(navigation {nav_shape}, {am.signal_axes[0].size} channels).")
+    lr = signal.learning_results
+    lr.factors = np.asarray(decomposition.factors, dtype=np.float64).T  # (C, n)
+    lr.loadings = np.asarray(decomposition.loadings, dtype=np.float64).reshape(h * w, n)
+    lr.explained_variance = np.asarray(decomposition.explained_variance, dtype=np.float64)
+    lr.explained_variance_ratio = np.asarray(decomposition.explained_variance_ratio, dtype=np.float64)
+    lr.number_significant_components = decomposition.suggested_n_components
+    lr.decomposition_algorithm = f"phaselib.{decomposition.algorithm}"
+    lr.poissonian_noise_normalized = bool(decomposition.params.get("poisson", False))
+    lr.output_dimension = n
+    lr.mean = None
+    lr.centre = None
+    lr.unfolded = False
+    lr.navigation_mask = None
+    lr.signal_mask = None
+    return lr

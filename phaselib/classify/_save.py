@@ -1,0 +1,150 @@
+"""Writing a Classification to a folder (as ``map`` does) and reading painted labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import quantify, render
+from .._atomic import atomic_folder, is_result_folder, refuse_inputs
+from .._serialize import jsonable
+
+#: the files :func:`save_classification` writes
+RESULT_FILES = ("labels.npy", "probabilities.npy", "confusion.csv", "phases.csv", "phase_spectra.npy",
+                "summary.json", "phase_map.png")
+#: colours of a painted PNG that mean "unlabelled"
+_BLANK = {(255, 255, 255), (0, 0, 0)}
+
+
+def save_classification(result, image, folder, *, inputs=(), summary_extra=None) -> Path:
+    """Write a :class:`Classification` of ``image`` to ``folder`` (replaced atomically).
+
+    Files: ``labels.npy`` (every pixel a class), ``probabilities.npy`` (H, W, K float32),
+    ``confusion.csv`` (cross-validated, rows the labels), ``phases.csv`` (the modal table, with
+    the class names as minerals), ``phase_spectra.npy`` (mean spectrum of each class's pixels),
+    ``summary.json`` and ``phase_map.png``.
+
+    Parameters
+    ----------
+    result : Classification
+    image : SpectrumImage
+        The map classified.
+    folder : str or Path
+        Created; an existing folder is replaced only if it holds nothing but these files.
+    inputs : sequence of paths
+        Files read (never written over).
+    summary_extra : dict, optional
+        More entries of ``summary.json``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    folder = Path(folder)
+    refuse_inputs(folder, inputs, folder=True)
+    k = result.n_classes
+    spectra = quantify.phase_spectra(image, result.labels, k)
+    counts_eds = getattr(image, "is_eds", True)
+    lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy) if counts_eds and s.any()
+             else [] for s in spectra.sums]
+    fractions = np.bincount(result.labels.ravel(), minlength=k) / result.labels.size
+    table = quantify.phase_table(fractions, spectra.n_pixels, lines, unassigned_fraction=0.0, n_unassigned=0,
+                                 minerals=list(result.classes))
+    summary = dict(classifier=result.classifier, n_classes=k, classes=list(result.classes), params=result.params,
+                   timings_s={key: round(v, 4) for key, v in result.timings.items()},
+                   cv_balanced_accuracy=result.balanced_accuracy, scores=result.scores(),
+                   confusion=None if result.confusion is None else result.confusion.tolist(),
+                   phases=table[:-1], **(summary_extra or {}))
+    with atomic_folder(folder, replace=is_result_folder(RESULT_FILES)) as tmp:
+        tmp = Path(tmp)
+        np.save(tmp / "labels.npy", result.labels)
+        np.save(tmp / "probabilities.npy", result.probabilities)
+        np.save(tmp / "phase_spectra.npy", spectra.means.astype(np.float32))
+        write_confusion(result.confusion, result.classes, tmp / "confusion.csv")
+        quantify.write_phase_table(table, tmp / "phases.csv")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
+        render.save_phase_map_png(result.labels, tmp / "phase_map.png", n_phases=k,
+                                  names=[f"{i}: {n}" for i, n in enumerate(result.classes)])
+    return folder
+
+
+def write_confusion(confusion, names, path):
+    """A confusion matrix as CSV: header ``label \\ predicted`` then the names; one row per label."""
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["label \\ predicted", *names])
+        if confusion is not None:
+            for name, row in zip(names, confusion):
+                out.writerow([name, *(int(v) for v in row)])
+    return Path(path)
+
+
+def read_labels(path, shape=None):
+    """Labels from an ``(H, W)`` int ``.npy`` (-1 unlabelled) or a PNG painted in colours.
+
+    In a PNG, every distinct colour but white, black and transparent pixels is a class (in
+    the order of the colours' hex codes); a sidecar ``NAME.json`` ``{"#rrggbb": "name"}`` names
+    them (and fixes their order), else the hex codes are the names.
+
+    Parameters
+    ----------
+    path : str or Path
+    shape : (int, int), optional
+        The map's ``(H, W)``; a mismatch is a ValueError.
+
+    Returns
+    -------
+    labels : (H, W) int16 ndarray
+    names : tuple of str or None
+        Class names (None for a ``.npy``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No labels file '{path.name}'.")
+    if path.suffix.lower() == ".npy":
+        labels = np.load(path, allow_pickle=False)
+        if labels.dtype.kind not in "iu":
+            raise ValueError(f"'{path.name}' must hold integers (-1 unlabelled, 0..K-1), got {labels.dtype}.")
+        names = None
+    elif path.suffix.lower() == ".png":
+        labels, names = _labels_from_png(path)
+    else:
+        raise ValueError(f"Labels must be a .npy or a painted .png, got '{path.name}'.")
+    if labels.ndim != 2 or (shape is not None and labels.shape != tuple(shape)):
+        want = f"the map's shape {tuple(shape)}" if shape is not None else "2-D"
+        raise ValueError(f"Labels '{path.name}' must be {want}, got shape {labels.shape}.")
+    return labels.astype(np.int16), names
+
+
+def _labels_from_png(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        rgba = np.asarray(im.convert("RGBA"))
+    rgb = rgba[..., :3].astype(np.int64)
+    code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    blank = rgba[..., 3] == 0
+    for r, g, b in _BLANK:
+        blank |= code == (r << 16 | g << 8 | b)
+    colours = [f"#{c:06x}" for c in np.unique(code[~blank])]
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            given = {str(key).lower(): str(v) for key, v in json.loads(sidecar.read_text()).items()}
+        except (ValueError, AttributeError):
+            raise ValueError(f"'{sidecar.name}' must be a JSON object {{\"#rrggbb\": \"name\"}}.") from None
+        unknown = [c for c in colours if c not in given]
+        if unknown:
+            raise ValueError(f"'{sidecar.name}' names no class for the colour(s) {', '.join(unknown[:5])}.")
+        colours = [c for c in given if c in colours]
+        names = tuple(given[c] for c in colours)
+    else:
+        names = tuple(colours)
+    labels = np.full(code.shape, -1, np.int16)
+    for i, c in enumerate(colours):
+        labels[(code == int(c[1:], 16)) & ~blank] = i
+    return labels, names

@@ -1,0 +1,169 @@
+"""PCA of the spectral *shape* of an intensity cube (transmission, absorbance...): no Poisson weighting.
+
+The model: a pixel's attenuation ``a(lambda) = -log T(lambda)`` is the amount of material in the
+beam (its thickness) times the material's cross section, ``a = t * mu(lambda)``. Dividing each
+pixel's attenuation by its mean over the axis leaves the *shape* ``mu / mean(mu)``, the same
+for a thin and a thick piece of one material: regions are told apart by the shape of their
+spectra (Bragg edges...), not by how dark they are. Pixels whose mean attenuation is not above
+its own noise (an open beam) cannot have a shape; they are put at the origin.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from .._stream import map_row_blocks
+from .._validate import check_choice, check_image, check_int
+from ..preprocess import energy_channels
+from ._base import Decomposition, range_keV
+
+#: the shape is computed on groups of neighbouring channels, about this many groups
+SHAPE_CHANNELS = 110
+#: a pixel's mean attenuation must exceed this many times its own noise to have a shape
+SHAPE_SNR = 3.0
+#: components above ``SCREE_MARGIN`` times the noise edge count as signal
+SCREE_MARGIN = 1.25
+_TINY = 1e-3
+
+
+def _transform_of(image, channels, transform):
+    if transform != "auto":
+        return transform
+    h = image.shape[0]
+    rows = np.unique(np.linspace(0, h - 1, min(h, 16)).astype(int))
+    sample = np.concatenate([np.asarray(image.data[r, :, channels], dtype=np.float64).ravel() for r in rows])
+    lo, mid, hi = np.nanpercentile(sample, [1, 50, 99])
+    return "log" if lo > -0.5 and 0 < mid <= 1.2 and hi < 5 else "none"
+
+
+def _features_block(r0, r1, block, *, channels, factor, transform):
+    """Shape features of one row block: (n, C') float32, mean attenuation and its noise per pixel."""
+    x = np.asarray(block[..., channels], dtype=np.float64)
+    n = x.shape[0] * x.shape[1]
+    c = x.shape[2] // factor
+    x = x[..., : c * factor].reshape(n, c, factor).mean(2)
+    if not np.isfinite(x).all():
+        raise ValueError("The map holds NaN or infinite values; intensities must be finite.")
+    a = -np.log(np.clip(x, _TINY, None)) if transform == "log" else x
+    m = a.mean(1)
+    var = np.mean(np.diff(a, axis=1) ** 2, axis=1) / 2 if c > 1 else np.zeros(n)  # noise of a channel, mean
+    tau = SHAPE_SNR * np.sqrt(var / c)
+    w = np.clip((m - tau) / np.where(tau > 0, tau, 1.0), 0, 1)
+    w[(tau == 0) & (m > 0)] = 1.0
+    f = a * (w / np.where(m > 0, m, 1.0))[:, None]
+    return f.astype(np.float32), m, w
+
+
+def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bin_channels="auto",
+              block_rows=None, client=None, progress=None) -> Decomposition:
+    """PCA of each pixel's spectral shape, for ``signal="intensity"`` cubes.
+
+    Each pixel is read in row blocks (a lazy map stays lazy); its values are averaged over
+    groups of ``bin_channels`` channels, turned into attenuation ``a = -log T`` (``transform``),
+    and divided by their mean over the axis. **Assumption**: a region is one material whose
+    amount (thickness) changes from pixel to pixel, so that ``a = thickness * mu(lambda)``; its
+    shape ``a / mean(a)`` does not depend on thickness. Pixels whose mean attenuation is within
+    :data:`SHAPE_SNR` times its noise of zero are shrunk to the origin (open beam). The noise of
+    each channel group is estimated from differences of neighbouring pixels (no count statistics
+    assumed); the shapes are scaled by it, centred and decomposed (``X^T X`` eigenvectors). The noise line
+    of the scree is the largest eigenvalue of the covariance of neighbouring-pixel differences.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    n_components : int
+    energy_range : (float or None, float or None), optional
+        Window of the signal axis, in its units (default: the whole axis).
+    transform : {"auto", "log", "none"}
+        ``log``: ``a = -log(max(x, 1e-3))`` (transmission, reflectance); ``none``: ``a = x``
+        (absorbance, or any intensity proportional to the amount). ``auto``: ``log`` when the
+        values look like a transmission (median in 0..1.2, 99th percentile below 5, sampled on 16
+        rows), else ``none``: give ``none`` for absorbance maps.
+    bin_channels : int or "auto"
+        Channels averaged per group (``auto``: about :data:`SHAPE_CHANNELS` groups).
+    block_rows : int, optional
+    client : distributed.Client, optional
+    progress : callable, optional
+
+    Returns
+    -------
+    Decomposition
+        ``loadings`` are the (centred) scores of the shapes, ``pixel_sums`` the mean attenuation
+        of each pixel, ``params["signal"] == "intensity"``; :meth:`Decomposition.features` returns
+        the scores as they are (no division by counts).
+    """
+    check_image(image)
+    check_choice(transform, "transform", ("auto", "log", "none"))
+    h, w, _ = image.shape
+    channels = energy_channels(image, energy_range if energy_range is not None else (None, None))
+    n_ch = channels.stop - channels.start
+    factor = max(1, n_ch // SHAPE_CHANNELS) if bin_channels == "auto" else check_int(bin_channels, "bin_channels",
+                                                                                       high=n_ch)
+    c = n_ch // factor
+    n = check_int(n_components, "n_components", high=max(1, min(h * w - 1, c - 1)))
+    step = progress or (lambda f, m: None)
+    transform = _transform_of(image, channels, transform)
+    parts = map_row_blocks(image, partial(_features_block, channels=channels, factor=factor, transform=transform),
+                           block_rows=block_rows, client=client, progress=lambda f, m: step(0.8 * f, m),
+                           message="spectral shapes")
+    f = np.concatenate([p[0] for p in parts])
+    amount = np.concatenate([p[1] for p in parts])
+    kept = np.concatenate([p[2] for p in parts]) >= 1
+    noise = _channel_noise(f.reshape(h, w, c), kept.reshape(h, w))
+    f /= noise.astype(np.float32)
+    mean = f.mean(0, dtype=np.float64)
+    gram = (f.T.astype(np.float64) @ f) / (h * w) - np.outer(mean, mean)
+    vals, vecs = np.linalg.eigh((gram + gram.T) / 2)
+    order = np.argsort(vals)[::-1]
+    vals, vecs = np.clip(vals[order], 0, None), vecs[:, order]
+    signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(c)])
+    vecs = vecs * np.where(signs == 0, 1, signs)
+    scores = (f - mean.astype(np.float32)) @ vecs[:, :n].astype(np.float32)
+    step(0.95, "projecting")
+    edge = _noise_edge(f.reshape(h, w, c), kept.reshape(h, w))
+    above = np.flatnonzero(vals <= SCREE_MARGIN * edge)
+    suggested = max(1, int(above[0]) if above.size else int(vals.size))
+    factors = np.zeros((n, image.n_channels), np.float32)
+    factors[:, channels.start:channels.start + c * factor] = np.repeat((vecs[:, :n] * noise[:, None]).T, factor, 1)
+    total = float(vals.sum()) or 1.0
+    step(1.0, "done")
+    return Decomposition(
+        "pca", factors, scores.reshape(h, w, n), vals[:n], vals[:n] / total, amount.reshape(h, w).astype(np.float64),
+        channels, min(suggested, n), float(SCREE_MARGIN * edge),
+        dict(n_components=n, poisson=False, signal="intensity", centred=True, transform=transform,
+             bin_channels=factor, energy_range=range_keV(image, channels), shape_pixels=int(kept.sum()),
+             random_state=None, sample_fraction=1.0),
+    )
+
+
+def _neighbour_differences(f, kept):
+    """``(f[y, x+1] - f[y, x]) / sqrt(2)`` for horizontal neighbours that both have a shape (else vertical ones,
+    else all): noise with the covariance of the pixels' noise, where the signal changes slowly."""
+    both = (kept[:, 1:] & kept[:, :-1]).ravel()
+    d = np.diff(f, axis=1).reshape(-1, f.shape[-1])
+    if both.sum() < 16:
+        d = np.diff(f, axis=0).reshape(-1, f.shape[-1])
+        both = (kept[1:] & kept[:-1]).ravel()
+    d = d[both] if both.sum() >= 16 else d
+    if len(d) > 200_000:
+        d = d[:: len(d) // 200_000 + 1]
+    return d / np.sqrt(2)
+
+
+def _noise_edge(f, kept):
+    """Largest eigenvalue of the covariance of neighbouring-pixel differences: the top of the noise's
+    scree (no count statistics assumed; heteroscedastic and correlated noise included)."""
+    d = _neighbour_differences(f, kept).astype(np.float64)
+    vals = np.linalg.eigvalsh(d.T @ d / max(len(d), 1))
+    return float(vals[-1]) if vals.size else 0.0
+
+
+def _channel_noise(f, kept):
+    """Noise of each channel group: robust spread of differences of horizontally neighbouring pixels
+    that both have a shape (``1.4826 MAD / sqrt(2)``)."""
+    d = _neighbour_differences(f, kept)
+    noise = 1.4826 * np.median(np.abs(d - np.median(d, 0)), 0)
+    floor = max(float(np.median(noise)) * 1e-3, 1e-12)
+    return np.maximum(noise, floor)

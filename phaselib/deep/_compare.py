@@ -1,0 +1,99 @@
+"""Scores of several models and the random-forest baseline on a folder of labelled images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import _data, _evaluate
+from ._runner import load_set, predict
+
+
+def labelled_sets(folder, patterns):
+    """``[(stem, {role: path}, labels)]`` of the image sets of ``folder`` that have a label map."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder.name}.")
+    out = []
+    for stem, paths in _data.find_sets(folder, patterns).items():
+        lab = _data.find_labels(folder, stem)
+        if lab is not None:
+            out.append((stem, paths, _data.read_labels(lab)))
+    if not out:
+        raise ValueError(f"no labelled image set in {folder.name}.")
+    return out
+
+
+def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed=0):
+    """Score models (and the random forest) on every labelled image set of ``folder``.
+
+    Parameters
+    ----------
+    models : dict
+        name -> :class:`Segmenter`; they must share their classes.
+    folder : str or Path
+        Image sets and ``NAME_labels.npy`` / ``.png`` maps (the truth; ``-1`` ignored).
+    baseline_folder : str or Path, optional
+        Training folder of the random forest on :func:`_evaluate.pixel_features` of the first
+        model's inputs; None: no baseline.
+    out : str or Path, optional
+        Folder for ``NAME_comparison.png`` panels (PP or first input, truth, each model).
+    groups : dict, optional
+        New name -> class names merged (scores reported both ways).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``{"scores": {name: Scores (all sets)}, "per_set": {name: {stem: Scores}}, "merged":
+        {name: Scores} (with ``groups``), "seconds": {name: seconds}}``.
+    """
+    first = next(iter(models.values()))
+    meta = first.meta
+    classes = meta["classes"]
+    for name, m in models.items():
+        if m.meta["classes"] != classes:
+            raise ValueError(f"model {name} has other classes than the first; compare models of one label set.")
+    patterns = {}
+    for m in models.values():
+        for r in m.meta["inputs"]:
+            patterns.setdefault(r, m.meta["patterns"][r])
+    sets = labelled_sets(folder, patterns)
+    runners = dict(models)
+    seconds = dict.fromkeys(runners, 0.0)
+    if baseline_folder is not None:
+        t = time.perf_counter()
+        base = labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})
+        rf = _evaluate.train_forest([load_set(p, meta) for _, p, _ in base], [lab for _, _, lab in base], seed=seed)
+        seconds["random forest"] = time.perf_counter() - t
+    per_set = {n: {} for n in list(runners) + (["random forest"] if baseline_folder is not None else [])}
+    for stem, paths, truth in sets:
+        panels, titles = [], []
+        for name, m in runners.items():
+            x = load_set(paths, m.meta)
+            if not panels:
+                panels += [np.repeat((x[..., :3] * 255).astype(np.uint8), 3 // min(3, x.shape[-1]), axis=-1)[..., :3],
+                           _evaluate.colourise(truth, meta["colors"])]
+                titles += [m.meta["inputs"][0].upper(), "labels"]
+            t = time.perf_counter()
+            pred = predict(m, x)
+            seconds[name] += time.perf_counter() - t
+            per_set[name][stem] = _evaluate.score(truth, pred, classes)
+            panels.append(_evaluate.colourise(pred, meta["colors"]))
+            titles.append(name)
+        if baseline_folder is not None:
+            t = time.perf_counter()
+            pred = _evaluate.predict_forest(rf, load_set(paths, meta))
+            seconds["random forest"] += time.perf_counter() - t
+            per_set["random forest"][stem] = _evaluate.score(truth, pred, classes)
+            panels.append(_evaluate.colourise(pred, meta["colors"]))
+            titles.append("random forest")
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            _evaluate.side_by_side(Path(out) / f"{stem}_comparison.png", panels, titles)
+    scores = {n: sum(s.values(), _evaluate.Scores(np.zeros((len(classes),) * 2, np.int64), tuple(classes)))
+              for n, s in per_set.items()}
+    merged = {n: s.merged(groups) for n, s in scores.items()} if groups else {}
+    return {"scores": scores, "per_set": per_set, "merged": merged, "seconds": seconds}

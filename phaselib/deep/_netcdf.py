@@ -1,0 +1,120 @@
+"""netCDF files in GeoSlicer's layout (xarray + h5netcdf; no torch).
+
+Images and segmentations share the dimensions ``y, x`` (colour images add ``c``), with
+coordinates in millimetres; a segmentation carries ``type = "segmentation"``, ``labels``
+(rows ``"Name,Index,Color"``, the first the header) and ``reference`` (its image).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _xr():
+    try:
+        import xarray as xr
+    except ImportError:
+        raise ImportError("xarray and h5netcdf are needed for netCDF: pip install 'phaselib[infer]'.") from None
+    return xr
+
+
+def label_rows(classes, colors):
+    """The ``labels`` attribute: ``["Name,Index,Color", "quartz,0,#0072B2", ...]``."""
+    return ["Name,Index,Color"] + [f"{n},{i},{c}" for i, (n, c) in enumerate(zip(classes, colors))]
+
+
+def parse_label_rows(rows):
+    """``(names, colours)`` of a ``labels`` attribute (index order)."""
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    out = {}
+    for row in rows:
+        parts = [p.strip() for p in str(row).split(",")]
+        if len(parts) >= 3 and parts[1].lstrip("-").isdigit():
+            out[int(parts[1])] = (parts[0], parts[2])
+    names = [out[i][0] for i in sorted(out)]
+    return names, [out[i][1] for i in sorted(out)]
+
+
+def read_netcdf(path, patterns):
+    """``(images {role: (H, W, C) uint8}, mm_per_pixel, dataset, names {role: variable})`` of a netCDF file.
+
+    The first variable whose name holds each pattern is the image of that role (the
+    seed's rule); the scale comes from the ``x`` coordinate.
+    """
+    xr = _xr()
+    path = Path(path)
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+    except Exception:  # noqa: BLE001 - a corrupt or foreign file, whatever the engine raises
+        raise ValueError(f"cannot read {path.name} as netCDF.") from None
+    images, names = {}, {}
+    for role, pat in patterns.items():
+        for name, var in ds.data_vars.items():
+            if pat and pat in str(name) and var.attrs.get("type") != "segmentation" and var.dims[:2] == ("y", "x"):
+                arr = np.asarray(var.values)
+                if arr.dtype != np.uint8:
+                    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+                    arr = np.round((arr - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+                images[role] = arr[..., None] if arr.ndim == 2 else arr
+                names[role] = str(name)
+                break
+    mm = None
+    if "x" in ds.coords and ds.sizes.get("x", 0) > 1:
+        mm = float(ds["x"].values[1] - ds["x"].values[0])
+    return images, mm, ds, names
+
+
+def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, base=None, reference=None,
+                 overwrite=False):
+    """Write a segmentation and its images as a netCDF file in GeoSlicer's layout.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.nc`` file; an existing one is replaced only with ``overwrite=True``.
+    stem : str
+        Prefix of the variable names (``STEM_pp``, ``STEM_segmentation``, ...).
+    labels : (H, W) array of int
+        Class ids of the model (``-1`` none).
+    classes, colors : sequences of str
+    images : dict
+        role -> (H, W, C) uint8 image, written as ``STEM_<role>``.
+    mm_per_pixel : float
+    base : xarray.Dataset, optional
+        An input netCDF whose variables are copied (the seed's rule for netCDF inputs).
+    reference : str, optional
+        The image variable the segmentation refers to (default the first of ``images``).
+    overwrite : bool
+    """
+    xr = _xr()
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path.name} exists: give --overwrite to replace it.")
+    h, w = labels.shape
+    coords = {"y": ("y", np.arange(h) * mm_per_pixel, {"units": "mm"}),
+              "x": ("x", np.arange(w) * mm_per_pixel, {"units": "mm"})}
+    ds = xr.Dataset(coords=coords, attrs={"mm_per_pixel": float(mm_per_pixel), "source": "phaselib segment"})
+    if base is not None:
+        for name, var in base.data_vars.items():
+            if var.dims[:2] == ("y", "x") and var.shape[:2] == (h, w):
+                ds[name] = (var.dims, var.values, dict(var.attrs))
+    ref = reference
+    for role, img in images.items():
+        name = f"{stem}_{role}"
+        img = np.asarray(img)
+        dims = ("y", "x") if img.shape[-1] == 1 else ("y", "x", "c")
+        ds[name] = (dims, img[..., 0] if img.shape[-1] == 1 else img, {"type": "image", "role": role})
+        ref = ref or name
+    seg = f"{stem}_segmentation"
+    while base is not None and seg in base.data_vars:
+        seg += "_new"
+    dtype = np.uint8 if len(classes) < 255 and labels.min() >= 0 else np.int16
+    ds[seg] = (("y", "x"), labels.astype(dtype),
+               {"type": "segmentation", "labels": label_rows(classes, colors), "reference": ref or ""})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    ds.to_netcdf(tmp, engine="h5netcdf", encoding={v: {"zlib": True, "complevel": 4} for v in ds.data_vars})
+    tmp.replace(path)
+    return path

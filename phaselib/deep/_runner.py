@@ -1,0 +1,177 @@
+"""A trained model ready to run (ONNX Runtime, or torch when no ONNX file is at hand) and the
+tiled prediction of an image of any size in bounded memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import _data
+
+#: context each side of a window that is not kept: more than the U-Net's receptive radius
+#: (about 51 pixels at depth 3), so stitched windows equal the whole-image prediction
+MARGIN = 64
+
+
+class Segmenter:
+    """A model: its metadata (``meta``) and ``logits(batch)`` on (N, C, h, w) float32."""
+
+    def __init__(self, meta, run, backend):
+        self.meta, self._run, self.backend = meta, run, backend
+
+    def logits(self, batch):
+        return self._run(np.ascontiguousarray(batch, np.float32))
+
+    @property
+    def classes(self):
+        return list(self.meta["classes"])
+
+    def __repr__(self):
+        return (f"<Segmenter {self.backend}: {', '.join(self.meta['inputs'])} -> "
+                f"{len(self.meta['classes'])} classes>")
+
+
+def _onnx_session(path):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = _data.default_threads()
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - a corrupt file, whatever ORT raises
+        raise ValueError(f"{Path(path).name} is not a readable ONNX model.") from None
+    meta = sess.get_modelmeta().custom_metadata_map.get("phaselib")
+    if meta is None:
+        raise ValueError(f"{Path(path).name} is an ONNX model without phaselib's metadata.")
+    name = sess.get_inputs()[0].name
+    return Segmenter(json.loads(meta), lambda x: sess.run(None, {name: x})[0], "onnxruntime")
+
+
+def onnx_twin(path):
+    """The ONNX file written beside a model file (``model.pt`` -> ``model.onnx``)."""
+    path = Path(path)
+    return path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+
+
+def load_model(path, *, backend="auto"):
+    """Open a model file for prediction.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.onnx`` file, or the model file of ``segment train`` (its ONNX twin,
+        ``MODEL.onnx`` beside it, is used when ONNX Runtime is installed).
+    backend : {"auto", "onnxruntime", "torch"}
+
+    Returns
+    -------
+    Segmenter
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file {path.name}.")
+    twin = onnx_twin(path)
+    if backend in ("auto", "onnxruntime") and twin.is_file():
+        try:
+            return _onnx_session(twin)
+        except ImportError:
+            if backend == "onnxruntime" or path == twin:
+                raise ImportError("ONNX Runtime is needed: pip install 'phaselib[infer]'.") from None
+    if path.suffix == ".onnx" or backend == "onnxruntime":
+        raise ValueError(f"no ONNX model for {path.name}.")
+    try:
+        import torch
+
+        from . import _model
+    except ImportError:
+        raise ImportError(f"torch is needed to read {path.name} (pip install 'phaselib[deep]'), "
+                          f"or its ONNX twin {twin.name}.") from None
+    net, meta = _model.load(path)
+
+    def run(x):
+        with torch.inference_mode():
+            return net(torch.from_numpy(x)).numpy()
+
+    return Segmenter(meta, run, "torch")
+
+
+def _windows(length, tile, margin):
+    """``(start, keep_from, keep_to)`` of windows of ``tile`` covering ``length`` (both multiples of 8)."""
+    if length <= tile:
+        return [(0, 0, length)]
+    step = tile - 2 * margin
+    starts = list(range(0, length - tile, step)) + [length - tile]
+    out = []
+    for i, p in enumerate(starts):
+        a = 0 if i == 0 else (starts[i - 1] + tile + p) // 2
+        b = length if i == len(starts) - 1 else (p + tile + starts[i + 1]) // 2
+        out.append((p, a, b))
+    return out
+
+
+def predict(model, image, *, tile=512, margin=MARGIN, batch=4, probabilities=False):
+    """Segment an image stack window by window (bounded memory), exactly as in one piece.
+
+    Parameters
+    ----------
+    model : Segmenter
+    image : (H, W, C) array
+        Channels in [0, 1] in the order of ``model.meta["inputs"]`` (not yet normalised).
+    tile : int
+        Window side (a multiple of ``2**depth``; at least ``2 * margin + 2**depth``).
+    margin : int
+        Context dropped each side of a window (default above the receptive radius).
+    batch : int
+        Windows per call of the network.
+    probabilities : bool
+        Also return the (H, W, K) float32 softmax.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int16
+    probabilities : (H, W, K) ndarray of float32, only with ``probabilities=True``
+    """
+    x = _data.normalise(np.asarray(image, np.float32), model.meta)
+    h, w, _ = x.shape
+    m = 2 ** int(model.meta["depth"])
+    tile, margin = int(tile), int(margin)
+    if tile % m or margin % m or tile < 2 * margin + m:
+        raise ValueError(f"tile must be a multiple of {m} and at least 2 * margin + {m}, got {tile}, {margin}.")
+    hp, wp = -(-h // m) * m, -(-w // m) * m
+    if (hp, wp) != (h, w):
+        x = np.pad(x, ((0, hp - h), (0, wp - w), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+    k = len(model.meta["classes"])
+    labels = np.empty((hp, wp), np.int16)
+    prob = np.empty((hp, wp, k), np.float32) if probabilities else None
+    jobs = [(r, c) for r in _windows(hp, tile, margin) for c in _windows(wp, tile, margin)]
+    for i in range(0, len(jobs), batch):
+        group = jobs[i:i + batch]
+        shapes = {(min(tile, hp), min(tile, wp))}
+        th, tw = shapes.pop()
+        stack = np.stack([x[r[0]:r[0] + th, c[0]:c[0] + tw].transpose(2, 0, 1) for r, c in group])
+        out = model.logits(stack)
+        for (r, c), lg in zip(group, out):
+            core = lg[:, r[1] - r[0]:r[2] - r[0], c[1] - c[0]:c[2] - c[0]]
+            labels[r[1]:r[2], c[1]:c[2]] = core.argmax(axis=0)
+            if prob is not None:
+                e = np.exp(core - core.max(axis=0, keepdims=True))
+                prob[r[1]:r[2], c[1]:c[2]] = (e / e.sum(axis=0, keepdims=True)).transpose(1, 2, 0)
+    if probabilities:
+        return labels[:h, :w], prob[:h, :w]
+    return labels[:h, :w]
+
+
+def load_set(paths, meta):
+    """(H, W, C) stack of an image set ``{role: path}`` in the model's input order."""
+    missing = [r for r in meta["inputs"] if r not in paths]
+    if missing:
+        raise ValueError(f"the model needs the {', '.join(missing)} image(s), not found.")
+    images = {r: _data.read_image(paths[r]) for r in meta["inputs"]}
+    for r, ch in zip(meta["inputs"], meta["channels"]):
+        if images[r].shape[-1] != ch:
+            images[r] = images[r][..., :1] if ch == 1 else np.repeat(images[r][..., :1], ch, axis=-1)
+    return _data.stack(images, meta["inputs"])

@@ -1,0 +1,197 @@
+"""Training of the U-Net on a folder of images and label maps (imports torch)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._validate import check_int, check_number
+from . import _data, _model
+from ._runner import onnx_twin
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run did: ``losses`` (mean loss of each epoch), ``meta``, wall ``seconds``,
+    ``cpu_seconds`` (this process's CPU time: the wall time of a quiet machine at one thread), files."""
+
+    losses: tuple
+    meta: dict
+    seconds: float
+    model_path: str
+    onnx_path: str | None
+    cpu_seconds: float = float("nan")
+
+
+def load_folder(folder, patterns):
+    """``(stacks, labels, stems, roles, channels)`` of every labelled image set of ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder.name}.")
+    roles = [r for r in ("pp", "xp", "bse") if patterns.get(r)]
+    if not roles:
+        raise ValueError("give at least one of --pp-pattern, --xp-pattern, --bse-pattern.")
+    stacks, labels, stems, channels = [], [], [], None
+    for stem, paths in _data.find_sets(folder, {r: patterns[r] for r in roles}).items():
+        lab_path = _data.find_labels(folder, stem)
+        if lab_path is None or any(r not in paths for r in roles):
+            continue
+        images = {r: _data.read_image(paths[r]) for r in roles}
+        ch = [images[r].shape[-1] for r in roles]
+        if channels is None:
+            channels = ch
+        elif ch != channels:
+            raise ValueError(f"the images of {stem} have {ch} channels, the others {channels}.")
+        x = _data.stack(images, roles)
+        lab = _data.read_labels(lab_path)
+        if lab.shape != x.shape[:2]:  # a coarser label map: nearest-neighbour to the image grid
+            ry = (np.arange(x.shape[0]) * lab.shape[0] // x.shape[0])
+            rx = (np.arange(x.shape[1]) * lab.shape[1] // x.shape[1])
+            lab = lab[ry[:, None], rx[None, :]]
+        stacks.append(x)
+        labels.append(lab)
+        stems.append(stem)
+    if not stacks:
+        raise ValueError(f"no labelled image set in {folder.name} (NAME_<pattern>.png and NAME_labels.npy/.png).")
+    return stacks, labels, stems, roles, channels
+
+
+def _tiles(rng, stacks, labels, tile, batch):
+    weights = np.array([lab.size for lab in labels], float)
+    xs, ys = [], []
+    for i in rng.choice(len(stacks), size=batch, p=weights / weights.sum()):
+        x, y = stacks[i], labels[i]
+        h, w = y.shape
+        th, tw = min(tile, h), min(tile, w)
+        r, c = rng.integers(0, h - th + 1), rng.integers(0, w - tw + 1)
+        xt, yt = x[r:r + th, c:c + tw], y[r:r + th, c:c + tw]
+        if (th, tw) != (tile, tile):
+            xt = np.pad(xt, ((0, tile - th), (0, tile - tw), (0, 0)), mode="reflect")
+            yt = np.pad(yt, ((0, tile - th), (0, tile - tw)), constant_values=-1)
+        k = rng.integers(4)
+        xt, yt = np.rot90(xt, k), np.rot90(yt, k)
+        if rng.random() < 0.5:
+            xt, yt = xt[:, ::-1], yt[:, ::-1]
+        # brightness and colour shifts of the light / detector, per image role channel
+        gain = rng.uniform(0.8, 1.2) * rng.normal(1.0, 0.06, xt.shape[-1])
+        xt = np.clip(xt * gain + rng.normal(0.0, 0.03, xt.shape[-1]), 0, 1)
+        xs.append(xt)
+        ys.append(yt)
+    return np.stack(xs), np.stack(ys)
+
+
+def _loss(logits, target, n_classes):
+    ce = F.cross_entropy(logits, target, ignore_index=-1)
+    valid = (target >= 0).unsqueeze(1)
+    prob = torch.softmax(logits, dim=1) * valid
+    onehot = F.one_hot(target.clamp(min=0), n_classes).permute(0, 3, 1, 2) * valid
+    inter = (prob * onehot).sum(dim=(0, 2, 3))
+    denom = prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    present = onehot.sum(dim=(0, 2, 3)) > 0
+    dice = (2 * inter[present] + 1) / (denom[present] + 1)
+    return ce + (1 - dice.mean())
+
+
+def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, width=12, depth=3,
+          lr=3e-3, mm_per_pixel=None, onnx=True, max_seconds=None, threads=None, log=None):
+    """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
+
+    Parameters
+    ----------
+    images : str or Path
+        Folder of ``NAME_<pattern>.png`` images and ``NAME_labels.npy`` (or ``.png``) maps
+        (integers, ``-1`` unlabelled), with an optional ``classes.csv`` (``Name,Index,Color``).
+    out : str or Path
+        The model file (torch state dict + JSON metadata); the ONNX twin goes beside it.
+    patterns : dict, optional
+        role (``"pp"``, ``"xp"``, ``"bse"``) -> file affix; default ``{"pp": "_pp", "xp": "_xp"}``.
+    epochs : int
+        Passes; one pass draws as many tiles as cover the images once.
+    tile, batch : int
+        Tile side (a multiple of ``2**depth``) and tiles per step.
+    seed : int
+    width, depth : int
+        Channels of the first level and number of poolings of the U-Net.
+    lr : float
+        Peak learning rate (Adam, one-cycle schedule).
+    mm_per_pixel : float, optional
+        Pixel size of the images, recorded in the model.
+    onnx : bool
+        Write the ONNX twin (needs the ``onnx`` package).
+    max_seconds : float, optional
+        Stop at the end of the first epoch past this time (the learning-rate schedule is not
+        shortened: a stopped run ends at a higher rate than a finished one).
+    threads : int, optional
+        torch CPU threads; default 2, or 1 when the machine is busy (load average above the
+        cores less one): two threads on a shared, loaded 2-core machine ran 5-10 times slower
+        than one here.
+    log : callable, optional
+        Called with a line of text per epoch.
+
+    Returns
+    -------
+    TrainResult
+    """
+    patterns = {"pp": "_pp", "xp": "_xp"} if patterns is None else dict(patterns)
+    epochs = check_int(epochs, "epochs")
+    tile = check_int(tile, "tile", low=16)
+    depth = check_int(depth, "depth", high=5)
+    if tile % 2 ** depth:
+        raise ValueError(f"tile must be a multiple of {2 ** depth}, got {tile}.")
+    seed = check_int(seed, "seed", low=0)
+    lr = check_number(lr, "lr", low=0, low_open=True)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)  # before the training, not after
+    torch.set_num_threads(int(threads) if threads else _data.default_threads())
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    stacks, labels, stems, roles, channels = load_folder(images, patterns)
+    n_classes = int(max(lab.max() for lab in labels)) + 1
+    if n_classes < 2:
+        raise ValueError("the label maps hold fewer than two classes.")
+    classes, colours = _data.read_classes(images, n_classes)
+    flat = np.concatenate([x.reshape(-1, x.shape[-1]) for x in stacks])
+    meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
+                classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
+                mean=flat.mean(axis=0).round(6).tolist(), std=np.maximum(flat.std(axis=0), 1e-3).round(6).tolist(),
+                mm_per_pixel=mm_per_pixel, trained_on=stems, epochs=epochs, seed=seed)
+    del flat
+    net = _model.build(meta)
+    mean, std = np.asarray(meta["mean"], np.float32), np.asarray(meta["std"], np.float32)
+    per_epoch = max(1, math.ceil(sum(lab.size for lab in labels) / tile ** 2 / batch))
+    total = per_epoch * epochs
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
+    t0, c0, losses = time.perf_counter(), time.process_time(), []
+    for epoch in range(epochs):
+        net.train()
+        acc = 0.0
+        for _ in range(per_epoch):
+            x, y = _tiles(rng, stacks, labels, tile, batch)
+            xb = torch.from_numpy(((x - mean) / std).transpose(0, 3, 1, 2).astype(np.float32))
+            loss = _loss(net(xb), torch.from_numpy(y.astype(np.int64)), n_classes)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            acc += loss.item()
+        losses.append(acc / per_epoch)
+        if log:
+            log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            break
+    net.eval()
+    out = Path(out)
+    model_path = out if out.suffix != ".onnx" else out.with_suffix(".pt")
+    _model.save(model_path, net, meta)
+    onnx_path = None
+    if onnx:
+        onnx_path = onnx_twin(model_path)
+        _model.export_onnx(onnx_path, net, meta)
+    return TrainResult(tuple(losses), meta, time.perf_counter() - t0, str(model_path),
+                       None if onnx_path is None else str(onnx_path), time.process_time() - c0)

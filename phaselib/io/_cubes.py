@@ -1,0 +1,135 @@
+"""Spectral cubes that are not EDS files: FITS (a cube, or one frame per bin), TIFF stacks, HyperSpy signals.
+
+A FITS or TIFF cube stores one image per bin of the signal axis, so its array is ``(C, H, W)``;
+it becomes an ``(H, W, C)`` view (no copy for a single memory-mapped FITS cube). The axis comes
+from the FITS header (``CRVAL3``, ``CDELT3``, ``CRPIX3``, ``CUNIT3``, ``CTYPE3``) when there is
+one, else from the caller (``energy_offset``/``energy_scale``, the CLI's ``--axis-*``), else it
+is the channel index.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+
+from .._hyperspy import from_hyperspy, is_signal
+from .._image import SpectrumImage
+
+FITS_EXTENSIONS = (".fits", ".fit", ".fts")
+TIFF_EXTENSIONS = (".tif", ".tiff")
+
+
+def _files(path):
+    """The FITS frames or the one cube file a path names (a file, a folder of FITS files, or a glob)."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(text))
+    p = Path(text)
+    if p.is_dir():
+        return sorted(q for q in p.iterdir() if q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
+    return [p]
+
+
+def is_cube(path) -> bool:
+    """True for what :func:`open_cube` reads: a HyperSpy signal, a FITS or TIFF file, a folder or glob of them."""
+    if is_signal(path):
+        return True
+    if not isinstance(path, (str, Path)):
+        return False
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        return True
+    p = Path(text)
+    if p.is_dir():
+        return p.suffix.lower() != ".zspy" and any(q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS
+                                                   for q in p.iterdir())
+    return p.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS
+
+
+def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, pixel_size=None) -> SpectrumImage:
+    """Read a FITS cube, FITS frames, a TIFF stack or a HyperSpy signal (see :func:`phaselib.io.load`)."""
+    if is_signal(path):
+        image = from_hyperspy(path)
+        axis = {}
+    else:
+        files = _files(path)
+        if not files:
+            raise FileNotFoundError(f"No FITS or TIFF file matches '{Path(str(path)).name}'.")
+        missing = [f for f in files if not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"No such file: '{missing[0].name}'.")
+        if files[0].suffix.lower() in FITS_EXTENSIONS:
+            data, axis = _read_fits(files)
+        else:
+            data, axis = _read_tiff(files)
+        if data.ndim != 3 or min(data.shape) < 1:
+            raise ValueError(f"'{files[0].name}' holds an array of shape {tuple(data.shape)}; a cube must be "
+                             "(bins, rows, columns), or one 2-D frame per bin.")
+        if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+            raise ValueError(f"'{files[0].name}' holds {data.dtype} data; a cube must hold numbers.")
+        data = np.moveaxis(data, 0, -1)  # (C, H, W) -> (H, W, C), a view
+        image = SpectrumImage(data, source=str(files[0] if len(files) == 1 else Path(str(path))),
+                              energy_offset=axis.pop("offset", 0.0), energy_scale=axis.pop("scale", 1.0),
+                              **axis)
+    changes = {k: v for k, v in dict(energy_offset=energy_offset, energy_scale=energy_scale,
+                                     beam_energy=beam_energy, pixel_size=pixel_size).items() if v is not None}
+    if pixel_size is not None:
+        changes["pixel_size_y"] = pixel_size
+    if (energy_offset is not None or energy_scale is not None) and image.axis_name == "Channel":
+        changes.update(axis_name=None, axis_units=None)  # a calibration given: keV, unless --axis-units says
+    return image.replace(**changes) if changes else image
+
+
+def _read_fits(files):
+    try:
+        from astropy.io import fits
+    except ImportError:
+        raise ImportError("FITS cubes need astropy: pip install 'astropy>=6.1,<9'.") from None
+    frames, header = [], None
+    for f in files:
+        try:
+            with fits.open(f, memmap=True) as hdul:
+                hdu = next((h for h in hdul if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
+                if hdu is None:
+                    raise ValueError("no image")
+                header = header if header is not None else hdu.header.copy()
+                frames.append(np.asarray(hdu.data) if len(files) > 1 else hdu.data.copy()
+                              if not isinstance(hdu.data, np.memmap) else np.array(hdu.data))
+        except (OSError, ValueError, TypeError) as err:
+            raise ValueError(f"Could not read '{f.name}' as FITS ({type(err).__name__}): not a FITS image, "
+                             "damaged or truncated.") from None
+    if len(files) > 1:
+        shapes = {fr.shape for fr in frames}
+        if len(shapes) != 1 or frames[0].ndim != 2:
+            raise ValueError(f"The {len(files)} FITS frames must be 2-D images of one shape, got {sorted(shapes)}.")
+        return np.stack(frames), _fits_axis(header, 3, fallback_channels=True)
+    return frames[0], _fits_axis(header, 3)
+
+
+def _fits_axis(header, n, fallback_channels=False):
+    """Offset, scale, name and units of FITS axis ``n`` (the bins) from its WCS keywords."""
+    if header is None or f"CDELT{n}" not in header:
+        return dict(offset=0.0, scale=1.0, axis_name="Channel", axis_units="")
+    pix = float(header.get(f"CRPIX{n}", 1.0))
+    scale = float(header[f"CDELT{n}"])
+    offset = float(header.get(f"CRVAL{n}", 0.0)) - (pix - 1) * scale
+    units = str(header.get(f"CUNIT{n}", "")).strip()
+    units = {"Angstrom": "Å", "angstrom": "Å"}.get(units, units)
+    return dict(offset=offset, scale=scale, axis_name=str(header.get(f"CTYPE{n}", "Channel")).strip() or "Channel",
+                axis_units=units)
+
+
+def _read_tiff(files):
+    import tifffile
+
+    try:
+        if len(files) == 1:
+            data = tifffile.imread(files[0])
+        else:
+            data = np.stack([tifffile.imread(f) for f in files])
+    except Exception as err:  # tifffile raises several types for damaged files
+        raise ValueError(f"Could not read '{files[0].name}' as TIFF ({type(err).__name__}): not a TIFF stack, "
+                         "damaged or truncated.") from None
+    return data, dict(offset=0.0, scale=1.0, axis_name="Channel", axis_units="")

@@ -1,0 +1,267 @@
+"""Bright spots (gamma hits, hot pixels) in a 2-D image: detection and cleaning.
+
+Two detectors, both set from a mask of labelled pixels (``1`` spot, ``0`` not a spot, ``-1``
+unlabelled), as in the seeds' neutron-imaging lecture:
+
+``"median"`` (the lecture's baseline)
+    A pixel is a spot when it exceeds its 3 x 3 median by more than a threshold; the threshold
+    is the one with the best F1 on the labelled pixels.
+``"rf"`` / ``"knn"`` (trained)
+    A random forest or k-nearest neighbours on a few local features of each pixel (its value,
+    its differences to the 3 x 3 and 5 x 5 medians, both also in units of the local Poisson
+    noise, the local standard deviation, a Laplacian of Gaussian, and the largest of its
+    neighbours' differences to their median), trained on a balanced sample of the labelled
+    pixels (as many non-spots as spots); the probability threshold is then the one with the
+    best F1 on the labelled pixels (out-of-fold), since a balanced sample over-calls spots.
+
+A cleaned image replaces the spots by the median of the non-spot pixels around them.
+:func:`confusion` scores a detection against any truth mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from ._validate import check_array, check_choice, check_int
+
+__all__ = ["METHODS", "SpotDetection", "clean_spots", "confusion", "detect_spots", "spot_features"]
+
+METHODS = ("rf", "knn", "median")
+FEATURE_NAMES = ("value", "diff_med3", "diff_med5", "z_med3", "z_med5", "local_std", "log_sigma1",
+                 "neighbour_max_diff", "edge")
+
+
+@dataclass(frozen=True, eq=False)
+class SpotDetection:
+    """Spots found in an image.
+
+    Attributes
+    ----------
+    spots : (H, W) bool ndarray
+    cleaned : (H, W) float32 ndarray
+        The image with the spots replaced by the median of the non-spot pixels around them.
+    method : str
+    threshold : float
+        ``"median"``: of the difference to the median; trained: of the spot probability.
+    confusion : (2, 2) int ndarray
+        On the labelled pixels (rows: label 0/1, columns: detection 0/1); out-of-fold for the
+        trained detectors.
+    precision, recall, f1 : float
+        From ``confusion``.
+    params : dict
+    """
+
+    spots: np.ndarray
+    cleaned: np.ndarray
+    method: str
+    threshold: float
+    confusion: np.ndarray
+    precision: float
+    recall: float
+    f1: float
+    params: dict = field(default_factory=dict)
+
+
+def confusion(truth, detected, mask=None):
+    """(2, 2) confusion matrix, precision, recall and F1 of a spot detection.
+
+    Parameters
+    ----------
+    truth, detected : (H, W) bool array_like
+    mask : (H, W) bool array_like, optional
+        Score only these pixels.
+
+    Returns
+    -------
+    cm : (2, 2) int ndarray
+        Rows truth (not spot, spot), columns detection.
+    precision, recall, f1 : float
+    """
+    t = np.asarray(truth, bool)
+    d = np.asarray(detected, bool)
+    if mask is not None:
+        m = np.asarray(mask, bool)
+        t, d = t[m], d[m]
+    cm = np.array([[np.sum(~t & ~d), np.sum(~t & d)], [np.sum(t & ~d), np.sum(t & d)]], np.int64)
+    return (cm, *_prf(cm))
+
+
+def _prf(cm):
+    tp, fp, fn = float(cm[1, 1]), float(cm[0, 1]), float(cm[1, 0])
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _check_image(image):
+    a = check_array(image, "image", ndim=2, kind="biuf")
+    return a.astype(np.float32)
+
+
+def spot_features(image):
+    """(H * W, 9) float32 local features of every pixel (:data:`FEATURE_NAMES`)."""
+    f = _check_image(image)
+    med3 = ndimage.median_filter(f, size=3, mode="reflect")
+    med5 = ndimage.median_filter(f, size=5, mode="reflect")
+    noise3 = np.sqrt(np.maximum(np.abs(med3), 1.0))
+    noise5 = np.sqrt(np.maximum(np.abs(med5), 1.0))
+    d3, d5 = f - med3, f - med5
+    mean = ndimage.uniform_filter(f, 3)
+    std = np.sqrt(np.maximum(ndimage.uniform_filter(f * f, 3) - mean * mean, 0))
+    log = -ndimage.gaussian_laplace(f, 1.0)
+    neigh = ndimage.maximum_filter(d3, footprint=np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool))
+    edge = np.hypot(ndimage.sobel(med5, 0), ndimage.sobel(med5, 1))
+    x = np.stack([f, d3, d5, d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5],
+                 axis=-1)
+    return x.reshape(-1, x.shape[-1]).astype(np.float32)
+
+
+def clean_spots(image, spots, *, size=5):
+    """The image with each spot pixel replaced by the median of the non-spot pixels of its
+    ``size x size`` neighbourhood (the 3 x 3 median of the whole image where all are spots)."""
+    f = _check_image(image)
+    s = np.asarray(spots, bool)
+    size = check_int(size, "size", low=3)
+    out = f.copy()
+    if not s.any():
+        return out
+    half = size // 2
+    masked = np.pad(np.where(s, np.nan, f), half, mode="constant", constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(masked, (2 * half + 1, 2 * half + 1))
+    rows, cols = np.nonzero(s)
+    near = windows[rows, cols].reshape(rows.size, -1)
+    ok = ~np.isnan(near).all(1)
+    fill = ndimage.median_filter(f, size=3)[rows, cols]
+    if ok.any():
+        fill[ok] = np.nanmedian(near[ok], axis=1)
+    out[rows, cols] = fill
+    return out
+
+
+def _check_mask(mask, shape):
+    m = check_array(mask, "mask", ndim=2, kind="biu")
+    if m.shape != shape:
+        raise ValueError(f"`mask` must have the image's shape {shape}, got {m.shape}.")
+    m = m.astype(np.int8)
+    if not np.isin(m, (-1, 0, 1)).all():
+        raise ValueError("`mask` must hold 1 (spot), 0 (not a spot) and -1 (unlabelled) only.")
+    if not ((m == 1).any() and (m == 0).any()):
+        raise ValueError("`mask` must label at least one spot (1) and one pixel that is not a spot (0).")
+    return m
+
+
+def _best_threshold(scores, truth):
+    """The threshold on ``scores`` (spot when >) with the best F1 on ``truth``."""
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], truth[order].astype(np.int64)
+    tp = np.cumsum(t)
+    fp = np.cumsum(1 - t)
+    f1 = 2 * tp / np.maximum(tp + fp + t.sum(), 1)
+    last = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # cut only between distinct scores
+    i = last[np.argmax(f1[last])]
+    nxt = s[i + 1] if i + 1 < s.size else s[i] - 1.0
+    return float((s[i] + nxt) / 2)
+
+
+def detect_spots(image, mask, *, method="rf", n_train=4000, n_folds=3, clean_size=5, random_state=0) -> SpotDetection:
+    """Find the spots of an image from a mask of labelled pixels, and clean them.
+
+    Parameters
+    ----------
+    image : (H, W) array_like
+    mask : (H, W) int array_like
+        ``1`` spot, ``0`` not a spot, ``-1`` unlabelled.
+    method : {"rf", "knn", "median"}
+        See the module's description.
+    n_train : int
+        Trained detectors: at most this many spots, and as many non-spots, are drawn from the
+        labelled pixels.
+    n_folds : int
+        Folds of the out-of-fold probabilities that choose the trained detector's threshold
+        and its confusion matrix.
+    clean_size : int
+        Neighbourhood of the cleaning median (pixels).
+    random_state : int
+
+    Returns
+    -------
+    SpotDetection
+    """
+    f = _check_image(image)
+    m = _check_mask(mask, f.shape)
+    check_choice(method, "method", METHODS)
+    n_train = check_int(n_train, "n_train")
+    n_folds = check_int(n_folds, "n_folds", low=2)
+    labelled = m.ravel() >= 0
+    truth = m.ravel()[labelled] == 1
+    if method == "median":
+        diff = (f - ndimage.median_filter(f, size=3, mode="reflect")).ravel()
+        threshold = _best_threshold(diff[labelled], truth)
+        spots = diff > threshold
+        cm, p, r, f1 = confusion(truth, spots[labelled])
+        params = dict(size=3)
+    else:
+        x = spot_features(f)
+        spots, threshold, cm, params = _trained(x, m.ravel(), method, n_train, n_folds, random_state)
+        p, r, f1 = _prf(cm)
+    spots = spots.reshape(f.shape)
+    params.update(n_labelled=int(labelled.sum()), n_labelled_spots=int(truth.sum()), clean_size=clean_size)
+    return SpotDetection(spots, clean_spots(f, spots, size=clean_size), method, threshold, cm, p, r, f1, params)
+
+
+def _model(method, random_state):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if method == "knn":
+        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.preprocessing import FunctionTransformer
+
+        # distances need comparable scales: a signed log tames the spots' range of amplitudes
+        signed_log = FunctionTransformer(lambda a: np.sign(a) * np.log1p(np.abs(a)))
+        return make_pipeline(signed_log, StandardScaler(), KNeighborsClassifier(n_neighbors=7, weights="distance"))
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=100, min_samples_leaf=2, class_weight="balanced",
+                                  random_state=random_state, n_jobs=1)
+
+
+def _fit_scores(x, idx, y, method, folds, random_state):
+    """Spot probability of every pixel, the sample's own pixels out of fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    proba = _model(method, random_state).fit(x[idx], y).predict_proba(x)[:, 1]
+    scores = proba.copy()
+    if folds >= 2:
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(idx, y):
+            scores[idx[te]] = _model(method, random_state).fit(x[idx[tr]], y[tr]).predict_proba(x[idx[te]])[:, 1]
+    return proba, scores
+
+
+def _trained(x, flat_mask, method, n_train, n_folds, random_state):
+    """Fit on a balanced sample; threshold and confusion from out-of-fold probabilities."""
+    rng = np.random.default_rng(random_state)
+    pos, neg = np.flatnonzero(flat_mask == 1), np.flatnonzero(flat_mask == 0)
+    n_pos = min(n_train, pos.size)
+    # the background: as many random pixels as spots (at least n_train), and as many of its hardest
+    # ones (largest difference to the median in noise units: edges, texture) that a random sample misses
+    n_neg = min(neg.size, max(n_train, n_pos))
+    hard = neg[np.argsort(-x[neg, 3])[:min(n_neg, neg.size)]]
+    rest = np.setdiff1d(neg, hard, assume_unique=True)
+    idx = np.concatenate([rng.choice(pos, n_pos, replace=False), hard,
+                          rng.choice(rest, min(n_neg, rest.size), replace=False)])
+    y = (flat_mask[idx] == 1).astype(np.int64)
+    folds = min(n_folds, int(np.bincount(y).min()))
+    proba, scores = _fit_scores(x, idx, y, method, folds, random_state)
+    # the sample is balanced: choose the threshold on every labelled pixel, the sample's own
+    # pixels taken out of fold, so that the share of spots among them is the real one
+    labelled = np.flatnonzero(flat_mask >= 0)
+    truth = flat_mask[labelled] == 1
+    threshold = _best_threshold(scores[labelled], truth) if folds >= 2 else 0.5
+    cm, _, _, _ = confusion(truth, scores[labelled] > threshold)
+    return proba > threshold, threshold, cm, dict(n_train=int(idx.size), n_folds=folds,
+                                                   features=list(FEATURE_NAMES))

@@ -1,0 +1,127 @@
+"""Supervised phases: phaselib.classify and `python -m phaselib classify`."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import balanced_accuracy_score
+
+from phaselib import datasets
+from phaselib._cli import main
+from phaselib.classify import classify, confusion_scores, read_labels, sample_labels
+
+
+@pytest.fixture(scope="module")
+def rock20():
+    return datasets.make_rock((80, 100), counts_per_pixel=20, seed=5)
+
+
+@pytest.fixture(scope="module")
+def labels20(rock20):
+    return sample_labels(rock20.labels, 20, random_state=2)
+
+
+def test_sample_labels_draws_n_per_class(rock20, labels20):
+    counts = np.bincount(labels20[labels20 >= 0], minlength=rock20.n_phases)
+    assert counts.tolist() == [min(20, n) for n in np.bincount(rock20.labels.ravel())]
+    assert np.all(labels20[labels20 >= 0] == rock20.labels[labels20 >= 0])
+
+
+def test_poisson_with_prior_at_20_counts(rock20, labels20):
+    r = classify(rock20.image, labels20)
+    assert r.classifier == "poisson" and r.labels.shape == (80, 100)
+    ba = balanced_accuracy_score(rock20.labels.ravel(), r.labels.ravel())
+    assert ba >= 0.93, ba
+    np.testing.assert_allclose(r.probabilities.sum(-1), 1, atol=1e-4)
+    # the cross-validated confusion matrix holds every labelled pixel once, and agrees with the truth's verdict
+    assert r.confusion.sum() == (labels20 >= 0).sum()
+    assert r.balanced_accuracy >= 0.85 and r.f1.shape == (rock20.n_phases,)
+    # the labelled pixels keep their class
+    assert np.all(r.labels[labels20 >= 0] == labels20[labels20 >= 0])
+
+
+def test_prior_and_em_are_what_make_it_work(rock20, labels20):
+    """Per pixel, with the templates of the 20 labelled pixels only, 20 counts are not enough."""
+    plain = classify(rock20.image, labels20, beta=0.0, n_iter=1, n_folds=1)
+    full = classify(rock20.image, labels20, n_folds=1)
+    ba = [balanced_accuracy_score(rock20.labels.ravel(), r.labels.ravel()) for r in (plain, full)]
+    assert ba[1] > ba[0] + 0.1, ba
+    assert plain.confusion is None
+
+
+@pytest.mark.parametrize("clf", ["knn", "rf"])
+def test_sklearn_classifiers_on_smoothed_pca_scores(clf):
+    rock = datasets.make_rock((60, 80), counts_per_pixel=100, seed=2)
+    labels = sample_labels(rock.labels, 20, random_state=0)
+    r = classify(rock.image, labels, classifier=clf, class_names=rock.phase_names)
+    assert balanced_accuracy_score(rock.labels.ravel(), r.labels.ravel()) >= 0.85
+    assert r.classes == rock.phase_names and r.params["n_features"] > r.params["n_components"]
+    assert [row["name"] for row in r.scores()] == list(rock.phase_names)
+
+
+def test_fit_from_a_reference_map(rock20):
+    """A whole phase map as labels: trains on a subset per class, still scores by CV."""
+    r = classify(rock20.image, rock20.labels.astype(np.int64), classifier="knn", max_train_per_class=50)
+    assert r.params["n_train"] <= 50 * rock20.n_phases and r.confusion.sum() == r.params["n_train"]
+
+
+def test_confusion_scores():
+    cm, p, r, f1 = confusion_scores([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 3)
+    assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    np.testing.assert_allclose(p, [0.5, 2 / 3, 0])
+    np.testing.assert_allclose(r, [0.5, 1, 0])
+    np.testing.assert_allclose(f1, [0.5, 0.8, 0])
+
+
+def test_bad_labels(rock20):
+    with pytest.raises(ValueError, match="classes \\[1\\] have none"):
+        classify(rock20.image, np.where(rock20.labels == 1, -1, rock20.labels))
+    with pytest.raises(ValueError, match="shape"):
+        classify(rock20.image, np.zeros((3, 3), int))
+    with pytest.raises(TypeError, match="integer"):
+        classify(rock20.image, np.zeros((80, 100)))
+    with pytest.raises(ValueError, match="classifier"):
+        classify(rock20.image, rock20.labels, classifier="svm")
+
+
+def test_painted_png_with_names(tmp_path):
+    rgb = np.full((6, 8, 3), 255, np.uint8)
+    rgb[1, 1] = (255, 0, 0)
+    rgb[2, 5] = (0, 0, 255)
+    rgb[3, 3] = (0, 0, 0)  # black: unlabelled
+    Image.fromarray(rgb).save(tmp_path / "paint.png")
+    labels, names = read_labels(tmp_path / "paint.png")
+    assert names == ("#0000ff", "#ff0000") and labels[2, 5] == 0 and labels[1, 1] == 1 and (labels >= 0).sum() == 2
+    (tmp_path / "paint.json").write_text(json.dumps({"#FF0000": "quartz", "#0000ff": "biotite"}))
+    labels, names = read_labels(tmp_path / "paint.png")
+    assert names == ("quartz", "biotite") and labels[1, 1] == 0 and labels[2, 5] == 1
+
+
+def test_cli_classify(tmp_path, rock20, labels20, capsys):
+    np.save(tmp_path / "map.npy", np.asarray(rock20.image.data))
+    np.save(tmp_path / "labels.npy", labels20)
+    out = tmp_path / "out"
+
+    def argv(labels, folder):
+        return ["classify", str(tmp_path / "map.npy"), "--labels", str(labels), "--out", str(folder),
+                "--energy-offset", str(rock20.image.energy_offset), "--energy-scale",
+                str(rock20.image.energy_scale), "--quiet"]
+
+    assert main(argv(tmp_path / "labels.npy", out)) == 0
+    assert "cross-validated balanced accuracy" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert {"labels.npy", "probabilities.npy", "confusion.csv", "phases.csv", "phase_spectra.npy", "summary.json",
+            "phase_map.png"} <= names
+    labels = np.load(out / "labels.npy")
+    assert balanced_accuracy_score(rock20.labels.ravel(), labels.ravel()) >= 0.93
+    assert np.load(out / "probabilities.npy").shape == (80, 100, rock20.n_phases)
+    assert np.load(out / "phase_spectra.npy").shape == (rock20.n_phases, 2048)
+    rows = (out / "confusion.csv").read_text().splitlines()
+    assert len(rows) == rock20.n_phases + 1 and rows[0].startswith("label \\ predicted")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["classifier"] == "poisson" and summary["cv_balanced_accuracy"] > 0.8
+    # labels of the wrong shape: one line, exit status 2
+    np.save(tmp_path / "small.npy", labels20[:10])
+    assert main(argv(tmp_path / "small.npy", tmp_path / "o2")) == 2
+    assert "do not match the map" in capsys.readouterr().err

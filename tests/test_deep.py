@@ -1,0 +1,175 @@
+"""Deep segmentation by the ONNX route (no torch on CI): the bundled model, tiled prediction,
+the netCDF layout, the ``segment`` command line (inference, bad files, evaluate) and the scores.
+
+torch==2.13.0 from PyPI alone is the CUDA build (several GB), so the test extra does not
+install it; training is exercised by ``benchmarks/bench_deep.py`` and
+``scripts/train_bundled_model.py``.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from phaselib._cli import main
+from phaselib.datasets import make_thin_section, write_training_folder
+from phaselib.deep import load_model, predict, score
+from phaselib.deep._data import stack
+from phaselib.deep._netcdf import parse_label_rows
+
+MODEL = Path(__file__).resolve().parents[1] / "dashboards" / "data" / "deep_model.onnx"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def section():
+    return make_thin_section((200, 232), rock="granite", seed=41)
+
+
+def _x(s, m):
+    return stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, m.meta["inputs"])
+
+
+def _truth(s, m):
+    return np.array([m.classes.index(n) for n in s.phase_names])[s.truth]
+
+
+def test_bundled_model_is_onnx_and_small(model):
+    assert model.backend == "onnxruntime" and model.meta["inputs"] == ["pp", "xp", "bse"]
+    assert MODEL.stat().st_size < 700_000
+    assert {"quartz", "K-feldspar", "biotite", "magnetite"} <= set(model.classes)
+
+
+def test_bundled_model_segments_a_new_section(model, section):
+    pred = predict(model, _x(section, model))
+    sc = score(_truth(section, model), pred, model.classes)
+    assert sc.accuracy >= 0.8, sc.table()
+
+
+def test_tiles_stitched_equal_one_piece(model, section):
+    x = _x(section, model)
+    whole, p_whole = predict(model, x, tile=256, probabilities=True)  # one window
+    tiled, p_tiled = predict(model, x, tile=144, margin=64, probabilities=True)  # 2 x 2 windows of 144
+    assert np.array_equal(whole, tiled)
+    assert np.abs(p_whole - p_tiled).max() < 1e-4
+
+
+def test_scores_by_hand():
+    truth = np.array([[0, 0, 1, 1], [2, 2, -1, 1]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 0, 1]])
+    sc = score(truth, pred, ["a", "b", "c"])
+    assert sc.confusion.tolist() == [[1, 1, 0], [0, 3, 0], [1, 0, 1]]
+    assert sc.accuracy == pytest.approx(5 / 7)
+    assert sc.precision[1] == pytest.approx(3 / 4) and sc.recall[2] == pytest.approx(1 / 2)
+    assert sc.iou[0] == pytest.approx(1 / 3) and sc.dice[0] == pytest.approx(0.5)
+    assert sc.merged({"ab": ["a", "b"]}).accuracy == pytest.approx(6 / 7)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, section):
+    folder = tmp_path_factory.mktemp("pair")
+    write_training_folder(folder, [section], ["ABC_3200.5"], true_labels=True)
+    return folder
+
+
+def test_cli_image_to_netcdf_in_geoslicer_layout(pair, tmp_path, model, capsys):
+    out = tmp_path / "one.nc"
+    args = ["segment", "--input_model", str(MODEL), "--input_path", str(pair / "ABC_3200.5_xp.png"),
+            "--output_path", str(out), "--mm_per_pixel", "0.004"]
+    assert main(args) == 0
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    seg = ds["ABC_3200.5_segmentation"]
+    assert seg.dims == ("y", "x") and seg.shape == (200, 232)
+    assert seg.attrs["type"] == "segmentation" and seg.attrs["reference"] == "ABC_3200.5_pp"
+    names, colours = parse_label_rows(seg.attrs["labels"])
+    assert names == model.classes and colours[0].startswith("#")
+    assert list(seg.attrs["labels"])[0] == "Name,Index,Color"
+    assert np.allclose(np.diff(ds["x"].values), 0.004) and ds["x"].attrs["units"] == "mm"
+    assert ds["ABC_3200.5_pp"].dims == ("y", "x", "c") and ds["ABC_3200.5_bse"].dims == ("y", "x")
+    assert np.array_equal(ds["ABC_3200.5_pp"].values, np.asarray(__import__("PIL.Image").Image.open(
+        pair / "ABC_3200.5_pp.png")))
+    ds.close()
+    before = out.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 2  # never overwrite without --overwrite
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--overwrite" in err[0] and out.stat().st_mtime_ns == before
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_cli_netcdf_input_keeps_its_scale_and_variables(pair, tmp_path):
+    first = tmp_path / "first.nc"
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(pair / "ABC_3200.5_pp.png"),
+                 "--output_path", str(first), "--mm_per_pixel", "0.01"]) == 0
+    second = tmp_path / "again.nc"
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(first),
+                 "--output_path", str(second), "--mm_per_pixel", "0.5"]) == 0
+    ds = xr.open_dataset(second, engine="h5netcdf")
+    assert np.allclose(np.diff(ds["y"].values), 0.01)  # the file's own scale, not --mm_per_pixel
+    assert set(ds.data_vars) == {"ABC_3200.5_segmentation", "first_segmentation", "ABC_3200.5_pp", "ABC_3200.5_xp",
+                                 "ABC_3200.5_bse"}  # the input's variables copied, the new segmentation added
+    assert ds["first_segmentation"].attrs["reference"] == "ABC_3200.5_pp"
+    assert np.array_equal(ds["ABC_3200.5_segmentation"].values, ds["first_segmentation"].values)
+    ds.close()
+
+
+def test_cli_folder_with_a_bad_file(pair, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for role in ("pp", "xp", "bse"):
+        (folder / f"good_{role}.png").write_bytes((pair / f"ABC_3200.5_{role}.png").read_bytes())
+        (folder / f"bad_{role}.png").write_bytes(b"not a png at all")
+    (folder / "lonely_pp.png").write_bytes((pair / "ABC_3200.5_pp.png").read_bytes())  # no XP, no BSE
+    (folder / "notes.png").write_bytes(b"matches no pattern: skipped")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(folder),
+                 "--output_path", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("phaselib: error: bad:") and "lonely" in err[1]
+    assert "not a png" not in " ".join(err) and str(tmp_path) not in " ".join(err)
+    assert sorted(p.name for p in out.iterdir()) == ["good.nc"]
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"garbage")
+    for args in (["--input_model", str(tmp_path / "none.pt"), "--input_path", str(tmp_path)],
+                 ["--input_model", str(bad), "--input_path", str(tmp_path)],
+                 ["--input_model", str(MODEL), "--input_path", str(tmp_path / "x_pp.png")],
+                 ["--input_model", str(MODEL), "--input_path", str(tmp_path), "--mm_per_pixel", "-1"]):
+        capsys.readouterr()
+        assert main(["segment", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("phaselib: error:") and str(tmp_path) not in err[0]
+
+
+def test_cli_evaluate_with_the_baseline(tmp_path, capsys):
+    train_dir, test_dir = tmp_path / "train", tmp_path / "test"
+    write_training_folder(train_dir, [make_thin_section((64, 64), rock="granite", seed=s) for s in (1, 2)])
+    write_training_folder(test_dir, [make_thin_section((64, 80), rock="granite", seed=7)], true_labels=True)
+    out = tmp_path / "eval"
+    assert main(["segment", "evaluate", "--input_model", str(MODEL), "--input_model", str(MODEL),
+                 "--input_path", str(test_dir), "--baseline_images", str(train_dir), "--output_path", str(out),
+                 "--merge", "plagioclase=andesine,labradorite"]) == 0
+    text = capsys.readouterr().out
+    assert "random forest: accuracy" in text and "deep_model: accuracy" in text and "IoU" in text
+    scores = __import__("json").loads((out / "scores.json").read_text())
+    assert {"deep_model", "deep_model'", "random forest", "merged random forest"} <= set(scores)
+    assert 0.5 < scores["random forest"]["accuracy"] <= 1 and (out / "section_000_comparison.png").exists()
+    assert main(["segment", "evaluate", "--input_model", str(MODEL), "--input_path", str(test_dir)]) == 2
+
+
+def test_dashboard_page(model):
+    from phasedash.deep_view import DeepApp
+
+    app = DeepApp(MODEL, size=128)
+    assert app.accuracy >= 0.75 and "pixels right" in app.metrics.value
+    assert all(img.value[:4] == b"\x89PNG" for img in app.images)
+    app.rock.value = "basalt"  # a new section, segmented again
+    assert "basaltic glass" in app.metrics.value
