@@ -25,16 +25,26 @@ def _free_port():
         return s.getsockname()[1]
 
 
+class Server(str):
+    """The base URL of a running Voilà server (a string), with its process as ``.proc``."""
+
+    proc: subprocess.Popen
+
+
 @contextlib.contextmanager
-def voila_server(folder=ROOT / "dashboards", timeout=60, env=None):
-    """Serve ``folder`` with Voilà on a free port (``env``: extra environment); yields the base URL."""
+def voila_server(folder=ROOT / "dashboards", timeout=120, env=None, args=()):
+    """Serve ``folder`` with Voilà on a free port, as ``scripts/serve.sh`` does (from ``folder``, with
+    its ``voila.json``); ``env``: extra environment, ``args``: extra options (``--Class.trait=value``).
+    Yields the base URL (a :class:`Server`)."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "voila", str(folder), "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN"],
-                            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,  # reads ROOT/voila.json
-                            env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
+    path = os.pathsep.join([str(folder)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    proc = subprocess.Popen([sys.executable, "-m", "voila", ".", "--no-browser", f"--port={port}",
+                             "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN", *args],
+                            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=folder,  # reads folder/voila.json
+                            env={**os.environ, "PYTHONPATH": path, **(env or {})})
+    url = Server(f"http://127.0.0.1:{port}")
+    url.proc = proc
     t0 = time.time()
     while True:
         try:
@@ -53,12 +63,33 @@ def voila_server(folder=ROOT / "dashboards", timeout=60, env=None):
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+def kernel_processes(pid):
+    """``{kernel id: psutil.Process}`` of the kernels the server process ``pid`` runs."""
+    import psutil
+
+    found = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            for arg in child.cmdline():
+                name = Path(arg).name
+                if name.startswith("kernel-") and name.endswith(".json"):
+                    found[name[len("kernel-"):-len(".json")]] = child
+        except psutil.Error:
+            continue
+    return found
+
+
+def page_kernel_id(page):
+    """The id of the kernel behind a Voilà page."""
+    return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
 
 
 @contextlib.contextmanager

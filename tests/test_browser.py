@@ -1,18 +1,41 @@
 """The dashboards served by a real Voilà server, opened in a real browser (Debian chromium + Playwright)."""
 
 import re
+import time
 import urllib.request
 
 import numpy as np
 import pytest
-from _voila import browser, image_href, open_tab, set_slider, timed_image_change, voila_server, wait_image_change
+from _voila import (
+    browser,
+    image_href,
+    kernel_processes,
+    open_tab,
+    page_kernel_id,
+    set_slider,
+    timed_image_change,
+    voila_server,
+    wait_image_change,
+)
 
 MAX_UPLOAD = 30 * 2**20  # the upload limit of these tests' server (default 8 GB)
+CULL = 20  # seconds: these tests' server stops a kernel no page has been connected to for this long
 
 
 @pytest.fixture(scope="module")
-def server():
-    with voila_server(env={"PHASEDASH_MAX_UPLOAD": str(MAX_UPLOAD)}) as url:
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    for name in ("data", "exports", "cache"):
+        (root / name).mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(folders):
+    env = {"PHASEDASH_MAX_UPLOAD": str(MAX_UPLOAD), "PHASEDASH_DATA_DIR": str(folders / "data"),
+           "PHASEDASH_EXPORT_DIR": str(folders / "exports"), "PHASEDASH_CACHE_DIR": str(folders / "cache")}
+    with voila_server(env=env, args=[f"--ClassroomKernelManager.cull_disconnected_timeout={CULL}",
+                                     "--MappingKernelManager.cull_interval=2"]) as url:
         yield url
 
 
@@ -25,6 +48,7 @@ def chromium():
 @pytest.fixture
 def page(chromium):
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1100})
+    ctx.set_default_timeout(90000)  # a loaded 2-core machine: pages take their time, they do not fail
     pg = ctx.new_page()
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -50,6 +74,10 @@ def test_phase_mapping_dashboard_in_a_browser(server, page):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb")
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
     assert image_href(page, ".pd-data-map")
+    # a step whose result needs a button says so, instead of an empty picture
+    open_tab(page, "5. Compare")
+    assert "Press Compare the methods to compute." in page.inner_text(".phasedash-app")
+    assert not page.is_visible(".pd-disagree-map")
     # phase map: a minimum size changes the map and the modal table
     open_tab(page, "4. Phase map")
     page.wait_for_selector(".pd-modal-table table")
@@ -98,13 +126,13 @@ def test_click_a_pixel_and_drag_a_rectangle(server, page):
     assert re.search(r"(\d+) x (\d+) pixels", page.inner_text(".phasedash-app"))
 
 
-def test_export_download_and_reopen_a_session(server, page, tmp_path):
+def test_export_download_and_reopen_a_session(server, folders, page, tmp_path):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb?map=synthetic:60x80")
     page.wait_for_function("document.body.innerText.includes('60 x 80 pixels')", timeout=90000)
     open_tab(page, "3. Clustering")
     timed_image_change(page, ".pd-cluster-map", lambda: set_slider(page, ".pd-n-clusters", 4))
     open_tab(page, "7. Export")
-    page.get_by_role("textbox").last.fill(str(tmp_path / "out"))
+    page.get_by_role("textbox").last.fill("out")  # a folder in the server's export folder
     page.get_by_role("button", name="Export results").click()
     page.wait_for_selector("a[download='phases.csv']", timeout=30000)
     with page.expect_download() as dl:
@@ -112,7 +140,8 @@ def test_export_download_and_reopen_a_session(server, page, tmp_path):
     session = tmp_path / "session.json"
     dl.value.save_as(session)
     assert '"n_clusters": 4' in session.read_text()
-    assert (tmp_path / "out" / "phase_map.tif").exists() and (tmp_path / "out" / "phase_0.msa").exists()
+    out = folders / "exports" / "out"
+    assert (out / "phase_map.tif").exists() and (out / "phase_0.msa").exists()
     # a new page, then reopen the saved session: the 4 clusters come back
     page.goto(f"{server}/voila/render/phase_mapping.ipynb")
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
@@ -129,10 +158,10 @@ def test_export_download_and_reopen_a_session(server, page, tmp_path):
 def test_bad_input_shows_a_message_and_the_page_keeps_working(server, page):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb")
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
-    page.get_by_placeholder("or a path on the server").fill("/no/such/file.bcf")
+    page.get_by_placeholder("or a file in the server's data folder").fill("/etc/passwd")
     page.get_by_role("button", name="Open path").click()
     page.wait_for_selector(".phasedash-error", timeout=30000)
-    assert "No such file" in page.inner_text(".phasedash-error")
+    assert page.inner_text(".phasedash-error").endswith("passwd: only the data folder can be used from this page.")
     assert "Traceback" not in page.inner_text("body")
     open_tab(page, "4. Phase map")
     timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 25))
@@ -178,3 +207,40 @@ def test_full_map_results_dashboard_in_a_browser(server, page):
     timed_image_change(page, ".pd-results-phase-map",
                        lambda: page.get_by_role("button", name="fuzzy-cmeans").click())
     page.wait_for_function("document.body.innerText.includes('fuzzy-cmeans: 6 phases')")
+
+
+def _wait_gone(server, kernel, timeout):
+    t0 = time.time()
+    while kernel in kernel_processes(server.proc.pid):
+        assert time.time() - t0 < timeout, f"kernel still running after {timeout} s"
+        time.sleep(0.5)
+    return time.time() - t0
+
+
+def test_closed_pages_free_their_kernels_and_uploads(server, folders, chromium, tmp_path):
+    """A page closed as a browser closes it frees its kernel at once; a page lost without a word (a crash,
+    a laptop put to sleep) is culled; the map it uploaded goes with its kernel."""
+    from phaselib import save
+    from phaselib.datasets import make_rock
+
+    path = save(make_rock((30, 40), seed=3).image, tmp_path / "mine.hspy")
+    lost = chromium.new_context()
+    lost.set_default_timeout(90000)
+    page = lost.new_page()
+    _upload_on_the_practical(server, page, path)
+    page.wait_for_function("document.body.innerText.includes('mine.hspy: 30 x 40 pixels')", timeout=90000)
+    kernel = page_kernel_id(page)
+    assert kernel in kernel_processes(server.proc.pid)
+    assert list((folders / "data" / "uploads").glob("*/mine.hspy"))
+    lost.close()  # no beforeunload: the server only sees the connection drop
+    assert CULL - 5 < _wait_gone(server, kernel, CULL + 60)
+    assert not list((folders / "data" / "uploads").glob("*/mine.hspy"))  # removed when its kernel ended
+    closed = chromium.new_context()
+    closed.set_default_timeout(90000)
+    page = closed.new_page()
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb")
+    page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
+    kernel = page_kernel_id(page)
+    page.close(run_before_unload=True)  # as a browser closes a tab
+    assert _wait_gone(server, kernel, 30) < CULL - 5
+    closed.close()

@@ -4,7 +4,6 @@ Every test gets a fresh app (function-scoped fixtures): none depends on what ano
 """
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +16,20 @@ from phaselib.compare import match_labels
 
 def _png(view):
     return bytes(view.picture.value)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One cache of the bundled maps' shared results for the whole test session (as a server has)."""
+    return tmp_path_factory.mktemp("phasedash-cache")
+
+
+@pytest.fixture(autouse=True)
+def page_folders(tmp_path, monkeypatch, shared_cache):
+    """The page's data and export folders: this test's own; the shared results: the session's."""
+    monkeypatch.setenv("PHASEDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_EXPORT_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_CACHE_DIR", str(shared_cache))
 
 
 @pytest.fixture
@@ -34,7 +47,7 @@ def synth():
 def test_app_opens_on_the_real_map(app):
     s = app.session
     assert app.runner.message.value == ""
-    assert len(app.tabs.children) == len(STEPS) == 7
+    assert len(app.tabs.children) == len(STEPS) == 8
     assert s.image.shape == (75, 100, 2048)
     assert s.labels.shape == (75, 100) and s.labels.max() >= 2
     assert "Si" in {ln["element"] for ln in s.total_lines}
@@ -71,9 +84,10 @@ def test_components_slider_and_algorithm(app):
 
 def test_clustering_widgets(app):
     c = app.clustering
-    assert c.k.value == app.session.clustering.n_clusters != 6
-    c.k.value = 6
-    assert app.session.clustering.n_clusters == 6 and app.session.labels.max() == 5
+    k = 6 if c.k.value != 6 else 7
+    assert c.k.value == app.session.clustering.n_clusters != k
+    c.k.value = k
+    assert app.session.clustering.n_clusters == k and app.session.labels.max() == k - 1
     c.method.value = "fuzzy c-means"
     assert app.session.clustering.method == "fcm" and not c.threshold.disabled
     low = app.session.clustering.unassigned_fraction
@@ -177,8 +191,10 @@ def test_crop_keeps_the_truth_aligned(synth):
 
 
 @pytest.mark.parametrize("action, message", [
-    (lambda a: a.load("/no/such/map.bcf"), "No such file"),
-    (lambda a: a.load("synthetic:5000x5000"), "too big"),
+    (lambda a: a.load("no_such_map.bcf"), "no_such_map.bcf: no such file in the data folder"),
+    (lambda a: a.load("/no/such/map.bcf"), "map.bcf: only the data folder can be used"),
+    (lambda a: a.load("synthetic:5000x5000"), "each side 4 to 400 pixels"),
+    (lambda a: a.load("synthetic:2x80000"), "each side 4 to 400 pixels"),
     (lambda a: a.crop((0, 2), (0, 2)), "at least 4 x 4"),
     (lambda a: a.calibrate(0.0, -1.0), "energy_scale"),
     (lambda a: a.phases(min_size=-3), "minimum size"),
@@ -304,7 +320,8 @@ def test_upload_handler(tmp_path):
     acks = _upload(a.data.upload, {"mine.hspy": path.read_bytes()}, chunk=100_000)
     assert all(m == {"kind": "ack", "ok": True} for m in acks) and len(acks) == 2 + -(-path.stat().st_size // 100_000)
     assert a.session.image.shape[:2] == (30, 40) and a.runner.message.value == ""
-    written = Path(a.session.source)
+    assert a.session.source.startswith("uploads/")  # a name in the data folder, not a server path
+    written = tmp_path / a.session.source
     assert written.read_bytes() == path.read_bytes() and written.parent != path.parent  # a copy: input untouched
     _upload(a.data.upload, {"map.raw": b"\0" * 10})
     assert ".rpl file together with its .raw" in a.runner.message.value
@@ -313,6 +330,9 @@ def test_upload_handler(tmp_path):
     assert "huge.bcf: 20.0 GB is more than this dashboard takes" in a.runner.message.value
     acks = []
     a.data.upload.send = acks.append
+    a.data.upload.receive({"kind": "start", "names": ["big.bcf"], "sizes": [2**60]})  # checked on the server too
+    assert acks[-1] == {"kind": "ack", "ok": False} and "more than this dashboard takes" in a.runner.message.value
+    a.data.upload.max_bytes = 2**62
     a.data.upload.receive({"kind": "start", "names": ["big.bcf"], "sizes": [2**60]})  # more than the disk
     assert acks[-1] == {"kind": "ack", "ok": False} and "of disk is free" in a.runner.message.value
 

@@ -1,16 +1,17 @@
-"""The guided phase-mapping app: seven steps in tabs over one :class:`Session`."""
+"""The guided phase-mapping app: eight steps in tabs over one :class:`Session`."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import threading
-from pathlib import Path
 
 import ipywidgets as W
 
 from phaselib.lowcount import needs_spatial_prior
 
+from . import cache
+from .confine import output_folder
 from .panels import (
     ClusteringPanel,
     ComparePanel,
@@ -18,6 +19,7 @@ from .panels import (
     DecompositionPanel,
     ExportPanel,
     GrainsPanel,
+    LabelPanel,
     PhaseMapPanel,
     export,
     tidy,
@@ -25,20 +27,27 @@ from .panels import (
 from .plots import phase_colour
 from .runner import Runner
 from .state import Session
+from .upload import keep
 
 
 def requested_map(default="sample:P45"):
     """The map named in the page's URL (``...phase_mapping.ipynb?map=synthetic:200x300``), else ``default``.
 
-    Voilà passes the query string to the kernel as ``QUERY_STRING``.
+    Voilà passes the query string to the kernel as ``QUERY_STRING``; a preheated kernel (started
+    before its page was asked for) waits here until Voilà hands it its page's request.
     """
     import os
     from urllib.parse import parse_qs
 
-    return parse_qs(os.environ.get("QUERY_STRING", "")).get("map", [default])[0]
+    query = os.environ.get("QUERY_STRING", "")
+    if os.environ.get("VOILA_PREHEAT") == "True":
+        from voila.utils import get_query_string
+
+        query = get_query_string() or ""
+    return parse_qs(query).get("map", [default])[0]
 
 
-STEPS = ("Data", "Decomposition", "Clustering", "Phase map", "Compare", "Grains", "Export")
+STEPS = ("Data", "Decomposition", "Clustering", "Phase map", "Compare", "Grains", "Export", "Label")
 
 
 class App:
@@ -66,8 +75,9 @@ class App:
         self.comparison = ComparePanel(self)
         self.grain_panel = GrainsPanel(self)
         self.export_panel = ExportPanel(self)
+        self.label = LabelPanel(self)
         panels = [self.data, self.decomposition, self.clustering, self.phase_map, self.comparison,
-                  self.grain_panel, self.export_panel]
+                  self.grain_panel, self.export_panel, self.label]
         self.tabs = W.Tab(children=[p.widget for p in panels], titles=[f"{i + 1}. {t}" for i, t in enumerate(STEPS)])
         self.tabs.selected_index = STEPS.index(start)
         title = W.HTML("<h2 style='margin:4px 0'>Phase mapping of an EDS spectrum image</h2>")
@@ -120,8 +130,9 @@ class App:
     def refresh(self, what):
         """Redraw the views that depend on ``what`` changed in the session."""
         order = ["data", "decomposition", "clustering", "phases", "grains"]
-        panels = {"data": [self.data], "decomposition": [self.decomposition], "clustering": [self.clustering],
-                  "phases": [self.phase_map], "grains": [self.grain_panel]}
+        panels = {"data": [self.data, self.label], "decomposition": [self.decomposition],
+                  "clustering": [self.clustering, self.comparison], "phases": [self.phase_map],
+                  "grains": [self.grain_panel]}
         if what == "spectra":
             self.phase_map.refresh(spectra_only=True)
             return
@@ -148,18 +159,24 @@ class App:
         s.measure()
 
     # ---------------------------------------------------------------- actions
-    def _new_map(self, change, label, wait=False):
+    def _new_map(self, change, label, wait=False, pipeline=True):
         """Change the map (``change()``), then redo every step; on failure the old map stays."""
         def compute():
             with self.transaction():
                 change()
-                self._pipeline(pca=True)
+                if pipeline:
+                    self._pipeline(pca=True)
         return self.runner.run("data", compute, lambda _: self.refresh("data"), label, wait=wait)
 
     def load(self, source, *, wait=False, **calibration):
         def change():
             self.session.load(source, **calibration)
             self.colours = {}
+        if cache.shareable(source, calibration):  # a bundled map: its first look is shared by every kernel
+            def first_look():
+                self.colours = {}
+                cache.first_look(self.session, source, lambda: (change(), self._pipeline(pca=True)))
+            return self._new_map(first_look, "loading", wait, pipeline=False)
         return self._new_map(change, "loading", wait)
 
     def calibrate(self, offset, scale):
@@ -170,13 +187,18 @@ class App:
 
     def decompose(self, algorithm, n_components):
         s = self.session
-        return self.runner.run("decomposition", lambda: self._pipeline(
-            decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)),
-            lambda _: self.refresh("decomposition"), f"{algorithm} with {n_components} components")
+        def compute():  # on a bundled map, shared with the class (cache.step)
+            cache.step(s, ["decompose", algorithm, int(n_components)], lambda: self._pipeline(
+                decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)))
+        return self.runner.run("decomposition", compute, lambda _: self.refresh("decomposition"),
+                               f"{algorithm} with {n_components} components")
 
     def cluster(self, method, n_clusters, threshold=0.5):
-        return self.runner.run("clustering", lambda: self._pipeline(cluster=(method, n_clusters, threshold)),
-                               lambda _: self.refresh("clustering"), f"{method} with {n_clusters} clusters")
+        def compute():  # on a bundled map, shared with the class (cache.step)
+            cache.step(self.session, ["cluster", method, int(n_clusters), float(threshold)],
+                       lambda: self._pipeline(cluster=(method, n_clusters, threshold)))
+        return self.runner.run("clustering", compute, lambda _: self.refresh("clustering"),
+                               f"{method} with {n_clusters} clusters")
 
     def estimate(self):
         return self.runner.run("estimate", self.session.estimate_clusters,
@@ -214,8 +236,11 @@ class App:
 
     def save_session(self, folder):
         def compute():
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            return [self.session.save_session(Path(folder) / "session.json")]
+            where = output_folder(folder)  # inside the export folder, or a message
+            where.mkdir(parents=True, exist_ok=True)
+            saved = self.session.save_session(where / "session.json")
+            keep(self.session.source)  # an uploaded map stays while a saved session points at it
+            return [saved]
         return self.runner.run("export", compute, self.export_panel.show_files, "saving the session")
 
     def restore(self, state):

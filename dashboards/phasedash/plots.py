@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 
 import bqplot as bq
@@ -16,6 +17,46 @@ _VIRIDIS = np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], 
                      [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], float)
 VIRIDIS = np.stack([np.interp(np.linspace(0, 8, 256), np.arange(9), _VIRIDIS[:, i]) for i in range(3)],
                    -1).astype(np.uint8)
+
+
+def rounded(value, digits=3) -> str:
+    """A number for people: ``digits`` significant digits (``0.0372`` not ``0.037234567891234``), ``?`` if None."""
+    return "?" if value is None else f"{float(value):.{digits}g}"
+
+
+class _Note:
+    """A view that shows a short note in its place until it has something to draw ("press ... to
+    compute"), never an empty image with 0-1 axes or a flat line; and a legend below the plot, where it
+    covers nothing. ``view.widget`` is what a panel lays out."""
+
+    def _wrap(self, legend=False):
+        lay = self.figure.layout
+        self.note = W.HTML(layout=W.Layout(width=lay.width, height=lay.height, display="none"))
+        self.note.add_class("pd-note")
+        self.legend = W.HTML(layout=W.Layout(width=lay.width))
+        self.widget = W.VBox([self.note, self.figure] + ([self.legend] if legend else []))
+
+    def wait_for(self, html_text):
+        """Show ``html_text`` (e.g. "Press <b>Compare</b> to compute.") instead of the plot."""
+        self.note.value = ("<div style='height:100%;display:flex;align-items:center;justify-content:center;"
+                           "text-align:center;padding:0 24px;box-sizing:border-box;border:1px dashed #bbb;"
+                           f"color:#555;background:#fafafa'><span>{html_text}</span></div>")
+        self.note.layout.display, self.figure.layout.display = "", "none"
+        self.legend.value = ""
+
+    @property
+    def waiting(self) -> bool:
+        return self.note.layout.display != "none"
+
+    def _drawn(self):
+        if self.note.layout.display != "none":
+            self.note.layout.display, self.figure.layout.display = "none", ""
+
+    def _legend(self, labels, colours):
+        items = "".join(f"<span style='margin-right:12px;white-space:nowrap'><span style='display:inline-block;"
+                        f"width:14px;height:3px;vertical-align:middle;background:{c}'></span> {html.escape(str(t))}"
+                        "</span>" for t, c in zip(labels or [], colours or []))
+        self.legend.value = f"<div class='pd-legend' style='font-size:12px;color:#333'>{items}</div>" if items else ""
 
 
 def phase_colour(i) -> str:
@@ -59,7 +100,7 @@ def grains_rgb(grain_labels, seed=0):
     return table[g]
 
 
-class MapView:
+class MapView(_Note):
     """A map shown as a PNG image in a bqplot figure, clickable and with a rectangle brush."""
 
     def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None, css=None):
@@ -80,6 +121,7 @@ class MapView:
                                 padding_x=0, padding_y=0)
         if css:
             self.figure.add_class(css)
+        self._wrap()
         if on_click is not None:
             self.mark.on_element_click(lambda _, ev: on_click(*self._pixel(ev["data"])))
         if brush:  # off until set_mode("rectangle"): a brush on the figure takes the clicks
@@ -102,6 +144,7 @@ class MapView:
         callback(int(round(y0)), int(round(y1)), int(round(x0)), int(round(x1)))
 
     def show(self, rgb, title=None):
+        self._drawn()
         h, w = rgb.shape[:2]
         with self.mark.hold_sync():
             if (h, w) != self.shape:
@@ -121,7 +164,14 @@ class MapView:
         self.marker.x, self.marker.y = [col + 0.5], [row + 0.5]
 
 
-class SpectrumView:
+def axis_labels(image):
+    """``SpectrumView.show`` keywords for a map's signal axis: none for EDS, else its name, units and kind."""
+    if image is None or image.is_eds:
+        return {}
+    return dict(x_label=image.axis_label, y_label=image.signal)
+
+
+class SpectrumView(_Note):
     """Spectra against energy with labelled element-line markers."""
 
     def __init__(self, title="", *, width=560, height=300, log=False):
@@ -135,26 +185,31 @@ class SpectrumView:
         ax = [bq.Axis(scale=self.xs, label="energy (keV)"),
               bq.Axis(scale=self.ys, side="left", label="counts", tick_format=".2s")]
         self.figure = bq.Figure(marks=[self.lines, self.ticks, self.names], axes=ax, title=title,
-                                legend_location="top-right",
                                 fig_margin=dict(top=30, bottom=40, left=55, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{height}px"))
+        self._wrap(legend=True)
 
-    def show(self, energy, spectra, colours=None, lines=(), labels=None, title=None, x_max=None):
-        """``spectra``: (C,) or (K, C); ``lines``: dicts with ``line`` and ``energy_keV``."""
+    def show(self, energy, spectra, colours=None, lines=(), labels=None, title=None, x_max=None, x_label=None,
+             y_label=None):
+        """``spectra``: (C,) or (K, C); ``lines``: dicts with ``line`` and ``energy_keV``. ``x_label``: another
+        signal axis than the X-ray energy (:func:`axis_labels`), shown whole."""
         y = np.atleast_2d(np.asarray(spectra, float))
         e = np.asarray(energy, float)
-        hi = x_max or float(min(e[-1], 12.0))
-        keep = (e >= 0.1) & (e <= hi)
+        hi = x_max or (float(e[-1]) if x_label else float(min(e[-1], 12.0)))
+        lo = float(e[0]) if x_label else 0.1
+        keep = (e >= lo) & (e <= hi)
+        self.figure.axes[0].label, self.figure.axes[1].label = x_label or "energy (keV)", y_label or "counts"
         y = y[:, keep]
         peak = float(y.max()) if y.size and y.max() > 0 else 1.0
         low = float(max(y[y > 0].min(), peak * 1e-4)) if isinstance(self.ys, bq.LogScale) and (y > 0).any() else 0.0
+        self._drawn()
         with self.lines.hold_sync(), self.ticks.hold_sync(), self.names.hold_sync():
             self.lines.x, self.lines.y = e[keep], y
             self.lines.colors = list(colours) if colours else ["#1f77b4"]
             self.lines.labels = list(labels) if labels else []
-            self.lines.display_legend = bool(labels) and len(labels) > 1
-            self.xs.min, self.xs.max = 0.1, hi
-            named = [ln for ln in lines if 0.1 <= ln["energy_keV"] <= hi]
+            self._legend(labels if labels and len(labels) > 1 else [], self.lines.colors)
+            self.xs.min, self.xs.max = lo, hi
+            named = [ln for ln in lines if lo <= ln["energy_keV"] <= hi]
             self.ticks.x = [[ln["energy_keV"]] * 2 for ln in named] or []
             self.ticks.y = [[low, peak] for _ in named] or []
             self.names.x = [ln["energy_keV"] for ln in named]
@@ -164,7 +219,7 @@ class SpectrumView:
             self.figure.title = title
 
 
-class CurveView:
+class CurveView(_Note):
     """A small x-y plot (scree, histogram, estimate curves, CSD) with optional vertical markers."""
 
     def __init__(self, title="", *, xlabel="", ylabel="", width=360, height=260, log_y=False, bars=False,
@@ -179,9 +234,10 @@ class CurveView:
         marks = ([self.bars] if self.bars else []) + [self.lines, self.vlines]
         self.y_axis = bq.Axis(scale=self.ys, side="left", label=ylabel, tick_format=".3g")
         ax = [bq.Axis(scale=self.xs, label=xlabel, tick_format=x_format), self.y_axis]
-        self.figure = bq.Figure(marks=marks, axes=ax, title=title, legend_location="top-right",
+        self.figure = bq.Figure(marks=marks, axes=ax, title=title,
                                 fig_margin=dict(top=30, bottom=40, left=55, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{height}px"))
+        self._wrap(legend=True)
 
     def set_log(self, log):
         scale = bq.LogScale() if log else bq.LinearScale()
@@ -191,12 +247,13 @@ class CurveView:
 
     def show(self, x, ys, *, colours=None, labels=None, bars=None, markers=None, marker_colours=None,
              title=None):
+        self._drawn()
         ys = np.atleast_2d(np.asarray(ys, float))
         with self.lines.hold_sync():
             self.lines.x, self.lines.y = np.asarray(x, float), ys
             self.lines.colors = list(colours or ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"])
             self.lines.labels = list(labels or [])
-            self.lines.display_legend = bool(labels)
+            self._legend(labels, self.lines.colors)
         if self.bars is not None and bars is not None:
             bx, by = bars
             self.bars.x, self.bars.y = np.asarray(bx, float), np.asarray(by, float)

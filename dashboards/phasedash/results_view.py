@@ -61,11 +61,12 @@ class ResultsApp:
                   ["How many components stand above the noise on the full map? On a subset?",
                    "Do the methods agree on the full map?"]),
             self.runner.widget, self.runner.message, self.info,
-            W.HBox([self.brightness.figure, self.total.figure]),
-            W.HBox([W.VBox([self.scree.figure, self.component]), self.loading.figure, self.factor.figure]),
-            self.method, W.HBox([self.phase_map.figure, W.VBox([self.table, self.agreement])]), self.spectra.figure,
-            W.HBox([self.grain_btn, self.grain_info]), self.grains.figure,
+            W.HBox([self.brightness.widget, self.total.widget]),
+            W.HBox([W.VBox([self.scree.widget, self.component]), self.loading.widget, self.factor.widget]),
+            self.method, W.HBox([self.phase_map.widget, W.VBox([self.table, self.agreement])]), self.spectra.widget,
+            W.HBox([self.grain_btn, self.grain_info]), self.grains.widget,
         ])
+        self.grains.wait_for("Press <b>Separate grains of this map</b> to compute.")
         self.widget.add_class("phasedash-results")
         tidy(self.widget)
         self.open(path)

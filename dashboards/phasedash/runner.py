@@ -11,10 +11,11 @@ from __future__ import annotations
 import html
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import ipywidgets as W
+
+from .confine import user_message
 
 
 class Runner:
@@ -43,9 +44,10 @@ class Runner:
         self.progress.value = float(min(max(fraction, 0.0), 1.0))
         self.status.value = f"<span style='color:#555'>{html.escape(str(text))}</span>"
 
-    def error(self, err):
-        """Show an error as a message in the page (not a traceback)."""
-        text = str(err) or type(err).__name__
+    def error(self, err, doing="working"):
+        """Show an error as a message in the page: a sentence, no traceback, no server path
+        (:func:`phasedash.confine.user_message`); a string is shown as it is."""
+        text = err if isinstance(err, str) else user_message(err, doing)
         self.message.value = (f"<div class='phasedash-error' style='color:#a50f15;background:#fee0d2;"
                               f"padding:6px;border-radius:4px'>&#9888; {html.escape(text)}</div>")
 
@@ -84,9 +86,7 @@ class Runner:
                     show(result)
             return result
         except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
-            if not isinstance(err, (ValueError, TypeError, OSError, KeyError, IndexError)):
-                traceback.print_exc()
-            self.error(err)
+            self.error(err, label)
             return None
         finally:
             self.last_seconds[kind] = time.perf_counter() - t0

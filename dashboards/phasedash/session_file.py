@@ -26,7 +26,7 @@ class SessionFile:
                     overrides={str(k): v for k, v in self.overrides.items()}, min_size=self.min_size,
                     has_decomposition=self.decomposition is not None, has_clustering=self.clustering is not None,
                     has_labels=self.labels is not None, grain_options=self.grain_options,
-                    has_grains=self.grains is not None)
+                    has_grains=self.grains is not None, **_painted(self))
 
     def save_session(self, path) -> Path:
         path = Path(path)
@@ -59,4 +59,32 @@ class SessionFile:
             self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 1.0))
         if state.get("has_grains"):
             self.run_grains(**state.get("grain_options", {}))
+        _repaint(self, state)
         return self
+
+
+def _painted(session) -> dict:
+    """The Label step's painted pixels (rows, cols, classes), class names and classifier."""
+    if session.paint is None or not (session.paint >= 0).any():
+        return {}
+    rows, cols = (session.paint >= 0).nonzero()
+    return dict(paint=dict(shape=list(session.paint.shape), rows=rows.tolist(), cols=cols.tolist(),
+                           classes=session.paint[rows, cols].tolist()),
+                label_names=list(session.label_names),
+                classifier=None if session.supervised is None else session.supervised[0].classifier)
+
+
+def _repaint(session, state):
+    """Put the painted pixels back, and train again if the session had been trained."""
+    import numpy as np
+
+    painted = state.get("paint")
+    if not painted or session.image is None or tuple(painted["shape"]) != session.image.shape[:2]:
+        return
+    paint = np.full(tuple(painted["shape"]), -1, np.int16)
+    paint[painted["rows"], painted["cols"]] = painted["classes"]
+    session.paint, session.label_names = paint, list(state.get("label_names") or ())
+    if state.get("classifier"):
+        from .panels.label import train
+
+        train(session, state["classifier"])

@@ -1,4 +1,5 @@
-"""What the dashboard opens: ``sample:NAME``, ``synthetic:HxW[:counts]`` or a file on the server."""
+"""What the dashboard opens: ``sample:NAME``, ``synthetic:HxW[:counts]``, ``synthetic-tof:HxW`` (a neutron
+time-of-flight transmission cube, ``signal="intensity"``) or a file on the server."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import numpy as np
 
 from phaselib import datasets, io
 
+from .confine import PageError, input_path, quotes_file, shown_name, user_message
+
 #: largest map the dashboard explores interactively (pixels x channels)
 MAX_VALUES = 200_000_000
-#: largest synthetic map (pixels)
+#: largest synthetic map: pixels, side, counts per pixel
 MAX_SYNTHETIC_PIXELS = 400 * 400
+MAX_SYNTHETIC_SIDE = 400
+MAX_SYNTHETIC_COUNTS = 5000
 
 
 def open_source(source, *, energy_offset=None, energy_scale=None):
@@ -28,15 +33,12 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
     """
     source = str(source).strip()
     truth = names = true_grains = None
-    if source.startswith("synthetic:"):
-        parts = source.split(":")
-        try:
-            h, w = (int(v) for v in parts[1].lower().split("x"))
-            counts = float(parts[2]) if len(parts) > 2 else 200.0
-        except (ValueError, IndexError):
-            raise ValueError(f"Synthetic maps are named 'synthetic:HxW[:counts]', got {source!r}.") from None
-        if h * w > MAX_SYNTHETIC_PIXELS:
-            raise ValueError(f"A synthetic map of {h} x {w} pixels is too big for a dashboard (max 400 x 400).")
+    if source.startswith("synthetic-tof:"):  # Bragg edges of Fe, Ni, Al, Cu pieces of varying thickness
+        h, w, _ = synthetic_size(source.replace("synthetic-tof:", "synthetic:"))
+        tof = datasets.make_tof((h, w), 661, seed=0)
+        image, truth, names = tof.image, tof.labels, tof.names
+    elif source.startswith("synthetic:"):
+        h, w, counts = synthetic_size(source)
         rock = datasets.make_rock((h, w), counts_per_pixel=counts, seed=0)
         image, truth, names, true_grains = rock.image, rock.labels, rock.phase_names, rock.grain_ids
     else:
@@ -44,12 +46,14 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
             raise ValueError("Choose a bundled map or give a file to load.")
         kw = {}
         if source.startswith("sample:"):
-            source = str(datasets.sample_path(source.split(":", 1)[1]))
-        if source.lower().endswith(".npy"):
+            path = datasets.sample_path(source.split(":", 1)[1])
+        else:
+            path = input_path(source)  # inside the data folder, a regular file: else a PageError
+        if path.name.lower().endswith(".npy"):
             if energy_offset is None or energy_scale is None:
                 raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
             kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
-        image = io.load(source, **kw)
+        image = _load(path, kw)
         if image.is_lazy:
             raise ValueError("This map is too big to explore interactively here; run "
                              "`python -m phaselib precompute` on it and open the results.")
@@ -57,6 +61,53 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
             raise ValueError(f"This map ({image.shape[0]} x {image.shape[1]} x {image.n_channels}) is too big "
                              "for a dashboard; crop it first (phaselib.preprocess.crop) or precompute it.")
     return image, truth, names, true_grains
+
+
+def named_lines(image, spectrum, **kw):
+    """The strongest named X-ray lines of a spectrum (:func:`phaselib.quantify.identify_lines`); none for a map
+    that is not EDS (another axis, or intensities)."""
+    from phaselib import quantify
+
+    if not image.is_eds:
+        return []
+    return quantify.identify_lines(spectrum, image.energy_keV, beam_energy=image.beam_energy, **kw)
+
+
+def summed(data, axis=0):
+    """Sum over ``axis``: exact integers for counts, float64 for intensities (never truncated)."""
+    return data.sum(axis, dtype=np.float64 if data.dtype.kind == "f" else np.int64)
+
+
+def synthetic_size(source):
+    """``(h, w, counts)`` of ``synthetic:HxW[:counts]``, within the dashboard's bounds, else ValueError."""
+    parts = str(source).strip().split(":")
+    try:
+        h, w = (int(v) for v in parts[1].lower().split("x"))
+        counts = float(parts[2]) if len(parts) > 2 else 200.0
+        if len(parts) > 3 or not np.isfinite(counts):
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ValueError(f"Synthetic maps are named 'synthetic:HxW[:counts]', e.g. 'synthetic:200x300', "
+                         f"got {str(source)[:40]!r}.") from None
+    side = MAX_SYNTHETIC_SIDE
+    if not (4 <= h <= side and 4 <= w <= side) or h * w > MAX_SYNTHETIC_PIXELS:
+        raise ValueError(f"A synthetic map of {h} x {w} pixels is outside what a dashboard makes: each side "
+                         f"4 to {side} pixels (max {side} x {side}).")
+    if not 1 <= counts <= MAX_SYNTHETIC_COUNTS:
+        raise ValueError(f"A synthetic map takes 1 to {MAX_SYNTHETIC_COUNTS} counts per pixel, got {counts:g}.")
+    return h, w, counts
+
+
+def _load(path, kw):
+    """:func:`phaselib.load`, its errors told without server paths, raw Python text or the file's contents."""
+    try:
+        return io.load(str(path), **kw)
+    except Exception as err:  # noqa: BLE001 - every failure to read becomes a message naming the file
+        text = user_message(err, f"reading {shown_name(path)}")
+        if text.startswith("Something went wrong (") or quotes_file(text, path):
+            text = (f"{shown_name(path)}: could not be read as a map (the file is damaged or not in a format "
+                    f"this page reads).")
+        raise PageError(text) from None
 
 
 def grain_score(grains, labels, true_grains, crop_box=None):

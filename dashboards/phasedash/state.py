@@ -16,12 +16,13 @@ from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
 from .session_file import SessionFile
-from .sources import grain_score, open_source
+from .sources import grain_score, named_lines, open_source, summed
 
 SAMPLES = {
     "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
     "Synthetic rock with ground truth (200 x 300)": "synthetic:200x300",
     "Synthetic rock, low counts (20 counts/px, 200 x 300)": "synthetic:200x300:20",
+    "Synthetic neutron ToF transmission, Bragg edges (64 x 64 x 661)": "synthetic-tof:64x64",
 }
 ALGORITHMS = ("PCA", "NMF", "ICA")
 CLUSTER_METHODS = {"k-means": "kmeans", "Gaussian mixture": "gmm", "fuzzy c-means": "fcm"}
@@ -64,6 +65,9 @@ class Session(SessionFile, T.HasTraits):
     phase_lines = T.Any(())
     grain_options = T.Dict()
     grains = T.Any(None)         # GrainMap
+    paint = T.Any(None)          # (H, W) int16 painted classes of the Label step, -1 unpainted
+    label_names = T.Any(())      # names of the painted classes
+    supervised = T.Any(None)     # (Classification, painted classes used) of the Label step
     _truth_full = None
     _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels): the last spatial-prior map
@@ -93,7 +97,7 @@ class Session(SessionFile, T.HasTraits):
         data = np.asarray(image.data)
         if data.dtype.kind == "f" and not np.isfinite(data).all():
             raise ValueError("The map holds NaN or infinite values: it is not a map of X-ray counts.")
-        if data.dtype.kind in "if" and data.min() < 0:
+        if image.is_counts and data.dtype.kind in "if" and data.min() < 0:
             raise ValueError("The map holds negative values: it is not a map of X-ray counts.")
         if image.shape[0] * image.shape[1] < 4:
             raise ValueError(f"The map has {image.shape[0] * image.shape[1]} pixel(s); at least 4 are needed.")
@@ -102,9 +106,8 @@ class Session(SessionFile, T.HasTraits):
             raise ValueError("The map holds no counts (every pixel is zero).")
         self.image = image
         self.brightness = brightness.astype(np.float32)
-        self.total = data.reshape(-1, data.shape[-1]).sum(0, dtype=np.int64).astype(np.float64)
-        self.total_lines = quantify.identify_lines(self.total, image.energy_keV, beam_energy=image.beam_energy,
-                                                   n_lines=10)
+        self.total = summed(data.reshape(-1, data.shape[-1])).astype(np.float64)
+        self.total_lines = named_lines(image, self.total, n_lines=10)
 
     def clear_caches(self):
         """Forget results cached for the current map (they hold a reference to it)."""
@@ -153,7 +156,7 @@ class Session(SessionFile, T.HasTraits):
         c0, c1 = sorted((int(np.clip(col, 0, w - 1)), int(np.clip(col1, 1, w))))
         r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)
         block = np.asarray(self.image.data[r0:r1, c0:c1])
-        return block.reshape(-1, block.shape[-1]).sum(0, dtype=np.int64), (r0, r1, c0, c1)
+        return summed(block.reshape(-1, block.shape[-1])), (r0, r1, c0, c1)
 
     # --------------------------------------------------------- decomposition
     def run_pca(self, progress=None):
@@ -164,7 +167,7 @@ class Session(SessionFile, T.HasTraits):
         with self.hold_trait_notifications():
             self.pca = pca
             self.n_components = max(2, min(pca.suggested_n_components or 2, n))
-            self.n_clusters = self.n_components
+            self.n_clusters = self.n_components + (1 if pca.params.get("centred") else 0)  # shapes: K - 1 directions
         return pca
 
     def decompose(self, algorithm=None, n_components=None, progress=None):
@@ -257,6 +260,8 @@ class Session(SessionFile, T.HasTraits):
         """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
         chosen number kept by merging the most alike), once per clustering; ``refinement`` says what."""
         clus = self.clustering
+        if not self.image.is_counts:  # refine's chi-square assumes counts: an intensity cube keeps its clusters
+            self._refined = (clus, clus.labels.reshape(self.image.shape[:2]).astype(np.int16), [])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)
@@ -310,8 +315,7 @@ class Session(SessionFile, T.HasTraits):
         labels = self.labels
         sp = self._sums_from_last(labels, k) or quantify.phase_spectra(self.image, labels, k)
         self._sums_of = (self.image, labels, sp)
-        lines = [quantify.identify_lines(s, self.image.energy_keV, beam_energy=self.image.beam_energy)
-                 if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
+        lines = [named_lines(self.image, s) if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
         with self.hold_trait_notifications():
             self.spectra, self.phase_lines, self.minerals = sp, lines, ()
         return sp
@@ -320,6 +324,7 @@ class Session(SessionFile, T.HasTraits):
         """Composition and best-matching minerals of each phase (:func:`phaselib.identify.name_phases`)."""
         self._need(self.spectra, "Make a phase map first.")
         self._need(self.image.beam_energy, "Naming minerals needs the beam energy of the map.")
+        self._need(self.image.is_eds or None, "Minerals are named from X-ray lines: this map is not EDS.")
         names = identify.name_phases(self.spectra.sums, self.image.energy_keV, beam_energy=self.image.beam_energy)
         self.minerals = tuple(names)
         return self.minerals

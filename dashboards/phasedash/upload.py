@@ -4,24 +4,36 @@ ipywidgets' ``FileUpload`` sends the whole file in one websocket message and kee
 kernel: a file over the server's message limit silently drops the page's connection, and a
 500 MB map costs 500 MB of the Binder pod's 2 GB. This widget (anywidget) checks the size in
 the browser, sends ``CHUNK``-byte slices one at a time (each acknowledged by the kernel) and
-writes them straight to a temporary folder.
+writes them straight to a folder of its own under the data folder's ``uploads/``.
+
+The server does not trust the browser: the declared sizes are checked against the server's
+limit (``PHASEDASH_MAX_UPLOAD``) and the free disk, a chunk past its file's declared size is
+refused (the upload is dropped and its files removed), and the files must be whole at the end.
+Uploaded files are removed when the kernel ends (or, after a crash, by the next upload on the
+server), unless a saved session points at them (:func:`keep`).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import anywidget
 import traitlets
+
+from .confine import data_root, user_message
 
 CHUNK = 8 * 2**20  # bytes per message: under Voilà's default 10 MB websocket limit
 try:  # the largest upload taken, bytes (a server setting)
     MAX_BYTES = int(os.environ.get("PHASEDASH_MAX_UPLOAD", 8 * 2**30))
 except ValueError:
     MAX_BYTES = 8 * 2**30
+MAX_FILES = 8  # files in one upload (an .rpl and its .raw: 2)
+KEEP = ".kept"  # marker of an upload folder that a saved session points at
+_MINE = []  # upload folders of this kernel, removed at exit unless kept
 
 _ESM = """
 function render({ model, el }) {
@@ -104,50 +116,140 @@ class ChunkedUpload(anywidget.AnyWidget):
     def __init__(self, on_files, on_error, **kwargs):
         super().__init__(**kwargs)
         self._on_files, self._on_error = on_files, on_error
-        self._files, self._paths = [], []
+        self._files, self._paths, self._sizes = [], [], []
         self.on_msg(self._safe_receive)
 
     def _safe_receive(self, _, content, buffers):
         try:
             self.receive(content, buffers)
         except Exception as exc:  # a full disk, a closed file: say so, free the browser's button
-            self._close()
-            self._on_error(f"Upload failed: {exc}")
+            self._drop()
+            self._on_error(f"Upload failed: {user_message(exc, 'uploading')}")
             self.send({"kind": "ack", "ok": False})
 
     def receive(self, content, buffers=()):
-        """Handle one message from the browser (public for tests)."""
+        """Handle one message from the browser (public for tests). Nothing in it is trusted."""
         kind = content.get("kind")
         if kind == "too_big":
-            self._on_error(f"{', '.join(content['names'])}: {_size(content['size'])} is more than this "
-                           f"dashboard takes ({_size(self.max_bytes)}); open a crop or a binned copy, or "
-                           f"give its path on the server.")
+            names = ", ".join(Path(str(n)).name[:80] for n in list(content.get("names") or [])[:MAX_FILES])
+            self._on_error(f"{names}: {_size(_int(content.get('size')))} is more than this dashboard takes "
+                           f"({_size(self.max_bytes)}); open a crop or a binned copy, or put it in the "
+                           f"server's data folder.")
         elif kind == "start":
-            self._close()
-            folder = Path(tempfile.mkdtemp(prefix="phasedash-upload-"))
-            need, free = sum(content["sizes"]), shutil.disk_usage(folder).free
-            if need > free:
-                folder.rmdir()
-                self._on_error(f"{_size(need)} to upload, but only {_size(free)} of disk is free on the server.")
-                return self.send({"kind": "ack", "ok": False})
-            self._paths = [folder / Path(n).name for n in content["names"]]
-            self._files = [open(p, "wb") for p in self._paths]  # noqa: SIM115 - closed in _close
-            self.send({"kind": "ack", "ok": True})
+            self._drop()
+            refusal = self._start(list(content.get("names") or []), list(content.get("sizes") or []))
+            if refusal:
+                self._on_error(refusal)
+            self.send({"kind": "ack", "ok": not refusal})
         elif kind == "chunk" and self._files:
-            f = self._files[int(content["file"])]
-            f.seek(int(content["offset"]))
-            f.write(bytes(buffers[0]) if buffers else b"")
+            i, offset = _int(content.get("file")), _int(content.get("offset"))
+            data = bytes(buffers[0]) if buffers else b""
+            if not 0 <= i < len(self._files) or offset < 0 or offset + len(data) > self._sizes[i]:
+                name = self._paths[i].name if 0 <= i < len(self._paths) else "the upload"
+                self._drop()
+                self._on_error(f"{name}: more data than its declared size arrived; the upload was refused.")
+                return self.send({"kind": "ack", "ok": False})
+            f = self._files[i]
+            f.seek(offset)
+            f.write(data)
             self.send({"kind": "ack", "ok": True})
         elif kind == "done" and self._files:
-            paths = self._paths
+            paths, sizes = self._paths, self._sizes
             self._close()
+            short = [p.name for p, n in zip(paths, sizes) if p.stat().st_size != n]
+            if short:
+                self._drop(paths)
+                self._on_error(f"{', '.join(short)}: the upload is incomplete; try again.")
+                return self.send({"kind": "ack", "ok": False})
             self.send({"kind": "ack", "ok": True})
             self._on_files(paths)
+        elif kind in ("chunk", "done"):  # no upload open (refused, or never started)
+            self.send({"kind": "ack", "ok": False})
+
+    def _start(self, names, sizes):
+        """Open the files of a new upload; returns a refusal message, or "" when under way."""
+        names = [Path(str(n)).name for n in names]
+        sizes = [_int(n) for n in sizes]
+        if not names or len(names) != len(sizes) or len(names) > MAX_FILES:
+            return f"Upload 1 to {MAX_FILES} files at once."
+        if any(not n or n.startswith(".") or len(n) > 200 for n in names) or len(set(names)) != len(names):
+            return "These file names cannot be uploaded (hidden, too long or repeated names)."
+        if min(sizes) < 0 or sum(sizes) > self.max_bytes:
+            return (f"{', '.join(names)}: {_size(max(sum(sizes), 0))} is more than this dashboard takes "
+                    f"({_size(self.max_bytes)}).")
+        root = data_root() / "uploads"
+        root.mkdir(parents=True, exist_ok=True)
+        sweep(root)
+        need, free = sum(sizes), shutil.disk_usage(root).free
+        if need > free:
+            return f"{_size(need)} to upload, but only {_size(free)} of disk is free on the server."
+        folder = root / f"{os.getpid()}-{secrets.token_hex(4)}"
+        folder.mkdir()
+        _MINE.append(folder)
+        self._paths, self._sizes = [folder / n for n in names], sizes
+        self._files = [open(p, "wb") for p in self._paths]  # noqa: SIM115 - closed in _close
+        return ""
 
     def _close(self):
         for f in self._files:
             f.close()
         self._files = []
+
+    def _drop(self, paths=None):
+        """Close the upload under way and remove its files (a refused or broken upload)."""
+        paths = self._paths if paths is None else paths
+        self._close()
+        for p in paths:
+            Path(p).unlink(missing_ok=True)
+        self._paths, self._sizes = [], []
+
+
+def _int(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError, OverflowError):
+        return -1
+
+
+def keep(source):
+    """Keep the upload folder of ``source`` (a path in the data folder) after this kernel ends:
+    a saved session points at it. Other sources are left alone."""
+    try:
+        path = (data_root() / str(source)).resolve()
+        uploads = (data_root() / "uploads").resolve()
+    except (OSError, ValueError):
+        return
+    if uploads in path.parents and path.parent.parent == uploads and path.parent.is_dir():
+        (path.parent / KEEP).touch()
+
+
+def remove_mine():
+    """Remove this kernel's upload folders, except those a saved session points at (runs at exit)."""
+    for folder in list(_MINE):
+        if not (folder / KEEP).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        _MINE.remove(folder)
+
+
+def sweep(root):
+    """Remove upload folders left by kernels that died without cleaning up (not the kept ones)."""
+    for folder in root.iterdir():
+        pid = folder.name.split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)) and not (folder / KEEP).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+atexit.register(remove_mine)
 
 
 def _size(n):

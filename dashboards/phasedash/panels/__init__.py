@@ -7,6 +7,7 @@
 ``phase_map.py``       4. Phase map: from clusters, Otsu thresholds or a spatial prior; table, spectra
 ``compare.py``         5. Compare: three methods, renumbered to match, where they disagree, ARI
 ``grains.py``          6. Grains: watershed, grain map, size statistics, CSD
+``label.py``           Label: paint pixels of each phase, train a classifier, confusion matrix
 ``export.py``          7. Export: PNG, TIFF, CSV, MSA and session files
 =====================  ======================================================================
 
@@ -60,7 +61,8 @@ from .data import DataPanel  # noqa: E402
 from .decomposition import DecompositionPanel  # noqa: E402
 from .export import ExportPanel, export  # noqa: E402
 from .grains import GrainsPanel  # noqa: E402
+from .label import LabelPanel  # noqa: E402
 from .phase_map import PhaseMapPanel  # noqa: E402
 
 __all__ = ["ClusteringPanel", "ComparePanel", "DataPanel", "DecompositionPanel", "ExportPanel", "GrainsPanel",
-           "Panel", "PhaseMapPanel", "export", "guide", "tidy"]
+           "LabelPanel", "Panel", "PhaseMapPanel", "export", "guide", "tidy"]

@@ -10,6 +10,8 @@ from ..plots import CurveView, MapView, labels_rgb, phase_colour, scalar_rgb
 from ..state import CLUSTER_METHODS
 from . import Panel, guide
 
+ESTIMATE_NOTE = "Press <b>Estimate the number</b> to score 2 to 8 clusters."
+
 
 class ClusteringPanel(Panel):
     def __init__(self, app):
@@ -57,10 +59,11 @@ class ClusteringPanel(Panel):
                   ["Where do the criteria agree on the number of clusters?",
                    "Which pixels are mixed, and where are they on the map?"]),
             W.HBox([W.VBox([self.method, self.k, self.threshold, self.estimate_btn, self.unassigned]),
-                    self.curves.figure]),
-            W.HBox([W.VBox([W.HBox([self.pair_x, self.pair_y]), self.scatter_fig]), self.clusters.figure,
-                    W.VBox([self.member, self.membership.figure])]),
+                    self.curves.widget]),
+            W.HBox([W.VBox([W.HBox([self.pair_x, self.pair_y]), self.scatter_fig]), self.clusters.widget,
+                    W.VBox([self.member, self.membership.widget])]),
         ])
+        self.curves.wait_for(ESTIMATE_NOTE)
 
     def refresh(self):
         s = self.s
@@ -91,6 +94,8 @@ class ClusteringPanel(Panel):
         self.show_membership()
         if s.estimate is not None:
             self.show_estimate()
+        else:
+            self.curves.wait_for(ESTIMATE_NOTE)
 
     def show_scatter(self):
         s, c = self.s, self.s.clustering
@@ -106,7 +111,8 @@ class ClusteringPanel(Panel):
     def show_membership(self):
         c = self.s.clustering
         if c is None or c.memberships is None or self.member.value is None:
-            self.membership.show(np.full((1, 1, 3), 240, np.uint8), "membership (fuzzy c-means / GMM only)")
+            self.membership.wait_for("Memberships come with <b>fuzzy c-means</b> or the <b>Gaussian mixture</b>: "
+                                     "choose one of them above.")
             return
         h, w = self.s.image.shape[:2]
         m = c.memberships[:, self.member.value].reshape(h, w)

@@ -16,16 +16,25 @@ class ComparePanel(Panel):
         self.go = W.Button(description="Compare the methods", button_style="primary", icon="columns")
         self.maps = {m: MapView(m, width=300) for m in ("pca-kmeans", "nmf-otsu", "fuzzy-cmeans")}
         self.disagree = MapView("where they disagree", width=300, css="pd-disagree-map")
+        self.supervised = MapView("supervised (Label step)", width=300, css="pd-compare-supervised")
         self.table = W.HTML()
         self.go.on_click(lambda _: self.app.compare())
         self.result = None
+        self.refresh()
         self.widget = W.VBox([
             guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods. The adjusted Rand "
                   "index (ARI) measures how much two phase maps agree (1: the same partition, 0: chance); on a "
                   "synthetic map it is also measured against the true phases.",
                   ["Where do the methods disagree? Are those pixels mixed, or on grain boundaries?"]),
-            self.go, W.HBox([v.figure for v in self.maps.values()]),
-            W.HBox([self.disagree.figure, self.table])])
+            self.go, W.HBox([v.widget for v in self.maps.values()]),
+            W.HBox([self.disagree.widget, self.supervised.widget, self.table])])
+
+    def refresh(self):
+        """A new map or new clusters: the comparison made before no longer applies."""
+        self.result = None
+        for v in [*self.maps.values(), self.disagree, self.supervised]:
+            v.wait_for("Press <b>Compare the methods</b> to compute.")
+        self.table.value = ""
 
     def show(self, result):
         self.result = result
@@ -39,4 +48,21 @@ class ComparePanel(Panel):
         self.disagree.show(rgb, f"disagree: {100 * differ.mean():.1f} % of pixels")
         rows = "".join(f"<tr><td>{a} vs {b}</td><td>{v:.3f}</td></tr>" for (a, b), v in agree.items())
         rows += "".join(f"<tr><td>{m} vs truth</td><td>{v:.3f}</td></tr>" for m, v in acc.items() if v is not None)
+        rows += self._supervised(maps, k)
         self.table.value = f"<table class='phasedash-agreement'><tr><th>pair</th><th>ARI</th></tr>{rows}</table>"
+
+    def _supervised(self, maps, k):
+        """The Label step's map beside the unsupervised ones (renumbered to match the first); its ARI rows."""
+        from phaselib.compare import adjusted_rand, match_labels
+
+        sup = self.s.supervised
+        first, ref = next(iter(maps.items()))
+        if sup is None or sup[0].labels.shape != ref.shape:
+            self.supervised.wait_for("Train a classifier in the <b>Label</b> step to see it here.")
+            return ""
+        lab = match_labels(sup[0].labels, ref)
+        self.supervised.show(labels_rgb(lab, max(k, int(lab.max()) + 1), self.app.colours),
+                             f"supervised ({sup[0].classifier})")
+        acc = self.s.accuracy(lab)
+        return (f"<tr><td>supervised vs {first}</td><td>{adjusted_rand(lab, ref):.3f}</td></tr>"
+                + ("" if acc is None else f"<tr><td>supervised vs truth</td><td>{acc:.3f}</td></tr>"))

@@ -8,7 +8,8 @@ from pathlib import Path
 import ipywidgets as W
 import numpy as np
 
-from ..plots import MapView, SpectrumView, scalar_rgb
+from ..confine import data_root
+from ..plots import MapView, SpectrumView, axis_labels, rounded, scalar_rgb
 from ..state import SAMPLES
 from ..upload import ChunkedUpload
 from . import Panel, guide
@@ -23,7 +24,8 @@ class DataPanel(Panel):
         self.upload = ChunkedUpload(self.uploaded, lambda msg: self.app.runner.error(msg),
                                     accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy",
                                     description="Upload a map", tooltip="an .rpl together with its .raw")
-        self.path = W.Text(placeholder="or a path on the server: /data/map.bcf", layout=W.Layout(width="360px"))
+        self.path = W.Text(placeholder="or a file in the server's data folder: map.bcf",
+                           layout=W.Layout(width="360px"))
         self.load_path = W.Button(description="Open path", icon="file")
         self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
         self.scale = W.FloatText(description="scale (keV/ch)", step=0.0001, layout=W.Layout(width="200px"))
@@ -54,8 +56,8 @@ class DataPanel(Panel):
                                   "Do bright and dark areas of the map have different spectra?"]),
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
-            W.HBox([W.VBox([self.pick, self.map.figure, W.HBox([self.crop_btn, self.uncrop_btn])]),
-                    self.spectrum.figure]),
+            W.HBox([W.VBox([self.pick, self.map.widget, W.HBox([self.crop_btn, self.uncrop_btn])]),
+                    self.spectrum.widget]),
         ])
 
     def _calibration(self):
@@ -68,7 +70,7 @@ class DataPanel(Panel):
         if not main:
             self.app.runner.error("Upload the .rpl file together with its .raw file.")
             return
-        path = str(main[0])
+        path = str(Path(main[0]).relative_to(data_root()))  # a name in the data folder, no server path
         self.app.load(path, **(dict(energy_offset=self.offset.value, energy_scale=self.scale.value)
                                 if path.lower().endswith(".npy") else {}))
 
@@ -95,7 +97,8 @@ class DataPanel(Panel):
         mean = self.s.total / self.s.brightness.size
         self.spectrum.show(self.s.image.energy_keV, [mean, np.maximum(spec / n, 1e-3)],
                            colours=["#999999", "#d62728"], labels=["whole map (mean)", name],
-                           lines=self.s.total_lines, title=f"spectrum of {name} (per pixel)")
+                           lines=self.s.total_lines, title=f"spectrum of {name} (per pixel)",
+                           **axis_labels(self.s.image))
 
     def refresh(self):
         s, im = self.s, self.s.image
@@ -109,10 +112,16 @@ class DataPanel(Panel):
         self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
-                           f"{h} x {w} pixels x {c} channels, {s.brightness.mean():.0f} counts/pixel; "
-                           f"beam {im.beam_energy or '?'} kV; pixel {im.pixel_size or '?'} um; "
+                           f"{h} x {w} pixels x {c} channels, " + (f"{s.brightness.mean():.0f} counts/pixel; "
+                                                                    if im.is_counts else f"{_axis_text(im)}; ") +
+                           f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
                            f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}")
-        self.map.show(scalar_rgb(s.brightness), "counts per pixel")
+        self.map.show(scalar_rgb(s.brightness), "counts per pixel" if im.is_counts else f"summed {im.signal}")
         self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=s.total_lines,
                            labels=["whole map (mean per pixel)"], colours=["#1f77b4"],
-                           title="summed spectrum (mean per pixel), strongest lines named")
+                           title="summed spectrum (mean per pixel), strongest lines named", **axis_labels(im))
+
+
+def _axis_text(image):
+    """``Wavelength 1-5 Å, intensity``: the signal axis of a map that is not of counts."""
+    return html.escape(f"{image.name} {image.axis[0]:.4g}-{image.axis[-1]:.4g} {image.units}, {image.signal}")

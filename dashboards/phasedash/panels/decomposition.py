@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from ..plots import CurveView, MapView, SpectrumView, scalar_rgb
+from ..plots import CurveView, MapView, SpectrumView, axis_labels, scalar_rgb
 from ..state import ALGORITHMS
 from . import Panel, guide
 
@@ -35,9 +35,9 @@ class DecompositionPanel(Panel):
                   "is noise. NMF gives non-negative, more physical components; ICA unmixes the PCA scores.",
                   ["How many components stand above the noise?",
                    "Which element peaks does each factor show? Where is it strong on the map?"]),
-            W.HBox([W.VBox([self.scree.figure, self.log, self.suggested]),
+            W.HBox([W.VBox([self.scree.widget, self.log, self.suggested]),
                     W.VBox([self.algorithm, self.n, self.component])]),
-            W.HBox([self.loading.figure, self.factor.figure]),
+            W.HBox([self.loading.widget, self.factor.widget]),
         ])
 
     def refresh(self):
@@ -48,7 +48,8 @@ class DecompositionPanel(Panel):
         x = np.arange(1, len(ev) + 1)
         noise = s.pca.noise_variance / s.pca.explained_variance[0] * ev[0] if s.pca.noise_variance else None
         ys = [ev] + ([np.full(len(ev), noise)] if noise else [])
-        self.scree.show(x, ys, colours=["#1f77b4", "#d62728"], labels=["explained variance", "Poisson noise"],
+        noise_name = "Poisson noise" if s.image.is_counts else "noise"
+        self.scree.show(x, ys, colours=["#1f77b4", "#d62728"], labels=["explained variance", noise_name],
                         markers=[s.pca.suggested_n_components + 0.5] if s.pca.suggested_n_components else [])
         self.suggested.value = (f"Suggested: <b>{s.pca.suggested_n_components}</b> components above the noise "
                                 f"(Marchenko-Pastur edge).")
@@ -69,5 +70,5 @@ class DecompositionPanel(Panel):
         i = min(self.component.value, d.n_components - 1)
         self.loading.show(scalar_rgb(d.loadings[..., i]), f"{d.algorithm.upper()} loading {i}")
         self.factor.show(self.s.image.energy_keV, d.factors[i], lines=self.s.total_lines,
-                         title=f"{d.algorithm.upper()} factor {i}")
+                         title=f"{d.algorithm.upper()} factor {i}", **axis_labels(self.s.image))
         self.factor.ys.min = float(min(0.0, d.factors[i].min()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import secrets
 from pathlib import Path
 
 import ipywidgets as W
@@ -11,27 +12,38 @@ import ipywidgets as W
 from phaselib import quantify
 from phaselib.render import save_phase_map_png
 
+from ..confine import output_folder
 from ..plots import labels_rgb
+from ..upload import keep
 from . import Panel, guide
+
+MAX_SESSION_FILE = 2**20  # bytes: a session file is a few kB
 
 
 class ExportPanel(Panel):
     def __init__(self, app):
         super().__init__(app)
-        self.folder = W.Text(value="phasedash-export", description="folder")
+        self.folder = W.Text(value=f"results-{secrets.token_hex(3)}", description="folder",
+                             placeholder="a folder name in the server's export folder")
         self.export = W.Button(description="Export results", button_style="primary", icon="download")
         self.save = W.Button(description="Save session", icon="save")
         self.reopen = W.FileUpload(accept=".json", description="Reopen session")
         self.links = W.HTML()
         self.export.on_click(lambda _: self.app.export(self.folder.value))
         self.save.on_click(lambda _: self.app.save_session(self.folder.value))
-        self.reopen.observe(self.user(lambda ch: ch["new"] and self.app.restore(bytes(ch["new"][0]["content"]))),
-                            "value")
+        self.reopen.observe(self.user(lambda ch: ch["new"] and self.reopened(ch["new"][0])), "value")
         self.widget = W.VBox([
             guide("<h3>7. Export</h3>Write the phase map (PNG, TIFF), the modal table and grain table (CSV), "
                   "the phase spectra (MSA, readable by HyperSpy and vendor software) and a session file that "
-                  "reopens this state. Files go to the folder on the server and can be downloaded here."),
+                  "reopens this state. Files go to a folder of the server's export folder and can be downloaded "
+                  "here."),
             self.folder, W.HBox([self.export, self.save, self.reopen]), self.links])
+
+    def reopened(self, upload):
+        if len(upload["content"]) > MAX_SESSION_FILE:
+            self.app.runner.error(f"{Path(str(upload.get('name', ''))).name}: too big for a session file.")
+            return None
+        return self.app.restore(bytes(upload["content"]))
 
     def show_files(self, paths):
         links = []
@@ -52,7 +64,7 @@ def export(session, folder, colours=None):
 
     s = session
     s._need(s.labels, "Make a phase map before exporting.")
-    folder = Path(folder)
+    folder = output_folder(folder)  # inside the export folder, or a message
     folder.mkdir(parents=True, exist_ok=True)
     if s.spectra is None or s.spectra.sums.shape[0] != int(s.labels.max()) + 1:
         s.measure()
@@ -66,6 +78,7 @@ def export(session, folder, colours=None):
                                 minerals=[n.best for n in s.minerals] if len(s.minerals) == k else None)
     quantify.write_phase_table(rows, out[2])
     s.save_session(out[3])
+    keep(s.source)  # an uploaded map stays while a saved session points at it
     im = s.image
     out += quantify.save_msa(s.spectra.means, im.energy_offset, im.energy_scale, folder,
                              names=[f"phase_{i}" for i in range(k)], beam_energy=im.beam_energy, overwrite=True)

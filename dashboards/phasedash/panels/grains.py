@@ -46,8 +46,14 @@ class GrainsPanel(Panel):
                   ["Are the grains of the minerals of different sizes?",
                    "What residence time does the CSD give for your growth rate?"]),
             W.HBox([W.VBox([self.phase, self.min_distance, self.min_area, self.border, self.growth, self.go]),
-                    self.map.figure]),
-            W.HBox([self.hist.figure, self.csd.figure]), self.stats])
+                    self.map.widget]),
+            W.HBox([self.hist.widget, self.csd.widget]), self.stats])
+        self.waiting()
+
+    def waiting(self):
+        for v in (self.map, self.hist, self.csd):
+            v.wait_for("Press <b>Separate grains</b> to compute.")
+        self.stats.value = ""
 
     def options(self):
         o = dict(min_distance=self.min_distance.value, min_area=self.min_area.value,
@@ -66,6 +72,7 @@ class GrainsPanel(Panel):
                 self.phase.value = keep if keep < k else -1
         g = s.grains
         if g is None:
+            self.waiting()
             return
         self.map.show(grains_rgb(g.labels), f"{g.n_grains} grains")
         self.show_stats()

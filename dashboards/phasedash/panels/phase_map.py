@@ -11,7 +11,7 @@ import numpy as np
 from phaselib import quantify
 from phaselib.refine import describe_change
 
-from ..plots import CurveView, MapView, SpectrumView, labels_rgb, phase_colour
+from ..plots import CurveView, MapView, SpectrumView, axis_labels, labels_rgb, phase_colour
 from . import Panel, guide
 
 
@@ -55,7 +55,7 @@ class PhaseMapPanel(Panel):
         self.component.observe(self.user(lambda ch: self.show_histogram()), "value")
         self.colour_phase.observe(self.user(lambda ch: self._colour_widget()), "value")
         self.colour.observe(self.user(lambda ch: self.app.set_colour(self.colour_phase.value, ch["new"])), "value")
-        self.otsu_box = W.VBox([W.HBox([self.component, self.reset]), self.threshold, self.hist.figure])
+        self.otsu_box = W.VBox([W.HBox([self.component, self.reset]), self.threshold, self.hist.widget])
         self.widget = W.VBox([
             guide("<h3>4. Phase map</h3>Each pixel gets the phase of its cluster, or, from component maps, of the "
                   "one component above its Otsu threshold (pixels above none or several stay <i>unassigned</i>, "
@@ -66,9 +66,9 @@ class PhaseMapPanel(Panel):
                   ["Which mineral is each phase? Compare its element lines with Mindat.",
                    "What are the modal proportions, and how much is unassigned?"]),
             W.HBox([self.source, self.min_size, self.beta]), self.hint,
-            W.HBox([W.VBox([self.map.figure, W.HBox([self.colour_phase, self.colour])]),
+            W.HBox([W.VBox([self.map.widget, W.HBox([self.colour_phase, self.colour])]),
                     W.VBox([self.table, self.name, self.otsu_box])]),
-            self.spectra.figure,
+            self.spectra.widget,
         ])
 
     def threshold_moved(self, change):
@@ -143,7 +143,7 @@ class PhaseMapPanel(Panel):
         means = np.maximum(s.spectra.means, 1e-3)
         uniq = {ln["line"]: ln for p in s.phase_lines for ln in p[:3]}
         self.spectra.show(s.image.energy_keV, means, colours=[self.app.colour(i) for i in range(k)],
-                          labels=[f"phase {i}" for i in range(k)], lines=list(uniq.values()))
+                          labels=[f"phase {i}" for i in range(k)], lines=list(uniq.values()), **axis_labels(s.image))
 
     def show_histogram(self):
         s, i = self.s, self.component.value
