@@ -164,7 +164,7 @@ async def first_map(page, front):
     await page.locator(".bk-tab", has_text=spec["tab"]).click()
     title = page.locator(".pd-cluster-title").first
     await title.get_by_text(re.compile(r"\d+ clusters")).wait_for()
-    return int(re.search(r"(\d+) clusters", await title.inner_text()).group(1))
+    return int(re.search(r"(\d+) clusters", await page.locator(".pd-cluster-title b").first.inner_text()).group(1))
 
 
 async def shown(page, front, k1):
