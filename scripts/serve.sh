@@ -34,5 +34,5 @@ echo
 # Pages open maps from PHASEDASH_DATA_DIR and write to PHASEDASH_EXPORT_DIR (dashboards/data, dashboards/exports).
 cd dashboards
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" VOILA_APP_IP="${HOST:-127.0.0.1}"
-nice ../.venv/bin/python -m phasedash.cache || echo "(the shared results will be computed by the first page)"
+nice ../.venv/bin/python -m phasedash.warm || echo "(the shared results will be computed by the first page)"
 exec ../.venv/bin/python -m voila . --no-browser --port="$PORT" --Voila.ip="${HOST:-127.0.0.1}" "$@"  # "$@": more Voilà options

@@ -10,7 +10,9 @@ import ipywidgets as W
 
 from phaselib.lowcount import needs_spatial_prior
 
-from . import cache
+from .cache import first_look as shared_first_look
+from .cache import shareable
+from .cache import step as shared_step
 from .confine import output_folder
 from .panels import (
     ClusteringPanel,
@@ -172,10 +174,10 @@ class App:
         def change():
             self.session.load(source, **calibration)
             self.colours = {}
-        if cache.shareable(source, calibration):  # a bundled map: its first look is shared by every kernel
+        if shareable(source, calibration):  # a bundled map: its first look is shared by every kernel
             def first_look():
                 self.colours = {}
-                cache.first_look(self.session, source, lambda: (change(), self._pipeline(pca=True)))
+                shared_first_look(self.session, source, lambda: (change(), self._pipeline(pca=True)))
             return self._new_map(first_look, "loading", wait, pipeline=False)
         return self._new_map(change, "loading", wait)
 
@@ -188,14 +190,14 @@ class App:
     def decompose(self, algorithm, n_components):
         s = self.session
         def compute():  # on a bundled map, shared with the class (cache.step)
-            cache.step(s, ["decompose", algorithm, int(n_components)], lambda: self._pipeline(
+            shared_step(s, ["decompose", algorithm, int(n_components)], lambda: self._pipeline(
                 decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)))
         return self.runner.run("decomposition", compute, lambda _: self.refresh("decomposition"),
                                f"{algorithm} with {n_components} components")
 
     def cluster(self, method, n_clusters, threshold=0.5):
         def compute():  # on a bundled map, shared with the class (cache.step)
-            cache.step(self.session, ["cluster", method, int(n_clusters), float(threshold)],
+            shared_step(self.session, ["cluster", method, int(n_clusters), float(threshold)],
                        lambda: self._pipeline(cluster=(method, n_clusters, threshold)))
         return self.runner.run("clustering", compute, lambda _: self.refresh("clustering"),
                                f"{method} with {n_clusters} clusters")

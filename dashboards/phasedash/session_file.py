@@ -85,6 +85,6 @@ def _repaint(session, state):
     paint[painted["rows"], painted["cols"]] = painted["classes"]
     session.paint, session.label_names = paint, list(state.get("label_names") or ())
     if state.get("classifier"):
-        from .panels.label import train
+        from .training import train
 
         train(session, state["classifier"])

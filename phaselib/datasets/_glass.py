@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import label as _label
 
-from . import _texture
+import phaselib.datasets._texture as _texture
 
 
 def glass_texture(shape, fractions, glass_index, *, grain_size, seed, exact_fractions=False):

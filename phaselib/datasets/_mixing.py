@@ -15,8 +15,10 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import label as _label
 
+import phaselib.datasets._detector as _detector
+import phaselib.datasets._minerals as _minerals
+
 from .._validate import check_number
-from . import _detector, _minerals
 
 _ROWS = 64  # rows of weights held at a time
 _TRUNCATE = 4.0  # the Gaussian of the beam spread is cut at 4 sigma

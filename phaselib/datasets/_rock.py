@@ -9,9 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+import phaselib.datasets._detector as _detector
+import phaselib.datasets._glass as _glass
+import phaselib.datasets._minerals as _minerals
+import phaselib.datasets._mixing as _mixing
+import phaselib.datasets._texture as _texture
+
 from .._image import SpectrumImage
 from .._validate import check_int, check_number, check_positive
-from . import _detector, _glass, _minerals, _mixing, _texture
 from ._texture import _check_seed, _check_shape, make_texture
 
 DEFAULT_MINERALS = ("albite", "quartz", "K-feldspar", "biotite", "magnetite", "apatite")

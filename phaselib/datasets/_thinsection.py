@@ -34,8 +34,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+import phaselib.datasets._glass as _glass
+import phaselib.datasets._minerals as _minerals
+import phaselib.datasets._optics as _optics
+
 from .._validate import check_choice, check_int, check_number, check_positive
-from . import _glass, _minerals, _optics
 from ._texture import _check_seed, _check_shape, make_texture
 
 __all__ = ["ThinSection", "make_thin_section", "render_thin_section", "write_training_folder"]

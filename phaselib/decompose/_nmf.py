@@ -7,11 +7,12 @@ from functools import partial
 
 import numpy as np
 
+import phaselib.decompose._nmf_kl as _kl
+
 from .._stream import WeightedBlocks, csr_from_counts, map_row_blocks
 from .._validate import check_choice, check_image, check_int, check_positive
 from ..cluster import kmeans
 from ..preprocess import energy_channels
-from . import _nmf_kl as _kl
 from ._base import NMF_SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _data, _evaluate
+import phaselib.deep._data as _data
+import phaselib.deep._evaluate as _evaluate
+
 from ._runner import load_set, predict
 
 

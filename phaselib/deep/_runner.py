@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _data
+import phaselib.deep._data as _data
 
 #: context each side of a window that is not kept: more than the U-Net's receptive radius
 #: (about 51 pixels at depth 3), so stitched windows equal the whole-image prediction
@@ -86,7 +86,7 @@ def load_model(path, *, backend="auto"):
     try:
         import torch
 
-        from . import _model
+        import phaselib.deep._model as _model
     except ImportError:
         raise ImportError(f"torch is needed to read {path.name} (pip install 'phaselib[deep]'), "
                           f"or its ONNX twin {twin.name}.") from None

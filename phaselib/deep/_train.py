@@ -11,8 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import phaselib.deep._data as _data
+import phaselib.deep._model as _model
+
 from .._validate import check_int, check_number
-from . import _data, _model
 from ._runner import onnx_twin
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import phaselib.identify._physics as phys
+
 from .._lines import ROCK_ELEMENTS
 from .._validate import check_array, check_choice, check_int, check_number, check_positive
-from . import _physics as phys
 from ._fit import GENERIC_ROCK, fit_lines, refine_calibration
 
 #: elements never used as cations in a mineral's signature (light, unmeasured or anions)

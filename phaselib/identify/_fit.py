@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
-from . import _physics as phys
+import phaselib.identify._physics as phys
 
 SI_K_EDGE, SI_KA = 1.839, 1.740  # keV
 #: relative error of the model in each channel (peak shapes, line energies, satellites): it

@@ -7,8 +7,9 @@ from functools import lru_cache
 
 import numpy as np
 
+import phaselib.identify._mixture as _mixture
+
 from .._validate import check_int, check_number
-from . import _mixture
 from ._composition import Composition
 from ._table import Mineral, default_table, read_table
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import _physics as phys
+import phaselib.identify._physics as phys
+
 from ._composition import NOT_CATIONS
 
 TABLE_PATH = Path(__file__).with_name("minerals.csv")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+import phaselib.io._cubes as _cubes
+
 from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
-from . import _cubes
 
 #: extension -> RosettaSciIO plugin module
 READERS = {

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _cubes, _formats
+import phaselib.io._cubes as _cubes
+import phaselib.io._formats as _formats
+
 from ._bcf import BcfRows, read_bcf
 from ._checks import DamagedFileError, check_input_path, memory_budget, should_be_lazy
 

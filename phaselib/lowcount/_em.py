@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import phaselib.lowcount._grow as _grow
+
 from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
 from .._stream import WeightedBlocks, block_rows_for, iter_row_blocks, sample_ranges
@@ -15,7 +17,6 @@ from .._validate import check_auto, check_image, check_int, check_number
 from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
-from . import _grow
 from ._potts import check_beta, loglik, normalise, potts_mean_field, smooth, weighted_sums
 
 #: below this mean number of counts per pixel, the spatial prior is used by default

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import _split
+import phaselib.morphology._split as _split
 
 CROSS = ndi.generate_binary_structure(2, 1)
 SOLID = 0.85  # a cluster at least this solid once its holes and bays are filled: its holes are inclusions

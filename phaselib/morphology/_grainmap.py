@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+import phaselib.morphology._boundaries as _boundaries
+
 from .._validate import check_array, check_positive
-from . import _boundaries
 from ._separate import _check_mask, _check_options, _separate
 from ._table import GrainTable, grain_table
 

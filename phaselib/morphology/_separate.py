@@ -17,8 +17,10 @@ from skimage.feature import peak_local_max
 from skimage.morphology import h_maxima, remove_small_holes
 from skimage.segmentation import relabel_sequential, watershed
 
+import phaselib.morphology._fill as _fill
+import phaselib.morphology._split as _split
+
 from .._validate import check_array, check_int, check_number
-from . import _fill, _split
 from ._split import MIN_PIECE, concave_cuts
 
 

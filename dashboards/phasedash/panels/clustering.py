@@ -8,7 +8,7 @@ import numpy as np
 
 from ..plots import CurveView, MapView, labels_rgb, phase_colour, scalar_rgb
 from ..state import CLUSTER_METHODS
-from . import Panel, guide
+from ._base import Panel, guide
 
 ESTIMATE_NOTE = "Press <b>Estimate the number</b> to score 2 to 8 clusters."
 

@@ -7,7 +7,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..plots import MapView, labels_rgb
-from . import Panel, guide
+from ._base import Panel, guide
 
 
 class ComparePanel(Panel):

@@ -12,7 +12,7 @@ from ..confine import data_root
 from ..plots import MapView, SpectrumView, axis_labels, rounded, scalar_rgb
 from ..state import SAMPLES
 from ..upload import ChunkedUpload
-from . import Panel, guide
+from ._base import Panel, guide
 
 
 class DataPanel(Panel):

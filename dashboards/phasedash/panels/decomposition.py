@@ -7,7 +7,7 @@ import numpy as np
 
 from ..plots import CurveView, MapView, SpectrumView, axis_labels, scalar_rgb
 from ..state import ALGORITHMS
-from . import Panel, guide
+from ._base import Panel, guide
 
 
 class DecompositionPanel(Panel):

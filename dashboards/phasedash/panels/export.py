@@ -15,7 +15,7 @@ from phaselib.render import save_phase_map_png
 from ..confine import output_folder
 from ..plots import labels_rgb
 from ..upload import keep
-from . import Panel, guide
+from ._base import Panel, guide
 
 MAX_SESSION_FILE = 2**20  # bytes: a session file is a few kB
 

@@ -11,7 +11,7 @@ import numpy as np
 from phaselib.morphology import crystal_size_distribution, size_statistics
 
 from ..plots import CurveView, MapView, grains_rgb
-from . import Panel, guide
+from ._base import Panel, guide
 
 
 class GrainsPanel(Panel):

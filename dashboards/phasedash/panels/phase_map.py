@@ -12,7 +12,7 @@ from phaselib import quantify
 from phaselib.refine import describe_change
 
 from ..plots import CurveView, MapView, SpectrumView, axis_labels, labels_rgb, phase_colour
-from . import Panel, guide
+from ._base import Panel, guide
 
 
 def _swatch(colour):
