@@ -278,13 +278,18 @@ def main(argv=None):
     ap.add_argument("--cull", type=int, default=60, help="culling time given to the Voilà server (s)")
     ap.add_argument("--cull-wait", type=float, default=180.0, help="seconds to wait for the kernels to go")
     ap.add_argument("--cache", default=str(WORK / "class-cache"), help="PHASEDASH_CACHE_DIR of the server")
+    ap.add_argument("--class-size", type=int, default=None,
+                    help="Voilà: CLASS_SIZE given to serve.sh (kernels kept ready); default: serve.sh's own")
     ap.add_argument("--json", default=None)
     opts = ap.parse_args(argv)
     extra = [] if opts.server == "panel" else [f"--ClassroomKernelManager.cull_disconnected_timeout={opts.cull}",
                                                "--MappingKernelManager.cull_interval=5"]
     load_before = os.getloadavg()
     t = time.time()
-    proc, url, log = start_server(opts.server, opts.port, extra, {"PHASEDASH_CACHE_DIR": opts.cache})
+    env = {"PHASEDASH_CACHE_DIR": opts.cache}
+    if opts.class_size is not None:
+        env["CLASS_SIZE"] = str(opts.class_size)
+    proc, url, log = start_server(opts.server, opts.port, extra, env)
     print(f"server up in {time.time() - t:.0f} s at {url}; the class arrives in {opts.settle:g} s", file=sys.stderr)
     time.sleep(opts.settle)
     sampler = Sampler(proc.pid)

@@ -33,6 +33,10 @@ echo
 # the bundled maps' first results are computed once here and shared by every kernel (phasedash/cache.py).
 # Pages open maps from PHASEDASH_DATA_DIR and write to PHASEDASH_EXPORT_DIR (dashboards/data, dashboards/exports).
 cd dashboards
+# one thread per kernel for BLAS/OpenMP: a class's kernels share the cores, threads spinning on them slow everyone
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" VOILA_APP_IP="${HOST:-127.0.0.1}"
 nice ../.venv/bin/python -m phasedash.warm || echo "(the shared results will be computed by the first page)"
-exec ../.venv/bin/python -m voila . --no-browser --port="$PORT" --Voila.ip="${HOST:-127.0.0.1}" "$@"  # "$@": more Voilà options
+# CLASS_SIZE: kernels kept ready for the guided page (a class arriving together; ~100 MB each; voila.json: 10)
+class=(); [ -z "${CLASS_SIZE:-}" ] || class=(--ClassroomKernelManager.class_size="$CLASS_SIZE")
+exec ../.venv/bin/python -m voila . --no-browser --port="$PORT" --Voila.ip="${HOST:-127.0.0.1}" "${class[@]}" "$@"  # "$@": more Voilà options

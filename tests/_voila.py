@@ -34,8 +34,11 @@ class Server(str):
 @contextlib.contextmanager
 def voila_server(folder=ROOT / "dashboards", timeout=120, env=None, args=()):
     """Serve ``folder`` with Voilà on a free port, as ``scripts/serve.sh`` does (from ``folder``, with
-    its ``voila.json``); ``env``: extra environment, ``args``: extra options (``--Class.trait=value``).
+    its ``voila.json``); ``env``: extra environment, ``args``: extra options (``--Class.trait=value``;
+    two kernels kept ready for the guided page unless ``args`` says otherwise, not a class's worth).
     Yields the base URL (a :class:`Server`)."""
+    if not any("class_size" in a for a in args):
+        args = ["--ClassroomKernelManager.class_size=2", *args]
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
     path = os.pathsep.join([str(folder)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
@@ -135,5 +138,8 @@ def set_slider(page, css, value):
     page.keyboard.press("Enter")
 
 
-def open_tab(page, name):
+def open_tab(page, name, timeout=60000):
+    """Show a step; its widgets are made on first showing: wait until they are there."""
     page.get_by_role("tab", name=name).click()
+    page.wait_for_function("!document.querySelector('.phasedash-app').innerText.includes('opening this step')",
+                           timeout=timeout, polling=100)

@@ -56,6 +56,23 @@ def test_app_opens_on_the_real_map(app):
     assert "Si Ka" in list(app.data.spectrum.names.text)
 
 
+def test_a_step_is_made_when_first_shown_and_then_shows_the_session(app):
+    """A page opens with the first step's widgets only; another step, shown (or used) later, is drawn
+    from the session as if it had been there all along; the steps made keep following the session."""
+    assert set(app._panels) == {"data"}
+    assert all(len(app.tabs.children[i].children) == 1 and not hasattr(app.tabs.children[i].children[0], "children")
+               for i in range(1, len(STEPS)))  # a note, no widgets yet
+    app.tabs.selected_index = STEPS.index("Clustering")
+    assert set(app._panels) == {"data", "clustering"}
+    k = app.session.clustering.n_clusters
+    assert app.clustering.k.value == k and f"{k} clusters" in app.clustering.clusters.figure.title
+    app.cluster("kmeans", k + 1)
+    assert app.clustering.k.value == k + 1 and f"{k + 1} clusters" in app.clustering.clusters.figure.title
+    assert "phase_map" not in app._panels  # not drawn while nobody looks
+    table = app.phase_map.table.value  # made on first use, from the session's phases (k + 1 of them)
+    assert table.count("<tr") - 1 >= app.session.labels.max() + 1 == k + 1
+
+
 def test_pixel_click_and_rectangle_show_their_spectrum(app):
     before = np.array(app.data.spectrum.lines.y)
     app.data.pick_pixel(10, 20)

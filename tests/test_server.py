@@ -258,6 +258,24 @@ def test_the_first_look_is_computed_once_and_shared_read_only(folders, monkeypat
     assert _message(app) == "" and app.session.labels.shape == (40, 60)
 
 
+def test_a_full_cache_makes_room_by_dropping_other_code_versions(folders, monkeypatch):
+    """Entries of an earlier code are never read again: when the cache is full they go, and the current
+    code's first look is stored (a full cache of stale entries made every kernel of a class compute it)."""
+    root = folders / "cache"
+    monkeypatch.setenv(cache.ENV, str(root))
+    monkeypatch.setenv("PHASEDASH_CACHE_MAX", str(30 * 2**20))
+    stale = root / "0123456789abcdef01234567"
+    stale.mkdir()
+    np.save(stale / "a.npy", np.zeros(31 * 2**20, np.uint8))  # over the limit on its own
+    (stale / "version").write_text("an earlier code")
+    App("synthetic:60x80", background=False)
+    entries = [p for p in root.iterdir() if p.is_dir()]
+    assert not stale.exists() and len(entries) == 1
+    assert (entries[0] / "version").read_text() == cache.code_version()
+    calls = []
+    assert cache.first_look(Session(), "synthetic:60x80", lambda: calls.append(1)) and not calls
+
+
 def test_steps_on_a_bundled_map_are_shared_and_equal_a_fresh_computation(folders, monkeypatch):
     monkeypatch.setenv(cache.ENV, "off")
     fresh = App("synthetic:60x80", background=False)
@@ -350,3 +368,29 @@ def test_the_served_settings_free_kernels_and_keep_a_coffee_break():
     assert conf["VoilaExecutor"]["iopub_timeout"] >= 60  # the class's pages render under load
     binder = (ROOT / "binder" / "postBuild").read_text()
     assert '"cull_idle_timeout": 1800' in binder
+
+
+def test_a_class_server_keeps_kernels_ready_and_refills_them_only_when_quiet():
+    """``class_size`` kernels wait with the dashboard imported; a page takes one and no new kernel starts
+    while pages keep opening; a page that finds none ready gets a new kernel at once, not after the wait."""
+    import urllib.request
+
+    from _voila import kernel_processes, voila_server
+
+    page = "/voila/render/phase_mapping.ipynb?map=synthetic:60x80"
+    with voila_server(args=["--ClassroomKernelManager.class_size=1",
+                            "--ClassroomKernelManager.refill_when_quiet=600"]) as url:
+        deadline = time.time() + 120
+        while len(kernel_processes(url.proc.pid)) < 2 and time.time() < deadline:  # 1 ready + full_map's
+            time.sleep(0.5)
+        ready = set(kernel_processes(url.proc.pid))
+        assert len(ready) == 2
+        t0 = time.time()
+        assert "widget-view+json" in urllib.request.urlopen(url + page, timeout=180).read().decode()
+        first = time.time() - t0
+        time.sleep(4)  # Voilà alone would have started a new ready kernel 1 s after
+        assert set(kernel_processes(url.proc.pid)) == ready
+        t0 = time.time()
+        assert "widget-view+json" in urllib.request.urlopen(url + page, timeout=180).read().decode()
+        assert time.time() - t0 < 120  # a new kernel at once, not the refill put off for 600 s
+        assert len(set(kernel_processes(url.proc.pid)) - ready) == 1, first

@@ -10,22 +10,12 @@ import ipywidgets as W
 
 from phaselib.lowcount import needs_spatial_prior
 
+from . import panels
 from .cache import first_look as shared_first_look
 from .cache import shareable
 from .cache import step as shared_step
 from .confine import output_folder
-from .panels import (
-    ClusteringPanel,
-    ComparePanel,
-    DataPanel,
-    DecompositionPanel,
-    ExportPanel,
-    GrainsPanel,
-    LabelPanel,
-    PhaseMapPanel,
-    export,
-    tidy,
-)
+from .panels import tidy
 from .plots import phase_colour
 from .runner import Runner
 from .state import Session
@@ -50,6 +40,10 @@ def requested_map(default="sample:P45"):
 
 
 STEPS = ("Data", "Decomposition", "Clustering", "Phase map", "Compare", "Grains", "Export", "Label")
+#: each step's panel: the app's attribute and its class in :mod:`phasedash.panels`
+PANELS = (("data", "DataPanel"), ("decomposition", "DecompositionPanel"), ("clustering", "ClusteringPanel"),
+          ("phase_map", "PhaseMapPanel"), ("comparison", "ComparePanel"), ("grain_panel", "GrainsPanel"),
+          ("export_panel", "ExportPanel"), ("label", "LabelPanel"))
 
 
 class App:
@@ -70,25 +64,48 @@ class App:
         self.runner = Runner(background=background)
         self.colours = {}
         self._local = threading.local()  # per thread: is this thread redrawing from the session?
-        self.data = DataPanel(self)
-        self.decomposition = DecompositionPanel(self)
-        self.clustering = ClusteringPanel(self)
-        self.phase_map = PhaseMapPanel(self)
-        self.comparison = ComparePanel(self)
-        self.grain_panel = GrainsPanel(self)
-        self.export_panel = ExportPanel(self)
-        self.label = LabelPanel(self)
-        panels = [self.data, self.decomposition, self.clustering, self.phase_map, self.comparison,
-                  self.grain_panel, self.export_panel, self.label]
-        self.tabs = W.Tab(children=[p.widget for p in panels], titles=[f"{i + 1}. {t}" for i, t in enumerate(STEPS)])
+        self._panels = {}  # name -> panel, for the steps built so far
+        # a step's widgets are made when its tab is first shown (or the panel first used): a page
+        # opens with one step's widgets, not eight (a class of 30 on one server: less to send, draw, hold)
+        holders = [W.VBox([W.HTML("<i>opening this step...</i>")]) for _ in STEPS]
+        self.tabs = W.Tab(children=holders, titles=[f"{i + 1}. {t}" for i, t in enumerate(STEPS)])
         self.tabs.selected_index = STEPS.index(start)
+        self.tabs.observe(lambda change: self._panel(PANELS[change["new"]][0]) if change["new"] is not None else None,
+                          "selected_index")
         title = W.HTML("<h2 style='margin:4px 0'>Phase mapping of an EDS spectrum image</h2>")
         self.widget = W.VBox([title, W.HBox([self.runner.widget]), self.runner.message, self.tabs],
                              layout=W.Layout(width="100%"))
         self.widget.add_class("phasedash-app")
         tidy(self.widget)
+        self._panel(PANELS[STEPS.index(start)][0])
         if sample:
             self.load(sample, wait=True)
+
+    def _panel(self, name):
+        """The step's panel, made (and drawn from the session) on first use."""
+        panel = self._panels.get(name)
+        if panel is not None:
+            return panel
+        with self.runner.lock:  # a job's result is shown under this lock: no redraw runs meanwhile
+            if name in self._panels:
+                return self._panels[name]
+            i = [n for n, _ in PANELS].index(name)
+            panel = getattr(panels, PANELS[i][1])(self)
+            tidy(panel.widget)
+            self._panels[name] = panel
+            self.tabs.children[i].children = (panel.widget,)
+            if hasattr(panel, "refresh") and self.session.image is not None and not self.runner.busy:
+                panel.refresh()  # else the running job's end redraws every panel made by then
+        return panel
+
+    data = property(lambda self: self._panel("data"))
+    decomposition = property(lambda self: self._panel("decomposition"))
+    clustering = property(lambda self: self._panel("clustering"))
+    phase_map = property(lambda self: self._panel("phase_map"))
+    comparison = property(lambda self: self._panel("comparison"))
+    grain_panel = property(lambda self: self._panel("grain_panel"))
+    export_panel = property(lambda self: self._panel("export_panel"))
+    label = property(lambda self: self._panel("label"))
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -132,15 +149,17 @@ class App:
     def refresh(self, what):
         """Redraw the views that depend on ``what`` changed in the session."""
         order = ["data", "decomposition", "clustering", "phases", "grains"]
-        panels = {"data": [self.data, self.label], "decomposition": [self.decomposition],
-                  "clustering": [self.clustering, self.comparison], "phases": [self.phase_map],
-                  "grains": [self.grain_panel]}
+        panels = {"data": ["data", "label"], "decomposition": ["decomposition"],
+                  "clustering": ["clustering", "comparison"], "phases": ["phase_map"], "grains": ["grain_panel"]}
+        built = self._panels  # steps not shown yet are drawn when first shown
         if what == "spectra":
-            self.phase_map.refresh(spectra_only=True)
+            if "phase_map" in built:
+                built["phase_map"].refresh(spectra_only=True)
             return
         for step in order[order.index(what):]:
-            for p in panels[step]:
-                p.refresh()
+            for name in panels[step]:
+                if name in built:
+                    built[name].refresh()
 
     def _pipeline(self, *, pca=False, decompose=None, cluster=None, phases=None):
         """Compute what a change makes stale, in the worker: PCA, decomposition, clusters, phases, spectra."""
@@ -222,7 +241,8 @@ class App:
     def set_colour(self, phase, colour):
         self.colours[int(phase)] = colour
         self.refresh("phases")
-        self.clustering.refresh()
+        if "clustering" in self._panels:
+            self._panels["clustering"].refresh()
 
     def compare(self):
         return self.runner.run("compare", lambda: self.session.compare(progress=self.runner.report),
@@ -233,7 +253,7 @@ class App:
                                lambda _: self.refresh("grains"), "separating grains")
 
     def export(self, folder):
-        return self.runner.run("export", lambda: export(self.session, folder, self.colours),
+        return self.runner.run("export", lambda: panels.export(self.session, folder, self.colours),
                                self.export_panel.show_files, "exporting")
 
     def save_session(self, folder):

@@ -134,17 +134,34 @@ def _shared(session, entry, compute, fresh=False):
         if _read(session, entry, fresh):  # another kernel computed it while this one waited
             return True
         compute()
-        if not _full(entry.parent) and _write(session, entry):
+        if not _full(entry.parent, evict=True) and _write(session, entry):
             _read(session, entry)  # this kernel too holds the shared, memory-mapped arrays, not its own copy
     return False
 
 
-def _full(root) -> bool:
+def _full(root, evict=False) -> bool:
+    """Whether the cache holds ``PHASEDASH_CACHE_MAX`` bytes of arrays (4 GB); ``evict``: first remove the
+    entries of other code versions (they are never read again: a change of the code makes new keys)."""
     try:
         limit = int(os.environ.get("PHASEDASH_CACHE_MAX", 4 * 2**30))
     except ValueError:
         limit = 4 * 2**30
-    return sum(f.stat().st_size for f in root.rglob("*.npy")) > limit
+    size = sum(f.stat().st_size for f in root.rglob("*.npy"))
+    if size > limit and evict:
+        for entry in root.iterdir():
+            if entry.is_dir() and not entry.name.startswith(".") and _version(entry) != code_version():
+                shutil.rmtree(entry, ignore_errors=True)  # kernels that mapped its arrays keep them
+                entry.with_name(f"{entry.name}.lock").unlink(missing_ok=True)
+        size = sum(f.stat().st_size for f in root.rglob("*.npy"))
+    return size > limit
+
+
+def _version(entry) -> str:
+    try:
+        return (entry / "version").read_text().strip()
+    except OSError:
+        return ""
+
 
 def snapshot(session) -> dict:
     """The state of ``session``: its traits and the results it keeps for the next steps."""
@@ -181,6 +198,7 @@ def _write(session, entry) -> bool:
     try:
         with open(tmp / "state.pickle", "wb") as f:
             _Pickler(f, tmp).dump(snapshot(session))
+        (tmp / "version").write_text(code_version())
         os.replace(tmp, entry)
         return True
     except (OSError, pickle.PicklingError):  # a full disk, an entry already there: the results stay in memory

@@ -35,8 +35,9 @@ class Runner:
         self.widget = W.HBox([self.progress, self.status])
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phasedash") if background else None
         self._latest = {}
-        self._lock = threading.RLock()
+        self._lock = self.lock = threading.RLock()
         self._futures = []
+        self._pending = 0  # jobs queued or computing whose result is not shown yet
         self.last_seconds = {}
 
     def report(self, fraction, text=""):
@@ -65,33 +66,49 @@ class Runner:
             self._latest[kind] = token
         if wait or not self.background:
             return self._job(kind, token, compute, show, label)
-        fut = self._pool.submit(self._job, kind, token, compute, show, label)
+        with self._lock:
+            self._pending += 1
+        fut = self._pool.submit(self._job, kind, token, compute, show, label, True)
         self._futures = [f for f in self._futures if not f.done()] + [fut]
         return fut
+
+    @property
+    def busy(self) -> bool:
+        """True while a job is queued or computing in the worker (its result not shown yet)."""
+        return self._pending > 0
 
     def _current(self, kind, token):
         return self._latest.get(kind) == token
 
-    def _job(self, kind, token, compute, show, label):
-        if not self._current(kind, token):
-            return None  # a newer request of this kind is queued behind us
-        t0 = time.perf_counter()
-        self.progress.layout.visibility = "visible"
-        self.report(0.0, label + "...")
-        self.clear()
+    def _job(self, kind, token, compute, show, label, queued=False):
+        shown = False  # the job left ``busy`` (under the lock, with its result shown)
         try:
-            result = compute()
-            with self._lock:
-                if show is not None and self._current(kind, token):
-                    show(result)
-            return result
-        except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
-            self.error(err, label)
-            return None
+            if not self._current(kind, token):
+                return None  # a newer request of this kind is queued behind us
+            t0 = time.perf_counter()
+            self.progress.layout.visibility = "visible"
+            self.report(0.0, label + "...")
+            self.clear()
+            try:
+                result = compute()
+                with self._lock:
+                    if show is not None and self._current(kind, token):
+                        show(result)
+                    if queued:
+                        self._pending -= 1
+                        shown = True
+                return result
+            except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
+                self.error(err, label)
+                return None
+            finally:
+                self.last_seconds[kind] = time.perf_counter() - t0
+                self.progress.layout.visibility = "hidden"
+                self.status.value = ""
         finally:
-            self.last_seconds[kind] = time.perf_counter() - t0
-            self.progress.layout.visibility = "hidden"
-            self.status.value = ""
+            if queued and not shown:
+                with self._lock:
+                    self._pending -= 1
 
     def wait(self, timeout=120):
         """Wait for every queued job (tests)."""

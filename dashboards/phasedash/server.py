@@ -14,13 +14,20 @@ widget code (the server loads it).
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer
+from traitlets import Float, Integer, Unicode
+
+#: the page a class opens: its kernels are kept ready (``class_size``)
+GUIDED_PAGE = "phase_mapping.ipynb"
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
-    """Culls the kernels whose page went away ``cull_disconnected_timeout`` seconds ago.
+    """Keeps ``class_size`` kernels ready for the guided page, refills them when the server is quiet, and
+    culls the kernels whose page went away ``cull_disconnected_timeout`` seconds ago.
 
     Only kernels that had a page connected and lost it: a kernel whose page is still loading (on a
     busy server, a minute or more after its notebook ran) is left to ``cull_idle_timeout``. Only
@@ -32,9 +39,55 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         1200, config=True,
         help="Seconds after its last page went away (and it went idle) that a kernel is shut down (0: never).")
 
+    class_size = Integer(
+        0, config=True,
+        help="Kernels kept ready (preheated: dashboard imported) for the guided page, for a class arriving "
+             "at once (0: as Voilà's kernel_pools_config says). `CLASS_SIZE=N ./scripts/serve.sh` sets it.")
+    refill_when_quiet = Float(
+        90.0, config=True,
+        help="Seconds without a page opening before used ready kernels are replaced (0: at once, as Voilà "
+             "does). A class arriving spends the server's CPU on its pages, not on starting kernels for later.")
+    guided_page = Unicode(GUIDED_PAGE, config=True, help="The notebook whose kernels `class_size` keeps ready.")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._page_gone = {}  # kernel id -> when its last connection closed
+        self._refill = {}  # notebook -> timer of its pending refill
+        pools = getattr(self, "kernel_pools_config", None)  # set when Voilà preheats (its subclass of this one)
+        if pools is not None and self.class_size > 0:
+            pools = dict(pools)
+            pools[self.guided_page] = {**pools.get(self.guided_page, pools.get("default", {})),
+                                       "pool_size": int(self.class_size)}
+            self.kernel_pools_config = pools
+        fill = getattr(self, "fill_if_needed", None)
+        if fill is not None and self.refill_when_quiet > 0:
+            self.fill_if_needed = self._refill_later(fill)
+
+    def _refill_later(self, fill):
+        """Voilà's ``fill_if_needed``, its refills after a page took a ready kernel put off until the server is
+        quiet: no page opened for ``refill_when_quiet`` seconds and a load average under the number of CPUs
+        (checked again every 30 s, for at most 10 minutes). Meanwhile the pool holds only started kernels: a
+        page that finds none ready gets a new kernel at once (Voilà's own path), never a refill still waiting."""
+        def fill_if_needed(delay=None, notebook_name=None, **kwargs):
+            if delay is not None:  # the start: fill now
+                return fill(delay=delay, notebook_name=notebook_name, **kwargs)
+            old = self._refill.pop(notebook_name, None)
+            if old is not None:
+                old.cancel()
+            loop = asyncio.get_event_loop()
+            asked = loop.time()
+
+            def when_quiet():
+                busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+                if busy and loop.time() - asked < 600:
+                    self._refill[notebook_name] = loop.call_later(30, when_quiet)
+                    return
+                self._refill.pop(notebook_name, None)
+                fill(delay=0, notebook_name=notebook_name, **kwargs)
+
+            self._refill[notebook_name] = loop.call_later(self.refill_when_quiet, when_quiet)
+            return None
+        return fill_if_needed
 
     def notify_connect(self, kernel_id):
         super().notify_connect(kernel_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phaselib import datasets, io
+from phaselib import io
 
 from .confine import PageError, input_path, quotes_file, shown_name, user_message
 
@@ -31,6 +31,8 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
     ValueError
         For an unknown name, a missing calibration of a ``.npy``, or a map too big to explore.
     """
+    from phaselib import datasets  # generators and sample paths (skimage, scipy.spatial) only when asked
+
     source = str(source).strip()
     truth = names = true_grains = None
     if source.startswith("synthetic-tof:"):  # Bragg edges of Fe, Ni, Al, Cu pieces of varying thickness

@@ -16,15 +16,25 @@ each action through the app (``app.phases(...)``, ``app.grains(...)``), whose on
 reach :mod:`phaselib`.
 """
 
+import importlib
+
 from ._base import Panel, guide, tidy
-from .clustering import ClusteringPanel
-from .compare import ComparePanel
-from .data import DataPanel
-from .decomposition import DecompositionPanel
-from .export import ExportPanel, export
-from .grains import GrainsPanel
-from .label import LabelPanel
-from .phase_map import PhaseMapPanel
+
+#: class (or function) -> the module that holds it: a panel's module (and what it imports, as
+#: scipy.stats for the grains) is imported when the panel is first made, not with the app
+_WHERE = {"ClusteringPanel": "clustering", "ComparePanel": "compare", "DataPanel": "data",
+          "DecompositionPanel": "decomposition", "ExportPanel": "export", "export": "export",
+          "GrainsPanel": "grains", "LabelPanel": "label", "PhaseMapPanel": "phase_map"}
 
 __all__ = ["ClusteringPanel", "ComparePanel", "DataPanel", "DecompositionPanel", "ExportPanel", "GrainsPanel",
            "LabelPanel", "Panel", "PhaseMapPanel", "export", "guide", "tidy"]
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+    for other, where in _WHERE.items():  # kept here, and `export` the function, not the module export.py
+        if where == _WHERE[name]:
+            globals()[other] = getattr(module, other)
+    return globals()[name]
