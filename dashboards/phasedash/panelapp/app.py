@@ -14,6 +14,7 @@ import logging
 
 import panel as pn
 
+from ..cache import step as shared_step
 from .export import results_zip
 from .shared import DEFAULT_MAP, POOL, check_map_name, clone, first_look_future, restore, run_pipeline, snapshot
 from .steps import ClusteringStep, DataStep, DecompositionStep, ExportStep, PhaseMapStep
@@ -195,16 +196,22 @@ class PanelApp:
             run_pipeline(self.session, pca=True)
         return await self.run("data", compute, "calibrating")
 
+    # a step on a bundled map is computed once for the class, by the first student who asks for it, and
+    # read (memory-mapped) by the others (phasedash.cache.step, as the Voilà app's steps)
     async def decompose(self, algorithm, n_components):
         def compute():
             s = self.session
-            run_pipeline(s, decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters))
+            shared_step(s, ["panel-decompose", algorithm, int(n_components)], lambda: run_pipeline(
+                s, decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)))
         return await self.run("decomposition", compute,
             f"{algorithm} with {n_components} components", after="decomposition")
 
     async def cluster(self, method, n_clusters):
-        return await self.run("clustering", lambda: run_pipeline(self.session, cluster=(method, n_clusters)),
-                              f"{method} with {n_clusters} clusters", after="clustering")
+        def compute():
+            s = self.session
+            shared_step(s, ["panel-cluster", method, int(n_clusters)],
+                        lambda: run_pipeline(s, cluster=(method, n_clusters)))
+        return await self.run("clustering", compute, f"{method} with {n_clusters} clusters", after="clustering")
 
     async def estimate(self):
         return await self.run("estimate", lambda: self.session.estimate_clusters(), "scoring numbers of clusters",
