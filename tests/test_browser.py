@@ -244,3 +244,18 @@ def test_closed_pages_free_their_kernels_and_uploads(server, folders, chromium, 
     page.close(run_before_unload=True)  # as a browser closes a tab
     assert _wait_gone(server, kernel, 30) < CULL - 5
     closed.close()
+
+
+def test_a_neutron_tof_cube_in_a_browser(server, page):
+    """The second classroom example: a transmission cube on a wavelength axis, no X-ray lines, its
+    regions told apart by their Bragg edges."""
+    page.goto(f"{server}/voila/render/phase_mapping.ipynb?map=synthetic-tof:64x64")
+    page.wait_for_function("document.body.innerText.includes('64 x 64 pixels x 661 channels')", timeout=120000)
+    text = page.inner_text(".phasedash-app")
+    assert "Wavelength 1-5 Å, intensity" in text and "beam" not in text and "elements" not in text
+    page.wait_for_function("document.body.textContent.includes('Wavelength (Å)')", timeout=30000)  # the axis
+    page.locator(".pd-bragg select").select_option("Fe-bcc")  # iron's (110) edge marked at 4.05 Å
+    page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.trim() === '110')",
+                           timeout=30000)
+    open_tab(page, "3. Clustering")
+    page.wait_for_function("/5 clusters \\(/.test(document.body.innerText)", timeout=60000)

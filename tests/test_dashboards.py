@@ -456,3 +456,23 @@ def test_the_refinement_of_the_clusters_is_listed():
     s.refinement = ({"action": "merged", "phase": 5, "into": 0, "reason": "same major elements"},)
     app.phase_map.refresh()
     assert "merged phase 5 into 0: same major elements" in app.phase_map.hint.value
+
+
+def test_the_tof_example_is_told_apart_by_its_bragg_edges():
+    """The bundled neutron ToF cube (pieces of one metal thicker in places): its regions found from the
+    shape of their spectra, on a wavelength axis, with no X-ray line named."""
+    from phaselib.compare import adjusted_rand
+
+    a = App("synthetic-tof:64x64", background=False)
+    s = a.session
+    assert a.runner.message.value == "" and not s.image.is_eds
+    assert adjusted_rand(s._truth_full.ravel(), s.labels.ravel()) >= 0.95
+    assert a.data.spectrum.figure.axes[0].label == "Wavelength (Å)" and not list(a.data.spectrum.names.text)
+    assert "Wavelength 1-5 Å" in a.data.info.value and "beam" not in a.data.info.value
+    # the Bragg edges of bcc iron (a = 2.8665 Å) marked on the spectrum: (110) at 2a/sqrt(2) = 4.054 Å
+    assert a.data.bragg.layout.display is None and "Fe-bcc" in a.data.bragg.options
+    a.data.bragg.value = "Fe-bcc"
+    edges = dict(zip(a.data.spectrum.names.text, a.data.spectrum.names.x))
+    assert abs(edges["110"] - 2 * 2.8665 / 2 ** 0.5) < 0.01 and abs(edges["200"] - 2.8665) < 0.01
+    a.data.bragg.value = "none"
+    assert not list(a.data.spectrum.names.text)

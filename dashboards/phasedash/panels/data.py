@@ -38,6 +38,11 @@ class DataPanel(Panel):
         self.pick.add_class("pd-pick")
         self.pick.observe(lambda ch: self.map.set_mode(ch["new"]), "value")
         self.spectrum = SpectrumView("summed spectrum", log=True)
+        # a neutron ToF map (wavelength in Å): mark the Bragg edges of a known material on its spectrum
+        self.bragg = W.Dropdown(options=["none"], value="none", description="Bragg edges of",
+                                layout=W.Layout(width="260px", display="none"))
+        self.bragg.add_class("pd-bragg")
+        self.bragg.observe(lambda ch: self.show_total(), "value")
         self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
         self.uncrop_btn = W.Button(description="Whole map", icon="expand")
         self.box = None
@@ -57,7 +62,7 @@ class DataPanel(Panel):
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
             W.HBox([W.VBox([self.pick, self.map.widget, W.HBox([self.crop_btn, self.uncrop_btn])]),
-                    self.spectrum.widget]),
+                    W.VBox([self.bragg, self.spectrum.widget])]),
         ])
 
     def _calibration(self):
@@ -114,12 +119,42 @@ class DataPanel(Panel):
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
                            f"{h} x {w} pixels x {c} channels, " + (f"{s.brightness.mean():.0f} counts/pixel; "
                                                                     if im.is_counts else f"{_axis_text(im)}; ") +
-                           f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
-                           f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}")
+                           (f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
+                            f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" if im.is_eds
+                            else f"pixel {rounded(im.pixel_size)} um"))
         self.map.show(scalar_rgb(s.brightness), "counts per pixel" if im.is_counts else f"summed {im.signal}")
-        self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=s.total_lines,
+        tof = not im.is_eds and im.units == "Å"
+        self.bragg.layout.display = None if tof else "none"
+        if tof and len(self.bragg.options) == 1:
+            from phaselib.datasets import TOF_MATERIALS  # the generators' package: only for a ToF map
+
+            with self.app.quiet(self.bragg):
+                self.bragg.options = ["none", *TOF_MATERIALS]
+        self.show_total()
+
+    def show_total(self):
+        """The map's mean spectrum, with its named X-ray lines (EDS) or the chosen material's Bragg edges."""
+        s, im = self.s, self.s.image
+        if im is None:
+            return
+        lines = s.total_lines if im.is_eds else bragg_lines(self.bragg.value, im)
+        self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=lines,
                            labels=["whole map (mean per pixel)"], colours=["#1f77b4"],
-                           title="summed spectrum (mean per pixel), strongest lines named", **axis_labels(im))
+                           title="summed spectrum (mean per pixel)" + (", strongest lines named" if im.is_eds else ""),
+                           **axis_labels(im))
+
+
+def bragg_lines(material, image):
+    """Markers (``line``, ``energy_keV``: the axis position) of ``material``'s Bragg edges (hkl) inside the
+    wavelength range of ``image``; none for ``"none"`` or an axis not in Å."""
+    from phaselib.datasets import TOF_MATERIALS, bragg_edges
+
+    if material not in TOF_MATERIALS or image.units != "Å":
+        return []
+    lattice, a = TOF_MATERIALS[material][:2]
+    axis = image.energy_keV
+    return [{"line": f"{hkl}", "energy_keV": lam}
+            for hkl, lam in bragg_edges(lattice, a, (float(axis[0]), float(axis[-1])))]
 
 
 def _axis_text(image):
