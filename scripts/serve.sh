@@ -28,6 +28,7 @@ echo "Dashboards (open in a browser):"
 echo "  guided phase mapping on the real P45 map:  http://localhost:$PORT/voila/render/phase_mapping.ipynb"
 echo "  the same on a synthetic rock with truth:   http://localhost:$PORT/voila/render/phase_mapping.ipynb?map=synthetic:200x300"
 echo "  full-map results, computed earlier:        http://localhost:$PORT/voila/render/full_map.ipynb"
+echo "(${CLASS_SIZE:-10} kernels kept ready for the guided page; a class of 30: CLASS_SIZE=30 ./scripts/serve.sh)"
 echo
 # Served from dashboards/, whose voila.json holds the class settings (kernel culling, preheated kernels);
 # the bundled maps' first results are computed once here and shared by every kernel (phasedash/cache.py).

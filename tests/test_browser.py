@@ -252,7 +252,7 @@ def test_a_neutron_tof_cube_in_a_browser(server, page):
     page.goto(f"{server}/voila/render/phase_mapping.ipynb?map=synthetic-tof:64x64")
     page.wait_for_function("document.body.innerText.includes('64 x 64 pixels x 661 channels')", timeout=120000)
     text = page.inner_text(".phasedash-app")
-    assert "Wavelength 1-5 Å, intensity" in text and "beam" not in text and "elements" not in text
+    assert "64 x 64 pixels x 661 channels, Wavelength 1-5 Å, intensity; pixel" in text and " kV" not in text
     page.wait_for_function("document.body.textContent.includes('Wavelength (Å)')", timeout=30000)  # the axis
     page.locator(".pd-bragg select").select_option("Fe-bcc")  # iron's (110) edge marked at 4.05 Å
     page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.trim() === '110')",
