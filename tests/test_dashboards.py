@@ -73,6 +73,22 @@ def test_a_step_is_made_when_first_shown_and_then_shows_the_session(app):
     assert table.count("<tr") - 1 >= app.session.labels.max() + 1 == k + 1
 
 
+def test_a_step_made_while_a_job_computes_is_drawn_when_the_job_ends(page_folders):
+    """A student opening a step for the first time while another step computes sees it drawn from the
+    session once the work is done, whichever step the work was."""
+    import threading
+
+    a = App("synthetic:60x80", background=True)
+    go = threading.Event()
+    a.runner.run("estimate", lambda: go.wait(30), None, "waiting")  # a job that redraws no step
+    assert a.runner.busy
+    a.tabs.selected_index = STEPS.index("Decomposition")  # made now, not drawn: the session may be changing
+    go.set()
+    a.runner.wait()
+    assert not a.runner.busy and a.session.pca is not None
+    assert np.asarray(a.decomposition.scree.lines.y).size > 4  # the scree plot drawn after the job (not [[0, 0]])
+
+
 def test_pixel_click_and_rectangle_show_their_spectrum(app):
     before = np.array(app.data.spectrum.lines.y)
     app.data.pick_pixel(10, 20)

@@ -62,9 +62,11 @@ class App:
     def __init__(self, sample="sample:P45", *, background=True, start="Data"):
         self.session = Session()
         self.runner = Runner(background=background)
+        self.runner.on_idle = self._draw_stale
         self.colours = {}
         self._local = threading.local()  # per thread: is this thread redrawing from the session?
         self._panels = {}  # name -> panel, for the steps built so far
+        self._stale = set()  # steps made while a job computed: drawn when the worker is idle
         # a step's widgets are made when its tab is first shown (or the panel first used): a page
         # opens with one step's widgets, not eight (a class of 30 on one server: less to send, draw, hold)
         holders = [W.VBox([W.HTML("<i>opening this step...</i>")]) for _ in STEPS]
@@ -94,9 +96,19 @@ class App:
             tidy(panel.widget)
             self._panels[name] = panel
             self.tabs.children[i].children = (panel.widget,)
-            if hasattr(panel, "refresh") and self.session.image is not None and not self.runner.busy:
-                panel.refresh()  # else the running job's end redraws every panel made by then
+            if hasattr(panel, "refresh") and self.session.image is not None:
+                if self.runner.busy:
+                    self._stale.add(name)  # the session is changing: drawn when the worker is idle
+                else:
+                    panel.refresh()
         return panel
+
+    def _draw_stale(self):
+        """Draw the steps made while a job computed (the runner calls this, under its lock)."""
+        stale, self._stale = self._stale, set()
+        if self.session.image is not None:
+            for name in stale:
+                self._panels[name].refresh()
 
     data = property(lambda self: self._panel("data"))
     decomposition = property(lambda self: self._panel("decomposition"))

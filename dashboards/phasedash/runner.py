@@ -38,6 +38,7 @@ class Runner:
         self._lock = self.lock = threading.RLock()
         self._futures = []
         self._pending = 0  # jobs queued or computing whose result is not shown yet
+        self.on_idle = None  # called (under the lock) when the last such job is done
         self.last_seconds = {}
 
     def report(self, fraction, text=""):
@@ -95,7 +96,7 @@ class Runner:
                     if show is not None and self._current(kind, token):
                         show(result)
                     if queued:
-                        self._pending -= 1
+                        self._done_one()
                         shown = True
                 return result
             except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
@@ -108,7 +109,15 @@ class Runner:
         finally:
             if queued and not shown:
                 with self._lock:
-                    self._pending -= 1
+                    self._done_one()
+
+    def _done_one(self):
+        self._pending -= 1
+        if self._pending == 0 and self.on_idle is not None:
+            try:
+                self.on_idle()
+            except Exception as err:  # noqa: BLE001 - shown, the kernel survives
+                self.error(err, "redrawing")
 
     def wait(self, timeout=120):
         """Wait for every queued job (tests)."""
