@@ -8,9 +8,9 @@ import threading
 
 import ipywidgets as W
 
+import phasedash.panels as panels
 from phaselib.lowcount import needs_spatial_prior
 
-from . import panels
 from .cache import first_look as shared_first_look
 from .cache import shareable
 from .cache import step as shared_step
