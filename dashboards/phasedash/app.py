@@ -9,13 +9,13 @@ import threading
 import ipywidgets as W
 
 import phasedash.panels as panels
-from phaselib.lowcount import needs_spatial_prior
 
 from .cache import first_look as shared_first_look
 from .cache import shareable
 from .cache import step as shared_step
 from .confine import output_folder
 from .panels import tidy
+from .pipeline import run_pipeline
 from .plots import phase_colour
 from .runner import Runner
 from .state import Session
@@ -173,23 +173,9 @@ class App:
                 if name in built:
                     built[name].refresh()
 
-    def _pipeline(self, *, pca=False, decompose=None, cluster=None, phases=None):
-        """Compute what a change makes stale, in the worker: PCA, decomposition, clusters, phases, spectra."""
-        s, report = self.session, self.runner.report
-        if pca or s.pca is None:
-            s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
-            if needs_spatial_prior(float(s.brightness.mean())):  # below 150 counts/px, as phaselib
-                report(0.45, "low counts: number of phases on a binned copy")
-                s.low_count_start()
-        if decompose is not None or s.decomposition is None:
-            s.decompose(*(decompose or (s.algorithm, s.n_components)), progress=lambda f, m: report(0.4 + 0.2 * f, m))
-        if cluster is not None or s.clustering is None:
-            report(0.6, "clustering")
-            s.run_clustering(*(cluster or ()))
-        report(0.8, "phase map")
-        s.phase_map(**(phases or {}), spectra=False)
-        report(0.9, "phase spectra")
-        s.measure()
+    def _pipeline(self, **changes):
+        """Compute what a change makes stale, in the worker (:func:`phasedash.pipeline.run_pipeline`)."""
+        run_pipeline(self.session, report=self.runner.report, **changes)
 
     # ---------------------------------------------------------------- actions
     def _new_map(self, change, label, wait=False, pipeline=True):

@@ -15,8 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from phaselib.lowcount import needs_spatial_prior
-
+from ..pipeline import run_pipeline
 from ..state import Session
 
 #: the map a page opens without ``?map=``
@@ -64,28 +63,6 @@ def check_map_name(name) -> str:
     if counts is not None and not 1 <= counts <= 10_000:
         raise ValueError(f"A synthetic map's counts per pixel must be between 1 and 10000, got {counts:g}.")
     return f"synthetic:{h}x{w}" + ("" if counts is None else f":{counts:g}")
-
-
-def run_pipeline(s, *, pca=False, decompose=None, cluster=None, phases=None, report=None):
-    """Compute what a change makes stale: PCA, decomposition, clusters, phase map, phase spectra.
-
-    The same steps, in the same order, as the Voilà app's ``App._pipeline``.
-    """
-    report = report or (lambda f, m: None)
-    if pca or s.pca is None:
-        s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
-        if needs_spatial_prior(float(s.brightness.mean())):
-            report(0.45, "low counts: number of phases on a binned copy")
-            s.low_count_start()
-    if decompose is not None or s.decomposition is None:
-        s.decompose(*(decompose or (s.algorithm, s.n_components)), progress=lambda f, m: report(0.4 + 0.2 * f, m))
-    if cluster is not None or s.clustering is None:
-        report(0.6, "clustering")
-        s.run_clustering(*(cluster or ()))
-    report(0.8, "phase map")
-    s.phase_map(**(phases or {}), spectra=False)
-    report(0.9, "phase spectra")
-    s.measure()
 
 
 def first_look(name) -> Session:
