@@ -1,9 +1,6 @@
-"""Deep segmentation by the ONNX route (no torch on CI): the bundled model, tiled prediction,
-the netCDF layout, the ``segment`` command line (inference, bad files, evaluate) and the scores.
-
-torch==2.13.0 from PyPI alone is the CUDA build (several GB), so the test extra does not
-install it; training is exercised by ``benchmarks/bench_deep.py`` and
-``scripts/train_bundled_model.py``.
+"""Deep segmentation by the ONNX route: the bundled model, tiled prediction, mirror views, the
+netCDF layout, the ``segment`` command line (inference, bad files, evaluate), the scores, and the
+registration and refinement of coarse label maps. Training (torch) is in ``test_deep_train.py``.
 """
 
 from pathlib import Path
@@ -173,3 +170,54 @@ def test_dashboard_page(model):
     assert all(img.value[:4] == b"\x89PNG" for img in app.images)
     app.rock.value = "basalt"  # a new section, segmented again
     assert "basaltic glass" in app.metrics.value
+
+
+def test_label_maps_are_registered_to_their_images():
+    from phaselib.deep._data import register_labels, shift_labels
+
+    s = make_thin_section((160, 192), rock="basalt", seed=3, misregistration=0.0, label_pixel=1)
+    x = stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, ["pp", "xp", "bse"])
+    moved = shift_labels(s.truth, 2, -3)  # an EDS map laid 2 px low and 3 px left of the images
+    fixed, shift = register_labels(x, moved)
+    assert shift == (-2, 3)
+    ok = fixed >= 0
+    assert (fixed[ok] == s.truth[ok]).all() and ok.mean() > 0.95
+    # coarse (3 px) labels misregistered as the generator's: registration brings them closer to the truth
+    gains = []
+    for seed in (1, 2, 3):
+        c = make_thin_section((160, 192), rock="dacite", seed=seed, misregistration=2.5)
+        xc = stack({"pp": c.pp, "xp": c.xp, "bse": c.bse[..., None]}, ["pp", "xp", "bse"])
+        reg, _ = register_labels(xc, c.labels)
+        before = (c.labels == c.truth)[c.labels >= 0].mean()
+        after = (reg == c.truth)[reg >= 0].mean()
+        assert after >= 0.88, (seed, before, after)
+        gains.append(after - before)
+    assert max(gains) > 0.03 and min(gains) > -0.005
+    # unlabelled pixels stay unlabelled, and max_shift=0 keeps the map as given
+    assert register_labels(x, moved, max_shift=0) == (moved, (0, 0))
+
+
+def test_boundary_labels_of_a_coarse_map_are_refined_from_the_images():
+    from phaselib.deep._data import refine_labels, register_labels
+
+    for rock, seed in (("granite", 5), ("basalt", 6), ("dacite", 7)):
+        s = make_thin_section((160, 192), rock=rock, seed=seed)  # 3 px labels, misregistered
+        x = stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, ["pp", "xp", "bse"])
+        reg, _ = register_labels(x, s.labels)
+        ref = refine_labels(x, reg)
+        ok = reg >= 0
+        assert np.array_equal(ref >= 0, ok)  # unlabelled pixels stay so
+        before, after = (reg == s.truth)[ok].mean(), (ref == s.truth)[ok].mean()
+        assert 1 - after <= 0.67 * (1 - before) and after >= 0.93, (rock, before, after)  # a third of errors gone
+
+
+def test_mirror_views_average_the_probabilities(model, section):
+    x = _x(section, model)
+    one = predict(model, x)
+    four, p = predict(model, x, views=4, probabilities=True)
+    assert np.allclose(p.sum(-1), 1, atol=1e-4) and np.array_equal(p.argmax(-1), four)
+    truth = _truth(section, model)
+    assert (four == truth).mean() >= (one == truth).mean() - 0.01
+    assert (four != one).mean() < 0.2  # the same segmentation, corrected at the margins
+    with pytest.raises(ValueError, match="views"):
+        predict(model, x, views=5)

@@ -68,7 +68,7 @@ class DeepApp:
                               grain_size=float(self.grain.value), brightness=float(self.brightness.value))
         m = self.model
         x = stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, m.meta["inputs"])
-        pred = predict(m, x)
+        pred = predict(m, x, views=4)
         truth = np.array([m.classes.index(n) if n in m.classes else -1 for n in s.phase_names])[s.truth]
         colors = m.meta["colors"]
         for img, rgb in zip(self.images, (s.pp, s.xp, np.repeat(s.bse[..., None], 3, -1),

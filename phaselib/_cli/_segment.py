@@ -34,12 +34,18 @@ def _train_parser():
     p.add_argument("--pp-pattern", help="affix of the plane-polarised images (default _pp with --xp-pattern)")
     p.add_argument("--xp-pattern", help="affix of the cross-polarised images")
     p.add_argument("--bse-pattern", help="affix of the BSE images")
-    p.add_argument("--epochs", type=int, default=150, help="passes over the images (default 150)")
+    p.add_argument("--epochs", type=int, default=400, help="passes over the images (default 400)")
     p.add_argument("--tile", type=int, default=96, help="tile side, a multiple of 8 (default 96)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=12, help="channels of the U-Net's first level (default 12)")
     p.add_argument("--mm-per-pixel", type=float, help="pixel size of the images, recorded in the model")
-    p.add_argument("--max-minutes", type=float, help="stop training after this time")
+    p.add_argument("--max-minutes", type=float, default=8.0,
+                   help="time budget of training (default 8): a longer run ends on time, its schedule compressed")
     p.add_argument("--threads", type=int, help="CPU threads (default 2, or 1 on a busy machine)")
+    p.add_argument("--max-shift", type=int, default=5, metavar="PX",
+                   help="register each label map to its images by up to PX pixels (default 5; 0: as given)")
+    p.add_argument("--no-refine", action="store_true",
+                   help="keep the labels of boundary pixels as given (default: moved to the phase they look like)")
     return p
 
 
@@ -58,6 +64,8 @@ def _infer_parser():
     p.add_argument("--mm_per_pixel", type=float, help=f"image scale (default: the model's, else {_DEFAULT_MM}); "
                    "netCDF inputs keep their own")
     p.add_argument("--tile", type=int, default=512, help="inference window side (default 512)")
+    p.add_argument("--views", type=int, default=4, choices=(1, 2, 3, 4),
+                   help="mean of the image and its mirror images (default 4; 1 is 4 times faster)")
     return p
 
 
@@ -72,6 +80,8 @@ def _evaluate_parser():
     p.add_argument("--no_baseline", action="store_true", help="skip the random forest")
     p.add_argument("--merge", action="append", default=[], metavar="NAME=A,B",
                    help="also score with classes A, B merged into NAME (e.g. plagioclase=andesine,labradorite)")
+    p.add_argument("--views", type=int, default=4, choices=(1, 2, 3, 4),
+                   help="mean of the image and its mirror images (default 4; 1 is 4 times faster)")
     return p
 
 
@@ -101,7 +111,8 @@ def _train(args):
     if not any(patterns.values()):
         patterns = {"pp": "_pp", "xp": "_xp"}
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
-                mm_per_pixel=args.mm_per_pixel, threads=args.threads,
+                width=args.width, mm_per_pixel=args.mm_per_pixel, threads=args.threads, max_shift=args.max_shift,
+                refine_labels=not args.no_refine,
                 max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
                 log=lambda line: print(line, flush=True))
     print(f"trained on {len(res.meta['trained_on'])} image sets in {res.seconds:.0f} s "
@@ -162,7 +173,7 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
         x = load_set(payload, meta)
         images = {r: _data.read_image(payload[r]) for r in meta["inputs"]}
         mm = args.mm_per_pixel or meta.get("mm_per_pixel") or _DEFAULT_MM
-    labels = predict(model, x, tile=args.tile)
+    labels = predict(model, x, tile=args.tile, views=args.views)
     write_netcdf(out_file, stem, labels, meta["classes"], meta["colors"], {} if base is not None else images, mm,
                  base=base, reference=ref, overwrite=args.overwrite)
     return labels
@@ -228,7 +239,8 @@ def _evaluate(args):
         if base is None:
             raise ValueError("the random-forest baseline needs its training folder: --baseline_images DIR "
                              "(or --no_baseline).")
-    res = compare(models, args.input_path, baseline_folder=base, out=args.output_path, groups=groups)
+    res = compare(models, args.input_path, baseline_folder=base, out=args.output_path, groups=groups,
+                  views=args.views)
     report = {}
     for title, table in (("", res["scores"]), ("merged ", res["merged"])):
         for name, sc in table.items():

@@ -28,7 +28,7 @@ def labelled_sets(folder, patterns):
     return out
 
 
-def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed=0):
+def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed=0, views=1):
     """Score models (and the random forest) on every labelled image set of ``folder``.
 
     Parameters
@@ -45,6 +45,8 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
     groups : dict, optional
         New name -> class names merged (scores reported both ways).
     seed : int
+    views : int
+        Mirror images averaged by each model (:func:`predict`).
 
     Returns
     -------
@@ -68,7 +70,10 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
     if baseline_folder is not None:
         t = time.perf_counter()
         base = labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})
-        rf = _evaluate.train_forest([load_set(p, meta) for _, p, _ in base], [lab for _, _, lab in base], seed=seed)
+        xs = [load_set(p, meta) for _, p, _ in base]
+        labs = [_data.refine_labels(x, _data.register_labels(x, _data.upsample_labels(lab, x.shape[:2]))[0])
+                for x, (_, _, lab) in zip(xs, base)]
+        rf = _evaluate.train_forest(xs, labs, seed=seed)
         seconds["random forest"] = time.perf_counter() - t
     per_set = {n: {} for n in list(runners) + (["random forest"] if baseline_folder is not None else [])}
     for stem, paths, truth in sets:
@@ -80,7 +85,7 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
                            _evaluate.colourise(truth, meta["colors"])]
                 titles += [m.meta["inputs"][0].upper(), "labels"]
             t = time.perf_counter()
-            pred = predict(m, x)
+            pred = predict(m, x, views=views)
             seconds[name] += time.perf_counter() - t
             per_set[name][stem] = _evaluate.score(truth, pred, classes)
             panels.append(_evaluate.colourise(pred, meta["colors"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +12,36 @@ import numpy as np
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
-def default_threads():
-    """2 threads, or 1 when the load average leaves less than a core free."""
-    cores = os.cpu_count() or 1
+def _busy_cores(interval=0.2):
+    """Cores kept busy by all processes over ``interval`` seconds (``/proc/stat``), or the load average."""
+    def ticks():
+        with open("/proc/stat", encoding="ascii") as fh:
+            v = [int(t) for t in fh.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)  # total, idle + iowait
+
     try:
-        busy = os.getloadavg()[0] > cores - 1
-    except OSError:
-        busy = False
-    return 1 if busy or cores < 2 else 2
+        t0, i0 = ticks()
+        time.sleep(interval)
+        t1, i1 = ticks()
+        return (os.cpu_count() or 1) * (1.0 - (i1 - i0) / max(t1 - t0, 1))
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
+
+
+def default_threads():
+    """2 threads, or 1 when the machine is busy right now (more than all cores but 1.5 in use).
+
+    Measured over a short interval, not from the 1-minute load average, which still counts a
+    process that has just ended (two threads on a loaded shared 2-core machine ran 5-10 times
+    slower than one).
+    """
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return 1
+    return 1 if _busy_cores() > cores - 1.5 else 2
 
 
 def read_image(path):
@@ -140,3 +163,127 @@ def normalise(x, meta):
         raise ValueError(f"the model takes {mean.size} channels ({', '.join(meta['inputs'])}), "
                          f"the images give {x.shape[-1]}.")
     return (x - mean) / std
+
+
+def upsample_labels(lab, shape):
+    """A label map on the image grid: nearest neighbour from a coarser map (unchanged if same size)."""
+    if lab.shape == tuple(shape):
+        return lab
+    ry = np.arange(shape[0]) * lab.shape[0] // shape[0]
+    rx = np.arange(shape[1]) * lab.shape[1] // shape[1]
+    return lab[ry[:, None], rx[None, :]]
+
+
+def shift_labels(lab, dy, dx):
+    """``lab`` moved by ``(dy, dx)`` whole pixels; ``-1`` where nothing moves in."""
+    out = np.full_like(lab, -1)
+    h, w = lab.shape
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    src_y, dst_y = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    src_x, dst_x = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[dst_y, dst_x] = lab[src_y, src_x]
+    return out
+
+
+def _within_class_variance(x, lab):
+    ok = lab >= 0
+    cls, xs = lab[ok], x[ok]
+    if cls.size == 0:
+        return np.inf
+    n = np.bincount(cls)
+    has = n > 0
+    total = 0.0
+    for c in range(xs.shape[1]):
+        s1 = np.bincount(cls, xs[:, c])[has]
+        s2 = np.bincount(cls, xs[:, c] * xs[:, c])[has]
+        total += float((s2 - s1 * s1 / n[has]).sum())
+    return total / cls.size
+
+
+def register_labels(x, lab, max_shift=5):
+    """Align a label map with its images: the whole-pixel shift that best explains the images.
+
+    A QEMSCAN or EDS phase map laid on optical / BSE images of the same area is off by a few
+    pixels. Of the shifts within ``max_shift`` pixels, the one that minimises the within-class
+    variance of the image channels (the labels' boundaries on the images' boundaries) is kept.
+    Assumes a pure translation, and that the phases differ on average in at least one channel.
+
+    Parameters
+    ----------
+    x : ndarray
+        (H, W, C) float image stack.
+    lab : ndarray
+        (H, W) integer labels on the same grid (``-1`` unlabelled).
+    max_shift : int
+        Largest shift tried along each axis.
+
+    Returns
+    -------
+    labels : ndarray
+        The shifted labels (``-1`` where the shift leaves no label).
+    shift : tuple of int
+        ``(dy, dx)`` applied.
+    """
+    if max_shift <= 0:
+        return lab, (0, 0)
+    # the criterion on a subsample of rows and columns when the image is large (it is smooth in the shift)
+    step = max(1, int(np.sqrt(lab.size / 250_000)))
+    xs, ls = x[::step, ::step], lab
+    shifts = sorted(((dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)),
+                    key=lambda s: (abs(s[0]) + abs(s[1]), s))  # ties go to the smaller shift
+    best = (np.inf, 0, 0)
+    for dy, dx in shifts:
+        v = _within_class_variance(xs, shift_labels(ls, dy, dx)[::step, ::step])
+        if v < best[0]:
+            best = (v, dy, dx)
+    return shift_labels(lab, best[1], best[2]), (best[1], best[2])
+
+
+def refine_labels(x, lab, sigma=2.0):
+    """Move the labels of boundary pixels to the neighbouring phase they look like.
+
+    A label map coarser than its images (a 3 px EDS pixel on 1 px optical pixels) is blocky:
+    along every boundary, pixels carry the label of the coarse pixel they fall in. Each pixel
+    whose 3 x 3 neighbourhood holds more than one label takes, of the labels present in its
+    5 x 5 neighbourhood, the one whose nearby inner pixels (Gaussian weights of ``sigma``
+    pixels, boundary pixels left out) have the mean colour closest to its own. One pass.
+    Assumes that each phase's colour varies little over a few pixels (one crystal) and that
+    boundaries are sharper than the label pixel.
+
+    Parameters
+    ----------
+    x : ndarray
+        (H, W, C) float image stack.
+    lab : ndarray
+        (H, W) integer labels on the image grid, registered (``-1`` unlabelled).
+    sigma : float
+        Scale (pixels) of the local mean colours.
+
+    Returns
+    -------
+    ndarray
+        The refined labels (same dtype; unlabelled pixels stay unlabelled).
+    """
+    from scipy import ndimage
+
+    valid = lab >= 0
+    hi = ndimage.maximum_filter(lab, size=3)
+    lo = ndimage.minimum_filter(np.where(valid, lab, np.iinfo(lab.dtype).max), size=3)
+    band = valid & (hi != lo)
+    inner = valid & ~band
+    best = np.full(lab.shape, np.inf)
+    out = lab.copy()
+    for k in np.unique(lab[band]):
+        w = (inner & (lab == k)).astype(np.float64)
+        near = ndimage.gaussian_filter(w, sigma)
+        cand = band & (near > 0.02) & ndimage.maximum_filter(lab == k, size=5)
+        if not cand.any():
+            continue
+        mean = np.stack([ndimage.gaussian_filter(x[..., c] * w, sigma) for c in range(x.shape[-1])], -1)
+        mean /= np.maximum(near, 1e-9)[..., None]
+        d = ((x - mean) ** 2).sum(-1)
+        take = cand & (d < best)
+        best[take] = d[take]
+        out[take] = k
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -88,9 +89,11 @@ def export_onnx(path, model, meta):
     model = model.eval()
     x = torch.zeros(1, sum(meta["channels"]), 64, 64)
     buf = io.BytesIO()
-    torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["logits"], dynamo=False,
-                      dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h", 3: "w"}},
-                      opset_version=17)
+    with warnings.catch_warnings():  # the TorchScript exporter on purpose: the new one needs onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["logits"], dynamo=False,
+                          dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h", 3: "w"}},
+                          opset_version=17)
     proto = onnx.load_from_string(buf.getvalue())
     entry = proto.metadata_props.add()
     entry.key, entry.value = "phaselib", json.dumps(meta)

@@ -31,15 +31,21 @@ class TrainResult:
     cpu_seconds: float = float("nan")
 
 
-def load_folder(folder, patterns):
-    """``(stacks, labels, stems, roles, channels)`` of every labelled image set of ``folder``."""
+def load_folder(folder, patterns, max_shift=5, refine=True):
+    """``(stacks, labels, stems, roles, channels, shifts)`` of every labelled image set of ``folder``.
+
+    Label maps coarser than their images are brought to the image grid (nearest neighbour), then
+    registered to the images (:func:`._data.register_labels`, shifts up to ``max_shift`` pixels;
+    0: as given); with ``refine``, the labels of boundary pixels are then moved to the
+    neighbouring phase they look like (:func:`._data.refine_labels`).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder {folder.name}.")
     roles = [r for r in ("pp", "xp", "bse") if patterns.get(r)]
     if not roles:
         raise ValueError("give at least one of --pp-pattern, --xp-pattern, --bse-pattern.")
-    stacks, labels, stems, channels = [], [], [], None
+    stacks, labels, stems, shifts, channels = [], [], [], [], None
     for stem, paths in _data.find_sets(folder, {r: patterns[r] for r in roles}).items():
         lab_path = _data.find_labels(folder, stem)
         if lab_path is None or any(r not in paths for r in roles):
@@ -51,28 +57,47 @@ def load_folder(folder, patterns):
         elif ch != channels:
             raise ValueError(f"the images of {stem} have {ch} channels, the others {channels}.")
         x = _data.stack(images, roles)
-        lab = _data.read_labels(lab_path)
-        if lab.shape != x.shape[:2]:  # a coarser label map: nearest-neighbour to the image grid
-            ry = (np.arange(x.shape[0]) * lab.shape[0] // x.shape[0])
-            rx = (np.arange(x.shape[1]) * lab.shape[1] // x.shape[1])
-            lab = lab[ry[:, None], rx[None, :]]
+        lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2])
+        lab, shift = _data.register_labels(x, lab, max_shift)
+        if refine:
+            lab = _data.refine_labels(x, lab)
         stacks.append(x)
         labels.append(lab)
         stems.append(stem)
+        shifts.append(shift)
     if not stacks:
         raise ValueError(f"no labelled image set in {folder.name} (NAME_<pattern>.png and NAME_labels.npy/.png).")
-    return stacks, labels, stems, roles, channels
+    return stacks, labels, stems, roles, channels, shifts
 
 
-def _tiles(rng, stacks, labels, tile, batch):
+def _resample(x, y, zoom):
+    """A tile and its labels zoomed by ``zoom`` (linear for the image, nearest for the labels)."""
+    from scipy import ndimage
+
+    h, w = y.shape
+    oh, ow = max(1, int(round(h * zoom))), max(1, int(round(w * zoom)))
+    rr = np.clip((np.arange(oh) + 0.5) / zoom - 0.5, 0, h - 1)
+    cc = np.clip((np.arange(ow) + 0.5) / zoom - 0.5, 0, w - 1)
+    grid = np.meshgrid(rr, cc, indexing="ij")
+    xo = np.stack([ndimage.map_coordinates(x[..., k], grid, order=1) for k in range(x.shape[-1])], -1)
+    yo = y[np.rint(rr).astype(int)[:, None], np.rint(cc).astype(int)[None, :]]
+    return xo, yo
+
+
+def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0):
     weights = np.array([lab.size for lab in labels], float)
     xs, ys = [], []
     for i in rng.choice(len(stacks), size=batch, p=weights / weights.sum()):
         x, y = stacks[i], labels[i]
         h, w = y.shape
-        th, tw = min(tile, h), min(tile, w)
+        zoom = np.exp(rng.uniform(-zoom_range, zoom_range)) if zoom_range else 1.0
+        side = int(round(tile / zoom))  # a window of the image resampled to the tile: other grain sizes
+        th, tw = min(side, h), min(side, w)
         r, c = rng.integers(0, h - th + 1), rng.integers(0, w - tw + 1)
         xt, yt = x[r:r + th, c:c + tw], y[r:r + th, c:c + tw]
+        if side != tile:
+            xt, yt = _resample(xt, yt, tile / side)
+            th, tw = yt.shape
         if (th, tw) != (tile, tile):
             xt = np.pad(xt, ((0, tile - th), (0, tile - tw), (0, 0)), mode="reflect")
             yt = np.pad(yt, ((0, tile - th), (0, tile - tw)), constant_values=-1)
@@ -100,8 +125,18 @@ def _loss(logits, target, n_classes):
     return ce + (1 - dice.mean())
 
 
+def one_cycle(progress, peak, warm=0.15):
+    """Learning rate at ``progress`` (0-1) of a run: linear warm-up from ``peak / 25`` to ``peak``
+    over the first ``warm``, then cosine annealing to ``peak / 1e4``."""
+    if progress < warm:
+        return peak / 25 + (peak - peak / 25) * progress / warm
+    t = min(1.0, (progress - warm) / (1 - warm))
+    return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * t))
+
+
 def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, width=12, depth=3,
-          lr=3e-3, mm_per_pixel=None, onnx=True, max_seconds=None, threads=None, log=None):
+          lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.3, onnx=True, max_seconds=None,
+          threads=None, log=None):
     """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
 
     Parameters
@@ -124,11 +159,21 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
         Peak learning rate (Adam, one-cycle schedule).
     mm_per_pixel : float, optional
         Pixel size of the images, recorded in the model.
+    max_shift : int
+        Each label map is shifted by up to this many pixels to fit its images (the registration
+        error of an EDS / QEMSCAN map); the shifts are recorded in the model. 0: labels as given.
+    refine_labels : bool
+        Give boundary pixels of a (coarse) label map the label of the neighbouring phase they
+        look like before training.
+    zoom_range : float
+        Tiles are zoomed by a factor drawn log-uniformly in ``exp(+-zoom_range)`` (grains finer
+        and coarser than the training images'); 0: no zoom.
     onnx : bool
         Write the ONNX twin (needs the ``onnx`` package).
     max_seconds : float, optional
-        Stop at the end of the first epoch past this time (the learning-rate schedule is not
-        shortened: a stopped run ends at a higher rate than a finished one).
+        Time budget of the training loop. The learning-rate schedule runs on the progress,
+        whichever is further of the steps done and the time spent, so a run that would take
+        longer ends on time with its schedule compressed (a fully annealed model, fewer steps).
     threads : int, optional
         torch CPU threads; default 2, or 1 when the machine is busy (load average above the
         cores less one): two threads on a shared, loaded 2-core machine ran 5-10 times slower
@@ -144,6 +189,7 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
     epochs = check_int(epochs, "epochs")
     tile = check_int(tile, "tile", low=16)
     depth = check_int(depth, "depth", high=5)
+    width = check_int(width, "width", low=2, high=128)
     if tile % 2 ** depth:
         raise ValueError(f"tile must be a multiple of {2 ** depth}, got {tile}.")
     seed = check_int(seed, "seed", low=0)
@@ -152,7 +198,7 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
     torch.set_num_threads(int(threads) if threads else _data.default_threads())
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    stacks, labels, stems, roles, channels = load_folder(images, patterns)
+    stacks, labels, stems, roles, channels, shifts = load_folder(images, patterns, max_shift, refine_labels)
     n_classes = int(max(lab.max() for lab in labels)) + 1
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")
@@ -161,32 +207,45 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
     meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
                 classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
                 mean=flat.mean(axis=0).round(6).tolist(), std=np.maximum(flat.std(axis=0), 1e-3).round(6).tolist(),
-                mm_per_pixel=mm_per_pixel, trained_on=stems, epochs=epochs, seed=seed)
+                mm_per_pixel=mm_per_pixel, trained_on=stems, label_shifts=[list(v) for v in shifts], epochs=epochs,
+                seed=seed)
     del flat
     net = _model.build(meta)
     mean, std = np.asarray(meta["mean"], np.float32), np.asarray(meta["std"], np.float32)
     per_epoch = max(1, math.ceil(sum(lab.size for lab in labels) / tile ** 2 / batch))
     total = per_epoch * epochs
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
-    t0, c0, losses = time.perf_counter(), time.process_time(), []
+    t0, c0, losses, step = time.perf_counter(), time.process_time(), [], 0
+    budget = float(max_seconds) if max_seconds is not None else math.inf
+    progress = 0.0
     for epoch in range(epochs):
         net.train()
-        acc = 0.0
+        acc, done = 0.0, 0
         for _ in range(per_epoch):
-            x, y = _tiles(rng, stacks, labels, tile, batch)
+            # one-cycle rate on the progress: steps done, or time spent of the budget if further
+            progress = max(step / total, (time.perf_counter() - t0) / budget)
+            if progress >= 1.0:
+                break
+            for group in opt.param_groups:
+                group["lr"] = one_cycle(progress, lr)
+            x, y = _tiles(rng, stacks, labels, tile, batch, zoom_range)
             xb = torch.from_numpy(((x - mean) / std).transpose(0, 3, 1, 2).astype(np.float32))
             loss = _loss(net(xb), torch.from_numpy(y.astype(np.int64)), n_classes)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
             acc += loss.item()
-        losses.append(acc / per_epoch)
-        if log:
-            log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
-        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            step += 1
+            done += 1
+        if done:
+            losses.append(acc / done)
+            if log:
+                log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
+        if progress >= 1.0:
+            if log and step < total:
+                log(f"time budget reached after {step} of {total} steps; the rate schedule was compressed to fit")
             break
+    meta["steps"] = step
     net.eval()
     out = Path(out)
     model_path = out if out.suffix != ".onnx" else out.with_suffix(".pt")

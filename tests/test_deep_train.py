@@ -1,0 +1,66 @@
+"""Training a U-Net through the command line (torch, CPU): registered and refined labels, the
+model and its ONNX twin, a time budget that ends the run on time with its schedule compressed.
+
+Needs the ``deep`` extra (torch 2.13.0, CPU build), which the test extra includes.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+from phaselib._cli import main
+from phaselib.datasets import make_thin_section, write_training_folder
+from phaselib.deep import load_model, predict
+from phaselib.deep._data import stack
+
+PATTERNS = ["--pp-pattern", "_pp", "--xp-pattern", "_xp", "--bse-pattern", "_bse"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train")
+    sections = [make_thin_section((96, 96), rock="granite", seed=s, grain_size=16) for s in (1, 2)]
+    write_training_folder(d, sections, ["a", "b"])
+    return d, sections
+
+
+def test_one_cycle_schedule():
+    from phaselib.deep._train import one_cycle
+
+    assert one_cycle(0.0, 1.0) == pytest.approx(1 / 25)
+    assert one_cycle(0.15, 1.0) == pytest.approx(1.0)
+    assert one_cycle(1.0, 1.0) == pytest.approx(1e-4)
+    rates = [one_cycle(p, 1.0) for p in np.linspace(0.15, 1, 50)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_cli_trains_a_model_that_segments_its_rock(folder, tmp_path, capsys):
+    d, sections = folder
+    out = tmp_path / "m.pt"
+    assert main(["segment", "train", "--images", str(d), "--out", str(out), *PATTERNS, "--epochs", "200",
+                 "--tile", "48", "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "trained on 2 image sets" in text and out.exists() and out.with_suffix(".onnx").exists()
+    model = load_model(out.with_suffix(".onnx"))
+    assert model.backend == "onnxruntime" and model.meta["inputs"] == ["pp", "xp", "bse"]
+    assert len(model.meta["label_shifts"]) == 2 and model.meta["steps"] > 0
+    s = make_thin_section((96, 96), rock="granite", seed=3, grain_size=16)  # not seen in training
+    truth = np.array([model.classes.index(n) for n in s.phase_names])[s.truth]
+    pred = predict(model, stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, ["pp", "xp", "bse"]))
+    majority = np.bincount(truth.ravel()).max() / truth.size
+    acc = (pred == truth).mean()
+    assert acc >= max(0.75, majority + 0.2), (acc, majority)
+
+
+def test_a_time_budget_ends_training_on_time(folder, tmp_path, capsys):
+    d, _ = folder
+    out = tmp_path / "budget.pt"
+    t = time.perf_counter()
+    assert main(["segment", "train", "--images", str(d), "--out", str(out), *PATTERNS, "--epochs", "100000",
+                 "--tile", "48", "--threads", "1", "--max-minutes", "0.05"]) == 0
+    assert time.perf_counter() - t < 60
+    text = capsys.readouterr().out
+    assert "time budget reached" in text and "schedule was compressed" in text
+    meta = load_model(out).meta
+    assert 0 < meta["steps"] < 100000
