@@ -492,3 +492,15 @@ def test_the_tof_example_is_told_apart_by_its_bragg_edges():
     assert abs(edges["110"] - 2 * 2.8665 / 2 ** 0.5) < 0.01 and abs(edges["200"] - 2.8665) < 0.01
     a.data.bragg.value = "none"
     assert not list(a.data.spectrum.names.text)
+    # a lattice the student types: fcc nickel (a = 3.524 Å), (111) at 2a/sqrt(3) = 4.069 Å
+    assert a.data.lattice.layout.display is None
+    a.data.lattice.value = "fcc 3.524"
+    edges = dict(zip(a.data.spectrum.names.text, a.data.spectrum.names.x))
+    assert abs(edges["111"] - 2 * 3.524 / 3 ** 0.5) < 0.01 and "110" not in edges and a.data.lattice_note.value == ""
+    a.data.lattice.value = "/etc/passwd 2"  # not a lattice: what to type, not the text, and no edges
+    assert "bcc 2.8665" in a.data.lattice_note.value and "passwd" not in a.data.lattice_note.value
+    assert not list(a.data.spectrum.names.text)
+    a.data.lattice.value = "bcc 900"
+    assert "between 0.5 and 50" in a.data.lattice_note.value
+    a.data.lattice.value = ""
+    assert a.data.lattice_note.value == "" and not list(a.data.spectrum.names.text)

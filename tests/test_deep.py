@@ -216,8 +216,30 @@ def test_mirror_views_average_the_probabilities(model, section):
     one = predict(model, x)
     four, p = predict(model, x, views=4, probabilities=True)
     assert np.allclose(p.sum(-1), 1, atol=1e-4) and np.array_equal(p.argmax(-1), four)
-    truth = _truth(section, model)
-    assert (four == truth).mean() >= (one == truth).mean() - 0.01
-    assert (four != one).mean() < 0.2  # the same segmentation, corrected at the margins
+    assert (four != one).mean() < 0.1  # the same segmentation, changed where the network hesitates
+    # the four views are closed under mirroring: the segmentation of a mirrored image is the mirror
+    for axis in (0, 1):
+        m_labels, m_p = predict(model, np.ascontiguousarray(np.flip(x, axis)), views=4, probabilities=True)
+        assert np.abs(np.flip(m_p, axis) - p).max() < 1e-4
+    one_m = predict(model, np.ascontiguousarray(np.flip(x, 1)))
+    assert not np.array_equal(np.flip(one_m, 1), one)  # one view alone is not mirror-symmetric
     with pytest.raises(ValueError, match="views"):
         predict(model, x, views=5)
+
+
+def test_evaluate_matches_a_folders_classes_to_the_models_by_name(model, tmp_path, capsys):
+    test_dir = tmp_path / "dacite"
+    # a dacite-only folder numbers its classes its own way (quartz 0, andesine 1, ...), not as the model
+    names = write_training_folder(test_dir, [make_thin_section((96, 112), rock="dacite", seed=8)], true_labels=True)
+    assert [model.classes.index(n) for n in names] != list(range(len(names)))
+    out = tmp_path / "eval"
+    assert main(["segment", "evaluate", "--input_model", str(MODEL), "--input_path", str(test_dir), "--no_baseline",
+                 "--output_path", str(out), "--views", "1"]) == 0
+    scores = __import__("json").loads((out / "scores.json").read_text())
+    assert scores["deep_model"]["accuracy"] >= 0.7  # ids matched by name; unmatched they score near 0
+    csv = (test_dir / "classes.csv").read_text().replace("quartz", "unobtainium")
+    (test_dir / "classes.csv").write_text(csv)
+    capsys.readouterr()
+    assert main(["segment", "evaluate", "--input_model", str(MODEL), "--input_path", str(test_dir), "--no_baseline",
+                 "--output_path", str(out)]) == 2
+    assert "classes the model does not have: unobtainium" in capsys.readouterr().err

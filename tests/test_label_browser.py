@@ -79,3 +79,19 @@ def test_painted_labels_travel_in_the_session_file():
     assert again.supervised[0].classifier == "poisson" and list(again.label_names) == list(s.label_names)
     np.testing.assert_array_equal(again.paint, paint)
     np.testing.assert_array_equal(again.supervised[0].labels, result.labels)
+
+
+def test_paint_is_cleared_by_another_map_of_the_same_size_and_by_a_crop():
+    """Painted pixels name pixels of one map: another map of the same size, or a crop, starts unpainted."""
+    import numpy as np
+    from phasedash import Session
+
+    s = Session()
+    s.load("synthetic:60x80:20")
+    s.paint = np.zeros((60, 80), np.int16)
+    s.label_names = ["a", "b"]
+    s.load("synthetic:60x80:50")  # same size, other counts
+    assert s.paint is None and s.supervised is None and list(s.label_names) == ["a", "b"]
+    s.paint = np.zeros((60, 80), np.int16)
+    s.crop((0, 60), (0, 80))  # a crop of the whole map: same shape, coordinates that may differ
+    assert s.paint is None

@@ -91,6 +91,7 @@ class Session(SessionFile, T.HasTraits):
         self.pca = self.decomposition = self.clustering = self.estimate = None
         self.labels = self.spectra = self.grains = self.otsu = None
         self.phase_lines, self.overrides = (), {}
+        self.paint = self.supervised = None  # painted pixels belong to the pixels of one map and crop
 
     def _set_image(self, image):
         self.clear_caches()

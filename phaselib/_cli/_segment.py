@@ -34,10 +34,10 @@ def _train_parser():
     p.add_argument("--pp-pattern", help="affix of the plane-polarised images (default _pp with --xp-pattern)")
     p.add_argument("--xp-pattern", help="affix of the cross-polarised images")
     p.add_argument("--bse-pattern", help="affix of the BSE images")
-    p.add_argument("--epochs", type=int, default=400, help="passes over the images (default 400)")
+    p.add_argument("--epochs", type=int, default=800, help="passes over the images (default 800)")
     p.add_argument("--tile", type=int, default=96, help="tile side, a multiple of 8 (default 96)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=12, help="channels of the U-Net's first level (default 12)")
+    p.add_argument("--width", type=int, default=8, help="channels of the U-Net's first level (default 8)")
     p.add_argument("--mm-per-pixel", type=float, help="pixel size of the images, recorded in the model")
     p.add_argument("--max-minutes", type=float, default=8.0,
                    help="time budget of training (default 8): a longer run ends on time, its schedule compressed")

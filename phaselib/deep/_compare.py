@@ -28,6 +28,34 @@ def labelled_sets(folder, patterns):
     return out
 
 
+def class_map(folder, classes):
+    """Index map from a folder's label ids (its ``classes.csv``) to ``classes`` (a model's), by name.
+
+    Returns None when the folder has no ``classes.csv`` (its ids are taken to be the model's).
+
+    Raises
+    ------
+    ValueError
+        If the folder names a class the model does not have.
+    """
+    if not (Path(folder) / "classes.csv").exists():
+        return None
+    names, _ = _data.read_classes(folder)
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise ValueError(f"the labels of {Path(folder).name} hold classes the model does not have: "
+                         f"{', '.join(unknown[:5])}.")
+    return np.array([classes.index(n) for n in names], np.int16)
+
+
+def _relabel(lab, remap):
+    if remap is None:
+        return lab
+    if lab.max(initial=-1) >= remap.size:
+        raise ValueError("a label map holds an id that classes.csv does not list.")
+    return np.where(lab >= 0, remap[np.maximum(lab, 0)], -1).astype(np.int16)
+
+
 def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed=0, views=1):
     """Score models (and the random forest) on every labelled image set of ``folder``.
 
@@ -36,7 +64,8 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
     models : dict
         name -> :class:`Segmenter`; they must share their classes.
     folder : str or Path
-        Image sets and ``NAME_labels.npy`` / ``.png`` maps (the truth; ``-1`` ignored).
+        Image sets and ``NAME_labels.npy`` / ``.png`` maps (the truth; ``-1`` ignored); with a
+        ``classes.csv``, its ids are matched to the model's classes by name.
     baseline_folder : str or Path, optional
         Training folder of the random forest on :func:`_evaluate.pixel_features` of the first
         model's inputs; None: no baseline.
@@ -64,12 +93,15 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
     for m in models.values():
         for r in m.meta["inputs"]:
             patterns.setdefault(r, m.meta["patterns"][r])
-    sets = labelled_sets(folder, patterns)
+    remap = class_map(folder, classes)
+    sets = [(stem, paths, _relabel(lab, remap)) for stem, paths, lab in labelled_sets(folder, patterns)]
     runners = dict(models)
     seconds = dict.fromkeys(runners, 0.0)
     if baseline_folder is not None:
         t = time.perf_counter()
-        base = labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})
+        base_map = class_map(baseline_folder, classes)
+        base = [(st, p, _relabel(lab, base_map))
+                for st, p, lab in labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})]
         xs = [load_set(p, meta) for _, p, _ in base]
         labs = [_data.refine_labels(x, _data.register_labels(x, _data.upsample_labels(lab, x.shape[:2]))[0])
                 for x, (_, _, lab) in zip(xs, base)]

@@ -43,6 +43,11 @@ class DataPanel(Panel):
                                 layout=W.Layout(width="260px", display="none"))
         self.bragg.add_class("pd-bragg")
         self.bragg.observe(lambda ch: self.show_total(), "value")
+        self.lattice = W.Text(placeholder="or a lattice: bcc 2.8665", continuous_update=False,
+                              layout=W.Layout(width="200px", display="none"))
+        self.lattice.add_class("pd-lattice")
+        self.lattice.observe(lambda ch: self.show_total(), "value")
+        self.lattice_note = W.HTML()
         self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
         self.uncrop_btn = W.Button(description="Whole map", icon="expand")
         self.box = None
@@ -62,7 +67,7 @@ class DataPanel(Panel):
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
             W.HBox([W.VBox([self.pick, self.map.widget, W.HBox([self.crop_btn, self.uncrop_btn])]),
-                    W.VBox([self.bragg, self.spectrum.widget])]),
+                    W.VBox([W.HBox([self.bragg, self.lattice]), self.lattice_note, self.spectrum.widget])]),
         ])
 
     def _calibration(self):
@@ -124,7 +129,7 @@ class DataPanel(Panel):
                             else f"pixel {rounded(im.pixel_size)} um"))
         self.map.show(scalar_rgb(s.brightness), "counts per pixel" if im.is_counts else f"summed {im.signal}")
         tof = not im.is_eds and im.units == "Å"
-        self.bragg.layout.display = None if tof else "none"
+        self.bragg.layout.display = self.lattice.layout.display = None if tof else "none"
         if tof and len(self.bragg.options) == 1:
             from phaselib.datasets import TOF_MATERIALS  # the generators' package: only for a ToF map
 
@@ -137,24 +142,59 @@ class DataPanel(Panel):
         s, im = self.s, self.s.image
         if im is None:
             return
-        lines = s.total_lines if im.is_eds else bragg_lines(self.bragg.value, im)
+        lines, self.lattice_note.value = s.total_lines, ""
+        if not im.is_eds:
+            try:
+                lines = bragg_lines(self.bragg.value, im, self.lattice.value)
+            except ValueError as err:
+                lines, self.lattice_note.value = [], f"<span style='color:#b00'>{html.escape(str(err))}</span>"
         self.spectrum.show(im.energy_keV, np.maximum(s.total / s.brightness.size, 1e-3), lines=lines,
                            labels=["whole map (mean per pixel)"], colours=["#1f77b4"],
                            title="summed spectrum (mean per pixel)" + (", strongest lines named" if im.is_eds else ""),
                            **axis_labels(im))
 
 
-def bragg_lines(material, image):
-    """Markers (``line``, ``energy_keV``: the axis position) of ``material``'s Bragg edges (hkl) inside the
-    wavelength range of ``image``; none for ``"none"`` or an axis not in Å."""
+def bragg_lines(material, image, lattice=""):
+    """Markers (``line``, ``energy_keV``: the axis position) of Bragg edges (hkl) inside the wavelength
+    range of ``image``: of a typed cubic ``lattice`` (``"bcc 2.8665"``, see :func:`parse_lattice`) if
+    one is given, else of ``material``; none for ``"none"`` or an axis not in Å."""
     from phaselib.datasets import TOF_MATERIALS, bragg_edges
 
-    if material not in TOF_MATERIALS or image.units != "Å":
+    if image.units != "Å":
         return []
-    lattice, a = TOF_MATERIALS[material][:2]
+    if lattice and lattice.strip():
+        kind, a = parse_lattice(lattice)
+    elif material in TOF_MATERIALS:
+        kind, a = TOF_MATERIALS[material][:2]
+    else:
+        return []
     axis = image.energy_keV
     return [{"line": f"{hkl}", "energy_keV": lam}
-            for hkl, lam in bragg_edges(lattice, a, (float(axis[0]), float(axis[-1])))]
+            for hkl, lam in bragg_edges(kind, a, (float(axis[0]), float(axis[-1])))]
+
+
+def parse_lattice(text):
+    """``(kind, a)`` of a typed cubic lattice such as ``"bcc 2.8665"`` or ``"fcc a=3.524"``.
+
+    Raises
+    ------
+    ValueError
+        With what to type, for anything else (the text is not echoed back).
+    """
+    words = text.lower().replace("=", " ").replace(",", " ").replace("å", " ").split()
+    kinds = [w for w in words if w in ("sc", "bcc", "fcc")]
+    numbers = []
+    for w in words:
+        try:
+            numbers.append(float(w))
+        except ValueError:
+            pass
+    usage = "type sc, bcc or fcc and the cubic lattice constant in Å, e.g. bcc 2.8665"
+    if len(kinds) != 1 or len(numbers) != 1:
+        raise ValueError(usage + ".")
+    if not 0.5 <= numbers[0] <= 50:
+        raise ValueError(f"a lattice constant between 0.5 and 50 Å, please; {usage}.")
+    return kinds[0], numbers[0]
 
 
 def _axis_text(image):
