@@ -17,8 +17,8 @@ scored against the TRUE phase maps; andesine and labradorite (plagioclase of An4
 same in these images to 0.3 %) are also reported merged. The random forest
 (``deep._evaluate.train_forest``: multiscale intensity / texture features, 60 trees) learns
 from the same training images and the same registered, refined labels. The U-Net predicts with
-``--views`` mirror images (default 4, the CLI's); opaque minerals are also reported merged. Results: a markdown table on stdout, JSON in
-``benchmarks/results/deep-<date>.json``.
+``--views`` mirror images (default 4, the CLI's); opaque minerals are also reported merged.
+Results: a markdown table on stdout, JSON in ``benchmarks/results/deep<date>.json``.
 """
 
 from __future__ import annotations
