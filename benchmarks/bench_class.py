@@ -4,7 +4,7 @@ Starts the server as a teacher does (``PORT=N ./scripts/serve.sh [--panel]``), r
 it prints, appends ``?map=synthetic:200x300`` and sends N students (one chromium through
 Playwright, one browser context each) arriving evenly over ``--spread`` seconds. For each student:
 
-- first map: from arrival to the clusters of the map shown ("200 x 300 pixels", then "K clusters");
+- first map: from arrival to the clusters of the map shown ("H x W pixels", then "K clusters");
 - cluster change: the number of clusters moved one up (or, with ``--k-spread S``, by 1..S), from the
   action to the new map shown.
 
@@ -128,7 +128,7 @@ async def student(i, browser, url, arrival, front, opts, t0, done):
     r["ctx"], r["page"], r["page_errors"] = ctx, page, []
     page.on("pageerror", lambda e: r["page_errors"].append(str(e)[:200]))
     try:
-        await page.goto(f"{url}?map={MAP}", wait_until="commit")
+        await page.goto(f"{url}?map={opts.map}", wait_until="commit")
         k0 = await first_map(page, front)
         r["first_map_s"] = time.time() - t_arrive
         k1 = k0 + 1 + (i % opts.k_spread)
@@ -154,13 +154,13 @@ async def first_map(page, front):
     ``document.body.innerText`` does not see: its texts are found with locators."""
     spec = FRONTS[front]
     if front == "voila":
-        await page.wait_for_function("!!document.body && document.body.innerText.includes('200 x 300 pixels')",
+        await page.wait_for_function("!!document.body && /\\d+ x \\d+ pixels/.test(document.body.innerText)",
                                      polling=250)
         await page.get_by_role("tab", name=spec["tab"]).click()
         await page.wait_for_function("re => new RegExp(re).test(document.body.innerText)", arg=spec["clusters"],
                                      polling=250)
         return int(re.search(spec["clusters"], await page.inner_text("body")).group(1))
-    await page.locator(".pd-summary").get_by_text("200 x 300 pixels").first.wait_for()
+    await page.locator(".pd-summary").get_by_text(re.compile(r"\d+ x \d+ pixels")).first.wait_for()
     await page.locator(".bk-tab", has_text=spec["tab"]).click()
     title = page.locator(".pd-cluster-title").first
     await title.get_by_text(re.compile(r"\d+ clusters")).wait_for()
@@ -280,6 +280,7 @@ def main(argv=None):
     ap.add_argument("--cache", default=str(WORK / "class-cache"), help="PHASEDASH_CACHE_DIR of the server")
     ap.add_argument("--class-size", type=int, default=None,
                     help="Voilà: CLASS_SIZE given to serve.sh (kernels kept ready); default: serve.sh's own")
+    ap.add_argument("--map", default=MAP, help=f"the ?map= every student opens (default {MAP}; sample:P45: the real map)")
     ap.add_argument("--json", default=None)
     opts = ap.parse_args(argv)
     extra = [] if opts.server == "panel" else [f"--ClassroomKernelManager.cull_disconnected_timeout={opts.cull}",

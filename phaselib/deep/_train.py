@@ -171,9 +171,10 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
     onnx : bool
         Write the ONNX twin (needs the ``onnx`` package).
     max_seconds : float, optional
-        Time budget of the training loop. The learning-rate schedule runs on the progress,
-        whichever is further of the steps done and the time spent, so a run that would take
-        longer ends on time with its schedule compressed (a fully annealed model, fewer steps).
+        Time budget of the training loop. The learning-rate schedule runs on the progress: the
+        steps done, or the time spent once it leads them (by 2 % of the run), so a run that would
+        take longer ends on time with its schedule compressed (a fully annealed model, fewer
+        steps), and a run within its budget does not depend on timing.
     threads : int, optional
         torch CPU threads; default 2, or 1 when the machine is busy (load average above the
         cores less one): two threads on a shared, loaded 2-core machine ran 5-10 times slower
@@ -222,8 +223,10 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
         net.train()
         acc, done = 0.0, 0
         for _ in range(per_epoch):
-            # one-cycle rate on the progress: steps done, or time spent of the budget if further
-            progress = max(step / total, (time.perf_counter() - t0) / budget)
+            # one-cycle rate on the progress: the steps done, or the time spent of the budget once it
+            # leads by 2 % of the run (so that a run within its budget is reproducible step for step)
+            spent = (time.perf_counter() - t0) / budget
+            progress = spent if spent > step / total + 0.02 else step / total
             if progress >= 1.0:
                 break
             for group in opt.param_groups:
