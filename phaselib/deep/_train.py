@@ -134,7 +134,7 @@ def one_cycle(progress, peak, warm=0.15):
     return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, width=12, depth=3,
+def train(images, out, *, patterns=None, epochs=800, tile=96, seed=0, batch=8, width=8, depth=3,
           lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.3, onnx=True, max_seconds=None,
           threads=None, log=None):
     """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
@@ -176,9 +176,8 @@ def train(images, out, *, patterns=None, epochs=30, tile=96, seed=0, batch=8, wi
         take longer ends on time with its schedule compressed (a fully annealed model, fewer
         steps), and a run within its budget does not depend on timing.
     threads : int, optional
-        torch CPU threads; default 2, or 1 when the machine is busy (load average above the
-        cores less one): two threads on a shared, loaded 2-core machine ran 5-10 times slower
-        than one here.
+        torch CPU threads; default 2, or 1 when more than all cores but 1.5 are busy at the start
+        (two threads on a shared, loaded 2-core machine ran 5-10 times slower than one here).
     log : callable, optional
         Called with a line of text per epoch.
 
