@@ -257,5 +257,9 @@ def test_a_neutron_tof_cube_in_a_browser(server, page):
     page.locator(".pd-bragg select").select_option("Fe-bcc")  # iron's (110) edge marked at 4.05 Å
     page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.trim() === '110')",
                            timeout=30000)
+    page.locator(".pd-lattice input").fill("fcc 3.524")  # a lattice the student types: nickel's (111)
+    page.locator(".pd-lattice input").press("Enter")
+    page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.trim() === '111')",
+                           timeout=30000)
     open_tab(page, "3. Clustering")
     page.wait_for_function("/5 clusters \\(/.test(document.body.innerText)", timeout=60000)
