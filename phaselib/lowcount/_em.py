@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import phaselib.lowcount._grow as _grow
+import phaselib.lowcount._split as _split
 
 from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
@@ -261,16 +262,20 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     full = np.zeros((k, c))
     full[:, channels] = spectra
     bands = _grow.band_matrix(c, channels, round(_grow.BAND_KEV / image.energy_scale))
-    key, band_sums = _grow.unexplained(wb, labels, full, bands)
+    counts = _grow.band_counts(wb, bands)
+    key, band_sums = _grow.unexplained(wb, labels, full, bands, counts=counts)
     hard = _one_hot_sums(wb, labels, k)
     new, changes = _grow.new_phases(labels, hard, energy, key, band_sums, _grow.band_energies(energy, bands),
                                     beam_energy=image.beam_energy)
-    if k_req is not None and len(new):  # a number asked for: new phases only take the place of split ones
-        n_fit = np.bincount(labels, minlength=k)
-        _, _, same = refine.merge_phases(PhaseSpectra(hard, n_fit, energy), labels, beam_energy=image.beam_energy)
-        room = len(same) + max(k_req - int(np.count_nonzero(n_fit)), 0)
-        order = np.argsort([-c["n_pixels"] for c in changes], kind="stable")[:room]
-        new, changes = new[np.sort(order)], [changes[i] for i in np.sort(order)]
+    half = _split.halves(counts, labels, k)
+    del counts
+    splits, notes = _split.split_phases(_hard_sums(wb, half, 2 * k, image).sums, hard, energy,
+                                        beam_energy=image.beam_energy)
+    n_half = np.bincount(half[half >= 0], minlength=2 * k)
+    for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
+        spectra[p] = a[channels]
+        new = np.vstack([new, b[None]])
+        changes.append(dict(note, n_pixels=int(n_half[2 * p + 1])))
     if len(new):
         spectra = np.vstack([spectra, new[:, channels]])
         for it in range(fit["n_iter"]):
@@ -282,13 +287,29 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         labels = q.argmax(-1).ravel()
         hard = _one_hot_sums(wb, labels, q.shape[-1])
     n_pix = np.bincount(labels, minlength=hard.shape[0])
-    merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels, n_phases=k_req,
+    # pieces of one chemistry are merged even when a number was asked for (at low counts EM
+    # splits a dominant phase along its noise before it finds a small phase); then the most
+    # alike down to the number asked for
+    merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
                                                    beam_energy=image.beam_energy)
+    if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
+        alive = np.flatnonzero(sums.sum(1) > 0)
+        merged_lab, sums2, more = refine.merge_phases(
+            PhaseSpectra(sums[alive], np.bincount(merged_lab, minlength=len(sums))[alive], energy),
+            np.searchsorted(alive, merged_lab), n_phases=k_req, beam_energy=image.beam_energy)
+        sums = np.zeros_like(sums)
+        sums[alive] = sums2
+        merged += [dict(m, phase=int(alive[m["phase"]]), into=int(alive[m["into"]])) for m in more]
     if merged:
         keep = np.flatnonzero(sums.sum(1) > 0)
         spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += [dict(action="merged", **m) for m in merged]
+    n_found = int(np.count_nonzero(sums.sum(1) > 0))
+    if k_req is not None and n_found < k_req:
+        changes.append(dict(action="fewer", n_phases=n_found, reason=(
+            f"{k_req} phases asked for, {n_found} found chemically distinct: more would cut a phase into "
+            "pieces of one chemistry")))
     return q, spectra, changes
 
 

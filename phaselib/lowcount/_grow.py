@@ -24,11 +24,14 @@ Candidates
     Candidates go through :func:`phaselib.refine.merge_phases` together with the fitted phases:
     a candidate that is not chemically distinct from a phase (or is a mixture of two:
     :func:`phaselib.refine.is_mixture`) is dropped, and the survivors start EM again with the
-    fitted phases. With a number of phases asked for, new phases only take the place of phases
-    that are chemically one with another (a split phase).
+    fitted phases (with the halves of the phases that :mod:`._split` splits).
 Merge
-    Finally the phases are merged as :func:`phaselib.refine.merge_phases` does: phases that are
-    not chemically distinct (``n_phases`` not given), or the most alike down to ``n_phases``.
+    Finally phases that are not chemically distinct are merged
+    (:func:`phaselib.refine.merge_phases`), even with a number of phases asked for: at low counts
+    EM splits a dominant phase along its noise sooner than it finds a small phase, and pieces of
+    one chemistry are not phases. Then, with ``n_phases`` given, the most alike are merged down to
+    it; fewer phases than asked for are returned when no more are chemically distinct (recorded in
+    ``params["refinement"]``).
     ``P_PIXEL`` (a chance of 1e-3 per pixel: a map of a million pixels holds about a thousand
     such pixels, spread over the bands and with their phase's chemistry, so they make no
     distinct candidate) and ``EXCESS`` were set on the real P45 map thinned to 22 counts/px
@@ -67,7 +70,19 @@ def band_matrix(n_channels, channels, width):
     return sparse.csr_matrix((np.ones(idx.size), (idx, band)), shape=(n_channels, int(band.max()) + 1))
 
 
-def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256):
+def band_counts(wb, bands):
+    """(H, W, B) float32 counts of each pixel in the bands of :func:`band_matrix`."""
+    h, w = wb.shape[:2]
+    counts = np.zeros((h * w, bands.shape[1]), np.float32)
+
+    def read(r0, r1, csr):
+        counts[r0 * w:r1 * w] = (csr @ bands).toarray()
+
+    wb.map_blocks(read)
+    return counts.reshape(h, w, -1)
+
+
+def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256, counts=None):
     """Pixels whose neighbourhood holds far more counts in some band than its phases predict.
 
     The counts and the expected counts (``n * s_p`` of each pixel's phase) of every band are
@@ -90,6 +105,8 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256):
         Phase spectra on the blocks' channels.
     bands : (C, B) sparse matrix
         From :func:`band_matrix`.
+    counts : (H, W, B) ndarray, optional
+        :func:`band_counts` of the map, when already computed.
 
     Returns
     -------
@@ -104,13 +121,7 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256):
     sb = np.asarray(spectra, np.float64) @ bands
     sb = np.maximum(sb / np.maximum(sb.sum(1, keepdims=True), 1e-300), 1e-12).astype(np.float32)
     n_bands, k = sb.shape[1], sb.shape[0]
-    counts = np.zeros((h * w, n_bands), np.float32)
-
-    def read(r0, r1, csr):
-        counts[r0 * w:r1 * w] = (csr @ bands).toarray()
-
-    wb.map_blocks(read)
-    counts = counts.reshape(h, w, n_bands)
+    counts = band_counts(wb, bands) if counts is None else counts
     n = counts.sum(-1)
     by_phase = np.zeros((h, w, k), np.float32)  # counts of each pixel under its phase, then pooled
     by_phase.reshape(-1, k)[np.arange(h * w), labels] = n.ravel()

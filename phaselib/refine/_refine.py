@@ -42,6 +42,10 @@ def describe_change(change) -> str:
         return f"merged phase {change['phase']} into {change['into']}: {change['reason']}"
     if change["action"] == "added":
         return f"added a phase ({change['n_pixels']} px): {change['reason']}"
+    if change["action"] == "split":
+        return f"split phase {change['phase']} ({change['n_pixels']} px to a new phase): {change['reason']}"
+    if change["action"] == "fewer":
+        return change["reason"]
     return f"{change['action']} phase {change.get('phase')}: {change['reason']}"
 
 
