@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score as ari
 
-from phaselib.pipeline import map_phases
 from phaselib.datasets import make_rock
 from phaselib.lowcount import _grow, _split, map_lowcount
+from phaselib.pipeline import map_phases
 
 
 def _cut(rock, labels):

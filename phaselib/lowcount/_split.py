@@ -10,9 +10,9 @@ such a phase do differ chemically, though, and that is tested directly:
 Split
     Each phase's pixels inside its regions (their ``SIZE`` x ``SIZE`` neighbourhood all of the
     phase: the mixed pixels along a boundary would otherwise be a second chemistry of every
-    phase) are described by the counts of that neighbourhood in energy bands (a few hundred counts at 20 counts/px), as square-root shares (which makes
-    the Poisson noise of a band about even) projected on their first ``N_AXES`` principal
-    axes, and cut in two by k-means.
+    phase) are described by the counts of that neighbourhood in energy bands (five hundred
+    counts at 20 counts/px), as square-root shares (which makes the Poisson noise of a band
+    about even) projected on their first ``N_AXES`` principal axes, and cut in two by k-means.
 Test
     The two halves' summed spectra (the pixels' own counts, not their neighbourhoods') go
     through :func:`phaselib.refine.distinct_phases`, the test that merges phases: a major
