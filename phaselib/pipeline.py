@@ -140,8 +140,8 @@ def _resolve_auto(value, name):
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
-               decomposition=None, spatial_prior="auto", beta=1.0, refine_phases=True, name_minerals=True,
-               progress=None) -> PhaseMap:
+               decomposition=None, spatial_prior="auto", beta=lowcount.DEFAULT_BETA, refine_phases=True,
+               name_minerals=True, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters

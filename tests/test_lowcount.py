@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 from phaselib import quantify
 from phaselib.datasets import make_rock
 from phaselib.lowcount import (
+    DEFAULT_BETA,
     LowCountMap,
     map_lowcount,
     needs_spatial_prior,
@@ -74,11 +75,11 @@ def test_recovers_truth_at_20_counts(rock20, low20):
     plain = map_phases(rock20.image, spatial_prior=False)
     a_low, a_plain = ari(rock20.labels, low20.labels), ari(rock20.labels, plain.labels)
     print(f"20 counts/pixel: ARI {a_low:.3f} with the Potts prior, {a_plain:.3f} per-pixel PCA + k-means")
-    assert a_low >= 0.90  # measured 0.952
+    assert a_low >= 0.90  # measured 0.952 at beta 1, 0.964 at beta 2
     assert a_low >= a_plain + 0.3  # measured 0.414 per pixel
     assert isinstance(low20, LowCountMap)
     assert low20.n_phases == rock20.n_phases and low20.params["n_phases_auto"]
-    assert low20.params["bin_factor"] == 5 and low20.params["beta"] == 1.0
+    assert low20.params["bin_factor"] == 5 and low20.params["beta"] == DEFAULT_BETA == 2.0
     assert low20.labels.shape == SHAPE and low20.labels.dtype == np.int16
     assert low20.posteriors.shape == (*SHAPE, low20.n_phases) and low20.posteriors.dtype == np.float32
     np.testing.assert_allclose(low20.posteriors.sum(-1), 1, atol=1e-4)
@@ -107,8 +108,8 @@ def test_small_grains_kept(rock20, low20):
     r_tiny = small_grain_recall(rock20, low20.labels, low20.n_phases, max_px=4)
     print(f"grains <= 15 px recovered: {r_low:.3f} at 20 counts with the prior, {r_ref:.3f} per pixel at 200; "
           f"grains <= 4 px: {r_tiny:.3f}")
-    assert r_low >= r_ref - 0.05  # measured 0.979 vs 1.000
-    assert r_tiny >= 0.90  # measured 0.948
+    assert r_low >= r_ref - 0.05  # measured 0.961 vs 1.000 (beta 1: 0.979)
+    assert r_tiny >= 0.90  # measured 0.906 (beta 1: 0.948; beta trades one-pixel grains for whole phases)
 
 
 def test_prior_off_is_per_pixel_poisson_classification(rock20, low20):

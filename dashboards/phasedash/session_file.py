@@ -56,7 +56,7 @@ class SessionFile:
             self.run_clustering(state["cluster_method"], state["n_clusters"], state["membership_threshold"])
         self.overrides = {int(k): float(v) for k, v in state.get("overrides", {}).items()}
         if state.get("has_labels"):
-            self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 1.0))
+            self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 2.0))
         if state.get("has_grains"):
             self.run_grains(**state.get("grain_options", {}))
         _repaint(self, state)

@@ -54,7 +54,7 @@ class Session(SessionFile, T.HasTraits):
     clustering = T.Any(None)
     estimate = T.Any(None)       # ClusterEstimate
     phase_source = T.Unicode("clusters")  # or "loadings" (Otsu per component), "spatial" (Potts prior)
-    beta = T.Float(1.0)                  # strength of the spatial prior
+    beta = T.Float(2.0)                  # strength of the spatial prior
     overrides = T.Dict()         # component -> threshold overriding Otsu's
     otsu = T.Any(None)           # (K,) Otsu thresholds of the abundance maps
     min_size = T.Int(0)

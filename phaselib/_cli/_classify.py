@@ -23,7 +23,7 @@ def add_parser(subparsers):
     m.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
                    help="poisson: class templates + Poisson likelihood + spatial prior (--beta, 0: off); "
                    "knn / rf: on the PCA scores")
-    m.set_defaults(beta=DEFAULT_BETA)  # the classifier's own default (--beta of map is 1.0)
+    m.set_defaults(beta=DEFAULT_BETA)  # the classifier's own default
     return m
 
 

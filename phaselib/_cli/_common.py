@@ -118,7 +118,7 @@ def add_input_options(m):
     m.add_argument("--spatial-prior", choices=("auto", "on", "off"), default="auto",
                    help="Poisson mixture + Potts spatial prior for low-count maps (auto: pca-kmeans below "
                    "150 counts/pixel)")
-    m.add_argument("--beta", type=_number(0), default=1.0, help="strength of the spatial prior")
+    m.add_argument("--beta", type=_number(0), default=2.0, help="strength of the spatial prior")
     m.add_argument("--no-refine", action="store_true",
                    help="keep the clustering's phases (no seeding of missed phases, no merging of alike ones)")
     m.add_argument("--no-minerals", action="store_true", help="do not name the phases' minerals")

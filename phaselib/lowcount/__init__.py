@@ -31,12 +31,15 @@ Initialisation by binning
     grain boundaries do not reach the final map.
 beta
     ``beta`` is in nats per neighbour pair, on the same scale as the data term, which
-    grows with the counts. With ``beta = 1`` an isolated pixel keeps a phase when its
-    spectrum favours it by more than ``4`` nats (odds ~ 55:1), a 3 x 3 grain (12 boundary
-    pairs) roughly when its ~180 counts at 20 counts/pixel favour it by 12 nats. So the prior
+    grows with the counts. With the default ``beta = 2`` an isolated pixel keeps a phase when
+    its spectrum favours it by more than ``8`` nats (odds ~ 3000:1), a 3 x 3 grain (12 boundary
+    pairs) roughly when its ~180 counts at 20 counts/pixel favour it by 24 nats. So the prior
     fades by itself at high counts and ``beta = 0`` is per-pixel Poisson classification.
-    On synthetic rocks at 10-20 counts/pixel, ``beta`` in 0.7-1.5 changes the adjusted
-    Rand index by about 0.02; larger values start to erase one-pixel grains.
+    Measured (adjusted Rand index, ``auto``): on the rich presets at 20 counts/pixel, ``beta``
+    1 -> 2 gives dacite 0.68 -> 0.71, basalt 0.79 -> 0.82, granite 0.91 -> 0.94; at 120
+    counts/pixel it changes nothing by more than 0.01. On the real P45 map thinned to 22
+    counts/pixel, against its 122 counts/pixel map: 0.78-0.84 -> 0.86-0.87 (five thinnings,
+    ``auto`` and K = 5). Larger values start to erase one-pixel grains.
 """
 
 from ._em import (

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import uniform_filter
 
 import phaselib.lowcount._grow as _grow
-import phaselib.lowcount._split as _split
 
 from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
@@ -25,7 +25,9 @@ LOW_COUNTS = 150.0
 #: counts per binned pixel aimed at by ``bin_factor="auto"`` for the initial clustering
 INIT_COUNTS = 400.0
 #: default Potts strength, nats per pair of 4-neighbours with equal labels
-DEFAULT_BETA = 1.0
+DEFAULT_BETA = 2.0
+#: side of the neighbourhoods whose counts describe a pixel in the split test (500 counts at 20/px)
+SPLIT_SIZE = 5
 #: Gaussian smoothing of the phase spectra along energy in the M-step, keV
 SMOOTH_KEV = 0.02
 #: components computed by the initial PCA (as :func:`phaselib.pipeline.map_phases`)
@@ -267,15 +269,17 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     hard = _one_hot_sums(wb, labels, k)
     new, changes = _grow.new_phases(labels, hard, energy, key, band_sums, _grow.band_energies(energy, bands),
                                     beam_energy=image.beam_energy)
-    half = _split.halves(counts, labels, k)
+    # two chemistries in one phase (refine's split test), on the counts of 5 x 5 neighbourhoods
+    inside = refine.inside_pixels(labels.reshape(h, w), size=SPLIT_SIZE).ravel()
+    pooled = uniform_filter(counts, size=(SPLIT_SIZE, SPLIT_SIZE, 1), mode="nearest").reshape(h * w, -1)
     del counts
-    splits, notes = _split.split_phases(_hard_sums(wb, half, 2 * k, image).sums, hard, energy,
-                                        beam_energy=image.beam_energy)
-    n_half = np.bincount(half[half >= 0], minlength=2 * k)
+    half = refine.halves(_Shares(pooled), labels, inside)
+    cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
+    splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
         spectra[p] = a[channels]
         new = np.vstack([new, b[None]])
-        changes.append(dict(note, n_pixels=int(n_half[2 * p + 1])))
+        changes.append(dict(note, n_pixels=int(np.count_nonzero(half == 2 * p + 1))))
     if len(new):
         spectra = np.vstack([spectra, new[:, channels]])
         for it in range(fit["n_iter"]):
@@ -311,6 +315,18 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
             f"{k_req} phases asked for, {n_found} found chemically distinct: more would cut a phase into "
             "pieces of one chemistry")))
     return q, spectra, changes
+
+
+class _Shares:
+    """Rows of pooled band counts as square-root shares (the Poisson noise of a band about even),
+    computed when read."""
+
+    def __init__(self, pooled):
+        self.pooled = pooled
+
+    def __getitem__(self, rows):
+        x = self.pooled[rows]
+        return np.sqrt(x / np.maximum(x.sum(1, keepdims=True), 1e-12))
 
 
 def _one_hot_sums(wb, labels, k):

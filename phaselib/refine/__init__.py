@@ -3,7 +3,7 @@
 Clustering with a fixed number of clusters splits big phases and merges small ones; the number
 of PCA components above the noise counts directions of variation, not minerals (a zoned
 plagioclase or a groundmass varying in K/Na adds components). After any clustering,
-:func:`refine_phases` applies two tests, both stated here so their limits are clear:
+:func:`refine_phases` applies three tests, stated here so their limits are clear:
 
 Seed (:func:`seed_phases`)
     In the count-normalised PCA feature space (:meth:`~phaselib.decompose.Decomposition.features`)
@@ -14,6 +14,11 @@ Seed (:func:`seed_phases`)
     clustered; a cluster of at least ``min_pixels`` whose centre is not a mixture of two phases
     (a mixed pixel at a grain boundary lies on the segment between the two centres) seeds a new
     phase, which takes the pixels nearer its centre than their own.
+Split (:func:`halves`, :func:`split_phases`)
+    Each phase's pixels inside its regions are cut in two by k-means on their main axes of
+    variation, and the phase is split when the halves' summed spectra are chemically distinct
+    by the merge test below and neither is a mixture of the other and the other phases (a
+    basalt's augite and glass in one k-means cluster; see :mod:`._split`).
 Merge (:func:`merge_phases`)
     Each phase sum spectrum gives the net counts of the main line of every element seen
     (:func:`phaselib.quantify.line_intensities`); their shares (O and C left out: they are in
@@ -27,8 +32,9 @@ Merge (:func:`merge_phases`)
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._refine import Refinement, describe_change, is_mixture, refine_phases
+from ._refine import Refinement, describe_change, refine_phases
 from ._seed import seed_phases
+from ._split import halves, inside_pixels, is_mixture, split_phases
 
-__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "is_mixture", "merge_phases", "refine_phases",
-           "seed_phases"]
+__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "halves", "inside_pixels", "is_mixture",
+           "merge_phases", "refine_phases", "seed_phases", "split_phases"]

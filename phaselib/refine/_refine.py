@@ -10,6 +10,7 @@ from .. import quantify
 from .._validate import check_array
 from ._merge import LIGHT, _shares, distinct_phases, merge_phases
 from ._seed import seed_phases
+from ._split import halves, inside_pixels, is_mixture, split_phases
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,8 +51,8 @@ def describe_change(change) -> str:
 
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
-                  merge=True, p_value=1e-5, min_pixels=None, min_counts=150.0, random_state=0, block_rows=None,
-                  client=None):
+                  split=True, merge=True, p_value=1e-5, min_pixels=None, min_counts=150.0, random_state=0,
+                  block_rows=None, client=None):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
     Parameters
@@ -66,10 +67,10 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         until this many are left. Default: merge every pair that is not distinct.
     spectra : PhaseSpectra, optional
         Phase sums of ``labels`` (saves a pass over the map when nothing is seeded).
-    seed, merge : bool
-        Run each test. Seeding needs pixels that hold enough counts to stand out one by one: it
-        is skipped below ``min_counts`` counts per pixel (the low-count path seeds on its binned
-        start instead).
+    seed, split, merge : bool
+        Run each test (:mod:`._seed`, :mod:`._split`, :mod:`._merge`). Seeding needs pixels that
+        hold enough counts to stand out one by one: it is skipped below ``min_counts`` counts per
+        pixel (the low-count path seeds on its binned start instead).
     p_value, min_pixels, random_state
         As :func:`seed_phases`.
 
@@ -86,6 +87,10 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
                                     min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
                                     client=client)
         changes += added
+    if split and features is not None:
+        lab, spectra, cut = _split(image, lab, features, spectra, block_rows=block_rows, client=client,
+                                   random_state=random_state)
+        changes += cut
     k = int(lab.max()) + 1
     if spectra is None or spectra.sums.shape[0] != k:
         spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
@@ -108,18 +113,6 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     out = lut[np.where(lab >= 0, lab, k)].astype(np.int16)
     return Refinement(out, quantify.PhaseSpectra(sums[order], n_pix[order], spectra.energy_keV, spectra.total),
                       changes)
-
-
-def is_mixture(spectrum, phases, tol=0.3):
-    """Whether a (normalised) spectrum is close to a mixture of the phases' (pixels straddling
-    boundaries, or the noise tails of several phases): the residual of its non-negative
-    least-squares fit by them is under ``tol`` times its distance to the nearest phase."""
-    from scipy.optimize import nnls
-
-    phases = np.asarray(phases, np.float64)
-    nearest = min(np.linalg.norm(spectrum - p) for p in phases)
-    _, residual = nnls(phases.T, np.asarray(spectrum, np.float64))
-    return residual <= tol * nearest
 
 
 def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **options):
@@ -159,6 +152,31 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **op
     if not added:
         return lab, spectra, []
     return flat.reshape(h, w), None, added
+
+
+def _split(image, lab, features, spectra, *, block_rows, client, random_state):
+    """Split the phases whose two halves are chemically distinct (:mod:`._split`); the second
+    half of each becomes a new phase."""
+    h, w = lab.shape
+    k = int(lab.max()) + 1
+    inside = inside_pixels(lab).ravel()
+    half = halves(features, lab.ravel(), inside, random_state=random_state)
+    if not (half >= 0).any():
+        return lab, spectra, []
+    probe = np.where(inside, half, -1).reshape(h, w)
+    cut = quantify.phase_spectra(image, probe, 2 * k, block_rows=block_rows, client=client)
+    if spectra is None or spectra.sums.shape[0] != k:
+        spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
+    splits, notes = split_phases(cut.sums, cut.n_pixels, spectra.sums, spectra.energy_keV,
+                                 beam_energy=image.beam_energy)
+    if not splits:
+        return lab, spectra, []
+    flat = lab.ravel().copy()
+    for (p, _, _), note in zip(splits, notes):
+        new = int(flat.max()) + 1
+        flat[half == 2 * p + 1] = new
+        note.update(n_pixels=int(np.count_nonzero(flat == new)), new=new)
+    return flat.reshape(h, w), None, notes
 
 
 def _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client):

@@ -1,12 +1,15 @@
-"""phaselib.lowcount after EM: a phase holding two chemistries is split; pieces of one are merged,
-even with a number of phases asked for."""
+"""The split test (phaselib.refine): a phase holding two chemistries is split, after a clustering
+and after the low-count path's EM; there, pieces of one chemistry are merged even with a number
+of phases asked for."""
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter
 from sklearn.metrics import adjusted_rand_score as ari
 
-from phaselib.datasets import make_rock
-from phaselib.lowcount import _grow, _split, map_lowcount
+from phaselib import refine
+from phaselib.datasets import make_rich_rock, make_rock
+from phaselib.lowcount import _grow, map_lowcount
 from phaselib.pipeline import map_phases
 
 
@@ -18,11 +21,15 @@ def _cut(rock, labels):
     bands = _grow.band_matrix(c, slice(None), round(_grow.BAND_KEV / img.energy_scale))
     counts = np.asarray((bands.T @ flat.T).T, np.float32).reshape(h, w, -1)
     k = labels.max() + 1
-    half = _split.halves(counts, labels.ravel(), k)
-    half_sums = np.array([flat[half == j].sum(0) for j in range(2 * k)])
+    inside = refine.inside_pixels(labels, size=5).ravel()
+    pooled = uniform_filter(counts, size=(5, 5, 1), mode="nearest").reshape(h * w, -1)
+    half = refine.halves(np.sqrt(pooled / pooled.sum(1, keepdims=True)), labels.ravel(), inside)
+    cut = np.where(inside, half, -1)
+    half_sums = np.array([flat[cut == j].sum(0) for j in range(2 * k)])
     phase_sums = np.array([flat[labels.ravel() == p].sum(0) for p in range(k)])
-    splits, notes = _split.split_phases(half_sums, phase_sums, img.energy_keV, beam_energy=img.beam_energy)
-    return half, splits, notes
+    splits, notes = refine.split_phases(half_sums, np.bincount(cut[cut >= 0], minlength=2 * k), phase_sums,
+                                        img.energy_keV, beam_energy=img.beam_energy)
+    return cut, splits, notes
 
 
 def test_two_minerals_given_one_label_are_split_and_one_mineral_is_not():
@@ -57,14 +64,15 @@ def p45_maps(p45):
 
 
 def test_real_map_at_22_counts_keeps_its_phases_whole(p45_maps):
-    """Before: with K = 5 the groundmass was cut in three pieces of one chemistry (ARI 0.20-0.40 against
-    the full-count map), and one thinning in five lost the plagioclase under `auto` (ARI 0.34)."""
+    """The issue's bar, 0.85, against the full-count map (measured 0.88-0.90 on thinnings 0-4, auto and
+    K = 5). Before: with K = 5 the groundmass was cut in three pieces of one chemistry (ARI 0.20-0.40),
+    and one thinning in five lost the plagioclase under `auto` (ARI 0.34)."""
     full, thin = p45_maps
     for low in thin:
         auto = map_lowcount(low)
         five = map_lowcount(low, n_phases=5)
-        assert ari(full, auto.labels.ravel()) >= 0.75
-        assert ari(full, five.labels.ravel()) >= 0.70
+        assert ari(full, auto.labels.ravel()) >= 0.85
+        assert ari(full, five.labels.ravel()) >= 0.85
         assert five.n_phases <= 5
         if five.n_phases < 5:
             notes = [c for c in five.params["refinement"] if c["action"] == "fewer"]
@@ -75,3 +83,27 @@ def test_real_map_at_full_counts_splits_nothing(p45):
     m = map_lowcount(p45)
     assert m.n_phases == 5
     assert not [c for c in m.params["refinement"] if c["action"] == "split"]
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_basalts_augite_and_glass_in_one_cluster_are_split(seed):
+    """k-means on the PCA scores of these basalts (200 counts/px) puts augite and the basaltic glass
+    in one cluster, and seeding cannot find the augite: its pixels are explained by a phase fitted
+    to both. The split test finds it (ARI 0.79 -> 0.88 on both seeds)."""
+    rock = make_rich_rock((120, 180), kind="basalt", counts_per_pixel=200, seed=seed)
+    truth = rock.labels.ravel()
+    augite = rock.phase_names.index("augite")
+
+    def has_augite(labels):
+        p = np.bincount(labels[truth == augite]).argmax()
+        return np.mean(labels[truth == augite] == p) >= 0.5 and np.mean(truth[labels == p] == augite) >= 0.5
+
+    plain = map_phases(rock.image, refine_phases=False)
+    dec = plain.decomposition
+    feats = dec.features(min(dec.n_components, plain.params["n_components"] + 8))
+    without = refine.refine_phases(rock.image, plain.labels, feats, dec.pixel_sums, split=False)
+    assert not has_augite(without.labels.ravel())
+    full = map_phases(rock.image)
+    assert has_augite(full.labels.ravel())
+    assert [c for c in full.params["refinement"] if c["action"] == "split" and "Al" in c["reason"]]
+    assert ari(truth, full.labels.ravel()) >= ari(truth, without.labels.ravel()) + 0.05
