@@ -271,9 +271,10 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
                                     beam_energy=image.beam_energy)
     # two chemistries in one phase (refine's split test), on the counts of 5 x 5 neighbourhoods
     inside = refine.inside_pixels(labels.reshape(h, w), size=SPLIT_SIZE).ravel()
-    pooled = uniform_filter(counts, size=(SPLIT_SIZE, SPLIT_SIZE, 1), mode="nearest").reshape(h * w, -1)
+    for j in range(counts.shape[-1]):  # pooled in place, band by band (no second copy of the map)
+        counts[..., j] = uniform_filter(counts[..., j], size=SPLIT_SIZE, mode="nearest")
+    half = refine.halves(_Shares(counts.reshape(h * w, -1)), labels, inside)
     del counts
-    half = refine.halves(_Shares(pooled), labels, inside)
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
     splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new

@@ -163,11 +163,14 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state):
     half = halves(features, lab.ravel(), inside, random_state=random_state)
     if not (half >= 0).any():
         return lab, spectra, []
-    probe = np.where(inside, half, -1).reshape(h, w)
-    cut = quantify.phase_spectra(image, probe, 2 * k, block_rows=block_rows, client=client)
+    # one pass over the map: the halves' inside pixels (2p + half) and each phase's other pixels (2k + p)
+    flat = lab.ravel()
+    probe = np.where(inside & (half >= 0), half, np.where(flat >= 0, 2 * k + flat, -1)).reshape(h, w)
+    cut = quantify.phase_spectra(image, probe, 3 * k, block_rows=block_rows, client=client)
     if spectra is None or spectra.sums.shape[0] != k:
-        spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
-    splits, notes = split_phases(cut.sums, cut.n_pixels, spectra.sums, spectra.energy_keV,
+        pairs = lambda a: a[:2 * k].reshape(k, 2, *a.shape[1:]).sum(1) + a[2 * k:]  # noqa: E731
+        spectra = quantify.PhaseSpectra(pairs(cut.sums), pairs(cut.n_pixels), cut.energy_keV, cut.total)
+    splits, notes = split_phases(cut.sums[:2 * k], cut.n_pixels[:2 * k], spectra.sums, spectra.energy_keV,
                                  beam_energy=image.beam_energy)
     if not splits:
         return lab, spectra, []

@@ -35,8 +35,10 @@ N_AXES = 3
 MIN_PHASE = 50
 #: ... and split when each half holds at least this many of them
 MIN_HALF = 10
-#: pixels k-means is fitted on (the others are assigned to the nearer centre)
+#: pixels k-means is fitted on (the others are assigned to the nearer centre) ...
 MAX_FIT = 20000
+#: ... this many rows at a time
+CHUNK = 1 << 16
 
 
 def inside_pixels(labels, size=3):
@@ -85,7 +87,9 @@ def halves(features, labels, inside, *, random_state=0):
         axes = np.linalg.svd(x - mu, full_matrices=False)[2][:N_AXES]
         km = KMeans(2, n_init=3, random_state=random_state).fit((x - mu) @ axes.T)
         at = np.flatnonzero(labels == p)
-        out[at] = 2 * p + km.predict((np.asarray(features[at], np.float64) - mu) @ axes.T)
+        for i in range(0, at.size, CHUNK):  # a phase of millions of pixels, a chunk of rows at a time
+            rows = at[i:i + CHUNK]
+            out[rows] = 2 * p + km.predict((np.asarray(features[rows], np.float64) - mu) @ axes.T)
     return out
 
 
