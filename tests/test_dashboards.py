@@ -3,6 +3,7 @@
 Every test gets a fresh app (function-scoped fixtures): none depends on what another left behind.
 """
 
+import html
 import json
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ from phasedash import SAMPLES, STEPS, App, Session
 from phasedash.results_view import BUNDLED, ResultsApp
 
 from phaselib.compare import match_labels
+from phaselib.refine import describe_change
 
 
 def _png(view):
@@ -380,6 +382,9 @@ def test_spatial_prior_cleans_a_low_count_map():
     a.phase_map.source.value = "spatial"
     assert s.phase_source == "spatial" and a.phase_map.beta.layout.display == ""
     assert s.accuracy() > max(0.8, per_pixel + 0.3)  # measured 0.88 vs 0.37
+    # what the spatial prior's tests added, split or merged is listed on the page, as for the clusters
+    assert s.refinement and "Phases tested" in a.phase_map.hint.value
+    assert all(describe_change(c) in html.unescape(a.phase_map.hint.value) for c in s.refinement)
     smooth = s.accuracy()
     a.phase_map.beta.value = 0.0  # no prior: per-pixel Poisson classification
     assert s.beta == 0.0 and s.accuracy() < smooth - 0.1

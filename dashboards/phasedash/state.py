@@ -70,7 +70,7 @@ class Session(SessionFile, T.HasTraits):
     supervised = T.Any(None)     # (Classification, painted classes used) of the Label step
     _truth_full = None
     _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
-    _spatial = None   # (image, (n_phases, beta), labels): the last spatial-prior map
+    _spatial = None   # (image, (n_phases, beta), labels, refinement): the last spatial-prior map
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
@@ -242,8 +242,9 @@ class Session(SessionFile, T.HasTraits):
             raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
         key = (self.n_clusters, beta)
         if self._spatial is None or self._spatial[0] is not self.image or self._spatial[1] != key:
-            self._spatial = (self.image, key, map_lowcount(self.image, n_phases=self.n_clusters, beta=beta).labels)
-        self.beta = beta
+            lc = map_lowcount(self.image, n_phases=self.n_clusters, beta=beta)
+            self._spatial = (self.image, key, lc.labels, tuple(lc.params["refinement"]))
+        self.beta, self.refinement = beta, self._spatial[3]
         return self._spatial[2]
 
     def low_count_start(self):
@@ -253,7 +254,7 @@ class Session(SessionFile, T.HasTraits):
 
         self._need(self.image, "Load a map first.")
         lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
-        self._spatial = (self.image, (lc.n_phases, float(self.beta)), lc.labels)
+        self._spatial = (self.image, (lc.n_phases, float(self.beta)), lc.labels, tuple(lc.params["refinement"]))
         self.n_clusters = max(lc.n_phases, 2)
         return lc
 

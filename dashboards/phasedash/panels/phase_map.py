@@ -107,9 +107,9 @@ class PhaseMapPanel(Panel):
             self.show_spectra()
 
     def _changes(self):
-        """What phaselib.refine did to the clusters' phases, as a short list."""
+        """What phaselib.refine (or the spatial prior's tests) did to the phases, as a short list."""
         s = self.s
-        if s.phase_source != "clusters" or not s.refinement:
+        if s.phase_source not in ("clusters", "spatial") or not s.refinement:
             return ""
         items = "".join(f"<li>{html.escape(describe_change(c))}</li>" for c in s.refinement)
         return f"<div class='pd-refinement'><b>Phases tested</b> (cluster numbers):<ul>{items}</ul></div>"
