@@ -280,7 +280,8 @@ def main(argv=None):
     ap.add_argument("--cache", default=str(WORK / "class-cache"), help="PHASEDASH_CACHE_DIR of the server")
     ap.add_argument("--class-size", type=int, default=None,
                     help="Voilà: CLASS_SIZE given to serve.sh (kernels kept ready); default: serve.sh's own")
-    ap.add_argument("--map", default=MAP, help=f"the ?map= every student opens (default {MAP}; sample:P45: the real map)")
+    ap.add_argument("--map", default=MAP,
+                    help=f"the ?map= every student opens (default {MAP}; sample:P45: the real map)")
     ap.add_argument("--json", default=None)
     opts = ap.parse_args(argv)
     extra = [] if opts.server == "panel" else [f"--ClassroomKernelManager.cull_disconnected_timeout={opts.cull}",

@@ -107,3 +107,37 @@ def test_a_basalts_augite_and_glass_in_one_cluster_are_split(seed):
     assert has_augite(full.labels.ravel())
     assert [c for c in full.params["refinement"] if c["action"] == "split" and "Al" in c["reason"]]
     assert ari(truth, full.labels.ravel()) >= ari(truth, without.labels.ravel()) + 0.05
+
+
+def test_a_rim_of_mixed_pixels_is_dissolved_and_minerals_are_not():
+    """Pixels straddling the magnetite grains' boundaries (the beam spreads 0.7 px) gathered in a phase
+    of their own: a mixture of magnetite and its neighbours, nearly all on an edge. The true phases,
+    the 0.2-0.4 % apatite and zircon specks included, are kept."""
+    rock = make_rich_rock((120, 180), kind="granite", counts_per_pixel=200, seed=1)
+    truth = rock.labels
+    img = rock.image
+    h, w, c = img.shape
+    flat = np.asarray(img.data, np.float64).reshape(h * w, c)
+    mag = truth == rock.phase_names.index("magnetite")
+    from scipy import ndimage as ndi
+
+    rim = ndi.binary_dilation(mag) & ~mag  # the ring of pixels round each magnetite grain
+    labels = np.where(rim, truth.max() + 1, truth)
+    sums = np.array([flat[labels.ravel() == p].sum(0) for p in range(labels.max() + 1)])
+    gone = refine.boundary_phases(labels, sums)
+    assert [g["phase"] for g in gone] == [truth.max() + 1] and gone[0]["action"] == "dissolved"
+    true_sums = np.array([flat[truth.ravel() == p].sum(0) for p in range(truth.max() + 1)])
+    assert refine.boundary_phases(truth, true_sums) == []
+    back = refine.give_to_neighbours(labels, {truth.max() + 1})
+    print("rim pixels given back to their true phase:", np.mean(back[rim] == truth[rim]))
+    assert (back >= 0).all() and np.mean(back[rim] == truth[rim]) >= 0.6  # a rim pixel goes to a side it touches
+
+
+def test_granite_at_120_counts_has_no_rim_phases():
+    """End to end: the rich granite at 120 counts/px had two extra phases, rims round magnetite and zircon
+    grains (9 phases for 7, ARI 0.952); now 7 (0.956)."""
+    rock = make_rich_rock((200, 300), kind="granite", counts_per_pixel=120, seed=1)
+    m = map_phases(rock.image)
+    assert m.n_phases == 7
+    assert [c for c in m.params["refinement"] if c["action"] == "dissolved"]
+    assert ari(rock.labels.ravel(), m.labels.ravel()) >= 0.95

@@ -310,7 +310,13 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += [dict(action="merged", **m) for m in merged]
-    n_found = int(np.count_nonzero(sums.sum(1) > 0))
+    labels = q.argmax(-1).ravel()  # rims of mixed pixels along boundaries are not phases
+    gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]))
+    if gone:
+        spectra = np.delete(spectra, [g["phase"] for g in gone], axis=0)
+        q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
+        changes += gone
+    n_found = int(np.count_nonzero(np.bincount(q.argmax(-1).ravel())))
     if k_req is not None and n_found < k_req:
         changes.append(dict(action="fewer", n_phases=n_found, reason=(
             f"{k_req} phases asked for, {n_found} found chemically distinct: more would cut a phase into "

@@ -3,7 +3,7 @@
 Clustering with a fixed number of clusters splits big phases and merges small ones; the number
 of PCA components above the noise counts directions of variation, not minerals (a zoned
 plagioclase or a groundmass varying in K/Na adds components). After any clustering,
-:func:`refine_phases` applies three tests, stated here so their limits are clear:
+:func:`refine_phases` applies four tests, stated here so their limits are clear:
 
 Seed (:func:`seed_phases`)
     In the count-normalised PCA feature space (:meth:`~phaselib.decompose.Decomposition.features`)
@@ -17,8 +17,8 @@ Seed (:func:`seed_phases`)
 Split (:func:`halves`, :func:`split_phases`)
     Each phase's pixels inside its regions are cut in two by k-means on their main axes of
     variation, and the phase is split when the halves' summed spectra are chemically distinct
-    by the merge test below and neither is a mixture of the other and the other phases (a
-    basalt's augite and glass in one k-means cluster; see :mod:`._split`).
+    by the merge test below (a basalt's augite and glass in one k-means cluster; see
+    :mod:`._split`).
 Merge (:func:`merge_phases`)
     Each phase sum spectrum gives the net counts of the main line of every element seen
     (:func:`phaselib.quantify.line_intensities`); their shares (O and C left out: they are in
@@ -29,12 +29,17 @@ Merge (:func:`merge_phases`)
     phase; quartz / feldspar, albite / K-feldspar, augite / orthopyroxene, magnetite / ilmenite
     are two. Phases that are not distinct are merged, most alike first. With a number of phases
     asked for, the most alike pairs are merged until that number is reached instead.
+Dissolve (:func:`boundary_phases`)
+    A phase whose spectrum is a mixture of the others' and nearly all of whose pixels touch
+    another phase is the mixed pixels along their boundaries, not a mineral; its pixels go to
+    the phases around them (see :mod:`._mixed`).
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
+from ._mixed import boundary_phases, give_to_neighbours
 from ._refine import Refinement, describe_change, refine_phases
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
 
-__all__ = ["LIGHT", "Refinement", "describe_change", "distinct_phases", "halves", "inside_pixels", "is_mixture",
-           "merge_phases", "refine_phases", "seed_phases", "split_phases"]
+__all__ = ["LIGHT", "Refinement", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
+           "halves", "inside_pixels", "is_mixture", "merge_phases", "refine_phases", "seed_phases", "split_phases"]

@@ -9,6 +9,7 @@ import numpy as np
 from .. import quantify
 from .._validate import check_array
 from ._merge import LIGHT, _shares, distinct_phases, merge_phases
+from ._mixed import boundary_phases, give_to_neighbours
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
 
@@ -45,14 +46,16 @@ def describe_change(change) -> str:
         return f"added a phase ({change['n_pixels']} px): {change['reason']}"
     if change["action"] == "split":
         return f"split phase {change['phase']} ({change['n_pixels']} px to a new phase): {change['reason']}"
+    if change["action"] == "dissolved":
+        return f"dissolved phase {change['phase']} ({change['n_pixels']} px): {change['reason']}"
     if change["action"] == "fewer":
         return change["reason"]
     return f"{change['action']} phase {change.get('phase')}: {change['reason']}"
 
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
-                  split=True, merge=True, p_value=1e-5, min_pixels=None, min_counts=150.0, random_state=0,
-                  block_rows=None, client=None):
+                  split=True, merge=True, dissolve=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
+                  random_state=0, block_rows=None, client=None):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
     Parameters
@@ -67,8 +70,8 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         until this many are left. Default: merge every pair that is not distinct.
     spectra : PhaseSpectra, optional
         Phase sums of ``labels`` (saves a pass over the map when nothing is seeded).
-    seed, split, merge : bool
-        Run each test (:mod:`._seed`, :mod:`._split`, :mod:`._merge`). Seeding needs pixels that
+    seed, split, merge, dissolve : bool
+        Run each test (:mod:`._seed`, :mod:`._split`, :mod:`._merge`, :mod:`._mixed`). Seeding needs pixels that
         hold enough counts to stand out one by one: it is skipped below ``min_counts`` counts per
         pixel (the low-count path seeds on its binned start instead).
     p_value, min_pixels, random_state
@@ -100,6 +103,12 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
+        n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
+    gone = boundary_phases(lab, sums) if dissolve else []
+    if gone:
+        lab = give_to_neighbours(lab, {g["phase"] for g in gone})
+        changes += gone
+        sums = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client).sums
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
     if not [c for c in changes if c["action"] != "rejected"]:
         k0 = int(before.max()) + 1
