@@ -8,14 +8,17 @@ area measured for a shorter time) are mapped with ``auto`` and ``n_phases=5``. F
 root::
 
     python -m benchmarks.bench_phases [--counts 20,60,120,200] [--kinds dacite,basalt,granite,default]
-                                      [--seeds 1,2,3] [--p45 22,60] [--thinnings 5] [--json OUT]
+                                      [--seeds 1,2,3] [--p45 22,60] [--thinnings 5]
+                                      [--chevkinite 2000,500,120,40] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score as ari
@@ -44,23 +47,34 @@ def preset_rows(kinds, counts, seeds):
                            k_ari=round(ari(truth, given.labels.ravel()), 3), seconds=round(time.perf_counter() - t, 1))
 
 
-def p45_rows(targets, thinnings):
-    from phaselib import datasets, io
+def real_rows(path, name, targets, thinnings, k=None):
+    """A real map thinned binomially to each count level, against its own full-count map (with ``k``
+    phases, or ``auto``)."""
+    from phaselib import io
     from phaselib.pipeline import map_phases
 
-    p45 = io.load(datasets.sample_path("P45"))
-    ref = map_phases(p45, n_phases=5).labels.ravel()
-    mean = float(p45.data.sum(-1).mean())
+    img = io.load(path)
+    full = map_phases(img, n_phases=k or "auto")
+    ref, k = full.labels.ravel(), full.n_phases
+    mean = float(np.asarray(img.data).sum(-1).mean())
     for target in targets:
         for s in range(thinnings):
-            low = p45.replace(data=np.random.default_rng(s).binomial(p45.data.astype(np.int64), min(1.0, target / mean))
-                              .astype(np.uint16))
+            low = img.replace(data=np.random.default_rng(s).binomial(np.asarray(img.data).astype(np.int64),
+                                                                      min(1.0, target / mean)).astype(np.uint16))
             t = time.perf_counter()
             auto = map_phases(low)
-            given = map_phases(low, n_phases=5)
-            yield dict(map=f"P45 thinned (draw {s}) vs its 122 c/px K=5 map", counts=target, true=5,
+            given = map_phases(low, n_phases=k)
+            yield dict(map=f"{name} thinned (draw {s}) vs its {mean:.0f} c/px K={k} map", counts=target, true=k,
                        auto_n=auto.n_phases, auto_ari=round(ari(ref, auto.labels.ravel()), 3), k_n=given.n_phases,
                        k_ari=round(ari(ref, given.labels.ravel()), 3), seconds=round(time.perf_counter() - t, 1))
+
+
+def _shared_data():
+    """``../shared/data`` above the repository (or $PHASELIB_SHARED_DATA)."""
+    if os.environ.get("PHASELIB_SHARED_DATA"):
+        return Path(os.environ["PHASELIB_SHARED_DATA"])
+    return next((p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()),
+                Path("shared/data"))
 
 
 def main(argv=None):
@@ -69,14 +83,23 @@ def main(argv=None):
     p.add_argument("--kinds", default="dacite,basalt,granite,default", help="presets ('default': make_rock)")
     p.add_argument("--seeds", type=_ints, default=[1, 2, 3])
     p.add_argument("--p45", type=_ints, default=[22, 60], help="counts per pixel P45 is thinned to ('' for none)")
-    p.add_argument("--thinnings", type=int, default=5, help="binomial draws per P45 count level")
+    p.add_argument("--thinnings", type=int, default=5, help="binomial draws per count level of a real map")
+    p.add_argument("--chevkinite", type=_ints, default=[],
+                   help="counts per pixel the real chevkinite map (30 x 30, ~20 700 c/px) is thinned to")
     p.add_argument("--json", help="write the rows here too")
     args = p.parse_args(argv)
     rows = []
     print("| map | counts/px | true K | auto: K found | auto: ARI | K given: found | K given: ARI | s |")
     print("|---|---|---|---|---|---|---|---|")
     kinds = [k for k in args.kinds.split(",") if k]
-    for part in (preset_rows(kinds, args.counts, args.seeds), p45_rows(args.p45, args.thinnings)):
+    from phaselib import datasets
+
+    parts = [preset_rows(kinds, args.counts, args.seeds),
+             real_rows(datasets.sample_path("P45"), "P45", args.p45, args.thinnings, k=5)]
+    if args.chevkinite:
+        parts.append(real_rows(_shared_data() / "chevkinite_30x30.bcf", "chevkinite", args.chevkinite,
+                               args.thinnings))
+    for part in parts:
         for row in part:
             rows.append(row)
             print("| " + " | ".join(str(v) for v in row.values()) + " |", flush=True)
