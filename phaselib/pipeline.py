@@ -196,9 +196,12 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     beta : float
         Strength of the spatial prior (see :func:`~phaselib.lowcount.map_lowcount`).
     refine_phases : bool
-        After clustering, add phases for pixels that no phase explains and merge phases that are
-        chemically one (:func:`phaselib.refine.refine_phases`); with `n_phases` given, the most
-        alike are merged down to it. What changed is in ``params["refinement"]``.
+        After clustering, add phases for pixels that no phase explains, split a phase holding two
+        chemistries, merge phases that are chemically one and dissolve rims of mixed pixels
+        (:func:`phaselib.refine.refine_phases`); with `n_phases` given, the most alike are merged
+        down to it. A number given is a most: fewer phases come back where the others would be
+        rims of mixed pixels or, below 150 counts/px, pieces of one chemistry. What changed is in
+        ``params["refinement"]``.
     name_minerals : bool
         Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
         the beam energy): ``PhaseMap.minerals``, the ``mineral`` column of ``phases.csv``.

@@ -139,7 +139,9 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
     image : SpectrumImage
     n_phases : int or "auto"
         Default: the number of Poisson-weighted PCA components above the noise of
-        the binned map (:func:`phaselib.decompose.suggest_n_components`).
+        the binned map (:func:`phaselib.decompose.suggest_n_components`), then the
+        tests of :mod:`._grow`. A number given is a most: with ``refine_phases``, pieces
+        of one chemistry and rims of mixed pixels are not returned as phases.
     beta : float
         Potts strength, nats per pair of equal 4-neighbours; ``0`` turns the prior
         off (per-pixel Poisson classification).
