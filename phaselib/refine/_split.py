@@ -36,7 +36,7 @@ MIN_PHASE = 50
 #: ... and split when each half holds at least this many of them
 MIN_HALF = 10
 #: pixels k-means is fitted on (the others are assigned to the nearer centre) ...
-MAX_FIT = 20000
+MAX_FIT = 5000
 #: ... this many rows at a time
 CHUNK = 1 << 16
 
