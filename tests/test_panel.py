@@ -149,3 +149,19 @@ def test_panel_serve_in_a_browser():
         assert "2 x 80000 pixels is refused" in page.locator(".phasedash-error").inner_text()
         assert "Traceback" not in page.locator(".phasedash-panel").inner_text()
         assert not errors, errors
+
+
+def test_the_phase_map_lists_what_the_phase_tests_did():
+    """As on the Voilà page: the spatial prior's tests (added, split, merged, dissolved) are listed under
+    the phase map's title, one line each, and the list goes when the phases come from component maps."""
+    from phaselib.refine import describe_change
+
+    app = PanelApp("synthetic:120x160:20")
+    assert _run(app.start())
+    assert _run(app.phases(source="spatial"))
+    s = app.session
+    assert s.phase_source == "spatial" and s.refinement
+    text = app.phase_map.changes.object
+    assert "Phases tested" in text and all(describe_change(c).split(":")[0] in text for c in s.refinement)
+    assert _run(app.phases(source="loadings"))
+    assert app.phase_map.changes.object == ""

@@ -18,6 +18,7 @@ from phaselib import quantify
 
 from ..plots import labels_rgb, scalar_rgb
 from ..state import ALGORITHMS, CLUSTER_METHODS, SAMPLES
+from ..texts import refinement_html
 from .figures import CurveView, MapView, SpectrumView, phase_legend
 
 
@@ -219,6 +220,7 @@ class PhaseMapStep:
         self.min_size = pn.widgets.IntSlider(**_label("min size (px)"), start=0, end=200, value=0,
                                              css_classes=["pd-min-size"])
         self.title = pn.pane.HTML("", css_classes=["pd-phase-title"])
+        self.changes = pn.pane.HTML("", css_classes=["pd-refinement"], sizing_mode="stretch_width")
         self.map = MapView("phase map", width=420, legend=True)
         self.table = pn.pane.HTML("", css_classes=["pd-modal-table"])
         self.name = pn.widgets.Button(**_label("Name the minerals"))
@@ -233,7 +235,7 @@ class PhaseMapStep:
                   "spatial prior lets neighbours agree. The colour of a phase is the same in every view.",
                   ["Which mineral is each phase? Compare its element lines with Mindat.",
                    "What are the modal proportions, and how much is unassigned?"]),
-            pn.Row(self.source, self.min_size), self.title,
+            pn.Row(self.source, self.min_size), self.title, self.changes,
             pn.Row(self.map.figure, pn.Column(self.table, self.name)), self.spectra.figure)
 
     def _changed(self, _):
@@ -248,6 +250,7 @@ class PhaseMapStep:
         k = int(max(s.labels.max() + 1, 1))
         acc = s.accuracy()
         self.title.object = f"<b>{k} phases</b>" + ("" if acc is None else f"; ARI vs truth {acc:.3f}")
+        self.changes.object = refinement_html(s)
         self.map.show(labels_rgb(s.labels, k, self.app.colours), f"phase map: {k} phases")
         self.show_table()
 

@@ -9,9 +9,9 @@ import ipywidgets as W
 import numpy as np
 
 from phaselib import quantify
-from phaselib.refine import describe_change
 
 from ..plots import CurveView, MapView, SpectrumView, axis_labels, labels_rgb, phase_colour
+from ..texts import refinement_html
 from ._base import Panel, guide
 
 
@@ -91,7 +91,7 @@ class PhaseMapPanel(Panel):
         counts = float(s.brightness.mean())
         self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" else
                            f"<i>This map has {counts:.0f} counts per pixel: per-pixel clusters are speckled; "
-                           "try <b>clusters + spatial prior</b>.</i>") + self._changes()
+                           "try <b>clusters + spatial prior</b>.</i>") + refinement_html(s)
         k = int(max(s.labels.max() + 1, 1))
         if not spectra_only:
             self.show_map()
@@ -105,14 +105,6 @@ class PhaseMapPanel(Panel):
         self.show_table()
         if s.spectra is not None and s.spectra.sums.shape[0] == k:
             self.show_spectra()
-
-    def _changes(self):
-        """What phaselib.refine (or the spatial prior's tests) did to the phases, as a short list."""
-        s = self.s
-        if s.phase_source not in ("clusters", "spatial") or not s.refinement:
-            return ""
-        items = "".join(f"<li>{html.escape(describe_change(c))}</li>" for c in s.refinement)
-        return f"<div class='pd-refinement'><b>Phases tested</b> (cluster numbers):<ul>{items}</ul></div>"
 
     def show_map(self):
         s = self.s
