@@ -44,7 +44,7 @@ def _diff(before, after):
     return {k: round(v, 2) for k, v in sorted(used.items())}
 
 
-async def _run(url, pages, front):
+async def _run(url, pages, front, name):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -54,7 +54,7 @@ async def _run(url, pages, front):
         before, t0 = _cpu(), time.perf_counter()
 
         async def one(page):
-            await page.goto(f"{url}{path}?map=synthetic:200x300")
+            await page.goto(f"{url}{path}?map={name}")
             return await first_map(page, front)
 
         await asyncio.gather(*[one(p) for p in ps])
@@ -68,8 +68,9 @@ def main(argv=None):
     ap.add_argument("--url", required=True)
     ap.add_argument("--pages", type=int, default=1)
     ap.add_argument("--server", choices=("voila", "panel"), default="voila")
+    ap.add_argument("--map", default="synthetic:200x300", help="the page's ?map= (default synthetic:200x300)")
     opts = ap.parse_args(argv)
-    asyncio.run(_run(opts.url.rstrip("/"), opts.pages, opts.server))
+    asyncio.run(_run(opts.url.rstrip("/"), opts.pages, opts.server, opts.map))
 
 
 if __name__ == "__main__":

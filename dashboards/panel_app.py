@@ -14,5 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the phasedash packag
 from phasedash.panelapp import DEFAULT_MAP, preheat, serve_page  # noqa: E402
 
 pn.extension(throttled=True)  # sliders act when released, not at every step of a drag
-preheat(DEFAULT_MAP)  # once per process (``--warm`` runs it at start): the default map's first look
+if not pn.state.cache.get("phasedash-preheated"):  # once per process (``--warm`` runs this file at start)
+    pn.state.cache["phasedash-preheated"] = preheat()  # the first looks of the bundled and classroom maps
 serve_page(DEFAULT_MAP).page.servable(title="Phase mapping (Panel)")

@@ -123,6 +123,17 @@ def test_export_is_one_zip_in_memory(first):
     assert first.export_step.download.visible
 
 
+def test_the_criteria_plot_is_drawn_once_estimated():
+    app = PanelApp(SMALL)
+    assert _run(app.start())
+    step = app.clustering
+    assert not step.curves_pane.visible and "Estimate the number" in step.curves_note.object  # no empty plot
+    assert _run(app.estimate())
+    assert step.curves_pane.visible and not step.curves_note.visible
+    assert len(step.curves.source.data["ys"]) == len(app.session.estimate.scores) >= 2
+    assert all(f"(best {b})" in " ".join(step.curves.source.data["label"]) for b in app.session.estimate.best.values())
+
+
 def test_first_looks_are_bounded(first):
     cache = shared._cache()
     assert SMALL in cache and len(cache) <= shared.MAX_TEMPLATES

@@ -20,6 +20,8 @@ from ..state import Session
 
 #: the map a page opens without ``?map=``
 DEFAULT_MAP = "sample:P45"
+#: maps whose first look is computed when the process starts (the two pages ``serve.sh --panel`` prints)
+PREHEATED = (DEFAULT_MAP, "synthetic:200x300")
 #: bundled maps the page may name (``?map=sample:NAME``)
 SAMPLE_NAMES = ("P45",)
 #: largest side and area of a synthetic map a page may ask for
@@ -146,9 +148,11 @@ def _evict(cache):
         cache.pop(next(iter(cache)))
 
 
-def preheat(name=DEFAULT_MAP):
-    """Start computing the first look at ``name`` (``panel serve --warm`` runs this at start)."""
-    return first_look_future(check_map_name(name))
+def preheat(names=PREHEATED):
+    """Start computing the first looks at ``names`` (``panel serve --warm`` runs this at start), so
+    that the class's first students do not wait for them; the futures, in order."""
+    names = (names,) if isinstance(names, str) else names
+    return [first_look_future(check_map_name(n)) for n in names]
 
 
 def clone(template) -> Session:

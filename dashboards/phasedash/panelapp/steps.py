@@ -165,6 +165,10 @@ class ClusteringStep:
         self.estimate = pn.widgets.Button(**_label("Estimate the number of clusters"))
         self.estimate.on_click(lambda _: app.submit(app.estimate()))
         self.curves = CurveView("criteria (scaled 0-1)", xlabel="clusters", ylabel="score", width=380, height=280)
+        # drawn once there is something to draw: an empty figure per page costs every browser of a class
+        self.curves_pane = pn.pane.Bokeh(self.curves.figure, visible=False)
+        self.curves_note = pn.pane.HTML("<span style='color:#555'>Press <b>Estimate the number of clusters</b> "
+                                        "to score 2 to 8 clusters.</span>", width=380)
         self.clusters = MapView("clusters", width=380)
         self.method.param.watch(self._changed, "value")
         self.k.param.watch(self._changed, "value")
@@ -174,7 +178,8 @@ class ClusteringStep:
                   "K ellipsoids, fuzzy c-means gives each pixel a membership of every cluster.",
                   ["Where do the criteria agree on the number of clusters?",
                    "Which pixels are mixed, and where are they on the map?"]),
-            pn.Row(pn.Column(self.method, self.k, self.title, self.unassigned, self.estimate), self.curves.figure),
+            pn.Row(pn.Column(self.method, self.k, self.title, self.unassigned, self.estimate),
+                   self.curves_note, self.curves_pane),
             self.clusters.figure)
 
     def _changed(self, _):
@@ -204,6 +209,7 @@ class ClusteringStep:
             ys.append((v - v.min()) / (np.ptp(v) or 1.0))
             names.append(f"{name} (best {e.best.get(name)})")
         self.curves.show(e.k, ys, labels=names, markers=[self.k.value])
+        self.curves_note.visible, self.curves_pane.visible = False, True
 
 
 def _swatch(colour):
