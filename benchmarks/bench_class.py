@@ -14,6 +14,10 @@ students close their tab (the browser tells the server), odd ones lose it (conte
 word, as a crash or a sleeping laptop): the benchmark waits for their kernels to go (Voilà; with a
 short culling time given to the server) and reports how many are left.
 
+The server gets a new, empty cache folder (``PHASEDASH_CACHE_DIR``) unless ``--cache`` names one: the
+day's first class, with only what ``serve.sh`` computes before it opens. A cache kept from an earlier run
+already holds what the students compute first (another number of clusters) and measures a later class.
+
 Usage (from the repository root)::
 
     python -m benchmarks.bench_class --students 30 --spread 60 --server voila
@@ -28,9 +32,11 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -277,7 +283,10 @@ def main(argv=None):
     ap.add_argument("--hold", type=float, default=10.0, help="seconds the pages stay open after the last change")
     ap.add_argument("--cull", type=int, default=60, help="culling time given to the Voilà server (s)")
     ap.add_argument("--cull-wait", type=float, default=180.0, help="seconds to wait for the kernels to go")
-    ap.add_argument("--cache", default=str(WORK / "class-cache"), help="PHASEDASH_CACHE_DIR of the server")
+    ap.add_argument("--cache", default=None,
+                    help="PHASEDASH_CACHE_DIR of the server (default: a new, empty one, removed after the run: "
+                         "the day's first class, with only what serve.sh computes before it; a cache kept from "
+                         "an earlier run holds the students' first steps and measures a later class)")
     ap.add_argument("--class-size", type=int, default=None,
                     help="Voilà: CLASS_SIZE given to serve.sh (kernels kept ready); default: serve.sh's own")
     ap.add_argument("--map", default=MAP,
@@ -288,6 +297,10 @@ def main(argv=None):
                                                "--MappingKernelManager.cull_interval=5"]
     load_before = os.getloadavg()
     t = time.time()
+    fresh = None
+    if opts.cache is None:
+        WORK.mkdir(parents=True, exist_ok=True)
+        fresh = opts.cache = tempfile.mkdtemp(prefix="class-cache-", dir=WORK)
     env = {"PHASEDASH_CACHE_DIR": opts.cache}
     if opts.class_size is not None:
         env["CLASS_SIZE"] = str(opts.class_size)
@@ -304,6 +317,8 @@ def main(argv=None):
         sampler.stop.set()
         sampler.join(10)
         stop_server(proc)
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
     s = summary(results, sampler, left, gone_after, opts)
     load = {"before": load_before, "after": os.getloadavg(), "cpus": os.cpu_count(),
             "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
