@@ -11,6 +11,17 @@ import numpy as np
 
 #: target size of one block of raw data, in bytes
 BLOCK_BYTES = 64 * 2**20
+#: raw blocks a pass keeps waiting (read ahead, queued for a worker) hold at most about this many
+#: bytes beyond one per worker: a row block of a wide chunked map is 100+ MB, and eight of them in
+#: flight were half the peak memory of a full map's run
+IN_FLIGHT_BYTES = 256 * 2**20
+
+
+def in_flight(block_nbytes, workers, *, most=2):
+    """How many raw blocks of ``block_nbytes`` to keep waiting per worker's block: between
+    ``workers`` (every worker busy) and ``most * workers``, within :data:`IN_FLIGHT_BYTES`."""
+    fit = IN_FLIGHT_BYTES // max(int(block_nbytes), 1)
+    return int(max(workers, min(most * workers, fit)))
 
 
 def default_block_rows(shape, itemsize, *, block_bytes=BLOCK_BYTES) -> int:
@@ -80,12 +91,17 @@ def iter_row_blocks(data, block_rows=None, *, ranges=None):
         yield r0, r1, block
 
 
-def _prefetched(data, ranges, ahead=2):
+def _prefetched(data, ranges, ahead=None):
     """Dask blocks computed ``ahead`` at a time (decompressing chunks of a .zspy is the
-    slow part of reading it, and runs while the previous block is being processed)."""
+    slow part of reading it, and runs while the previous block is being processed); by
+    default 2, or 1 for blocks over half of :data:`IN_FLIGHT_BYTES`."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    if ahead is None:
+        rows = max((r1 - r0 for r0, r1 in ranges), default=1)
+        nbytes = rows * int(np.prod(data.shape[1:])) * data.dtype.itemsize
+        ahead = 2 if 2 * nbytes <= IN_FLIGHT_BYTES else 1
     todo = iter(ranges)
     with ThreadPoolExecutor(ahead) as pool:
         queue = deque((r, pool.submit(data[r[0]:r[1]].compute)) for r in _take(todo, ahead))

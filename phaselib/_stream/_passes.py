@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._blocks import block_rows_for, iter_row_blocks, row_ranges
+from ._blocks import block_rows_for, in_flight, iter_row_blocks, row_ranges
 from ._threads import n_workers, single_threaded_blas
 
 
@@ -82,9 +82,11 @@ def _local(image, func, ranges, progress, message):
     with ThreadPoolExecutor(n_workers()) as pool, single_threaded_blas():
         pending = []
         done = 0
+        limit = None
         for r0, r1, block in iter_row_blocks(image.data, ranges=ranges):
             pending.append((r0, pool.submit(func, r0, r1, block)))
-            while len(pending) > 2 * pool._max_workers:
+            limit = limit or in_flight(block.nbytes, pool._max_workers)
+            while len(pending) > limit:
                 r, fut = pending.pop(0)
                 out[index[r]] = fut.result()
                 done += 1

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import sparse
 
-from ._blocks import block_rows_for, iter_row_blocks, sample_ranges
+from ._blocks import block_rows_for, in_flight, iter_row_blocks, sample_ranges
 from ._threads import n_workers, single_threaded_blas
 
 #: sparse blocks are kept in memory when their total size stays below this
@@ -128,11 +128,12 @@ class WeightedBlocks:
             return r0, r1, csr_from_counts(block.reshape((r1 - r0) * w, block.shape[-1]), ch)
 
         source = iter_row_blocks(self.data, ranges=self.ranges)
-        # keep at most 2 * workers blocks in flight
-        pending = []
+        # keep at most 2 * workers blocks in flight (fewer if they are big: in_flight)
+        pending, limit = [], None
         for item in source:
             pending.append(self._pool.submit(convert, item))
-            if len(pending) >= 2 * self._pool._max_workers:
+            limit = limit or in_flight(item[2].nbytes, self._pool._max_workers)
+            if len(pending) >= limit:
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()

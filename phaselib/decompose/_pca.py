@@ -11,6 +11,9 @@ from .._validate import check_image, check_int
 from ..preprocess import energy_channels
 from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
 
+#: float32 bytes of counts converted at a time when projecting a row block
+PIECE_BYTES = 16 * 2**20
+
 
 def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
         random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS, client=None,
@@ -80,6 +83,7 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
                                progress=lambda f, m: step(0.95 + 0.05 * f, m), message="projecting")
         pixel_sums = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
+        del parts
     n_pix = wb.n_pixels
     explained = vals / n_pix
     ratio = explained / (sq_norm / n_pix)
@@ -89,7 +93,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     factors = np.zeros((n, c), np.float32)
     factors[:, channels] = (vecs / wb.col_w[:, None]).T
     row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0)) if poisson else np.ones_like(pixel_sums)
-    loadings = scores / row_w[:, None].astype(np.float32)
+    scores /= row_w[:, None].astype(np.float32)  # in place: the loadings (the map's size times n)
+    loadings = scores
     step(1.0, "done")
     return Decomposition(
         "pca", factors, loadings.reshape(h, w, n), explained, ratio,
@@ -101,8 +106,18 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
 
 
 def _project_block(r0, r1, block, *, channels, vw, poisson):
-    """Pixel sums and weighted scores of one row block (dense float32 products)."""
-    flat = block[..., channels].reshape(-1, vw.shape[0]).astype(np.float32)
-    g = flat.sum(1, dtype=np.float64)
-    rw = (1.0 / np.sqrt(np.where(g > 0, g, 1.0))).astype(np.float32) if poisson else np.float32(1)
-    return g, (flat @ vw) * (rw[:, None] if poisson else rw)
+    """Pixel sums and weighted scores of one row block (dense float32 products, converted
+    :data:`PIECE_BYTES` at a time: a row block of a wide map is 100 MB of counts and would be
+    twice that as float32)."""
+    raw = np.asarray(block).reshape(-1, block.shape[-1])[:, channels]
+    n, m = raw.shape
+    g = np.empty(n, np.float64)
+    out = np.empty((n, vw.shape[1]), np.float32)
+    step = max(1, PIECE_BYTES // (4 * max(m, 1)))
+    for i in range(0, n, step):
+        piece = raw[i:i + step].astype(np.float32)
+        g[i:i + step] = piece.sum(1, dtype=np.float64)
+        np.matmul(piece, vw, out=out[i:i + step])
+    if poisson:
+        out *= (1.0 / np.sqrt(np.where(g > 0, g, 1.0))).astype(np.float32)[:, None]
+    return g, out

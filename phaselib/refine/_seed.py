@@ -40,11 +40,24 @@ def _on_a_segment(c, centres, tol):
     return False
 
 
+def _distance(x, c, rows=1 << 18):
+    """Euclidean distance of every row of ``x`` to ``c``, in chunks of rows (``x - c`` of a
+    full map's features would be hundreds of MB)."""
+    out = np.empty(len(x))
+    for s in range(0, len(x), rows):
+        out[s:s + rows] = np.linalg.norm(x[s:s + rows] - c, axis=1)
+    return out
+
+
 def _own_distance(x, lab, centres):
     """Distance of each pixel to its phase's centre (unassigned: to the nearest centre)."""
-    dist = np.array([np.linalg.norm(x - c, axis=1) if c is not None else np.full(len(x), np.inf)
-                     for c in centres]).T
-    return np.where(lab >= 0, dist[np.arange(len(x)), np.maximum(lab, 0)], dist.min(1))
+    own = np.full(len(x), np.inf)
+    for p, c in enumerate(centres):
+        if c is None:
+            continue
+        d = _distance(x, c)
+        own = np.where(lab == p, d, np.where(lab < 0, np.minimum(own, d), own))
+    return own
 
 
 def seed_phases(features, pixel_sums, labels, *, p_value=1e-5, min_pixels=None, max_new=3, random_state=0):
@@ -115,7 +128,7 @@ def seed_phases(features, pixel_sums, labels, *, p_value=1e-5, min_pixels=None, 
         nearest = min(np.linalg.norm(c - k_) for k_ in known)
         if _on_a_segment(c, known, 0.25 * nearest):
             continue
-        take = unusual & (np.linalg.norm(x - c, axis=1) < own)
+        take = unusual & (_distance(x, c) < own)
         if np.count_nonzero(take) >= min_pixels:
             out.append(dict(members=members, take=take))
     return out
