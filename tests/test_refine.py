@@ -99,3 +99,17 @@ def test_refine_errors(rock):
     with pytest.raises(ValueError, match="`refine_phases` must be one of True, False"):
         map_phases(rock.image, refine_phases="yes")
     assert isinstance(quantify.line_intensities(np.ones(100), np.linspace(0, 10, 100), ["Si"])[0], np.ndarray)
+
+
+def test_own_distance_by_row_chunks_is_the_whole_computation():
+    from phaselib.refine import _seed
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1000, 4)).astype(np.float32)
+    lab = rng.integers(-1, 3, 1000)
+    centres = [x[lab == p].mean(0, dtype=np.float64) for p in range(3)] + [None]
+    dist = np.array([np.linalg.norm(x - c, axis=1) if c is not None else np.full(len(x), np.inf)
+                     for c in centres]).T
+    expected = np.where(lab >= 0, dist[np.arange(len(x)), np.maximum(lab, 0)], dist.min(1))
+    np.testing.assert_array_equal(_seed._own_distance(x, lab, centres), expected)
+    np.testing.assert_array_equal(_seed._distance(x, centres[1], rows=7), dist[:, 1])

@@ -85,3 +85,24 @@ def test_precompute_and_reload(rock, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a phaselib results file"):
         load_results(tmp_path / "junk.npz")
+
+
+def test_big_blocks_wait_in_small_numbers_and_project_piecewise(monkeypatch):
+    from phaselib._stream import _blocks
+    from phaselib.decompose import _pca
+
+    # a 119 MB block (16 rows of a 1820 x 2048 map): one waiting per worker, no more; small ones: two each
+    assert _blocks.in_flight(16 * 1820 * 2048 * 2, 2) == 2
+    assert _blocks.in_flight(8 * 2**20, 2) == 4 and _blocks.in_flight(8 * 2**20, 1) == 2
+    rng = np.random.default_rng(0)
+    block = rng.poisson(0.2, (5, 7, 64)).astype(np.uint16)
+    vw = rng.normal(size=(60, 3)).astype(np.float32)
+    whole = _pca._project_block(0, 5, block, channels=slice(2, 62), vw=vw, poisson=True)
+    monkeypatch.setattr(_pca, "PIECE_BYTES", 4 * 60 * 4)  # four pixels at a time
+    pieces = _pca._project_block(0, 5, block, channels=slice(2, 62), vw=vw, poisson=True)
+    flat = block.reshape(-1, 64)[:, 2:62].astype(np.float64)
+    g = flat.sum(1)
+    expected = (flat @ vw) / np.sqrt(np.where(g > 0, g, 1))[:, None]
+    for g_out, s_out in (whole, pieces):
+        np.testing.assert_array_equal(g_out, g)
+        np.testing.assert_allclose(s_out, expected, rtol=1e-5, atol=1e-6)
