@@ -12,7 +12,8 @@ def _robust_scatter(x):
     x = np.asarray(x, np.float64)
     mu, cov = x.mean(0), np.cov(x, rowvar=False) + 1e-9 * np.eye(x.shape[1])
     if x.shape[0] > 50:
-        d2 = np.einsum("ij,jk,ik->i", x - mu, np.linalg.pinv(cov), x - mu)
+        r = x - mu
+        d2 = np.einsum("ij,ij->i", r @ np.linalg.pinv(cov), r)
         keep = d2 <= np.quantile(d2, 0.98)
         mu, cov = x[keep].mean(0), np.cov(x[keep], rowvar=False) + 1e-9 * np.eye(x.shape[1])
     return mu, cov
@@ -25,7 +26,7 @@ def _mahalanobis(features, scale, mu, cov, rows=1 << 18):
     out = np.empty(len(features))
     for s in range(0, len(features), rows):
         r = (features[s:s + rows] - mu.astype(np.float32)) * scale[s:s + rows, None].astype(np.float32)
-        out[s:s + rows] = np.einsum("ij,jk,ik->i", r, inv, r)
+        out[s:s + rows] = np.einsum("ij,ij->i", r @ inv, r)  # a three-operand einsum is ~6x slower
     return out
 
 
