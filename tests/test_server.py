@@ -286,7 +286,8 @@ def test_steps_on_a_bundled_map_are_shared_and_equal_a_fresh_computation(folders
     a.grain_panel.go.click()  # a's own result: not shared, not lost
     a.clustering.k.value = k
     calls = []
-    assert cache.step(b.session, ["cluster", "kmeans", k, 0.5], lambda: calls.append(1)) and not calls
+    assert cache.step(b.session, ["cluster", "kmeans", k, 0.5], lambda: calls.append(1),
+                      sets=("cluster_method", "n_clusters", "membership_threshold")) and not calls
     b.clustering.k.value = k  # the slider: read from a's computation too
     for app in (a, b):
         _same(_state(app.session), _state(fresh.session))
@@ -294,6 +295,27 @@ def test_steps_on_a_bundled_map_are_shared_and_equal_a_fresh_computation(folders
     assert a.session.grains is not None and b.session.grains is None
     npy = sum(f.stat().st_size for f in (folders / "cache").rglob("*.npy"))
     assert npy < 1.2 * b.session.image.data.nbytes  # the map is stored once, not once per step
+
+
+def test_a_step_is_shared_whatever_number_of_clusters_the_student_came_from(folders, monkeypatch):
+    """The result of asking for k clusters does not depend on the k before: a student who went 6 -> 9
+    and one who went 6 -> 7 -> 9 read one computation (the key left out the choices a step replaces)."""
+    monkeypatch.setenv(cache.ENV, "off")
+    fresh = App("synthetic:60x80", background=False)
+    k0 = fresh.session.n_clusters
+    fresh.clustering.k.value = k0 + 3
+    monkeypatch.setenv(cache.ENV, str(folders / "cache"))
+    a, b = App("synthetic:60x80", background=False), App("synthetic:60x80", background=False)
+    a.clustering.k.value = k0 + 3
+    b.clustering.k.value = k0 + 1
+    calls = []
+    assert cache.step(b.session, ["cluster", "kmeans", k0 + 3, 0.5], lambda: calls.append(1),
+                      sets=("cluster_method", "n_clusters", "membership_threshold")) and not calls
+    _same(_state(b.session), _state(fresh.session))
+    # what the step does not replace still tells results apart: another minimum size is another entry
+    b.phase_map.min_size.value = b.session.min_size + 7
+    assert not cache.step(b.session, ["cluster", "kmeans", k0 + 3, 0.5], lambda: calls.append(1),
+                          sets=("cluster_method", "n_clusters", "membership_threshold")) and calls == [1]
 
 
 def test_a_class_arriving_together_computes_the_first_look_once(folders, monkeypatch):

@@ -208,14 +208,16 @@ class App:
         s = self.session
         def compute():  # on a bundled map, shared with the class (cache.step)
             shared_step(s, ["decompose", algorithm, int(n_components)], lambda: self._pipeline(
-                decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)))
+                decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)),
+                sets=("algorithm", "n_components"))
         return self.runner.run("decomposition", compute, lambda _: self.refresh("decomposition"),
                                f"{algorithm} with {n_components} components")
 
     def cluster(self, method, n_clusters, threshold=0.5):
         def compute():  # on a bundled map, shared with the class (cache.step)
             shared_step(self.session, ["cluster", method, int(n_clusters), float(threshold)],
-                       lambda: self._pipeline(cluster=(method, n_clusters, threshold)))
+                       lambda: self._pipeline(cluster=(method, n_clusters, threshold)),
+                       sets=("cluster_method", "n_clusters", "membership_threshold"))
         return self.runner.run("clustering", compute, lambda _: self.refresh("clustering"),
                                f"{method} with {n_clusters} clusters")
 

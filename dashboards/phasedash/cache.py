@@ -110,17 +110,20 @@ def first_look(session, source, compute):
     return _shared(session, root / key(source), compute, fresh=True)
 
 
-def step(session, request, compute):
+def step(session, request, compute, sets=()):
     """Run ``compute()`` (a step that changes ``session``), or read its result from the cache.
 
     Shared only on a bundled map (:func:`shareable`); ``request`` (JSON-able) names what the student
-    asked for. Returns True when the result came from the cache.
+    asked for; ``sets``: the session's choices (``to_dict`` keys) that the request replaces, left out
+    of the key (a student going from 6 to 9 clusters and one going from 8 to 9 share the result).
+    Returns True when the result came from the cache.
     """
     root = folder()
     if root is None or not shareable(session.source) or session.image is None:
         compute()
         return False
-    choices = {k: v for k, v in session.to_dict().items() if k not in ("grain_options", "has_grains")}
+    skip = {"grain_options", "has_grains", *sets}
+    choices = {k: v for k, v in session.to_dict().items() if k not in skip}
     text = json.dumps([FORMAT, code_version(), choices, request], sort_keys=True, default=str)
     return _shared(session, root / ("s" + hashlib.sha256(text.encode()).hexdigest()[:24]), compute)
 

@@ -202,7 +202,8 @@ class PanelApp:
         def compute():
             s = self.session
             shared_step(s, ["panel-decompose", algorithm, int(n_components)], lambda: run_pipeline(
-                s, decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)))
+                s, decompose=(algorithm, n_components), cluster=(s.cluster_method, s.n_clusters)),
+                sets=("algorithm", "n_components"))
         return await self.run("decomposition", compute,
             f"{algorithm} with {n_components} components", after="decomposition")
 
@@ -210,7 +211,7 @@ class PanelApp:
         def compute():
             s = self.session
             shared_step(s, ["panel-cluster", method, int(n_clusters)],
-                        lambda: run_pipeline(s, cluster=(method, n_clusters)))
+                        lambda: run_pipeline(s, cluster=(method, n_clusters)), sets=("cluster_method", "n_clusters"))
         return await self.run("clustering", compute, f"{method} with {n_clusters} clusters", after="clustering")
 
     async def estimate(self):
