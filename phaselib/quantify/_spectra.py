@@ -83,10 +83,15 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
     return PhaseSpectra(sums[:k], n_pixels, image.energy_keV, sums[k])
 
 
+#: pixels are summed this many bytes at a time (a phase's pixels are copied before summing: a whole
+#: full-map block's would be tens of MB per worker)
+SUM_PIECE_BYTES = 8 << 20
+
+
 def _sum_block(r0, r1, block, *, labels, n_phases):
     """(K + 1, C) float64 sums of each phase's pixels in one row block, then of all its pixels.
 
-    Integer counts are summed exactly: in uint32 where no sum can overflow it (a phase of up to
+    Integer counts are summed exactly: in uint32 where no sum can overflow it (pieces of up to
     65 537 pixels of 16-bit counts; ~30 % faster than uint64), else in uint64. The block's total
     is the phases' sums plus the other pixels' (one pass over the block, not two).
     """
@@ -95,7 +100,6 @@ def _sum_block(r0, r1, block, *, labels, n_phases):
     lab = labels.reshape(-1)
     flat = block.reshape(-1, c)
     inside = (lab >= 0) & (lab < n_phases)
-    counts = np.bincount(lab[inside], minlength=n_phases)
 
     def total(rows):
         if not np.issubdtype(flat.dtype, np.integer):
@@ -103,11 +107,14 @@ def _sum_block(r0, r1, block, *, labels, n_phases):
         small = len(rows) * float(np.iinfo(flat.dtype).max) < 2.0 ** 32
         return rows.sum(axis=0, dtype=np.uint32 if small else np.uint64)
 
-    for p in np.flatnonzero(counts):
-        sums[p] = total(flat[lab == p])
-    sums[n_phases] = sums[:n_phases].sum(axis=0)
-    if counts.sum() < len(lab):
-        sums[n_phases] += total(flat[~inside])
+    step = max(1, SUM_PIECE_BYTES // max(flat.strides[0], 1))
+    for s in range(0, len(lab), step):
+        part, at = lab[s:s + step], inside[s:s + step]
+        for p in np.unique(part[at]):
+            sums[p] += total(flat[s:s + step][part == p])
+        if not at.all():
+            sums[n_phases] += total(flat[s:s + step][~at])
+    sums[n_phases] += sums[:n_phases].sum(axis=0)
     return sums
 
 
