@@ -266,15 +266,16 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     full = np.zeros((k, c))
     full[:, channels] = spectra
     bands = _grow.band_matrix(c, channels, round(_grow.BAND_KEV / image.energy_scale))
-    counts = _grow.band_counts(wb, bands)
+    counts = _grow.band_counts(wb, bands, headroom=SPLIT_SIZE ** 2)  # room for the 5 x 5 sums below
     key, band_sums = _grow.unexplained(wb, labels, full, bands, counts=counts)
     hard = _one_hot_sums(wb, labels, k)
     new, changes = _grow.new_phases(labels, hard, energy, key, band_sums, _grow.band_energies(energy, bands),
                                     beam_energy=image.beam_energy)
     # two chemistries in one phase (refine's split test), on the counts of 5 x 5 neighbourhoods
     inside = refine.inside_pixels(labels.reshape(h, w), size=SPLIT_SIZE).ravel()
-    for j in range(counts.shape[-1]):  # pooled in place, band by band (no second copy of the map)
-        counts[..., j] = uniform_filter(counts[..., j], size=SPLIT_SIZE, mode="nearest")
+    for j in range(counts.shape[-1]):  # 5 x 5 sums in place, band by band (no second copy of the map)
+        pooled = uniform_filter(counts[..., j], size=SPLIT_SIZE, mode="nearest", output=np.float32)
+        counts[..., j] = np.rint(pooled * SPLIT_SIZE ** 2) if counts.dtype.kind == "u" else pooled
     half = refine.halves(_Shares(counts.reshape(h * w, -1)), labels, inside)
     del counts
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
