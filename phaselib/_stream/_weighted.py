@@ -149,6 +149,18 @@ class WeightedBlocks:
                 return list(self._pool.map(lambda b: func(*b), self._cache))
             return [func(*b) for b in self._read()]
 
+    def sum_blocks(self, func):
+        """``sum(func(r0, r1, csr) for each block)`` as float64, added up as the blocks finish (a
+        list of every block's (K, C) result first would hold thousands of them on a full map)."""
+        total = None
+        with single_threaded_blas():
+            parts = self._pool.map(lambda b: func(*b), self._cache) if self.cached else \
+                (func(*b) for b in self._read())
+            for part in parts:
+                part = part.toarray() if hasattr(part, "toarray") else np.asarray(part)
+                total = part.astype(np.float64) if total is None else total + part
+        return total
+
     def gram_times(self, z):
         """``X_w^T X_w z`` for a (C', k) matrix ``z``, one pass over the blocks."""
         w = self.shape[1]
@@ -158,7 +170,7 @@ class WeightedBlocks:
             rw = self.row_w[r0 * w:r1 * w, None].astype(np.float32)
             return csr.T @ ((csr @ zw) * (rw * rw))
 
-        return sum(p.astype(np.float64) for p in self.map_blocks(one)) * self.col_w[:, None]
+        return self.sum_blocks(one) * self.col_w[:, None]
 
     def project(self, v):
         """``X_w v`` for a (C', k) matrix ``v``: (n_pixels, k) float32 scores of the

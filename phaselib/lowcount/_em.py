@@ -349,7 +349,7 @@ def _one_hot_sums(wb, labels, k):
         lab = labels[r0 * w:r1 * w]
         return sparse.csr_matrix((np.ones(lab.size), (lab, np.arange(lab.size))), shape=(k, lab.size)) @ csr
 
-    return np.asarray(sum(wb.map_blocks(one)).todense(), np.float64)
+    return wb.sum_blocks(one)
 
 
 def _ordered(q, spectra):
@@ -375,7 +375,7 @@ def _hard_sums(wb, labels, k, image):
         ind = sparse.csr_matrix((np.ones(ok.sum()), (lab[ok], np.flatnonzero(ok))), shape=(k, lab.size))
         return (ind @ csr).toarray()
 
-    sums = sum(np.asarray(p, np.float64) for p in wb.map_blocks(one))
+    sums = wb.sum_blocks(one)
     n_pixels = np.bincount(flat[flat >= 0], minlength=k)[:k]
     return quantify.PhaseSpectra(sums, n_pixels, image.energy_keV, wb.channel_sums.copy())
 

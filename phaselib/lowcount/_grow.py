@@ -158,9 +158,9 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256, counts
         kk = key[r0 * w:r1 * w]
         at = np.flatnonzero(kk >= 0)
         onehot = sparse.csr_matrix((np.ones(at.size), (kk[at], at)), shape=(n_bands, csr.shape[0]))
-        return np.asarray((onehot @ csr).todense(), np.float64)
+        return onehot @ csr
 
-    return key, sum(wb.map_blocks(gather))
+    return key, wb.sum_blocks(gather)
 
 
 def band_energies(energy_keV, bands):

@@ -101,8 +101,7 @@ def loglik(wb, spectra, channels=None):
 def weighted_sums(wb, q):
     """(K, C') posterior-weighted sums of the pixels' counts."""
     w = wb.shape[1]
-    parts = wb.map_blocks(lambda r0, r1, csr: csr.T @ q[r0 * w:r1 * w])
-    return sum(np.asarray(p, np.float64) for p in parts).T
+    return wb.sum_blocks(lambda r0, r1, csr: csr.T @ q[r0 * w:r1 * w]).T
 
 
 def smooth(spectra, sigma):
