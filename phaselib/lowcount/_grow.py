@@ -62,6 +62,10 @@ MIN_PIXELS = 5
 MIN_COUNTS = 150.0
 
 
+#: rows of the map tested at a time hold about this many bytes of float32 band counts
+SLAB_BYTES = 32 << 20
+
+
 def band_matrix(n_channels, channels, width):
     """(C, B) 0/1 sparse matrix summing the channels of the window ``channels`` into bands of
     ``width`` channels (channels outside the window belong to no band)."""
@@ -89,7 +93,7 @@ def band_counts(wb, bands, *, headroom=1):
     return counts.reshape(h, w, -1)
 
 
-def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256, counts=None):
+def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=None, counts=None):
     """Pixels whose neighbourhood holds far more counts in some band than its phases predict.
 
     The counts and the expected counts (``n * s_p`` of each pixel's phase) of every band are
@@ -114,6 +118,10 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256, counts
         From :func:`band_matrix`.
     counts : (H, W, B) ndarray, optional
         :func:`band_counts` of the map, when already computed.
+    rows : int, optional
+        Rows tested at a time; default: slabs of about ``SLAB_BYTES`` of float32 band counts (their
+        pooled counts, expectations and tails are several times that: a full map's 256 rows held
+        over 1 GB at once).
 
     Returns
     -------
@@ -129,6 +137,7 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=256, counts
     sb = np.maximum(sb / np.maximum(sb.sum(1, keepdims=True), 1e-300), 1e-12).astype(np.float32)
     n_bands, k = sb.shape[1], sb.shape[0]
     counts = band_counts(wb, bands) if counts is None else counts
+    rows = rows or max(1, SLAB_BYTES // (w * n_bands * 4))
     n = counts.sum(-1)
     by_phase = np.zeros((h, w, k), np.float32)  # counts of each pixel under its phase, then pooled
     by_phase.reshape(-1, k)[np.arange(h * w), labels] = n.ravel()
