@@ -108,7 +108,7 @@ def test_big_blocks_wait_in_small_numbers_and_project_piecewise(monkeypatch):
         np.testing.assert_allclose(s_out, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.int16, np.float32])
 def test_phase_sums_piece_by_piece_are_exact(monkeypatch, dtype):
     """Phase sums are taken a few pixels at a time (bounded copies), in uint32 where it cannot
     overflow: they equal the sums of each phase's pixels, unassigned pixels and labels past K
@@ -116,8 +116,8 @@ def test_phase_sums_piece_by_piece_are_exact(monkeypatch, dtype):
     from phaselib.quantify import _spectra
 
     rng = np.random.default_rng(1)
-    high = 60000 if dtype == np.uint16 else 250
-    block = rng.integers(0, high, size=(7, 33, 40)).astype(dtype)
+    low, high = {np.uint16: (0, 60000), np.int16: (-30000, 30000)}.get(dtype, (0, 250))
+    block = rng.integers(low, high, size=(7, 33, 40)).astype(dtype)
     labels = rng.integers(-1, 6, size=(7, 33))  # -1 unassigned, 5 beyond n_phases=5
     monkeypatch.setattr(_spectra, "SUM_PIECE_BYTES", 5 * 40 * block.itemsize)  # 5 pixels a piece
     got = _spectra._sum_block(0, 7, block, labels=labels, n_phases=5)

@@ -91,8 +91,9 @@ SUM_PIECE_BYTES = 8 << 20
 def _sum_block(r0, r1, block, *, labels, n_phases):
     """(K + 1, C) float64 sums of each phase's pixels in one row block, then of all its pixels.
 
-    Integer counts are summed exactly: in uint32 where no sum can overflow it (pieces of up to
-    65 537 pixels of 16-bit counts; ~30 % faster than uint64), else in uint64. The block's total
+    Integer counts are summed exactly: unsigned ones in uint32 where no sum can overflow it (pieces
+    of up to 65 537 pixels of 16-bit counts; ~30 % faster than uint64), else in uint64; signed
+    ones in int64. The block's total
     is the phases' sums plus the other pixels' (one pass over the block, not two).
     """
     c = block.shape[-1]
@@ -102,10 +103,10 @@ def _sum_block(r0, r1, block, *, labels, n_phases):
     inside = (lab >= 0) & (lab < n_phases)
 
     def total(rows):
-        if not np.issubdtype(flat.dtype, np.integer):
-            return rows.sum(axis=0, dtype=np.float64)
-        small = len(rows) * float(np.iinfo(flat.dtype).max) < 2.0 ** 32
-        return rows.sum(axis=0, dtype=np.uint32 if small else np.uint64)
+        if flat.dtype.kind == "u":
+            small = len(rows) * float(np.iinfo(flat.dtype).max) < 2.0 ** 32
+            return rows.sum(axis=0, dtype=np.uint32 if small else np.uint64)
+        return rows.sum(axis=0, dtype=np.int64 if flat.dtype.kind in "ib" else np.float64)
 
     step = max(1, SUM_PIECE_BYTES // max(flat.strides[0], 1))
     for s in range(0, len(lab), step):
