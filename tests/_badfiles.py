@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,10 @@ SECRET = "root:x:0:0:SECRET-LINE-7f3a:/root:/bin/bash"
 
 # ----------------------------------------------------------------- guard
 def _child(conn, fn, args):
+    threaded = sys.modules.get("dask.threaded")
+    if threaded is not None:  # the parent's dask thread pools have no threads in a forked child
+        threaded.default_pool = None
+        threaded.pools.clear()
     try:
         value = fn(*args)
         conn.send(("ok", value, ""))

@@ -124,3 +124,33 @@ def test_phase_sums_piece_by_piece_are_exact(monkeypatch, dtype):
     flat, lab = block.reshape(-1, 40).astype(np.float64), labels.ravel()
     want = np.array([flat[lab == p].sum(0) for p in range(5)] + [flat.sum(0)])
     np.testing.assert_array_equal(got, want)
+
+
+def test_rows_of_a_zspy_are_read_once_not_copied(rock, tmp_path):
+    """A block that is one chunk of a .zspy read by phaselib is the decompressor's array, not
+    dask's copy of it (a full map's 114 MB blocks were held twice while read); any other block,
+    and any other dask array, still comes from ``compute()``: equal data, never a view of the source."""
+    import tracemalloc
+
+    import dask.array as da
+
+    from phaselib._stream._blocks import _block_reader
+
+    whole = np.asarray(rock.image.data)
+    image = load(save(rock.image, tmp_path / "rows.zspy", chunks=(16, *whole.shape[1:])), lazy=True)
+    read = _block_reader(image.data)
+    block_bytes = 16 * whole.shape[1] * whole.shape[2] * whole.itemsize
+    read(0, 16)  # warm up (imports, zarr metadata)
+    tracemalloc.start()
+    try:
+        got = read(16, 32)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, whole[16:32])
+    assert peak < 1.5 * block_bytes  # dask's compute(): ~2 blocks
+    np.testing.assert_array_equal(read(10, 40), whole[10:40])  # across chunks: compute()
+    plain = da.from_array(whole, chunks=(16, -1, -1))
+    rows = _block_reader(plain)(16, 32)
+    np.testing.assert_array_equal(rows, whole[16:32])
+    assert not np.shares_memory(rows, whole)

@@ -19,6 +19,7 @@ import numpy as np
 import phaselib.io._cubes as _cubes
 import phaselib.io._formats as _formats
 
+from .._stream._blocks import GUARDED_PREFIX
 from ._bcf import BcfRows, read_bcf
 from ._checks import DamagedFileError, check_input_path, memory_budget, should_be_lazy
 
@@ -191,7 +192,7 @@ def _guarded(path, data):
         return data
     array = match[0]
     st = os.stat(path)
-    name = f"phaselib-read-{abs(hash((str(path.resolve()), st.st_mtime_ns, st.st_size)))}"
+    name = f"{GUARDED_PREFIX}{abs(hash((str(path.resolve()), st.st_mtime_ns, st.st_size)))}"
     chunks = getattr(array, "chunks", None) or data.chunks
     return da.from_array(_GuardedArray(array, path.name), chunks=chunks, name=name, asarray=False)
 
