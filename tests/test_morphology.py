@@ -249,6 +249,30 @@ def test_bays_and_pockets():
     assert separate_grains(ring > 0).max() >= 4
 
 
+def _t_junction(angle, width=16):
+    """A horizontal lath (id 1) and a lath of ``width`` columns leaning at ``angle`` degrees
+    whose end stands on it (id 2): their boundary runs along the first one's top edge."""
+    from skimage.draw import polygon
+
+    ids = np.zeros((70, 110), np.int32)
+    run = 40 / np.tan(np.radians(angle))
+    rr, cc = polygon([40, 40, 0, 0], [30, 30 + width, 30 + width + run, 30 + run], ids.shape)
+    ids[rr, cc] = 2
+    ids[40:52, 5:100] = 1
+    return ids
+
+
+@pytest.mark.parametrize("angle", [60, 90, 120])
+def test_a_lath_standing_on_another_is_cut_along_its_edge(angle):
+    """The cut between the contact's corners continues the long lath's edge: at the very edge of
+    the cone of convex cuts, which used to leave the pair to two rays and a third piece."""
+    ids = _t_junction(angle)
+    labels = separate_grains(ids > 0)
+    assert labels.max() == 2
+    for g in (1, 2):  # each lath is one grain, to the pixels along the cut
+        assert np.bincount(labels[ids == g]).max() >= (ids == g).sum() - 15
+
+
 PHENOCRYSTS = dict(shape=(500, 700), embayed=0.0, skeletal=0.0)  # inclusions, no bays
 
 

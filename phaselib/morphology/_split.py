@@ -26,6 +26,8 @@ _CUT_TOL = 1.0  # pixels: tolerance of the polygon that approximates a grain out
 _PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two corners
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
 _CONE = 15.0  # degrees narrower than the geometric cone in which a cut keeps both parts convex
+_ALONG = 8.0  # degrees: a cut this close to the continuation of an edge at both its corners runs along it
+_ALONG_SLACK = 5.0  # degrees past the geometric cone allowed to such a cut (pixelised edges)
 MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
 
 
@@ -59,11 +61,12 @@ def _simplify(points, first, last, tol):
 
 
 def _corners(mask):
-    """Concave corners of the outlines of ``mask``: positions, inward bisectors, turns (deg)."""
+    """Concave corners of the outlines of ``mask``: positions, inward bisectors, turns (deg), and
+    the unit directions of the edges before and after each corner."""
     contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
                 if len(c) >= 8]
     if not contours:
-        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
     sizes = np.array([len(c) for c in contours])
     first = np.r_[0, np.cumsum(sizes)[:-1]]
     points = np.concatenate(contours) - 1
@@ -86,7 +89,12 @@ def _corners(mask):
     turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
     ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
     u = a[ok] - b[ok]
-    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok]
+    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], a[ok], b[ok]
+
+
+def _angle(u, v):
+    """Angles (degrees) between unit vectors (broadcast over the last axis)."""
+    return np.degrees(np.arccos(np.clip((u * v).sum(-1), -1, 1)))
 
 
 def _ray(mask, cut, start, direction, length):
@@ -114,25 +122,30 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
     segment inside the cluster, splitting both corners into convex angles, are cut first
     (shortest and best aligned with the corners' bisectors first); a remaining sharp corner
     is cut along its bisector up to the background or an earlier cut.
+
+    A cut that continues an edge of the outline at both its corners (within ``_ALONG``
+    degrees: a crystal's straight edge running on past the place where another crystal
+    touches it, as where a lath meets another at a sharp angle) keeps that side straight, at
+    the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
     lab, _ = ndi.label(mask)
     size = np.bincount(lab.ravel())
     size[0] = 0
-    pos, bis, turn = _corners(size[lab] >= min_component)
+    pos, bis, turn, e_in, e_out = _corners(size[lab] >= min_component)
     if len(pos) == 0:
         return cut
     probe = np.clip(np.round(pos + 0.7 * bis).astype(np.intp), 0, [h - 1, w - 1])
     comp = lab[probe[:, 0], probe[:, 1]]
     ok = (comp > 0) & (size[comp] >= min_component)
-    pos, bis, turn, comp = pos[ok], bis[ok], turn[ok], comp[ok]
+    pos, bis, turn, comp, e_in, e_out = pos[ok], bis[ok], turn[ok], comp[ok], e_in[ok], e_out[ok]
     boxes = ndi.find_objects(lab)
     order = np.argsort(comp, kind="stable")
     bounds = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1], True])
     for g0, g1 in zip(bounds[:-1], bounds[1:]):
         sel = order[g0:g1]
-        p, u, t = pos[sel], bis[sel], turn[sel]
+        p, u, t, a, b = pos[sel], bis[sel], turn[sel], e_in[sel], e_out[sel]
         box = boxes[comp[sel[0]] - 1]
         reach = np.hypot(box[0].stop - box[0].start, box[1].stop - box[1].start) + 2
         half = 90.0 - t / 2 - _CONE  # a cut within this angle of the bisector keeps both sides convex
@@ -143,8 +156,15 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
             unit = d / np.maximum(length, 1e-9)[..., None]
             ai = np.degrees(np.arccos(np.clip((unit * u[:, None, :]).sum(-1), -1, 1)))
             aj = np.degrees(np.arccos(np.clip((-unit * u[None, :, :]).sum(-1), -1, 1)))
-            ii, jj = np.nonzero(np.triu((ai <= half[:, None]) & (aj <= half[None, :]) & (length > 1.5), 1))
-            score = length[ii, jj] * (1 + ai[ii, jj] / half[ii] + aj[ii, jj] / half[jj])
+            # along an edge: the cut from i continues the edge into i (a) or out of i (-b), at both ends
+            along_i = np.minimum(_angle(unit, a[:, None, :]), _angle(-unit, b[:, None, :])) <= _ALONG
+            along_j = np.minimum(_angle(-unit, a[None, :, :]), _angle(unit, b[None, :, :])) <= _ALONG
+            wide = half + _CONE + _ALONG_SLACK
+            along = along_i & along_j & (ai <= wide[:, None]) & (aj <= wide[None, :])
+            inside = (ai <= half[:, None]) & (aj <= half[None, :])
+            ii, jj = np.nonzero(np.triu((inside | along) & (length > 1.5), 1))
+            hi, hj = np.maximum(half[ii], 1.0), np.maximum(half[jj], 1.0)
+            score = length[ii, jj] * (1 + np.minimum(ai[ii, jj] / hi, 2) + np.minimum(aj[ii, jj] / hj, 2))
             best = np.argsort(score, kind="stable")
             for i, j in zip(ii[best], jj[best]):
                 if used[i] or used[j]:
