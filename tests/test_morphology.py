@@ -244,6 +244,17 @@ def test_bays_and_pockets():
     bays = ((yy - 12) ** 2 + (xx - 60) ** 2 < 81) | ((yy - 55) ** 2 + (xx - 100) ** 2 < 64)
     assert separate_grains(octagon & ~bays).max() == 1  # a resorbed crystal: not cut at its bays
     assert separate_grains(octagon & ~bays, inclusions=False).max() >= 3
+    shallow = (yy - 50) ** 2 + (xx - 5) ** 2 < 23**2  # a shallow bay (8 px deep, 30 px wide)
+    inclusion = (np.abs(yy - 60) < 6) & (np.abs(xx - 55) < 6)
+    assert separate_grains(octagon & ~bays & ~shallow & ~inclusion).max() == 1  # it cut from all three
+    hopper = np.zeros((60, 60), bool)  # a 10-px-thick hopper crystal, its cavity open by a channel
+    hopper[10:50, 10:50], hopper[20:40, 20:40], hopper[10:20, 27:33] = True, False, False
+    assert separate_grains(hopper).max() == 1
+    yy, xx = np.mgrid[:100, :160]  # two touching crystals, one with a bay behind a neck
+    pair = ((yy >= 20) & (yy < 80) & (xx >= 10) & (xx < 80)) | ((yy >= 30) & (yy < 70) & (xx >= 80) & (xx < 140))
+    bottle = ((yy - 50) ** 2 + (xx - 40) ** 2 < 144) | ((np.abs(yy - 50) < 4) & (xx < 40))
+    assert separate_grains(pair & ~bottle).max() == 2
+    assert separate_grains(pair).max() == 2  # their shallow notches are not bays
     ring = np.zeros((70, 70), int)  # four grains around a pocket, with notches outside: not an inclusion
     ring[10:25, 8:35], ring[3:35, 35:50], ring[35:50, 25:60], ring[25:62, 10:25] = 1, 2, 3, 4
     assert separate_grains(ring > 0).max() >= 4

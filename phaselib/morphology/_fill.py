@@ -11,7 +11,8 @@ of :mod:`._split` would cut the crystal like a pizza from them. So, before the s
   union with it is convex (:func:`not_in_one_grain`). Otherwise it is a pocket between
   grains (a grain of another phase enclosed by several grains of this one, as in a
   space-filling texture): its corners are where grains meet, and it is left open;
-* the rounded bays of a crystal standing alone are filled (:func:`bays`);
+* rounded bays are filled (:func:`bays`): on a crystal standing alone, and, well rounded ones,
+  in a cluster of touching crystals;
 * grains around a pocket whose union with it is convex are merged (:func:`merge_around`).
 """
 
@@ -29,9 +30,11 @@ HOLE_SHARE = 0.9  # share of a hole's rim in one grain, for it to lie in that gr
 HOLE_DEFECT = 0.05  # ... whose union with the hole lacks at most this share of its hull
 GROUP_DEFECT = 0.005  # grains around a pocket merge when their union with it lacks at most this share
 BAY_TRIANGLE = 1.4  # a bay holds this many times the triangle of its mouth and deepest point
+BAY_TRIANGLE_NOTCHED = 2.5  # ... in a cluster with a notch (touching grains): only bays far from a notch's shape
 BAY_DEPTH = 2.5  # pixels: shallower concavities are neither bays nor notches
-BAY_DEEP = 0.3  # a bay is at least this deep for the width of its mouth (a disc's segment: 1/3 and more)
-BAY_INRADIUS = 8.0  # pixels: bays are sought on clusters at least 16 px thick (finer outlines cannot tell)
+BAY_DEEP = 0.3  # a concavity less deep than this for the width of its mouth is a sliver...
+SLIVER_PX = 80  # ... and one of fewer pixels than this is neither a bay nor a notch
+BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (finer outlines cannot tell)
 _MIN_COMPONENT = 30
 
 
@@ -49,33 +52,44 @@ def enclosed_holes(m):
     return holes
 
 
-def is_bay(region, depth):
-    """Whether a concavity (``region``, in its box; ``depth``: distance to the hull's outside) is a bay.
+def concavity(region, depth):
+    """A concavity's shape: the ratio of its area to the triangle of its mouth and its deepest
+    point (``region`` in its box; ``depth``: distance to the hull's outside).
 
-    Between two touching convex grains the concavity under the hull lies in the triangle of
-    its mouth and its deepest point (the deepest point is where the grains meet); a rounded
-    bay (a disc's segment, or a bottle behind a neck) holds 4/3 of that triangle or more.
+    Between two touching convex grains the concavity under the hull lies in that triangle (the
+    deepest point is where the grains meet): a ratio of 1 at most (1.1 once pixelised, even for
+    grains meeting at an angle of 170 degrees). A rounded bay (a disc's segment, or a bottle
+    behind a neck) holds 4/3 of it or more (1.45-1.55 once pixelised, shallow segments too).
+    ``None``: a sliver along the hull (less deep than ``BAY_DEEP`` times its mouth) of fewer
+    than ``SLIVER_PX`` pixels, whose shape its pixels cannot tell.
     """
     pts = np.argwhere(region)
     mouth = pts[depth[region] < 1.5]
     if len(mouth) < 2:
-        return False
+        return 0.0
     span = np.sqrt(((mouth[:, None] - mouth[None]) ** 2).sum(-1))
     i, j = np.unravel_index(np.argmax(span), span.shape)
     p, q = mouth[i].astype(float), mouth[j].astype(float)
     u = (q - p) / max(np.hypot(*(q - p)), 1e-9)
     off = np.abs((pts - p) @ np.array([-u[1], u[0]]))
-    if off.max() < max(BAY_DEPTH, BAY_DEEP * span[i, j]):
-        return False  # a sliver along the hull: a shallow notch
+    if off.max() < BAY_DEEP * span[i, j] and len(pts) < SLIVER_PX:
+        return None  # a small sliver along the hull: too few pixels to tell its shape
     tri = _split.hull_mask(np.array([p, q, pts[np.argmax(off)]]), region.shape)
-    return region.sum() >= BAY_TRIANGLE * max(int(tri.sum()), 1)
+    return region.sum() / max(int(tri.sum()), 1)
 
 
 def bays(filled):
-    """Bays of the crystals of ``filled`` that stand alone: every concavity of the cluster is a bay.
+    """Bays of the crystals of ``filled``.
 
-    A cluster with a notch (where two grains meet) is left as it is: its concave corners are
-    cut as usual. Only clusters at least ``2 * BAY_INRADIUS`` pixels thick are looked at.
+    Each concavity of a cluster (a region of its convex hull outside it) is a bay (holding
+    ``BAY_TRIANGLE`` times its triangle or more, :func:`concavity`), a notch, or a small sliver
+    that is left as it is. On a cluster without a notch (a crystal standing alone) every bay is
+    filled; on a cluster with a notch (touching grains meet there: its concave corners
+    are cut as usual) only the bays holding ``BAY_TRIANGLE_NOTCHED`` times their triangle or
+    more (a bottle behind a neck, a hopper cavity): a notch between several small grains can
+    look like a shallow bay. Concavities opening on the map border are left as they are (what
+    lies beyond it is unknown). Only clusters at least ``2 * BAY_INRADIUS`` pixels thick are
+    looked at.
     """
     out = np.zeros_like(filled)
     comp, n = ndi.label(filled)
@@ -99,16 +113,19 @@ def bays(filled):
                  (box[1].start == 0, lab[:, 0]), (box[1].stop == filled.shape[1], lab[:, -1])]
         edge = set(np.concatenate([v for on, v in sides if on] + [[]]).astype(int).tolist())
         depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
-        found = np.zeros_like(hull)
+        shapes = []
         for j, sl in enumerate(ndi.find_objects(lab), 1):
             r = lab[sl] == j
-            if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
+            if j in edge or depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
                 continue
-            if j in edge or not is_bay(r, depth[sl]):  # (what lies beyond the map border is unknown)
-                break  # a notch: not a crystal standing alone
-            found[sl] |= r
-        else:
-            out[box] |= found
+            ratio = concavity(r, depth[sl])
+            if ratio is not None:
+                shapes.append((sl, r, ratio))
+        notched = any(ratio < BAY_TRIANGLE for _, _, ratio in shapes)
+        least = BAY_TRIANGLE_NOTCHED if notched else BAY_TRIANGLE
+        for sl, r, ratio in shapes:
+            if ratio >= least:
+                out[box][sl] |= r
     return out
 
 
