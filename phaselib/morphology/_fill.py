@@ -30,11 +30,12 @@ HOLE_SHARE = 0.9  # share of a hole's rim in one grain, for it to lie in that gr
 HOLE_DEFECT = 0.05  # ... whose union with the hole lacks at most this share of its hull
 GROUP_DEFECT = 0.005  # grains around a pocket merge when their union with it lacks at most this share
 BAY_TRIANGLE = 1.4  # a bay holds this many times the triangle of its mouth and deepest point
-BAY_TRIANGLE_NOTCHED = 2.5  # ... in a cluster with a notch (touching grains): only bays far from a notch's shape
+BAY_TRIANGLE_NOTCHED = 2.5  # ... in a cluster with a notch, or thin: only bays behind a neck
 BAY_DEPTH = 2.5  # pixels: shallower concavities are neither bays nor notches
 BAY_DEEP = 0.3  # a concavity less deep than this for the width of its mouth is a sliver...
 SLIVER_PX = 80  # ... and one of fewer pixels than this is neither a bay nor a notch
-BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (finer outlines cannot tell)
+BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (finer outlines cannot tell)...
+BAY_INRADIUS_ANY = 8.0  # ... and, from 16 px, any rounded bay (thinner: only bays behind a neck)
 _MIN_COMPONENT = 30
 
 
@@ -61,7 +62,7 @@ def concavity(region, depth):
     grains meeting at an angle of 170 degrees). A rounded bay (a disc's segment, or a bottle
     behind a neck) holds 4/3 of it or more (1.45-1.55 once pixelised, shallow segments too).
     ``None``: a sliver along the hull (less deep than ``BAY_DEEP`` times its mouth) of fewer
-    than ``SLIVER_PX`` pixels, whose shape its pixels cannot tell.
+    than ``SLIVER_PX`` pixels, whose shape its pixels cannot tell (it counts as a notch).
     """
     pts = np.argwhere(region)
     mouth = pts[depth[region] < 1.5]
@@ -82,14 +83,14 @@ def bays(filled):
     """Bays of the crystals of ``filled``.
 
     Each concavity of a cluster (a region of its convex hull outside it) is a bay (holding
-    ``BAY_TRIANGLE`` times its triangle or more, :func:`concavity`), a notch, or a small sliver
-    that is left as it is. On a cluster without a notch (a crystal standing alone) every bay is
-    filled; on a cluster with a notch (touching grains meet there: its concave corners
-    are cut as usual) only the bays holding ``BAY_TRIANGLE_NOTCHED`` times their triangle or
-    more (a bottle behind a neck, a hopper cavity): a notch between several small grains can
-    look like a shallow bay. Concavities opening on the map border are left as they are (what
-    lies beyond it is unknown). Only clusters at least ``2 * BAY_INRADIUS`` pixels thick are
-    looked at.
+    ``BAY_TRIANGLE`` times its triangle or more, :func:`concavity`) or a notch; a small sliver,
+    and a concavity opening on the map border (what lies beyond it is unknown), count as
+    notches. On a cluster without a notch (a crystal standing alone) at least
+    ``2 * BAY_INRADIUS_ANY`` pixels thick, every bay is filled. On a cluster with a notch
+    (touching grains meet there: its concave corners are cut as usual), and on thinner ones
+    (down to ``2 * BAY_INRADIUS`` pixels), only the bays holding ``BAY_TRIANGLE_NOTCHED`` times
+    their triangle or more (a bottle behind a neck, a hopper cavity): a notch between several
+    small grains can look like a shallow bay.
     """
     out = np.zeros_like(filled)
     comp, n = ndi.label(filled)
@@ -102,7 +103,8 @@ def bays(filled):
             continue
         box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in boxes[i - 1])
         c = comp[box] == i
-        if ndi.distance_transform_edt(c).max() < BAY_INRADIUS:
+        thickness = ndi.distance_transform_edt(c).max()
+        if thickness < BAY_INRADIUS:
             continue
         vertices = _split._hull(np.argwhere(c & ~ndi.binary_erosion(c, CROSS, border_value=0)))
         if not LOOSE * _split._defect(vertices, 0) <= size[i] < _split._defect(vertices, 0):
@@ -113,16 +115,18 @@ def bays(filled):
                  (box[1].start == 0, lab[:, 0]), (box[1].stop == filled.shape[1], lab[:, -1])]
         edge = set(np.concatenate([v for on, v in sides if on] + [[]]).astype(int).tolist())
         depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
-        shapes = []
+        shapes, notched = [], False
         for j, sl in enumerate(ndi.find_objects(lab), 1):
             r = lab[sl] == j
-            if j in edge or depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
+            if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
                 continue
-            ratio = concavity(r, depth[sl])
-            if ratio is not None:
+            ratio = None if j in edge else concavity(r, depth[sl])
+            if ratio is None:  # on the map border, or a small sliver: a notch as likely as a bay
+                notched = True
+            else:
                 shapes.append((sl, r, ratio))
-        notched = any(ratio < BAY_TRIANGLE for _, _, ratio in shapes)
-        least = BAY_TRIANGLE_NOTCHED if notched else BAY_TRIANGLE
+                notched |= ratio < BAY_TRIANGLE
+        least = BAY_TRIANGLE_NOTCHED if notched or thickness < BAY_INRADIUS_ANY else BAY_TRIANGLE
         for sl, r, ratio in shapes:
             if ratio >= least:
                 out[box][sl] |= r

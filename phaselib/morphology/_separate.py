@@ -53,11 +53,12 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     its pixels out). Any other hole is a pocket between grains (a grain of another phase
     enclosed by several grains of this phase, as in a space-filling texture): its corners are
     where grains meet, and its cluster is separated again with it open, as before; grains
-    around it whose union with it is convex are merged. Rounded bays are filled too: a
-    concavity of a cluster (at least 8 px thick) holding 1.4 times or more the triangle of its
-    mouth and deepest point, where a notch between two convex grains holds at most that
-    triangle; in a cluster that also has a notch (touching crystals), only bays holding 2.5
-    times their triangle or more (behind a neck, hopper cavities).
+    around it whose union with it is convex are merged. Rounded bays are filled too: on a
+    crystal standing alone (at least 16 px thick, every concavity of its outline a bay: holding
+    1.4 times or more the triangle of its mouth and deepest point, where a notch between two
+    convex grains holds at most that triangle); on a cluster of touching crystals, or a crystal
+    8-16 px thick, only bays holding 2.5 times their triangle or more (behind a neck, hopper
+    cavities).
 
     Touching grains of one phase share boundaries that the mask does not show; only the
     corners where they meet the outline do. Where most grains of a phase touch others of

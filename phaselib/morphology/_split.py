@@ -27,6 +27,7 @@ _PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two cor
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
 _CONE = 15.0  # degrees narrower than the geometric cone in which a cut keeps both parts convex
 _ALONG = 8.0  # degrees: a cut this close to the continuation of an edge at both its corners runs along it
+_ALONG_EDGE = 8.0  # pixels: ... an edge at least this long (a crystal face, not a piece of a curve)
 _ALONG_SLACK = 5.0  # degrees past the geometric cone allowed to such a cut (pixelised edges)
 MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
 
@@ -62,7 +63,7 @@ def _simplify(points, first, last, tol):
 
 def _corners(mask):
     """Concave corners of the outlines of ``mask``: positions, inward bisectors, turns (deg), and
-    the unit directions of the edges before and after each corner."""
+    the edges before and after each corner (vectors)."""
     contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
                 if len(c) >= 8]
     if not contours:
@@ -83,18 +84,24 @@ def _corners(mask):
     prev = np.where(start, group_last, i - 1)
     nxt = np.where(end, group_first, i + 1)
     p = points[kept]
-    a, b = p - p[prev], p[nxt] - p
-    a /= np.maximum(np.hypot(a[:, 0], a[:, 1]), 1e-12)[:, None]
-    b /= np.maximum(np.hypot(b[:, 0], b[:, 1]), 1e-12)[:, None]
+    edge_in, edge_out = p - p[prev], p[nxt] - p
+    a = edge_in / np.maximum(np.hypot(edge_in[:, 0], edge_in[:, 1]), 1e-12)[:, None]
+    b = edge_out / np.maximum(np.hypot(edge_out[:, 0], edge_out[:, 1]), 1e-12)[:, None]
     turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
     ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
     u = a[ok] - b[ok]
-    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], a[ok], b[ok]
+    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], edge_in[ok], edge_out[ok]
 
 
-def _angle(u, v):
-    """Angles (degrees) between unit vectors (broadcast over the last axis)."""
-    return np.degrees(np.arccos(np.clip((u * v).sum(-1), -1, 1)))
+def _continues(cut, edge_in, edge_out):
+    """Whether a cut (unit vectors) from a corner continues the edge into it or the edge out of it
+    (edge vectors) backwards, within ``_ALONG`` degrees, that edge being ``_ALONG_EDGE`` px or longer."""
+    out = np.zeros(np.broadcast_shapes(cut.shape, edge_in.shape)[:-1], bool)
+    for edge, sign in ((edge_in, 1.0), (edge_out, -1.0)):
+        length = np.hypot(edge[..., 0], edge[..., 1])
+        cos = (cut * sign * edge).sum(-1) / np.maximum(length, 1e-12)
+        out |= (cos >= np.cos(np.radians(_ALONG))) & (length >= _ALONG_EDGE)
+    return out
 
 
 def _ray(mask, cut, start, direction, length):
@@ -145,7 +152,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
     bounds = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1], True])
     for g0, g1 in zip(bounds[:-1], bounds[1:]):
         sel = order[g0:g1]
-        p, u, t, a, b = pos[sel], bis[sel], turn[sel], e_in[sel], e_out[sel]
+        p, u, t, a, b = pos[sel], bis[sel], turn[sel], e_in[sel], e_out[sel]  # a, b: edges (vectors)
         box = boxes[comp[sel[0]] - 1]
         reach = np.hypot(box[0].stop - box[0].start, box[1].stop - box[1].start) + 2
         half = 90.0 - t / 2 - _CONE  # a cut within this angle of the bisector keeps both sides convex
@@ -156,11 +163,13 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
             unit = d / np.maximum(length, 1e-9)[..., None]
             ai = np.degrees(np.arccos(np.clip((unit * u[:, None, :]).sum(-1), -1, 1)))
             aj = np.degrees(np.arccos(np.clip((-unit * u[None, :, :]).sum(-1), -1, 1)))
-            # along an edge: the cut from i continues the edge into i (a) or out of i (-b), at both ends
-            along_i = np.minimum(_angle(unit, a[:, None, :]), _angle(-unit, b[:, None, :])) <= _ALONG
-            along_j = np.minimum(_angle(-unit, a[None, :, :]), _angle(unit, b[None, :, :])) <= _ALONG
+            # along an edge: the cut from i continues the (long) edge into i or out of i, at both ends
+            along_i = _continues(unit, a[:, None, :], b[:, None, :])
+            along_j = _continues(-unit, a[None, :, :], b[None, :, :])
             wide = half + _CONE + _ALONG_SLACK
-            along = along_i & along_j & (ai <= wide[:, None]) & (aj <= wide[None, :])
+            edge = np.maximum(np.hypot(a[:, 0], a[:, 1]), np.hypot(b[:, 0], b[:, 1]))
+            near = length <= 2 * np.maximum(edge[:, None], edge[None, :])  # a contact, not a chord across
+            along = along_i & along_j & near & (ai <= wide[:, None]) & (aj <= wide[None, :])
             inside = (ai <= half[:, None]) & (aj <= half[None, :])
             ii, jj = np.nonzero(np.triu((inside | along) & (length > 1.5), 1))
             hi, hj = np.maximum(half[ii], 1.0), np.maximum(half[jj], 1.0)
