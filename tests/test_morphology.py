@@ -122,6 +122,21 @@ def test_merge_convex():
     assert np.unique(merge_convex(two)).size == 3  # two touching discs: a concave union
 
 
+def test_merge_convex_sees_through_a_ragged_watershed_line():
+    """Three bands of one lath whose watershed lines are ragged by a pixel: no two of them make
+    a convex union (a row of the third pokes into their hull), the three do."""
+    labels = np.zeros((30, 60), np.int32)
+    labels[:, :20], labels[:, 20:40], labels[:, 40:] = 1, 2, 3
+    labels[10:18, 20] = 1  # band 1 pokes into band 2
+    labels[5:13, 39] = 3  # band 3 pokes into band 2
+    merged = merge_convex(labels)
+    assert len(np.unique(merged)) == 1
+    ell = np.zeros((30, 60), np.int32)  # band 3 half as long: the three are not one convex grain
+    ell[:, :20], ell[:, 20:40], ell[15:, 40:] = 1, 2, 3
+    ell[16:24, 39] = 3
+    assert len(np.unique(merge_convex(ell)[ell > 0])) == 3
+
+
 def test_score_grains():
     truth = np.zeros((10, 20), int)
     truth[:, :10], truth[:, 10:] = 1, 2

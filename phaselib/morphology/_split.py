@@ -30,6 +30,7 @@ _ALONG = 8.0  # degrees: a cut this close to the continuation of an edge at both
 _ALONG_EDGE = 8.0  # pixels: ... an edge at least this long (a crystal face, not a piece of a curve)
 _ALONG_SLACK = 5.0  # degrees past the geometric cone allowed to such a cut (pixelised edges)
 MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
+_LOOK_DEFECT = 0.05  # ... unions lacking up to this share are looked at pixel by pixel (see merge_convex)
 
 
 # ----------------------------------------------------------------- concavity cuts
@@ -237,8 +238,11 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
     """Merge touching grains whose union is convex: they cannot be told apart.
 
     Two grains merge when the pixels inside the convex hull of their union but outside it
-    number at most ``defect`` times its area. The most convex unions merge first, and a
-    merged grain is tried again with its neighbours.
+    number at most ``defect`` times its area, or when the pixels missing from it belong to
+    one third grain and the union of the three is that convex: a watershed line between the
+    pieces of one long grain is ragged by a pixel, and a third piece's pixels then poke into
+    the hull of two (a lath cut in bands stayed in bands). The most convex unions merge
+    first, and a merged grain is tried again with its neighbours.
 
     Parameters
     ----------
@@ -273,18 +277,41 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
 
     size = {g: int(area[g]) for g in nbrs}
     version = dict.fromkeys(nbrs, 0)
+    members = {g: [g] for g in nbrs}  # the labels each merged grain holds
     heap = []
+
+    parent = np.arange(out.max() + 1, dtype=np.int32)
+
+    def root(g):
+        while parent[g] != g:
+            g = parent[g]
+        return g
+
+    def third(union, a, b):
+        """The one grain holding every pixel of the hull ``union`` outside a and b, if there is one."""
+        lo, hi = union.min(0), union.max(0) + 1
+        sub = out[lo[0]:hi[0], lo[1]:hi[1]]
+        lack = sub[hull_mask(union, sub.shape, origin=lo) & ~np.isin(sub, members[a] + members[b])]
+        if lack.size == 0 or (lack == 0).any():
+            return None
+        found = {root(int(g)) for g in np.unique(lack)}
+        return found.pop() if len(found) == 1 else None
 
     def consider(a, b):
         union = _hull(np.concatenate([hull_of(a), hull_of(b)]))
         n = size[a] + size[b]
         d = _defect(union, n)
+        if defect * n < d <= _LOOK_DEFECT * n and len(union) >= 3:
+            c = third(union, a, b)
+            if c is not None and c in size:
+                whole = _hull(np.concatenate([union, hull_of(c)]))
+                if _defect(whole, n + size[c]) <= defect * (n + size[c]):
+                    d = defect * n  # the three are one grain: these two merge (and then the third)
         if d <= defect * n:
             heapq.heappush(heap, (d / n, a, b, version[a], version[b], union))
 
     for a, b in pairs.tolist():
         consider(a, b)
-    parent = np.arange(out.max() + 1, dtype=np.int32)
     while heap:
         _, a, b, va, vb, union = heapq.heappop(heap)
         if parent[a] != a or parent[b] != b or version[a] != va or version[b] != vb:
@@ -292,6 +319,7 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
         keep, gone = (a, b) if size[a] >= size[b] else (b, a)
         parent[gone] = keep
         size[keep] += size.pop(gone)
+        members[keep] += members.pop(gone)
         hulls[keep] = union
         version[keep] += 1
         nbrs[keep] = (nbrs[keep] | nbrs.pop(gone)) - {a, b}
