@@ -305,7 +305,7 @@ PHENOCRYSTS = dict(shape=(500, 700), embayed=0.0, skeletal=0.0)  # inclusions, n
 def test_phenocrysts_with_inclusions_meet_the_bars():
     """The issue's bars on crystals holding inclusions (median of three seeds, as in
     benchmarks/bench_grains.py); with their holes cut from (the behaviour before) they fail."""
-    for phase in (1, 2):  # olivine- and pyroxene-like sections (laths: see benchmarks/README.md)
+    for phase in (1, 2, 3):  # olivine- and pyroxene-like sections, plagioclase-like laths
         new, old = [], []
         for seed in (1, 2, 3):
             labels, ids = make_phenocrysts(seed=seed, **PHENOCRYSTS)
