@@ -137,9 +137,10 @@ def _check_options(min_distance, footprint, h, smoothing, compactness, fill_hole
                 merge_convex=bool(merge_convex), inclusions=bool(inclusions))
 
 
-def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex):
+def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex,
+            hole_rays=True):
     """Grain labels over ``filled`` (``m`` and its filled holes): cuts, watershed, merges."""
-    core = filled & ~concave_cuts(filled) if split_concave else filled
+    core = filled & ~concave_cuts(filled, hole_rays=hole_rays) if split_concave else filled
     dist = ndi.distance_transform_edt(core)
     if smoothing > 0:
         dist = ndi.gaussian_filter(dist, smoothing)
@@ -199,7 +200,9 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
                 near = ndi.distance_transform_edt(~redo) <= pad
                 rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
                 box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-                sub = _grains(m[box] & near[box], filled[box] & near[box] & ~pockets[box], **opts)
+                # the pockets' corners start pair cuts only: a ray from each corner of a hole that was an
+                # inclusion after all cuts its crystal like a pizza
+                sub = _grains(m[box] & near[box], filled[box] & near[box] & ~pockets[box], hole_rays=False, **opts)
                 sub[~redo[box]] = 0
                 labels[redo] = 0
                 labels[box][sub > 0] = sub[sub > 0] + labels.max()

@@ -122,7 +122,7 @@ def _ray(mask, cut, start, direction, length):
     return pts[:end]
 
 
-def concave_cuts(mask, min_component=3 * MIN_PIECE):
+def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True):
     """Straight cuts from the concave corners of each cluster's outline.
 
     Touching crystal sections are convex, so every concave corner of the outline of a
@@ -149,6 +149,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
     ok = (comp > 0) & (size[comp] >= min_component)
     pos, bis, turn, comp, e_in, e_out = pos[ok], bis[ok], turn[ok], comp[ok], e_in[ok], e_out[ok]
     boxes = ndi.find_objects(lab)
+    enclosed = None if hole_rays else ndi.binary_fill_holes(mask) & ~mask
     order = np.argsort(comp, kind="stable")
     bounds = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1], True])
     for g0, g1 in zip(bounds[:-1], bounds[1:]):
@@ -185,7 +186,11 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE):
                     continue
                 cut[r, c] = True
                 used[i] = used[j] = True
-        for i in np.flatnonzero(~used & (t >= _RAY_TURN)):
+        ray_ok = np.ones(len(p), bool)
+        if not hole_rays:  # no ray from the corners of a hole (pair cuts only)
+            out_px = np.clip(np.round(p - 1.0 * u).astype(np.intp), 0, [h - 1, w - 1])
+            ray_ok = ~enclosed[out_px[:, 0], out_px[:, 1]]
+        for i in np.flatnonzero(~used & (t >= _RAY_TURN) & ray_ok):
             pts = _ray(mask, cut, p[i], u[i], reach)
             cut[pts[:, 0], pts[:, 1]] = True
     return cut & mask
