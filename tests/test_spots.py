@@ -64,6 +64,19 @@ def test_cli_spots_trained_and_median(tmp_path, spotty, capsys):
     assert "must have the image's shape" in capsys.readouterr().err
 
 
+def test_spots_painted_by_hand_are_found_by_the_trained_detector(spotty):
+    """A mask painted over the image (as the lecture's PNG) covers a spot and the pixels around it:
+    the median filter finds the bright pixel only, the forest learns the halo from its neighbours."""
+    from scipy import ndimage
+
+    painted = ndimage.binary_dilation(spotty.spots, np.ones((3, 3), bool))
+    mask = painted.astype(np.int8)
+    mask[:, painted.shape[1] // 2:] = -1
+    f1 = {m: confusion(painted, detect_spots(spotty.image, mask, method=m).spots, mask < 0)[3]
+          for m in ("median", "rf")}
+    assert f1["rf"] > 0.75 and f1["rf"] >= f1["median"] + 0.3, f1
+
+
 def test_knn_and_mask_validation():
     small = make_spotty_radiograph((128, 160), seed=2)
     mask, test = _half_mask(small)
