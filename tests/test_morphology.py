@@ -270,6 +270,9 @@ def test_bays_and_pockets():
     bottle = ((yy - 50) ** 2 + (xx - 40) ** 2 < 144) | ((np.abs(yy - 50) < 4) & (xx < 40))
     assert separate_grains(pair & ~bottle).max() == 2
     assert separate_grains(pair).max() == 2  # their shallow notches are not bays
+    for centre, radius in ((20, 12), (24, 12), (22, 14)):  # a rounded bay, no neck: its edge is an arc
+        rounded = (yy - centre) ** 2 + (xx - 42) ** 2 < radius**2
+        assert separate_grains(pair & ~rounded).max() == 2  # 6 pieces before
     ring = np.zeros((70, 70), int)  # four grains around a pocket, with notches outside: not an inclusion
     ring[10:25, 8:35], ring[3:35, 35:50], ring[35:50, 25:60], ring[25:62, 10:25] = 1, 2, 3, 4
     assert separate_grains(ring > 0).max() >= 4

@@ -34,6 +34,8 @@ BAY_TRIANGLE_NOTCHED = 2.5  # ... in a cluster with a notch, or thin: only bays 
 BAY_DEPTH = 2.5  # pixels: shallower concavities are neither bays nor notches
 BAY_DEEP = 0.3  # a concavity less deep than this for the width of its mouth is a sliver...
 SLIVER_PX = 80  # ... and one of fewer pixels than this is neither a bay nor a notch
+ARC_RMS = 0.3  # pixels: a concavity whose inner edge is a circular arc within this is a rounded bay...
+ARC_PX, ARC_RADIUS = 40, 4.0  # ... if it holds this many pixels and the arc this radius (less: any shape fits)
 BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (finer outlines cannot tell)...
 BAY_INRADIUS_ANY = 8.0  # ... and, from 16 px, any rounded bay (thinner: only bays behind a neck)
 _MIN_COMPONENT = 30
@@ -79,6 +81,20 @@ def concavity(region, depth):
     return region.sum() / max(int(tri.sum()), 1)
 
 
+def arc_misfit(region, cluster):
+    """RMS distance (pixels) of the concavity's pixels along the cluster to their best circle, and
+    its radius: a resorption bay's edge is an arc (0.22-0.30 px on the phenocryst textures), a
+    notch between grains is not (0.4-2.8 px on the Voronoi textures and the default rock)."""
+    pts = np.argwhere(region & ndi.binary_dilation(cluster, CROSS)).astype(float)
+    if len(pts) < 5:
+        return np.inf, 0.0
+    y, x = pts[:, 0], pts[:, 1]
+    (a, b, c), *_ = np.linalg.lstsq(np.column_stack([x, y, np.ones_like(x)]), x * x + y * y, rcond=None)
+    cx, cy = a / 2, b / 2
+    radius = np.sqrt(max(c + cx * cx + cy * cy, 0.0))
+    return float(np.sqrt(np.mean((np.hypot(x - cx, y - cy) - radius) ** 2))), float(radius)
+
+
 def bays(filled):
     """Bays of the crystals of ``filled``.
 
@@ -89,8 +105,9 @@ def bays(filled):
     ``2 * BAY_INRADIUS_ANY`` pixels thick, every bay is filled. On a cluster with a notch
     (touching grains meet there: its concave corners are cut as usual), and on thinner ones
     (down to ``2 * BAY_INRADIUS`` pixels), only the bays holding ``BAY_TRIANGLE_NOTCHED`` times
-    their triangle or more (a bottle behind a neck, a hopper cavity): a notch between several
-    small grains can look like a shallow bay.
+    their triangle or more (a bottle behind a neck, a hopper cavity), and, in a cluster with a
+    notch, those whose edge is a circular arc (:func:`arc_misfit`): a notch between several
+    small grains can hold as much of its triangle as a rounded bay, but its edge is not an arc.
     """
     out = np.zeros_like(filled)
     comp, n = ndi.label(filled)
@@ -128,6 +145,10 @@ def bays(filled):
                 notched |= ratio < BAY_TRIANGLE
         least = BAY_TRIANGLE_NOTCHED if notched or thickness < BAY_INRADIUS_ANY else BAY_TRIANGLE
         for sl, r, ratio in shapes:
+            if ratio < least and notched and ratio >= BAY_TRIANGLE and r.sum() >= ARC_PX:
+                misfit, radius = arc_misfit(r, c[sl])  # a rounded bay of a crystal touching others
+                if misfit <= ARC_RMS and radius >= ARC_RADIUS:
+                    ratio = least
             if ratio >= least:
                 out[box][sl] |= r
     return out

@@ -58,7 +58,7 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     1.4 times or more the triangle of its mouth and deepest point, where a notch between two
     convex grains holds at most that triangle); on a cluster of touching crystals, or a crystal
     8-16 px thick, only bays holding 2.5 times their triangle or more (behind a neck, hopper
-    cavities).
+    cavities) and, between touching crystals, rounded bays whose edge is a circular arc.
 
     Touching grains of one phase share boundaries that the mask does not show; only the
     corners where they meet the outline do. Where most grains of a phase touch others of
