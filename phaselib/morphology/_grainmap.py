@@ -130,11 +130,11 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     out = np.zeros(lab.shape, np.int32)
     grain_phase = []
     if boundary_image is not None:
-        boundary_image = _boundaries.check_boundary_image(boundary_image, lab.shape)
+        landscape = _boundaries.prepare(boundary_image, lab.shape)
     for p in np.unique(phases):
         g = _separate(lab == p, **opts, exclude_border=bool(exclude_border))
         if boundary_image is not None:
-            g = _boundaries.split_grains(lab == p, g, boundary_image, min_area=max(int(min_area), 10))
+            g = _boundaries.split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
         k = int(g.max())
         out[g > 0] = g[g > 0] + len(grain_phase)
         grain_phase += [int(p)] * k

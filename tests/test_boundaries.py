@@ -1,0 +1,71 @@
+"""Grain boundaries from a crossed-polars image: twin lamellae, thin crystals, the lamellar index."""
+
+import numpy as np
+from scipy import ndimage
+
+from phaselib.morphology import image_grains
+from phaselib.morphology._boundaries import lamellar_index
+
+
+def _stripes(shape, angle_deg, width, a, b):
+    """Lamellae ``width`` px wide of colours ``a`` and ``b``, blurred as by the optics (0.6 px)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    t = np.radians(angle_deg)
+    on = np.floor((xx * np.cos(t) + yy * np.sin(t)) / width) % 2 == 1
+    img = np.where(on[..., None], np.asarray(b, float), np.asarray(a, float))
+    return ndimage.gaussian_filter(img, (0.6, 0.6, 0))
+
+
+def _matched(pred, truth):
+    """Share of the true regions whose best predicted region has IoU >= 0.9."""
+    good = 0
+    ids = np.unique(truth[truth > 0])
+    for t in ids:
+        m = truth == t
+        p = np.bincount(pred[m]).argmax()
+        good += p > 0 and (m & (pred == p)).sum() / (m | (pred == p)).sum() >= 0.9
+    return good / len(ids)
+
+
+def test_twinned_crystals_are_parted_by_the_direction_of_their_lamellae():
+    # two touching plagioclase crystals, lamellae of the same two colours (so the same mean
+    # colour), 3 px wide, one set at 20 degrees, the other at 100, beside an untwinned crystal
+    # of another phase (the noise is read from it)
+    rng = np.random.default_rng(0)
+    shape = (80, 240)
+    a, b = (0.15, 0.15, 0.17), (0.75, 0.76, 0.74)
+    col = np.arange(shape[1])[None, :, None]
+    img = np.where(col < 80, _stripes(shape, 20, 3, a, b), _stripes(shape, 100, 3, a, b))
+    img = np.where(col >= 160, 0.4, img)
+    img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+    truth = np.where(np.arange(shape[1]) < 80, 1, 2)[None, :].repeat(shape[0], 0)
+    truth[:, 160:] = 0
+    labels = image_grains(truth > 0, img, min_area=50)
+    assert labels.max() == 2 and _matched(labels, truth) == 1.0
+    lam = lamellar_index(img.mean(-1))
+    assert lam[10:-10, 10:70].mean() > 0.9 and lam[:, 175:].max() < 0.1
+
+
+def test_a_thin_crystal_along_a_big_one_gets_its_own_grain():
+    # a 5 px wide violet crystal between a big blue one and a grey one (the phase's only
+    # crystals): too thin for a core of its own, found by its colour
+    rng = np.random.default_rng(1)
+    shape = (90, 120)
+    truth = np.ones(shape, int)
+    truth[:, 70:75] = 2
+    truth[:, 75:] = 3
+    colours = np.array([[0, 0, 0], [0.10, 0.20, 0.65], [0.50, 0.22, 0.72], [0.55, 0.55, 0.55]])
+    img = colours[truth] + rng.normal(0, 0.02, shape + (3,))
+    labels = image_grains(np.ones(shape, bool), np.clip(img, 0, 1), min_area=10)
+    assert labels.max() == 3 and _matched(labels, truth) == 1.0
+
+
+def test_lamellar_index_is_high_on_stripes_only():
+    rng = np.random.default_rng(2)
+    step = np.where(np.arange(100) < 50, 0.2, 0.8)[None, :].repeat(100, 0) + rng.normal(0, 0.02, (100, 100))
+    flat = 0.5 + rng.normal(0, 0.02, (100, 100))
+    stripes = np.where(np.arange(100) < 60, _stripes((100, 100), 30, 2.5, (0.2,), (0.8,))[..., 0], 0.5)
+    stripes = stripes + rng.normal(0, 0.02, (100, 100))
+    assert lamellar_index(step).max() < 0.2
+    assert lamellar_index(flat).max() < 0.2
+    assert lamellar_index(stripes)[10:-10, 10:45].min() > 0.8 and lamellar_index(stripes)[:, 75:].max() < 0.2
