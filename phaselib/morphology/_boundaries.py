@@ -59,7 +59,7 @@ SPLIT_COLOUR = 0.12
 #: ... each holds this many pixels or more ...
 SPLIT_AREA = 20
 #: ... and this share of each lies in one connected blob.
-SPLIT_COMPACT = 0.7
+SPLIT_COMPACT = 0.8
 
 
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
@@ -191,10 +191,10 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
         markers[r, q] = markers.max() + 1
     labels = watershed(edges, markers, mask=m)
     labels = _merge_similar(labels, land.features, merge)
-    labels = _split_two_colours(labels, land.sharp, land.lamellar)
     if mask_grains is not None:
         g = np.asarray(mask_grains, np.int64)
         labels = np.where(m, relabel_sequential(labels.astype(np.int64) * (int(g.max()) + 1) + g)[0], 0)
+    labels = _split_two_colours(labels, land.sharp, land.lamellar)
     if min_area > 1:
         area = np.bincount(labels.ravel())
         small = area[labels] < min_area
@@ -252,17 +252,23 @@ def _two_means(x, iterations=10):
     return a, float(np.linalg.norm(c1 - c0))
 
 
-def _compact(part):
-    """Whether ``part`` is big enough and mostly one connected blob (:data:`SPLIT_COMPACT`)."""
-    n = int(part.sum())
-    if n < SPLIT_AREA:
-        return False
-    comps, k = ndi.label(part)
-    return k == 1 or np.bincount(comps.ravel())[1:].max() >= SPLIT_COMPACT * n
+def _largest(part):
+    """The largest 8-connected blob of a boolean array (empty if none)."""
+    comps, k = ndi.label(part, np.ones((3, 3)))
+    if k == 0:
+        return part
+    return comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1
 
 
 def _split_two_colours(labels, image, lamellar, rounds=2):
-    """Cut each non-lamellar region whose pixels form two compact groups of distinct colour."""
+    """Cut each non-lamellar region whose pixels form two blobs of distinct colour.
+
+    The region's pixels are parted in two colour groups (:func:`_two_means`); the cut is made
+    when the groups' mean colours differ by :data:`SPLIT_COLOUR` or more, the largest blob of
+    each group holds :data:`SPLIT_AREA` pixels or more, and the two blobs hold
+    :data:`SPLIT_COMPACT` of the region. The rest (mixed pixels along boundaries, specks) goes
+    to the nearer blob.
+    """
     labels = labels.copy()
     for _ in range(rounds):
         n, changed = int(labels.max()), False
@@ -281,11 +287,14 @@ def _split_two_colours(labels, image, lamellar, rounds=2):
                 continue
             a = np.zeros(reg.shape, bool)
             a[reg] = groups[0]
-            if not (_compact(a) and _compact(reg & ~a)):
+            blob_a, blob_b = _largest(a), _largest(reg & ~a)
+            na, nb = int(blob_a.sum()), int(blob_b.sum())
+            if min(na, nb) < SPLIT_AREA or na + nb < SPLIT_COMPACT * reg.sum():
                 continue
-            comps = ndi.label(a)[0]
+            near = ndi.distance_transform_edt(~(blob_a | blob_b), return_distances=False, return_indices=True)
+            side_a = blob_a[tuple(near)] & reg
             n += 1
-            labels[sl][comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1] = n
+            labels[sl][side_a] = n
             changed = True
         if not changed:
             break
