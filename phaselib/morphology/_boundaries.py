@@ -38,7 +38,8 @@ from .._validate import check_array, check_number
 
 
 def check_boundary_image(image, shape):
-    """The image as (H, W, C) float64 in [0, 1] (uint8 / float, grey or colour) of ``shape``."""
+    """The image as (H, W, C) float64 of ``shape``, stretched from its minimum (0) to its 99.5th
+    percentile (1): colour thresholds then hold for dim and bright images alike."""
     img = check_array(image, "boundary_image", kind="biuf")
     if img.ndim == 2:
         img = img[..., None]
@@ -46,8 +47,10 @@ def check_boundary_image(image, shape):
         raise ValueError(f"`boundary_image` must be an (H, W) or (H, W, C) image of the map's shape "
                          f"{tuple(shape)}, got {img.shape}.")
     img = img.astype(np.float64)
-    hi = 255.0 if image.dtype == np.uint8 else max(float(img.max()), 1e-12)
-    return img / hi
+    lo = float(img.min())
+    hi = float(np.quantile(img, 0.995))
+    hi = hi if hi > lo else max(float(img.max()), lo + 1e-12)
+    return np.clip((img - lo) / (hi - lo), 0, 1)
 
 
 #: Smoothing (pixels) that averages twin lamellae 2-4.5 px wide.
@@ -130,7 +133,7 @@ class Landscape(NamedTuple):
     edges: np.ndarray  #: (H, W) edge strength (:func:`edge_landscape`)
     features: np.ndarray  #: (H, W, C + 2) smoothed colours and lamella orientation
     lamellar: np.ndarray  #: (H, W) :func:`lamellar_index`
-    sharp: np.ndarray  #: (H, W, C) the image barely smoothed (0.5 px), for colour groups
+    sharp: np.ndarray  #: (H, W, C + 2) the image barely smoothed (0.5 px) and the orientation channels
     sigma: float
 
 
@@ -138,7 +141,9 @@ def prepare(image, shape, sigma=2.5):
     """Check an image (:func:`check_boundary_image`) and compute its :class:`Landscape`."""
     sigma = check_number(sigma, "sigma", low=0, high=50)
     img = check_boundary_image(image, shape)
-    return Landscape(*edge_landscape(img, sigma), ndi.gaussian_filter(img, (0.5, 0.5, 0)), sigma)
+    edges, features, lamellar = edge_landscape(img, sigma)
+    sharp = np.concatenate([ndi.gaussian_filter(img, (0.5, 0.5, 0)), features[..., img.shape[-1]:]], -1)
+    return Landscape(edges, features, lamellar, sharp, sigma)
 
 
 def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area=0, mask_grains=None):
@@ -195,6 +200,7 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
         g = np.asarray(mask_grains, np.int64)
         labels = np.where(m, relabel_sequential(labels.astype(np.int64) * (int(g.max()) + 1) + g)[0], 0)
     labels = _split_two_colours(labels, land.sharp, land.lamellar)
+    labels = _merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
         area = np.bincount(labels.ravel())
         small = area[labels] < min_area
@@ -206,8 +212,9 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     return relabel_sequential(labels)[0].astype(np.int32)
 
 
-def _merge_similar(labels, smooth, merge):
-    """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (union-find)."""
+def _merge_similar(labels, smooth, merge, within=None):
+    """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (union-find);
+    with ``within`` (an id map), only regions of one id (one grain of the phase map) merge."""
     n = int(labels.max())
     if n < 2 or merge <= 0:
         return labels
@@ -216,8 +223,10 @@ def _merge_similar(labels, smooth, merge):
     means = np.stack([np.bincount(flat, smooth[..., c].ravel(), n + 1) for c in range(smooth.shape[-1])], 1)
     means /= np.maximum(counts, 1)[:, None]
     pairs = set()
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
-        d = (a != b) & (a > 0) & (b > 0)
+    w = np.zeros_like(labels) if within is None else np.asarray(within)
+    for a, b, wa, wb in ((labels[:, :-1], labels[:, 1:], w[:, :-1], w[:, 1:]),
+                         (labels[:-1], labels[1:], w[:-1], w[1:])):
+        d = (a != b) & (a > 0) & (b > 0) & (wa == wb)
         pairs |= set(zip(np.minimum(a[d], b[d]).tolist(), np.maximum(a[d], b[d]).tolist()))
     parent = np.arange(n + 1)
 
