@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 import phaselib.morphology._boundaries as _boundaries
+import phaselib.morphology._snap as _snap
 
 from .._validate import check_array, check_positive
 from ._separate import _check_mask, _check_options, _separate
@@ -105,7 +106,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     boundary_image : (H, W) or (H, W, C) array, optional
         A co-registered crossed-polars (or BSE) image: each grain is split again along its
         edges (:func:`phaselib.morphology.image_grains`), which parts touching crystals of
-        one mineral that the phase map shows as one region.
+        one mineral that the phase map shows as one region. A coarser phase map repeated onto
+        the image's grid (blocks of ``k`` x ``k`` equal pixels) first has its outlines snapped
+        to the image's edges (``phaselib.morphology._snap``; ``params["snapped_block"]`` is
+        ``k``) and is then separated without concave-corner cuts.
 
     Returns
     -------
@@ -129,8 +133,13 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
                           split_concave, merge_convex, inclusions)
     out = np.zeros(lab.shape, np.int32)
     grain_phase = []
+    block = 1
     if boundary_image is not None:
         landscape = _boundaries.prepare(boundary_image, lab.shape)
+        block = _snap.block_size(lab)
+        if block > 1:  # a coarse map repeated onto the image's grid: outlines snapped to its edges,
+            lab = _snap.snap_phases(lab, landscape.edges, block)  # whose corners then mean little
+            opts["split_concave"] = False
     for p in np.unique(phases):
         g = _separate(lab == p, **opts, exclude_border=bool(exclude_border))
         if boundary_image is not None:
@@ -140,6 +149,6 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         grain_phase += [int(p)] * k
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
                   exclude_border=bool(exclude_border), boundary_image=boundary_image is not None,
-                  phases=[int(p) for p in np.unique(phases)])
+                  snapped_block=block, phases=[int(p) for p in np.unique(phases)])
     spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
     return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning)
