@@ -59,13 +59,15 @@ def run_set(name):
         seconds = time.perf_counter() - t
         alone = grain_map(lab, min_area=10).labels
         eds = grain_map(section.labels, min_area=10, boundary_image=xp).labels
+        sc = score_grains(with_xp, gid, min_area=10)
         rows.append(dict(seed=seed, alone=score_grains(alone, gid, min_area=10)["matched"],
-                         with_xp=score_grains(with_xp, gid, min_area=10)["matched"], seconds=seconds,
+                         with_xp=sc["matched"], count_error=sc["count_error"], seconds=seconds,
                          eds_with_xp=score_grains(eds, gid, min_area=10)["matched"]))
     xs = [r["with_xp"] for r in rows]
     return dict(set=name, minerals=minerals, grain_size=size, render=render, held_out=held, seeds=rows,
                 alone=float(np.mean([r["alone"] for r in rows])), with_xp=float(np.mean(xs)),
-                worst=float(np.min(xs)), eds_with_xp=float(np.mean([r["eds_with_xp"] for r in rows])),
+                worst=float(np.min(xs)), count_error=float(np.mean([r["count_error"] for r in rows])),
+                eds_with_xp=float(np.mean([r["eds_with_xp"] for r in rows])),
                 seconds=float(np.median([r["seconds"] for r in rows])))
 
 
@@ -75,15 +77,17 @@ def main(argv=None):
     p.add_argument("--json")
     args = p.parse_args(argv)
     res = [run_set(s) for s in args.sets.split(",")]
-    print("| set | minerals | grain size | seeds | rendering | phase map alone | with XP (worst seed) | seconds "
-          "| EDS-like labels with XP |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| set | minerals | grain size | seeds | rendering | phase map alone | with XP (worst seed) | count error "
+          "| seconds | EDS-like labels with XP |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in res:
         rend = ", ".join(f"{k} {v}" for k, v in r["render"].items()) or "default"
         print(f"| {r['set']}{' (held out)' if r['held_out'] else ''} | {' / '.join(r['minerals'])} | "
               f"{r['grain_size']} px | {len(r['seeds'])} | {rend} | {r['alone']:.3f} | "
-              f"**{r['with_xp']:.3f}** ({r['worst']:.3f}) | {r['seconds']:.2f} | {r['eds_with_xp']:.3f} |")
-    print(f"\nmean over sets: with XP {np.mean([r['with_xp'] for r in res]):.3f}, "
+              f"**{r['with_xp']:.3f}** ({r['worst']:.3f}) | {r['count_error']:+.2f} | {r['seconds']:.2f} | "
+              f"{r['eds_with_xp']:.3f} |")
+    print(f"\nmean over sets: with XP {np.mean([r['with_xp'] for r in res]):.3f}, count error "
+          f"{np.mean([r['count_error'] for r in res]):+.2f}, EDS-like {np.mean([r['eds_with_xp'] for r in res]):.3f}, "
           f"alone {np.mean([r['alone'] for r in res]):.3f} (bar 0.90)")
     write_results(res, args.json, prefix="xp-grains")
 

@@ -19,14 +19,14 @@ def _stripes(shape, angle_deg, width, a, b):
     return ndimage.gaussian_filter(img, (0.6, 0.6, 0))
 
 
-def _matched(pred, truth):
-    """Share of the true regions whose best predicted region has IoU >= 0.9."""
+def _matched(pred, truth, iou=0.9):
+    """Share of the true regions whose best predicted region has IoU >= ``iou``."""
     good = 0
     ids = np.unique(truth[truth > 0])
     for t in ids:
         m = truth == t
         p = np.bincount(pred[m]).argmax()
-        good += p > 0 and (m & (pred == p)).sum() / (m | (pred == p)).sum() >= 0.9
+        good += p > 0 and (m & (pred == p)).sum() / (m | (pred == p)).sum() >= iou
     return good / len(ids)
 
 
@@ -61,10 +61,11 @@ def test_a_thin_crystal_along_a_big_one_gets_its_own_grain():
     img = np.clip(colours[truth] + rng.normal(0, 0.02, shape + (3,)), 0, 1)
     labels = image_grains(np.ones(shape, bool), img, min_area=10)
     assert labels.max() == 3 and _matched(labels, truth) == 1.0
-    # the same at a quarter of the light, as an 8-bit image: the image is stretched first
+    # the same at a quarter of the light, as an 8-bit image: the image is stretched first (the
+    # 5 px crystal may lose a column of mixed pixels to its neighbour: IoU 0.8)
     dark = np.round(img * 255 / 4).astype(np.uint8)
     labels = image_grains(np.ones(shape, bool), dark, min_area=10)
-    assert labels.max() == 3 and _matched(labels, truth) == 1.0
+    assert labels.max() == 3 and _matched(labels, truth, iou=0.8) == 1.0
 
 
 def test_lamellar_index_is_high_on_stripes_only():
@@ -105,3 +106,22 @@ def test_grains_from_a_coarse_eds_map_and_a_fine_xp_image():
     assert score_grains(g.labels, keep, min_area=100)["matched"] >= 0.8
     assert score_grains(g.labels, gid, min_area=10)["matched"] >= 0.6
     assert grain_map(lab, min_area=10, boundary_image=s.xp).params["snapped_block"] == 1
+
+
+def test_a_sliver_between_a_phase_map_cut_and_an_image_boundary_joins_a_neighbour():
+    # the phase map cuts at column 60, the image's boundary is at column 62: the 2 px band between
+    # them is no crystal; a small round crystal (a 4 px disc) of its own colour stays
+    from phaselib.morphology import split_grains
+
+    rng = np.random.default_rng(3)
+    shape = (80, 120)
+    img = np.where(np.arange(shape[1])[None, :, None] < 62, (0.2, 0.3, 0.6), (0.7, 0.6, 0.3)) * np.ones(shape + (3,))
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    disc = (yy - 40) ** 2 + (xx - 30) ** 2 <= 16
+    img[disc] = (0.9, 0.9, 0.9)
+    img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+    grains = np.where(np.arange(shape[1]) < 60, 1, 2)[None, :].repeat(shape[0], 0)
+    out = split_grains(np.ones(shape, bool), grains, img, min_area=10)
+    sizes = np.sort(np.bincount(out.ravel())[1:])
+    assert out.max() == 3 and abs(int(sizes[0]) - int(disc.sum())) <= 12  # the disc, give or take its blur
+    assert sizes[1] >= 4400  # the two crystals, the band with one of them

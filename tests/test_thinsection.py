@@ -144,3 +144,26 @@ def test_grains_cli_with_xp(tmp_path, capsys):
                  "--xp", str(tmp_path / "bad.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.png" in err[0] and "secret" not in err[0]
+
+
+def test_grains_cli_takes_an_eds_map_coarser_than_the_xp_image(tmp_path, capsys):
+    # the EDS map at its own pixel (3 times the image's), as `map` writes it; the XP image at full size
+    from PIL import Image
+
+    from phaselib._cli import main
+
+    lab, gid = make_texture((192, 192), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=24, matrix_fraction=0,
+                            seed=4)
+    s = render_thin_section(lab, gid, ["quartz", "K-feldspar", "biotite"], seed=4)
+    np.save(tmp_path / "eds.npy", lab[1::3, 1::3])
+    Image.fromarray(s.xp).save(tmp_path / "xp.png")
+    capsys.readouterr()
+    assert main(["grains", str(tmp_path / "eds.npy"), "--out", str(tmp_path / "g"), "--pixel-size", "6",
+                 "--xp", str(tmp_path / "xp.png")]) == 0
+    assert "repeated 3 x 3" in capsys.readouterr().err
+    g = np.load(tmp_path / "g" / "grain_labels.npy")
+    assert g.shape == (192, 192) and score_grains(g, gid, min_area=10)["matched"] >= 0.6
+    Image.fromarray(s.xp[:100]).save(tmp_path / "crop.png")
+    assert main(["grains", str(tmp_path / "eds.npy"), "--out", str(tmp_path / "h"), "--xp",
+                 str(tmp_path / "crop.png")]) == 2
+    assert "whole multiple" in capsys.readouterr().err

@@ -65,7 +65,9 @@ def add_parser(subparsers):
                    help="KDE: silverman, scott or a width in um (default silverman)")
     g.add_argument("--csd-bins", type=_bins, default="auto", help="CSD: numpy rule or a number of bins")
     g.add_argument("--xp", metavar="IMAGE", help="a co-registered crossed-polars (or BSE) image of the map's "
-                   "size: touching crystals of one phase are split again along its edges")
+                   "size or an integer multiple of it (the map is then repeated onto the image's grid and "
+                   "its outlines snapped to the image's edges): touching crystals of one phase are split "
+                   "again along its edges")
     g.add_argument("--growth-rate", type=float, metavar="UM_PER_S",
                    help="crystal growth rate G in um/s: gives the residence time tau = -1/(G slope)")
     return g
@@ -140,6 +142,21 @@ def _xp_image(path):
         raise ValueError(f"cannot read '{path.name}' as an image ({type(err).__name__}).") from None
 
 
+def to_image_grid(labels, pixel_size, shape):
+    """Labels repeated ``k`` times along both axes to fill an image of ``shape`` ``k`` times their
+    size, and the pixel size divided by ``k``; a shape that is not such a multiple is refused."""
+    h, w = labels.shape
+    if (h, w) == tuple(shape):
+        return labels, pixel_size
+    k = shape[0] // h
+    if k < 2 or shape[0] != k * h or shape[1] != k * w:
+        raise ValueError(f"the --xp image is {shape[0]} x {shape[1]} px and the map {h} x {w}: it must be the "
+                         f"map's size or the same whole multiple of it along both axes.")
+    print(f"phaselib: note: the map is repeated {k} x {k} onto the {shape[0]} x {shape[1]} px image; grain "
+          f"sizes use its pixel of {pixel_size / k:.4g} um", file=sys.stderr)
+    return np.repeat(np.repeat(labels, k, axis=0), k, axis=1), pixel_size / k
+
+
 # ----------------------------------------------------------------- run
 def run(args):
     """Run ``phaselib grains`` for parsed ``args``; errors are ValueError / FileNotFoundError."""
@@ -155,11 +172,14 @@ def run(args):
     refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
         print("phaselib: note: pixel size unknown; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
+    xp = _xp_image(args.xp)
+    if xp is not None:
+        labels, px = to_image_grid(labels, px, xp.shape[:2])
     grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
                        h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
                        split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
                        inclusions=not args.no_inclusions, min_area=args.min_area,
-                       exclude_border=args.exclude_border, boundary_image=_xp_image(args.xp))
+                       exclude_border=args.exclude_border, boundary_image=xp)
     final = Path(args.out)
     with atomic_folder(final, replace=is_result_folder(GRAIN_FILES)) as out:  # renamed into place at the end
         results = _write(args, grains, labels, px, px_source, out)

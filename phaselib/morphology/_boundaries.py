@@ -61,8 +61,16 @@ TWIN_WEIGHT = 0.3
 SPLIT_COLOUR = 0.12
 #: ... each holds this many pixels or more ...
 SPLIT_AREA = 20
-#: ... and this share of each lies in one connected blob.
+#: ... the two largest blobs hold this share of the region ...
 SPLIT_COMPACT = 0.8
+#: ... and each is this thick (radius of its largest inscribed disc, px): not a band of mixed
+#: pixels along a boundary.
+SPLIT_THICK = 2.0
+#: Pieces with no pixel this far (px) from their edge, and this many times the area of a disc
+#: of that depth, are slivers (left between a cut of the phase map and an image boundary):
+#: they join their nearest neighbour. Small round grains stay.
+THIN_DEPTH = 2.0
+THIN_ELONGATION = 6.0
 
 
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
@@ -203,8 +211,8 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     labels = _merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
         area = np.bincount(labels.ravel())
-        small = area[labels] < min_area
-        if small.any() and (~small & m).any():  # small pieces join their nearest neighbour
+        small = (area[labels] < min_area) | (_thin(labels) & m)
+        if small.any() and (~small & m).any():  # small and thin pieces join their nearest neighbour
             idx = ndi.distance_transform_edt(small | ~m, return_distances=False, return_indices=True)
             grown = labels[tuple(idx)]
             labels = np.where(small & m, grown, labels)
@@ -261,6 +269,27 @@ def _two_means(x, iterations=10):
     return a, float(np.linalg.norm(c1 - c0))
 
 
+def _thin(labels):
+    """(H, W) bool: pixels of slivers (:data:`THIN_DEPTH`, :data:`THIN_ELONGATION`)."""
+    edge = np.zeros(labels.shape, bool)
+    edge[:-1] |= labels[:-1] != labels[1:]
+    edge[1:] |= labels[:-1] != labels[1:]
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
+    depth = ndi.distance_transform_edt(~edge)
+    ids = np.arange(int(labels.max()) + 1)
+    deepest = np.zeros(ids.size)
+    deepest[1:] = ndi.maximum(depth, labels, ids[1:])
+    area = np.bincount(labels.ravel(), minlength=ids.size)
+    sliver = (deepest < THIN_DEPTH) & (area > THIN_ELONGATION * np.pi * (deepest + 0.5) ** 2)
+    return sliver[labels] & (labels > 0)
+
+
+def _thickness(blob):
+    """Radius of the largest disc inside a blob, pixels (its distance transform's maximum)."""
+    return float(ndi.distance_transform_edt(np.pad(blob, 1)).max())
+
+
 def _largest(part):
     """The largest 8-connected blob of a boolean array (empty if none)."""
     comps, k = ndi.label(part, np.ones((3, 3)))
@@ -299,6 +328,8 @@ def _split_two_colours(labels, image, lamellar, rounds=2):
             blob_a, blob_b = _largest(a), _largest(reg & ~a)
             na, nb = int(blob_a.sum()), int(blob_b.sum())
             if min(na, nb) < SPLIT_AREA or na + nb < SPLIT_COMPACT * reg.sum():
+                continue
+            if min(_thickness(blob_a), _thickness(blob_b)) < SPLIT_THICK:
                 continue
             near = ndi.distance_transform_edt(~(blob_a | blob_b), return_distances=False, return_indices=True)
             side_a = blob_a[tuple(near)] & reg
