@@ -125,3 +125,20 @@ def test_a_sliver_between_a_phase_map_cut_and_an_image_boundary_joins_a_neighbou
     sizes = np.sort(np.bincount(out.ravel())[1:])
     assert out.max() == 3 and abs(int(sizes[0]) - int(disc.sum())) <= 12  # the disc, give or take its blur
     assert sizes[1] >= 4400  # the two crystals, the band with one of them
+
+
+def test_pieces_of_one_crystal_cut_by_the_phase_map_join_again():
+    # the phase map cut one crystal (one colour) in two at column 50; another crystal of a close
+    # colour (0.05 apart: two crystals at almost the same extinction) cut from the first one the
+    # same way at column 100 stays apart
+    from phaselib.morphology import split_grains
+
+    rng = np.random.default_rng(5)
+    shape = (60, 150)
+    col = np.arange(shape[1])[None, :, None]
+    img = np.where(col < 100, (0.40, 0.42, 0.45), (0.43, 0.45, 0.48)) * np.ones(shape + (3,))
+    img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+    grains = np.digitize(np.arange(shape[1]), [50, 100])[None, :].repeat(shape[0], 0) + 1
+    out = split_grains(np.ones(shape, bool), grains, img, min_area=10)
+    assert out.max() == 2
+    assert len(np.unique(out[:, :100])) == 1 and len(np.unique(out[:, 100:])) == 1

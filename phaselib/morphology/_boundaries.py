@@ -71,6 +71,8 @@ SPLIT_THICK = 2.0
 #: they join their nearest neighbour. Small round grains stay.
 THIN_DEPTH = 2.0
 THIN_ELONGATION = 6.0
+#: Pieces of one image region cut by the phase map join when their inner colours agree this well.
+SAME_COLOUR = 0.02
 
 
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
@@ -206,7 +208,9 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     labels = _merge_similar(labels, land.features, merge)
     if mask_grains is not None:
         g = np.asarray(mask_grains, np.int64)
+        regions = labels
         labels = np.where(m, relabel_sequential(labels.astype(np.int64) * (int(g.max()) + 1) + g)[0], 0)
+        labels = _join_same_colour(labels, regions, land.sharp, SAME_COLOUR)
     labels = _split_two_colours(labels, land.sharp, land.lamellar)
     labels = _merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
@@ -220,6 +224,48 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     return relabel_sequential(labels)[0].astype(np.int32)
 
 
+def _join_same_colour(labels, regions, image, level):
+    """Join pieces of one image region parted only by a cut of the phase map when their inner
+    pixels (2 px or more from their edges) have the same mean colour within ``level``: one
+    crystal that the phase map's concave corners cut (two crystals rarely agree that closely)."""
+    n = int(labels.max())
+    if n < 2:
+        return labels
+    edge = np.zeros(labels.shape, bool)
+    for a, b, ea, eb in ((labels[:-1], labels[1:], edge[:-1], edge[1:]),
+                         (labels[:, :-1], labels[:, 1:], edge[:, :-1], edge[:, 1:])):
+        ea |= a != b
+        eb |= a != b
+    inner = np.where(ndi.distance_transform_edt(~edge) >= 2, labels, 0).ravel()
+    count = np.bincount(inner, minlength=n + 1).astype(float)
+    means = np.stack([np.bincount(inner, image[..., c].ravel(), n + 1) for c in range(image.shape[-1])], 1)
+    means /= np.maximum(count, 1)[:, None]
+    parent = np.arange(n + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in _neighbours(labels, regions):
+        if min(count[a], count[b]) >= SPLIT_AREA / 2 and np.linalg.norm(means[a] - means[b]) < level:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
+    return np.array([find(i) for i in range(n + 1)])[labels]
+
+
+def _neighbours(labels, within):
+    """Pairs ``(a, b)``, ``a < b``, of 4-adjacent labels with the same ``within`` id."""
+    pairs = set()
+    for a, b, wa, wb in ((labels[:, :-1], labels[:, 1:], within[:, :-1], within[:, 1:]),
+                         (labels[:-1], labels[1:], within[:-1], within[1:])):
+        d = (a != b) & (a > 0) & (b > 0) & (wa == wb)
+        pairs |= set(zip(np.minimum(a[d], b[d]).tolist(), np.maximum(a[d], b[d]).tolist()))
+    return sorted(pairs)
+
+
 def _merge_similar(labels, smooth, merge, within=None):
     """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (union-find);
     with ``within`` (an id map), only regions of one id (one grain of the phase map) merge."""
@@ -230,12 +276,7 @@ def _merge_similar(labels, smooth, merge, within=None):
     counts = np.bincount(flat, minlength=n + 1).astype(float)
     means = np.stack([np.bincount(flat, smooth[..., c].ravel(), n + 1) for c in range(smooth.shape[-1])], 1)
     means /= np.maximum(counts, 1)[:, None]
-    pairs = set()
-    w = np.zeros_like(labels) if within is None else np.asarray(within)
-    for a, b, wa, wb in ((labels[:, :-1], labels[:, 1:], w[:, :-1], w[:, 1:]),
-                         (labels[:-1], labels[1:], w[:-1], w[1:])):
-        d = (a != b) & (a > 0) & (b > 0) & (wa == wb)
-        pairs |= set(zip(np.minimum(a[d], b[d]).tolist(), np.maximum(a[d], b[d]).tolist()))
+    pairs = _neighbours(labels, np.zeros_like(labels) if within is None else np.asarray(within))
     parent = np.arange(n + 1)
 
     def find(i):
