@@ -142,3 +142,17 @@ def test_pieces_of_one_crystal_cut_by_the_phase_map_join_again():
     out = split_grains(np.ones(shape, bool), grains, img, min_area=10)
     assert out.max() == 2
     assert len(np.unique(out[:, :100])) == 1 and len(np.unique(out[:, 100:])) == 1
+
+
+def test_black_phases_are_not_split_by_the_xp_image():
+    # glass (isotropic) and opaque minerals are black in crossed polars: the image shows none of
+    # their boundaries, so their grains are the phase map's own (the glass was cut to pieces before)
+    from phaselib.datasets import make_thin_section
+
+    s = make_thin_section((192, 192), rock="dacite", seed=1)
+    alone = grain_map(s.truth, min_area=10)
+    with_xp = grain_map(s.truth, min_area=10, boundary_image=s.xp)
+    for name in ("rhyolitic glass", "magnetite"):
+        p = s.phase_names.index(name)
+        m = s.truth == p
+        assert len(np.unique(with_xp.labels[m])) == len(np.unique(alone.labels[m]))

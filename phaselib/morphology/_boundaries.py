@@ -73,6 +73,8 @@ THIN_DEPTH = 2.0
 THIN_ELONGATION = 6.0
 #: Pieces of one image region cut by the phase map join when their inner colours agree this well.
 SAME_COLOUR = 0.02
+#: A phase whose inner pixels are mostly under this (stretched image) is black: not split.
+DARK = 0.1
 
 
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], float)
@@ -382,14 +384,29 @@ def _split_two_colours(labels, image, lamellar, rounds=2):
     return labels
 
 
+def _dark(land, mask):
+    """Whether most of the phase's inner pixels (2 px from its outline) are black (:data:`DARK`)."""
+    inner = ndi.binary_erosion(mask, iterations=2)
+    inner = inner if inner.sum() >= SPLIT_AREA else mask
+    if not inner.any():
+        return False
+    return float(np.median(land.sharp[..., : land.sharp.shape[-1] - 2][inner].max(-1))) < DARK
+
+
 def split_grains(mask, grains, image, *, min_area=10, **options):
     """Split the grains of a mask (e.g. :func:`separate_grains`) along the edges of an image.
 
-    Grains removed from ``grains`` (0 inside the mask: too small, on the border) stay removed.
+    A phase mostly black in the image (glass and cubic minerals in crossed polars, opaque
+    minerals) is left as ``grains`` gives it. Grains removed from ``grains`` (0 inside the mask: too small, on
+    the border) stay removed.
     ``image`` as in :func:`image_grains`; ``options`` go to it. Returns (H, W) int32 grain ids ``1..n``.
     """
     g = np.asarray(grains)
-    out = image_grains(mask, image, mask_grains=g, min_area=min_area, **options)
+    m = np.asarray(mask, bool)
+    land = image if isinstance(image, Landscape) else prepare(image, m.shape, options.pop("sigma", 2.5))
+    if _dark(land, m):  # isotropic (glass) or opaque: the image shows none of its boundaries
+        return relabel_sequential(np.where(m, g, 0))[0].astype(np.int32)
+    out = image_grains(m, land, mask_grains=g, min_area=min_area, **options)
     out[g == 0] = 0
     if min_area > 1:
         area = np.bincount(out.ravel())
