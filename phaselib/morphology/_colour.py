@@ -1,0 +1,188 @@
+"""Pieces of a phase cut or joined by their colours (private to :mod:`._boundaries`).
+
+A region of the edge watershed that holds two compact blobs of distinct colour is cut in two
+(:func:`split_two_colours`: a thin crystal along a bigger one has no core of its own); pieces of
+one region parted only by the phase map's cut join again when their inner colours agree
+(:func:`join_same_colour`); neighbours of one mean colour merge (:func:`merge_similar`); slivers
+are found by their depth and elongation (:func:`thin`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+#: A region is cut when its two colour groups differ by this much (Euclidean, [0, 1] units) ...
+SPLIT_COLOUR = 0.12
+#: ... each holds this many pixels or more ...
+SPLIT_AREA = 20
+#: ... the two largest blobs hold this share of the region ...
+SPLIT_COMPACT = 0.8
+#: ... and each is this thick (radius of its largest inscribed disc, px): not a band of mixed
+#: pixels along a boundary.
+SPLIT_THICK = 2.0
+#: Pieces with no pixel this far (px) from their edge, and this many times the area of a disc
+#: of that depth, are slivers (left between a cut of the phase map and an image boundary):
+#: they join their nearest neighbour. Small round grains stay.
+THIN_DEPTH = 2.0
+THIN_ELONGATION = 6.0
+#: Pieces of one image region cut by the phase map join when their inner colours agree this well.
+SAME_COLOUR = 0.02
+
+
+def join_same_colour(labels, regions, image, level):
+    """Join pieces of one image region parted only by a cut of the phase map when their inner
+    pixels (2 px or more from their edges) have the same mean colour within ``level``: one
+    crystal that the phase map's concave corners cut (two crystals rarely agree that closely)."""
+    n = int(labels.max())
+    if n < 2:
+        return labels
+    edge = np.zeros(labels.shape, bool)
+    for a, b, ea, eb in ((labels[:-1], labels[1:], edge[:-1], edge[1:]),
+                         (labels[:, :-1], labels[:, 1:], edge[:, :-1], edge[:, 1:])):
+        ea |= a != b
+        eb |= a != b
+    inner = np.where(ndi.distance_transform_edt(~edge) >= 2, labels, 0).ravel()
+    count = np.bincount(inner, minlength=n + 1).astype(float)
+    means = np.stack([np.bincount(inner, image[..., c].ravel(), n + 1) for c in range(image.shape[-1])], 1)
+    means /= np.maximum(count, 1)[:, None]
+    parent = np.arange(n + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in _neighbours(labels, regions):
+        if min(count[a], count[b]) >= SPLIT_AREA / 2 and np.linalg.norm(means[a] - means[b]) < level:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
+    return np.array([find(i) for i in range(n + 1)])[labels]
+
+
+def _neighbours(labels, within):
+    """Pairs ``(a, b)``, ``a < b``, of 4-adjacent labels with the same ``within`` id."""
+    pairs = set()
+    for a, b, wa, wb in ((labels[:, :-1], labels[:, 1:], within[:, :-1], within[:, 1:]),
+                         (labels[:-1], labels[1:], within[:-1], within[1:])):
+        d = (a != b) & (a > 0) & (b > 0) & (wa == wb)
+        pairs |= set(zip(np.minimum(a[d], b[d]).tolist(), np.maximum(a[d], b[d]).tolist()))
+    return sorted(pairs)
+
+
+def merge_similar(labels, smooth, merge, within=None):
+    """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (union-find);
+    with ``within`` (an id map), only regions of one id (one grain of the phase map) merge."""
+    n = int(labels.max())
+    if n < 2 or merge <= 0:
+        return labels
+    flat = labels.ravel()
+    counts = np.bincount(flat, minlength=n + 1).astype(float)
+    means = np.stack([np.bincount(flat, smooth[..., c].ravel(), n + 1) for c in range(smooth.shape[-1])], 1)
+    means /= np.maximum(counts, 1)[:, None]
+    pairs = _neighbours(labels, np.zeros_like(labels) if within is None else np.asarray(within))
+    parent = np.arange(n + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in sorted(pairs, key=lambda p: np.linalg.norm(means[p[0]] - means[p[1]])):
+        if np.linalg.norm(means[a] - means[b]) < merge:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[labels]
+
+
+def _two_means(x, iterations=10):
+    """Two groups of the rows of ``x`` (k-means from a split along the first principal axis)."""
+    d = x - x.mean(0)
+    proj = d @ np.linalg.svd(d, full_matrices=False)[2][0]
+    a = proj > np.median(proj)
+    for _ in range(iterations):
+        if a.all() or not a.any():
+            return None
+        c1, c0 = x[a].mean(0), x[~a].mean(0)
+        new = ((x - c1) ** 2).sum(1) < ((x - c0) ** 2).sum(1)
+        if (new == a).all():
+            break
+        a = new
+    return a, float(np.linalg.norm(c1 - c0))
+
+
+def thin(labels):
+    """(H, W) bool: pixels of slivers (:data:`THIN_DEPTH`, :data:`THIN_ELONGATION`)."""
+    edge = np.zeros(labels.shape, bool)
+    edge[:-1] |= labels[:-1] != labels[1:]
+    edge[1:] |= labels[:-1] != labels[1:]
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
+    depth = ndi.distance_transform_edt(~edge)
+    ids = np.arange(int(labels.max()) + 1)
+    deepest = np.zeros(ids.size)
+    deepest[1:] = ndi.maximum(depth, labels, ids[1:])
+    area = np.bincount(labels.ravel(), minlength=ids.size)
+    sliver = (deepest < THIN_DEPTH) & (area > THIN_ELONGATION * np.pi * (deepest + 0.5) ** 2)
+    return sliver[labels] & (labels > 0)
+
+
+def _thickness(blob):
+    """Radius of the largest disc inside a blob, pixels (its distance transform's maximum)."""
+    return float(ndi.distance_transform_edt(np.pad(blob, 1)).max())
+
+
+def _largest(part):
+    """The largest 8-connected blob of a boolean array (empty if none)."""
+    comps, k = ndi.label(part, np.ones((3, 3)))
+    if k == 0:
+        return part
+    return comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1
+
+
+def split_two_colours(labels, image, lamellar, rounds=2):
+    """Cut each non-lamellar region whose pixels form two blobs of distinct colour.
+
+    The region's pixels are parted in two colour groups (:func:`_two_means`); the cut is made
+    when the groups' mean colours differ by :data:`SPLIT_COLOUR` or more, the largest blob of
+    each group holds :data:`SPLIT_AREA` pixels or more, and the two blobs hold
+    :data:`SPLIT_COMPACT` of the region. The rest (mixed pixels along boundaries, specks) goes
+    to the nearer blob.
+    """
+    labels = labels.copy()
+    for _ in range(rounds):
+        n, changed = int(labels.max()), False
+        for i, sl in enumerate(ndi.find_objects(labels), 1):
+            if sl is None:
+                continue
+            reg = labels[sl] == i
+            if reg.sum() < 2 * SPLIT_AREA or lamellar[sl][reg].mean() > 0.5:
+                continue
+            x = image[sl][reg]
+            p = SPLIT_AREA / len(x)  # two groups d apart, the smaller a share p: variance >= p (1 - p) d^2
+            if x.var(0).sum() < p * (1 - p) * SPLIT_COLOUR ** 2:
+                continue
+            groups = _two_means(x)
+            if groups is None or groups[1] < SPLIT_COLOUR:
+                continue
+            a = np.zeros(reg.shape, bool)
+            a[reg] = groups[0]
+            blob_a, blob_b = _largest(a), _largest(reg & ~a)
+            na, nb = int(blob_a.sum()), int(blob_b.sum())
+            if min(na, nb) < SPLIT_AREA or na + nb < SPLIT_COMPACT * reg.sum():
+                continue
+            if min(_thickness(blob_a), _thickness(blob_b)) < SPLIT_THICK:
+                continue
+            near = ndi.distance_transform_edt(~(blob_a | blob_b), return_distances=False, return_indices=True)
+            side_a = blob_a[tuple(near)] & reg
+            n += 1
+            labels[sl][side_a] = n
+            changed = True
+        if not changed:
+            break
+    return labels
