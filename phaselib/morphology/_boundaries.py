@@ -36,7 +36,7 @@ from skimage.filters import sobel, threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
 from .._validate import check_array, check_number
-from . import _colour
+from ._colour import SAME_COLOUR, SPLIT_AREA, join_same_colour, merge_similar, split_two_colours, thin
 
 
 def check_boundary_image(image, shape):
@@ -193,17 +193,17 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
         r, q = np.argwhere(comps == c)[0]
         markers[r, q] = markers.max() + 1
     labels = watershed(edges, markers, mask=m)
-    labels = _colour.merge_similar(labels, land.features, merge)
+    labels = merge_similar(labels, land.features, merge)
     if mask_grains is not None:
         g = np.asarray(mask_grains, np.int64)
         regions = labels
         labels = np.where(m, relabel_sequential(labels.astype(np.int64) * (int(g.max()) + 1) + g)[0], 0)
-        labels = _colour.join_same_colour(labels, regions, land.sharp, _colour.SAME_COLOUR)
-    labels = _colour.split_two_colours(labels, land.sharp, land.lamellar)
-    labels = _colour.merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
+        labels = join_same_colour(labels, regions, land.sharp, SAME_COLOUR)
+    labels = split_two_colours(labels, land.sharp, land.lamellar)
+    labels = merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
         area = np.bincount(labels.ravel())
-        small = (area[labels] < min_area) | (_colour.thin(labels) & m)
+        small = (area[labels] < min_area) | (thin(labels) & m)
         if small.any() and (~small & m).any():  # small and thin pieces join their nearest neighbour
             idx = ndi.distance_transform_edt(small | ~m, return_distances=False, return_indices=True)
             grown = labels[tuple(idx)]
@@ -215,7 +215,7 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
 def _dark(land, mask):
     """Whether most of the phase's inner pixels (2 px from its outline) are black (:data:`DARK`)."""
     inner = ndi.binary_erosion(mask, iterations=2)
-    inner = inner if inner.sum() >= _colour.SPLIT_AREA else mask
+    inner = inner if inner.sum() >= SPLIT_AREA else mask
     if not inner.any():
         return False
     return float(np.median(land.sharp[..., : land.sharp.shape[-1] - 2][inner].max(-1))) < DARK

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: A region is cut when its two colour groups differ by this much (Euclidean, [0, 1] units) ...
 SPLIT_COLOUR = 0.12
@@ -46,20 +48,19 @@ def join_same_colour(labels, regions, image, level):
     count = np.bincount(inner, minlength=n + 1).astype(float)
     means = np.stack([np.bincount(inner, image[..., c].ravel(), n + 1) for c in range(image.shape[-1])], 1)
     means /= np.maximum(count, 1)[:, None]
-    parent = np.arange(n + 1)
+    return _join(labels, [(a, b) for a, b in _neighbours(labels, regions)
+                          if min(count[a], count[b]) >= SPLIT_AREA / 2
+                          and np.linalg.norm(means[a] - means[b]) < level])
 
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for a, b in _neighbours(labels, regions):
-        if min(count[a], count[b]) >= SPLIT_AREA / 2 and np.linalg.norm(means[a] - means[b]) < level:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[rb] = ra
-    return np.array([find(i) for i in range(n + 1)])[labels]
+def _join(labels, pairs):
+    """Labels with every pair of ``pairs`` (and what they chain to) made one (connected components)."""
+    if not pairs:
+        return labels
+    n = int(labels.max()) + 1
+    a, b = np.asarray(pairs).T
+    comp = connected_components(coo_matrix((np.ones(a.size), (a, b)), shape=(n, n)), directed=False)[1]
+    return np.where(labels > 0, comp[labels] + 1, 0)
 
 
 def _neighbours(labels, within):
@@ -73,7 +74,7 @@ def _neighbours(labels, within):
 
 
 def merge_similar(labels, smooth, merge, within=None):
-    """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (union-find);
+    """Merge 4-adjacent regions whose mean colours differ by less than ``merge`` (and chains of them);
     with ``within`` (an id map), only regions of one id (one grain of the phase map) merge."""
     n = int(labels.max())
     if n < 2 or merge <= 0:
@@ -83,21 +84,7 @@ def merge_similar(labels, smooth, merge, within=None):
     means = np.stack([np.bincount(flat, smooth[..., c].ravel(), n + 1) for c in range(smooth.shape[-1])], 1)
     means /= np.maximum(counts, 1)[:, None]
     pairs = _neighbours(labels, np.zeros_like(labels) if within is None else np.asarray(within))
-    parent = np.arange(n + 1)
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in sorted(pairs, key=lambda p: np.linalg.norm(means[p[0]] - means[p[1]])):
-        if np.linalg.norm(means[a] - means[b]) < merge:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[rb] = ra
-    roots = np.array([find(i) for i in range(n + 1)])
-    return roots[labels]
+    return _join(labels, [(a, b) for a, b in pairs if np.linalg.norm(means[a] - means[b]) < merge])
 
 
 def _two_means(x, iterations=10):

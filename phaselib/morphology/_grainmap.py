@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-import phaselib.morphology._boundaries as _boundaries
-import phaselib.morphology._snap as _snap
-
 from .._validate import check_array, check_positive
+from ._boundaries import prepare, split_grains
 from ._separate import _check_mask, _check_options, _separate
+from ._snap import block_size, snap_phases
 from ._table import GrainTable, grain_table
 
 
@@ -135,15 +134,15 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     grain_phase = []
     block = 1
     if boundary_image is not None:
-        landscape = _boundaries.prepare(boundary_image, lab.shape)
-        block = _snap.block_size(lab)
+        landscape = prepare(boundary_image, lab.shape)
+        block = block_size(lab)
         if block > 1:  # a coarse map repeated onto the image's grid: outlines snapped to its edges,
-            lab = _snap.snap_phases(lab, landscape.edges, block)  # whose corners then mean little
+            lab = snap_phases(lab, landscape.edges, block)  # whose corners then mean little
             opts["split_concave"] = False
     for p in np.unique(phases):
         g = _separate(lab == p, **opts, exclude_border=bool(exclude_border))
         if boundary_image is not None:
-            g = _boundaries.split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
+            g = split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
         k = int(g.max())
         out[g > 0] = g[g > 0] + len(grain_phase)
         grain_phase += [int(p)] * k
