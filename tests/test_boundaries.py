@@ -156,3 +156,19 @@ def test_black_phases_are_not_split_by_the_xp_image():
         p = s.phase_names.index(name)
         m = s.truth == p
         assert len(np.unique(with_xp.labels[m])) == len(np.unique(alone.labels[m]))
+
+
+def test_a_lath_that_is_a_grain_of_the_phase_map_is_no_sliver():
+    # a 3 px wide, 40 px long lath touching a bigger crystal of its phase, parted from it by the
+    # phase map (its own grain): thin and elongated like a sliver, but a crystal
+    from phaselib.morphology import split_grains
+
+    rng = np.random.default_rng(7)
+    shape = (60, 80)
+    grains = np.zeros(shape, int)
+    grains[10:50, 10:40] = 1
+    grains[10:50, 40:43] = 2
+    img = np.where(grains[..., None] == 2, (0.7, 0.5, 0.3), (0.3, 0.4, 0.6)) * np.ones(shape + (3,))
+    img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
+    out = split_grains(grains > 0, grains, img, min_area=10)
+    assert out.max() == 2 and np.bincount(out.ravel())[1:].min() >= 100

@@ -203,7 +203,7 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     labels = merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
         area = np.bincount(labels.ravel())
-        small = (area[labels] < min_area) | (thin(labels) & m)
+        small = (area[labels] < min_area) | (thin(labels, mask_grains) & m)
         if small.any() and (~small & m).any():  # small and thin pieces join their nearest neighbour
             idx = ndi.distance_transform_edt(small | ~m, return_distances=False, return_indices=True)
             grown = labels[tuple(idx)]

@@ -103,8 +103,10 @@ def _two_means(x, iterations=10):
     return a, float(np.linalg.norm(c1 - c0))
 
 
-def thin(labels):
-    """(H, W) bool: pixels of slivers (:data:`THIN_DEPTH`, :data:`THIN_ELONGATION`)."""
+def thin(labels, within=None):
+    """(H, W) bool: pixels of slivers (:data:`THIN_DEPTH`, :data:`THIN_ELONGATION`); with
+    ``within`` (the phase map's grains), only pieces of a grain cut in several count: a whole
+    grain of the phase map (a lath, a microlite) is never a sliver."""
     edge = np.zeros(labels.shape, bool)
     edge[:-1] |= labels[:-1] != labels[1:]
     edge[1:] |= labels[:-1] != labels[1:]
@@ -116,6 +118,11 @@ def thin(labels):
     deepest[1:] = ndi.maximum(depth, labels, ids[1:])
     area = np.bincount(labels.ravel(), minlength=ids.size)
     sliver = (deepest < THIN_DEPTH) & (area > THIN_ELONGATION * np.pi * (deepest + 0.5) ** 2)
+    if within is not None:
+        owner = np.zeros(ids.size, np.int64)
+        owner[labels.ravel()] = np.asarray(within).ravel()
+        pieces = np.bincount(owner[1:], minlength=int(owner.max()) + 1)
+        sliver &= pieces[owner] > 1
     return sliver[labels] & (labels > 0)
 
 
