@@ -152,8 +152,9 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     mask : (H, W) array of bool
         Pixels of the phase.
     image : (H, W) or (H, W, C) array, or Landscape
-        XP (or BSE) image of the same pixels (uint8, or floats scaled to their maximum), or
-        its :func:`prepare`-d landscape (then ``sigma`` is the landscape's).
+        XP (or BSE) image of the same pixels (any integer or float type; stretched by
+        :func:`check_boundary_image`), or its :func:`prepare`-d landscape (then ``sigma`` is
+        the landscape's).
     sigma : float
         Smoothing before the gradient, pixels (averages noise; twin lamellae are smoothed at
         :data:`TWIN_SIGMA`).
