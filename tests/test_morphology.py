@@ -137,6 +137,26 @@ def test_merge_convex_sees_through_a_ragged_watershed_line():
     assert len(np.unique(merge_convex(ell)[ell > 0])) == 3
 
 
+def test_merge_convex_joins_a_lath_cut_in_four_ragged_bands():
+    """A slanted lath cut across into four bands by ragged watershed lines: every pair and every
+    triple lacks pixels of the next band, the four together are convex (it stayed in four before).
+    The same bands with the fourth stepped sideways (two crystals) keep the fourth apart."""
+    yy, xx = np.mgrid[:90, :120].astype(float)
+    ang = np.radians(35)
+    u = (xx - 60) * np.cos(ang) + (yy - 45) * np.sin(ang)
+    v = -(xx - 60) * np.sin(ang) + (yy - 45) * np.cos(ang)
+    lath = (np.abs(u) <= 48) & (np.abs(v) <= 9)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        wiggle = rng.integers(-1, 2, size=lath.shape) * (rng.random(lath.shape) < 0.5)
+        band = np.clip(((u + 48 + 1.5 * wiggle) // 24).astype(int), 0, 3) + 1
+        merged = merge_convex(np.where(lath, band, 0).astype(np.int32))
+        assert len(np.unique(merged[lath])) == 1
+        stepped = (lath & (band < 4)) | ((np.abs(u) <= 48) & (np.abs(v - 6) <= 9) & (band == 4))
+        merged = merge_convex(np.where(stepped, band, 0).astype(np.int32))
+        assert not np.isin(merged[stepped & (band == 4)], merged[stepped & (band == 1)]).any()
+
+
 def test_score_grains():
     truth = np.zeros((10, 20), int)
     truth[:, :10], truth[:, 10:] = 1, 2

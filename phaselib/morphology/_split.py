@@ -31,6 +31,7 @@ _ALONG_EDGE = 8.0  # pixels: ... an edge at least this long (a crystal face, not
 _ALONG_SLACK = 5.0  # degrees past the geometric cone allowed to such a cut (pixelised edges)
 MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
 _LOOK_DEFECT = 0.05  # ... unions lacking up to this share are looked at pixel by pixel (see merge_convex)
+_CHAIN = 3  # ... and up to this many grains whose pixels fill the hull of the union, one after the other
 
 
 # ----------------------------------------------------------------- concavity cuts
@@ -246,8 +247,10 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
     number at most ``defect`` times its area, or when the pixels missing from it belong to
     one third grain and the union of the three is that convex: a watershed line between the
     pieces of one long grain is ragged by a pixel, and a third piece's pixels then poke into
-    the hull of two (a lath cut in bands stayed in bands). The most convex unions merge
-    first, and a merged grain is tried again with its neighbours.
+    the hull of two (a lath cut in bands stayed in bands). The third may itself lack pixels of
+    one fourth grain, and so on, up to ``_CHAIN`` grains added (a lath cut in four bands: each
+    pair and each triple lacks a few pixels of the next band, the four together are convex).
+    The most convex unions merge first, and a merged grain is tried again with its neighbours.
 
     Parameters
     ----------
@@ -292,26 +295,40 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
             g = parent[g]
         return g
 
-    def third(union, a, b):
-        """The one grain holding every pixel of the hull ``union`` outside a and b, if there is one."""
+    def third(union, held):
+        """The one grain holding every pixel of the hull ``union`` outside the labels ``held``,
+        if there is one."""
         lo, hi = union.min(0), union.max(0) + 1
         sub = out[lo[0]:hi[0], lo[1]:hi[1]]
-        lack = sub[hull_mask(union, sub.shape, origin=lo) & ~np.isin(sub, members[a] + members[b])]
+        lack = sub[hull_mask(union, sub.shape, origin=lo) & ~np.isin(sub, held)]
         if lack.size == 0 or (lack == 0).any():
             return None
         found = {root(int(g)) for g in np.unique(lack)}
         return found.pop() if len(found) == 1 else None
 
+    def one_grain_with_others(union, a, b, n):
+        """Whether a and b, with the grains whose pixels fill the hull of their union one after
+        the other (at most ``_CHAIN``), make one convex grain."""
+        held = members[a] + members[b]
+        for _ in range(_CHAIN):
+            c = third(union, held)
+            if c is None or c not in size:
+                return False
+            held, n = held + members[c], n + size[c]
+            union = _hull(np.concatenate([union, hull_of(c)]))
+            d = _defect(union, n)
+            if d <= defect * n:
+                return True
+            if d > _LOOK_DEFECT * n:
+                return False
+        return False
+
     def consider(a, b):
         union = _hull(np.concatenate([hull_of(a), hull_of(b)]))
         n = size[a] + size[b]
         d = _defect(union, n)
-        if defect * n < d <= _LOOK_DEFECT * n and len(union) >= 3:
-            c = third(union, a, b)
-            if c is not None and c in size:
-                whole = _hull(np.concatenate([union, hull_of(c)]))
-                if _defect(whole, n + size[c]) <= defect * (n + size[c]):
-                    d = defect * n  # the three are one grain: these two merge (and then the third)
+        if defect * n < d <= _LOOK_DEFECT * n and len(union) >= 3 and one_grain_with_others(union, a, b, n):
+            d = defect * n  # one grain with the others: these two merge (and then the others)
         if d <= defect * n:
             heapq.heappush(heap, (d / n, a, b, version[a], version[b], union))
 
