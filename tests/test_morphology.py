@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 from scipy import stats
 from skimage.measure import regionprops_table
 
@@ -296,6 +297,18 @@ def test_bays_and_pockets():
     ring = np.zeros((70, 70), int)  # four grains around a pocket, with notches outside: not an inclusion
     ring[10:25, 8:35], ring[3:35, 35:50], ring[35:50, 25:60], ring[25:62, 10:25] = 1, 2, 3, 4
     assert separate_grains(ring > 0).max() >= 4
+
+
+def test_a_lone_embayed_crystal_is_not_cut_from_the_corner_left_by_its_bays_fill():
+    """A crystal standing alone with two rounded bays: once they are filled, a few shallow pixels
+    of its hull remain where a bay met the outline, and their corner started a cut through the
+    crystal (3 grains before); now the whole hull of such a crystal is filled."""
+    labels, ids = make_phenocrysts((300, 400), seed=4)
+    mask = labels == 1
+    comp, _ = ndi.label(ndi.binary_fill_holes(mask))
+    one = mask & (comp == np.bincount(comp[ids == 72]).argmax())
+    assert np.unique(ids[one & (ids > 0)]).tolist() == [72]  # it stands alone
+    assert separate_grains(one).max() == 1
 
 
 def _t_junction(angle, width=16):

@@ -38,6 +38,7 @@ ARC_RMS = 0.3  # pixels: a concavity whose inner edge is a circular arc within t
 ARC_PX, ARC_RADIUS = 40, 4.0  # ... if it holds this many pixels and the arc this radius (less: any shape fits)
 BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (finer outlines cannot tell)...
 BAY_INRADIUS_ANY = 8.0  # ... and, from 16 px, any rounded bay (thinner: only bays behind a neck)
+SHALLOW_REST = 0.01  # a crystal with its bays filled lacking at most this share of its hull: the hull
 _MIN_COMPONENT = 30
 
 
@@ -102,7 +103,10 @@ def bays(filled):
     ``BAY_TRIANGLE`` times its triangle or more, :func:`concavity`) or a notch; a small sliver,
     and a concavity opening on the map border (what lies beyond it is unknown), count as
     notches. On a cluster without a notch (a crystal standing alone) at least
-    ``2 * BAY_INRADIUS_ANY`` pixels thick, every bay is filled. On a cluster with a notch
+    ``2 * BAY_INRADIUS_ANY`` pixels thick, every bay is filled, and, when what then remains of its
+    hull is a few shallow pixels (at most ``SHALLOW_REST`` of it, under ``BAY_DEPTH`` deep), the
+    whole hull: a corner left where a bay's fill meets the outline would start a cut through a
+    crystal that is one convex section. On a cluster with a notch
     (touching grains meet there: its concave corners are cut as usual), and on thinner ones
     (down to ``2 * BAY_INRADIUS`` pixels), only the bays holding ``BAY_TRIANGLE_NOTCHED`` times
     their triangle or more (a bottle behind a neck, a hopper cavity), and, in a cluster with a
@@ -144,6 +148,13 @@ def bays(filled):
                 shapes.append((sl, r, ratio))
                 notched |= ratio < BAY_TRIANGLE
         least = BAY_TRIANGLE_NOTCHED if notched or thickness < BAY_INRADIUS_ANY else BAY_TRIANGLE
+        if least == BAY_TRIANGLE and shapes:  # one crystal, every deep concavity a bay
+            rest = hull & ~filled[box]
+            for sl, r, _ in shapes:
+                rest[sl] &= ~r
+            if rest.sum() <= SHALLOW_REST * size[i]:  # and the rest of its hull a few shallow pixels
+                out[box] |= hull & ~filled[box]
+                continue
         for sl, r, ratio in shapes:
             if ratio < least and notched and ratio >= BAY_TRIANGLE and r.sum() >= ARC_PX:
                 misfit, radius = arc_misfit(r, c[sl])  # a rounded bay of a crystal touching others
