@@ -252,7 +252,7 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     if not refine_phases:
         return dec, quantify.phase_spectra(image, labels, k).sums, []
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
-                               n_phases=k_req, random_state=random_state)
+                               n_phases=k_req, random_state=random_state, bands=False)
     return dec, ref.spectra.sums, ref.changes
 
 
@@ -314,7 +314,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += [dict(action="merged", **m) for m in merged]
     labels = q.argmax(-1).ravel()  # rims of mixed pixels along boundaries are not phases
-    gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]))
+    gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]), bands=False)
     if gone:
         spectra = np.delete(spectra, [g["phase"] for g in gone], axis=0)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])

@@ -26,9 +26,12 @@ from ._split import is_mixture
 
 #: share of a phase's pixels with a 4-neighbour of another phase, for it to be a boundary phase
 EDGE = 0.95
+#: ... or at most this share of its pixels more than ``INSIDE`` px from another phase (a band a few
+#: pixels wide: the beam's spread is wider than a pixel)
+INSIDE, INSIDE_SHARE = 2.0, 0.05
 
 
-def boundary_phases(labels, sums):
+def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     """Phases made of the mixed pixels along the boundaries of others.
 
     Parameters
@@ -37,6 +40,16 @@ def boundary_phases(labels, sums):
         Phase of each pixel, -1 unassigned.
     sums : (K, C) ndarray
         Summed counts of each phase (rows of empty phases zero).
+    edges : bool
+        Also the phases on an edge whose spectrum is close to a mixture of any weights (a rim
+        mostly of one phase); ``False``: only bands a few pixels wide that mix two phases or more,
+        which a phase split in two by the clustering (its twin's spectrum, all on edges where its
+        pixels are speckled) is not.
+    bands : bool
+        Also the bands a few pixels wide (see ``edges``); ``False``: the edge test alone (the
+        low-count path, whose spatial prior leaves thin true phases that the band test would take).
+    keep : collection of int
+        Phases never dissolved (e.g. those chemically one with another: they are merged instead).
 
     Returns
     -------
@@ -51,15 +64,44 @@ def boundary_phases(labels, sums):
     norm = {p: sums[p] / sums[p].sum() for p in alive}
     out = []
     for p in alive:
+        if p in keep:
+            continue
         own = lab == p
         edge = own & ndi.binary_dilation(~own)
         share = edge.sum() / own.sum()
-        if share < EDGE or not is_mixture(norm[p], [norm[q] for q in alive if q != p]):
+        others = [norm[q] for q in alive if q != p]
+        if share >= EDGE and edges:
+            if not is_mixture(norm[p], others):
+                continue
+            why = "its spectrum a mixture of theirs"
+        elif not bands or np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) > INSIDE_SHARE * own.sum():
             continue
+        elif not _band_between(lab, p, norm[p], [q for q in alive if q != p], others):
+            continue
+        else:
+            why = f"a band at most {INSIDE:g} px deep between the two phases its spectrum mixes"
         out.append(dict(action="dissolved", phase=int(p), n_pixels=int(own.sum()),
                         reason=f"mixed pixels along other phases' boundaries ({100 * share:.0f} % of its pixels "
-                               "on an edge, its spectrum a mixture of theirs)"))
+                               f"on an edge, {why})"))
     return out
+
+
+def _band_between(lab, p, spectrum, ids, phases, least=0.1, touch=0.2):
+    """Whether phase ``p`` (a band a few pixels wide) lies between the two phases it mixes: its
+    spectrum is a mixture (:func:`is_mixture`) taking ``least`` or more of two phases, and a share
+    ``touch`` or more of its pixels touches each of them. A phase the clustering split in two
+    (pixels speckled among its twin's) mixes its twin and touches little else."""
+    from scipy.optimize import nnls
+
+    if len(phases) < 2 or not is_mixture(spectrum, phases):
+        return False
+    coef, _ = nnls(np.asarray(phases, np.float64).T, np.asarray(spectrum, np.float64))
+    top = np.argsort(coef)[::-1][:2]
+    if coef[top[1]] < least * coef.sum():
+        return False
+    own = lab == p
+    return all(np.count_nonzero(own & ndi.binary_dilation(lab == ids[i], np.ones((3, 3), bool))) >= touch * own.sum()
+               for i in top)
 
 
 def give_to_neighbours(labels, gone):

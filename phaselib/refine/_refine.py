@@ -54,7 +54,7 @@ def describe_change(change) -> str:
 
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
-                  split=True, merge=True, dissolve=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
+                  split=True, merge=True, dissolve=True, bands=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
                   random_state=0, block_rows=None, client=None):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
@@ -74,6 +74,10 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         Run each test (:mod:`._seed`, :mod:`._split`, :mod:`._merge`, :mod:`._mixed`). Seeding needs pixels that
         hold enough counts to stand out one by one: it is skipped below ``min_counts`` counts per
         pixel (the low-count path seeds on its binned start instead).
+    bands : bool
+        Dissolve bands of mixed pixels a few pixels wide before the merge (:mod:`._mixed`), where
+        pixels hold ``min_counts`` or more on average (the low-count path leaves them out: its
+        binned start holds thin true phases that such a test would take).
     p_value, min_pixels, random_state
         As :func:`seed_phases`.
 
@@ -98,13 +102,25 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     if spectra is None or spectra.sums.shape[0] != k:
         spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
     sums, n_pix = spectra.sums, spectra.n_pixels
+    # bands of mixed pixels first: one dissolved before the merge to ``n_phases`` leaves its place to a mineral
+    # a band of mixed pixels is told from a thin phase where pixels hold counts enough (as seeding)
+    bands, keep = dissolve and bands and sums.sum() >= min_counts * h * w, set()
+    if bands:  # phases chemically one with another are merged, not dissolved
+        _, _, alike = merge_phases(spectra, lab, beam_energy=image.beam_energy)
+        keep = {m["phase"] for m in alike} | {m["into"] for m in alike}
+    gone = boundary_phases(lab, sums, edges=False, keep=keep) if bands else []
+    if gone:
+        lab = give_to_neighbours(lab, {g["phase"] for g in gone})
+        changes += gone
+        spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
+        sums, n_pix = spectra.sums, spectra.n_pixels
     if merge:
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
-    gone = boundary_phases(lab, sums) if dissolve else []
+    gone = boundary_phases(lab, sums, bands=bands, keep=keep) if dissolve else []
     if gone:
         lab = give_to_neighbours(lab, {g["phase"] for g in gone})
         changes += gone
