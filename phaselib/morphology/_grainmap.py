@@ -85,7 +85,7 @@ def spans_map(mask) -> bool:
 
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
               smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
-              fill_holes=30, min_area=0, exclude_border=False, boundary_image=None):
+              fill_holes=30, min_area=0, exclude_border=False, boundary_image=None, outline_tol=1.0):
     """Separate the grains of every phase of a label map (see :func:`separate_grains`).
 
     Parameters
@@ -96,8 +96,9 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         Phases to separate (default: every phase present).
     pixel_size : float
         Micrometres per pixel.
-    min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes
-        As in :func:`separate_grains`. Inclusions of a crystal (other phases or unassigned
+    min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
+        As in :func:`separate_grains` (``outline_tol=2`` for a phase map from a classification,
+        whose outlines are ragged). Inclusions of a crystal (other phases or unassigned
         pixels enclosed by it) stay inside it while it is separated; the grain table counts
         them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
@@ -129,7 +130,7 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             raise ValueError(f"phase(s) {missing} not in the map; its phases are {present.tolist()}.")
     pixel_size = check_positive(pixel_size, "pixel_size")
     opts = _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
-                          split_concave, merge_convex, inclusions)
+                          split_concave, merge_convex, inclusions, outline_tol)
     out = np.zeros(lab.shape, np.int32)
     grain_phase = []
     block = 1

@@ -63,9 +63,9 @@ def _simplify(points, first, last, tol):
     return idx[keep]
 
 
-def _corners(mask):
-    """Concave corners of the outlines of ``mask``: positions, inward bisectors, turns (deg), and
-    the edges before and after each corner (vectors)."""
+def _corners(mask, tol=_CUT_TOL):
+    """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
+    positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors)."""
     contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
                 if len(c) >= 8]
     if not contours:
@@ -73,7 +73,7 @@ def _corners(mask):
     sizes = np.array([len(c) for c in contours])
     first = np.r_[0, np.cumsum(sizes)[:-1]]
     points = np.concatenate(contours) - 1
-    kept = _simplify(points, first, first + sizes - 1, _CUT_TOL)
+    kept = _simplify(points, first, first + sizes - 1, tol)
     contour = np.searchsorted(first, kept, side="right") - 1
     kept = kept[kept != (first + sizes - 1)[contour]]  # closed outlines: drop the repeated end point
     contour = np.searchsorted(first, kept, side="right") - 1
@@ -123,7 +123,7 @@ def _ray(mask, cut, start, direction, length):
     return pts[:end]
 
 
-def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True):
+def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL):
     """Straight cuts from the concave corners of each cluster's outline.
 
     Touching crystal sections are convex, so every concave corner of the outline of a
@@ -142,7 +142,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True):
     lab, _ = ndi.label(mask)
     size = np.bincount(lab.ravel())
     size[0] = 0
-    pos, bis, turn, e_in, e_out = _corners(size[lab] >= min_component)
+    pos, bis, turn, e_in, e_out = _corners(size[lab] >= min_component, tol)
     if len(pos) == 0:
         return cut
     probe = np.clip(np.round(pos + 0.7 * bis).astype(np.intp), 0, [h - 1, w - 1])
