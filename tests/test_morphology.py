@@ -692,17 +692,12 @@ def test_a_classified_map_is_separated_with_a_looser_outline():
         assert loose["matched"] >= 0.9
 
 
-def test_grains_cli_takes_a_looser_outline_for_the_labels_of_a_classification(tmp_path, capsys):
+def test_grains_cli_outline_tolerance(tmp_path):
     from phaselib._cli import main
 
     lab, _ = make_texture((60, 80), seed=2)
-    (tmp_path / "map").mkdir()
-    np.save(tmp_path / "map" / "labels.npy", lab)
-    (tmp_path / "map" / "summary.json").write_text(json.dumps({"image": {"pixel_size": 0.5}}))
-    np.save(tmp_path / "drawn.npy", lab)
-    for source, out, tol in ((tmp_path / "map", "a", 2.0), (tmp_path / "map" / "labels.npy", "b", 2.0),
-                             (tmp_path / "drawn.npy", "c", 1.0)):
-        assert main(["grains", str(source), "--out", str(tmp_path / out)]) == 0
+    np.save(tmp_path / "labels.npy", lab)
+    for out, extra, tol in (("a", [], 1.0), ("b", ["--outline-tol", "2"], 2.0)):
+        assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / out), *extra]) == 0
         assert json.loads((tmp_path / out / "size_stats.json").read_text())["params"]["outline_tol"] == tol
-    assert "2 px" in capsys.readouterr().err
-    assert main(["grains", str(tmp_path / "drawn.npy"), "--out", str(tmp_path / "d"), "--outline-tol", "9"]) == 2
+    assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / "c"), "--outline-tol", "9"]) == 2

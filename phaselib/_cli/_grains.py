@@ -56,10 +56,10 @@ def add_parser(subparsers):
     g.add_argument("--no-merge", action="store_true",
                    help="keep touching pieces whose union is convex apart (with --no-concave-cuts: the "
                         "classic watershed)")
-    g.add_argument("--outline-tol", type=float, metavar="PX",
-                   help="outlines are polygons within PX before concave corners are sought (default: 2 for "
-                        "the labels of a `map` or `classify` folder, whose outlines mixed pixels make ragged; "
-                        "1 for any other labels, drawn exactly)")
+    g.add_argument("--outline-tol", type=float, default=1.0, metavar="PX",
+                   help="outlines are polygons within PX before concave corners are sought (default 1; 2 for "
+                        "crystals 30 px across or more on a phase map from `map`, whose outlines mixed pixels "
+                        "make ragged; finer grains lose more than they gain at 2)")
     g.add_argument("--no-inclusions", action="store_true",
                    help="cut from enclosed holes as from any concavity (holes of other pixels are "
                         "inclusions kept inside their host grain by default)")
@@ -130,20 +130,6 @@ def read_labels(path, pixel_size=None):
     return labels, float(pixel_size), source
 
 
-def classified(path):
-    """Whether INPUT is the labels of a `map` or `classify` folder (a labels.npy beside the
-    summary.json those write, with its ``image`` section): a classification, whose outlines are
-    ragged where pixels mix two grains."""
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    if not path.is_dir() and path.name != "labels.npy":
-        return False
-    try:
-        return isinstance(json.loads((folder / "summary.json").read_text()).get("image"), dict)
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def _xp_image(path):
     """The --xp image as an array (None without --xp); a bad file is one line naming it."""
     if path is None:
@@ -186,11 +172,6 @@ def run(args):
     _check_options(args)
     check_folder_target(args.out, is_result_folder(GRAIN_FILES))
     labels, px, px_source = read_labels(args.input, args.pixel_size)
-    if args.outline_tol is None:
-        args.outline_tol = 2.0 if classified(args.input) else 1.0
-        if args.outline_tol == 2.0:
-            print("phaselib: note: labels of a classification (its summary.json): outlines within 2 px "
-                  "(--outline-tol 1 for exact outlines)", file=sys.stderr)
     source = Path(args.input) / "labels.npy" if Path(args.input).is_dir() else Path(args.input)
     refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
@@ -230,7 +211,7 @@ def _check_options(args):
         value = getattr(args, name)
         if value is not None and not (np.isfinite(value) and value >= 0):
             raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}.")
-    if args.outline_tol is not None and not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
+    if not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
         raise ValueError(f"--outline-tol must be a number of pixels from 0.5 to 5, got {args.outline_tol}.")
     if args.phase is not None and args.phase < 0:
         raise ValueError(f"--phase must be a phase index >= 0, got {args.phase}.")
