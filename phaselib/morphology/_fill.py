@@ -104,9 +104,9 @@ def bays(filled):
     and a concavity opening on the map border (what lies beyond it is unknown), count as
     notches. On a cluster without a notch (a crystal standing alone) at least
     ``2 * BAY_INRADIUS_ANY`` pixels thick, every bay is filled, and, when what then remains of its
-    hull is a few shallow pixels (at most ``SHALLOW_REST`` of it, under ``BAY_DEPTH`` deep), the
-    whole hull: a corner left where a bay's fill meets the outline would start a cut through a
-    crystal that is one convex section. On a cluster with a notch
+    hull is a few pixels (at most ``SHALLOW_REST`` of it, in concavities too shallow or too small
+    to be bays or notches), the whole hull: a corner left where a bay's fill meets the outline
+    would start a cut through a crystal that is one convex section. On a cluster with a notch
     (touching grains meet there: its concave corners are cut as usual), and on thinner ones
     (down to ``2 * BAY_INRADIUS`` pixels), only the bays holding ``BAY_TRIANGLE_NOTCHED`` times
     their triangle or more (a bottle behind a neck, a hopper cavity), and, in a cluster with a

@@ -41,15 +41,15 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     sums : (K, C) ndarray
         Summed counts of each phase (rows of empty phases zero).
     edges : bool
-        Also the phases on an edge whose spectrum is close to a mixture of any weights (a rim
-        mostly of one phase); ``False``: only bands a few pixels wide that mix two phases or more,
-        which a phase split in two by the clustering (its twin's spectrum, all on edges where its
-        pixels are speckled) is not.
+        The edge test: ``EDGE`` of its pixels on an edge, its spectrum close to a mixture of the
+        others' with any weights (a rim mostly of one phase).
     bands : bool
-        Also the bands a few pixels wide (see ``edges``); ``False``: the edge test alone (the
-        low-count path, whose spatial prior leaves thin true phases that the band test would take).
+        The band test: at most ``INSIDE_SHARE`` of its pixels more than ``INSIDE`` px from another
+        phase, its spectrum a mixture taking 10 % or more of two phases that it touches (which a
+        phase split in two by the clustering, its pixels speckled among its twin's, does not).
+        ``False`` on the low-count path, whose spatial prior leaves thin true phases.
     keep : collection of int
-        Phases never dissolved (e.g. those chemically one with another: they are merged instead).
+        Phases the band test leaves (e.g. those chemically one with another: they are merged).
 
     Returns
     -------
@@ -64,8 +64,6 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     norm = {p: sums[p] / sums[p].sum() for p in alive}
     out = []
     for p in alive:
-        if p in keep:
-            continue
         own = lab == p
         edge = own & ndi.binary_dilation(~own)
         share = edge.sum() / own.sum()
@@ -74,7 +72,8 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
             if not is_mixture(norm[p], others):
                 continue
             why = "its spectrum a mixture of theirs"
-        elif not bands or np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) > INSIDE_SHARE * own.sum():
+        elif not bands or p in keep or \
+                np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) > INSIDE_SHARE * own.sum():
             continue
         elif not _band_between(lab, p, norm[p], [q for q in alive if q != p], others):
             continue

@@ -120,7 +120,7 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
-    gone = boundary_phases(lab, sums, bands=bands, keep=keep) if dissolve else []
+    gone = boundary_phases(lab, sums, bands=bands) if dissolve else []  # twins merged by now
     if gone:
         lab = give_to_neighbours(lab, {g["phase"] for g in gone})
         changes += gone
