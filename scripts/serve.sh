@@ -37,7 +37,9 @@ cd dashboards
 # one thread per kernel for BLAS/OpenMP: a class's kernels share the cores, threads spinning on them slow everyone
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" VOILA_APP_IP="${HOST:-127.0.0.1}"
+# share/voila/templates/phaselib: Voilà's lab template with a still loading screen (no animation to draw)
+export JUPYTER_PATH="$PWD/share${JUPYTER_PATH:+:$JUPYTER_PATH}"
 nice ../.venv/bin/python -m phasedash.warm || echo "(the shared results will be computed by the first page)"
 # CLASS_SIZE: kernels kept ready for the guided page (a class arriving together; ~100 MB each; voila.json: 10)
 class=(); [ -z "${CLASS_SIZE:-}" ] || class=(--ClassroomKernelManager.class_size="$CLASS_SIZE")
-exec ../.venv/bin/python -m voila . --no-browser --port="$PORT" --Voila.ip="${HOST:-127.0.0.1}" "${class[@]}" "$@"  # "$@": more Voilà options
+exec ../.venv/bin/python -m voila . --template=phaselib --no-browser --port="$PORT" --Voila.ip="${HOST:-127.0.0.1}" "${class[@]}" "$@"  # "$@": more Voilà options

@@ -42,10 +42,12 @@ def voila_server(folder=ROOT / "dashboards", timeout=120, env=None, args=()):
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="voila-", suffix=".log", delete=False)  # noqa: SIM115
     path = os.pathsep.join([str(folder)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    proc = subprocess.Popen([sys.executable, "-m", "voila", ".", "--no-browser", f"--port={port}",
+    jp = os.pathsep.join([str(folder / "share")] + [p for p in [os.environ.get("JUPYTER_PATH")] if p])
+    env = {"JUPYTER_PATH": jp, **(env or {})}  # the page template, as serve.sh gives it
+    proc = subprocess.Popen([sys.executable, "-m", "voila", ".", "--template=phaselib", "--no-browser", f"--port={port}",
                              "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN", *args],
                             stdout=log, stderr=subprocess.STDOUT, text=True, cwd=folder,  # reads folder/voila.json
-                            env={**os.environ, "PYTHONPATH": path, **(env or {})})
+                            env={**os.environ, "PYTHONPATH": path, **env})
     url = Server(f"http://127.0.0.1:{port}")
     url.proc = proc
     t0 = time.time()

@@ -136,10 +136,39 @@ def test_clustering_widgets(app):
     assert app.session.clustering.unassigned_fraction > low
     assert "Unassigned" in c.unassigned.value and (app.session.labels < 0).any()
     assert "membership of cluster" in c.membership.figure.title
-    c.pair_y.value = 2
-    assert len(c.scatter.x) == len(c.scatter.colors) > 100
+    c.pair_x.value, c.pair_y.value = 0, 2
+    assert "scores 0 and 2" in c.scores.figure.title
+    x = app.session.features()[:, 2]
+    assert c.scores.ys.min < np.percentile(x, 1) < np.percentile(x, 99) < c.scores.ys.max
     c.estimate_btn.click()
     assert app.session.estimate is not None and "best" in " ".join(c.curves.lines.labels)
+
+
+def test_the_score_space_shows_every_pixel_in_its_cluster_colour():
+    """Two clouds of scores: each bin takes the colour of its own cloud's cluster, and the densest
+    bins are the deepest; bins no pixel falls in stay white."""
+    from PIL import Image
+    from phasedash.plots import phase_colour, png, score_density_rgb
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal((0, 0), 0.3, (5000, 2)), rng.normal((3, 1), 0.3, (500, 2))
+    xy, lab = np.vstack([a, b]), np.r_[np.zeros(5000, int), np.ones(500, int)]
+    rgb, (x0, x1, y0, y1) = score_density_rgb(xy[:, 0], xy[:, 1], lab, bins=60)
+    assert rgb.shape == (60, 60, 3) and x0 < -0.5 and x1 > 3.5 and y0 < -0.5 and y1 > 1.5
+
+    def at(x, y):  # the bin of a point; row 0 holds the highest scores
+        return rgb[int((y1 - y) / (y1 - y0) * 60), int((x - x0) / (x1 - x0) * 60)].astype(int)
+
+    def hue(i):
+        c = np.array([int(phase_colour(i)[k:k + 2], 16) for k in (1, 3, 5)])
+        return (c - 255) / np.linalg.norm(c - 255)
+
+    for (x, y), i in (((0, 0), 0), ((3, 1), 1)):
+        d = at(x, y) - 255
+        assert np.linalg.norm(d) > 50 and d @ hue(i) / np.linalg.norm(d) > 0.99
+    assert (at(x1 - 0.01, y0 + 0.01) == 255).all()  # a corner far from both clouds
+    assert np.abs(at(0, 0) - 255).sum() > np.abs(at(0.6, 0.6) - 255).sum()  # centre deeper than the rim
+    assert Image.open(__import__("io").BytesIO(png(rgb))).size == (60, 60)
 
 
 def test_otsu_overrides_and_min_size(app):

@@ -394,7 +394,8 @@ def test_the_served_settings_free_kernels_and_keep_a_coffee_break():
 
 def test_a_class_server_keeps_kernels_ready_and_refills_them_only_when_quiet():
     """``class_size`` kernels wait with the dashboard imported; a page takes one and no new kernel starts
-    while pages keep opening; a page that finds none ready gets a new kernel at once, not after the wait."""
+    while pages keep opening; a page that finds none ready gets a new kernel at once, not after the wait.
+    The page's loading screen is still."""
     import urllib.request
 
     from _voila import kernel_processes, voila_server
@@ -411,8 +412,12 @@ def test_a_class_server_keeps_kernels_ready_and_refills_them_only_when_quiet():
             if all(k.cpu_percent(interval=1.0) < 5 for k in kernel_processes(url.proc.pid).values()):
                 break
         t0 = time.time()
-        assert "widget-view+json" in urllib.request.urlopen(url + page, timeout=180).read().decode()
+        body = urllib.request.urlopen(url + page, timeout=180).read().decode()
+        assert "widget-view+json" in body
         first = time.time() - t0
+        # the page template (share/voila/templates/phaselib): a loading screen with nothing to animate,
+        # which a class's waiting pages would otherwise keep drawing
+        assert "#loading, #loading * { animation: none !important; }" in body and "@keyframes rotation" in body
         time.sleep(4)  # Voilà alone would have started a new ready kernel 1 s after
         assert set(kernel_processes(url.proc.pid)) == ready
         t0 = time.time()

@@ -92,6 +92,45 @@ def labels_rgb(labels, n_phases=None, colours=None):
     return table[np.clip(lab.astype(np.int64) + 1, 0, len(table) - 1)]
 
 
+def score_density_rgb(x, y, labels, colours=None, bins=120):
+    """Every pixel's scores on two components as one image: a 2-D histogram whose bins take the colour
+    of their most frequent cluster, paler where fewer pixels fall (log scale), white where none.
+
+    A scatter of thousands of SVG points costs each browser ~0.6 CPU-s to draw (a class's browsers
+    share a server's cores in our measurements); one image of ``bins`` x ``bins`` shows all pixels.
+
+    Returns
+    -------
+    rgb : (bins, bins, 3) uint8, row 0 at the highest ``y``
+    extent : (x0, x1, y0, y1), the scores' range (0.5th-99.5th percentile, widened a little)
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lab = np.asarray(labels, np.int64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, lab = x[ok], y[ok], lab[ok]
+    if x.size == 0:
+        return np.full((bins, bins, 3), 255, np.uint8), (0.0, 1.0, 0.0, 1.0)
+
+    def span(v):
+        lo, hi = np.percentile(v, [0.5, 99.5])
+        pad = 0.05 * (hi - lo) or 0.5
+        return float(lo - pad), float(hi + pad)
+
+    (x0, x1), (y0, y1) = span(x), span(y)
+    ix = np.clip(((x - x0) / (x1 - x0) * bins).astype(np.int64), 0, bins - 1)
+    iy = np.clip(((y1 - y) / (y1 - y0) * bins).astype(np.int64), 0, bins - 1)  # row 0: highest y
+    k = int(lab.max()) + 2  # column 0: unassigned (-1)
+    counts = np.zeros((bins * bins, k), np.int64)
+    np.add.at(counts, (iy * bins + ix, lab + 1), 1)
+    total = counts.sum(1)
+    table = _rgb([UNASSIGNED_COLOUR] + [(colours or {}).get(i, phase_colour(i)) for i in range(k - 1)])
+    colour = table[counts.argmax(1)].astype(float)
+    strength = np.log1p(total) / np.log1p(max(int(total.max()), 1))
+    alpha = np.where(total > 0, 0.35 + 0.65 * strength, 0.0)[:, None]
+    rgb = 255 * (1 - alpha) + colour * alpha
+    return rgb.reshape(bins, bins, 3).round().astype(np.uint8), (x0, x1, y0, y1)
+
+
 def grains_rgb(grain_labels, seed=0):
     """Grain ids (0 background) -> random but stable colours."""
     g = np.asarray(grain_labels)
@@ -103,7 +142,8 @@ def grains_rgb(grain_labels, seed=0):
 class MapView(_Note):
     """A map shown as a PNG image in a bqplot figure, clickable and with a rectangle brush."""
 
-    def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None, css=None):
+    def __init__(self, title="", *, width=360, brush=False, on_click=None, on_brush=None, css=None,
+                 xlabel="column", ylabel="row"):
         self.shape = (1, 1)
         self.xs, self.ys = bq.LinearScale(min=0, max=1), bq.LinearScale(min=1, max=0)
         blank = png(np.zeros((1, 1, 3), np.uint8))
@@ -113,8 +153,8 @@ class MapView(_Note):
         self.mark.pixelated = True
         self.marker = bq.Scatter(x=[], y=[], scales={"x": self.xs, "y": self.ys}, colors=["red"],
                                  marker="cross", default_size=60)
-        ax = [bq.Axis(scale=self.xs, label="column", num_ticks=4),
-              bq.Axis(scale=self.ys, side="left", label="row", num_ticks=4)]
+        ax = [bq.Axis(scale=self.xs, label=xlabel, num_ticks=4),
+              bq.Axis(scale=self.ys, side="left", label=ylabel, num_ticks=4)]
         self.figure = bq.Figure(marks=[self.mark, self.marker], axes=ax, title=title,
                                 fig_margin=dict(top=30, bottom=35, left=45, right=10),
                                 layout=W.Layout(width=f"{width}px", height=f"{int(width * 0.85)}px"),
@@ -143,11 +183,18 @@ class MapView(_Note):
         (x0, x1), (y0, y1) = sorted(self.brush.selected_x), sorted(self.brush.selected_y)
         callback(int(round(y0)), int(round(y1)), int(round(x0)), int(round(x1)))
 
-    def show(self, rgb, title=None):
+    def show(self, rgb, title=None, extent=None):
+        """Draw ``rgb`` (H, W, 3); ``extent=(x0, x1, y0, y1)`` places it on data axes (row 0 at ``y1``)
+        instead of pixel columns and rows."""
         self._drawn()
         h, w = rgb.shape[:2]
         with self.mark.hold_sync():
-            if (h, w) != self.shape:
+            if extent is not None:
+                self.shape = (-1, -1)  # not a map: the next map resets the pixel axes
+                x0, x1, y0, y1 = (float(v) for v in extent)
+                self.xs.min, self.xs.max, self.ys.min, self.ys.max = x0, x1, y0, y1
+                self.mark.x, self.mark.y = [x0, x1], [y0, y1]
+            elif (h, w) != self.shape:
                 self.shape = (h, w)
                 self.xs.min, self.xs.max = 0, w
                 self.ys.min, self.ys.max = h, 0

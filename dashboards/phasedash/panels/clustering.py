@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from ..plots import CurveView, MapView, labels_rgb, phase_colour, scalar_rgb
+from ..plots import CurveView, MapView, labels_rgb, scalar_rgb, score_density_rgb
 from ..state import CLUSTER_METHODS
 from ._base import Panel, guide
 
@@ -24,16 +24,8 @@ class ClusteringPanel(Panel):
         self.curves = CurveView("number of clusters", xlabel="clusters", ylabel="score (scaled 0-1)", x_format="d")
         self.pair_x = W.Dropdown(options=[0], value=0, description="x: comp.", layout=W.Layout(width="160px"))
         self.pair_y = W.Dropdown(options=[1], value=1, description="y: comp.", layout=W.Layout(width="160px"))
-        import bqplot as bq
-
-        xs, ys = bq.LinearScale(), bq.LinearScale()
-        self.scatter = bq.Scatter(x=[0], y=[0], scales={"x": xs, "y": ys}, default_size=6, stroke_width=0,
-                                  opacities=[0.6])
-        self.scatter_fig = bq.Figure(marks=[self.scatter], title="score space, coloured by cluster",
-                                     axes=[bq.Axis(scale=xs, label="score x"),
-                                           bq.Axis(scale=ys, side="left", label="score y")],
-                                     layout=W.Layout(width="380px", height="340px"),
-                                     fig_margin=dict(top=30, bottom=40, left=50, right=10))
+        self.scores = MapView("scores, by cluster", width=380, xlabel="score x", ylabel="score y",
+                              css="pd-score-space")
         self.member = W.Dropdown(options=[0], description="membership of", layout=W.Layout(width="200px"))
         self.membership = MapView("membership")
         self.clusters = MapView("clusters", css="pd-cluster-map")
@@ -60,7 +52,7 @@ class ClusteringPanel(Panel):
                    "Which pixels are mixed, and where are they on the map?"]),
             W.HBox([W.VBox([self.method, self.k, self.threshold, self.estimate_btn, self.unassigned]),
                     self.curves.widget]),
-            W.HBox([W.VBox([W.HBox([self.pair_x, self.pair_y]), self.scatter_fig]), self.clusters.widget,
+            W.HBox([W.VBox([W.HBox([self.pair_x, self.pair_y]), self.scores.widget]), self.clusters.widget,
                     W.VBox([self.member, self.membership.widget])]),
         ])
         self.curves.wait_for(ESTIMATE_NOTE)
@@ -69,10 +61,13 @@ class ClusteringPanel(Panel):
         s = self.s
         if s.pca is not None:
             opts = list(range(s.n_components))
+            # the two components whose scores vary most: with Poisson-weighted PCA the first one's
+            # score, divided by the pixel's counts, is about the same everywhere (the mean spectrum)
+            spread = np.argsort(-s.features().var(0))
             with self.app.quiet(self.pair_x, self.pair_y):
                 self.pair_x.options, self.pair_y.options = opts, opts
-                self.pair_x.value = 0
-                self.pair_y.value = min(1, len(opts) - 1)
+                self.pair_x.value = int(min(spread[:2]))
+                self.pair_y.value = int(max(spread[:2])) if len(opts) > 1 else 0
         c = s.clustering
         if c is None:
             return
@@ -102,11 +97,9 @@ class ClusteringPanel(Panel):
         if c is None or s.pca is None:
             return
         x = s.features()
-        idx = np.random.default_rng(0).permutation(len(x))[:4000]
         i, j = self.pair_x.value or 0, self.pair_y.value or 0
-        with self.scatter.hold_sync():
-            self.scatter.x, self.scatter.y = x[idx, i], x[idx, j]
-            self.scatter.colors = [phase_colour(int(v)) if v >= 0 else "#bbbbbb" for v in c.labels[idx]]
+        rgb, extent = score_density_rgb(x[:, i], x[:, j], c.labels, self.app.colours)
+        self.scores.show(rgb, f"scores {i} and {j}, by cluster", extent=extent)
 
     def show_membership(self):
         c = self.s.clustering
