@@ -44,8 +44,8 @@ def voila_server(folder=ROOT / "dashboards", timeout=120, env=None, args=()):
     path = os.pathsep.join([str(folder)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     jp = os.pathsep.join([str(folder / "share")] + [p for p in [os.environ.get("JUPYTER_PATH")] if p])
     env = {"JUPYTER_PATH": jp, **(env or {})}  # the page template, as serve.sh gives it
-    proc = subprocess.Popen([sys.executable, "-m", "voila", ".", "--template=phaselib", "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "voila", ".", "--template=phaselib", "--no-browser",
+                             f"--port={port}", "--Voila.ip=127.0.0.1", "--ServerApp.log_level=WARN", *args],
                             stdout=log, stderr=subprocess.STDOUT, text=True, cwd=folder,  # reads folder/voila.json
                             env={**os.environ, "PYTHONPATH": path, **env})
     url = Server(f"http://127.0.0.1:{port}")

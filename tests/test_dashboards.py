@@ -147,8 +147,8 @@ def test_clustering_widgets(app):
 def test_the_score_space_shows_every_pixel_in_its_cluster_colour():
     """Two clouds of scores: each bin takes the colour of its own cloud's cluster, and the densest
     bins are the deepest; bins no pixel falls in stay white."""
-    from PIL import Image
     from phasedash.plots import phase_colour, png, score_density_rgb
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     a, b = rng.normal((0, 0), 0.3, (5000, 2)), rng.normal((3, 1), 0.3, (500, 2))
