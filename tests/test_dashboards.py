@@ -56,6 +56,12 @@ def test_app_opens_on_the_real_map(app):
     assert len(_png(app.data.map)) > 200 and len(_png(app.phase_map.map)) > 200
     assert "75 x 100 pixels" in app.data.info.value
     assert "Si Ka" in list(app.data.spectrum.names.text)
+    # the line names are written downwards from the top of the plot, above the highest peak (written
+    # upwards from the peak they ran out of the plot: only their first letter showed)
+    sp = app.data.spectrum
+    peak = float(np.max(sp.lines.y))
+    assert sp.names.align == "end" and sp.names.rotate_angle == -90
+    assert sp.ys.max >= 1.25 * peak and all(peak < y <= sp.ys.max for y in sp.names.y)
 
 
 def dissolved(session):

@@ -228,7 +228,7 @@ class SpectrumView(_Note):
         self.lines = bq.Lines(x=[0, 1], y=[[1, 1]], scales=sc, stroke_width=1.2, colors=["#1f77b4"])
         self.ticks = bq.Lines(x=[], y=[], scales=sc, colors=["#888888"], stroke_width=0.8, line_style="dashed")
         self.names = bq.Label(x=[], y=[], text=[], scales=sc, font_weight="normal", default_size=11,
-                              colors=["#444444"], rotate_angle=-90, align="start")
+                              colors=["#444444"], rotate_angle=-90, align="end")
         ax = [bq.Axis(scale=self.xs, label="energy (keV)"),
               bq.Axis(scale=self.ys, side="left", label="counts", tick_format=".2s")]
         self.figure = bq.Figure(marks=[self.lines, self.ticks, self.names], axes=ax, title=title,
@@ -248,7 +248,11 @@ class SpectrumView(_Note):
         self.figure.axes[0].label, self.figure.axes[1].label = x_label or "energy (keV)", y_label or "counts"
         y = y[:, keep]
         peak = float(y.max()) if y.size and y.max() > 0 else 1.0
-        low = float(max(y[y > 0].min(), peak * 1e-4)) if isinstance(self.ys, bq.LogScale) and (y > 0).any() else 0.0
+        log = isinstance(self.ys, bq.LogScale)
+        low = float(max(y[y > 0].min(), peak * 1e-4)) if log and (y > 0).any() else 0.0
+        # headroom above the highest peak for the line names, written downwards from the top: a name
+        # written upwards from the peak runs out of the plot and shows only its first letter
+        top = peak * (peak / low) ** 0.3 if log and low > 0 else peak * 1.3
         self._drawn()
         with self.lines.hold_sync(), self.ticks.hold_sync(), self.names.hold_sync():
             self.lines.x, self.lines.y = e[keep], y
@@ -260,7 +264,8 @@ class SpectrumView(_Note):
             self.ticks.x = [[ln["energy_keV"]] * 2 for ln in named] or []
             self.ticks.y = [[low, peak] for _ in named] or []
             self.names.x = [ln["energy_keV"] for ln in named]
-            self.names.y = [peak * 0.98] * len(named)
+            self.names.y = [top * (0.97 if not log else 1.0)] * len(named)
+            self.ys.max = top
             self.names.text = [ln["line"].replace("_", " ") for ln in named]
         if title is not None:
             self.figure.title = title
