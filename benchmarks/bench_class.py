@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -279,7 +280,10 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=18866)
     ap.add_argument("--k-spread", type=int, default=1, help="student i asks for k0 + 1 + (i %% S) clusters")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds a student waits for each step")
-    ap.add_argument("--settle", type=float, default=30.0, help="seconds between the server's start and the class")
+    ap.add_argument("--settle", type=float, default=30.0,
+                    help="seconds between the server's start (Voilà: its ready kernels all preheated) and the class")
+    ap.add_argument("--no-wait-ready", action="store_true",
+                    help="Voilà: count --settle from the server's first answer, not from its kernels being ready")
     ap.add_argument("--hold", type=float, default=10.0, help="seconds the pages stay open after the last change")
     ap.add_argument("--cull", type=int, default=60, help="culling time given to the Voilà server (s)")
     ap.add_argument("--cull-wait", type=float, default=180.0, help="seconds to wait for the kernels to go")
@@ -305,7 +309,34 @@ def main(argv=None):
     if opts.class_size is not None:
         env["CLASS_SIZE"] = str(opts.class_size)
     proc, url, log = start_server(opts.server, opts.port, extra, env)
-    print(f"server up in {time.time() - t:.0f} s at {url}; the class arrives in {opts.settle:g} s", file=sys.stderr)
+    print(f"server up in {time.time() - t:.0f} s at {url}", file=sys.stderr)
+    if opts.server == "voila" and not opts.no_wait_ready:  # as a teacher would: the kernels ready, then the class
+        t1 = time.time()
+        while not any("Kernel pool of phase_mapping.ipynb is filled" in line for line in log[-200:]):
+            if time.time() - t1 > 900 or proc.poll() is not None:
+                raise RuntimeError("the ready kernels were not all preheated in 15 minutes")
+            time.sleep(1)
+        # Voilà logs the pool "filled" when its kernels have started; they are ready once they wait, idle,
+        # for their page (dashboard imported): the server and its kernels quiet for 4 s
+        import psutil
+
+        def tree_cpu():
+            total = 0.0
+            for p in [psutil.Process(proc.pid)] + psutil.Process(proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    c = p.cpu_times()
+                    total += c.user + c.system
+            return total
+
+        last = tree_cpu()
+        while time.time() - t1 < 900:
+            time.sleep(4)
+            now = tree_cpu()
+            if now - last < 0.4:  # under 0.1 core
+                break
+            last = now
+        print(f"the guided page's kernels preheated {time.time() - t:.0f} s after the start", file=sys.stderr)
+    print(f"the class arrives in {opts.settle:g} s", file=sys.stderr)
     time.sleep(opts.settle)
     sampler = Sampler(proc.pid)
     sampler.start()
@@ -324,9 +355,13 @@ def main(argv=None):
             "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
     print(table(s, opts))
     print(f"\nmachine load (1, 5, 15 min) before {load['before']}, after {load['after']} on {load['cpus']} CPUs")
+    WORK.mkdir(parents=True, exist_ok=True)  # the whole server log, for what the tail does not show
+    full_log = WORK / f"class-server-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    full_log.write_text("".join(log))
+    print(f"server log: {full_log}")
     write_results({"command": command_line(), "options": vars(opts), "summary": s, "students": results,
-                   "memory_samples": sampler.samples, "load": load, "server_log_tail": "".join(log[-40:])},
-                  opts.json, prefix="class-")
+                   "memory_samples": sampler.samples, "load": load, "server_log_tail": "".join(log[-40:]),
+                   "server_log": str(full_log)}, opts.json, prefix="class-")
     return s
 
 
