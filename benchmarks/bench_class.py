@@ -14,6 +14,10 @@ students close their tab (the browser tells the server), odd ones lose it (conte
 word, as a crash or a sleeping laptop): the benchmark waits for their kernels to go (Voilà; with a
 short culling time given to the server) and reports how many are left.
 
+With Voilà the class arrives ``--settle`` seconds after the ready kernels are preheated (the server and
+its kernels quiet for 4 s), as when a teacher starts the server before the class; ``--no-wait-ready``
+counts from the server's first answer instead. The whole server log goes to ``benchmarks/_work/``.
+
 The server gets a new, empty cache folder (``PHASEDASH_CACHE_DIR``) unless ``--cache`` names one: the
 day's first class, with only what ``serve.sh`` computes before it opens. A cache kept from an earlier run
 already holds what the students compute first (another number of clusters) and measures a later class.
