@@ -176,6 +176,15 @@ def test_the_score_space_shows_every_pixel_in_its_cluster_colour():
     assert np.abs(at(0, 0) - 255).sum() > np.abs(at(0.6, 0.6) - 255).sum()  # centre deeper than the rim
     assert Image.open(__import__("io").BytesIO(png(rgb))).size == (60, 60)
 
+    # a small cluster far from the rest (0.5 % of the pixels, past the 99.5th percentile) is in the
+    # picture, and outliers are left out rather than piled on the edges
+    far = rng.normal((12, 9), 0.2, (28, 2))
+    xy2, lab2 = np.vstack([xy, far, [[-40.0, -40.0]]]), np.r_[lab, np.full(28, 2), 0]
+    rgb, (x0, x1, y0, y1) = score_density_rgb(xy2[:, 0], xy2[:, 1], lab2, bins=60)
+    assert x0 > -40 and x1 > 12 and y1 > 9
+    assert (rgb[-1, 0] == 255).all()  # the outlier is not piled in the bottom-left corner
+    assert np.linalg.norm(at(12, 9) - 255) > 30 and (at(12, 9) - 255) @ hue(2) / np.linalg.norm(at(12, 9) - 255) > 0.99
+
 
 def test_otsu_overrides_and_min_size(app):
     p = app.phase_map

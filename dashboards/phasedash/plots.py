@@ -92,36 +92,44 @@ def labels_rgb(labels, n_phases=None, colours=None):
     return table[np.clip(lab.astype(np.int64) + 1, 0, len(table) - 1)]
 
 
-def score_density_rgb(x, y, labels, colours=None, bins=120):
+def score_density_rgb(x, y, labels, colours=None, bins=None):
     """Every pixel's scores on two components as one image: a 2-D histogram whose bins take the colour
     of their most frequent cluster, paler where fewer pixels fall (log scale), white where none.
 
     A scatter of thousands of SVG points costs each browser ~0.6 CPU-s to draw (a class's browsers
     share a server's cores in our measurements); one image of ``bins`` x ``bins`` shows all pixels.
 
+    ``bins`` per axis: by default 0.7 sqrt(pixels) within 48-128 (a small map's points would be specks).
+
     Returns
     -------
     rgb : (bins, bins, 3) uint8, row 0 at the highest ``y``
-    extent : (x0, x1, y0, y1), the scores' range (0.5th-99.5th percentile, widened a little)
+    extent : (x0, x1, y0, y1), the scores' range: 0.5th-99.5th percentile, widened to hold the 5th-95th
+        percentile of every cluster, plus 5 %
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     lab = np.asarray(labels, np.int64)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, lab = x[ok], y[ok], lab[ok]
+    bins = int(np.clip(0.7 * np.sqrt(x.size), 48, 128)) if bins is None else int(bins)
     if x.size == 0:
         return np.full((bins, bins, 3), 255, np.uint8), (0.0, 1.0, 0.0, 1.0)
 
-    def span(v):
+    def span(v):  # the bulk of the pixels and the core of every cluster, however small
         lo, hi = np.percentile(v, [0.5, 99.5])
+        for i in np.unique(lab):
+            c_lo, c_hi = np.percentile(v[lab == i], [5, 95])
+            lo, hi = min(lo, c_lo), max(hi, c_hi)
         pad = 0.05 * (hi - lo) or 0.5
         return float(lo - pad), float(hi + pad)
 
     (x0, x1), (y0, y1) = span(x), span(y)
-    ix = np.clip(((x - x0) / (x1 - x0) * bins).astype(np.int64), 0, bins - 1)
-    iy = np.clip(((y1 - y) / (y1 - y0) * bins).astype(np.int64), 0, bins - 1)  # row 0: highest y
+    fx, fy = (x - x0) / (x1 - x0) * bins, (y1 - y) / (y1 - y0) * bins  # row 0: highest y
+    inside = (fx >= 0) & (fx < bins) & (fy >= 0) & (fy < bins)  # outliers left out, not piled on the edges
+    ix, iy = fx[inside].astype(np.int64), fy[inside].astype(np.int64)
     k = int(lab.max()) + 2  # column 0: unassigned (-1)
     counts = np.zeros((bins * bins, k), np.int64)
-    np.add.at(counts, (iy * bins + ix, lab + 1), 1)
+    np.add.at(counts, (iy * bins + ix, lab[inside] + 1), 1)
     total = counts.sum(1)
     table = _rgb([UNASSIGNED_COLOUR] + [(colours or {}).get(i, phase_colour(i)) for i in range(k - 1)])
     colour = table[counts.argmax(1)].astype(float)
