@@ -144,6 +144,8 @@ def test_clustering_widgets(app):
     assert "membership of cluster" in c.membership.figure.title
     c.pair_x.value, c.pair_y.value = 0, 2
     assert "scores 0 and 2" in c.scores.figure.title
+    c.k.value = k - 1  # a new clustering keeps the student's pair of components
+    assert (c.pair_x.value, c.pair_y.value) == (0, 2) and "scores 0 and 2" in c.scores.figure.title
     x = app.session.features()[:, 2]
     assert c.scores.ys.min < np.percentile(x, 1) < np.percentile(x, 99) < c.scores.ys.max
     c.estimate_btn.click()

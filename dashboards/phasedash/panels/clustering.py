@@ -24,6 +24,7 @@ class ClusteringPanel(Panel):
         self.curves = CurveView("number of clusters", xlabel="clusters", ylabel="score (scaled 0-1)", x_format="d")
         self.pair_x = W.Dropdown(options=[0], value=0, description="x: comp.", layout=W.Layout(width="160px"))
         self.pair_y = W.Dropdown(options=[1], value=1, description="y: comp.", layout=W.Layout(width="160px"))
+        self._pair_for = None  # the decomposition the default pair of components was chosen for
         self.scores = MapView("scores, by cluster", width=380, xlabel="score x", ylabel="score y",
                               css="pd-score-space")
         self.member = W.Dropdown(options=[0], description="membership of", layout=W.Layout(width="200px"))
@@ -59,10 +60,14 @@ class ClusteringPanel(Panel):
 
     def refresh(self):
         s = self.s
-        if s.pca is not None:
+        # (a shared step restores a copy of the decomposition: it is known by its content, not its identity)
+        key = None if s.pca is None else (s.n_components, np.asarray(s.pca.explained_variance).tobytes())
+        if s.pca is not None and key != self._pair_for:
+            # a new decomposition: the two components whose scores vary most (with Poisson-weighted PCA the
+            # first one's score, divided by the pixel's counts, is about the same everywhere: the mean
+            # spectrum); a student's own choice stays while only the clusters change
+            self._pair_for = key
             opts = list(range(s.n_components))
-            # the two components whose scores vary most: with Poisson-weighted PCA the first one's
-            # score, divided by the pixel's counts, is about the same everywhere (the mean spectrum)
             spread = np.argsort(-s.features().var(0))
             with self.app.quiet(self.pair_x, self.pair_y):
                 self.pair_x.options, self.pair_y.options = opts, opts
