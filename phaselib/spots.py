@@ -166,9 +166,9 @@ def _check_mask(mask, shape):
     m = check_array(mask, "mask", ndim=2, kind="biu")
     if m.shape != shape:
         raise ValueError(f"`mask` must have the image's shape {shape}, got {m.shape}.")
-    m = m.astype(np.int8)
-    if not np.isin(m, (-1, 0, 1)).all():
+    if not np.isin(m, (-1, 0, 1)).all():  # checked before the cast: 255 in a uint8 mask is not -1
         raise ValueError("`mask` must hold 1 (spot), 0 (not a spot) and -1 (unlabelled) only.")
+    m = m.astype(np.int8)
     if not ((m == 1).any() and (m == 0).any()):
         raise ValueError("`mask` must label at least one spot (1) and one pixel that is not a spot (0).")
     return m

@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import _classify, _grains, _map, _precompute, _spots
-from ._common import Parser, error_message, unexpected_message
+from ._common import Parser, error_message, plain_warnings, unexpected_message
 
 __all__ = ["build_parser", "main"]
 
@@ -34,7 +34,11 @@ def build_parser():
 
 def main(argv=None):
     """Run ``python -m phaselib`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    with plain_warnings():
+        return _main(sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv):
     if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...]
         from ._convert import main as convert
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ._common import add_input_options, open_input
@@ -32,6 +33,7 @@ def run(args):
 
     image, bar, _ = open_input(args)
     labels, names = read_labels(args.labels)
+    n_classes = int(labels.max()) + 1  # before a crop or a bin leaves some out
     if args.crop and labels.shape != image.shape[:2]:
         (r0, r1), (c0, c1) = args.crop
         labels = labels[r0:r1, c0:c1]
@@ -40,6 +42,7 @@ def run(args):
     if labels.shape != image.shape[:2]:
         raise ValueError(f"The labels ({labels.shape[0]} x {labels.shape[1]}) do not match the map "
                          f"({image.shape[0]} x {image.shape[1]} pixels).")
+    labels, names = _present_classes(labels, names, n_classes)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     t0 = time.perf_counter()
     result = classify(image, labels, classifier=args.classifier, class_names=names, beta=args.beta,
@@ -56,6 +59,28 @@ def run(args):
         f1 = "n/a" if row["f1"] is None else f"{row['f1']:.3f}"
         print(f"  {row['cls']}: {row['name']:<20} {100 * row['fraction']:6.2f} %  labelled {row['n_labelled']:4d}  "
               f"F1 {f1}")
+
+
+def _present_classes(labels, names, k):
+    """Labels and names of the classes that still have a labelled pixel (a crop or a bin can leave
+    some out: painted on the whole map, a class may lie outside the cropped area); a note names the
+    classes left out, and the others keep their names ("class N" by their ids, for a ``.npy``)."""
+    import numpy as np
+
+    if k < 1:
+        return labels, names
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=k)
+    present = np.flatnonzero(counts)
+    if len(present) == k or len(present) < 2:  # all there; or too few: classify() says so
+        return labels, names
+    given = list(names) if names is not None and len(names) >= k else [f"class {c}" for c in range(k)]
+    gone = [given[c] for c in np.flatnonzero(counts == 0)]
+    print(f"phaselib: note: no labelled pixel of {', '.join(gone)} in the map as cropped/binned; "
+          f"classifying with the {len(present)} other classes", file=sys.stderr)
+    remap = np.full(k, -1, np.int16)
+    remap[present] = np.arange(len(present))
+    out = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1).astype(np.int16)
+    return out, tuple(given[c] for c in present)
 
 
 def _bin_labels(labels, b):

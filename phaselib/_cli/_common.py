@@ -137,6 +137,30 @@ def error_message(err) -> str:
     return text[0] if text else type(err).__name__
 
 
+@contextlib.contextmanager
+def plain_warnings():
+    """Warnings printed as one line each, ``phaselib: warning: ...``, once per text, without the
+    source file and line that Python adds (they are paths inside the installation) and with any
+    path in the text cut to its file name; NumPy's RuntimeWarnings (overflow, empty slices) are not
+    shown: what they would mean is checked, and refused with a message of its own."""
+    import re
+    import warnings
+
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        lines = str(message).strip().splitlines()
+        text = re.sub(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/]+)+[\\/]", "", lines[0]) if lines else category.__name__
+        if text not in seen:
+            seen.add(text)
+            print(f"phaselib: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.showwarning = show
+        yield
+
+
 def unexpected_message(err) -> str:
     """One line for an error no check foresaw (its text is not shown: it may quote a file)."""
     return (f"could not complete ({type(err).__name__}); the input may be damaged. "

@@ -134,16 +134,9 @@ def _xp_image(path):
     """The --xp image as an array (None without --xp); a bad file is one line naming it."""
     if path is None:
         return None
-    from PIL import Image
+    from ..io._images import read_picture
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"'{path.name}' does not exist.")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
-    except Exception as err:  # never echo the file's contents
-        raise ValueError(f"cannot read '{path.name}' as an image ({type(err).__name__}).") from None
+    return read_picture(path, lambda im: im.convert("RGB") if im.mode not in ("L", "RGB") else im)
 
 
 def to_image_grid(labels, pixel_size, shape):

@@ -10,12 +10,14 @@ and the rest are still processed (status 2 at the end).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import refuse_inputs
 from ._common import Parser, error_message, unexpected_message
 
 _DEFAULT_MM = 0.00132  # the seed's default mm per pixel
@@ -182,8 +184,8 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
 def _infer(args):
     from ..deep import load_model
 
-    if args.mm_per_pixel is not None and not args.mm_per_pixel > 0:
-        raise ValueError(f"--mm_per_pixel must be positive, got {args.mm_per_pixel}.")
+    if args.mm_per_pixel is not None and not (math.isfinite(args.mm_per_pixel) and 0 < args.mm_per_pixel <= 1e3):
+        raise ValueError(f"--mm_per_pixel must be a number of mm, above 0 and at most 1000, got {args.mm_per_pixel}.")
     model = load_model(args.input_model)
     patterns = _patterns(args, model.meta)
     src = Path(args.input_path)
@@ -199,6 +201,9 @@ def _infer(args):
     for stem, kind, payload in jobs:
         target = out if single else out / (f"{stem}_{kind}.nc" if stems.count(stem) > 1 else f"{stem}.nc")
         try:
+            # never onto an input, --overwrite or not: the model, this set's images or netCDF, any other set's
+            refuse_inputs(target, [args.input_model, *(p for _, _, pl in jobs
+                                                       for p in (pl.values() if isinstance(pl, dict) else [pl]))])
             labels = _one(model, stem, kind, payload, patterns, target, args)
         except (ValueError, FileExistsError, OSError, MemoryError) as err:
             failed += 1

@@ -29,32 +29,18 @@ def read_image(path):
     """A 2-D float32 image from .npy, .tif/.tiff, .fits/.fit or .png (first frame / HDU with data)."""
     import numpy as np
 
+    from ..io._images import read_fits, read_npy, read_picture, read_tiff
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No image '{path.name}'.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        a = np.load(path, allow_pickle=False)
+        a = read_npy(path)
     elif suffix in (".tif", ".tiff"):
-        try:
-            import tifffile
-        except ImportError:
-            raise ValueError("Reading TIFF needs tifffile: pip install tifffile") from None
-        a = tifffile.imread(path)
+        a = read_tiff(path)
     elif suffix in (".fits", ".fit", ".fts"):
-        try:
-            from astropy.io import fits
-        except ImportError:
-            raise ValueError("Reading FITS needs astropy: pip install astropy") from None
-        with fits.open(path, memmap=False) as hdus:
-            a = next((h.data for h in hdus if getattr(h, "data", None) is not None), None)
-        if a is None:
-            raise ValueError(f"'{path.name}' holds no image data.")
+        a = read_fits(path)[0]
     elif suffix == ".png":
-        from PIL import Image
-
-        with Image.open(path) as im:
-            a = np.asarray(im.convert("I") if im.mode not in ("L", "I", "I;16", "F") else im)
+        a = read_picture(path, lambda im: im.convert("I") if im.mode not in ("L", "I", "I;16", "F") else im)
     else:
         raise ValueError(f"The image must be .npy, .tif, .fits or .png, got '{path.name}'.")
     a = np.asarray(a)
@@ -76,7 +62,9 @@ def run(args):
     mask_path = Path(args.train)
     if not mask_path.is_file() or mask_path.suffix.lower() != ".npy":
         raise FileNotFoundError(f"--train must be an existing .npy mask, got '{mask_path.name}'.")
-    mask = np.load(mask_path, allow_pickle=False)
+    from ..io._images import read_npy
+
+    mask = read_npy(mask_path)
     if mask.shape != image.shape:
         raise ValueError(f"The mask '{mask_path.name}' ({mask.shape}) must have the image's shape {image.shape}.")
     result = detect_spots(image, mask, method=args.method, random_state=args.seed)

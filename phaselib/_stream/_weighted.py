@@ -21,6 +21,10 @@ from ._threads import n_workers, single_threaded_blas
 CACHE_BYTES = 1536 * 2**20
 
 
+#: largest count per channel taken (floats beyond this are not counts, and their float32 sums overflow)
+MAX_COUNT = 1e12
+
+
 def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     """(N, C) counts -> float32 CSR of the columns ``channels`` (a slice).
 
@@ -33,6 +37,9 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
             raise ValueError("The map holds NaN or infinite values; counts must be finite.")
         if (flat < 0).any():
             raise ValueError("The map holds negative values; counts must be >= 0.")
+        if flat.size and float(flat.max()) > MAX_COUNT:  # float32 sums of such values overflow
+            raise ValueError(f"The map holds values up to {float(flat.max()):.3g}; counts per channel must be at "
+                             f"most {MAX_COUNT:.0e} (not counts? then --signal intensity).")
     elif np.issubdtype(flat.dtype, np.signedinteger) and (flat < 0).any():
         raise ValueError("The map holds negative values; counts must be >= 0.")
     n, c = flat.shape

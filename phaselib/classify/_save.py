@@ -106,7 +106,9 @@ def read_labels(path, shape=None):
     if not path.is_file():
         raise FileNotFoundError(f"No labels file '{path.name}'.")
     if path.suffix.lower() == ".npy":
-        labels = np.load(path, allow_pickle=False)
+        from ..io._images import read_npy
+
+        labels = read_npy(path)
         if labels.dtype.kind not in "iu":
             raise ValueError(f"'{path.name}' must hold integers (-1 unlabelled, 0..K-1), got {labels.dtype}.")
         names = None
@@ -121,10 +123,9 @@ def read_labels(path, shape=None):
 
 
 def _labels_from_png(path):
-    from PIL import Image
+    from ..io._images import read_picture
 
-    with Image.open(path) as im:
-        rgba = np.asarray(im.convert("RGBA"))
+    rgba = read_picture(path, lambda im: im.convert("RGBA"))
     rgb = rgba[..., :3].astype(np.int64)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     blank = rgba[..., 3] == 0

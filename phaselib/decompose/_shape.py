@@ -141,12 +141,15 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
 def _neighbour_differences(f, kept):
     """``(f[y, x+1] - f[y, x]) / sqrt(2)`` for horizontal neighbours that both have a shape (else vertical ones,
     else all): noise with the covariance of the pixels' noise, where the signal changes slowly."""
-    both = (kept[:, 1:] & kept[:, :-1]).ravel()
-    d = np.diff(f, axis=1).reshape(-1, f.shape[-1])
-    if both.sum() < 16:
-        d = np.diff(f, axis=0).reshape(-1, f.shape[-1])
-        both = (kept[1:] & kept[:-1]).ravel()
-    d = d[both] if both.sum() >= 16 else d
+    pairs = []
+    for axis in (1, 0):
+        d = np.diff(f, axis=axis).reshape(-1, f.shape[-1])
+        both = (kept[:, 1:] & kept[:, :-1] if axis == 1 else kept[1:] & kept[:-1]).ravel()
+        pairs += [(int(both.sum()), d[both]), (len(d), d)]
+    # neighbours that both have a shape along rows, else columns; else any neighbours (a 1-row map: along it)
+    d = next((d for n, d in pairs if n >= 16), max(pairs, key=lambda p: p[0])[1])
+    if len(d) == 0:
+        raise ValueError("The map must have at least two pixels side by side to estimate its noise.")
     if len(d) > 200_000:
         d = d[:: len(d) // 200_000 + 1]
     return d / np.sqrt(2)

@@ -46,14 +46,10 @@ def default_threads():
 
 def read_image(path):
     """(H, W, C) uint8 of an image file: RGB (alpha dropped) or one grey channel."""
-    from PIL import Image, UnidentifiedImageError
+    from ..io._images import read_picture
 
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB") if img.mode not in ("L", "I;16", "I", "F") else img.convert("L")
-            arr = np.asarray(img)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ValueError(f"cannot read the image {Path(path).name}: {type(err).__name__}") from None
+    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F")
+                       else im.convert("L"))
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -61,10 +57,9 @@ def read_labels(path):
     """(H, W) int16 label map of a ``.npy`` or ``.png`` file (``-1`` unlabelled)."""
     path = Path(path)
     if path.suffix == ".npy":
-        try:
-            lab = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"cannot read the label map {path.name}: {type(err).__name__}") from None
+        from ..io._images import read_npy
+
+        lab = read_npy(path)
     else:
         lab = read_image(path)[..., 0].astype(np.int16)
     if lab.ndim != 2 or lab.dtype.kind not in "iu":

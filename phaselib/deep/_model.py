@@ -76,9 +76,14 @@ def load(path):
         ok = False
     if not ok:
         raise ValueError(f"{Path(path).name} is not a phaselib segmentation model.")
-    meta = json.loads(blob["meta"])
-    model = build(meta)
-    model.load_state_dict(blob["state_dict"])
+    from ._runner import check_meta
+
+    try:
+        meta = check_meta(json.loads(blob["meta"]), Path(path).name)
+        model = build(meta)
+        model.load_state_dict(blob["state_dict"])
+    except (KeyError, TypeError, RuntimeError, json.JSONDecodeError):  # weights that do not fit the metadata
+        raise ValueError(f"{Path(path).name} is a damaged phaselib segmentation model.") from None
     return model.eval(), meta
 
 

@@ -43,8 +43,10 @@ def read_netcdf(path, patterns):
     The first variable whose name holds each pattern is the image of that role (the
     seed's rule); the scale comes from the ``x`` coordinate.
     """
+    from ..io._checks import check_input_path
+
     xr = _xr()
-    path = Path(path)
+    path = check_input_path(path, what="a netCDF file")  # a FIFO would block the reader
     try:
         ds = xr.load_dataset(path, engine="h5netcdf")
     except Exception:  # noqa: BLE001 - a corrupt or foreign file, whatever the engine raises
@@ -55,7 +57,9 @@ def read_netcdf(path, patterns):
             if pat and pat in str(name) and var.attrs.get("type") != "segmentation" and var.dims[:2] == ("y", "x"):
                 arr = np.asarray(var.values)
                 if arr.dtype != np.uint8:
-                    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+                    if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
+                        raise ValueError(f"the image '{name}' of {path.name} must hold finite numbers.")
+                    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
                     arr = np.round((arr - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
                 images[role] = arr[..., None] if arr.ndim == 2 else arr
                 names[role] = str(name)

@@ -4,6 +4,7 @@ tiled prediction of an image of any size in bounded memory."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,60 @@ import phaselib.deep._data as _data
 MARGIN = 64
 
 
+def check_meta(meta, name):
+    """``meta`` if it is a model's whole metadata, else a ValueError naming the file ``name``: the
+    fields a prediction uses, each of the right kind (a model file altered by hand or damaged
+    would otherwise fail deep inside the prediction, or normalise by a zero or NaN spread)."""
+    def bad(field):
+        return ValueError(f"{name} is not a usable phaselib segmentation model (its '{field}' is missing or wrong).")
+
+    def numbers(v, n):
+        return isinstance(v, list) and len(v) == n and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+
+    if not isinstance(meta, dict):
+        raise bad("metadata")
+    inputs, channels = meta.get("inputs"), meta.get("channels")
+    if not (isinstance(inputs, list) and inputs and all(isinstance(r, str) and r for r in inputs)
+            and len(set(inputs)) == len(inputs)):
+        raise bad("inputs")
+    if not (isinstance(channels, list) and len(channels) == len(inputs)
+            and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 4 for c in channels)):
+        raise bad("channels")
+    classes, colors = meta.get("classes"), meta.get("colors")
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)):
+        raise bad("classes")
+    if not (isinstance(colors, list) and len(colors) == len(classes) and all(isinstance(c, str) for c in colors)):
+        raise bad("colors")
+    n = sum(channels)
+    if not numbers(meta.get("mean"), n):
+        raise bad("mean")
+    if not (numbers(meta.get("std"), n) and min(meta["std"]) > 0):
+        raise bad("std")
+    tile = meta.get("tile")
+    if not (isinstance(tile, int) and not isinstance(tile, bool) and 16 <= tile <= 4096):
+        raise bad("tile")
+    mm = meta.get("mm_per_pixel")
+    if mm is not None and not (isinstance(mm, (int, float)) and math.isfinite(mm) and mm > 0):
+        raise bad("mm_per_pixel")
+    patterns = meta.get("patterns", {})
+    if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):
+        raise bad("patterns")
+    return meta
+
+
 class Segmenter:
     """A model: its metadata (``meta``) and ``logits(batch)`` on (N, C, h, w) float32."""
 
-    def __init__(self, meta, run, backend):
-        self.meta, self._run, self.backend = meta, run, backend
+    def __init__(self, meta, run, backend, name="the model"):
+        self.meta, self._run, self.backend = check_meta(meta, name), run, backend
 
     def logits(self, batch):
-        return self._run(np.ascontiguousarray(batch, np.float32))
+        out = self._run(np.ascontiguousarray(batch, np.float32))
+        if out.ndim != 4 or out.shape[1] != len(self.meta["classes"]):
+            raise ValueError(f"the model's network gives {out.shape[1] if out.ndim == 4 else '?'} classes and its "
+                             f"metadata names {len(self.meta['classes'])}: a damaged model file.")
+        return out
 
     @property
     def classes(self):
@@ -48,7 +95,11 @@ def _onnx_session(path):
     if meta is None:
         raise ValueError(f"{Path(path).name} is an ONNX model without phaselib's metadata.")
     name = sess.get_inputs()[0].name
-    return Segmenter(json.loads(meta), lambda x: sess.run(None, {name: x})[0], "onnxruntime")
+    try:
+        meta = json.loads(meta)
+    except ValueError:
+        raise ValueError(f"{Path(path).name} holds damaged phaselib metadata.") from None
+    return Segmenter(meta, lambda x: sess.run(None, {name: x})[0], "onnxruntime", Path(path).name)
 
 
 def onnx_twin(path):
@@ -96,7 +147,7 @@ def load_model(path, *, backend="auto"):
         with torch.inference_mode():
             return net(torch.from_numpy(x)).numpy()
 
-    return Segmenter(meta, run, "torch")
+    return Segmenter(meta, run, "torch", path.name)
 
 
 def _windows(length, tile, margin):

@@ -31,8 +31,8 @@ class DamagedFileError(ValueError):
     """A file that is truncated, altered or not what its name says."""
 
 
-def check_input_path(path, *, folder_ok=False) -> Path:
-    """``path`` as a Path, after checking that it can be read safely.
+def check_input_path(path, *, folder_ok=False, what="a spectrum image file") -> Path:
+    """``path`` as a Path, after checking that it can be read safely (``what`` names it in messages).
 
     Raises FileNotFoundError (missing), ValueError (a folder where a file is expected,
     a FIFO, a device, a socket, an empty file) without opening the file.
@@ -48,11 +48,11 @@ def check_input_path(path, *, folder_ok=False) -> Path:
     if stat.S_ISDIR(mode):
         if folder_ok:
             return path
-        raise ValueError(f"'{path.name}' is a folder, not a spectrum image file.")
+        raise ValueError(f"'{path.name}' is a folder, not {what}.")
     if not stat.S_ISREG(mode):
         kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
                 stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-        raise ValueError(f"'{path.name}' is {kind}, not a spectrum image file; refusing to read it.")
+        raise ValueError(f"'{path.name}' is {kind}, not {what}; refusing to read it.")
     if st.st_size == 0:
         raise DamagedFileError(f"'{path.name}' is empty (0 bytes).")
     return path

@@ -83,23 +83,13 @@ def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, 
 
 
 def _read_fits(files):
-    try:
-        from astropy.io import fits
-    except ImportError:
-        raise ImportError("FITS cubes need astropy: pip install 'astropy>=6.1,<9'.") from None
+    from ._images import read_fits
+
     frames, header = [], None
     for f in files:
-        try:
-            with fits.open(f, memmap=True) as hdul:
-                hdu = next((h for h in hdul if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
-                if hdu is None:
-                    raise ValueError("no image")
-                header = header if header is not None else hdu.header.copy()
-                frames.append(np.asarray(hdu.data) if len(files) > 1 else hdu.data.copy()
-                              if not isinstance(hdu.data, np.memmap) else np.array(hdu.data))
-        except (OSError, ValueError, TypeError) as err:
-            raise ValueError(f"Could not read '{f.name}' as FITS ({type(err).__name__}): not a FITS image, "
-                             "damaged or truncated.") from None
+        data, head = read_fits(f, memmap=len(files) == 1)
+        header = header if header is not None else head
+        frames.append(data)
     if len(files) > 1:
         shapes = {fr.shape for fr in frames}
         if len(shapes) != 1 or frames[0].ndim != 2:
@@ -122,14 +112,7 @@ def _fits_axis(header, n, fallback_channels=False):
 
 
 def _read_tiff(files):
-    import tifffile
+    from ._images import read_tiff
 
-    try:
-        if len(files) == 1:
-            data = tifffile.imread(files[0])
-        else:
-            data = np.stack([tifffile.imread(f) for f in files])
-    except Exception as err:  # tifffile raises several types for damaged files
-        raise ValueError(f"Could not read '{files[0].name}' as TIFF ({type(err).__name__}): not a TIFF stack, "
-                         "damaged or truncated.") from None
+    data = read_tiff(files[0]) if len(files) == 1 else np.stack([read_tiff(f) for f in files])
     return data, dict(offset=0.0, scale=1.0, axis_name="Channel", axis_units="")

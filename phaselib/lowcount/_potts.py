@@ -128,9 +128,14 @@ def _softmax(a, out=None):
     return e
 
 
+#: the strongest prior taken (nats per agreeing neighbour): far beyond it every map is one phase, and
+#: the mean field's exponentials overflow
+MAX_BETA = 100.0
+
+
 def check_beta(beta):
     """``beta`` as a float >= 0 (the strength of the spatial prior)."""
     if isinstance(beta, (int, float, np.floating, np.integer)) and not isinstance(beta, bool) and beta < 0:
         raise ValueError(f"`beta` (the strength of the spatial prior) must be >= 0; use 0 to turn "
                          f"the prior off, about 1 for low-count maps; got {beta!r}.")
-    return check_number(beta, "beta", low=0)
+    return check_number(beta, "beta", low=0, high=MAX_BETA)

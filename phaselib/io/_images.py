@@ -1,0 +1,161 @@
+"""Image files read safely: PNG / JPEG (Pillow), TIFF (tifffile), FITS (astropy), ``.npy``.
+
+Each reader first checks the path without opening it (:func:`check_input_path`: a FIFO, a
+device or a folder is refused, so nothing blocks), then reads the whole file and refuses it when
+the library reports damage, even as a warning or a log line only. The libraries read what they
+can of a damaged file and say so on stderr: tifffile logs "invalid page offset" and returns the
+pages before it, astropy warns "File may have been truncated" and pads the data with zeros,
+Pillow decodes a PNG whose last chunks are gone. Here each becomes :class:`DamagedFileError`
+naming the file (never its folder, never its contents), and nothing reaches stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+
+import numpy as np
+
+from ._checks import DamagedFileError, check_input_path
+
+__all__ = ["read_fits", "read_npy", "read_picture", "read_tiff"]
+
+
+def _damaged(path, kind, err=None):
+    why = f" ({type(err).__name__})" if err is not None else ""
+    return DamagedFileError(f"Could not read '{path.name}' as {kind}{why}: not {kind}, damaged or truncated.")
+
+
+class _Records(logging.Handler):
+    """Keeps the records of a logger instead of printing them."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _quiet_logger(name):
+    """The logger ``name``'s warnings kept (yielded list), not printed, while inside."""
+    log = logging.getLogger(name)
+    handler, propagate = _Records(), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield handler.records
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
+def read_picture(path, convert=None):
+    """An ``(H, W)`` or ``(H, W, C)`` array of a PNG, JPEG or other Pillow image.
+
+    ``convert(image) -> image`` (e.g. ``lambda im: im.convert("RGB")``) runs on the loaded image.
+    A PNG is verified first (every chunk and its checksum, to the end chunk): a truncated PNG
+    whose pixels happen to decode is still refused.
+    """
+    path = check_input_path(path, what="an image file")
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # big scans are fine
+            with Image.open(path) as im:
+                fmt = im.format
+                im.verify()
+            with Image.open(path) as im:
+                im.load()
+                arr = np.asarray(convert(im) if convert is not None else im)
+    except Exception as err:  # noqa: BLE001 - Pillow raises many types; never echo them (paths)
+        raise _damaged(path, "an image", err) from None
+    if fmt is None or arr.size == 0 or (fmt == "PNG" and not _ends_with_iend(path)):
+        raise _damaged(path, "an image")
+    return arr
+
+
+#: the last chunk of every PNG: length 0, "IEND", its CRC
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _ends_with_iend(path):
+    """Whether a PNG file ends with its end chunk, whole (Pillow decodes a PNG cut inside it)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - len(_IEND), 0))
+        return fh.read() == _IEND
+
+
+def read_tiff(path):
+    """The array of a TIFF file (every page: a stack is ``(pages, H, W[, C])``).
+
+    Refused when tifffile logs any warning while reading it (a page it cannot reach, shape
+    metadata that does not match the pages) or when a page's data runs past the end of the file.
+    """
+    path = check_input_path(path, what="a TIFF file")
+    try:
+        import tifffile
+    except ImportError:
+        raise ImportError("Reading TIFF needs tifffile: pip install 'tifffile>=2024.1'.") from None
+    size = path.stat().st_size
+    try:
+        with warnings.catch_warnings(), _quiet_logger("tifffile") as logged:
+            warnings.simplefilter("ignore")
+            with tifffile.TiffFile(path) as tif:
+                fmt = tif.tiff
+                for page in tif.pages:  # its pixels, its tags' values and its directory inside the file
+                    ends = [int(o) + int(n) for o, n in zip(page.dataoffsets, page.databytecounts)]
+                    ends += [tag.valueoffset + tag.valuebytecount for tag in page.tags]
+                    ends.append(page.offset + fmt.tagnosize + len(page.tags) * fmt.tagsize + fmt.offsetsize)
+                    if max(ends) > size:
+                        raise _damaged(path, "a TIFF image")
+                data = tif.asarray()
+    except DamagedFileError:
+        raise
+    except Exception as err:  # noqa: BLE001 - tifffile raises many types for damaged files
+        raise _damaged(path, "a TIFF image", err) from None
+    if logged:
+        raise _damaged(path, "a TIFF image")
+    return np.asarray(data)
+
+
+def read_fits(path, *, memmap=False):
+    """``(data, header)`` of the first HDU of a FITS file that holds an image (2-D or more).
+
+    Refused when astropy warns that the file is truncated or its header invalid (it would pad
+    the data with zeros); its other warnings (non-standard keywords) are not shown.
+    """
+    path = check_input_path(path, what="a FITS file")
+    try:
+        from astropy.io import fits
+    except ImportError:
+        raise ImportError("Reading FITS needs astropy: pip install 'astropy>=6.1,<9'.") from None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, memmap=memmap) as hdul:
+                hdu = next((h for h in hdul if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
+                if hdu is None:
+                    raise _damaged(path, "a FITS image")
+                data = np.array(hdu.data)  # read (and copied) while the file is open
+                header = hdu.header.copy()
+    except DamagedFileError:
+        raise
+    except Exception as err:  # noqa: BLE001 - astropy raises OSError, TypeError, ValueError...
+        raise _damaged(path, "a FITS image", err) from None
+    if any(w in str(c.message).lower() for c in caught for w in ("truncat", "error validating", "corrupt")):
+        raise _damaged(path, "a FITS image")
+    return data, header
+
+
+def read_npy(path):
+    """The array of a ``.npy`` file (no pickles)."""
+    path = check_input_path(path, what="a .npy file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001
+        raise _damaged(path, "a .npy array", err) from None

@@ -1,0 +1,229 @@
+"""Bad input through the newer readers: TIFF stacks, FITS cubes and frames, PNG labels and
+radiographs, segmentation models and netCDF outputs (found by a fuzzing pass, session 15).
+
+Each case runs the command line in a forked child (``_badfiles.guarded``: a hang or a crash is a
+failed test). A damaged file gives exit status 2 and one line naming the file, never its folder,
+never the libraries' own complaints (tifffile's log, astropy's warnings); it is never read with
+the missing part as zeros; an output never replaces an input.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _badfiles import digest, guarded, make_fifo
+
+from phaselib.datasets import make_spotty_radiograph, make_tof
+
+MODEL = Path(__file__).resolve().parents[1] / "dashboards" / "data" / "deep_model.onnx"
+AXIS = ["--axis-offset", "1", "--axis-scale", "0.05"]
+
+
+def _cli(argv):
+    """(exit status, stderr) of ``python -m phaselib argv`` run in a forked child."""
+    def run():
+        import contextlib
+        import io
+
+        from phaselib._cli import main
+
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as stop:
+                code = stop.code
+        return code, err.getvalue()
+
+    kind, value, _ = guarded(run, timeout=90)
+    assert kind == "ok", (kind, value)
+    return value
+
+
+def _refused(argv, name, folder):
+    code, err = _cli(argv)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("phaselib: error:"), err
+    assert name in lines[0] and str(folder) not in err, err
+    assert "tifffile" not in err and "WARNING" not in err, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def cubes(tmp_path_factory):
+    """A small ToF cube as a TIFF stack, a FITS cube and a folder of FITS frames."""
+    import tifffile
+    from astropy.io import fits
+
+    d = tmp_path_factory.mktemp("cubes")
+    cube = make_tof((16, 20), n_channels=40, seed=3).image.data.astype(np.float32)  # (H, W, C)
+    stack = np.ascontiguousarray(np.moveaxis(cube, -1, 0))  # (C, H, W): one page per bin
+    tifffile.imwrite(d / "cube.tif", stack)
+    with tifffile.TiffWriter(d / "plain.tif") as tif:  # pages without tifffile's shape metadata (other writers)
+        for frame in stack:
+            tif.write(frame, metadata=None, contiguous=False)
+    fits.PrimaryHDU(stack).writeto(d / "cube.fits")
+    (d / "frames").mkdir()
+    for i, frame in enumerate(stack):
+        fits.PrimaryHDU(frame).writeto(d / "frames" / f"f{i:03d}.fits")
+    return d
+
+
+def test_the_valid_cubes_are_read(cubes, tmp_path):
+    for name in ("cube.tif", "plain.tif", "cube.fits", "frames"):
+        code, err = _cli(["map", str(cubes / name), "--signal", "intensity", "--n-phases", "3", "--quiet", *AXIS,
+                          "--out", str(tmp_path / name.replace(".", "_"))])
+        assert code == 0, err
+
+
+@pytest.mark.parametrize("name", ["cube.tif", "plain.tif"])
+def test_a_truncated_tiff_stack_is_refused(cubes, tmp_path, name):
+    import tifffile
+
+    data = (cubes / name).read_bytes()
+    with tifffile.TiffFile(cubes / name) as tif:
+        last = tif.pages[-1]
+        pixels, directory = int(last.dataoffsets[0]) + 8, last.offset + 4
+    # the last page's directory cut: tifffile logs it and reads the other pages (one bin fewer);
+    # half the file; pixels cut short
+    for cut in (directory, len(data) // 2, pixels):
+        path = tmp_path / f"cut{cut}.tif"
+        path.write_bytes(data[:cut])
+        _refused(["map", str(path), "--signal", "intensity", "--quiet", *AXIS, "--out", str(tmp_path / "o")],
+                 path.name, tmp_path)
+        assert not (tmp_path / "o").exists()
+
+
+def test_a_truncated_fits_cube_is_refused_not_padded_with_zeros(cubes, tmp_path):
+    data = (cubes / "cube.fits").read_bytes()
+    for cut in (len(data) - 100, len(data) // 2):  # astropy warns, pads with zeros and reads the rest
+        path = tmp_path / f"cut{cut}.fits"
+        path.write_bytes(data[:cut])
+        _refused(["map", str(path), "--signal", "intensity", "--quiet", *AXIS, "--out", str(tmp_path / "o")],
+                 path.name, tmp_path)
+
+
+def test_a_fifo_among_fits_frames_does_not_hang(cubes, tmp_path):
+    import shutil
+
+    frames = tmp_path / "frames"
+    shutil.copytree(cubes / "frames", frames)
+    os.remove(frames / "f010.fits")
+    make_fifo(frames / "f010.fits")
+    line = _refused(["map", str(frames), "--signal", "intensity", "--quiet", *AXIS, "--out", str(tmp_path / "o")],
+                    "f010.fits", tmp_path)
+    assert "FIFO" in line
+
+
+@pytest.fixture(scope="module")
+def radiograph(tmp_path_factory):
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("radio")
+    s = make_spotty_radiograph((48, 64), seed=2)
+    Image.fromarray(np.clip(s.image, 0, 65535).astype(np.uint16)).save(d / "radio.png")
+    mask = s.spots.astype(np.int8)
+    mask[:, 32:] = -1
+    np.save(d / "mask.npy", mask)
+    return d
+
+
+def test_a_png_cut_by_one_byte_is_refused(radiograph, tmp_path):
+    data = (radiograph / "radio.png").read_bytes()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[:-1])  # the end chunk's checksum: Pillow decodes the pixels all the same
+    _refused(["spots", str(path), "--train", str(radiograph / "mask.npy"), "--out", str(tmp_path / "o")],
+             "cut.png", tmp_path)
+    code, err = _cli(["spots", str(radiograph / "radio.png"), "--train", str(radiograph / "mask.npy"),
+                      "--out", str(tmp_path / "whole")])
+    assert code == 0, err
+
+
+def test_a_uint8_mask_of_255_is_not_taken_as_unlabelled(radiograph, tmp_path):
+    mask = np.load(radiograph / "mask.npy").astype(np.uint8)  # -1 wraps to 255
+    np.save(tmp_path / "mask255.npy", mask)
+    line = _refused(["spots", str(radiograph / "radio.png"), "--train", str(tmp_path / "mask255.npy"),
+                     "--out", str(tmp_path / "o")], "", tmp_path)
+    assert "1 (spot), 0" in line
+
+
+def test_absurd_counts_and_prior_are_refused_in_words(tmp_path):
+    huge = np.full((6, 8, 30), 1e30, np.float32)
+    np.save(tmp_path / "huge.npy", huge)
+    line = _refused(["map", str(tmp_path / "huge.npy"), "--quiet", *AXIS, "--out", str(tmp_path / "o")], "", tmp_path)
+    assert "--signal intensity" in line
+    from phaselib.datasets import make_rock
+
+    rock = make_rock((12, 16), counts_per_pixel=50, seed=1)
+    np.save(tmp_path / "rock.npy", rock.image.data)
+    np.save(tmp_path / "labels.npy", np.where(np.arange(12 * 16).reshape(12, 16) % 7 == 0, rock.labels, -1))
+    line = _refused(["classify", str(tmp_path / "rock.npy"), "--energy-offset", "0", "--energy-scale", "0.01",
+                     "--labels", str(tmp_path / "labels.npy"), "--beta", "1e308", "--out", str(tmp_path / "c")],
+                    "", tmp_path)
+    assert "beta" in line
+
+
+def test_classes_outside_the_crop_are_left_out_with_a_note(tmp_path):
+    from phaselib.datasets import make_rock
+
+    rock = make_rock((40, 60), counts_per_pixel=60, seed=2)
+    np.save(tmp_path / "rock.npy", rock.image.data)
+    labels = np.full(rock.labels.shape, -1, np.int16)
+    labels[:20, :30] = np.where(rock.labels[:20, :30] < 3, rock.labels[:20, :30], -1)[:20, :30]
+    labels[30:, 50:] = 3  # a class painted only outside the crop
+    np.save(tmp_path / "labels.npy", labels)
+    code, err = _cli(["classify", str(tmp_path / "rock.npy"), "--energy-offset", "0", "--energy-scale", "0.01",
+                      "--labels", str(tmp_path / "labels.npy"), "--crop", "0:20,0:30", "--quiet",
+                      "--out", str(tmp_path / "c")])
+    assert code == 0 and "no labelled pixel of class 3" in err, err
+    assert set(np.unique(np.load(tmp_path / "c" / "labels.npy"))) <= {0, 1, 2}
+
+
+def test_warnings_reach_the_user_without_paths(tmp_path):
+    cube = make_tof((16, 24), n_channels=30, seed=1).image.data.astype(np.float32)[:1]  # one row
+    np.save(tmp_path / "row.npy", cube)
+    code, err = _cli(["map", str(tmp_path / "row.npy"), "--signal", "intensity", "--n-phases", "2", "--quiet",
+                      *AXIS, "--out", str(tmp_path / "o")])
+    assert code == 0, err
+    assert "/" not in err and "Warning:" not in err, err
+
+
+@pytest.fixture(scope="module")
+def segment_inputs(tmp_path_factory):
+    from phaselib.datasets import make_thin_section, write_training_folder
+
+    d = tmp_path_factory.mktemp("seg")
+    write_training_folder(d, [make_thin_section((64, 72), rock="granite", seed=7)])
+    return d
+
+
+def test_a_segmentation_never_replaces_its_input_even_with_overwrite(segment_inputs, tmp_path):
+    pp = next(segment_inputs.glob("*_pp.png"))
+    first = tmp_path / "first.nc"
+    code, err = _cli(["segment", "--input_model", str(MODEL), "--input_path", str(pp), "--output_path", str(first)])
+    assert code == 0, err
+    before = digest(first)
+    line = _refused(["segment", "--input_model", str(MODEL), "--input_path", str(first), "--output_path", str(first),
+                     "--overwrite"], "first.nc", tmp_path)
+    assert "input" in line and digest(first) == before
+    _refused(["segment", "--input_model", str(MODEL), "--input_path", str(pp), "--output_path", str(first),
+              "--mm_per_pixel", "inf"], "mm_per_pixel", tmp_path)
+
+
+@pytest.mark.parametrize("field,value", [("std", 0.0), ("classes", []), ("mm_per_pixel", -1.0), ("channels", 0)])
+def test_a_model_with_damaged_metadata_is_refused(segment_inputs, tmp_path, field, value):
+    import json
+
+    import onnx
+
+    proto = onnx.load(str(MODEL))
+    entry = next(p for p in proto.metadata_props if p.key == "phaselib")
+    meta = json.loads(entry.value)
+    meta[field] = [value] * len(meta[field]) if field in ("std", "channels") else value
+    entry.value = json.dumps(meta)
+    onnx.save(proto, str(tmp_path / "bad.onnx"))
+    pp = next(segment_inputs.glob("*_pp.png"))
+    line = _refused(["segment", "--input_model", str(tmp_path / "bad.onnx"), "--input_path", str(pp),
+                     "--output_path", str(tmp_path / "out.nc")], "bad.onnx", tmp_path)
+    assert f"'{field}'" in line and not (tmp_path / "out.nc").exists()
