@@ -227,3 +227,42 @@ def test_a_model_with_damaged_metadata_is_refused(segment_inputs, tmp_path, fiel
     line = _refused(["segment", "--input_model", str(tmp_path / "bad.onnx"), "--input_path", str(pp),
                      "--output_path", str(tmp_path / "out.nc")], "bad.onnx", tmp_path)
     assert f"'{field}'" in line and not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.parametrize("option", [["--threads", "100000"], ["--max-shift", "100000"], ["--max-minutes", "0"],
+                                    ["--mm-per-pixel", "nan"], ["--pp-pattern", "_pp", "--xp-pattern", "_pp"]])
+def test_training_options_that_crashed_or_hung_are_refused(segment_inputs, tmp_path, option):
+    """--threads 100000 ended in a segmentation fault (OpenBLAS), --max-shift 100000 ran for ever,
+    --max-minutes 0 divided by zero, --mm-per-pixel nan made a model no prediction would open."""
+    _refused(["segment", "train", "--images", str(segment_inputs), "--out", str(tmp_path / "m.pt"), *option],
+             option[0].lstrip("-") if option[0] != "--pp-pattern" else "_pp", tmp_path)
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("target", ["section_000_pp.png", "section_000_labels.npy", "classes.csv"])
+def test_a_model_is_never_written_over_its_training_images(segment_inputs, tmp_path, target):
+    import shutil
+
+    folder = tmp_path / "train"
+    shutil.copytree(segment_inputs, folder)
+    before = digest(folder / target)
+    _refused(["segment", "train", "--images", str(folder), "--out", str(folder / target), "--epochs", "1"],
+             target, tmp_path)
+    assert digest(folder / target) == before
+
+
+def test_a_class_list_longer_than_the_label_maps_trains(segment_inputs, tmp_path):
+    """classes.csv may name a class no label map holds any more (a speck refined away): the network
+    then has an output for it, as the metadata has a name (a size mismatch stopped the training)."""
+    import shutil
+
+    folder = tmp_path / "train"
+    shutil.copytree(segment_inputs, folder)
+    with open(folder / "classes.csv", "a", encoding="utf-8") as fh:
+        fh.write("unseen mineral,99,#123456\n")
+    code, err = _cli(["segment", "train", "--images", str(folder), "--out", str(tmp_path / "m.pt"), "--epochs", "1",
+                      "--tile", "32", "--max-minutes", "0.3"])
+    assert code == 0, err
+    from phaselib.deep import load_model
+
+    assert load_model(tmp_path / "m.pt").classes[-1] == "unseen mineral"

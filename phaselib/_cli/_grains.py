@@ -139,6 +139,10 @@ def _xp_image(path):
     return read_picture(path, lambda im: im.convert("RGB") if im.mode not in ("L", "RGB") else im)
 
 
+#: the largest factor between the --xp image's pixels and the map's (a map repeated more is a mistake)
+MAX_REPEAT = 32
+
+
 def to_image_grid(labels, pixel_size, shape):
     """Labels repeated ``k`` times along both axes to fill an image of ``shape`` ``k`` times their
     size, and the pixel size divided by ``k``; a shape that is not such a multiple is refused."""
@@ -146,9 +150,9 @@ def to_image_grid(labels, pixel_size, shape):
     if (h, w) == tuple(shape):
         return labels, pixel_size
     k = shape[0] // h
-    if k < 2 or shape[0] != k * h or shape[1] != k * w:
+    if k < 2 or k > MAX_REPEAT or shape[0] != k * h or shape[1] != k * w:
         raise ValueError(f"the --xp image is {shape[0]} x {shape[1]} px and the map {h} x {w}: it must be the "
-                         f"map's size or the same whole multiple of it along both axes.")
+                         f"map's size or the same whole multiple of it (2 to {MAX_REPEAT}) along both axes.")
     print(f"phaselib: note: the map is repeated {k} x {k} onto the {shape[0]} x {shape[1]} px image; grain "
           f"sizes use its pixel of {pixel_size / k:.4g} um", file=sys.stderr)
     return np.repeat(np.repeat(labels, k, axis=0), k, axis=1), pixel_size / k

@@ -28,6 +28,45 @@ def _error(msg):
     return 2
 
 
+def _positive(text):
+    """A finite number above 0 (argparse type)."""
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text[:20]}")
+    return v
+
+
+def _threads(text):
+    """1 to 64 threads (argparse type): far more threads than cores crash OpenBLAS (a segmentation fault)."""
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:20]!r}") from None
+    if not 1 <= v <= 64:
+        raise argparse.ArgumentTypeError(f"must be 1 to 64, got {v}")
+    return v
+
+
+def _shift(text):
+    """0 to 50 pixels (argparse type): the registration tries every shift up to it."""
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:20]!r}") from None
+    if not 0 <= v <= 50:
+        raise argparse.ArgumentTypeError(f"must be 0 to 50 pixels, got {v}")
+    return v
+
+
 def _train_parser():
     p = Parser(prog="python -m phaselib segment train",
                                 description="Train a U-Net on images and label maps (needs phaselib[deep]).")
@@ -40,11 +79,11 @@ def _train_parser():
     p.add_argument("--tile", type=int, default=96, help="tile side, a multiple of 8 (default 96)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=8, help="channels of the U-Net's first level (default 8)")
-    p.add_argument("--mm-per-pixel", type=float, help="pixel size of the images, recorded in the model")
-    p.add_argument("--max-minutes", type=float, default=8.0,
+    p.add_argument("--mm-per-pixel", type=_positive, help="pixel size of the images, recorded in the model")
+    p.add_argument("--max-minutes", type=_positive, default=8.0,
                    help="time budget of training (default 8): a longer run ends on time, its schedule compressed")
-    p.add_argument("--threads", type=int, help="CPU threads (default 2, or 1 on a busy machine)")
-    p.add_argument("--max-shift", type=int, default=5, metavar="PX",
+    p.add_argument("--threads", type=_threads, help="CPU threads (default 2, or 1 on a busy machine)")
+    p.add_argument("--max-shift", type=_shift, default=5, metavar="PX",
                    help="register each label map to its images by up to PX pixels (default 5; 0: as given)")
     p.add_argument("--no-refine", action="store_true",
                    help="keep the labels of boundary pixels as given (default: moved to the phase they look like)")
@@ -106,12 +145,28 @@ def main(argv):
         return _error(unexpected_message(err))
 
 
+#: what a training folder's images, label maps and class list are (never written over by a model)
+INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".csv", ".nc")
+
+
 def _train(args):
     from ..deep import train
+
+    from ..deep._runner import onnx_twin
 
     patterns = {"pp": args.pp_pattern, "xp": args.xp_pattern, "bse": args.bse_pattern}
     if not any(patterns.values()):
         patterns = {"pp": "_pp", "xp": "_xp"}
+    if patterns["xp"] and not patterns["pp"]:  # the help's promise: _pp with --xp-pattern
+        patterns["pp"] = "_pp"
+    given = [v for v in patterns.values() if v]
+    if len(set(given)) < len(given):
+        raise ValueError(f"the patterns must differ from each other, got {', '.join(given)}.")
+    folder = Path(args.images)
+    if folder.is_dir():  # the model and its ONNX twin are never written over an image, a label map, classes.csv
+        inputs = [f for f in folder.iterdir() if f.suffix.lower() in INPUT_SUFFIXES]
+        for target in (Path(args.out), onnx_twin(args.out)):
+            refuse_inputs(target, inputs)
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
                 width=args.width, mm_per_pixel=args.mm_per_pixel, threads=args.threads, max_shift=args.max_shift,
                 refine_labels=not args.no_refine,

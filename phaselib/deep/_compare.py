@@ -48,12 +48,16 @@ def class_map(folder, classes):
     return np.array([classes.index(n) for n in names], np.int16)
 
 
-def _relabel(lab, remap):
-    if remap is None:
-        return lab
-    if lab.max(initial=-1) >= remap.size:
-        raise ValueError("a label map holds an id that classes.csv does not list.")
-    return np.where(lab >= 0, remap[np.maximum(lab, 0)], -1).astype(np.int16)
+def _relabel(lab, remap, n_classes, stem):
+    """The label map ``lab`` in the model's ids; refused without a labelled pixel or with an id
+    the model (or the folder's classes.csv) does not have: scores would be empty or silently wrong."""
+    top = remap.size if remap is not None else n_classes
+    if lab.max(initial=-1) >= top:
+        raise ValueError(f"the label map of {stem} holds the id {int(lab.max())}; "
+                         + ("classes.csv does not list it." if remap is not None else f"the model has {top} classes."))
+    if not (lab >= 0).any():
+        raise ValueError(f"the label map of {stem} has no labelled pixel.")
+    return lab if remap is None else np.where(lab >= 0, remap[np.maximum(lab, 0)], -1).astype(np.int16)
 
 
 def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed=0, views=1):
@@ -94,13 +98,14 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
         for r in m.meta["inputs"]:
             patterns.setdefault(r, m.meta["patterns"][r])
     remap = class_map(folder, classes)
-    sets = [(stem, paths, _relabel(lab, remap)) for stem, paths, lab in labelled_sets(folder, patterns)]
+    sets = [(stem, paths, _relabel(lab, remap, len(classes), stem))
+            for stem, paths, lab in labelled_sets(folder, patterns)]
     runners = dict(models)
     seconds = dict.fromkeys(runners, 0.0)
     if baseline_folder is not None:
         t = time.perf_counter()
         base_map = class_map(baseline_folder, classes)
-        base = [(st, p, _relabel(lab, base_map))
+        base = [(st, p, _relabel(lab, base_map, len(classes), st))
                 for st, p, lab in labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})]
         xs = [load_set(p, meta) for _, p, _ in base]
         labs = [_data.refine_labels(x, _data.register_labels(x, _data.upsample_labels(lab, x.shape[:2]))[0])

@@ -44,6 +44,10 @@ def default_threads():
     return 1 if _busy_cores() > cores - 1.5 else 2
 
 
+#: class indices of label maps and classes.csv are below this
+MAX_CLASSES = 1000
+
+
 def read_image(path):
     """(H, W, C) uint8 of an image file: RGB (alpha dropped) or one grey channel."""
     from ..io._images import read_picture
@@ -64,6 +68,9 @@ def read_labels(path):
         lab = read_image(path)[..., 0].astype(np.int16)
     if lab.ndim != 2 or lab.dtype.kind not in "iu":
         raise ValueError(f"the label map {path.name} must be a 2-D integer array, got {lab.dtype} {lab.shape}.")
+    if lab.size and (int(lab.min()) < -1 or int(lab.max()) >= MAX_CLASSES):  # checked before the cast to int16
+        raise ValueError(f"the label map {path.name} must hold -1 (unlabelled) or class indices 0 to "
+                         f"{MAX_CLASSES - 1}, got {int(lab.min())} to {int(lab.max())}.")
     return lab.astype(np.int16)
 
 
@@ -74,13 +81,18 @@ def read_classes(folder, n_min=0):
     path = Path(folder) / "classes.csv"
     names, colours = {}, {}
     if path.exists():
-        with open(path, encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh):
-                try:
+        from ..io._checks import check_input_path
+
+        check_input_path(path, what="a CSV file")  # a FIFO would block the reader
+        try:
+            with open(path, encoding="utf-8", newline="") as fh:
+                for row in csv.DictReader(fh):
                     i = int(row["Index"])
-                    names[i], colours[i] = row["Name"].strip(), row.get("Color", "").strip()
-                except (KeyError, TypeError, ValueError):
-                    raise ValueError("classes.csv must have Name,Index,Color rows.") from None
+                    if not 0 <= i < MAX_CLASSES:
+                        raise ValueError
+                    names[i], colours[i] = str(row["Name"]).strip(), str(row.get("Color") or "").strip()
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error):
+            raise ValueError(f"classes.csv must have Name,Index,Color rows, Index 0 to {MAX_CLASSES - 1}.") from None
     n = max([n_min] + [i + 1 for i in names])
     out_n = [names.get(i, f"class_{i}") for i in range(n)]
     out_c = [colours.get(i) or PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n)]

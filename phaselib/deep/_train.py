@@ -203,6 +203,7 @@ def train(images, out, *, patterns=None, epochs=800, tile=96, seed=0, batch=8, w
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")
     classes, colours = _data.read_classes(images, n_classes)
+    n_classes = len(classes)  # classes.csv may name more than the label maps still hold (a speck refined away)
     flat = np.concatenate([x.reshape(-1, x.shape[-1]) for x in stacks])
     meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
                 classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
