@@ -151,7 +151,6 @@ INPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".csv", ".nc
 
 def _train(args):
     from ..deep import train
-
     from ..deep._runner import onnx_twin
 
     patterns = {"pp": args.pp_pattern, "xp": args.xp_pattern, "bse": args.bse_pattern}
