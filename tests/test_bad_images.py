@@ -266,3 +266,43 @@ def test_a_class_list_longer_than_the_label_maps_trains(segment_inputs, tmp_path
     from phaselib.deep import load_model
 
     assert load_model(tmp_path / "m.pt").classes[-1] == "unseen mineral"
+
+
+def test_label_maps_that_would_wrap_or_mean_unlabelled_otherwise_are_refused(tmp_path):
+    """A class id past 32767 was cast to int16 and merged into another class; a uint8 map with
+    255 for "unlabelled" made 255 a class and 249 empty ones; a PNG of 65536 colours overflowed."""
+    from PIL import Image
+
+    from phaselib.datasets import make_rock
+
+    rock = make_rock((16, 20), counts_per_pixel=50, seed=4)
+    np.save(tmp_path / "rock.npy", rock.image.data)
+    sparse = np.where(np.arange(16 * 20).reshape(16, 20) % 5 == 0, rock.labels, -1)
+    wrap = sparse.astype(np.int64)
+    wrap[0, 0] = 65536
+    cases = {"wrap.npy": wrap,
+             "u8.npy": np.where(sparse < 0, 255, sparse).astype(np.uint8)}
+    for name, lab in cases.items():
+        np.save(tmp_path / name, lab)
+    photo = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)  # ~1600 colours, not a painting
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    for name, words in (("wrap.npy", "65536"), ("u8.npy", "255"), ("photo.png", "colours")):
+        line = _refused(["classify", str(tmp_path / "rock.npy"), "--energy-offset", "0", "--energy-scale", "0.01",
+                         "--labels", str(tmp_path / name), "--out", str(tmp_path / "o")], name, tmp_path)
+        assert words in line, line
+
+
+def test_a_netcdf_without_a_usable_scale_takes_the_given_one(segment_inputs, tmp_path):
+    import xarray as xr
+
+    pp = next(segment_inputs.glob("*_pp.png"))
+    first = tmp_path / "first.nc"
+    assert _cli(["segment", "--input_model", str(MODEL), "--input_path", str(pp), "--output_path", str(first)])[0] == 0
+    with xr.open_dataset(first, engine="h5netcdf") as ds:
+        bad = ds.load().assign_coords(x=np.full(ds.sizes["x"], np.nan))
+    bad.to_netcdf(tmp_path / "nan_x.nc", engine="h5netcdf")
+    code, err = _cli(["segment", "--input_model", str(MODEL), "--input_path", str(tmp_path / "nan_x.nc"),
+                      "--output_path", str(tmp_path / "out.nc"), "--mm_per_pixel", "0.004"])
+    assert code == 0, err
+    with xr.open_dataset(tmp_path / "out.nc", engine="h5netcdf") as ds:
+        assert np.allclose(np.diff(ds["x"].values), 0.004)

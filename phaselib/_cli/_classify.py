@@ -42,7 +42,7 @@ def run(args):
     if labels.shape != image.shape[:2]:
         raise ValueError(f"The labels ({labels.shape[0]} x {labels.shape[1]}) do not match the map "
                          f"({image.shape[0]} x {image.shape[1]} pixels).")
-    labels, names = _present_classes(labels, names, n_classes)
+    labels, names = _present_classes(labels, names, n_classes, bool(args.crop) or args.bin > 1)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     t0 = time.perf_counter()
     result = classify(image, labels, classifier=args.classifier, class_names=names, beta=args.beta,
@@ -61,7 +61,7 @@ def run(args):
               f"F1 {f1}")
 
 
-def _present_classes(labels, names, k):
+def _present_classes(labels, names, k, cut=False):
     """Labels and names of the classes that still have a labelled pixel (a crop or a bin can leave
     some out: painted on the whole map, a class may lie outside the cropped area); a note names the
     classes left out, and the others keep their names ("class N" by their ids, for a ``.npy``)."""
@@ -75,7 +75,8 @@ def _present_classes(labels, names, k):
         return labels, names
     given = list(names) if names is not None and len(names) >= k else [f"class {c}" for c in range(k)]
     gone = [given[c] for c in np.flatnonzero(counts == 0)]
-    print(f"phaselib: note: no labelled pixel of {', '.join(gone)} in the map as cropped/binned; "
+    listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    print(f"phaselib: note: no labelled pixel of {listed} in the map{' as cropped/binned' if cut else ''}; "
           f"classifying with the {len(present)} other classes", file=sys.stderr)
     remap = np.full(k, -1, np.int16)
     remap[present] = np.arange(len(present))

@@ -75,6 +75,9 @@ positive_int = _int_at_least(1)
 nonnegative_int = _int_at_least(0)
 finite = _number()
 positive = _number(0, strict_low=True)
+#: a signal axis: its offset and channel width within +-1e9 (beyond, offset + width x channels overflows)
+axis_value = _number(-1e9, 1e9)
+axis_width = _number(0, 1e9, strict_low=True)
 #: most local Dask workers: more would only exhaust the machine
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
 
@@ -92,11 +95,11 @@ def add_input_options(m):
     m.add_argument("--bin", type=positive_int, default=1, help="sum BIN x BIN pixels first")
     m.add_argument("--min-size", type=nonnegative_int, default=0, help="smallest object/hole kept (nmf-otsu), pixels")
     m.add_argument("--membership-threshold", type=_number(0, 1), default=0.5, help="fuzzy-cmeans")
-    m.add_argument("--energy-offset", type=finite, help="keV; needed for .npy")
-    m.add_argument("--energy-scale", type=positive, help="keV/channel; needed for .npy")
-    m.add_argument("--axis-offset", type=finite, metavar="X",
+    m.add_argument("--energy-offset", type=axis_value, help="keV; needed for .npy")
+    m.add_argument("--energy-scale", type=axis_width, help="keV/channel; needed for .npy")
+    m.add_argument("--axis-offset", type=axis_value, metavar="X",
                    help="any spectral cube: value of the signal axis at channel 0, in --axis-units (.npy)")
-    m.add_argument("--axis-scale", type=positive, metavar="Y", help="any spectral cube: channel width (.npy)")
+    m.add_argument("--axis-scale", type=axis_width, metavar="Y", help="any spectral cube: channel width (.npy)")
     m.add_argument("--axis-units", metavar="U", help="units of the signal axis (e.g. Å); default keV")
     m.add_argument("--axis-name", metavar="N", help="name of the signal axis (e.g. Wavelength); default Energy")
     m.add_argument("--signal", choices=("counts", "intensity"), help="counts (Poisson, the default for EDS) or "

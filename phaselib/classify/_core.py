@@ -135,7 +135,8 @@ def check_labels(labels, shape):
     if k < 2 or np.any(counts == 0):
         missing = [int(c) for c in np.flatnonzero(counts == 0)]
         raise ValueError("`labels` must label at least two classes, each with a pixel"
-                         + (f"; classes {missing} have none." if missing else f", got {k} class(es)."))
+                         + (f"; classes {missing[:10]}{' ...' if len(missing) > 10 else ''} have none." if missing
+                            else f", got {k} class(es)."))
     return index, flat[index], k, counts
 
 

@@ -119,7 +119,17 @@ def read_labels(path, shape=None):
     if labels.ndim != 2 or (shape is not None and labels.shape != tuple(shape)):
         want = f"the map's shape {tuple(shape)}" if shape is not None else "2-D"
         raise ValueError(f"Labels '{path.name}' must be {want}, got shape {labels.shape}.")
+    if labels.dtype == np.uint8 and labels.size and int(labels.max()) == 255:
+        raise ValueError(f"'{path.name}' is a uint8 map holding 255: unlabelled pixels must be -1 (save it as a "
+                         "signed integer array), classes 0..K-1.")
+    if labels.size and (int(labels.min()) < -1 or int(labels.max()) >= MAX_CLASSES):  # before the cast to int16
+        raise ValueError(f"'{path.name}' must hold -1 (unlabelled) or classes 0 to {MAX_CLASSES - 1}, got "
+                         f"{int(labels.min())} to {int(labels.max())}.")
     return labels.astype(np.int16), names
+
+
+#: class ids of a label map are below this
+MAX_CLASSES = 1000
 
 
 def _labels_from_png(path):
@@ -132,11 +142,14 @@ def _labels_from_png(path):
     for r, g, b in _BLANK:
         blank |= code == (r << 16 | g << 8 | b)
     colours = [f"#{c:06x}" for c in np.unique(code[~blank])]
+    if len(colours) >= MAX_CLASSES:
+        raise ValueError(f"'{path.name}' holds {len(colours)} colours: a painted label map has one colour per "
+                         f"class (at most {MAX_CLASSES - 1}); a photograph or a smoothed image is not one.")
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
         try:
             given = {str(key).lower(): str(v) for key, v in json.loads(sidecar.read_text()).items()}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError, UnicodeDecodeError):
             raise ValueError(f"'{sidecar.name}' must be a JSON object {{\"#rrggbb\": \"name\"}}.") from None
         unknown = [c for c in colours if c not in given]
         if unknown:

@@ -7,6 +7,7 @@ coordinates in millimetres; a segmentation carries ``type = "segmentation"``, ``
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,10 @@ def read_netcdf(path, patterns):
                 break
     mm = None
     if "x" in ds.coords and ds.sizes.get("x", 0) > 1:
-        mm = float(ds["x"].values[1] - ds["x"].values[0])
+        x = np.asarray(ds["x"].values, np.float64) if ds["x"].dtype.kind in "biuf" else np.array([np.nan, np.nan])
+        step = float(x[1] - x[0])
+        if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
+            mm = step
     return images, mm, ds, names
 
 
