@@ -207,7 +207,7 @@ def test_needs_spatial_prior(rock20, p45):
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(beta=-1), ValueError, "`beta` .* must be >= 0"),
     (dict(beta="strong"), TypeError, "`beta` must be a number, got 'strong'"),
-    (dict(beta=float("nan")), ValueError, "`beta` must be a number >= 0, got nan"),
+    (dict(beta=float("nan")), ValueError, r"`beta` must be a number in \[0, 100\], got nan"),
     (dict(n_iter=0), ValueError, "`n_iter` must be an integer >= 1, got 0"),
     (dict(n_iter=2.5), TypeError, "`n_iter` must be an integer >= 1"),
     (dict(n_sweeps=0), ValueError, "`n_sweeps` must be an integer >= 1"),

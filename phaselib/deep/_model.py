@@ -76,7 +76,7 @@ def load(path):
         ok = False
     if not ok:
         raise ValueError(f"{Path(path).name} is not a phaselib segmentation model.")
-    from ._runner import check_meta
+    from ._meta import check_meta
 
     try:
         meta = check_meta(json.loads(blob["meta"]), Path(path).name)

@@ -4,58 +4,16 @@ tiled prediction of an image of any size in bounded memory."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 import phaselib.deep._data as _data
+from phaselib.deep._meta import check_meta
 
 #: context each side of a window that is not kept: more than the U-Net's receptive radius
 #: (about 51 pixels at depth 3), so stitched windows equal the whole-image prediction
 MARGIN = 64
-
-
-def check_meta(meta, name):
-    """``meta`` if it is a model's whole metadata, else a ValueError naming the file ``name``: the
-    fields a prediction uses, each of the right kind (a model file altered by hand or damaged
-    would otherwise fail deep inside the prediction, or normalise by a zero or NaN spread)."""
-    def bad(field):
-        return ValueError(f"{name} is not a usable phaselib segmentation model (its '{field}' is missing or wrong).")
-
-    def numbers(v, n):
-        return isinstance(v, list) and len(v) == n and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
-
-    if not isinstance(meta, dict):
-        raise bad("metadata")
-    inputs, channels = meta.get("inputs"), meta.get("channels")
-    if not (isinstance(inputs, list) and inputs and all(isinstance(r, str) and r for r in inputs)
-            and len(set(inputs)) == len(inputs)):
-        raise bad("inputs")
-    if not (isinstance(channels, list) and len(channels) == len(inputs)
-            and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 4 for c in channels)):
-        raise bad("channels")
-    classes, colors = meta.get("classes"), meta.get("colors")
-    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)):
-        raise bad("classes")
-    if not (isinstance(colors, list) and len(colors) == len(classes) and all(isinstance(c, str) for c in colors)):
-        raise bad("colors")
-    n = sum(channels)
-    if not numbers(meta.get("mean"), n):
-        raise bad("mean")
-    if not (numbers(meta.get("std"), n) and min(meta["std"]) > 0):
-        raise bad("std")
-    tile = meta.get("tile")
-    if not (isinstance(tile, int) and not isinstance(tile, bool) and 16 <= tile <= 4096):
-        raise bad("tile")
-    mm = meta.get("mm_per_pixel")
-    if mm is not None and not (isinstance(mm, (int, float)) and math.isfinite(mm) and mm > 0):
-        raise bad("mm_per_pixel")
-    patterns = meta.get("patterns", {})
-    if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):
-        raise bad("patterns")
-    return meta
 
 
 class Segmenter:
