@@ -306,3 +306,20 @@ def test_a_netcdf_without_a_usable_scale_takes_the_given_one(segment_inputs, tmp
     assert code == 0, err
     with xr.open_dataset(tmp_path / "out.nc", engine="h5netcdf") as ds:
         assert np.allclose(np.diff(ds["x"].values), 0.004)
+
+
+def test_a_palette_png_with_transparency_is_read(tmp_path):
+    """Pillow warns when such a valid image is converted: the warning must not refuse it."""
+    import warnings
+
+    from PIL import Image
+
+    from phaselib.io._images import read_picture
+
+    im = Image.fromarray(np.array([[0, 1], [2, 1]], np.uint8), mode="P")
+    im.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
+    im.save(tmp_path / "painted.png", transparency=b"\x00\xff\xff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgba = read_picture(tmp_path / "painted.png", lambda im: im.convert("RGBA"))
+    assert rgba.shape == (2, 2, 4) and tuple(rgba[0, 0]) == (255, 0, 0, 0) and tuple(rgba[0, 1]) == (0, 255, 0, 255)

@@ -64,14 +64,16 @@ def read_picture(path, convert=None):
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            warnings.simplefilter("error")  # a warning while decoding (a truncated file...) refuses it
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # big scans are fine
             with Image.open(path) as im:
                 fmt = im.format
                 im.verify()
-            with Image.open(path) as im:
-                im.load()
-                arr = np.asarray(convert(im) if convert is not None else im)
+            im = Image.open(path)
+            im.load()
+        with im, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # converting a valid image (a palette with transparency) may warn
+            arr = np.asarray(convert(im) if convert is not None else im)
     except Exception as err:  # noqa: BLE001 - Pillow raises many types; never echo them (paths)
         raise _damaged(path, "an image", err) from None
     if fmt is None or arr.size == 0 or (fmt == "PNG" and not _ends_with_iend(path)):
