@@ -34,6 +34,22 @@ def _child(conn, fn, args):
         conn.close()
 
 
+def cli_main(argv):
+    """``(exit status, stderr)`` of ``python -m phaselib argv`` run in this process."""
+    import contextlib
+    import io
+
+    from phaselib._cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as stop:
+            code = stop.code
+    return code, err.getvalue()
+
+
 def guarded(fn, *args, timeout=30):
     """Run ``fn(*args)`` in a forked child: ``("ok", value, "")``, ``("error", mro_names, message)``,
     ``("crash", signal, "")`` or ``("hang", timeout, "")``."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _badfiles import digest, guarded, make_fifo
+from _badfiles import cli_main, digest, guarded, make_fifo
 
 from phaselib.datasets import make_spotty_radiograph, make_tof
 
@@ -22,21 +22,7 @@ AXIS = ["--axis-offset", "1", "--axis-scale", "0.05"]
 
 def _cli(argv):
     """(exit status, stderr) of ``python -m phaselib argv`` run in a forked child."""
-    def run():
-        import contextlib
-        import io
-
-        from phaselib._cli import main
-
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                code = main(argv)
-            except SystemExit as stop:
-                code = stop.code
-        return code, err.getvalue()
-
-    kind, value, _ = guarded(run, timeout=90)
+    kind, value, _ = guarded(cli_main, argv, timeout=90)
     assert kind == "ok", (kind, value)
     return value
 

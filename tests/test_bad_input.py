@@ -17,6 +17,7 @@ import pytest
 from _badfiles import (
     SECRET,
     bcf_variants,
+    cli_main,
     digest,
     guarded,
     make_fifo,
@@ -222,21 +223,6 @@ def test_big_map_is_lazy_by_default(corpus, monkeypatch):
 
 
 # ----------------------------------------------------------------- absurd options
-def _cli_main(argv):
-    import contextlib
-    import io
-
-    from phaselib._cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = main(argv)
-        except SystemExit as stop:
-            code = stop.code
-    return code, err.getvalue()
-
-
 OPTION_CASES = {
     "workers_-1": ["--workers", "-1"], "workers_0": ["--workers", "0"], "workers_100000": ["--workers", "100000"],
     "crop_negative": ["--crop", "-5:10,0:5"], "crop_words": ["--crop", "a:b,c:d"], "crop_empty": ["--crop", "5:5,0:4"],
@@ -267,7 +253,7 @@ def test_absurd_map_option_is_refused(small_inputs, case):
             "--energy-scale", "0.01", "--beam-energy", "20"]
     if case == "beam_energy_-20":
         argv = argv[:-2]
-    result = guarded(_cli_main, argv + OPTION_CASES[case], timeout=60)
+    result = guarded(cli_main, argv + OPTION_CASES[case], timeout=60)
     assert result[0] == "ok", result  # no crash, no hang, no exception out of main
     code, err = result[1]
     assert code == 2 and err.startswith("phaselib: error:") and err.count("\n") == 1, (code, err)
@@ -302,7 +288,7 @@ def test_absurd_options_and_outputs_are_refused(small_inputs, case):
     d = small_inputs
     before = digest(d / "map.npy"), digest(d / "res")
     argv = [a.replace("{d}", str(d)) for a in OTHER_OPTIONS[case]]
-    result = guarded(_cli_main, argv, timeout=60)
+    result = guarded(cli_main, argv, timeout=60)
     assert result[0] == "ok", result
     code, err = result[1]
     assert code == 2 and "phaselib: error:" in err and err.strip().count("\n") == 0, (code, err)

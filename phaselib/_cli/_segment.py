@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import refuse_inputs
-from ._common import Parser, error_message, unexpected_message
+from ._common import Parser, _int_at_least, _number, error_message, unexpected_message
 
 _DEFAULT_MM = 0.00132  # the seed's default mm per pixel
 
@@ -28,43 +28,11 @@ def _error(msg):
     return 2
 
 
-def _positive(text):
-    """A finite number above 0 (argparse type)."""
-    import argparse
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text[:20]}")
-    return v
-
-
-def _threads(text):
-    """1 to 64 threads (argparse type): far more threads than cores crash OpenBLAS (a segmentation fault)."""
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text[:20]!r}") from None
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"must be 1 to 64, got {v}")
-    return v
-
-
-def _shift(text):
-    """0 to 50 pixels (argparse type): the registration tries every shift up to it."""
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text[:20]!r}") from None
-    if not 0 <= v <= 50:
-        raise argparse.ArgumentTypeError(f"must be 0 to 50 pixels, got {v}")
-    return v
+#: option types of `segment train`: --threads far above the cores crashed OpenBLAS (a segmentation fault),
+#: --max-shift tries every shift up to it, --max-minutes and --mm-per-pixel are positive and finite
+_threads = _int_at_least(1, 64)
+_shift = _int_at_least(0, 50)
+_positive = _number(0, strict_low=True)
 
 
 def _train_parser():

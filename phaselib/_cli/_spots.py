@@ -6,15 +6,10 @@ import json
 import time
 from pathlib import Path
 
+from ._common import _int_at_least
+
 #: the files the command writes
 RESULT_FILES = ("spots.npy", "cleaned.npy", "confusion.csv", "summary.json")
-
-
-def _seed(text):
-    """A random seed, 0 to 2**32 - 1 (argparse type)."""
-    from ._common import _int_at_least
-
-    return _int_at_least(0, 2**32 - 1)(text)
 
 
 def add_parser(subparsers):
@@ -28,7 +23,8 @@ def add_parser(subparsers):
     m.add_argument("--out", required=True, help="output folder (created)")
     m.add_argument("--method", choices=METHODS, default="rf",
                    help="rf / knn: trained on local features; median: the 3 x 3 median baseline")
-    m.add_argument("--seed", type=_seed, default=0, help="random seed of the trained detector (0 to 2**32 - 1)")
+    m.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0,
+                   help="random seed of the trained detector (0 to 2**32 - 1)")
     return m
 
 
