@@ -64,7 +64,8 @@ def _number(low=-math.inf, high=math.inf, *, strict_low=False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
         if not math.isfinite(v) or v < low or v > high or (strict_low and v == low):
-            span = (f" > {low}" if strict_low else f" >= {low}") if high == math.inf else f" from {low} to {high}"
+            span = ((f" > {low:g}" if strict_low else f" >= {low:g}") if high == math.inf else
+                    f" above {low:g} and at most {high:g}" if strict_low else f" from {low:g} to {high:g}")
             raise argparse.ArgumentTypeError(f"expected a finite number{span if low > -math.inf else ''}, got "
                                              f"{text[:40]!r}")
         return v
