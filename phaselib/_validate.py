@@ -127,6 +127,9 @@ def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray
     return a
 
 
+#: class ids of any label map (classify, deep segmentation) are below this: -1 is unlabelled
+MAX_CLASSES = 1000
+
 _KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",
           "f": "floating-point"}
 

@@ -10,6 +10,7 @@ import numpy as np
 from .. import quantify, render
 from .._atomic import atomic_folder, is_result_folder, refuse_inputs
 from .._serialize import jsonable
+from .._validate import MAX_CLASSES
 
 #: the files :func:`save_classification` writes
 RESULT_FILES = ("labels.npy", "probabilities.npy", "confusion.csv", "phases.csv", "phase_spectra.npy",
@@ -128,8 +129,6 @@ def read_labels(path, shape=None):
     return labels.astype(np.int16), names
 
 
-#: class ids of a label map are below this
-MAX_CLASSES = 1000
 
 
 def _labels_from_png(path):

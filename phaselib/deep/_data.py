@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import MAX_CLASSES
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
@@ -44,8 +46,6 @@ def default_threads():
     return 1 if _busy_cores() > cores - 1.5 else 2
 
 
-#: class indices of label maps and classes.csv are below this
-MAX_CLASSES = 1000
 
 
 def read_image(path):
