@@ -109,22 +109,13 @@ class PhaseMap:
             method=self.method, n_phases=self.n_phases, params=self.params,
             timings_s={k: round(v, 4) for k, v in self.timings.items()},
             unassigned_fraction=self.unassigned_fraction, image=self.image_info,
-            phases=table[:-1], lines=self.lines, minerals=[_mineral_summary(n) for n in self.minerals],
+            phases=table[:-1], lines=self.lines, minerals=[n.summary() for n in self.minerals],
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
-
-
-def _mineral_summary(name) -> dict:
-    """What summary.json says of one phase's name: best, score, ambiguity, runners-up, composition."""
-    comp = name.composition
-    return dict(best=name.best, group=name.group, score=round(float(name.score), 3), ambiguous=bool(name.ambiguous),
-                text=name.text, reason=name.reason,
-                candidates=[[c.name, c.detail, round(float(c.score), 3)] for c in name.candidates[:5]],
-                atomic_percent=None if comp is None else {k: round(v, 2) for k, v in comp.as_dict().items()})
 
 
 #: pixels read (row blocks spread over the map) to estimate the mean counts that choose the low-count path
@@ -141,7 +132,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
                decomposition=None, spatial_prior="auto", beta=lowcount.DEFAULT_BETA, refine_phases=True,
-               name_minerals=True, progress=None) -> PhaseMap:
+               mixed_pixels=True, name_minerals=True, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -202,6 +193,11 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         down to it. A number given is a most: fewer phases come back where the others would be
         rims of mixed pixels or, below 150 counts/px, pieces of one chemistry. What changed is in
         ``params["refinement"]``.
+    mixed_pixels : bool
+        Give each boundary pixel to the dominant phase of the two-phase mixture of the phases around
+        it that best explains its counts (:func:`phaselib.refine.assign_mixed_pixels`: no rims of a
+        third phase between two grains); off the spatial-prior path, from
+        :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px. Pixels moved: ``params["mixed_pixels"]``.
     name_minerals : bool
         Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
         the beam energy): ``PhaseMap.minerals``, the ``mineral`` column of ``phases.csv``.
@@ -218,6 +214,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     check_choice(method, "method", METHODS)
     check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
     check_choice(refine_phases, "refine_phases", (True, False))
+    check_choice(mixed_pixels, "mixed_pixels", (True, False))
     check_choice(name_minerals, "name_minerals", (True, False))
     check_int(min_size, "min_size", low=0)
     k_req = _resolve_auto(n_phases, "n_phases")
@@ -292,6 +289,13 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
         params.update(n_phases=k, refinement=ref.changes)
         timings["refine"] = time.perf_counter() - t
+    if mixed_pixels and not intensity and float(dec.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
+        say(0.72, "mixed pixels")
+        t = time.perf_counter()
+        labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
+                                                                  block_rows=block_rows, client=client)
+        params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE)
+        timings["mixed_pixels"] = time.perf_counter() - t
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 

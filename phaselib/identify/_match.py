@@ -90,6 +90,14 @@ class PhaseName:
     reason: str = ""
     group: str = ""
 
+    def summary(self) -> dict:
+        """What a result's ``summary.json`` says of the name: best, score, ambiguity, runners-up, composition."""
+        comp = self.composition
+        return dict(best=self.best, group=self.group, score=round(float(self.score), 3),
+                    ambiguous=bool(self.ambiguous), text=self.text, reason=self.reason,
+                    candidates=[[c.name, c.detail, round(float(c.score), 3)] for c in self.candidates[:5]],
+                    atomic_percent=None if comp is None else {k: round(v, 2) for k, v in comp.as_dict().items()})
+
 
 def _huber(d, t):
     return np.where(d <= t, d * d / (2 * t), d - t / 2)

@@ -33,6 +33,10 @@ Dissolve (:func:`boundary_phases`)
     A phase whose spectrum is a mixture of the others' and nearly all of whose pixels touch
     another phase is the mixed pixels along their boundaries, not a mineral; its pixels go to
     the phases around them (see :mod:`._mixed`).
+
+After these, on maps with counts enough per pixel, :func:`assign_mixed_pixels` gives each pixel of a
+boundary to the dominant phase of the two-phase mixture (of the phases around it) that best explains
+its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`).
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
@@ -40,6 +44,10 @@ from ._mixed import boundary_phases, give_to_neighbours
 from ._refine import Refinement, describe_change, refine_phases
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
+from ._unmix import MIN_COUNTS as MIXED_MIN_COUNTS
+from ._unmix import RULE as MIXED_RULE
+from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
 
-__all__ = ["LIGHT", "Refinement", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
+__all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
+           "assign_mixed_pixels", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
            "halves", "inside_pixels", "is_mixture", "merge_phases", "refine_phases", "seed_phases", "split_phases"]

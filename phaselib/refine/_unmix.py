@@ -1,0 +1,206 @@
+"""Mixed pixels along boundaries: each goes to the dominant phase of the mixture that explains it.
+
+Where the beam straddles two grains, a pixel's spectrum is a mixture of theirs. A clustering
+gives it the phase whose spectrum is nearest, and that may be a third phase lying between the
+two in composition: a rim of "anorthite" between augite and albite, of "plagioclase" between
+K-feldspar and a mafic mineral. Such rims cost the phase map its accuracy on every boundary and
+cut the grain map into slivers. The test, pixel by pixel, for the pixels of a boundary (their
+``WINDOW`` x ``WINDOW`` neighbourhood holds two phases or more):
+
+* hypotheses: each phase present in the neighbourhood alone, and each two-phase mixture of them
+  with the dominant phase's share in ``SHARES`` (``0.55 .. 0.9``);
+* each is scored by the multinomial log-likelihood of the pixel's counts in the energy window
+  (the pixel's total is given: brightness and topography do not count), the phase spectra
+  being the summed spectra of the phases (half a count added to every channel, so no channel
+  is impossible);
+* the pixel goes to the dominant phase of the best hypothesis.
+
+Assumptions, stated: a pixel mixes at most two phases, and they are among its neighbours' (the
+beam's spread is about a pixel); a phase's summed spectrum is its pure spectrum (its mixed
+pixels are a small share of it). A phase whose composition lies between two others that it
+touches keeps its inner pixels: they are not on a boundary, and its boundary pixels go to it
+when it explains them best. Per pixel this needs counts (at 20-60 counts/px the likelihoods are
+too flat and the test moves pixels at random: it is used on maps of :data:`MIN_COUNTS` counts/px
+or more, where no spatial prior smooths the map). Measured on the rich synthetic presets at
+200 counts/px (true number of phases, ARI against the truth): basalt 0.90 -> 0.95, dacite 0.90
+-> 0.93, granite 0.975 -> 0.99; phenocrysts with a 1.5 px beam 0.945 -> 0.96.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .. import quantify
+from .._stream._passes import map_row_blocks
+from .._stream._weighted import csr_from_counts
+from ..preprocess import energy_channels
+
+#: the neighbourhood whose phases a pixel may mix (pixels)
+WINDOW = 3
+#: shares of the dominant phase in the two-phase mixtures tried (1.0, the pure phase, is always tried)
+SHARES = (0.9, 0.8, 0.7, 0.6, 0.55)
+#: mean counts per pixel from which the test is used (that of :data:`phaselib.lowcount.LOW_COUNTS`)
+MIN_COUNTS = 150.0
+#: what the test does, in one line (``params["mixed_pixels"]`` of a phase map)
+RULE = "each boundary pixel to the dominant phase of its best two-phase mixture of the phases around it"
+
+
+def mixture_templates(sums, channels=slice(None)):
+    """Log-spectra of every phase and two-phase mixture.
+
+    Parameters
+    ----------
+    sums : (K, C) ndarray
+        Summed counts of each phase.
+    channels : slice
+        The channels used.
+
+    Returns
+    -------
+    log_templates : (C', T) float32 ndarray
+        Log of each normalised template on ``channels``.
+    dominant, other : (T,) int ndarray
+        The phase holding the larger share of each template, and the other (itself for a pure phase).
+    """
+    s = np.asarray(sums, np.float64)[:, channels] + 0.5
+    s /= s.sum(1, keepdims=True)
+    k = s.shape[0]
+    cols, dom, oth = [], [], []
+    for d in range(k):
+        cols.append(s[d])
+        dom.append(d)
+        oth.append(d)
+        for o in range(k):
+            if o != d:
+                for a in SHARES:
+                    cols.append(a * s[d] + (1 - a) * s[o])
+                    dom.append(d)
+                    oth.append(o)
+    return np.log(np.array(cols)).T.astype(np.float32), np.array(dom), np.array(oth)
+
+
+def phases_nearby(labels, k, window=WINDOW):
+    """(K, H, W) bool: phase ``p`` holds a pixel of each pixel's ``window`` x ``window`` neighbourhood."""
+    lab = np.asarray(labels)
+    return np.stack([ndi.maximum_filter((lab == p).view(np.uint8), size=window, mode="nearest") > 0
+                     for p in range(k)])
+
+
+def best_phases(counts, nearby, own, log_templates, dominant, other):
+    """The dominant phase of the best hypothesis for each pixel (see the module docstring).
+
+    Parameters
+    ----------
+    counts : (N, C') ndarray or sparse matrix
+        The pixels' counts on the templates' channels.
+    nearby : (N, K) bool ndarray
+        Phases in each pixel's neighbourhood.
+    own : (N,) int ndarray
+        Each pixel's phase (kept on a tie).
+    log_templates, dominant, other
+        From :func:`mixture_templates`.
+
+    Returns
+    -------
+    (N,) int ndarray
+    """
+    n = own.size
+    if n == 0:
+        return own.copy()
+    ll = np.asarray(counts @ log_templates, np.float64)
+    ll[~(nearby[:, dominant] & nearby[:, other])] = -np.inf
+    k = nearby.shape[1]
+    best = np.full((n, k), -np.inf)
+    for d in range(k):
+        cols = dominant == d
+        if cols.any():
+            best[:, d] = ll[:, cols].max(1)
+    new = best.argmax(1)
+    rows = np.arange(n)
+    keep = best[rows, new] <= best[rows, own]
+    return np.where(keep, own, new)
+
+
+def _block(r0, r1, block, *, labels, nearby, channels, templates):
+    """Changed pixels of one row block: its first row, their flat indices within the block, their new
+    phase, and the (K, K, C) sums of the counts moved from each phase to each other."""
+    log_t, dom, oth = templates
+    k = nearby.shape[0]
+    lab = labels.ravel()
+    near = nearby.reshape(k, -1).T
+    at = np.flatnonzero((lab >= 0) & (near.sum(1) >= 2))
+    flat = block.reshape(-1, block.shape[-1])
+    if at.size == 0:
+        return r0, at, at, None
+    x = flat[at]
+    new = best_phases(csr_from_counts(x, channels), near[at], lab[at].astype(np.int64), log_t, dom, oth)
+    moved = new != lab[at]
+    at, old, new = at[moved], lab[at][moved].astype(np.int64), new[moved]
+    delta = np.zeros((k, k, flat.shape[1]))
+    if at.size:
+        np.add.at(delta, (old, new), x[moved].astype(np.float64))
+    return r0, at, new, delta
+
+
+def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window=WINDOW, block_rows=None,
+                        client=None):
+    """Give each boundary pixel to the dominant phase of the mixture that best explains it.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        A map of counts.
+    labels : (H, W) int ndarray
+        Phase of each pixel, -1 unassigned (unassigned pixels stay so, and are no phase's neighbours).
+    sums : (K, C) ndarray
+        Summed counts of each phase on the image's channels.
+    energy_range : (float, float or None)
+        The energy window (keV) of the likelihoods.
+    window : int
+        Neighbourhood whose phases a pixel may mix.
+    block_rows : int, optional
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    labels : (H, W) int16 ndarray
+    sums : (K, C) ndarray
+        Summed counts after the moves (no second pass over the map).
+    n_moved : int
+    """
+    lab = np.asarray(labels)
+    sums = np.asarray(sums, np.float64)
+    k = sums.shape[0]
+    if k < 2:
+        return lab.astype(np.int16), sums, 0
+    channels = energy_channels(image, energy_range)
+    nearby = phases_nearby(lab, k, window)
+    func = partial(_block, channels=channels, templates=mixture_templates(sums, channels))
+    parts = map_row_blocks(image, func, block_rows=block_rows, client=client,
+                           per_block=lambda r0, r1: {"labels": lab[r0:r1], "nearby": nearby[:, r0:r1]},
+                           message="mixed pixels")
+    out = lab.astype(np.int16).ravel().copy()
+    sums = sums.copy()
+    w = lab.shape[1]
+    n_moved = 0
+    for r0, at, new, delta in parts:
+        if delta is not None and at.size:
+            out[r0 * w + at] = new
+            sums += delta.sum(0) - delta.sum(1)
+            n_moved += at.size
+    return out.reshape(lab.shape), np.clip(sums, 0, None), n_moved
+
+
+def assign_mixed_phase_pixels(image, labels, k, spectra=None, energy_range=(0.1, None), *, block_rows=None,
+                              client=None):
+    """:func:`assign_mixed_pixels` on a phase map of ``k`` phases with its :class:`~phaselib.quantify.PhaseSpectra`
+    (computed when not given). Returns the new labels, their PhaseSpectra and the number of pixels moved."""
+    if spectra is None:
+        spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
+    new, sums, moved = assign_mixed_pixels(image, labels, spectra.sums, energy_range=energy_range,
+                                           block_rows=block_rows, client=client)
+    n_pix = np.bincount(new[new >= 0].ravel(), minlength=k)[:k]
+    return new, quantify.PhaseSpectra(sums, n_pix, spectra.energy_keV, spectra.total), moved

@@ -1,0 +1,81 @@
+"""Mixed boundary pixels go to the dominant phase of the mixture that explains them (phaselib.refine._unmix)."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib import datasets, quantify, refine
+from phaselib.pipeline import map_phases
+
+MINERALS = ["albite", "augite", "anorthite"]
+
+
+@pytest.fixture(scope="module")
+def stripes():
+    """Albite (left) beside augite (right) over a band of anorthite, the beam mixing neighbours (1 px)."""
+    truth = np.zeros((60, 80), np.int16)
+    truth[:, 40:] = 1
+    truth[40:] = 2
+    ids = truth.astype(np.int32) + 1
+    rock = datasets.make_rock(truth.shape, counts_per_pixel=300, minerals=MINERALS, texture=(truth, ids),
+                              beam_spread=1.0, seed=4)
+    assert np.array_equal(rock.labels, truth)
+    return rock
+
+
+def test_a_rim_of_a_third_phase_goes_back_to_the_two_grains(stripes):
+    """Anorthite lies between albite and augite in composition: a clustering may give it the mixed
+    pixels of their boundary. Those pixels go back to the grain each mostly is, and the anorthite
+    band (a phase of its own, on the same boundaries) keeps its pixels."""
+    truth = stripes.labels
+    rim = np.zeros_like(truth, bool)
+    rim[:40, 39:41] = True  # the albite | augite boundary (the mixed pixels of a 1-px beam), called anorthite
+    labels = np.where(rim, 2, truth).astype(np.int16)
+    spectra = quantify.phase_spectra(stripes.image, labels, 3)
+    new, sums, moved = refine.assign_mixed_pixels(stripes.image, labels, spectra.sums)
+    assert np.mean(new[rim] == truth[rim]) >= 0.9
+    assert np.mean(new[rim] == 2) < 0.05
+    assert np.mean(new[truth == 2] == 2) >= 0.99  # the anorthite band stays, its boundary pixels too
+    assert np.mean(new[~rim] == truth[~rim]) >= 0.995
+    assert moved == np.count_nonzero(new != labels)
+    np.testing.assert_allclose(sums, quantify.phase_spectra(stripes.image, new, 3).sums)
+
+
+def test_inner_pixels_and_unassigned_pixels_are_left(stripes):
+    """Only pixels of a boundary are tested; unassigned ones stay unassigned."""
+    labels = stripes.labels.copy()
+    labels[5:8, 5:8] = -1
+    spectra = quantify.phase_spectra(stripes.image, labels, 3)
+    new, _, _ = refine.assign_mixed_pixels(stripes.image, labels, spectra.sums)
+    assert np.all(new[5:8, 5:8] == -1)
+    near = refine._unmix.phases_nearby(labels, 3).sum(0) >= 2
+    assert np.array_equal(new[~near], labels[~near])
+
+
+def test_one_phase_is_left_alone(stripes):
+    labels = np.zeros(stripes.labels.shape, np.int16)
+    spectra = quantify.phase_spectra(stripes.image, labels, 1)
+    new, sums, moved = refine.assign_mixed_pixels(stripes.image, labels, spectra.sums)
+    assert moved == 0 and np.array_equal(new, labels)
+
+
+def test_map_phases_gains_on_a_rock_with_mixed_pixels():
+    """The rich basalt (mixed pixels along every boundary, zoning, glass) at 200 counts/px, with the true
+    number of phases: measured ARI 0.90 without the test, 0.95 with it."""
+    rock = datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=200, seed=2)
+    k = len(np.unique(rock.labels))
+    plain = map_phases(rock.image, n_phases=k, mixed_pixels=False)
+    mixed = map_phases(rock.image, n_phases=k)
+    a0 = adjusted_rand_score(rock.labels.ravel(), plain.labels.ravel())
+    a1 = adjusted_rand_score(rock.labels.ravel(), mixed.labels.ravel())
+    assert a1 >= 0.93 and a1 >= a0 + 0.02, (a0, a1)
+    assert mixed.params["mixed_pixels"]["moved"] > 0 and "mixed_pixels" not in plain.params
+    np.testing.assert_allclose(mixed.spectra.sums, quantify.phase_spectra(rock.image, mixed.labels,
+                                                                          mixed.n_phases).sums)
+
+
+def test_low_counts_are_left_to_the_spatial_prior():
+    rock = datasets.make_rock((60, 80), counts_per_pixel=20, seed=1)
+    assert "mixed_pixels" not in map_phases(rock.image).params
+    with pytest.raises(ValueError, match="mixed_pixels"):
+        map_phases(rock.image, mixed_pixels="yes")
