@@ -13,7 +13,10 @@ cut the grain map into slivers. The test, pixel by pixel, for the pixels of a bo
   (the pixel's total is given: brightness and topography do not count), the phase spectra
   being the summed spectra of the phases (half a count added to every channel, so no channel
   is impossible);
-* the pixel goes to the dominant phase of the best hypothesis.
+* to each phase's best score is added ``NEIGHBOUR_WEIGHT`` (1 nat) per pixel of its 8 neighbours
+  that it holds (a tie between mixtures of nearly equal shares goes to the side its neighbours
+  are on, so the outlines are not left ragged);
+* the pixel goes to the phase with the best total; its own phase keeps it on a tie.
 
 Assumptions, stated: a pixel mixes at most two phases, and they are among its neighbours' (the
 beam's spread is about a pixel); a phase's summed spectrum is its pure spectrum (its mixed
@@ -23,7 +26,8 @@ when it explains them best. Per pixel this needs counts (at 20-60 counts/px the 
 too flat and the test moves pixels at random: it is used on maps of :data:`MIN_COUNTS` counts/px
 or more, where no spatial prior smooths the map). Measured on the rich synthetic presets at
 200 counts/px (true number of phases, ARI against the truth): basalt 0.90 -> 0.95, dacite 0.90
--> 0.93, granite 0.975 -> 0.99; phenocrysts with a 1.5 px beam 0.945 -> 0.96.
+-> 0.93, granite 0.975 -> 0.99; phenocrysts with a 1.5 px beam 0.945 -> 0.97 (0.96 without the
+neighbours' weight, and grains cut more often along the ragged outlines).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from ..preprocess import energy_channels
 
 #: the neighbourhood whose phases a pixel may mix (pixels)
 WINDOW = 3
+#: log-likelihood (nats) added to a phase's score per pixel of the 8 neighbours it holds
+NEIGHBOUR_WEIGHT = 1.0
 #: shares of the dominant phase in the two-phase mixtures tried (1.0, the pure phase, is always tried)
 SHARES = (0.9, 0.8, 0.7, 0.6, 0.55)
 #: mean counts per pixel from which the test is used (that of :data:`phaselib.lowcount.LOW_COUNTS`)
@@ -82,26 +88,28 @@ def mixture_templates(sums, channels=slice(None)):
     return np.log(np.array(cols)).T.astype(np.float32), np.array(dom), np.array(oth)
 
 
-def phases_nearby(labels, k, window=WINDOW):
-    """(K, H, W) bool: phase ``p`` holds a pixel of each pixel's ``window`` x ``window`` neighbourhood."""
+def neighbour_counts(labels, k, window=WINDOW):
+    """(K, H, W) uint8: pixels of phase ``p`` in each pixel's ``window`` x ``window`` neighbourhood, itself included."""
     lab = np.asarray(labels)
-    return np.stack([ndi.maximum_filter((lab == p).view(np.uint8), size=window, mode="nearest") > 0
-                     for p in range(k)])
+    ones = np.ones((window, window), np.uint8)
+    return np.stack([ndi.convolve((lab == p).view(np.uint8), ones, mode="nearest") for p in range(k)])
 
 
-def best_phases(counts, nearby, own, log_templates, dominant, other):
+def best_phases(counts, around, own, log_templates, dominant, other, weight=NEIGHBOUR_WEIGHT):
     """The dominant phase of the best hypothesis for each pixel (see the module docstring).
 
     Parameters
     ----------
     counts : (N, C') ndarray or sparse matrix
         The pixels' counts on the templates' channels.
-    nearby : (N, K) bool ndarray
-        Phases in each pixel's neighbourhood.
+    around : (N, K) int ndarray
+        Pixels of each phase in each pixel's neighbourhood, itself included (:func:`neighbour_counts`).
     own : (N,) int ndarray
         Each pixel's phase (kept on a tie).
     log_templates, dominant, other
         From :func:`mixture_templates`.
+    weight : float
+        Added to a phase's score per neighbour it holds.
 
     Returns
     -------
@@ -110,28 +118,32 @@ def best_phases(counts, nearby, own, log_templates, dominant, other):
     n = own.size
     if n == 0:
         return own.copy()
+    around = np.asarray(around)
     ll = np.asarray(counts @ log_templates, np.float64)
-    ll[~(nearby[:, dominant] & nearby[:, other])] = -np.inf
-    k = nearby.shape[1]
+    ll[~((around[:, dominant] > 0) & (around[:, other] > 0))] = -np.inf
+    k = around.shape[1]
     best = np.full((n, k), -np.inf)
     for d in range(k):
         cols = dominant == d
         if cols.any():
             best[:, d] = ll[:, cols].max(1)
-    new = best.argmax(1)
     rows = np.arange(n)
+    support = around.astype(np.float64)
+    support[rows, own] -= 1  # the neighbours, not the pixel itself
+    best += weight * support
+    new = best.argmax(1)
     keep = best[rows, new] <= best[rows, own]
     return np.where(keep, own, new)
 
 
-def _block(r0, r1, block, *, labels, nearby, channels, templates):
+def _block(r0, r1, block, *, labels, around, channels, templates):
     """Changed pixels of one row block: its first row, their flat indices within the block, their new
     phase, and the (K, K, C) sums of the counts moved from each phase to each other."""
     log_t, dom, oth = templates
-    k = nearby.shape[0]
+    k = around.shape[0]
     lab = labels.ravel()
-    near = nearby.reshape(k, -1).T
-    at = np.flatnonzero((lab >= 0) & (near.sum(1) >= 2))
+    near = around.reshape(k, -1).T
+    at = np.flatnonzero((lab >= 0) & ((near > 0).sum(1) >= 2))
     flat = block.reshape(-1, block.shape[-1])
     if at.size == 0:
         return r0, at, at, None
@@ -177,10 +189,10 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
     if k < 2:
         return lab.astype(np.int16), sums, 0
     channels = energy_channels(image, energy_range)
-    nearby = phases_nearby(lab, k, window)
+    around = neighbour_counts(lab, k, window)
     func = partial(_block, channels=channels, templates=mixture_templates(sums, channels))
     parts = map_row_blocks(image, func, block_rows=block_rows, client=client,
-                           per_block=lambda r0, r1: {"labels": lab[r0:r1], "nearby": nearby[:, r0:r1]},
+                           per_block=lambda r0, r1: {"labels": lab[r0:r1], "around": around[:, r0:r1]},
                            message="mixed pixels")
     out = lab.astype(np.int16).ravel().copy()
     sums = sums.copy()
