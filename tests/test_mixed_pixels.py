@@ -79,3 +79,20 @@ def test_low_counts_are_left_to_the_spatial_prior():
     assert "mixed_pixels" not in map_phases(rock.image).params
     with pytest.raises(ValueError, match="mixed_pixels"):
         map_phases(rock.image, mixed_pixels="yes")
+
+
+def test_cli_map_says_what_moved_and_can_leave_it(stripes, tmp_path):
+    """``map`` records the pixels moved in summary.json; ``--no-mixed-pixels`` leaves the clustering's."""
+    import json
+
+    from phaselib.io import save
+    from tests._badfiles import cli_main
+
+    path = save(stripes.image, tmp_path / "stripes.hspy")
+    summaries = []
+    for extra in ([], ["--no-mixed-pixels"]):
+        out = tmp_path / f"out{len(extra)}"
+        code, err = cli_main(["map", str(path), "--out", str(out), "--n-phases", "3", "--quiet", *extra])
+        assert code == 0, err
+        summaries.append(json.loads((out / "summary.json").read_text())["params"])
+    assert summaries[0]["mixed_pixels"]["moved"] >= 0 and "mixed_pixels" not in summaries[1]

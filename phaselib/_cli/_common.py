@@ -125,6 +125,9 @@ def add_input_options(m):
     m.add_argument("--beta", type=_number(0), default=2.0, help="strength of the spatial prior")
     m.add_argument("--no-refine", action="store_true",
                    help="keep the clustering's phases (no seeding of missed phases, no merging of alike ones)")
+    m.add_argument("--no-mixed-pixels", action="store_true",
+                   help="leave the boundary pixels in the clustering's phases (no reassignment to the dominant "
+                   "phase of the mixture that explains them)")
     m.add_argument("--no-minerals", action="store_true", help="do not name the phases' minerals")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
 

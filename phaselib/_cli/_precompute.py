@@ -49,7 +49,8 @@ def run(args):
                           membership_threshold=args.membership_threshold, random_state=args.seed,
                           block_rows=args.block_rows, sample_pixels=args.sample_pixels or None, client=client,
                           spatial_prior=spatial_prior(args), beta=args.beta,
-                          refine_phases=not args.no_refine, name_minerals=not args.no_minerals)
+                          refine_phases=not args.no_refine, mixed_pixels=not args.no_mixed_pixels,
+                          name_minerals=not args.no_minerals)
     if bar is not None:
         bar.close()
     res = load_results(path)
