@@ -260,7 +260,8 @@ class Session(SessionFile, T.HasTraits):
 
     def refined_clusters(self):
         """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
-        chosen number kept by merging the most alike), once per clustering; ``refinement`` says what."""
+        chosen number kept by merging the most alike) and, from 150 counts/px, the mixed-pixel test
+        (:func:`phaselib.refine.assign_mixed_pixels`), once per clustering; ``refinement`` says what."""
         clus = self.clustering
         if not self.image.is_counts:  # refine's chi-square assumes counts: an intensity cube keeps its clusters
             self._refined = (clus, clus.labels.reshape(self.image.shape[:2]).astype(np.int16), [])
@@ -270,7 +271,11 @@ class Session(SessionFile, T.HasTraits):
             m = min(self.pca.n_components, self.n_components + 8)
             ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
                                        n_phases=self.n_clusters)
-            self._refined = (clus, ref.labels, ref.changes)
+            labels = ref.labels  # mixed boundary pixels to their dominant phase, as map_phases does
+            if float(self.pca.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
+                labels = refine.assign_mixed_phase_pixels(self.image, labels, ref.n_phases, ref.spectra,
+                                                          self.pca.params["energy_range"])[0]
+            self._refined = (clus, labels, ref.changes)
         self.refinement = tuple(self._refined[2])
         return self._refined[1]
 
