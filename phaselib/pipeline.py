@@ -196,8 +196,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     mixed_pixels : bool
         Give each boundary pixel to the dominant phase of the two-phase mixture of the phases around
         it that best explains its counts (:func:`phaselib.refine.assign_mixed_pixels`: no rims of a
-        third phase between two grains); off the spatial-prior path, from
-        :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px. Pixels moved: ``params["mixed_pixels"]``.
+        third phase between two grains), from :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px.
+        Pixels moved: ``params["mixed_pixels"]``.
     name_minerals : bool
         Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
         the beam energy): ``PhaseMap.minerals``, the ``mineral`` column of ``phases.csv``.
@@ -238,7 +238,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         spatial_prior = False
     if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
-                           client, timings, say, refine_phases, name_minerals)
+                           client, timings, say, refine_phases, name_minerals, mixed_pixels)
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
@@ -291,11 +291,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         timings["refine"] = time.perf_counter() - t
     if mixed_pixels and not intensity and float(dec.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
         say(0.72, "mixed pixels")
-        t = time.perf_counter()
-        labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
-                                                                  block_rows=block_rows, client=client)
-        params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE)
-        timings["mixed_pixels"] = time.perf_counter() - t
+        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client)
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
@@ -330,7 +326,7 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
     if not image.is_eds:  # no X-ray lines on another axis or in intensities
         lines = [[] for _ in range(k)]
     else:
-        lines = _named_lines(image, spectra, elements)
+        lines = quantify.phase_lines(spectra.sums, image.energy_keV, elements=elements, beam_energy=image.beam_energy)
     timings["quantify"] = time.perf_counter() - t
     minerals = ()
     if name_minerals and image.beam_energy and image.is_eds:
@@ -347,17 +343,6 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
         info.update(signal=image.signal, axis_name=image.name, axis_units=image.units)
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
                     clus, info, tuple(minerals))
-
-
-def _named_lines(image, spectra, elements):
-    """The strongest named X-ray lines of each phase (EDS maps only)."""
-    try:
-        lines = [quantify.identify_lines(s, image.energy_keV, elements=elements,
-                                         beam_energy=image.beam_energy) for s in spectra.sums]
-    except ValueError:  # unknown element symbols in the file's metadata
-        lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy)
-                 for s in spectra.sums]
-    return lines
 
 
 #: what map_phases does not do for an intensity cube (``params["notes"]``)
@@ -380,7 +365,7 @@ def _check_intensity(method, spatial_prior, energy_range):
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,
-                refine_phases, name_minerals):
+                refine_phases, name_minerals, mixed_pixels):
     """Low-count path: Poisson mixture + Potts prior (its own PCA + k-means start on a binned copy),
     then the usual measures, with the phase sums the EM's blocks already give."""
     t = time.perf_counter()
@@ -396,5 +381,18 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
     params = dict(method=method, spatial_prior=True, n_phases=k, n_components=dec.suggested_n_components,
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
-    return _measure(image, low.labels, k, method, params, timings, dec, clus, block_rows, client, say,
-                    spectra=low.phase_sums, name_minerals=name_minerals)
+    labels, spectra = low.labels, low.phase_sums
+    if mixed_pixels and low.params["mean_counts"] >= refine.MIXED_MIN_COUNTS:
+        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client)
+    return _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say,
+                    spectra=spectra, name_minerals=name_minerals)
+
+
+def _mixed(image, labels, k, spectra, params, timings, block_rows, client):
+    """Mixed boundary pixels to their dominant phase (:func:`refine.assign_mixed_pixels`), noted in params."""
+    t = time.perf_counter()
+    labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
+                                                              block_rows=block_rows, client=client)
+    params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE)
+    timings["mixed_pixels"] = time.perf_counter() - t
+    return labels, spectra

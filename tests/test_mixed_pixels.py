@@ -77,6 +77,10 @@ def test_map_phases_gains_on_a_rock_with_mixed_pixels():
 def test_low_counts_are_left_to_the_spatial_prior():
     rock = datasets.make_rock((60, 80), counts_per_pixel=20, seed=1)
     assert "mixed_pixels" not in map_phases(rock.image).params
+    rich = datasets.make_rich_rock((100, 150), kind="granite", counts_per_pixel=120, seed=1)
+    res = map_phases(rich.image)  # the spatial-prior path, then the test (120 >= MIXED_MIN_COUNTS)
+    assert res.params["spatial_prior"] and res.params["mixed_pixels"]["moved"] > 0
+    np.testing.assert_allclose(res.spectra.sums, quantify.phase_spectra(rich.image, res.labels, res.n_phases).sums)
     with pytest.raises(ValueError, match="mixed_pixels"):
         map_phases(rock.image, mixed_pixels="yes")
 

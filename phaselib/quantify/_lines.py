@@ -175,3 +175,12 @@ def main_elements(lines, n=4):
         if f["element"] not in out:
             out.append(f["element"])
     return out[:n]
+
+
+def phase_lines(sums, energy_keV, *, elements=None, beam_energy=None):
+    """The strongest named X-ray lines of each phase spectrum (:func:`identify_lines`); ``elements``
+    (e.g. a file's metadata) are dropped when one of them is not an element symbol."""
+    try:
+        return [identify_lines(s, energy_keV, elements=elements, beam_energy=beam_energy) for s in sums]
+    except ValueError:
+        return [identify_lines(s, energy_keV, beam_energy=beam_energy) for s in sums]
