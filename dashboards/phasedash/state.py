@@ -151,8 +151,7 @@ class Session(SessionFile, T.HasTraits):
         """Summed spectrum of a pixel or of the rectangle ``[row:row1, col:col1]``."""
         self._need(self.image, "Load a map first.")
         h, w = self.image.shape[:2]
-        row1 = row + 1 if row1 is None else row1
-        col1 = col + 1 if col1 is None else col1
+        row1, col1 = (row + 1 if row1 is None else row1), (col + 1 if col1 is None else col1)
         r0, r1 = sorted((int(np.clip(row, 0, h - 1)), int(np.clip(row1, 1, h))))
         c0, c1 = sorted((int(np.clip(col, 0, w - 1)), int(np.clip(col1, 1, w))))
         r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)
@@ -242,8 +241,7 @@ class Session(SessionFile, T.HasTraits):
             raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
         key = (self.n_clusters, beta)
         if self._spatial is None or self._spatial[0] is not self.image or self._spatial[1] != key:
-            lc = map_lowcount(self.image, n_phases=self.n_clusters, beta=beta)
-            self._spatial = (self.image, key, lc.labels, tuple(lc.params["refinement"]))
+            self._keep_spatial(map_lowcount(self.image, n_phases=self.n_clusters, beta=beta), key)
         self.beta, self.refinement = beta, self._spatial[3]
         return self._spatial[2]
 
@@ -254,13 +252,13 @@ class Session(SessionFile, T.HasTraits):
 
         self._need(self.image, "Load a map first.")
         lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
-        self._spatial = (self.image, (lc.n_phases, float(self.beta)), lc.labels, tuple(lc.params["refinement"]))
+        self._keep_spatial(lc, (lc.n_phases, float(self.beta)))
         self.n_clusters = max(lc.n_phases, 2)
         return lc
 
     def refined_clusters(self):
         """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
-        chosen number kept by merging the most alike) and, from 150 counts/px, the mixed-pixel test
+        chosen number kept by merging the most alike) and, from 100 counts/px, the mixed-pixel test
         (:func:`phaselib.refine.assign_mixed_pixels`), once per clustering; ``refinement`` says what."""
         clus = self.clustering
         if not self.image.is_counts:  # refine's chi-square assumes counts: an intensity cube keeps its clusters
@@ -271,13 +269,19 @@ class Session(SessionFile, T.HasTraits):
             m = min(self.pca.n_components, self.n_components + 8)
             ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
                                        n_phases=self.n_clusters)
-            labels = ref.labels  # mixed boundary pixels to their dominant phase, as map_phases does
-            if float(self.pca.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
-                labels = refine.assign_mixed_phase_pixels(self.image, labels, ref.n_phases, ref.spectra,
-                                                          self.pca.params["energy_range"])[0]
-            self._refined = (clus, labels, ref.changes)
+            self._refined = (clus, self._unmixed(ref.labels, ref.spectra), ref.changes)
         self.refinement = tuple(self._refined[2])
         return self._refined[1]
+
+    def _keep_spatial(self, lc, key):
+        self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
+
+    def _unmixed(self, labels, spectra):
+        """From 100 counts/px, mixed boundary pixels to their dominant phase, as map_phases does."""
+        if self.pca is None or float(self.pca.pixel_sums.mean()) < refine.MIXED_MIN_COUNTS:
+            return labels
+        return refine.assign_mixed_phase_pixels(self.image, labels, int(labels.max()) + 1, spectra,
+                                                self.pca.params["energy_range"])[0]
 
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
@@ -288,13 +292,9 @@ class Session(SessionFile, T.HasTraits):
         h, w = self.image.shape[:2] if self.image is not None else (0, 0)
         if source in ("clusters", "spatial"):
             self._need(self.clustering, "Run a clustering first.")
-            if source == "spatial":
-                labels = self.spatial_labels(beta).astype(np.int16)
-            else:
-                labels = self.refined_clusters()
+            labels = self.spatial_labels(beta).astype(np.int16) if source == "spatial" else self.refined_clusters()
             labels = segment.clean_labels(labels, min_size)
-            otsu = self.otsu
-            overrides = self.overrides
+            otsu, overrides = self.otsu, self.overrides
         elif source == "loadings":
             maps = self.abundances()
             overrides = {int(k): float(v) for k, v in (self.overrides if overrides is None else overrides).items()}
@@ -318,8 +318,7 @@ class Session(SessionFile, T.HasTraits):
     def measure(self):
         """Phase spectra and their named lines for the current labels."""
         self._need(self.labels, "Make a phase map first.")
-        k = max(int(self.labels.max()) + 1, 1)
-        labels = self.labels
+        labels, k = self.labels, max(int(self.labels.max()) + 1, 1)
         sp = self._sums_from_last(labels, k) or quantify.phase_spectra(self.image, labels, k)
         self._sums_of = (self.image, labels, sp)
         lines = [named_lines(self.image, s) if n else [] for s, n in zip(sp.sums, sp.n_pixels)]
