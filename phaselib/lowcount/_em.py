@@ -300,15 +300,21 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     # alike down to the number asked for
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
                                                    beam_energy=image.beam_energy)
+    gone = []
+    if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
+        sums, gone = _drop_bands(merged_lab.reshape(h, w), sums, k_req)
+        merged_lab = np.where(np.isin(merged_lab, [g["phase"] for g in gone]), -1, merged_lab)
+        changes += gone
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
         alive = np.flatnonzero(sums.sum(1) > 0)
         merged_lab, sums2, more = refine.merge_phases(
-            PhaseSpectra(sums[alive], np.bincount(merged_lab, minlength=len(sums))[alive], energy),
-            np.searchsorted(alive, merged_lab), n_phases=k_req, beam_energy=image.beam_energy)
+            PhaseSpectra(sums[alive], np.bincount(merged_lab[merged_lab >= 0], minlength=len(sums))[alive], energy),
+            np.where(merged_lab >= 0, np.searchsorted(alive, merged_lab), -1), n_phases=k_req,
+            beam_energy=image.beam_energy)
         sums = np.zeros_like(sums)
         sums[alive] = sums2
         merged += [dict(m, phase=int(alive[m["phase"]]), into=int(alive[m["into"]])) for m in more]
-    if merged:
+    if merged or gone:
         keep = np.flatnonzero(sums.sum(1) > 0)
         spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
@@ -325,6 +331,20 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
             f"{k_req} phases asked for, {n_found} found chemically distinct: more would cut a phase into "
             "pieces of one chemistry")))
     return q, spectra, changes
+
+
+def _drop_bands(labels, sums, k_req):
+    """With more phases than asked for, first those that are bands of mixed pixels between two
+    others (:func:`phaselib.refine.boundary_phases`' band test), smallest first, down to ``k_req``:
+    a mixture phase is unlike every mineral by the merge test's measure (it holds the elements of
+    both), so the merge down to ``k_req`` would join two distinct minerals instead. Returns the
+    sums without them (their pixels go where EM puts them) and the changes."""
+    extra = np.count_nonzero(sums.sum(1) > 0) - k_req
+    bands = sorted(refine.boundary_phases(labels, sums, edges=False), key=lambda g: g["n_pixels"])[:extra]
+    sums = sums.copy()
+    for g in bands:
+        sums[g["phase"]] = 0
+    return sums, bands
 
 
 class _Shares:
