@@ -295,14 +295,13 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         labels = q.argmax(-1).ravel()
         hard = _one_hot_sums(wb, labels, q.shape[-1])
     n_pix = np.bincount(labels, minlength=hard.shape[0])
-    # pieces of one chemistry are merged even when a number was asked for (at low counts EM
-    # splits a dominant phase along its noise before it finds a small phase); then the most
-    # alike down to the number asked for
+    # pieces of one chemistry are merged even when a number was asked for (EM splits a dominant phase
+    # along its noise before it finds a small phase); then bands of mixed pixels, the most alike
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
                                                    beam_energy=image.beam_energy)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
-        sums, gone = _drop_bands(merged_lab.reshape(h, w), sums, k_req)
+        sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req)
         merged_lab = np.where(np.isin(merged_lab, [g["phase"] for g in gone]), -1, merged_lab)
         changes += gone
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
@@ -331,20 +330,6 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
             f"{k_req} phases asked for, {n_found} found chemically distinct: more would cut a phase into "
             "pieces of one chemistry")))
     return q, spectra, changes
-
-
-def _drop_bands(labels, sums, k_req):
-    """With more phases than asked for, first those that are bands of mixed pixels between two
-    others (:func:`phaselib.refine.boundary_phases`' band test), smallest first, down to ``k_req``:
-    a mixture phase is unlike every mineral by the merge test's measure (it holds the elements of
-    both), so the merge down to ``k_req`` would join two distinct minerals instead. Returns the
-    sums without them (their pixels go where EM puts them) and the changes."""
-    extra = np.count_nonzero(sums.sum(1) > 0) - k_req
-    bands = sorted(refine.boundary_phases(labels, sums, edges=False), key=lambda g: g["n_pixels"])[:extra]
-    sums = sums.copy()
-    for g in bands:
-        sums[g["phase"]] = 0
-    return sums, bands
 
 
 class _Shares:

@@ -254,3 +254,17 @@ def new_phases(labels, phase_sums, energy_keV, key, band_sums, band_keV, *, beam
                          "chemically distinct from every phase")
              for j in kept]
     return out, notes
+
+
+def drop_bands(labels, sums, k_req):
+    """With more phases than asked for, first those that are bands of mixed pixels between two
+    others (:func:`phaselib.refine.boundary_phases`' band test), smallest first, down to ``k_req``:
+    a mixture phase is unlike every mineral by the merge test's measure (it holds the elements of
+    both), so the merge down to ``k_req`` would join two distinct minerals instead. Returns the
+    sums without them (their pixels go where EM puts them) and the changes."""
+    extra = np.count_nonzero(sums.sum(1) > 0) - k_req
+    bands = sorted(refine.boundary_phases(labels, sums, edges=False), key=lambda g: g["n_pixels"])[:extra]
+    sums = sums.copy()
+    for g in bands:
+        sums[g["phase"]] = 0
+    return sums, bands
