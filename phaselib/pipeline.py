@@ -196,7 +196,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     mixed_pixels : bool
         Give each boundary pixel to the dominant phase of the two-phase mixture of the phases around
         it that best explains its counts (:func:`phaselib.refine.assign_mixed_pixels`: no rims of a
-        third phase between two grains), from :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px.
+        third phase between two grains), from :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px (below
+        100 with a margin: :func:`phaselib.refine.mixed_margin`).
         Pixels moved: ``params["mixed_pixels"]``.
     name_minerals : bool
         Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
@@ -291,7 +292,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         timings["refine"] = time.perf_counter() - t
     if mixed_pixels and not intensity and float(dec.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
         say(0.72, "mixed pixels")
-        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client)
+        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client, dec.pixel_sums.mean())
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
@@ -381,18 +382,18 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
     params = dict(method=method, spatial_prior=True, n_phases=k, n_components=dec.suggested_n_components,
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
-    labels, spectra = low.labels, low.phase_sums
-    if mixed_pixels and low.params["mean_counts"] >= refine.MIXED_MIN_COUNTS:
-        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client)
+    labels, spectra, mean = low.labels, low.phase_sums, low.params["mean_counts"]
+    if mixed_pixels and mean >= refine.MIXED_MIN_COUNTS:
+        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client, mean)
     return _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
 
-def _mixed(image, labels, k, spectra, params, timings, block_rows, client):
+def _mixed(image, labels, k, spectra, params, timings, block_rows, client, mean_counts):
     """Mixed boundary pixels to their dominant phase (:func:`refine.assign_mixed_pixels`), noted in params."""
-    t = time.perf_counter()
+    t, margin = time.perf_counter(), refine.mixed_margin(float(mean_counts))
     labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
-                                                              block_rows=block_rows, client=client)
-    params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE)
+                                                              margin=margin, block_rows=block_rows, client=client)
+    params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE, margin=margin)
     timings["mixed_pixels"] = time.perf_counter() - t
     return labels, spectra

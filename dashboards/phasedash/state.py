@@ -258,7 +258,7 @@ class Session(SessionFile, T.HasTraits):
 
     def refined_clusters(self):
         """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
-        chosen number kept by merging the most alike) and, from 100 counts/px, the mixed-pixel test
+        chosen number kept by merging the most alike) and, from 40 counts/px, the mixed-pixel test
         (:func:`phaselib.refine.assign_mixed_pixels`), once per clustering; ``refinement`` says what."""
         clus = self.clustering
         if not self.image.is_counts:  # refine's chi-square assumes counts: an intensity cube keeps its clusters
@@ -277,11 +277,12 @@ class Session(SessionFile, T.HasTraits):
         self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
 
     def _unmixed(self, labels, spectra):
-        """From 100 counts/px, mixed boundary pixels to their dominant phase, as map_phases does."""
-        if self.pca is None or float(self.pca.pixel_sums.mean()) < refine.MIXED_MIN_COUNTS:
+        """From 40 counts/px, mixed boundary pixels to their dominant phase, as map_phases does."""
+        mean = 0.0 if self.pca is None else float(self.pca.pixel_sums.mean())
+        if mean < refine.MIXED_MIN_COUNTS:
             return labels
         return refine.assign_mixed_phase_pixels(self.image, labels, int(labels.max()) + 1, spectra,
-                                                self.pca.params["energy_range"])[0]
+                                                self.pca.params["energy_range"], margin=refine.mixed_margin(mean))[0]
 
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""

@@ -47,7 +47,9 @@ from ._split import halves, inside_pixels, is_mixture, split_phases
 from ._unmix import MIN_COUNTS as MIXED_MIN_COUNTS
 from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
+from ._unmix import low_count_margin as mixed_margin
 
 __all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
            "assign_mixed_pixels", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
-           "halves", "inside_pixels", "is_mixture", "merge_phases", "refine_phases", "seed_phases", "split_phases"]
+           "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "refine_phases", "seed_phases",
+           "split_phases"]
