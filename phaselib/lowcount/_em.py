@@ -298,7 +298,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     # pieces of one chemistry are merged even when a number was asked for (EM splits a dominant phase
     # along its noise before it finds a small phase); then bands of mixed pixels, the most alike
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
-                                                   beam_energy=image.beam_energy)
+                                                   beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
         sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req)

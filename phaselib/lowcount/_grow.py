@@ -29,12 +29,15 @@ Merge
     Finally phases that are not chemically distinct are merged
     (:func:`phaselib.refine.merge_phases`), even with a number of phases asked for: at low counts
     EM splits a dominant phase along its noise sooner than it finds a small phase, and pieces of
-    one chemistry are not phases. Then, with ``n_phases`` given, bands of mixed pixels between two
-    phases (:func:`phaselib.refine.boundary_phases`' band test) are dropped first (a mixture holds
-    the elements of both and so looks unlike every mineral to the merge test: on phenocrysts at 50
+    one chemistry are not phases (with ``n_phases`` given, "one chemistry" means every major
+    element's share within a factor 2, not 3: the user asked for phases that may differ as little
+    as titanomagnetite and ilmenite do, and noise pieces differ far less). Then, with
+    ``n_phases`` given, bands of mixed pixels between two phases
+    (:func:`phaselib.refine.boundary_phases`' band test) are dropped first (a mixture holds the
+    elements of both and so looks unlike every mineral to the merge test: on phenocrysts at 50
     counts/px with a 1.5 px beam, augite was merged into anorthite instead), and the most alike
-    are merged down to it; fewer phases than asked for are returned when no more are chemically distinct (recorded in
-    ``params["refinement"]``).
+    are merged down to it; fewer phases than asked for are returned when no more are chemically
+    distinct (recorded in ``params["refinement"]``).
     ``P_PIXEL`` (a chance of 1e-3 per pixel: a map of a million pixels holds about a thousand
     such pixels, spread over the bands and with their phase's chemistry, so they make no
     distinct candidate) and ``EXCESS`` were set on the real P45 map thinned to 22 counts/px
