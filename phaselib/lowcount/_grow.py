@@ -270,4 +270,27 @@ def drop_bands(labels, sums, k_req):
     sums = sums.copy()
     for g in bands:
         sums[g["phase"]] = 0
+    # then the smallest phases whose spectrum is a mixture taking 10 % or more of two others
+    n_pix = np.bincount(labels[labels >= 0].ravel(), minlength=len(sums))[:len(sums)]
+    for p in sorted(np.flatnonzero(sums.sum(1) > 0), key=lambda q: n_pix[q]):
+        if len(bands) >= extra:
+            break
+        alive = [q for q in np.flatnonzero(sums.sum(1) > 0) if q != p]
+        if len(alive) >= 2 and _mixes_two(sums[p], sums[alive]):
+            sums[p] = 0
+            bands.append(dict(action="dissolved", phase=int(p), n_pixels=int(n_pix[p]), reason=(
+                "its spectrum a mixture of two other phases' (mixed pixels), with fewer phases asked for")))
     return sums, bands
+
+
+def _mixes_two(spectrum, others, least=0.1):
+    """Whether a spectrum is a mixture (:func:`phaselib.refine.is_mixture`) taking ``least`` or more of
+    two of the ``others`` (summed spectra; normalised here)."""
+    from scipy.optimize import nnls
+
+    norm = lambda a: a / np.maximum(a.sum(-1, keepdims=True), 1e-300)  # noqa: E731
+    s, o = norm(np.asarray(spectrum, np.float64)), norm(np.asarray(others, np.float64))
+    if not refine.is_mixture(s, o):
+        return False
+    coef = np.sort(nnls(o.T, s)[0])[::-1]
+    return coef[1] >= least * coef.sum()
