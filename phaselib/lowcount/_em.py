@@ -295,8 +295,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         labels = q.argmax(-1).ravel()
         hard = _one_hot_sums(wb, labels, q.shape[-1])
     n_pix = np.bincount(labels, minlength=hard.shape[0])
-    # pieces of one chemistry are merged even when a number was asked for (EM splits a dominant phase
-    # along its noise before it finds a small phase); then bands of mixed pixels, the most alike
+    # pieces of one chemistry merged even with a number asked for (see _grow's docstring), then to that number
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
                                                    beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0)
     gone = []
@@ -318,9 +317,11 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += [dict(action="merged", **m) for m in merged]
-    labels = q.argmax(-1).ravel()  # rims of mixed pixels along boundaries are not phases
-    gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]), bands=False)
-    if gone:
+    for _ in range(3):  # rims and bands of mixed pixels along boundaries are not phases (again once dissolved)
+        labels = q.argmax(-1).ravel()
+        gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]))
+        if not gone:
+            break
         spectra = np.delete(spectra, [g["phase"] for g in gone], axis=0)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += gone
@@ -333,8 +334,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
 
 
 class _Shares:
-    """Rows of pooled band counts as square-root shares (the Poisson noise of a band about even),
-    computed when read."""
+    """Rows of pooled band counts as square-root shares (even Poisson noise per band), computed when read."""
 
     def __init__(self, pooled):
         self.pooled = pooled
