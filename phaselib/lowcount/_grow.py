@@ -33,7 +33,8 @@ Merge
     element's share within a factor 2, not 3: the user asked for phases that may differ as little
     as titanomagnetite and ilmenite do, and noise pieces differ far less). Then, with
     ``n_phases`` given, bands of mixed pixels between two phases
-    (:func:`phaselib.refine.boundary_phases`' band test) are dropped first (a mixture holds the
+    (:func:`phaselib.refine.boundary_phases`' band test), then small phases whose spectrum mixes
+    two others (:func:`drop_bands`), are dropped first (a mixture holds the
     elements of both and so looks unlike every mineral to the merge test: on phenocrysts at 50
     counts/px with a 1.5 px beam, augite was merged into anorthite instead), and the most alike
     are merged down to it; fewer phases than asked for are returned when no more are chemically
@@ -263,8 +264,9 @@ def drop_bands(labels, sums, k_req):
     """With more phases than asked for, first those that are bands of mixed pixels between two
     others (:func:`phaselib.refine.boundary_phases`' band test), smallest first, down to ``k_req``:
     a mixture phase is unlike every mineral by the merge test's measure (it holds the elements of
-    both), so the merge down to ``k_req`` would join two distinct minerals instead. Returns the
-    sums without them (their pixels go where EM puts them) and the changes."""
+    both), so the merge down to ``k_req`` would join two distinct minerals instead; then, still
+    smallest first, phases whose spectrum mixes two others (:func:`phaselib.refine.mixes_two`).
+    Returns the sums without them (their pixels go where EM puts them) and the changes."""
     extra = np.count_nonzero(sums.sum(1) > 0) - k_req
     bands = sorted(refine.boundary_phases(labels, sums, edges=False), key=lambda g: g["n_pixels"])[:extra]
     sums = sums.copy()
@@ -276,21 +278,10 @@ def drop_bands(labels, sums, k_req):
         if len(bands) >= extra:
             break
         alive = [q for q in np.flatnonzero(sums.sum(1) > 0) if q != p]
-        if len(alive) >= 2 and _mixes_two(sums[p], sums[alive]):
+        norm = sums[[p] + alive] / sums[[p] + alive].sum(1, keepdims=True)
+        if refine.mixes_two(norm[0], norm[1:]) is not None:
             sums[p] = 0
             bands.append(dict(action="dissolved", phase=int(p), n_pixels=int(n_pix[p]), reason=(
-                "its spectrum a mixture of two other phases' (mixed pixels), with fewer phases asked for")))
+                "mixed pixels: its spectrum a mixture of two other phases', dropped to reach the number "
+                "of phases asked for")))
     return sums, bands
-
-
-def _mixes_two(spectrum, others, least=0.1):
-    """Whether a spectrum is a mixture (:func:`phaselib.refine.is_mixture`) taking ``least`` or more of
-    two of the ``others`` (summed spectra; normalised here)."""
-    from scipy.optimize import nnls
-
-    norm = lambda a: a / np.maximum(a.sum(-1, keepdims=True), 1e-300)  # noqa: E731
-    s, o = norm(np.asarray(spectrum, np.float64)), norm(np.asarray(others, np.float64))
-    if not refine.is_mixture(s, o):
-        return False
-    coef = np.sort(nnls(o.T, s)[0])[::-1]
-    return coef[1] >= least * coef.sum()

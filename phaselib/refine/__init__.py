@@ -40,7 +40,7 @@ its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._mixed import boundary_phases, give_to_neighbours
+from ._mixed import boundary_phases, give_to_neighbours, mixes_two
 from ._refine import Refinement, describe_change, refine_phases
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
@@ -51,5 +51,5 @@ from ._unmix import low_count_margin as mixed_margin
 
 __all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
            "assign_mixed_pixels", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
-           "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "refine_phases", "seed_phases",
-           "split_phases"]
+           "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "refine_phases",
+           "seed_phases", "split_phases"]

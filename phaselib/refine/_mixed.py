@@ -86,18 +86,25 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     return out
 
 
-def _band_between(lab, p, spectrum, ids, phases, least=0.1, touch=0.2):
-    """Whether phase ``p`` (a band a few pixels wide) lies between the two phases it mixes: its
-    spectrum is a mixture (:func:`is_mixture`) taking ``least`` or more of two phases, and a share
-    ``touch`` or more of its pixels touches each of them. A phase the clustering split in two
-    (pixels speckled among its twin's) mixes its twin and touches little else."""
+def mixes_two(spectrum, phases, least=0.1):
+    """The two phases a (normalised) spectrum mixes, or None: it is a mixture of ``phases``
+    (:func:`is_mixture`) whose non-negative least-squares fit takes ``least`` or more of two of them."""
     from scipy.optimize import nnls
 
     if len(phases) < 2 or not is_mixture(spectrum, phases):
-        return False
+        return None
     coef, _ = nnls(np.asarray(phases, np.float64).T, np.asarray(spectrum, np.float64))
     top = np.argsort(coef)[::-1][:2]
-    if coef[top[1]] < least * coef.sum():
+    return None if coef[top[1]] < least * coef.sum() else top
+
+
+def _band_between(lab, p, spectrum, ids, phases, touch=0.2):
+    """Whether phase ``p`` (a band a few pixels wide) lies between the two phases it mixes
+    (:func:`mixes_two`), a share ``touch`` or more of its pixels touching each of them. A phase
+    the clustering split in two (pixels speckled among its twin's) mixes its twin and touches
+    little else."""
+    top = mixes_two(spectrum, phases)
+    if top is None:
         return False
     own = lab == p
     return all(np.count_nonzero(own & ndi.binary_dilation(lab == ids[i], np.ones((3, 3), bool))) >= touch * own.sum()
