@@ -11,8 +11,10 @@ Labels: 20 random pixels per class of the truth (:func:`~phaselib.classify.sampl
 ``--spots SEEDS`` (e.g. ``4-11``) also runs ``python -m phaselib spots`` (in process) with ``--method
 median`` and ``rf`` on :func:`~phaselib.datasets.make_spotty_radiograph` images (192 x 256), the left
 half labelled from the truth, and prints each one's F1 on the unlabelled right half.
-``--spots-brush square|cross`` takes as the truth (to train and to score) the spots as a hand would
-paint them, each pixel grown by a 3 x 3 square or a cross, as the lecture's annotated PNG is.
+``--spots-options open_beam=800,...`` passes options to the generator (brightness, clustering,
+density of the spots). ``--spots-brush square|cross`` takes as the truth (to train and to score)
+the spots as a hand would paint them, each pixel grown by a 3 x 3 square or a cross, as the
+lecture's annotated PNG is.
 Columns: balanced accuracy over all pixels against the truth, the cross-validated balanced
 accuracy on the labelled pixels, median seconds of features + fit + predict (``fit+predict``)
 and of the cross-validation (``cv``) over ``--repeat`` runs. Markdown table on stdout.
@@ -82,9 +84,9 @@ def run_one(image, truth, classifier, repeat, seed=1):
 BRUSHES = dict(none=None, cross=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool), square=np.ones((3, 3), bool))
 
 
-def spots_rows(seeds, methods=("median", "rf", "knn"), brush="none"):
+def spots_rows(seeds, methods=("median", "rf", "knn"), brush="none", options=None):
     """F1 on the unlabelled half of spotty radiographs, each method run through the CLI; with a
-    ``brush`` the truth is the spots grown by it (painted by hand)."""
+    ``brush`` the truth is the spots grown by it (painted by hand); ``options`` go to the generator."""
     import tempfile
     from pathlib import Path
 
@@ -97,7 +99,7 @@ def spots_rows(seeds, methods=("median", "rf", "knn"), brush="none"):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for seed in seeds:
-            s = datasets.make_spotty_radiograph((192, 256), seed=seed)
+            s = datasets.make_spotty_radiograph((192, 256), seed=seed, **(options or {}))
             truth = s.spots if BRUSHES[brush] is None else ndimage.binary_dilation(s.spots, BRUSHES[brush])
             mask = truth.astype(np.int8)
             mask[:, 128:] = -1
@@ -128,6 +130,8 @@ def main(argv=None):
     p.add_argument("--spots", metavar="A-B", help="also the spots CLI on spotty radiographs of seeds A..B")
     p.add_argument("--spots-brush", choices=sorted(BRUSHES), default="none",
                    help="spots painted by hand: each grown by a 3 x 3 square or a cross (truth and training)")
+    p.add_argument("--spots-options", default="", metavar="K=V,...",
+                   help="options of make_spotty_radiograph, e.g. open_beam=800,cluster_share=0.7")
     p.add_argument("--json", help="also write the rows here")
     args = p.parse_args(argv)
     rows = []
@@ -135,7 +139,8 @@ def main(argv=None):
     if args.spots:
         a, b = (int(v) for v in args.spots.split("-"))
         print("| seed | median F1 | rf F1 | knn F1 | rf - median |\n|---|---|---|---|---|")
-        spot_rows = spots_rows(range(a, b + 1), brush=args.spots_brush)
+        options = {k: float(v) for k, v in (kv.split("=") for kv in filter(None, args.spots_options.split(",")))}
+        spot_rows = spots_rows(range(a, b + 1), brush=args.spots_brush, options=options)
         gaps = [r["rf"] - r["median"] for r in spot_rows]
         print(f"\nrf - median: mean {np.mean(gaps):+.3f}, min {min(gaps):+.3f}, max {max(gaps):+.3f}\n")
     if args.maps == "none":

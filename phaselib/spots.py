@@ -7,13 +7,16 @@ unlabelled), as in the seeds' neutron-imaging lecture:
     A pixel is a spot when it exceeds its 3 x 3 median by more than a threshold; the threshold
     is the one with the best F1 on the labelled pixels.
 ``"rf"`` / ``"knn"`` (trained)
-    A random forest or k-nearest neighbours on a few local features of each pixel (its value,
-    its differences to the 3 x 3 and 5 x 5 medians, both also in units of the local Poisson
+    A random forest or k-nearest neighbours on a few local features of each pixel, all in units
+    of the local noise (its differences to the 3 x 3 and 5 x 5 medians in units of their Poisson
     noise, the local standard deviation, a Laplacian of Gaussian, the largest of its
-    neighbours' differences to their median, and its difference to the median of its 24
-    neighbours in units of their own spread, Poisson and texture together), trained on a balanced sample of the labelled
-    pixels (as many non-spots as spots); the probability threshold is then the one with the
-    best F1 on the labelled pixels (out-of-fold), since a balanced sample over-calls spots.
+    neighbours' differences to their median, the edge strength of the median image, and its
+    difference to the median of its 24 neighbours in units of their own spread, Poisson and
+    texture together), trained on a balanced sample of the labelled pixels (as many non-spots as
+    spots); the probability threshold is then the one with the best F1 on the labelled pixels
+    (out-of-fold), since a balanced sample over-calls spots. Features in counts (the value, the
+    differences to the medians) are left out: the labelled part of an image is often brighter or
+    darker than the rest, and a split learnt in counts does not carry over.
 
 A cleaned image replaces the spots by the median of the non-spot pixels around them.
 :func:`confusion` scores a detection against any truth mask.
@@ -31,8 +34,7 @@ from ._validate import check_array, check_choice, check_int
 __all__ = ["METHODS", "SpotDetection", "clean_spots", "confusion", "detect_spots", "spot_features"]
 
 METHODS = ("rf", "knn", "median")
-FEATURE_NAMES = ("value", "diff_med3", "diff_med5", "z_med3", "z_med5", "local_std", "log_sigma1",
-                 "neighbour_max_diff", "edge", "z_neighbours5")
+FEATURE_NAMES = ("z_med3", "z_med5", "local_std", "log_sigma1", "neighbour_max_diff", "edge", "z_neighbours5")
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +125,7 @@ def _neighbour_z(f, size=5, rows=256):
 
 
 def spot_features(image):
-    """(H * W, 10) float32 local features of every pixel (:data:`FEATURE_NAMES`)."""
+    """(H * W, 7) float32 local features of every pixel (:data:`FEATURE_NAMES`), in units of the local noise."""
     f = _check_image(image)
     med3 = ndimage.median_filter(f, size=3, mode="reflect")
     med5 = ndimage.median_filter(f, size=5, mode="reflect")
@@ -135,8 +137,8 @@ def spot_features(image):
     log = -ndimage.gaussian_laplace(f, 1.0)
     neigh = ndimage.maximum_filter(d3, footprint=np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool))
     edge = np.hypot(ndimage.sobel(med5, 0), ndimage.sobel(med5, 1))
-    x = np.stack([f, d3, d5, d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5,
-                  _neighbour_z(f)], axis=-1)
+    x = np.stack([d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5, _neighbour_z(f)],
+                 axis=-1)
     return x.reshape(-1, x.shape[-1]).astype(np.float32)
 
 
@@ -270,7 +272,7 @@ def _trained(x, flat_mask, method, n_train, n_folds, random_state):
     # the background: as many random pixels as spots (at least n_train), and as many of its hardest
     # ones (largest difference to the median in noise units: edges, texture) that a random sample misses
     n_neg = min(neg.size, max(n_train, n_pos))
-    hard = neg[np.argsort(-x[neg, 3])[:min(n_neg, neg.size)]]
+    hard = neg[np.argsort(-x[neg, 0])[:min(n_neg, neg.size)]]  # z_med3
     rest = np.setdiff1d(neg, hard, assume_unique=True)
     idx = np.concatenate([rng.choice(pos, n_pos, replace=False), hard,
                           rng.choice(rest, min(n_neg, rest.size), replace=False)])
