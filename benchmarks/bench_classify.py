@@ -23,6 +23,7 @@ and of the cross-validation (``cv``) over ``--repeat`` runs. Markdown table on s
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import io
 import json
@@ -139,7 +140,8 @@ def main(argv=None):
     if args.spots:
         a, b = (int(v) for v in args.spots.split("-"))
         print("| seed | median F1 | rf F1 | knn F1 | rf - median |\n|---|---|---|---|---|")
-        options = {k: float(v) for k, v in (kv.split("=") for kv in filter(None, args.spots_options.split(",")))}
+        pairs = (kv.split("=", 1) for kv in filter(None, args.spots_options.split(",")))
+        options = {k: ast.literal_eval(v) for k, v in pairs}  # numbers and True / False
         spot_rows = spots_rows(range(a, b + 1), brush=args.spots_brush, options=options)
         gaps = [r["rf"] - r["median"] for r in spot_rows]
         print(f"\nrf - median: mean {np.mean(gaps):+.3f}, min {min(gaps):+.3f}, max {max(gaps):+.3f}\n")

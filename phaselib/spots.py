@@ -272,7 +272,7 @@ def _trained(x, flat_mask, method, n_train, n_folds, random_state):
     # the background: as many random pixels as spots (at least n_train), and as many of its hardest
     # ones (largest difference to the median in noise units: edges, texture) that a random sample misses
     n_neg = min(neg.size, max(n_train, n_pos))
-    hard = neg[np.argsort(-x[neg, 0])[:min(n_neg, neg.size)]]  # z_med3
+    hard = neg[np.argsort(-x[neg, FEATURE_NAMES.index("z_med3")])[:min(n_neg, neg.size)]]
     rest = np.setdiff1d(neg, hard, assume_unique=True)
     idx = np.concatenate([rng.choice(pos, n_pos, replace=False), hard,
                           rng.choice(rest, min(n_neg, rest.size), replace=False)])
