@@ -50,6 +50,22 @@ def test_prior_and_em_are_what_make_it_work(rock20, labels20):
     assert plain.confusion is None
 
 
+def test_painted_pixels_keep_a_small_class_from_drifting_onto_a_larger_one():
+    """Rich basalt at 20 counts/px: titanomagnetite (3 %) beside ilmenite (1.2 %), both Fe-Ti oxides.
+
+    The first templates hold 400 counts each; with the confident pixels alone re-estimating them, the
+    ilmenite template won most titanomagnetite grains after one step and kept them (titanomagnetite recall
+    0.20, balanced accuracy 0.79); anchored to the painted pixels' spectra: 0.92.
+    """
+    rock = datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=20, seed=3)
+    labels = sample_labels(rock.labels, 20, random_state=0)
+    r = classify(rock.image, labels, n_folds=1)
+    truth, got = rock.labels.ravel(), r.labels.ravel()
+    recall = [np.mean(got[truth == c] == c) for c in range(rock.n_phases)]
+    assert min(recall) >= 0.7, dict(zip(rock.phase_names, np.round(recall, 3)))
+    assert balanced_accuracy_score(truth, got) >= 0.9
+
+
 @pytest.mark.parametrize("clf", ["knn", "rf"])
 def test_sklearn_classifiers_on_smoothed_pca_scores(clf):
     rock = datasets.make_rock((60, 80), counts_per_pixel=100, seed=2)

@@ -140,7 +140,7 @@ def check_labels(labels, shape):
     return index, flat[index], k, counts
 
 
-def classify(image, labels, *, classifier=DEFAULT_CLASSIFIER, class_names=None, beta=DEFAULT_BETA, n_iter=4,
+def classify(image, labels, *, classifier=DEFAULT_CLASSIFIER, class_names=None, beta=DEFAULT_BETA, n_iter=6,
              n_sweeps=10, intensity=False, smooth_features=True, n_components="auto", energy_range=(0.1, None),
              n_folds=5, max_train_per_class=2000, decomposition=None, random_state=0) -> Classification:
     """Classify every pixel of a map from a few labelled ones.

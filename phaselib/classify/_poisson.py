@@ -14,6 +14,13 @@ CLAMP_NATS = 1e4
 #: (soft posteriors of every pixel let a template drift toward a similar, larger phase: on the rich
 #: dacite at 20 counts/px, 0 -> 0.5 raises the balanced accuracy 0.874 -> 0.898, the glass 0.32 -> 0.50)
 CONFIDENT = 0.5
+#: each M-step's template is ``(1 - a) * (mean spectrum of the confident pixels) + a * (mean spectrum of the
+#: labelled pixels)``, with ``a`` starting at ANCHOR and halved at every step: the painted pixels steer the
+#: first steps, so that a class's template cannot drift onto a larger phase that its first, noisy template
+#: happened to win (400 counts: on the rich basalt at 20 counts/px the titanomagnetite template went to the
+#: ilmenite, on the dacite the K-feldspar one to the glass). On 16 rich basalt / dacite maps and label draws
+#: not used to choose it, balanced accuracy 0.911 / 0.899 -> 0.929 / 0.924 (worst 0.865 / 0.864 -> 0.927 / 0.921).
+ANCHOR = 0.5
 
 
 def one_hot(n_pixels, index, y, k):
@@ -69,12 +76,18 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
     q = one_hot(n, train_index, train_y, k)
     clamp = np.full((len(train_index), k), -CLAMP_NATS, np.float32)
     clamp[np.arange(len(train_index)), train_y] = 0.0
+    painted = _shares(weighted_sums(wb, q)[:, channels])
+    anchor = ANCHOR
     for it in range(n_iter):
-        # first pass: q is the training pixels' one-hot; then the confident posteriors of every pixel
-        if it and CONFIDENT > 0:
-            q = np.where(q >= CONFIDENT, q, 0)
-        sums = weighted_sums(wb, q)[:, channels]
-        spectra = normalise(smooth(sums, sigma), background)
+        # first pass: q is the training pixels' one-hot; then the confident posteriors of every pixel,
+        # pulled toward the painted pixels' spectra by a share that halves at every step
+        if it:
+            q = np.where(q >= CONFIDENT, q, 0) if CONFIDENT > 0 else q
+            mix = (1 - anchor) * _shares(weighted_sums(wb, q)[:, channels]) + anchor * painted
+            anchor /= 2
+        else:
+            mix = painted
+        spectra = normalise(smooth(mix, sigma), background)
         mass = q.sum(0).astype(np.float64)
         mean_counts = (q.T.astype(np.float64) @ totals) / np.maximum(mass, 1e-9)
         unary = loglik(wb, spectra, channels)
@@ -86,3 +99,9 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         sweeps = n_sweeps if it == n_iter - 1 else max(2, n_sweeps // 2)
         q = potts_mean_field(unary.reshape(h, w, k), beta, n_sweeps=sweeps).reshape(n, k)
     return q.reshape(h, w, k), spectra, mean_counts
+
+
+def _shares(sums):
+    """Rows of summed counts as shares of their totals (an empty row stays zero)."""
+    sums = np.asarray(sums, np.float64)
+    return sums / np.maximum(sums.sum(1, keepdims=True), 1e-12)
