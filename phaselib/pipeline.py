@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _hyperspy, decompose, identify, lowcount, quantify, refine, render, segment
+from . import _hyperspy, _intensity, decompose, identify, lowcount, quantify, refine, render, segment
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._image import SpectrumImage
@@ -141,8 +141,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         A HyperSpy map (eager or lazy, ``EDSSEMSpectrum`` included) is used without a copy
         (:func:`phaselib.load`). For ``signal="intensity"`` images (transmission...) the phases come
         from the spectral shapes (:func:`phaselib.decompose.shape_pca`), and what assumes counts is
-        skipped or refused (``params["notes"]``): the spatial prior, refinement, ``nmf-otsu``, X-ray
-        lines and mineral names.
+        skipped or refused (``params["notes"]``): the Poisson spatial prior, refinement, ``nmf-otsu``,
+        X-ray lines and mineral names; the spatial prior there is a Potts field over Gaussian regions
+        in the shape-score space (:func:`phaselib.lowcount.gaussian_potts`).
     method : {"pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu"}
         ``pca-kmeans`` (default): k-means on the Poisson-weighted PCA scores,
         normalised by each pixel's counts. ``gmm``: a Gaussian mixture in the same
@@ -183,7 +184,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel, estimated before any
         decomposition from about :data:`COUNT_SAMPLE_PIXELS` pixels (or from `decomposition`).
         On that path no full-resolution PCA is made: ``PhaseMap.decomposition`` is the PCA of
-        the binned map the EM started from (or the one given).
+        the binned map the EM started from (or the one given). Intensity cubes: "auto" and True
+        smooth the clusters (``pca-kmeans``, ``gmm``) with :func:`~phaselib.lowcount.gaussian_potts`.
     beta : float
         Strength of the spatial prior (see :func:`~phaselib.lowcount.map_lowcount`).
     refine_phases : bool
@@ -235,9 +237,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     timings = {}
     intensity = not image.is_counts
     if intensity:
-        energy_range = _check_intensity(method, spatial_prior, energy_range)
-        spatial_prior = False
-    if _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
+        energy_range = _intensity.check_intensity(method, energy_range)
+    if not intensity and _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
                            client, timings, say, refine_phases, name_minerals, mixed_pixels)
     t = time.perf_counter()
@@ -247,7 +248,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
                             energy_range=energy_range, random_state=random_state, block_rows=block_rows,
                             sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
     timings["pca"] = time.perf_counter() - t
-    n_comp = n_req or dec.suggested_n_components
+    n_comp = _intensity.n_components(dec.suggested_n_components, n_req, k_req) if intensity else \
+        (n_req or dec.suggested_n_components)
     # centred shapes (intensity): K regions span K - 1 directions
     k = max(k_req or (n_comp + 1 if dec.params.get("centred") else n_comp), 2)
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
@@ -281,7 +283,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         dec_out = dec
     spectra = None
     if intensity:
-        params.update(signal="intensity", notes=list(INTENSITY_NOTES))
+        labels = _intensity.smooth_regions(dec.features(n_comp), labels, method, spatial_prior, beta, params, timings)
+        k = params["n_phases"]
     if refine_phases and not intensity:
         say(0.7, "testing the phases")
         t = time.perf_counter()
@@ -344,25 +347,6 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
         info.update(signal=image.signal, axis_name=image.name, axis_units=image.units)
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
                     clus, info, tuple(minerals))
-
-
-#: what map_phases does not do for an intensity cube (``params["notes"]``)
-INTENSITY_NOTES = (
-    "intensity cube: PCA of each pixel's spectral shape (decompose.shape_pca), no Poisson weighting",
-    "no low-count spatial prior, no chi-square refinement of the phases (they assume counts)",
-    "no X-ray lines, mineral names or MSA spectra (EDS only)",
-)
-
-
-def _check_intensity(method, spatial_prior, energy_range):
-    """The energy window of an intensity cube (the EDS default 0.1 keV- becomes the whole axis); refuse what
-    assumes counts."""
-    if method == "nmf-otsu":
-        raise ValueError("method 'nmf-otsu' assumes counts (Poisson NMF); for an intensity cube use "
-                         "pca-kmeans, gmm or fuzzy-cmeans.")
-    if spatial_prior is True:
-        raise ValueError("The spatial prior (lowcount) assumes Poisson counts; it cannot map an intensity cube.")
-    return None if energy_range is None or tuple(energy_range) == (0.1, None) else energy_range
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,

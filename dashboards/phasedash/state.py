@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import traitlets as T
 
+from phaselib import _intensity, decompose, identify, preprocess, quantify, refine, segment
 from phaselib import cluster as _cluster
-from phaselib import decompose, identify, preprocess, quantify, refine, segment
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
@@ -257,12 +257,12 @@ class Session(SessionFile, T.HasTraits):
         return lc
 
     def refined_clusters(self):
-        """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the
-        chosen number kept by merging the most alike) and, from 40 counts/px, the mixed-pixel test
-        (:func:`phaselib.refine.assign_mixed_pixels`), once per clustering; ``refinement`` says what."""
+        """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the chosen number
+        kept by merging) and, from 40 counts/px, the mixed-pixel test, once per clustering; ``refinement`` says what."""
         clus = self.clustering
-        if not self.image.is_counts:  # refine's chi-square assumes counts: an intensity cube keeps its clusters
-            self._refined = (clus, clus.labels.reshape(self.image.shape[:2]).astype(np.int16), [])
+        if not self.image.is_counts:  # no chi-square (counts): the clusters under map_phases' Gaussian prior
+            self._refined = (clus, _intensity.regions(self.pca.features(self.n_components), clus.labels.reshape(
+                self.image.shape[:2]).astype(np.int16), self.beta)[0], [])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)

@@ -52,7 +52,8 @@ from ._em import (
     mean_counts,
     needs_spatial_prior,
 )
+from ._gauss import gaussian_potts
 from ._potts import poisson_log_likelihood, potts_mean_field
 
-__all__ = ["DEFAULT_BETA", "INIT_COUNTS", "LOW_COUNTS", "SMOOTH_KEV", "LowCountMap", "map_lowcount", "mean_counts",
-           "needs_spatial_prior", "poisson_log_likelihood", "potts_mean_field"]
+__all__ = ["DEFAULT_BETA", "INIT_COUNTS", "LOW_COUNTS", "SMOOTH_KEV", "LowCountMap", "gaussian_potts", "map_lowcount",
+           "mean_counts", "needs_spatial_prior", "poisson_log_likelihood", "potts_mean_field"]

@@ -1,0 +1,59 @@
+"""What :func:`phaselib.pipeline.map_phases` does differently for an intensity cube (transmission...)."""
+
+from __future__ import annotations
+
+import time
+
+from . import lowcount
+
+#: what map_phases does not do, or does its own way, for an intensity cube (``params["notes"]``)
+INTENSITY_NOTES = (
+    "intensity cube: PCA of each pixel's spectral shape (decompose.shape_pca), no Poisson weighting",
+    "no Poisson spatial prior, no chi-square refinement of the phases (they assume counts)",
+    "no X-ray lines, mineral names or MSA spectra (EDS only)",
+)
+PRIOR_NOTE = ("spatial prior: Potts field (beta {beta:g}) over a Gaussian per region in the shape-score space "
+              "(lowcount.gaussian_potts); {moved} pixels moved")
+
+
+def check_intensity(method, energy_range):
+    """The energy window of an intensity cube (the EDS default 0.1 keV- becomes the whole axis); refuse what
+    assumes counts."""
+    if method == "nmf-otsu":
+        raise ValueError("method 'nmf-otsu' assumes counts (Poisson NMF); for an intensity cube use "
+                         "pca-kmeans, gmm or fuzzy-cmeans.")
+    return None if energy_range is None or tuple(energy_range) == (0.1, None) else energy_range
+
+
+def n_components(suggested, n_req, k_req):
+    """Components to cluster: the scree's (above the noise line), but with three or more regions asked for,
+    at least 2. On a noisy cube the noise line can leave one direction, along which 5 regions are not
+    separable (make_tof at 30 neutrons per bin, seed 2: ARI 0.75 with 1, 0.91 with 2 and 0.998 with the
+    spatial prior); all K - 1 directions bring in more noise than they separate (0.89 -> 0.90 with the prior)."""
+    if n_req is not None:
+        return n_req
+    return max(suggested, 2) if (k_req or 0) >= 3 else suggested
+
+
+def regions(features, labels, beta):
+    """``(labels, moved)``: clustered labels under :func:`~phaselib.lowcount.gaussian_potts`, or unchanged
+    (moved None) where some pixels are unassigned (fuzzy c-means) or ``beta`` is 0."""
+    if beta == 0 or labels.min() < 0:
+        return labels, None
+    return lowcount.gaussian_potts(features, labels, beta=beta)
+
+
+def smooth_regions(features, labels, method, spatial_prior, beta, params, timings):
+    """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
+    whose unassigned pixels stay so); ``params`` gets the notes and the number of regions."""
+    params.update(signal="intensity", notes=list(INTENSITY_NOTES))
+    if spatial_prior is False or method == "fuzzy-cmeans":
+        return labels
+    t = time.perf_counter()
+    labels, moved = regions(features, labels, beta)
+    if moved is None:
+        return labels
+    timings["spatial_prior"] = time.perf_counter() - t
+    params.update(spatial_prior="gaussian", n_phases=int(labels.max()) + 1)
+    params["notes"].append(PRIOR_NOTE.format(beta=beta, moved=moved))
+    return labels
