@@ -121,7 +121,7 @@ def add_input_options(m):
                    help="run the passes on a local Dask cluster of N worker processes")
     m.add_argument("--spatial-prior", choices=("auto", "on", "off"), default="auto",
                    help="Poisson mixture + Potts spatial prior for low-count maps (auto: pca-kmeans below "
-                   "150 counts/pixel)")
+                   "150 counts/pixel); for --signal intensity, a Potts prior over the clusters (auto: on)")
     m.add_argument("--beta", type=_number(0), default=2.0, help="strength of the spatial prior")
     m.add_argument("--no-refine", action="store_true",
                    help="keep the clustering's phases (no seeding of missed phases, no merging of alike ones)")
