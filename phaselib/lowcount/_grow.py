@@ -159,7 +159,9 @@ def unexplained(wb, labels, spectra, bands, *, p_pixel=P_PIXEL, rows=None, count
         x = uniform_filter(counts[a:b], size=(3, 3, 1), mode="constant",
                            output=np.float32)[r0 - a:r0 - a + min(rows, h - r0)] * 9
         e = (uniform_filter(by_phase[a:b], size=(3, 3, 1), mode="constant") * 9)[r0 - a:r0 - a + x.shape[0]] @ sb
-        p = np.where((x >= 1) & (x >= EXCESS * e), pdtrc(np.maximum(np.rint(x) - 1, 0), e), 1.0)
+        p = np.ones(x.shape, np.float64)
+        test = (x >= 1) & (x >= EXCESS * e)  # the Poisson tail only where it can matter (a few % of the bands)
+        p[test] = pdtrc(np.maximum(np.rint(x[test]) - 1, 0), e[test])
         worst = p.argmin(-1)
         own = np.take_along_axis(counts[r0:r0 + x.shape[0]], worst[..., None], -1)[..., 0]
         own_e = n[r0:r0 + x.shape[0]] * sb[labels.reshape(h, w)[r0:r0 + x.shape[0]], worst]
