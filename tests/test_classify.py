@@ -76,6 +76,18 @@ def test_sklearn_classifiers_on_smoothed_pca_scores(clf):
     assert [row["name"] for row in r.scores()] == list(rock.phase_names)
 
 
+def test_an_intensity_cube_is_classified_by_rf_and_refuses_poisson():
+    """Transmissions are not counts: the default for a ToF cube is the random forest; poisson is refused."""
+    from phaselib.datasets import make_tof
+
+    tof = make_tof((64, 64), 661, open_beam_counts=100, seed=1)
+    labels = sample_labels(tof.labels, 20, random_state=0)
+    r = classify(tof.image, labels, n_folds=2)
+    assert r.classifier == "rf" and balanced_accuracy_score(tof.labels.ravel(), r.labels.ravel()) >= 0.95
+    with pytest.raises(ValueError, match="assumes counts"):
+        classify(tof.image, labels, classifier="poisson")
+
+
 def test_fit_from_a_reference_map(rock20):
     """A whole phase map as labels: trains on a subset per class, still scores by CV."""
     r = classify(rock20.image, rock20.labels.astype(np.int64), classifier="knn", max_train_per_class=50)

@@ -542,6 +542,8 @@ def test_the_tof_example_is_told_apart_by_its_bragg_edges():
     assert adjusted_rand(s._truth_full.ravel(), s.labels.ravel()) >= 0.95
     assert a.data.spectrum.figure.axes[0].label == "Wavelength (Å)" and not list(a.data.spectrum.names.text)
     assert "Wavelength 1-5 Å" in a.data.info.value and "beam" not in a.data.info.value
+    # the Label step offers no poisson classifier for transmissions (they are not counts), rf by default
+    assert list(a.label.classifier.options) == ["knn", "rf"] and a.label.classifier.value == "rf"
     # the Bragg edges of bcc iron (a = 2.8665 Å) marked on the spectrum: (110) at 2a/sqrt(2) = 4.054 Å
     assert a.data.bragg.layout.display is None and "Fe-bcc" in a.data.bragg.options
     a.data.bragg.value = "Fe-bcc"

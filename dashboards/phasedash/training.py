@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from phaselib.classify import DEFAULT_CLASSIFIER
 
-
-def train(session, classifier=DEFAULT_CLASSIFIER):
-    """Classify the session's map from its painted pixels (classes without a pixel are left out)."""
+def train(session, classifier=None):
+    """Classify the session's map from its painted pixels (classes without a pixel are left out); ``classifier``
+    None: phaselib's default for the map (poisson for counts, rf for an intensity cube)."""
     from phaselib.classify import classify
 
     paint = session.paint

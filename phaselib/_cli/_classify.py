@@ -21,9 +21,9 @@ def add_parser(subparsers):
                    help="(H, W) int .npy (-1 unlabelled, 0..K-1) or a PNG painted in distinct colours "
                    "(white/black/transparent: unlabelled; names from LABELS.json {\"#rrggbb\": \"name\"})")
     m.add_argument("--out", required=True, help="output folder (created)")
-    m.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
-                   help="poisson: class templates + Poisson likelihood + spatial prior (--beta, 0: off); "
-                   "knn / rf: on the PCA scores")
+    m.add_argument("--classifier", choices=CLASSIFIERS, default=None,
+                   help=f"poisson (default for counts, {DEFAULT_CLASSIFIER!r}): class templates + Poisson likelihood "
+                   "+ spatial prior (--beta, 0: off); knn / rf: on the PCA scores (rf: default for --signal intensity)")
     m.set_defaults(beta=DEFAULT_BETA)  # the classifier's own default
     return m
 

@@ -35,9 +35,11 @@ from ._core import (
                     Classification,
                     classify,
                     confusion_scores,
+                    default_classifier,
                     sample_labels,
 )
 from ._save import RESULT_FILES, read_labels, save_classification, write_confusion
 
 __all__ = ["CLASSIFIERS", "DEFAULT_BETA", "DEFAULT_CLASSIFIER", "RESULT_FILES", "Classification", "classify",
-           "confusion_scores", "read_labels", "sample_labels", "save_classification", "write_confusion"]
+           "confusion_scores", "default_classifier", "read_labels", "sample_labels", "save_classification",
+           "write_confusion"]

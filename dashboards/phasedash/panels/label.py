@@ -8,7 +8,7 @@ import html
 import ipywidgets as W
 import numpy as np
 
-from phaselib.classify import CLASSIFIERS, DEFAULT_CLASSIFIER
+from phaselib.classify import CLASSIFIERS, DEFAULT_CLASSIFIER, default_classifier
 
 from ..plots import MapView, labels_rgb, phase_colour
 from ..training import train
@@ -132,6 +132,11 @@ class LabelPanel(Panel):
         if not self._ensure():
             self.canvas.wait_for("Load a map first.")
             return
+        counts = self.s.image.is_counts  # the poisson classifier assumes counts: not for an intensity cube
+        keep = self.classifier.value if counts or self.classifier.value != "poisson" else None
+        with self.app.quiet():
+            self.classifier.options = [c for c in CLASSIFIERS if counts or c != "poisson"]
+            self.classifier.value = keep or default_classifier(self.s.image)
         self._options(min(self.cls.value or 0, len(self.s.label_names) - 1))
         if self.s.supervised is None:
             self.map.wait_for("Paint pixels of two classes or more, then press <b>Train and classify</b>.")
