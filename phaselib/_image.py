@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-#: kinds of signal: ``counts`` (Poisson statistics, e.g. EDS) and ``intensity`` (transmission,
-#: absorbance, reflectance: real values whose noise is not Poisson in the values themselves)
-SIGNAL_KINDS = ("counts", "intensity")
+#: kinds of signal: ``counts`` (Poisson statistics, e.g. EDS) and real values whose noise is not Poisson
+#: in the values themselves: ``transmission`` (T: the amount of material is -log T), ``absorbance``
+#: (already proportional to the amount: -log T, optical density, reflectance taken as it is) and
+#: ``intensity`` (one of the two, told apart from the values: see :func:`phaselib.decompose.shape_pca`)
+SIGNAL_KINDS = ("counts", "intensity", "transmission", "absorbance")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,10 +44,11 @@ class SpectrumImage:
         Original metadata of the file (free form; never interpreted).
     source : str or None
         Path of the file the map came from.
-    signal : {"counts", "intensity"}
+    signal : {"counts", "intensity", "transmission", "absorbance"}
         ``counts`` (default): Poisson counts, weighted as such by :mod:`phaselib.decompose`.
-        ``intensity``: transmission, absorbance, reflectance...: no Poisson weighting, no X-ray
-        lines (see :func:`phaselib.decompose.shape_pca`).
+        The others (transmission, absorbance, reflectance...): no Poisson weighting, no X-ray lines
+        (see :func:`phaselib.decompose.shape_pca`); ``transmission`` is turned into ``-log T``,
+        ``absorbance`` used as it is, ``intensity`` either, as its values suggest.
     axis_name, axis_units : str or None
         Name and units of the signal axis; None: ``"Energy"`` and ``"keV"`` (an EDS map).
     axis_values : (C,) array-like or None

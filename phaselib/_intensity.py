@@ -43,10 +43,16 @@ def regions(features, labels, beta):
     return lowcount.gaussian_potts(features, labels, beta=beta)
 
 
-def smooth_regions(features, labels, method, spatial_prior, beta, params, timings):
+TRANSFORM_NOTES = {"log": "values taken as transmissions T: shapes of -log T",
+                   "none": "values taken as absorbances (proportional to the amount): shapes of the values"}
+
+
+def smooth_regions(features, labels, method, spatial_prior, beta, params, timings, transform=None):
     """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
     whose unassigned pixels stay so); ``params`` gets the notes and the number of regions."""
     params.update(signal="intensity", notes=list(INTENSITY_NOTES))
+    if transform in TRANSFORM_NOTES:
+        params["notes"].append(TRANSFORM_NOTES[transform])
     if spatial_prior is False or method == "fuzzy-cmeans":
         return labels
     t = time.perf_counter()

@@ -89,6 +89,29 @@ def test_gaussian_potts_leaves_clean_clusters_and_refuses_unassigned_pixels():
         gaussian_potts(x, np.full((20, 30), -1, np.int16))
 
 
+def test_absorbance_cubes_are_not_taken_for_transmissions(tmp_path):
+    """-log T handed over as such: with an open beam its noise around 0 gives it away (ARI 0.64 before
+    session 19, when it was log-transformed again); without one, `--signal absorbance` says so."""
+    tof = make_tof((96, 96), 661, attenuation=0.8, open_beam_counts=1000, seed=1)
+    absorbance = -np.log(np.clip(np.asarray(tof.image.data, np.float64), 1e-3, None)).astype(np.float32)
+    res = map_phases(tof.image.replace(data=absorbance), n_phases=tof.n_regions)
+    assert adjusted_rand_score(tof.labels.ravel(), res.labels.ravel()) >= 0.99
+    assert res.decomposition.params["transform"] == "none" and any("absorbances" in n for n in res.params["notes"])
+    closed = make_tof((96, 96), 661, attenuation=0.3, background=False, open_beam_counts=1000, seed=1)
+    a2 = -np.log(np.clip(np.asarray(closed.image.data, np.float64), 1e-3, None)).astype(np.float32)
+    guessed = map_phases(closed.image.replace(data=a2), n_phases=closed.n_regions)
+    assert any("taken as transmissions" in n for n in guessed.params["notes"])  # the note tells what was assumed
+    np.save(tmp_path / "a.npy", a2)
+    run = subprocess.run([sys.executable, "-m", "phaselib", "map", str(tmp_path / "a.npy"), "--signal", "absorbance",
+                          "--axis-offset", "1", "--axis-scale", str(4 / 660), "--axis-units", "Å", "--n-phases",
+                          str(closed.n_regions), "--out", str(tmp_path / "out"), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    labels = np.load(tmp_path / "out" / "labels.npy")
+    assert adjusted_rand_score(closed.labels.ravel(), labels.ravel()) >= 0.99
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["image"]["signal"] == "absorbance"
+
+
 def test_thickness_alone_makes_no_region():
     # one material, a thin and a 3x thicker piece, lenses (thickness 0.4..1 of each): the open beam and ONE region,
     # found unasked (a piece so thick that almost nothing is transmitted, T < 1e-3, has no measurable shape)
@@ -110,7 +133,7 @@ def test_counts_path_is_untouched_and_intensity_refuses_counts_only_steps(tmp_pa
     with pytest.raises(ValueError, match="assumes counts"):
         map_phases(inten, method="nmf-otsu", n_phases=2)
     with pytest.raises(ValueError, match="signal"):
-        counts.replace(signal="transmission")
+        counts.replace(signal="photons")
     uneven = SpectrumImage(np.ones((2, 2, 4)), axis_values=[1.0, 2.0, 4.0, 8.0], axis_units="ms", axis_name="ToF")
     assert uneven.channel_of(3.9) == 2 and np.array_equal(uneven.axis, [1, 2, 4, 8])
     even = SpectrumImage(np.ones((2, 2, 3)), axis_values=[1.0, 1.5, 2.0], axis_units="Å")

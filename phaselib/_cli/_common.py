@@ -8,6 +8,8 @@ import math
 import os
 import sys
 
+from .._image import SIGNAL_KINDS
+
 #: most phases or components one may ask for
 MAX_COUNT = 1000
 
@@ -103,8 +105,9 @@ def add_input_options(m):
     m.add_argument("--axis-scale", type=axis_width, metavar="Y", help="any spectral cube: channel width (.npy)")
     m.add_argument("--axis-units", metavar="U", help="units of the signal axis (e.g. Å); default keV")
     m.add_argument("--axis-name", metavar="N", help="name of the signal axis (e.g. Wavelength); default Energy")
-    m.add_argument("--signal", choices=("counts", "intensity"), help="counts (Poisson, the default for EDS) or "
-                   "intensity (transmission, absorbance...: no Poisson weighting, clustering on spectral shapes)")
+    m.add_argument("--signal", choices=SIGNAL_KINDS, help="counts (Poisson, the default for EDS); transmission "
+                   "(T, clustered on the shapes of -log T), absorbance (-log T, optical density..., as it is) or "
+                   "intensity (either, from its values: say which when you know)")
     m.add_argument("--beam-energy", type=positive, help="kV, overrides the file's")
     lazy = m.add_mutually_exclusive_group()
     lazy.add_argument("--lazy", action="store_const", const=True, default=None,

@@ -26,16 +26,24 @@ SHAPE_SNR = 3.0
 #: components above ``SCREE_MARGIN`` times the noise edge count as signal
 SCREE_MARGIN = 1.25
 _TINY = 1e-3
+#: an ``intensity`` cube with more negative values than this share is not taken for transmissions
+NEGATIVE_SHARE = 0.02
 
 
 def _transform_of(image, channels, transform):
+    """``"log"`` (transmissions: the amount of material is -log T) or ``"none"`` (used as they are)."""
     if transform != "auto":
         return transform
+    if image.signal in ("transmission", "absorbance"):
+        return "log" if image.signal == "transmission" else "none"
     h = image.shape[0]
     rows = np.unique(np.linspace(0, h - 1, min(h, 16)).astype(int))
     sample = np.concatenate([np.asarray(image.data[r, :, channels], dtype=np.float64).ravel() for r in rows])
-    lo, mid, hi = np.nanpercentile(sample, [1, 50, 99])
-    return "log" if lo > -0.5 and 0 < mid <= 1.2 and hi < 5 else "none"
+    mid, hi = np.nanpercentile(sample, [50, 99])
+    # transmissions lie in 0..~1 and are not negative; an absorbance scatters around 0 where nothing absorbs
+    # (an open beam), so many of its values are (-log of a transmission there: ARI 0.64 on make_tof)
+    negative = float(np.mean(sample < 0))
+    return "log" if negative < NEGATIVE_SHARE and 0 < mid <= 1.2 and hi < 5 else "none"
 
 
 def _features_block(r0, r1, block, *, channels, factor, transform):
@@ -78,9 +86,11 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
         Window of the signal axis, in its units (default: the whole axis).
     transform : {"auto", "log", "none"}
         ``log``: ``a = -log(max(x, 1e-3))`` (transmission, reflectance); ``none``: ``a = x``
-        (absorbance, or any intensity proportional to the amount). ``auto``: ``log`` when the
-        values look like a transmission (median in 0..1.2, 99th percentile below 5, sampled on 16
-        rows), else ``none``: give ``none`` for absorbance maps.
+        (absorbance, or any intensity proportional to the amount). ``auto``: from the image's
+        ``signal`` (``transmission``: log, ``absorbance``: none); for ``intensity``, ``log`` when the
+        values look like a transmission (median in 0..1.2, 99th percentile below 5, under 2 % of
+        them negative, sampled on 16 rows), else ``none``. A thin absorbance without an open beam
+        looks like a transmission: say ``signal="absorbance"``.
     bin_channels : int or "auto"
         Channels averaged per group (``auto``: about :data:`SHAPE_CHANNELS` groups).
     block_rows : int, optional
