@@ -18,7 +18,7 @@ CONFIDENT = 0.5
 #: labelled pixels)``, with ``a`` starting at ANCHOR and halved at every step: the painted pixels steer the
 #: first steps, so that a class's template cannot drift onto a larger phase that its first, noisy template
 #: happened to win (400 counts: on the rich basalt at 20 counts/px the titanomagnetite template went to the
-#: ilmenite, on the dacite the K-feldspar one to the glass). On 16 rich basalt / dacite maps and label draws
+#: ilmenite, on the dacite the K-feldspar one to the glass). On 4 rich basalt and 4 dacite maps and label draws
 #: not used to choose it, balanced accuracy 0.911 / 0.899 -> 0.929 / 0.924 (worst 0.865 / 0.864 -> 0.927 / 0.921).
 ANCHOR = 0.5
 

@@ -66,6 +66,8 @@ def gaussian_potts(features, labels, *, beta=2.0, n_iter=2, n_sweeps=10):
     ridge = RIDGE * max(float(x.var(0).mean()), 1e-30)
     for _ in range(n_iter):
         unary = _gaussian_loglik(x, q, ridge)
+        if not np.isfinite(unary).any(1).all():  # every cluster too small for a covariance (a tiny map)
+            break
         q = potts_mean_field(unary.reshape(h, w, k), beta, n_sweeps=n_sweeps).reshape(h * w, k)
     out = q.argmax(1)
     kept = np.unique(out)
