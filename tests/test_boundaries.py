@@ -49,6 +49,33 @@ def test_twinned_crystals_are_parted_by_the_direction_of_their_lamellae():
     assert lam[10:-10, 10:70].mean() > 0.9 and lam[:, 175:].max() < 0.1
 
 
+def test_a_lamellar_region_whose_lamellae_run_two_ways_is_cut_in_two():
+    """split_two_orientations: one region, lamellae at 0 degrees on the left and 40 on the right (double-angle
+    unit vectors 80 degrees apart), is cut between them; a region of one direction (noisy) stays whole."""
+    from phaselib.morphology._colour import split_two_orientations
+
+    rng = np.random.default_rng(0)
+    h, w = 40, 80
+    angle = np.where(np.arange(w) < 40, 0.0, np.radians(40))[None, :].repeat(h, 0) + rng.normal(0, 0.1, (h, w))
+    orient = 0.3 * np.stack([np.cos(2 * angle), np.sin(2 * angle)], -1)
+    one = np.ones((h, w), np.int32)
+    cut = split_two_orientations(one, orient, np.ones((h, w)))
+    assert cut.max() == 2 and len(np.unique(cut[:, :38])) == 1 and len(np.unique(cut[:, 42:])) == 1
+    assert cut[0, 0] != cut[0, -1]
+    same = 0.3 * np.stack([np.cos(2 * angle[:, :1].repeat(w, 1)), np.sin(2 * angle[:, :1].repeat(w, 1))], -1)
+    assert split_two_orientations(one, same, np.ones((h, w))).max() == 1
+    assert split_two_orientations(one, orient, np.zeros((h, w))).max() == 1  # not lamellar: not its business
+
+
+def test_coarse_twinned_plagioclase_crystals_with_an_xp_image():
+    """40 px plagioclase / K-feldspar / biotite, seed 3 (bench_xp_grains' c40): touching twinned crystals whose
+    boundary edge is weaker than their lamellae's; 0.934 of the crystals matched before the orientation split."""
+    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=40, matrix_fraction=0,
+                            seed=3)
+    xp = render_thin_section(lab, gid, ["plagioclase", "K-feldspar", "biotite"], seed=3).xp
+    assert score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)["matched"] >= 0.945
+
+
 def test_a_thin_crystal_along_a_big_one_gets_its_own_grain():
     # a 5 px wide violet crystal between a big blue one and a grey one (the phase's only
     # crystals): too thin for a core of its own, found by its colour

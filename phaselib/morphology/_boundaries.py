@@ -36,7 +36,15 @@ from skimage.filters import sobel, threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
 from .._validate import check_array, check_number
-from ._colour import SAME_COLOUR, SPLIT_AREA, join_same_colour, merge_similar, split_two_colours, thin
+from ._colour import (
+    SAME_COLOUR,
+    SPLIT_AREA,
+    join_same_colour,
+    merge_similar,
+    split_two_colours,
+    split_two_orientations,
+    thin,
+)
 
 
 def check_boundary_image(image, shape):
@@ -201,6 +209,7 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
         labels = np.where(m, relabel_sequential(labels.astype(np.int64) * (int(g.max()) + 1) + g)[0], 0)
         labels = join_same_colour(labels, regions, land.sharp, SAME_COLOUR)
     labels = split_two_colours(labels, land.sharp, land.lamellar)
+    labels = split_two_orientations(labels, land.sharp[..., -2:], land.lamellar)
     labels = merge_similar(labels, land.sharp, merge, within=mask_grains)  # pieces a split left behind
     if min_area > 1:
         area = np.bincount(labels.ravel())

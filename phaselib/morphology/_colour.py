@@ -1,7 +1,8 @@
 """Pieces of a phase cut or joined by their colours (private to :mod:`._boundaries`).
 
 A region of the edge watershed that holds two compact blobs of distinct colour is cut in two
-(:func:`split_two_colours`: a thin crystal along a bigger one has no core of its own); pieces of
+(:func:`split_two_colours`: a thin crystal along a bigger one has no core of its own), and so is a
+twinned region whose lamellae run two ways (:func:`split_two_orientations`); pieces of
 one region parted only by the phase map's cut join again when their inner colours agree
 (:func:`join_same_colour`); neighbours of one mean colour merge (:func:`merge_similar`); slivers
 are found by their depth and elongation (:func:`thin`).
@@ -23,6 +24,10 @@ SPLIT_COMPACT = 0.8
 #: ... and each is this thick (radius of its largest inscribed disc, px): not a band of mixed
 #: pixels along a boundary.
 SPLIT_THICK = 2.0
+#: Lamellar regions are cut when the mean unit directions of their two groups of lamellae are this far apart
+#: (chord between double-angle unit vectors: 0.75 is lamellae ~22 degrees apart; 0.45-0.9 gave the same
+#: matched share within 0.002)
+SPLIT_ORIENTATION = 0.75
 #: Pieces with no pixel this far (px) from their edge, and this many times the area of a disc
 #: of that depth, are slivers (left between a cut of the phase map and an image boundary):
 #: they join their nearest neighbour. Small round grains stay.
@@ -148,6 +153,39 @@ def split_two_colours(labels, image, lamellar, rounds=2):
     :data:`SPLIT_COMPACT` of the region. The rest (mixed pixels along boundaries, specks) goes
     to the nearer blob.
     """
+    def wanted(reg, sl):
+        if lamellar[sl][reg].mean() > 0.5:
+            return None
+        x = image[sl][reg]
+        p = SPLIT_AREA / len(x)  # two groups d apart, the smaller a share p: variance >= p (1 - p) d^2
+        return None if x.var(0).sum() < p * (1 - p) * SPLIT_COLOUR ** 2 else x
+
+    return _split_regions(labels, wanted, SPLIT_COLOUR, rounds)
+
+
+def split_two_orientations(labels, orientation, lamellar, rounds=2):
+    """Cut each lamellar region whose twin lamellae run two ways, in two compact blobs.
+
+    Two twinned crystals of one mineral side by side average to one colour and their boundary's edge
+    is weaker than the lamellae's own (a 40 px plagioclase texture); the directions of their lamellae
+    differ. ``orientation`` is (H, W, 2), the lamellae's double-angle direction ``(cos 2a, sin 2a)`` times
+    any strength (the landscape's last two channels); the region's unit directions are parted in two
+    groups and cut as :func:`split_two_colours` does when the groups' means are :data:`SPLIT_ORIENTATION`
+    apart or more. Measured (``bench_xp_grains``, ten sets): matched 0.904 -> 0.907 (40 px plagioclase
+    0.839 -> 0.854, every set level or up), count error +0.32 -> +0.35.
+    """
+    norm = np.linalg.norm(orientation, axis=-1, keepdims=True)
+    unit = np.where(norm > 1e-6, orientation / np.maximum(norm, 1e-6), 0.0)
+
+    def wanted(reg, sl):
+        return unit[sl][reg] if lamellar[sl][reg].mean() > 0.5 else None
+
+    return _split_regions(labels, wanted, SPLIT_ORIENTATION, rounds)
+
+
+def _split_regions(labels, wanted, min_gap, rounds):
+    """Cut regions in two blobs where ``wanted(region mask, slice)`` gives features (else None) whose two
+    groups are ``min_gap`` apart or more (see :func:`split_two_colours` for the blob rules)."""
     labels = labels.copy()
     for _ in range(rounds):
         n, changed = int(labels.max()), False
@@ -155,14 +193,11 @@ def split_two_colours(labels, image, lamellar, rounds=2):
             if sl is None:
                 continue
             reg = labels[sl] == i
-            if reg.sum() < 2 * SPLIT_AREA or lamellar[sl][reg].mean() > 0.5:
+            if reg.sum() < 2 * SPLIT_AREA:
                 continue
-            x = image[sl][reg]
-            p = SPLIT_AREA / len(x)  # two groups d apart, the smaller a share p: variance >= p (1 - p) d^2
-            if x.var(0).sum() < p * (1 - p) * SPLIT_COLOUR ** 2:
-                continue
-            groups = _two_means(x)
-            if groups is None or groups[1] < SPLIT_COLOUR:
+            x = wanted(reg, sl)
+            groups = None if x is None else _two_means(x)
+            if groups is None or groups[1] < min_gap:
                 continue
             a = np.zeros(reg.shape, bool)
             a[reg] = groups[0]
