@@ -53,6 +53,8 @@ def potts_mean_field(unary, beta, *, n_sweeps=10, damping=0.5):
             field_ *= np.float32(1 - damping)
             q *= np.float32(damping)
             q += field_
+        del field_
+    del u  # at most four map-sized arrays at once (the input, its copy, q, the field), as before
     return np.ascontiguousarray(np.moveaxis(q, 0, -1))
 
 
