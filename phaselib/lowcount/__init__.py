@@ -40,6 +40,9 @@ beta
     counts/pixel it changes nothing by more than 0.01. On the real P45 map thinned to 22
     counts/pixel, against its 122 counts/pixel map: 0.78-0.84 -> 0.86-0.87 (five thinnings,
     ``auto`` and K = 5). Larger values start to erase one-pixel grains.
+Intensity cubes
+    :func:`gaussian_potts` puts the same field and mean field over Gaussian clusters of shape
+    scores, for cubes that hold no counts (neutron transmission...: ``_gauss.py``).
 """
 
 from ._em import (
