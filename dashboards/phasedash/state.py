@@ -260,7 +260,7 @@ class Session(SessionFile, T.HasTraits):
         """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the chosen number
         kept by merging) and, from 40 counts/px, the mixed-pixel test, once per clustering; ``refinement`` says what."""
         clus = self.clustering
-        if not self.image.is_counts:  # no chi-square (counts): the clusters under map_phases' Gaussian prior
+        if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
             self._refined = (clus, _intensity.regions(self.pca.features(self.n_components), clus.labels.reshape(
                 self.image.shape[:2]).astype(np.int16), self.beta)[0], [])
         if self._refined is None or self._refined[0] is not clus:
