@@ -87,4 +87,6 @@ def _repaint(session, state):
     if state.get("classifier"):
         from .training import train
 
-        train(session, state["classifier"])
+        # a ToF session saved with "poisson" (allowed before session 19) retrains with the cube's default
+        poisson_on_intensity = state["classifier"] == "poisson" and not session.image.is_counts
+        train(session, None if poisson_on_intensity else state["classifier"])
