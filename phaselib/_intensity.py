@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from . import lowcount
 
 #: what map_phases does not do, or does its own way, for an intensity cube (``params["notes"]``)
@@ -47,12 +49,26 @@ TRANSFORM_NOTES = {"log": "values taken as transmissions T: shapes of -log T",
                    "none": "values taken as absorbances (proportional to the amount): shapes of the values"}
 
 
-def smooth_regions(features, labels, method, spatial_prior, beta, params, timings, transform=None):
+def cube_notes(dec_params):
+    """What :func:`~phaselib.decompose.shape_pca` assumed and mended in the cube, as notes for summary.json."""
+    notes = [TRANSFORM_NOTES[dec_params["transform"]]] if dec_params.get("transform") in TRANSFORM_NOTES else []
+    if dec_params.get("dead_channels"):
+        notes.append(f"{dec_params['dead_channels']} dead channels (0 or not finite in nearly every pixel) left out")
+    if dec_params.get("missing_values"):
+        notes.append(f"{dec_params['missing_values']} channel groups with no finite value filled from their pixel's "
+                     "own shape")
+    if dec_params.get("open_beam_level"):
+        level = dec_params["open_beam_level"]
+        notes.append(f"the open beam's attenuation {level:+.4f} (transmissions {100 * (np.exp(-level) - 1):+.1f} % "
+                     "off, from the open-beam normalisation) taken out of every pixel")
+    return notes
+
+
+def smooth_regions(features, labels, method, spatial_prior, beta, params, timings, dec_params=None):
     """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
-    whose unassigned pixels stay so); ``params`` gets the notes and the number of regions."""
-    params.update(signal="intensity", notes=list(INTENSITY_NOTES))
-    if transform in TRANSFORM_NOTES:
-        params["notes"].append(TRANSFORM_NOTES[transform])
+    whose unassigned pixels stay so); ``params`` gets the notes (with those of the decomposition's
+    ``dec_params``) and the number of regions."""
+    params.update(signal="intensity", notes=list(INTENSITY_NOTES) + cube_notes(dec_params or {}))
     if spatial_prior is False or method == "fuzzy-cmeans":
         return labels
     t = time.perf_counter()

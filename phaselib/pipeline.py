@@ -284,7 +284,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     spectra = None
     if intensity:
         labels = _intensity.smooth_regions(dec.features(n_comp), labels, method, spatial_prior, beta, params, timings,
-                                           dec.params.get("transform"))
+                                           dec.params)
         k = params["n_phases"]
     if refine_phases and not intensity:
         say(0.7, "testing the phases")

@@ -18,6 +18,7 @@ from .._stream import map_row_blocks
 from .._validate import check_choice, check_image, check_int
 from ..preprocess import energy_channels
 from ._base import Decomposition, range_keV
+from ._censor import attenuation, dead_channels, fill, group_block, open_beam_level
 
 #: the shape is computed on groups of neighbouring channels, about this many groups
 SHAPE_CHANNELS = 110
@@ -39,6 +40,9 @@ def _transform_of(image, channels, transform):
     h = image.shape[0]
     rows = np.unique(np.linspace(0, h - 1, min(h, 16)).astype(int))
     sample = np.concatenate([np.asarray(image.data[r, :, channels], dtype=np.float64).ravel() for r in rows])
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return "log"
     mid, hi = np.nanpercentile(sample, [50, 99])
     # transmissions lie in 0..~1 and are not negative; an absorbance scatters around 0 where nothing absorbs
     # (an open beam), so many of its values are (-log of a transmission there: ARI 0.64 on make_tof)
@@ -46,15 +50,10 @@ def _transform_of(image, channels, transform):
     return "log" if negative < NEGATIVE_SHARE and 0 < mid <= 1.2 and hi < 5 else "none"
 
 
-def _features_block(r0, r1, block, *, channels, factor, transform):
-    """Shape features of one row block: (n, C') float32, mean attenuation and its noise per pixel."""
-    x = np.asarray(block[..., channels], dtype=np.float64)
-    n = x.shape[0] * x.shape[1]
-    c = x.shape[2] // factor
-    x = x[..., : c * factor].reshape(n, c, factor).mean(2)
-    if not np.isfinite(x).all():
-        raise ValueError("The map holds NaN or infinite values; intensities must be finite.")
-    a = -np.log(np.clip(x, _TINY, None)) if transform == "log" else x
+def _shape_features(a):
+    """Shape features of attenuations ``a`` (n, C'): float32 ``a / mean(a)`` shrunk to 0 where the mean is not
+    above its noise, the mean attenuation and the shrink weight per pixel."""
+    n, c = a.shape
     m = a.mean(1)
     var = np.mean(np.diff(a, axis=1) ** 2, axis=1) / 2 if c > 1 else np.zeros(n)  # noise of a channel, mean
     tau = SHAPE_SNR * np.sqrt(var / c)
@@ -115,12 +114,23 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     n = check_int(n_components, "n_components", high=max(1, min(h * w - 1, c - 1)))
     step = progress or (lambda f, m: None)
     transform = _transform_of(image, channels, transform)
-    parts = map_row_blocks(image, partial(_features_block, channels=channels, factor=factor, transform=transform),
-                           block_rows=block_rows, client=client, progress=lambda f, m: step(0.8 * f, m),
+    live = ~dead_channels(image, channels, transform)
+    if not live[: c * factor].any():
+        raise ValueError("Every channel of the map is empty (0 or not finite in nearly every pixel).")
+    parts = map_row_blocks(image, partial(group_block, channels=channels, factor=factor, live=live),
+                           block_rows=block_rows, client=client, progress=lambda f, m: step(0.7 * f, m),
                            message="spectral shapes")
-    f = np.concatenate([p[0] for p in parts])
-    amount = np.concatenate([p[1] for p in parts])
-    kept = np.concatenate([p[2] for p in parts]) >= 1
+    x = np.concatenate(parts)
+    groups = np.isfinite(x).any(0)  # channel groups with something in them
+    a, missing = attenuation(x[:, groups], transform)
+    del x
+    fill(a, missing, _shape_features(a)[2] >= 1)
+    level = open_beam_level(a) if transform == "log" else 0.0
+    a -= level
+    f, amount, kept = _shape_features(a)
+    kept = kept >= 1
+    c = int(groups.sum())
+    n = min(n, max(1, c - 1))
     noise = _channel_noise(f.reshape(h, w, c), kept.reshape(h, w))
     f /= noise.astype(np.float32)
     mean = f.mean(0, dtype=np.float64)
@@ -136,15 +146,19 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     above = np.flatnonzero(vals <= SCREE_MARGIN * edge)
     suggested = max(1, int(above[0]) if above.size else int(vals.size))
     factors = np.zeros((n, image.n_channels), np.float32)
-    factors[:, channels.start:channels.start + c * factor] = np.repeat((vecs[:, :n] * noise[:, None]).T, factor, 1)
+    full = np.zeros((n, groups.size), np.float32)
+    full[:, groups] = (vecs[:, :n] * noise[:, None]).T
+    factors[:, channels.start:channels.start + groups.size * factor] = np.repeat(full, factor, 1)
     total = float(vals.sum()) or 1.0
     step(1.0, "done")
     return Decomposition(
         "pca", factors, scores.reshape(h, w, n), vals[:n], vals[:n] / total, amount.reshape(h, w).astype(np.float64),
         channels, min(suggested, n), float(SCREE_MARGIN * edge),
         dict(n_components=n, poisson=False, signal="intensity", centred=True, transform=transform,
-             bin_channels=factor, energy_range=range_keV(image, channels), shape_pixels=int(kept.sum()),
-             random_state=None, sample_fraction=1.0),
+             bin_channels=factor, dead_channels=int((~live).sum()),
+             missing_values=int(missing.sum()), open_beam_level=round(level, 5),
+             energy_range=range_keV(image, channels), shape_pixels=int(kept.sum()), random_state=None,
+             sample_fraction=1.0),
     )
 
 

@@ -1,0 +1,74 @@
+"""Transmission cubes as detectors and normalisations leave them: dead channels, values that are not finite,
+a beam normalised a few % off. Each must give the regions of the clean cube."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib.datasets import make_tof
+from phaselib.decompose import shape_pca
+from phaselib.decompose._censor import open_beam_level
+from phaselib.pipeline import map_phases
+
+
+@pytest.fixture(scope="module")
+def tof():
+    return make_tof((64, 96), 661, seed=2)
+
+
+def _ari(tof, data):
+    res = map_phases(tof.image.replace(data=data.astype(np.float32)), n_phases=tof.n_regions)
+    return adjusted_rand_score(tof.labels.ravel(), res.labels.ravel()), res
+
+
+def test_shutter_gaps_zero_or_nan_are_left_out(tof):
+    # a ToF camera counts nothing between its shutters: 0 (or 0/0 = NaN after the open-beam division) in every
+    # pixel; -log of those, clipped, made thickness a shape (ARI 0.79-0.91 on 128 x 128 before)
+    t = np.asarray(tof.image.data)
+    for dead in (0.0, np.nan):
+        x = t.copy()
+        x[..., 200:212] = dead
+        x[..., 400:406] = dead
+        ari, res = _ari(tof, x)
+        assert ari >= 0.99, (dead, ari)
+        assert res.decomposition.params["dead_channels"] == 18
+        assert any(n.startswith("18 dead channels") for n in res.params["notes"])  # summary.json says so
+
+
+def test_values_that_are_not_finite_are_filled_from_the_pixel_s_own_shape(tof):
+    rng = np.random.default_rng(0)
+    t = np.asarray(tof.image.data)
+    x = t.copy()
+    x[rng.random(x.shape) < 0.02] = np.nan  # scattered values: a channel group's mean is of its finite values
+    assert _ari(tof, x)[0] >= 0.99
+    x = t.copy()
+    x[rng.random(x.shape[:2]) < 0.3, 300:330] = np.nan  # whole groups, in a third of the pixels: filled
+    ari, res = _ari(tof, x)
+    assert ari >= 0.99 and res.decomposition.params["missing_values"] > 0
+    x = t.copy()
+    x[rng.random(x.shape[:2]) < 0.005] = np.inf  # a few pixels with no open beam: 1/0
+    ari, _ = _ari(tof, x)
+    assert ari >= 0.97  # those pixels have nothing to read; the rest as on the clean cube
+    assert np.isfinite(shape_pca(tof.image.replace(data=x.astype(np.float32))).loadings).all()
+
+
+@pytest.mark.parametrize("gain", [0.95, 0.98, 1.05])
+def test_a_beam_normalised_a_few_percent_off_is_found_and_taken_out(tof, gain):
+    # -log(g T) = -log T - log g: the open beam gets a mean attenuation -log g, and its shape was its noise divided
+    # by it (ARI 0.50 at g = 0.98 on 128 x 128 before)
+    ari, res = _ari(tof, np.asarray(tof.image.data) * gain)
+    assert ari >= 0.99, ari
+    assert res.decomposition.params["open_beam_level"] == pytest.approx(-np.log(gain), abs=0.004)
+    assert any(f"transmissions {100 * (gain - 1):+.1f} % off" in n for n in res.params["notes"])
+
+
+def test_no_open_beam_level_where_the_map_has_no_open_beam():
+    # the thinnest pieces of a sample are not an open beam: their mean spectrum has Bragg edges and absorption
+    for kw in ({"background": False}, {"background": False, "attenuation": 0.1}):
+        tof = make_tof((64, 96), 661, seed=3, **kw)
+        t = np.asarray(tof.image.data, np.float64)
+        a = -np.log(np.clip(t[..., :660].reshape(-1, 110, 6).mean(2), 1e-3, None))
+        assert open_beam_level(a) == 0.0
+    clean = make_tof((64, 96), 661, seed=3)
+    a = -np.log(np.clip(np.asarray(clean.image.data, np.float64)[..., :660].reshape(-1, 110, 6).mean(2), 1e-3, None))
+    assert open_beam_level(a) == 0.0  # an open beam at 1: its level (-0.0004) is within its spread, left
