@@ -48,7 +48,7 @@ def dead_channels(image, channels, transform):
 
 
 def group_block(r0, r1, block, *, channels, factor, live):
-    """Mean of every group of ``factor`` live channels, (n, C') float64; NaN where a group has no finite value."""
+    """Mean of every group of ``factor`` live channels, (n, C') float32; NaN where a group has no finite value."""
     x = np.asarray(block[..., channels], dtype=np.float64)
     n = x.shape[0] * x.shape[1]
     c = x.shape[2] // factor
@@ -56,7 +56,7 @@ def group_block(r0, r1, block, *, channels, factor, live):
     ok = np.isfinite(x) & live[: c * factor].reshape(1, c, factor)
     count = ok.sum(2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, x, 0).sum(2) / count
+        return (np.where(ok, x, 0).sum(2) / count).astype(np.float32)
 
 
 def attenuation(x, transform):

@@ -26,7 +26,6 @@ SHAPE_CHANNELS = 110
 SHAPE_SNR = 3.0
 #: components above ``SCREE_MARGIN`` times the noise edge count as signal
 SCREE_MARGIN = 1.25
-_TINY = 1e-3
 #: an ``intensity`` cube with more negative values than this share is not taken for transmissions
 NEGATIVE_SHARE = 0.02
 
@@ -76,6 +75,9 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     each channel group is estimated from differences of neighbouring pixels (no count statistics
     assumed); the shapes are scaled by it, centred and decomposed (``X^T X`` eigenvectors). The noise line
     of the scree is the largest eigenvalue of the covariance of neighbouring-pixel differences.
+    Dead channels are left out, groups with no finite value filled from the pixel's own shape, and an
+    open beam normalised a few % off brought back to 0 (``_censor.py``; ``params`` ``dead_channels``,
+    ``missing_values``, ``open_beam_level``).
 
     Parameters
     ----------
@@ -124,7 +126,8 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     groups = np.isfinite(x).any(0)  # channel groups with something in them
     a, missing = attenuation(x[:, groups], transform)
     del x
-    fill(a, missing, _shape_features(a)[2] >= 1)
+    if missing.any():
+        fill(a, missing, _shape_features(a)[2] >= 1)
     level = open_beam_level(a) if transform == "log" else 0.0
     a -= level
     f, amount, kept = _shape_features(a)
