@@ -46,6 +46,8 @@ CASES = {
     "shutter-gaps": {"artefact": "gaps"},
     "shutter-gaps-nan-ob100": {"artefact": "gaps-nan", "open_beam_counts": 100},
     "offset-0.02": {"artefact": "offset-0.02"},
+    "flatfield-3%": {"artefact": "flatfield3"},
+    "flatfield-wave-3%": {"artefact": "wave3"},
     "flatfield-10%": {"artefact": "flatfield"},
 }
 
@@ -65,7 +67,15 @@ ARTEFACTS = {
     "gaps-nan": lambda x: _gaps(x, np.nan),  # 0/0 after the division by the open beam
     "offset-0.02": lambda x: x - 0.02,  # a background subtracted 0.02 too high
     "flatfield": lambda x: x * np.linspace(0.9, 1.1, x.shape[1])[None, :, None],  # a gain across the map
+    "flatfield3": lambda x: x * np.linspace(0.97, 1.03, x.shape[1])[None, :, None],
+    "wave3": lambda x: x * _wave(x.shape[:2], 0.03)[..., None],
 }
+
+
+def _wave(shape, amplitude):
+    """An uneven flat field: ``1 + amplitude * sin(2 pi x) cos(pi y)`` over the map."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]] / np.array([shape[0] - 1, shape[1] - 1])[:, None, None]
+    return 1 + amplitude * np.sin(2 * np.pi * xx) * np.cos(np.pi * yy)
 
 
 def best_correlation(means, truth):

@@ -58,9 +58,11 @@ def cube_notes(dec_params):
         notes.append(f"{dec_params['missing_values']} channel groups with no finite value filled from their pixel's "
                      "own shape")
     if dec_params.get("open_beam_level"):
-        level = dec_params["open_beam_level"]
-        notes.append(f"the open beam's attenuation {level:+.4f} (transmissions {100 * (np.exp(-level) - 1):+.1f} % "
-                     "off, from the open-beam normalisation) taken out of every pixel")
+        level, low, high = dec_params["open_beam_level"]
+        spread = f" ({low:+.4f} to {high:+.4f} across the map)" if high - low > 0.002 else ""
+        off = 100 * (np.exp(-level) - 1)
+        notes.append(f"the open beam's attenuation {level:+.4f}{spread} (transmissions {off:+.1f} % off, from the "
+                     "open-beam normalisation) taken out of every pixel")
     return notes
 
 

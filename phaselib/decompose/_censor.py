@@ -31,6 +31,12 @@ OPEN_SHARE = 0.05
 FLAT_CHI2 = 20.0
 #: pixels the flatness is tested on (at most): the test's power, and the chi-square, grow with them
 FLAT_PIXELS = 4000
+#: the open beam's level is followed across the map over about 1/LEVEL_WIDTH of its size
+LEVEL_WIDTH = 16
+#: the level is followed on a grid of at most this many cells a side
+LEVEL_GRID = 128
+#: steps of following it, at most (each reaches about that far further; it stops when nothing changes)
+LEVEL_STEPS = 40
 #: shape components a missing value is filled from (at most)
 FILL_RANK = 8
 _TINY = 1e-3
@@ -101,23 +107,12 @@ def fill(a, missing, shaped, *, rank=FILL_RANK, chunk=65536):
     return a
 
 
-def open_beam_level(a):
-    """The attenuation of the open beam, ``c0``, when the map has one, else 0: a transmission normalised by
-    a beam a few % brighter or dimmer than the sample's (``-log(0.98 T)`` is ``-log T + 0.02``) gives the
-    open beam a small mean attenuation, and its shape is then its noise divided by that offset
-    (``make_tof`` normalised 2 % too bright: ARI 0.50 instead of 1.0).
-
-    The open beam is looked for at the mode of the pixels' mean attenuations nearest the lowest
-    :data:`OPEN_SHARE` of them (a mean shift within 2 robust spreads); those pixels (at most
-    :data:`FLAT_PIXELS` of them) are taken for the open beam when their mean spectrum is flat: its
-    channels' deviations from their weighted level, over their noise, give a chi-square per channel
-    under :data:`FLAT_CHI2` (2-5 on open beams from 30 to 1000 neutrons per bin; 300-700 where the
-    thinnest or only pieces of a sample with no open beam lie). Then ``c0`` is that weighted level, if it
-    is more than the robust spread of those pixels' mean attenuations away from 0.
-    """
+def _open_beam_band(a):
+    """``(band, level, spread)``: the pixels taken for the open beam, their median mean attenuation and its
+    robust spread, when their mean spectrum is flat; else None (see :func:`open_beam_levels`)."""
     n, c = a.shape
     if n < 50 or c < 4:
-        return 0.0
+        return None
     m = a.mean(1)
     low = m <= np.quantile(m, OPEN_SHARE)
     level = float(np.median(m[low]))
@@ -128,11 +123,72 @@ def open_beam_level(a):
         spread = 1.4826 * float(np.median(np.abs(m[band] - level)))
     rows = np.flatnonzero(band)
     if rows.size < 50 or spread == 0:
-        return 0.0
+        return None
     rows = rows[:: rows.size // FLAT_PIXELS + 1]
     mean = a[rows].mean(0)
     noise = np.maximum(a[rows].var(0) / rows.size, 1e-30)
     flat = np.sum(mean / noise) / np.sum(1 / noise)
-    # an offset within the spread of the open beam's mean attenuations is left (moving it would move the
-    # noise of some open-beam pixels over their shape threshold)
-    return flat if float(np.mean((mean - flat) ** 2 / noise)) < FLAT_CHI2 and abs(flat) > spread else 0.0
+    return (band, level, spread) if float(np.mean((mean - flat) ** 2 / noise)) < FLAT_CHI2 else None
+
+
+def _smooth_level(m, mask, sigma, level):
+    """The open beam's level at every pixel: a Gaussian-weighted mean of ``m`` over the ``mask`` pixels near it
+    (width ``sigma``; 4 x wider where few are near; ``level`` where none are). Computed on a grid of at most
+    :data:`LEVEL_GRID` cells a side (block sums), then repeated back to the pixels."""
+    from scipy import ndimage
+
+    h, w = m.shape
+    b = max(1, -(-max(h, w) // LEVEL_GRID))
+    ph, pw = -(-h // b) * b, -(-w // b) * b
+    weight = np.zeros((ph, pw))
+    weight[:h, :w] = mask
+    total = np.zeros((ph, pw))
+    total[:h, :w] = np.where(mask, m, 0.0)
+    weight = weight.reshape(ph // b, b, pw // b, b).sum((1, 3))
+    total = total.reshape(ph // b, b, pw // b, b).sum((1, 3))
+    out = np.full(weight.shape, level)
+    for s in (4 * sigma / b, sigma / b):  # the wide estimate first, the near one over it where it has enough pixels
+        den = ndimage.gaussian_filter(weight, s, mode="nearest")
+        num = ndimage.gaussian_filter(total, s, mode="nearest")
+        near = den > (0.01 if s > sigma / b else 0.05) * b * b
+        out[near] = num[near] / den[near]
+    return np.repeat(np.repeat(out, b, 0), b, 1)[:h, :w]
+
+
+def open_beam_levels(a, shape):
+    """The attenuation of the open beam at every pixel, (n,), when the map has an open beam that is not at 0,
+    else None. A transmission normalised by a beam a few % brighter or dimmer than the sample's
+    (``-log(0.98 T)`` is ``-log T + 0.02``), or by a flat field that is a little uneven, gives the open beam
+    a small mean attenuation, and its shape is then its noise divided by that offset (``make_tof``
+    normalised 2 % too bright: ARI 0.50; a gain from 0.99 to 1.01 across the map: 0.49, instead of 1.0).
+
+    The open beam is looked for at the mode of the pixels' mean attenuations nearest the lowest
+    :data:`OPEN_SHARE` of them (a mean shift within 2 robust spreads); those pixels (at most
+    :data:`FLAT_PIXELS` of them) are taken for the open beam when their mean spectrum is flat: its
+    channels' deviations from their weighted level, over their noise, give a chi-square per channel
+    under :data:`FLAT_CHI2` (2-5 on open beams from 30 to 1000 neutrons per bin; 300-700 where the
+    thinnest or only pieces of a sample with no open beam lie). The level is then followed across the map
+    (a Gaussian-weighted mean over the open-beam pixels, width 1/:data:`LEVEL_WIDTH` of the map; the
+    pixels within 3 robust spreads of it are the open beam of the next step, until they stay the same) and
+    carried under the sample from the open beam around it. **Assumption**: the offset varies slowly
+    across the map. Levels all within the open beam's spread of 0 are left (None).
+    """
+    found = _open_beam_band(a)
+    if found is None:
+        return None
+    band, level, spread = found
+    m = a.mean(1).reshape(shape)
+    mask = band.reshape(shape)
+    sigma = max(shape) / LEVEL_WIDTH
+    for _ in range(LEVEL_STEPS):
+        levels = _smooth_level(m, mask, sigma, level)
+        resid = m - levels
+        spread = 1.4826 * float(np.median(np.abs(resid[mask] - np.median(resid[mask]))))
+        grown = np.abs(resid) <= 3 * spread
+        if np.array_equal(grown, mask):
+            break
+        mask = grown
+    levels = _smooth_level(m, mask, sigma, level)
+    # offsets within the open beam's spread are left (moving them would move the noise of some open-beam
+    # pixels over their shape threshold)
+    return levels.ravel() if float(np.abs(levels).max()) > spread else None

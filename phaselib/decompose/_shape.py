@@ -18,7 +18,7 @@ from .._stream import map_row_blocks
 from .._validate import check_choice, check_image, check_int
 from ..preprocess import energy_channels
 from ._base import Decomposition, range_keV
-from ._censor import attenuation, dead_channels, fill, group_block, open_beam_level
+from ._censor import attenuation, dead_channels, fill, group_block, open_beam_levels
 
 #: the shape is computed on groups of neighbouring channels, about this many groups
 SHAPE_CHANNELS = 110
@@ -128,8 +128,9 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     del x
     if missing.any():
         fill(a, missing, _shape_features(a)[2] >= 1)
-    level = open_beam_level(a) if transform == "log" else 0.0
-    a -= level
+    levels = open_beam_levels(a, (h, w)) if transform == "log" else None
+    if levels is not None:
+        a -= levels[:, None].astype(a.dtype)
     f, amount, kept = _shape_features(a)
     kept = kept >= 1
     c = int(groups.sum())
@@ -159,7 +160,8 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
         channels, min(suggested, n), float(SCREE_MARGIN * edge),
         dict(n_components=n, poisson=False, signal="intensity", centred=True, transform=transform,
              bin_channels=factor, dead_channels=int((~live).sum()),
-             missing_values=int(missing.sum()), open_beam_level=round(level, 5),
+             missing_values=int(missing.sum()), open_beam_level=None if levels is None else
+             [round(float(v), 5) for v in (np.median(levels), levels.min(), levels.max())],
              energy_range=range_keV(image, channels), shape_pixels=int(kept.sum()), random_state=None,
              sample_fraction=1.0),
     )
