@@ -46,12 +46,18 @@ def regions(features, labels, beta):
 
 
 TRANSFORM_NOTES = {"log": "values taken as transmissions T: shapes of -log T",
+                   "beam": "values taken as counts of neutrons through the sample (whole numbers): divided by the "
+                           "mean spectrum of the 10 % of pixels with the most counts (taken for the open beam), "
+                           "shapes of -log T",
                    "none": "values taken as absorbances (proportional to the amount): shapes of the values"}
 
 
 def cube_notes(dec_params):
     """What :func:`~phaselib.decompose.shape_pca` assumed and mended in the cube, as notes for summary.json."""
     notes = [TRANSFORM_NOTES[dec_params["transform"]]] if dec_params.get("transform") in TRANSFORM_NOTES else []
+    if dec_params.get("counts_without_open_beam"):
+        notes.append("the values look like counts of neutrons, but the pixels with the most counts are not an open "
+                     "beam to divide them by: give transmissions (--signal transmission) for shapes of -log T")
     if dec_params.get("dead_channels"):
         notes.append(f"{dec_params['dead_channels']} dead channels (0 or not finite in nearly every pixel) left out")
     if dec_params.get("missing_values"):

@@ -86,3 +86,25 @@ def test_an_uneven_flat_field_is_followed_across_the_map(tof, kind):
     assert ari >= 0.98, ari
     level, low, high = res.decomposition.params["open_beam_level"]
     assert low < -0.02 and high > 0.02  # -log(1.03) .. -log(0.97), followed
+
+
+def _raw_counts(tof, peak, seed):
+    """Neutrons counted through the sample, not divided by an open beam: Poisson(T * incident spectrum)."""
+    lam = np.linspace(1.0, 5.0, tof.transmission.shape[-1])
+    lam0 = 2.0 * np.sqrt(2.5)
+    phi = (lam0 / lam) ** 5 * np.exp(-((lam0 / lam) ** 2))
+    return np.random.default_rng(seed).poisson(tof.transmission * peak * phi / phi.max()).astype(np.float32)
+
+
+def test_counts_not_divided_by_the_open_beam_are_divided_by_the_map_s_own():
+    # whole numbers above a few: counts of neutrons; taken as absorbances they made thickness a shape (ARI 0.88)
+    tof = make_tof((64, 96), 661, seed=2)
+    ari, res = _ari(tof, _raw_counts(tof, 300, 2))
+    assert ari >= 0.99, ari
+    assert res.decomposition.params["transform"] == "beam"
+    assert any("counts of neutrons" in n for n in res.params["notes"])
+    # with no open beam in the map, the brightest pixels are the thinnest pieces, not a beam to divide by
+    closed = make_tof((64, 96), 661, seed=2, background=False)
+    ari, res = _ari(closed, _raw_counts(closed, 300, 2))
+    assert res.decomposition.params["counts_without_open_beam"] and res.decomposition.params["transform"] == "none"
+    assert any("--signal transmission" in n for n in res.params["notes"])
