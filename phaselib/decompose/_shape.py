@@ -32,8 +32,8 @@ NEGATIVE_SHARE = 0.02
 BEAM_MEDIAN = 5
 #: with ``beam``, the open beam's spectrum is the mean of the pixels with this share of the most counts
 BEAM_SHARE = 0.1
-#: ... when their spectra's shapes agree within Poisson noise: chi-square per channel under this
-BEAM_CHI2 = 1.1
+#: ... when the spectra of their halves agree within Poisson noise: chi-square per channel under this
+BEAM_CHI2 = 2.0
 
 
 def _transform_of(image, channels, transform):
@@ -58,22 +58,25 @@ def _transform_of(image, channels, transform):
     return "log" if negative < NEGATIVE_SHARE and 0 < mid <= 1.2 and hi < 5 else "none"
 
 
-def _divide_by_open_beam(x, factor):
-    """Counts ``x`` (n, C', means of ``factor`` channels) divided by the open beam's spectrum: the mean of the
-    :data:`BEAM_SHARE` of pixels with the most counts, taken for the open beam when their spectra have one
-    shape within Poisson noise (chi-square per channel under :data:`BEAM_CHI2` on at most 4000 of them:
-    0.99 on open beams at 100-10 000 neutrons per bin; 1.13-1.17 on the thinnest pieces of samples with no
-    open beam at 100-1000). Else None: the map shows no open beam to divide by."""
+def _divide_by_open_beam(x, factor, width):
+    """Counts ``x`` (n, C', means of ``factor`` channels; rows of ``width`` pixels) divided by the open beam's
+    spectrum: the mean of the :data:`BEAM_SHARE` of pixels with the most counts, taken for the open beam when
+    it is one spectrum all over the map: the summed spectra of its left and right halves (and of its top
+    and bottom) agree within Poisson noise, a chi-square per channel under :data:`BEAM_CHI2` (0.7-1.2 on
+    open beams at 30-10 000 neutrons per bin; 5-210 on the thinnest pieces of samples with no open beam at
+    10-1000, which lie in different places). Else None: the map shows no open beam to divide by."""
     total = np.nansum(x, 1)
     bright = np.flatnonzero(total >= np.quantile(total, 1 - BEAM_SHARE))
-    bright = bright[:: bright.size // 4000 + 1]
-    counts = np.nan_to_num(x[bright]) * factor
-    sums = counts.sum(1, keepdims=True)
-    shape = counts / np.maximum(sums, 1)
-    ref = shape.mean(0)
-    chi2 = float(np.mean((shape - ref) ** 2 / np.maximum(ref / np.maximum(sums, 1), 1e-30)))
-    if chi2 >= BEAM_CHI2:
-        return None
+    counts = np.nan_to_num(x) * factor
+    for coord in np.divmod(bright, width):
+        one, two = bright[coord <= np.median(coord)], bright[coord > np.median(coord)]
+        if one.size == 0 or two.size == 0:
+            continue
+        s1, s2 = counts[one].sum(0), counts[two].sum(0)
+        n1, n2 = max(float(s1.sum()), 1.0), max(float(s2.sum()), 1.0)
+        p = (s1 + s2) / (n1 + n2)
+        if np.mean((s1 / n1 - s2 / n2) ** 2 / np.maximum(p * (1 / n1 + 1 / n2), 1e-30)) >= BEAM_CHI2:
+            return None
     beam = np.nanmean(x[bright], 0)
     return x / np.where(beam > 0, beam, np.nan)
 
@@ -159,7 +162,7 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     groups = np.isfinite(x).any(0)  # channel groups with something in them
     x = x[:, groups]
     if transform == "beam":
-        divided = _divide_by_open_beam(x, factor)
+        divided = _divide_by_open_beam(x, factor, w)
         x, transform, no_beam = (x, "none", True) if divided is None else (divided, "beam", False)
     a, missing = attenuation(x, "none" if transform == "none" else "log")
     del x
