@@ -59,7 +59,7 @@ def test_a_beam_normalised_a_few_percent_off_is_found_and_taken_out(tof, gain):
     ari, res = _ari(tof, np.asarray(tof.image.data) * gain)
     assert ari >= 0.99, ari
     level, low, high = res.decomposition.params["open_beam_level"]
-    assert level == pytest.approx(-np.log(gain), abs=0.004) and high - low < 0.004  # one level for the whole map
+    assert level == pytest.approx(-np.log(gain), abs=0.004) and high - low < 0.01  # one level (+-3 %: 0.06)
     assert any(f"transmissions {100 * (gain - 1):+.1f} % off" in n for n in res.params["notes"])
 
 

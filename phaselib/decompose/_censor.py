@@ -147,12 +147,33 @@ def _smooth_level(m, mask, sigma, level):
     weight = weight.reshape(ph // b, b, pw // b, b).sum((1, 3))
     total = total.reshape(ph // b, b, pw // b, b).sum((1, 3))
     out = np.full(weight.shape, level)
+    yy, xx = np.mgrid[: weight.shape[0], : weight.shape[1]].astype(np.float64)
     for s in (4 * sigma / b, sigma / b):  # the wide estimate first, the near one over it where it has enough pixels
-        den = ndimage.gaussian_filter(weight, s, mode="nearest")
-        num = ndimage.gaussian_filter(total, s, mode="nearest")
-        near = den > (0.01 if s > sigma / b else 0.05) * b * b
-        out[near] = num[near] / den[near]
+        near = ndimage.gaussian_filter(weight, s, mode="nearest") > (0.01 if s > sigma / b else 0.05) * b * b
+        out[near] = _local_plane(weight, total, xx, yy, s)[near]
     return np.repeat(np.repeat(out, b, 0), b, 1)[:h, :w]
+
+
+def _local_plane(weight, total, xx, yy, s):
+    """At every cell, the plane fitted by weighted least squares to the cells' mean levels (``total / weight``,
+    weights ``weight`` times a Gaussian of width ``s`` around the cell), evaluated there: a slope is followed
+    to the edge of the open beam and under the sample, where a Gaussian-weighted mean lags behind it."""
+    from scipy import ndimage
+
+    def g(v):
+        return ndimage.gaussian_filter(v, s, mode="nearest")
+
+    s0, sx, sy = g(weight), g(weight * xx), g(weight * yy)
+    sxx, sxy, syy = g(weight * xx * xx), g(weight * xx * yy), g(weight * yy * yy)
+    t0, tx, ty = g(total), g(total * xx), g(total * yy)
+    ridge = 1e-3 * s0 * s * s  # a little: a line of open-beam cells fixes no slope across it
+    a = np.stack([np.stack([s0, sx, sy], -1), np.stack([sx, sxx + ridge, sxy], -1),
+                  np.stack([sy, sxy, syy + ridge], -1)], -2)
+    rhs = np.stack([t0, tx, ty], -1)
+    ok = s0 > 1e-12
+    beta = np.zeros(rhs.shape)
+    beta[ok] = np.linalg.solve(a[ok], rhs[ok][..., None])[..., 0]
+    return beta[..., 0] + beta[..., 1] * xx + beta[..., 2] * yy
 
 
 def open_beam_levels(a, shape):
