@@ -1,6 +1,10 @@
 """Transmission cubes as detectors and normalisations leave them: dead channels, values that are not finite,
 a beam normalised a few % off. Each must give the regions of the clean cube."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -108,3 +112,20 @@ def test_counts_not_divided_by_the_open_beam_are_divided_by_the_map_s_own():
     ari, res = _ari(closed, _raw_counts(closed, 300, 2))
     assert res.decomposition.params["counts_without_open_beam"] and res.decomposition.params["transform"] == "none"
     assert any("--signal transmission" in n for n in res.params["notes"])
+
+
+def test_a_cube_with_no_axis_maps_on_channel_numbers_from_the_command_line(tmp_path, tof):
+    # the lecture's tofdata.npy is a bare (128, 128, 661) array: a cube that is not EDS needs no calibration
+    np.save(tmp_path / "tof.npy", np.asarray(tof.image.data))
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "phaselib", "map", str(tmp_path / "tof.npy"), "--signal", "intensity",
+                          "--n-phases", str(tof.n_regions), "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert adjusted_rand_score(tof.labels.ravel(), np.load(out / "labels.npy").ravel()) >= 0.99
+    image = json.loads((out / "summary.json").read_text())["image"]
+    assert image["axis_name"] == "Channel" and image["energy_scale"] == 1.0
+    # an EDS map still needs its energy axis, and is told how to give it
+    run = subprocess.run([sys.executable, "-m", "phaselib", "map", str(tmp_path / "tof.npy"), "--out",
+                          str(tmp_path / "eds"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "--energy-scale" in run.stderr and "--signal intensity" in run.stderr

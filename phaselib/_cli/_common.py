@@ -218,10 +218,17 @@ def open_input(args):
         args.input = str(sample_path(args.input.split(":", 1)[1]))
     if args.energy_range and args.energy_range[0] >= args.energy_range[1]:
         raise ValueError(f"--energy-range wants LOW < HIGH, got {args.energy_range[0]} {args.energy_range[1]}.")
-    image = io.load(args.input, lazy=args.lazy, energy_offset=_axis_value(args, "offset"),
-                    energy_scale=_axis_value(args, "scale"), beam_energy=args.beam_energy)
+    offset, scale = _axis_value(args, "offset"), _axis_value(args, "scale")
+    channels = {}
+    if getattr(args, "signal", None) not in (None, "counts") and offset is None and scale is None \
+            and str(args.input).lower().endswith(".npy"):
+        # a bare array that is not EDS needs no calibration to be mapped: its axis is the channel number
+        offset, scale, channels = 0.0, 1.0, {"axis_name": "Channel", "axis_units": ""}
+    image = io.load(args.input, lazy=args.lazy, energy_offset=offset, energy_scale=scale,
+                    beam_energy=args.beam_energy)
     axis = {k: v for k, v in dict(signal=getattr(args, "signal", None), axis_name=getattr(args, "axis_name", None),
                                   axis_units=getattr(args, "axis_units", None)).items() if v is not None}
+    axis = {**channels, **axis}
     if axis:
         image = image.replace(**axis)
     if args.crop:

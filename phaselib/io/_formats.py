@@ -126,7 +126,9 @@ def _load_npy(path, *, energy_offset, energy_scale):
     if energy_offset is None or energy_scale is None:
         raise ValueError(
             f"'{path.name}' is a plain .npy array with no energy axis: give "
-            "energy_offset and energy_scale (keV), e.g. energy_offset=0, energy_scale=0.01."
+            "energy_offset and energy_scale (keV), e.g. energy_offset=0, energy_scale=0.01 (command line: "
+            "--energy-offset 0 --energy-scale 0.01; a cube that is not EDS maps on channel numbers with "
+            "--signal intensity)."
         )
     try:
         # always a read-only memory map: nothing is copied, the file cannot be changed
