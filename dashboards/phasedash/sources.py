@@ -76,8 +76,12 @@ def named_lines(image, spectrum, **kw):
 
 
 def summed(data, axis=0):
-    """Sum over ``axis``: exact integers for counts, float64 for intensities (never truncated)."""
-    return data.sum(axis, dtype=np.float64 if data.dtype.kind == "f" else np.int64)
+    """Sum over ``axis``: exact integers for counts, float64 for intensities (never truncated; values that are
+    not finite, the dead channels of a cube, left out)."""
+    if data.dtype.kind != "f":
+        return data.sum(axis, dtype=np.int64)
+    finite = np.isfinite(data)
+    return data.sum(axis, dtype=np.float64) if finite.all() else np.where(finite, data, 0).sum(axis, dtype=np.float64)
 
 
 def synthetic_size(source):

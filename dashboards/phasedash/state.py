@@ -96,13 +96,13 @@ class Session(SessionFile, T.HasTraits):
     def _set_image(self, image):
         self.clear_caches()
         data = np.asarray(image.data)
-        if data.dtype.kind == "f" and not np.isfinite(data).all():
+        if image.is_counts and data.dtype.kind == "f" and not np.isfinite(data).all():  # a cube may miss values
             raise ValueError("The map holds NaN or infinite values: it is not a map of X-ray counts.")
         if image.is_counts and data.dtype.kind in "if" and data.min() < 0:
             raise ValueError("The map holds negative values: it is not a map of X-ray counts.")
         if image.shape[0] * image.shape[1] < 4:
             raise ValueError(f"The map has {image.shape[0] * image.shape[1]} pixel(s); at least 4 are needed.")
-        brightness = data.sum(-1, dtype=np.float64 if data.dtype.kind == "f" else np.int64)
+        brightness = summed(data, -1)
         if brightness.max() <= 0:
             raise ValueError("The map holds no counts (every pixel is zero).")
         self.image = image

@@ -4,7 +4,8 @@ A FITS or TIFF cube stores one image per bin of the signal axis, so its array is
 it becomes an ``(H, W, C)`` view (no copy for a single memory-mapped FITS cube). The axis comes
 from the FITS header (``CRVAL3``, ``CDELT3``, ``CRPIX3``, ``CUNIT3``, ``CTYPE3``) when there is
 one, else from the caller (``energy_offset``/``energy_scale``, the CLI's ``--axis-*``), else it
-is the channel index.
+is the channel index. Its ``signal`` is ``counts`` when its values are whole numbers, none negative or
+missing, else ``intensity`` (:func:`guess_signal`; the CLI's ``--signal`` says otherwise).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ def _files(path):
     if p.is_dir():
         return sorted(q for q in p.iterdir() if q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
     return [p]
+
+
+def guess_signal(data) -> str:
+    """``"counts"`` when the values (sampled on 16 rows) are whole numbers, none negative, else ``"intensity"``:
+    X-ray or neutron counts are whole numbers; a transmission, an absorbance or a normalised image are not."""
+    h = data.shape[0]
+    rows = np.unique(np.linspace(0, h - 1, min(h, 16)).astype(int))
+    values = np.concatenate([np.asarray(data[r], dtype=np.float64).ravel() for r in rows])
+    if not np.isfinite(values).all() or (values < 0).any() or (values != np.round(values)).any():
+        return "intensity"
+    return "counts"
 
 
 def is_cube(path) -> bool:
@@ -70,6 +82,7 @@ def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, 
         if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
             raise ValueError(f"'{files[0].name}' holds {data.dtype} data; a cube must hold numbers.")
         data = np.moveaxis(data, 0, -1)  # (C, H, W) -> (H, W, C), a view
+        axis.setdefault("signal", guess_signal(data))
         image = SpectrumImage(data, source=str(files[0] if len(files) == 1 else Path(str(path))),
                               energy_offset=axis.pop("offset", 0.0), energy_scale=axis.pop("scale", 1.0),
                               **axis)
