@@ -148,3 +148,18 @@ def test_the_page_maps_a_fits_transmission_cube_with_dead_channels(tmp_path, mon
     s.run_pca()
     s.run_clustering("kmeans", n_clusters=tof.n_regions)
     assert adjusted_rand_score(tof.labels.ravel(), s.phase_map("clusters").ravel()) >= 0.99
+
+
+def test_the_page_reads_a_npy_of_transmissions_as_intensities(tmp_path, monkeypatch, tof):
+    # the page asks a .npy for its axis; values that are not whole numbers are then not taken for X-ray counts
+    from phasedash.state import Session
+
+    for env in ("PHASEDASH_DATA_DIR", "PHASEDASH_EXPORT_DIR", "PHASEDASH_CACHE_DIR"):
+        monkeypatch.setenv(env, str(tmp_path))
+    np.save(tmp_path / "tofdata.npy", np.asarray(tof.image.data))
+    s = Session()
+    s.load("tofdata.npy", energy_offset=1.0, energy_scale=4 / 660)
+    assert s.image.signal == "intensity" and s.total_lines == []
+    s.run_pca()
+    s.run_clustering("kmeans", n_clusters=tof.n_regions)
+    assert adjusted_rand_score(tof.labels.ravel(), s.phase_map("clusters").ravel()) >= 0.99

@@ -56,6 +56,8 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
                 raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
             kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
         image = _load(path, kw)
+        if kw and io.has_fractions(image.data):  # a .npy of values that cannot be counts
+            image = image.replace(signal="intensity", axis_name="Signal axis", axis_units="")
         if image.is_lazy:
             raise ValueError("This map is too big to explore interactively here; run "
                              "`python -m phaselib precompute` on it and open the results.")

@@ -33,12 +33,24 @@ def _files(path):
     return [p]
 
 
+def _sample(data):
+    """Values of 16 rows spread over a map, float64."""
+    rows = np.unique(np.linspace(0, data.shape[0] - 1, min(data.shape[0], 16)).astype(int))
+    return np.concatenate([np.asarray(data[r], dtype=np.float64).ravel() for r in rows])
+
+
+def has_fractions(data) -> bool:
+    """True when some finite values (sampled on 16 rows) are not whole numbers: not counts of anything."""
+    values = _sample(data)
+    values = values[np.isfinite(values)]
+    return bool((values != np.round(values)).any())
+
+
 def guess_signal(data) -> str:
-    """``"counts"`` when the values (sampled on 16 rows) are whole numbers, none negative, else ``"intensity"``:
-    X-ray or neutron counts are whole numbers; a transmission, an absorbance or a normalised image are not."""
-    h = data.shape[0]
-    rows = np.unique(np.linspace(0, h - 1, min(h, 16)).astype(int))
-    values = np.concatenate([np.asarray(data[r], dtype=np.float64).ravel() for r in rows])
+    """``"counts"`` when the values (sampled on 16 rows) are whole numbers, none negative or missing, else
+    ``"intensity"``: X-ray or neutron counts are whole numbers; a transmission, an absorbance or a normalised
+    image are not."""
+    values = _sample(data)
     if not np.isfinite(values).all() or (values < 0).any() or (values != np.round(values)).any():
         return "intensity"
     return "counts"
