@@ -1,4 +1,5 @@
-"""Values of an intensity cube that carry nothing: dead channels and values that are not finite.
+"""What a measured transmission cube holds besides its shapes: dead channels, values that are not finite,
+and an open beam that is not at 0.
 
 A transmission cube normalised by its open beam holds places where there is nothing to read: channels
 where the detector counted nothing (the gaps between a ToF camera's shutters: 0 or NaN in every
@@ -11,7 +12,9 @@ material (``make_tof`` with 15 dead channels: ARI 0.79 and 0.91 instead of 1.0).
   value there (``log``) or a non-finite value (``none``); dead channels are left out of the groups;
 - a value that is still not finite is **filled** from the pixel's own finite values: the pixel is fitted
   as ``thickness x (mean shape + FILL_RANK shape components)`` (the components of the pixels with no
-  missing value, by least squares on its finite values) and the fit gives the rest.
+  missing value, by least squares on its finite values) and the fit gives the rest;
+- the **open beam's level** (transmissions normalised a few % off, an uneven flat field) is found,
+  followed across the map and taken out of every pixel (:func:`open_beam_levels`).
 
 Tried and not kept (session 20): censoring transmissions below 1-3 times their noise (read from
 neighbouring pixels at each level) and filling them the same way: on noisy cubes the fill is noisier
