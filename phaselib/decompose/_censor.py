@@ -209,7 +209,7 @@ def open_beam_levels(a, shape):
         resid = m - levels
         spread = 1.4826 * float(np.median(np.abs(resid[mask] - np.median(resid[mask]))))
         grown = np.abs(resid) <= 3 * spread
-        if np.array_equal(grown, mask):
+        if spread == 0 or not grown.any() or np.array_equal(grown, mask):
             break
         mask = grown
     levels = _smooth_level(m, mask, sigma, level)
