@@ -49,6 +49,8 @@ CASES = {
     "flatfield-3%": {"artefact": "flatfield3"},
     "flatfield-wave-3%": {"artefact": "wave3"},
     "flatfield-10%": {"artefact": "flatfield"},
+    "blur-1px": {"artefact": "blur1"},
+    "blur-1px-ob100": {"artefact": "blur1", "open_beam_counts": 100},
 }
 
 
@@ -69,6 +71,8 @@ ARTEFACTS = {
     "flatfield": lambda x: x * np.linspace(0.9, 1.1, x.shape[1])[None, :, None],  # a gain across the map
     "flatfield3": lambda x: x * np.linspace(0.97, 1.03, x.shape[1])[None, :, None],
     "wave3": lambda x: x * _wave(x.shape[:2], 0.03)[..., None],
+    # a detector's spatial blur (Gaussian, 1 px): pixels along a piece's edge mix it with the open beam
+    "blur1": lambda x: __import__("scipy.ndimage", fromlist=["x"]).gaussian_filter(x, (1.0, 1.0, 0.0)),
 }
 
 

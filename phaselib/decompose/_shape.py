@@ -24,6 +24,13 @@ from ._censor import attenuation, dead_channels, fill, group_block, open_beam_le
 SHAPE_CHANNELS = 110
 #: a pixel's mean attenuation must exceed this many times its own noise to have a shape
 SHAPE_SNR = 3.0
+#: a pixel within ``HALO_REACH`` px of the open beam whose mean attenuation is under ``HALO_SHARE`` of the
+#: largest among its 8 neighbours is more open beam than sample (a detector's blur, a piece's edge, a narrow gap
+#: between pieces): it has no shape. The scale-free shape would give it the piece's shape, noisier: a ring region
+#: of its own, or pieces grown by the blur's tail
+HALO_REACH = 3
+HALO_SHARE = 0.5
+HALO_STEPS = 3
 #: components above ``SCREE_MARGIN`` times the noise edge count as signal
 SCREE_MARGIN = 1.25
 #: an ``intensity`` cube with more negative values than this share is not taken for transmissions
@@ -91,7 +98,32 @@ def _shape_features(a):
     w = np.clip((m - tau) / np.where(tau > 0, tau, 1.0), 0, 1)
     w[(tau == 0) & (m > 0)] = 1.0
     f = a * (w / np.where(m > 0, m, 1.0))[:, None]
-    return f.astype(np.float32), m, w
+    return f.astype(np.float32), m, w, tau / SHAPE_SNR
+
+
+def _open_beam_halo(amount, weight, sd, shape, *, reach=HALO_REACH, share=HALO_SHARE):
+    """(n,) bool: pixels within ``reach`` of the open beam (no shape, ``weight`` 0) whose mean attenuation, plus
+    two noise s.d. ``sd``, is under ``share`` of the largest of their neighbours not taken yet, and above twice
+    their smallest neighbour's: on a ramp down to the open beam, mostly open beam (a 50 % rule, where the
+    scale-free shape would make any trace of a piece the piece)."""
+    from scipy import ndimage as ndi
+
+    beam = (weight <= 0).reshape(shape)
+    if not beam.any() or beam.all():
+        return np.zeros(beam.size, bool)
+    m, sd = amount.reshape(shape), sd.reshape(shape)
+    # on a ramp down to the open beam: a neighbour under half of it (a thin piece beside a thick one is not)
+    ramp = ndi.minimum_filter(m, size=3, mode="nearest") + 2 * sd < share * m
+    near = ndi.binary_dilation(beam, np.ones((3, 3), bool), iterations=reach) & ~beam & ramp
+    halo = np.zeros_like(beam)
+    for _ in range(HALO_STEPS):  # from the open beam inward, against what is left
+        out = beam | halo
+        local = ndi.maximum_filter(np.where(out, 0, m), size=3, mode="nearest")
+        new = near & ~halo & (m + 2 * sd < share * local)
+        if not new.any():
+            break
+        halo |= new
+    return halo.ravel()
 
 
 def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bin_channels="auto",
@@ -171,7 +203,9 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     levels = open_beam_levels(a, (h, w)) if transform != "none" else None
     if levels is not None:
         a -= levels[:, None].astype(a.dtype)
-    f, amount, kept = _shape_features(a)
+    f, amount, kept, sd = _shape_features(a)
+    halo = _open_beam_halo(amount, kept, sd, (h, w))
+    f[halo], kept[halo] = 0, 0
     kept = kept >= 1
     c = int(groups.sum())
     n = min(n, max(1, c - 1))
