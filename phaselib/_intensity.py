@@ -14,6 +14,9 @@ INTENSITY_NOTES = (
     "no Poisson spatial prior, no chi-square refinement of the phases (they assume counts)",
     "no X-ray lines, mineral names or MSA spectra (EDS only)",
 )
+EMPTIED_NOTE = ("{asked} regions asked for, {found} found: under the spatial prior the pixels of the others joined "
+                "a neighbouring region (a region of a few noisy pixels, or regions whose shapes the components kept "
+                "do not tell apart: try --n-components, or --spatial-prior off)")
 PRIOR_NOTE = ("spatial prior: Potts field (beta {beta:g}) over a Gaussian per region in the shape-score space "
               "(lowcount.gaussian_potts); {moved} pixels moved")
 
@@ -84,6 +87,10 @@ def smooth_regions(features, labels, method, spatial_prior, beta, params, timing
     if moved is None:
         return labels
     timings["spatial_prior"] = time.perf_counter() - t
+    asked = params.get("n_phases")
     params.update(spatial_prior="gaussian", n_phases=int(labels.max()) + 1)
     params["notes"].append(PRIOR_NOTE.format(beta=beta, moved=moved))
+    if asked and params["n_phases"] < asked:
+        params["regions_asked"] = asked
+        params["notes"].append(EMPTIED_NOTE.format(asked=asked, found=params["n_phases"]))
     return labels

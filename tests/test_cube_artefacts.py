@@ -186,3 +186,25 @@ def test_a_detector_s_blur_does_not_make_a_ring_of_the_open_beam_around_each_pie
     amount = np.array([0.0, 0.0, 0.2, 0.2, 0.2, 1.0, 1.0, 1.0])
     weight = (amount > 0.01).astype(float)
     assert not _open_beam_halo(np.tile(amount, 3), np.tile(weight, 3), np.full(24, 0.001), (3, 8)).any()
+
+
+def test_regions_emptied_by_the_spatial_prior_are_told():
+    # 4 regions asked for, 3 came back, and summary.json said nothing (a cube whose 4th cluster was a few noisy
+    # pixels): now a note and ``regions_asked``, which the CLI prints
+    from phaselib._intensity import smooth_regions
+
+    rng = np.random.default_rng(0)
+    h, w = 40, 60
+    truth = np.zeros((h, w), np.int16)
+    truth[:, 30:] = 1
+    features = np.stack([5.0 * truth, np.zeros((h, w))], -1).reshape(-1, 2) + rng.normal(0, 0.3, (h * w, 2))
+    labels = truth.copy()
+    labels[[5, 20, 33], [10, 40, 50]] = 2  # a "region" of three scattered pixels like their neighbours
+    params = {"n_phases": 3}
+    out = smooth_regions(features, labels, "pca-kmeans", "auto", 2.0, params, {}, {})
+    assert out.max() + 1 == 2 and (out == truth).all()
+    assert params["n_phases"] == 2 and params["regions_asked"] == 3
+    assert any(n.startswith("3 regions asked for, 2 found") for n in params["notes"])
+    params = {"n_phases": 2}  # nothing emptied: no note
+    smooth_regions(features, truth, "pca-kmeans", "auto", 2.0, params, {}, {})
+    assert "regions_asked" not in params and not any("asked for" in n for n in params["notes"])
