@@ -16,7 +16,7 @@ INTENSITY_NOTES = (
 )
 EMPTIED_NOTE = ("{asked} regions asked for, {found} found: under the spatial prior the pixels of the others joined "
                 "a neighbouring region (a region of a few noisy pixels, or regions whose shapes the components kept "
-                "do not tell apart: try --n-components, or --spatial-prior off)")
+                "do not tell apart: try more components, or no spatial prior)")
 PRIOR_NOTE = ("spatial prior: Potts field (beta {beta:g}) over a Gaussian per region in the shape-score space "
               "(lowcount.gaussian_potts); {moved} pixels moved")
 
@@ -75,6 +75,15 @@ def cube_notes(dec_params):
     return notes
 
 
+def emptied(asked, found):
+    """The ``refinement`` record of regions the spatial prior emptied (``{"action": "fewer", ...}``, as
+    :func:`phaselib.refine.describe_change` reads it), or None."""
+    if not asked or found >= asked:
+        return None
+    return dict(action="fewer", asked=int(asked), found=int(found),
+                reason=EMPTIED_NOTE.format(asked=asked, found=found))
+
+
 def smooth_regions(features, labels, method, spatial_prior, beta, params, timings, dec_params=None):
     """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
     whose unassigned pixels stay so); ``params`` gets the notes (with those of the decomposition's
@@ -90,7 +99,8 @@ def smooth_regions(features, labels, method, spatial_prior, beta, params, timing
     asked = params.get("n_phases")
     params.update(spatial_prior="gaussian", n_phases=int(labels.max()) + 1)
     params["notes"].append(PRIOR_NOTE.format(beta=beta, moved=moved))
-    if asked and params["n_phases"] < asked:
-        params["regions_asked"] = asked
-        params["notes"].append(EMPTIED_NOTE.format(asked=asked, found=params["n_phases"]))
+    change = emptied(asked, params["n_phases"])
+    if change:
+        params["refinement"] = [change]
+        params["notes"].append(change["reason"])
     return labels

@@ -190,7 +190,7 @@ def test_a_detector_s_blur_does_not_make_a_ring_of_the_open_beam_around_each_pie
 
 def test_regions_emptied_by_the_spatial_prior_are_told():
     # 4 regions asked for, 3 came back, and summary.json said nothing (a cube whose 4th cluster was a few noisy
-    # pixels): now a note and ``regions_asked``, which the CLI prints
+    # pixels): now a note and a ``refinement`` record, which the CLI and the dashboard print
     from phaselib._intensity import smooth_regions
 
     rng = np.random.default_rng(0)
@@ -203,8 +203,11 @@ def test_regions_emptied_by_the_spatial_prior_are_told():
     params = {"n_phases": 3}
     out = smooth_regions(features, labels, "pca-kmeans", "auto", 2.0, params, {}, {})
     assert out.max() + 1 == 2 and (out == truth).all()
-    assert params["n_phases"] == 2 and params["regions_asked"] == 3
+    assert params["n_phases"] == 2 and params["refinement"][0]["action"] == "fewer"
     assert any(n.startswith("3 regions asked for, 2 found") for n in params["notes"])
+    from phaselib.refine import describe_change
+
+    assert describe_change(params["refinement"][0]).startswith("3 regions asked for, 2 found")
     params = {"n_phases": 2}  # nothing emptied: no note
     smooth_regions(features, truth, "pca-kmeans", "auto", 2.0, params, {}, {})
-    assert "regions_asked" not in params and not any("asked for" in n for n in params["notes"])
+    assert "refinement" not in params and not any("asked for" in n for n in params["notes"])

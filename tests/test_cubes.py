@@ -212,6 +212,14 @@ def test_dashboard_session_maps_the_bundled_tof_example():
     labels = s.phase_map("clusters")
     assert adjusted_rand_score(s.truth.ravel(), labels.ravel()) >= 0.95
     assert s.phase_lines == [[]] * 5 and s.refinement == ()
+    # more regions asked for than the cube holds: the spatial prior empties some, and the page says so
+    from phasedash.texts import refinement_html
+
+    s.run_clustering("kmeans", 8)
+    assert s.phase_map("clusters").max() + 1 < 8 and s.refinement[0]["action"] == "fewer"
+    assert "8 regions asked for" in refinement_html(s)
+    s.run_clustering("kmeans", 5)
+    s.phase_map("clusters")
     with pytest.raises(ValueError, match="not EDS"):
         s.image = s.image.replace(beam_energy=20.0)
         s.name_minerals()

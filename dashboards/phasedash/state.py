@@ -257,12 +257,12 @@ class Session(SessionFile, T.HasTraits):
         return lc
 
     def refined_clusters(self):
-        """The clusters' phases after :func:`phaselib.refine.refine_phases` (a missed phase added, the chosen number
-        kept by merging) and, from 40 counts/px, the mixed-pixel test, once per clustering; ``refinement`` says what."""
+        """The clusters' phases after ``refine_phases`` and the mixed-pixel test; ``refinement`` says what changed."""
         clus = self.clustering
         if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
-            self._refined = (clus, _intensity.regions(self.pca.features(self.n_components), clus.labels.reshape(
-                self.image.shape[:2]).astype(np.int16), self.beta)[0], [])
+            lab = clus.labels.reshape(self.image.shape[:2]).astype(np.int16)
+            lab = _intensity.regions(self.pca.features(self.n_components), lab, self.beta)[0]
+            self._refined = (clus, lab, [c for c in [_intensity.emptied(self.n_clusters, lab.max() + 1)] if c])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)

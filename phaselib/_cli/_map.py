@@ -62,8 +62,4 @@ def run(args):
 
     for change in result.params.get("refinement", []):
         print("  " + describe_change(change))
-    if result.params.get("regions_asked"):  # an intensity cube: the spatial prior emptied some regions
-        from .._intensity import EMPTIED_NOTE
-
-        print("  " + EMPTIED_NOTE.format(asked=result.params["regions_asked"], found=result.n_phases))
 
