@@ -223,3 +223,33 @@ def test_dashboard_session_maps_the_bundled_tof_example():
     with pytest.raises(ValueError, match="not EDS"):
         s.image = s.image.replace(beam_energy=20.0)
         s.name_minerals()
+
+
+def test_the_page_reads_a_npy_of_neutron_counts_on_the_axis_the_student_chooses(tmp_path, monkeypatch):
+    # a .npy holds no axis: before, whole numbers were X-ray counts in keV (lines named on a ToF spectrum)
+    monkeypatch.setenv("PHASEDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_CACHE_DIR", "off")
+    from phasedash.app import App
+    from phasedash.state import Session
+
+    tof = make_tof((48, 64), 661, seed=1)
+    counts = np.random.default_rng(0).poisson(tof.transmission * 200).astype(np.uint16)  # not divided by the beam
+    np.save(tmp_path / "tof_counts.npy", counts)
+    a = App(background=False)
+    a.data.path.value, a.data.offset.value, a.data.scale.value = "tof_counts.npy", 1.0, 4 / 660
+    a.data.axis.value = "wavelength (Å), intensity (ToF, transmission)"
+    a.data.load_path.click()
+    s = a.session
+    assert a.runner.message.value == "" and s.image.signal == "intensity" and not s.image.is_eds
+    assert s.total_lines == [] and a.data.offset.description == "offset (Å)" and a.data.bragg.layout.display is None
+    s.run_pca()
+    s.run_clustering("kmeans", tof.n_regions)
+    assert adjusted_rand_score(tof.labels.ravel(), s.phase_map("clusters").ravel()) >= 0.98
+    assert s.pca.params["transform"] == "beam"  # divided by the open beam found in the map
+    state = s.to_dict()  # the session file keeps the choice
+    assert Session().restore(state).image.units == "Å"
+    a.data.axis.value = "auto"  # as before: whole numbers are X-ray counts
+    a.data.load_path.click()
+    assert a.session.image.is_eds
+    with pytest.raises(ValueError, match="Choose the map's axis"):
+        Session().load("tof_counts.npy", energy_offset=1.0, energy_scale=0.01, axis="/etc/passwd")

@@ -19,7 +19,7 @@ class SessionFile:
         """What reopens this session: the source and every choice made (no arrays)."""
         im = self.image
         return dict(format=SESSION_FORMAT, source=self.source, crop=self.crop_box,
-                    calibration=None if im is None else [im.energy_offset, im.energy_scale],
+                    calibration=None if im is None else [im.energy_offset, im.energy_scale], axis=_axis(im),
                     algorithm=self.algorithm, n_components=self.n_components,
                     cluster_method=self.cluster_method, n_clusters=self.n_clusters,
                     membership_threshold=self.membership_threshold, phase_source=self.phase_source, beta=self.beta,
@@ -43,7 +43,7 @@ class SessionFile:
         if not isinstance(state, dict) or state.get("format") != SESSION_FORMAT:
             raise ValueError(f"Not a session file (expected format {SESSION_FORMAT!r}).")
         cal = state.get("calibration") or (None, None)
-        self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1])
+        self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1], axis=state.get("axis"))
         if state.get("crop"):
             r0, r1, c0, c1 = state["crop"]
             self.crop((r0, r1), (c0, c1))
@@ -61,6 +61,16 @@ class SessionFile:
             self.run_grains(**state.get("grain_options", {}))
         _repaint(self, state)
         return self
+
+
+def _axis(image):
+    """The key of ``sources.NPY_AXES`` that gives this map's axis and values ("auto" when none does)."""
+    from .sources import NPY_AXES
+
+    if image is None:
+        return None
+    kind = (image.signal, image.axis_name, image.axis_units)
+    return next((k for k, v in NPY_AXES.items() if v == kind), "auto")
 
 
 def _painted(session) -> dict:

@@ -15,9 +15,15 @@ MAX_VALUES = 200_000_000
 MAX_SYNTHETIC_PIXELS = 400 * 400
 MAX_SYNTHETIC_SIDE = 400
 MAX_SYNTHETIC_COUNTS = 5000
+#: what the axis and values of a ``.npy`` map are, the page's choice: (signal, axis name, units); "auto": X-ray
+#: counts in keV, or intensities on an unnamed axis when the values cannot be counts
+NPY_AXES = {"auto": None, "energy (keV), X-ray counts": ("counts", "Energy", "keV"),
+            "wavelength (Å), intensity (ToF, transmission)": ("intensity", "Wavelength", "Å"),
+            "time of flight (ms), intensity": ("intensity", "Time of flight", "ms"),
+            "channel, intensity": ("intensity", "Channel", "")}
 
 
-def open_source(source, *, energy_offset=None, energy_scale=None):
+def open_source(source, *, energy_offset=None, energy_scale=None, axis=None):
     """The map named by ``source`` and, for a synthetic rock, its truth.
 
     Returns
@@ -25,6 +31,8 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
     image : SpectrumImage
     truth, phase_names, grain_ids : ndarray, tuple, ndarray or None
         True labels, mineral names and grain ids of a synthetic rock (None for real maps).
+
+    ``axis`` (a key of :data:`NPY_AXES`) says what a ``.npy`` map's axis and values are.
 
     Raises
     ------
@@ -56,7 +64,12 @@ def open_source(source, *, energy_offset=None, energy_scale=None):
                 raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
             kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
         image = _load(path, kw)
-        if kw and io.has_fractions(image.data):  # a .npy of values that cannot be counts
+        chosen = NPY_AXES.get(axis or "auto", "unknown") if kw else None
+        if chosen == "unknown":
+            raise ValueError(f"Choose the map's axis among: {', '.join(NPY_AXES)}.")
+        if chosen:
+            image = image.replace(signal=chosen[0], axis_name=chosen[1], axis_units=chosen[2])
+        elif kw and io.has_fractions(image.data):  # a .npy of values that cannot be counts
             image = image.replace(signal="intensity", axis_name="Signal axis", axis_units="")
         if image.is_lazy:
             raise ValueError("This map is too big to explore interactively here; run "

@@ -75,11 +75,11 @@ class Session(SessionFile, T.HasTraits):
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
-    def load(self, source, *, energy_offset=None, energy_scale=None, progress=None):
-        """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path."""
+    def load(self, source, *, energy_offset=None, energy_scale=None, axis=None, progress=None):
+        """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path (``axis``: see ``sources.NPY_AXES``)."""
         original = str(source).strip()
         image, truth, names, true_grains = open_source(original, energy_offset=energy_offset,
-                                                       energy_scale=energy_scale)
+                                                       energy_scale=energy_scale, axis=axis)
         with self.hold_trait_notifications():
             self._reset()
             self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names

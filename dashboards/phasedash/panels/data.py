@@ -10,6 +10,7 @@ import numpy as np
 
 from ..confine import data_root
 from ..plots import MapView, SpectrumView, axis_labels, rounded, scalar_rgb
+from ..sources import NPY_AXES
 from ..state import SAMPLES
 from ..upload import ChunkedUpload
 from ._base import Panel, guide
@@ -30,6 +31,10 @@ class DataPanel(Panel):
         self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
         self.scale = W.FloatText(description="scale (keV/ch)", step=0.0001, layout=W.Layout(width="200px"))
         self.apply_cal = W.Button(description="Apply calibration")
+        # a .npy holds no axis: X-ray counts in keV, or a neutron ToF cube (wavelength, counts or transmissions)...
+        self.axis = W.Dropdown(options=list(NPY_AXES), value="auto", description="axis of a .npy",
+                               style={"description_width": "90px"}, layout=W.Layout(width="420px"))
+        self.axis.add_class("pd-npy-axis")
         self.info = W.HTML()
         self.map = MapView("counts per pixel", brush=True, on_click=self.pick_pixel, on_brush=self.pick_box,
                            css="pd-data-map")
@@ -65,14 +70,16 @@ class DataPanel(Panel):
                   ["Which elements does the summed spectrum show?",
                                   "Do bright and dark areas of the map have different spectra?"]),
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
-            W.HBox([self.offset, self.scale, self.apply_cal]), self.info,
+            W.HBox([self.offset, self.scale, self.apply_cal]), self.axis, self.info,
             W.HBox([W.VBox([self.pick, self.map.widget, W.HBox([self.crop_btn, self.uncrop_btn])]),
                     W.VBox([W.HBox([self.bragg, self.lattice]), self.lattice_note, self.spectrum.widget])]),
         ])
 
-    def _calibration(self):
-        return dict(energy_offset=self.offset.value, energy_scale=self.scale.value) if self.path.value.lower(
-        ).endswith(".npy") else {}
+    def _calibration(self, name=None):
+        """What a .npy map needs: the axis calibration and kind (nothing for other files)."""
+        name = self.path.value if name is None else name
+        return dict(energy_offset=self.offset.value, energy_scale=self.scale.value,
+                    axis=self.axis.value) if name.lower().endswith(".npy") else {}
 
     def uploaded(self, paths):
         """Open uploaded files (all in one folder: an .rpl finds its .raw beside it)."""
@@ -81,8 +88,7 @@ class DataPanel(Panel):
             self.app.runner.error("Upload the .rpl file together with its .raw file.")
             return
         path = str(Path(main[0]).relative_to(data_root()))  # a name in the data folder, no server path
-        self.app.load(path, **(dict(energy_offset=self.offset.value, energy_scale=self.scale.value)
-                                if path.lower().endswith(".npy") else {}))
+        self.app.load(path, **self._calibration(path))
 
     def pick_pixel(self, row, col):
         self.box = None
@@ -120,6 +126,8 @@ class DataPanel(Panel):
             if s.source in names:
                 self.sample.value = names[s.source]
         self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
+        units = im.units or "channels"
+        self.offset.description, self.scale.description = f"offset ({units})", f"scale ({units}/ch)"
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
                            f"{h} x {w} pixels x {c} channels, " + (f"{s.brightness.mean():.0f} counts/pixel; "
