@@ -252,7 +252,7 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     if not refine_phases:
         return dec, quantify.phase_spectra(image, labels, k).sums, []
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
-                               n_phases=k_req, random_state=random_state, bands=False)
+                               n_phases=k_req, random_state=random_state, bands=False, dip_size=1)
     return dec, ref.spectra.sums, ref.changes
 
 
@@ -296,7 +296,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         hard = _one_hot_sums(wb, labels, q.shape[-1])
     n_pix = np.bincount(labels, minlength=hard.shape[0])
     # pieces of one chemistry merged even with a number asked for (see _grow's docstring), then to that number
-    merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels,
+    merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels, image=image,
                                                    beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
@@ -308,7 +308,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         merged_lab, sums2, more = refine.merge_phases(
             PhaseSpectra(sums[alive], np.bincount(merged_lab[merged_lab >= 0], minlength=len(sums))[alive], energy),
             np.where(merged_lab >= 0, np.searchsorted(alive, merged_lab), -1), n_phases=k_req,
-            beam_energy=image.beam_energy)
+            beam_energy=image.beam_energy, image=image)
         sums = np.zeros_like(sums)
         sums[alive] = sums2
         merged += [dict(m, phase=int(alive[m["phase"]]), into=int(alive[m["into"]])) for m in more]

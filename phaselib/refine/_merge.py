@@ -61,7 +61,7 @@ def _likeness(sa, sb, major=0.05):
 
 
 def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=None, major=0.05, ratio=3.0,
-                 z=5.0):
+                 z=5.0, image=None, dip_size=3):
     """Merge phases that are not chemically distinct (or, with `n_phases`, the most alike down to it).
 
     Parameters
@@ -77,6 +77,10 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         Elements compared (default: those named in any phase spectrum, light ones left out).
     major, ratio, z : float
         As :func:`distinct_phases`.
+    image : SpectrumImage, optional
+        The map of ``labels`` (in memory): two phases of one chemistry whose pixels are two populations
+        (:func:`._dip.dip_ratio`, neighbourhoods of ``dip_size``) are distinct too (without ``n_phases``: the
+        order of the merges down to a number asked for is the chemistry's).
 
     Returns
     -------
@@ -97,6 +101,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     elements = list(elements)
     merged = []
     alive = [p for p in range(len(sums)) if n_pix[p] > 0]
+    dip = _dip_test(image, lab, sums, n_pix, dip_size)
     while len(alive) > 1 and elements:
         if n_phases is not None and len(alive) <= n_phases:
             break
@@ -106,6 +111,9 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
             for j in range(i + 1, len(alive)):
                 differ, why = distinct_phases(shares[i], var[i], shares[j], var[j], elements, major=major,
                                               ratio=ratio, z=z)
+                two = not differ and n_phases is None and dip(alive[i], alive[j])
+                if two:
+                    differ, why = True, two
                 if differ and n_phases is None:
                     continue
                 score = _likeness(shares[i], shares[j], major)
@@ -122,3 +130,22 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         alive.remove(a)
         merged.append(dict(phase=int(a), into=int(b), reason=why))
     return lab, sums, merged
+
+
+def _dip_test(image, lab, sums, n_pix, size):
+    """``test(a, b)``: the reason two phases of one chemistry are two populations, or "" (no image, a lazy one,
+    or one population); cached for phases unchanged since."""
+    from ._dip import DIP_SHARE, dip_ratio
+
+    if image is None or image.is_lazy:
+        return lambda a, b: ""
+    seen = {}
+
+    def test(a, b):
+        key = (a, b, int(n_pix[a]), int(n_pix[b]))
+        if key not in seen:
+            r = dip_ratio(image.data, lab.reshape(image.shape[:2]), a, b, sums[a], sums[b], size=size)
+            seen[key] = "" if r is None or r >= DIP_SHARE else (
+                f"two populations: the density of their pixels between them is {r:.2f} of the lower one's")
+        return seen[key]
+    return test

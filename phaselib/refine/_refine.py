@@ -55,7 +55,7 @@ def describe_change(change) -> str:
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
                   split=True, merge=True, dissolve=True, bands=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
-                  random_state=0, block_rows=None, client=None):
+                  random_state=0, block_rows=None, client=None, dip_size=3):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
     Parameters
@@ -80,6 +80,9 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         binned start holds thin true phases that such a test would take).
     p_value, min_pixels, random_state
         As :func:`seed_phases`.
+    dip_size : int
+        Neighbourhood of the dip test (:mod:`._dip`) that splits and keeps apart two populations of one
+        chemistry; 1 on a binned map (the low-count path's start).
 
     Returns
     -------
@@ -96,7 +99,7 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         changes += added
     if split and features is not None:
         lab, spectra, cut = _split(image, lab, features, spectra, block_rows=block_rows, client=client,
-                                   random_state=random_state)
+                                   random_state=random_state, dip_size=dip_size)
         changes += cut
     k = int(lab.max()) + 1
     if spectra is None or spectra.sums.shape[0] != k:
@@ -116,7 +119,8 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         sums, n_pix = spectra.sums, spectra.n_pixels
     if merge:
         seeded = lab
-        lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy)
+        lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
+                                         image=image, dip_size=dip_size)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
@@ -179,7 +183,7 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **op
     return flat.reshape(h, w), None, added
 
 
-def _split(image, lab, features, spectra, *, block_rows, client, random_state):
+def _split(image, lab, features, spectra, *, block_rows, client, random_state, dip_size=3):
     """Split the phases whose two halves are chemically distinct (:mod:`._split`); the second
     half of each becomes a new phase."""
     h, w = lab.shape
@@ -197,6 +201,7 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state):
         spectra = quantify.PhaseSpectra(pairs(cut.sums), pairs(cut.n_pixels), cut.energy_keV, cut.total)
     splits, notes = split_phases(cut.sums[:2 * k], cut.n_pixels[:2 * k], spectra.sums, spectra.energy_keV,
                                  beam_energy=image.beam_energy)
+    splits, notes = _split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size)
     if not splits:
         return lab, spectra, []
     flat = lab.ravel().copy()
@@ -205,6 +210,27 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state):
         flat[half == 2 * p + 1] = new
         note.update(n_pixels=int(np.count_nonzero(flat == new)), new=new)
     return flat.reshape(h, w), None, notes
+
+
+def _split_populations(image, half, cut, k, splits, notes, size):
+    """Also split the phases of one chemistry whose two halves are two populations (:mod:`._dip`: a plagioclase
+    phase holding An60 and An35 grains, olivine with orthopyroxene)."""
+    from ._dip import DIP_SHARE, dip_ratio
+    from ._split import MIN_HALF
+
+    if image.is_lazy:
+        return splits, notes
+    done = {p for p, _, _ in splits}
+    for p in range(k):
+        a, b = 2 * p, 2 * p + 1
+        if p in done or min(cut.n_pixels[a], cut.n_pixels[b]) < MIN_HALF:
+            continue
+        r = dip_ratio(image.data, half, a, b, cut.sums[a], cut.sums[b], size=size)
+        if r is not None and r < DIP_SHARE:
+            splits.append((p, cut.sums[a], cut.sums[b]))
+            notes.append(dict(action="split", phase=int(p), reason="two populations of one chemistry in one phase "
+                              f"(the density of its pixels between the halves is {r:.2f} of the lower one's)"))
+    return splits, notes
 
 
 def _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client):

@@ -1,0 +1,46 @@
+"""Two phases of one chemistry (olivine and orthopyroxene: Mg, Fe, Si in both) are two populations of pixels, not
+pieces of one: the dip test (``phaselib.refine._dip``) keeps them apart where the chemistry test merged them."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib.datasets import make_rock
+from phaselib.datasets._minerals import weight_fractions
+from phaselib.pipeline import map_phases
+from phaselib.refine._dip import DIP_SHARE, dip_ratio
+
+PERIDOTITE = {"olivine Fo90": weight_fractions("Mg1.8Fe0.2SiO4"),
+              "orthopyroxene En85": weight_fractions("Mg1.7Fe0.3Si2O6"),
+              "augite": weight_fractions("Ca0.9Mg0.8Fe0.3Si2O6"), "magnetite": weight_fractions("Fe3O4")}
+
+
+def _peridotite(counts, seed=1):
+    return make_rock((150, 200), counts_per_pixel=counts, minerals=PERIDOTITE, fractions=[0.55, 0.25, 0.15, 0.05],
+                     matrix_fraction=0.0, beam_spread=0.7, seed=seed)
+
+
+@pytest.mark.parametrize("counts", [200, 60])  # the high-count path and the low-count (spatial prior) one
+def test_olivine_and_orthopyroxene_are_two_phases(counts):
+    # their major elements' shares differ by under a factor of 3 (Mg 51 % vs 33 % of the line counts): merged as
+    # "pieces of one chemistry" before, 3 phases and ARI 0.48 at both count levels
+    rock = _peridotite(counts)
+    res = map_phases(rock.image, name_minerals=False)
+    assert res.n_phases == 4
+    assert adjusted_rand_score(rock.labels.ravel(), np.asarray(res.labels).ravel()) >= 0.93
+
+
+def test_the_dip_between_two_populations_and_none_between_pieces_of_one():
+    rock = _peridotite(200)
+    data, lab = np.asarray(rock.image.data), rock.labels
+    sums = [data[lab == p].sum(0) for p in range(2)]
+    assert dip_ratio(data, lab, 0, 1, *sums) < DIP_SHARE / 2  # olivine, orthopyroxene
+    # one phase in two pieces, left and right (a groundmass a clustering cut): no dip
+    pieces = np.where(lab == 0, np.where(np.arange(lab.shape[1])[None] < lab.shape[1] // 2, 0, 9), -1)
+    halves = [data[pieces == p].sum(0) for p in (0, 9)]
+    assert dip_ratio(data, pieces, 0, 9, *halves) > DIP_SHARE
+    assert dip_ratio(data, lab, 0, 3, sums[0], data[lab == 3].sum(0)) is not None
+    tiny = np.where(lab == 1, 1, np.where(lab == 0, 0, -1))
+    tiny[tiny == 1] = -1
+    tiny[0, :5] = 1  # five pixels: no density of their own
+    assert dip_ratio(data, tiny, 0, 1, sums[0], sums[1]) is None
