@@ -55,7 +55,7 @@ def describe_change(change) -> str:
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
                   split=True, merge=True, dissolve=True, bands=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
-                  random_state=0, block_rows=None, client=None, dip_size=3):
+                  random_state=0, block_rows=None, client=None, dip_size=3, ratio=3.0):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
     Parameters
@@ -83,6 +83,8 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     dip_size : int
         Neighbourhood of the dip test (:mod:`._dip`) that splits and keeps apart two populations of one
         chemistry; 1 on a binned map (the low-count path's start).
+    ratio : float
+        Factor between a major element's shares that makes two phases distinct (:func:`merge_phases`).
 
     Returns
     -------
@@ -120,7 +122,7 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     if merge:
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
-                                         image=image, dip_size=dip_size)
+                                         image=image, dip_size=dip_size, ratio=ratio)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
