@@ -71,9 +71,12 @@ def dip_ratio(data, labels, a, b, sum_a, sum_b, *, size=3, sigma=2.0):
     llr = np.log((ma + floor) / (mb + floor)).astype(np.float32)
     score = np.zeros(pair.shape, np.float64)
     total = np.zeros(pair.shape, np.float64)
-    for i, r in enumerate(rows):  # row by row: the map's counts are never copied whole
-        line = np.asarray(data[r], np.float32)
-        score[i], total[i] = line @ llr, line.sum(1)
+    for i, r in enumerate(rows):  # row by row, the pair's pixels only: the map's counts are never copied whole
+        cols = np.flatnonzero(pair[i])
+        if cols.size:
+            line = np.asarray(data[r], np.float32)[cols] if cols.size > w // 2 else np.asarray(
+                data[r][cols], np.float32)
+            score[i, cols], total[i, cols] = line @ llr, line.sum(1)
     ones = np.ones((size, size))
     t = ndi.convolve(score * pair, ones, mode="constant")
     n = ndi.convolve(total * pair, ones, mode="constant")
