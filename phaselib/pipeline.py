@@ -110,6 +110,7 @@ class PhaseMap:
             timings_s={k: round(v, 4) for k, v in self.timings.items()},
             unassigned_fraction=self.unassigned_fraction, image=self.image_info,
             phases=table[:-1], lines=self.lines, minerals=[n.summary() for n in self.minerals],
+            mineral_calibration=identify.calibration_note(self.minerals),
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )

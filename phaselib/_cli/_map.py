@@ -57,7 +57,11 @@ def run(args):
     for row in result.table()[:-1]:
         name = result.minerals[row["phase"]].text if result.minerals else ""
         print(f"  phase {row['phase']}: {100 * row['fraction']:6.2f} %  {row['main_elements']:<16} {name}")
+    from ..identify import calibration_note
     from ..refine import describe_change
+
+    if result.minerals and calibration_note(result.minerals):
+        print("  " + calibration_note(result.minerals))
 
     for change in result.params.get("refinement", []):
         print("  " + describe_change(change))

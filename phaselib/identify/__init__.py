@@ -29,11 +29,12 @@ import numpy as np
 from .._validate import check_array, check_positive
 from ._composition import Composition, composition
 from ._match import Candidate, PhaseName, match_minerals
+from ._match import calibrate as _calibrate
 from ._table import Mineral, parse_formula, read_table
 from ._table import default_table as _default_table
 
 __all__ = ["Candidate", "Composition", "Mineral", "PhaseName", "composition", "match_minerals", "mineral_table",
-           "name_phases", "parse_formula"]
+           "calibration_note", "name_phases", "parse_formula"]
 
 
 def mineral_table(path=None) -> tuple:
@@ -53,7 +54,8 @@ def mineral_table(path=None) -> tuple:
 
 
 def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=None, min_counts=2000,
-                min_score=0.5, max_uncertainty=0.2, margin=0.05, energy_resolution_MnKa=130.0) -> tuple:
+                min_score=0.5, max_uncertainty=0.2, margin=0.05, energy_resolution_MnKa=130.0,
+                calibrate=True) -> tuple:
     """Composition and mineral name of each phase spectrum.
 
     Parameters
@@ -76,6 +78,12 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
         See :func:`match_minerals`.
     energy_resolution_MnKa : float
         Detector FWHM at Mn Ka, eV.
+    calibrate : bool
+        Fit the elements' sensitivities on the phases themselves (default): when several
+        phases agree that an element is read too high or too low (a detector or a model
+        unlike phaselib's), its readings are divided by a factor before naming, and each
+        composition says so (``Composition.sensitivity``). Needs three phases with counts
+        enough to name; see :mod:`phaselib.identify._calibrate` for what is assumed.
 
     Returns
     -------
@@ -110,11 +118,13 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
                 reason = "no significant X-ray line"
         comps.append(comp)
         reasons.append(reason)
-    # the detector's efficiency at O K is rarely known well: scale the measured oxygen so that
-    # the map's silicate and oxide phases have, in the median, their oxygen by stoichiometry
-    ratios = [c.oxygen_ratio for c in comps if c is not None and c.oxygen == "stoichiometry"
-              and 0.3 <= c.oxygen_ratio <= 1.6]
-    scale = 1.0 / float(np.median(ratios)) if len(ratios) >= 2 else 1.0
+    if not isinstance(calibrate, (bool, np.bool_)):
+        raise TypeError(f"`calibrate` must be True or False, got {calibrate!r}.")
+    comps = _oxygen_of_the_detector(comps)
+    scale = _oxygen_scale(comps)
+    if calibrate:
+        comps, factors = _calibrate(comps, table=rows, oxygen_scale=scale, max_uncertainty=max_uncertainty)
+        scale = _oxygen_scale(comps) if factors else scale
     out = []
     for i, (comp, reason) in enumerate(zip(comps, reasons)):
         if comp is None:
@@ -127,3 +137,53 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
         out.append(match_minerals(comp, table=rows, min_score=min_score, max_uncertainty=max_uncertainty,
                                   margin=margin, neighbours=others, oxygen_scale=scale))
     return tuple(out)
+
+
+def calibration_note(names) -> str:
+    """One sentence on the element readings that :func:`name_phases` corrected on the map's own
+    phases (``calibrate=True``), for the major cations (>= 3 % of a phase's cations) moved by 10 %
+    or more; ``""`` when none.
+
+    Parameters
+    ----------
+    names : sequence of PhaseName
+
+    Returns
+    -------
+    str
+    """
+    factors, major = {}, set()
+    for n in names:
+        c = getattr(n, "composition", None)
+        if c is None:
+            continue
+        factors.update(dict(c.sensitivity))
+        major.update(el for el, f in zip(*c.cations()[:2]) if f >= 0.03)
+    moved = sorted(((el, f) for el, f in factors.items() if el in major and abs(f - 1.0) >= 0.1),
+                   key=lambda t: -abs(np.log(t[1])))
+    if not moved:
+        return ""
+    return ("Element readings corrected on the map's own phases (the detector reads them unlike phaselib's "
+            "model; each reading divided by): " + ", ".join(f"{el} {f:.2f}" for el, f in moved) + ".")
+
+
+def _oxygen_of_the_detector(comps):
+    """:func:`composition` takes a phase whose O K line reads under 0.3 of its stoichiometric oxygen
+    for an oxygen-poor one (a sulfide) and keeps the measured oxygen. When the map's phases read,
+    in the median, little oxygen (a detector with a thick window, or weaker at low energies than
+    the model), a phase reading at least half that median (and 0.1) is oxygen-bearing like the
+    others: its oxygen is by stoichiometry again."""
+    ratios = [c.oxygen_ratio for c in comps if c is not None and c.oxygen_ratio == c.oxygen_ratio]
+    if len(ratios) < 3:
+        return comps
+    floor = max(0.1, 0.5 * float(np.median(ratios)))
+    return [c.rescaled({}, oxygen="stoichiometry") if c is not None and c.oxygen == "measured"
+            and c.oxygen_ratio >= floor else c for c in comps]
+
+
+def _oxygen_scale(comps):
+    """The detector's efficiency at O K is rarely known well: the factor on the measured oxygen that
+    gives the map's silicate and oxide phases, in the median, their oxygen by stoichiometry."""
+    ratios = [c.oxygen_ratio for c in comps if c is not None and c.oxygen == "stoichiometry"
+              and 0.15 <= c.oxygen_ratio <= 2.5]
+    return 1.0 / float(np.median(ratios)) if len(ratios) >= 2 else 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,7 @@ class Composition:
     reduced_chi2: float
     energy_shift_keV: float = 0.0
     energy_resolution_MnKa: float = 130.0
+    sensitivity: tuple = ()
 
     def as_dict(self, kind="atomic") -> dict:
         """element -> atomic % (``kind="atomic"``) or weight % (``"weight"``)."""
@@ -96,6 +98,47 @@ class Composition:
         if d.get("O", 0) <= 0:
             raise ValueError("This composition holds no oxygen; normalise it another way.")
         return {el: round(v * oxygens / d["O"], 3) for el, v in d.items() if el != "O"}
+
+    def line_energies(self) -> dict:
+        """element -> energy (keV) of the main line of the family each cation was read from."""
+        out = {}
+        for line in self.lines:
+            el, fam = line.split("_")
+            if el not in NOT_CATIONS and fam in "KLM":
+                out[el] = max(phys.families(el)[fam][1], key=lambda lw: lw[1])[0]
+        return out
+
+    def rescaled(self, factors: dict, oxygen: str | None = None) -> Composition:
+        """This composition with each cation's reading divided by ``factors[element]`` (1 where
+        absent); oxygen by stoichiometry follows the new cations, measured oxygen stays.
+        ``oxygen="stoichiometry"`` turns measured oxygen into oxygen by stoichiometry (for a phase
+        whose weak O K line was the detector's, not the phase's: see :func:`name_phases`)."""
+        oxygen = self.oxygen if oxygen is None else check_choice(oxygen, "oxygen", ("stoichiometry", "measured"))
+        d = self.as_dict()
+        n = {el: v / factors.get(el, 1.0) for el, v in d.items() if el != "O"}
+        sd = {el: s / factors.get(el, 1.0) for el, s in zip(self.elements, self.atomic_percent_error)}
+        o_meas = self.oxygen_ratio * _oxygen_stoich({el: v for el, v in d.items() if el != "O"})
+        o_new = _oxygen_stoich(n)
+        ratio = o_meas / o_new if o_new > 0 else float("nan")
+        if oxygen == "stoichiometry" and o_new > 0:
+            n["O"] = o_new
+        elif "O" in d:
+            n["O"] = d["O"]
+        order = tuple(sorted(n, key=phys.atomic_number))
+        total = sum(n.values())
+        at = np.array([n[el] / total * 100 for el in order])
+        err = np.array([sd.get(el, 0.0) / total * 100 for el in order])
+        w = _weights(n)
+        wt = np.array([w.get(el, 0.0) * 100 for el in order])
+        net = dict(zip(self.elements, self.net_counts))
+        lines = dict(zip(self.elements, self.lines))
+        if oxygen == "stoichiometry":
+            net["O"], lines["O"] = np.nan, "O_stoich"
+        used = tuple((el, round(float(f), 3)) for el, f in sorted(factors.items()) if el in n and f != 1.0)
+        return dataclasses.replace(self, elements=order, atomic_percent=at, weight_percent=wt, atomic_percent_error=err,
+                                   net_counts=np.array([net[el] for el in order]),
+                                   lines=tuple(lines[el] for el in order), oxygen=oxygen,
+                                   oxygen_ratio=float(ratio), sensitivity=self.sensitivity + used)
 
     def __str__(self) -> str:
         return ", ".join(f"{el} {a:.1f}" for el, a in zip(self.elements, self.atomic_percent)) + " at.%"

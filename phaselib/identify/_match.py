@@ -10,13 +10,14 @@ import numpy as np
 import phaselib.identify._mixture as _mixture
 
 from .._validate import check_int, check_number
+from ._calibrate import FULL_SHARE, MIN_SHARE, map_sensitivities
 from ._composition import Composition
 from ._table import Mineral, default_table, read_table
 
 #: tolerance on each cation fraction beyond counting errors: relative part, absolute part
 REL_TOL, ABS_TOL = 0.10, 0.01
 #: tolerance on the relative difference of oxygen per cation (measured O K line)
-O_TOL = 0.35
+O_TOL = 0.6
 #: mixtures with other phases are tried below this best single score
 MIX_BELOW = 0.85
 #: a series index this close to the boundary between two names makes the name ambiguous
@@ -96,7 +97,8 @@ class PhaseName:
         return dict(best=self.best, group=self.group, score=round(float(self.score), 3),
                     ambiguous=bool(self.ambiguous), text=self.text, reason=self.reason,
                     candidates=[[c.name, c.detail, round(float(c.score), 3)] for c in self.candidates[:5]],
-                    atomic_percent=None if comp is None else {k: round(v, 2) for k, v in comp.as_dict().items()})
+                    atomic_percent=None if comp is None else {k: round(v, 2) for k, v in comp.as_dict().items()},
+                    sensitivity={} if comp is None else dict(comp.sensitivity))
 
 
 def _huber(d, t):
@@ -148,11 +150,11 @@ def _scores(x, err, o_meas, sig, oxy):
     """Scores and plain L1 distances of measured cation fractions against signatures."""
     diff = np.abs(sig - x)
     tol = 2 * err + REL_TOL * np.maximum(sig, x) + ABS_TOL
-    cost = _huber(diff, tol).sum(axis=1)
+    cost = _huber(diff, tol).sum(axis=-1)
     if o_meas is not None:
         rel = np.abs(oxy - o_meas) / np.maximum(np.maximum(oxy, o_meas), 0.05)
         cost = cost + _huber(rel, O_TOL)
-    return np.clip(1.0 - cost, 0.0, 1.0), diff.sum(axis=1)
+    return np.clip(1.0 - cost, 0.0, 1.0), diff.sum(axis=-1)
 
 
 def _check_table(table):
@@ -180,6 +182,31 @@ def _vector(comp, elements, oxygen_scale):
     return x, e, o
 
 
+def calibrate(comps, *, table=None, oxygen_scale=1.0, max_uncertainty=0.2):
+    """A map's compositions with the element sensitivities fitted on its phases (see
+    :mod:`phaselib.identify._calibrate`): (compositions, element -> factor; empty when none moved).
+    Phases too uncertain to be named (``max_uncertainty``, see :func:`match_minerals`) do not vote,
+    nor do those with under 1 % of the counts; those under 5 % weigh less (small grains: their
+    pixels hold their neighbours' X-rays too, which the single minerals fitted cannot explain)."""
+    rows = _check_table(table)
+    table_elements, _, _, sig, oxy = _series_points(rows)
+    good = [c for c in comps if c is not None and c.cations()[0]]
+    extra = sorted(set().union(*(c.cations()[0] for c in good)) - set(table_elements))
+    elements = list(table_elements) + extra
+    sig = np.hstack([sig, np.zeros((sig.shape[0], len(extra)))])
+    total = sum(c.total_counts for c in good)
+    vectors = [(*v, min(1.0, c.total_counts / total / FULL_SHARE))
+               for c, v in ((c, _vector(c, elements, oxygen_scale)) for c in good)
+               if 2 * v[1].sum() <= max_uncertainty and c.total_counts >= MIN_SHARE * total]
+    read = dict(kv for c in good for kv in c.line_energies().items())
+    energies = np.array([read.get(el, np.nan) for el in elements])
+    f, _ = map_sensitivities(vectors, energies, _scores, sig, oxy)
+    factors = {el: float(v) for el, v in zip(elements, f) if el in read and abs(v - 1.0) > 1e-6}
+    if not factors:
+        return list(comps), {}
+    return [None if c is None else c.rescaled(factors) for c in comps], factors
+
+
 def _listing(ranked, top, top_key, margin):
     """The best, then up to two runners-up: other minerals, or a neighbour in the best's series
     that scores within the margin (the index is then near a range boundary)."""
@@ -200,7 +227,7 @@ def match_minerals(comp: Composition, *, table=None, min_score=0.5, max_uncertai
     C, N, O, F; they sum to 1) and, when the O K line was measured, its oxygen per cation.
     For a mineral of cation fractions ``m`` the score is ::
 
-        1 - sum_i huber(|x_i - m_i|, t_i) - huber(|o - o_m| / max(o, o_m), 0.35)
+        1 - sum_i huber(|x_i - m_i|, t_i) - huber(|o - o_m| / max(o, o_m), 0.6)
 
     with ``t_i = 2 sigma_i + 0.1 max(x_i, m_i) + 0.01`` (``sigma_i`` the counting error of
     ``x_i``; the rest is the semi-quantitative error) and ``huber(d, t) = d^2 / 2t`` below
@@ -274,6 +301,9 @@ def match_minerals(comp: Composition, *, table=None, min_score=0.5, max_uncertai
     if mixing and nb:  # each mineral also as a grain holding some of another phase of the map
         s_nb, d_nb, label, share = _mixture.with_neighbours(_scores, x, e, o_meas, sig, oxy, nb)
         use = s_nb >= score + NEIGHBOUR_GAIN
+        # a mineral that would be under half of the phase's cations must also beat the best single
+        # mineral by the gain: a small share of anything, added to a neighbour, fits many phases
+        use &= (share >= 0.5) | (s_nb >= score.max() + NEIGHBOUR_GAIN)
         score, dist = np.where(use, s_nb, score), np.where(use, d_nb, dist)
         for k in np.flatnonzero(use):
             detail[k] = ", ".join(filter(None, [detail[k], f"with {1 - share[k]:.0%} of {label[k]}"]))

@@ -18,7 +18,7 @@ from phaselib import quantify
 
 from ..plots import labels_rgb, scalar_rgb
 from ..state import ALGORITHMS, CLUSTER_METHODS, SAMPLES
-from ..texts import refinement_html
+from ..texts import calibration_html, refinement_html
 from .figures import CurveView, MapView, SpectrumView, phase_legend
 
 
@@ -275,7 +275,8 @@ class PhaseMapStep:
         rows += (f"<tr><td>{_swatch(colours[-1])} unassigned</td><td>{100 * unassigned:.2f} %</td>"
                  "<td></td><td></td></tr>")
         self.table.object = ("<table class='phasedash-modal'><tr><th>phase</th><th>area %</th>"
-                             f"<th>main elements</th><th>mineral (score)</th></tr>{rows}</table>")
+                             f"<th>main elements</th><th>mineral (score)</th></tr>{rows}</table>"
+                             + calibration_html(s.minerals, k))
         if s.spectra is not None and s.spectra.sums.shape[0] == k:
             uniq = {ln["line"]: ln for p in s.phase_lines for ln in p[:3]}
             self.spectra.show(s.image.energy_keV, s.spectra.means, colours=colours[:k],

@@ -11,7 +11,7 @@ import numpy as np
 from phaselib import quantify
 
 from ..plots import CurveView, MapView, SpectrumView, axis_labels, labels_rgb, phase_colour
-from ..texts import refinement_html
+from ..texts import calibration_html, refinement_html
 from ._base import Panel, guide
 
 
@@ -127,7 +127,8 @@ class PhaseMapPanel(Panel):
         rows += (f"<tr><td>{_swatch(self.app.colour(-1))} unassigned</td><td>{100 * unassigned:.2f} %</td>"
                  "<td></td><td></td></tr>")
         self.table.value = ("<table class='phasedash-modal' style='border-collapse:collapse'><tr><th>phase</th>"
-                            f"<th>area %</th><th>main elements</th><th>mineral (score)</th></tr>{rows}</table>")
+                            f"<th>area %</th><th>main elements</th><th>mineral (score)</th></tr>{rows}</table>"
+                            + calibration_html(s.minerals, k))
 
     def show_spectra(self):
         s = self.s
