@@ -41,8 +41,7 @@ class LowCountMap:
     Attributes
     ----------
     labels : (H, W) int16 ndarray
-        Phase of each pixel (largest posterior), phases in canonical order (most
-        abundant first).
+        Phase of each pixel (largest posterior), phases in canonical order (most abundant first).
     posteriors : (H, W, K) float32 ndarray
         Mean-field posterior probability of each phase.
     spectra : (K, C) float64 ndarray
@@ -271,15 +270,15 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     hard = _one_hot_sums(wb, labels, k)
     new, changes = _grow.new_phases(labels, hard, energy, key, band_sums, _grow.band_energies(energy, bands),
                                     beam_energy=image.beam_energy)
-    # two chemistries in one phase (refine's split test), on the counts of 5 x 5 neighbourhoods
     inside = refine.inside_pixels(labels.reshape(h, w), size=SPLIT_SIZE).ravel()
     for j in range(counts.shape[-1]):  # 5 x 5 sums in place, band by band (no second copy of the map)
         pooled = uniform_filter(counts[..., j], size=SPLIT_SIZE, mode="nearest", output=np.float32)
         counts[..., j] = np.rint(pooled * SPLIT_SIZE ** 2) if counts.dtype.kind == "u" else pooled
-    half = refine.halves(_Shares(counts.reshape(h * w, -1)), labels, inside)
+    half = refine.halves(_Shares(counts.reshape(h * w, -1)), labels, inside)  # phases cut in two on their 5 x 5 sums
     del counts
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
     splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
+    splits, notes = refine.split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE)  # dip
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
         spectra[p] = a[channels]
         new = np.vstack([new, b[None]])
@@ -295,9 +294,10 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         labels = q.argmax(-1).ravel()
         hard = _one_hot_sums(wb, labels, q.shape[-1])
     n_pix = np.bincount(labels, minlength=hard.shape[0])
-    # pieces of one chemistry merged even with a number asked for (see _grow's docstring), then to that number
+    # pieces of one chemistry merged even with a number asked for (_grow's docstring), then to it; dip on 5 x 5 sums
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels, image=image,
-                                                   beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0)
+                                                   beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0,
+                                                   dip_size=SPLIT_SIZE)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
         sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req)

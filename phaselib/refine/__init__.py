@@ -41,7 +41,7 @@ its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._
 
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours, mixes_two
-from ._refine import Refinement, describe_change, refine_phases
+from ._refine import Refinement, describe_change, refine_phases, split_populations
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
 from ._unmix import MIN_COUNTS as MIXED_MIN_COUNTS
@@ -52,4 +52,4 @@ from ._unmix import low_count_margin as mixed_margin
 __all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
            "assign_mixed_pixels", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
            "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "refine_phases",
-           "seed_phases", "split_phases"]
+           "seed_phases", "split_phases", "split_populations"]

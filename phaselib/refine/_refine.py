@@ -203,7 +203,7 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state, d
         spectra = quantify.PhaseSpectra(pairs(cut.sums), pairs(cut.n_pixels), cut.energy_keV, cut.total)
     splits, notes = split_phases(cut.sums[:2 * k], cut.n_pixels[:2 * k], spectra.sums, spectra.energy_keV,
                                  beam_energy=image.beam_energy)
-    splits, notes = _split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size)
+    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size)
     if not splits:
         return lab, spectra, []
     flat = lab.ravel().copy()
@@ -214,9 +214,13 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state, d
     return flat.reshape(h, w), None, notes
 
 
-def _split_populations(image, half, cut, k, splits, notes, size):
+def split_populations(image, half, cut, k, splits, notes, size):
     """Also split the phases of one chemistry whose two halves are two populations (:mod:`._dip`: a plagioclase
-    phase holding An60 and An35 grains, olivine with orthopyroxene)."""
+    phase holding An60 and An35 grains, olivine with orthopyroxene).
+
+    ``half``: (H, W) ``2 p + half`` of the cut phases' pixels (:func:`halves`); ``cut``: the halves' summed
+    spectra and pixel counts (rows ``2 p + half``); ``splits``, ``notes``: those of :func:`split_phases`, to
+    which the phases split here are added. Returns both."""
     from ._dip import DIP_SHARE, dip_ratio
     from ._split import MIN_HALF
 
