@@ -8,7 +8,8 @@ glass compositions in 91 rows, each with its source) by how well their cation fr
 
 ``_physics.py``: the theoretical factors; ``_fit.py``: the spectrum fit; ``_composition.py``:
 :func:`composition`; ``_table.py``: the table and formula reader; ``_match.py``: the scores;
-``_mixture.py``: small grains mixed with the phase around them.
+``_mixture.py``: small grains mixed with the phase around them; ``_calibrate.py``: the element
+sensitivities fitted on the map's own phases (a detector unlike the model).
 
 Examples
 --------
