@@ -60,8 +60,9 @@ def run(args):
     from ..identify import calibration_note
     from ..refine import describe_change
 
-    if result.minerals and calibration_note(result.minerals):
-        print("  " + calibration_note(result.minerals))
+    note = calibration_note(result.minerals) if result.minerals else ""
+    if note:
+        print("  " + note)
 
     for change in result.params.get("refinement", []):
         print("  " + describe_change(change))
