@@ -6,12 +6,13 @@ import time
 
 import numpy as np
 
-from . import lowcount
+from . import lowcount, refine
 
 #: what map_phases does not do, or does its own way, for an intensity cube (``params["notes"]``)
 INTENSITY_NOTES = (
     "intensity cube: PCA of each pixel's spectral shape (decompose.shape_pca), no Poisson weighting",
-    "no Poisson spatial prior, no chi-square refinement of the phases (they assume counts)",
+    "no Poisson spatial prior; regions tested by the dip of their 5 x 5 mean shape scores (refine.region_tests), "
+    "not by chi-square (it assumes counts)",
     "no X-ray lines, mineral names or MSA spectra (EDS only)",
 )
 EMPTIED_NOTE = ("{asked} regions asked for, {found} found: under the spatial prior the pixels of the others joined "
@@ -84,23 +85,107 @@ def emptied(asked, found):
                 reason=EMPTIED_NOTE.format(asked=asked, found=found))
 
 
-def smooth_regions(features, labels, method, spatial_prior, beta, params, timings, dec_params=None):
+MERGE_REASON = "one material: no dip between their 5 x 5 mean shape scores (ratio {ratio:.2f})"
+TINY_REASON = "a region of {n} pixels, too few to test, joined the region nearest in shape"
+SPLIT_REASON = "two materials: a dip between the 5 x 5 mean shape scores of its two parts (ratio {ratio:.2f})"
+
+
+def _split(f, labels, split):
+    """``(labels, change)``: ``labels`` with the region of ``split`` (as :func:`~phaselib.refine.region_tests`
+    gives it) cut in two."""
+    ratio, a, part = split
+    out = refine.split_region(f, labels, a, part)
+    return out, dict(action="split", phase=int(a), n_pixels=int(np.count_nonzero(out == out.max())),
+                     reason=SPLIT_REASON.format(ratio=ratio))
+
+
+def _merge(labels, merge):
+    """``(labels, change)``: region ``b`` of ``merge`` ``(ratio, a, b)`` joined to ``a``, the others renumbered."""
+    ratio, a, b = merge
+    out = np.where(labels == b, a, labels)
+    out = np.where(out > b, out - 1, out).astype(labels.dtype)
+    why = TINY_REASON.format(n=int(np.count_nonzero(labels == b))) if np.isinf(ratio) else \
+        MERGE_REASON.format(ratio=ratio)
+    return out, dict(action="merged", phase=int(b), into=int(a), reason=why)
+
+
+def test_regions(features, labels, n_regions, beta):
+    """``(labels, changes)`` after the dip tests of :func:`phaselib.refine.region_tests`, each change followed by
+    the Potts prior again. With ``n_regions`` asked for, the number stays: a region holding two materials is
+    split, then the Potts prior applied, and a pair that is one material merged (kept only when the prior joined
+    the pieces of one, or a pair is then one: a region mixing two materials hides the dip between pieces of the
+    one it shares); a region holding two is also split while there are fewer regions than asked.
+    Else (auto) every such merge and split, one at a time."""
+    h, w = labels.shape
+    f = np.asarray(features, np.float64).reshape(h, w, -1)
+    smooth = (lambda lab: lowcount.gaussian_potts(f, lab, beta=beta)[0]) if beta > 0 else (lambda lab: lab)
+    changes = []
+    for _ in range(int(labels.max()) + 3):
+        merge, split = refine.region_tests(f, labels)
+        if n_regions is None:  # auto: a merge first, else a split
+            if merge is None and split is None:
+                break
+            new, change = _merge(labels, merge) if merge is not None else _split(f, labels, split)
+            new = smooth(new)
+            if merge is None and int(new.max()) <= int(labels.max()):
+                break  # the prior undid the split
+            labels = new
+            changes.append(change)
+            continue
+        if split is None:
+            break
+        trial, cut = _split(f, labels, split)
+        trial = smooth(trial)
+        before, after = int(labels.max()) + 1, int(trial.max()) + 1
+        if after <= before and np.array_equal(trial, labels) or before < n_regions and after <= before:
+            break  # the prior undid the split
+        if after <= n_regions:  # a region more where one was short, or the prior joined the pieces of one
+            labels = trial
+            changes.append(cut)
+            continue
+        merge = refine.region_tests(f, trial)[0]
+        if merge is None:
+            break
+        labels, joined = _merge(trial, merge)
+        labels = smooth(labels)
+        changes += [cut, joined]
+    return labels, changes
+
+
+def tested_regions(dec, n_components, labels, beta, n_regions=None, asked=None, timings=None):
+    """``(labels, changes, moved)``: clustered ``labels`` (flat or (H, W)) of the shape PCA ``dec`` under the Potts
+    prior on its first ``n_components`` scores (:func:`regions`; ``moved`` None when it did not run), then the dip
+    tests of :func:`test_regions` on 8 scores more; ``changes`` (for ``refinement``) ends with :func:`emptied`'s
+    record when fewer regions than ``asked`` are left."""
+    labels = np.asarray(labels).reshape(dec.loadings.shape[:2]).astype(np.int16)
+    t = time.perf_counter()
+    labels, moved = regions(dec.features(n_components), labels, beta)
+    if moved is None:
+        return labels, [], None
+    if timings is not None:
+        timings["spatial_prior"] = time.perf_counter() - t
+    t = time.perf_counter()
+    labels, changes = test_regions(dec.features(min(dec.n_components, n_components + 8)), labels, n_regions, beta)
+    if timings is not None:
+        timings["region_tests"] = time.perf_counter() - t
+    change = emptied(asked, int(labels.max()) + 1)
+    return labels, changes + ([change] if change else []), moved
+
+
+def smooth_regions(dec, n_components, labels, method, spatial_prior, beta, params, timings, n_regions=None):
     """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
-    whose unassigned pixels stay so); ``params`` gets the notes (with those of the decomposition's
-    ``dec_params``) and the number of regions."""
-    params.update(signal="intensity", notes=list(INTENSITY_NOTES) + cube_notes(dec_params or {}))
+    whose unassigned pixels stay so), then the dip tests (:func:`tested_regions`); ``params`` gets the notes
+    (with those of the decomposition), the number of regions and the tests' changes (``refinement``)."""
+    params.update(signal="intensity", notes=list(INTENSITY_NOTES) + cube_notes(dec.params))
     if spatial_prior is False or method == "fuzzy-cmeans":
         return labels
-    t = time.perf_counter()
-    labels, moved = regions(features, labels, beta)
+    labels, changes, moved = tested_regions(dec, n_components, labels, beta, n_regions, params.get("n_phases"),
+                                            timings)
     if moved is None:
         return labels
-    timings["spatial_prior"] = time.perf_counter() - t
-    asked = params.get("n_phases")
     params.update(spatial_prior="gaussian", n_phases=int(labels.max()) + 1)
     params["notes"].append(PRIOR_NOTE.format(beta=beta, moved=moved))
-    change = emptied(asked, params["n_phases"])
-    if change:
-        params["refinement"] = [change]
-        params["notes"].append(change["reason"])
+    if changes:
+        params["refinement"] = changes
+        params["notes"] += [refine.describe_change(c) for c in changes]
     return labels

@@ -284,8 +284,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         dec_out = dec
     spectra = None
     if intensity:
-        labels = _intensity.smooth_regions(dec.features(n_comp), labels, method, spatial_prior, beta, params, timings,
-                                           dec.params)
+        labels = _intensity.smooth_regions(dec, n_comp, labels, method, spatial_prior, beta, params, timings, k_req)
         k = params["n_phases"]
     if refine_phases and not intensity:
         say(0.7, "testing the phases")

@@ -192,16 +192,19 @@ def test_regions_emptied_by_the_spatial_prior_are_told():
     # 4 regions asked for, 3 came back, and summary.json said nothing (a cube whose 4th cluster was a few noisy
     # pixels): now a note and a ``refinement`` record, which the CLI and the dashboard print
     from phaselib._intensity import smooth_regions
+    from phaselib.decompose import Decomposition
 
     rng = np.random.default_rng(0)
     h, w = 40, 60
     truth = np.zeros((h, w), np.int16)
     truth[:, 30:] = 1
     features = np.stack([5.0 * truth, np.zeros((h, w))], -1).reshape(-1, 2) + rng.normal(0, 0.3, (h * w, 2))
+    dec = Decomposition("pca", np.zeros((2, 8)), features.reshape(h, w, 2), np.ones(2), np.full(2, 0.5),
+                        np.ones((h, w)), slice(0, 8), params={"signal": "intensity"})
     labels = truth.copy()
     labels[[5, 20, 33], [10, 40, 50]] = 2  # a "region" of three scattered pixels like their neighbours
     params = {"n_phases": 3}
-    out = smooth_regions(features, labels, "pca-kmeans", "auto", 2.0, params, {}, {})
+    out = smooth_regions(dec, 2, labels, "pca-kmeans", "auto", 2.0, params, {})
     assert out.max() + 1 == 2 and (out == truth).all()
     assert params["n_phases"] == 2 and params["refinement"][0]["action"] == "fewer"
     assert any(n.startswith("3 regions asked for, 2 found") for n in params["notes"])
@@ -209,5 +212,5 @@ def test_regions_emptied_by_the_spatial_prior_are_told():
 
     assert describe_change(params["refinement"][0]).startswith("3 regions asked for, 2 found")
     params = {"n_phases": 2}  # nothing emptied: no note
-    smooth_regions(features, truth, "pca-kmeans", "auto", 2.0, params, {}, {})
+    smooth_regions(dec, 2, truth, "pca-kmeans", "auto", 2.0, params, {})
     assert "refinement" not in params and not any("asked for" in n for n in params["notes"])

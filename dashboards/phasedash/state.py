@@ -260,9 +260,8 @@ class Session(SessionFile, T.HasTraits):
         """The clusters' phases after ``refine_phases`` and the mixed-pixel test; ``refinement`` says what changed."""
         clus = self.clustering
         if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
-            lab = clus.labels.reshape(self.image.shape[:2]).astype(np.int16)
-            lab = _intensity.regions(self.pca.features(self.n_components), lab, self.beta)[0]
-            self._refined = (clus, lab, [c for c in [_intensity.emptied(self.n_clusters, lab.max() + 1)] if c])
+            self._refined = (clus, *_intensity.tested_regions(self.pca, self.n_components, clus.labels, self.beta,
+                                                              self.n_clusters, self.n_clusters)[:2])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)

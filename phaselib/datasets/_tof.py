@@ -9,7 +9,9 @@ longest edge:
 
 (sum over every reflection, so multiplicities are counted; ``F = N b`` for the allowed ``hkl`` of
 a bcc or fcc lattice of ``N`` atoms per cell of volume ``V0``), plus absorption ``~ lambda`` and
-a flat incoherent term. The sample pixels count ``Poisson(phi(lambda) T)`` neutrons, the open
+a flat incoherent term. An amorphous material (polyethylene) has no edges: its cross section is a
+straight line in ``lambda``, like vanadium's (whose coherent scattering is nearly nil), a pair told apart
+only by their slopes. The sample pixels count ``Poisson(phi(lambda) T)`` neutrons, the open
 beam ``Poisson(phi(lambda) frames) / frames`` (``phi`` a Maxwellian cold spectrum), and the cube
 holds their ratio, the measured transmission.
 
@@ -36,9 +38,15 @@ TOF_MATERIALS = {
     "Ni": ("fcc", 3.5240, 10.3, 4.49, 5.2, 0.37),
     "Al": ("fcc", 4.0495, 3.449, 0.231, 0.0082, 0.80),
     "Cu": ("fcc", 3.6150, 7.718, 3.78, 0.55, 0.55),
+    # vanadium: a metal with almost no Bragg edges (b = -0.38 fm), its cross section a straight line in lambda
+    "V": ("bcc", 3.0240, -0.3824, 5.08, 5.08, 0.45),
+    # polyethylene, per CH2 (density 0.92 g/cm^3: one unit per 2.934^3 A^3), no crystal edges; the hydrogen's
+    # scattering, rising with the wavelength (~30 + 16 lambda barn per H), is folded into the terms in lambda and
+    # flat: a straight line too, close in shape to vanadium's (slope / intercept 0.49 and 0.56 per A)
+    "PE": ("amorphous", 2.934, 0.0, 57.5, 65.5, 0.0),
 }
 DEFAULT_TOF_MATERIALS = ("Fe-bcc", "Ni", "Al", "Cu")
-_ATOMS_PER_CELL = {"bcc": 2, "fcc": 4, "sc": 1}
+_ATOMS_PER_CELL = {"bcc": 2, "fcc": 4, "sc": 1, "amorphous": 1}
 
 
 def _reflections(lattice, a, lambda_min):
@@ -47,7 +55,9 @@ def _reflections(lattice, a, lambda_min):
     r = np.arange(-n, n + 1)
     h, k, l = (g.ravel() for g in np.meshgrid(r, r, r, indexing="ij"))  # noqa: E741
     s = h * h + k * k + l * l
-    if lattice == "bcc":
+    if lattice == "amorphous":  # no crystal planes, no edges
+        ok = np.zeros_like(s, bool)
+    elif lattice == "bcc":
         ok = (h + k + l) % 2 == 0
     elif lattice == "fcc":
         ok = ((h % 2) == (k % 2)) & ((k % 2) == (l % 2))
@@ -64,7 +74,7 @@ def bragg_edges(lattice, a, wavelength_range=(1.0, 5.0)):
 
     Parameters
     ----------
-    lattice : {"bcc", "fcc", "sc"}
+    lattice : {"bcc", "fcc", "sc", "amorphous"}
     a : float
         Lattice constant, Angstrom.
     wavelength_range : (float, float)
@@ -76,7 +86,7 @@ def bragg_edges(lattice, a, wavelength_range=(1.0, 5.0)):
         ``("110", 4.054)``...: one entry per distinct edge, longest wavelength first.
     """
     if lattice not in _ATOMS_PER_CELL:
-        raise ValueError(f"`lattice` must be one of bcc, fcc, sc, got {lattice!r}.")
+        raise ValueError(f"`lattice` must be one of bcc, fcc, sc, amorphous, got {lattice!r}.")
     a = check_positive(a, "a")
     lo, hi = (check_positive(v, "wavelength_range") for v in wavelength_range)
     d, hkl = _reflections(lattice, a, lo)

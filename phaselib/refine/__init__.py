@@ -37,11 +37,15 @@ Dissolve (:func:`boundary_phases`)
 After these, on maps with counts enough per pixel, :func:`assign_mixed_pixels` gives each pixel of a
 boundary to the dominant phase of the two-phase mixture (of the phases around it) that best explains
 its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`).
+
+Intensity cubes (transmission...) have no counts for these tests: their regions are tested on spectral-shape
+scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 """
 
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours, mixes_two
 from ._refine import Refinement, describe_change, refine_phases, split_populations
+from ._regions import pair_dip, region_tests, split_dip, split_region
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
 from ._unmix import MIN_COUNTS as MIXED_MIN_COUNTS
@@ -49,7 +53,7 @@ from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
 from ._unmix import low_count_margin as mixed_margin
 
-__all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
-           "assign_mixed_pixels", "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours",
-           "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "refine_phases",
-           "seed_phases", "split_phases", "split_populations"]
+__all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels", "assign_mixed_pixels",
+           "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours", "halves", "inside_pixels",
+           "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "pair_dip", "refine_phases", "region_tests",
+           "seed_phases", "split_dip", "split_phases", "split_populations", "split_region"]
