@@ -86,7 +86,8 @@ def emptied(asked, found):
 
 
 MERGE_REASON = "one material: no dip between their 5 x 5 mean shape scores (ratio {ratio:.2f})"
-TINY_REASON = "a region of {n} pixels, too few to test, joined the region nearest in shape"
+TINY_REASON = ("a region of {n} pixels, too thin or too few to test (a band along boundaries, a few pixels), "
+               "joined the region nearest in shape")
 SPLIT_REASON = "two materials: a dip between the 5 x 5 mean shape scores of its two parts (ratio {ratio:.2f})"
 
 
@@ -121,7 +122,7 @@ def test_regions(features, labels, n_regions, beta):
     smooth = (lambda lab: lowcount.gaussian_potts(f, lab, beta=beta)[0]) if beta > 0 else (lambda lab: lab)
     changes = []
     for _ in range(int(labels.max()) + 3):
-        merge, split = refine.region_tests(f, labels)
+        merge, split = refine.region_tests(f, labels, tiny=n_regions is not None)
         if n_regions is None:  # auto: a merge first, else a split
             if merge is None and split is None:
                 break

@@ -48,8 +48,21 @@ def test_a_material_cut_along_its_noise_is_merged():
     merge, split = refine.region_tests(f, labels)
     assert merge is not None and sorted(merge[1:]) == [0, 1] and merge[0] >= refine._regions.DIP_SHARE
     assert split is None
-    # two materials keep their dip
-    assert refine.pair_dip(f, layout, 0, 1) < refine._regions.DIP_SHARE
+    ratio, shift = refine.pair_dip(f, labels, 0, 1)
+    assert shift < 0.2  # the two pieces' 5 x 5 means lie together: their pixels' expected scores are the same
+    # two materials keep their dip, and lie apart
+    ratio, shift = refine.pair_dip(f, layout, 0, 1)
+    assert ratio < refine._regions.DIP_SHARE and shift > 0.8
+
+
+def test_two_materials_too_noisy_for_a_dip_are_not_merged():
+    # 0.3 noise s.d. apart: no dip even in 5 x 5 means, but their means lie apart (shift ~0.9): kept
+    rng = np.random.default_rng(4)
+    layout = _layout()
+    f = _scores([[0, 0, 0], [0.3, 0, 0], [6, 0, 0]], layout, rng)
+    ratio, shift = refine.pair_dip(f, layout, 0, 1)
+    assert ratio >= refine._regions.DIP_SHARE and shift > 0.6
+    assert refine.region_tests(f, layout)[0] is None
 
 
 def test_a_region_of_a_few_pixels_joins_the_nearest():
@@ -92,3 +105,24 @@ def test_amorphous_and_edgeless_materials():
     assert np.abs(np.diff(v)).max() < 0.01 * v.mean()  # vanadium's edges are nearly nil
     fe = cross_section("Fe-bcc", lam)
     assert np.abs(np.diff(fe)).max() > 0.1 * fe.mean()  # iron's are not
+
+
+def test_a_rim_along_a_piece_is_not_split_off_but_a_piece_apart_is():
+    # a detector's blur gives a piece's edge a shape of its own (mixed with the open beam): a band lying along the
+    # piece, not a material; the same difference in a piece of its own, apart, is one
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(5)
+    layout = np.zeros((70, 90), int)
+    layout[5:45, 5:65] = 1
+    rim = (layout == 1) & ~ndi.binary_erosion(layout == 1, np.ones((5, 5), bool))  # 2 px wide (a 1 px blur's)
+    f = _scores([[6, 6, 0], [0, 0, 0]], layout, rng, sd=0.5)
+    f[rim] += np.array([3.0, 0, 0])
+    assert refine.split_dip(f, layout, 1) is None
+    apart = layout.copy()
+    apart[52:66, 70:86] = 1  # a piece of region 1 elsewhere ...
+    g = _scores([[6, 6, 0], [0, 0, 0]], apart, rng, sd=0.5)
+    g[52:66, 70:86] += np.array([3.0, 0, 0])  # ... of another material
+    test = refine.split_dip(g, apart, 1)
+    assert test is not None and test[0] < refine._regions.DIP_SHARE
+    assert np.all(test[1] <= (np.arange(70)[:, None] >= 52) & (np.arange(90)[None, :] >= 70))

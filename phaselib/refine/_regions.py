@@ -13,14 +13,19 @@ Merge test (:func:`pair_dip`)
     The scores of a pair of regions are projected on the line between their means (0 at one, 1 at
     the other) and averaged over each pixel's ``size`` x ``size`` neighbours of the pair; the pair is
     one material when the density of those means between the two ends does not fall under
-    :data:`DIP_SHARE` of the lower density at either end.
+    :data:`DIP_SHARE` of the lower density at either end, and the two regions' means of them lie within
+    :data:`SHIFT` of each other (a material's pixels have the same expected scores whatever their labels;
+    two materials too noisy for a dip still lie apart).
 Split test (:func:`split_dip`)
     The means of a region's inside pixels (their 3 x 3 neighbours all of the region) over their
-    ``size`` x ``size`` neighbours in the region are projected on their main axis and cut in two by
-    Otsu's threshold (two-means in one dimension); the region holds two materials when the two groups,
-    each of :data:`MIN_PIXELS` or more, pass the merge test as two.
+    ``size`` x ``size`` neighbours in the region are projected on their main axis; the region holds two
+    materials when the density of those projections has a valley, with :data:`MIN_PIXELS` pixels or more
+    each side, under :data:`DIP_SHARE` of the lower of the highest densities either side (a region of
+    three or four materials has several modes; its halves are cut at the deepest valley).
 
-Pixels without a shape (an open beam: every one has the same scores) are left out of both tests.
+Pixels without a shape (an open beam: every one has the same scores) are left out of both tests, and a
+split must leave each side of the inside pixels :data:`CORE_PIXELS` pixels whose 3 x 3 neighbours are all on
+that side, and one side off the other (a band lying along the other, a blurred rim, is no material).
 **Assumption**: a region's pieces are wider than a few pixels (a narrower piece has no inside pixels
 and is not split; in a 5 x 5 mean it mixes with its neighbours).
 """
@@ -33,10 +38,22 @@ import numpy as np
 #: of the lower density at either (other generator's cubes at 30-1000 neutrons per bin: true pairs 0.00-0.24;
 #: a material cut in two along its noise 1.1-1.4, PE / Ti in one region 0.24, PMMA / Zr 0.00)
 DIP_SHARE = 0.5
+#: ... and pieces of one material when, besides, their 5 x 5 means lie this near each other (on the scale from one
+#: region's mean scores, 0, to the other's, 1): one material cut by its noise 0.03-0.22, two materials 0.86-1.0,
+#: regions each mixing several materials at 10 neutrons per bin 0.3-0.6 (without a dip: too noisy to tell)
+SHIFT = 0.3
 #: pixels each side of a split needs (and each region of a pair for a density of its own)
 MIN_PIXELS = 40
 #: ratios are reported up to this (a density at an end near 0)
 CAP = 100.0
+#: a region needs this many pixels whose 5 x 5 neighbours (the means' scale) are all of it, and each side of a split
+#: of a region's inside pixels this many whose 3 x 3 neighbours are: fewer, and it is a band along boundaries (mixed
+#: pixels) or a few pixels, not a piece of material (a 15 px piece has tens)
+CORE_PIXELS = 5
+#: a side of a split with more than this share of its pixels within 3 px of the other side lies along it: a rim
+#: (a detector's blur on a piece's edge: 0.98-1.0), not a material of its own (two materials in one region: pieces
+#: apart, 0.0, or touching along a small share)
+RIM_SHARE = 0.8
 #: means scored at most per test (a random sample of a larger map's)
 MAX_SCORED = 20_000
 
@@ -83,8 +100,11 @@ def open_beam(features):
 
 
 def pair_dip(features, labels, a, b, *, size=5, exclude=None):
-    """The merge test's ratio for regions ``a`` and ``b`` (see the module docstring): under
-    :data:`DIP_SHARE`, two materials. None when a region has under :data:`MIN_PIXELS` pixels."""
+    """``(ratio, shift)``: the merge test of regions ``a`` and ``b`` (see the module docstring). ``ratio`` under
+    :data:`DIP_SHARE`: two materials; ``shift``, the mean 5 x 5 means of ``a``'s pixels less ``b``'s, on the
+    scale where ``b``'s mean scores are 0 and ``a``'s 1: near 1 for two materials in two places, near 0 for one
+    material whose pixels the labels parted by their noise. None when a region has under :data:`MIN_PIXELS`
+    pixels, or the ratio cannot be had."""
     ina, inb = labels == a, labels == b
     if exclude is not None:
         ina, inb = ina & ~exclude, inb & ~exclude
@@ -94,17 +114,17 @@ def pair_dip(features, labels, a, b, *, size=5, exclude=None):
     d = mu_a - mu_b
     dd = float(d @ d)
     if dd <= 0:
-        return CAP
+        return CAP, 0.0
     pair = ina | inb
-    s = ((features - mu_b) @ d) / dd
-    return _dip(_box_mean(s, pair, size)[pair])
+    means = _box_mean(((features - mu_b) @ d) / dd, pair, size)
+    ratio = _dip(means[pair])
+    return None if ratio is None else (ratio, float(means[ina].mean() - means[inb].mean()))
 
 
 def split_dip(features, labels, a, *, size=5, exclude=None):
     """``(ratio, part)``: the split test of region ``a`` (see the module docstring), ``part`` (H, W) bool the
     inside pixels of its second group; None when the region has too few inside pixels or a group is too small."""
     from scipy import ndimage as ndi
-    from skimage.filters import threshold_otsu
 
     region = labels == a
     if exclude is not None:
@@ -119,18 +139,56 @@ def split_dip(features, labels, a, *, size=5, exclude=None):
     x = _box_mean(features[box], region[box], size)[inside[box]]
     c = x - x.mean(0)
     axis = np.linalg.svd(c[:: max(1, len(c) // 5000)], full_matrices=False)[2][0]
-    p = c @ axis
-    if np.ptp(p) <= 0:
+    valley = _valley(c @ axis)
+    if valley is None:
         return None
-    second = p > threshold_otsu(p)
-    if min(np.count_nonzero(second), np.count_nonzero(~second)) < MIN_PIXELS:
-        return None
+    ratio, second = valley
     part = np.zeros_like(region)
     part[inside] = second
-    trial = np.full(labels.shape, -1, np.int64)  # the two groups of inside pixels; the region's edges left out
-    trial[inside] = np.where(second, -3, -2)
-    ratio = pair_dip(features, trial, -2, -3, size=size, exclude=exclude)
-    return None if ratio is None else (ratio, part)
+    other = inside & ~part
+    if min(_core(part, 3), _core(other, 3)) < CORE_PIXELS or max(_along(part, other), _along(other, part)) > RIM_SHARE:
+        return None  # a side of a few pixels, or a band lying along the other: a blurred rim, not a material
+    return ratio, part
+
+
+def _along(side, other, reach=3):
+    """Share of ``side``'s pixels within ``reach`` pixels of ``other``."""
+    from scipy import ndimage as ndi
+
+    near = ndi.binary_dilation(other, np.ones((2 * reach + 1, 2 * reach + 1), bool))
+    return float(np.count_nonzero(side & near)) / max(int(np.count_nonzero(side)), 1)
+
+
+def _core(mask, size):
+    """Pixels of ``mask`` whose ``size`` x ``size`` neighbours all are in it."""
+    from scipy import ndimage as ndi
+
+    if not mask.any():
+        return 0
+    box = _bbox(mask)
+    return int(np.count_nonzero(ndi.binary_erosion(mask[box], np.ones((size, size), bool), border_value=0)))
+
+
+def _valley(p):
+    """``(ratio, upper)``: the deepest valley of the density of ``p`` with :data:`MIN_PIXELS` values or more
+    each side, its density over the lower of the highest densities either side, and the values above it; None
+    when there is no room for one."""
+    from scipy.stats import gaussian_kde
+
+    sample = p if p.size <= MAX_SCORED else np.random.default_rng(0).choice(p, MAX_SCORED, replace=False)
+    if np.ptp(sample) <= 0:
+        return None
+    grid = np.linspace(sample.min(), sample.max(), 101)
+    density = gaussian_kde(sample)(grid)
+    below = np.searchsorted(np.sort(p), grid)  # values under each grid point
+    ok = (below >= MIN_PIXELS) & (p.size - below >= MIN_PIXELS)
+    ok[[0, -1]] = False
+    if not ok.any():
+        return None
+    left, right = np.maximum.accumulate(density), np.maximum.accumulate(density[::-1])[::-1]
+    ratios = np.where(ok, density / np.maximum(np.minimum(left, right), 1e-300), np.inf)
+    i = int(np.argmin(ratios))
+    return min(float(ratios[i]), CAP), p > grid[i]
 
 
 def split_region(features, labels, a, part, *, size=5):
@@ -152,7 +210,7 @@ def split_region(features, labels, a, part, *, size=5):
     return out
 
 
-def region_tests(features, labels, *, size=5, share=DIP_SHARE):
+def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True):
     """The best merge and the best split of a labelled intensity map.
 
     Parameters
@@ -165,13 +223,17 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE):
         Side of the neighbourhoods averaged.
     share : float
         :data:`DIP_SHARE`.
+    tiny : bool
+        Offer a region too small to test as a merge (to make room for a split when the number of regions is
+        fixed; not when it is free: a small piece may be a material of its own).
 
     Returns
     -------
     merge : (ratio, a, b) or None
         The pair of regions with the weakest dip, when it is one material (ratio >= ``share``); ``b`` goes into
-        ``a``. A region of under :data:`MIN_PIXELS` pixels, too few to test, comes first (ratio ``inf``, ``a`` the
-        region whose mean scores are nearest).
+        ``a``. With ``tiny``, a region with under :data:`CORE_PIXELS` pixels whose ``size`` x ``size``
+        neighbours all are of it (a few pixels, a band along boundaries: too little to test), not mostly open
+        beam, comes first (ratio ``inf``, ``a`` the region whose mean scores are nearest).
     split : (ratio, a, part) or None
         The region with the deepest dip between its two groups, when it holds two (ratio < ``share``).
     """
@@ -180,17 +242,18 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE):
     k = int(labels.max()) + 1
     merge = split = None
     sizes = np.bincount(labels.ravel(), minlength=k)
-    tiny = [a for a in range(k) if 0 < sizes[a] < MIN_PIXELS]
-    if tiny and k > 1:
-        b = min(tiny, key=lambda r: sizes[r])
+    cores = {a: _core(labels == a, size) for a in range(k)} if tiny else {}
+    small = [a for a in cores if sizes[a] and cores[a] < CORE_PIXELS and np.mean(beam[labels == a]) < 0.5]
+    if small and k > 1:
+        b = min(small, key=lambda r: cores[r])
         means = np.array([features[labels == a].mean(0) if sizes[a] and a != b else np.full(features.shape[-1], np.inf)
                           for a in range(k)])
         merge = (float("inf"), int(np.argmin(((means - features[labels == b].mean(0)) ** 2).sum(1))), b)
     for a in range(k):
         for b in range(a + 1, k):
-            r = pair_dip(features, labels, a, b, size=size, exclude=beam)
-            if r is not None and r >= share and (merge is None or r > merge[0]):
-                merge = (r, a, b)
+            test = pair_dip(features, labels, a, b, size=size, exclude=beam)
+            if test is not None and test[0] >= share and test[1] < SHIFT and (merge is None or test[0] > merge[0]):
+                merge = (test[0], a, b)
         s = split_dip(features, labels, a, size=size, exclude=beam)
         if s is not None and s[0] < share and (split is None or s[0] < split[0]):
             split = (s[0], a, s[1])
