@@ -263,3 +263,6 @@ def test_a_neutron_tof_cube_in_a_browser(server, page):
                            timeout=30000)
     open_tab(page, "3. Clustering")
     page.wait_for_function("/5 clusters \\(/.test(document.body.innerText)", timeout=60000)
+    open_tab(page, "4. Phase map")
+    page.wait_for_function("/5 phases; ARI vs truth/.test(document.body.innerText)", timeout=60000)
+    assert not page.locator(".pd-name-minerals").is_visible()  # minerals are named from X-ray lines only

@@ -89,7 +89,8 @@ class PhaseMapPanel(Panel):
             self.source.value, self.min_size.value, self.beta.value = s.phase_source, s.min_size, s.beta
         self.beta.layout.display = "" if s.phase_source == "spatial" else "none"
         counts = float(s.brightness.mean())
-        self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" else
+        self.name.layout.display = "" if s.image.is_eds else "none"  # minerals come from X-ray lines
+        self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" or not s.image.is_counts else
                            f"<i>This map has {counts:.0f} counts per pixel: per-pixel clusters are speckled; "
                            "try <b>clusters + spatial prior</b>.</i>") + refinement_html(s)
         k = int(max(s.labels.max() + 1, 1))
