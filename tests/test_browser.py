@@ -253,6 +253,7 @@ def test_a_neutron_tof_cube_in_a_browser(server, page):
     page.wait_for_function("document.body.innerText.includes('64 x 64 pixels x 661 channels')", timeout=120000)
     text = page.inner_text(".phasedash-app")
     assert "64 x 64 pixels x 661 channels, Wavelength 1-5 Å, intensity; pixel" in text and " kV" not in text
+    assert "Phase mapping of a spectral cube" in text and "EDS" not in text.split("\n")[0]
     page.wait_for_function("document.body.textContent.includes('Wavelength (Å)')", timeout=30000)  # the axis
     page.locator(".pd-bragg select").select_option("Fe-bcc")  # iron's (110) edge marked at 4.05 Å
     page.wait_for_function("[...document.querySelectorAll('svg text')].some(t => t.textContent.trim() === '110')",

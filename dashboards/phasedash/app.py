@@ -46,6 +46,9 @@ PANELS = (("data", "DataPanel"), ("decomposition", "DecompositionPanel"), ("clus
           ("export_panel", "ExportPanel"), ("label", "LabelPanel"))
 
 
+#: the page's title; ``kind`` follows the map loaded
+TITLE = "<h2 style='margin:4px 0'>Phase mapping of {kind}</h2>"
+
 class App:
     """The dashboard. ``App(sample="sample:P45").widget`` is what the notebook displays.
 
@@ -74,8 +77,8 @@ class App:
         self.tabs.selected_index = STEPS.index(start)
         self.tabs.observe(lambda change: self._panel(PANELS[change["new"]][0]) if change["new"] is not None else None,
                           "selected_index")
-        title = W.HTML("<h2 style='margin:4px 0'>Phase mapping of an EDS spectrum image</h2>")
-        self.widget = W.VBox([title, W.HBox([self.runner.widget]), self.runner.message, self.tabs],
+        self.title = W.HTML(TITLE.format(kind="an EDS spectrum image"))
+        self.widget = W.VBox([self.title, W.HBox([self.runner.widget]), self.runner.message, self.tabs],
                              layout=W.Layout(width="100%"))
         self.widget.add_class("phasedash-app")
         tidy(self.widget)
@@ -164,6 +167,9 @@ class App:
         panels = {"data": ["data", "label"], "decomposition": ["decomposition"],
                   "clustering": ["clustering", "comparison"], "phases": ["phase_map"], "grains": ["grain_panel"]}
         built = self._panels  # steps not shown yet are drawn when first shown
+        if what == "data" and self.session.image is not None:  # a ToF cube is no EDS map
+            self.title.value = TITLE.format(kind="an EDS spectrum image" if self.session.image.is_eds else
+                                            "a spectral cube")
         if what == "spectra":
             if "phase_map" in built:
                 built["phase_map"].refresh(spectra_only=True)
