@@ -148,7 +148,8 @@ def default_classifier(image):
 
 
 def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_BETA, n_iter=6,
-             n_sweeps=10, intensity=False, smooth_features=True, n_components="auto", energy_range=(0.1, None),
+             n_sweeps=10, intensity=False, grow=None, smooth_features=True, n_components="auto",
+             energy_range=(0.1, None),
              n_folds=5, max_train_per_class=2000, decomposition=None, random_state=0) -> Classification:
     """Classify every pixel of a map from a few labelled ones.
 
@@ -160,7 +161,7 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
         or a whole reference phase map: see also :func:`sample_labels`).
     classifier : {"poisson", "knn", "rf"}, optional
         Default: :func:`default_classifier` (``"poisson"``, or ``"rf"`` for an intensity cube).
-        ``"poisson"``: class templates (summed spectra of the labelled pixels), the
+        ``"poisson"``: class templates (summed spectra of the labelled pixels and their neighbours), the
         exact Poisson likelihood of each pixel, a Potts spatial prior of strength `beta` and
         `n_iter` semi-supervised EM steps re-estimating the templates from every pixel.
         ``"knn"`` / ``"rf"``: k-nearest neighbours / random forest (scikit-learn) on the
@@ -170,6 +171,10 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
         Potts strength for ``poisson`` (nats per equal pair of neighbours; 0: per pixel).
     n_iter, n_sweeps : int
         EM steps and mean-field sweeps per step (``poisson``).
+    grow : float or sequence of float, optional
+        ``poisson``: Gaussian (pixels) spreading each labelled pixel over its neighbours for the first
+        templates (0: the labelled pixels alone); with several, each is fitted and the fit whose classes
+        agree best with the labelled pixels is kept. Default ``(1.0, 2.0)``.
     intensity : bool
         ``poisson``: also weigh each pixel's total counts (the full Poisson likelihood); off by
         default, as topography and dead time change the totals (as in :mod:`phaselib.lowcount`).
@@ -210,7 +215,7 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     timings = {}
     if classifier == "poisson":
         run, params, close = _poisson_runner(image, (h, w), k, energy_range, beta, n_iter, n_sweeps, intensity,
-                                             timings)
+                                             grow, timings)
     else:
         run, params, close = _sklearn_runner(image, classifier, k, smooth_features, n_components, energy_range,
                                              decomposition, random_state, timings)
@@ -260,14 +265,20 @@ def _cross_validate(run, index, y, n_folds, random_state):
     return pred
 
 
-def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, intensity, timings):
+def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, intensity, grow, timings):
     from .._stream import WeightedBlocks
     from ..preprocess import energy_channels
-    from ._poisson import poisson_predict
+    from ._poisson import GROW_SIGMAS, poisson_fit
 
     n_iter = check_int(n_iter, "n_iter")
     n_sweeps = check_int(n_sweeps, "n_sweeps")
     check_choice(intensity, "intensity", (True, False))
+    try:
+        grow = GROW_SIGMAS if grow is None else tuple(float(g) for g in np.atleast_1d(grow))
+    except (TypeError, ValueError):
+        grow = ()
+    if not grow or not all(np.isfinite(g) and 0 <= g <= 50 for g in grow):
+        raise ValueError(f"`grow` must be one or more sigmas in pixels, 0 to 50, got {grow!r}.")
     t0 = time.perf_counter()
     channels = energy_channels(image, energy_range)
     scale = getattr(image, "energy_scale", None) or 0.0
@@ -276,8 +287,11 @@ def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, inten
     timings["features"] = time.perf_counter() - t0
 
     def run(train_index, train_y, predict_index=None):
-        q, spectra, _ = poisson_predict(wb, channels, shape, train_index, train_y, k, beta=beta, n_iter=n_iter,
-                                        n_sweeps=n_sweeps, sigma=sigma, intensity=intensity)
+        # the fit on every labelled pixel chooses the growth of the first templates; the folds reuse it
+        q, spectra, _, params["grow_px"] = poisson_fit(wb, channels, shape, train_index, train_y, k,
+                                                       grow=params.get("grow_px", grow),
+                                                       beta=beta, n_iter=n_iter, n_sweeps=n_sweeps, sigma=sigma,
+                                                       intensity=intensity)
         q = q.reshape(-1, k)
         return (q if predict_index is None else q[predict_index]), dict(spectra=spectra, channels=channels)
 

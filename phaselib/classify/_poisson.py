@@ -1,10 +1,11 @@
-"""The Poisson template classifier: class spectra from the labelled pixels, exact Poisson
-log-likelihood per pixel, optionally the Potts prior of :mod:`phaselib.lowcount` and a few
+"""The Poisson template classifier: class spectra from the labelled pixels and their neighbours, exact
+Poisson log-likelihood per pixel, optionally the Potts prior of :mod:`phaselib.lowcount` and a few
 semi-supervised EM steps that re-estimate the templates from every pixel."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from ..lowcount._potts import loglik, normalise, potts_mean_field, smooth, weighted_sums
 
@@ -21,6 +22,16 @@ CONFIDENT = 0.5
 #: ilmenite, on the dacite the K-feldspar one to the glass). On 4 rich basalt and 4 dacite maps and label draws
 #: not used to choose it, balanced accuracy 0.911 / 0.899 -> 0.929 / 0.924 (worst 0.865 / 0.864 -> 0.927 / 0.921).
 ANCHOR = 0.5
+#: the first templates are the summed spectra of the painted pixels *and their neighbours*, each painted pixel
+#: spread by a Gaussian of sigma pixels (a painted pixel counts for its own class only). Twenty painted pixels at
+#: 20 counts/px hold 400 counts: too few to tell two plagioclases apart, and the EM then settles on another
+#: partition of higher likelihood (one class takes both plagioclases, the other the mixed pixels of grain
+#: boundaries). A painted pixel's neighbours are mostly of its grain: 6-25 times the counts. But a class painted
+#: near the grains of another can have its template pulled onto that phase, more so with a wider Gaussian: both
+#: GROW_SIGMAS are fitted and the fit that agrees better with the painted pixels is kept (:func:`agreement`).
+#: On the other generator's basalts at 20 counts/px (An35 beside a zoned An60; 20 maps x label draws not used
+#: before), balanced accuracy 0.83-0.90 -> 0.93-0.95 (the true spectra give 0.958).
+GROW_SIGMAS = (1.0, 2.0)
 
 
 def one_hot(n_pixels, index, y, k):
@@ -30,8 +41,57 @@ def one_hot(n_pixels, index, y, k):
     return q
 
 
+def grown(shape, index, y, k, sigma):
+    """(H*W, K) float32 weights of every pixel for each class: the painted pixels' one-hot spread by a
+    Gaussian of ``sigma`` pixels (peak 1), a painted pixel keeping its own class only."""
+    h, w = shape
+    q = one_hot(h * w, index, y, k)
+    if sigma <= 0:
+        return q
+    planes = q.reshape(h, w, k)
+    peak = np.float32(2 * np.pi * sigma ** 2)  # a lone painted pixel keeps weight 1
+    out = np.stack([ndi.gaussian_filter(planes[..., c], sigma, mode="constant", truncate=3.0) * peak
+                    for c in range(k)], -1).reshape(h * w, k)
+    out[index] = q[index]
+    return out
+
+
+def agreement(free, q, index, y, beta, shape):
+    """How well a fit agrees with the painted pixels: the mean log-probability of each painted pixel's class
+    from its own likelihood (not clamped) and its 4 neighbours' memberships (the Potts field).
+
+    A fit in which another class took a class's grains leaves that class's painted pixels as islands: each
+    then scores about ``-4 beta`` nats.
+    """
+    h, w = shape
+    k = q.shape[-1]
+    planes = q.reshape(h, w, k)
+    around = np.zeros_like(planes)
+    around[1:] += planes[:-1]
+    around[:-1] += planes[1:]
+    around[:, 1:] += planes[:, :-1]
+    around[:, :-1] += planes[:, 1:]
+    field = free.astype(np.float64) + beta * around.reshape(-1, k)[index]
+    field -= field.max(1, keepdims=True)
+    logp = field - np.log(np.exp(field).sum(1, keepdims=True))
+    return float(logp[np.arange(len(index)), y].mean())
+
+
+def poisson_fit(wb, channels, shape, train_index, train_y, k, *, grow=GROW_SIGMAS, **kwargs):
+    """:func:`poisson_predict` for each growth sigma in ``grow``; the fit that agrees best with the painted
+    pixels (:func:`agreement`), as ``(q, spectra, mean_counts, sigma)``."""
+    best = None
+    for g in np.atleast_1d(grow):
+        q, spectra, mean_counts, free = poisson_predict(wb, channels, shape, train_index, train_y, k,
+                                                        grow=float(g), **kwargs)
+        score = agreement(free, q, train_index, train_y, kwargs["beta"], shape) if np.size(grow) > 1 else 0.0
+        if best is None or score > best[0]:
+            best = (score, q, spectra, mean_counts, float(g))
+    return best[1:]
+
+
 def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_iter, n_sweeps, sigma,
-                    intensity):
+                    intensity, grow):
     """Posteriors of every pixel under the class templates of the training pixels.
 
     Parameters
@@ -59,6 +119,9 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         Use the exact Poisson likelihood, whose total-count term
         ``N log M_p - M_p`` (``M_p`` the class's mean counts per pixel) also weighs the pixel's
         brightness; False: the multinomial part only (the spectrum's shape).
+    grow : float
+        Gaussian (pixels) spreading each training pixel over its neighbours for the first templates (0: the
+        training pixels alone).
 
     Returns
     -------
@@ -68,6 +131,8 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         The templates (rows summing to 1) on the window's channels.
     mean_counts : (K,) ndarray
         Mean counts per pixel of each class (of the training pixels, then of the posteriors).
+    free : (n, K) float32 ndarray
+        The last E-step's log-likelihoods of the training pixels, not clamped to their class.
     """
     h, w = shape
     n = h * w
@@ -76,7 +141,7 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
     q = one_hot(n, train_index, train_y, k)
     clamp = np.full((len(train_index), k), -CLAMP_NATS, np.float32)
     clamp[np.arange(len(train_index)), train_y] = 0.0
-    painted = _shares(weighted_sums(wb, q)[:, channels])
+    painted = _shares(weighted_sums(wb, grown(shape, train_index, train_y, k, grow))[:, channels])
     anchor = ANCHOR
     for it in range(n_iter):
         # first pass: q is the training pixels' one-hot; then the confident posteriors of every pixel,
@@ -94,11 +159,12 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         if intensity:
             m = np.maximum(mean_counts, 1e-3)
             unary += (totals[:, None] * np.log(m)[None] - m[None]).astype(np.float32)
+        free = unary[train_index]
         unary[train_index] += clamp
         # the E-steps before the last only steer the templates: half the sweeps
         sweeps = n_sweeps if it == n_iter - 1 else max(2, n_sweeps // 2)
         q = potts_mean_field(unary.reshape(h, w, k), beta, n_sweeps=sweeps).reshape(n, k)
-    return q.reshape(h, w, k), spectra, mean_counts
+    return q.reshape(h, w, k), spectra, mean_counts, free
 
 
 def _shares(sums):
