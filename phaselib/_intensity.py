@@ -122,7 +122,8 @@ def test_regions(features, labels, n_regions, beta):
     smooth = (lambda lab: lowcount.gaussian_potts(f, lab, beta=beta)[0]) if beta > 0 else (lambda lab: lab)
     changes = []
     for _ in range(int(labels.max()) + 3):
-        merge, split = refine.region_tests(f, labels, tiny=n_regions is not None)
+        # with the number asked, this round needs the split only; the trial split's round the merge only
+        merge, split = refine.region_tests(f, labels, tiny=n_regions is not None, merges=n_regions is None)
         if n_regions is None:  # auto: a merge first, else a split
             if merge is None and split is None:
                 break
@@ -144,7 +145,7 @@ def test_regions(features, labels, n_regions, beta):
             labels = trial
             changes.append(cut)
             continue
-        merge = refine.region_tests(f, trial)[0]
+        merge = refine.region_tests(f, trial, splits=False)[0]
         if merge is None:
             break
         labels, joined = _merge(trial, merge)

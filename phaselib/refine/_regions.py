@@ -210,7 +210,7 @@ def split_region(features, labels, a, part, *, size=5):
     return out
 
 
-def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True):
+def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True, merges=True, splits=True):
     """The best merge and the best split of a labelled intensity map.
 
     Parameters
@@ -226,6 +226,8 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True):
     tiny : bool
         Offer a region too small to test as a merge (to make room for a split when the number of regions is
         fixed; not when it is free: a small piece may be a material of its own).
+    merges, splits : bool
+        Test the pairs for a merge, the regions for a split (a caller that needs one of them only).
 
     Returns
     -------
@@ -233,16 +235,17 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True):
         The pair of regions with the weakest dip, when it is one material (ratio >= ``share``); ``b`` goes into
         ``a``. With ``tiny``, a region with under :data:`CORE_PIXELS` pixels whose ``size`` x ``size``
         neighbours all are of it (a few pixels, a band along boundaries: too little to test), not mostly open
-        beam, comes first (ratio ``inf``, ``a`` the region whose mean scores are nearest).
+        beam, comes first (ratio ``inf``, ``a`` the region whose mean scores are nearest). None without ``merges``.
     split : (ratio, a, part) or None
-        The region with the deepest dip between its two groups, when it holds two (ratio < ``share``).
+        The region with the deepest dip between its two groups, when it holds two (ratio < ``share``). None
+        without ``splits``.
     """
     features = np.asarray(features, np.float64)
     beam = open_beam(features)
     k = int(labels.max()) + 1
     merge = split = None
     sizes = np.bincount(labels.ravel(), minlength=k)
-    cores = {a: _core(labels == a, size) for a in range(k)} if tiny else {}
+    cores = {a: _core(labels == a, size) for a in range(k)} if tiny and merges else {}
     small = [a for a in cores if sizes[a] and cores[a] < CORE_PIXELS and np.mean(beam[labels == a]) < 0.5]
     if small and k > 1:
         b = min(small, key=lambda r: cores[r])
@@ -250,11 +253,11 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True):
                           for a in range(k)])
         merge = (float("inf"), int(np.argmin(((means - features[labels == b].mean(0)) ** 2).sum(1))), b)
     for a in range(k):
-        for b in range(a + 1, k):
+        for b in range(a + 1, k) if merges else ():
             test = pair_dip(features, labels, a, b, size=size, exclude=beam)
             if test is not None and test[0] >= share and test[1] < SHIFT and (merge is None or test[0] > merge[0]):
                 merge = (test[0], a, b)
-        s = split_dip(features, labels, a, size=size, exclude=beam)
+        s = split_dip(features, labels, a, size=size, exclude=beam) if splits else None
         if s is not None and s[0] < share and (split is None or s[0] < split[0]):
             split = (s[0], a, s[1])
     return merge, split
