@@ -273,12 +273,13 @@ def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, inten
     n_iter = check_int(n_iter, "n_iter")
     n_sweeps = check_int(n_sweeps, "n_sweeps")
     check_choice(intensity, "intensity", (True, False))
+    given = grow
     try:
         grow = GROW_SIGMAS if grow is None else tuple(float(g) for g in np.atleast_1d(grow))
     except (TypeError, ValueError):
         grow = ()
     if not grow or not all(np.isfinite(g) and 0 <= g <= 50 for g in grow):
-        raise ValueError(f"`grow` must be one or more sigmas in pixels, 0 to 50, got {grow!r}.")
+        raise ValueError(f"`grow` must be one or more sigmas in pixels, 0 to 50, got {given!r:.60}.")
     t0 = time.perf_counter()
     channels = energy_channels(image, energy_range)
     scale = getattr(image, "energy_scale", None) or 0.0
