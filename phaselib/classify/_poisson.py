@@ -43,16 +43,20 @@ def one_hot(n_pixels, index, y, k):
 
 def grown(shape, index, y, k, sigma):
     """(H*W, K) float32 weights of every pixel for each class: the painted pixels' one-hot spread by a
-    Gaussian of ``sigma`` pixels (peak 1), a painted pixel keeping its own class only."""
+    Gaussian of ``sigma`` pixels (peak 1), a painted pixel keeping its own class only. One class plane at a
+    time (a map's worth of float32 besides the result); a map painted everywhere has nothing to grow into."""
     h, w = shape
-    q = one_hot(h * w, index, y, k)
-    if sigma <= 0:
-        return q
-    planes = q.reshape(h, w, k)
+    out = one_hot(h * w, index, y, k)
+    if sigma <= 0 or index.size == h * w:
+        return out
     peak = np.float32(2 * np.pi * sigma ** 2)  # a lone painted pixel keeps weight 1
-    out = np.stack([ndi.gaussian_filter(planes[..., c], sigma, mode="constant", truncate=3.0) * peak
-                    for c in range(k)], -1).reshape(h * w, k)
-    out[index] = q[index]
+    plane = np.zeros(h * w, np.float32)
+    for c in range(k):
+        plane[:] = 0
+        plane[index[y == c]] = 1
+        out[:, c] = ndi.gaussian_filter(plane.reshape(h, w), sigma, mode="constant", truncate=3.0).ravel() * peak
+    out[index] = 0
+    out[index, y] = 1
     return out
 
 
@@ -81,6 +85,8 @@ def poisson_fit(wb, channels, shape, train_index, train_y, k, *, grow=GROW_SIGMA
     """:func:`poisson_predict` for each growth sigma in ``grow``; the fit that agrees best with the painted
     pixels (:func:`agreement`), as ``(q, spectra, mean_counts, sigma)``."""
     best = None
+    if len(train_index) == shape[0] * shape[1]:  # painted everywhere (a reference map): nothing to grow into
+        grow = (0.0,)
     for g in np.atleast_1d(grow):
         q, spectra, mean_counts, free = poisson_predict(wb, channels, shape, train_index, train_y, k,
                                                         grow=float(g), **kwargs)
