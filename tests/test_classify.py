@@ -87,6 +87,12 @@ def test_two_zoned_plagioclases_at_20_counts_need_the_painted_pixels_neighbours(
         classify(rock.image, labels, grow="wide")
 
 
+def test_a_map_painted_everywhere_is_not_grown(rock20):
+    """A whole reference map as labels: nothing to grow into, one fit (no second sigma), every pixel kept."""
+    r = classify(rock20.image, rock20.labels, n_folds=1)
+    assert r.params["grow_px"] == 0.0 and np.array_equal(r.labels, rock20.labels)
+
+
 @pytest.mark.parametrize("clf", ["knn", "rf"])
 def test_sklearn_classifiers_on_smoothed_pca_scores(clf):
     rock = datasets.make_rock((60, 80), counts_per_pixel=100, seed=2)
