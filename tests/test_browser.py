@@ -267,3 +267,9 @@ def test_a_neutron_tof_cube_in_a_browser(server, page):
     open_tab(page, "4. Phase map")
     page.wait_for_function("/5 phases; ARI vs truth/.test(document.body.innerText)", timeout=60000)
     assert not page.locator(".pd-name-minerals").is_visible()  # minerals are named from X-ray lines only
+    # every step's guide is the cube's: Bragg edges and materials, not element lines and Mindat
+    text = page.inner_text(".phasedash-app")
+    assert "Which material is each region?" in text and "Mindat" not in text
+    open_tab(page, "1. Data")
+    text = page.inner_text(".phasedash-app")
+    assert "Which Bragg edges does the mean spectrum show?" in text and "Si K" not in text

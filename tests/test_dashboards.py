@@ -563,3 +563,24 @@ def test_the_tof_example_is_told_apart_by_its_bragg_edges():
     assert "between 0.5 and 50" in a.data.lattice_note.value
     a.data.lattice.value = ""
     assert a.data.lattice_note.value == "" and not list(a.data.spectrum.names.text)
+
+
+def test_the_steps_guides_follow_the_map_kind():
+    """A ToF cube's steps ask about Bragg edges and materials; back on an EDS map, about elements and Mindat
+    (the steps made before the map changed follow it too)."""
+    a = App("synthetic-tof:64x64", background=False)
+
+    def guides(step):
+        out, todo = [], [a._panel(step).widget]
+        while todo:
+            w = todo.pop()
+            out += [w.value] if getattr(w, "variants", None) else []
+            todo += list(getattr(w, "children", ()))
+        return " ".join(out)
+
+    assert "Bragg edges" in guides("data") and "Si K" not in guides("data")
+    assert "Which material is each region?" in guides("phase_map") and "Mindat" not in guides("phase_map")
+    assert "spectral <i>shape</i>" in guides("decomposition")
+    a.load("synthetic:40x50", wait=True)
+    assert "Si K" in guides("data") and "Mindat" in guides("phase_map") and "Bragg" not in guides("phase_map")
+    assert a.title.value.count("EDS spectrum image") == 1

@@ -9,6 +9,7 @@ import threading
 import ipywidgets as W
 
 import phasedash.panels as panels
+from phasedash.panels import match_kind
 
 from .cache import first_look as shared_first_look
 from .cache import shareable
@@ -97,6 +98,8 @@ class App:
             i = [n for n, _ in PANELS].index(name)
             panel = getattr(panels, PANELS[i][1])(self)
             tidy(panel.widget)
+            if self.session.image is not None:
+                match_kind(panel.widget, self.session.image.is_eds)
             self._panels[name] = panel
             self.tabs.children[i].children = (panel.widget,)
             if hasattr(panel, "refresh") and self.session.image is not None:
@@ -168,8 +171,10 @@ class App:
                   "clustering": ["clustering", "comparison"], "phases": ["phase_map"], "grains": ["grain_panel"]}
         built = self._panels  # steps not shown yet are drawn when first shown
         if what == "data" and self.session.image is not None:  # a ToF cube is no EDS map
-            self.title.value = TITLE.format(kind="an EDS spectrum image" if self.session.image.is_eds else
-                                            "a spectral cube")
+            eds = self.session.image.is_eds
+            self.title.value = TITLE.format(kind="an EDS spectrum image" if eds else "a spectral cube")
+            for panel in built.values():
+                match_kind(panel.widget, eds)
         if what == "spectra":
             if "phase_map" in built:
                 built["phase_map"].refresh(spectra_only=True)

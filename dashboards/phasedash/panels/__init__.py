@@ -18,7 +18,7 @@ reach :mod:`phaselib`.
 
 import importlib
 
-from ._base import Panel, guide, tidy
+from ._base import Panel, guide, match_kind, tidy
 
 #: class (or function) -> the module that holds it: a panel's module (and what it imports, as
 #: scipy.stats for the grains) is imported when the panel is first made, not with the app
@@ -27,7 +27,7 @@ _WHERE = {"ClusteringPanel": "clustering", "ComparePanel": "compare", "DataPanel
           "GrainsPanel": "grains", "LabelPanel": "label", "PhaseMapPanel": "phase_map"}
 
 __all__ = ["ClusteringPanel", "ComparePanel", "DataPanel", "DecompositionPanel", "ExportPanel", "GrainsPanel",
-           "LabelPanel", "Panel", "PhaseMapPanel", "export", "guide", "tidy"]
+           "LabelPanel", "Panel", "PhaseMapPanel", "export", "guide", "match_kind", "tidy"]
 
 
 def __getattr__(name):

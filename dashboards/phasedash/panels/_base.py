@@ -7,11 +7,29 @@ import html
 import ipywidgets as W
 
 
-def guide(text, questions=()):
-    """The step's explanation and its questions for the student, as HTML."""
+def _guide_html(text, questions):
     q = "".join(f"<li>{html.escape(x)}</li>" for x in questions)
-    return W.HTML(f"<div style='max-width:900px;color:#333'>{text}"
-                  + (f"<p><b>Questions</b></p><ul>{q}</ul>" if q else "") + "</div>")
+    return (f"<div style='max-width:900px;color:#333'>{text}" + (f"<p><b>Questions</b></p><ul>{q}</ul>" if q else "")
+            + "</div>")
+
+
+def guide(text, questions=(), cube=None):
+    """The step's explanation and its questions for the student, as HTML. ``cube``: ``(text, questions)`` for a
+    map that is not an EDS spectrum image (a neutron ToF cube...), shown instead by :func:`match_kind`."""
+    out = W.HTML(_guide_html(text, questions))
+    if cube is not None:
+        out.add_class("pd-guide")
+        out.variants = (out.value, _guide_html(*cube))  # EDS, any other cube
+    return out
+
+
+def match_kind(widget, eds):
+    """Show the EDS or the other-cube text of every guide under ``widget``."""
+    variants = getattr(widget, "variants", None)
+    if variants is not None:
+        widget.value = variants[0 if eds else 1]
+    for w in getattr(widget, "children", ()):
+        match_kind(w, eds)
 
 
 def tidy(widget):

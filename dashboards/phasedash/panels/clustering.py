@@ -50,7 +50,14 @@ class ClusteringPanel(Panel):
                   "into K cells, a Gaussian mixture fits K ellipsoids, fuzzy c-means gives each pixel a membership "
                   "of every cluster: pixels with no membership above the threshold are left unassigned (mixed).",
                   ["Where do the criteria agree on the number of clusters?",
-                   "Which pixels are mixed, and where are they on the map?"]),
+                   "Which pixels are mixed, and where are they on the map?"],
+                  cube=("<h3>3. Clustering</h3>Each pixel is a point in the space of its component scores (of its "
+                        "spectrum's shape); pixels of one material gather in one cloud. k-means cuts the space "
+                        "into K cells, a Gaussian mixture fits K ellipsoids, fuzzy c-means gives each pixel a "
+                        "membership of every cluster: pixels with no membership above the threshold are left "
+                        "unassigned (mixed).",
+                        ["Where do the criteria agree on the number of clusters?",
+                         "Which pixels are mixed: along the edges of the pieces, or in the open beam?"])),
             W.HBox([W.VBox([self.method, self.k, self.threshold, self.estimate_btn, self.unassigned]),
                     self.curves.widget]),
             W.HBox([W.VBox([W.HBox([self.pair_x, self.pair_y]), self.scores.widget]), self.clusters.widget,

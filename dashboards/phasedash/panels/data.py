@@ -68,7 +68,15 @@ class DataPanel(Panel):
                   "1.740 keV). A whole classroom-size map, analysed earlier, is in the "
                   "<a href='full_map.ipynb' target='_blank'>full-map results dashboard</a>.",
                   ["Which elements does the summed spectrum show?",
-                                  "Do bright and dark areas of the map have different spectra?"]),
+                                  "Do bright and dark areas of the map have different spectra?"],
+                  cube=("<h3>1. Data</h3>Choose a map. Each pixel holds a spectrum along the map's signal axis (a "
+                        "neutron time-of-flight cube: the transmission against wavelength, with the Bragg edges of "
+                        "the crystalline materials); the mean spectrum is on the right. Click a pixel or drag a "
+                        "rectangle on the map to see its spectrum, crop the map if it is large, and mark the Bragg "
+                        "edges of a material to compare.",
+                        ["Which Bragg edges does the mean spectrum show? Of which materials?",
+                         "Do dark and bright pieces differ in the shape of their spectra, or only in how much they "
+                         "transmit?"])),
             W.HBox([self.sample, self.load_sample]), W.HBox([self.upload, self.path, self.load_path]),
             W.HBox([self.offset, self.scale, self.apply_cal]), self.axis, self.info,
             W.HBox([W.VBox([self.pick, self.map.widget, W.HBox([self.crop_btn, self.uncrop_btn])]),

@@ -34,7 +34,13 @@ class DecompositionPanel(Panel):
                   "directions of largest variance. Components above the red noise line carry signal; the rest "
                   "is noise. NMF gives non-negative, more physical components; ICA unmixes the PCA scores.",
                   ["How many components stand above the noise?",
-                   "Which element peaks does each factor show? Where is it strong on the map?"]),
+                   "Which element peaks does each factor show? Where is it strong on the map?"],
+                  cube=("<h3>2. Decomposition</h3>For a cube of intensities (transmissions), PCA works on each "
+                        "pixel's spectral <i>shape</i>: its attenuation divided by its mean, so that a thick and a "
+                        "thin piece of one material look alike. Components above the red noise line carry signal; "
+                        "the rest is noise. NMF gives non-negative components; ICA unmixes the PCA scores.",
+                        ["How many components stand above the noise?",
+                         "Which edges does each factor show? Where is it strong on the map?"])),
             W.HBox([W.VBox([self.scree.widget, self.log, self.suggested]),
                     W.VBox([self.algorithm, self.n, self.component])]),
             W.HBox([self.loading.widget, self.factor.widget]),

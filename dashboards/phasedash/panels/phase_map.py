@@ -64,7 +64,16 @@ class PhaseMapPanel(Panel):
                   "pixel's counts under each phase spectrum and lets neighbours agree: speckle goes, small "
                   "grains stay. The colour of a phase is the same in every view.",
                   ["Which mineral is each phase? Compare its element lines with Mindat.",
-                   "What are the modal proportions, and how much is unassigned?"]),
+                   "What are the modal proportions, and how much is unassigned?"],
+                  cube=("<h3>4. Phase map</h3>Each pixel gets the region of its cluster, or, from component maps, "
+                        "of the one component above its Otsu threshold (pixels above none or several stay "
+                        "<i>unassigned</i>, grey). Move a threshold to override Otsu's; remove specks and fill "
+                        "holes smaller than the minimum size. The regions from clusters are tested: one whose "
+                        "5 x 5 mean spectral shapes fall in two groups is split, two with no dip between theirs "
+                        "are merged. The colour of a region is the same in every view.",
+                        ["Which material is each region? Compare its spectrum's Bragg edges with those of the "
+                         "materials in the Data step.",
+                         "Are a thick and a thin piece of one material in one region?"])),
             W.HBox([self.source, self.min_size, self.beta]), self.hint,
             W.HBox([W.VBox([self.map.widget, W.HBox([self.colour_phase, self.colour])]),
                     W.VBox([self.table, self.name, self.otsu_box])]),
