@@ -14,6 +14,12 @@ def _scores(means, layout, rng, sd=1.0):
     return np.asarray(means, float)[layout] + rng.normal(0, sd, layout.shape + (3,))
 
 
+def _same(a, b):
+    """Two splits ``(ratio, region, part)`` (or None) alike."""
+    return (a is None and b is None) or (a is not None and b is not None and a[:2] == b[:2]
+                                          and np.array_equal(a[2], b[2]))
+
+
 def _layout():
     """Material 0 on the left of the top, 1 on its right, 2 along the bottom (60 x 90 pixels)."""
     layout = np.zeros((60, 90), int)
@@ -37,6 +43,25 @@ def test_a_region_holding_two_close_materials_is_split():
     assert max(np.mean(side == 0), np.mean(side == 1)) > 0.95  # the part is one of the two materials
     new = refine.split_region(f, labels, 0, part)
     assert adjusted_rand_score(layout.ravel(), new.ravel()) > 0.8
+    # a caller that needs one half only gets it alone, the same
+    alone = refine.region_tests(f, labels, merges=False)
+    assert alone[0] is None and _same(alone[1], split)
+
+
+def test_each_half_of_the_tests_alone_gives_what_both_give():
+    """``merges=False`` / ``splits=False`` (the number of regions given: a round uses one of them) leave out the
+    other half, and change nothing in the one kept."""
+    rng = np.random.default_rng(1)
+    layout = _layout()
+    f = _scores([[0, 0, 0], [0.8, 0, 0], [6, 0, 0]], layout, rng)
+    labels = np.where(layout == 2, np.where(f[..., 0] > 6, 1, 2), 0)  # two materials in 0, one cut by its noise
+    both = refine.region_tests(f, labels, tiny=False)
+    assert both[0][1:] == (1, 2) and both[1][1] == 0
+    merge, split = refine.region_tests(f, labels, tiny=False, splits=False)
+    assert merge == both[0] and split is None
+    merge, split = refine.region_tests(f, labels, tiny=False, merges=False)
+    assert merge is None and _same(split, both[1])
+    assert refine.region_tests(f, labels, merges=False, splits=False) == (None, None)
 
 
 def test_a_material_cut_along_its_noise_is_merged():
