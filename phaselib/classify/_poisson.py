@@ -29,8 +29,9 @@ ANCHOR = 0.5
 #: boundaries). A painted pixel's neighbours are mostly of its grain: 6-25 times the counts. But a class painted
 #: near the grains of another can have its template pulled onto that phase, more so with a wider Gaussian: both
 #: GROW_SIGMAS are fitted and the fit that agrees better with the painted pixels is kept (:func:`agreement`).
-#: On the other generator's basalts at 20 counts/px (An35 beside a zoned An60; 20 maps x label draws not used
-#: before), balanced accuracy 0.83-0.90 -> 0.93-0.95 (the true spectra give 0.958).
+#: On the other generator's basalts at 20 counts/px (An35 beside a zoned An60), balanced accuracy 0.83-0.90 ->
+#: 0.93-0.95, and on maps made after this choice 0.84-0.94 -> 0.93-0.96 (the true spectra give 0.958); no held-out
+#: map worse (benchmarks/results/classify-other-generator-2026-12-03-s24.json, docs/supervised.md).
 GROW_SIGMAS = (1.0, 2.0)
 
 
