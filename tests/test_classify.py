@@ -176,6 +176,13 @@ def test_cli_classify(tmp_path, rock20, labels20, capsys):
     assert len(rows) == rock20.n_phases + 1 and rows[0].startswith("label \\ predicted")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["classifier"] == "poisson" and summary["cv_balanced_accuracy"] > 0.8
+    assert summary["params"]["grow_px"] in (1.0, 2.0)
+    # --grow 0: the templates of the labelled pixels alone, as before session 24; a negative sigma is refused
+    assert main(argv(tmp_path / "labels.npy", tmp_path / "o0") + ["--grow", "0"]) == 0
+    assert json.loads((tmp_path / "o0" / "summary.json").read_text())["params"]["grow_px"] == 0.0
+    with pytest.raises(SystemExit):
+        main(argv(tmp_path / "labels.npy", tmp_path / "o1") + ["--grow", "-1"])
+    assert "--grow" in capsys.readouterr().err and not (tmp_path / "o1").exists()
     # labels of the wrong shape: one line, exit status 2
     np.save(tmp_path / "small.npy", labels20[:10])
     assert main(argv(tmp_path / "small.npy", tmp_path / "o2")) == 2

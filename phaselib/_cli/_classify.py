@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ._common import add_input_options, open_input
+from ._common import _number, add_input_options, open_input
 
 #: when the command started
 T_START = time.perf_counter()
@@ -24,6 +24,10 @@ def add_parser(subparsers):
     m.add_argument("--classifier", choices=CLASSIFIERS, default=None,
                    help=f"poisson (default for counts, {DEFAULT_CLASSIFIER!r}): class templates + Poisson likelihood "
                    "+ spatial prior (--beta, 0: off); knn / rf: on the PCA scores (rf: default for --signal intensity)")
+    m.add_argument("--grow", type=_number(0, 50), nargs="+", default=None, metavar="PX",
+                   help="poisson: Gaussian sigmas (pixels) spreading each labelled pixel over its neighbours for the "
+                   "first templates; with several, the fit that agrees best with the labels is kept "
+                   "(default: 1 2; 0: the labelled pixels alone)")
     m.set_defaults(beta=DEFAULT_BETA)  # the classifier's own default
     return m
 
@@ -45,7 +49,7 @@ def run(args):
     labels, names = _present_classes(labels, names, n_classes, bool(args.crop) or args.bin > 1)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     t0 = time.perf_counter()
-    result = classify(image, labels, classifier=args.classifier, class_names=names, beta=args.beta,
+    result = classify(image, labels, classifier=args.classifier, class_names=names, beta=args.beta, grow=args.grow,
                       n_components=args.n_components, energy_range=energy_range, random_state=args.seed)
     if bar is not None:
         bar.close()
