@@ -338,6 +338,79 @@ def test_a_lath_standing_on_another_is_cut_along_its_edge(angle):
 PHENOCRYSTS = dict(shape=(500, 700), embayed=0.0, skeletal=0.0)  # inclusions, no bays
 
 
+def _crossing(a, b):
+    """Points where the outlines of the convex polygons ``a`` and ``b`` cross."""
+    out = []
+    for p, r in zip(a, np.roll(a, -1, 0) - a):
+        for q, e in zip(b, np.roll(b, -1, 0) - b):
+            den = r[0] * e[1] - r[1] * e[0]
+            if abs(den) > 1e-12:
+                t, u = (np.array([(q - p)[0] * e[1] - (q - p)[1] * e[0], (q - p)[0] * r[1] - (q - p)[1] * r[0]]) / den)
+                if 0 <= t <= 1 and 0 <= u <= 1:
+                    out.append(p + t * r)
+    return np.array(out)
+
+
+def _two_laths(rng, shape=(120, 160)):
+    """Two laths of random sizes, the second across one end of the first at 20-70 degrees; their
+    overlap is parted by the line through the crossings of their outlines (as make_phenocrysts
+    does), so both stay convex. Grain ids 1, 2; None when a lath keeps under 200 px."""
+    from skimage.draw import polygon
+
+    def lath(centre, length, width, angle):
+        u = np.array([np.cos(angle), np.sin(angle)])
+        v = np.array([-u[1], u[0]])
+        corners = ((1, 1), (-1, 1), (-1, -1), (1, -1))
+        return np.array([centre + s * length / 2 * u + t * width / 2 * v for s, t in corners])
+
+    a = lath(np.array([60.0, 70.0]), rng.uniform(50, 80), rng.uniform(14, 24), rng.uniform(0, np.pi))
+    turn = rng.uniform(0.35, 1.2) * rng.choice([-1, 1])
+    b = lath((a[0] + a[3]) / 2 + rng.uniform(-5, 5, 2), rng.uniform(40, 70), rng.uniform(14, 24),
+             np.arctan2(*(a[0] - a[1])[::-1]) + turn)
+    x = _crossing(a, b)
+    if len(x) != 2:
+        return None
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    side = np.sign((rr - x[0][0]) * (x[0][1] - x[1][1]) + (cc - x[0][1]) * (x[1][0] - x[0][0]))
+    ma, mb = np.zeros(shape, bool), np.zeros(shape, bool)
+    ma[polygon(a[:, 0], a[:, 1], shape)] = True
+    mb[polygon(b[:, 0], b[:, 1], shape)] = True
+    own = np.sign(side[ma & ~mb].mean())
+    ids = np.where(ma & (side == own), 1, np.where(mb & (side != own), 2, 0))
+    return ids if min((ids == 1).sum(), (ids == 2).sum()) >= 200 else None
+
+
+def test_two_laths_across_each_other_are_two_grains():
+    """Two laths, one across the end of the other at random: the cut joins the contact's two sharp
+    corners (the only concave ones: no margin inside their narrow cones, else a ray from each left
+    a wedge), and a lath parted by the watershed alone (two maxima of the distance) is one grain
+    again though a few pixels of its neighbour lie on its side of the cut. 12 of 60 before, 36 now."""
+    rng = np.random.default_rng(0)
+    pairs = []
+    while len(pairs) < 60:
+        ids = _two_laths(rng)
+        if ids is not None:
+            pairs.append(ids)
+    right = [separate_grains(ids > 0).max() == 2 and score_grains(separate_grains(ids > 0), ids)["matched"] == 1
+             for ids in pairs]
+    assert np.mean(right) >= 0.5, np.mean(right)
+
+
+def test_two_crystals_touching_at_two_sharp_corners_leave_no_wedge():
+    """Two phenocrysts whose contact meets the outline at sharp corners (132 and 80 degrees): the cut
+    joining them lies outside the narrowed cones of convex cuts, and two rays cut a 54 px wedge."""
+    labels, ids = make_phenocrysts(seed=2, **PHENOCRYSTS)
+    mask = labels == 1
+    comp, _ = ndi.label(ndi.binary_fill_holes(mask))
+    pair = mask & (comp == np.bincount(comp[ids == 135]).argmax())
+    assert np.unique(ids[pair]).size == 2  # crystal 135 and its neighbour
+    found = separate_grains(pair, min_area=10)
+    assert found.max() == 2
+    assert score_grains(found, np.where(pair, ids, 0), min_area=10)["matched"] == 1
+
+
+
+
 def test_phenocrysts_with_inclusions_meet_the_bars():
     """The issue's bars on crystals holding inclusions (median of three seeds, as in
     benchmarks/bench_grains.py); with their holes cut from (the behaviour before) they fail."""
@@ -351,7 +424,10 @@ def test_phenocrysts_with_inclusions_meet_the_bars():
         matched, diameter_err, count_err = np.median(new, axis=0)
         assert matched >= 0.9 and diameter_err <= 0.05 and abs(count_err) <= 0.1, (phase, new)
         assert min(m for m, _, _ in new) >= 0.9  # every seed
-        assert max(c for _, _, c in new) <= 0.25, (phase, new)  # laths, seed 2: +0.53 when pockets' corners cut
+        assert max(c for _, _, c in new) <= 0.15, (phase, new)  # laths, seed 2: +0.53 when pockets' corners cut,
+        # +0.20 before two sharp corners were joined and pieces parted by the watershed alone merged (session 25)
+        if phase < 3:  # equant sections: +0.048-0.069 on seeds 1-3 before session 25
+            assert max(abs(c) for _, _, c in new) <= 0.05, (phase, new)
         assert all(m < 0.9 and c > 1.0 for m, _, c in old)  # 3-6 pieces per crystal
 
 

@@ -180,8 +180,19 @@ def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, sp
     rest, n_rest = ndi.label(filled & (labels == 0))  # parts no marker could reach
     labels[rest > 0] = rest[rest > 0] + n
     if merge_convex:
-        labels = _split.merge_convex(labels)
+        labels = _split.merge_convex(labels, pieces=_main_piece(labels, pieces) if split_concave else None)
     return labels
+
+
+def _main_piece(labels, pieces):
+    """Grain id -> the piece between the cuts (``pieces`` > 0) holding most of its pixels."""
+    both = (labels > 0) & (pieces > 0)
+    base = int(pieces.max()) + 1
+    pair, count = np.unique(labels[both].astype(np.int64) * base + pieces[both], return_counts=True)
+    grain, piece = pair // base, pair % base
+    order = np.lexsort((count, grain))  # by grain, the largest count last
+    last = order[np.r_[grain[order][1:] != grain[order][:-1], True]]
+    return dict(zip(grain[last].tolist(), piece[last].tolist()))
 
 
 def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,

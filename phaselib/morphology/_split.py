@@ -30,6 +30,7 @@ _ALONG = 8.0  # degrees: a cut this close to the continuation of an edge at both
 _ALONG_EDGE = 8.0  # pixels: ... an edge at least this long (a crystal face, not a piece of a curve)
 _ALONG_SLACK = 5.0  # degrees past the geometric cone allowed to such a cut (pixelised edges)
 MERGE_DEFECT = 0.005  # touching grains whose union lacks at most this share of its hull merge
+PIECE_DEFECT = 0.03  # ... or this share, when they lie in one piece between the concavity cuts
 _LOOK_DEFECT = 0.05  # ... unions lacking up to this share are looked at pixel by pixel (see merge_convex)
 _CHAIN = 3  # ... and up to this many grains whose pixels fill the hull of the union, one after the other
 
@@ -174,6 +175,11 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
             near = length <= 2 * np.maximum(edge[:, None], edge[None, :])  # a contact, not a chord across
             along = along_i & along_j & near & (ai <= wide[:, None]) & (aj <= wide[None, :])
             inside = (ai <= half[:, None]) & (aj <= half[None, :])
+            if len(p) == 2 and (t >= _RAY_TURN).all():
+                # two sharp concave corners and no other: two convex grains meeting along the segment between
+                # them (else a ray from each leaves a wedge between the two); no margin inside the cones of
+                # convex cuts, which are narrow at sharp corners
+                inside |= (ai <= half[:, None] + _CONE) & (aj <= half[None, :] + _CONE)
             ii, jj = np.nonzero(np.triu((inside | along) & (length > 1.5), 1))
             hi, hj = np.maximum(half[ii], 1.0), np.maximum(half[jj], 1.0)
             score = length[ii, jj] * (1 + np.minimum(ai[ii, jj] / hi, 2) + np.minimum(aj[ii, jj] / hj, 2))
@@ -240,7 +246,7 @@ def _touching_pairs(labels):
     return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
 
 
-def merge_convex(labels, *, defect=MERGE_DEFECT):
+def merge_convex(labels, *, defect=MERGE_DEFECT, pieces=None, piece_defect=PIECE_DEFECT):
     """Merge touching grains whose union is convex: they cannot be told apart.
 
     Two grains merge when the pixels inside the convex hull of their union but outside it
@@ -252,11 +258,21 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
     pair and each triple lacks a few pixels of the next band, the four together are convex).
     The most convex unions merge first, and a merged grain is tried again with its neighbours.
 
+    Two grains that lie in one piece between the concavity cuts (``pieces``) merge while their union
+    lacks at most ``piece_defect`` of its hull: no concave corner of the outline parts them, only the
+    watershed of the distance map (a long grain has two maxima), and pixels of a neighbour left on
+    their side of a cut (a few along a contact) or a ragged watershed line make their union lack
+    more than ``defect``.
+
     Parameters
     ----------
     labels : (H, W) ndarray of int
         Grain ids (0: background).
     defect : float
+        See above.
+    pieces : dict, optional
+        Grain id -> id (> 0) of the piece between the cuts holding most of its pixels.
+    piece_defect : float
         See above.
 
     Returns
@@ -327,6 +343,8 @@ def merge_convex(labels, *, defect=MERGE_DEFECT):
         union = _hull(np.concatenate([hull_of(a), hull_of(b)]))
         n = size[a] + size[b]
         d = _defect(union, n)
+        if pieces is not None and pieces.get(a, 0) == pieces.get(b, -1) and d <= piece_defect * n:
+            d = defect * n  # parted by the watershed alone
         if defect * n < d <= _LOOK_DEFECT * n and len(union) >= 3 and one_grain_with_others(union, a, b, n):
             d = defect * n  # one grain with the others: these two merge (and then the others)
         if d <= defect * n:
