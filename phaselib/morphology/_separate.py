@@ -42,7 +42,10 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     every piece between the cuts gets one, and a watershed of the negative distance,
     restricted to the mask, grows the grains. Last, touching pieces whose union is convex
     are merged: nothing in the mask tells them from one grain, and they are most often one
-    grain split twice (an elongated grain with two distance maxima).
+    grain split twice (an elongated grain with two distance maxima); two pieces that no cut
+    parts (only the watershed) merge while their union lacks at most 3 % of its hull. A
+    cluster with two sharp concave corners and no other is cut along the segment joining them
+    whenever that keeps both sides convex (two crystals touching: their contact).
 
     Inclusions (``inclusions=True``): a region of other pixels (another phase, unassigned
     pixels) enclosed by the mask, whatever its size, is an inclusion when its crystal is one
@@ -85,7 +88,7 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
         gives the classic watershed.
     merge_convex : bool
         Merge touching pieces whose union is convex (at most 0.5 % of its area inside its
-        convex hull but outside it).
+        convex hull but outside it; 3 % for pieces between the same cuts).
     inclusions : bool
         Fill the inclusions and bays (see above). ``False``: only the holes of at most
         ``fill_holes`` pixels are filled, and larger ones are cut from (the behaviour before
