@@ -271,7 +271,8 @@ def merge_convex(labels, *, defect=MERGE_DEFECT, pieces=None, piece_defect=PIECE
     defect : float
         See above.
     pieces : dict, optional
-        Grain id -> id (> 0) of the piece between the cuts holding most of its pixels.
+        Grain id -> id (> 0) of the piece between the cuts holding most of its pixels. A merged
+        grain keeps the larger one's id, and so its piece.
     piece_defect : float
         See above.
 
