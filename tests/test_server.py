@@ -424,3 +424,37 @@ def test_a_class_server_keeps_kernels_ready_and_refills_them_only_when_quiet():
         assert "widget-view+json" in urllib.request.urlopen(url + page, timeout=180).read().decode()
         assert time.time() - t0 < 120  # a new kernel at once, not the refill put off for 600 s
         assert len(set(kernel_processes(url.proc.pid)) - ready) == 1, first
+
+
+def test_a_ready_kernel_that_died_is_never_given_to_a_page():
+    """A ready kernel can die before its page comes (a class run saw one fail to start: "Address already in
+    use" on a port taken meanwhile; Voilà kept it in its pool and handed it to the 29th student, whose page
+    never rendered). Killed here: restarted, it no longer holds the page's widgets. The page gets a live
+    kernel, and the dead ones are shut down."""
+    import signal
+    import urllib.request
+
+    from _voila import kernel_processes, voila_server
+
+    page = "/voila/render/phase_mapping.ipynb?map=synthetic:60x80"
+    with voila_server(args=["--ClassroomKernelManager.class_size=2",
+                            "--ClassroomKernelManager.refill_when_quiet=600"]) as url:
+        deadline = time.time() + 150
+        while len(kernel_processes(url.proc.pid)) < 3 and time.time() < deadline:  # 2 ready + full_map's
+            time.sleep(0.5)
+        while time.time() < deadline:  # and preheated: the notebooks have run (kernels idle again)
+            if all(k.cpu_percent(interval=1.0) < 5 for k in kernel_processes(url.proc.pid).values()):
+                break
+        killed = kernel_processes(url.proc.pid)
+        assert len(killed) == 3
+        for proc in killed.values():
+            proc.send_signal(signal.SIGKILL)
+        time.sleep(8)  # Jupyter's restarter starts them again: new processes, without the pages' widgets
+        body = urllib.request.urlopen(url + page, timeout=180).read().decode()
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', body).group(1)
+        assert kernel not in killed and "widget-view+json" in body
+        t0 = time.time()
+        while len(set(kernel_processes(url.proc.pid)) & set(killed)) > 1 and time.time() < t0 + 30:
+            time.sleep(0.5)
+        left = set(kernel_processes(url.proc.pid)) & set(killed)
+        assert len(left) <= 1, left  # the guided page's are shut down; full_map's pool was not asked for

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -59,9 +60,79 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             pools[self.guided_page] = {**pools.get(self.guided_page, pools.get("default", {})),
                                        "pool_size": int(self.class_size)}
             self.kernel_pools_config = pools
+        self._ready_process = {}  # kernel id -> its process when it became ready (a restart makes another)
         fill = getattr(self, "fill_if_needed", None)
-        if fill is not None and self.refill_when_quiet > 0:
-            self.fill_if_needed = self._refill_later(fill)
+        if fill is not None:
+            fill = self._noting_processes(fill)
+            self.fill_if_needed = self._refill_later(fill) if self.refill_when_quiet > 0 else fill
+        if pools is not None:  # Voilà's pool: a page is never given a ready kernel that died meanwhile
+            size, rendered = self.get_pool_size, self.get_rendered_notebook
+
+            def get_pool_size(notebook_name):
+                self._drop_broken(notebook_name)
+                return size(notebook_name)
+
+            async def get_rendered_notebook(notebook_name, *args, **kwargs):
+                self._drop_broken(notebook_name)
+                out = await rendered(notebook_name, *args, **kwargs)  # (render task, cells, kernel id)
+                self._ready_process.pop(out[2], None)
+                return out
+
+            self.get_pool_size, self.get_rendered_notebook = get_pool_size, get_rendered_notebook
+
+    def _process(self, kernel_id):
+        """The kernel's OS process (a ``subprocess.Popen``), or None."""
+        return getattr(getattr(self._kernels.get(kernel_id), "provisioner", None), "process", None)
+
+    def _noting_processes(self, fill):
+        """``fill`` that notes the process of each ready kernel it starts, when it becomes ready."""
+        def noted(task):
+            if not task.cancelled() and task.exception() is None:
+                kid = task.result().get("kernel_id")
+                self._ready_process[kid] = self._process(kid)
+
+        seen = weakref.WeakSet()
+
+        def fill_if_needed(*args, notebook_name=None, **kwargs):
+            out = fill(*args, notebook_name=notebook_name, **kwargs)
+            for item in getattr(self, "_pools", {}).get(notebook_name, ()):
+                if item not in seen:
+                    seen.add(item)
+                    item.add_done_callback(noted)
+            return out
+        return fill_if_needed
+
+    def _usable(self, item):
+        """False for a ready kernel that cannot serve a page: it failed to start, its notebook failed to run,
+        or its process died since it was ready (removed, or restarted: a new process without the page's
+        widgets). A kernel still starting is usable (Voilà waits for it)."""
+        if not item.done():
+            return True
+        if item.cancelled() or item.exception() is not None:
+            return False
+        content = item.result()
+        render = content.get("task")
+        if render is not None and render.done() and (render.cancelled() or render.exception() is not None):
+            return False
+        kid = content.get("kernel_id")
+        proc = self._process(kid)
+        return proc is not None and proc is self._ready_process.get(kid, proc) and proc.poll() is None
+
+    def _drop_broken(self, notebook_name):
+        """Take the ready kernels that cannot serve a page out of ``notebook_name``'s pool; shut them down
+        and have the pool refilled (when the server is quiet)."""
+        pool = getattr(self, "_pools", {}).get(notebook_name)
+        broken = [item for item in pool or () if not self._usable(item)]
+        for item in broken:
+            pool.remove(item)
+            kid = None if item.cancelled() or item.exception() is not None else item.result().get("kernel_id")
+            self.log.warning("A ready kernel of %s (%s) died before its page came: not given to a page.",
+                             notebook_name, kid or "not started")
+            self._ready_process.pop(kid, None)
+            if kid in self:
+                asyncio.ensure_future(self.shutdown_kernel(kid, now=True))
+        if broken:
+            self.fill_if_needed(notebook_name=notebook_name)
 
     def _refill_later(self, fill):
         """Voilà's ``fill_if_needed``, its refills after a page took a ready kernel put off until the server is
