@@ -458,3 +458,19 @@ def test_a_ready_kernel_that_died_is_never_given_to_a_page():
             time.sleep(0.5)
         left = set(kernel_processes(url.proc.pid)) & set(killed)
         assert len(left) <= 1, left  # the guided page's are shut down; full_map's pool was not asked for
+
+
+def test_kernel_ports_lie_below_the_outgoing_connections_range():
+    """Ports Jupyter gives a kernel are bindable, distinct and below the range the server's own outgoing
+    connections take theirs from (a port taken meanwhile killed a ready kernel at its start)."""
+    import socket
+
+    from phasedash.server import KernelPorts, ephemeral_ports
+
+    low, high = ephemeral_ports()
+    assert 1024 <= low < high
+    cache = KernelPorts()
+    ports = [cache.find_available_port("127.0.0.1") for _ in range(200)]
+    assert len(set(ports)) == 200 and all(max(1024, low - 10000) <= p < low for p in ports)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports[0]))

@@ -16,14 +16,54 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import socket
 import weakref
 
+from jupyter_client.connect import LocalPortCache
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Float, Integer, Unicode
 
 #: the page a class opens: its kernels are kept ready (``class_size``)
 GUIDED_PAGE = "phase_mapping.ipynb"
+
+
+def ephemeral_ports():
+    """The system's range of ports for outgoing connections ``(low, high)`` (Linux's; 32768-60999 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+class KernelPorts(LocalPortCache):
+    """Kernel ports chosen below the range of outgoing connections' ports.
+
+    Jupyter picks a kernel's five ports by binding to port 0 (a port of that range), then starts the
+    kernel, which binds them seconds later on a busy server. Meanwhile the server's own connections to the
+    other kernels take ports of the same range: thirty kernels starting together lost one now and then
+    ("Address already in use"). Ports below the range are never given to an outgoing connection.
+    """
+
+    _random = random.Random()
+
+    def find_available_port(self, ip):
+        low = ephemeral_ports()[0]
+        for _ in range(500):
+            port = self._random.randrange(max(1024, low - 10000), low)
+            if port in self.currently_used_ports:
+                continue
+            with socket.socket() as probe:
+                try:
+                    probe.bind((ip, port))
+                except OSError:
+                    continue
+            self.currently_used_ports.add(port)
+            return port
+        return super().find_available_port(ip)
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
@@ -60,6 +100,8 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             pools[self.guided_page] = {**pools.get(self.guided_page, pools.get("default", {})),
                                        "pool_size": int(self.class_size)}
             self.kernel_pools_config = pools
+        if not LocalPortCache.initialized():  # Jupyter's cache of kernel ports: ours, before any kernel starts
+            KernelPorts.instance()
         self._ready_process = {}  # kernel id -> its process when it became ready (a restart makes another)
         fill = getattr(self, "fill_if_needed", None)
         if fill is not None:
