@@ -39,6 +39,13 @@ def ephemeral_ports():
         return 32768, 60999
 
 
+def pool_target(size, in_use, spare):
+    """Ready kernels a page's pool should hold when refilled: ``size`` less the kernels in use (a class in
+    the room holds its own), never fewer than ``spare`` (for latecomers) nor more than ``size``."""
+    size = max(int(size), 0)
+    return min(size, max(int(spare), size - int(in_use)))
+
+
 class KernelPorts(LocalPortCache):
     """Kernel ports chosen below the range of outgoing connections' ports.
 
@@ -67,8 +74,9 @@ class KernelPorts(LocalPortCache):
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
-    """Keeps ``class_size`` kernels ready for the guided page, refills them when the server is quiet, and
-    culls the kernels whose page went away ``cull_disconnected_timeout`` seconds ago.
+    """Keeps ``class_size`` kernels ready for the guided page, refills them when the server is quiet (to
+    ``class_size`` less the kernels in use, at least ``class_spare``), never gives a page a ready kernel that
+    died, and culls the kernels whose page went away ``cull_disconnected_timeout`` seconds ago.
 
     Only kernels that had a page connected and lost it: a kernel whose page is still loading (on a
     busy server, a minute or more after its notebook ran) is left to ``cull_idle_timeout``. Only
@@ -88,6 +96,11 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         90.0, config=True,
         help="Seconds without a page opening before used ready kernels are replaced (0: at once, as Voilà "
              "does). A class arriving spends the server's CPU on its pages, not on starting kernels for later.")
+    class_spare = Integer(
+        3, config=True,
+        help="Ready kernels kept for latecomers while a class is in: a refill brings the guided page's pool to "
+             "class_size less the kernels in use, never under this (30 more ready kernels for a class of 30 "
+             "already in would double the server's memory); it grows back as the class's kernels end.")
     guided_page = Unicode(GUIDED_PAGE, config=True, help="The notebook whose kernels `class_size` keeps ready.")
 
     def __init__(self, **kwargs):
@@ -196,11 +209,30 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
                     self._refill[notebook_name] = loop.call_later(30, when_quiet)
                     return
                 self._refill.pop(notebook_name, None)
-                fill(delay=0, notebook_name=notebook_name, **kwargs)
+                entry = self.kernel_pools_config.get(notebook_name)
+                if notebook_name != self.guided_page or self.class_size <= 0 or entry is None:
+                    fill(delay=0, notebook_name=notebook_name, **kwargs)
+                    return
+                pooled = {i.result().get("kernel_id") for pool in self._pools.values() for i in pool
+                          if i.done() and not i.cancelled() and i.exception() is None}
+                in_use = len([k for k in list(self._kernels) if k not in pooled])
+                # Voilà's fill reads the pool's size from its configuration when called
+                self.kernel_pools_config[notebook_name] = {
+                    **entry, "pool_size": pool_target(self.class_size, in_use, self.class_spare)}
+                try:
+                    fill(delay=0, notebook_name=notebook_name, **kwargs)
+                finally:
+                    self.kernel_pools_config[notebook_name] = entry
 
             self._refill[notebook_name] = loop.call_later(self.refill_when_quiet, when_quiet)
             return None
         return fill_if_needed
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        out = await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        if getattr(self, "_pools", None) is not None and self.class_size > 0 and self.refill_when_quiet > 0:
+            self.fill_if_needed(notebook_name=self.guided_page)  # a class leaving: the pool grows back, when quiet
+        return out
 
     def notify_connect(self, kernel_id):
         super().notify_connect(kernel_id)
