@@ -92,6 +92,18 @@ def kernel_processes(pid):
     return found
 
 
+def wait_preheated(url, count, timeout=120):
+    """Wait until the server at ``url`` runs ``count`` kernels, all idle (their notebooks run), at most
+    ``timeout`` seconds for them to start and as long again to settle; returns ``{kernel id: process}``."""
+    deadline = time.time() + timeout
+    while len(kernel_processes(url.proc.pid)) < count and time.time() < deadline:
+        time.sleep(0.5)
+    while time.time() < deadline + timeout:
+        if all(k.cpu_percent(interval=1.0) < 5 for k in kernel_processes(url.proc.pid).values()):
+            break
+    return kernel_processes(url.proc.pid)
+
+
 def page_kernel_id(page):
     """The id of the kernel behind a Voilà page."""
     return page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")

@@ -398,19 +398,13 @@ def test_a_class_server_keeps_kernels_ready_and_refills_them_only_when_quiet():
     The page's loading screen is still."""
     import urllib.request
 
-    from _voila import kernel_processes, voila_server
+    from _voila import kernel_processes, voila_server, wait_preheated
 
     page = "/voila/render/phase_mapping.ipynb?map=synthetic:60x80"
     with voila_server(args=["--ClassroomKernelManager.class_size=1",
                             "--ClassroomKernelManager.refill_when_quiet=600"]) as url:
-        deadline = time.time() + 120
-        while len(kernel_processes(url.proc.pid)) < 2 and time.time() < deadline:  # 1 ready + full_map's
-            time.sleep(0.5)
-        ready = set(kernel_processes(url.proc.pid))
+        ready = set(wait_preheated(url, 2))  # 1 ready + full_map's, each having run its page (idle again)
         assert len(ready) == 2
-        while time.time() < deadline + 60:  # and preheated: the ready kernel has run the page (idle again)
-            if all(k.cpu_percent(interval=1.0) < 5 for k in kernel_processes(url.proc.pid).values()):
-                break
         t0 = time.time()
         body = urllib.request.urlopen(url + page, timeout=180).read().decode()
         assert "widget-view+json" in body
@@ -434,18 +428,12 @@ def test_a_ready_kernel_that_died_is_never_given_to_a_page():
     import signal
     import urllib.request
 
-    from _voila import kernel_processes, voila_server
+    from _voila import kernel_processes, voila_server, wait_preheated
 
     page = "/voila/render/phase_mapping.ipynb?map=synthetic:60x80"
     with voila_server(args=["--ClassroomKernelManager.class_size=2",
                             "--ClassroomKernelManager.refill_when_quiet=600"]) as url:
-        deadline = time.time() + 150
-        while len(kernel_processes(url.proc.pid)) < 3 and time.time() < deadline:  # 2 ready + full_map's
-            time.sleep(0.5)
-        while time.time() < deadline:  # and preheated: the notebooks have run (kernels idle again)
-            if all(k.cpu_percent(interval=1.0) < 5 for k in kernel_processes(url.proc.pid).values()):
-                break
-        killed = kernel_processes(url.proc.pid)
+        killed = wait_preheated(url, 3)  # 2 ready + full_map's
         assert len(killed) == 3
         for proc in killed.values():
             proc.send_signal(signal.SIGKILL)
