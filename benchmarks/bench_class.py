@@ -67,6 +67,7 @@ class Sampler(threading.Thread):
         self.pid, self.every, self.stop = pid, every, threading.Event()
         self.samples = []  # (t, rss GB, pss GB, processes)
         self.cpu = {}  # pid -> CPU seconds used (user + system), the last seen
+        self.clients = {}  # the same for the browsers and Playwright's driver (this process's other children)
 
     def run(self):
         import psutil
@@ -85,6 +86,13 @@ class Sampler(threading.Thread):
                 except psutil.Error:
                     continue
             self.samples.append((time.time(), rss / 2**30, pss / 2**30, len(procs)))
+            server = {p.pid for p in procs}  # the server is this process's child too: left out
+            for p in psutil.Process().children(recursive=True):
+                if p.pid in server:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    c = p.cpu_times()
+                    self.clients[p.pid] = c.user + c.system
             self.stop.wait(self.every)
 
 
@@ -256,11 +264,14 @@ def summary(results, sampler, left, gone_after, opts):
         "server peak PSS sum GB": max((s[2] for s in sampler.samples), default=None),
         "kernels left after closing": left, "kernels gone after s": gone_after,
         "server CPU s (server and kernels, during the class)": round(sum(sampler.cpu.values()) - sampler.cpu0, 1),
+        "browsers CPU s (chromium and Playwright, during the class)": round(sum(sampler.clients.values()), 1),
     }
 
 
 def table(s, opts):
     bar_mem = BARS[f"server memory {opts.server}"]
+    server_cpu = s["server CPU s (server and kernels, during the class)"]
+    client_cpu = s["browsers CPU s (chromium and Playwright, during the class)"]
     rows = [("students who reached the map", f"{s['reached the map']}/{s['students']}", f"{s['students']}/"
              f"{s['students']}"),
             ("students who changed the clusters", f"{s['changed the clusters']}/{s['students']}", ""),
@@ -270,6 +281,8 @@ def table(s, opts):
              f"({fmt(s['cluster change max s'], '.2f')} s)", "<= 2 s"),
             ("server memory, peak (PSS sum; RSS sum)", f"{fmt(s['server peak PSS sum GB'], '.2f')} GB; "
              f"{fmt(s['server peak RSS sum GB'], '.2f')} GB", f"<= {bar_mem:g} GB"),
+            ("CPU during the class: server and kernels; browsers", f"{fmt(server_cpu, '.0f')} s; "
+             f"{fmt(client_cpu, '.0f')} s", ""),
             ("kernels left after closing", f"{fmt(s['kernels left after closing'], 'd', 'n/a')} "
              f"(after {fmt(s['kernels gone after s'], '.0f', 'n/a')} s)", "0")]
     out = [f"| {opts.server}: {opts.students} students over {opts.spread:g} s | measured | bar |", "|---|---|---|"]
