@@ -22,7 +22,9 @@ four methods:
 The phenocryst textures (``datasets.make_phenocrysts``) have a groundmass, three phenocryst
 phases with inclusions, bays and hopper crystals; their grains are compared without their
 inclusions on both sides (a host's true id does not cover its inclusions, and grain labels
-leave inclusion pixels out).
+leave inclusion pixels out). ``impinged crystals`` come from a generator written apart from
+``phaselib.datasets`` (``benchmarks/_impinged.py``): each crystal moulded on the earlier ones, so
+bitten by their corners.
 
 Scores (``morphology.score_grains``, grains under 10 px left out on both sides): share of the
 true grains matched one-to-one (IoU >= 0.5; bar 0.90), median relative error of the
@@ -53,6 +55,7 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 
+from benchmarks._impinged import make_impinged
 from benchmarks._report import write_results
 from phaselib.datasets import make_discs, make_phenocrysts, make_texture
 from phaselib.morphology import grain_map, score_grains, separate_grains
@@ -95,6 +98,7 @@ def textures():
     }
     for name, kw in phenocrysts.items():
         out += [(f"{name}, phase {p}", p, lambda s, kw=kw: make_phenocrysts(seed=s, **kw)) for p in (1, 2, 3)]
+    out += [(f"impinged crystals (another generator), phase {p}", p, make_impinged) for p in (1, 2, 3)]
     return out
 
 

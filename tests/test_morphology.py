@@ -777,3 +777,45 @@ def test_grains_cli_outline_tolerance(tmp_path):
         assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / out), *extra]) == 0
         assert json.loads((tmp_path / out / "size_stats.json").read_text())["params"]["outline_tol"] == tol
     assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / "c"), "--outline-tol", "9"]) == 2
+
+
+def _bitten_hexagons(n_rows=4, n_cols=6, size=34, seed=0):
+    """Hexagons (phase 1) standing apart, each bitten by the corner of a triangle of phase 2 pressed into
+    one face (an impinged crystal), and the true crystal ids."""
+    from skimage.draw import polygon
+
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n_rows * 2 * size, n_cols * 2 * size), np.int16)
+    ids = np.zeros(labels.shape, np.int32)
+    for k in range(n_rows * n_cols):
+        cy, cx = (2 * (k // n_cols) + 1) * size, (2 * (k % n_cols) + 1) * size
+        rot = rng.uniform(0, np.pi / 3)
+        a = rot + np.arange(6) * np.pi / 3
+        rr, cc = polygon(cy + 0.75 * size * np.sin(a), cx + 0.75 * size * np.cos(a), labels.shape)
+        labels[rr, cc], ids[rr, cc] = 1, k + 1
+        # a triangle from outside, its tip pressed 4-8 px into the middle of a face
+        f = rot + np.pi / 6 + rng.integers(6) * np.pi / 3
+        normal = np.array([np.sin(f), np.cos(f)])
+        face = np.array([cy, cx]) + 0.75 * size * np.cos(np.pi / 6) * normal
+        tip = face - rng.uniform(4, 8) * normal
+        side = np.array([-normal[1], normal[0]])
+        tri = np.array([tip, face + 14 * normal + 8 * side, face + 14 * normal - 8 * side])
+        rr, cc = polygon(tri[:, 0], tri[:, 1], labels.shape)
+        labels[rr, cc], ids[rr, cc] = 2, 0
+    return labels, ids
+
+
+def test_crystals_bitten_by_neighbours_of_another_phase_stay_whole():
+    """A crystal with a neighbour's corner pressed into it shows one lone concave corner; where a phase's
+    crystals stand apart (lone corners only, no pairs) that corner is a bite and starts no ray. Before, a ray
+    from it cut every hexagon in two."""
+    from phaselib.morphology._separate import lone_rays
+
+    labels, ids = _bitten_hexagons()
+    mask = labels == 1
+    assert not lone_rays(mask)
+    s = score_grains(separate_grains(mask, min_area=10), np.where(mask, ids, 0), min_area=10)
+    assert s["matched"] == 1.0 and s["count_error"] == 0.0, s
+    # a space-filling texture keeps its rays: there they part grains whose contact's far end is hidden
+    tex, _ = make_texture((200, 250), seed=1, matrix_fraction=0.0, grain_size=12)
+    assert lone_rays(tex == 0)

@@ -124,7 +124,7 @@ def _ray(mask, cut, start, direction, length):
     return pts[:end]
 
 
-def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL):
+def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL, rays=True, counts=None):
     """Straight cuts from the concave corners of each cluster's outline.
 
     Touching crystal sections are convex, so every concave corner of the outline of a
@@ -137,6 +137,9 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     degrees: a crystal's straight edge running on past the place where another crystal
     touches it, as where a lath meets another at a sharp angle) keeps that side straight, at
     the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
+
+    ``rays``: True, False, or a mask of the clusters whose lone corners start rays. ``counts``, a dict,
+    receives the number of pair cuts drawn (``"pairs"``) and of lone sharp corners (``"rays"``).
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
@@ -193,11 +196,18 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
                     continue
                 cut[r, c] = True
                 used[i] = used[j] = True
+                if counts is not None:
+                    counts["pairs"] = counts.get("pairs", 0) + 1
         ray_ok = np.ones(len(p), bool)
         if not hole_rays:  # no ray from the corners of a hole (pair cuts only)
             out_px = np.clip(np.round(p - 1.0 * u).astype(np.intp), 0, [h - 1, w - 1])
             ray_ok = ~enclosed[out_px[:, 0], out_px[:, 1]]
-        for i in np.flatnonzero(~used & (t >= _RAY_TURN) & ray_ok):
+        lone = np.flatnonzero(~used & (t >= _RAY_TURN) & ray_ok)
+        if counts is not None:
+            counts["rays"] = counts.get("rays", 0) + lone.size
+        if rays is not True and (rays is False or not rays[box][lab[box] == comp[sel[0]]].any()):
+            lone = lone[:0]  # lone corners start no ray in this cluster
+        for i in lone:
             pts = _ray(mask, cut, p[i], u[i], reach)
             cut[pts[:, 0], pts[:, 1]] = True
     return cut & mask
