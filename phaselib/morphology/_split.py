@@ -4,7 +4,9 @@ Private helpers of :mod:`phaselib.morphology`. Crystal sections are convex, so
 
 * every concave corner of the outline of a cluster of touching grains is where two grains
   meet the outline: straight cuts from those corners split the cluster
-  (:func:`concave_cuts`);
+  (:func:`concave_cuts`); a lone corner (no partner across the cluster) may also be a bite of
+  a neighbour of another phase: where a phase's crystals stand apart, lone corners start no
+  cut (``_separate.lone_rays``);
 * two touching pieces whose union is convex cannot be told apart from one grain, and are
   most often one grain cut twice (a second maximum of the distance map in an elongated
   grain, a cut too many): they are merged (:func:`merge_convex`).
