@@ -205,9 +205,8 @@ def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, sp
     rest, n_rest = ndi.label(filled & (labels == 0))  # parts no marker could reach
     labels[rest > 0] = rest[rest > 0] + n
     if merge_convex:
-        main = _main_piece(labels, pieces) if split_concave else None
-        labels = _split.merge_convex(labels, pieces=main)
-        if split_concave and rays is False:  # no ray parts grains there: bands of one crystal merge
+        labels = _split.merge_convex(labels, pieces=_main_piece(labels, pieces) if split_concave else None)
+        if split_concave and not rays:  # no ray parts grains there: bands of one crystal merge
             if before_bands is not None:
                 before_bands.append(labels)
             labels = _merge_bands(labels, _main_piece(labels, pieces))
@@ -282,7 +281,7 @@ def lone_rays(filled, tol=1.0):
     keep[thick] = True
     counts = {}
     concave_cuts(keep[lab], tol=tol, rays=False, counts=counts)
-    lone, pairs = counts.get("rays", 0), counts.get("pairs", 0)
+    lone, pairs = counts.get("lone", 0), counts.get("pairs", 0)
     return bool(lone < LONE_MIN or lone <= LONE_RATIO * max(pairs, 1))
 
 

@@ -140,8 +140,8 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     touches it, as where a lath meets another at a sharp angle) keeps that side straight, at
     the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
 
-    ``rays``: True, False, or a mask of the clusters whose lone corners start rays. ``counts``, a dict,
-    receives the number of pair cuts drawn (``"pairs"``) and of lone sharp corners (``"rays"``).
+    ``rays=False``: lone corners start no ray (pair cuts only). ``counts``, a dict, receives the number
+    of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``).
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
@@ -206,10 +206,8 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
             ray_ok = ~enclosed[out_px[:, 0], out_px[:, 1]]
         lone = np.flatnonzero(~used & (t >= _RAY_TURN) & ray_ok)
         if counts is not None:
-            counts["rays"] = counts.get("rays", 0) + lone.size
-        if rays is not True and (rays is False or not rays[box][lab[box] == comp[sel[0]]].any()):
-            lone = lone[:0]  # lone corners start no ray in this cluster
-        for i in lone:
+            counts["lone"] = counts.get("lone", 0) + lone.size
+        for i in lone if rays else ():
             pts = _ray(mask, cut, p[i], u[i], reach)
             cut[pts[:, 0], pts[:, 1]] = True
     return cut & mask
