@@ -232,14 +232,9 @@ def _merge_bands(labels, main):
     n = int(labels.max())
     radius = np.zeros(n + 1)
     radius[1:] = np.asarray(ndi.maximum(dt, labels, np.arange(1, n + 1))) + 0.5
-    pairs = []
-    for a, b in ((labels[1:], labels[:-1]), (labels[:, 1:], labels[:, :-1])):
-        k = (a > 0) & (b > 0) & (a != b)
-        pairs.append(np.sort(np.column_stack([a[k], b[k]]), axis=1))
-    pairs = np.concatenate(pairs)
-    if not len(pairs):
+    uniq, length = _split._touching_pairs(labels, return_counts=True)
+    if not len(uniq):
         return labels
-    uniq, length = np.unique(pairs, axis=0, return_counts=True)
     parent = np.arange(n + 1)
 
     def root(g):

@@ -249,11 +249,12 @@ def _defect(vertices, n_pixels):
     return inside + on_edges - n_pixels
 
 
-def _touching_pairs(labels):
+def _touching_pairs(labels, return_counts=False):
+    """Pairs of grains sharing a pixel edge (rows ``a < b``), and with ``return_counts`` how many edges."""
     a = np.concatenate([labels[1:].ravel(), labels[:, 1:].ravel()])
     b = np.concatenate([labels[:-1].ravel(), labels[:, :-1].ravel()])
     keep = (a > 0) & (b > 0) & (a != b)
-    return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
+    return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0, return_counts=return_counts)
 
 
 def merge_convex(labels, *, defect=MERGE_DEFECT, pieces=None, piece_defect=PIECE_DEFECT):
