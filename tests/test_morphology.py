@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from scipy import stats
+from skimage import draw
 from skimage.measure import regionprops_table
+from skimage.morphology import remove_small_holes
 
 from phaselib._cli import _grains as _grains_cli
 from phaselib.datasets import make_discs, make_phenocrysts, make_rock, make_texture
@@ -819,3 +821,51 @@ def test_crystals_bitten_by_neighbours_of_another_phase_stay_whole():
     # a space-filling texture keeps its rays: there they part grains whose contact's far end is hidden
     tex, _ = make_texture((200, 250), seed=1, matrix_fraction=0.0, grain_size=12)
     assert lone_rays(tex == 0)
+
+
+def _lath_with_a_bay_by_a_neighbour(bay_x, angle=35, r=14):
+    """Lath A (grain 1) with lath B (grain 2) standing on its top face at ``angle``; a rounded bay of radius
+    ``r`` cut in A's top face at column ``bay_x`` (near B: inside the hull concavity of the notch they make)."""
+    ids = np.zeros((200, 320), int)
+    rr, cc = draw.polygon([100, 100, 150, 150], [20, 290, 290, 20], ids.shape)
+    ids[rr, cc] = 1
+    a = np.radians(angle)
+    base, d, n = np.array([100.0, 190.0]), np.array([-np.sin(a), np.cos(a)]), np.array([np.cos(a), np.sin(a)])
+    pts = np.array([base - n * 17, base + d * 160 - n * 17, base + d * 160 + n * 17, base + n * 17])
+    rr, cc = draw.polygon(pts[:, 0], pts[:, 1], ids.shape)
+    keep = (ids[rr, cc] == 0) & (rr < 100)
+    ids[rr[keep], cc[keep]] = 2
+    rr, cc = draw.disk((100, bay_x), r, shape=ids.shape)
+    ids[rr, cc] = 0
+    return ids
+
+
+@pytest.mark.parametrize("bay_x", [120, 150, 240])
+def test_a_rounded_bay_in_a_crystal_touching_another_does_not_cut_it(bay_x):
+    """A bay opening into the notch between two touching laths is part of that notch's hull concavity, so
+    the bays of ``_fill`` (judged per concavity) leave it open: its corners cut the lath in 3-4 pieces. Its
+    edge between its mouth corners is a circular arc (``_dents.arc_dents``): filled, the laths are two grains."""
+    from phaselib.morphology._dents import arc_dents
+
+    ids = _lath_with_a_bay_by_a_neighbour(bay_x)
+    mask = ids > 0
+    dent = arc_dents(mask)
+    assert 250 <= dent.sum() <= 340  # the half disc of radius 14 (308 px)
+    s = score_grains(separate_grains(mask), ids, min_area=10)
+    assert s["n_found"] == 2 and s["matched"] == 1.0, s
+
+
+def test_rounded_dents_are_rare_where_grains_meet():
+    """Space-filling textures (notches between polygonal grains, slivers along bent boundaries): on 36 phase
+    masks one 8.2 px arc of a curved cell boundary passes the test (a wrong fill of ~50 px), none other."""
+    from phaselib.morphology._dents import arc_dents
+
+    hits, pixels = 0, 0
+    for seed in (1, 2, 3):
+        for size in (12, 40):
+            tex, _ = make_texture((300, 400), seed=seed, matrix_fraction=0.0, grain_size=size)
+            for p in range(int(tex.max()) + 1):
+                d = arc_dents(remove_small_holes(tex == p, max_size=30))
+                hits += bool(d.any())
+                pixels += int(d.sum())
+    assert hits <= 1 and pixels <= 80, (hits, pixels)

@@ -17,6 +17,7 @@ from skimage.feature import peak_local_max
 from skimage.morphology import h_maxima, remove_small_holes
 from skimage.segmentation import relabel_sequential, watershed
 
+import phaselib.morphology._dents as _dents
 import phaselib.morphology._fill as _fill
 import phaselib.morphology._split as _split
 
@@ -304,6 +305,7 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
     else:
         holes = _fill.enclosed_holes(m) & ~filled
         bays = _fill.bays(filled | holes)
+        bays |= _dents.arc_dents(filled | holes | bays, outline_tol)
         if holes.any():
             solid = _fill.solidity(filled | holes | bays, holes)
             holes &= solid >= _fill.LOOSE  # in a network of grains: pockets, left open
