@@ -64,6 +64,9 @@ def run(args):
     if note:
         print("  " + note)
 
-    for change in result.params.get("refinement", []):
-        print("  " + describe_change(change))
+    changes = result.params.get("refinement", [])
+    if changes:  # their numbers are the clustering's, not the table's above
+        print("  Phases tested (numbers of the clustering's phases, before these changes):")
+    for change in changes:
+        print("    " + describe_change(change))
 
