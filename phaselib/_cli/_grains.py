@@ -18,6 +18,8 @@ import numpy as np
 from .._atomic import atomic_folder, check_folder_target, is_result_folder, refuse_inputs
 from .._serialize import jsonable
 
+_SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
+
 FIGURE = "size_distribution.png"
 #: the files of a grains result folder (an existing folder holding only these is replaced)
 GRAIN_FILES = ("grains.csv", "grain_labels.npy", "size_stats.json", "csd.csv", FIGURE)
@@ -119,9 +121,12 @@ def read_labels(path, pixel_size=None):
         pixel_size, source = 1.0, "default (unknown: 1 um per pixel)"
         summary = folder / "summary.json"
         if file.name == "labels.npy" and summary.exists():
-            try:
-                px = json.loads(summary.read_text()).get("image", {}).get("pixel_size")
-            except (ValueError, AttributeError):
+            try:  # a regular file of a sane size only (a FIFO would hang, a link to /dev/zero fill the memory)
+                check_input_path(summary, what="a summary.json")
+                px = None
+                if summary.stat().st_size <= _SUMMARY_MAX:
+                    px = json.loads(summary.read_text()).get("image", {}).get("pixel_size")
+            except (ValueError, AttributeError, OSError):
                 px = None
             if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
                 pixel_size, source = float(px), "summary.json"
