@@ -9,6 +9,7 @@ the argument in backquotes and end with what was given:
 from __future__ import annotations
 
 import math
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +17,25 @@ import numpy as np
 from ._image import SpectrumImage
 
 __all__ = ["check_image", "check_number", "check_positive", "check_int", "check_auto", "check_choice",
-           "check_array"]
+           "check_array", "plain_text"]
+
+#: Python's and NumPy's own phrases for a bad value, some quoting it (it may come from a file), in plain words
+_RAW_PHRASES = (
+    (re.compile(r"could not convert string to (?:float|complex): .*"), "a text where a number was expected"),
+    (re.compile(r"invalid literal for int\(\) with base \d+: .*"), "a text where a whole number was expected"),
+    (re.compile(r"(?:float|int|complex)\(\) argument must be .*"), "a value of another kind where a number was "
+     "expected"),
+    (re.compile(r"zero-size array to reduction operation .*"), "an empty array"),
+)
+
+
+def plain_text(text) -> str:
+    """``text`` with Python's and NumPy's own phrases for a bad value replaced by plain words: the value
+    they quote may be a file's content (``could not convert string to float: '<a line of the file>'``)."""
+    text = str(text)
+    for pattern, words in _RAW_PHRASES:
+        text = pattern.sub(words, text)
+    return text
 
 
 def _given(value) -> str:

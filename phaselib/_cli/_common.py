@@ -143,8 +143,10 @@ def error_message(err) -> str:
         from pathlib import Path
 
         return f"{err.strerror or type(err).__name__}: '{Path(str(err.filename)).name}'"
+    from .._validate import plain_text
+
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    return plain_text(text[0]) if text else type(err).__name__
 
 
 @contextlib.contextmanager

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ..io import bcf_to_zspy
-from ._common import Parser, error_message, positive_int
+from ._common import Parser, error_message, positive_int, unexpected_message
 
 
 def main(argv=None):
     """``python -m phaselib convert MAP.bcf OUT.zspy [--block-rows N] [--downsample D]
     [--cutoff-at-kV KV] [--dtype DTYPE] [--overwrite]``"""
+    import os
     import resource
     import sys
 
@@ -43,10 +44,17 @@ def main(argv=None):
         out = bcf_to_zspy(a.bcf, a.out, block_rows=a.block_rows, downsample=a.downsample,
                           cutoff_at_kV=cutoff, dtype=a.dtype, overwrite=a.overwrite,
                           progress=None if a.quiet else show)
-    except (OSError, ValueError, TypeError) as err:
+    except (OSError, ValueError, TypeError, MemoryError) as err:
         if not a.quiet:
             print(file=sys.stderr)
-        print(f"phaselib: error: {error_message(err)}", file=sys.stderr)
+        text = (f"out of memory decoding {a.block_rows} rows at a time (try a smaller --block-rows, --downsample "
+                "or --cutoff-at-kV)") if isinstance(err, MemoryError) else error_message(err)
+        print(f"phaselib: error: {text}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback (PHASELIB_DEBUG=1 shows it)
+        if os.environ.get("PHASELIB_DEBUG"):
+            raise
+        print(f"phaselib: error: {unexpected_message(err)}", file=sys.stderr)
         return 2
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if not a.quiet:

@@ -117,8 +117,8 @@ def read_labels(path, shape=None):
         labels, names = _labels_from_png(path)
     else:
         raise ValueError(f"Labels must be a .npy or a painted .png, got '{path.name}'.")
-    if labels.ndim != 2 or (shape is not None and labels.shape != tuple(shape)):
-        want = f"the map's shape {tuple(shape)}" if shape is not None else "2-D"
+    if labels.ndim != 2 or labels.size == 0 or (shape is not None and labels.shape != tuple(shape)):
+        want = f"the map's shape {tuple(shape)}" if shape is not None else "a non-empty 2-D array"
         raise ValueError(f"Labels '{path.name}' must be {want}, got shape {labels.shape}.")
     if labels.dtype == np.uint8 and labels.size and int(labels.max()) == 255:
         raise ValueError(f"'{path.name}' is a uint8 map holding 255: unlabelled pixels must be -1 (save it as a "

@@ -11,12 +11,14 @@ missing, else ``intensity`` (:func:`guess_signal`; the CLI's ``--signal`` says o
 from __future__ import annotations
 
 import glob
+import math
 from pathlib import Path
 
 import numpy as np
 
 from .._hyperspy import from_hyperspy, is_signal
 from .._image import SpectrumImage
+from ._checks import DamagedFileError
 
 FITS_EXTENSIONS = (".fits", ".fit", ".fts")
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -119,17 +121,23 @@ def _read_fits(files):
         shapes = {fr.shape for fr in frames}
         if len(shapes) != 1 or frames[0].ndim != 2:
             raise ValueError(f"The {len(files)} FITS frames must be 2-D images of one shape, got {sorted(shapes)}.")
-        return np.stack(frames), _fits_axis(header, 3, fallback_channels=True)
-    return frames[0], _fits_axis(header, 3)
+        return np.stack(frames), _fits_axis(header, 3, files[0].name)
+    return frames[0], _fits_axis(header, 3, files[0].name)
 
 
-def _fits_axis(header, n, fallback_channels=False):
+def _fits_axis(header, n, name):
     """Offset, scale, name and units of FITS axis ``n`` (the bins) from its WCS keywords."""
     if header is None or f"CDELT{n}" not in header:
         return dict(offset=0.0, scale=1.0, axis_name="Channel", axis_units="")
-    pix = float(header.get(f"CRPIX{n}", 1.0))
-    scale = float(header[f"CDELT{n}"])
-    offset = float(header.get(f"CRVAL{n}", 0.0)) - (pix - 1) * scale
+    try:
+        pix = float(header.get(f"CRPIX{n}", 1.0))
+        scale = float(header[f"CDELT{n}"])
+        offset = float(header.get(f"CRVAL{n}", 0.0)) - (pix - 1) * scale
+    except Exception:  # noqa: BLE001 - a text, or a value astropy cannot parse (its message may quote it)
+        scale = offset = math.nan
+    if not (math.isfinite(scale) and math.isfinite(offset) and scale != 0):
+        raise DamagedFileError(f"'{name}': its axis keywords (CRVAL{n}, CDELT{n}, CRPIX{n}) are not finite numbers "
+                               "with a non-zero step (damaged header); refusing to read it.")
     units = str(header.get(f"CUNIT{n}", "")).strip()
     units = {"Angstrom": "Å", "angstrom": "Å"}.get(units, units)
     return dict(offset=offset, scale=scale, axis_name=str(header.get(f"CTYPE{n}", "Channel")).strip() or "Channel",

@@ -130,6 +130,9 @@ def _load_npy(path, *, energy_offset, energy_scale):
             "--energy-offset 0 --energy-scale 0.01; a cube that is not EDS maps on channel numbers with "
             "--signal intensity)."
         )
+    from ._images import check_npy_size
+
+    check_npy_size(path)
     try:
         # always a read-only memory map: nothing is copied, the file cannot be changed
         data = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -229,7 +232,7 @@ def _as_hwc(data, name):
             f"'{name}' holds an array of shape {tuple(data.shape)}; a spectrum image "
             "must be (H, W, C) (or a single spectrum (C,) or a line (N, C))."
         )
-    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+    if data.dtype.kind not in "iuf":  # (timedelta64 is a NumPy integer)
         raise ValueError(f"'{name}' holds {data.dtype} data; counts must be numbers.")
     return data
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -154,9 +155,31 @@ def read_fits(path, *, memmap=False):
     return data, header
 
 
+def check_npy_size(path):
+    """A DamagedFileError unless the ``.npy`` file holds exactly the bytes its header declares (NumPy reads a
+    file holding more, ignoring the rest: a header declaring fewer rows, or a narrower dtype, than written)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+            start = fh.tell()
+    except Exception as err:  # noqa: BLE001 - never echo the file
+        raise _damaged(path, "a .npy array", err) from None
+    if dtype.hasobject:
+        return
+    need = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != need:
+        why = "truncated" if size < need else "more data than its header declares: another shape or data type"
+        raise DamagedFileError(f"'{path.name}' declares {need} bytes, holds {size} ({why}); refusing to read it.")
+
+
 def read_npy(path):
     """The array of a ``.npy`` file (no pickles)."""
     path = check_input_path(path, what="a .npy file")
+    check_npy_size(path)
     try:
         return np.load(path, allow_pickle=False)
     except Exception as err:  # noqa: BLE001

@@ -20,6 +20,7 @@ import phaselib.io._cubes as _cubes
 import phaselib.io._formats as _formats
 
 from .._stream._blocks import GUARDED_PREFIX
+from .._validate import plain_text
 from ._bcf import BcfRows, read_bcf
 from ._checks import DamagedFileError, check_input_path, memory_budget, should_be_lazy
 
@@ -86,7 +87,7 @@ def load(path, *, lazy=None, select_type="spectrum_image", signal_index=None, en
     except ValueError as err:  # every message names the file
         if path.name in str(err):
             raise
-        raise DamagedFileError(f"Could not read '{path.name}': {err}") from None
+        raise DamagedFileError(f"Could not read '{path.name}': {plain_text(err)}") from None
 
 
 def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, beam_energy, pixel_size,
@@ -99,6 +100,7 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
         return _apply(_load_bcf(path, lazy, signal_index, reader_kwargs), overrides)
     if ext == ".rpl":
         _check_raw(path)
+        _check_rpl_header(path)
     if ext not in _formats.READERS or ext in (".msa", ".ems", ".emsa", ".bcf"):
         return _formats.load(path, lazy=bool(lazy), select_type=select_type, signal_index=signal_index,
                              **overrides, **reader_kwargs)
@@ -109,13 +111,40 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
     nbytes = int(np.prod(image.shape)) * data.dtype.itemsize
     if ext == ".rpl":
         raw = path.with_suffix(".raw").stat().st_size
-        if raw < nbytes:
-            raise DamagedFileError(f"'{path.name}' declares {nbytes} bytes of data; its .raw holds {raw} "
-                                   "(truncated or damaged).")
+        offset = _check_rpl_header(path).get("offset", 0)
+        if raw != offset + nbytes:  # shorter: truncated; longer: another data type or size than declared
+            why = "truncated or damaged" if raw < offset + nbytes else "not the data type or size declared"
+            raise DamagedFileError(f"'{path.name}' declares {offset + nbytes} bytes of data; its .raw holds {raw} "
+                                   f"({why}).")
     data = _guarded(path, data) if ext in _CHUNKED else _guarded_dask(path, data)
     if lazy is False or (lazy is None and not should_be_lazy(nbytes)):
         data = np.asarray(data)
     return image.replace(data=data)
+
+
+_RPL_SIZES = ("width", "height", "depth", "data-length", "offset")
+
+
+def _check_rpl_header(path):
+    """The sizes a ``.rpl`` declares (``width``, ``height``, ``depth``, ``data-length``, ``offset``): whole
+    numbers, positive (``offset`` >= 0), or a DamagedFileError (RosettaSciIO reads a height of 0 as 1)."""
+    sizes = {}
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 16).decode("latin-1")
+    except OSError as err:
+        raise DamagedFileError(f"Could not read '{path.name}' ({type(err).__name__}).") from None
+    for line in text.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].strip().lower() in _RPL_SIZES:
+            key, value = parts[0].strip().lower(), parts[1].strip()
+            try:
+                sizes[key] = int(value)
+            except ValueError:
+                raise DamagedFileError(f"'{path.name}': its '{key}' is not a whole number (damaged header).") from None
+            if sizes[key] < (0 if key == "offset" else 1):
+                raise DamagedFileError(f"'{path.name}' declares {key} {sizes[key]}; refusing to read it.")
+    return sizes
 
 
 def _check_raw(path):
@@ -248,15 +277,27 @@ def _stored_arrays(path):
 
 
 def _zarr_chunks_stored(path, array):
-    """Chunks of a zarr array present in the store (files under its folder, nested or not)."""
+    """Chunks of a zarr array present in the store. In a folder, each chunk's own file must be there (a stray
+    file does not stand for a missing chunk), and no other file (a chunk beyond the declared shape)."""
     if not path.is_dir():
         return array.nchunks_initialized
-    n = 0
-    for _root, _dirs, files in os.walk(path / array.path):
-        n += sum(1 for f in files if not f.startswith("."))
-        if n > array.nchunks:
-            break
-    return n
+    import itertools
+
+    sep = getattr(array, "_dimension_separator", None) or "."
+    folder = path / array.path
+    expected = {sep.join(map(str, idx)) for idx in itertools.product(*(range(n) for n in array.cdata_shape))}
+    found = set()
+    for root, _dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        for f in files:
+            if f.startswith("."):
+                continue
+            key = sep.join([*rel.parts, f])
+            if key not in expected:  # (an array's folder holds its chunks only)
+                raise DamagedFileError(f"'{path.name}' is damaged: its data hold a file that is none of the chunks "
+                                       "of the shape its header declares.")
+            found.add(key)
+    return len(found)
 
 
 def _check_tree(path):
