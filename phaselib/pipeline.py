@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from . import _hyperspy, _intensity, decompose, identify, lowcount, quantify, re
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._image import SpectrumImage
-from ._serialize import jsonable
+from ._serialize import dumps
 from ._validate import check_auto, check_choice, check_image, check_int
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
@@ -114,7 +113,7 @@ class PhaseMap:
             explained_variance_ratio=[float(v) for v in self.decomposition.explained_variance_ratio],
             **(summary_extra or {}),
         )
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
+        (folder / "summary.json").write_text(dumps(summary, indent=2))
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
 

@@ -102,6 +102,8 @@ def _prf(cm):
 
 def _check_image(image):
     a = check_array(image, "image", ndim=2, kind="biuf")
+    if a.size and a.min() == a.max():
+        raise ValueError(f"`image` is constant (every pixel {a.flat[0]}): there is nothing to detect in it.")
     return a.astype(np.float32)
 
 

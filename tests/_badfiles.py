@@ -131,6 +131,9 @@ def bcf_variants(p45: bytes, compressed: bytes):
     out["header_width_smaller"] = p45.replace(b"<Width>100</Width>", b"<Width>080</Width>")
     out["header_xml_garbage"] = p45.replace(b"<ChCount>4096</ChCount>", b"<ChCount>4&96</ChCount>")
     out["not_sfs_signature"] = b"XXXXXXXX" + p45[8:]
+    # data overwritten with zeros, the container intact: the map then disagrees with its header's sum spectrum
+    out["data_block_zeroed"] = p45[:400_000] + bytes(65_536) + p45[465_536:]
+    out["data_end_zeroed"] = p45[:n - 100_000] + bytes(100_000)
     out["compressed_truncated"] = compressed[: len(compressed) * 2 // 3]
     out["compressed_truncated_early"] = compressed[: len(compressed) // 5]
     bad = bytearray(compressed)

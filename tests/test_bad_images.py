@@ -309,3 +309,86 @@ def test_a_palette_png_with_transparency_is_read(tmp_path):
         warnings.simplefilter("error")
         rgb = read_picture(tmp_path / "painted.png", lambda im: im.convert("RGB"))  # Pillow warns here
     assert rgb.shape == (2, 2, 3) and tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[0, 1]) == (0, 255, 0)
+
+
+# ----------------------------------------------------------------- found by the fuzzing pass of session 28
+def test_a_png_whose_data_stop_early_is_refused_not_read_as_black_rows(radiograph, tmp_path):
+    """Its data stream ends cleanly after half the rows, every checksum right: Pillow fills the rest with zeros."""
+    import struct
+    import zlib
+
+    data = (radiograph / "radio.png").read_bytes()
+    i = data.index(b"IDAT") - 4
+    n = struct.unpack(">I", data[i:i + 4])[0]
+    rows = zlib.decompress(data[i + 8:i + 8 + n])
+    half = zlib.compress(rows[: len(rows) // 2])  # a valid stream of half the rows
+    chunk = struct.pack(">I", len(half)) + b"IDAT" + half + struct.pack(">I", zlib.crc32(b"IDAT" + half))
+    path = tmp_path / "short.png"
+    path.write_bytes(data[:i] + chunk + data[i + 12 + n:])
+    _refused(["spots", str(path), "--train", str(radiograph / "mask.npy"), "--out", str(tmp_path / "o")],
+             "short.png", tmp_path)
+
+
+def test_a_tiff_stack_with_a_page_of_another_shape_is_refused(cubes, tmp_path):
+    """tifffile reads the pages of the first shape only: every bin after the odd page would move down one."""
+    import tifffile
+
+    stack = tifffile.imread(cubes / "cube.tif")
+    path = tmp_path / "mixed.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for k, frame in enumerate(stack):
+            tif.write(frame[:-1] if k == 7 else frame, metadata=None, contiguous=False)
+    line = _refused(["map", str(path), "--signal", "intensity", "--quiet", *AXIS, "--out", str(tmp_path / "o")],
+                    "mixed.tif", tmp_path)
+    assert "shapes" in line
+
+
+def test_fits_with_a_zero_scale_or_text_axis_keywords_is_refused(radiograph, tmp_path):
+    """BSCALE = 0 makes every pixel 0 (3072 'spots' of 3072 pixels before); a text CDELT3 was quoted in the message."""
+    from astropy.io import fits
+
+    img = np.load(radiograph / "mask.npy").astype(np.int16) + 100
+    hdu = fits.PrimaryHDU(img)
+    hdu.header["BSCALE"] = 0.0
+    raw = hdu.header.tostring().encode() + img.astype(">i2").tobytes()
+    (tmp_path / "zero.fits").write_bytes(raw + b"\0" * (-len(raw) % 2880))
+    _refused(["spots", str(tmp_path / "zero.fits"), "--train", str(radiograph / "mask.npy"), "--out",
+              str(tmp_path / "o1")], "zero.fits", tmp_path)
+    cube = np.random.default_rng(0).random((40, 16, 20)).astype(np.float32)
+    hdu = fits.PrimaryHDU(cube)
+    hdu.header["CDELT3"] = "root:x:0:0:SECRET-LINE:/root"
+    hdu.writeto(tmp_path / "text.fits")
+    line = _refused(["map", str(tmp_path / "text.fits"), "--signal", "intensity", "--quiet", "--out",
+                     str(tmp_path / "o2")], "text.fits", tmp_path)
+    assert "SECRET" not in line
+
+
+def test_a_constant_image_has_no_spots_to_find(radiograph, tmp_path):
+    np.save(tmp_path / "flat.npy", np.full((48, 64), 7.0))
+    _refused(["spots", str(tmp_path / "flat.npy"), "--train", str(radiograph / "mask.npy"), "--out",
+              str(tmp_path / "o")], "constant", tmp_path)
+
+
+def test_grains_does_not_hang_on_a_summary_that_is_a_fifo_or_a_device(tmp_path):
+    labels = np.zeros((40, 50), np.int16)
+    labels[5:20, 5:25] = 1
+    for name, make in (("fifo", make_fifo), ("device", lambda p: p.symlink_to("/dev/zero"))):
+        folder = tmp_path / name
+        folder.mkdir()
+        np.save(folder / "labels.npy", labels)
+        make(folder / "summary.json")
+        code, err = _cli(["grains", str(folder), "--out", str(tmp_path / f"out_{name}")])
+        assert code == 0 and "pixel size unknown" in err, err  # summary.json left out, nothing read from it
+
+
+def test_a_text_where_an_axis_number_is_expected_is_not_quoted(tmp_path):
+    import h5py
+
+    import phaselib
+    from phaselib.datasets import make_rock
+
+    path = phaselib.save(make_rock((24, 32), counts_per_pixel=50, seed=3).image, tmp_path / "m.hspy")
+    with h5py.File(path, "a") as f:
+        f["Experiments/EDS map/axis-2"].attrs["scale"] = "root:x:0:0:SECRET-LINE:/root"
+    line = _refused(["map", str(path), "--quiet", "--out", str(tmp_path / "o")], "m.hspy", tmp_path)
+    assert "SECRET" not in line and "a text where a number was expected" in line

@@ -71,6 +71,10 @@ def corpus(tmp_path_factory, rock_map):
     zspy_copy("garbage_zarray", lambda out, ch: next(out.glob("Experiments/*/data/.zarray")).write_text(SECRET))
     zspy_copy("huge_chunks", lambda out, ch: _zarray_edit(out, chunks=[2**20, 2**20, 2048], shape=[2**20, 2**20, 2048]))
     zspy_copy("no_groups", lambda out, ch: [p.unlink() for p in out.rglob(".zgroup")])
+    # a missing chunk that a stray file (or a chunk beyond the declared shape) would hide from a count
+    zspy_copy("missing_chunk_stray_file",
+              lambda out, ch: (ch[1].unlink(), (ch[0].parent / "notes.txt").write_text("x")))
+    zspy_copy("chunk_beyond_shape", lambda out, ch: _zarray_edit(out, shape=[8, 50, rock_map.shape[2]]))
     (d / "empty.zspy").mkdir()
     cases["zspy_empty_folder"] = (d / "empty.zspy", {})
     cases["zspy_text_file"] = (write_text(d / "text.zspy"), {})
@@ -89,6 +93,9 @@ def corpus(tmp_path_factory, rock_map):
                                          raw_bytes=b"\1\0" * 50), {})
     cases["rpl_negative_size"] = (rpl_pair(d, "negative", width=-8, raw_bytes=b"\1\0" * 50), {})
     cases["rpl_raw_fifo"] = (rpl_pair(d, "fiforaw", raw_fifo=True), {})
+    cases["rpl_zero_height"] = (rpl_pair(d, "zeroheight", height=0, raw_bytes=b"\1\0" * 8 * 6 * 32), {})
+    # twice the data declared (2-byte counts under a header of 1-byte ones): a misread, not a map
+    cases["rpl_raw_too_long"] = (rpl_pair(d, "long", raw_bytes=b"\1\0" * 8 * 6 * 32 * 2), {})
 
     np.save(d / "good.npy", np.asarray(rock_map.data))
     (d / "truncated.npy").write_bytes((d / "good.npy").read_bytes()[:5000])
@@ -106,6 +113,15 @@ def corpus(tmp_path_factory, rock_map):
     np.save(d / "complex.npy", np.zeros((2, 2, 8), complex))
     cases["npy_complex"] = (d / "complex.npy", npy_kw)
     cases["npy_text"] = (write_text(d / "text.npy"), npy_kw)
+    data = np.asarray(rock_map.data).astype("<u2")
+    for name, header in (("npy_header_fewer_rows", dict(descr="<u2", shape=(data.shape[0] // 2, *data.shape[1:]))),
+                         ("npy_header_narrower_dtype", dict(descr="|u1", shape=data.shape))):
+        with open(d / f"{name}.npy", "wb") as fh:  # the header declares half the data written
+            np.lib.format.write_array_header_1_0(fh, dict(header, fortran_order=False))
+            fh.write(data.tobytes())
+        cases[name] = (d / f"{name}.npy", npy_kw)
+    np.save(d / "timedelta.npy", data[:2, :2].astype("m8[s]"))
+    cases["npy_timedelta"] = (d / "timedelta.npy", npy_kw)
 
     cases["msa_text"] = (write_text(d / "text.msa", ["#NPOINTS : 10", "1, 2", "x"]), {})
     cases["msa_absurd_npoints"] = (write_text(d / "absurd.msa", ["#FORMAT : EMSA/MAS Spectral Data File",
@@ -163,11 +179,14 @@ def _check_refused(result, path, folder):
 
 CASE_NAMES = [f"bcf_{n}" for n in BCF_CASES] + [
     *(f"zspy_{n}{s}" for n in ("missing_chunk", "corrupt_chunk", "empty_chunk", "fifo_chunk", "garbage_zarray",
-                               "huge_chunks", "no_groups") for s in ("", "_lazy")),
+                               "huge_chunks", "no_groups", "missing_chunk_stray_file", "chunk_beyond_shape")
+      for s in ("", "_lazy")),
     "zspy_empty_folder", "zspy_text_file", "hspy_truncated", "hspy_truncated_lazy", "hspy_text",
     "rpl_text_file", "rpl_missing_raw", "rpl_raw_too_short", "rpl_absurd_size", "rpl_negative_size", "rpl_raw_fifo",
+    "rpl_zero_height", "rpl_raw_too_long",
     "npy_truncated", "npy_absurd_shape", "npy_negative_shape", "npy_pickle", "npy_strings", "npy_four_d",
-    "npy_zero_size", "npy_complex", "npy_text", "msa_text", "msa_absurd_npoints",
+    "npy_zero_size", "npy_complex", "npy_text", "npy_header_fewer_rows", "npy_header_narrower_dtype",
+    "npy_timedelta", "msa_text", "msa_absurd_npoints",
     *(f"{kind}{ext}" for ext in (".bcf", ".npy", ".hspy", ".msa", ".rpl")
       for kind in ("empty_file", "random_bytes", "fifo", "folder")),
     "device_link.bcf", "device_link.npy", "wrong_ext_npy_as_bcf", "wrong_ext_bcf_as_npy", "wrong_ext_hspy_as_msa",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_folder, check_folder_target, is_result_folder, refuse_inputs
-from .._serialize import jsonable
+from .._serialize import dumps
 
 _SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
 
@@ -264,7 +264,7 @@ def _write(args, grains, labels, px, px_source, out):
         "correction is applied. CSD population density n = grains per um of size per um^2 of section; "
         "tau = -1 / (G * slope).",
         phases={p: e for p, (e, _, _) in results.items()})
-    (out / "size_stats.json").write_text(json.dumps(summary, indent=2, default=jsonable))
+    (out / "size_stats.json").write_text(dumps(summary, indent=2))
     figure = [(int(p), s, c) for p, (_, s, c) in results.items() if s is not None]
     if figure:
         save_figure(figure, out / FIGURE)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import refuse_inputs
+from .._serialize import dumps
 from ._common import Parser, _int_at_least, _number, error_message, unexpected_message
 
 _DEFAULT_MM = 0.00132  # the seed's default mm per pixel
@@ -280,5 +281,5 @@ def _evaluate(args):
                                             classes=list(sc.classes), confusion=sc.confusion.tolist(),
                                             rows=[list(r) for r in sc.table()])
     Path(args.output_path).mkdir(parents=True, exist_ok=True)
-    (Path(args.output_path) / "scores.json").write_text(json.dumps(report, indent=1, default=float))
+    (Path(args.output_path) / "scores.json").write_text(dumps(report, indent=1))
     return 0

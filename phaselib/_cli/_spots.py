@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
+from .._serialize import dumps
 from ._common import _int_at_least
 
 #: the files the command writes
@@ -85,6 +85,6 @@ def run(args):
         cm = result.confusion
         (tmp / "confusion.csv").write_text("label \\ detected,not spot,spot\n"
                                            f"not spot,{cm[0, 0]},{cm[0, 1]}\nspot,{cm[1, 0]},{cm[1, 1]}\n")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        (tmp / "summary.json").write_text(dumps(summary, indent=2))
     print(f"{result.method}: {int(result.spots.sum())} spot pixels; on the labelled pixels precision "
           f"{result.precision:.3f}, recall {result.recall:.3f}, F1 {result.f1:.3f}; written to {args.out}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import quantify, render
 from .._atomic import atomic_folder, is_result_folder, refuse_inputs
-from .._serialize import jsonable
+from .._serialize import dumps
 from .._validate import MAX_CLASSES
 
 #: the files :func:`save_classification` writes
@@ -65,7 +65,7 @@ def save_classification(result, image, folder, *, inputs=(), summary_extra=None)
         np.save(tmp / "phase_spectra.npy", spectra.means.astype(np.float32))
         write_confusion(result.confusion, result.classes, tmp / "confusion.csv")
         quantify.write_phase_table(table, tmp / "phases.csv")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=jsonable))
+        (tmp / "summary.json").write_text(dumps(summary, indent=2))
         render.save_phase_map_png(result.labels, tmp / "phase_map.png", n_phases=k,
                                   names=[f"{i}: {n}" for i, n in enumerate(result.classes)])
     return folder

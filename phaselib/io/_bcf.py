@@ -301,9 +301,8 @@ class BcfRows:
 
     def _check_total(self, total):
         """The decoded map against the sum spectrum its header holds (Bruker writes the map's own sum there:
-        0.07 % apart on P45, 0.001 % on the chevkinite map). A map with no counts, or with under half or over
-        twice its header's counts, is damaged (zeroed or overwritten data, a damaged channel list); a
-        difference of over 3 % is a warning."""
+        0.07 % apart on P45, 0.001 % on the chevkinite map). A map with no counts, or 3 % or more away from
+        its header's counts, is damaged (zeroed or overwritten data, a damaged channel list); 0.5 % is a warning."""
         name = self.path.name
         if not total.any():
             raise DamagedFileError(f"'{name}': the map holds no counts (damaged data or channel list); refusing it.")
@@ -312,11 +311,11 @@ class BcfRows:
             return
         header = np.asarray(spectra[0].data, np.float64)[:len(total)].sum()
         ratio = total.sum() / header if header > 0 else np.inf
-        if not 0.5 <= ratio <= 2.0:
-            raise DamagedFileError(
-                f"'{name}': its data hold {100 * ratio:.0f} % of the counts of the sum spectrum in its header "
-                "(damaged or overwritten data); refusing to read it.")
         if not 0.97 <= ratio <= 1.03:
+            raise DamagedFileError(
+                f"'{name}': its data hold {100 * ratio:.1f} % of the counts of the sum spectrum in its header "
+                "(damaged or overwritten data); refusing to read it.")
+        if not 0.995 <= ratio <= 1.005:
             import warnings
 
             warnings.warn(f"'{name}': its data hold {100 * ratio:.1f} % of the counts of the sum spectrum in its "

@@ -8,6 +8,7 @@ map costs no HyperSpy import; what they return is turned into a small
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,8 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     to_keV = 1e-3 if str(energy.get("units")).strip() == "eV" else 1.0
     data = _as_hwc(data, Path(source).name)
     nav = axes[:-1]
-    px = [_length_um(ax) for ax in nav[-2:]] if len(nav) >= 2 else [_length_um(nav[0])] if nav else []
+    name = Path(source).name
+    px = [_length_um(ax, name) for ax in nav[-2:]] if len(nav) >= 2 else [_length_um(nav[0], name)] if nav else []
     md = signal.get("metadata", {}) or {}
     instrument = md.get("Acquisition_instrument", {}) or {}
     beam = None
@@ -216,10 +218,21 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     )
 
 
-def _length_um(axis):
+def _length_um(axis, name):
     factor = _LENGTH_TO_UM.get(str(axis.get("units") or "").strip())
     scale = axis.get("scale")
-    return float(scale) * factor if factor and scale else None
+    if not (factor and scale):
+        return None
+    try:
+        um = float(scale) * factor
+    except (TypeError, ValueError):
+        um = math.nan
+    if not (math.isfinite(um) and um > 0):  # a damaged header: the pixel size is unknown, not NaN or negative
+        import warnings
+
+        warnings.warn(f"'{name}': its pixel size is not a positive number; sizes will be in pixels.", stacklevel=3)
+        return None
+    return um
 
 
 def _as_hwc(data, name):

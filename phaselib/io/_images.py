@@ -77,7 +77,7 @@ def read_picture(path, convert=None):
             arr = np.asarray(convert(im) if convert is not None else im)
     except Exception as err:  # noqa: BLE001 - Pillow raises many types; never echo them (paths)
         raise _damaged(path, "an image", err) from None
-    if fmt is None or arr.size == 0 or (fmt == "PNG" and not _ends_with_iend(path)):
+    if fmt is None or arr.size == 0 or (fmt == "PNG" and not (_ends_with_iend(path) and _png_rows_complete(path))):
         raise _damaged(path, "an image")
     return arr
 
@@ -91,6 +91,44 @@ def _ends_with_iend(path):
     with open(path, "rb") as fh:
         fh.seek(max(path.stat().st_size - len(_IEND), 0))
         return fh.read() == _IEND
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # per colour type
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_rows_complete(path):
+    """Whether a PNG's compressed data hold every row its header declares (Pillow fills the rows of a
+    short data stream with zeros, without a word, when the stream ends cleanly before them)."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    pos, ihdr, stream = 8, None, zlib.decompressobj()
+    size = 0
+    try:
+        while pos + 8 <= len(data):
+            n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+            body = data[pos + 8:pos + 8 + n]
+            if kind == b"IHDR":
+                ihdr = struct.unpack(">IIBBBBB", body[:13])
+                width, height, depth, colour, _, _, interlace = ihdr
+                bits = depth * _PNG_CHANNELS[colour]
+                passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+                need = 0
+                for x0, y0, dx, dy in passes:
+                    if width > x0 and height > y0:
+                        rows, cols = -(-(height - y0) // dy), -(-(width - x0) // dx)
+                        need += rows * (1 + -(-cols * bits // 8))  # a filter byte and the row's bytes
+            elif kind == b"IDAT" and ihdr is not None:
+                size += len(stream.decompress(body, max(need + 1 - size, 1)))
+                if size > need:
+                    return False
+            pos += 12 + n
+    except (struct.error, zlib.error, KeyError, ValueError):
+        return False
+    return ihdr is not None and size == need
 
 
 def read_tiff(path):
@@ -116,6 +154,9 @@ def read_tiff(path):
                     ends.append(page.offset + fmt.tagnosize + len(page.tags) * fmt.tagsize + fmt.offsetsize)
                     if max(ends) > size:
                         raise _damaged(path, "a TIFF image")
+                if len(tif.series) > 1:  # pages of another shape: tifffile would read the first series only
+                    raise DamagedFileError(f"'{path.name}' holds pages of {len(tif.series)} different shapes; a "
+                                           "stack must hold pages of one shape.")
                 data = tif.asarray()
     except DamagedFileError:
         raise
@@ -141,9 +182,16 @@ def read_fits(path, *, memmap=False):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(path, memmap=memmap) as hdul:
-                hdu = next((h for h in hdul if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
-                if hdu is None:
+                scaling = [(h.header.get("BSCALE", 1.0), h.header.get("BZERO", 0.0)) for h in hdul]  # before the
+                # data are read (astropy then drops them from the header)
+                i = next((i for i, h in enumerate(hdul) if getattr(h, "data", None) is not None and h.data.ndim >= 2),
+                         None)
+                if i is None:
                     raise _damaged(path, "a FITS image")
+                hdu, (scale, zero) = hdul[i], scaling[i]
+                if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in (scale, zero)) or scale == 0:
+                    raise DamagedFileError(f"'{path.name}': its BSCALE / BZERO are not finite numbers with a "
+                                           "non-zero scale (every pixel would read the same); refusing to read it.")
                 data = np.array(hdu.data)  # read (and copied) while the file is open
                 header = hdu.header.copy()
     except DamagedFileError:
