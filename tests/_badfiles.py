@@ -134,6 +134,8 @@ def bcf_variants(p45: bytes, compressed: bytes):
     # data overwritten with zeros, the container intact: the map then disagrees with its header's sum spectrum
     out["data_block_zeroed"] = p45[:400_000] + bytes(65_536) + p45[465_536:]
     out["data_end_zeroed"] = p45[:n - 100_000] + bytes(100_000)
+    start = lay["stream"] + 0x1A0  # every pixel line empty: a map of zeros (a damaged channel list reads so too)
+    out["data_all_zeroed"] = p45[:start] + bytes(n - 1000 - start) + p45[n - 1000:]
     out["compressed_truncated"] = compressed[: len(compressed) * 2 // 3]
     out["compressed_truncated_early"] = compressed[: len(compressed) // 5]
     bad = bytearray(compressed)
