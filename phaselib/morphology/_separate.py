@@ -75,7 +75,9 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     1.4 times or more the triangle of its mouth and deepest point, where a notch between two
     convex grains holds at most that triangle); on a cluster of touching crystals, or a crystal
     8-16 px thick, only bays holding 2.5 times their triangle or more (behind a neck, hopper
-    cavities) and, between touching crystals, rounded bays whose edge is a circular arc.
+    cavities) and, between touching crystals, rounded bays whose edge is a circular arc, also where such
+    a bay opens into the notch between two crystals (the outline between its two mouth corners fits a
+    circle: ``_dents.arc_dents``).
 
     A concave corner with no partner across its cluster (a lone corner) starts a ray along its
     bisector: two crystals whose contact's far end is hidden. But a crystal bitten by a neighbour of
