@@ -26,18 +26,18 @@ of ``unbcf_fast.bin_to_numpy``. It relies on ``rsciio.bruker._api`` internals
 (RosettaSciIO 0.15), so ``tests/test_bcf.py`` checks every block against
 RosettaSciIO's dense read.
 
-Peak memory does not grow with the map height: :func:`iter_bcf_rows` holds one
-block of ``block_rows x W x C`` counts plus the raw bytes of its lines (measured
-~1.1 x the block, plus ~3 MB for RosettaSciIO's zlib chunk reader);
-:func:`phaselib._bcf_convert.bcf_to_zspy` adds zarr's compression buffer and, for the last, partial
-chunk, zarr's full-size chunk (measured <= ~3 x one chunk). A dense read needs
-``H x W x C x itemsize``.
+Peak memory does not grow with the map height: :func:`iter_bcf_rows` holds one block of ``block_rows x W x
+C`` counts plus the raw bytes of its lines (~1.1 x the block, plus ~3 MB for RosettaSciIO's zlib chunk
+reader); :func:`phaselib._bcf_convert.bcf_to_zspy` adds zarr's compression buffer and, for the last, partial
+chunk, zarr's full-size chunk (<= ~3 x one chunk). A dense read needs ``H x W x C x itemsize``. The decoded
+counts are checked against the sum spectrum in the file's header before the last block is handed over.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -300,24 +300,21 @@ class BcfRows:
             del out  # the next block is decoded while only the caller may hold this one
 
     def _check_total(self, total):
-        """The decoded map against the sum spectrum its header holds (Bruker writes the map's own sum there:
-        0.07 % apart on P45, 0.001 % on the chevkinite map). A map with no counts, or 3 % or more away from
-        its header's counts, is damaged (zeroed or overwritten data, a damaged channel list); 0.5 % is a warning."""
+        """Bruker writes the map's own sum spectrum in the header (0.07 % apart on P45, 0.001 % on chevkinite): no
+        counts, or 3 % away from it, is a damaged map (zeroed data, a cut channel list); 0.5 %, a warning."""
         name = self.path.name
         if not total.any():
             raise DamagedFileError(f"'{name}': the map holds no counts (damaged data or channel list); refusing it.")
         spectra = list(getattr(self._reader.header, "spectra_data", {}).values())
         if len(spectra) != 1:  # which sum spectrum belongs to this map is not known
             return
-        header = np.asarray(spectra[0].data, np.float64)[:len(total)].sum()
+        header = np.asarray(spectra[0].data, np.float64)[:len(total)].sum()  # the channels kept
         ratio = total.sum() / header if header > 0 else np.inf
         if not 0.97 <= ratio <= 1.03:
             raise DamagedFileError(
                 f"'{name}': its data hold {100 * ratio:.1f} % of the counts of the sum spectrum in its header "
                 "(damaged or overwritten data); refusing to read it.")
         if not 0.995 <= ratio <= 1.005:
-            import warnings
-
             warnings.warn(f"'{name}': its data hold {100 * ratio:.1f} % of the counts of the sum spectrum in its "
                           "header: part of the map may be damaged.", stacklevel=2)
 
