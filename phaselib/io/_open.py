@@ -281,23 +281,21 @@ def _zarr_chunks_stored(path, array):
     file does not stand for a missing chunk), and no other file (a chunk beyond the declared shape)."""
     if not path.is_dir():
         return array.nchunks_initialized
-    import itertools
-
     sep = getattr(array, "_dimension_separator", None) or "."
-    folder = path / array.path
-    expected = {sep.join(map(str, idx)) for idx in itertools.product(*(range(n) for n in array.cdata_shape))}
-    found = set()
+    folder, grid = path / array.path, tuple(array.cdata_shape)
+    found = 0
     for root, _dirs, files in os.walk(folder):
-        rel = Path(root).relative_to(folder)
+        rel = Path(root).relative_to(folder).parts
         for f in files:
             if f.startswith("."):
                 continue
-            key = sep.join([*rel.parts, f])
-            if key not in expected:  # (an array's folder holds its chunks only)
+            index = (*rel, f) if sep == "/" else tuple(f.split("."))
+            if not (len(index) == len(grid) and all(i.isdigit() and int(i) < n for i, n in zip(index, grid))
+                    and (sep == "/" or not rel)):  # (an array's folder holds its chunks only)
                 raise DamagedFileError(f"'{path.name}' is damaged: its data hold a file that is none of the chunks "
                                        "of the shape its header declares.")
-            found.add(key)
-    return len(found)
+            found += 1
+    return found
 
 
 def _check_tree(path):
