@@ -60,13 +60,24 @@ def canonical_order(labels, centers):
     order : (K,) ndarray
         ``order[new] = old``.
     """
+    centers = check_array(centers, "centers", ndim=2)
+    labels = check_array(labels, "labels", kind="iu")
     k = centers.shape[0]
+    if labels.size and labels.max() >= k:
+        raise ValueError(f"`labels` holds cluster {int(labels.max())}, but `centers` holds {k} clusters.")
     counts = np.bincount(labels[labels >= 0], minlength=k)
     keys = [tuple(np.round(c, 6)) for c in centers]
     return np.array(sorted(range(k), key=lambda i: (-counts[i], keys[i])))
 
 
 def relabel(labels, order):
+    """``labels`` renumbered so that cluster ``order[new]`` becomes ``new`` (-1 stays -1)."""
+    order = check_array(order, "order", ndim=1, kind="iu")
+    labels = check_array(labels, "labels", kind="iu")
+    if sorted(order.tolist()) != list(range(len(order))):
+        raise ValueError(f"`order` must be a permutation of 0..{len(order) - 1}, got {order.tolist()[:10]}.")
+    if labels.size and (labels.max() >= len(order) or labels.min() < -1):
+        raise ValueError(f"`labels` must be -1 or 0..{len(order) - 1}, got {int(labels.min())} to {int(labels.max())}.")
     lut = np.empty(len(order) + 1, np.int32)
     lut[np.asarray(order)] = np.arange(len(order))
     lut[-1] = -1

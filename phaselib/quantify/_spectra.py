@@ -8,7 +8,7 @@ import numpy as np
 
 from .._image import SpectrumImage
 from .._stream import map_row_blocks
-from .._validate import check_image
+from .._validate import check_image, check_int
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,15 +36,41 @@ class PhaseSpectra:
         return self.sums / n
 
 
+#: most phases a label map may hold (a bigger index is a damaged or foreign map, not a phase map)
+MAX_PHASES = 10_000
+
+
 def _check_labels(image, labels):
     labels = np.asarray(labels)
     if labels.shape != image.shape[:2]:
         raise ValueError(
             f"`labels` (shape {labels.shape}) must have the map's shape {image.shape[:2]}."
         )
-    if not np.issubdtype(labels.dtype, np.integer):
+    return _phase_labels(labels)
+
+
+def _phase_labels(labels):
+    """``labels`` checked: integers from -1 (unassigned) to ``MAX_PHASES - 1``, at least one pixel."""
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool:
         raise TypeError(f"`labels` must be integers (phase index, -1 unassigned), got {labels.dtype}.")
+    if labels.size == 0:
+        raise ValueError("`labels` is empty.")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < -1 or hi >= MAX_PHASES:
+        raise ValueError(f"`labels` must be -1 (unassigned) or phases 0..{MAX_PHASES - 1}, got {lo} to {hi}.")
     return labels
+
+
+def _n_phases(labels, n_phases):
+    """The number of phases: ``n_phases``, at least one more than the largest label (default that)."""
+    top = int(labels.max()) + 1
+    if n_phases is None:
+        return max(top, 0)
+    k = check_int(n_phases, "n_phases", low=1, high=MAX_PHASES)
+    if k < top:
+        raise ValueError(f"`labels` holds phase {top - 1}, more than `n_phases` = {k} allows (0..{k - 1}).")
+    return k
 
 
 def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=None, client=None,
@@ -74,7 +100,7 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
 
     check_image(image)
     labels = _check_labels(image, labels)
-    k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
+    k = _n_phases(labels, n_phases)
     parts = map_row_blocks(image, partial(_sum_block, n_phases=k), block_rows=block_rows, client=client,
                            per_block=lambda r0, r1: {"labels": labels[r0:r1]}, progress=progress,
                            message="phase spectra")
@@ -172,7 +198,7 @@ def modal_fractions(labels, n_phases=None):
         Share of all pixels (so ``fractions.sum() + unassigned == 1``).
     unassigned : float
     """
-    labels = np.asarray(labels)
-    k = int(labels.max()) + 1 if n_phases is None else int(n_phases)
+    labels = _phase_labels(labels)
+    k = _n_phases(labels, n_phases)
     counts = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
     return counts / labels.size, float(np.mean(labels < 0))

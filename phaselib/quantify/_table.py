@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import check_array, check_number
 from ._lines import main_elements
 
 PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements", "mineral")
@@ -78,17 +79,25 @@ def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_e
     """
     from rsciio.msa import file_writer
 
-    spectra = np.atleast_2d(np.asarray(spectra, np.float64))
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = names or [f"phase_{i}" for i in range(len(spectra))]
+    spectra = check_array(np.atleast_2d(np.asarray(spectra, np.float64)), "spectra", ndim=2)
+    if spectra.shape[0] == 0 or spectra.shape[1] < 2:
+        raise ValueError(f"`spectra` must hold at least one spectrum of two channels or more, got {spectra.shape}.")
+    check_number(energy_offset, "energy_offset")
+    check_number(energy_scale, "energy_scale", low=0, low_open=True)
+    names = [f"phase_{i}" for i in range(len(spectra))] if names is None else [str(n) for n in names]
     if len(names) != len(spectra):
         raise ValueError(f"{len(names)} names for {len(spectra)} spectra.")
+    bad = [n for n in names if not n or n in (".", "..") or any(c in n for c in "/\\\0")]
+    if bad or len(set(names)) != len(names):
+        raise ValueError("`names` must be distinct file names without a folder (no '/', '\\\\' or '..'), got "
+                         f"{(bad or names)[:3]!r}.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, s in zip(names, spectra):
         path = folder / f"{name}.msa"
         if path.exists() and not overwrite:
-            raise FileExistsError(f"'{path}' exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"'{path.name}' exists; pass overwrite=True to replace it.")
         md = {"General": {"title": name}, "Signal": {"signal_type": "EDS_SEM"}}
         if beam_energy:
             md["Acquisition_instrument"] = {"SEM": {"beam_energy": float(beam_energy)}}
