@@ -102,8 +102,11 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
 
 
 def _um(axis):
+    """The axis' pixel size in µm: its step's size (a negative step is an axis running the other way), or None
+    when its units are not a length or its step is zero or not finite."""
     factor = _LENGTH_TO_UM.get(axis["units"].strip())
-    return axis["scale"] * factor if factor else None
+    um = abs(axis["scale"]) * factor if factor else None
+    return um if um is not None and np.isfinite(um) and um > 0 else None
 
 
 def navigation_axes(image: SpectrumImage) -> list[dict]:

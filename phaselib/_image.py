@@ -96,6 +96,11 @@ class SpectrumImage:
             )
         if not np.isfinite(self.energy_offset):
             raise ValueError(f"energy_offset must be finite, got {self.energy_offset!r}.")
+        for name in ("beam_energy", "pixel_size", "pixel_size_y"):  # unknown (None) or a positive number
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                                      or not np.isfinite(value) or value <= 0):
+                raise ValueError(f"`{name}` must be a positive number or None, got {value!r}.")
         object.__setattr__(self, "elements", tuple(self.elements or ()))
 
     def _set_axis_values(self, n_channels):

@@ -224,13 +224,13 @@ def _length_um(axis, name):
     if not (factor and scale):
         return None
     try:
-        um = float(scale) * factor
+        um = abs(float(scale)) * factor  # a negative step: an axis running the other way
     except (TypeError, ValueError):
         um = math.nan
-    if not (math.isfinite(um) and um > 0):  # a damaged header: the pixel size is unknown, not NaN or negative
+    if not (math.isfinite(um) and um > 0):  # a damaged header: the pixel size is unknown, not NaN
         import warnings
 
-        warnings.warn(f"'{name}': its pixel size is not a positive number; sizes will be in pixels.", stacklevel=3)
+        warnings.warn(f"'{name}': its pixel size is not a number; sizes will be in pixels.", stacklevel=3)
         return None
     return um
 
