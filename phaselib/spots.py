@@ -148,7 +148,9 @@ def clean_spots(image, spots, *, size=5):
     """The image with each spot pixel replaced by the median of the non-spot pixels of its
     ``size x size`` neighbourhood (the 3 x 3 median of the whole image where all are spots)."""
     f = _check_image(image)
-    s = np.asarray(spots, bool)
+    s = check_array(spots, "spots", ndim=2, kind="biu").astype(bool)
+    if s.shape != f.shape:
+        raise ValueError(f"`spots` must have the image's shape {f.shape}, got {s.shape}.")
     size = check_int(size, "size", low=3)
     out = f.copy()
     if not s.any():

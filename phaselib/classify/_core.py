@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_array, check_choice, check_image, check_int
+from .._validate import MAX_CLASSES, check_array, check_choice, check_image, check_int
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
 
@@ -127,8 +127,9 @@ def check_labels(labels, shape):
     labels = check_array(labels, "labels", ndim=2, kind="iu")
     if labels.shape != tuple(shape):
         raise ValueError(f"`labels` must have the map's shape {tuple(shape)}, got {labels.shape}.")
-    if labels.min() < -1:
-        raise ValueError(f"`labels` must be -1 (unlabelled) or a class 0..K-1, got {int(labels.min())}.")
+    if labels.min() < -1 or labels.max() >= MAX_CLASSES:
+        raise ValueError(f"`labels` must be -1 (unlabelled) or a class 0..{MAX_CLASSES - 1}, got {int(labels.min())} "
+                         f"to {int(labels.max())}.")
     flat = labels.ravel().astype(np.int64)
     index = np.flatnonzero(flat >= 0)
     k = int(flat.max()) + 1

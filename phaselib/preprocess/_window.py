@@ -108,6 +108,9 @@ def energy_channels(image, energy_range=(0.1, None), *, min_channels=2) -> slice
     slice
     """
     check_image(image)
+    if energy_range is not None and (isinstance(energy_range, (str, bytes)) or not hasattr(energy_range, "__len__")
+                                     or len(energy_range) != 2):
+        raise ValueError(f"`energy_range` must be (low, high) in keV (numbers or None), got {energy_range!r:.60}.")
     low, high = (None, None) if energy_range is None else energy_range
     return energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
                                beam_energy=image.beam_energy, min_channels=min_channels)
