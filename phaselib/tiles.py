@@ -66,7 +66,9 @@ def tile_positions(shape, size, overlap=0):
     """
     th, tw = _pair(size, "size")
     overlap = check_int(overlap, "overlap", low=0, high=min(th, tw) - 1)
-    h, w = int(shape[0]), int(shape[1])
+    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
+        raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
+    h, w = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
     return [(r, c) for r in _starts(h, th, overlap) for c in _starts(w, tw, overlap)]
 
 
@@ -87,9 +89,11 @@ def tiles(image, size, overlap=0):
         the image is padded by repeating its last row / column.
     """
     a = np.asarray(image)
-    if a.ndim < 2:
-        raise ValueError(f"`image` must have at least 2 dimensions (H, W, ...), got shape {a.shape}.")
+    if a.ndim < 2 or min(a.shape[:2]) < 1:
+        raise ValueError(f"`image` must have at least 2 dimensions (H, W, ...), none empty, got shape {a.shape}.")
     th, tw = _pair(size, "size")
+    if th * tw > 64 * a.shape[0] * a.shape[1] + 2**20:  # such a tile is padding, not image (and memory)
+        raise ValueError(f"`size` {(th, tw)} is far larger than the image {a.shape[:2]}.")
     pos = tile_positions(a.shape, (th, tw), overlap)
     pad = [(0, max(0, th - a.shape[0])), (0, max(0, tw - a.shape[1]))] + [(0, 0)] * (a.ndim - 2)
     if any(p[1] for p in pad):

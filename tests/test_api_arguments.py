@@ -68,3 +68,20 @@ def test_spots_of_another_shape_and_a_malformed_energy_range_are_refused(rock):
     for bad in ((1,), "abc", 3.0):
         with pytest.raises(ValueError, match="energy_range"):
             energy_channels(rock.image, bad)
+
+
+def test_tiles_and_grain_tables_refuse_sizes_that_are_not_of_the_image():
+    from phaselib.morphology import grain_table
+    from phaselib.tiles import tile_positions, tiles
+
+    with pytest.raises(ValueError, match="size"):
+        tiles(np.zeros((10, 10)), 10**6)  # a 7 TiB MemoryError before
+    with pytest.raises(ValueError, match="shape"):
+        tile_positions((10,), 4)
+    with pytest.raises(ValueError, match="shape"):
+        tile_positions((-10, 10), 4)  # three tiles of a negative image before
+    assert tiles(np.zeros((10, 10)), 256).shape == (1, 256, 256)  # a tile larger than the image: padded
+    g = np.zeros((8, 8), np.int64)
+    g[2:4, 2:4] = 10**9
+    with pytest.raises(ValueError, match="grain_labels"):
+        grain_table(g)

@@ -106,6 +106,9 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     lab = check_array(grain_labels, "grain_labels", ndim=2, kind="biu")
     if lab.size and lab.min() < 0:
         raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
+    if lab.size and lab.max() > lab.size:  # (an id of 10**9 would size every per-grain array: 7 GiB)
+        raise ValueError(f"`grain_labels` must number the grains 1..n, n at most the number of pixels ({lab.size}), "
+                         f"got an id {int(lab.max())} (skimage.segmentation.relabel_sequential renumbers them).")
     px = check_positive(pixel_size, "pixel_size")
     lab = lab.astype(np.int64, copy=False)
     m = _measure(lab)
