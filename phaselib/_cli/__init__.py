@@ -39,16 +39,16 @@ def main(argv=None):
 
 
 def _main(argv):
-    if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...]
-        from ._convert import main as convert
-
-        return convert(argv[1:])
     if argv[:1] == ["segment"]:  # python -m phaselib segment [train|evaluate] ...
         from ._segment import main as segment
 
         return segment(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:1] == ["convert"]:  # python -m phaselib convert MAP.bcf OUT.zspy [...] (its own parser)
+            from ._convert import main as convert
+
+            return convert(argv[1:])
+        args = build_parser().parse_args(argv)
         _COMMANDS[args.command].run(args)
     except BrokenPipeError:  # output piped into `head` and the like: not an error of the input
         return 0

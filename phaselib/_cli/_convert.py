@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from ..io import bcf_to_zspy
-from ._common import Parser, error_message, positive_int, unexpected_message
+from ._common import Parser, error_message, positive_int
 
 
 def main(argv=None):
     """``python -m phaselib convert MAP.bcf OUT.zspy [--block-rows N] [--downsample D]
     [--cutoff-at-kV KV] [--dtype DTYPE] [--overwrite]``"""
-    import os
     import resource
     import sys
 
@@ -50,12 +49,7 @@ def main(argv=None):
         text = (f"out of memory decoding {a.block_rows} rows at a time (try a smaller --block-rows, --downsample "
                 "or --cutoff-at-kV)") if isinstance(err, MemoryError) else error_message(err)
         print(f"phaselib: error: {text}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001 - one line, never a traceback (PHASELIB_DEBUG=1 shows it)
-        if os.environ.get("PHASELIB_DEBUG"):
-            raise
-        print(f"phaselib: error: {unexpected_message(err)}", file=sys.stderr)
-        return 2
+        return 2  # (any other error: one line from python -m phaselib's own handler)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if not a.quiet:
         print(file=sys.stderr)
