@@ -85,3 +85,17 @@ def test_tiles_and_grain_tables_refuse_sizes_that_are_not_of_the_image():
     g[2:4, 2:4] = 10**9
     with pytest.raises(ValueError, match="grain_labels"):
         grain_table(g)
+
+
+def test_formulas_diameters_and_element_counts_that_mean_nothing_are_refused():
+    from phaselib.identify import parse_formula
+    from phaselib.morphology import equivalent_diameter
+    from phaselib.quantify import main_elements
+
+    with pytest.raises(ValueError, match="absurd"):
+        parse_formula("H" + "9" * 400)  # {'H': inf} before
+    assert parse_formula("Ca5(PO4)3F") == {"Ca": 5, "P": 3, "O": 12, "F": 1}
+    with pytest.raises(ValueError, match="correct_diameter"):
+        equivalent_diameter(np.array([1.0, 4.0]), correct_diameter=-5)  # negative diameters before
+    with pytest.raises(ValueError, match="`n`"):
+        main_elements([{"element": "Si"}, {"element": "O"}, {"element": "Al"}], n=-1)  # returned 2 of 3 before

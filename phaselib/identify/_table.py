@@ -48,6 +48,8 @@ def parse_formula(formula: str) -> dict:
     if pos != len(text) or len(stack) != 1 or not stack[0]:
         raise ValueError(f"Cannot read the formula {formula!r} (write it like 'Mg1.8Fe0.2SiO4' or "
                          f"'Ca5(PO4)3F').")
+    if not all(0 < v < 1e6 for v in stack[0].values()):  # 'H999...' reads as infinity
+        raise ValueError(f"The formula {formula[:40]!r} holds an absurd number of atoms.")
     return stack[0]
 
 

@@ -53,7 +53,9 @@ def equivalent_diameter(areas, *, correct_diameter=None):
     if np.any(~np.isfinite(a)) or np.any(a < 0):
         raise ValueError("`areas` must be non-negative, finite numbers.")
     d = 2.0 * np.sqrt(a / np.pi)
-    return d if correct_diameter is None else d + float(correct_diameter)
+    if correct_diameter is None:
+        return d
+    return d + check_positive(correct_diameter, "correct_diameter", allow_zero=True)  # a width: >= 0
 
 
 @dataclass(frozen=True, eq=False)

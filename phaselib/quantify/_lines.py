@@ -170,6 +170,8 @@ def line_intensities(spectrum, energy_keV, elements, *, beam_energy=None, fwhm_k
 
 def main_elements(lines, n=4):
     """Distinct elements of :func:`identify_lines` output, strongest first."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"`n` must be a whole number >= 0, got {n!r}.")
     out = []
     for f in lines:
         if f["element"] not in out:
