@@ -148,6 +148,8 @@ def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray
 
 #: class ids of any label map (classify, deep segmentation) are below this: -1 is unlabelled
 MAX_CLASSES = 1000
+#: phase ids of a phase map are below this (a bigger index is a damaged or foreign map, not a phase map)
+MAX_PHASES = 10_000
 
 _KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",
           "f": "floating-point"}

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._atomic import atomic_folder, check_folder_target, is_result_folder, refuse_inputs
 from .._serialize import dumps
+from .._validate import MAX_PHASES
 
 _SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
 
@@ -113,7 +114,7 @@ def read_labels(path, pixel_size=None):
         labels = labels.astype(np.int64)
     elif labels.dtype.kind not in "iu":
         raise ValueError(f"'{file.name}' must hold integer phase indices, got dtype {labels.dtype}.")
-    if labels.size and (labels.min() < -1 or labels.max() > 10_000):
+    if labels.size and (labels.min() < -1 or labels.max() >= MAX_PHASES):
         raise ValueError(f"'{file.name}' must hold phase indices from -1 (unassigned) to a few hundred, got "
                          f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"

@@ -98,9 +98,10 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
                      pixel_size=pixel_size)
     if ext == ".bcf" and select_type == "spectrum_image":
         return _apply(_load_bcf(path, lazy, signal_index, reader_kwargs), overrides)
+    rpl = {}
     if ext == ".rpl":
         _check_raw(path)
-        _check_rpl_header(path)
+        rpl = _check_rpl_header(path)  # its sizes, read once
     if ext not in _formats.READERS or ext in (".msa", ".ems", ".emsa", ".bcf"):
         return _formats.load(path, lazy=bool(lazy), select_type=select_type, signal_index=signal_index,
                              **overrides, **reader_kwargs)
@@ -111,7 +112,7 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
     nbytes = int(np.prod(image.shape)) * data.dtype.itemsize
     if ext == ".rpl":
         raw = path.with_suffix(".raw").stat().st_size
-        offset = _check_rpl_header(path).get("offset", 0)
+        offset = rpl.get("offset", 0)
         if raw != offset + nbytes:  # shorter: truncated; longer: another data type or size than declared
             why = "truncated or damaged" if raw < offset + nbytes else "not the data type or size declared"
             raise DamagedFileError(f"'{path.name}' declares {offset + nbytes} bytes of data; its .raw holds {raw} "

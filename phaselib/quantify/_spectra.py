@@ -8,7 +8,7 @@ import numpy as np
 
 from .._image import SpectrumImage
 from .._stream import map_row_blocks
-from .._validate import check_image, check_int
+from .._validate import MAX_PHASES, check_image, check_int
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,10 +34,6 @@ class PhaseSpectra:
         """(K, C) mean spectrum per pixel of each phase (zeros for empty phases)."""
         n = np.maximum(self.n_pixels, 1)[:, None]
         return self.sums / n
-
-
-#: most phases a label map may hold (a bigger index is a damaged or foreign map, not a phase map)
-MAX_PHASES = 10_000
 
 
 def _check_labels(image, labels):
