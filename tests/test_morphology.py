@@ -753,7 +753,9 @@ def test_cli_through_main(map_dir, tmp_path):
 def test_a_classified_map_is_separated_with_a_looser_outline():
     """Phenocrysts mapped by `map_phases` at 50 counts/px with the beam spreading 0.7 px: pixels mixing two
     grains make every outline ragged by a pixel or two, whose corners cut crystals (about twice the true
-    number at outline_tol=1); within 2 px the count is near the truth."""
+    number at outline_tol=1 while lone corners started rays); within 2 px the count is near the truth. Most
+    lone corners of such a map lie on the pixel holes the mixing leaves inside crystals, so they are taken
+    for bites and start no ray: at 1 px the count is now +0 / +29 % (was +57 / +59 %)."""
     from phaselib.pipeline import map_phases
 
     labels, ids = make_phenocrysts((300, 400), seed=1, embayed=0.0, skeletal=0.0, unassigned=0.0)
@@ -766,8 +768,8 @@ def test_a_classified_map_is_separated_with_a_looser_outline():
         truth = np.where(labels == p, ids, 0)
         tight = score_grains(separate_grains(mask, min_area=10), truth, min_area=10)
         loose = score_grains(separate_grains(mask, min_area=10, outline_tol=2.0), truth, min_area=10)
-        assert tight["count_error"] > 0.5 and abs(loose["count_error"]) <= 0.25, (p, tight, loose)
-        assert loose["matched"] >= 0.9
+        assert abs(tight["count_error"]) <= 0.35 and abs(loose["count_error"]) <= 0.25, (p, tight, loose)
+        assert tight["matched"] >= 0.9 and loose["matched"] >= 0.9
 
 
 def test_grains_cli_outline_tolerance(tmp_path):
@@ -821,6 +823,31 @@ def test_crystals_bitten_by_neighbours_of_another_phase_stay_whole():
     # a space-filling texture keeps its rays: there they part grains whose contact's far end is hidden
     tex, _ = make_texture((200, 250), seed=1, matrix_fraction=0.0, grain_size=12)
     assert lone_rays(tex == 0)
+
+
+def test_crystals_holding_many_inclusions_take_their_lone_corners_for_bites():
+    """Crystals riddled with inclusions show many corners across each hole, counted as pair cuts: the ratio
+    of lone corners to pairs alone then says "space-filling" and rays cut the crystals. Most of those lone
+    corners lie on enclosed holes (in a space-filling texture few do), so they start no ray. Before: 21
+    grains for 12 crystals here (0.92 matched)."""
+    from skimage.morphology import remove_small_holes
+
+    from phaselib.morphology._fill import LOOSE, enclosed_holes, solidity
+    from phaselib.morphology._separate import lone_rays
+
+    x, ids = make_phenocrysts(seed=7, shape=(500, 600), crystal_size=80, inclusion_load=(0.05, 0.3))
+    mask = x == 1
+    filled = remove_small_holes(mask, max_size=30)
+    assert lone_rays(filled)  # the ratio alone
+    assert not lone_rays(filled, holes=enclosed_holes(mask) & ~filled)
+    s = score_grains(separate_grains(mask, min_area=10), np.where(mask, ids, 0), min_area=10)
+    assert s["n_true"] >= 10 and s["matched"] >= 0.9 and abs(s["count_error"]) <= 0.1, s
+    # a space-filling texture: few of its lone corners lie on pockets (holes in a network of grains), and
+    # they keep their rays
+    tex, _ = make_texture((200, 250), seed=1, matrix_fraction=0.0, grain_size=12)
+    filled = tex == 0
+    holes = enclosed_holes(filled)
+    assert lone_rays(filled, holes=holes & (solidity(filled | holes, holes) >= LOOSE))
 
 
 def _lath_with_a_bay_by_a_neighbour(bay_x, angle=35, r=14):

@@ -32,6 +32,9 @@ from ._split import MIN_PIECE, concave_cuts
 LONE_RATIO = 4.0
 LONE_MIN = 20  # ... counted once a phase has at least this many lone corners
 LONE_INRADIUS = 4.0  # pixels: ... on clusters at least twice this thick (strands of fine grains left out)
+#: ... or where at least this share of them lie on enclosed holes (:func:`lone_rays`; seeds 1-3: Voronoi and the
+#: default rock 0-11 %, overlapping discs 0-9 %, phenocrysts holding inclusions 80-100 %, impinged 29-49 %)
+LONE_HOLES = 0.5
 LONE_SAMPLE_PX = 150_000  # ... at most about this many pixels of them (a full map's phase: a random sample)
 #: there, two grains of one piece between the pair cuts merge when their boundary is at least this share of
 #: the narrower one's inscribed diameter (:func:`_merge_bands`; 0.8 and 1.0 tried, 0.8 kept)
@@ -83,7 +86,8 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     bisector: two crystals whose contact's far end is hidden. But a crystal bitten by a neighbour of
     another phase (a corner pressed into it: impinged crystals) or holding an open inclusion shows lone
     corners too. Where a phase's thick clusters hold more than 4 lone corners per pair cut (crystals
-    standing apart, as phenocrysts), lone corners are taken for bites and start no ray
+    standing apart, as phenocrysts), or where half of them or more lie on inclusions (crystals riddled
+    with them), lone corners are taken for bites and start no ray
     (``lone_rays``), and two grains of one piece between the pair cuts that meet across the whole
     width of the narrower merge (bands of one bent or bitten crystal that the watershed parted; two
     crystals touching meet at a neck); in space-filling textures lone corners keep their rays.
@@ -255,7 +259,7 @@ def _merge_bands(labels, main):
     return parent[labels].astype(labels.dtype)
 
 
-def lone_rays(filled, tol=1.0):
+def lone_rays(filled, tol=1.0, holes=None):
     """Whether the lone sharp concave corners of a phase's clusters start rays (see ``LONE_RATIO``).
 
     Two crystals touching show a concave corner at each end of their contact (a pair cut joins the two)
@@ -264,9 +268,11 @@ def lone_rays(filled, tol=1.0):
     open inclusion or a bay, shows lone corners too, and a ray cuts it in two. Where the phase's
     clusters at least ``2 * LONE_INRADIUS`` px thick hold more than ``LONE_RATIO`` lone corners per pair
     cut (and at least ``LONE_MIN`` of them), its crystals mostly stand apart (a contact with both ends
-    hidden is rare) and its lone corners are taken for bites: they start no ray.
+    hidden is rare) and its lone corners are taken for bites: they start no ray. So are they where at
+    least ``LONE_HOLES`` of them lie on the outlines of ``holes`` (enclosed holes: their corners go once
+    the holes are filled): crystals holding inclusions, whose corners across a hole count as pair cuts.
     """
-    lab, n = ndi.label(filled)
+    lab, n = ndi.label(filled if holes is None else filled | holes)
     if n == 0:
         return True
     inradius = np.asarray(ndi.maximum(ndi.distance_transform_edt(filled), lab, np.arange(1, n + 1)))
@@ -278,9 +284,15 @@ def lone_rays(filled, tol=1.0):
     keep = np.zeros(n + 1, bool)
     keep[thick] = True
     counts = {}
-    concave_cuts(keep[lab], tol=tol, rays=False, counts=counts)
+    concave_cuts(keep[lab] & filled, tol=tol, rays=False, counts=counts)
     lone, pairs = counts.get("lone", 0), counts.get("pairs", 0)
-    return bool(lone < LONE_MIN or lone <= LONE_RATIO * max(pairs, 1))
+    if lone < LONE_MIN or lone > LONE_RATIO * max(pairs, 1):
+        return lone < LONE_MIN
+    if holes is None or not (keep[lab] & holes).any():
+        return True
+    closed = {}
+    concave_cuts(keep[lab], tol=tol, rays=False, counts=closed)
+    return bool(closed.get("lone", 0) > (1 - LONE_HOLES) * lone)
 
 
 def _main_piece(labels, pieces):
@@ -300,9 +312,7 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
                 compactness=compactness, split_concave=split_concave, merge_convex=merge_convex,
                 outline_tol=outline_tol)
     filled = remove_small_holes(m, max_size=fill_holes) if fill_holes else m
-    if split_concave and inclusions:  # (without, every hole's corners cut, as before inclusions were told apart)
-        opts["rays"] = lone_rays(filled, outline_tol)
-    if not inclusions:
+    if not inclusions:  # every hole's corners cut, as before inclusions were told apart
         labels = _grains(m, filled, **opts)
     else:
         holes = _fill.enclosed_holes(m) & ~filled
@@ -314,6 +324,8 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
             unsure = holes & (solid < _fill.SOLID)
         else:
             unsure = holes
+        if split_concave:
+            opts["rays"] = lone_rays(filled, outline_tol, holes)
         filled |= holes | bays
         plain = []
         labels = _grains(m, filled, before_bands=plain, **opts)
