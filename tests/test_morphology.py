@@ -850,6 +850,29 @@ def test_crystals_holding_many_inclusions_take_their_lone_corners_for_bites():
     assert lone_rays(filled, holes=holes & (solidity(filled | holes, holes) >= LOOSE))
 
 
+def test_a_grain_with_a_bay_left_open_still_holds_its_other_bay():
+    """A filled bay (or hole) stays filled when the grain holding it is one crystal. A second bay left open
+    (a shallow one, or one that a notch elsewhere kept open) makes that grain lack more than 5 % of its hull;
+    before, the first bay was then taken for a pocket between crystals, reopened, and its corners cut the
+    crystal. Two crystals merged in one grain meet at a notch: a hole in them is still a pocket."""
+    from phaselib.morphology._fill import not_in_one_grain
+
+    a = np.arange(8) * np.pi / 4 + np.pi / 8
+    octagon = np.zeros((90, 90), bool)
+    octagon[draw.polygon(45 + 26 * np.sin(a), 45 + 26 * np.cos(a), octagon.shape)] = True
+    apothem = 26 * np.cos(np.pi / 8)
+    bay, dent = np.zeros_like(octagon), np.zeros_like(octagon)
+    bay[draw.disk((45 - apothem, 45), 9, shape=bay.shape)] = True
+    dent[draw.disk((45, 45 + apothem), 9, shape=dent.shape)] = True  # open: the grain lacks 7 % of its hull
+    grain = octagon & ~dent
+    assert not not_in_one_grain(grain.astype(int), bay & grain).any()
+    ell = np.zeros((90, 90), bool)  # two rectangles merged in an L: a notch
+    ell[10:80, 10:40] = ell[50:80, 40:85] = True
+    hole = np.zeros_like(ell)
+    hole[60:70, 60:70] = True
+    assert not_in_one_grain(ell.astype(int), hole).sum() == hole.sum()
+
+
 def _lath_with_a_bay_by_a_neighbour(bay_x, angle=35, r=14):
     """Lath A (grain 1) with lath B (grain 2) standing on its top face at ``angle``; a rounded bay of radius
     ``r`` cut in A's top face at column ``bay_x`` (near B: inside the hull concavity of the notch they make)."""

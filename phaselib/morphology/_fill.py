@@ -193,7 +193,9 @@ def _rims(labels, regions):
 
 def not_in_one_grain(labels, regions, defect=HOLE_DEFECT):
     """The regions that do not lie in one grain (``HOLE_SHARE`` of their rim) whose union with
-    them is convex (lacking at most ``defect`` of its hull); ``labels`` cover the regions."""
+    them is convex (lacking at most ``defect`` of its hull) or whose hull holds no notch (a grain
+    with a shallow bay left open is one crystal; two crystals merged meet at a notch:
+    :func:`_has_notch`); ``labels`` cover the regions."""
     rl, nr, ph, pg, count = _rims(labels, regions)
     total = np.bincount(ph, weights=count, minlength=nr + 1)
     order = np.argsort(count, kind="stable")
@@ -208,8 +210,27 @@ def not_in_one_grain(labels, regions, defect=HOLE_DEFECT):
         if g not in convex:
             pts = np.argwhere(labels[boxes[g - 1]] == g)
             convex[g] = _split._defect(_split._hull(pts), len(pts)) <= defect * len(pts)
+            if not convex[g]:  # less convex (a bay left open), but one crystal while no notch shows two
+                convex[g] = not _has_notch(np.pad(labels[boxes[g - 1]] == g, 1))
         ok[i] = convex[g]
     return regions & ~ok[rl]
+
+
+def _has_notch(grain):
+    """Whether a grain's hull holds a notch: a concavity at least ``BAY_DEPTH`` deep holding less than
+    ``BAY_TRIANGLE`` times its triangle (where two convex crystals meet); bays and small slivers are not."""
+    vertices = _split._hull(np.argwhere(grain & ~ndi.binary_erosion(grain, CROSS, border_value=0)))
+    hull = _split.hull_mask(vertices, grain.shape)
+    lab, _ = ndi.label(hull & ~grain)
+    depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
+    for j, sl in enumerate(ndi.find_objects(lab), 1):
+        r = lab[sl] == j
+        if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
+            continue
+        ratio = concavity(r, depth[sl])
+        if ratio is not None and ratio < BAY_TRIANGLE:
+            return True
+    return False
 
 
 def merge_around(labels, regions):
