@@ -392,3 +392,23 @@ def test_a_text_where_an_axis_number_is_expected_is_not_quoted(tmp_path):
         f["Experiments/EDS map/axis-2"].attrs["scale"] = "root:x:0:0:SECRET-LINE:/root"
     line = _refused(["map", str(path), "--quiet", "--out", str(tmp_path / "o")], "m.hspy", tmp_path)
     assert "SECRET" not in line and "a text where a number was expected" in line
+
+
+def test_training_never_replaces_a_model_file_without_overwrite(segment_inputs, tmp_path):
+    """`segment train --out FILE` wrote the model over an existing file (inference asks for --overwrite)."""
+    for name in ("m.pt", "m.onnx"):  # the model, or its ONNX twin beside it
+        (tmp_path / name).write_text("an earlier model")
+        _refused(["segment", "train", "--images", str(segment_inputs), "--out", str(tmp_path / "m.pt"), "--epochs",
+                  "1"], name, tmp_path)
+        assert (tmp_path / name).read_text() == "an earlier model"
+        (tmp_path / name).unlink()
+
+
+@pytest.mark.parametrize("option", [["--bin-size", "evil"], ["--csd-bins", "evil"], ["--bandwidth", "auto"]])
+def test_grains_refuses_an_unknown_bin_rule(tmp_path, option):
+    """An unknown rule ended with exit 0, the size statistics left out and the error only inside size_stats.json."""
+    from phaselib.datasets import make_rock
+
+    np.save(tmp_path / "phase.npy", make_rock((40, 60), counts_per_pixel=20, seed=1).labels)
+    _refused(["grains", str(tmp_path / "phase.npy"), "--out", str(tmp_path / "g"), *option], option[0], tmp_path)
+    assert not (tmp_path / "g").exists()

@@ -96,6 +96,9 @@ def corpus(tmp_path_factory, rock_map):
     cases["rpl_zero_height"] = (rpl_pair(d, "zeroheight", height=0, raw_bytes=b"\1\0" * 8 * 6 * 32), {})
     # twice the data declared (2-byte counts under a header of 1-byte ones): a misread, not a map
     cases["rpl_raw_too_long"] = (rpl_pair(d, "long", raw_bytes=b"\1\0" * 8 * 6 * 32 * 2), {})
+    # a width of 10**8 over 100 bytes: RosettaSciIO's chunking of it ran for minutes before any size check
+    cases["rpl_width_beyond_raw"] = (rpl_pair(d, "wide", width=99999999, height=40, depth=2048,
+                                              raw_bytes=b"\1\0" * 50), {})
 
     np.save(d / "good.npy", np.asarray(rock_map.data))
     (d / "truncated.npy").write_bytes((d / "good.npy").read_bytes()[:5000])
@@ -183,7 +186,7 @@ CASE_NAMES = [f"bcf_{n}" for n in BCF_CASES] + [
       for s in ("", "_lazy")),
     "zspy_empty_folder", "zspy_text_file", "hspy_truncated", "hspy_truncated_lazy", "hspy_text",
     "rpl_text_file", "rpl_missing_raw", "rpl_raw_too_short", "rpl_absurd_size", "rpl_negative_size", "rpl_raw_fifo",
-    "rpl_zero_height", "rpl_raw_too_long",
+    "rpl_zero_height", "rpl_raw_too_long", "rpl_width_beyond_raw",
     "npy_truncated", "npy_absurd_shape", "npy_negative_shape", "npy_pickle", "npy_strings", "npy_four_d",
     "npy_zero_size", "npy_complex", "npy_text", "npy_header_fewer_rows", "npy_header_narrower_dtype",
     "npy_timedelta", "msa_text", "msa_absurd_npoints",

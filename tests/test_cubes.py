@@ -253,3 +253,10 @@ def test_the_page_reads_a_npy_of_neutron_counts_on_the_axis_the_student_chooses(
     assert a.session.image.is_eds
     with pytest.raises(ValueError, match="Choose the map's axis"):
         Session().load("tof_counts.npy", energy_offset=1.0, energy_scale=0.01, axis="/etc/passwd")
+
+
+def test_bragg_edges_of_an_absurd_range_are_refused_in_words():
+    """A ToF calibration of 1e-6 Angstrom per bin asked for every reflection down to 1e-6 Angstrom: NumPy's own
+    "array is too big" reached the page's lattice note."""
+    with pytest.raises(ValueError, match="too many to list"):
+        bragg_edges("bcc", 0.5, (1e-6, 1.0))

@@ -5,6 +5,7 @@ shared results of the bundled maps (phasedash.cache) and the server's settings (
 The culling of closed pages is tested in a real browser in test_browser.py.
 """
 
+import contextlib
 import html
 import json
 import os
@@ -184,6 +185,96 @@ def test_upload_sizes_are_checked_on_the_server(folders):
     acks = _start(up, ["../../evil.npy"], [1])  # a name, never a path
     assert acks[-1]["ok"] is True and up._paths[0].name == "evil.npy"
     assert up._paths[0].parent.parent == folders / "data" / "uploads"
+
+
+def test_an_upload_named_with_a_nul_byte_is_refused_and_the_next_one_works(folders):
+    """A name holding a NUL byte made open() and then the clean-up raise: the exception left the message handler,
+    the browser got no answer (its button stayed disabled) and every later upload of that kernel failed."""
+    a = App("sample:P45", background=False)
+    up = a.data.upload
+    acks = []
+    up.send = acks.append
+    up._safe_receive(None, {"kind": "start", "names": ["a\0b.npy"], "sizes": [3]}, [])
+    assert acks[-1] == {"kind": "ack", "ok": False} and "cannot be uploaded" in _message(a)
+    up._safe_receive(None, {"kind": "start", "names": ["good.npy"], "sizes": [3]}, [])
+    assert acks[-1] == {"kind": "ack", "ok": True}
+
+
+def test_a_damaged_export_target_leaves_nothing_half_written(folders):
+    """An export writes a temporary folder that becomes the target at the end. Before, a folder in the way of one
+    file (``phase_1.msa``) stopped the export after five files, which looked like a complete result."""
+    a = App("synthetic:60x80", background=False)
+    trap = folders / "exports" / "trap"
+    (trap / "phase_1.msa").mkdir(parents=True)
+    a.export("trap")
+    assert "holds other files" in _message(a)
+    assert [p.name for p in trap.iterdir()] == ["phase_1.msa"]
+    a.export("mine")  # an earlier export is replaced whole
+    first = sorted(p.name for p in (folders / "exports" / "mine").iterdir())
+    a.export("mine")
+    assert sorted(p.name for p in (folders / "exports" / "mine").iterdir()) == first and "phases.csv" in first
+    assert not [p for p in (folders / "exports").iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+@pytest.mark.parametrize("field, value", [
+    ("source", None), ("calibration", 5), ("calibration", [1]), ("calibration", {"a": 1}), ("n_clusters", 1e309),
+    ("overrides", [1, 2]), ("grain_options", {"evil": 1}), ("crop", [0, 10]), ("has_labels", "yes"),
+    ("paint", {"shape": [60, 80], "rows": [0, 99], "cols": [0, 1], "classes": [0, 1]}),
+    ("paint", {"shape": [60, 80], "rows": [0, 1], "cols": [0, 1], "classes": [0, 10**9]}),
+    ("paint", {"shape": [60, 80], "rows": [0.5, 1], "cols": [0, 1], "classes": [0, 1]}),
+    ("paint", {"shape": [60, 80], "rows": [0, 1], "cols": [0], "classes": [0, 1]}),
+    ("paint", {"shape": [60, 80], "rows": [-1, 1], "cols": [0, 1], "classes": [0, 1]}),
+])
+def test_a_damaged_session_file_is_one_message(folders, field, value):
+    """Each of these ended in a KeyError, TypeError, IndexError, OverflowError or AttributeError (the page's
+    generic "something went wrong"), or, for negative painted rows, was read silently (-1 is the last row)."""
+    state = dict(format="phasedash-session-1", source="synthetic:60x80", label_names=["a", "b"])
+    if value is None:
+        del state[field]
+    else:
+        state[field] = value
+    a = App("synthetic:60x80", background=False)
+    a.restore(json.dumps(state).encode())
+    assert "session file" in _message(a).lower() and "went wrong" not in _message(a).lower(), _message(a)
+    with pytest.raises(ValueError, match="session file"):
+        Session().restore(state)
+
+
+def test_a_deeply_nested_session_file_is_a_message():
+    a = App("synthetic:60x80", background=False)
+    a.restore(b"[" * 100000 + b"]" * 100000)  # a RecursionError left the widget's handler
+    assert "not a session file" in _message(a).lower()
+
+
+def test_absurd_numbers_given_to_a_session_are_messages(folders):
+    s = Session()
+    s.load("synthetic:60x80")
+    for call in (lambda: s.crop((np.inf, 10), (0, 10)), lambda: s.crop((0,), (0, 10)), lambda: s.crop(5, 5),
+                 lambda: s.decompose("PCA", np.inf)):
+        with contextlib.suppress(ValueError):  # a ValueError with words, or nothing wrong (a tiny scale: no lines)
+            call()
+    s.run_pca()
+    s.decompose("PCA", 3)
+    assert len(s.estimate_clusters(10**9).scores["silhouette"]) <= 19  # was 2 to 2399 clusters (minutes)
+    with pytest.raises(ValueError, match="whole number"):
+        s.run_clustering("kmeans", np.inf)
+    s.paint = np.zeros(s.image.shape[:2], np.int16) + (np.arange(80) % 5).astype(np.int16)
+    s.label_names = ["a", "b"]
+    from phasedash.training import train
+
+    with pytest.raises(ValueError, match="only 2 classes are named"):
+        train(s, "knn")  # an IndexError inside the training before
+    s.set_calibration(0.0, 1e-12)  # a 1.6 TiB MemoryError naming the lines (1e-9: minutes in a Gaussian filter)
+    assert s.total_lines == []
+
+
+def test_sums_of_64_bit_counts_that_would_wrap_are_refused():
+    from phasedash.sources import summed
+
+    data = np.zeros((4, 4, 20), np.uint64)
+    data[..., 5:10] = 2**62  # a pixel's sum passes int64's range: it wrapped, read as a map of nothing
+    with pytest.raises(ValueError, match="far too large"):
+        summed(data.reshape(-1, 20))
 
 
 _KERNEL = """

@@ -281,7 +281,7 @@ class App:
         if isinstance(state, (bytes, bytearray)):
             try:
                 state = json.loads(state.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 self.runner.error("This file is not a session file (not JSON).")
                 return None
         def compute():

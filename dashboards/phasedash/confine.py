@@ -57,7 +57,7 @@ def _inside(name, root, what) -> Path:
         raise PageError(f"'..' is not allowed: give a name inside the {what} folder.")
     real = (path if path.is_absolute() else root / path).resolve()
     if real != root and root not in real.parents:
-        raise PageError(f"{path.name}: only the {what} folder can be used from this page.")
+        raise PageError(f"{path.name or 'That path'}: only the {what} folder can be used from this page.")
     return real
 
 

@@ -7,9 +7,96 @@ loads the map again and redoes each step, so the same phaselib calls give the sa
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 SESSION_FORMAT = "phasedash-session-1"
+#: what a session file may hold: field -> the JSON types it may take (None: null)
+_FIELDS = dict(format=(str,), source=(str,), crop=(list, None), calibration=(list, None), axis=(str, None),
+               algorithm=(str, None), n_components=(int, None), cluster_method=(str, None), n_clusters=(int, None),
+               membership_threshold=(int, float, None), phase_source=(str, None), beta=(int, float, None),
+               overrides=(dict, None), min_size=(int, None), has_decomposition=(bool,), has_clustering=(bool,),
+               has_labels=(bool,), grain_options=(dict, None), has_grains=(bool,), paint=(dict, None),
+               label_names=(list, None), classifier=(str, None))
+_GRAIN_OPTIONS = ("min_distance", "h", "smoothing", "compactness", "split_concave", "merge_convex", "inclusions",
+                  "fill_holes", "min_area", "exclude_border", "outline_tol")
+_NEEDS = dict(has_decomposition=("algorithm", "n_components"),
+              has_clustering=("cluster_method", "n_clusters", "membership_threshold"),
+              has_labels=("phase_source", "min_size"))
+
+
+def whole(value, name):
+    """``value`` as an int, or a ValueError naming ``name`` (NaN, infinite, not a number, beyond 10**9)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number, got {type(value).__name__}.") from None
+    if not math.isfinite(f) or abs(f) > 1e9:
+        raise ValueError(f"{name} must be a whole number up to 10**9, got {value!r}.")
+    return int(f)
+
+
+def pair(value, name):
+    """``(a, b)`` of whole numbers, or a ValueError."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of whole numbers (start, stop).")
+    return whole(value[0], name), whole(value[1], name)
+
+
+def _kind_ok(value, kinds):
+    if value is None or isinstance(value, bool):
+        return (None if value is None else bool) in kinds
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return isinstance(value, tuple(k for k in kinds if k not in (None, bool)))
+
+
+def check_state(state):
+    """A session dict whose fields have the types and sizes a session file holds, else ValueError (one
+    message: the file is damaged, and which field)."""
+    def bad(field, why="has the wrong type"):
+        return ValueError(f"Damaged session file: its '{field}' {why}.")
+
+    if not isinstance(state, dict) or state.get("format") != SESSION_FORMAT:
+        raise ValueError(f"Not a session file (expected format {SESSION_FORMAT!r}).")
+    if "source" not in state:
+        raise bad("source", "is missing")
+    for field, value in state.items():
+        if field in _FIELDS and not _kind_ok(value, _FIELDS[field]):
+            raise bad(field)
+    for flag, fields in _NEEDS.items():
+        for field in fields if state.get(flag) else ():
+            if state.get(field) is None:
+                raise bad(field, f"is missing (it has {flag})")
+    for field, n in (("crop", 4), ("calibration", 2)):
+        v = state.get(field)
+        if v is not None and (len(v) != n or not all(_kind_ok(x, (int, float)) for x in v)):
+            raise bad(field, f"is not {n} numbers")
+    for k, v in (state.get("overrides") or {}).items():
+        if not (str(k).lstrip("-").isdigit() and _kind_ok(v, (int, float))):
+            raise bad("overrides")
+    for k, v in (state.get("grain_options") or {}).items():
+        if k not in _GRAIN_OPTIONS or not _kind_ok(v, (bool, int, float, None)):
+            raise bad("grain_options", f"holds an unknown or damaged option {str(k)[:40]!r}")
+    _check_paint(state, bad)
+    return state
+
+
+def _check_paint(state, bad):
+    painted = state.get("paint")
+    if painted is None:
+        return
+    names = state.get("label_names") or []
+    if not all(isinstance(n, str) for n in names):
+        raise bad("label_names")
+    shape, lists = painted.get("shape"), [painted.get(k) for k in ("rows", "cols", "classes")]
+    if (not isinstance(shape, list) or len(shape) != 2 or not all(_kind_ok(x, (int,)) and 0 < x <= 10**5 for x in shape)
+            or not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1):
+        raise bad("paint", "is not a shape and three lists of one length")
+    top = len(names) if names else 1000  # phaselib's MAX_CLASSES
+    for v, hi in zip(lists, (*shape, top)):
+        if not all(_kind_ok(x, (int,)) and 0 <= x < hi for x in v):
+            raise bad("paint", "holds pixels or classes out of range")
 
 
 class SessionFile:
@@ -38,10 +125,9 @@ class SessionFile:
         if isinstance(state, (str, Path)):
             try:
                 state = json.loads(Path(state).read_text())
-            except (OSError, ValueError) as err:
-                raise ValueError(f"Not a session file: {err}") from None
-        if not isinstance(state, dict) or state.get("format") != SESSION_FORMAT:
-            raise ValueError(f"Not a session file (expected format {SESSION_FORMAT!r}).")
+            except (OSError, ValueError, RecursionError) as err:
+                raise ValueError(f"Not a session file ({type(err).__name__}).") from None
+        state = check_state(state)
         cal = state.get("calibration") or (None, None)
         self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1], axis=state.get("axis"))
         if state.get("crop"):

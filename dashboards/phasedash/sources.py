@@ -94,6 +94,10 @@ def summed(data, axis=0):
     """Sum over ``axis``: exact integers for counts, float64 for intensities (never truncated; values that are
     not finite, the dead channels of a cube, left out)."""
     if data.dtype.kind != "f":
+        if data.dtype.itemsize >= 8 and data.size and data.sum(axis, dtype=np.float64).max() >= 2.0**62:
+            # 64-bit integers whose sums pass int64's range: wrapped sums, read as a map of nothing
+            raise ValueError("The map's counts are far too large to be counts (sums over 2**62): damaged, or not "
+                             "a map of counts.")
         return data.sum(axis, dtype=np.int64)
     finite = np.isfinite(data)
     return data.sum(axis, dtype=np.float64) if finite.all() else np.where(finite, data, 0).sum(axis, dtype=np.float64)

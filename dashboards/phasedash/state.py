@@ -15,7 +15,7 @@ from phaselib import cluster as _cluster
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
-from .session_file import SessionFile
+from .session_file import SessionFile, pair, whole
 from .sources import grain_score, named_lines, open_source, summed
 
 SAMPLES = {
@@ -121,8 +121,8 @@ class Session(SessionFile, T.HasTraits):
             image, box, truth = self.full_image, None, self._truth_full
         else:
             h, w = self.full_image.shape[:2]
-            r0, r1 = (0, h) if rows is None else (int(rows[0]), int(rows[1]))
-            c0, c1 = (0, w) if cols is None else (int(cols[0]), int(cols[1]))
+            r0, r1 = (0, h) if rows is None else pair(rows, "The crop's rows")
+            c0, c1 = (0, w) if cols is None else pair(cols, "The crop's columns")
             if r1 - r0 < 4 or c1 - c0 < 4:
                 raise ValueError(f"The crop must be at least 4 x 4 pixels, got {r1 - r0} x {c1 - c0}.")
             image = preprocess.crop(self.full_image, rows=(r0, r1), cols=(c0, c1))
@@ -177,7 +177,7 @@ class Session(SessionFile, T.HasTraits):
             raise ValueError(f"Unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
         if self.pca is None:
             self.run_pca(progress)
-        n = int(self.n_components if n_components is None else n_components)
+        n = whole(self.n_components if n_components is None else n_components, "The number of components")
         if not 1 <= n <= self.pca.n_components:
             raise ValueError(f"The number of components must be between 1 and {self.pca.n_components}, got {n}.")
         if algorithm == "PCA":
@@ -201,7 +201,7 @@ class Session(SessionFile, T.HasTraits):
 
     def estimate_clusters(self, k_max=8):
         x = self.features()
-        k_max = int(min(k_max, x.shape[0] - 1))
+        k_max = min(whole(k_max, "k_max"), 20, x.shape[0] - 1)  # as many as run_clustering takes
         est = _cluster.estimate_n_clusters(x, range(2, k_max + 1), criteria=("silhouette", "elbow"),
                                            sample_size=3000)
         self.estimate = est
@@ -211,7 +211,7 @@ class Session(SessionFile, T.HasTraits):
         method = method or self.cluster_method
         if method not in _cluster.METHODS:
             raise ValueError(f"Unknown clustering {method!r}; choose one of {', '.join(_cluster.METHODS)}.")
-        k = int(self.n_clusters if n_clusters is None else n_clusters)
+        k = whole(self.n_clusters if n_clusters is None else n_clusters, "The number of clusters")
         thr = float(self.membership_threshold if membership_threshold is None else membership_threshold)
         if not 0 < thr <= 1:
             raise ValueError(f"The membership threshold must be in (0, 1], got {thr}.")
@@ -286,7 +286,7 @@ class Session(SessionFile, T.HasTraits):
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
         source = source or self.phase_source
-        min_size = int(self.min_size if min_size is None else min_size)
+        min_size = whole(self.min_size if min_size is None else min_size, "The minimum size")
         if min_size < 0 or min_size > 10_000:
             raise ValueError(f"The minimum size must be between 0 and 10000 pixels, got {min_size}.")
         h, w = self.image.shape[:2] if self.image is not None else (0, 0)

@@ -11,9 +11,12 @@ def train(session, classifier=None):
     from phaselib.classify import classify
 
     paint = session.paint
-    if paint is None or session.image is None or paint.shape != session.image.shape[:2]:
+    if (not isinstance(paint, np.ndarray) or session.image is None or paint.shape != session.image.shape[:2]
+            or paint.dtype.kind not in "iu"):
         raise ValueError("Paint a few pixels of each phase first.")
     names = list(session.label_names)
+    if paint.max() >= len(names):
+        raise ValueError(f"Painted classes go up to {int(paint.max())}, but only {len(names)} classes are named.")
     used = [c for c in range(len(names)) if (paint == c).any()]
     if len(used) < 2:
         raise ValueError("Paint pixels of at least two classes, then train.")

@@ -16,6 +16,7 @@ server), unless a saved session points at them (:func:`keep`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
 import shutil
@@ -172,8 +173,9 @@ class ChunkedUpload(anywidget.AnyWidget):
         sizes = [_int(n) for n in sizes]
         if not names or len(names) != len(sizes) or len(names) > MAX_FILES:
             return f"Upload 1 to {MAX_FILES} files at once."
-        if any(not n or n.startswith(".") or len(n) > 200 for n in names) or len(set(names)) != len(names):
-            return "These file names cannot be uploaded (hidden, too long or repeated names)."
+        if (any(not n or n.startswith(".") or len(n) > 200 or any(ord(c) < 32 or c == "\x7f" for c in n)
+                for n in names) or len(set(names)) != len(names)):
+            return "These file names cannot be uploaded (hidden, too long, repeated or with control characters)."
         if min(sizes) < 0 or sum(sizes) > self.max_bytes:
             return (f"{', '.join(names)}: {_size(max(sum(sizes), 0))} is more than this dashboard takes "
                     f"({_size(self.max_bytes)}).")
@@ -198,10 +200,13 @@ class ChunkedUpload(anywidget.AnyWidget):
     def _drop(self, paths=None):
         """Close the upload under way and remove its files (a refused or broken upload)."""
         paths = self._paths if paths is None else paths
-        self._close()
-        for p in paths:
-            Path(p).unlink(missing_ok=True)
-        self._paths, self._sizes = [], []
+        self._paths, self._sizes = [], []  # forgotten first: a path that cannot be removed stays no longer
+        try:
+            self._close()
+        finally:
+            for p in paths:
+                with contextlib.suppress(OSError, ValueError):
+                    Path(p).unlink(missing_ok=True)
 
 
 def _int(v):
@@ -253,4 +258,5 @@ atexit.register(remove_mine)
 
 
 def _size(n):
+    n = max(n, 0)  # a junk size from the browser is -1
     return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"

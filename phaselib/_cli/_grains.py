@@ -26,6 +26,9 @@ FIGURE = "size_distribution.png"
 GRAIN_FILES = ("grains.csv", "grain_labels.npy", "size_stats.json", "csd.csv", FIGURE)
 
 
+_NUMPY_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
+
+
 def _bins(text):
     """A numpy bin rule, or a positive number (a width for the histogram, a count for the CSD)."""
     try:
@@ -218,10 +221,13 @@ def _check_options(args):
         raise ValueError(f"--outline-tol must be a number of pixels from 0.5 to 5, got {args.outline_tol}.")
     if args.phase is not None and args.phase < 0:
         raise ValueError(f"--phase must be a phase index >= 0, got {args.phase}.")
-    for name in ("bin_size", "bandwidth", "csd_bins"):
+    for name, rules in (("bin_size", _NUMPY_RULES), ("bandwidth", ("silverman", "scott")), ("csd_bins", _NUMPY_RULES)):
         value = getattr(args, name)
         if isinstance(value, float) and not (np.isfinite(value) and value > 0):
             raise ValueError(f"--{name.replace('_', '-')} must be a positive number or a rule name, got {value}.")
+        if isinstance(value, str) and value not in rules:  # else the run ends without its statistics
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number or one of {', '.join(rules)}, "
+                             f"got {value[:40]!r}.")
 
 
 def _write(args, grains, labels, px, px_source, out):

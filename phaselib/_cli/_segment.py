@@ -56,6 +56,7 @@ def _train_parser():
                    help="register each label map to its images by up to PX pixels (default 5; 0: as given)")
     p.add_argument("--no-refine", action="store_true",
                    help="keep the labels of boundary pixels as given (default: moved to the phase they look like)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model file (and its .onnx twin)")
     return p
 
 
@@ -130,6 +131,11 @@ def _train(args):
     given = [v for v in patterns.values() if v]
     if len(set(given)) < len(given):
         raise ValueError(f"the patterns must differ from each other, got {', '.join(given)}.")
+    for target in (Path(args.out), onnx_twin(args.out)):  # checked before minutes of training
+        if (target.exists() or target.is_symlink()) and not args.overwrite:
+            raise FileExistsError(f"'{target.name}' exists; pass --overwrite to replace it.")
+        if target.is_dir():
+            raise ValueError(f"'{target.name}' is a folder; give a model file name.")
     folder = Path(args.images)
     if folder.is_dir():  # the model and its ONNX twin are never written over an image, a label map, classes.csv
         inputs = [f for f in folder.iterdir() if f.suffix.lower() in INPUT_SUFFIXES]

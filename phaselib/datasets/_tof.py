@@ -49,6 +49,9 @@ DEFAULT_TOF_MATERIALS = ("Fe-bcc", "Ni", "Al", "Cu")
 _ATOMS_PER_CELL = {"bcc": 2, "fcc": 4, "sc": 1, "amorphous": 1}
 
 
+MAX_ORDER = 60  # bragg_edges lists reflections up to this index (2 a / lambda_min)
+
+
 def _reflections(lattice, a, lambda_min):
     """d spacing of every allowed reflection vector (hkl and its signed permutations) with 2d >= lambda_min."""
     n = int(np.ceil(2 * a / lambda_min)) + 1
@@ -89,6 +92,9 @@ def bragg_edges(lattice, a, wavelength_range=(1.0, 5.0)):
         raise ValueError(f"`lattice` must be one of bcc, fcc, sc, amorphous, got {lattice!r}.")
     a = check_positive(a, "a")
     lo, hi = (check_positive(v, "wavelength_range") for v in wavelength_range)
+    if 2 * a / lo > MAX_ORDER:  # (2 n + 1)**3 reflections to list: 1e-6 Angstrom asked for terabytes
+        raise ValueError(f"The wavelength range starts at {lo:g} Angstrom: edges below a / {MAX_ORDER // 2} "
+                         f"({2 * a / MAX_ORDER:.3g} Angstrom for a = {a:g}) are too many to list; start it higher.")
     d, hkl = _reflections(lattice, a, lo)
     out = {}
     for di, v in zip(d, hkl):

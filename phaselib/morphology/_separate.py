@@ -308,7 +308,8 @@ def _main_piece(labels, pieces):
 
 def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
               split_concave, merge_convex, inclusions, exclude_border, outline_tol=1.0):
-    opts = dict(min_distance=min_distance, footprint=footprint, h=h, smoothing=smoothing,
+    # a distance beyond the map's size is the map's size (peak_local_max's window of 2 * 10**9 + 1 px is not)
+    opts = dict(min_distance=min(min_distance, max(m.shape)), footprint=footprint, h=h, smoothing=smoothing,
                 compactness=compactness, split_concave=split_concave, merge_convex=merge_convex,
                 outline_tol=outline_tol)
     filled = remove_small_holes(m, max_size=fill_holes) if fill_holes else m

@@ -50,7 +50,9 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     e = np.asarray(energy_keV, np.float64)
     if s.shape != e.shape or s.ndim != 1:
         raise ValueError(f"spectrum {s.shape} and energy_keV {e.shape} must be 1-D and alike.")
-    scale = abs(e[1] - e[0])
+    scale = abs(e[1] - e[0]) if e.size > 1 else 0.0
+    if not scale > 0 or abs(e[-1] - e[0]) < 2 * fwhm_keV:  # narrower than two line widths: no line to tell
+        return []
     sigma = fwhm_keV / 2.355 / scale
     smooth = gaussian_filter1d(s, sigma / 2)
     bg = _background(smooth, max(3, int(round(3 * fwhm_keV / scale))))

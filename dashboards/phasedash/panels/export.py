@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import secrets
 from pathlib import Path
 
 import ipywidgets as W
 
 from phaselib import quantify
+from phaselib._atomic import atomic_folder
 from phaselib.render import save_phase_map_png
 
 from ..confine import output_folder
@@ -54,21 +56,37 @@ class ExportPanel(Panel):
         self.links.value = "Written: " + " &middot; ".join(links)
 
 
+_EXPORTED = {"phase_map.png", "phase_map.tif", "phases.csv", "session.json", "grains.csv"}
+
+
 def export(session, folder, colours=None):
     """Write the session's results to ``folder``; returns the paths written.
 
     ``phases.csv`` is phaselib's modal table (:func:`phaselib.quantify.phase_table` and
     :func:`~phaselib.quantify.write_phase_table`), the file ``phaselib map`` writes.
     """
-    from PIL import Image
-
     s = session
     s._need(s.labels, "Make a phase map before exporting.")
-    folder = output_folder(folder)  # inside the export folder, or a message
-    folder.mkdir(parents=True, exist_ok=True)
+    target = output_folder(folder)  # inside the export folder, or a message
     if s.spectra is None or s.spectra.sums.shape[0] != int(s.labels.max()) + 1:
         s.measure()
     k = s.spectra.sums.shape[0]
+    # written in a temporary folder that becomes the target at the end: a failed export leaves nothing that
+    # looks complete; an earlier export there is replaced whole, a folder holding anything else refused
+    with atomic_folder(target, replace=_an_export) as folder:
+        names = _write(s, folder, k, colours)
+    return [target / n for n in names]
+
+
+def _an_export(folder):
+    """An earlier export: only the files :func:`export` writes."""
+    return all(p.is_file() and not p.is_symlink() and (p.name in _EXPORTED or re.fullmatch(r"phase_\d+\.msa", p.name))
+               for p in folder.iterdir())
+
+
+def _write(s, folder, k, colours):
+    from PIL import Image
+
     out = [folder / "phase_map.png", folder / "phase_map.tif", folder / "phases.csv", folder / "session.json"]
     save_phase_map_png(s.labels, out[0], n_phases=k)
     Image.fromarray(labels_rgb(s.labels, k, colours)).save(out[1])
@@ -85,4 +103,4 @@ def export(session, folder, colours=None):
     if s.grains is not None:
         s.grains.table().to_csv(folder / "grains.csv")
         out.append(folder / "grains.csv")
-    return [Path(p) for p in out]
+    return [Path(p).name for p in out]
