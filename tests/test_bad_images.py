@@ -412,3 +412,9 @@ def test_grains_refuses_an_unknown_bin_rule(tmp_path, option):
     np.save(tmp_path / "phase.npy", make_rock((40, 60), counts_per_pixel=20, seed=1).labels)
     _refused(["grains", str(tmp_path / "phase.npy"), "--out", str(tmp_path / "g"), *option], option[0], tmp_path)
     assert not (tmp_path / "g").exists()
+
+
+def test_evaluate_refuses_to_merge_classes_the_model_does_not_have(segment_inputs, tmp_path):
+    """--merge with a misspelt class ran with exit 0: the "merged" table was the plain one."""
+    _refused(["segment", "evaluate", "--input_model", str(MODEL), "--input_path", str(segment_inputs), "--no_baseline",
+              "--output_path", str(tmp_path / "e"), "--merge", "felsic=quartz,nosuchclass"], "nosuchclass", tmp_path)

@@ -267,6 +267,11 @@ def _evaluate(args):
         if not name or not members:
             raise ValueError(f"--merge must be NAME=A,B, got {text!r}.")
         groups[name.strip()] = [m.strip() for m in members.split(",")]
+    known = {c for m in models.values() for c in m.meta["classes"]}
+    unknown = sorted({m for members in groups.values() for m in members} - known)
+    if unknown:  # else the merged table silently equals the plain one
+        raise ValueError(f"--merge names classes the models do not have: {', '.join(unknown)[:200]} (they have "
+                         f"{', '.join(sorted(known))[:200]}).")
     base = None
     if not args.no_baseline:
         base = args.baseline_images

@@ -172,7 +172,8 @@ def predict(model, image, *, tile=512, margin=MARGIN, batch=4, probabilities=Fal
     m = 2 ** int(model.meta["depth"])
     tile, margin = int(tile), int(margin)
     if tile % m or margin % m or tile < 2 * margin + m:
-        raise ValueError(f"tile must be a multiple of {m} and at least 2 * margin + {m}, got {tile}, {margin}.")
+        raise ValueError(f"the tile ({tile} px) and its overlap margin ({margin} px) must be multiples of {m}, the "
+                         f"tile at least twice the margin plus {m} ({2 * margin + m} px here).")
     hp, wp = -(-h // m) * m, -(-w // m) * m
     if (hp, wp) != (h, w):
         x = np.pad(x, ((0, hp - h), (0, wp - w), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
