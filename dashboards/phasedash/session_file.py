@@ -18,8 +18,6 @@ _FIELDS = dict(format=(str,), source=(str,), crop=(list, None), calibration=(lis
                overrides=(dict, None), min_size=(int, None), has_decomposition=(bool,), has_clustering=(bool,),
                has_labels=(bool,), grain_options=(dict, None), has_grains=(bool,), paint=(dict, None),
                label_names=(list, None), classifier=(str, None))
-_GRAIN_OPTIONS = ("min_distance", "h", "smoothing", "compactness", "split_concave", "merge_convex", "inclusions",
-                  "fill_holes", "min_area", "exclude_border", "outline_tol")
 _NEEDS = dict(has_decomposition=("algorithm", "n_components"),
               has_clustering=("cluster_method", "n_clusters", "membership_threshold"),
               has_labels=("phase_source", "min_size"))
@@ -76,10 +74,21 @@ def check_state(state):
         if not (str(k).lstrip("-").isdigit() and _kind_ok(v, (int, float))):
             raise bad("overrides")
     for k, v in (state.get("grain_options") or {}).items():
-        if k not in _GRAIN_OPTIONS or not _kind_ok(v, (bool, int, float, None)):
+        if k not in _grain_options() or not _kind_ok(v, (bool, int, float, None)):
             raise bad("grain_options", f"holds an unknown or damaged option {str(k)[:40]!r}")
     _check_paint(state, bad)
     return state
+
+
+def _grain_options():
+    """The options of ``grain_map`` a session file may hold: its numbers and switches (not the map, its pixel size,
+    arrays, the phases)."""
+    import inspect
+
+    from phaselib.morphology import grain_map
+
+    return set(inspect.signature(grain_map).parameters) - {"labels", "phases", "pixel_size", "footprint",
+                                                           "boundary_image"}
 
 
 def _check_paint(state, bad):
