@@ -258,6 +258,8 @@ def test_absurd_numbers_given_to_a_session_are_messages(folders):
     assert len(s.estimate_clusters(10**9).scores["silhouette"]) <= 19  # was 2 to 2399 clusters (minutes)
     with pytest.raises(ValueError, match="whole number"):
         s.run_clustering("kmeans", np.inf)
+    with pytest.raises(ValueError, match="must map component numbers"):
+        s.phase_map("loadings", overrides=[1, 2])  # an AttributeError before
     s.paint = np.zeros(s.image.shape[:2], np.int16) + (np.arange(80) % 5).astype(np.int16)
     s.label_names = ["a", "b"]
     from phasedash.training import train

@@ -41,6 +41,13 @@ def pair(value, name):
     return whole(value[0], name), whole(value[1], name)
 
 
+def mapping(value, name):
+    """``value`` if it is a dict, or a ValueError."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must map component numbers to thresholds, got {type(value).__name__}.")
+    return value
+
+
 def _kind_ok(value, kinds):
     if value is None or isinstance(value, bool):
         return (None if value is None else bool) in kinds

@@ -15,7 +15,7 @@ from phaselib import cluster as _cluster
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
-from .session_file import SessionFile, pair, whole
+from .session_file import SessionFile, mapping, pair, whole
 from .sources import grain_score, named_lines, open_source, summed
 
 SAMPLES = {
@@ -297,7 +297,8 @@ class Session(SessionFile, T.HasTraits):
             otsu, overrides = self.otsu, self.overrides
         elif source == "loadings":
             maps = self.abundances()
-            overrides = {int(k): float(v) for k, v in (self.overrides if overrides is None else overrides).items()}
+            overrides = {whole(k, "A threshold's component"): float(v)
+                         for k, v in mapping(self.overrides if overrides is None else overrides, "overrides").items()}
             if self.otsu is None or len(self.otsu) != maps.shape[-1]:
                 self.otsu = segment.otsu_thresholds(maps)  # once per decomposition (reset by decompose)
             otsu, used = self.otsu, self.otsu.copy()
