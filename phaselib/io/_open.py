@@ -111,13 +111,8 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
     image = _formats.load(path, lazy=True, signal_index=signal_index, **overrides, **reader_kwargs)
     data = image.data
     nbytes = int(np.prod(image.shape)) * data.dtype.itemsize
-    if ext == ".rpl":
-        raw = path.with_suffix(".raw").stat().st_size
-        offset = rpl.get("offset", 0)
-        if raw != offset + nbytes:  # shorter: truncated; longer: another data type or size than declared
-            why = "truncated or damaged" if raw < offset + nbytes else "not the data type or size declared"
-            raise DamagedFileError(f"'{path.name}' declares {offset + nbytes} bytes of data; its .raw holds {raw} "
-                                   f"({why}).")
+    if ext == ".rpl":  # the sizes the reader made of a header lacking some of them
+        _check_raw_size(path, rpl.get("offset", 0) + nbytes)
     data = _guarded(path, data) if ext in _CHUNKED else _guarded_dask(path, data)
     if lazy is False or (lazy is None and not should_be_lazy(nbytes)):
         data = np.asarray(data)
@@ -154,7 +149,12 @@ def _check_rpl_size(path, sizes):
     over a 100-byte file kept RosettaSciIO's chunking busy for minutes)."""
     if not all(k in sizes for k in ("width", "height", "depth", "data-length")):
         return  # checked after reading, from the shape the reader made of it
-    declared = sizes.get("offset", 0) + sizes["width"] * sizes["height"] * sizes["depth"] * sizes["data-length"]
+    _check_raw_size(path, sizes.get("offset", 0) + sizes["width"] * sizes["height"] * sizes["depth"]
+                    * sizes["data-length"])
+
+
+def _check_raw_size(path, declared):
+    """The ``.raw`` of a ``.rpl`` holds ``declared`` bytes: shorter, truncated; longer, another data type or size."""
     raw = path.with_suffix(".raw").stat().st_size
     if raw != declared:
         why = "truncated or damaged" if raw < declared else "not the data type or size declared"

@@ -131,17 +131,13 @@ def bays(filled):
         if not LOOSE * _split._defect(vertices, 0) <= size[i] < _split._defect(vertices, 0):
             continue  # convex, or a network of grains
         hull = _split.hull_mask(vertices, c.shape)
-        lab, k = ndi.label(hull & ~filled[box])
+        lab, deep = _concavities(hull, ~filled[box])
         sides = [(box[0].start == 0, lab[0]), (box[0].stop == filled.shape[0], lab[-1]),
                  (box[1].start == 0, lab[:, 0]), (box[1].stop == filled.shape[1], lab[:, -1])]
         edge = set(np.concatenate([v for on, v in sides if on] + [[]]).astype(int).tolist())
-        depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
         shapes, notched = [], False
-        for j, sl in enumerate(ndi.find_objects(lab), 1):
-            r = lab[sl] == j
-            if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
-                continue
-            ratio = None if j in edge else concavity(r, depth[sl])
+        for j, sl, r, depth in deep:
+            ratio = None if j in edge else concavity(r, depth)
             if ratio is None:  # on the map border, or a small sliver: a notch as likely as a bay
                 notched = True
             else:
@@ -220,17 +216,25 @@ def _has_notch(grain):
     """Whether a grain's hull holds a notch: a concavity at least ``BAY_DEPTH`` deep holding less than
     ``BAY_TRIANGLE`` times its triangle (where two convex crystals meet); bays and small slivers are not."""
     vertices = _split._hull(np.argwhere(grain & ~ndi.binary_erosion(grain, CROSS, border_value=0)))
-    hull = _split.hull_mask(vertices, grain.shape)
-    lab, _ = ndi.label(hull & ~grain)
-    depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
-    for j, sl in enumerate(ndi.find_objects(lab), 1):
-        r = lab[sl] == j
-        if depth[sl][r].max() < BAY_DEPTH or r.sum() < 8:
-            continue
-        ratio = concavity(r, depth[sl])
+    _, deep = _concavities(_split.hull_mask(vertices, grain.shape), ~grain)
+    for _, _, r, depth in deep:
+        ratio = concavity(r, depth)
         if ratio is not None and ratio < BAY_TRIANGLE:
             return True
     return False
+
+
+def _concavities(hull, outside):
+    """The concavities of a convex hull (regions of ``hull & outside``) at least ``BAY_DEPTH`` deep and 8 px:
+    their label map, and ``(label, slice, region, depth to the hull's outside)`` of each."""
+    lab, _ = ndi.label(hull & outside)
+    depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
+    deep = []
+    for j, sl in enumerate(ndi.find_objects(lab), 1):
+        r = lab[sl] == j
+        if depth[sl][r].max() >= BAY_DEPTH and r.sum() >= 8:
+            deep.append((j, sl, r, depth[sl]))
+    return lab, deep
 
 
 def merge_around(labels, regions):
