@@ -23,8 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_file", "atomic_folder", "check_folder_target", "is_result_folder", "memmap_source",
-           "refuse_inputs", "same_file"]
+__all__ = ["atomic_file", "atomic_folder", "check_folder_target", "cannot_write", "check_writable", "is_result_folder",
+           "memmap_source", "refuse_inputs", "same_file"]
 
 
 def same_file(a, b) -> bool:
@@ -84,6 +84,25 @@ def _check_parent(target: Path):
             parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             raise FileNotFoundError(f"Cannot create the folder '{parent.name}' for '{target.name}'.") from None
+    check_writable(target)
+
+
+def check_writable(target):
+    """A PermissionError naming ``target`` (never its folder, never a temporary name) unless its folder,
+    or the nearest one that exists, can be written to; a call before a long computation saves it."""
+    target = Path(target)
+    parent = target.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"Cannot write '{target.name}': its folder is not writable (permission denied).")
+
+
+def cannot_write(target, err):
+    """An OSError from a writer as one line naming ``target`` (a library's text may hold the whole path)."""
+    why = os.strerror(err.errno) if getattr(err, "errno", None) else type(err).__name__
+    return type(err)(f"Cannot write '{Path(target).name}' ({why}).") if isinstance(err, PermissionError) \
+        else OSError(f"Cannot write '{Path(target).name}' ({why}).")
 
 
 @contextlib.contextmanager
@@ -100,7 +119,10 @@ def atomic_file(target, *, overwrite=False):
         raise ValueError(f"'{target.name}' is a folder; give a file name.")
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise FileExistsError(f"'{target.name}' exists; pass overwrite=True (--overwrite) to replace it.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+    except OSError as err:
+        raise cannot_write(target, err) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -126,7 +148,10 @@ def atomic_folder(target, *, replace=None):
     target = Path(target)
     check_folder_target(target, replace)
     _check_parent(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as err:
+        raise cannot_write(target, err) from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())

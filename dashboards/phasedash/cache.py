@@ -132,8 +132,10 @@ def _shared(session, entry, compute, fresh=False):
     """``fresh``: a new map (what the student computed on the old one goes)."""
     if _read(session, entry, fresh):
         return True
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(entry.with_name(f"{entry.name}.lock")):
+    with _lock(entry.with_name(f"{entry.name}.lock")) as writable:
+        if not writable:  # a cache this kernel may read but not write (another user's, a read-only disk)
+            compute()
+            return False
         if _read(session, entry, fresh):  # another kernel computed it while this one waited
             return True
         compute()
@@ -197,8 +199,8 @@ def _read(session, entry, fresh=False) -> bool:
 def _write(session, entry) -> bool:
     tmp = entry.with_name(f".{entry.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         with open(tmp / "state.pickle", "wb") as f:
             _Pickler(f, tmp).dump(snapshot(session))
         (tmp / "version").write_text(code_version())
@@ -211,7 +213,14 @@ def _write(session, entry) -> bool:
 
 @contextlib.contextmanager
 def _lock(path):
-    with open(path, "a+") as f:
+    """Hold ``path``'s lock; yields whether the cache folder can be written (False: compute without sharing)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a+")
+    except OSError:
+        yield False
+        return
+    with f:
         t0 = time.monotonic()
         while True:
             try:
@@ -219,11 +228,11 @@ def _lock(path):
                 break
             except BlockingIOError:
                 if time.monotonic() - t0 > LOCK_WAIT:  # the other kernel is stuck: compute here
-                    yield
+                    yield True
                     return
                 time.sleep(0.2)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
 

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 SESSION_FORMAT = "phasedash-session-1"
+MAX_SESSION_BYTES = 16 * 2**20  # a session file is a few kB (painted pixels included); a bigger one is not one
 #: what a session file may hold: field -> the JSON types it may take (None: null)
 _FIELDS = dict(format=(str,), source=(str,), crop=(list, None), calibration=(list, None), axis=(str, None),
                algorithm=(str, None), n_components=(int, None), cluster_method=(str, None), n_clusters=(int, None),
@@ -139,10 +140,17 @@ class SessionFile:
     def restore(self, state, progress=None):
         """Replay a session dict (or a path to a session file) on this session."""
         if isinstance(state, (str, Path)):
+            from phaselib.io._checks import check_input_path, unreadable
+
+            path = check_input_path(state, what="a session file")  # a FIFO would hang, a device never end
+            if path.stat().st_size > MAX_SESSION_BYTES:
+                raise ValueError(f"'{path.name}' is too big for a session file (a few kB).")
             try:
-                state = json.loads(Path(state).read_text())
+                state = json.loads(path.read_text())
+            except PermissionError:
+                raise unreadable(path) from None
             except (OSError, ValueError, RecursionError) as err:
-                raise ValueError(f"Not a session file ({type(err).__name__}).") from None
+                raise ValueError(f"'{path.name}' is not a session file ({type(err).__name__}).") from None
         state = check_state(state)
         cal = state.get("calibration") or (None, None)
         self.load(state["source"], energy_offset=cal[0], energy_scale=cal[1], axis=state.get("axis"))

@@ -180,7 +180,10 @@ class ChunkedUpload(anywidget.AnyWidget):
             return (f"{', '.join(names)}: {_size(max(sum(sizes), 0))} is more than this dashboard takes "
                     f"({_size(self.max_bytes)}).")
         root = data_root() / "uploads"
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            return "Uploads are off on this server: its data folder cannot be written (open a file already there)."
         sweep(root)
         need, free = sum(sizes), shutil.disk_usage(root).free
         if need > free:

@@ -130,6 +130,8 @@ def read_labels(path, pixel_size=None):
                 px = None
                 if summary.stat().st_size <= _SUMMARY_MAX:
                     px = json.loads(summary.read_text()).get("image", {}).get("pixel_size")
+            except PermissionError:  # said, not passed over: the sizes would silently be in pixels
+                px, source = None, "default (summary.json is not readable: permission denied)"
             except (ValueError, AttributeError, OSError):
                 px = None
             if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
@@ -181,7 +183,8 @@ def run(args):
     source = Path(args.input) / "labels.npy" if Path(args.input).is_dir() else Path(args.input)
     refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
-        print("phaselib: note: pixel size unknown; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
+        why = px_source[len("default ("):-1] if "summary.json" in px_source else "unknown"
+        print(f"phaselib: note: pixel size {why}; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
     xp = _xp_image(args.xp)
     if xp is not None:
         labels, px = to_image_grid(labels, px, xp.shape[:2])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import refuse_inputs
+from .._atomic import atomic_file, check_writable, refuse_inputs
 from .._serialize import dumps
 from ._common import Parser, _int_at_least, _number, error_message, unexpected_message
 
@@ -141,6 +141,7 @@ def _train(args):
         inputs = [f for f in folder.iterdir() if f.suffix.lower() in INPUT_SUFFIXES]
         for target in (Path(args.out), onnx_twin(args.out)):
             refuse_inputs(target, inputs)
+    check_writable(args.out)
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
                 width=args.width, mm_per_pixel=args.mm_per_pixel, threads=args.threads, max_shift=args.max_shift,
                 refine_labels=not args.no_refine,
@@ -278,6 +279,7 @@ def _evaluate(args):
         if base is None:
             raise ValueError("the random-forest baseline needs its training folder: --baseline_images DIR "
                              "(or --no_baseline).")
+    check_writable(Path(args.output_path) / "scores.json")  # before the models run
     res = compare(models, args.input_path, baseline_folder=base, out=args.output_path, groups=groups,
                   views=args.views)
     report = {}
@@ -291,6 +293,6 @@ def _evaluate(args):
             report[f"{title}{name}"] = dict(accuracy=sc.accuracy, max_fraction_error=sc.max_fraction_error,
                                             classes=list(sc.classes), confusion=sc.confusion.tolist(),
                                             rows=[list(r) for r in sc.table()])
-    Path(args.output_path).mkdir(parents=True, exist_ok=True)
-    (Path(args.output_path) / "scores.json").write_text(dumps(report, indent=1))
+    with atomic_file(Path(args.output_path) / "scores.json", overwrite=True) as tmp:
+        tmp.write_text(dumps(report, indent=1))
     return 0

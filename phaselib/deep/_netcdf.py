@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import cannot_write, atomic_file
+
 
 def _xr():
     try:
@@ -121,8 +123,9 @@ def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, b
     dtype = np.uint8 if len(classes) < 255 and labels.min() >= 0 else np.int16
     ds[seg] = (("y", "x"), labels.astype(dtype),
                {"type": "segmentation", "labels": label_rows(classes, colors), "reference": ref or ""})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    ds.to_netcdf(tmp, engine="h5netcdf", encoding={v: {"zlib": True, "complevel": 4} for v in ds.data_vars})
-    tmp.replace(path)
+    with atomic_file(path, overwrite=True) as tmp:  # the caller refuses to overwrite without being asked
+        try:
+            ds.to_netcdf(tmp, engine="h5netcdf", encoding={v: {"zlib": True, "complevel": 4} for v in ds.data_vars})
+        except OSError as err:  # h5py's text holds the whole temporary path
+            raise cannot_write(path, err) from None
     return path

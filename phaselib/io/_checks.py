@@ -21,7 +21,8 @@ import stat
 import struct
 from pathlib import Path
 
-__all__ = ["DamagedFileError", "check_bcf_container", "check_input_path", "memory_budget", "should_be_lazy"]
+__all__ = ["DamagedFileError", "check_bcf_container", "check_input_path", "memory_budget", "should_be_lazy",
+           "unreadable"]
 
 #: a map bigger than this fraction of the available memory is read lazily by default
 LAZY_FRACTION = 0.25
@@ -47,6 +48,8 @@ def check_input_path(path, *, folder_ok=False, what="a spectrum image file") -> 
     mode = st.st_mode
     if stat.S_ISDIR(mode):
         if folder_ok:
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise unreadable(path)
             return path
         raise ValueError(f"'{path.name}' is a folder, not {what}.")
     if not stat.S_ISREG(mode):
@@ -55,7 +58,15 @@ def check_input_path(path, *, folder_ok=False, what="a spectrum image file") -> 
         raise ValueError(f"'{path.name}' is {kind}, not {what}; refusing to read it.")
     if st.st_size == 0:
         raise DamagedFileError(f"'{path.name}' is empty (0 bytes).")
+    if not os.access(path, os.R_OK):
+        raise unreadable(path)
     return path
+
+
+def unreadable(path) -> PermissionError:
+    """The error for a file or folder this user may not read: it is not damaged, so the message says so."""
+    return PermissionError(f"Cannot read '{Path(path).name}': permission denied (the file is not readable by "
+                           "this user).")
 
 
 def available_memory() -> int:

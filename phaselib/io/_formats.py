@@ -18,6 +18,7 @@ import phaselib.io._cubes as _cubes
 from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
+from ._checks import unreadable
 
 #: extension -> RosettaSciIO plugin module
 READERS = {
@@ -137,6 +138,8 @@ def _load_npy(path, *, energy_offset, energy_scale):
     try:
         # always a read-only memory map: nothing is copied, the file cannot be changed
         data = np.load(path, mmap_mode="r", allow_pickle=False)
+    except PermissionError:
+        raise unreadable(path) from None
     except Exception as err:  # numpy raises several types for corrupt files; never echo the file
         raise ValueError(f"Could not read '{path.name}' as a .npy array ({type(err).__name__}: not a "
                          ".npy file, damaged or truncated).") from None
@@ -156,6 +159,8 @@ def _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs):
         kwargs["lazy"] = lazy
     try:
         signals = module.file_reader(str(path), **kwargs)
+    except PermissionError:
+        raise unreadable(path) from None
     except Exception as err:
         # the reader's own message may quote the file's contents (a text file read as .rpl shows
         # its first line): only its type is given

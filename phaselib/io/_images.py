@@ -18,12 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import DamagedFileError, check_input_path
+from ._checks import DamagedFileError, check_input_path, unreadable
 
 __all__ = ["read_fits", "read_npy", "read_picture", "read_tiff"]
 
 
 def _damaged(path, kind, err=None):
+    if isinstance(err, PermissionError):  # not damaged: not readable by this user
+        return unreadable(path)
     why = f" ({type(err).__name__})" if err is not None else ""
     return DamagedFileError(f"Could not read '{path.name}' as {kind}{why}: not {kind}, damaged or truncated.")
 
