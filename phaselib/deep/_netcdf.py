@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import cannot_write, atomic_file
+from .._atomic import atomic_file, cannot_write
 
 
 def _xr():
