@@ -155,3 +155,14 @@ def test_a_page_on_read_only_folders_still_opens_and_says_what_it_cannot_do(plac
     assert "Cannot write 'mine': its folder is not writable" in lines["EXPORT"]
     assert lines["UPLOAD"].startswith("False") and "Uploads are off on this server" in lines["UPLOAD"]
     _clean(out, place)
+
+
+def test_a_zspy_with_an_unreadable_chunk_is_not_called_damaged(place):
+    rc, out = as_user(["-m", "phaselib", "convert", "p45.bcf", "z.zspy", "--quiet"], place)
+    assert rc == 0, out
+    chunk = next(p for p in (place / "z.zspy").rglob("*") if p.is_file() and "data" in p.parts
+                 and not p.name.startswith("."))
+    chunk.chmod(0o000)
+    rc, out = as_user(["-m", "phaselib", "map", "z.zspy", "--out", "zmap", "--quiet"], place)
+    assert rc == 2 and "Cannot read 'z.zspy': permission denied" in out and "damaged" not in out, out
+    _clean(out, place)

@@ -286,6 +286,9 @@ def _stored_arrays(path):
         return found
     except DamagedFileError:
         raise
+    except PermissionError:  # not damaged: a part of it this user may not read
+        raise PermissionError(f"Cannot read '{name}': permission denied (a part of it is not readable by this "
+                              "user).") from None
     except Exception as err:
         raise DamagedFileError(f"Could not read '{name}' ({type(err).__name__}; damaged file?).") from None
 
