@@ -17,7 +17,7 @@ import numpy as np
 from ._image import SpectrumImage
 
 __all__ = ["check_image", "check_number", "check_positive", "check_int", "check_auto", "check_choice",
-           "check_array", "plain_text"]
+           "check_array", "check_labels", "check_seed", "plain_text"]
 
 #: Python's and NumPy's own phrases for a bad value, some quoting it (it may come from a file), in plain words
 _RAW_PHRASES = (
@@ -150,6 +150,25 @@ def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray
 MAX_CLASSES = 1000
 #: phase ids of a phase map are below this (a bigger index is a damaged or foreign map, not a phase map)
 MAX_PHASES = 10_000
+#: iterations / sweeps of an iterative step above this are a typing slip, not a setting (each takes a pass
+#: over the map: 10**9 of them is days)
+MAX_ITER = 10_000
+
+
+def check_labels(value, name, *, high=MAX_PHASES, low=-1, ndim=None, shape=None) -> np.ndarray:
+    """An integer (or boolean) label array whose values lie in ``low .. high - 1`` (-1: unassigned; ``low=None``:
+    any negative value is unassigned).
+
+    A label of 10**9 would size every per-label table (counts, matching, masks) at 10**9 entries: a
+    ``MemoryError`` or hours, not a message. ``shape``: the shape it must have (another map's).
+    """
+    a = check_array(value, name, ndim=ndim, kind="biu")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"`{name}` must have the shape {tuple(shape)} of the map it goes with, got {a.shape}.")
+    if a.size and a.dtype.kind != "b" and ((low is not None and a.min() < low) or a.max() >= high):
+        first = "a negative number (unassigned)" if low is None else f"{low}" + (" (unassigned)" if low == -1 else "")
+        raise ValueError(f"`{name}` must hold labels from {first} to {high - 1}, got {a.min()} to {a.max()}.")
+    return a
 
 _KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",
           "f": "floating-point"}
@@ -163,3 +182,10 @@ def _range_text(what, low, high, low_open, high_open) -> str:
     if high is not None:
         return f"{what} {'<' if high_open else '<='} {high:g}"
     return what
+
+
+def check_seed(value, name="random_state"):
+    """A seed for ``np.random.default_rng``: None, an integer in ``[0, 2**63)``, or a Generator / SeedSequence."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return value
+    return check_int(value, name, low=0, high=2**63 - 1)

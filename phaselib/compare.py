@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array
+from ._validate import check_labels
 
 __all__ = ["adjusted_rand", "match_labels", "phase_matching"]
 
 
 def _pair(labels, reference):
-    a = check_array(labels, "labels", kind="biu")
-    r = check_array(reference, "reference", kind="biu")
+    a = check_labels(labels, "labels", low=None)  # a phase index of 10**9 would size the tables below
+    r = check_labels(reference, "reference", low=None)
     if a.shape != r.shape:
         raise ValueError(f"`labels` (shape {a.shape}) must have the same shape as `reference` (shape {r.shape}).")
     return a, r

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array, check_int
+from ._validate import check_array, check_int, check_labels
 
 __all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_from_abundances", "labels_from_masks",
            "labels_from_memberships", "masks_from_maps", "otsu_thresholds"]
@@ -101,9 +101,9 @@ def clean_labels(labels, min_size=0):
     -------
     (H, W) int16 ndarray
     """
-    labels = check_array(labels, "labels", ndim=2, kind="biu")
+    labels = check_labels(labels, "labels", ndim=2, low=None)  # one mask per phase index: 10**9 would be hours
     min_size = check_int(min_size, "min_size", low=0)
-    if min_size <= 1:
+    if min_size <= 1 or labels.max() < 0:
         return labels.astype(np.int16)
     masks = np.stack([clean_mask(labels == i, min_size) for i in range(max(int(labels.max()) + 1, 0))], -1)
     return labels_from_masks(masks) if masks.size else labels.astype(np.int16)

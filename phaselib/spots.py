@@ -151,7 +151,7 @@ def clean_spots(image, spots, *, size=5):
     s = check_array(spots, "spots", ndim=2, kind="biu").astype(bool)
     if s.shape != f.shape:
         raise ValueError(f"`spots` must have the image's shape {f.shape}, got {s.shape}.")
-    size = check_int(size, "size", low=3)
+    size = check_int(size, "size", low=3, high=2 * max(f.shape) + 1)  # a window past the image is the image
     out = f.copy()
     if not s.any():
         return out

@@ -69,7 +69,19 @@ def tile_positions(shape, size, overlap=0):
     if not isinstance(shape, (tuple, list)) or len(shape) < 2:
         raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
     h, w = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
+    _check_count(h, w, th, tw, overlap)
     return [(r, c) for r in _starts(h, th, overlap) for c in _starts(w, tw, overlap)]
+
+
+#: more tiles than this is a typing slip (a list of them alone would fill the memory)
+MAX_TILES = 10**7
+
+
+def _check_count(h, w, th, tw, overlap):
+    n = (-(-max(h - overlap, 1) // (th - overlap))) * (-(-max(w - overlap, 1) // (tw - overlap)))
+    if n > MAX_TILES:
+        raise ValueError(f"A {h} x {w} image in {th} x {tw} tiles (overlap {overlap}) makes {n} tiles, more than "
+                         f"{MAX_TILES}: check the shape and the tile size.")
 
 
 def tiles(image, size, overlap=0):
@@ -132,7 +144,11 @@ def untile(tiles_, shape, overlap=0, *, blend="centre"):
     if t.ndim < 3:
         raise ValueError(f"`tiles_` must be (N, th, tw, ...), got shape {t.shape}.")
     th, tw = t.shape[1:3]
-    h, w = int(shape[0]), int(shape[1])
+    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
+        raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
+    h, w = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
+    overlap = check_int(overlap, "overlap", low=0, high=min(th, tw) - 1)
+    _check_count(h, w, th, tw, overlap)
     rows, cols = _owners(h, th, overlap), _owners(w, tw, overlap)
     if len(rows) * len(cols) != t.shape[0]:
         raise ValueError(f"{t.shape[0]} tiles of {th} x {tw} do not make a {h} x {w} image with overlap {overlap} "

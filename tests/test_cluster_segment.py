@@ -66,7 +66,7 @@ def test_cluster_errors(features):
         cluster.kmeans(features, 0)
     with pytest.raises(ValueError, match="NaN"):
         cluster.kmeans(np.full((10, 2), np.nan), 2)
-    with pytest.raises(ValueError, match="fuzzifier m must be > 1"):
+    with pytest.raises(ValueError, match="`m` must be a number in \\(1, 100\\]"):
         cluster.fuzzy_cmeans(features, 3, m=1)
 
 

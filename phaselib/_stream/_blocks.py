@@ -42,10 +42,16 @@ def block_rows_for(data, *, block_bytes=BLOCK_BYTES) -> int:
     return rows
 
 
+def check_block_rows(block_rows):
+    """``block_rows`` as a positive int (a message, not numpy's, for nan, 2.5 or a string)."""
+    from .._validate import check_int
+
+    return check_int(block_rows, "block_rows")
+
+
 def row_ranges(n_rows, block_rows):
     """``[(r0, r1), ...]`` covering ``n_rows`` rows in blocks of ``block_rows``."""
-    if block_rows < 1:
-        raise ValueError(f"block_rows must be >= 1, got {block_rows}.")
+    block_rows = check_block_rows(block_rows)
     return [(r0, min(n_rows, r0 + block_rows)) for r0 in range(0, n_rows, block_rows)]
 
 

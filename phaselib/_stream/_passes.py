@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._blocks import block_rows_for, in_flight, iter_row_blocks, row_ranges
+from ._blocks import block_rows_for, check_block_rows, in_flight, iter_row_blocks, row_ranges
 from ._threads import n_workers, single_threaded_blas
 
 
@@ -41,7 +41,7 @@ def _read_npy_rows(filename, offset, dtype, shape, r0, r1):
 def _block_rows_of(image, block_rows):
     if block_rows is None:
         return block_rows_for(image.data, block_bytes=32 * 2**20)
-    return int(block_rows)
+    return check_block_rows(block_rows)
 
 
 def map_row_blocks(image, func, *, block_rows=None, client=None, per_block=None, progress=None,

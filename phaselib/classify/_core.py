@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import MAX_CLASSES, check_array, check_choice, check_image, check_int
+from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
 
@@ -84,8 +85,10 @@ class Classification:
 
 def confusion_scores(truth, pred, n_classes):
     """Confusion matrix (rows truth, columns prediction) and per-class precision, recall, F1."""
-    truth = np.asarray(truth, np.int64).ravel()
-    pred = np.asarray(pred, np.int64).ravel()
+    n_classes = check_int(n_classes, "n_classes", high=MAX_CLASSES)
+    t = check_label_values(truth, "truth", high=n_classes, low=0)
+    truth = t.astype(np.int64).ravel()
+    pred = check_label_values(pred, "pred", high=n_classes, low=0, shape=t.shape).astype(np.int64).ravel()
     cm = np.bincount(truth * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     tp = np.diag(cm).astype(np.float64)
     precision = tp / np.maximum(cm.sum(0), 1)

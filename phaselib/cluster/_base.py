@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_array, check_int
+from .._validate import check_array, check_int, check_seed
 
 METHODS = ("kmeans", "gmm", "fcm")
 
@@ -89,6 +89,8 @@ MAX_FIT_PIXELS = 200_000
 
 
 def _fit_subset(x, random_state, max_fit):
+    random_state = check_seed(random_state)
+    max_fit = check_int(max_fit, "max_fit_pixels", low=2, allow_none=True)
     if max_fit is None or x.shape[0] <= max_fit:
         return x
     rng = np.random.default_rng(random_state)

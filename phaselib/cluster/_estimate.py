@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import check_array, check_int, check_seed
 from ._base import METHODS, Clustering
 from ._kmeans import kmeans
 from ._mixture import fuzzy_cmeans, gmm
@@ -52,10 +53,17 @@ def estimate_n_clusters(features, k_range=range(2, 11), *, criteria=("silhouette
     """
     from sklearn.metrics import silhouette_score
 
-    x = np.asarray(features, dtype=np.float64)
-    ks = np.array([k for k in k_range if 1 <= k <= x.shape[0]])
+    x = check_array(features, "features", ndim=2, kind="biuf").astype(np.float64)
+    sample_size = check_int(sample_size, "sample_size", low=2)
+    random_state = check_seed(random_state)
+    try:
+        ks = np.array([k for k in k_range if 2 <= k <= x.shape[0]], int)  # one cluster has no silhouette
+    except TypeError:
+        raise TypeError(f"k_range must be a range or list of numbers of clusters, got {k_range!r:.60}.") from None
     if ks.size == 0:
-        raise ValueError("k_range holds no usable number of clusters.")
+        raise ValueError("k_range holds no usable number of clusters (2 up to the number of pixels).")
+    if not np.ptp(x, axis=0).any():
+        raise ValueError("features are the same for every pixel: there is nothing to cluster.")
     rng = np.random.default_rng(random_state)
     sub = x[rng.choice(x.shape[0], min(sample_size, x.shape[0]), replace=False)]
     scores = {c: [] for c in criteria}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_int
 from ._base import Clustering, _check_features, _fit_subset, canonical_order, relabel
 
 #: k-means centres are fitted on at most this many pixels (then every pixel takes its nearest)
@@ -27,8 +28,7 @@ def kmeans(features, n_clusters, *, random_state=0, n_init=3, max_fit_pixels=KME
     Clustering
     """
     x, k = _check_features(features, n_clusters)
-    if n_init < 1:
-        raise ValueError(f"n_init must be >= 1, got {n_init}.")
+    n_init = check_int(n_init, "n_init", high=1000)
     fit = _fit_subset(x, random_state, max_fit_pixels).astype(np.float64)
     centers, inertia = _lloyd(fit, k, n_init, random_state)
     labels = _nearest(x, centers)

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from .._validate import MAX_ITER, check_choice, check_int, check_number
 from ._base import MAX_FIT_PIXELS, Clustering, _check_features, _fit_subset, canonical_order, relabel
 from ._kmeans import kmeans
 
@@ -22,6 +23,8 @@ def gmm(features, n_clusters, *, random_state=0, covariance_type="full", n_init=
     from sklearn.mixture import GaussianMixture
 
     x, k = _check_features(features, n_clusters)
+    check_choice(covariance_type, "covariance_type", ("full", "tied", "diag", "spherical"))
+    n_init = check_int(n_init, "n_init", high=1000)
     model = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
                             n_init=n_init, reg_covar=1e-6)
     with warnings.catch_warnings():
@@ -60,10 +63,10 @@ def fuzzy_cmeans(features, n_clusters, *, m=2.0, threshold=0.5, max_iter=300, to
         coefficient, 1 = crisp).
     """
     x, k = _check_features(features, n_clusters)
-    if not m > 1:
-        raise ValueError(f"The fuzzifier m must be > 1, got {m}.")
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
+    m = check_number(m, "m", low=1, low_open=True, high=100)  # the fuzzifier
+    threshold = check_number(threshold, "threshold", low=0, high=1, low_open=True)
+    max_iter = check_int(max_iter, "max_iter", high=MAX_ITER)
+    tol = check_number(tol, "tol", low=0, low_open=True)
     x = x.astype(np.float64)
     fit = _fit_subset(x, random_state, max_fit_pixels)
     centers = kmeans(fit, k, random_state=random_state, n_init=1).centers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_int, check_seed
 from ._base import Decomposition
 
 
@@ -24,7 +25,12 @@ def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> D
     """
     from sklearn.decomposition import FastICA
 
-    n = n_components or decomposition.suggested_n_components or decomposition.n_components
+    if not isinstance(decomposition, Decomposition):
+        raise TypeError(f"`decomposition` must be a Decomposition (from pca or nmf), got "
+                        f"{type(decomposition).__name__}.")
+    n = decomposition.suggested_n_components or decomposition.n_components
+    n = check_int(n if n_components is None else n_components, "n_components", low=2, high=decomposition.n_components)
+    random_state = check_seed(random_state)
     if not 2 <= n <= decomposition.n_components:
         raise ValueError(f"ICA needs 2..{decomposition.n_components} components, got {n}.")
     h, w = decomposition.pixel_sums.shape

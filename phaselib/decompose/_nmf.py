@@ -10,7 +10,7 @@ import numpy as np
 import phaselib.decompose._nmf_kl as _kl
 
 from .._stream import WeightedBlocks, csr_from_counts, map_row_blocks
-from .._validate import check_choice, check_image, check_int, check_positive
+from .._validate import check_choice, check_image, check_int, check_positive, check_seed
 from ..cluster import kmeans
 from ..preprocess import energy_channels
 from ._base import NMF_SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration
@@ -91,6 +91,8 @@ def nmf(image, n_components, *, loss="frobenius", pixel_components=2, init="phas
     tol = check_positive(tol, "tol", allow_zero=True)
     if max_iter is None:
         max_iter = (50 if pixel_components else 200) if kl else (20 if init == "phases" else 200)
+    sample_pixels = check_int(sample_pixels, "sample_pixels", low=0, allow_none=True)
+    random_state = check_seed(random_state)
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     wb = WeightedBlocks(image.data, channels, poisson=poisson or kl, block_rows=block_rows,
                         sample_fraction=fraction, progress=(lambda f, m: progress(0.2 * f, m)) if progress else None)

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from .._stream import WeightedBlocks, map_row_blocks
-from .._validate import check_image, check_int
+from .._validate import check_image, check_int, check_seed
 from ..preprocess import energy_channels
 from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
 
@@ -65,6 +65,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     n_ch = channels.stop - channels.start
     n = check_int(n_components, "n_components", high=min(h * w, n_ch))
     check_int(n_iter, "n_iter")
+    sample_pixels = check_int(sample_pixels, "sample_pixels", low=0, allow_none=True)
+    random_state = check_seed(random_state)
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     step = progress or (lambda f, m: None)
     wb = WeightedBlocks(image.data, channels, poisson=poisson, block_rows=block_rows,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_array, check_int
+from .._validate import MAX_ITER, check_array, check_int, check_labels
 from ._potts import check_beta, potts_mean_field
 
 #: ridge added to each cluster's covariance, as a share of the mean variance of the scores
@@ -59,7 +59,9 @@ def gaussian_potts(features, labels, *, beta=2.0, n_iter=2, n_sweeps=10):
     if lab.min() < 0:
         raise ValueError("`labels` must assign every pixel (0..K-1).")
     beta = check_beta(beta)
-    n_iter = check_int(n_iter, "n_iter")
+    n_iter = check_int(n_iter, "n_iter", high=MAX_ITER)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", high=MAX_ITER)
+    lab = check_labels(lab, "labels", low=0)  # a label of 10**9 would size q at 10**9 columns
     k = int(lab.max()) + 1
     q = np.zeros((h * w, k))
     q[np.arange(h * w), lab.ravel()] = 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._stream import WeightedBlocks
-from .._validate import check_image, check_int, check_number
+from .._validate import MAX_ITER, check_image, check_int, check_number
 from ..preprocess import energy_channels
 
 
@@ -32,8 +32,10 @@ def potts_mean_field(unary, beta, *, n_sweeps=10, damping=0.5):
     unary = np.asarray(unary, np.float32)
     if unary.ndim != 3:
         raise ValueError(f"unary must be (H, W, K), got shape {unary.shape}.")
+    if np.isnan(unary).any():  # NaN posteriors everywhere, with no word
+        raise ValueError("unary holds NaN (a log-likelihood of NaN: NaN counts or spectra?).")
     beta = check_beta(beta)
-    n_sweeps = check_int(n_sweeps, "n_sweeps")
+    n_sweeps = check_int(n_sweeps, "n_sweeps", high=MAX_ITER)
     check_number(damping, "damping", low=0, high=1, high_open=True)
     # phase-major (K, H, W) inside: the reductions over the phases are then element-wise passes over
     # whole planes, not strided reductions over a short last axis (3x faster for K = 7)

@@ -35,7 +35,7 @@ from skimage.feature import peak_local_max
 from skimage.filters import sobel, threshold_otsu
 from skimage.segmentation import relabel_sequential, watershed
 
-from .._validate import check_array, check_number
+from .._validate import check_array, check_int, check_number
 from ._colour import (
     SAME_COLOUR,
     SPLIT_AREA,
@@ -185,6 +185,7 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     """
     m = np.asarray(mask, bool)
     merge = check_number(merge, "merge", low=0)
+    min_distance = min(check_int(min_distance, "min_distance"), max(m.shape))  # beyond the map: the map
     land = image if isinstance(image, Landscape) else prepare(image, m.shape, sigma)
     edges = land.edges
     if not m.any():

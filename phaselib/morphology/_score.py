@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_number
+from .._validate import check_array, check_number
+
+
+def _ids(x, name):
+    """Grain ids as int64 (negatives as background, 0), and the original id of each id (None: unchanged).
+
+    Ids beyond the pixel count are renumbered compactly: every per-grain table below is sized by the
+    largest id (10**9 would be a MemoryError)."""
+    g = check_array(x, name, kind="biu").astype(np.int64)
+    g[g < 0] = 0
+    if not g.size or g.max() <= g.size:
+        return g, None
+    u, inv = np.unique(g, return_inverse=True)
+    if u[0] != 0:
+        u, inv = np.r_[0, u], inv + 1
+    return inv.reshape(g.shape), u
 
 
 def match_grains(labels, true_labels, *, min_iou=0.5):
@@ -24,7 +39,7 @@ def match_grains(labels, true_labels, *, min_iou=0.5):
     iou : (n,) ndarray of float64
         Their intersection over union.
     """
-    a, b = np.asarray(labels), np.asarray(true_labels)
+    (a, a_ids), (b, b_ids) = _ids(labels, "labels"), _ids(true_labels, "true_labels")
     if a.shape != b.shape:
         raise ValueError(f"`labels` (shape {a.shape}) must have the same shape as `true_labels` "
                          f"(shape {b.shape}).")
@@ -43,7 +58,9 @@ def match_grains(labels, true_labels, *, min_iou=0.5):
             seen_b.add(tb[i])
             keep.append(i)
     keep = np.asarray(keep, np.intp)
-    return np.column_stack([fa[keep], tb[keep]]).astype(np.int64), iou[keep]
+    fa, tb = fa[keep], tb[keep]
+    fa, tb = (fa if a_ids is None else a_ids[fa]), (tb if b_ids is None else b_ids[tb])
+    return np.column_stack([fa, tb]).astype(np.int64), iou[keep]
 
 
 def score_grains(labels, true_labels, *, min_area=0, min_iou=0.5):
@@ -77,12 +94,11 @@ def score_grains(labels, true_labels, *, min_area=0, min_iou=0.5):
     >>> bool(s["matched"] >= 0.9), bool(abs(s["count_error"]) <= 0.1)
     (True, True)
     """
-    found, truth = (np.array(x, dtype=np.int64) for x in (labels, true_labels))
+    found, truth = _ids(labels, "labels")[0], _ids(true_labels, "true_labels")[0]
     if found.shape != truth.shape or found.ndim != 2:
         raise ValueError(f"`labels` and `true_labels` must be two (H, W) maps of one shape, got "
                          f"{found.shape} and {truth.shape}.")
     for g in (found, truth):
-        g[g < 0] = 0
         area = np.bincount(g.ravel())
         g[area[g] < min_area] = 0
     n_true, n_found = (np.count_nonzero(np.unique(g)) for g in (truth, found))

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from scipy import stats as _stats
 
-from .._validate import check_int, check_positive
+from .._validate import check_int, check_number, check_positive
+
+#: size bins above this is a typing slip (each is a row of the CSD table)
+MAX_BINS = 100_000
 
 MIN_RELIABLE_GRAINS = 433  # GrainSizeTools: fewer measurements give unreliable estimates
 STEREOLOGY_NOTE = ("2-D section sizes (apparent diameters in the polished section), not 3-D crystal "
@@ -297,6 +301,12 @@ def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_si
     s = _sizes(sizes, "sizes", minimum=2)
     area = check_positive(area, "area")
     g = None if growth_rate is None else check_positive(growth_rate, "growth_rate")
+    if isinstance(bins, Integral) and not isinstance(bins, bool):
+        bins = check_int(bins, "bins", high=MAX_BINS)
+    min_size = check_number(min_size, "min_size", low=0, allow_none=True)
+    max_size = check_number(max_size, "max_size", low=0, low_open=True, allow_none=True)
+    if min_size is not None and max_size is not None and max_size <= min_size:
+        raise ValueError(f"max_size ({max_size:g}) must be larger than min_size ({min_size:g}).")
     try:
         counts, edges = np.histogram(s, bins=bins)
     except (ValueError, TypeError) as err:
