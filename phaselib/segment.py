@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array, check_int, check_labels
+from ._validate import check_array, check_int, check_labels, check_number
 
 __all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_from_abundances", "labels_from_masks",
            "labels_from_memberships", "masks_from_maps", "otsu_thresholds"]
@@ -37,7 +37,10 @@ def abundances(loadings, factors=None):
     """
     a = _check_stack(loadings).astype(np.float32).clip(0)
     if factors is not None:
-        a = a * np.asarray(factors, np.float32).clip(0).sum(1)
+        f = check_array(factors, "factors", ndim=2, kind="biuf")
+        if f.shape[0] != a.shape[-1]:
+            raise ValueError(f"`factors` must have one row per component ({a.shape[-1]}), got shape {f.shape}.")
+        a = a * f.astype(np.float32).clip(0).sum(1)
     total = a.sum(-1, keepdims=True)
     return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
 
@@ -74,9 +77,8 @@ def clean_mask(mask, min_size=0):
     """Remove objects and fill holes smaller than ``min_size`` pixels."""
     from skimage.morphology import remove_small_holes, remove_small_objects
 
-    mask = np.asarray(mask, bool)
-    if min_size < 0:
-        raise ValueError(f"min_size must be >= 0, got {min_size}.")
+    mask = check_array(mask, "mask", kind="biuf") != 0
+    min_size = check_int(min_size, "min_size", low=0)
     if min_size <= 1:
         return mask
     mask = remove_small_objects(mask, max_size=int(min_size) - 1)
@@ -145,7 +147,7 @@ def labels_from_masks(masks):
     -------
     (H, W) int16 ndarray
     """
-    masks = np.asarray(masks, bool)
+    masks = check_array(masks, "masks", kind="biuf") != 0
     if masks.ndim != 3:
         raise ValueError(f"`masks` must be (H, W, K); got shape {masks.shape}.")
     n = masks.sum(-1)
@@ -214,7 +216,6 @@ def labels_from_memberships(memberships, threshold=0.5):
     unassigned_fraction : float
     """
     u = _check_stack(memberships, "memberships")
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
+    threshold = check_number(threshold, "threshold", low=0, high=1, low_open=True)
     labels = np.where(u.max(-1) >= threshold, u.argmax(-1), UNASSIGNED).astype(np.int16)
     return labels, float(np.mean(labels == UNASSIGNED))

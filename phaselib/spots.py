@@ -83,10 +83,14 @@ def confusion(truth, detected, mask=None):
         Rows truth (not spot, spot), columns detection.
     precision, recall, f1 : float
     """
-    t = np.asarray(truth, bool)
-    d = np.asarray(detected, bool)
+    t = check_array(truth, "truth", kind="biuf") != 0
+    d = check_array(detected, "detected", kind="biuf") != 0
+    if t.shape != d.shape:
+        raise ValueError(f"`truth` (shape {t.shape}) and `detected` (shape {d.shape}) must have one shape.")
     if mask is not None:
-        m = np.asarray(mask, bool)
+        m = check_array(mask, "mask", kind="biuf") != 0
+        if m.shape != t.shape:
+            raise ValueError(f"`mask` must have the shape {t.shape} of the images, got {m.shape}.")
         t, d = t[m], d[m]
     cm = np.array([[np.sum(~t & ~d), np.sum(~t & d)], [np.sum(t & ~d), np.sum(t & d)]], np.int64)
     return (cm, *_prf(cm))

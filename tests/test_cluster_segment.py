@@ -107,7 +107,7 @@ def test_segment_errors():
         segment.otsu_thresholds(np.random.rand(4, 4, 2), overrides={5: 0.1})
     with pytest.raises(ValueError, match="thresholds must have shape"):
         segment.masks_from_maps(np.random.rand(4, 4, 2), [0.5])
-    with pytest.raises(ValueError, match="threshold must be in"):
+    with pytest.raises(ValueError, match="`threshold` must be a number in \\(0, 1\\]"):
         segment.labels_from_memberships(np.random.rand(4, 4, 2), 0)
 
 

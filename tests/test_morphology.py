@@ -202,7 +202,7 @@ def test_options_min_area_border_holes_and_markers():
     (np.ones((9, 9), bool), dict(min_distance=0), ValueError, "`min_distance` must be an integer >= 1"),
     (np.ones((9, 9), bool), dict(min_area=-1), ValueError, "`min_area` must be an integer >= 0"),
     (np.ones((9, 9), bool), dict(fill_holes=1.5), TypeError, "`fill_holes` must be an integer"),
-    (np.ones((9, 9), bool), dict(smoothing=-1), ValueError, "`smoothing` must be a number >= 0"),
+    (np.ones((9, 9), bool), dict(smoothing=-1), ValueError, "`smoothing` must be a number in \\[0, 100\\]"),
     (np.ones((9, 9), bool), dict(h=0), ValueError, "`h` must be a number > 0"),
     (np.ones((9, 9), bool), dict(footprint=np.zeros((3, 3))), ValueError, "footprint"),
 ])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import MAX_CLASSES, check_array, check_choice, check_image, check_int
+from .._validate import MAX_CLASSES, check_array, check_choice, check_image, check_int, check_seed
 from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
@@ -115,7 +115,7 @@ def sample_labels(reference, n_per_class=20, *, random_state=0):
     """
     ref = check_array(reference, "reference", ndim=2, kind="iu")
     n = check_int(n_per_class, "n_per_class")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_seed(random_state))
     out = np.full(ref.shape, -1, np.int16)
     flat = ref.ravel()
     for c in np.unique(flat[flat >= 0]):
@@ -148,7 +148,7 @@ def check_labels(labels, shape):
 def default_classifier(image):
     """``"poisson"`` for a count map; ``"rf"`` for an intensity cube, whose values are not counts (on
     ``make_tof`` cubes with 20 painted pixels per region: rf 0.998-0.999, knn 0.94-0.97)."""
-    return DEFAULT_CLASSIFIER if image.is_counts else "rf"
+    return DEFAULT_CLASSIFIER if check_image(image).is_counts else "rf"
 
 
 def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_BETA, n_iter=6,
@@ -216,6 +216,7 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     beta = check_beta(beta)
     n_folds = min(check_int(n_folds, "n_folds"), int(counts.min()))
     check_int(max_train_per_class, "max_train_per_class")
+    check_int(n_components, "n_components", allow_auto=True)  # even where unused (poisson): a slip is said
     timings = {}
     if classifier == "poisson":
         run, params, close = _poisson_runner(image, (h, w), k, energy_range, beta, n_iter, n_sweeps, intensity,

@@ -153,6 +153,8 @@ def calibration_note(names) -> str:
     -------
     str
     """
+    if names is None or isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise TypeError(f"`names` must be the PhaseName list of name_phases, got {type(names).__name__}.")
     factors, major = {}, set()
     for n in names:
         c = getattr(n, "composition", None)

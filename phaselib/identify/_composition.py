@@ -221,7 +221,7 @@ def composition(spectrum, energy_keV, *, beam_energy, elements=None, oxygen="sto
                          f"increasing energies.")
     if np.any(s < 0):
         raise ValueError("`spectrum` holds negative counts.")
-    e0 = check_positive(beam_energy, "beam_energy")
+    e0 = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000)  # kV; 1e300 overflowed
     check_choice(oxygen, "oxygen", ("stoichiometry", "measured"))
     res = check_number(energy_resolution_MnKa, "energy_resolution_MnKa", low=30, high=1000)
     check_number(min_significance, "min_significance", low=0)
@@ -232,6 +232,9 @@ def composition(spectrum, energy_keV, *, beam_energy, elements=None, oxygen="sto
         raise TypeError(f"`energy_range` must be a pair (low keV, high keV or None), got {energy_range!r}.")
     lo = check_number(energy_range[0], "energy_range[0]", low=0)
     hi = check_number(energy_range[1], "energy_range[1]", low=lo, low_open=True, allow_none=True)
+    if e.size and (lo >= e.max() or (hi is not None and hi <= e.min())):
+        raise ValueError(f"`energy_range` ({lo:g} to {hi if hi is not None else 'the end'} keV) holds no channel of "
+                         f"the spectrum ({e.min():g} to {e.max():g} keV).")
     if elements is None:
         cand = DEFAULT_ELEMENTS
     else:

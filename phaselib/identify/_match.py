@@ -162,7 +162,10 @@ def _check_table(table):
         return default_table()
     if isinstance(table, str) or hasattr(table, "__fspath__"):
         return read_table(table)
-    rows = tuple(table)
+    try:
+        rows = tuple(table)
+    except TypeError:
+        raise TypeError("`table` must be a path to a mineral CSV or a sequence of Mineral.") from None
     if not rows or not all(isinstance(r, Mineral) for r in rows):
         raise TypeError("`table` must be a path to a mineral CSV or a sequence of Mineral.")
     return rows

@@ -183,8 +183,9 @@ def image_grains(mask, image, *, sigma=2.5, min_distance=4, merge=0.06, min_area
     (H, W) ndarray of int32
         Grain id ``1..n`` of every pixel of the mask.
     """
-    m = np.asarray(mask, bool)
+    m = check_array(mask, "mask", ndim=2, kind="biuf") != 0
     merge = check_number(merge, "merge", low=0)
+    min_area = check_int(min_area, "min_area", low=0)
     min_distance = min(check_int(min_distance, "min_distance"), max(m.shape))  # beyond the map: the map
     land = image if isinstance(image, Landscape) else prepare(image, m.shape, sigma)
     edges = land.edges
@@ -240,8 +241,13 @@ def split_grains(mask, grains, image, *, min_area=10, **options):
     the border) stay removed.
     ``image`` as in :func:`image_grains`; ``options`` go to it. Returns (H, W) int32 grain ids ``1..n``.
     """
-    g = np.asarray(grains)
-    m = np.asarray(mask, bool)
+    m = check_array(mask, "mask", ndim=2, kind="biuf") != 0
+    g = check_array(grains, "grains", ndim=2, kind="biu")
+    if g.shape != m.shape:
+        raise ValueError(f"`grains` must have the mask's shape {m.shape}, got {g.shape}.")
+    if g.size and g.min() < 0:
+        raise ValueError("`grains` must hold grain ids >= 0 (0: no grain).")
+    min_area = check_int(min_area, "min_area", low=0)
     land = image if isinstance(image, Landscape) else prepare(image, m.shape, options.pop("sigma", 2.5))
     if _dark(land, m):  # isotropic (glass) or opaque: the image shows none of its boundaries
         return relabel_sequential(np.where(m, g, 0))[0].astype(np.int32)

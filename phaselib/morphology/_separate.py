@@ -173,7 +173,7 @@ def _check_options(min_distance, footprint, h, smoothing, compactness, fill_hole
         check_int(v, name, low=0)
     return dict(min_distance=int(min_distance), footprint=footprint,
                 h=check_number(h, "h", low=0, low_open=True, allow_none=True),
-                smoothing=check_number(smoothing, "smoothing", low=0),
+                smoothing=check_number(smoothing, "smoothing", low=0, high=100),
                 compactness=check_number(compactness, "compactness", low=0),
                 fill_holes=int(fill_holes), min_area=int(min_area), split_concave=bool(split_concave),
                 merge_convex=bool(merge_convex), inclusions=bool(inclusions),

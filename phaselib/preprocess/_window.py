@@ -45,8 +45,10 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     scale, n = check_positive(energy_scale, "energy_scale"), check_int(n_channels, "n_channels")
     energy_offset = check_number(energy_offset, "energy_offset")
     top = energy_offset + scale * (n - 1)
+    if beam_energy is not None and beam_energy != 0:  # 0: unknown, as None
+        beam_energy = check_positive(beam_energy, "beam_energy")
     if high is None and beam_energy:
-        high = check_positive(beam_energy, "beam_energy")
+        high = beam_energy
     low = energy_offset if low is None else check_number(low, "low")
     high = top if high is None else check_number(high, "high")
     if low >= high:

@@ -5,6 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from .._lines import xray_lines
+from .._validate import check_array, check_int, check_number
+
+
+def _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV):
+    """The spectrum and its energies as finite 1-D float arrays of one shape, the beam energy (kV, None) and
+    the line width (keV) as finite positive numbers: NaN made NaN peaks and no word, a negative width skimage's
+    \"Radius must be a nonnegative integer\"."""
+    s = check_array(spectrum, "spectrum", kind="biuf").astype(np.float64)
+    e = check_array(energy_keV, "energy_keV", kind="biuf").astype(np.float64)
+    if s.shape != e.shape or s.ndim != 1:
+        raise ValueError(f"`spectrum` (shape {s.shape}) and `energy_keV` (shape {e.shape}) must be 1-D and alike.")
+    beam_energy = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000, allow_none=True)
+    fwhm_keV = check_number(fwhm_keV, "fwhm_keV", low=0, low_open=True, high=10)
+    return s, e, beam_energy, fwhm_keV
 
 
 def _background(spectrum, width):
@@ -46,10 +60,9 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     """
     from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
-    s = np.asarray(spectrum, np.float64)
-    e = np.asarray(energy_keV, np.float64)
-    if s.shape != e.shape or s.ndim != 1:
-        raise ValueError(f"spectrum {s.shape} and energy_keV {e.shape} must be 1-D and alike.")
+    s, e, beam_energy, fwhm_keV = _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV)
+    n_lines = check_int(n_lines, "n_lines", low=0)
+    min_significance = check_number(min_significance, "min_significance", low=0)
     scale = abs(e[1] - e[0]) if e.size > 1 else 0.0
     if not scale > 0 or abs(e[-1] - e[0]) < 2 * fwhm_keV:  # narrower than two line widths: no line to tell
         return []
@@ -115,7 +128,8 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
 def fwhm_at(energy_keV, fwhm_MnKa_keV=0.13):
     """Detector peak width (keV) at an energy: ``FWHM^2 = FWHM0^2 + k E``, through ``fwhm_MnKa_keV``
     at Mn Ka (5.899 keV) and about 50 eV of electronic noise at zero energy."""
-    e = np.asarray(energy_keV, np.float64)
+    e = check_array(energy_keV, "energy_keV", kind="biuf").astype(np.float64)
+    fwhm_MnKa_keV = check_number(fwhm_MnKa_keV, "fwhm_MnKa_keV", low=0, low_open=True, high=10)
     k = (fwhm_MnKa_keV ** 2 - 0.05 ** 2) / 5.899
     return np.sqrt(0.05 ** 2 + k * np.clip(e, 0, None))
 
@@ -147,11 +161,10 @@ def line_intensities(spectrum, energy_keV, elements, *, beam_energy=None, fwhm_k
     """
     from scipy.ndimage import gaussian_filter1d
 
-    s = np.asarray(spectrum, np.float64)
-    e = np.asarray(energy_keV, np.float64)
-    if s.shape != e.shape or s.ndim != 1:
-        raise ValueError(f"`spectrum` (shape {s.shape}) and `energy_keV` (shape {e.shape}) must be 1-D and alike.")
-    scale = abs(e[1] - e[0])
+    s, e, beam_energy, fwhm_keV = _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV)
+    scale = abs(e[1] - e[0]) if e.size > 1 else 0.0
+    if not scale > 0:
+        raise ValueError("`energy_keV` must increase from one channel to the next.")
     bg = _background(gaussian_filter1d(s, fwhm_keV / 2.355 / scale / 2), max(3, int(round(3 * fwhm_keV / scale))))
     # a family is used when the beam excites it well: an overvoltage of 1.5 over its edge, taken
     # 15 % above the line (so Zr L, not Zr K, at 20 kV)
@@ -174,6 +187,8 @@ def main_elements(lines, n=4):
     """Distinct elements of :func:`identify_lines` output, strongest first."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"`n` must be a whole number >= 0, got {n!r}.")
+    if isinstance(lines, (str, bytes)) or not hasattr(lines, "__iter__"):
+        raise TypeError(f"`lines` must be the list of identify_lines, got {type(lines).__name__}.")
     out = []
     for f in lines:
         if f["element"] not in out:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_array, check_number
+from .._validate import check_array, check_int, check_number
 from ._lines import main_elements
 
 PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements", "mineral")
@@ -33,6 +34,14 @@ def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unass
     list of dict
         Keys :data:`PHASE_TABLE_COLUMNS`; fractions rounded to 6 decimals.
     """
+    fractions = check_array(fractions, "fractions", ndim=1, kind="biuf")
+    n_pixels = check_array(n_pixels, "n_pixels", ndim=1, kind="biuf")
+    if lines is None or isinstance(lines, (str, bytes)):
+        raise TypeError("`lines` must be a list of K lists of named lines (identify_lines).")
+    if fractions.size and (fractions.min() < 0 or fractions.max() > 1):
+        raise ValueError("`fractions` must be area fractions, from 0 to 1.")
+    unassigned_fraction = check_number(unassigned_fraction, "unassigned_fraction", low=0, high=1, allow_none=True)
+    n_unassigned = None if n_unassigned is None else check_int(n_unassigned, "n_unassigned", low=0)
     if not len(fractions) == len(n_pixels) == len(lines):
         raise ValueError(f"fractions, n_pixels and lines must have one entry per phase, got "
                          f"{len(fractions)}, {len(n_pixels)} and {len(lines)}.")
@@ -51,6 +60,11 @@ def phase_table(fractions, n_pixels, lines, *, unassigned_fraction=None, n_unass
 def write_phase_table(rows, path) -> Path:
     """Write :func:`phase_table` rows as ``phases.csv`` (columns :data:`PHASE_TABLE_COLUMNS`)."""
     import csv
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`path` must be a file path, got {type(path).__name__}.")
+    if rows is None or isinstance(rows, (str, bytes, dict)):
+        raise TypeError("`rows` must be the list of dicts of phase_table.")
 
     path = Path(path)
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -91,6 +105,9 @@ def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_e
     if bad or len(set(names)) != len(names):
         raise ValueError("`names` must be distinct file names without a folder (no '/', '\\\\' or '..'), got "
                          f"{(bad or names)[:3]!r}.")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"`folder` must be a path, got {type(folder).__name__}.")
+    beam_energy = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000, allow_none=True)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
