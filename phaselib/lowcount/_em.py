@@ -13,8 +13,8 @@ import phaselib.lowcount._grow as _grow
 
 from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
-from .._stream import WeightedBlocks, block_rows_for, iter_row_blocks, sample_ranges
-from .._validate import check_auto, check_image, check_int, check_number
+from .._stream import WeightedBlocks, block_rows_for, check_block_rows, iter_row_blocks, sample_ranges
+from .._validate import MAX_ITER, check_auto, check_image, check_int, check_number
 from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
@@ -168,8 +168,8 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
     """
     check_image(image)
     beta = check_beta(beta)
-    n_iter = check_int(n_iter, "n_iter")
-    n_sweeps = check_int(n_sweeps, "n_sweeps")
+    n_iter, n_sweeps = check_int(n_iter, "n_iter", high=MAX_ITER), check_int(n_sweeps, "n_sweeps", high=MAX_ITER)
+    block_rows = None if block_rows is None else check_block_rows(block_rows)
     k_req = None if check_auto(n_phases) else check_int(n_phases, "n_phases", allow_auto=True)
     if k_req == 1:
         raise ValueError("`n_phases` must be at least 2 (a map of one phase needs no classification), got 1.")

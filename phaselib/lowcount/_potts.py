@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._stream import WeightedBlocks
-from .._validate import MAX_ITER, check_image, check_int, check_number
+from .._validate import MAX_ITER, check_array, check_image, check_int, check_number
 from ..preprocess import energy_channels
 
 
@@ -75,7 +75,7 @@ def poisson_log_likelihood(image, spectra, *, energy_range=(0.1, None), block_ro
     (H, W, K) float32 ndarray
     """
     check_image(image)
-    spectra = np.asarray(spectra, np.float64)
+    spectra = check_array(spectra, "spectra", kind="biuf").astype(np.float64)  # NaN spectra: NaN everywhere
     if spectra.ndim != 2 or spectra.shape[1] != image.n_channels:
         raise ValueError(f"spectra must be (K, {image.n_channels}), got shape {spectra.shape}.")
     wb = WeightedBlocks(image.data, energy_channels(image, energy_range), poisson=False,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._image import SpectrumImage
 from .._stream import map_row_blocks
-from .._validate import MAX_PHASES, check_image, check_int
+from .._validate import MAX_PHASES, check_image, check_int, check_number
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +166,9 @@ def update_phase_spectra(image: SpectrumImage, spectra: PhaseSpectra, old_labels
         None when the shapes or the number of phases differ, or too many pixels changed.
     """
     check_image(image)
+    if not isinstance(spectra, PhaseSpectra):
+        raise TypeError(f"`spectra` must be the PhaseSpectra of old_labels, got {type(spectra).__name__}.")
+    max_changed = check_number(max_changed, "max_changed", low=0, high=1)
     old, new = (_check_labels(image, x) for x in (old_labels, labels))
     k = spectra.sums.shape[0]
     if new.size and max(int(old.max()), int(new.max())) >= k:
