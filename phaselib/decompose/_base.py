@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_int
+from .._validate import check_array, check_int, check_number
 
 #: above this many pixels, PCA is fitted on evenly spread row blocks holding about this many
 SAMPLE_PIXELS = 500_000
@@ -103,8 +103,11 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
     n : int
     noise_variance : float
     """
+    n_pixels, n_channels = check_int(n_pixels, "n_pixels"), check_int(n_channels, "n_channels")
+    total_counts = check_number(total_counts, "total_counts", low=0, low_open=True)
+    margin = check_number(margin, "margin", low=0, low_open=True)
+    ev = check_array(explained_variance, "explained_variance", ndim=1, kind="biuf")
     edge = (np.sqrt(n_pixels) + np.sqrt(n_channels)) ** 2 / (total_counts * n_pixels)
-    ev = np.asarray(explained_variance)
     above = np.flatnonzero(ev <= margin * edge)
     n = int(above[0]) if above.size else int(ev.size)
     return max(n, 1), float(margin * edge)

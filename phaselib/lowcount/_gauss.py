@@ -55,7 +55,7 @@ def gaussian_potts(features, labels, *, beta=2.0, n_iter=2, n_sweeps=10):
     """
     lab = check_array(labels, "labels", ndim=2, kind="iu")
     h, w = lab.shape
-    x = np.asarray(features, np.float64).reshape(h * w, -1)
+    x = check_array(features, "features", kind="biuf").astype(np.float64).reshape(h * w, -1)
     if lab.min() < 0:
         raise ValueError("`labels` must assign every pixel (0..K-1).")
     beta = check_beta(beta)

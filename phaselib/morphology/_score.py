@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_array, check_number
+from .._validate import check_array, check_int, check_number
 
 
 def _ids(x, name):
@@ -95,6 +95,7 @@ def score_grains(labels, true_labels, *, min_area=0, min_iou=0.5):
     (True, True)
     """
     found, truth = _ids(labels, "labels")[0], _ids(true_labels, "true_labels")[0]
+    min_area = check_int(min_area, "min_area", low=0)
     if found.shape != truth.shape or found.ndim != 2:
         raise ValueError(f"`labels` and `true_labels` must be two (H, W) maps of one shape, got "
                          f"{found.shape} and {truth.shape}.")
