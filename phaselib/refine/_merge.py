@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantify
+from .._validate import check_array, check_int, check_number
 
 #: elements left out of the chemistry of a phase (in nearly every mineral, strongly absorbed)
 LIGHT = ("O", "C", "N", "B")
@@ -40,6 +41,11 @@ def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, r
     reason : str
         The element that decides, with its shares.
     """
+    shares_a, var_a, shares_b, var_b = (check_array(x, n, ndim=1, kind="biuf") for x, n in (
+        (shares_a, "shares_a"), (var_a, "var_a"), (shares_b, "shares_b"), (var_b, "var_b")))
+    if not shares_a.size or not shares_a.shape == var_a.shape == shares_b.shape == var_b.shape == (len(elements),):
+        raise ValueError("shares_a, var_a, shares_b and var_b must have one value per element (and at least one).")
+    _check_rule(major, ratio, z)
     hi, lo = np.maximum(shares_a, shares_b), np.minimum(shares_a, shares_b)
     sig = np.abs(shares_a - shares_b) / np.sqrt(np.maximum(var_a + var_b, 0) + 1e-18)
     key = (hi >= major) & (lo * ratio <= hi) & (sig > z)
@@ -91,6 +97,11 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     merged : list of dict
         ``{"phase", "into", "reason"}`` in the order done.
     """
+    if not isinstance(spectra, quantify.PhaseSpectra):
+        raise TypeError(f"`spectra` must be a PhaseSpectra (quantify.phase_spectra), got {type(spectra).__name__}.")
+    n_phases = check_int(n_phases, "n_phases", allow_none=True)
+    check_int(dip_size, "dip_size", high=99)
+    _check_rule(major, ratio, z)
     lab = np.array(labels, copy=True)
     sums, n_pix = spectra.sums.astype(np.float64).copy(), spectra.n_pixels.astype(np.int64).copy()
     e = spectra.energy_keV
@@ -149,3 +160,10 @@ def _dip_test(image, lab, sums, n_pix, size):
                 f"two populations: the density of their pixels between them is {r:.2f} of the lower one's")
         return seen[key]
     return test
+
+
+def _check_rule(major, ratio, z):
+    """The merge rule's numbers, finite and in range (NaN made every pair 'not distinct', so merged)."""
+    check_number(major, "major", low=0, high=1, low_open=True)
+    check_number(ratio, "ratio", low=1, low_open=True, high=1000)
+    check_number(z, "z", low=0, high=1000)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._validate import check_number
 from ._split import is_mixture
 
 #: share of a phase's pixels with a 4-neighbour of another phase, for it to be a boundary phase
@@ -91,6 +92,7 @@ def mixes_two(spectrum, phases, least=0.1):
     (:func:`is_mixture`) whose non-negative least-squares fit takes ``least`` or more of two of them."""
     from scipy.optimize import nnls
 
+    least = check_number(least, "least", low=0, high=1)
     if len(phases) < 2 or not is_mixture(spectrum, phases):
         return None
     coef, _ = nnls(np.asarray(phases, np.float64).T, np.asarray(spectrum, np.float64))

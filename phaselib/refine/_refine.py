@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import quantify
-from .._validate import check_array
+from .._validate import MAX_ITER, check_array, check_int, check_number, check_seed
 from ._merge import LIGHT, _shares, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours
 from ._seed import seed_phases
@@ -90,6 +90,13 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     -------
     Refinement
     """
+    n_phases = check_int(n_phases, "n_phases", allow_none=True)
+    check_number(p_value, "p_value", low=0, high=1, low_open=True, high_open=True)
+    min_pixels = check_int(min_pixels, "min_pixels", allow_none=True)
+    check_number(min_counts, "min_counts", low=0)
+    check_int(dip_size, "dip_size", high=99)
+    check_number(ratio, "ratio", low=1, low_open=True, high=1000)
+    random_state = check_seed(random_state)
     lab = check_array(labels, "labels", ndim=2, kind="iu").astype(np.int64)
     before = lab
     h, w = lab.shape
@@ -224,6 +231,7 @@ def split_populations(image, half, cut, k, splits, notes, size):
     from ._dip import DIP_SHARE, dip_ratio
     from ._split import MIN_HALF
 
+    check_int(k, "k", high=MAX_ITER)
     if image.is_lazy:
         return splits, notes
     done = {p for p, _, _ in splits}

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_int, check_number
+
 #: two regions are two materials when the density of their 5 x 5 means between them falls under this share
 #: of the lower density at either (other generator's cubes at 30-1000 neutrons per bin: true pairs 0.00-0.24;
 #: a material cut in two along its noise 1.1-1.4, PE / Ti in one region 0.24, PMMA / Zr 0.00)
@@ -105,6 +107,7 @@ def pair_dip(features, labels, a, b, *, size=5, exclude=None):
     scale where ``b``'s mean scores are 0 and ``a``'s 1: near 1 for two materials in two places, near 0 for one
     material whose pixels the labels parted by their noise. None when a region has under :data:`MIN_PIXELS`
     pixels, or the ratio cannot be had."""
+    size = check_int(size, "size", high=99)
     ina, inb = labels == a, labels == b
     if exclude is not None:
         ina, inb = ina & ~exclude, inb & ~exclude
@@ -126,6 +129,7 @@ def split_dip(features, labels, a, *, size=5, exclude=None):
     inside pixels of its second group; None when the region has too few inside pixels or a group is too small."""
     from scipy import ndimage as ndi
 
+    size = check_int(size, "size", high=99)
     region = labels == a
     if exclude is not None:
         region &= ~exclude
@@ -195,6 +199,7 @@ def split_region(features, labels, a, part, *, size=5):
     """``labels`` with region ``a`` cut in two: ``part`` and the pixels of ``a`` whose mean scores over their
     ``size`` x ``size`` neighbours in ``a`` are nearer the part's go to a new region (the next number), the
     others stay (a pixel's own scores are too noisy where the two materials are close)."""
+    size = check_int(size, "size", high=99)
     region = labels == a
     rest = region & ~part
     new = int(labels.max()) + 1
@@ -240,6 +245,8 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True, merges
         The region with the deepest dip between its two groups, when it holds two (ratio < ``share``). None
         without ``splits``.
     """
+    size = check_int(size, "size", high=99)
+    share = check_number(share, "share", low=0, high=1)
     features = np.asarray(features, np.float64)
     beam = open_beam(features)
     k = int(labels.max()) + 1

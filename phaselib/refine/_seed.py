@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_array, check_int, check_number
+from .._validate import check_array, check_int, check_labels, check_number, check_seed
 
 
 def _robust_scatter(x):
@@ -92,6 +92,11 @@ def seed_phases(features, pixel_sums, labels, *, p_value=1e-5, min_pixels=None, 
 
     from ..cluster import kmeans
 
+    check_number(p_value, "p_value", low=0, high=1, low_open=True, high_open=True)
+    min_pixels = check_int(min_pixels, "min_pixels", allow_none=True)
+    max_new = check_int(max_new, "max_new", low=0, high=100)
+    random_state = check_seed(random_state)
+    check_labels(labels, "labels", low=None)
     x = check_array(features, "features", ndim=2, kind="iuf").astype(np.float32, copy=False)
     lab = check_array(labels, "labels", ndim=1, kind="iu").astype(np.int64)
     g = check_array(pixel_sums, "pixel_sums", ndim=1, kind="iuf").astype(np.float64)

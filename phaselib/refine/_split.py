@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantify
+from .._validate import check_int, check_number, check_seed
 from ._merge import LIGHT, _shares, distinct_phases
 
 #: principal axes of a phase's features that k-means cuts
@@ -45,6 +46,7 @@ def inside_pixels(labels, size=3):
     """(H, W) bool: pixels whose ``size`` x ``size`` neighbourhood is all of their phase."""
     from scipy.ndimage import uniform_filter
 
+    size = check_int(size, "size", high=99)
     lab = np.asarray(labels)
     out = np.zeros(lab.shape, bool)
     for p in np.unique(lab[lab >= 0]):
@@ -72,6 +74,7 @@ def halves(features, labels, inside, *, random_state=0):
     """
     from sklearn.cluster import KMeans
 
+    random_state = check_seed(random_state)
     labels = np.asarray(labels).ravel()
     inside = np.asarray(inside).ravel()
     out = np.full(labels.size, -1, np.int64)
@@ -139,6 +142,7 @@ def is_mixture(spectrum, phases, tol=0.3):
     least-squares fit by them is under ``tol`` times its distance to the nearest phase."""
     from scipy.optimize import nnls
 
+    tol = check_number(tol, "tol", low=0)
     phases = np.asarray(phases, np.float64)
     nearest = min(np.linalg.norm(spectrum - p) for p in phases)
     _, residual = nnls(phases.T, np.asarray(spectrum, np.float64))

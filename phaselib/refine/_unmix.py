@@ -46,6 +46,7 @@ from scipy import ndimage as ndi
 from .. import quantify
 from .._stream._passes import map_row_blocks
 from .._stream._weighted import csr_from_counts
+from .._validate import check_int, check_number
 from ..preprocess import energy_channels
 
 #: the neighbourhood whose phases a pixel may mix (pixels)
@@ -197,6 +198,8 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
         Summed counts after the moves (no second pass over the map).
     n_moved : int
     """
+    window = check_int(window, "window", low=3, high=99)
+    margin = check_number(margin, "margin", low=0, allow_none=True)
     lab = np.asarray(labels)
     sums = np.asarray(sums, np.float64)
     k = sums.shape[0]
@@ -226,6 +229,7 @@ def low_count_margin(mean_counts):
     """The margin (nats) a move needs on a map of ``mean_counts`` per pixel: 0 from ``FULL_COUNTS``,
     ``LOW_MARGIN`` below (there a pixel's likelihoods under nearly equal mixtures differ by noise
     alone, and moves without a margin cost the default rock, which has no mixed pixels, 0.02 ARI)."""
+    mean_counts = check_number(mean_counts, "mean_counts", low=0)
     return 0.0 if mean_counts >= FULL_COUNTS else LOW_MARGIN
 
 
@@ -233,6 +237,7 @@ def assign_mixed_phase_pixels(image, labels, k, spectra=None, energy_range=(0.1,
                               block_rows=None, client=None):
     """:func:`assign_mixed_pixels` on a phase map of ``k`` phases with its :class:`~phaselib.quantify.PhaseSpectra`
     (computed when not given). Returns the new labels, their PhaseSpectra and the number of pixels moved."""
+    margin = check_number(margin, "margin", low=0, allow_none=True)
     if spectra is None:
         spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
     new, sums, moved = assign_mixed_pixels(image, labels, spectra.sums, energy_range=energy_range, margin=margin,
