@@ -9,6 +9,7 @@ the argument in backquotes and end with what was given:
 from __future__ import annotations
 
 import math
+import os
 import re
 from numbers import Integral, Real
 
@@ -17,7 +18,7 @@ import numpy as np
 from ._image import SpectrumImage
 
 __all__ = ["check_image", "check_number", "check_positive", "check_int", "check_auto", "check_choice",
-           "check_array", "check_labels", "check_seed", "plain_text"]
+           "check_array", "check_labels", "check_path", "check_seed", "plain_text"]
 
 #: Python's and NumPy's own phrases for a bad value, some quoting it (it may come from a file), in plain words
 _RAW_PHRASES = (
@@ -189,3 +190,11 @@ def check_seed(value, name="random_state"):
     if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
         return value
     return check_int(value, name, low=0, high=2**63 - 1)
+
+
+def check_path(value, name="path"):
+    """``value`` if it is a path (str or ``os.PathLike``); else :class:`TypeError` (``Path(5)``'s own text is
+    "expected str, bytes or os.PathLike object, not int")."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a path, got {type(value).__name__}.")
+    return value

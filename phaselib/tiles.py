@@ -66,15 +66,19 @@ def tile_positions(shape, size, overlap=0):
     """
     th, tw = _pair(size, "size")
     overlap = check_int(overlap, "overlap", low=0, high=min(th, tw) - 1)
-    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
-        raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
-    h, w = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
+    h, w = _height_width(shape)
     _check_count(h, w, th, tw, overlap)
     return [(r, c) for r in _starts(h, th, overlap) for c in _starts(w, tw, overlap)]
 
 
 #: more tiles than this is a typing slip (a list of them alone would fill the memory)
 MAX_TILES = 10**7
+
+
+def _height_width(shape):
+    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
+        raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
+    return check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
 
 
 def _check_count(h, w, th, tw, overlap):
@@ -144,9 +148,7 @@ def untile(tiles_, shape, overlap=0, *, blend="centre"):
     if t.ndim < 3:
         raise ValueError(f"`tiles_` must be (N, th, tw, ...), got shape {t.shape}.")
     th, tw = t.shape[1:3]
-    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
-        raise ValueError(f"`shape` must be (H, W, ...), got {shape!r:.60}.")
-    h, w = check_int(shape[0], "shape[0]"), check_int(shape[1], "shape[1]")
+    h, w = _height_width(shape)
     overlap = check_int(overlap, "overlap", low=0, high=min(th, tw) - 1)
     _check_count(h, w, th, tw, overlap)
     rows, cols = _owners(h, th, overlap), _owners(w, tw, overlap)

@@ -6,13 +6,13 @@
 """
 
 from ._blocks import (
-                      BLOCK_BYTES,
-                      block_rows_for,
-                      check_block_rows,
-                      default_block_rows,
-                      iter_row_blocks,
-                      row_ranges,
-                      sample_ranges,
+    BLOCK_BYTES,
+    block_rows_for,
+    check_block_rows,
+    default_block_rows,
+    iter_row_blocks,
+    row_ranges,
+    sample_ranges,
 )
 from ._passes import active_client, map_row_blocks
 from ._threads import n_workers, single_threaded_blas

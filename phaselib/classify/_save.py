@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from .. import quantify, render
 from .._atomic import atomic_folder, is_result_folder, refuse_inputs
 from .._serialize import dumps
-from .._validate import MAX_CLASSES, check_array
+from .._validate import MAX_CLASSES, check_array, check_path
 
 #: the files :func:`save_classification` writes
 RESULT_FILES = ("labels.npy", "probabilities.npy", "confusion.csv", "phases.csv", "phase_spectra.npy",
@@ -48,7 +47,7 @@ def save_classification(result, image, folder, *, inputs=(), summary_extra=None)
 
     if not isinstance(result, Classification):
         raise TypeError(f"`result` must be a Classification (from classify), got {type(result).__name__}.")
-    _check_path(folder, "folder")
+    check_path(folder, "folder")
     folder = Path(folder)
     refuse_inputs(folder, inputs, folder=True)
     k = result.n_classes
@@ -81,7 +80,7 @@ def write_confusion(confusion, names, path):
     """A confusion matrix as CSV: header ``label \\ predicted`` then the names; one row per label."""
     import csv
 
-    _check_path(path, "path")
+    check_path(path, "path")
     if confusion is not None:  # checked before the file is opened: never a half-written table
         confusion = check_array(confusion, "confusion", ndim=2, kind="biuf")
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -112,7 +111,7 @@ def read_labels(path, shape=None):
     names : tuple of str or None
         Class names (None for a ``.npy``).
     """
-    path = Path(_check_path(path, "path"))
+    path = Path(check_path(path, "path"))
     if shape is not None and (not isinstance(shape, (tuple, list)) or len(shape) != 2):
         raise TypeError(f"`shape` must be the map's (H, W), got {shape!r:.60}.")
     if not path.is_file():
@@ -172,9 +171,3 @@ def _labels_from_png(path):
     for i, c in enumerate(colours):
         labels[(code == int(c[1:], 16)) & ~blank] = i
     return labels, names
-
-
-def _check_path(path, name):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"`{name}` must be a path, got {type(path).__name__}.")
-    return path

@@ -31,8 +31,6 @@ def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> D
     n = decomposition.suggested_n_components or decomposition.n_components
     n = check_int(n if n_components is None else n_components, "n_components", low=2, high=decomposition.n_components)
     random_state = check_seed(random_state)
-    if not 2 <= n <= decomposition.n_components:
-        raise ValueError(f"ICA needs 2..{decomposition.n_components} components, got {n}.")
     h, w = decomposition.pixel_sums.shape
     scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
     model = FastICA(n, whiten="unit-variance", random_state=random_state, max_iter=500)

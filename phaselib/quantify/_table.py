@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_array, check_int, check_number
+from .._validate import check_array, check_int, check_number, check_path
 from ._lines import main_elements
 
 PHASE_TABLE_COLUMNS = ("phase", "fraction", "n_pixels", "main_elements", "mineral")
@@ -61,8 +60,7 @@ def write_phase_table(rows, path) -> Path:
     """Write :func:`phase_table` rows as ``phases.csv`` (columns :data:`PHASE_TABLE_COLUMNS`)."""
     import csv
 
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"`path` must be a file path, got {type(path).__name__}.")
+    check_path(path, "path")
     if rows is None or isinstance(rows, (str, bytes, dict)):
         raise TypeError("`rows` must be the list of dicts of phase_table.")
 
@@ -105,8 +103,7 @@ def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_e
     if bad or len(set(names)) != len(names):
         raise ValueError("`names` must be distinct file names without a folder (no '/', '\\\\' or '..'), got "
                          f"{(bad or names)[:3]!r}.")
-    if not isinstance(folder, (str, os.PathLike)):
-        raise TypeError(f"`folder` must be a path, got {type(folder).__name__}.")
+    check_path(folder, "folder")
     beam_energy = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000, allow_none=True)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
