@@ -185,6 +185,14 @@ def _range_text(what, low, high, low_open, high_open) -> str:
     return what
 
 
+def check_instance(value, cls, name, what=None):
+    """``value`` if it is an instance of ``cls``; else :class:`TypeError` (``what``: how to get one)."""
+    if not isinstance(value, cls):
+        how = f" ({what})" if what else ""
+        raise TypeError(f"`{name}` must be a {cls.__name__}{how}, got {type(value).__name__}.")
+    return value
+
+
 def check_seed(value, name="random_state"):
     """A seed for ``np.random.default_rng``: None, an integer in ``[0, 2**63)``, or a Generator / SeedSequence."""
     if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):

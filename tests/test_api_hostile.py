@@ -164,3 +164,120 @@ def test_a_nan_confusion_matrix_writes_no_file(tmp_path):
     with pytest.raises(ValueError, match="`confusion` holds NaN"):
         classify.write_confusion(np.array([[1.0, np.nan], [0, 2]]), ["a", "b"], tmp_path / "c.csv")
     assert not (tmp_path / "c.csv").exists()  # a half-written table before
+
+
+def _with(data, value):
+    out = np.asarray(data, np.float32).copy()
+    out[3, 4, 100] = value
+    return out
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_count_map_holding_nan_is_refused_by_name(rock, value):
+    """NaN counts gave "`image_or_mean_counts` must be a number >= 0, got nan" (map) or NaN sums (phase_spectra)."""
+    from phaselib import SpectrumImage
+    from phaselib.pipeline import map_phases
+
+    image = rock.image.replace(data=_with(rock.image.data, value))
+    assert isinstance(image, SpectrumImage) and image.is_counts
+    for call in (lambda: map_phases(image), lambda: lowcount.mean_counts(image),
+                 lambda: quantify.phase_spectra(image, rock.labels)):
+        with pytest.raises(ValueError, match="The map holds NaN or infinite values"):
+            call()
+
+
+def test_intensity_phase_spectra_are_means_of_the_finite_values(rock):
+    """A transmission cube may miss values (dead pixels): a phase's spectrum is the mean of what was measured."""
+    data = rock.image.data.astype(np.float64) / 100 + 0.5
+    image = rock.image.replace(data=_with(data, np.nan), signal="transmission")
+    got = quantify.phase_spectra(image, rock.labels).means
+    labels = rock.labels
+    want = np.array([np.nanmean(_with(data, np.nan)[labels == p], 0) for p in range(labels.max() + 1)])
+    assert np.isfinite(got).all() and np.allclose(got, want)
+
+
+@pytest.fixture(scope="module")
+def scores(rock):
+    return decompose.pca(rock.image, n_components=4).features(4).reshape(20, 30, 4)
+
+
+def _nan(a):
+    out = np.array(a, np.float64)
+    out.flat[0] = np.nan
+    return out
+
+
+# the refinement's building blocks: arrays of another shape or holding NaN reached numpy's and scipy's own text
+# (or NaN results) in session 30's fuzzing pass
+BLOCKS = {
+    "region_tests NaN": (lambda f, r, s: refine.region_tests(_nan(f), r.labels), ValueError,
+                         "`features` holds NaN"),
+    "region_tests shapes": (lambda f, r, s: refine.region_tests(f, r.labels[:5]), ValueError,
+                            "`features` .* must be \\(H, W, D\\) scores of the map of `labels`"),
+    "region_tests float labels": (lambda f, r, s: refine.region_tests(f, r.labels.astype(float)), TypeError,
+                                  "`labels` must hold integer or boolean values"),
+    "region_tests huge label": (lambda f, r, s: refine.region_tests(f, _huge(r.labels).reshape(20, 30)), ValueError,
+                                "`labels` must hold labels from 0 to 999"),
+    "pair_dip no region": (lambda f, r, s: refine.pair_dip(f, r.labels, 0, 99), ValueError,
+                           "`b` = 99 is not a region of `labels`"),
+    "split_dip exclude shape": (lambda f, r, s: refine.split_dip(f, r.labels, 0, exclude=np.ones((5, 30), bool)),
+                                ValueError, "`exclude` must be a boolean mask of shape \\(20, 30\\)"),
+    "split_region part shape": (lambda f, r, s: refine.split_region(f, r.labels, 0, np.ones((5, 30), bool)),
+                                ValueError, "`part` must be a boolean mask of shape"),
+    "split_region part outside": (lambda f, r, s: refine.split_region(f, r.labels, 0, r.labels == 1), ValueError,
+                                  "`part` must be some, not all, of the pixels of region `a`"),
+    "halves lengths": (lambda f, r, s: refine.halves(f.reshape(600, 4), r.labels.ravel()[:5],
+                                                      np.ones(5, bool)), ValueError,
+                       "`features` .* must be numeric features \\(N, m\\) of the 5 pixels"),
+    "halves inside": (lambda f, r, s: refine.halves(f.reshape(600, 4), r.labels, np.ones(5, bool)), ValueError,
+                      "`inside` must be a boolean mask of shape \\(600,\\)"),
+    "halves NaN": (lambda f, r, s: refine.halves(_nan(f).reshape(600, 4), np.zeros(600, int), np.ones(600, bool)),
+                   ValueError, "`features` holds NaN"),
+    "is_mixture NaN": (lambda f, r, s: refine.is_mixture(_nan(s.means[0]), s.means[1:]), ValueError,
+                       "`spectrum` holds NaN"),
+    "is_mixture channels": (lambda f, r, s: refine.is_mixture(s.means[0][:5], s.means[1:]), ValueError,
+                            "`phases` .* must be spectra of the 5 channels"),
+    "mixes_two 3-D": (lambda f, r, s: refine.mixes_two(s.means[0], s.means[None]), ValueError,
+                      "`phases` must be a 2-D array"),
+    "split_phases halves": (lambda f, r, s: refine.split_phases(s.sums[:0], [], s.sums, s.energy_keV), ValueError,
+                            "`half_sums` must have the shape"),
+    "boundary_phases 3-D sums": (lambda f, r, s: refine.boundary_phases(r.labels, s.sums[None]), ValueError,
+                                 "`sums` must be a 2-D array"),
+    "give_to_neighbours 1-D": (lambda f, r, s: refine.give_to_neighbours(r.labels.ravel(), [0]), ValueError,
+                               "`labels` must be a 2-D array"),
+    "assign_mixed_pixels sums": (lambda f, r, s: refine.assign_mixed_pixels(r.image, r.labels, s.sums[:, :5]),
+                                 ValueError, "`sums` must have the shape \\(K, 2048\\)"),
+    "assign_mixed_pixels labels": (lambda f, r, s: refine.assign_mixed_pixels(r.image, r.labels.ravel(), s.sums),
+                                   ValueError, "`labels` must have the shape \\(20, 30\\)"),
+    "seed_phases lengths": (lambda f, r, s: refine.seed_phases(f.reshape(600, 4), s.n_pixels, r.labels.ravel()),
+                            ValueError, "must have one value per row of `features` \\(600\\)"),
+    "describe_change None": (lambda f, r, s: refine.describe_change(None), TypeError,
+                             "`change` must be a change of Refinement.changes"),
+    "potts +inf unary": (lambda f, r, s: lowcount.potts_mean_field(np.full((4, 5, 2), np.inf), 2.0), ValueError,
+                         "unary holds NaN or \\+inf"),
+    "plot_csd None": (lambda f, r, s: morphology.plot_csd(None), TypeError, "`csd` must be a CSD"),
+    "plot_size_distribution str": (lambda f, r, s: morphology.plot_size_distribution("x"), TypeError,
+                                   "`stats` must be a SizeStatistics"),
+    "grain_table pixel size": (lambda f, r, s: morphology.grain_table(r.labels + 1, pixel_size=1e300), ValueError,
+                               "`pixel_size` must be a number in \\(0, 1e\\+06\\]"),
+}
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_the_refinements_blocks_check_their_arrays(name, rock, sums, scores):
+    call, error, says = BLOCKS[name]
+    with pytest.raises(error, match=says):
+        call(scores, rock, sums)
+
+
+def test_the_blocks_still_work_on_their_own_arrays(rock, sums, scores):
+    """The checks refuse nothing the pipeline hands them."""
+    lab = rock.labels
+    merge, split = refine.region_tests(scores, lab)
+    assert merge is None or merge[1] != merge[2]
+    part = np.zeros(lab.shape, bool)
+    part[lab == 0] = np.arange(int((lab == 0).sum())) % 2 == 0
+    out = refine.split_region(scores, lab, 0, part)
+    assert out.max() == lab.max() + 1 and set(np.unique(out[lab != 0])) == set(np.unique(lab[lab != 0]))
+    halves = refine.halves(scores.reshape(600, 4), lab, np.ones(lab.shape, bool))
+    assert halves.shape == (600,)

@@ -16,8 +16,8 @@ from ._blocks import (
 )
 from ._passes import active_client, map_row_blocks
 from ._threads import n_workers, single_threaded_blas
-from ._weighted import CACHE_BYTES, WeightedBlocks, csr_from_counts
+from ._weighted import CACHE_BYTES, NOT_FINITE, WeightedBlocks, csr_from_counts
 
-__all__ = ["BLOCK_BYTES", "CACHE_BYTES", "WeightedBlocks", "active_client", "block_rows_for", "check_block_rows",
-           "csr_from_counts", "default_block_rows", "iter_row_blocks", "map_row_blocks", "n_workers", "row_ranges",
-           "sample_ranges", "single_threaded_blas"]
+__all__ = ["BLOCK_BYTES", "CACHE_BYTES", "NOT_FINITE", "WeightedBlocks", "active_client", "block_rows_for",
+           "check_block_rows", "csr_from_counts", "default_block_rows", "iter_row_blocks", "map_row_blocks",
+           "n_workers", "row_ranges", "sample_ranges", "single_threaded_blas"]

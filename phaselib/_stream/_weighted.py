@@ -24,6 +24,9 @@ CACHE_BYTES = 1536 * 2**20
 #: largest count per channel taken (floats beyond this are not counts, and their float32 sums overflow)
 MAX_COUNT = 1e12
 
+#: what a map holding NaN or infinity is told
+NOT_FINITE = "The map holds NaN or infinite values (missing or damaged data?); counts must be finite."
+
 
 def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     """(N, C) counts -> float32 CSR of the columns ``channels`` (a slice).
@@ -34,7 +37,7 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     flat = np.ascontiguousarray(flat)
     if np.issubdtype(flat.dtype, np.floating):
         if not np.isfinite(flat).all():
-            raise ValueError("The map holds NaN or infinite values; counts must be finite.")
+            raise ValueError(NOT_FINITE)
         if (flat < 0).any():
             raise ValueError("The map holds negative values; counts must be >= 0.")
         if flat.size and float(flat.max()) > MAX_COUNT:  # float32 sums of such values overflow

@@ -13,11 +13,12 @@ import phaselib.lowcount._grow as _grow
 
 from .. import cluster, decompose, preprocess, quantify, refine
 from .._image import SpectrumImage
-from .._stream import WeightedBlocks, block_rows_for, check_block_rows, iter_row_blocks, sample_ranges
+from .._stream import NOT_FINITE, WeightedBlocks, block_rows_for, check_block_rows, iter_row_blocks, sample_ranges
 from .._validate import MAX_ITER, check_auto, check_image, check_int, check_number
 from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
+from ..refine._refine import split_populations
 from ._potts import check_beta, loglik, normalise, potts_mean_field, smooth, weighted_sums
 
 #: below this mean number of counts per pixel, the spatial prior is used by default
@@ -71,9 +72,7 @@ class LowCountMap:
     decomposition: Decomposition | None = None
     phase_sums: PhaseSpectra | None = None
 
-    @property
-    def n_phases(self) -> int:
-        return len(self.fractions)
+    n_phases = property(lambda self: len(self.fractions), doc="Number of phases.")
 
 
 def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
@@ -99,8 +98,9 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
     channels = slice(None) if energy_range is None else energy_channels(image, energy_range)
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     ranges = sample_ranges(h, block_rows_for(image.data), fraction)
-    total = sum(float(b[..., channels].sum(dtype=np.float64))
-                for _, _, b in iter_row_blocks(image.data, ranges=ranges))
+    total = sum(float(b[..., channels].sum(dtype=np.float64)) for _, _, b in iter_row_blocks(image.data, ranges=ranges))
+    if not math.isfinite(total):
+        raise ValueError(NOT_FINITE)
     return total / (sum(r1 - r0 for r0, r1 in ranges) * w)
 
 
@@ -278,7 +278,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     del counts
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
     splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
-    splits, notes = refine.split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE)  # dip
+    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE)  # dip
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
         spectra[p] = a[channels]
         new = np.vstack([new, b[None]])
@@ -337,7 +337,7 @@ class _Shares:
     """Rows of pooled band counts as square-root shares (even Poisson noise per band), computed when read."""
 
     def __init__(self, pooled):
-        self.pooled = pooled
+        self.pooled, self.shape, self.dtype = pooled, pooled.shape, np.dtype(np.float64)
 
     def __getitem__(self, rows):
         x = self.pooled[rows]

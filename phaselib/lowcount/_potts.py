@@ -32,8 +32,8 @@ def potts_mean_field(unary, beta, *, n_sweeps=10, damping=0.5):
     unary = np.asarray(unary, np.float32)
     if unary.ndim != 3:
         raise ValueError(f"unary must be (H, W, K), got shape {unary.shape}.")
-    if np.isnan(unary).any():  # NaN posteriors everywhere, with no word
-        raise ValueError("unary holds NaN (a log-likelihood of NaN: NaN counts or spectra?).")
+    if np.isnan(unary).any() or np.isposinf(unary).any():  # NaN posteriors everywhere, with no word
+        raise ValueError("unary holds NaN or +inf (a log-likelihood of NaN: NaN counts or spectra?).")
     beta = check_beta(beta)
     n_sweeps = check_int(n_sweeps, "n_sweeps", high=MAX_ITER)
     check_number(damping, "damping", low=0, high=1, high_open=True)

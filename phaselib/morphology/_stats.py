@@ -13,7 +13,7 @@ from numbers import Integral
 import numpy as np
 from scipy import stats as _stats
 
-from .._validate import check_int, check_number, check_positive
+from .._validate import check_instance, check_int, check_number, check_positive
 
 #: size bins above this is a typing slip (each is a row of the CSD table)
 MAX_BINS = 100_000
@@ -363,6 +363,7 @@ def plot_size_distribution(stats, *, ax=None, unit="um"):
 
     Returns the matplotlib ``Axes`` (a new figure's when ``ax`` is None). Needs matplotlib.
     """
+    check_instance(stats, SizeStatistics, "stats", "morphology.size_statistics")
     ax = _axes(ax)
     e, c = stats.bin_edges, stats.counts
     ax.bar(e[:-1], c / (c.sum() * np.diff(e)), width=np.diff(e), align="edge", color="#80419d",
@@ -381,6 +382,7 @@ def plot_size_distribution(stats, *, ax=None, unit="um"):
 
 def plot_csd(csd, *, ax=None, unit="um"):
     """``ln n`` against size with the fitted line of a :class:`CSD`. Needs matplotlib."""
+    check_instance(csd, CSD, "csd", "morphology.crystal_size_distribution")
     ax = _axes(ax)
     ax.plot(csd.sizes[~csd.used], csd.ln_density[~csd.used], "o", mfc="none", color="grey", label="not fitted")
     ax.plot(csd.sizes[csd.used], csd.ln_density[csd.used], "o", color="#0072B2", label="fitted")

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._validate import check_array, check_positive
+from .._validate import check_array, check_number
 from ._stats import equivalent_diameter
+
+#: largest pixel size taken, micrometres (a metre: beyond it areas in um^2 overflow float64's range in no time)
+MAX_PIXEL_UM = 1e6
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +112,7 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     if lab.size and lab.max() > lab.size:  # (an id of 10**9 would size every per-grain array: 7 GiB)
         raise ValueError(f"`grain_labels` must number the grains 1..n, n at most the number of pixels ({lab.size}), "
                          f"got an id {int(lab.max())} (skimage.segmentation.relabel_sequential renumbers them).")
-    px = check_positive(pixel_size, "pixel_size")
+    px = check_number(pixel_size, "pixel_size", low=0, low_open=True, high=MAX_PIXEL_UM)
     lab = lab.astype(np.int64, copy=False)
     m = _measure(lab)
     ids = m["label"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._image import SpectrumImage
-from .._stream import map_row_blocks
+from .._stream import NOT_FINITE, map_row_blocks
 from .._validate import MAX_PHASES, check_image, check_int, check_number
 
 
@@ -102,7 +102,37 @@ def phase_spectra(image: SpectrumImage, labels, n_phases=None, *, block_rows=Non
                            message="phase spectra")
     sums = np.sum(parts, axis=0)
     n_pixels = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
+    if not np.isfinite(sums).all():
+        sums = _finite_sums(image, labels, k, n_pixels, block_rows, client)
     return PhaseSpectra(sums[:k], n_pixels, image.energy_keV, sums[k])
+
+
+def _finite_sums(image, labels, k, n_pixels, block_rows, client):
+    """(K + 1, C) sums of an intensity map holding NaN or infinity: each channel's mean over its finite values,
+    times the pixels of the phase (so :attr:`PhaseSpectra.means` are means of what was measured; 0 where a
+    phase has none). Counts cannot be missing: :class:`ValueError` for them."""
+    from functools import partial
+
+    if image.is_counts:
+        raise ValueError(NOT_FINITE)
+    parts = map_row_blocks(image, partial(_finite_block, n_phases=k), block_rows=block_rows, client=client,
+                           per_block=lambda r0, r1: {"labels": labels[r0:r1]}, message="phase spectra")
+    sums, seen = np.sum(parts, axis=0)
+    pixels = np.append(n_pixels, labels.size)[:, None]
+    return np.where(seen > 0, sums * pixels / np.maximum(seen, 1), 0.0)
+
+
+def _finite_block(r0, r1, block, *, labels, n_phases):
+    """(2, K + 1, C): sums of the finite values of each phase's pixels (then of all pixels), and their number."""
+    flat = np.asarray(block, dtype=np.float64).reshape(-1, block.shape[-1])
+    ok = np.isfinite(flat)
+    lab = np.where((labels >= 0) & (labels < n_phases), labels, n_phases).reshape(-1)
+    out = np.zeros((2, n_phases + 1, flat.shape[1]))
+    for p in np.unique(lab):
+        at = lab == p
+        out[0, p], out[1, p] = np.where(ok[at], flat[at], 0.0).sum(0), ok[at].sum(0)
+    out[:, n_phases] += out[:, :n_phases].sum(1)
+    return out
 
 
 #: pixels are summed this many bytes at a time (a phase's pixels are copied before summing: a whole
@@ -185,6 +215,8 @@ def update_phase_spectra(image: SpectrumImage, spectra: PhaseSpectra, old_labels
             onehot[lab[ok], np.flatnonzero(ok)] = sign
             sums += onehot @ data
             n = n + np.rint(onehot.sum(1)).astype(np.int64)
+    if not np.isfinite(sums).all():
+        return None  # missing values in the changed pixels: a full pass takes means of what was measured
     return PhaseSpectra(sums, n, spectra.energy_keV, spectra.total)
 
 

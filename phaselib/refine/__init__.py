@@ -44,7 +44,7 @@ scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours, mixes_two
-from ._refine import Refinement, describe_change, refine_phases, split_populations
+from ._refine import Refinement, describe_change, refine_phases
 from ._regions import pair_dip, region_tests, split_dip, split_region
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
@@ -56,4 +56,4 @@ from ._unmix import low_count_margin as mixed_margin
 __all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels", "assign_mixed_pixels",
            "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours", "halves", "inside_pixels",
            "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "pair_dip", "refine_phases", "region_tests",
-           "seed_phases", "split_dip", "split_phases", "split_populations", "split_region"]
+           "seed_phases", "split_dip", "split_phases", "split_region"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantify
-from .._validate import check_array, check_int, check_number
+from .._validate import check_array, check_int, check_labels, check_number
 
 #: elements left out of the chemistry of a phase (in nearly every mineral, strongly absorbed)
 LIGHT = ("O", "C", "N", "B")
@@ -102,7 +102,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     n_phases = check_int(n_phases, "n_phases", allow_none=True)
     check_int(dip_size, "dip_size", high=99)
     _check_rule(major, ratio, z)
-    lab = np.array(labels, copy=True)
+    lab = np.array(check_labels(labels, "labels"), copy=True)
     sums, n_pix = spectra.sums.astype(np.float64).copy(), spectra.n_pixels.astype(np.int64).copy()
     e = spectra.energy_keV
     if elements is None:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._validate import check_number
+from .._validate import check_labels, check_number
+from . import _check
 from ._split import is_mixture
 
 #: share of a phase's pixels with a 4-neighbour of another phase, for it to be a boundary phase
@@ -58,8 +59,8 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     list of dict
         ``{"action": "dissolved", "phase", "n_pixels", "reason"}`` for each.
     """
-    lab = np.asarray(labels)
-    sums = np.asarray(sums, np.float64)
+    lab = check_labels(labels, "labels", ndim=2)
+    sums = _check.phase_sums(sums)
     alive = [p for p in range(sums.shape[0]) if sums[p].sum() > 0 and np.any(lab == p)]
     if len(alive) < 3:
         return []
@@ -93,9 +94,10 @@ def mixes_two(spectrum, phases, least=0.1):
     from scipy.optimize import nnls
 
     least = check_number(least, "least", low=0, high=1)
+    spectrum, phases = _check.spectra(spectrum, phases)
     if len(phases) < 2 or not is_mixture(spectrum, phases):
         return None
-    coef, _ = nnls(np.asarray(phases, np.float64).T, np.asarray(spectrum, np.float64))
+    coef, _ = nnls(phases.T, spectrum)
     top = np.argsort(coef)[::-1][:2]
     return None if coef[top[1]] < least * coef.sum() else top
 
@@ -116,7 +118,7 @@ def _band_between(lab, p, spectrum, ids, phases, touch=0.2):
 def give_to_neighbours(labels, gone):
     """``labels`` with the pixels of the phases ``gone`` given to the most common other phase
     among their 8 neighbours, growing inwards until none is left (or none can be reached)."""
-    lab = np.array(labels, copy=True)
+    lab = np.array(check_labels(labels, "labels", ndim=2), dtype=np.int64)
     free = np.isin(lab, list(gone))
     lab[free] = -2
     while free.any():

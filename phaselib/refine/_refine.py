@@ -40,6 +40,9 @@ class Refinement:
 
 def describe_change(change) -> str:
     """One line for a phase added, merged or rejected (numbers are the clustering's)."""
+    if not isinstance(change, dict) or not isinstance(change.get("action"), str) or "reason" not in change:
+        raise TypeError(f"`change` must be a change of Refinement.changes (a dict with an action and a reason), "
+                        f"got {type(change).__name__}.")
     if change["action"] == "merged":
         return f"merged phase {change['phase']} into {change['into']}: {change['reason']}"
     if change["action"] == "added":

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_int, check_number
+from .._validate import check_int, check_labels, check_number
+from . import _check
 
 #: two regions are two materials when the density of their 5 x 5 means between them falls under this share
 #: of the lower density at either (other generator's cubes at 30-1000 neutrons per bin: true pairs 0.00-0.24;
@@ -108,8 +109,11 @@ def pair_dip(features, labels, a, b, *, size=5, exclude=None):
     material whose pixels the labels parted by their noise. None when a region has under :data:`MIN_PIXELS`
     pixels, or the ratio cannot be had."""
     size = check_int(size, "size", high=99)
+    features, labels = _check.feature_map(features, labels)
+    a, b = _check.region(a, labels, "a"), _check.region(b, labels, "b")
     ina, inb = labels == a, labels == b
     if exclude is not None:
+        exclude = _check.mask(exclude, "exclude", labels.shape)
         ina, inb = ina & ~exclude, inb & ~exclude
     if min(np.count_nonzero(ina), np.count_nonzero(inb)) < MIN_PIXELS:
         return None
@@ -130,9 +134,10 @@ def split_dip(features, labels, a, *, size=5, exclude=None):
     from scipy import ndimage as ndi
 
     size = check_int(size, "size", high=99)
-    region = labels == a
+    features, labels = _check.feature_map(features, labels)
+    region = labels == _check.region(a, labels, "a")
     if exclude is not None:
-        region &= ~exclude
+        region &= ~_check.mask(exclude, "exclude", labels.shape)
     if np.count_nonzero(region) < 2 * MIN_PIXELS:
         return None
     box = _bbox(region)
@@ -200,7 +205,11 @@ def split_region(features, labels, a, part, *, size=5):
     ``size`` x ``size`` neighbours in ``a`` are nearer the part's go to a new region (the next number), the
     others stay (a pixel's own scores are too noisy where the two materials are close)."""
     size = check_int(size, "size", high=99)
-    region = labels == a
+    features, labels = _check.feature_map(features, labels)
+    region = labels == _check.region(a, labels, "a")
+    part = _check.mask(part, "part", labels.shape)
+    if not part.any() or (part & ~region).any() or not (region & ~part).any():
+        raise ValueError("`part` must be some, not all, of the pixels of region `a`.")
     rest = region & ~part
     new = int(labels.max()) + 1
     box = _bbox(region)
@@ -247,7 +256,8 @@ def region_tests(features, labels, *, size=5, share=DIP_SHARE, tiny=True, merges
     """
     size = check_int(size, "size", high=99)
     share = check_number(share, "share", low=0, high=1)
-    features = np.asarray(features, np.float64)
+    labels = check_labels(labels, "labels", low=0, high=1000)  # regions 0..K-1: a table of K x K pairs
+    features, labels = _check.feature_map(features, labels)
     beam = open_beam(features)
     k = int(labels.max()) + 1
     merge = split = None

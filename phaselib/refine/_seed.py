@@ -101,6 +101,9 @@ def seed_phases(features, pixel_sums, labels, *, p_value=1e-5, min_pixels=None, 
     lab = check_array(labels, "labels", ndim=1, kind="iu").astype(np.int64)
     g = check_array(pixel_sums, "pixel_sums", ndim=1, kind="iuf").astype(np.float64)
     n, m = x.shape
+    if lab.size != n or g.size != n:
+        raise ValueError(f"`labels` ({lab.size}) and `pixel_sums` ({g.size}) must have one value per row of "
+                         f"`features` ({n}).")
     p_value = check_number(p_value, "p_value", low=0, high=1, low_open=True, high_open=True)
     min_pixels = max(20, int(5e-4 * n)) if min_pixels is None else check_int(min_pixels, "min_pixels")
     scale = np.sqrt(np.maximum(g, 1.0))

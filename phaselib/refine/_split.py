@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantify
-from .._validate import check_int, check_number, check_seed
+from .._validate import check_array, check_int, check_labels, check_number, check_seed
+from . import _check
 from ._merge import LIGHT, _shares, distinct_phases
 
 #: principal axes of a phase's features that k-means cuts
@@ -47,7 +48,7 @@ def inside_pixels(labels, size=3):
     from scipy.ndimage import uniform_filter
 
     size = check_int(size, "size", high=99)
-    lab = np.asarray(labels)
+    lab = check_labels(labels, "labels", ndim=2)
     out = np.zeros(lab.shape, bool)
     for p in np.unique(lab[lab >= 0]):
         own = lab == p
@@ -75,8 +76,9 @@ def halves(features, labels, inside, *, random_state=0):
     from sklearn.cluster import KMeans
 
     random_state = check_seed(random_state)
-    labels = np.asarray(labels).ravel()
-    inside = np.asarray(inside).ravel()
+    features, labels = _check.pixel_features(features, labels)
+    inside = _check.mask(np.reshape(inside, -1) if np.size(inside) == labels.size else inside, "inside",
+                         labels.shape)
     out = np.full(labels.size, -1, np.int64)
     rng = np.random.default_rng(random_state)
     for p in np.unique(labels[labels >= 0]):
@@ -85,14 +87,14 @@ def halves(features, labels, inside, *, random_state=0):
             continue
         if fit_at.size > MAX_FIT:
             fit_at = np.sort(rng.choice(fit_at, MAX_FIT, replace=False))
-        x = np.asarray(features[fit_at], np.float64)
+        x = _check.finite_rows(np.asarray(features[fit_at], np.float64))
         mu = x.mean(0)
         axes = np.linalg.svd(x - mu, full_matrices=False)[2][:N_AXES]
         km = KMeans(2, n_init=3, random_state=random_state).fit((x - mu) @ axes.T)
         at = np.flatnonzero(labels == p)
         for i in range(0, at.size, CHUNK):  # a phase of millions of pixels, a chunk of rows at a time
             rows = at[i:i + CHUNK]
-            out[rows] = 2 * p + km.predict((np.asarray(features[rows], np.float64) - mu) @ axes.T)
+            out[rows] = 2 * p + km.predict((_check.finite_rows(np.asarray(features[rows], np.float64)) - mu) @ axes.T)
     return out
 
 
@@ -117,8 +119,14 @@ def split_phases(half_sums, half_pixels, phase_sums, energy_keV, *, beam_energy=
     notes : list of dict
         ``{"action": "split", "phase", "reason"}``.
     """
+    phase_sums = _check.phase_sums(phase_sums, "phase_sums")
+    k, c = phase_sums.shape
+    half_sums = _check.phase_sums(half_sums, "half_sums", rows=2 * k, channels=c)
+    half_pixels = check_array(half_pixels, "half_pixels", ndim=1, kind="iu")
+    if half_pixels.size != 2 * k:
+        raise ValueError(f"`half_pixels` must count the pixels of the {2 * k} halves, got {half_pixels.size}.")
     splits, notes = [], []
-    for p in range(phase_sums.shape[0]):
+    for p in range(k):
         a, b = half_sums[2 * p], half_sums[2 * p + 1]
         if min(half_pixels[2 * p], half_pixels[2 * p + 1]) < MIN_HALF or min(a.sum(), b.sum()) <= 0:
             continue
@@ -143,7 +151,7 @@ def is_mixture(spectrum, phases, tol=0.3):
     from scipy.optimize import nnls
 
     tol = check_number(tol, "tol", low=0)
-    phases = np.asarray(phases, np.float64)
+    spectrum, phases = _check.spectra(spectrum, phases)
     nearest = min(np.linalg.norm(spectrum - p) for p in phases)
-    _, residual = nnls(phases.T, np.asarray(spectrum, np.float64))
+    _, residual = nnls(phases.T, spectrum)
     return residual <= tol * nearest

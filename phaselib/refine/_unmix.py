@@ -46,8 +46,9 @@ from scipy import ndimage as ndi
 from .. import quantify
 from .._stream._passes import map_row_blocks
 from .._stream._weighted import csr_from_counts
-from .._validate import check_int, check_number
+from .._validate import check_image, check_int, check_labels, check_number
 from ..preprocess import energy_channels
+from . import _check
 
 #: the neighbourhood whose phases a pixel may mix (pixels)
 WINDOW = 3
@@ -200,8 +201,9 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
     """
     window = check_int(window, "window", low=3, high=99)
     margin = check_number(margin, "margin", low=0, allow_none=True)
-    lab = np.asarray(labels)
-    sums = np.asarray(sums, np.float64)
+    check_image(image)
+    lab = check_labels(labels, "labels", shape=image.shape[:2])
+    sums = _check.phase_sums(sums, channels=image.n_channels)
     k = sums.shape[0]
     if k < 2:
         return lab.astype(np.int16), sums, 0
