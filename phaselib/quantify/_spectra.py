@@ -193,7 +193,8 @@ def update_phase_spectra(image: SpectrumImage, spectra: PhaseSpectra, old_labels
     Returns
     -------
     PhaseSpectra or None
-        None when the shapes or the number of phases differ, or too many pixels changed.
+        None when the shapes or the number of phases differ, too many pixels changed, or the changed
+        pixels hold NaN (a full :func:`phase_spectra` pass then takes means of the finite values).
     """
     check_image(image)
     if not isinstance(spectra, PhaseSpectra):
