@@ -21,7 +21,7 @@ import numpy as np
 from skimage.draw import polygon as _polygon
 from skimage.measure import find_contours
 
-import phaselib.morphology._split as _split
+from . import _outline
 
 ARC_RMS = 0.3  # pixels: the outline between the mouth corners fits a circle within this (``_fill.ARC_RMS``)...
 ARC_RADIUS = 8.0  # pixels: ... of at least this radius (smaller: a notch of a few straight edges fits as well)
@@ -81,7 +81,7 @@ def _dents_along(mask, pts, kept, turn, out):
     vertices ``pts[kept]`` turning by ``turn`` degrees (concave: positive)."""
     n = len(kept)
     v = pts[kept]
-    for r0, r1 in _runs(turn >= _split._PAIR_TURN):
+    for r0, r1 in _runs(turn >= _outline._PAIR_TURN):
         # the arc's own corners are concave; its mouth corners are the convex ones on either side of the run
         # (a bay cut in a straight face), or a concave corner of the run (a bay opening into a notch)
         run = [(r0 - 1 + k) % n for k in range((r1 - r0) % n + 3)]
@@ -126,7 +126,7 @@ def arc_dents(filled, tol=1.0):
     # every outline's polygon at once (closed: each outline's first point repeated at its end)
     sizes = np.array([len(p) + 1 for p in outlines])
     first = np.r_[0, np.cumsum(sizes)[:-1]]
-    kept = _split._simplify(np.concatenate([np.vstack([p, p[:1]]) for p in outlines]), first, first + sizes - 1, tol)
+    kept = _outline._simplify(np.concatenate([np.vstack([p, p[:1]]) for p in outlines]), first, first + sizes - 1, tol)
     which = np.searchsorted(first, kept, side="right") - 1
     keep = kept != first[which] + sizes[which] - 1
     kept, which = kept[keep] - first[which[keep]], which[keep]
@@ -138,6 +138,6 @@ def arc_dents(filled, tol=1.0):
         v = pts[kp]
         a, b = v - np.roll(v, 1, axis=0), np.roll(v, -1, axis=0) - v
         turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
-        if (turn >= _split._PAIR_TURN).any():
+        if (turn >= _outline._PAIR_TURN).any():
             _dents_along(filled, pts, kp, turn, out)
     return out & ~filled

@@ -21,11 +21,10 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 from skimage.draw import line as _draw_line
-from skimage.measure import find_contours
+
+from ._outline import _CUT_TOL, _corners, _persistent
 
 MIN_PIECE = 10  # pixels: a piece cut off by concavity cuts gets its own marker from this size
-_CUT_TOL = 1.0  # pixels: tolerance of the polygon that approximates a grain outline
-_PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two corners
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
 _CONE = 15.0  # degrees narrower than the geometric cone in which a cut keeps both parts convex
 _ALONG = 8.0  # degrees: a cut this close to the continuation of an edge at both its corners runs along it
@@ -38,66 +37,6 @@ _CHAIN = 3  # ... and up to this many grains whose pixels fill the hull of the u
 
 
 # ----------------------------------------------------------------- concavity cuts
-def _simplify(points, first, last, tol):
-    """Douglas-Peucker on many polylines at once (``approximate_polygon``'s rule, vectorised).
-
-    ``points`` (N, 2) holds the polylines one after the other, polyline ``k`` being
-    ``points[first[k]:last[k] + 1]``. Returns the indices of the kept vertices.
-    """
-    n = len(points)
-    keep = np.zeros(n, bool)
-    keep[first] = keep[last] = True
-    idx = np.arange(n)
-    active = idx  # points of the segments still to check
-    while active.size:
-        lo = np.maximum.accumulate(np.where(keep, idx, 0))[active]
-        hi = np.minimum.accumulate(np.where(keep, idx, n)[::-1])[::-1][active]
-        a, ab = points[lo], points[hi] - points[lo]
-        length = np.hypot(ab[:, 0], ab[:, 1])
-        rel = points[active] - a
-        cross = np.abs(ab[:, 0] * rel[:, 1] - ab[:, 1] * rel[:, 0])
-        dist = np.where(length > 0, cross / np.maximum(length, 1e-12), np.hypot(rel[:, 0], rel[:, 1]))
-        dist[keep[active]] = 0.0
-        order = np.lexsort((-dist, lo))  # by segment, farthest point first
-        head = order[np.r_[True, lo[order][1:] != lo[order][:-1]]]
-        split = head[dist[head] > tol]
-        keep[active[split]] = True
-        active = active[np.isin(lo, lo[split]) & ~keep[active]]
-    return idx[keep]
-
-
-def _corners(mask, tol=_CUT_TOL):
-    """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
-    positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors)."""
-    contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
-                if len(c) >= 8]
-    if not contours:
-        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
-    sizes = np.array([len(c) for c in contours])
-    first = np.r_[0, np.cumsum(sizes)[:-1]]
-    points = np.concatenate(contours) - 1
-    kept = _simplify(points, first, first + sizes - 1, tol)
-    contour = np.searchsorted(first, kept, side="right") - 1
-    kept = kept[kept != (first + sizes - 1)[contour]]  # closed outlines: drop the repeated end point
-    contour = np.searchsorted(first, kept, side="right") - 1
-    # previous / next vertex along the same closed outline
-    start = np.r_[True, contour[1:] != contour[:-1]]
-    end = np.r_[contour[1:] != contour[:-1], True]
-    i = np.arange(kept.size)
-    group_first = np.maximum.accumulate(np.where(start, i, 0))
-    group_last = np.minimum.accumulate(np.where(end, i, kept.size)[::-1])[::-1]
-    prev = np.where(start, group_last, i - 1)
-    nxt = np.where(end, group_first, i + 1)
-    p = points[kept]
-    edge_in, edge_out = p - p[prev], p[nxt] - p
-    a = edge_in / np.maximum(np.hypot(edge_in[:, 0], edge_in[:, 1]), 1e-12)[:, None]
-    b = edge_out / np.maximum(np.hypot(edge_out[:, 0], edge_out[:, 1]), 1e-12)[:, None]
-    turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
-    ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
-    u = a[ok] - b[ok]
-    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], edge_in[ok], edge_out[ok]
-
-
 def _continues(cut, edge_in, edge_out):
     """Whether a cut (unit vectors) from a corner continues the edge into it or the edge out of it
     (edge vectors) backwards, within ``_ALONG`` degrees, that edge being ``_ALONG_EDGE`` px or longer."""
@@ -149,6 +88,10 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     size = np.bincount(lab.ravel())
     size[0] = 0
     pos, bis, turn, e_in, e_out = _corners(size[lab] >= min_component, tol)
+    if len(pos) == 0:
+        return cut
+    keep = _persistent(size[lab] >= min_component, pos, turn, e_in, e_out, tol)
+    pos, bis, turn, e_in, e_out = pos[keep], bis[keep], turn[keep], e_in[keep], e_out[keep]
     if len(pos) == 0:
         return cut
     probe = np.clip(np.round(pos + 0.7 * bis).astype(np.intp), 0, [h - 1, w - 1])

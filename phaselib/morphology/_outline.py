@@ -1,0 +1,95 @@
+"""Concave corners of grain outlines: the polygons of the outlines and the corners that are of the shape.
+
+Private helpers of :mod:`phaselib.morphology` (:mod:`._split` cuts between the corners).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.measure import find_contours
+
+_CUT_TOL = 1.0  # pixels: tolerance of the polygon that approximates a grain outline
+_PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two corners
+_PERSIST = 1.5  # pixels: a concave corner must persist on the outline simplified to this (see _persistent)
+_PERSIST_R = 4.0  # pixels: ... within this distance
+_PERSIST_TURN = 90.0  # degrees: ... unless it is this sharp
+_PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long
+
+
+def _simplify(points, first, last, tol):
+    """Douglas-Peucker on many polylines at once (``approximate_polygon``'s rule, vectorised).
+
+    ``points`` (N, 2) holds the polylines one after the other, polyline ``k`` being
+    ``points[first[k]:last[k] + 1]``. Returns the indices of the kept vertices.
+    """
+    n = len(points)
+    keep = np.zeros(n, bool)
+    keep[first] = keep[last] = True
+    idx = np.arange(n)
+    active = idx  # points of the segments still to check
+    while active.size:
+        lo = np.maximum.accumulate(np.where(keep, idx, 0))[active]
+        hi = np.minimum.accumulate(np.where(keep, idx, n)[::-1])[::-1][active]
+        a, ab = points[lo], points[hi] - points[lo]
+        length = np.hypot(ab[:, 0], ab[:, 1])
+        rel = points[active] - a
+        cross = np.abs(ab[:, 0] * rel[:, 1] - ab[:, 1] * rel[:, 0])
+        dist = np.where(length > 0, cross / np.maximum(length, 1e-12), np.hypot(rel[:, 0], rel[:, 1]))
+        dist[keep[active]] = 0.0
+        order = np.lexsort((-dist, lo))  # by segment, farthest point first
+        head = order[np.r_[True, lo[order][1:] != lo[order][:-1]]]
+        split = head[dist[head] > tol]
+        keep[active[split]] = True
+        active = active[np.isin(lo, lo[split]) & ~keep[active]]
+    return idx[keep]
+
+
+def _corners(mask, tol=_CUT_TOL):
+    """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
+    positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors)."""
+    contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
+                if len(c) >= 8]
+    if not contours:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
+    sizes = np.array([len(c) for c in contours])
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    points = np.concatenate(contours) - 1
+    kept = _simplify(points, first, first + sizes - 1, tol)
+    contour = np.searchsorted(first, kept, side="right") - 1
+    kept = kept[kept != (first + sizes - 1)[contour]]  # closed outlines: drop the repeated end point
+    contour = np.searchsorted(first, kept, side="right") - 1
+    # previous / next vertex along the same closed outline
+    start = np.r_[True, contour[1:] != contour[:-1]]
+    end = np.r_[contour[1:] != contour[:-1], True]
+    i = np.arange(kept.size)
+    group_first = np.maximum.accumulate(np.where(start, i, 0))
+    group_last = np.minimum.accumulate(np.where(end, i, kept.size)[::-1])[::-1]
+    prev = np.where(start, group_last, i - 1)
+    nxt = np.where(end, group_first, i + 1)
+    p = points[kept]
+    edge_in, edge_out = p - p[prev], p[nxt] - p
+    a = edge_in / np.maximum(np.hypot(edge_in[:, 0], edge_in[:, 1]), 1e-12)[:, None]
+    b = edge_out / np.maximum(np.hypot(edge_out[:, 0], edge_out[:, 1]), 1e-12)[:, None]
+    turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
+    ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
+    u = a[ok] - b[ok]
+    return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], edge_in[ok], edge_out[ok]
+
+
+def _persistent(mask, pos, turn, edge_in, edge_out, tol):
+    """Which concave corners are of the shape, not of the noise of its outline: those still found (within
+    ``_PERSIST_R`` px) on the outline simplified to ``_PERSIST`` px, those sharper than
+    ``_PERSIST_TURN`` (a slit between two crystals) and those whose both edges are ``_PERSIST_EDGE`` px or
+    longer. The outline of a classified phase carries one-pixel bumps and notches (mixed pixels given to
+    one side); their corners are shallow, between edges of 1-3 px, and gone once the polygon may stray
+    1.5 px: pair cuts between them cut laths into bands (anorthite at 50 counts/px: 19 crystals found as 36)."""
+    from scipy.spatial import cKDTree
+
+    if tol >= _PERSIST:  # a coarse outline already: its corners are of the shape
+        return np.ones(len(pos), bool)
+    coarse = _corners(mask, _PERSIST)[0]
+    near = np.zeros(len(pos), bool)
+    if len(coarse):
+        near = cKDTree(coarse).query(pos, distance_upper_bound=_PERSIST_R)[0] <= _PERSIST_R
+    short = np.minimum(np.hypot(edge_in[:, 0], edge_in[:, 1]), np.hypot(edge_out[:, 0], edge_out[:, 1]))
+    return near | (turn >= _PERSIST_TURN) | (short >= _PERSIST_EDGE)
