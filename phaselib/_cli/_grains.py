@@ -63,9 +63,9 @@ def add_parser(subparsers):
                    help="keep touching pieces whose union is convex apart (with --no-concave-cuts: the "
                         "classic watershed)")
     g.add_argument("--outline-tol", type=float, default=1.0, metavar="PX",
-                   help="outlines are polygons within PX before concave corners are sought (default 1; 2 for "
-                        "crystals 30 px across or more on a phase map from `map`, whose outlines mixed pixels "
-                        "make ragged; finer grains lose more than they gain at 2)")
+                   help="outlines are polygons within PX before concave corners are sought (default 1; below "
+                        "1.5, corners that vanish on the outline within 1.5 px, the bumps and notches of a "
+                        "classified map's ragged outlines, cut nothing)")
     g.add_argument("--no-inclusions", action="store_true",
                    help="cut from enclosed holes as from any concavity (holes of other pixels are "
                         "inclusions kept inside their host grain by default)")

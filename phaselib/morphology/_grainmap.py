@@ -97,8 +97,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     pixel_size : float
         Micrometres per pixel.
     min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
-        As in :func:`separate_grains` (``outline_tol=2`` for a phase map from a classification,
-        whose outlines are ragged). Inclusions of a crystal (other phases or unassigned
+        As in :func:`separate_grains` (the corners of ragged outlines that do not persist at 1.5 px
+        cut nothing). Inclusions of a crystal (other phases or unassigned
         pixels enclosed by it) stay inside it while it is separated; the grain table counts
         them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border

@@ -131,14 +131,13 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
         Remove the grains that touch the map border (their sizes are truncated).
     outline_tol : float
         Pixels: the outline is a polygon within this distance before its concave corners are
-        sought. 1 px suits outlines drawn exactly (a label map made from polygons, a traced
-        map); a phase map from a classification has ragged outlines (pixels mixing two grains
-        along every boundary go to either side, or to a third phase) whose wiggles of a pixel or
-        two start cuts: 2 px there (``benchmarks/bench_map_grains.py``: phenocrysts mapped at
-        50 counts/px with the beam spreading 0.7 px, about twice the true number of crystals at
-        1 px, 1.06-1.21 times at 2 px). Finer grains lose more than they gain at 2 px: 12 px
-        grains drawn exactly 0.78 -> 0.71 matched, and mapped (a default synthetic rock at
-        200 counts/px) 0.04-0.09 less on its main phases.
+        sought. A phase map from a classification has ragged outlines (pixels mixing two grains
+        along every boundary go to either side) whose bumps and notches of a pixel or two make
+        concave corners: below 1.5 px, a corner cuts only if it persists on the outline simplified
+        to 1.5 px, is sharper than 90 degrees or lies between edges of 4 px or more
+        (``benchmarks/bench_map_grains.py``: phenocrysts mapped at 50 counts/px with the beam spreading
+        0.7 px, count +0.17-0.27 -> +0.00-0.13 at 1 px). 2 px smooths more (fewer cuts on a wider beam's
+        outlines; finer grains lose more than they gain: 12 px grains drawn exactly 0.78 -> 0.71 matched).
 
     Returns
     -------
