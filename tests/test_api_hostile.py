@@ -218,8 +218,8 @@ BLOCKS = {
                                   "`labels` must hold integer or boolean values"),
     "region_tests huge label": (lambda f, r, s: refine.region_tests(f, _huge(r.labels).reshape(20, 30)), ValueError,
                                 "`labels` must hold labels from 0 to 999"),
-    "pair_dip no region": (lambda f, r, s: refine.pair_dip(f, r.labels, 0, 99), ValueError,
-                           "`b` = 99 is not a region of `labels`"),
+    "pair_dip region": (lambda f, r, s: refine.pair_dip(f, r.labels, 0, 2.5), TypeError,
+                        "`b` must be an integer"),
     "split_dip exclude shape": (lambda f, r, s: refine.split_dip(f, r.labels, 0, exclude=np.ones((5, 30), bool)),
                                 ValueError, "`exclude` must be a boolean mask of shape \\(20, 30\\)"),
     "split_region part shape": (lambda f, r, s: refine.split_region(f, r.labels, 0, np.ones((5, 30), bool)),
@@ -281,3 +281,4 @@ def test_the_blocks_still_work_on_their_own_arrays(rock, sums, scores):
     assert out.max() == lab.max() + 1 and set(np.unique(out[lab != 0])) == set(np.unique(lab[lab != 0]))
     halves = refine.halves(scores.reshape(600, 4), lab, np.ones(lab.shape, bool))
     assert halves.shape == (600,)
+    assert refine.pair_dip(scores, lab, 0, 99) is None  # a region with no pixel is too small to test

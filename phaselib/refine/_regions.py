@@ -110,7 +110,7 @@ def pair_dip(features, labels, a, b, *, size=5, exclude=None):
     pixels, or the ratio cannot be had."""
     size = check_int(size, "size", high=99)
     features, labels = _check.feature_map(features, labels)
-    a, b = _check.region(a, labels, "a"), _check.region(b, labels, "b")
+    a, b = _check.region(a, "a"), _check.region(b, "b")
     ina, inb = labels == a, labels == b
     if exclude is not None:
         exclude = _check.mask(exclude, "exclude", labels.shape)
@@ -135,7 +135,7 @@ def split_dip(features, labels, a, *, size=5, exclude=None):
 
     size = check_int(size, "size", high=99)
     features, labels = _check.feature_map(features, labels)
-    region = labels == _check.region(a, labels, "a")
+    region = labels == _check.region(a, "a")
     if exclude is not None:
         region &= ~_check.mask(exclude, "exclude", labels.shape)
     if np.count_nonzero(region) < 2 * MIN_PIXELS:
@@ -206,7 +206,7 @@ def split_region(features, labels, a, part, *, size=5):
     others stay (a pixel's own scores are too noisy where the two materials are close)."""
     size = check_int(size, "size", high=99)
     features, labels = _check.feature_map(features, labels)
-    region = labels == _check.region(a, labels, "a")
+    region = labels == _check.region(a, "a")
     part = _check.mask(part, "part", labels.shape)
     if not part.any() or (part & ~region).any() or not (region & ~part).any():
         raise ValueError("`part` must be some, not all, of the pixels of region `a`.")
