@@ -21,7 +21,7 @@ import numpy as np
 from skimage.draw import polygon as _polygon
 from skimage.measure import find_contours
 
-from . import _outline
+import phaselib.morphology._outline as _outline
 
 ARC_RMS = 0.3  # pixels: the outline between the mouth corners fits a circle within this (``_fill.ARC_RMS``)...
 ARC_RADIUS = 8.0  # pixels: ... of at least this radius (smaller: a notch of a few straight edges fits as well)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+import phaselib.refine._check as _check
+
 from .._validate import check_labels, check_number
-from . import _check
 from ._split import is_mixture
 
 #: share of a phase's pixels with a 4-neighbour of another phase, for it to be a boundary phase

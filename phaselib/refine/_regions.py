@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import phaselib.refine._check as _check
+
 from .._validate import check_int, check_labels, check_number
-from . import _check
 
 #: two regions are two materials when the density of their 5 x 5 means between them falls under this share
 #: of the lower density at either (other generator's cubes at 30-1000 neutrons per bin: true pairs 0.00-0.24;

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import phaselib.refine._check as _check
+
 from .. import quantify
 from .._validate import check_array, check_int, check_labels, check_number, check_seed
-from . import _check
 from ._merge import LIGHT, _shares, distinct_phases
 
 #: principal axes of a phase's features that k-means cuts

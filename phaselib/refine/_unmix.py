@@ -43,12 +43,13 @@ from functools import partial
 import numpy as np
 from scipy import ndimage as ndi
 
+import phaselib.refine._check as _check
+
 from .. import quantify
 from .._stream._passes import map_row_blocks
 from .._stream._weighted import csr_from_counts
 from .._validate import check_image, check_int, check_labels, check_number
 from ..preprocess import energy_channels
-from . import _check
 
 #: the neighbourhood whose phases a pixel may mix (pixels)
 WINDOW = 3
