@@ -44,16 +44,25 @@ def _simplify(points, first, last, tol):
     return idx[keep]
 
 
-def _corners(mask, tol=_CUT_TOL):
-    """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
-    positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors)."""
+def _outline_points(mask):
+    """``(points, first, sizes)`` of the closed outlines of ``mask`` (8 points or more) one after the other, or
+    None: what :func:`_corners` simplifies (found once when corners are sought at two tolerances)."""
     contours = [c for c in find_contours(np.pad(mask, 1).astype(np.uint8), 0.5, positive_orientation="high")
                 if len(c) >= 8]
     if not contours:
-        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
+        return None
     sizes = np.array([len(c) for c in contours])
-    first = np.r_[0, np.cumsum(sizes)[:-1]]
-    points = np.concatenate(contours) - 1
+    return np.concatenate(contours) - 1, np.r_[0, np.cumsum(sizes)[:-1]], sizes
+
+
+def _corners(mask, tol=_CUT_TOL):
+    """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
+    positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors).
+    ``mask`` may also be its :func:`_outline_points` (found once for two tolerances)."""
+    outline = mask if isinstance(mask, tuple) else _outline_points(mask)
+    if outline is None:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
+    points, first, sizes = outline
     kept = _simplify(points, first, first + sizes - 1, tol)
     contour = np.searchsorted(first, kept, side="right") - 1
     kept = kept[kept != (first + sizes - 1)[contour]]  # closed outlines: drop the repeated end point
@@ -76,18 +85,19 @@ def _corners(mask, tol=_CUT_TOL):
     return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], edge_in[ok], edge_out[ok]
 
 
-def _persistent(mask, pos, turn, edge_in, edge_out, tol):
+def _persistent(outline, pos, turn, edge_in, edge_out, tol):
     """Which concave corners are of the shape, not of the noise of its outline: those still found (within
     ``_PERSIST_R`` px) on the outline simplified to ``_PERSIST`` px, those sharper than
     ``_PERSIST_TURN`` (a slit between two crystals) and those whose both edges are ``_PERSIST_EDGE`` px or
     longer. The outline of a classified phase carries one-pixel bumps and notches (mixed pixels given to
     one side); their corners are shallow, between edges of 1-3 px, and gone once the polygon may stray
-    1.5 px: pair cuts between them cut laths into bands (anorthite at 50 counts/px: 19 crystals found as 36)."""
+    1.5 px: pair cuts between them cut laths into bands (anorthite at 50 counts/px: 19 crystals found as 36).
+    ``outline``: the :func:`_outline_points` the corners were found on."""
     from scipy.spatial import cKDTree
 
     if tol >= _PERSIST:  # a coarse outline already: its corners are of the shape
         return np.ones(len(pos), bool)
-    coarse = _corners(mask, _PERSIST)[0]
+    coarse = _corners(outline, _PERSIST)[0]
     near = np.zeros(len(pos), bool)
     if len(coarse):
         near = cKDTree(coarse).query(pos, distance_upper_bound=_PERSIST_R)[0] <= _PERSIST_R

@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 from skimage.draw import line as _draw_line
 
-from ._outline import _CUT_TOL, _corners, _persistent
+from ._outline import _CUT_TOL, _corners, _outline_points, _persistent
 
 MIN_PIECE = 10  # pixels: a piece cut off by concavity cuts gets its own marker from this size
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
@@ -87,10 +87,13 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     lab, _ = ndi.label(mask)
     size = np.bincount(lab.ravel())
     size[0] = 0
-    pos, bis, turn, e_in, e_out = _corners(size[lab] >= min_component, tol)
+    outline = _outline_points(size[lab] >= min_component)
+    if outline is None:
+        return cut
+    pos, bis, turn, e_in, e_out = _corners(outline, tol)
     if len(pos) == 0:
         return cut
-    keep = _persistent(size[lab] >= min_component, pos, turn, e_in, e_out, tol)
+    keep = _persistent(outline, pos, turn, e_in, e_out, tol)
     pos, bis, turn, e_in, e_out = pos[keep], bis[keep], turn[keep], e_in[keep], e_out[keep]
     if len(pos) == 0:
         return cut
