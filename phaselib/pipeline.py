@@ -132,7 +132,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
                energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
                decomposition=None, spatial_prior="auto", beta=lowcount.DEFAULT_BETA, refine_phases=True,
-               mixed_pixels=True, name_minerals=True, progress=None) -> PhaseMap:
+               mixed_pixels=True, beam_spread=True, name_minerals=True, progress=None) -> PhaseMap:
     """Find the phases of a spectrum image.
 
     Parameters
@@ -201,6 +201,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         third phase between two grains), from :data:`phaselib.refine.MIXED_MIN_COUNTS` counts/px (below
         100 with a margin: :func:`phaselib.refine.mixed_margin`).
         Pixels moved: ``params["mixed_pixels"]``.
+    beam_spread : bool
+        Read the beam's spread (the Gaussian mixing of neighbours' phases that best explains the counts) and
+        relabel the boundary pixels under it (:func:`phaselib.refine.beam_spread_fit`): ``params["beam_spread"]``.
     name_minerals : bool
         Name each phase's mineral from its spectrum (:func:`phaselib.identify.name_phases`; needs
         the beam energy): ``PhaseMap.minerals``, the ``mineral`` column of ``phases.csv``.
@@ -218,6 +221,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     check_choice(spatial_prior, "spatial_prior", ("auto", True, False))
     check_choice(refine_phases, "refine_phases", (True, False))
     check_choice(mixed_pixels, "mixed_pixels", (True, False))
+    check_choice(beam_spread, "beam_spread", (True, False))
     check_choice(name_minerals, "name_minerals", (True, False))
     check_int(min_size, "min_size", low=0)
     k_req = _resolve_auto(n_phases, "n_phases")
@@ -240,7 +244,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         energy_range = _intensity.check_intensity(method, energy_range)
     if not intensity and _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
         return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
-                           client, timings, say, refine_phases, name_minerals, mixed_pixels)
+                           client, timings, say, refine_phases, name_minerals, (mixed_pixels, beam_spread))
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
@@ -293,9 +297,10 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
         params.update(n_phases=k, refinement=ref.changes)
         timings["refine"] = time.perf_counter() - t
-    if mixed_pixels and not intensity and float(dec.pixel_sums.mean()) >= refine.MIXED_MIN_COUNTS:
+    if not intensity:
         say(0.72, "mixed pixels")
-        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client, dec.pixel_sums.mean())
+        labels, spectra = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
+                                      float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread))
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
@@ -350,7 +355,7 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,
-                refine_phases, name_minerals, mixed_pixels):
+                refine_phases, name_minerals, boundaries):
     """Low-count path: Poisson mixture + Potts prior (its own PCA + k-means start on a binned copy),
     then the usual measures, with the phase sums the EM's blocks already give."""
     t = time.perf_counter()
@@ -367,17 +372,28 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
     labels, spectra, mean = low.labels, low.phase_sums, low.params["mean_counts"]
-    if mixed_pixels and mean >= refine.MIXED_MIN_COUNTS:
-        labels, spectra = _mixed(image, labels, k, spectra, params, timings, block_rows, client, mean)
+    labels, spectra = _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean, boundaries)
     return _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
 
-def _mixed(image, labels, k, spectra, params, timings, block_rows, client, mean_counts):
-    """Mixed boundary pixels to their dominant phase (:func:`refine.assign_mixed_pixels`), noted in params."""
-    t, margin = time.perf_counter(), refine.mixed_margin(float(mean_counts))
-    labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
-                                                              margin=margin, block_rows=block_rows, client=client)
-    params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE, margin=margin)
-    timings["mixed_pixels"] = time.perf_counter() - t
+def _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which):
+    """Mixed pixels to their dominant phase (:func:`refine.assign_mixed_pixels`), then the beam's spread."""
+    mixed_pixels, beam_spread = which
+    if mixed_pixels and mean_counts >= refine.MIXED_MIN_COUNTS:
+        t, margin = time.perf_counter(), refine.mixed_margin(float(mean_counts))
+        labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
+                                                                  margin=margin, block_rows=block_rows, client=client)
+        params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE, margin=margin)
+        timings["mixed_pixels"] = time.perf_counter() - t
+    if beam_spread and k >= 2:
+        t = time.perf_counter()
+        if spectra is None:
+            spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
+        new, info = refine.beam_spread_fit(image, labels, spectra.sums, energy_range=params["energy_range"],
+                                           block_rows=block_rows, client=client)
+        params["beam_spread"] = dict(info, rule=refine.BEAM_RULE)
+        if info["moved"]:
+            labels, spectra = new, None
+        timings["beam_spread"] = time.perf_counter() - t
     return labels, spectra

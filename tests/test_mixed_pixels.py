@@ -64,8 +64,8 @@ def test_map_phases_gains_on_a_rock_with_mixed_pixels():
     number of phases: measured ARI 0.90 without the test, 0.95 with it."""
     rock = datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=200, seed=2)
     k = len(np.unique(rock.labels))
-    plain = map_phases(rock.image, n_phases=k, mixed_pixels=False)
-    mixed = map_phases(rock.image, n_phases=k)
+    plain = map_phases(rock.image, n_phases=k, mixed_pixels=False, beam_spread=False)
+    mixed = map_phases(rock.image, n_phases=k, beam_spread=False)  # the spread step after it: test_beam_spread.py
     a0 = adjusted_rand_score(rock.labels.ravel(), plain.labels.ravel())
     a1 = adjusted_rand_score(rock.labels.ravel(), mixed.labels.ravel())
     assert a1 >= 0.93 and a1 >= a0 + 0.02, (a0, a1)
@@ -93,8 +93,8 @@ def test_below_100_counts_a_move_needs_a_margin():
     for rock, gain in ((datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=60, seed=2), 0.008),
                        (datasets.make_rock((200, 300), counts_per_pixel=60, seed=1), -0.006)):
         k = len(np.unique(rock.labels))
-        plain = map_phases(rock.image, n_phases=k, mixed_pixels=False)
-        mixed = map_phases(rock.image, n_phases=k)
+        plain = map_phases(rock.image, n_phases=k, mixed_pixels=False, beam_spread=False)
+        mixed = map_phases(rock.image, n_phases=k, beam_spread=False)
         assert mixed.params["spatial_prior"] and mixed.params["mixed_pixels"]["margin"] == refine._unmix.LOW_MARGIN
         a0 = adjusted_rand_score(rock.labels.ravel(), plain.labels.ravel())
         a1 = adjusted_rand_score(rock.labels.ravel(), mixed.labels.ravel())

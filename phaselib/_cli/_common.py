@@ -131,6 +131,8 @@ def add_input_options(m):
     m.add_argument("--no-mixed-pixels", action="store_true",
                    help="leave the boundary pixels in the clustering's phases (no reassignment to the dominant "
                    "phase of the mixture that explains them)")
+    m.add_argument("--no-beam-spread", action="store_true",
+                   help="do not read the beam's spread from the map nor relabel the boundary pixels under it")
     m.add_argument("--no-minerals", action="store_true", help="do not name the phases' minerals")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -43,6 +43,7 @@ def run(args):
                             block_rows=args.block_rows, sample_pixels=args.sample_pixels or None,
                             client=client, spatial_prior=spatial_prior(args), beta=args.beta,
                             refine_phases=not args.no_refine, mixed_pixels=not args.no_mixed_pixels,
+                            beam_spread=not args.no_beam_spread,
                             name_minerals=not args.no_minerals, progress=progress)
     if bar is not None:
         bar.close()

@@ -45,7 +45,7 @@ def _block_rows_of(image, block_rows):
 
 
 def map_row_blocks(image, func, *, block_rows=None, client=None, per_block=None, progress=None,
-                   message="pass"):
+                   message="pass", ranges=None):
     """``[func(r0, r1, block) for each row block]``, in row order.
 
     Parameters
@@ -62,9 +62,11 @@ def map_row_blocks(image, func, *, block_rows=None, client=None, per_block=None,
         the block's rows of a label map), so that tasks carry only their share.
     progress : callable, optional
         ``progress(fraction, message)``.
+    ranges : list of (int, int), optional
+        The row blocks to read (e.g. :func:`sample_ranges`), instead of all of them.
     """
-    rows = _block_rows_of(image, block_rows)
-    ranges = row_ranges(image.shape[0], rows)
+    if ranges is None:
+        ranges = row_ranges(image.shape[0], _block_rows_of(image, block_rows))
     client = active_client(client)
     if per_block is not None:
         plain = func

@@ -42,6 +42,8 @@ Intensity cubes (transmission...) have no counts for these tests: their regions 
 scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 """
 
+from ._blur import RULE as BEAM_RULE
+from ._blur import beam_spread_fit
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours, mixes_two
 from ._refine import Refinement, describe_change, refine_phases
@@ -53,7 +55,7 @@ from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
 from ._unmix import low_count_margin as mixed_margin
 
-__all__ = ["LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels", "assign_mixed_pixels",
-           "boundary_phases", "describe_change", "distinct_phases", "give_to_neighbours", "halves", "inside_pixels",
-           "is_mixture", "merge_phases", "mixed_margin", "mixes_two", "pair_dip", "refine_phases", "region_tests",
-           "seed_phases", "split_dip", "split_phases", "split_region"]
+__all__ = ["BEAM_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
+           "assign_mixed_pixels", "beam_spread_fit", "boundary_phases", "describe_change", "distinct_phases",
+           "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "mixes_two",
+           "pair_dip", "refine_phases", "region_tests", "seed_phases", "split_dip", "split_phases", "split_region"]

@@ -1,0 +1,309 @@
+"""Labels under the beam's spread: boundary pixels chosen knowing that a spectrum mixes its neighbours'.
+
+The electron beam's interaction volume (and a pixel straddling a boundary) makes a pixel's
+spectrum a mixture of its neighbours' phases. :mod:`._unmix` gives a boundary pixel the dominant
+phase of the two-phase mixture that best explains it, pixel by pixel. This step models the
+mixing itself, over the whole boundary at once:
+
+* **model**: the expected spectrum of pixel ``i`` (its total given) is
+  ``lambda_i = sum_d w(d) T[label(i + d)]``, ``w`` a Gaussian of standard deviation ``sigma``
+  pixels (cut at ``~2.5 sigma``, renormalised), ``T`` each phase's spectrum (summed over its
+  *inner* pixels, those whose 3 x 3 neighbourhood is all of it; all its pixels if it has fewer
+  than 3); the pixel's counts are multinomial under ``lambda_i``;
+* **sigma** is read from the data: the log-likelihood of the map's counts under the current labels,
+  for each ``sigma`` of :data:`SIGMAS`; the best is kept. ``0`` (no mixing: the labels are left as
+  they are) wins on maps without beam spread;
+* **labels**: iterated conditional modes (ICM) on the boundary pixels: each takes, among the phases
+  of its 3 x 3 neighbourhood, the one that maximises the likelihood of every pixel whose spectrum it
+  enters, plus ``beta`` nats per 4-neighbour of the same phase (a Potts prior). Pixels far enough
+  apart are updated together; at most :data:`SWEEPS` sweeps.
+
+A pixel one pixel inside a film of glass between two crystals is then glass, not the crystal whose
+spectrum its mixture resembles most; the boundary of a lath is where the counts put it, not one pixel
+out. Assumptions, stated: one spread for the whole map, isotropic; each phase one spectrum (zoning is
+within-phase noise here); the spread is at most :data:`SIGMAS`' last value. The likelihood uses the
+channels of the energy window merged into :data:`GROUPS` groups of channels whose intensities keep the
+same proportions between the phases (merging such channels loses nothing of the phases' contrast).
+Unassigned pixels stay so; their summed spectrum is their template.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy import sparse
+
+from .._stream._blocks import block_rows_for, check_block_rows, sample_ranges
+from .._stream._passes import map_row_blocks
+from .._stream._weighted import csr_from_counts
+from .._validate import check_choice, check_image, check_int, check_labels, check_number
+from ..preprocess import energy_channels
+
+#: beam spreads tried (standard deviation, pixels); 0: no mixing
+SIGMAS = (0.0, 0.4, 0.55, 0.7, 0.85, 1.0, 1.25, 1.5, 2.0)
+#: groups of channels the likelihood is computed on
+GROUPS = 48
+#: Potts weight (nats per 4-neighbour of the same phase) of the ICM
+BETA = 1.0
+#: most ICM sweeps over the boundary pixels
+SWEEPS = 4
+#: pixels of a map read to find the spread (rows spread over a bigger map)
+SAMPLE_PIXELS = 250_000
+#: what the step does, in one line (``params["beam_spread"]`` of a phase map)
+RULE = ("boundary pixels relabelled under a model where each pixel's spectrum mixes its neighbours' phases "
+        "by a Gaussian beam spread read from the data")
+
+
+def kernel(sigma):
+    """The beam's Gaussian along one axis: weights at ``-r .. r`` (``r = ceil(2.5 sigma)``, 1 to 3 px), sum 1.
+    The 2-D kernel is their outer product (a pixel mixes ``w[dy] * w[dx]`` of its neighbour at ``(dy, dx)``)."""
+    if sigma <= 0:
+        return np.ones(1)
+    r = int(min(3, max(1, np.ceil(2.5 * sigma))))
+    g = np.exp(-np.arange(-r, r + 1) ** 2 / (2.0 * sigma ** 2))
+    return g / g.sum()
+
+
+def _taps(g):
+    r = g.size // 2
+    return [(dy - r, dx - r, float(g[dy] * g[dx])) for dy in range(g.size) for dx in range(g.size)]
+
+
+def channel_groups(sums, n_groups=GROUPS, random_state=0):
+    """A group index for each channel: channels whose intensities are in nearly the same proportions
+    between the phases (the centred log-ratios of the phases' spectra), by k-means weighted by counts."""
+    from sklearn.cluster import KMeans
+
+    s = np.asarray(sums, np.float64) + 0.5
+    c = s.shape[1]
+    if c <= n_groups:
+        return np.arange(c)
+    t = np.log(s / s.sum(1, keepdims=True))
+    v = (t - t.mean(0)).T
+    weight = s.sum(0)
+    km = KMeans(n_clusters=n_groups, n_init=1, random_state=random_state).fit(v, sample_weight=weight)
+    _, groups = np.unique(km.labels_, return_inverse=True)
+    return groups
+
+
+def _collect(r0, r1, block, *, labels, band, inner, channels, merge, k):
+    """One row block: the grouped counts of its band pixels, and the grouped sums of each phase's inner
+    pixels (row ``k``: the unassigned pixels)."""
+    flat = block.reshape(-1, block.shape[-1])
+    x = csr_from_counts(flat, channels) @ merge  # (n, G) sparse
+    lab = labels.ravel()
+    keep = inner.ravel()
+    rows = np.flatnonzero(keep | (lab < 0))
+    cls = np.where(lab[rows] < 0, k, lab[rows])
+    pick = sparse.csr_matrix((np.ones(rows.size), (cls, rows)), shape=(k + 1, flat.shape[0]))
+    sums = np.asarray((pick @ x).todense())
+    at = np.flatnonzero(band.ravel())
+    return r0, at, np.asarray(x[at].todense(), np.float32), sums
+
+
+def _templates(sums, fallback):
+    """Normalised spectra of the phases from their inner pixels' sums (``fallback``: all their pixels' sums,
+    for a phase with no inner pixel read; the last row, the unassigned pixels', has no fallback)."""
+    fallback = np.vstack([fallback, sums[len(fallback):]])
+    t = np.where((sums.sum(1) > 0)[:, None], sums, fallback) + 0.5
+    return (t / t.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _lam(lab, k, g, rows, cols, t):
+    """Expected (normalised) spectra of the pixels (rows, cols): each phase's share of the beam there
+    (its indicator blurred by the kernel ``g``; edges repeated) times its spectrum; -1 labels use row ``k``."""
+    shares = np.empty((rows.size, k + 1), np.float32)
+    for p in range(k + 1):
+        plane = (lab == (p if p < k else -1)).astype(np.float32)
+        if g.size > 1:
+            plane = ndi.correlate1d(ndi.correlate1d(plane, g, axis=0, mode="nearest"), g, axis=1, mode="nearest")
+        shares[:, p] = plane[rows, cols]
+    return shares @ t
+
+
+def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIGMAS, beta=BETA, sweeps=SWEEPS,
+                    relabel=True, block_rows=None, client=None):
+    """Read the beam's spread from a phase map and relabel its boundary pixels under it.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+        A map of counts.
+    labels : (H, W) int ndarray
+        Phase of each pixel, -1 unassigned (kept so).
+    sums : (K, C) ndarray
+        Summed counts of each phase on the image's channels (to group the channels).
+    energy_range : (float, float or None)
+        The energy window (keV) of the likelihoods.
+    sigmas : sequence of float
+        Spreads tried (pixels); ``0`` must be among them (the labels as they are).
+    beta : float
+        Potts weight of the ICM (nats per 4-neighbour of the same phase).
+    sweeps : int
+        Most ICM sweeps.
+    relabel : bool
+        False: only read the spread (no ICM).
+    block_rows : int, optional
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    labels : (H, W) int16 ndarray
+    info : dict
+        ``sigma`` (the spread kept), ``log_likelihood`` (nats gained over ``sigma = 0`` by each spread
+        tried, on the boundary pixels), ``moved`` (pixels relabelled), ``sweeps``.
+    """
+    check_image(image)
+    lab = check_labels(labels, "labels", shape=image.shape[:2]).astype(np.int64)
+    sums = np.asarray(sums, np.float64)
+    if sums.ndim != 2 or sums.shape[1] != image.n_channels:
+        raise ValueError(f"`sums` must be (K, {image.n_channels}), got shape {sums.shape}.")
+    sigmas = sorted({float(check_number(s, "sigma", low=0, high=5)) for s in sigmas} | {0.0})
+    beta = check_number(beta, "beta", low=0)
+    sweeps = check_int(sweeps, "sweeps", low=0, high=100)
+    check_choice(relabel, "relabel", (True, False))
+    k = sums.shape[0]
+    h, w = lab.shape
+    info = dict(sigma=0.0, log_likelihood={}, moved=0, sweeps=0)
+    out = lab.astype(np.int16)
+    if k < 2 or not (lab >= 0).any():
+        return out, info
+    r_max = max(kernel(s).size // 2 for s in sigmas)
+    boundary = _varies(lab, 1)
+    if not boundary.any():
+        return out, info
+    inner = ~boundary & (lab >= 0)
+    channels = energy_channels(image, energy_range)
+    groups = channel_groups(sums[:, channels])
+    merge = sparse.csr_matrix((np.ones(groups.size), (np.arange(groups.size), groups)), shape=(groups.size,
+                                                                                              groups.max() + 1))
+    fallback = sums[:, channels] @ merge.toarray()
+    gather = partial(_gather, image, lab, inner, channels, merge, k, block_rows, client)
+    # the spread: from the pixels whose expected spectrum depends on it (within r_max of another phase), on
+    # rows spread over a big map (one read of the whole of a small one, kept for the relabelling)
+    small = h * w <= SAMPLE_PIXELS
+    band = _near(boundary, 2 * r_max + 2) if small else _varies(lab, r_max)
+    ranges = None if small else sample_ranges(h, _rows_per_block(image, block_rows), SAMPLE_PIXELS / (h * w))
+    rows, cols, y, inner_sums = gather(band, ranges)
+    t = _templates(inner_sums, fallback)
+    dep = _varies(lab, r_max)[rows, cols]
+    ll = {s: float((y[dep] * np.log(_lam(lab, k, kernel(s), rows[dep], cols[dep], t))).sum(dtype=np.float64))
+          for s in sigmas}
+    info["log_likelihood"] = {f"{s:g}": round(v - ll[0.0], 1) for s, v in ll.items()}
+    best = max(sigmas, key=lambda s: ll[s])
+    info["sigma"] = best
+    if best == 0 or not relabel or sweeps == 0:
+        return out, info
+    g = kernel(best)
+    band = _near(boundary, 2 * (g.size // 2) + 2)  # the boundary may move by a pixel or two in the sweeps
+    if not small:
+        rows, cols, y, inner_sums = gather(band, None)
+        t = _templates(inner_sums, fallback)
+    new, done = _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k)
+    info.update(moved=int(np.count_nonzero(new != lab)), sweeps=done)
+    return new.astype(np.int16), info
+
+
+def _varies(lab, r):
+    """Pixels whose ``(2r + 1)`` square neighbourhood holds more than one label."""
+    return ndi.maximum_filter(lab, 2 * r + 1, mode="nearest") != ndi.minimum_filter(lab, 2 * r + 1, mode="nearest")
+
+
+def _near(mask, reach):
+    return ndi.maximum_filter(mask.view(np.uint8), 2 * reach + 1, mode="constant").astype(bool)
+
+
+def _rows_per_block(image, block_rows):
+    return check_block_rows(block_rows) if block_rows is not None else block_rows_for(image.data,
+                                                                                       block_bytes=32 * 2**20)
+
+
+def _gather(image, lab, inner, channels, merge, k, block_rows, client, band, ranges):
+    """The grouped counts of the band's pixels (their rows and columns) and each phase's inner sums, read
+    from the row blocks ``ranges`` (None: all)."""
+    w = lab.shape[1]
+    parts = map_row_blocks(image, partial(_collect, channels=channels, merge=merge, k=k), block_rows=block_rows,
+                           client=client, ranges=ranges, message="beam spread",
+                           per_block=lambda r0, r1: {"labels": lab[r0:r1], "band": band[r0:r1],
+                                                     "inner": inner[r0:r1]})
+    at = np.concatenate([p[0] * w + p[1] for p in parts])
+    rows, cols = np.divmod(at, w)
+    return rows, cols, np.concatenate([p[2] for p in parts]), sum(p[3] for p in parts)
+
+
+def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
+    """Iterated conditional modes on the band's pixels (see the module docstring)."""
+    h, w = lab.shape
+    r = g.size // 2
+    taps = _taps(g)
+    dy = np.array([d[0] for d in taps])
+    dx = np.array([d[1] for d in taps])
+    wt = np.array([d[2] for d in taps], np.float32)[None, :, None]
+    lab = lab.copy()
+    index = np.full((h, w), -1, np.int64)
+    index[rows, cols] = np.arange(rows.size)
+    # a pixel may move if every pixel its spectrum enters is in the band (their counts are known)
+    movable = ndi.binary_erosion(band, np.ones((2 * r + 1,) * 2, bool), border_value=1) & (lab >= 0)
+    step = 2 * r + 1
+    done = 0
+    active = movable
+    for _ in range(sweeps):
+        lam = _lam(lab, k, g, rows, cols, t)
+        lab1 = np.pad(lab, 1, mode="edge")
+        before = lab.copy()
+        mixed = active & _varies(lab, 1)
+        changed = 0
+        for oy in range(step):
+            for ox in range(step):
+                sel = np.zeros_like(mixed)
+                sel[oy::step, ox::step] = True
+                ys, xs = np.nonzero(sel & mixed)
+                for c0 in range(0, ys.size, chunk):
+                    cy, cx = ys[c0:c0 + chunk], xs[c0:c0 + chunk]
+                    new = _best(cy, cx, lab, lab1, index, y, lam, t, dy, dx, wt, beta, k)
+                    move = np.flatnonzero(new != lab[cy, cx])
+                    if move.size == 0:
+                        continue
+                    my, mx, old, nw = cy[move], cx[move], lab[cy[move], cx[move]], new[move]
+                    jy, jx = my[:, None] - dy[None, :], mx[:, None] - dx[None, :]
+                    inside = (jy >= 0) & (jy < h) & (jx >= 0) & (jx < w)
+                    j = index[np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]
+                    delta = wt * (t[nw] - t[old])[:, None, :]
+                    np.add.at(lam, j[inside], np.broadcast_to(delta, (move.size, len(taps), t.shape[1]))[inside])
+                    lab[my, mx] = nw
+                    lab1[my + 1, mx + 1] = nw
+                    changed += move.size
+        done += 1
+        if changed == 0:
+            break
+        # a pixel's best phase depends on the labels within 2 r of it: only those near a change are tried again
+        active = movable & _near(lab != before, 2 * r + 1)
+    return lab, done
+
+
+def _best(ys, xs, lab, lab1, index, y, lam, t, dy, dx, wt, beta, k):
+    """The best phase of each candidate pixel (ys, xs), given every other pixel's."""
+    h, w = lab.shape
+    cur = lab[ys, xs]
+    jy, jx = ys[:, None] - dy[None, :], xs[:, None] - dx[None, :]
+    inside = ((jy >= 0) & (jy < h) & (jx >= 0) & (jx < w))[..., None]
+    j = index[np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]
+    yy = np.where(inside, y[j], 0)
+    ll = lam[j]
+    base = (yy * np.log(ll)).sum((1, 2))
+    nb4 = np.stack([lab1[ys + 1 + a, xs + 1 + b] for a, b in ((0, 1), (0, -1), (1, 0), (-1, 0))], 1)
+    near = np.stack([lab1[ys + 1 + a, xs + 1 + b] for a in (-1, 0, 1) for b in (-1, 0, 1)], 1)
+    best, gain_best = cur.copy(), np.zeros(ys.size)
+    for p in range(k):
+        go = np.flatnonzero((near == p).any(1) & (cur != p))
+        if go.size == 0:
+            continue
+        moved = ll[go] + wt * (t[p] - t[cur[go]])[:, None, :]
+        gain = (yy[go] * np.log(np.maximum(moved, 1e-12))).sum((1, 2)) - base[go]
+        gain += beta * ((nb4[go] == p).sum(1) - (nb4[go] == cur[go, None]).sum(1))
+        better = gain > gain_best[go]
+        gain_best[go[better]] = gain[better]
+        best[go[better]] = p
+    return best

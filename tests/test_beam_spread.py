@@ -1,0 +1,112 @@
+"""The beam's spread read from a phase map, and its boundary relabelled under it (phaselib.refine._blur)."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib import datasets, quantify, refine
+from phaselib.pipeline import map_phases
+from phaselib.refine._blur import channel_groups, kernel
+
+MINERALS = ["albite", "augite", "basaltic glass"]
+
+
+def _films(spread, seed=3):
+    """Albite and augite crystals in stripes, parted by films of glass 1 and 2 px wide (the glass's
+    composition lies between its minerals'), the beam mixing neighbours by ``spread`` px."""
+    truth = np.zeros((60, 96), np.int16)
+    ids = np.zeros(truth.shape, np.int32)
+    x = 0
+    n = 0
+    for width in (10, 1, 9, 2, 11, 1, 8, 2, 12, 1, 10, 2, 9, 1, 8):
+        phase = 2 if width <= 2 else (n % 2)
+        n += width > 2
+        truth[:, x:x + width] = phase
+        ids[:, x:x + width] = ids.max() + 1
+        x += width
+    truth[:, x:] = 0
+    ids[:, x:] = ids.max() + 1
+    return datasets.make_rock(truth.shape, counts_per_pixel=200, minerals=MINERALS, texture=(truth, ids),
+                              beam_spread=spread, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def films():
+    return _films(0.8)
+
+
+def test_kernel_is_a_normalised_gaussian():
+    for s in (0.4, 0.7, 1.5, 2.0):
+        g = kernel(s)
+        assert g.size % 2 == 1 and g.size <= 7 and np.isclose(g.sum(), 1) and g.argmax() == g.size // 2
+    assert np.array_equal(kernel(0), [1.0])
+
+
+def test_channels_in_the_same_proportions_share_a_group():
+    a = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0])
+    b = np.array([2.0, 4.0, 6.0, 1.0, 2.0, 50.0])  # channels 0-2: b = 2a; 3-4: b = a / 10; 5 on its own
+    groups = channel_groups(np.stack([a, b]) * 1000, n_groups=3)
+    assert groups[0] == groups[1] == groups[2] and groups[3] == groups[4] and len(set(groups)) == 3
+
+
+def test_films_between_crystals_are_found_where_a_pixel_by_pixel_choice_misses_them(films):
+    """With the true phases as the start, the pixel-by-pixel likelihood (the 2-phase mixture test of
+    ``assign_mixed_pixels``) calls the 1-px films crystal or keeps them by luck; the spread model reads a
+    spread near the true 0.8 px and puts the films back."""
+    truth = films.labels
+    spectra = quantify.phase_spectra(films.image, truth, 3)
+    start, _, _ = refine.assign_mixed_pixels(films.image, truth, spectra.sums)
+    new, info = refine.beam_spread_fit(films.image, start, spectra.sums)
+    assert 0.55 <= info["sigma"] <= 1.0, info
+    glass = truth == 2
+    before, after = np.mean(start[glass] == 2), np.mean(new[glass] == 2)
+    assert after >= 0.95 and after >= before + 0.05, (before, after)
+    assert np.mean(new == truth) >= 0.99
+    assert info["moved"] == np.count_nonzero(new != start)
+    assert info["log_likelihood"]["0"] == 0 and max(info["log_likelihood"].values()) > 0
+
+
+def test_a_map_without_spread_is_left_as_it_is():
+    """No mixing in the data: the likelihood prefers a spread of 0 and no pixel moves."""
+    rock = _films(0.0)
+    spectra = quantify.phase_spectra(rock.image, rock.labels, 3)
+    new, info = refine.beam_spread_fit(rock.image, rock.labels, spectra.sums)
+    assert info["sigma"] == 0 and info["moved"] == 0 and np.array_equal(new, rock.labels)
+    assert all(v < 0 for s, v in info["log_likelihood"].items() if s != "0")
+
+
+def test_unassigned_pixels_stay_unassigned(films):
+    labels = films.labels.copy()
+    labels[20:24, 8:13] = -1  # across the first film
+    spectra = quantify.phase_spectra(films.image, labels, 3)
+    new, info = refine.beam_spread_fit(films.image, labels, spectra.sums)
+    assert info["sigma"] > 0
+    assert np.array_equal(new == -1, labels == -1)
+
+
+def test_bad_arguments_get_messages(films):
+    spectra = quantify.phase_spectra(films.image, films.labels, 3)
+    with pytest.raises(ValueError, match="sums"):
+        refine.beam_spread_fit(films.image, films.labels, spectra.sums[:, :10])
+    with pytest.raises(ValueError, match="labels"):
+        refine.beam_spread_fit(films.image, films.labels[:10], spectra.sums)
+    with pytest.raises(ValueError, match="sigma"):
+        refine.beam_spread_fit(films.image, films.labels, spectra.sums, sigmas=(0, 9.0))
+    one = np.zeros(films.labels.shape, np.int16)
+    new, info = refine.beam_spread_fit(films.image, one, spectra.sums[:1])
+    assert info["moved"] == 0 and np.array_equal(new, one)
+
+
+def test_map_phases_reads_the_spread_of_a_rich_rock():
+    """The rich basalt (films of glass, zoned crystals, mixed pixels, 0.7 px beam) at 200 counts/px with
+    the true number of phases: measured ARI 0.941 without the step, 0.967 with it (seed 2)."""
+    rock = datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=200, seed=2)
+    k = len(np.unique(rock.labels))
+    plain = map_phases(rock.image, n_phases=k, beam_spread=False)
+    fitted = map_phases(rock.image, n_phases=k)
+    a0 = adjusted_rand_score(rock.labels.ravel(), plain.labels.ravel())
+    a1 = adjusted_rand_score(rock.labels.ravel(), fitted.labels.ravel())
+    assert a1 >= 0.96 and a1 >= a0 + 0.015, (a0, a1)
+    info = fitted.params["beam_spread"]
+    assert 0.55 <= info["sigma"] <= 0.85 and info["moved"] > 0 and "beam_spread" not in plain.params
+    np.testing.assert_allclose(fitted.spectra.sums, quantify.phase_spectra(rock.image, fitted.labels, k).sums)
