@@ -19,6 +19,8 @@ from .._atomic import atomic_folder, check_folder_target, is_result_folder, refu
 from .._serialize import dumps
 from .._validate import MAX_PHASES
 
+#: --outline-tol on a `map` folder whose boundary was relabelled under a beam spread (bench_map_grains, session 32)
+MAP_OUTLINE_TOL = 1.5
 _SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
 
 FIGURE = "size_distribution.png"
@@ -62,10 +64,11 @@ def add_parser(subparsers):
     g.add_argument("--no-merge", action="store_true",
                    help="keep touching pieces whose union is convex apart (with --no-concave-cuts: the "
                         "classic watershed)")
-    g.add_argument("--outline-tol", type=float, default=1.0, metavar="PX",
-                   help="outlines are polygons within PX before concave corners are sought (default 1; below "
-                        "1.5, corners that vanish on the outline within 1.5 px, the bumps and notches of a "
-                        "classified map's ragged outlines, cut nothing)")
+    g.add_argument("--outline-tol", type=float, default=None, metavar="PX",
+                   help="outlines are polygons within PX before concave corners are sought (default 1, or 1.5 on a "
+                        "`map` folder whose summary.json records a beam spread; below 1.5, corners that vanish on "
+                        "the outline within 1.5 px, the bumps and notches of a classified map's ragged outlines, "
+                        "cut nothing)")
     g.add_argument("--no-inclusions", action="store_true",
                    help="cut from enclosed holes as from any concavity (holes of other pixels are "
                         "inclusions kept inside their host grain by default)")
@@ -121,24 +124,39 @@ def read_labels(path, pixel_size=None):
         raise ValueError(f"'{file.name}' must hold phase indices from -1 (unassigned) to a few hundred, got "
                          f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"
+    meta, denied = _summary(folder / "summary.json") if file.name == "labels.npy" else ({}, False)
+    spread = meta.get("params", {}).get("beam_spread", {}).get("sigma") if isinstance(meta.get("params"), dict) \
+        and isinstance(meta["params"].get("beam_spread"), dict) else None
     if pixel_size is None:
         pixel_size, source = 1.0, "default (unknown: 1 um per pixel)"
-        summary = folder / "summary.json"
-        if file.name == "labels.npy" and summary.exists():
-            try:  # a regular file of a sane size only (a FIFO would hang, a link to /dev/zero fill the memory)
-                check_input_path(summary, what="a summary.json")
-                px = None
-                if summary.stat().st_size <= _SUMMARY_MAX:
-                    px = json.loads(summary.read_text()).get("image", {}).get("pixel_size")
-            except PermissionError:  # said, not passed over: the sizes would silently be in pixels
-                px, source = None, "default (summary.json is not readable: permission denied)"
-            except (ValueError, AttributeError, OSError):
-                px = None
-            if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
-                pixel_size, source = float(px), "summary.json"
+        if denied:  # said, not passed over: the sizes would silently be in pixels
+            source = "default (summary.json is not readable: permission denied)"
+        px = meta.get("image", {}).get("pixel_size") if isinstance(meta.get("image"), dict) else None
+        if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
+            pixel_size, source = float(px), "summary.json"
     elif not np.isfinite(pixel_size) or pixel_size <= 0:
         raise ValueError(f"--pixel-size must be a positive number of micrometres, got {pixel_size!r}.")
-    return labels, float(pixel_size), source
+    spread = float(spread) if isinstance(spread, (int, float)) and np.isfinite(spread) else None
+    return labels, float(pixel_size), source, spread
+
+
+def _summary(path):
+    """A map folder's summary.json as a dict, and whether it could not be read for want of permission
+    ({} when missing, odd or too big: a regular file of a sane size only, as a FIFO would hang)."""
+    from ..io._checks import check_input_path
+
+    if not path.exists():
+        return {}, False
+    try:
+        check_input_path(path, what="a summary.json")
+        if path.stat().st_size > _SUMMARY_MAX:
+            return {}, False
+        meta = json.loads(path.read_text())
+    except PermissionError:
+        return {}, True
+    except (ValueError, AttributeError, OSError):
+        return {}, False
+    return (meta if isinstance(meta, dict) else {}), False
 
 
 def _xp_image(path):
@@ -179,7 +197,10 @@ def run(args):
         raise ValueError(f"--growth-rate must be a positive number of um/s, got {args.growth_rate!r}.")
     _check_options(args)
     check_folder_target(args.out, is_result_folder(GRAIN_FILES))
-    labels, px, px_source = read_labels(args.input, args.pixel_size)
+    labels, px, px_source, spread = read_labels(args.input, args.pixel_size)
+    if args.outline_tol is None:  # a map whose boundary was relabelled under a beam spread: smoother outlines
+        args.outline_tol = MAP_OUTLINE_TOL if spread else 1.0
+        args.outline_tol_source = f"auto: beam spread {spread:g} px in summary.json" if spread else "auto"
     source = Path(args.input) / "labels.npy" if Path(args.input).is_dir() else Path(args.input)
     refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
@@ -220,7 +241,7 @@ def _check_options(args):
         value = getattr(args, name)
         if value is not None and not (np.isfinite(value) and value >= 0):
             raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}.")
-    if not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
+    if args.outline_tol is not None and not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
         raise ValueError(f"--outline-tol must be a number of pixels from 0.5 to 5, got {args.outline_tol}.")
     if args.phase is not None and args.phase < 0:
         raise ValueError(f"--phase must be a phase index >= 0, got {args.phase}.")
@@ -269,6 +290,7 @@ def _write(args, grains, labels, px, px_source, out):
     summary = dict(
         input=str(args.input), pixel_size_um=px, pixel_size_source=px_source, map_shape=list(labels.shape),
         section_area_um2=area, n_grains=grains.n_grains, params=grains.params,
+        outline_tol_source=getattr(args, "outline_tol_source", "--outline-tol"),
         growth_rate_um_per_s=args.growth_rate, diameters="equivalent circular diameter of the section, um",
         note="Sizes are 2-D section sizes (apparent diameters), not 3-D crystal sizes; no stereological "
         "correction is applied. CSD population density n = grains per um of size per um^2 of section; "

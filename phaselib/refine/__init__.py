@@ -36,7 +36,9 @@ Dissolve (:func:`boundary_phases`)
 
 After these, on maps with counts enough per pixel, :func:`assign_mixed_pixels` gives each pixel of a
 boundary to the dominant phase of the two-phase mixture (of the phases around it) that best explains
-its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`).
+its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`). Then
+:func:`beam_spread_fit` reads the beam's spread from the map (the Gaussian mixing of neighbours' phases that
+best explains the boundary pixels' counts) and relabels the boundary under it (see :mod:`._blur`).
 
 Intensity cubes (transmission...) have no counts for these tests: their regions are tested on spectral-shape
 scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
