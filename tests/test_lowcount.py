@@ -237,7 +237,7 @@ def test_bad_inputs():
 def test_pipeline_uses_prior_by_default_at_low_counts(rock20):
     """map_phases switches to the Potts prior below LOW_COUNTS, and can be told not to."""
     auto = map_phases(rock20.image)
-    off = map_phases(rock20.image, spatial_prior=False, beam_spread=False)  # the spread step alone: 0.41 -> 0.90
+    off = map_phases(rock20.image, spatial_prior=False, beam_spread=False)  # the spread step alone: 0.57 -> 0.94
     assert auto.params["spatial_prior"] is True and off.params["spatial_prior"] is False
     assert ari(rock20.labels, auto.labels) >= 0.90 > ari(rock20.labels, off.labels)
     assert auto.clustering.memberships.shape == (rock20.image.n_pixels, auto.n_phases)
