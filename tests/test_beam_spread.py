@@ -114,7 +114,7 @@ def test_map_phases_reads_the_spread_of_a_rich_rock():
 
 def test_grains_on_a_map_with_a_spread_take_smoother_outlines(films, tmp_path):
     """``grains`` on a ``map`` folder whose summary records a beam spread takes ``--outline-tol 1.5`` (the
-    relabelled boundary's outlines; bench_map_grains at 50 counts/px, 1.5 px beam: olivine count error +0.43 ->
+    relabelled boundary's outlines; bench_map_grains at 50 counts/px, 1.5 px beam: olivine count error +0.21 ->
     -0.07); on a bare labels.npy, or when the folder records none, 1; a given value always wins."""
     import json
 
