@@ -92,6 +92,12 @@ def test_bad_arguments_get_messages(films):
         refine.beam_spread_fit(films.image, films.labels[:10], spectra.sums)
     with pytest.raises(ValueError, match="sigma"):
         refine.beam_spread_fit(films.image, films.labels, spectra.sums, sigmas=(0, 9.0))
+    with pytest.raises(ValueError, match="phases"):  # a label with no row of sums
+        refine.beam_spread_fit(films.image, films.labels, spectra.sums[:2])
+    with pytest.raises(ValueError, match="NaN"):
+        refine.beam_spread_fit(films.image, films.labels, np.where(spectra.sums > 0, np.nan, 0))
+    with pytest.raises(ValueError, match="negative"):
+        refine.beam_spread_fit(films.image, films.labels, -spectra.sums)
     one = np.zeros(films.labels.shape, np.int16)
     new, info = refine.beam_spread_fit(films.image, one, spectra.sums[:1])
     assert info["moved"] == 0 and np.array_equal(new, one)

@@ -35,6 +35,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy import sparse
 
+import phaselib.refine._check as _check
+
 from .._stream._blocks import block_rows_for, check_block_rows, sample_ranges
 from .._stream._passes import map_row_blocks
 from .._stream._weighted import csr_from_counts
@@ -163,9 +165,9 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
     """
     check_image(image)
     lab = check_labels(labels, "labels", shape=image.shape[:2]).astype(np.int64)
-    sums = np.asarray(sums, np.float64)
-    if sums.ndim != 2 or sums.shape[1] != image.n_channels:
-        raise ValueError(f"`sums` must be (K, {image.n_channels}), got shape {sums.shape}.")
+    sums = _check.phase_sums(sums, channels=image.n_channels)
+    if lab.size and lab.max() >= sums.shape[0]:
+        raise ValueError(f"`labels` hold phase {lab.max()}, but `sums` has {sums.shape[0]} phases.")
     sigmas = sorted({float(check_number(s, "sigma", low=0, high=5)) for s in sigmas} | {0.0})
     beta = check_number(beta, "beta", low=0)
     sweeps = check_int(sweeps, "sweeps", low=0, high=100)
