@@ -68,7 +68,7 @@ def low20(rock20):
 
 @pytest.fixture(scope="module")
 def p45_maps(p45):
-    return map_phases(p45, spatial_prior=False, mixed_pixels=False), map_lowcount(p45)  # the raw per-pixel map
+    return map_phases(p45, spatial_prior=False, mixed_pixels=False, beam_spread=False), map_lowcount(p45)  # raw
 
 
 def test_recovers_truth_at_20_counts(rock20, low20):
