@@ -8,8 +8,8 @@ mixing itself, over the whole boundary at once:
 * **model**: the expected spectrum of pixel ``i`` (its total given) is
   ``lambda_i = sum_d w(d) T[label(i + d)]``, ``w`` a Gaussian of standard deviation ``sigma``
   pixels (cut at ``~2.5 sigma``, renormalised), ``T`` each phase's spectrum (summed over its
-  *inner* pixels, those whose 3 x 3 neighbourhood is all of it; all its pixels if it has fewer
-  than 3); the pixel's counts are multinomial under ``lambda_i``;
+  *inner* pixels, those whose 3 x 3 neighbourhood is all of it; all its pixels if none of them is
+  inner); the pixel's counts are multinomial under ``lambda_i``;
 * **sigma** is read from the data: the log-likelihood of the map's counts under the current labels,
   for each ``sigma`` of :data:`SIGMAS`; the best is kept. ``0`` (no mixing: the labels are left as
   they are) wins on maps without beam spread;
