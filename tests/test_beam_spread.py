@@ -149,3 +149,28 @@ def test_grains_as_small_as_the_pixels_are_left_alone():
     spectra = quantify.phase_spectra(rock.image, rock.labels, rock.n_phases)
     new, info = refine.beam_spread_fit(rock.image, rock.labels, spectra.sums)
     assert "inside a grain" in info["skipped"] and info["moved"] == 0 and np.array_equal(new, rock.labels)
+
+
+def test_cli_map_says_what_the_spread_moved_and_can_leave_it(films, tmp_path):
+    """``map`` prints the spread read and the pixels moved, records them in summary.json; ``--no-beam-spread``
+    leaves the boundary as the earlier steps made it."""
+    import contextlib
+    import io
+    import json
+
+    from phaselib._cli import main
+    from phaselib.io import save
+
+    path = save(films.image, tmp_path / "films.hspy")
+    summaries, printed = [], []
+    for extra in ([], ["--no-beam-spread"]):
+        out = tmp_path / f"out{len(extra)}"
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            assert main(["map", str(path), "--out", str(out), "--n-phases", "3", "--quiet", *extra]) in (0, None)
+        printed.append(text.getvalue())
+        summaries.append(json.loads((out / "summary.json").read_text())["params"])
+    assert summaries[0]["beam_spread"]["moved"] > 0 and "beam_spread" not in summaries[1]
+    assert "Beam spread read from the map" in printed[0] and "Beam spread" not in printed[1]
+    labels = [np.load(tmp_path / f"out{n}" / "labels.npy") for n in (0, 1)]
+    assert np.count_nonzero(labels[0] != labels[1]) == summaries[0]["beam_spread"]["moved"]

@@ -64,6 +64,12 @@ def run(args):
     note = calibration_note(result.minerals) if result.minerals else ""
     if note:
         print("  " + note)
+    spread = result.params.get("beam_spread") or {}
+    if spread.get("moved"):
+        print(f"  Beam spread read from the map: {spread['sigma']:g} px; {spread['moved']} boundary pixels relabelled "
+              "under it (--no-beam-spread to leave them)")
+    elif spread.get("skipped"):
+        print(f"  Beam spread not read: {spread['skipped']}")
 
     changes = result.params.get("refinement", [])
     if changes:  # their numbers are the clustering's, not the table's above
