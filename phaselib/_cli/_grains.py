@@ -125,8 +125,8 @@ def read_labels(path, pixel_size=None):
                          f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"
     meta, denied = _summary(folder / "summary.json") if file.name == "labels.npy" else ({}, False)
-    spread = meta.get("params", {}).get("beam_spread", {}).get("sigma") if isinstance(meta.get("params"), dict) \
-        and isinstance(meta["params"].get("beam_spread"), dict) else None
+    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    spread = params.get("beam_spread").get("sigma") if isinstance(params.get("beam_spread"), dict) else None
     if pixel_size is None:
         pixel_size, source = 1.0, "default (unknown: 1 um per pixel)"
         if denied:  # said, not passed over: the sizes would silently be in pixels

@@ -37,8 +37,8 @@ from scipy import sparse
 
 import phaselib.refine._check as _check
 
-from .._stream._blocks import block_rows_for, check_block_rows, sample_ranges
-from .._stream._passes import map_row_blocks
+from .._stream._blocks import sample_ranges
+from .._stream._passes import _block_rows_of, map_row_blocks
 from .._stream._weighted import csr_from_counts
 from .._validate import check_choice, check_image, check_int, check_labels, check_number
 from ..preprocess import energy_channels
@@ -202,11 +202,12 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
     # the spread: from the pixels whose expected spectrum depends on it (within r_max of another phase), on
     # rows spread over a big map (one read of the whole of a small one, kept for the relabelling)
     small = h * w <= SAMPLE_PIXELS
-    band = _near(boundary, 2 * r_max + 2) if small else _varies(lab, r_max)
-    ranges = None if small else sample_ranges(h, _rows_per_block(image, block_rows), SAMPLE_PIXELS / (h * w))
+    depends = _varies(lab, r_max)
+    band = _near(boundary, 2 * r_max + 2) if small else depends
+    ranges = None if small else sample_ranges(h, _block_rows_of(image, block_rows), SAMPLE_PIXELS / (h * w))
     rows, cols, y, inner_sums = gather(band, ranges)
     t = _templates(inner_sums, fallback)
-    dep = _varies(lab, r_max)[rows, cols]
+    dep = depends[rows, cols]
     ll = {s: float((y[dep] * np.log(_lam(lab, k, kernel(s), rows[dep], cols[dep], t))).sum(dtype=np.float64))
           for s in sigmas}
     info["log_likelihood"] = {f"{s:g}": round(v - ll[0.0], 1) for s, v in ll.items()}
@@ -231,11 +232,6 @@ def _varies(lab, r):
 
 def _near(mask, reach):
     return ndi.maximum_filter(mask.view(np.uint8), 2 * reach + 1, mode="constant").astype(bool)
-
-
-def _rows_per_block(image, block_rows):
-    return check_block_rows(block_rows) if block_rows is not None else block_rows_for(image.data,
-                                                                                       block_bytes=32 * 2**20)
 
 
 def _gather(image, lab, inner, channels, merge, k, block_rows, client, band, ranges):
