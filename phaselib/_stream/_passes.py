@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._blocks import block_rows_for, check_block_rows, in_flight, iter_row_blocks, row_ranges
-from ._threads import n_workers, single_threaded_blas
+from ._threads import n_workers, release_memory, single_threaded_blas
 
 
 def active_client(client=None):
@@ -99,6 +99,7 @@ def _local(image, func, ranges, progress, message):
             done += 1
             if progress:
                 progress(done / len(ranges), message)
+    release_memory()
     return out
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import functools
 import os
 
@@ -29,3 +31,21 @@ def _controller():
 
 def n_workers() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_trim():
+    """glibc's ``malloc_trim``, or None (another C library, or none found)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory():
+    """Hand the memory freed by a pass back to the system (glibc keeps freed blocks of its worker threads'
+    heaps: ~200 MB after a PCA pass over a full map). Nothing where ``malloc_trim`` does not exist."""
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)

@@ -15,11 +15,14 @@ import numpy as np
 from scipy import sparse
 
 from ._blocks import block_rows_for, in_flight, iter_row_blocks, sample_ranges
-from ._threads import n_workers, single_threaded_blas
+from ._threads import n_workers, release_memory, single_threaded_blas
 
 #: sparse blocks are kept in memory when their total size stays below this
 CACHE_BYTES = 1536 * 2**20
 
+
+#: values of a block turned into CSR at a time (their int64 index temporaries: ~8 bytes per nonzero)
+CSR_ELEMENTS = 4 * 2**20
 
 #: largest count per channel taken (floats beyond this are not counts, and their float32 sums overflow)
 MAX_COUNT = 1e12
@@ -32,9 +35,29 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     """(N, C) counts -> float32 CSR of the columns ``channels`` (a slice).
 
     Faster than ``scipy.sparse.csr_matrix(dense)``; ``flat`` may hold all channels
-    (the window is applied to the indices, so no copy of the block is made).
+    (the window is applied to the indices, so no copy of the block is made). Rows are taken
+    :data:`CSR_ELEMENTS` values at a time, so the index temporaries stay small whatever the block.
     """
     flat = np.ascontiguousarray(flat)
+    n, c = flat.shape
+    start, stop, _ = channels.indices(c)
+    step = max(1, CSR_ELEMENTS // max(c, 1))
+    data, cols, counts = [], [], []
+    for a in range(0, n, step):
+        d, k, m = _csr_rows(flat[a:a + step], start, stop)
+        data.append(d)
+        cols.append(k)
+        counts.append(m)
+    indptr = np.zeros(n + 1, np.int64)
+    if n:
+        np.cumsum(np.concatenate(counts), out=indptr[1:])
+    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))
+    return sparse.csr_matrix((cat(data, np.float32), cat(cols, np.int32), indptr), shape=(n, stop - start))
+
+
+def _csr_rows(flat, start, stop):
+    """The nonzero values (float32), their columns - start (int32) and the count per row of rows ``flat``,
+    within the columns ``start:stop``; the checks of :func:`csr_from_counts` on them."""
     if np.issubdtype(flat.dtype, np.floating):
         if not np.isfinite(flat).all():
             raise ValueError(NOT_FINITE)
@@ -46,16 +69,12 @@ def csr_from_counts(flat, channels=slice(None)) -> sparse.csr_matrix:
     elif np.issubdtype(flat.dtype, np.signedinteger) and (flat < 0).any():
         raise ValueError("The map holds negative values; counts must be >= 0.")
     n, c = flat.shape
-    start, stop, _ = channels.indices(c)
     nz = np.flatnonzero(flat)
     rows, cols = np.divmod(nz, c)
     if (start, stop) != (0, c):
         keep = (cols >= start) & (cols < stop)
         nz, rows, cols = nz[keep], rows[keep], cols[keep] - start
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    data = flat.reshape(-1)[nz].astype(np.float32)
-    return sparse.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n, stop - start))
+    return flat.reshape(-1)[nz].astype(np.float32), cols.astype(np.int32), np.bincount(rows, minlength=n)
 
 
 class WeightedBlocks:
@@ -147,6 +166,7 @@ class WeightedBlocks:
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()
+        release_memory()  # the pass's freed temporaries, back to the system
 
     def blocks(self):
         """Iterate ``(r0, r1, csr)`` blocks of raw counts (from cache or re-read)."""

@@ -64,6 +64,8 @@ MIN_TAP = 0.03
 MIN_INNER = 0.5
 #: pixels of a map read to find the spread (rows spread over a bigger map)
 SAMPLE_PIXELS = 250_000
+#: pixels per chunk of the likelihoods' temporaries (a full map's boundary band is millions of pixels)
+CHUNK = 65_536
 #: what the step does, in one line (``params["beam_spread"]`` of a phase map)
 RULE = ("boundary pixels relabelled under a model where each pixel's spectrum mixes its neighbours' phases "
         "by a Gaussian beam spread read from the data")
@@ -113,7 +115,9 @@ def _collect(r0, r1, block, *, labels, band, inner, channels, merge, k):
     pick = sparse.csr_matrix((np.ones(rows.size), (cls, rows)), shape=(k + 1, flat.shape[0]))
     sums = np.asarray((pick @ x).todense())
     at = np.flatnonzero(band.ravel())
-    return r0, at, np.asarray(x[at].todense(), np.float32), sums
+    y = np.asarray(x[at].todense())
+    # counts held as uint16 (half of float32's memory on a full map) when they fit, as they do in any EDS pixel
+    return r0, at, y.astype(np.uint16 if y.size == 0 or y.max() <= 65535 else np.float32), sums
 
 
 def _templates(sums, fallback):
@@ -124,16 +128,34 @@ def _templates(sums, fallback):
     return (t / t.sum(1, keepdims=True)).astype(np.float32)
 
 
-def _lam(lab, k, g, rows, cols, t):
-    """Expected (normalised) spectra of the pixels (rows, cols): each phase's share of the beam there
-    (its indicator blurred by the kernel ``g``; edges repeated) times its spectrum; -1 labels use row ``k``."""
+def _shares(lab, k, g, rows, cols):
+    """Each phase's share of the beam at the pixels (rows, cols): its indicator blurred by the kernel ``g``
+    (edges repeated); column ``k``: the unassigned pixels'."""
     shares = np.empty((rows.size, k + 1), np.float32)
     for p in range(k + 1):
         plane = (lab == (p if p < k else -1)).astype(np.float32)
         if g.size > 1:
             plane = ndi.correlate1d(ndi.correlate1d(plane, g, axis=0, mode="nearest"), g, axis=1, mode="nearest")
         shares[:, p] = plane[rows, cols]
-    return shares @ t
+    return shares
+
+
+def _lam(lab, k, g, rows, cols, t, out=None):
+    """Expected (normalised) spectra of the pixels (rows, cols): the phases' shares times their spectra ``t``
+    (-1 labels use row ``k``); written into ``out`` when given, in row chunks (no temporary of the band's size)."""
+    shares = _shares(lab, k, g, rows, cols)
+    out = np.empty((rows.size, t.shape[1]), np.float32) if out is None else out
+    for a in range(0, rows.size, CHUNK):
+        np.matmul(shares[a:a + CHUNK], t, out=out[a:a + CHUNK])
+    return out
+
+
+def _log_likelihood(y, lab, k, g, rows, cols, t):
+    """Multinomial log-likelihood (up to a constant) of the counts ``y`` of the pixels (rows, cols), in row
+    chunks."""
+    shares = _shares(lab, k, g, rows, cols)
+    return sum(float((y[a:a + CHUNK] * np.log(shares[a:a + CHUNK] @ t)).sum(dtype=np.float64))
+               for a in range(0, rows.size, CHUNK))
 
 
 def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIGMAS, beta=BETA, sweeps=SWEEPS,
@@ -208,8 +230,7 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
     rows, cols, y, inner_sums = gather(band, ranges)
     t = _templates(inner_sums, fallback)
     dep = depends[rows, cols]
-    ll = {s: float((y[dep] * np.log(_lam(lab, k, kernel(s), rows[dep], cols[dep], t))).sum(dtype=np.float64))
-          for s in sigmas}
+    ll = {s: _log_likelihood(y[dep], lab, k, kernel(s), rows[dep], cols[dep], t) for s in sigmas}
     info["log_likelihood"] = {f"{s:g}": round(v - ll[0.0], 1) for s, v in ll.items()}
     best = max(sigmas, key=lambda s: ll[s])
     info["sigma"] = best
@@ -244,7 +265,14 @@ def _gather(image, lab, inner, channels, merge, k, block_rows, client, band, ran
                                                      "inner": inner[r0:r1]})
     at = np.concatenate([p[0] * w + p[1] for p in parts])
     rows, cols = np.divmod(at, w)
-    return rows, cols, np.concatenate([p[2] for p in parts]), sum(p[3] for p in parts)
+    sums = sum(p[3] for p in parts)
+    y = np.empty((at.size, sums.shape[1]), np.result_type(*[p[2] for p in parts]))
+    a = 0
+    for i, p in enumerate(parts):  # each block's counts freed once copied: one band's worth held, not two
+        y[a:a + len(p[2])] = p[2]
+        a += len(p[2])
+        parts[i] = None
+    return rows, cols, y, sums
 
 
 def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
@@ -264,8 +292,9 @@ def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
     step = 2 * r + 1
     done = 0
     active = movable
+    lam = None
     for _ in range(sweeps):
-        lam = _lam(lab, k, g, rows, cols, t)
+        lam = _lam(lab, k, g, rows, cols, t, out=lam)
         lab1 = np.pad(lab, 1, mode="edge")
         before = lab.copy()
         mixed = active & _varies(lab, 1)
