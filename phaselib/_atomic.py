@@ -50,7 +50,8 @@ def refuse_inputs(target, inputs, *, folder=False):
     ----------
     target : str or Path
     inputs : iterable of str or Path or None
-        Files (or folders) read to make the result; None entries are skipped.
+        Files (or folders) read to make the result; None entries are skipped. Nothing is written
+        inside an input that is a folder (a ``.zspy`` store, a result folder).
     folder : bool
         ``target`` is a folder that will be replaced: also refuse when an input lies
         inside it.
@@ -62,6 +63,9 @@ def refuse_inputs(target, inputs, *, folder=False):
         if same_file(target, item) or (folder and _inside(item, target)):
             raise ValueError(f"Refusing to overwrite the input '{Path(item).name}' (the output "
                              f"'{target.name}' is, or holds, that file); choose another output.")
+        if Path(item).is_dir() and _inside(target, item):  # a .zspy store or a result folder read as input
+            raise ValueError(f"Refusing to write '{target.name}' inside the input '{Path(item).name}' (it would "
+                             f"change that input); choose an output outside it.")
 
 
 def memmap_source(data):
@@ -125,8 +129,14 @@ def atomic_file(target, *, overwrite=False):
         raise cannot_write(target, err) from None
     os.close(fd)
     tmp = Path(tmp)
+    # the permissions a new file gets (mkstemp's are owner-only), or those of the file replaced
+    mode = 0o666 & ~_umask()
+    if target.is_file() and not target.is_symlink():
+        mode = target.stat().st_mode & 0o7777
     try:
         yield tmp
+        if tmp.is_file():
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         _remove(tmp)

@@ -68,6 +68,10 @@ def _csr_rows(flat, start, stop):
                              f"most {MAX_COUNT:.0e} (not counts? then --signal intensity).")
     elif np.issubdtype(flat.dtype, np.signedinteger) and (flat < 0).any():
         raise ValueError("The map holds negative values; counts must be >= 0.")
+    if flat.dtype.itemsize >= 8 and flat.size and not np.issubdtype(flat.dtype, np.floating) \
+            and int(flat.max()) > MAX_COUNT:  # 64-bit integers beyond float32's exact sums
+        raise ValueError(f"The map holds values up to {float(flat.max()):.3g}; counts per channel must be at "
+                         f"most {MAX_COUNT:.0e}.")
     n, c = flat.shape
     nz = np.flatnonzero(flat)
     rows, cols = np.divmod(nz, c)

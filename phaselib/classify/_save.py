@@ -144,7 +144,15 @@ def read_labels(path, shape=None):
 def _labels_from_png(path):
     from ..io._images import read_picture
 
-    rgba = read_picture(path, lambda im: im.convert("RGBA"))
+    with open(path, "rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":  # a JPEG named .png: its blurred colours are no classes
+            raise ValueError(f"'{path.name}' is not a PNG file: paint the label map in a PNG (lossless).")
+    mode = []
+    rgba = read_picture(path, lambda im: mode.append(im.mode) or im.convert("RGBA"))
+    if mode and mode[0].startswith("I"):  # 16- or 32-bit grey: converting to colours would clip values over 255
+        bits = "16-bit" if "16" in mode[0] else "32-bit"
+        raise ValueError(f"'{path.name}' is a {bits} grey image: save integer labels as .npy, or paint the "
+                         "classes in colours (an 8-bit RGB or palette PNG).")
     rgb = rgba[..., :3].astype(np.int64)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     blank = rgba[..., 3] == 0

@@ -1,0 +1,95 @@
+"""Inputs stay untouched and outputs look like any file the user makes; labels and counts that would be
+misread are refused (cases found by a fuzz campaign, session 33)."""
+
+import os
+
+import numpy as np
+import pytest
+from _badfiles import cli_main, digest
+
+import phaselib
+from phaselib.datasets import make_rock
+
+CAL = ["--energy-offset", "-0.2", "--energy-scale", "0.01", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def rock(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rock")
+    r = make_rock((24, 30), counts_per_pixel=150, seed=1)
+    np.save(d / "rock.npy", r.image.data)
+    return d, r
+
+
+def test_no_output_inside_an_input_store_or_result_folder(tmp_path, rock):
+    d, r = rock
+    store = phaselib.save(r.image, tmp_path / "m.zspy", chunks=(8, 30, r.image.shape[2]))
+    before = digest(store)
+    code, err = cli_main(["map", str(store), "--quiet", "--out", str(store / "Experiments" / "res")])
+    assert code == 2 and "inside the input 'm.zspy'" in err and str(tmp_path) not in err
+    assert digest(store) == before and not (store / "Experiments" / "res").exists()
+    code, _ = cli_main(["map", str(store), "--quiet", "--out", str(tmp_path / "res")])
+    assert code == 0
+    before = digest(tmp_path / "res")
+    code, err = cli_main(["grains", str(tmp_path / "res"), "--out", str(tmp_path / "res" / "g")])
+    assert code == 2 and "inside the input 'res'" in err
+    assert digest(tmp_path / "res") == before
+    code, _ = cli_main(["grains", str(tmp_path / "res"), "--out", str(tmp_path / "g")])  # beside it: fine
+    assert code == 0 and (tmp_path / "g" / "grains.csv").is_file()
+
+
+def test_written_files_follow_the_umask_or_keep_the_replaced_files_mode(tmp_path, rock):
+    _, r = rock
+    old = os.umask(0o022)
+    try:
+        for name in ("s.npy", "s.hspy"):
+            phaselib.save(r.image, tmp_path / name)
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+        os.chmod(tmp_path / "s.npy", 0o640)
+        phaselib.save(r.image, tmp_path / "s.npy", overwrite=True)
+        assert (tmp_path / "s.npy").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("kind", ["uint64", "int64"])
+def test_64_bit_integer_counts_beyond_float32_sums_are_refused(tmp_path, rock, kind):
+    d, _ = rock
+    data = np.load(d / "rock.npy")
+    big = data.astype(np.uint64) + np.uint64(2 ** 63) if kind == "uint64" else data.astype(np.int64) * 10 ** 15
+    np.save(tmp_path / "big.npy", big)
+    code, err = cli_main(["map", str(tmp_path / "big.npy"), *CAL, "--out", str(tmp_path / "o")])
+    assert code == 2 and "counts per channel must be at most" in err
+    assert not (tmp_path / "o").exists()
+    ok = data.astype(np.uint64)  # plain counts in a 64-bit array are fine
+    np.save(tmp_path / "ok.npy", ok)
+    assert cli_main(["map", str(tmp_path / "ok.npy"), *CAL, "--out", str(tmp_path / "o2")])[0] == 0
+
+
+def _painted(labels, sparse_every=5):
+    keep = np.arange(labels.size).reshape(labels.shape) % sparse_every == 0
+    return np.where(keep, labels, -1)
+
+
+def test_label_pngs_that_would_be_misread_are_refused(tmp_path, rock):
+    from PIL import Image
+
+    d, r = rock
+    s = _painted(r.labels)
+    grey = np.where(s >= 0, np.array([10, 20, 30, 40, 300, 600, 700, 800])[np.clip(s, 0, 7)], 0).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")  # 300 and 600 would clip to white (unlabelled)
+    noise = np.random.default_rng(0).integers(0, 255, (*s.shape, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "jpeg.png", format="JPEG")
+    pal = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255],
+                    [128, 0, 0], [0, 128, 0]], np.uint8)
+    Image.fromarray(np.where((s >= 0)[..., None], pal[np.clip(s, 0, 7)], 0).astype(np.uint8)).save(tmp_path / "ok.png")
+    for name, words in (("grey16.png", "16-bit grey image"), ("jpeg.png", "is not a PNG file")):
+        code, err = cli_main(["classify", str(d / "rock.npy"), *CAL, "--labels", str(tmp_path / name),
+                              "--out", str(tmp_path / f"o_{name}")])
+        assert code == 2 and words in err, (name, err)
+        assert not (tmp_path / f"o_{name}").exists()
+    code, err = cli_main(["classify", str(d / "rock.npy"), *CAL, "--labels", str(tmp_path / "ok.png"),
+                          "--out", str(tmp_path / "o_ok")])
+    assert code == 0, err
+    got = np.load(tmp_path / "o_ok" / "labels.npy")
+    assert got.shape == r.labels.shape and len(np.unique(got)) == len(np.unique(s[s >= 0]))
