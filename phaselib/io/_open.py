@@ -11,6 +11,7 @@ it is computed. A map bigger than a fraction of the available memory is read laz
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -120,28 +121,61 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
 
 
 _RPL_SIZES = ("width", "height", "depth", "data-length", "offset")
+_MAX_RPL_HEADER = 4 << 20  # bytes: a Ripple header is a few lines; RosettaSciIO would read any size whole
 
 
 def _check_rpl_header(path):
     """The sizes a ``.rpl`` declares (``width``, ``height``, ``depth``, ``data-length``, ``offset``): whole
-    numbers, positive (``offset`` >= 0), or a DamagedFileError (RosettaSciIO reads a height of 0 as 1)."""
-    sizes = {}
+    numbers, positive (``offset`` >= 0), or a DamagedFileError (RosettaSciIO reads a height of 0 as 1).
+
+    The whole header is read (RosettaSciIO reads it all: a size past the first 64 kB was once left
+    unchecked), up to :data:`_MAX_RPL_HEADER` bytes, and parsed as :func:`_rpl_entries` does."""
     try:
+        size = path.stat().st_size
+        if size > _MAX_RPL_HEADER:
+            raise DamagedFileError(f"'{path.name}' is too big for a .rpl header ({size / 2**20:.4g} MB; at most "
+                                   f"{_MAX_RPL_HEADER >> 20} MB are accepted).")
         with open(path, "rb") as fh:
-            text = fh.read(1 << 16).decode("latin-1")
+            text = fh.read(_MAX_RPL_HEADER + 1).decode("latin-1")
     except OSError as err:
         raise DamagedFileError(f"Could not read '{path.name}' ({type(err).__name__}).") from None
-    for line in text.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) == 2 and parts[0].strip().lower() in _RPL_SIZES:
-            key, value = parts[0].strip().lower(), parts[1].strip()
-            try:
-                sizes[key] = int(value)
-            except ValueError:
-                raise DamagedFileError(f"'{path.name}': its '{key}' is not a whole number (damaged header).") from None
-            if sizes[key] < (0 if key == "offset" else 1):
-                raise DamagedFileError(f"'{path.name}' declares {key} {sizes[key]}; refusing to read it.")
+    sizes = {}
+    for key, value in _rpl_entries(text).items():
+        if key not in _RPL_SIZES:
+            continue
+        try:
+            sizes[key] = int(value)
+        except ValueError:
+            raise DamagedFileError(f"'{path.name}': its '{key}' is not a whole number (damaged header).") from None
+        if sizes[key] < (0 if key == "offset" else 1):
+            raise DamagedFileError(f"'{path.name}' declares {key} {sizes[key]}; refusing to read it.")
     return sizes
+
+
+def _rpl_entries(text):
+    """``{key: value}`` of a ``.rpl`` header's text, as RosettaSciIO's ``parse_ripple`` reads it: lines
+    split at universal newlines (the file is opened in text mode), an INCA header corrected first, lines
+    starting with ``;`` skipped, a trailing ``; comment`` cut, key and value the first two tab-separated
+    fields, stripped, the last of a repeated key kept (a line without a tab, which the reader refuses,
+    is left to it)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "(" in text.split("\n", 1)[0]:
+        try:
+            from rsciio.ripple._api import correct_INCA_format
+
+            text = correct_INCA_format(io.StringIO(text)).getvalue()
+        except (ImportError, AttributeError):  # no such helper: the text as it is
+            pass
+    entries = {}
+    for line in text.split("\n"):  # only at newlines, as readlines does (not at \f or \x85: splitlines)
+        line = line.replace("data-Length", "data-length")
+        if not line or line[0] == ";":
+            continue
+        line = line.split(";", 1)[0]
+        if "\t" in line:
+            fields = [seg.strip() for seg in line.split("\t")]
+            entries[fields[0]] = fields[1]
+    return entries
 
 
 def _check_rpl_size(path, sizes):

@@ -1,10 +1,22 @@
-"""Energy windows: from keV bounds to the channels of a map (one rule for every caller)."""
+"""Energy windows: from keV bounds to the channels of a map (one rule for every caller).
+
+An X-ray map must hold channels of an X-ray spectrum in its window, counted in keV: an absurd
+energy calibration is refused (:func:`energy_channels`), never read as a window of the whole axis.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._validate import check_image, check_int, check_number, check_positive
+
+#: X-ray lines lie below this energy (keV): the top of an X-ray spectrum whose beam energy is unknown
+XRAY_TOP_KEV = 40.0
+#: with no upper bound known, an X-ray map's window holds at least this many channels below XRAY_TOP_KEV
+#: (or half of its channels, if fewer): else its axis is no X-ray energy axis
+FEW_XRAY_CHANNELS = 5
 
 
 def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=None, *, beam_energy=None,
@@ -45,6 +57,9 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     scale, n = check_positive(energy_scale, "energy_scale"), check_int(n_channels, "n_channels")
     energy_offset = check_number(energy_offset, "energy_offset")
     top = energy_offset + scale * (n - 1)
+    if not math.isfinite(top):
+        raise ValueError(f"The energy axis ({energy_offset:.4g} keV + {scale:.4g} keV per channel, {n} channels) "
+                         "runs past the largest number: its calibration is not an energy axis.")
     if beam_energy is not None and beam_energy != 0:  # 0: unknown, as None
         beam_energy = check_positive(beam_energy, "beam_energy")
     if high is None and beam_energy:
@@ -58,8 +73,8 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     stop = min(n, math.floor((high - energy_offset) / scale + eps) + 1)
     if stop - start < check_int(min_channels, "min_channels"):
         held = max(0, stop - start)
-        raise ValueError(f"The energy window {low:g}-{high:g} keV holds {held} channel(s) of the map "
-                         f"({energy_offset:.3f}-{top:.3f} keV); at least {min_channels} are needed: "
+        raise ValueError(f"The energy window {low:.4g}-{high:.4g} keV holds {held} channel(s) of the map "
+                         f"({energy_offset:.4g}-{top:.4g} keV); at least {min_channels} are needed: "
                          + ("widen it." if held else "no channel lies in it."))
     return slice(start, stop)
 
@@ -108,11 +123,68 @@ def energy_channels(image, energy_range=(0.1, None), *, min_channels=2) -> slice
     Returns
     -------
     slice
+
+    Raises
+    ------
+    ValueError
+        As :func:`energy_window_slice`; for an X-ray map (:attr:`~phaselib.SpectrumImage.is_eds`) also
+        when the window, counted in keV, holds fewer than `min_channels` channels, or, with no upper
+        bound (neither `high` nor the beam energy known), when fewer than a handful of channels lie
+        between `low` and 40 keV (:data:`XRAY_TOP_KEV`): its energy calibration is not that of an X-ray
+        spectrum (1e9 keV per channel, an axis from 1e9 keV), whose axis would else be taken whole.
+        Other cubes (an intensity cube, an axis in other units) are windowed as they are.
     """
     check_image(image)
+    min_channels = check_int(min_channels, "min_channels")
     if energy_range is not None and (isinstance(energy_range, (str, bytes)) or not hasattr(energy_range, "__len__")
                                      or len(energy_range) != 2):
         raise ValueError(f"`energy_range` must be (low, high) in keV (numbers or None), got {energy_range!r:.60}.")
     low, high = (None, None) if energy_range is None else energy_range
-    return energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
-                               beam_energy=image.beam_energy, min_channels=min_channels)
+    if not image.is_eds:
+        return energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
+                                   beam_energy=image.beam_energy, min_channels=min_channels)
+    known_top = high is not None or bool(image.beam_energy)
+    if not known_top:  # the top of the axis is no bound: the X-ray range first
+        _check_xray_window(image, low, None, max(min_channels, _few(image)))
+    try:
+        sl = energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
+                                 beam_energy=image.beam_energy, min_channels=min_channels)
+    except ValueError:
+        if _held(image, 0.1, XRAY_TOP_KEV) < _few(image):  # say why: no X-ray axis, not a misplaced window
+            _check_xray_window(image, 0.1, XRAY_TOP_KEV, _few(image), what="X-ray range")
+        raise
+    _check_xray_window(image, low, high, min_channels)  # counted in keV, not within a millionth of a channel
+    return sl
+
+
+def _few(image):
+    """Channels an X-ray map holds at least in its X-ray range: :data:`FEW_XRAY_CHANNELS`, or half of them."""
+    return max(1, min(FEW_XRAY_CHANNELS, image.n_channels // 2))
+
+
+def _held(image, bottom, top):
+    """How many channels of ``image`` lie in ``bottom <= E <= top`` (keV), within a millionth of a keV at most."""
+    tol = 1e-6 * min(float(image.energy_scale), 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        axis = image.energy_keV
+        return int(np.count_nonzero((axis >= bottom - tol) & (axis <= top + tol)))
+
+
+def _check_xray_window(image, low, high, need, what="energy window"):
+    """Refuse an X-ray map with fewer than ``need`` channels, counted by their energy, between ``low`` (None:
+    the bottom of the axis) and ``high`` (None: the beam energy, else :data:`XRAY_TOP_KEV`, not the top of the
+    axis: an axis calibrated absurdly, 1e9 keV per channel or from 1e9 keV, would else be taken whole). Counted
+    in keV: the slack of :func:`energy_window_slice`, a millionth of a channel, is 1000 keV at 1e9 keV per
+    channel. ``what`` names the window in the message."""
+    beam = image.beam_energy
+    with np.errstate(over="ignore", invalid="ignore"):
+        axis = image.energy_keV
+    bottom = float(axis[0]) if low is None else float(check_number(low, "low"))
+    top = float(check_number(high, "high") if high is not None else beam if beam else XRAY_TOP_KEV)
+    held = _held(image, bottom, top)
+    if held < need:
+        known = "" if high is not None or beam else " (no beam energy known)"
+        what = f"{'X-ray range' if known else what} {bottom:.4g}-{top:.4g} keV{known}"
+        raise ValueError(f"The {what} holds {held} channel(s) of the map, whose axis runs {axis[0]:.4g}-"
+                         f"{axis[-1]:.4g} keV ({image.energy_scale:.4g} keV per channel); at least {need} are "
+                         "needed: check its energy calibration.")
