@@ -206,3 +206,18 @@ def check_path(value, name="path"):
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a path, got {type(value).__name__}.")
     return value
+
+
+def check_some_assigned(labels, method, *, membership_threshold=0.5, min_size=0):
+    """Raise a ValueError saying which setting left no phase when every pixel of ``labels`` is unassigned (-1)
+    after the clustering or thresholding of ``method`` (rather than an error about zero phases further on)."""
+    if (np.asarray(labels) >= 0).any():
+        return
+    if method == "fuzzy-cmeans":
+        why = (f"no pixel reaches the membership threshold {membership_threshold:g} of fuzzy c-means; give a lower "
+               "threshold (the default is 0.5)")
+    elif method == "nmf-otsu" and min_size:
+        why = f"the minimum size {min_size} px removes every object of the Otsu masks; give a smaller one"
+    else:
+        why = "every pixel was left unassigned; ask for fewer phases or give a bigger map"
+    raise ValueError(f"No phase is left: {why}.")

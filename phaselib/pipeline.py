@@ -13,7 +13,7 @@ from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._image import SpectrumImage
 from ._serialize import dumps
-from ._validate import check_auto, check_choice, check_image, check_int
+from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
 
@@ -285,6 +285,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels = clus.labels.reshape(h, w).astype(np.int16)
         timings["cluster"] = time.perf_counter() - t
         dec_out = dec
+    check_some_assigned(labels, method, membership_threshold=membership_threshold, min_size=min_size)
     spectra = None
     if intensity:
         labels = _intensity.smooth_regions(dec, n_comp, labels, method, spatial_prior, beta, params, timings, k_req)

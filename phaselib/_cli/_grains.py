@@ -19,6 +19,11 @@ from .._atomic import atomic_folder, check_folder_target, is_result_folder, refu
 from .._serialize import dumps
 from .._validate import MAX_PHASES
 
+#: pixel sizes taken, micrometres (below, areas in um^2 underflow to 0; above, morphology's MAX_PIXEL_UM)
+PIXEL_UM = (1e-6, 1e6)
+#: most bins of a histogram or CSD (morphology's MAX_BINS; not imported: the CLI starts without scipy)
+MAX_BINS = 100_000
+
 #: --outline-tol on a `map` folder whose boundary was relabelled under a beam spread (bench_map_grains, session 32)
 MAP_OUTLINE_TOL = 1.5
 _SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
@@ -89,7 +94,7 @@ def add_parser(subparsers):
 # ----------------------------------------------------------------- input
 def read_labels(path, pixel_size=None):
     """The phase labels of INPUT, the pixel size and where it came from."""
-    from ..io._checks import check_input_path
+    from ..io._images import read_npy
 
     path = Path(path)
     if path.is_dir():
@@ -104,11 +109,7 @@ def read_labels(path, pixel_size=None):
             raise ValueError(f"'{path.name}' is not a .npy file: give a labels.npy or a folder written by "
                              "`phaselib map`.")
         folder, file = path.parent, path
-    check_input_path(file)  # a regular file: never a FIFO or a device
-    try:
-        labels = np.load(file, allow_pickle=False)
-    except Exception as err:  # never echo the file's contents
-        raise ValueError(f"cannot read '{file.name}' as a .npy array ({type(err).__name__}).") from None
+    labels = read_npy(file)  # a regular file holding exactly what its header declares, no pickles
     if labels.ndim != 2 or min(labels.shape, default=0) < 1:
         raise ValueError(f"'{file.name}' must hold an (H, W) phase map, got shape {labels.shape}.")
     if labels.dtype.kind == "b":
@@ -124,39 +125,47 @@ def read_labels(path, pixel_size=None):
         raise ValueError(f"'{file.name}' must hold phase indices from -1 (unassigned) to a few hundred, got "
                          f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"
-    meta, denied = _summary(folder / "summary.json") if file.name == "labels.npy" else ({}, False)
+    meta, unread = _summary(folder / "summary.json") if file.name == "labels.npy" else ({}, None)
     params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
     spread = params.get("beam_spread").get("sigma") if isinstance(params.get("beam_spread"), dict) else None
+    low, high = PIXEL_UM
     if pixel_size is None:
         pixel_size, source = 1.0, "default (unknown: 1 um per pixel)"
-        if denied:  # said, not passed over: the sizes would silently be in pixels
-            source = "default (summary.json is not readable: permission denied)"
+        if unread:  # said, not passed over: the sizes would silently be in pixels
+            source = f"default (summary.json is not readable: {unread})"
         px = meta.get("image", {}).get("pixel_size") if isinstance(meta.get("image"), dict) else None
-        if isinstance(px, (int, float)) and np.isfinite(px) and px > 0:
+        if isinstance(px, (int, float)) and not isinstance(px, bool) and np.isfinite(px) and px > 0:
+            if not low <= px <= high:  # a damaged summary: areas would underflow to 0 or overflow
+                raise ValueError(f"the summary.json of '{folder.name}' gives a pixel size of {px:.3g} um, outside "
+                                 f"{low:g} to {high:g} um: give the right one with --pixel-size UM.")
             pixel_size, source = float(px), "summary.json"
-    elif not np.isfinite(pixel_size) or pixel_size <= 0:
-        raise ValueError(f"--pixel-size must be a positive number of micrometres, got {pixel_size!r}.")
+    elif not (np.isfinite(pixel_size) and low <= pixel_size <= high):
+        raise ValueError(f"--pixel-size must be a number of micrometres from {low:g} to {high:g}, got {pixel_size!r}.")
     spread = float(spread) if isinstance(spread, (int, float)) and np.isfinite(spread) else None
     return labels, float(pixel_size), source, spread
 
 
 def _summary(path):
-    """A map folder's summary.json as a dict, and whether it could not be read for want of permission
+    """A map folder's summary.json as a dict, and why it could not be read (None: read, or missing)
     ({} when missing, odd or too big: a regular file of a sane size only, as a FIFO would hang)."""
     from ..io._checks import check_input_path
 
     if not path.exists():
-        return {}, False
+        return {}, None
     try:
         check_input_path(path, what="a summary.json")
         if path.stat().st_size > _SUMMARY_MAX:
-            return {}, False
-        meta = json.loads(path.read_text())
+            return {}, None
+        text = path.read_text()
     except PermissionError:
-        return {}, True
-    except (ValueError, AttributeError, OSError):
-        return {}, False
-    return (meta if isinstance(meta, dict) else {}), False
+        return {}, "permission denied"
+    except (ValueError, OSError):  # a FIFO, a device, a folder: left out, never opened
+        return {}, None
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
+        return {}, "damaged"
+    return (meta, None) if isinstance(meta, dict) else ({}, "damaged")
 
 
 def _xp_image(path):
@@ -198,6 +207,7 @@ def run(args):
     _check_options(args)
     check_folder_target(args.out, is_result_folder(GRAIN_FILES))
     labels, px, px_source, spread = read_labels(args.input, args.pixel_size)
+    _check_widths(args, labels, px)
     if args.outline_tol is None:  # a map whose boundary was relabelled under a beam spread: smoother outlines
         args.outline_tol = MAP_OUTLINE_TOL if spread else 1.0
         args.outline_tol_source = f"auto: beam spread {spread:g} px in summary.json" if spread else "auto"
@@ -252,6 +262,23 @@ def _check_options(args):
         if isinstance(value, str) and value not in rules:  # else the run ends without its statistics
             raise ValueError(f"--{name.replace('_', '-')} must be a positive number or one of {', '.join(rules)}, "
                              f"got {value[:40]!r}.")
+    if isinstance(args.csd_bins, float):  # a number of bins (numpy takes an int only)
+        if args.csd_bins != int(args.csd_bins) or not 1 <= args.csd_bins <= MAX_BINS:
+            raise ValueError(f"--csd-bins must be a whole number of bins from 1 to {MAX_BINS} or a rule name, "
+                             f"got {args.csd_bins:g}.")
+        args.csd_bins = int(args.csd_bins)
+
+
+def _check_widths(args, labels, px):
+    """--bin-size and --bandwidth (um) that would cut the largest diameter the map can hold (a grain filling
+    it) into more than MAX_BINS bins are refused: millions of bins, or a KDE of no width, not an answer."""
+    largest = px * np.sqrt(4 * labels.size / np.pi)
+    for name in ("bin_size", "bandwidth"):
+        value = getattr(args, name)
+        if isinstance(value, float) and not largest / MAX_BINS <= value <= largest * MAX_BINS:
+            raise ValueError(f"--{name.replace('_', '-')} must be from {largest / MAX_BINS:.3g} to "
+                             f"{largest * MAX_BINS:.3g} um for this map (diameters up to {largest:.3g} um), got "
+                             f"{value:g}.")
 
 
 def _write(args, grains, labels, px, px_source, out):
@@ -299,6 +326,8 @@ def _write(args, grains, labels, px, px_source, out):
     (out / "size_stats.json").write_text(dumps(summary, indent=2))
     figure = [(int(p), s, c) for p, (_, s, c) in results.items() if s is not None]
     if figure:
+        from ..morphology._figure import save_figure
+
         save_figure(figure, out / FIGURE)
     return results
 
@@ -312,75 +341,3 @@ def _write_csd_csv(path, rows):
         w.writeheader()
         for row in rows:
             w.writerow({k: ("" if row[k] is None else row[k]) for k in names})
-
-
-# ----------------------------------------------------------------- figure
-def save_figure(panels, path):
-    """One row per phase: size distribution and CSD. matplotlib if installed, else Pillow."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return _pillow_figure(panels, path)
-    from ..morphology import plot_csd, plot_size_distribution
-
-    fig = Figure(figsize=(10, 3.6 * len(panels)), layout="tight")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(panels), 2, squeeze=False)
-    for (p, stats, csd), (a, b) in zip(panels, axes):
-        plot_size_distribution(stats, ax=a)
-        a.set_title(f"phase {p}: {a.get_title()}")
-        if csd is not None:
-            plot_csd(csd, ax=b)
-            b.set_title(f"phase {p}: CSD (2-D section sizes)")
-    fig.savefig(path, dpi=90)
-    return path
-
-
-def _pillow_figure(panels, path, width=420, height=260):
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (2 * width, height * len(panels)), "white")
-    draw = ImageDraw.Draw(img)
-    for row, (p, stats, csd) in enumerate(panels):
-        y0 = row * height
-        e, c = stats.bin_edges, stats.counts
-        dens = c / (c.sum() * np.diff(e))
-        box = _axes_box(draw, 0, y0, width, height, f"phase {p}: {stats.n} grains, diameter (um)",
-                        (e[0], e[-1]), (0, max(dens.max(), stats.kde_y.max())))
-        for left, right, v in zip(e[:-1], e[1:], dens):
-            (xa, ya), (xb, yb) = box(left, v), box(right, 0)
-            draw.rectangle([xa, ya, xb, yb], fill=(128, 65, 157), outline=(197, 159, 215))
-        draw.line([box(x, y) for x, y in zip(stats.kde_x, stats.kde_y)], fill=(47, 72, 88), width=2)
-        for x, colour in ((stats.mean, (47, 72, 88)), (stats.median, (230, 159, 0)), (stats.kde_peak, (0, 114, 178))):
-            draw.line([box(x, 0), box(x, max(dens.max(), stats.kde_y.max()))], fill=colour, width=1)
-        if csd is not None and np.any(np.isfinite(csd.ln_density)):
-            ok = np.isfinite(csd.ln_density)
-            y = csd.ln_density[ok]
-            box = _axes_box(draw, width, y0, width, height, "CSD: ln n vs L (um), 2-D sizes",
-                            (csd.bin_edges[0], csd.bin_edges[-1]), (y.min() - 0.5, y.max() + 0.5))
-            for x, v, used in zip(csd.sizes[ok], y, csd.used[ok]):
-                (px, py) = box(x, v)
-                draw.ellipse([px - 3, py - 3, px + 3, py + 3], outline=(0, 114, 178),
-                             fill=(0, 114, 178) if used else None)
-            if np.isfinite(csd.slope):
-                xs = csd.sizes[csd.used]
-                draw.line([box(xs[0], csd.intercept + csd.slope * xs[0]),
-                           box(xs[-1], csd.intercept + csd.slope * xs[-1])], fill=(213, 94, 0), width=2)
-                draw.text((width + 60, y0 + 22), f"slope {csd.slope:.3g} /um", fill="black")
-    img.save(path)
-    return path
-
-
-def _axes_box(draw, x0, y0, width, height, title, xr, yr):
-    """Draw axes in a panel; return a function data -> pixel."""
-    left, top, right, bottom = x0 + 50, y0 + 20, x0 + width - 15, y0 + height - 30
-    draw.rectangle([left, top, right, bottom], outline="black")
-    draw.text((left, y0 + 4), title, fill="black")
-    draw.text((left, bottom + 4), f"{xr[0]:.3g}", fill="black")
-    draw.text((right - 30, bottom + 4), f"{xr[1]:.3g}", fill="black")
-    draw.text((x0 + 4, top), f"{yr[1]:.3g}", fill="black")
-    draw.text((x0 + 4, bottom - 10), f"{yr[0]:.3g}", fill="black")
-    sx = (right - left) / ((xr[1] - xr[0]) or 1.0)
-    sy = (bottom - top) / ((yr[1] - yr[0]) or 1.0)
-    return lambda x, y: (left + (x - xr[0]) * sx, bottom - (y - yr[0]) * sy)

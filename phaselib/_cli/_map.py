@@ -36,6 +36,7 @@ def run(args):
     image, bar, progress = open_input(args)
     t_load = time.perf_counter() - t0
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
+    check_against_map(args, image, energy_range)
     with bar_cleared_on_error(bar), dask_client(args) as client:
         result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
                             energy_range=energy_range, min_size=args.min_size,
@@ -77,3 +78,33 @@ def run(args):
     for change in changes:
         print("    " + describe_change(change))
 
+
+def check_against_map(args, image, energy_range, most=None):
+    """The options that the map's size bounds, checked before the work: --min-size at most the map, and
+    --n-phases / --n-components at most its pixels and channels in the energy window (and ``most``, the
+    components a shared decomposition keeps) (else an internal name at the end, or no phase left)."""
+    h, w = image.shape[:2]
+    if args.min_size > h * w:
+        raise ValueError(f"--min-size must be at most the map's {h * w} pixels ({h} x {w}), got {args.min_size}.")
+    n_ch = channels_in_range(image, energy_range)
+    limit = min(h * w, n_ch, most or h * w)
+    why = f"{h} x {w} pixels, {n_ch} channels in the energy range"
+    why += f", {most} components in the decomposition precompute shares" if most and most == limit else ""
+    for name in ("n_phases", "n_components"):
+        value = getattr(args, name)
+        if isinstance(value, int) and value > limit:
+            raise ValueError(f"--{name.replace('_', '-')} must be at most {limit} for this map ({why}), got {value}.")
+
+
+def channels_in_range(image, energy_range):
+    """The channels the decomposition will use: those of the energy window (the whole axis of an intensity
+    cube given the EDS default); all of them where the window is refused (the pipeline says why, in words)."""
+    from ..preprocess import energy_channels
+
+    if not image.is_counts and tuple(energy_range) == (0.1, None):
+        energy_range = None
+    try:
+        sl = energy_channels(image, energy_range)
+    except ValueError:
+        return image.shape[2]
+    return sl.stop - sl.start

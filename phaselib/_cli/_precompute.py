@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 
 from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, positive_int, spatial_prior
+from ._map import channels_in_range, check_against_map
 
 
 def add_parser(subparsers):
@@ -41,6 +42,7 @@ def run(args):
         raise ValueError(f"--out must be a .npz file, got '{Path(args.out).name}'.")
     image, bar, progress = open_input(args)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
+    _check_map_size(args, image, energy_range)
     with bar_cleared_on_error(bar), dask_client(args) as client:
         path = precompute(image, args.out, methods=methods,
                           display_bin=args.display_bin, overwrite=args.overwrite, progress=progress,
@@ -59,3 +61,20 @@ def run(args):
     found = ", ".join(f"{k} {len(v.fractions)} phases" for k, v in res.methods.items())
     print(f"wrote {path} ({size:.1f} MB): {found}; "
           f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def _check_map_size(args, image, energy_range):
+    """A map too small for precompute's shared PCA, a --display-bin bigger than the map (it stored empty
+    loadings and counts), or phases and components beyond those the PCA keeps, refused before the work."""
+    from ..decompose import pca
+
+    keep = pca.__kwdefaults__["n_components"]  # the components precompute's PCA computes
+    h, w = image.shape[:2]
+    n_ch = channels_in_range(image, energy_range)
+    if h * w < keep or n_ch < keep:
+        raise ValueError(f"the map ({h} x {w} pixels, {n_ch} channels in the energy range) is too small for "
+                         f"precompute, which needs at least {keep} pixels and {keep} channels.")
+    if args.display_bin > min(h, w):
+        raise ValueError(f"--display-bin must be at most {min(h, w)}, the map's smaller side ({h} x {w} pixels), "
+                         f"got {args.display_bin}.")
+    check_against_map(args, image, energy_range, most=keep)

@@ -34,6 +34,12 @@ def _error(msg):
 _threads = _int_at_least(1, 64)
 _shift = _int_at_least(0, 50)
 _positive = _number(0, strict_low=True)
+#: a pixel of at most a metre (as `segment --mm_per_pixel`): beyond, the netCDF's coordinates are absurd
+MAX_MM = 1e3  # deep._meta.MAX_MM_PER_PIXEL (not imported here: the command line starts without phaselib.deep)
+_mm = _number(0, MAX_MM, strict_low=True)
+#: a tile side above 4096 px is a model no prediction opens (and a batch of them gigabytes); a seed is 32 bits
+_tile = _int_at_least(16, 4096)
+_seed = _int_at_least(0, 2**32 - 1)
 
 
 def _train_parser():
@@ -44,11 +50,13 @@ def _train_parser():
     p.add_argument("--pp-pattern", help="affix of the plane-polarised images (default _pp with --xp-pattern)")
     p.add_argument("--xp-pattern", help="affix of the cross-polarised images")
     p.add_argument("--bse-pattern", help="affix of the BSE images")
-    p.add_argument("--epochs", type=int, default=800, help="passes over the images (default 800)")
-    p.add_argument("--tile", type=int, default=96, help="tile side, a multiple of 8 (default 96)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=8, help="channels of the U-Net's first level (default 8)")
-    p.add_argument("--mm-per-pixel", type=_positive, help="pixel size of the images, recorded in the model")
+    p.add_argument("--epochs", type=_int_at_least(1), default=800, help="passes over the images (default 800)")
+    p.add_argument("--tile", type=_tile, default=96, help="tile side, a multiple of 8, at most 4096 (default 96)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**32 - 1 (default 0)")
+    p.add_argument("--width", type=_int_at_least(2, 128), default=8,
+                   help="channels of the U-Net's first level (default 8)")
+    p.add_argument("--mm-per-pixel", type=_mm, help="pixel size of the images in mm (at most 1000), recorded in "
+                   "the model")
     p.add_argument("--max-minutes", type=_positive, default=8.0,
                    help="time budget of training (default 8): a longer run ends on time, its schedule compressed")
     p.add_argument("--threads", type=_threads, help="CPU threads (default 2, or 1 on a busy machine)")
@@ -107,7 +115,9 @@ def main(argv):
         return _infer(_infer_parser().parse_args(argv))
     except BrokenPipeError:
         return 0
-    except (ValueError, FileNotFoundError, FileExistsError, TypeError, MemoryError, OSError, ImportError) as err:
+    except MemoryError:  # (the map commands' advice, --lazy, --crop or --bin, is not segment's)
+        return _error("out of memory (try a smaller --tile" + (" or --width)" if argv[:1] == ["train"] else ")"))
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError, OSError, ImportError) as err:
         return _error(error_message(err))
     except Exception as err:  # noqa: BLE001 - one line, never a traceback (PHASELIB_DEBUG=1 shows it)
         if os.environ.get("PHASELIB_DEBUG"):
@@ -214,7 +224,7 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
 def _infer(args):
     from ..deep import load_model
 
-    if args.mm_per_pixel is not None and not (math.isfinite(args.mm_per_pixel) and 0 < args.mm_per_pixel <= 1e3):
+    if args.mm_per_pixel is not None and not (math.isfinite(args.mm_per_pixel) and 0 < args.mm_per_pixel <= MAX_MM):
         raise ValueError(f"--mm_per_pixel must be a number of mm, above 0 and at most 1000, got {args.mm_per_pixel}.")
     model = load_model(args.input_model)
     patterns = _patterns(args, model.meta)
@@ -237,7 +247,8 @@ def _infer(args):
             labels = _one(model, stem, kind, payload, patterns, target, args)
         except (ValueError, FileExistsError, OSError, MemoryError) as err:
             failed += 1
-            _error(f"{stem}: {error_message(err)}")
+            _error(f"{stem}: " + ("out of memory (try a smaller --tile)" if isinstance(err, MemoryError) else
+                                 error_message(err)))
             continue
         except Exception as err:  # noqa: BLE001 - one bad file must not stop the others
             if os.environ.get("PHASELIB_DEBUG"):

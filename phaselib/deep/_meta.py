@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import math
 
+#: the largest tile side a model may have (training refuses a bigger one)
+MAX_TILE = 4096
+#: the largest pixel size, in mm, that a model records or a prediction takes (a metre: beyond, absurd coordinates)
+MAX_MM_PER_PIXEL = 1e3
+
 
 def check_meta(meta, name):
     """``meta`` if it is a model's whole metadata, else a ValueError naming the file ``name``: the
@@ -26,7 +31,8 @@ def check_meta(meta, name):
             and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 4 for c in channels)):
         raise bad("channels")
     classes, colors = meta.get("classes"), meta.get("colors")
-    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)):
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) and c for c in classes)
+            and len(set(classes)) == len(classes)):  # two classes of one name: fractions and scores mix them up
         raise bad("classes")
     if not (isinstance(colors, list) and len(colors) == len(classes) and all(isinstance(c, str) for c in colors)):
         raise bad("colors")
@@ -36,10 +42,11 @@ def check_meta(meta, name):
     if not (numbers(meta.get("std"), n) and min(meta["std"]) > 0):
         raise bad("std")
     tile = meta.get("tile")
-    if not (isinstance(tile, int) and not isinstance(tile, bool) and 16 <= tile <= 4096):
+    if not (isinstance(tile, int) and not isinstance(tile, bool) and 16 <= tile <= MAX_TILE):
         raise bad("tile")
     mm = meta.get("mm_per_pixel")
-    if mm is not None and not (isinstance(mm, (int, float)) and math.isfinite(mm) and mm > 0):
+    if mm is not None and not (isinstance(mm, (int, float)) and not isinstance(mm, bool) and math.isfinite(mm)
+                               and 0 < mm <= MAX_MM_PER_PIXEL):
         raise bad("mm_per_pixel")
     patterns = meta.get("patterns", {})
     if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):

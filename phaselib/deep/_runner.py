@@ -55,7 +55,7 @@ def _onnx_session(path):
     name = sess.get_inputs()[0].name
     try:
         meta = json.loads(meta)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         raise ValueError(f"{Path(path).name} holds damaged phaselib metadata.") from None
     return Segmenter(meta, lambda x: sess.run(None, {name: x})[0], "onnxruntime", Path(path).name)
 

@@ -15,7 +15,11 @@ import phaselib.deep._data as _data
 import phaselib.deep._model as _model
 
 from .._validate import check_int, check_number
+from ._meta import MAX_MM_PER_PIXEL, MAX_TILE
 from ._runner import onnx_twin
+
+#: the default tile side: always taken, even on images smaller than half of it
+DEFAULT_TILE = 96
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def one_cycle(progress, peak, warm=0.15):
     return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def train(images, out, *, patterns=None, epochs=800, tile=96, seed=0, batch=8, width=8, depth=3,
+def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, batch=8, width=8, depth=3,
           lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.3, onnx=True, max_seconds=None,
           threads=None, log=None):
     """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
@@ -151,14 +155,16 @@ def train(images, out, *, patterns=None, epochs=800, tile=96, seed=0, batch=8, w
     epochs : int
         Passes; one pass draws as many tiles as cover the images once.
     tile, batch : int
-        Tile side (a multiple of ``2**depth``) and tiles per step.
+        Tile side (a multiple of ``2**depth``, at most 4096 and at most twice the largest image's
+        side, or 96) and tiles per step.
     seed : int
+        0 to ``2**32 - 1``.
     width, depth : int
         Channels of the first level and number of poolings of the U-Net.
     lr : float
         Peak learning rate (Adam, one-cycle schedule).
     mm_per_pixel : float, optional
-        Pixel size of the images, recorded in the model.
+        Pixel size of the images, recorded in the model (above 0, at most 1000 mm).
     max_shift : int
         Each label map is shifted by up to this many pixels to fit its images (the registration
         error of an EDS / QEMSCAN map); the shifts are recorded in the model. 0: labels as given.
@@ -187,18 +193,25 @@ def train(images, out, *, patterns=None, epochs=800, tile=96, seed=0, batch=8, w
     """
     patterns = {"pp": "_pp", "xp": "_xp"} if patterns is None else dict(patterns)
     epochs = check_int(epochs, "epochs")
-    tile = check_int(tile, "tile", low=16)
+    tile = check_int(tile, "tile", low=16, high=MAX_TILE)
     depth = check_int(depth, "depth", high=5)
     width = check_int(width, "width", low=2, high=128)
     if tile % 2 ** depth:
         raise ValueError(f"tile must be a multiple of {2 ** depth}, got {tile}.")
-    seed = check_int(seed, "seed", low=0)
+    seed = check_int(seed, "seed", low=0, high=2**32 - 1)  # (torch and numpy seeds are 32 or 64 bits)
     lr = check_number(lr, "lr", low=0, low_open=True)
+    mm_per_pixel = check_number(mm_per_pixel, "mm_per_pixel", low=0, low_open=True, high=MAX_MM_PER_PIXEL,
+                                allow_none=True)  # (a model recording more would not open)
     Path(out).parent.mkdir(parents=True, exist_ok=True)  # before the training, not after
     torch.set_num_threads(int(threads) if threads else _data.default_threads())
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     stacks, labels, stems, roles, channels, shifts = load_folder(images, patterns, max_shift, refine_labels)
+    side = max(max(lab.shape) for lab in labels)
+    most = max(-(-2 * side // 2 ** depth) * 2 ** depth, DEFAULT_TILE)
+    if tile > most:  # a tile mostly of mirrored padding; a batch of big ones exhausts the memory
+        raise ValueError(f"the tile side ({tile} px) must be at most {most} px for these images (twice the largest "
+                         f"image's side, {side} px, or {DEFAULT_TILE}).")
     n_classes = int(max(lab.max() for lab in labels)) + 1
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")

@@ -101,6 +101,8 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
     total = sum(float(b[..., channels].sum(dtype=np.float64)) for _, _, b in iter_row_blocks(image.data, ranges=ranges))
     if not math.isfinite(total):
         raise ValueError(NOT_FINITE)
+    if total < 0:
+        raise ValueError("The map holds negative values; counts must be >= 0.")
     return total / (sum(r1 - r0 for r0, r1 in ranges) * w)
 
 

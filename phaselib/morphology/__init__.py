@@ -13,7 +13,8 @@ before reading 3-D growth times.
 ``_separate.py``: the watershed of one phase, with the concavity cuts and merges of ``_split.py``
 and the inclusions and bays of ``_fill.py``;
 ``_grainmap.py``: every phase of a label map; ``_table.py``: the grain table; ``_stats.py``: size
-statistics and CSDs; ``_score.py``: scores against known grains.
+statistics and CSDs; ``_figure.py``: their figure (matplotlib, else Pillow); ``_score.py``: scores against
+known grains.
 """
 
 from ._boundaries import image_grains, split_grains

@@ -175,6 +175,8 @@ def size_statistics(diameters, *, binsize="auto", bandwidth="silverman", precisi
         width, method = float(edges[1] - edges[0]), binsize
     else:
         width, method = check_positive(binsize, "binsize"), "fixed"
+        if np.ptp(d) / width > MAX_BINS:  # else np.arange asks for gigabytes, or more than numpy can index
+            raise ValueError(f"binsize {width:g} cuts the diameters ({np.ptp(d):.3g} apart) into over {MAX_BINS} bins.")
         edges = np.arange(d.min(), d.max() + width, width)
         if edges.size < 2 or edges[-1] < d.max():
             edges = np.append(edges, edges[-1] + width)
