@@ -99,10 +99,8 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     ranges = sample_ranges(h, block_rows_for(image.data), fraction)
     total = sum(float(b[..., channels].sum(dtype=np.float64)) for _, _, b in iter_row_blocks(image.data, ranges=ranges))
-    if not math.isfinite(total):
-        raise ValueError(NOT_FINITE)
-    if total < 0:
-        raise ValueError("The map holds negative values; counts must be >= 0.")
+    if not math.isfinite(total) or total < 0:
+        raise ValueError(NOT_FINITE if not math.isfinite(total) else "The map holds negative values: counts are >= 0.")
     return total / (sum(r1 - r0 for r0, r1 in ranges) * w)
 
 
