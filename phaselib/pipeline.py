@@ -379,22 +379,10 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
 
 
 def _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which):
-    """Mixed pixels to their dominant phase (:func:`refine.assign_mixed_pixels`), then the beam's spread."""
-    mixed_pixels, beam_spread = which
-    if mixed_pixels and mean_counts >= refine.MIXED_MIN_COUNTS:
-        t, margin = time.perf_counter(), refine.mixed_margin(float(mean_counts))
-        labels, spectra, moved = refine.assign_mixed_phase_pixels(image, labels, k, spectra, params["energy_range"],
-                                                                  margin=margin, block_rows=block_rows, client=client)
-        params["mixed_pixels"] = dict(moved=moved, rule=refine.MIXED_RULE, margin=margin)
-        timings["mixed_pixels"] = time.perf_counter() - t
-    if beam_spread and k >= 2:
-        t = time.perf_counter()
-        if spectra is None:
-            spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
-        new, info = refine.beam_spread_fit(image, labels, spectra.sums, energy_range=params["energy_range"],
-                                           block_rows=block_rows, client=client)
-        params["beam_spread"] = dict(info, rule=refine.BEAM_RULE)
-        if info["moved"]:
-            labels, spectra = new, None
-        timings["beam_spread"] = time.perf_counter() - t
+    """Mixed pixels to their dominant phase, then the beam's spread (:func:`refine.relabel_boundaries`)."""
+    labels, spectra, more, times = refine.relabel_boundaries(image, labels, k, spectra, params["energy_range"],
+                                                             mean_counts, mixed_pixels=which[0], beam_spread=which[1],
+                                                             block_rows=block_rows, client=client)
+    params.update(more)
+    timings.update(times)
     return labels, spectra

@@ -174,3 +174,42 @@ def test_cli_map_says_what_the_spread_moved_and_can_leave_it(films, tmp_path):
     assert "Beam spread read from the map" in printed[0] and "Beam spread" not in printed[1]
     labels = [np.load(tmp_path / f"out{n}" / "labels.npy") for n in (0, 1)]
     assert np.count_nonzero(labels[0] != labels[1]) == summaries[0]["beam_spread"]["moved"]
+
+
+def test_one_pass_for_both_boundary_steps_on_a_big_map(monkeypatch):
+    """Over SAMPLE_PIXELS pixels the mixed-pixel pass collects the beam step's grouped counts: the beam step then
+    reads nothing, and the map is as good as with its own reads (the groups come from the spectra before the
+    mixed pixels' moves, so a few boundary pixels may differ)."""
+    import phaselib.refine._boundary as boundary
+    import phaselib.refine._grouped as grouped
+
+    rock = datasets.make_rich_rock((120, 160), kind="dacite", counts_per_pixel=200, seed=4)
+    reads = []
+    real = grouped.map_row_blocks
+    monkeypatch.setattr(grouped, "map_row_blocks", lambda *a, **k: reads.append(1) or real(*a, **k))
+    apart = map_phases(rock.image, name_minerals=False)
+    assert len(reads) >= 1 and apart.params["beam_spread"]["sigma"] > 0
+    reads.clear()
+    monkeypatch.setattr(boundary, "SAMPLE_PIXELS", 1000)
+    fused = map_phases(rock.image, name_minerals=False)
+    assert reads == []  # the beam step read no block of the map
+    b = fused.params["beam_spread"]
+    assert b["sigma"] == apart.params["beam_spread"]["sigma"] and b["moved"] > 0
+    a_apart = adjusted_rand_score(rock.labels.ravel(), apart.labels.ravel())
+    a_fused = adjusted_rand_score(rock.labels.ravel(), fused.labels.ravel())
+    assert a_fused > a_apart - 0.005, (a_fused, a_apart)
+    assert np.mean(fused.labels != apart.labels) < 0.01
+    # the phase spectra after the moves are those of the labels
+    sp = quantify.phase_spectra(rock.image, fused.labels, fused.n_phases)
+    np.testing.assert_allclose(fused.spectra.sums, sp.sums)
+
+
+def test_phase_spectra_of_several_label_maps_in_one_pass():
+    rock = datasets.make_rock((30, 40), counts_per_pixel=80, seed=2)
+    other = np.where(rock.labels % 2 == 0, rock.labels // 2, -1).astype(np.int16)
+    many = quantify.phase_spectra_many(rock.image, [rock.labels, other], [None, 7])
+    for labels, k, got in ((rock.labels, None, many[0]), (other, 7, many[1])):
+        one = quantify.phase_spectra(rock.image, labels, k)
+        np.testing.assert_array_equal(got.sums, one.sums)
+        np.testing.assert_array_equal(got.n_pixels, one.n_pixels)
+        assert got.total is not None and np.allclose(got.total, one.total)

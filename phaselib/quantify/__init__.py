@@ -3,9 +3,9 @@ incremental updates), modal fractions, element lines and net line intensities (`
 modal table ``phases.csv`` and MSA files (``_table.py``)."""
 
 from ._lines import fwhm_at, identify_lines, line_intensities, main_elements, phase_lines
-from ._spectra import PhaseSpectra, modal_fractions, phase_spectra, update_phase_spectra
+from ._spectra import PhaseSpectra, modal_fractions, phase_spectra, phase_spectra_many, update_phase_spectra
 from ._table import PHASE_TABLE_COLUMNS, phase_table, save_msa, write_phase_table
 
 __all__ = ["PHASE_TABLE_COLUMNS", "PhaseSpectra", "fwhm_at", "identify_lines", "line_intensities", "main_elements",
-           "modal_fractions", "phase_lines", "phase_spectra", "phase_table", "save_msa", "update_phase_spectra",
-           "write_phase_table"]
+           "modal_fractions", "phase_lines", "phase_spectra", "phase_spectra_many", "phase_table", "save_msa",
+           "update_phase_spectra", "write_phase_table"]

@@ -38,7 +38,8 @@ After these, on maps with counts enough per pixel, :func:`assign_mixed_pixels` g
 boundary to the dominant phase of the two-phase mixture (of the phases around it) that best explains
 its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`). Then
 :func:`beam_spread_fit` reads the beam's spread from the map (the Gaussian mixing of neighbours' phases that
-best explains the boundary pixels' counts) and relabels the boundary under it (see :mod:`._blur`).
+best explains the boundary pixels' counts) and relabels the boundary under it (see :mod:`._blur`);
+:func:`relabel_boundaries` runs both, on one pass over the map.
 
 Intensity cubes (transmission...) have no counts for these tests: their regions are tested on spectral-shape
 scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
@@ -46,6 +47,7 @@ scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 
 from ._blur import RULE as BEAM_RULE
 from ._blur import beam_spread_fit
+from ._boundary import relabel_boundaries
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours, mixes_two
 from ._refine import Refinement, describe_change, refine_phases
@@ -59,5 +61,6 @@ from ._unmix import low_count_margin as mixed_margin
 
 __all__ = ["BEAM_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
            "assign_mixed_pixels", "beam_spread_fit", "boundary_phases", "describe_change", "distinct_phases",
-           "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin", "mixes_two",
-           "pair_dip", "refine_phases", "region_tests", "seed_phases", "split_dip", "split_phases", "split_region"]
+           "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "merge_phases", "mixed_margin",
+           "mixes_two", "pair_dip", "refine_phases", "region_tests", "relabel_boundaries", "seed_phases",
+           "split_dip", "split_phases", "split_region"]

@@ -33,19 +33,17 @@ from functools import partial
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy import sparse
 
 import phaselib.refine._check as _check
 
 from .._stream._blocks import sample_ranges
-from .._stream._passes import _block_rows_of, map_row_blocks
+from .._stream._passes import _block_rows_of
 from .._validate import check_choice, check_image, check_int, check_labels, check_number
 from ..preprocess import energy_channels
+from ._grouped import GROUPS, _from_counts, _gather, channel_groups, grouped_counts, stack_grouped  # noqa: F401
 
 #: beam spreads tried (standard deviation, pixels); 0: no mixing
 SIGMAS = (0.0, 0.4, 0.55, 0.7, 0.85, 1.0, 1.25, 1.5, 2.0)
-#: groups of channels the likelihood is computed on
-GROUPS = 48
 #: Potts weight (nats per 4-neighbour of the same phase) of the ICM: the spatial prior's (``lowcount.DEFAULT_BETA``).
 #: Rich basalt / dacite at 200, granite at 60 counts/px (seeds 1, 2, 1): beta 0.5 0.960 / 0.936 / 0.972, 1 0.969 /
 #: 0.951 / 0.979, 2 0.973 / 0.957 / 0.983, 3 0.970 / 0.954 / 0.982, 4 0.967 / 0.950 / 0.981
@@ -83,44 +81,6 @@ def kernel(sigma):
 def _taps(g):
     r = g.size // 2
     return [(dy - r, dx - r, float(g[dy] * g[dx])) for dy in range(g.size) for dx in range(g.size)]
-
-
-def channel_groups(sums, n_groups=GROUPS, random_state=0):
-    """A group index for each channel: channels whose intensities are in nearly the same proportions
-    between the phases (the centred log-ratios of the phases' spectra), by k-means weighted by counts."""
-    from sklearn.cluster import KMeans
-
-    s = np.asarray(sums, np.float64) + 0.5
-    c = s.shape[1]
-    if c <= n_groups:
-        return np.arange(c)
-    t = np.log(s / s.sum(1, keepdims=True))
-    v = (t - t.mean(0)).T
-    weight = s.sum(0)
-    km = KMeans(n_clusters=n_groups, n_init=1, random_state=random_state).fit(v, sample_weight=weight)
-    _, groups = np.unique(km.labels_, return_inverse=True)
-    return groups
-
-
-def _collect(r0, r1, block, *, labels, band, inner, channels, merge, k, chunk=2048):
-    """One row block: the grouped counts of its band pixels, and the grouped sums of each phase's inner
-    pixels (row ``k``: the unassigned pixels). The channels are grouped by a dense product ``chunk`` pixels at a
-    time (counts are whole numbers, exact in float32): 6 times faster than through a sparse matrix at 600
-    counts/px."""
-    flat = np.asarray(block).reshape(-1, block.shape[-1])
-    merge = np.asarray(merge, np.float32)
-    x = np.empty((flat.shape[0], merge.shape[1]), np.float32)
-    for a in range(0, flat.shape[0], chunk):
-        np.matmul(flat[a:a + chunk, channels].astype(np.float32), merge, out=x[a:a + chunk])
-    lab = labels.ravel()
-    rows = np.flatnonzero(inner.ravel() | (lab < 0))
-    cls = np.where(lab[rows] < 0, k, lab[rows])
-    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (cls, rows)), shape=(k + 1, flat.shape[0]))
-    sums = (pick @ x).astype(np.float64)
-    at = np.flatnonzero(band.ravel())
-    y = x[at]
-    # counts held as uint16 (half of float32's memory on a full map) when they fit, as they do in any EDS pixel
-    return r0, at, y.astype(np.uint16 if y.size == 0 or y.max() <= 65535 else np.float32), sums
 
 
 def _templates(sums, fallback):
@@ -162,7 +122,7 @@ def _log_likelihood(y, lab, k, g, rows, cols, t):
 
 
 def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIGMAS, beta=BETA, sweeps=SWEEPS,
-                    relabel=True, block_rows=None, client=None):
+                    relabel=True, block_rows=None, client=None, grouped=None):
     """Read the beam's spread from a phase map and relabel its boundary pixels under it.
 
     Parameters
@@ -185,6 +145,9 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
         False: only read the spread (no ICM).
     block_rows : int, optional
     client : distributed.Client, optional
+    grouped : (merge, counts), optional
+        The channels' groups and every pixel's grouped counts, (H * W, G), collected by another pass over
+        the map (:func:`grouped_counts`, :func:`stack_grouped`): the map is then not read at all.
 
     Returns
     -------
@@ -219,21 +182,23 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
         info["skipped"] = f"{share:.0%} of the pixels are inside a grain (3 x 3 of one phase): under {MIN_INNER:.0%}"
         return out, info
     channels = energy_channels(image, energy_range)
-    groups = channel_groups(sums[:, channels])
-    merge = np.zeros((groups.size, groups.max() + 1), np.float32)
-    merge[np.arange(groups.size), groups] = 1
+    if grouped is None:
+        merge = grouped_counts(image, sums, energy_range)[0]
+        gather = partial(_gather, image, lab, inner, channels, merge, k, block_rows, client)
+    else:
+        merge, counts = grouped
+        gather = partial(_from_counts, counts, lab, inner, k)
     fallback = sums[:, channels] @ merge
-    gather = partial(_gather, image, lab, inner, channels, merge, k, block_rows, client)
     # the spread: from the pixels whose expected spectrum depends on it (within r_max of another phase), on
     # rows spread over a big map (one read of the whole of a small one, kept for the relabelling)
     small = h * w <= SAMPLE_PIXELS
     depends = _varies(lab, r_max)
     band = _near(boundary, 2 * r_max + 2) if small else depends
     ranges = None if small else sample_ranges(h, _block_rows_of(image, block_rows), SAMPLE_PIXELS / (h * w))
-    rows, cols, y, inner_sums = gather(band, ranges)
+    rows, cols, y, ypos, inner_sums = gather(band, ranges)
     t = _templates(inner_sums, fallback)
     dep = depends[rows, cols]
-    ll = {s: _log_likelihood(y[dep], lab, k, kernel(s), rows[dep], cols[dep], t) for s in sigmas}
+    ll = {s: _log_likelihood(y[ypos[dep]], lab, k, kernel(s), rows[dep], cols[dep], t) for s in sigmas}
     info["log_likelihood"] = {f"{s:g}": round(v - ll[0.0], 1) for s, v in ll.items()}
     best = max(sigmas, key=lambda s: ll[s])
     info["sigma"] = best
@@ -242,9 +207,9 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
     g = kernel(best)
     band = _near(boundary, 2 * (g.size // 2) + 2)  # the boundary may move by a pixel or two in the sweeps
     if not small:
-        rows, cols, y, inner_sums = gather(band, None)
+        rows, cols, y, ypos, inner_sums = gather(band, None)
         t = _templates(inner_sums, fallback)
-    new, done = _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k)
+    new, done = _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k)
     info.update(moved=int(np.count_nonzero(new != lab)), sweeps=done)
     return new.astype(np.int16), info
 
@@ -258,27 +223,7 @@ def _near(mask, reach):
     return ndi.maximum_filter(mask.view(np.uint8), 2 * reach + 1, mode="constant").astype(bool)
 
 
-def _gather(image, lab, inner, channels, merge, k, block_rows, client, band, ranges):
-    """The grouped counts of the band's pixels (their rows and columns) and each phase's inner sums, read
-    from the row blocks ``ranges`` (None: all)."""
-    w = lab.shape[1]
-    parts = map_row_blocks(image, partial(_collect, channels=channels, merge=merge, k=k), block_rows=block_rows,
-                           client=client, ranges=ranges, message="beam spread",
-                           per_block=lambda r0, r1: {"labels": lab[r0:r1], "band": band[r0:r1],
-                                                     "inner": inner[r0:r1]})
-    at = np.concatenate([p[0] * w + p[1] for p in parts])
-    rows, cols = np.divmod(at, w)
-    sums = sum(p[3] for p in parts)
-    y = np.empty((at.size, sums.shape[1]), np.result_type(*[p[2] for p in parts]))
-    a = 0
-    for i, p in enumerate(parts):  # each block's counts freed once copied: one band's worth held, not two
-        y[a:a + len(p[2])] = p[2]
-        a += len(p[2])
-        parts[i] = None
-    return rows, cols, y, sums
-
-
-def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
+def _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
     """Iterated conditional modes on the band's pixels (see the module docstring)."""
     h, w = lab.shape
     r = g.size // 2
@@ -309,7 +254,7 @@ def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
                 ys, xs = np.nonzero(sel & mixed)
                 for c0 in range(0, ys.size, chunk):
                     cy, cx = ys[c0:c0 + chunk], xs[c0:c0 + chunk]
-                    new = _best(cy, cx, lab, lab1, index, y, lam, t, dy[big], dx[big], wt[:, big], beta, k)
+                    new = _best(cy, cx, lab, lab1, index, y, ypos, lam, t, dy[big], dx[big], wt[:, big], beta, k)
                     move = np.flatnonzero(new != lab[cy, cx])
                     if move.size == 0:
                         continue
@@ -330,14 +275,14 @@ def _icm(lab, y, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
     return lab, done
 
 
-def _best(ys, xs, lab, lab1, index, y, lam, t, dy, dx, wt, beta, k):
+def _best(ys, xs, lab, lab1, index, y, ypos, lam, t, dy, dx, wt, beta, k):
     """The best phase of each candidate pixel (ys, xs), given every other pixel's."""
     h, w = lab.shape
     cur = lab[ys, xs]
     jy, jx = ys[:, None] - dy[None, :], xs[:, None] - dx[None, :]
     inside = ((jy >= 0) & (jy < h) & (jx >= 0) & (jx < w))[..., None]
     j = index[np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]
-    yy = np.where(inside, y[j], 0)
+    yy = np.where(inside, y[ypos[j]], 0)
     ll = lam[j]
     base = (yy * np.log(ll)).sum((1, 2))
     nb4 = np.stack([lab1[ys + 1 + a, xs + 1 + b] for a, b in ((0, 1), (0, -1), (1, 0), (-1, 0))], 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -104,14 +105,16 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     before = lab
     h, w = lab.shape
     changes = []
+    probe = None  # the split's probe, summed on the seed's pass (used if no phase is added)
     if seed and features is not None and pixel_sums is not None and np.mean(pixel_sums) >= min_counts:
-        lab, spectra, added = _seed(image, lab, features, pixel_sums, spectra, p_value=p_value,
-                                    min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
-                                    client=client)
+        then = partial(_split_probe, lab, features, random_state) if split else None
+        lab, spectra, added, probe = _seed(image, lab, features, pixel_sums, spectra, p_value=p_value,
+                                           min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
+                                           client=client, then=then)
         changes += added
     if split and features is not None:
         lab, spectra, cut = _split(image, lab, features, spectra, block_rows=block_rows, client=client,
-                                   random_state=random_state, dip_size=dip_size)
+                                   random_state=random_state, dip_size=dip_size, probe=probe)
         changes += cut
     k = int(lab.max()) + 1
     if spectra is None or spectra.sums.shape[0] != k:
@@ -156,19 +159,25 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
                       changes)
 
 
-def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **options):
+def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, then=None, **options):
     """Accept the candidates of :func:`seed_phases` whose unexplained pixels' chemistry is
-    distinct from every phase's; they take their pixels."""
+    distinct from every phase's; they take their pixels. ``then()``: the next step's probe of ``lab``
+    (:func:`_split_probe`), summed on the same pass and returned with its spectra when no phase is added."""
     h, w = lab.shape
     candidates = seed_phases(features, np.ravel(pixel_sums), lab.ravel(), **options)
     if not candidates:
-        return lab, spectra, []
+        return lab, spectra, [], None
     k = int(lab.max()) + 1
     probe = lab.ravel().copy()
     for i, cand in enumerate(candidates):
         probe[cand["members"]] = k + i
-    both = quantify.phase_spectra(image, probe.reshape(h, w), k + len(candidates), block_rows=block_rows,
-                                  client=client)
+    nxt = then() if then is not None else None
+    maps, ks = [probe.reshape(h, w)], [k + len(candidates)]
+    if nxt is not None:
+        maps.append(nxt[1])
+        ks.append(3 * k)
+    both, *cut = quantify.phase_spectra_many(image, maps, ks, block_rows=block_rows, client=client)
+    nxt = (*nxt, cut[0]) if cut else None
     found = {f["element"] for s in both.sums if s.sum() > 0
              for f in quantify.identify_lines(s, both.energy_keV, beam_energy=image.beam_energy, n_lines=12)}
     elements = tuple(sorted(found - set(LIGHT)))
@@ -191,23 +200,34 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, **op
                           reason="pixels no phase explains (chi-square test of their distance to every phase), "
                                  "chemically distinct from every phase: " + "; ".join(r for _, r in verdicts[:2])))
     if not added:
-        return lab, spectra, []
-    return flat.reshape(h, w), None, added
+        return lab, spectra, [], nxt
+    return flat.reshape(h, w), None, added, None
 
 
-def _split(image, lab, features, spectra, *, block_rows, client, random_state, dip_size=3):
-    """Split the phases whose two halves are chemically distinct (:mod:`._split`); the second
-    half of each becomes a new phase."""
+def _split_probe(lab, features, random_state):
+    """``(half, probe)``: each phase's inside pixels in two halves, and the label map summed to test them (the
+    halves' inside pixels as ``2p + half``, each phase's other pixels as ``2k + p``); None if no phase has halves."""
     h, w = lab.shape
     k = int(lab.max()) + 1
     inside = inside_pixels(lab).ravel()
     half = halves(features, lab.ravel(), inside, random_state=random_state)
     if not (half >= 0).any():
-        return lab, spectra, []
-    # one pass over the map: the halves' inside pixels (2p + half) and each phase's other pixels (2k + p)
+        return None
     flat = lab.ravel()
-    probe = np.where(inside & (half >= 0), half, np.where(flat >= 0, 2 * k + flat, -1)).reshape(h, w)
-    cut = quantify.phase_spectra(image, probe, 3 * k, block_rows=block_rows, client=client)
+    return half, np.where(inside & (half >= 0), half, np.where(flat >= 0, 2 * k + flat, -1)).reshape(h, w)
+
+
+def _split(image, lab, features, spectra, *, block_rows, client, random_state, dip_size=3, probe=None):
+    """Split the phases whose two halves are chemically distinct (:mod:`._split`); the second
+    half of each becomes a new phase. ``probe``: ``(half, probe, its spectra)`` already summed for ``lab``."""
+    h, w = lab.shape
+    k = int(lab.max()) + 1
+    if probe is None:
+        made = _split_probe(lab, features, random_state)
+        if made is None:
+            return lab, spectra, []
+        probe = (*made, quantify.phase_spectra(image, made[1], 3 * k, block_rows=block_rows, client=client))
+    half, _, cut = probe
     if spectra is None or spectra.sums.shape[0] != k:
         pairs = lambda a: a[:2 * k].reshape(k, 2, *a.shape[1:]).sum(1) + a[2 * k:]  # noqa: E731
         spectra = quantify.PhaseSpectra(pairs(cut.sums), pairs(cut.n_pixels), cut.energy_keV, cut.total)

@@ -149,9 +149,15 @@ def best_phases(counts, around, own, log_templates, dominant, other, weight=NEIG
     return np.where(keep, own, new)
 
 
-def _block(r0, r1, block, *, labels, around, channels, templates, margin=0.0):
+def _block(r0, r1, block, *, labels, around, channels, templates, margin=0.0, collect=None):
     """Changed pixels of one row block: its first row, their flat indices within the block, their new
-    phase, and the (K, K, C) sums of the counts moved from each phase to each other."""
+    phase, the (K, K, C) sums of the counts moved from each phase to each other, and ``collect(r0, r1,
+    block)`` (None without it: another step's reading of the same block)."""
+    extra = None if collect is None else collect(r0, r1, block)
+    return (*_moves(r0, block, labels, around, channels, templates, margin), extra)
+
+
+def _moves(r0, block, labels, around, channels, templates, margin):
     log_t, dom, oth = templates
     k = around.shape[0]
     lab = labels.ravel()
@@ -172,7 +178,7 @@ def _block(r0, r1, block, *, labels, around, channels, templates, margin=0.0):
 
 
 def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window=WINDOW, margin=None,
-                        block_rows=None, client=None):
+                        block_rows=None, client=None, collect=None):
     """Give each boundary pixel to the dominant phase of the mixture that best explains it.
 
     Parameters
@@ -192,6 +198,9 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
         :func:`low_count_margin` of the phases' mean counts per pixel.
     block_rows : int, optional
     client : distributed.Client, optional
+    collect : callable, optional
+        ``collect(r0, r1, block)`` run on every row block in the same pass (another step's reading of the
+        map, e.g. :func:`grouped_counts`); its results, in row order, are a fourth value returned.
 
     Returns
     -------
@@ -206,13 +215,14 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
     lab = check_labels(labels, "labels", shape=image.shape[:2])
     sums = _check.phase_sums(sums, channels=image.n_channels)
     k = sums.shape[0]
-    if k < 2:
+    if k < 2 and collect is None:
         return lab.astype(np.int16), sums, 0
     channels = energy_channels(image, energy_range)
     around = neighbour_counts(lab, k, window)
     if margin is None:
         margin = low_count_margin(sums.sum() / max(np.count_nonzero(lab >= 0), 1))
-    func = partial(_block, channels=channels, templates=mixture_templates(sums, channels), margin=float(margin))
+    func = partial(_block, channels=channels, templates=mixture_templates(sums, channels), margin=float(margin),
+                   collect=collect)
     parts = map_row_blocks(image, func, block_rows=block_rows, client=client,
                            per_block=lambda r0, r1: {"labels": lab[r0:r1], "around": around[:, r0:r1]},
                            message="mixed pixels")
@@ -220,12 +230,13 @@ def assign_mixed_pixels(image, labels, sums, *, energy_range=(0.1, None), window
     sums = sums.copy()
     w = lab.shape[1]
     n_moved = 0
-    for r0, at, new, delta in parts:
+    for r0, at, new, delta, _ in parts:
         if delta is not None and at.size:
             out[r0 * w + at] = new
             sums += delta.sum(0) - delta.sum(1)
             n_moved += at.size
-    return out.reshape(lab.shape), np.clip(sums, 0, None), n_moved
+    result = out.reshape(lab.shape), np.clip(sums, 0, None), n_moved
+    return result if collect is None else (*result, [p[4] for p in parts])
 
 
 def low_count_margin(mean_counts):
@@ -237,13 +248,15 @@ def low_count_margin(mean_counts):
 
 
 def assign_mixed_phase_pixels(image, labels, k, spectra=None, energy_range=(0.1, None), *, margin=None,
-                              block_rows=None, client=None):
+                              block_rows=None, client=None, collect=None):
     """:func:`assign_mixed_pixels` on a phase map of ``k`` phases with its :class:`~phaselib.quantify.PhaseSpectra`
-    (computed when not given). Returns the new labels, their PhaseSpectra and the number of pixels moved."""
+    (computed when not given). Returns the new labels, their PhaseSpectra and the number of pixels moved (and
+    the results of ``collect``, when given, as :func:`assign_mixed_pixels`)."""
     margin = check_number(margin, "margin", low=0, allow_none=True)
     if spectra is None:
         spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
-    new, sums, moved = assign_mixed_pixels(image, labels, spectra.sums, energy_range=energy_range, margin=margin,
-                                           block_rows=block_rows, client=client)
+    new, sums, moved, *extra = assign_mixed_pixels(image, labels, spectra.sums, energy_range=energy_range,
+                                                   margin=margin, block_rows=block_rows, client=client,
+                                                   collect=collect)
     n_pix = np.bincount(new[new >= 0].ravel(), minlength=k)[:k]
-    return new, quantify.PhaseSpectra(sums, n_pix, spectra.energy_keV, spectra.total), moved
+    return (new, quantify.PhaseSpectra(sums, n_pix, spectra.energy_keV, spectra.total), moved, *extra)

@@ -1,0 +1,73 @@
+"""The boundary steps of a phase map, in order, on one pass over the map where both run."""
+
+from __future__ import annotations
+
+import time
+
+from .. import quantify
+from ._blur import RULE as BEAM_RULE
+from ._blur import SAMPLE_PIXELS, beam_spread_fit
+from ._grouped import grouped_counts, stack_grouped
+from ._unmix import MIN_COUNTS, RULE, assign_mixed_phase_pixels, low_count_margin
+
+
+def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, mixed_pixels=True, beam_spread=True,
+                       block_rows=None, client=None):
+    """Mixed pixels to their dominant phase (:func:`~phaselib.refine.assign_mixed_pixels`, from
+    :data:`~phaselib.refine.MIXED_MIN_COUNTS` counts/px), then the beam's spread
+    (:func:`~phaselib.refine.beam_spread_fit`). When both run on a map of over
+    :data:`~phaselib.refine._blur.SAMPLE_PIXELS` pixels, the pass of the first also collects every pixel's counts on
+    the second's groups of channels (their groups from the phases' spectra before the first step's moves), so the
+    map is read once for both (a full 1295 x 1820 map: ~12 s less).
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    labels : (H, W) int ndarray
+    k : int
+        Number of phases.
+    spectra : PhaseSpectra or None
+        The phases' summed spectra (computed when None and needed).
+    energy_range : (float, float or None)
+    mean_counts : float
+        Mean counts per pixel of the map.
+    mixed_pixels, beam_spread : bool
+        Which steps run.
+    block_rows : int, optional
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    labels : (H, W) ndarray
+    spectra : PhaseSpectra or None
+        None when the beam's step moved pixels (the spectra are to be summed again).
+    params : dict
+        ``mixed_pixels`` and ``beam_spread`` entries, for the steps that ran.
+    timings : dict
+    """
+    params, timings = {}, {}
+    mixed = mixed_pixels and mean_counts >= MIN_COUNTS
+    beam = beam_spread and k >= 2
+    if (mixed or beam) and spectra is None:
+        spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
+    grouped = None
+    if mixed:
+        t, margin = time.perf_counter(), low_count_margin(float(mean_counts))
+        fuse = beam and image.shape[0] * image.shape[1] > SAMPLE_PIXELS  # a small map is read again in a moment
+        merge, collect = grouped_counts(image, spectra.sums, energy_range) if fuse else (None, None)
+        labels, spectra, moved, *parts = assign_mixed_phase_pixels(image, labels, k, spectra, energy_range,
+                                                                   margin=margin, block_rows=block_rows,
+                                                                   client=client, collect=collect)
+        grouped = (merge, stack_grouped(parts[0])) if parts and parts[0] else None
+        params["mixed_pixels"] = dict(moved=moved, rule=RULE, margin=margin)
+        timings["mixed_pixels"] = time.perf_counter() - t
+    if beam:
+        t = time.perf_counter()
+        new, info = beam_spread_fit(image, labels, spectra.sums, energy_range=energy_range, block_rows=block_rows,
+                                    client=client, grouped=grouped)
+        del grouped
+        params["beam_spread"] = dict(info, rule=BEAM_RULE)
+        if info["moved"]:
+            labels, spectra = new, None
+        timings["beam_spread"] = time.perf_counter() - t
+    return labels, spectra, params, timings
