@@ -738,7 +738,8 @@ def test_cli_errors(map_dir, tmp_path):
         ([map_dir, "--phase", 9], ValueError, "not in the map"),
         ([map_dir, "--pixel-size", 0], ValueError, "pixel-size"),
         ([map_dir, "--growth-rate", -1], ValueError, "growth-rate"),
-        ([map_dir, "--min-distance", 0], ValueError, "min_distance"),
+        ([map_dir, "--min-distance", 0], ValueError, "^--min-distance must be an integer >= 1"),
+        ([map_dir, "--min-area", -1], ValueError, "^--min-area must be an integer >= 0"),
     ]
     for argv, error, match in cases:
         with pytest.raises(error, match=match):

@@ -246,7 +246,7 @@ def _check_options(args):
     for name, low in (("min_distance", 1), ("min_area", 0)):
         value = getattr(args, name)
         if value < low:
-            raise ValueError(f"`{name}` (--{name.replace('_', '-')}) must be an integer >= {low}, got {value}.")
+            raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value}.")
     for name in ("smoothing", "compactness", "h_maxima"):
         value = getattr(args, name)
         if value is not None and not (np.isfinite(value) and value >= 0):
