@@ -222,3 +222,19 @@ def test_the_library_says_which_setting_left_no_phase_and_negative_counts_are_na
     negative = dataclasses.replace(image, data=-2 * np.ones(image.shape, np.int16))
     with pytest.raises(ValueError, match="The map holds negative values"):
         map_phases(negative)
+
+
+def test_a_phase_with_too_few_grains_says_so_in_words(tmp_path):
+    """A single grain has no size distribution: said in the JSON and on stderr, not as a library error."""
+    labels = np.zeros((40, 50), np.int16)
+    labels[10:20, 10:22] = 1  # one grain of phase 1
+    np.save(tmp_path / "one.npy", labels)
+    code, err = cli_main(["grains", str(tmp_path / "one.npy"), "--out", str(tmp_path / "g")])
+    assert code == 0, err
+    stats = json.loads((tmp_path / "g" / "size_stats.json").read_text())
+    one = stats["phases"]["1"]
+    assert one["n_grains"] == 1
+    for key in ("size_statistics", "csd"):
+        assert one[key] == {"skipped": "1 grain(s), too few"}, one[key]
+    assert "phase 1: no size statistics (1 grain(s), too few)" in err
+    assert "`diameters`" not in json.dumps(stats)

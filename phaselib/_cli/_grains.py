@@ -242,6 +242,13 @@ def run(args):
     return final
 
 
+def _skipped(phase, n_grains, err, what):
+    """Why a phase has no ``what`` (few grains, said in words; else the error), also said on stderr."""
+    why = f"{n_grains} grain(s), too few" if n_grains < 2 else str(err)
+    print(f"phaselib: note: phase {phase}: no {what} ({why})", file=sys.stderr)
+    return why
+
+
 def _check_options(args):
     for name, low in (("min_distance", 1), ("min_area", 0)):
         value = getattr(args, name)
@@ -303,7 +310,7 @@ def _write(args, grains, labels, px, px_source, out):
             if stats.few_grains:
                 print(f"phaselib: note: phase {p}: {stats.to_dict()['warning']}", file=sys.stderr)
         except ValueError as err:
-            stats, entry["size_statistics"] = None, {"error": str(err)}
+            stats, entry["size_statistics"] = None, {"skipped": _skipped(p, d.size, err, "size statistics")}
         try:
             csd = crystal_size_distribution(d, area, bins=args.csd_bins, growth_rate=args.growth_rate)
             entry["csd"] = csd.to_dict()
@@ -311,7 +318,7 @@ def _write(args, grains, labels, px, px_source, out):
                 entry["csd"]["residence_time_years"] = csd.residence_time / 3.15576e7
             csv_rows += [dict(phase=int(p), **row) for row in csd.rows()]
         except ValueError as err:
-            csd, entry["csd"] = None, {"error": str(err)}
+            csd, entry["csd"] = None, {"skipped": _skipped(p, d.size, err, "crystal size distribution")}
         results[str(p)] = (entry, stats, csd)
     _write_csd_csv(out / "csd.csv", csv_rows)
     summary = dict(
