@@ -213,3 +213,20 @@ def test_phase_spectra_of_several_label_maps_in_one_pass():
         np.testing.assert_array_equal(got.sums, one.sums)
         np.testing.assert_array_equal(got.n_pixels, one.n_pixels)
         assert got.total is not None and np.allclose(got.total, one.total)
+
+
+def test_no_counts_collected_for_a_map_the_beam_step_skips(monkeypatch):
+    """The real chevkinite map (under half its pixels inside a grain) is skipped by the beam step: forced onto
+    the big-map path, its mixed-pixel pass collects nothing for it."""
+    from conftest import CHEVKINITE
+
+    import phaselib
+    import phaselib.refine._boundary as boundary
+
+    calls = []
+    real = boundary.grouped_counts
+    monkeypatch.setattr(boundary, "grouped_counts", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(boundary, "SAMPLE_PIXELS", 100)
+    result = map_phases(phaselib.load(CHEVKINITE), name_minerals=False)
+    assert "skipped" in result.params["beam_spread"] and "mixed_pixels" in result.params
+    assert calls == []

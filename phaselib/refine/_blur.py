@@ -214,6 +214,14 @@ def beam_spread_fit(image, labels, sums, *, energy_range=(0.1, None), sigmas=SIG
     return new.astype(np.int16), info
 
 
+def inner_share(labels):
+    """The share of the assigned pixels inside a grain (their 3 x 3 neighbourhood all of one phase): under
+    :data:`MIN_INNER`, :func:`beam_spread_fit` skips the map."""
+    lab = np.asarray(labels)
+    inner = ~_varies(lab, 1) & (lab >= 0)
+    return np.count_nonzero(inner) / max(np.count_nonzero(lab >= 0), 1)
+
+
 def _varies(lab, r):
     """Pixels whose ``(2r + 1)`` square neighbourhood holds more than one label."""
     return ndi.maximum_filter(lab, 2 * r + 1, mode="nearest") != ndi.minimum_filter(lab, 2 * r + 1, mode="nearest")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from .. import quantify
+from ._blur import MIN_INNER, SAMPLE_PIXELS, beam_spread_fit, inner_share
 from ._blur import RULE as BEAM_RULE
-from ._blur import SAMPLE_PIXELS, beam_spread_fit
 from ._grouped import grouped_counts, stack_grouped
 from ._unmix import MIN_COUNTS, RULE, assign_mixed_phase_pixels, low_count_margin
 
@@ -53,7 +53,8 @@ def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, 
     grouped = None
     if mixed:
         t, margin = time.perf_counter(), low_count_margin(float(mean_counts))
-        fuse = beam and image.shape[0] * image.shape[1] > SAMPLE_PIXELS  # a small map is read again in a moment
+        # a small map is read again in a moment; a map the beam step will skip needs no counts collected
+        fuse = beam and image.shape[0] * image.shape[1] > SAMPLE_PIXELS and inner_share(labels) >= MIN_INNER
         merge, collect = grouped_counts(image, spectra.sums, energy_range) if fuse else (None, None)
         labels, spectra, moved, *parts = assign_mixed_phase_pixels(image, labels, k, spectra, energy_range,
                                                                    margin=margin, block_rows=block_rows,
