@@ -32,6 +32,8 @@ EDGE = 0.95
 #: ... or at most this share of its pixels more than ``INSIDE`` px from another phase (a band a few
 #: pixels wide: the beam's spread is wider than a pixel)
 INSIDE, INSIDE_SHARE = 2.0, 0.05
+#: ... a looser share for a phase dropped as mixed pixels to reach a number of phases asked for (:func:`is_thin`)
+THIN_SHARE = 0.1
 
 
 def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
@@ -76,8 +78,7 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
             if not is_mixture(norm[p], others):
                 continue
             why = "its spectrum a mixture of theirs"
-        elif not bands or p in keep or \
-                np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) > INSIDE_SHARE * own.sum():
+        elif not bands or p in keep or not is_thin(lab, p, INSIDE_SHARE):
             continue
         elif not _band_between(lab, p, norm[p], [q for q in alive if q != p], others):
             continue
@@ -87,6 +88,19 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
                         reason=f"mixed pixels along other phases' boundaries ({100 * share:.0f} % of its pixels "
                                f"on an edge, {why})"))
     return out
+
+
+def is_thin(labels, phase, share=THIN_SHARE):
+    """Whether at most ``share`` of a phase's pixels lie more than ``INSIDE`` px from another phase (or an
+    unassigned pixel): a line or band along boundaries, not grains with insides.
+
+    Measured: the mixed-pixel phases of phenocrysts at 50 counts/px with a 1.5 px beam, 0-1.7 % of their
+    pixels deeper; the rich basalt's glass (interstitial pools), 25 %."""
+    lab = check_labels(labels, "labels", ndim=2)
+    share = check_number(share, "share", low=0, high=1)
+    own = lab == phase
+    n = np.count_nonzero(own)
+    return n > 0 and np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) <= share * n
 
 
 def mixes_two(spectrum, phases, least=0.1):
