@@ -584,3 +584,25 @@ def test_the_steps_guides_follow_the_map_kind():
     a.load("synthetic:40x50", wait=True)
     assert "Si K" in guides("data") and "Mindat" in guides("phase_map") and "Bragg" not in guides("phase_map")
     assert a.title.value.count("EDS spectrum image") == 1
+
+
+def test_the_pages_phase_map_is_the_clis_on_a_map_with_beam_spread(tmp_path):
+    """The page runs map_phases' boundary steps (mixed pixels, then the beam's spread): on a rich rock whose
+    beam mixes neighbours, its map with the clusters asked for is the CLI's (measured: 99.8 % of the pixels, the
+    rest from the clusters' refinement; without the beam's step the page agreed on 98.2 %, ARI 0.955 against
+    the CLI's 0.977)."""
+    import phaselib
+    from phaselib.compare import adjusted_rand
+    from phaselib.datasets import make_rich_rock
+    from phaselib.pipeline import map_phases
+
+    rock = make_rich_rock((90, 120), kind="basalt", counts_per_pixel=200, seed=2)
+    phaselib.save(rock.image, tmp_path / "basalt.zspy")
+    a = App("basalt.zspy", background=False)
+    s = a.session
+    assert a.runner.message.value == "" and s.image.shape == rock.image.shape
+    cli = map_phases(s.image, n_phases=s.n_clusters, n_components=s.n_components)
+    assert cli.params["beam_spread"]["moved"] > 0  # the step matters on this map
+    assert np.mean(s.labels == cli.labels) >= 0.995
+    truth = rock.labels.ravel()
+    assert adjusted_rand(truth, s.labels.ravel()) >= adjusted_rand(truth, cli.labels.ravel()) - 0.005

@@ -276,12 +276,12 @@ class Session(SessionFile, T.HasTraits):
         self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
 
     def _unmixed(self, labels, spectra):
-        """From 40 counts/px, mixed boundary pixels to their dominant phase, as map_phases does."""
-        mean = 0.0 if self.pca is None else float(self.pca.pixel_sums.mean())
-        if mean < refine.MIXED_MIN_COUNTS:
+        """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): mixed pixels to their
+        dominant phase (from 40 counts/px), then the beam's spread, so the page's map is the CLI's."""
+        if self.pca is None or not self.image.is_counts:
             return labels
-        return refine.assign_mixed_phase_pixels(self.image, labels, int(labels.max()) + 1, spectra,
-                                                self.pca.params["energy_range"], margin=refine.mixed_margin(mean))[0]
+        return refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,
+                                         self.pca.params["energy_range"], float(self.pca.pixel_sums.mean()))[0]
 
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""
