@@ -92,7 +92,7 @@ def test_a_glass_between_its_minerals_is_not_dropped_as_mixed_pixels():
     assert not any(c["action"] == "dissolved" and c["n_pixels"] > 1000 for c in res.params["refinement"])
     glass = list(rock.phase_names).index("basaltic glass")
     assert glass in found(rock.labels, res.labels)
-    assert adjusted_rand_score(rock.labels.ravel(), res.labels.ravel()) >= 0.83  # 0.86 (map_phases, boundary steps: 0.91)
+    assert adjusted_rand_score(rock.labels.ravel(), res.labels.ravel()) >= 0.83  # 0.86 (map_phases: 0.91)
 
 
 def test_only_thin_mixtures_are_dropped_to_reach_the_number_asked_for():
