@@ -85,7 +85,8 @@ def code_version() -> str:
             h.update(f"{dist}={metadata.version(dist)};".encode())
     here = Path(__file__).resolve().parent
     files = sorted(Path(phaselib.__file__).resolve().parent.rglob("*.py"))
-    files += [here / n for n in ("app.py", "pipeline.py", "state.py", "sources.py", "session_file.py", "cache.py")]
+    files += [here / n for n in ("app.py", "pipeline.py", "state.py", "phases.py", "sources.py", "session_file.py",
+                                 "cache.py")]
     for f in files:
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]

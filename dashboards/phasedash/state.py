@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import traitlets as T
 
-from phaselib import _intensity, decompose, identify, preprocess, quantify, refine, segment
 from phaselib import cluster as _cluster
+from phaselib import decompose, identify, preprocess, quantify, segment
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.pipeline import METHODS
 
+from .phases import PhaseSteps
 from .session_file import SessionFile, mapping, pair, whole
 from .sources import grain_score, named_lines, open_source, summed
 
@@ -28,7 +29,7 @@ ALGORITHMS = ("PCA", "NMF", "ICA")
 CLUSTER_METHODS = {"k-means": "kmeans", "Gaussian mixture": "gmm", "fuzzy c-means": "fcm"}
 
 
-class Session(SessionFile, T.HasTraits):
+class Session(SessionFile, PhaseSteps, T.HasTraits):
     """One user's session: the map and every result derived from it.
 
     Results are replaced, never mutated, so a view can compare old and new. Session files
@@ -50,6 +51,7 @@ class Session(SessionFile, T.HasTraits):
     decomposition = T.Any(None)  # the chosen decomposition (PCA truncated, NMF or ICA)
     cluster_method = T.Unicode("kmeans")
     n_clusters = T.Int(2)
+    suggested_clusters = T.Int(0)  # the map's own number (PCA, or the low-count start): phases tested as `auto`
     membership_threshold = T.Float(0.5)
     clustering = T.Any(None)
     estimate = T.Any(None)       # ClusterEstimate
@@ -168,6 +170,7 @@ class Session(SessionFile, T.HasTraits):
             self.pca = pca
             self.n_components = max(2, min(pca.suggested_n_components or 2, n))
             self.n_clusters = self.n_components + (1 if pca.params.get("centred") else 0)  # shapes: K - 1 directions
+            self.suggested_clusters = self.n_clusters
         return pca
 
     def decompose(self, algorithm=None, n_components=None, progress=None):
@@ -230,58 +233,6 @@ class Session(SessionFile, T.HasTraits):
         self._need(self.decomposition, "Run the decomposition first.")
         d = self.decomposition
         return segment.abundances(d.loadings, d.factors if d.algorithm == "nmf" else None)
-
-    def spatial_labels(self, beta=None):
-        """Phase map with a spatial prior (:func:`phaselib.lowcount.map_lowcount`), cached per settings."""
-        from phaselib.lowcount import map_lowcount
-
-        self._need(self.image, "Load a map first.")
-        beta = float(self.beta if beta is None else beta)
-        if not 0 <= beta <= 10:
-            raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
-        key = (self.n_clusters, beta)
-        if self._spatial is None or self._spatial[0] is not self.image or self._spatial[1] != key:
-            self._keep_spatial(map_lowcount(self.image, n_phases=self.n_clusters, beta=beta), key)
-        self.beta, self.refinement = beta, self._spatial[3]
-        return self._spatial[2]
-
-    def low_count_start(self):
-        """For a low-count map, the number of phases as phaselib finds it there (binned map), its
-        spatial-prior map kept for the phase map's "spatial" choice."""
-        from phaselib.lowcount import map_lowcount
-
-        self._need(self.image, "Load a map first.")
-        lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
-        self._keep_spatial(lc, (lc.n_phases, float(self.beta)))
-        self.n_clusters = max(lc.n_phases, 2)
-        return lc
-
-    def refined_clusters(self):
-        """The clusters' phases after ``refine_phases`` and the mixed-pixel test; ``refinement`` says what changed."""
-        clus = self.clustering
-        if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
-            self._refined = (clus, *_intensity.tested_regions(self.pca, self.n_components, clus.labels, self.beta,
-                                                              self.n_clusters, self.n_clusters)[:2])
-        if self._refined is None or self._refined[0] is not clus:
-            h, w = self.image.shape[:2]
-            labels = clus.labels.reshape(h, w).astype(np.int16)
-            m = min(self.pca.n_components, self.n_components + 8)
-            ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
-                                       n_phases=self.n_clusters)
-            self._refined = (clus, self._unmixed(ref.labels, ref.spectra), ref.changes)
-        self.refinement = tuple(self._refined[2])
-        return self._refined[1]
-
-    def _keep_spatial(self, lc, key):
-        self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
-
-    def _unmixed(self, labels, spectra):
-        """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): mixed pixels to their
-        dominant phase (from 40 counts/px), then the beam's spread, so the page's map is the CLI's."""
-        if self.pca is None or not self.image.is_counts:
-            return labels
-        return refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,
-                                         self.pca.params["energy_range"], float(self.pca.pixel_sums.mean()))[0]
 
     def phase_map(self, source=None, *, overrides=None, min_size=None, beta=None, spectra=True):
         """Labels from the clusters, from Otsu thresholds on the component maps, or with a spatial prior."""

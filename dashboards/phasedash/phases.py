@@ -1,0 +1,70 @@
+"""The phase-map steps of a :class:`~phasedash.state.Session` that run :mod:`phaselib`'s tests: the clusters'
+phases refined as ``map_phases`` refines them, the spatial prior of :mod:`phaselib.lowcount`, the boundary steps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phaselib import _intensity, refine
+
+
+class PhaseSteps:
+    """Mixed into :class:`~phasedash.state.Session` (its traits: ``image``, ``pca``, ``clustering``, ``n_clusters``,
+    ``suggested_clusters``, ``beta``, ``refinement``; its caches ``_spatial``, ``_refined``)."""
+
+    def spatial_labels(self, beta=None):
+        """Phase map with a spatial prior (:func:`phaselib.lowcount.map_lowcount`), cached per settings."""
+        from phaselib.lowcount import map_lowcount
+
+        self._need(self.image, "Load a map first.")
+        beta = float(self.beta if beta is None else beta)
+        if not 0 <= beta <= 10:
+            raise ValueError(f"The spatial prior's strength must be between 0 and 10, got {beta}.")
+        key = (self.n_clusters, beta)
+        if self._spatial is None or self._spatial[0] is not self.image or self._spatial[1] != key:
+            self._keep_spatial(map_lowcount(self.image, n_phases=self.n_clusters, beta=beta), key)
+        self.beta, self.refinement = beta, self._spatial[3]
+        return self._spatial[2]
+
+    def low_count_start(self):
+        """For a low-count map, the number of phases as phaselib finds it there (binned map), its
+        spatial-prior map kept for the phase map's "spatial" choice."""
+        from phaselib.lowcount import map_lowcount
+
+        self._need(self.image, "Load a map first.")
+        lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
+        self._keep_spatial(lc, (lc.n_phases, float(self.beta)))
+        self.n_clusters = self.suggested_clusters = max(lc.n_phases, 2)
+        return lc
+
+    def refined_clusters(self):
+        """The clusters' phases after ``refine_phases`` and the boundary steps; ``refinement`` says what changed.
+
+        With the map's own number of clusters (``suggested_clusters``, not one the student chose) the phases are
+        tested as ``python -m phaselib map``'s ``auto`` does (phases added, split and merged, as many as are
+        chemically distinct); with another number, that number at most is kept (``--n-phases K``)."""
+        clus = self.clustering
+        if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
+            self._refined = (clus, *_intensity.tested_regions(self.pca, self.n_components, clus.labels, self.beta,
+                                                              self.n_clusters, self.n_clusters)[:2])
+        if self._refined is None or self._refined[0] is not clus:
+            h, w = self.image.shape[:2]
+            labels = clus.labels.reshape(h, w).astype(np.int16)
+            m = min(self.pca.n_components, self.n_components + 8)
+            auto = self.n_clusters == self.suggested_clusters  # the CLI's `auto`: phases added, split, merged
+            ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
+                                       n_phases=None if auto else self.n_clusters)
+            self._refined = (clus, self._unmixed(ref.labels, ref.spectra), ref.changes)
+        self.refinement = tuple(self._refined[2])
+        return self._refined[1]
+
+    def _keep_spatial(self, lc, key):
+        self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
+
+    def _unmixed(self, labels, spectra):
+        """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): mixed pixels to their
+        dominant phase (from 40 counts/px), then the beam's spread, so the page's map is the CLI's."""
+        if self.pca is None or not self.image.is_counts:
+            return labels
+        return refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,
+                                         self.pca.params["energy_range"], float(self.pca.pixel_sums.mean()))[0]
