@@ -278,7 +278,8 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     del counts
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
     splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
-    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE)  # dip
+    share = refine._dip.ASKED_DIP_SHARE if k_req else None  # a number asked for: a shallower dip parts two populations
+    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE, share)
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
         spectra[p] = a[channels]
         new = np.vstack([new, b[None]])
@@ -297,7 +298,7 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     # pieces of one chemistry merged even with a number asked for (_grow's docstring), then to it; dip on 5 x 5 sums
     merged_lab, sums, merged = refine.merge_phases(PhaseSpectra(hard, n_pix, energy), labels, image=image,
                                                    beam_energy=image.beam_energy, ratio=2.0 if k_req else 3.0,
-                                                   dip_size=SPLIT_SIZE)
+                                                   dip_size=SPLIT_SIZE, dip_share=share)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
         sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req)
@@ -371,8 +372,7 @@ def _hard_sums(wb, labels, k, image):
     """PhaseSpectra of ``labels`` from the blocks' counts (exact for integer counts)."""
     from scipy import sparse
 
-    w = wb.shape[1]
-    flat = labels.ravel()
+    w, flat = wb.shape[1], labels.ravel()
 
     def one(r0, r1, csr):
         lab = flat[r0 * w:r1 * w]

@@ -67,7 +67,7 @@ def _likeness(sa, sb, major=0.05):
 
 
 def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=None, major=0.05, ratio=3.0,
-                 z=5.0, image=None, dip_size=3):
+                 z=5.0, image=None, dip_size=3, dip_share=None):
     """Merge phases that are not chemically distinct (or, with `n_phases`, the most alike down to it).
 
     Parameters
@@ -87,6 +87,8 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         The map of ``labels`` (in memory): two phases of one chemistry whose pixels are two populations
         (:func:`._dip.dip_ratio`, neighbourhoods of ``dip_size``) are distinct too (without ``n_phases``: the
         order of the merges down to a number asked for is the chemistry's).
+    dip_share : float, optional
+        The dip's threshold (default :data:`._dip.DIP_SHARE`).
 
     Returns
     -------
@@ -112,7 +114,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     elements = list(elements)
     merged = []
     alive = [p for p in range(len(sums)) if n_pix[p] > 0]
-    dip = _dip_test(image, lab, sums, n_pix, dip_size)
+    dip = _dip_test(image, lab, sums, n_pix, dip_size, dip_share)
     while len(alive) > 1 and elements:
         if n_phases is not None and len(alive) <= n_phases:
             break
@@ -143,7 +145,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     return lab, sums, merged
 
 
-def _dip_test(image, lab, sums, n_pix, size):
+def _dip_test(image, lab, sums, n_pix, size, share=None):
     """``test(a, b)``: the reason two phases of one chemistry are two populations, or "" (no image, a lazy one,
     or one population); cached for phases unchanged since."""
     from ._dip import DIP_SHARE, dip_ratio
@@ -156,7 +158,7 @@ def _dip_test(image, lab, sums, n_pix, size):
         key = (a, b, int(n_pix[a]), int(n_pix[b]))
         if key not in seen:
             r = dip_ratio(image.data, lab.reshape(image.shape[:2]), a, b, sums[a], sums[b], size=size)
-            seen[key] = "" if r is None or r >= DIP_SHARE else (
+            seen[key] = "" if r is None or r >= (DIP_SHARE if share is None else share) else (
                 f"two populations: the density of their pixels between them is {r:.2f} of the lower one's")
         return seen[key]
     return test

@@ -244,13 +244,14 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state, d
     return flat.reshape(h, w), None, notes
 
 
-def split_populations(image, half, cut, k, splits, notes, size):
+def split_populations(image, half, cut, k, splits, notes, size, share=None):
     """Also split the phases of one chemistry whose two halves are two populations (:mod:`._dip`: a plagioclase
     phase holding An60 and An35 grains, olivine with orthopyroxene).
 
     ``half``: (H, W) ``2 p + half`` of the cut phases' pixels (:func:`halves`); ``cut``: the halves' summed
     spectra and pixel counts (rows ``2 p + half``); ``splits``, ``notes``: those of :func:`split_phases`, to
-    which the phases split here are added. Returns both."""
+    which the phases split here are added; ``share``: the dip's threshold (default :data:`._dip.DIP_SHARE`).
+    Returns both."""
     from ._dip import DIP_SHARE, dip_ratio
     from ._split import MIN_HALF
 
@@ -263,7 +264,7 @@ def split_populations(image, half, cut, k, splits, notes, size):
         if p in done or min(cut.n_pixels[a], cut.n_pixels[b]) < MIN_HALF:
             continue
         r = dip_ratio(image.data, half, a, b, cut.sums[a], cut.sums[b], size=size)
-        if r is not None and r < DIP_SHARE:
+        if r is not None and r < (DIP_SHARE if share is None else share):
             splits.append((p, cut.sums[a], cut.sums[b]))
             notes.append(dict(action="split", phase=int(p), reason="two populations of one chemistry in one phase "
                               f"(the density of its pixels between the halves is {r:.2f} of the lower one's)"))
