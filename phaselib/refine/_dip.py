@@ -19,10 +19,10 @@ import numpy as np
 #: two densities at their own scores (generator maps at 100 counts/px: olivine / orthopyroxene 0.10,
 #: Fo90 / Fo75 0.17, An60 / An35 0.43-0.64 zoned; a phase cut in two along its main axis 1.0-1.6)
 DIP_SHARE = 0.5
-#: ... with a number of phases asked for, on the low-count path (the user says how many there are): labradorite /
-#: andesine of ``make_rock`` at 60 counts/px score 0.71 on 5 x 5 sums with their true labels and were merged
-#: (K = 6: 5 phases, ARI 0.61 -> 6, 0.81; at 120 counts/px 0.63 -> 0.86); under ``auto`` 0.8 split the magnetite
-#: inclusions of phenocrysts (1.5 px beam) by their hosts, so ``auto`` keeps 0.5
+#: ... with a number of phases asked for (the user says how many there are): labradorite / andesine of
+#: ``make_rock`` at 60 counts/px score 0.71 on 5 x 5 sums with their true labels and were merged (K = 6: 5 phases,
+#: ARI 0.61 -> 6, 0.81; at 120 counts/px 0.63 -> 0.86; at 200, with halves cut on 3 x 3 means, 0.64 -> 0.86); under
+#: ``auto`` 0.8 split the magnetite inclusions of phenocrysts (1.5 px beam) by their hosts, so ``auto`` keeps 0.5
 ASKED_DIP_SHARE = 0.8
 #: each phase needs this many pixels for a density of its own (a phase of a few tens of pixels has no mode)
 MIN_PIXELS = 200

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
+from scipy.ndimage import uniform_filter
 
 from .. import quantify
 from .._validate import MAX_ITER, check_array, check_int, check_number, check_seed
+from ._dip import ASKED_DIP_SHARE
 from ._merge import LIGHT, _shares, distinct_phases, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours
 from ._seed import seed_phases
@@ -71,7 +73,9 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         Count-normalised PCA features and counts per pixel, for seeding.
     n_phases : int, optional
         The number of phases asked for: phases are still seeded, then the most alike merged
-        until this many are left. Default: merge every pair that is not distinct.
+        until this many are left. Default: merge every pair that is not distinct. With a number asked for, the
+        split test cuts each phase on the 3 x 3 means of its features and keeps two populations of one chemistry
+        apart at a shallower dip (:data:`._dip.ASKED_DIP_SHARE`).
     spectra : PhaseSpectra, optional
         Phase sums of ``labels`` (saves a pass over the map when nothing is seeded).
     seed, split, merge, dissolve : bool
@@ -102,19 +106,19 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     check_number(ratio, "ratio", low=1, low_open=True, high=1000)
     random_state = check_seed(random_state)
     lab = check_array(labels, "labels", ndim=2, kind="iu").astype(np.int64)
-    before = lab
+    before, asked = lab, n_phases is not None
     h, w = lab.shape
     changes = []
     probe = None  # the split's probe, summed on the seed's pass (used if no phase is added)
     if seed and features is not None and pixel_sums is not None and np.mean(pixel_sums) >= min_counts:
-        then = partial(_split_probe, lab, features, random_state) if split else None
+        then = partial(_split_probe, lab, features, random_state, asked) if split else None
         lab, spectra, added, probe = _seed(image, lab, features, pixel_sums, spectra, p_value=p_value,
                                            min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
                                            client=client, then=then)
         changes += added
     if split and features is not None:
         lab, spectra, cut = _split(image, lab, features, spectra, block_rows=block_rows, client=client,
-                                   random_state=random_state, dip_size=dip_size, probe=probe)
+                                   random_state=random_state, dip_size=dip_size, probe=probe, asked=asked)
         changes += cut
     k = int(lab.max()) + 1
     if spectra is None or spectra.sums.shape[0] != k:
@@ -204,12 +208,15 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, then
     return flat.reshape(h, w), None, added, None
 
 
-def _split_probe(lab, features, random_state):
+def _split_probe(lab, features, random_state, asked=False):
     """``(half, probe)``: each phase's inside pixels in two halves, and the label map summed to test them (the
     halves' inside pixels as ``2p + half``, each phase's other pixels as ``2k + p``); None if no phase has halves."""
     h, w = lab.shape
     k = int(lab.max()) + 1
     inside = inside_pixels(lab).ravel()
+    if asked:  # a number asked for: cut on 3 x 3 means, whose halves follow two populations of one chemistry
+        features = uniform_filter(np.asarray(features, np.float32).reshape(h, w, -1), size=(3, 3, 1),
+                                  mode="nearest").reshape(h * w, -1)
     half = halves(features, lab.ravel(), inside, random_state=random_state)
     if not (half >= 0).any():
         return None
@@ -217,13 +224,13 @@ def _split_probe(lab, features, random_state):
     return half, np.where(inside & (half >= 0), half, np.where(flat >= 0, 2 * k + flat, -1)).reshape(h, w)
 
 
-def _split(image, lab, features, spectra, *, block_rows, client, random_state, dip_size=3, probe=None):
+def _split(image, lab, features, spectra, *, block_rows, client, random_state, dip_size=3, probe=None, asked=False):
     """Split the phases whose two halves are chemically distinct (:mod:`._split`); the second
     half of each becomes a new phase. ``probe``: ``(half, probe, its spectra)`` already summed for ``lab``."""
     h, w = lab.shape
     k = int(lab.max()) + 1
     if probe is None:
-        made = _split_probe(lab, features, random_state)
+        made = _split_probe(lab, features, random_state, asked)
         if made is None:
             return lab, spectra, []
         probe = (*made, quantify.phase_spectra(image, made[1], 3 * k, block_rows=block_rows, client=client))
@@ -233,7 +240,8 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state, d
         spectra = quantify.PhaseSpectra(pairs(cut.sums), pairs(cut.n_pixels), cut.energy_keV, cut.total)
     splits, notes = split_phases(cut.sums[:2 * k], cut.n_pixels[:2 * k], spectra.sums, spectra.energy_keV,
                                  beam_energy=image.beam_energy)
-    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size)
+    share = ASKED_DIP_SHARE if asked else None  # the user says how many phases there are: a shallower dip
+    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size, share)
     if not splits:
         return lab, spectra, []
     flat = lab.ravel().copy()
