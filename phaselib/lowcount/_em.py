@@ -238,6 +238,8 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     changes : list of dict
         What :func:`phaselib.refine.refine_phases` added or merged (not down to ``k_req``: at full resolution,
         bands of mixed pixels dropped first, or they take the place of a mineral: peridotite 0.84 -> 0.96).
+        Phases whose major elements differ by a factor 2 are kept even under ``auto``: binned pixels of small
+        grains mix two phases (muscovite / orthoclase: a dip of 0.54-0.60), and the merge after EM decides.
     """
     h, w, c = image.shape
     max_components = min(MAX_COMPONENTS, h * w - 1, c - 1)
@@ -251,7 +253,7 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     if not refine_phases:
         return dec, quantify.phase_spectra(image, labels, k).sums, []
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
-                               random_state=random_state, bands=False, dip_size=1, ratio=2.0 if k_req else 3.0)
+                               random_state=random_state, bands=False, dip_size=1, ratio=2.0)
     return dec, ref.spectra.sums, ref.changes
 
 
