@@ -204,8 +204,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
                 spectra = smooth(weighted_sums(wb, q.reshape(h * w, -1))[:, channels], sigma)
             spectra = normalise(spectra, background)
             say(0.4 + 0.6 * it / n_iter, f"EM iteration {it + 1}/{n_iter}")
-            q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), beta,
-                                 n_sweeps=n_sweeps)
+            q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), beta, n_sweeps=n_sweeps)
         if refine_phases:
             say(0.95, "testing the phases")
             q, spectra, grown = _grow_and_merge(wb, image, q, spectra, channels, background, k_req,
@@ -237,9 +236,8 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
         Summed counts of each cluster on the image's channels.
     changes : list of dict
         What :func:`phaselib.refine.refine_phases` added or merged (not down to ``k_req``: at full resolution,
-        bands of mixed pixels dropped first, or they take the place of a mineral: peridotite 0.84 -> 0.96).
-        Phases whose major elements differ by a factor 2 are kept even under ``auto``: binned pixels of small
-        grains mix two phases (muscovite / orthoclase: a dip of 0.54-0.60), and the merge after EM decides.
+        bands of mixed pixels dropped first, or they take the place of a mineral: peridotite 0.84 -> 0.96; a
+        factor 2 between major elements even under ``auto``: binned pixels of small grains mix two phases).
     """
     h, w, c = image.shape
     max_components = min(MAX_COMPONENTS, h * w - 1, c - 1)
