@@ -300,8 +300,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         timings["refine"] = time.perf_counter() - t
     if not intensity:
         say(0.72, "mixed pixels")
-        labels, spectra = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
-                                      float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread))
+        labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
+                                         float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
+                                         specks=refine_phases and k_req is None)
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
@@ -373,16 +374,23 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
                   energy_range=dec.params["energy_range"], random_state=random_state,
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
     labels, spectra, mean = low.labels, low.phase_sums, low.params["mean_counts"]
-    labels, spectra = _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean, boundaries)
+    labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean, boundaries,
+                                     specks=refine_phases and k_req is None)
     return _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say,
                     spectra=spectra, name_minerals=name_minerals)
 
 
-def _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which):
-    """Mixed pixels to their dominant phase, then the beam's spread (:func:`refine.relabel_boundaries`)."""
+def _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which, specks=False):
+    """Mixed pixels to their dominant phase, then the beam's spread (:func:`refine.relabel_boundaries`), then
+    (``specks``) phases left with too few pixels given to their neighbours (:func:`refine.drop_specks`)."""
     labels, spectra, more, times = refine.relabel_boundaries(image, labels, k, spectra, params["energy_range"],
                                                              mean_counts, mixed_pixels=which[0], beam_spread=which[1],
                                                              block_rows=block_rows, client=client)
     params.update(more)
     timings.update(times)
-    return labels, spectra
+    if specks:
+        labels, k, gone = refine.drop_specks(labels, k)
+        if gone:
+            spectra = None
+            params.update(n_phases=k, refinement=list(params.get("refinement", [])) + gone)
+    return labels, spectra, k

@@ -148,3 +148,36 @@ def test_auto_does_not_count_bands_of_mixed_pixels_as_phases():
     pm = map_phases(rock.image)
     assert pm.params["spatial_prior"] and pm.n_phases == 5, pm.params["refinement"]
     assert adjusted_rand_score(labels.ravel(), pm.labels.ravel()) >= 0.92
+
+
+def test_specks_are_given_to_their_neighbours_and_the_phases_numbered_again():
+    lab = np.zeros((100, 100), np.int16)
+    lab[:, 50:] = 2
+    lab[10:12, 10:12] = 1  # 4 px of 10 000: under 0.05 %
+    lab[60:80, 60:80] = 3  # 400 px: a phase
+    assert [g["phase"] for g in refine.speck_phases(lab)] == [1]
+    assert refine.speck_phases(lab, skip=[dict(phase=1)]) == []
+    new, k, gone = refine.drop_specks(lab, 4)
+    assert k == 3 and [g["phase"] for g in gone] == [1] and gone[0]["n_pixels"] == 4
+    assert np.all(new[10:12, 10:12] == 0)  # given to the phase around it
+    assert np.array_equal(np.unique(new), [0, 1, 2]) and np.all(new[60:80, 60:80] == 2)
+    same, k2, none = refine.drop_specks(new, 3)
+    assert k2 == 3 and none == [] and same is new
+
+
+def test_no_phase_of_a_few_pixels_under_auto():
+    """Phenocrysts with magnetite inclusions at 30 counts/px and a 1.5 px beam: the excess test found a magnetite
+    inclusion's mixture with its host as a phase, which ended with 13 pixels of 120 000 (6 phases of 5). Under
+    ``auto`` a phase under 0.05 % of the map is given to its neighbours; with a number asked for, never."""
+    from phaselib.datasets import make_phenocrysts, make_rock
+
+    labels, ids = make_phenocrysts((300, 400), seed=1, embayed=0.0, skeletal=0.0, unassigned=0.0)
+    ids = np.where(ids > 0, ids, ids.max() + 1)
+    rock = make_rock(labels.shape, counts_per_pixel=30, minerals=["albite", "olivine", "augite", "anorthite",
+                                                                  "magnetite"],
+                     texture=(labels, ids), beam_spread=1.5, seed=1)
+    res = map_phases(rock.image)
+    assert res.n_phases == 5, res.params["refinement"]
+    assert res.spectra.n_pixels.min() >= 5e-4 * labels.size
+    assert adjusted_rand_score(labels.ravel(), res.labels.ravel()) >= 0.95  # 0.961
+    assert any("too few to tell" in c.get("reason", "") for c in res.params["refinement"])

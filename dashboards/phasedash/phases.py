@@ -33,8 +33,10 @@ class PhaseSteps:
 
         self._need(self.image, "Load a map first.")
         lc = map_lowcount(self.image, n_phases="auto", beta=self.beta)
-        self._keep_spatial(lc, (lc.n_phases, float(self.beta)))
-        self.n_clusters = self.suggested_clusters = max(lc.n_phases, 2)
+        labels, gone = self._unmixed(lc.labels, lc.phase_sums, specks=True)
+        n = int(labels.max()) + 1
+        self._spatial = (self.image, (n, float(self.beta)), labels, tuple(lc.params["refinement"]) + tuple(gone))
+        self.n_clusters = self.suggested_clusters = max(n, 2)
         return lc
 
     def refined_clusters(self):
@@ -54,17 +56,20 @@ class PhaseSteps:
             auto = self.n_clusters == self.suggested_clusters  # the CLI's `auto`: phases added, split, merged
             ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
                                        n_phases=None if auto else self.n_clusters)
-            self._refined = (clus, self._unmixed(ref.labels, ref.spectra), ref.changes)
+            labels, gone = self._unmixed(ref.labels, ref.spectra, specks=auto)
+            self._refined = (clus, labels, list(ref.changes) + gone)
         self.refinement = tuple(self._refined[2])
         return self._refined[1]
 
     def _keep_spatial(self, lc, key):
-        self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums), tuple(lc.params["refinement"]))
+        self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums)[0], tuple(lc.params["refinement"]))
 
-    def _unmixed(self, labels, spectra):
+    def _unmixed(self, labels, spectra, specks=False):
         """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): mixed pixels to their
-        dominant phase (from 40 counts/px), then the beam's spread, so the page's map is the CLI's."""
+        dominant phase (from 40 counts/px), then the beam's spread, then (``auto``) phases left with too few pixels
+        given to their neighbours, so the page's map is the CLI's. Returns the labels and what was dissolved."""
         if self.pca is None or not self.image.is_counts:
-            return labels
-        return refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,
-                                         self.pca.params["energy_range"], float(self.pca.pixel_sums.mean()))[0]
+            return labels, []
+        labels = refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,
+                                           self.pca.params["energy_range"], float(self.pca.pixel_sums.mean()))[0]
+        return refine.drop_specks(labels, int(labels.max()) + 1)[::2] if specks else (labels, [])

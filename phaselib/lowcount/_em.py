@@ -318,9 +318,10 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         spectra = normalise(smooth(sums[keep][:, channels], fit["sigma"]), background)
         q = potts_mean_field(loglik(wb, spectra, channels).reshape(h, w, -1), fit["beta"], n_sweeps=fit["n_sweeps"])
         changes += [dict(action="merged", **m) for m in merged]
-    for _ in range(3):  # rims and bands of mixed pixels along boundaries are not phases (again once dissolved)
+    for _ in range(3):  # rims and bands of mixed pixels along boundaries, specks: not phases (again once dissolved)
         labels = q.argmax(-1).ravel()
         gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]))
+        gone += [] if k_req else refine.speck_phases(labels, skip=gone)
         if not gone:
             break
         spectra = np.delete(spectra, [g["phase"] for g in gone], axis=0)
@@ -380,9 +381,8 @@ def _hard_sums(wb, labels, k, image):
         ind = sparse.csr_matrix((np.ones(ok.sum()), (lab[ok], np.flatnonzero(ok))), shape=(k, lab.size))
         return (ind @ csr).toarray()
 
-    sums = wb.sum_blocks(one)
     n_pixels = np.bincount(flat[flat >= 0], minlength=k)[:k]
-    return quantify.PhaseSpectra(sums, n_pixels, image.energy_keV, wb.channel_sums.copy())
+    return quantify.PhaseSpectra(wb.sum_blocks(one), n_pixels, image.energy_keV, wb.channel_sums.copy())
 
 
 def _binned(image, b, *, max_bytes=256 * 2**20):

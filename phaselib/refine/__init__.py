@@ -49,7 +49,7 @@ from ._blur import RULE as BEAM_RULE
 from ._blur import beam_spread_fit
 from ._boundary import relabel_boundaries
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._mixed import boundary_phases, give_to_neighbours, is_thin, mixes_two
+from ._mixed import boundary_phases, drop_specks, give_to_neighbours, is_thin, mixes_two, speck_phases
 from ._refine import Refinement, describe_change, refine_phases
 from ._regions import pair_dip, region_tests, split_dip, split_region
 from ._seed import seed_phases
@@ -61,6 +61,6 @@ from ._unmix import low_count_margin as mixed_margin
 
 __all__ = ["BEAM_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
            "assign_mixed_pixels", "beam_spread_fit", "boundary_phases", "describe_change", "distinct_phases",
-           "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "is_thin", "merge_phases", "mixed_margin",
-           "mixes_two", "pair_dip", "refine_phases", "region_tests", "relabel_boundaries", "seed_phases",
-           "split_dip", "split_phases", "split_region"]
+           "drop_specks", "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "is_thin", "merge_phases",
+           "mixed_margin", "mixes_two", "pair_dip", "refine_phases", "region_tests", "relabel_boundaries",
+           "seed_phases", "speck_phases", "split_dip", "split_phases", "split_region"]
