@@ -181,3 +181,20 @@ def test_no_phase_of_a_few_pixels_under_auto():
     assert res.spectra.n_pixels.min() >= 5e-4 * labels.size
     assert adjusted_rand_score(labels.ravel(), res.labels.ravel()) >= 0.95  # 0.961
     assert any("too few to tell" in c.get("reason", "") for c in res.params["refinement"])
+
+
+def test_magnetite_inclusions_mixed_with_their_host_are_not_a_phase():
+    """Phenocrysts at 50 counts/px with a 1.5 px beam (seed 1): magnetite inclusions in anorthite, every pixel
+    mixed with the host, were found as a sixth phase of 117 pixels. It is thin and lies between the two phases it
+    mixes, but the fit of its spectrum by theirs left 0.32 of its distance to the nearest (the band test took
+    0.3); the band test now takes 0.35 (real phases of the rich presets that are thin: none)."""
+    from phaselib.datasets import make_phenocrysts, make_rock
+
+    labels, ids = make_phenocrysts((300, 400), seed=1, embayed=0.0, skeletal=0.0, unassigned=0.0)
+    ids = np.where(ids > 0, ids, ids.max() + 1)
+    rock = make_rock(labels.shape, counts_per_pixel=50, minerals=["albite", "olivine", "augite", "anorthite",
+                                                                  "magnetite"],
+                     texture=(labels, ids), beam_spread=1.5, seed=1)
+    res = map_phases(rock.image)
+    assert res.n_phases == 5, res.params["refinement"]
+    assert adjusted_rand_score(labels.ravel(), res.labels.ravel()) >= 0.95  # 0.969

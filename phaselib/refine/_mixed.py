@@ -38,6 +38,9 @@ THIN_SHARE = 0.1
 #: be found for sure): phenocrysts at 30-100 counts/px with a 1.5 px beam ended with phases of 1-35 pixels of
 #: 120 000 (a magnetite inclusion's mixture with its host, found by the excess test)
 SPECK_SHARE = 5e-4
+#: the band test's mixture tolerance (:func:`phaselib.refine.is_mixture`'s ``tol``, 0.3 elsewhere): magnetite inclusions
+#: whose every pixel mixes with the host (phenocrysts, 1.5 px beam) fit at 0.32; no thin real phase of the rich presets
+BAND_TOL = 0.35
 
 
 def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
@@ -107,14 +110,14 @@ def is_thin(labels, phase, share=THIN_SHARE):
     return n > 0 and np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) <= share * n
 
 
-def mixes_two(spectrum, phases, least=0.1):
+def mixes_two(spectrum, phases, least=0.1, tol=0.3):
     """The two phases a (normalised) spectrum mixes, or None: it is a mixture of ``phases``
-    (:func:`is_mixture`) whose non-negative least-squares fit takes ``least`` or more of two of them."""
+    (:func:`is_mixture`, with ``tol``) whose non-negative least-squares fit takes ``least`` or more of two of them."""
     from scipy.optimize import nnls
 
     least = check_number(least, "least", low=0, high=1)
     spectrum, phases = _check.spectra(spectrum, phases)
-    if len(phases) < 2 or not is_mixture(spectrum, phases):
+    if len(phases) < 2 or not is_mixture(spectrum, phases, tol=tol):
         return None
     coef, _ = nnls(phases.T, spectrum)
     top = np.argsort(coef)[::-1][:2]
@@ -126,7 +129,7 @@ def _band_between(lab, p, spectrum, ids, phases, touch=0.2):
     (:func:`mixes_two`), a share ``touch`` or more of its pixels touching each of them. A phase
     the clustering split in two (pixels speckled among its twin's) mixes its twin and touches
     little else."""
-    top = mixes_two(spectrum, phases)
+    top = mixes_two(spectrum, phases, tol=BAND_TOL)
     if top is None:
         return False
     own = lab == p
