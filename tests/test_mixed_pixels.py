@@ -165,18 +165,23 @@ def test_specks_are_given_to_their_neighbours_and_the_phases_numbered_again():
     assert k2 == 3 and none == [] and same is new
 
 
-def test_no_phase_of_a_few_pixels_under_auto():
-    """Phenocrysts with magnetite inclusions at 30 counts/px and a 1.5 px beam: the excess test found a magnetite
-    inclusion's mixture with its host as a phase, which ended with 13 pixels of 120 000 (6 phases of 5). Under
-    ``auto`` a phase under 0.05 % of the map is given to its neighbours; with a number asked for, never."""
+def _phenocrysts_auto(counts):
+    """The true phase map of phenocrysts with magnetite inclusions (seed 1, 1.5 px beam) and its ``auto`` map."""
     from phaselib.datasets import make_phenocrysts, make_rock
 
     labels, ids = make_phenocrysts((300, 400), seed=1, embayed=0.0, skeletal=0.0, unassigned=0.0)
     ids = np.where(ids > 0, ids, ids.max() + 1)
-    rock = make_rock(labels.shape, counts_per_pixel=30, minerals=["albite", "olivine", "augite", "anorthite",
-                                                                  "magnetite"],
+    rock = make_rock(labels.shape, counts_per_pixel=counts, minerals=["albite", "olivine", "augite", "anorthite",
+                                                                      "magnetite"],
                      texture=(labels, ids), beam_spread=1.5, seed=1)
-    res = map_phases(rock.image)
+    return labels, map_phases(rock.image)
+
+
+def test_no_phase_of_a_few_pixels_under_auto():
+    """Phenocrysts with magnetite inclusions at 30 counts/px and a 1.5 px beam: the excess test found a magnetite
+    inclusion's mixture with its host as a phase, which ended with 13 pixels of 120 000 (6 phases of 5). Under
+    ``auto`` a phase under 0.05 % of the map is given to its neighbours; with a number asked for, never."""
+    labels, res = _phenocrysts_auto(30)
     assert res.n_phases == 5, res.params["refinement"]
     assert res.spectra.n_pixels.min() >= 5e-4 * labels.size
     assert adjusted_rand_score(labels.ravel(), res.labels.ravel()) >= 0.95  # 0.961
@@ -188,13 +193,6 @@ def test_magnetite_inclusions_mixed_with_their_host_are_not_a_phase():
     mixed with the host, were found as a sixth phase of 117 pixels. It is thin and lies between the two phases it
     mixes, but the fit of its spectrum by theirs left 0.32 of its distance to the nearest (the band test took
     0.3); the band test now takes 0.35 (real phases of the rich presets that are thin: none)."""
-    from phaselib.datasets import make_phenocrysts, make_rock
-
-    labels, ids = make_phenocrysts((300, 400), seed=1, embayed=0.0, skeletal=0.0, unassigned=0.0)
-    ids = np.where(ids > 0, ids, ids.max() + 1)
-    rock = make_rock(labels.shape, counts_per_pixel=50, minerals=["albite", "olivine", "augite", "anorthite",
-                                                                  "magnetite"],
-                     texture=(labels, ids), beam_spread=1.5, seed=1)
-    res = map_phases(rock.image)
+    labels, res = _phenocrysts_auto(50)
     assert res.n_phases == 5, res.params["refinement"]
     assert adjusted_rand_score(labels.ravel(), res.labels.ravel()) >= 0.95  # 0.969
