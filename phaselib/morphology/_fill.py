@@ -42,8 +42,17 @@ SHALLOW_REST = 0.01  # a crystal with its bays filled lacking at most this share
 _MIN_COMPONENT = 30
 
 
-def enclosed_holes(m):
-    """Holes of ``m``: regions of other pixels enclosed by it (4-connected), holding no island of it."""
+def enclosed_holes(m, speck=0):
+    """Holes of ``m``: regions of other pixels enclosed by it (4-connected), holding no island of it.
+
+    An island of at most ``speck`` pixels (a few mixed pixels of an inclusion taken for the host's
+    phase) is no grain: it counts as part of the hole around it, and is returned with it.
+    """
+    if speck > 0:
+        lab, n = ndi.label(m)
+        small = np.bincount(lab.ravel(), minlength=n + 1) <= speck
+        small[0] = False
+        m = m & ~small[lab]
     inside = ndi.binary_fill_holes(m)
     holes = inside & ~m
     if not holes.any():

@@ -14,6 +14,8 @@ _PERSIST = 1.5  # pixels: a concave corner must persist on the outline simplifie
 _PERSIST_R = 4.0  # pixels: ... within this distance
 _PERSIST_TURN = 90.0  # degrees: ... unless it is this sharp
 _PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long
+_BLUNT_EDGE = 5.0  # pixels: two concave corners this close in a row are one blunted corner (see _join_blunt)...
+_BLUNT_TURN = 150.0  # degrees: ... turning at most this much together (a slot's two corners are left apart)
 
 
 def _simplify(points, first, last, tol):
@@ -55,7 +57,7 @@ def _outline_points(mask):
     return np.concatenate(contours) - 1, np.r_[0, np.cumsum(sizes)[:-1]], sizes
 
 
-def _corners(mask, tol=_CUT_TOL):
+def _corners(mask, tol=_CUT_TOL, blunt=False):
     """Concave corners of the outlines of ``mask`` (each outline a polygon within ``tol`` pixels):
     positions, inward bisectors, turns (deg), and the edges before and after each corner (vectors).
     ``mask`` may also be its :func:`_outline_points` (found once for two tolerances)."""
@@ -81,8 +83,28 @@ def _corners(mask, tol=_CUT_TOL):
     b = edge_out / np.maximum(np.hypot(edge_out[:, 0], edge_out[:, 1]), 1e-12)[:, None]
     turn = -np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
     ok = (turn >= _PAIR_TURN) & (group_last - group_first >= 2)  # concave: negative turn here
+    if blunt:
+        p, a, b, turn, edge_in, edge_out, ok = _join_blunt(p, a, b, turn, edge_in, edge_out, ok, nxt)
     u = a[ok] - b[ok]
     return p[ok], u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-12)[:, None], turn[ok], edge_in[ok], edge_out[ok]
+
+
+def _join_blunt(p, a, b, turn, edge_in, edge_out, ok, nxt):
+    """Two concave corners in a row joined by an edge under ``_BLUNT_EDGE`` px are one blunted corner (a
+    notch rounded by the beam's spread or a smoothed phase map): one corner at the middle of that edge,
+    turning as much as both, with the edge into the first and the edge out of the second (at most
+    ``_BLUNT_TURN`` degrees together: the two corners at the end of a slot are left apart)."""
+    p, a, b, turn, edge_in, edge_out, ok = (x.copy() for x in (p, a, b, turn, edge_in, edge_out, ok))
+    length = np.hypot(edge_out[:, 0], edge_out[:, 1])
+    both = turn + turn[nxt]
+    for i in np.flatnonzero(ok & ok[nxt] & (length < _BLUNT_EDGE) & (both <= _BLUNT_TURN) & (nxt != np.arange(len(p)))):
+        j = nxt[i]
+        if not (ok[i] and ok[j]):  # already joined to its other neighbour
+            continue
+        p[i] = (p[i] + p[j]) / 2
+        b[i], edge_out[i], turn[i] = b[j], edge_out[j], turn[i] + turn[j]
+        ok[j] = False
+    return p, a, b, turn, edge_in, edge_out, ok
 
 
 def _persistent(outline, pos, turn, edge_in, edge_out, tol):

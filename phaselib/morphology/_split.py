@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 from skimage.draw import line as _draw_line
 
-from ._outline import _CUT_TOL, _corners, _outline_points, _persistent
+from ._outline import _CUT_TOL, _PERSIST, _corners, _outline_points, _persistent
 
 MIN_PIECE = 10  # pixels: a piece cut off by concavity cuts gets its own marker from this size
 _RAY_TURN = 20.0  # degrees: concave corners sharp enough to start a cut on their own
@@ -90,7 +90,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     outline = _outline_points(size[lab] >= min_component)
     if outline is None:
         return cut
-    pos, bis, turn, e_in, e_out = _corners(outline, tol)
+    pos, bis, turn, e_in, e_out = _corners(outline, tol, blunt=tol >= _PERSIST)
     if len(pos) == 0:
         return cut
     keep = _persistent(outline, pos, turn, e_in, e_out, tol)
@@ -195,12 +195,33 @@ def _defect(vertices, n_pixels):
     return inside + on_edges - n_pixels
 
 
-def _touching_pairs(labels, return_counts=False):
-    """Pairs of grains sharing a pixel edge (rows ``a < b``), and with ``return_counts`` how many edges."""
+def _touching_pairs(labels):
+    """Pairs of grains sharing a pixel edge (rows ``a < b``)."""
     a = np.concatenate([labels[1:].ravel(), labels[:, 1:].ravel()])
     b = np.concatenate([labels[:-1].ravel(), labels[:, :-1].ravel()])
     keep = (a > 0) & (b > 0) & (a != b)
-    return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0, return_counts=return_counts)
+    return np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
+
+
+def boundary_lengths(labels):
+    """Pairs of touching grains (rows ``a < b``) and the length (px) of each boundary: the geometric mean
+    of the pixel edges they share (``sqrt(2)`` times the length along a diagonal) and of the pixels along
+    it, on each side in turn (``sqrt(2)`` times too few there): within 10 % at any angle."""
+    idx = np.arange(labels.size).reshape(labels.shape)
+    a = np.concatenate([labels[1:].ravel(), labels[:, 1:].ravel()])
+    b = np.concatenate([labels[:-1].ravel(), labels[:, :-1].ravel()])
+    ia = np.concatenate([idx[1:].ravel(), idx[:, 1:].ravel()])
+    ib = np.concatenate([idx[:-1].ravel(), idx[:, :-1].ravel()])
+    keep = (a > 0) & (b > 0) & (a != b)
+    a, b, ia, ib = a[keep], b[keep], ia[keep], ib[keep]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pairs, inverse, edges = np.unique(np.column_stack([lo, hi]), axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    # pixels along each boundary: (pair, pixel) once each, the pixels of both sides counted, then halved
+    along = np.unique(np.concatenate([inverse.astype(np.int64) * labels.size + ia,
+                                      inverse.astype(np.int64) * labels.size + ib]))
+    pixels = np.bincount(along // labels.size, minlength=len(pairs)) / 2
+    return pairs, np.sqrt(edges * pixels)
 
 
 def merge_convex(labels, *, defect=MERGE_DEFECT, pieces=None, piece_defect=PIECE_DEFECT):
