@@ -59,21 +59,26 @@ def test_a_speck_of_the_host_inside_an_inclusion_does_not_cut_the_crystal(speck)
     assert separate_grains(pair & ~inclusion | big, fill_holes=30).max() >= 3
 
 
-def test_phenocrysts_mapped_under_a_wide_beam_keep_their_olivine_crystals():
+def test_phenocrysts_mapped_under_a_wide_beam_meet_the_grain_bars_on_average():
     """Phenocrysts holding inclusions mapped at 50 counts/px under a 1.5 px beam (as
-    benchmarks/bench_map_grains): at least 90 % of the olivine crystals of seeds 1 and 3 matched
-    one-to-one at the grains CLI's outline tolerance for such maps (13 of 14 on both; before 12 of 14:
-    a crystal cut from a speck in an inclusion, two crystals merged across a diagonal neck)."""
+    benchmarks/bench_map_grains), seeds 1-3, olivine, augite and anorthite laths, at the grains CLI's
+    outline tolerance for such maps: on average >= 90 % of the crystals matched one-to-one and the count
+    within 10 % (session 35: 0.878 and 0.166; crystals cut from a speck in an inclusion, merged across a
+    diagonal neck, magnetite inclusions counted as augite grains)."""
     from phaselib.pipeline import map_phases
 
     names = ["albite", "olivine", "augite", "anorthite", "magnetite"]
-    for seed in (1, 3):
+    matched, count = [], []
+    for seed in (1, 2, 3):
         labels, ids = make_phenocrysts((300, 400), seed=seed, embayed=0.0, skeletal=0.0, unassigned=0.0)
         ids = np.where(ids > 0, ids, ids.max() + 1)
         rock = make_rock(labels.shape, counts_per_pixel=50, minerals=names, texture=(labels, ids),
                          beam_spread=1.5, seed=seed)
         found = map_phases(rock.image, n_phases=5).labels
-        mask = found == np.bincount(found[labels == 1]).argmax()
-        scores = score_grains(separate_grains(mask, min_area=10, outline_tol=1.5), np.where(labels == 1, ids, 0),
-                              min_area=10)
-        assert scores["matched"] >= 0.9 and abs(scores["count_error"]) <= 0.1, (seed, scores)
+        for p in (1, 2, 3):
+            mask = found == np.bincount(found[labels == p]).argmax()
+            scores = score_grains(separate_grains(mask, min_area=10, outline_tol=1.5), np.where(labels == p, ids, 0),
+                                  min_area=10)
+            matched.append(scores["matched"])
+            count.append(abs(scores["count_error"]))
+    assert np.mean(matched) >= 0.9 and np.mean(count) <= 0.1, (matched, count)

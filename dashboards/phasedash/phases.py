@@ -65,9 +65,10 @@ class PhaseSteps:
         self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums)[0], tuple(lc.params["refinement"]))
 
     def _unmixed(self, labels, spectra, specks=False):
-        """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): mixed pixels to their
-        dominant phase (from 40 counts/px), then the beam's spread, then (``auto``) phases left with too few pixels
-        given to their neighbours, so the page's map is the CLI's. Returns the labels and what was dissolved."""
+        """The boundary steps of map_phases (:func:`phaselib.refine.relabel_boundaries`): unresolved inclusions to
+        their phase, mixed pixels to their dominant phase (from 40 counts/px), then the beam's spread, then
+        (``auto``) phases left with too few pixels given to their neighbours, so the page's map is the CLI's.
+        Returns the labels and what was dissolved."""
         if self.pca is None or not self.image.is_counts:
             return labels, []
         labels = refine.relabel_boundaries(self.image, labels, int(labels.max()) + 1, spectra,

@@ -65,6 +65,10 @@ def run(args):
     note = calibration_note(result.minerals) if result.minerals else ""
     if note:
         print("  " + note)
+    inclusions = result.params.get("inclusions") or {}
+    if inclusions.get("moved"):
+        print(f"  {inclusions['moved']} small blobs ({inclusions['pixels']} px) were inclusions too small for the "
+              "beam, mixed with their host: given to the inclusions' phase")
     spread = result.params.get("beam_spread") or {}
     if spread.get("moved"):
         print(f"  Beam spread read from the map: {spread['sigma']:g} px; {spread['moved']} boundary pixels relabelled "

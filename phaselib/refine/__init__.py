@@ -34,12 +34,14 @@ Dissolve (:func:`boundary_phases`)
     another phase is the mixed pixels along their boundaries, not a mineral; its pixels go to
     the phases around them (see :mod:`._mixed`).
 
-After these, on maps with counts enough per pixel, :func:`assign_mixed_pixels` gives each pixel of a
+After these, :func:`reassign_inclusions` gives to its phase each small blob that is an inclusion too small for
+the beam mixed with its host (a magnetite inclusion in plagioclase clustered as "augite"; see :mod:`._inclusions`).
+Then, on maps with counts enough per pixel, :func:`assign_mixed_pixels` gives each pixel of a
 boundary to the dominant phase of the two-phase mixture (of the phases around it) that best explains
 its counts, so that mixed pixels do not make rims of a third phase (see :mod:`._unmix`). Then
 :func:`beam_spread_fit` reads the beam's spread from the map (the Gaussian mixing of neighbours' phases that
 best explains the boundary pixels' counts) and relabels the boundary under it (see :mod:`._blur`);
-:func:`relabel_boundaries` runs both, on one pass over the map.
+:func:`relabel_boundaries` runs the three, the last two on one pass over the map.
 
 Intensity cubes (transmission...) have no counts for these tests: their regions are tested on spectral-shape
 scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
@@ -48,6 +50,8 @@ scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 from ._blur import RULE as BEAM_RULE
 from ._blur import beam_spread_fit
 from ._boundary import relabel_boundaries
+from ._inclusions import RULE as INCLUSION_RULE
+from ._inclusions import reassign_inclusions
 from ._merge import LIGHT, distinct_phases, merge_phases
 from ._mixed import boundary_phases, drop_specks, give_to_neighbours, is_thin, mixes_two, speck_phases
 from ._refine import Refinement, describe_change, refine_phases
@@ -59,8 +63,9 @@ from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
 from ._unmix import low_count_margin as mixed_margin
 
-__all__ = ["BEAM_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "assign_mixed_phase_pixels",
-           "assign_mixed_pixels", "beam_spread_fit", "boundary_phases", "describe_change", "distinct_phases",
-           "drop_specks", "give_to_neighbours", "halves", "inside_pixels", "is_mixture", "is_thin", "merge_phases",
-           "mixed_margin", "mixes_two", "pair_dip", "refine_phases", "region_tests", "relabel_boundaries",
-           "seed_phases", "speck_phases", "split_dip", "split_phases", "split_region"]
+__all__ = ["BEAM_RULE", "INCLUSION_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement",
+           "assign_mixed_phase_pixels", "assign_mixed_pixels", "beam_spread_fit", "boundary_phases",
+           "describe_change", "distinct_phases", "drop_specks", "give_to_neighbours", "halves", "inside_pixels",
+           "is_mixture", "is_thin", "merge_phases", "mixed_margin", "mixes_two", "pair_dip", "reassign_inclusions",
+           "refine_phases", "region_tests", "relabel_boundaries", "seed_phases", "speck_phases", "split_dip",
+           "split_phases", "split_region"]

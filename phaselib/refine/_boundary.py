@@ -8,12 +8,16 @@ from .. import quantify
 from ._blur import MIN_INNER, SAMPLE_PIXELS, beam_spread_fit, inner_share
 from ._blur import RULE as BEAM_RULE
 from ._grouped import grouped_counts, stack_grouped
+from ._inclusions import RULE as INCLUSION_RULE
+from ._inclusions import reassign_inclusions
 from ._unmix import MIN_COUNTS, RULE, assign_mixed_phase_pixels, low_count_margin
 
 
 def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, mixed_pixels=True, beam_spread=True,
                        block_rows=None, client=None):
-    """Mixed pixels to their dominant phase (:func:`~phaselib.refine.assign_mixed_pixels`, from
+    """Blobs of a phase that are unresolved inclusions of another in their host to that phase
+    (:func:`~phaselib.refine.reassign_inclusions`), mixed pixels to their dominant phase
+    (:func:`~phaselib.refine.assign_mixed_pixels`, from
     :data:`~phaselib.refine.MIXED_MIN_COUNTS` counts/px), then the beam's spread
     (:func:`~phaselib.refine.beam_spread_fit`). When both run on a map of over
     :data:`~phaselib.refine._blur.SAMPLE_PIXELS` pixels, the pass of the first also collects every pixel's counts on
@@ -32,7 +36,7 @@ def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, 
     mean_counts : float
         Mean counts per pixel of the map.
     mixed_pixels, beam_spread : bool
-        Which steps run.
+        Which steps run (the inclusions' step runs with either).
     block_rows : int, optional
     client : distributed.Client, optional
 
@@ -42,14 +46,23 @@ def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, 
     spectra : PhaseSpectra or None
         None when the beam's step moved pixels (the spectra are to be summed again).
     params : dict
-        ``mixed_pixels`` and ``beam_spread`` entries, for the steps that ran.
+        ``inclusions``, ``mixed_pixels`` and ``beam_spread`` entries, for the steps that ran.
     timings : dict
     """
     params, timings = {}, {}
     mixed = mixed_pixels and mean_counts >= MIN_COUNTS
     beam = beam_spread and k >= 2
-    if (mixed or beam) and spectra is None:
+    inclusions = (mixed_pixels or beam_spread) and k >= 3
+    if (mixed or beam or inclusions) and spectra is None:
         spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
+    if inclusions:
+        t = time.perf_counter()
+        labels, moved = reassign_inclusions(image, labels, k, spectra.sums, energy_range, block_rows=block_rows,
+                                            client=client)
+        if moved:  # the blobs' counts move with them
+            spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client)
+        params["inclusions"] = dict(moved=len(moved), pixels=sum(m["pixels"] for m in moved), rule=INCLUSION_RULE)
+        timings["inclusions"] = time.perf_counter() - t
     grouped = None
     if mixed:
         t, margin = time.perf_counter(), low_count_margin(float(mean_counts))

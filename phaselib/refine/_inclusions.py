@@ -1,0 +1,154 @@
+"""Inclusions too small for the beam: a blob of a third phase that is the host mixed with another phase.
+
+A magnetite inclusion a few pixels across in plagioclase is, under a beam spreading a pixel or more,
+a blob of mixed pixels: magnetite with plagioclase around it. No pixel of it is pure magnetite, so the
+clustering gives the blob the phase nearest the mixture (an Fe-Ca silicate: augite), and the test of
+mixed pixels (:mod:`._unmix`) never tries magnetite there, since no neighbour holds it. Each such blob
+then counts as a grain of the wrong mineral.
+
+The test, blob by blob (a connected piece of one phase of at most ``MAX_PIXELS`` pixels, at least
+``HOST_SHARE`` of the pixels around it held by one other phase, its host):
+
+* the blob's summed counts (thousands: the test has power at any count level), on the 48 groups of
+  channels of the beam's step (:mod:`._grouped`), are scored by the multinomial log-likelihood under
+  mixtures of two phase spectra, the host's share in ``SHARES``;
+* hypothesis *own*: its phase mixed with the host (a true small grain, blurred); hypothesis *other*:
+  any third phase mixed with the host (often part of the inclusion already holds it, and the blob is the
+  rest: the mixed-pixel test, with a margin below 100 counts/px, leaves such blobs whole);
+* when the best *other* beats *own* by ``MARGIN`` nats, the blob goes to that phase. The pixels
+  between it and the host are then sorted out by the mixed-pixel and beam steps that follow.
+
+Assumptions, stated: a blob mixes at most two phases, its host and one other; the phase spectra are
+the phases' summed spectra (a blob is a small share of its phase). A true small grain is explained by
+its own spectrum at least as well as by a mixture of two others, unless its composition lies on the
+line between them: then the counts cannot tell, and the blob keeps its phase (the margin).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy import sparse
+
+from .._stream._passes import map_row_blocks
+from ..preprocess import energy_channels
+from ._grouped import _group, channel_groups
+
+#: blobs of at most this many pixels are tested (a 10 px wide inclusion under a 1.5 px beam)
+MAX_PIXELS = 100
+#: ... when at least this share of the pixels around them (4-connected ring) is one other phase
+HOST_SHARE = 0.6
+#: shares of the host tried in each two-phase mixture (0: the blob's phase alone)
+SHARES = np.linspace(0.0, 0.9, 10)
+#: nats by which the best mixture of the host with a third phase must beat the blob's own phase
+MARGIN = 10.0
+#: what the test does, in one line (``params["inclusions"]`` of a phase map)
+RULE = ("each blob of <= 100 px inside one host phase to the third phase whose mixture with the host explains its "
+        "summed counts better than its own phase's mixture by 10 nats")
+
+_CROSS = ndi.generate_binary_structure(2, 1)
+
+
+def inclusion_blobs(labels, k, max_pixels=MAX_PIXELS, host_share=HOST_SHARE):
+    """The blobs to test: ``(ids, phase, host)``, ``ids`` an (H, W) int map (-1 elsewhere, else the blob's
+    index) and the phase and host of each blob."""
+    ids = np.full(labels.shape, -1, np.int32)
+    phase, host = [], []
+    for p in range(k):
+        comp, n = ndi.label(labels == p)
+        if n == 0:
+            continue
+        size = np.bincount(comp.ravel(), minlength=n + 1)
+        for c, box in enumerate(ndi.find_objects(comp), start=1):
+            if size[c] > max_pixels:
+                continue
+            rows = slice(max(box[0].start - 1, 0), box[0].stop + 1)
+            cols = slice(max(box[1].start - 1, 0), box[1].stop + 1)
+            blob = comp[rows, cols] == c
+            around = labels[rows, cols][ndi.binary_dilation(blob, _CROSS) & ~blob]
+            around = around[around >= 0]
+            if around.size == 0:
+                continue
+            count = np.bincount(around, minlength=k)
+            h = int(count.argmax())
+            if h != p and count[h] >= host_share * around.size:
+                ids[rows, cols][blob] = len(phase)
+                phase.append(p)
+                host.append(h)
+    return ids, np.array(phase, int), np.array(host, int)
+
+
+def best_mixture(counts, templates, a, h, shares=SHARES):
+    """Log-likelihood (up to a constant) of each blob's counts (B, C) under the best mixture of phase
+    ``a[i]`` with host ``h[i]`` (``templates``: (K, C) normalised spectra, no zero)."""
+    mix = (1 - shares)[None, :, None] * templates[a][:, None, :] + shares[None, :, None] * templates[h][:, None, :]
+    return np.einsum("bc,bsc->bs", counts, np.log(mix)).max(1)
+
+
+def _blob_block(r0, r1, block, *, ids, channels, merge, n):
+    """(n, G) sums of each blob's pixels in one row block, on the groups of channels."""
+    x = _group(block, channels, merge)
+    rows = np.flatnonzero(ids.ravel() >= 0)
+    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (ids.ravel()[rows], rows)), shape=(n, x.shape[0]))
+    return np.asarray(pick @ x, np.float64)
+
+
+def blob_counts(image, ids, n, sums, energy_range=(0.1, None), *, block_rows=None, client=None):
+    """Each blob's summed counts on the groups of channels of :func:`._grouped.channel_groups` (48: a full
+    map's ten thousand blobs in a few MB), and the phases' ``sums`` on the same groups, on one pass."""
+    channels = energy_channels(image, energy_range)
+    groups = channel_groups(np.asarray(sums, np.float64)[:, channels])
+    merge = np.zeros((groups.size, groups.max() + 1), np.float32)
+    merge[np.arange(groups.size), groups] = 1
+    parts = map_row_blocks(image, partial(_blob_block, channels=channels, merge=merge, n=n), block_rows=block_rows,
+                           client=client, per_block=lambda r0, r1: {"ids": ids[r0:r1]}, message="inclusions")
+    return np.sum(parts, axis=0), np.asarray(sums, np.float64)[:, channels] @ merge
+
+
+def reassign_inclusions(image, labels, k, sums, energy_range=(0.1, None), *, margin=MARGIN, block_rows=None,
+                        client=None):
+    """Give each blob that is its host mixed with a third phase to that phase (see the module docstring).
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    labels : (H, W) int ndarray
+    k : int
+    sums : (K, C) ndarray
+        The phases' summed spectra.
+    energy_range : (float, float or None)
+    margin : float
+    block_rows : int, optional
+    client : distributed.Client, optional
+
+    Returns
+    -------
+    labels : (H, W) ndarray
+        A copy, with the blobs moved.
+    moved : list of dict
+        One entry per blob moved: its phase, host, new phase, pixels and the margin in nats.
+    """
+    labels = np.array(labels, copy=True)
+    if k < 3:
+        return labels, []
+    ids, phase, host = inclusion_blobs(labels, k)
+    if phase.size == 0:
+        return labels, []
+    y, grouped = blob_counts(image, ids, phase.size, sums, energy_range, block_rows=block_rows, client=client)
+    t = grouped + 0.5
+    t /= t.sum(1, keepdims=True)
+    own = best_mixture(y, t, phase, host)
+    best, to = np.full(phase.size, -np.inf), np.full(phase.size, -1)
+    for x in range(k):
+        ll = best_mixture(y, t, np.full(phase.size, x), host)
+        better = (x != phase) & (x != host) & (ll > best)
+        best[better], to[better] = ll[better], x
+    moved = []
+    for b in np.flatnonzero(best - own > margin):
+        where = ids == b
+        labels[where] = to[b]
+        moved.append(dict(phase=int(phase[b]), host=int(host[b]), to=int(to[b]), pixels=int(where.sum()),
+                          nats=round(float(best[b] - own[b]), 1)))
+    return labels, moved
