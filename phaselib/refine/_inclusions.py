@@ -88,10 +88,12 @@ def best_mixture(counts, templates, a, h, shares=SHARES):
 
 
 def _blob_block(r0, r1, block, *, ids, channels, merge, n):
-    """(n, G) sums of each blob's pixels in one row block, on the groups of channels."""
-    x = _group(block, channels, merge)
+    """(n, G) sums of each blob's pixels in one row block, on the groups of channels (the blobs' pixels
+    only: a few % of the map)."""
     rows = np.flatnonzero(ids.ravel() >= 0)
-    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (ids.ravel()[rows], rows)), shape=(n, x.shape[0]))
+    x = _group(np.asarray(block).reshape(-1, block.shape[-1])[rows], channels, merge)
+    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (ids.ravel()[rows], np.arange(rows.size))),
+                             shape=(n, rows.size))
     return np.asarray(pick @ x, np.float64)
 
 
