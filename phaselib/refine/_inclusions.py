@@ -9,9 +9,9 @@ then counts as a grain of the wrong mineral.
 The test, blob by blob (a connected piece of one phase of at most ``MAX_PIXELS`` pixels, at least
 ``HOST_SHARE`` of the pixels around it held by one other phase, its host):
 
-* the blob's summed counts (thousands: the test has power at any count level), on the 48 groups of
-  channels of the beam's step (:mod:`._grouped`), are scored by the multinomial log-likelihood under
-  mixtures of two phase spectra, the host's share in ``SHARES``;
+* the blob's summed counts (a 20 px blob at 50 counts/px holds a thousand: power where one pixel has
+  none), on the 48 groups of channels of the beam's step (:mod:`._grouped`), are scored by the
+  multinomial log-likelihood under mixtures of two phase spectra, the host's share in ``SHARES``;
 * hypothesis *own*: its phase mixed with the host (a true small grain, blurred); hypothesis *other*:
   any third phase mixed with the host (often part of the inclusion already holds it, and the blob is the
   rest: the mixed-pixel test, with a margin below 100 counts/px, leaves such blobs whole);
