@@ -48,36 +48,38 @@ MARGIN = 10.0
 RULE = ("each blob of <= 100 px inside one host phase to the third phase whose mixture with the host explains its "
         "summed counts better than its own phase's mixture by 10 nats")
 
-_CROSS = ndi.generate_binary_structure(2, 1)
 
 
 def inclusion_blobs(labels, k, max_pixels=MAX_PIXELS, host_share=HOST_SHARE):
     """The blobs to test: ``(ids, phase, host)``, ``ids`` an (H, W) int map (-1 elsewhere, else the blob's
-    index) and the phase and host of each blob."""
-    ids = np.full(labels.shape, -1, np.int32)
-    phase, host = [], []
+    index) and the phase and host of each blob. Vectorised: a full map holds tens of thousands of pieces."""
+    labels = np.asarray(labels)
+    comp = np.zeros(labels.shape, np.int64)  # 4-connected pieces of each phase, numbered over all phases
+    phase_of, n = [np.zeros(1, int)], 0
     for p in range(k):
-        comp, n = ndi.label(labels == p)
-        if n == 0:
-            continue
-        size = np.bincount(comp.ravel(), minlength=n + 1)
-        for c, box in enumerate(ndi.find_objects(comp), start=1):
-            if size[c] > max_pixels:
-                continue
-            rows = slice(max(box[0].start - 1, 0), box[0].stop + 1)
-            cols = slice(max(box[1].start - 1, 0), box[1].stop + 1)
-            blob = comp[rows, cols] == c
-            around = labels[rows, cols][ndi.binary_dilation(blob, _CROSS) & ~blob]
-            around = around[around >= 0]
-            if around.size == 0:
-                continue
-            count = np.bincount(around, minlength=k)
-            h = int(count.argmax())
-            if h != p and count[h] >= host_share * around.size:
-                ids[rows, cols][blob] = len(phase)
-                phase.append(p)
-                host.append(h)
-    return ids, np.array(phase, int), np.array(host, int)
+        c, m = ndi.label(labels == p)
+        comp[c > 0] = c[c > 0] + n
+        phase_of.append(np.full(m, p))
+        n += m
+    phase_of = np.concatenate(phase_of)
+    small = np.bincount(comp.ravel(), minlength=n + 1) <= max_pixels
+    small[0] = False
+    # the ring: the pixels 4-adjacent to a small piece and outside it, each once, counted by their phase
+    idx = np.arange(labels.size).reshape(labels.shape)
+    pairs = []
+    for piece, other, at_px in ((comp[:-1], comp[1:], idx[1:]), (comp[1:], comp[:-1], idx[:-1]),
+                                (comp[:, :-1], comp[:, 1:], idx[:, 1:]), (comp[:, 1:], comp[:, :-1], idx[:, :-1])):
+        at = small[piece] & (other != piece)
+        pairs.append(piece[at] * labels.size + at_px[at])
+    ring = np.unique(np.concatenate(pairs))
+    lab = labels.ravel()[ring % labels.size]
+    around = np.bincount((ring // labels.size)[lab >= 0] * k + lab[lab >= 0], minlength=(n + 1) * k).reshape(n + 1, k)
+    host = around.argmax(1)
+    total = around.sum(1)
+    ok = small & (total > 0) & (around[np.arange(n + 1), host] >= host_share * total) & (host != phase_of)
+    index = np.full(n + 1, -1, np.int32)
+    index[ok] = np.arange(np.count_nonzero(ok), dtype=np.int32)
+    return index[comp], phase_of[ok], host[ok]
 
 
 def best_mixture(counts, templates, a, h, shares=SHARES):
@@ -87,14 +89,15 @@ def best_mixture(counts, templates, a, h, shares=SHARES):
     return np.einsum("bc,bsc->bs", counts, np.log(mix)).max(1)
 
 
-def _blob_block(r0, r1, block, *, ids, channels, merge, n):
-    """(n, G) sums of each blob's pixels in one row block, on the groups of channels (the blobs' pixels
-    only: a few % of the map)."""
+def _blob_block(r0, r1, block, *, ids, channels, merge):
+    """The blobs present in one row block and their sums there on the groups of channels (the blobs'
+    pixels only: a few % of the map; only the blobs present: a full map has tens of thousands)."""
     rows = np.flatnonzero(ids.ravel() >= 0)
+    present, inverse = np.unique(ids.ravel()[rows], return_inverse=True)
     x = _group(np.asarray(block).reshape(-1, block.shape[-1])[rows], channels, merge)
-    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (ids.ravel()[rows], np.arange(rows.size))),
-                             shape=(n, rows.size))
-    return np.asarray(pick @ x, np.float64)
+    pick = sparse.csr_matrix((np.ones(rows.size, np.float32), (inverse.ravel(), np.arange(rows.size))),
+                             shape=(present.size, rows.size))
+    return present, np.asarray(pick @ x, np.float64)
 
 
 def blob_counts(image, ids, n, sums, energy_range=(0.1, None), *, block_rows=None, client=None):
@@ -104,9 +107,12 @@ def blob_counts(image, ids, n, sums, energy_range=(0.1, None), *, block_rows=Non
     groups = channel_groups(np.asarray(sums, np.float64)[:, channels])
     merge = np.zeros((groups.size, groups.max() + 1), np.float32)
     merge[np.arange(groups.size), groups] = 1
-    parts = map_row_blocks(image, partial(_blob_block, channels=channels, merge=merge, n=n), block_rows=block_rows,
+    parts = map_row_blocks(image, partial(_blob_block, channels=channels, merge=merge), block_rows=block_rows,
                            client=client, per_block=lambda r0, r1: {"ids": ids[r0:r1]}, message="inclusions")
-    return np.sum(parts, axis=0), np.asarray(sums, np.float64)[:, channels] @ merge
+    out = np.zeros((n, merge.shape[1]))
+    for present, part in parts:
+        out[present] += part
+    return out, np.asarray(sums, np.float64)[:, channels] @ merge
 
 
 def reassign_inclusions(image, labels, k, sums, energy_range=(0.1, None), *, margin=MARGIN, block_rows=None,
