@@ -49,7 +49,6 @@ RULE = ("each blob of <= 100 px inside one host phase to the third phase whose m
         "summed counts better than its own phase's mixture by 10 nats")
 
 
-
 def inclusion_blobs(labels, k, max_pixels=MAX_PIXELS, host_share=HOST_SHARE):
     """The blobs to test: ``(ids, phase, host)``, ``ids`` an (H, W) int map (-1 elsewhere, else the blob's
     index) and the phase and host of each blob. Vectorised: a full map holds tens of thousands of pieces."""
@@ -84,9 +83,15 @@ def inclusion_blobs(labels, k, max_pixels=MAX_PIXELS, host_share=HOST_SHARE):
 
 def best_mixture(counts, templates, a, h, shares=SHARES):
     """Log-likelihood (up to a constant) of each blob's counts (B, C) under the best mixture of phase
-    ``a[i]`` with host ``h[i]`` (``templates``: (K, C) normalised spectra, no zero)."""
-    mix = (1 - shares)[None, :, None] * templates[a][:, None, :] + shares[None, :, None] * templates[h][:, None, :]
-    return np.einsum("bc,bsc->bs", counts, np.log(mix)).max(1)
+    ``a[i]`` with host ``h[i]`` (``templates``: (K, C) normalised spectra, no zero); the blobs of each
+    pair of phases at once, on that pair's (S, C) log-mixtures."""
+    a, h = np.broadcast_to(a, (len(counts),)), np.asarray(h)
+    out = np.empty(len(counts))
+    for pa, ph in set(zip(a.tolist(), h.tolist())):
+        at = (a == pa) & (h == ph)
+        mix = (1 - shares)[:, None] * templates[pa][None] + shares[:, None] * templates[ph][None]
+        out[at] = (counts[at] @ np.log(mix).T).max(1)
+    return out
 
 
 def _blob_block(r0, r1, block, *, ids, channels, merge):
@@ -153,10 +158,12 @@ def reassign_inclusions(image, labels, k, sums, energy_range=(0.1, None), *, mar
         ll = best_mixture(y, t, np.full(phase.size, x), host)
         better = (x != phase) & (x != host) & (ll > best)
         best[better], to[better] = ll[better], x
-    moved = []
-    for b in np.flatnonzero(best - own > margin):
-        where = ids == b
-        labels[where] = to[b]
-        moved.append(dict(phase=int(phase[b]), host=int(host[b]), to=int(to[b]), pixels=int(where.sum()),
-                          nats=round(float(best[b] - own[b]), 1)))
+    go = best - own > margin
+    new = np.where(go, to, -1)
+    inside = ids >= 0
+    dest = new[ids[inside]]
+    labels[inside] = np.where(dest >= 0, dest, labels[inside])  # one pass over the map, not one per blob
+    size = np.bincount(ids[inside], minlength=phase.size)
+    moved = [dict(phase=int(phase[b]), host=int(host[b]), to=int(to[b]), pixels=int(size[b]),
+                  nats=round(float(best[b] - own[b]), 1)) for b in np.flatnonzero(go)]
     return labels, moved
