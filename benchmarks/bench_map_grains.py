@@ -35,6 +35,9 @@ from phaselib.pipeline import map_phases
 
 MINERALS = ["albite", "olivine", "augite", "anorthite", "magnetite"]
 PHASES = {1: "olivine", 2: "augite", 3: "anorthite"}
+#: ``--texture glomero``: benchmarks/_glomero.py's glass, olivine, pyroxene, plagioclase laths and spinel
+GLOMERO = (["basaltic glass", "olivine", "augite", "labradorite", "titanomagnetite"],
+           {1: "olivine", 2: "augite", 3: "labradorite"})
 MIN_AREA = 10
 
 
@@ -47,22 +50,29 @@ def majority(labels):
     return ids[votes.argmax(0)]
 
 
-def one_map(seed, counts, spread, vote=False, outline_tol=1.0):
+def one_map(seed, counts, spread, vote=False, outline_tol=1.0, texture="phenocrysts"):
     """ARI and, per phenocryst phase, the scores from the found phase map and from the truth."""
-    labels, ids = make_phenocrysts((300, 400), seed=seed, embayed=0.0, skeletal=0.0, unassigned=0.0)
-    ids = np.where(ids > 0, ids, ids.max() + 1)  # the groundmass: one more id
-    rock = make_rock(labels.shape, counts_per_pixel=counts, minerals=MINERALS, texture=(labels, ids),
+    minerals, phases = (MINERALS, PHASES) if texture == "phenocrysts" else GLOMERO
+    if texture == "phenocrysts":
+        labels, ids = make_phenocrysts((300, 400), seed=seed, embayed=0.0, skeletal=0.0, unassigned=0.0)
+        ids = np.where(ids > 0, ids, ids.max() + 1)  # the groundmass: one more id
+    else:
+        from benchmarks._glomero import make_glomerocrysts
+
+        labels, ids = make_glomerocrysts(seed)
+    rock = make_rock(labels.shape, counts_per_pixel=counts, minerals=minerals, texture=(labels, ids),
                      beam_spread=spread, seed=seed)
-    found = map_phases(rock.image, n_phases=len(MINERALS)).labels
+    found = map_phases(rock.image, n_phases=len(minerals)).labels
     if vote:
         found = majority(found)
     out = dict(ari=float(adjusted_rand_score(labels.ravel(), found.ravel())))
-    for p, name in PHASES.items():
+    for p, name in phases.items():
         truth = np.where(labels == p, ids, 0)
         q = np.bincount(found[labels == p][found[labels == p] >= 0]).argmax()
-        grains = separate_grains(found == q, min_area=MIN_AREA, outline_tol=outline_tol)
+        # the phase map given, as `grains` (grain_map) gives it
+        grains = separate_grains(found == q, min_area=MIN_AREA, outline_tol=outline_tol, phase_map=found)
         out[name] = dict(map=score_grains(grains, truth, min_area=MIN_AREA),
-                         truth=score_grains(separate_grains(labels == p, min_area=MIN_AREA), truth,
+                         truth=score_grains(separate_grains(labels == p, min_area=MIN_AREA, phase_map=labels), truth,
                                             min_area=MIN_AREA))
     return out
 
@@ -82,6 +92,9 @@ def main(argv=None):
     p.add_argument("--majority", action="store_true",
                    help="a 3 x 3 majority vote on the found phase map before separating (not a phaselib default)")
     p.add_argument("--outline-tol", type=float, default=1.0, help="separate_grains(outline_tol=...) on the found map")
+    p.add_argument("--texture", choices=("phenocrysts", "glomero"), default="phenocrysts",
+                   help="phenocrysts: phaselib.datasets.make_phenocrysts; glomero: benchmarks/_glomero.py's "
+                        "glomerocrysts and sieve-textured laths in a glass (another generator)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -91,12 +104,12 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|")
     for counts in (float(c) for c in args.counts.split(",")):
         for spread in (float(s) for s in args.spread.split(",")):
-            runs = [one_map(s, counts, spread, args.majority, args.outline_tol) for s in seeds]
+            runs = [one_map(s, counts, spread, args.majority, args.outline_tol, args.texture) for s in seeds]
             ari = statistics.median(r["ari"] for r in runs)
-            for name in PHASES.values():
+            for name in (PHASES if args.texture == "phenocrysts" else GLOMERO[1]).values():
                 m = [r[name]["map"] for r in runs]
                 t = [r[name]["truth"] for r in runs]
-                rows.append(dict(counts=counts, spread=spread, mineral=name, ari=ari, seeds=seeds,
+                rows.append(dict(counts=counts, spread=spread, mineral=name, ari=ari, seeds=seeds, texture=args.texture,
                                  majority=args.majority,
                                  outline_tol=args.outline_tol,
                                  map=[{k: float(v) for k, v in s.items()} for s in m],

@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from .._validate import check_array, check_positive
 from ._boundaries import prepare, split_grains
-from ._separate import _check_mask, _check_options, _separate
+from ._separate import _check_mask, _check_options, _separate, in_matrix
 from ._snap import block_size, snap_phases
 from ._table import GrainTable, grain_table
 
@@ -98,9 +98,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         Micrometres per pixel.
     min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
         As in :func:`separate_grains` (the corners of ragged outlines that do not persist at 1.5 px
-        cut nothing). Inclusions of a crystal (other phases or unassigned
-        pixels enclosed by it) stay inside it while it is separated; the grain table counts
-        them (``n_inclusions``, ``inclusion_area_px``).
+        cut nothing). A phase whose crystals stand in a matrix (one other phase around most of them,
+        ``params["in_matrix"]``) is separated as ``separate_grains(..., phase_map=labels)`` does.
+        Inclusions of a crystal (other phases or unassigned pixels enclosed by it) stay inside it
+        while it is separated; the grain table counts them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
         As in :func:`separate_grains`.
     boundary_image : (H, W) or (H, W, C) array, optional
@@ -140,8 +141,11 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         if block > 1:  # a coarse map repeated onto the image's grid: outlines snapped to its edges,
             lab = snap_phases(lab, landscape.edges, block)  # whose corners then mean little
             opts["split_concave"] = False
+    matrix = []  # phases whose crystals stand in a matrix: their lone concave corners start no ray
     for p in np.unique(phases):
-        g = _separate(lab == p, **opts, exclude_border=bool(exclude_border))
+        if in_matrix(lab == p, lab):
+            matrix.append(int(p))
+        g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix)
         if boundary_image is not None:
             g = split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
         k = int(g.max())
@@ -149,6 +153,6 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         grain_phase += [int(p)] * k
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
                   exclude_border=bool(exclude_border), boundary_image=boundary_image is not None,
-                  snapped_block=block, phases=[int(p) for p in np.unique(phases)])
+                  snapped_block=block, phases=[int(p) for p in np.unique(phases)], in_matrix=matrix)
     spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
     return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning)
