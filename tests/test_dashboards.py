@@ -237,6 +237,9 @@ def test_grains_and_export_and_session_round_trip(app, tmp_path):
     assert "grains</b>" in g.stats.value and "median" in g.stats.value
     assert s.grains.spanning_phases == (int(np.bincount(s.labels[s.labels >= 0]).argmax()),)  # the groundmass
     assert "forms one cluster across the map" in g.stats.value
+    matrix = [p for p in s.grains.params["in_matrix"] if p not in s.grains.spanning_phases]
+    assert matrix  # P45's crystals stand in its groundmass
+    assert f"Phase {', '.join(map(str, matrix))} stands in a matrix" in g.stats.value
     n = s.grains.n_grains
     g.min_area.value = 40
     assert s.grains.n_grains < n

@@ -11,7 +11,7 @@ from scipy.ndimage import uniform_filter
 from .. import quantify
 from .._validate import MAX_ITER, check_array, check_int, check_number, check_seed
 from ._dip import ASKED_DIP_SHARE
-from ._merge import LIGHT, _shares, distinct_phases, merge_phases
+from ._merge import LIGHT, ONE_FOREIGN, _shares, distinct_phases, inside_sums, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours
 from ._seed import seed_phases
 from ._split import halves, inside_pixels, is_mixture, split_phases
@@ -127,8 +127,10 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     # bands of mixed pixels first: one dissolved before the merge to ``n_phases`` leaves its place to a mineral
     # a band of mixed pixels is told from a thin phase where pixels hold counts enough (as seeding)
     bands, keep = dissolve and bands and sums.sum() >= min_counts * h * w, set()
+    # chemistries read on inside pixels (merge_phases), the same for the test of bands and for the merge
+    core = inside_sums(image, lab, sums, block_rows, client) if merge or bands else None
     if bands:  # phases chemically one with another are merged, not dissolved
-        _, _, alike = merge_phases(spectra, lab, beam_energy=image.beam_energy)
+        _, _, alike = merge_phases(spectra, lab, beam_energy=image.beam_energy, core=core)
         keep = {m["phase"] for m in alike} | {m["into"] for m in alike}
     gone = boundary_phases(lab, sums, edges=False, keep=keep) if bands else []
     if gone:
@@ -136,10 +138,11 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         changes += gone
         spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
         sums, n_pix = spectra.sums, spectra.n_pixels
+        core = inside_sums(image, lab, sums, block_rows, client) if merge else None
     if merge:
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
-                                         image=image, dip_size=dip_size, ratio=ratio)
+                                         image=image, dip_size=dip_size, ratio=ratio, core=core)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
@@ -283,12 +286,19 @@ def _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, cl
     """A phase added by seeding and then merged into another was not a phase: its pixels go back
     to the phases they had, and both records become one ``"rejected"`` note."""
     added = {c["phase"] for c in changes if c["action"] == "added"}
-    undone = {c["phase"] for c in changes if c["action"] == "merged" and c["phase"] in added}
+    undone = {c["phase"] for c in changes if c["action"] == "merged" and c["phase"] in added
+              and not c["reason"].startswith(ONE_FOREIGN)}
     if not undone:
         return lab, sums, changes
     back = np.isin(seeded, list(undone))
     lab = lab.copy()
     lab[back] = before[back]
+    for c in changes:  # their old phases may have been merged since (in the order done)
+        if c["action"] == "merged" and c["phase"] not in undone:
+            lab[back & (lab == c["phase"])] = c["into"]
+    dead = set(np.unique(lab[back]).tolist()) - set(np.unique(lab[~back]).tolist()) - {-1}
+    if dead:  # or dissolved (a band of mixed pixels): to their neighbours again
+        lab = give_to_neighbours(lab, dead)
     notes = [dict(action="rejected", phase=c["phase"], reason=f"seeded, then merged back ({c['reason']})")
              for c in changes if c["action"] == "merged" and c["phase"] in undone]
     changes = [c for c in changes if c.get("phase") not in undone] + notes

@@ -118,6 +118,12 @@ class GrainsPanel(Panel):
             warn += (f"<br><i>Phase {which} forms one cluster across the map (a groundmass, a glass, or crystals "
                      f"of one mineral packing the area): its grains are pieces of that cluster, not crystals "
                      f"you could count.</i>")
+        matrix = [p for p in g.params.get("in_matrix", ()) if p not in g.spanning_phases]
+        if matrix:
+            which = ", ".join(str(p) for p in matrix)
+            warn += (f"<br><i>Phase {which} stands in a matrix (one other phase holds 70 % or more of what lies "
+                     f"around it): a lone notch in its outline is taken for a bite or an open inclusion, not a "
+                     f"contact between two crystals, and starts no cut.</i>")
         self.stats.value = (f"<b>{g.n_grains} grains</b>: mean {st.mean:.3g} um, median {st.median:.3g}, "
                             f"geometric mean {st.geometric_mean:.3g}, RMS {st.rms_mean:.3g}, SD {st.std:.3g}, "
                             f"IQR {st.iqr:.3g}{tau}{warn}")
