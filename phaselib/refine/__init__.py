@@ -53,11 +53,12 @@ from ._boundary import relabel_boundaries
 from ._inclusions import RULE as INCLUSION_RULE
 from ._inclusions import reassign_inclusions
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._mixed import boundary_phases, drop_specks, give_to_neighbours, is_thin, mixes_two, speck_phases
+from ._mixed import boundary_phases, drop_specks, give_to_neighbours, mixes_two, speck_phases
+from ._pixels import inside_pixels, is_thin
 from ._refine import Refinement, describe_change, refine_phases
 from ._regions import pair_dip, region_tests, split_dip, split_region
 from ._seed import seed_phases
-from ._split import halves, inside_pixels, is_mixture, split_phases
+from ._split import halves, is_mixture, split_phases
 from ._unmix import MIN_COUNTS as MIXED_MIN_COUNTS
 from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels

@@ -206,7 +206,7 @@ def inside_sums(image, grid, sums, block_rows=None, client=None, least=INSIDE_LE
     """Each phase's spectrum summed over its inside pixels (3 x 3 all of the phase: a beam that spreads over
     a pixel's neighbours mixes nothing else in), where it has ``least`` of them; its whole sum otherwise (no
     image, or a phase of boundaries only)."""
-    from ._split import inside_pixels
+    from ._pixels import inside_pixels
 
     if image is None or grid is None:
         return sums.copy()
@@ -223,9 +223,9 @@ def inside_sums(image, grid, sums, block_rows=None, client=None, least=INSIDE_LE
 
 
 def _thin_test(lab):
-    """``test(p)``: whether phase ``p`` of a 2-D label map is thin (:func:`._mixed.is_thin`: no insides, the mixed
+    """``test(p)``: whether phase ``p`` of a 2-D label map is thin (:func:`._pixels.is_thin`: no insides, the mixed
     pixels of a grain too small for a pure one); False on flat labels. Cached for the map as it was."""
-    from ._mixed import is_thin
+    from ._pixels import is_thin
 
     if lab is None:
         return lambda p: False

@@ -25,15 +25,14 @@ from scipy import ndimage as ndi
 import phaselib.refine._check as _check
 
 from .._validate import check_labels, check_number
+from ._pixels import INSIDE, is_thin
 from ._split import is_mixture
 
 #: share of a phase's pixels with a 4-neighbour of another phase, for it to be a boundary phase
 EDGE = 0.95
 #: ... or at most this share of its pixels more than ``INSIDE`` px from another phase (a band a few
-#: pixels wide: the beam's spread is wider than a pixel)
-INSIDE, INSIDE_SHARE = 2.0, 0.05
-#: ... a looser share for a phase dropped as mixed pixels to reach a number of phases asked for (:func:`is_thin`)
-THIN_SHARE = 0.1
+#: pixels wide: the beam's spread is wider than a pixel; ``INSIDE`` and :func:`is_thin` in :mod:`._pixels`)
+INSIDE_SHARE = 0.05
 #: under ``auto``, a final phase holds at least this share of the map's pixels (half the 0.1 % a phase must have to
 #: be found for sure): phenocrysts at 30-100 counts/px with a 1.5 px beam ended with phases of 1-35 pixels of
 #: 120 000 (a magnetite inclusion's mixture with its host, found by the excess test)
@@ -95,19 +94,6 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
                         reason=f"mixed pixels along other phases' boundaries ({100 * share:.0f} % of its pixels "
                                f"on an edge, {why})"))
     return out
-
-
-def is_thin(labels, phase, share=THIN_SHARE):
-    """Whether at most ``share`` of a phase's pixels lie more than ``INSIDE`` px from another phase (or an
-    unassigned pixel): a line or band along boundaries, not grains with insides.
-
-    Measured: the mixed-pixel phases of phenocrysts at 50 counts/px with a 1.5 px beam, 0-1.7 % of their
-    pixels deeper; the rich basalt's glass (interstitial pools), 25 %."""
-    lab = check_labels(labels, "labels", ndim=2)
-    share = check_number(share, "share", low=0, high=1)
-    own = lab == phase
-    n = np.count_nonzero(own)
-    return n > 0 and np.count_nonzero(ndi.distance_transform_edt(own) > INSIDE) <= share * n
 
 
 def mixes_two(spectrum, phases, least=0.1, tol=0.3):

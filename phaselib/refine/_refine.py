@@ -13,8 +13,9 @@ from .._validate import MAX_ITER, check_array, check_int, check_number, check_se
 from ._dip import ASKED_DIP_SHARE
 from ._merge import LIGHT, ONE_FOREIGN, _shares, distinct_phases, inside_sums, merge_phases
 from ._mixed import boundary_phases, give_to_neighbours
+from ._pixels import inside_pixels
 from ._seed import seed_phases
-from ._split import halves, inside_pixels, is_mixture, split_phases
+from ._split import halves, is_mixture, split_phases
 
 
 @dataclass(frozen=True, eq=False)

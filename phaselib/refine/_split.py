@@ -29,7 +29,7 @@ import numpy as np
 import phaselib.refine._check as _check
 
 from .. import quantify
-from .._validate import check_array, check_int, check_labels, check_number, check_seed
+from .._validate import check_array, check_number, check_seed
 from ._merge import LIGHT, _shares, distinct_phases
 
 #: principal axes of a phase's features that k-means cuts
@@ -42,19 +42,6 @@ MIN_HALF = 10
 MAX_FIT = 5000
 #: ... this many rows at a time
 CHUNK = 1 << 16
-
-
-def inside_pixels(labels, size=3):
-    """(H, W) bool: pixels whose ``size`` x ``size`` neighbourhood is all of their phase."""
-    from scipy.ndimage import uniform_filter
-
-    size = check_int(size, "size", high=99)
-    lab = check_labels(labels, "labels", ndim=2)
-    out = np.zeros(lab.shape, bool)
-    for p in np.unique(lab[lab >= 0]):
-        own = lab == p
-        out |= own & (uniform_filter(own.astype(np.float32), size=size, mode="constant") > 1 - 0.5 / size ** 2)
-    return out
 
 
 def halves(features, labels, inside, *, random_state=0):
