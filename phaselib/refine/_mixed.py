@@ -46,6 +46,7 @@ BAND_TOL = 0.35
 #: the magnetite specks (bench_specks peridotite, seed 12, 500 counts/px: ARI 0.874; 0.929 with 2 px)
 BAND_REACH = 2
 
+
 def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
     """Phases made of the mixed pixels along the boundaries of others.
 
