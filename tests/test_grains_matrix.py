@@ -81,3 +81,33 @@ def test_in_matrix_counts_the_pixels_around_the_mask():
     assert not in_matrix(lab == 1, lab)
     with pytest.raises(ValueError, match="shape"):
         in_matrix(lab == 1, lab[:10])
+
+
+@pytest.mark.parametrize("radius", [1.5, 2.2])
+def test_inclusions_open_to_the_outside_cut_nothing(radius):
+    """A crystal with a spinel speck on its rim at each end (inclusions open to the outside, in the phase map) was
+    cut in two between them, as between two crystals in contact; two crystals that do touch are still two."""
+    yy, xx = np.mgrid[:60, :110]
+    lab = np.zeros(yy.shape, np.int16)
+    lab[(yy - 30) ** 2 + (xx - 30) ** 2 <= 15 ** 2] = 1  # one crystal, specks on its rim
+    for cy in (15.5, 44.5):
+        lab[(yy - cy) ** 2 + (xx - 30) ** 2 <= radius ** 2] = 2
+    pair = ((yy - 30) ** 2 + (xx - 68) ** 2 <= 12 ** 2) | ((yy - 30) ** 2 + (xx - 90) ** 2 <= 12 ** 2)
+    lab[pair] = 1  # two crystals in contact
+    assert separate_grains(lab == 1).max() == 4  # the mask alone: the rim's notches look like a contact's
+    for found in (grain_map(lab, phases=[1]).labels, separate_grains(lab == 1, phase_map=lab)):
+        assert len(np.unique(found[(lab == 1) & (xx < 50)])) == 1
+        assert len(np.unique(found[(lab == 1) & (xx >= 50)])) == 2
+
+
+def test_open_inclusions_are_small_blobs_mostly_in_the_crystal():
+    from phaselib.morphology._fill import open_inclusions
+
+    lab = np.zeros((30, 30), np.int16)
+    lab[5:25, 5:25] = 1
+    lab[4:7, 14:17] = 2  # a speck on the rim: 2 of its 3 rows inside
+    lab[14:16, 0:6] = 3  # a lath poking in from outside: most of its ring is matrix
+    lab[10:12, 10:12] = 2  # enclosed: an inclusion, not an open one
+    out = open_inclusions(lab == 1, lab, 30)
+    assert out[4:7, 14:17].all() and not out[14:16, 0:6].any() and not out[10:12, 10:12].any()
+    assert not open_inclusions(lab == 1, lab, 5)[4:7, 14:17].any()  # 9 px: too big for 5

@@ -12,7 +12,8 @@ of :mod:`._split` would cut the crystal like a pizza from them. So, before the s
   grains (a grain of another phase enclosed by several grains of this one, as in a
   space-filling texture): its corners are where grains meet, and it is left open;
 * rounded bays are filled (:func:`bays`): on a crystal standing alone, and, well rounded ones,
-  in a cluster of touching crystals;
+  in a cluster of touching crystals; so are inclusions open to the outside (:func:`open_inclusions`: small
+  blobs of another phase, mostly surrounded by the crystal), where the phase map is known;
 * grains around a pocket whose union with it is convex are merged (:func:`merge_around`).
 """
 
@@ -40,6 +41,9 @@ BAY_INRADIUS = 4.0  # pixels: bays are sought on clusters at least 8 px thick (f
 BAY_INRADIUS_ANY = 8.0  # ... and, from 16 px, any rounded bay (thinner: only bays behind a neck)
 SHALLOW_REST = 0.01  # a crystal with its bays filled lacking at most this share of its hull: the hull
 _MIN_COMPONENT = 30
+#: :func:`open_inclusions`: a blob of another phase with at least this share of the pixels just outside it in the
+#: mask is an inclusion open to the outside (a spinel on an olivine's rim), not a gap between crystals
+OPEN_SHARE = 0.5
 
 
 def enclosed_holes(m, speck=0):
@@ -63,6 +67,32 @@ def enclosed_holes(m, speck=0):
         ring = ndi.binary_dilation(islands, CROSS) & holes
         holes &= ~np.isin(lab, np.unique(lab[ring]))
     return holes
+
+
+def open_inclusions(m, phase_map, max_px):
+    """Inclusions of ``m`` open to the outside: blobs (8-connected) of one other phase of ``phase_map`` (or of its
+    unassigned pixels) of at most ``max_px`` pixels, at least ``OPEN_SHARE`` of the pixels 8-adjacent to them in
+    ``m``, that ``m`` does not enclose. A gap between two crystals is matrix, connected to the rest of it: no such
+    blob."""
+    lab = np.where(m, np.iinfo(np.int64).min, np.asarray(phase_map, np.int64))
+    out = np.zeros(m.shape, bool)
+    if max_px < 1:
+        return out
+    square = np.ones((3, 3), bool)
+    for p in np.unique(lab[~m]):
+        blobs, n = ndi.label(lab == p, square)
+        size = np.bincount(blobs.ravel(), minlength=n + 1)
+        small = size <= max_px
+        small[0] = False
+        if not small.any():
+            continue
+        ids = np.where(small[blobs], blobs, 0)
+        ring = ndi.grey_dilation(ids, footprint=square) * (ids == 0)  # a ring pixel goes to one blob beside it
+        around = np.bincount(ring.ravel(), minlength=n + 1)
+        in_m = np.bincount(ring[m], minlength=n + 1)
+        open_ = small & (in_m >= OPEN_SHARE * np.maximum(around, 1))
+        out |= open_[blobs]
+    return out & ~ndi.binary_fill_holes(m)
 
 
 def concavity(region, depth):

@@ -9,6 +9,7 @@ from scipy import ndimage as ndi
 
 from .._validate import check_array, check_positive
 from ._boundaries import prepare, split_grains
+from ._fill import open_inclusions
 from ._separate import _check_mask, _check_options, _separate, in_matrix
 from ._snap import block_size, snap_phases
 from ._table import GrainTable, grain_table
@@ -99,7 +100,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
         As in :func:`separate_grains` (the corners of ragged outlines that do not persist at 1.5 px
         cut nothing). A phase whose crystals stand in a matrix (one other phase around most of them,
-        ``params["in_matrix"]``) is separated as ``separate_grains(..., phase_map=labels)`` does.
+        ``params["in_matrix"]``) is separated as ``separate_grains(..., phase_map=labels)`` does (lone corners
+        start no ray; inclusions open to the outside are filled as bays).
         Inclusions of a crystal (other phases or unassigned pixels enclosed by it) stay inside it
         while it is separated; the grain table counts them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
@@ -145,7 +147,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     for p in np.unique(phases):
         if in_matrix(lab == p, lab):
             matrix.append(int(p))
-        g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix)
+        g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix,
+                      opens=open_inclusions(lab == p, lab, opts["fill_holes"]) if int(p) in matrix else None)
         if boundary_image is not None:
             g = split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
         k = int(g.max())

@@ -147,7 +147,10 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
         The phase map the mask was taken from (negative: unassigned). Where one other phase holds at least
         ``MATRIX_SHARE`` of the pixels just outside the mask, its crystals stand in a matrix (a porphyritic
         rock): two crystals in contact there show both ends of their contact, so a lone concave corner is a
-        bite or an open inclusion and starts no ray (:func:`in_matrix`). :func:`grain_map` passes its labels.
+        bite or an open inclusion and starts no ray (:func:`in_matrix`); there a blob of another phase of at most
+        ``fill_holes`` px, with half or more of the pixels around it in the mask (a spinel on an olivine's rim), is an
+        inclusion open to the outside, filled as a bay (``_fill.open_inclusions``): two of them on opposite sides cut
+        the crystal in two before. :func:`grain_map` passes its labels.
 
     Returns
     -------
@@ -165,10 +168,14 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     m = _check_mask(mask)
     if not m.any():
         raise ValueError("`mask` is empty: the phase has no pixel, so there are no grains to separate.")
-    matrix = False if phase_map is None else in_matrix(m, check_array(phase_map, "phase_map", ndim=2, kind="biu"))
-    return _separate(m, **_check_options(min_distance, footprint, h, smoothing, compactness, fill_holes,
-                                         min_area, split_concave, merge_convex, inclusions, outline_tol),
-                     exclude_border=bool(exclude_border), matrix=matrix)
+    opts = _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area, split_concave,
+                          merge_convex, inclusions, outline_tol)
+    matrix, opens = False, None
+    if phase_map is not None:
+        phase_map = check_array(phase_map, "phase_map", ndim=2, kind="biu")
+        matrix = in_matrix(m, phase_map)
+        opens = _fill.open_inclusions(m, phase_map, opts["fill_holes"]) if matrix else None
+    return _separate(m, **opts, exclude_border=bool(exclude_border), matrix=matrix, opens=opens)
 
 
 def _check_options(min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
@@ -334,7 +341,7 @@ def _main_piece(labels, pieces):
 
 
 def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_holes, min_area,
-              split_concave, merge_convex, inclusions, exclude_border, outline_tol=1.0, matrix=False):
+              split_concave, merge_convex, inclusions, exclude_border, outline_tol=1.0, matrix=False, opens=None):
     # a distance beyond the map's size is the map's size (peak_local_max's window of 2 * 10**9 + 1 px is not)
     opts = dict(min_distance=min(min_distance, max(m.shape)), footprint=footprint, h=h, smoothing=smoothing,
                 compactness=compactness, split_concave=split_concave, merge_convex=merge_convex,
@@ -345,6 +352,8 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
     else:
         holes = _fill.enclosed_holes(m, speck=fill_holes) & ~(filled & ~m)  # specks in a hole go with it
         bays = _fill.bays(filled | holes)
+        if opens is not None:  # inclusions open to the outside: bays whose pixels the phase map shows
+            bays |= opens & ~filled & ~holes
         bays |= _dents.arc_dents(filled | holes | bays, outline_tol)
         if holes.any():
             solid = _fill.solidity(filled | holes | bays, holes)
