@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _hyperspy, _intensity, decompose, identify, lowcount, quantify, refine, render, segment
+from . import _hyperspy, _intensity, decompose, identify, lowcount, preprocess, quantify, refine, render, segment
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
+from ._finish import boundaries as _boundaries
 from ._image import SpectrumImage
 from ._serialize import dumps
 from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
@@ -29,12 +30,13 @@ class PhaseMap:
     Attributes
     ----------
     labels : (H, W) int16 ndarray
-        Phase index, ``-1`` unassigned.
+        Phase index, ``-1`` unassigned (and where a pixel holds no counts: ``params["blank_pixels"]`` of them).
     spectra : PhaseSpectra
         Summed and mean spectra of each phase on the input's channels.
     fractions : (K,) ndarray
-        Modal (area) fraction of each phase among all pixels.
+        Modal (area) fraction of each phase among the pixels that hold data (all but the blank ones).
     unassigned_fraction : float
+        Share of the pixels that hold data left unassigned.
     lines : list of list of dict
         Strongest named X-ray lines of each phase.
     method : str
@@ -69,12 +71,14 @@ class PhaseMap:
     def n_phases(self) -> int:
         return len(self.fractions)
 
+    n_blank = property(lambda self: int(self.params.get("blank_pixels", 0)), doc="Pixels that hold no counts.")
+
     def table(self) -> list[dict]:
         """The modal table (:func:`phaselib.quantify.phase_table`): one row per phase (phase,
         fraction, n_pixels, main elements), then one for the unassigned pixels."""
         return quantify.phase_table(self.fractions, self.spectra.n_pixels, self.lines,
                                     unassigned_fraction=self.unassigned_fraction,
-                                    n_unassigned=int(np.count_nonzero(self.labels < 0)),
+                                    n_unassigned=int(np.count_nonzero(self.labels < 0)) - self.n_blank,
                                     minerals=[n.best for n in self.minerals] if self.minerals else None)
 
     def to_hyperspy(self):
@@ -257,6 +261,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         (n_req or dec.suggested_n_components)
     # centred shapes (intensity): K regions span K - 1 directions
     k = max(k_req or (n_comp + 1 if dec.params.get("centred") else n_comp), 2)
+    # pixels that hold no counts (a drift-corrected edge, a montage's gaps) are left out and unassigned
+    blank = None if intensity else preprocess.blank_pixels(dec.pixel_sums)
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
                   min_size=min_size, random_state=random_state, spatial_prior=False,
                   n_phases_auto=k_req is None, n_components_auto=n_req is None)
@@ -277,6 +283,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         ab = segment.abundances(nm.loadings, nm.factors)
         thresholds = segment.otsu_thresholds(ab)
         labels = segment.labels_from_abundances(ab, thresholds, min_size=min_size)
+        labels[blank] = -1
         params["thresholds"] = [round(float(v), 6) for v in thresholds]
         timings["segment"], dec_out = time.perf_counter() - t, nm
     else:
@@ -285,7 +292,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         kw = {"threshold": membership_threshold} if name == "fcm" else {}
         if name == "fcm":
             params["membership_threshold"] = membership_threshold
-        clus = _cluster.cluster(feats, k, method=name, random_state=random_state, **kw)
+        clus = _cluster.cluster(feats, k, method=name, random_state=random_state,
+                                mask=None if blank is None else ~blank.ravel(), **kw)
         labels = clus.labels.reshape(h, w).astype(np.int16)
         timings["cluster"] = time.perf_counter() - t
         dec_out = dec
@@ -306,9 +314,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         say(0.72, "mixed pixels")
         labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
                                          float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
-                                         specks=refine_phases and k_req is None)
+                                         specks=refine_phases and k_req is None, blank=blank)
     return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
-                    spectra=spectra, name_minerals=name_minerals)
+                    spectra=spectra, name_minerals=name_minerals, blank=blank)
 
 
 def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:
@@ -329,14 +337,14 @@ def _low_counts(image, method, spatial_prior, decomposition, energy_range, timin
 
 
 def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None,
-             name_minerals=True):
+             name_minerals=True, blank=None):
     """Phase spectra (unless given), fractions and named lines of a label map -> PhaseMap."""
     say(0.75, "phase spectra")
     t = time.perf_counter()
     if spectra is None:
         spectra = quantify.phase_spectra(image, labels, k, block_rows=block_rows, client=client,
                                          progress=lambda f, m: say(0.75 + 0.2 * f, m))
-    fractions, unassigned = quantify.modal_fractions(labels, k)
+    fractions, unassigned = quantify.modal_fractions(labels, k, blank=blank)
     elements = tuple(image.elements) or None
     if not image.is_eds:  # no X-ray lines on another axis or in intensities
         lines = [[] for _ in range(k)]
@@ -379,22 +387,6 @@ def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, blo
                   n_phases_auto=k_req is None, prior=low.params, refinement=low.params.get("refinement", []))
     labels, spectra, mean = low.labels, low.phase_sums, low.params["mean_counts"]
     labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean, boundaries,
-                                     specks=refine_phases and k_req is None)
+                                     specks=refine_phases and k_req is None, blank=low.blank)
     return _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say,
-                    spectra=spectra, name_minerals=name_minerals)
-
-
-def _boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which, specks=False):
-    """Mixed pixels to their dominant phase, then the beam's spread (:func:`refine.relabel_boundaries`), then
-    (``specks``) phases left with too few pixels given to their neighbours (:func:`refine.drop_specks`)."""
-    labels, spectra, more, times = refine.relabel_boundaries(image, labels, k, spectra, params["energy_range"],
-                                                             mean_counts, mixed_pixels=which[0], beam_spread=which[1],
-                                                             block_rows=block_rows, client=client)
-    params.update(more)
-    timings.update(times)
-    if specks:
-        labels, k, gone = refine.drop_specks(labels, k)
-        if gone:
-            spectra = None
-            params.update(n_phases=k, refinement=list(params.get("refinement", [])) + gone)
-    return labels, spectra, k
+                    spectra=spectra, name_minerals=name_minerals, blank=low.blank)

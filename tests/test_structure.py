@@ -18,7 +18,7 @@ LAYERS = {
     "quantify": 3,
     "decompose": 4, "identify": 4,
     "refine": 4,
-    "lowcount": 5, "_intensity": 5.5,
+    "lowcount": 5, "_intensity": 5.5, "_finish": 5.5,
     "classify": 6,
     "pipeline": 6,
     "results": 7, "deep": 7,

@@ -222,7 +222,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         if not 2 <= k <= min(20, x.shape[0]):
             raise ValueError(f"The number of clusters must be between 2 and {min(20, x.shape[0])}, got {k}.")
         kw = {"threshold": thr} if method == "fcm" else {}
-        clus = _cluster.cluster(x, k, method=method, **kw)
+        blank = self.blank()  # pixels that hold no counts stay out of the clusters (-1), as in map_phases
+        clus = _cluster.cluster(x, k, method=method, mask=None if blank is None else ~blank.ravel(), **kw)
         with self.hold_trait_notifications():
             self.cluster_method, self.n_clusters, self.membership_threshold = method, k, thr
             self.clustering = clus
@@ -301,7 +302,18 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     def fractions(self):
         self._need(self.labels, "Make a phase map first.")
         k = max(int(self.labels.max()) + 1, 1)
-        return quantify.modal_fractions(self.labels, k)
+        return quantify.modal_fractions(self.labels, k, blank=self.blank())
+
+    def n_unassigned(self):
+        """Unassigned pixels of the phase map that hold data (blank ones are not the specimen's)."""
+        blank = self.blank()
+        return int(np.count_nonzero((self.labels < 0) & (True if blank is None else ~blank)))
+
+    def blank(self):
+        """Pixels that hold no counts (:func:`phaselib.preprocess.blank_pixels`; None before the decomposition)."""
+        if self.pca is None or not self.image.is_counts:
+            return None
+        return preprocess.blank_pixels(self.pca.pixel_sums)
 
     def accuracy(self, labels=None):
         """Adjusted Rand index against the truth of a synthetic map (None for real maps)."""

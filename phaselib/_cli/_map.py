@@ -65,6 +65,9 @@ def run(args):
     note = calibration_note(result.minerals) if result.minerals else ""
     if note:
         print("  " + note)
+    if result.params.get("blank_pixels"):
+        print(f"  {result.params['blank_pixels']} pixels hold no counts (an empty edge, gaps, dead pixels): left "
+              "unassigned and out of the clustering")
     inclusions = result.params.get("inclusions") or {}
     if inclusions.get("moved"):
         print(f"  {inclusions['moved']} small blobs ({inclusions['pixels']} px) were inclusions too small for the "

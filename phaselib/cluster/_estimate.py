@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,12 +12,26 @@ from ._kmeans import kmeans
 from ._mixture import fuzzy_cmeans, gmm
 
 
-def cluster(features, n_clusters, *, method="kmeans", random_state=0, **kwargs) -> Clustering:
-    """Dispatch to :func:`kmeans`, :func:`gmm` or :func:`fuzzy_cmeans`."""
+def cluster(features, n_clusters, *, method="kmeans", random_state=0, mask=None, **kwargs) -> Clustering:
+    """Dispatch to :func:`kmeans`, :func:`gmm` or :func:`fuzzy_cmeans`.
+
+    ``mask`` (N,) bool, optional: cluster only these rows; the others come back ``-1`` (no data), with zero
+    memberships.
+    """
     funcs = {"kmeans": kmeans, "gmm": gmm, "fcm": fuzzy_cmeans}
     if method not in funcs:
         raise ValueError(f"Unknown clustering method {method!r}; choose one of {', '.join(METHODS)}.")
-    return funcs[method](features, n_clusters, random_state=random_state, **kwargs)
+    if mask is None or np.all(mask):
+        return funcs[method](features, n_clusters, random_state=random_state, **kwargs)
+    mask = np.asarray(mask, bool)
+    part = funcs[method](np.asarray(features)[mask], n_clusters, random_state=random_state, **kwargs)
+    labels = np.full(mask.size, -1, part.labels.dtype)
+    labels[mask] = part.labels
+    memberships = None
+    if part.memberships is not None:
+        memberships = np.zeros((mask.size, part.memberships.shape[1]), part.memberships.dtype)
+        memberships[mask] = part.memberships
+    return replace(part, labels=labels, memberships=memberships)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
 from ..refine._refine import split_populations
+from ._binned import binned as _binned
 from ._potts import check_beta, loglik, normalise, potts_mean_field, smooth, weighted_sums
 
 #: below this mean number of counts per pixel, the spatial prior is used by default
@@ -42,9 +43,10 @@ class LowCountMap:
     Attributes
     ----------
     labels : (H, W) int16 ndarray
-        Phase of each pixel (largest posterior), phases in canonical order (most abundant first).
+        Phase of each pixel (largest posterior), phases in canonical order (most abundant first); -1 where
+        the pixel holds no data (``blank``).
     posteriors : (H, W, K) float32 ndarray
-        Mean-field posterior probability of each phase.
+        Mean-field posterior probability of each phase (zero on blank pixels).
     spectra : (K, C) float64 ndarray
         Phase spectra on the input's channels, each summing to 1 over the energy
         window (zero outside it): the spectra the posteriors were computed with.
@@ -61,6 +63,8 @@ class LowCountMap:
     phase_sums : PhaseSpectra or None
         Summed counts of each phase's pixels (by ``labels``) on the input's channels, taken
         from the sparse blocks EM already holds; None when the counts are not integers.
+    blank : (H, W) bool ndarray or None
+        Pixels that hold no data (:func:`phaselib.preprocess.blank_pixels`), kept out of the start.
     """
 
     labels: np.ndarray
@@ -71,6 +75,7 @@ class LowCountMap:
     timings: dict = field(default_factory=dict)
     decomposition: Decomposition | None = None
     phase_sums: PhaseSpectra | None = None
+    blank: np.ndarray | None = None
 
     n_phases = property(lambda self: len(self.fractions), doc="Number of phases.")
 
@@ -185,7 +190,8 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
     try:
         window_sums = wb.channel_sums[channels]
         total = float(window_sums.sum())
-        mean = total / (h * w)
+        blank = preprocess.blank_pixels(wb.pixel_sums.reshape(h, w))
+        mean = total / max(h * w - int(np.count_nonzero(blank)), 1)
         # smallest b with b * b * mean >= INIT_COUNTS, leaving at least 8 x 8 binned pixels
         b = b_req or max(1, min(math.ceil(math.sqrt(INIT_COUNTS / max(mean, 1e-9))), min(h, w) // 8))
         if b > min(h, w):
@@ -212,17 +218,18 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
             changes = changes + grown
         timings["em"] = time.perf_counter() - t0
         labels, q, order = _ordered(q, spectra)
+        labels[blank], q[blank] = -1, 0
         phase_sums = _hard_sums(wb, labels, len(order), image) if image.data.dtype.kind in "biu" else None
     finally:
         wb.close()
     full = np.zeros((len(order), c))
     full[:, channels] = spectra[order]
-    fractions = np.bincount(labels.ravel(), minlength=len(order)) / labels.size
+    fractions = np.bincount(labels[labels >= 0], minlength=len(order)) / labels.size
     say(1.0, "done")
     params = dict(n_phases=len(order), n_phases_auto=k_req is None, bin_factor=b, beta=beta,
                   n_iter=n_iter, n_sweeps=n_sweeps, mean_counts=round(mean, 3),
                   energy_range=start.params["energy_range"], random_state=random_state, refinement=changes)
-    return LowCountMap(labels, q, full, fractions, params, timings, start, phase_sums)
+    return LowCountMap(labels, q, full, fractions, params, timings, start, phase_sums, blank)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -247,7 +254,9 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
                         random_state=random_state)
     n_comp = dec.suggested_n_components
     k = max(k_req or n_comp, 2)
-    labels = cluster.kmeans(dec.features(n_comp), k, random_state=random_state).labels.reshape(h, w).astype(np.int16)
+    keep = ~preprocess.blank_pixels(dec.pixel_sums).ravel()  # binned pixels of no data: out of the start
+    labels = cluster.cluster(dec.features(n_comp), k, random_state=random_state, mask=keep).labels
+    labels = labels.reshape(h, w).astype(np.int16)
     if not refine_phases:
         return dec, quantify.phase_spectra(image, labels, k).sums, []
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
@@ -383,18 +392,3 @@ def _hard_sums(wb, labels, k, image):
 
     n_pixels = np.bincount(flat[flat >= 0], minlength=k)[:k]
     return quantify.PhaseSpectra(wb.sum_blocks(one), n_pixels, image.energy_keV, wb.channel_sums.copy())
-
-
-def _binned(image, b, *, max_bytes=256 * 2**20):
-    """The map binned b x b for the initial clustering. When the binned copy would pass
-    ``max_bytes``, only row blocks spread evenly over the map are binned (their rows
-    stacked): enough to find the phases and their spectra, in bounded memory."""
-    h, w, c = image.shape
-    size = (h // b) * (w // b) * c * 4
-    if size <= max_bytes:
-        return preprocess.bin_spatial(image, b)
-    rows_per_block = b * max(1, (16 * 2**20) // max(1, w * c * image.data.dtype.itemsize * b))
-    ranges = sample_ranges(h - h % b, rows_per_block, max_bytes / size)
-    parts = [preprocess.bin_spatial(image.replace(data=block), b).data
-             for _, _, block in iter_row_blocks(image.data, ranges=ranges)]
-    return preprocess.bin_spatial(image.replace(data=image.data[:b]), b).replace(data=np.concatenate(parts))

@@ -1,9 +1,11 @@
-"""Preprocessing of spectrum images: crop, binning, energy window, calibration, weights, pixel size.
+"""Preprocessing of spectrum images: crop, binning, energy window, calibration, weights, pixel size,
+pixels that hold no data.
 
 Every function takes a :class:`~phaselib.SpectrumImage` and returns a new one (or plain
 arrays); the input is never modified. Integer counts stay integer, and a dask map stays lazy.
 """
 
+from ._blank import BLANK_MEDIAN, blank_pixels
 from ._calibration import EnergyCalibration, apply_calibration, calibrate_energy
 from ._crop_bin import bin_energy, bin_spatial, crop
 from ._pixel_size import tilt_corrected_pixel_size, with_pixel_size
@@ -11,7 +13,8 @@ from ._weights import poisson_weights
 from ._window import energy_channels, energy_window, energy_window_slice
 
 __all__ = [
-    "EnergyCalibration", "apply_calibration", "bin_energy", "bin_spatial", "calibrate_energy",
+    "BLANK_MEDIAN", "EnergyCalibration", "apply_calibration", "bin_energy", "bin_spatial", "blank_pixels",
+    "calibrate_energy",
     "crop", "energy_channels", "energy_window", "energy_window_slice", "poisson_weights",
     "tilt_corrected_pixel_size", "with_pixel_size",
 ]

@@ -260,16 +260,26 @@ def update_phase_spectra(image: SpectrumImage, spectra: PhaseSpectra, old_labels
     return PhaseSpectra(sums, n, spectra.energy_keV, spectra.total)
 
 
-def modal_fractions(labels, n_phases=None):
+def modal_fractions(labels, n_phases=None, *, blank=None):
     """Area fraction of each phase, and of unassigned pixels.
+
+    Parameters
+    ----------
+    labels : (H, W) int array_like
+        Phase of each pixel, -1 unassigned.
+    n_phases : int, optional
+    blank : (H, W) bool array_like, optional
+        Pixels that hold no data (:func:`phaselib.preprocess.blank_pixels`): not part of the specimen's area.
 
     Returns
     -------
     fractions : (K,) ndarray
-        Share of all pixels (so ``fractions.sum() + unassigned == 1``).
+        Share of the pixels that hold data (all pixels without ``blank``; ``fractions.sum() + unassigned == 1``).
     unassigned : float
     """
     labels = _phase_labels(labels)
     k = _n_phases(labels, n_phases)
     counts = np.bincount(labels[labels >= 0].ravel(), minlength=k)[:k]
-    return counts / labels.size, float(np.mean(labels < 0))
+    n_blank = 0 if blank is None else int(np.count_nonzero(np.asarray(blank) & (labels < 0)))
+    n_data = max(labels.size - n_blank, 1)
+    return counts / n_data, float((np.count_nonzero(labels < 0) - n_blank) / n_data)

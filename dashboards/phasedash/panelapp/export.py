@@ -31,7 +31,7 @@ def results_zip(session, colours=None):
         Image.fromarray(labels_rgb(s.labels, k, colours)).save(out[1])
         fractions, unassigned = s.fractions()
         rows = quantify.phase_table(fractions, s.spectra.n_pixels, s.phase_lines, unassigned_fraction=unassigned,
-                                    n_unassigned=int((s.labels < 0).sum()),
+                                    n_unassigned=s.n_unassigned(),
                                     minerals=[n.best for n in s.minerals] if len(s.minerals) == k else None)
         quantify.write_phase_table(rows, out[2])
         s.save_session(out[3])

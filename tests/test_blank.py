@@ -1,0 +1,100 @@
+"""Pixels that hold no counts (a drift-corrected edge, a montage's gaps, dead pixels) are left out and unassigned.
+
+Before: an empty strip made a phase of its own (6 true phases: 7 found) or took the place of a real one (P45 with an
+empty corner: apatite lost), and its pixels were given to minerals they hold no sign of.
+"""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib.datasets import make_rock
+from phaselib.pipeline import map_phases
+from phaselib.preprocess import blank_pixels
+
+
+def _emptied(image):
+    """The map with a 12 px empty edge, an empty 8-row corner strip and a dead run of 10 pixels; and that mask."""
+    data = np.array(image.data)
+    mask = np.zeros(data.shape[:2], bool)
+    mask[:, :12] = mask[:8, :] = True
+    mask[40, 50:60] = True
+    data[mask] = 0
+    return image.replace(data=data), mask
+
+
+def test_blank_pixels_rule():
+    rng = np.random.default_rng(0)
+    high = rng.poisson(40, (30, 40)).astype(float)
+    high[5, 5] = 0
+    assert blank_pixels(high)[5, 5] and blank_pixels(high).sum() == 1  # at 40 counts/px an empty pixel is no chance
+    low = rng.poisson(3, (30, 40)).astype(float)  # ~5 % of the pixels are empty by chance
+    low[10:14, 20:25] = 0
+    low[:, :2] = 0  # an empty edge two pixels wide: blocks of 3 x 3 with the map's edge
+    b = blank_pixels(low)
+    assert b[10:14, 20:25].all() and b[:, :2].all()
+    lone = (low == 0) & ~b
+    assert lone.sum() > 20  # chance zeros stay pixels with a label from their neighbours
+    assert not blank_pixels(np.zeros((4, 4))).any() and not blank_pixels(np.ones((4, 4))).any()
+
+
+@pytest.mark.parametrize("counts", [200, 30])  # the per-pixel path and the spatial prior's
+def test_empty_pixels_are_unassigned_and_take_no_phase(counts):
+    rock = make_rock((100, 130), counts_per_pixel=counts, seed=4)
+    image, mask = _emptied(rock.image)
+    for k in ("auto", rock.n_phases):
+        pm = map_phases(image, n_phases=k)
+        assert pm.n_phases == rock.n_phases  # no phase of empty pixels, none lost to them
+        assert (pm.labels[mask] == -1).all() and (pm.labels[~mask] >= 0).all()
+        assert pm.unassigned_fraction == 0 and pm.fractions.sum() == pytest.approx(1)  # shares of the specimen
+        truth = np.bincount(rock.labels[~mask], minlength=rock.n_phases) / (~mask).sum()
+        assert np.abs(np.sort(pm.fractions) - np.sort(truth)).max() < 0.01
+        assert pm.table()[-1]["n_pixels"] == 0
+        assert pm.params["blank_pixels"] == mask.sum()
+        assert adjusted_rand_score(rock.labels[~mask], pm.labels[~mask]) > 0.97
+
+
+@pytest.mark.parametrize("method", ["gmm", "fuzzy-cmeans", "nmf-otsu"])
+def test_other_methods_leave_empty_pixels_out(method):
+    rock = make_rock((80, 100), counts_per_pixel=200, seed=5)
+    image, mask = _emptied(rock.image)
+    pm = map_phases(image, method=method, n_phases=rock.n_phases)
+    assert (pm.labels[mask] == -1).all()
+    assert pm.n_phases == rock.n_phases
+    assert adjusted_rand_score(rock.labels[~mask], pm.labels[~mask]) > 0.9
+
+
+def test_p45_with_an_empty_corner_keeps_its_phases(p45):
+    """The real map with a fifth of it emptied: the same five phases on the rest (apatite was lost before)."""
+    data = np.array(p45.data)
+    mask = np.zeros(data.shape[:2], bool)
+    mask[:, :10] = mask[:8, :] = True
+    data[mask] = 0
+    full = map_phases(p45, n_phases=5)
+    cut = map_phases(p45.replace(data=data), n_phases=5)
+    assert cut.n_phases == 5 and (cut.labels[mask] == -1).all()
+    assert adjusted_rand_score(full.labels[~mask], cut.labels[~mask]) > 0.975
+    assert sorted(n.best for n in cut.minerals) == sorted(n.best for n in full.minerals)
+
+
+def test_the_page_leaves_empty_pixels_out(tmp_path, monkeypatch):
+    """The practical on a map with an empty edge: clusters, modal table and exported phases.csv count the specimen."""
+    from phasedash import App
+
+    from phaselib import save
+
+    for name in ("PHASEDASH_DATA_DIR", "PHASEDASH_EXPORT_DIR", "PHASEDASH_CACHE_DIR"):
+        monkeypatch.setenv(name, str(tmp_path))
+    rock = make_rock((80, 100), counts_per_pixel=200, seed=5)
+    image, mask = _emptied(rock.image)
+    save(image, tmp_path / "edge.hspy")
+    app = App("edge.hspy", background=False)
+    s = app.session
+    assert app.runner.message.value == "" and s.image.shape[:2] == (80, 100)
+    assert (s.clustering.labels.reshape(mask.shape)[mask] == -1).all()
+    assert (s.labels[mask] == -1).all()
+    fractions, unassigned = s.fractions()
+    assert fractions.sum() + unassigned == pytest.approx(1) and unassigned < 0.01
+    app.export(tmp_path / "out")
+    last = (tmp_path / "out" / "phases.csv").read_text().splitlines()[-1].split(",")
+    assert last[0] == "unassigned" and int(last[2]) == s.n_unassigned() < 0.01 * (~mask).sum()
