@@ -98,3 +98,21 @@ def test_the_page_leaves_empty_pixels_out(tmp_path, monkeypatch):
     app.export(tmp_path / "out")
     last = (tmp_path / "out" / "phases.csv").read_text().splitlines()[-1].split(",")
     assert last[0] == "unassigned" and int(last[2]) == s.n_unassigned() < 0.01 * (~mask).sum()
+
+
+@pytest.mark.parametrize("classifier", ["poisson", "rf"])
+def test_classify_gives_empty_pixels_no_class(classifier, tmp_path):
+    from phaselib.classify import classify, sample_labels, save_classification
+
+    rock = make_rock((80, 100), counts_per_pixel=40, seed=6)
+    image, mask = _emptied(rock.image)
+    painted = sample_labels(np.where(mask, -1, rock.labels), 20, random_state=1)
+    res = classify(image, painted, classifier=classifier)
+    assert (res.labels[mask] == -1).all() and (res.labels[~mask] >= 0).all()
+    assert res.params["blank_pixels"] == mask.sum()
+    assert sum(r["fraction"] for r in res.scores()) == pytest.approx(1, abs=1e-5)
+    recall = [np.mean(res.labels[~mask][rock.labels[~mask] == c] == c) for c in range(rock.n_phases)]
+    assert np.mean(recall) > 0.9
+    save_classification(res, image, tmp_path / "out")
+    rows = (tmp_path / "out" / "phases.csv").read_text().splitlines()[1:-1]
+    assert sum(float(r.split(",")[1]) for r in rows) == pytest.approx(1, abs=1e-4)

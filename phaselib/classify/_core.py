@@ -11,6 +11,7 @@ from .._validate import MAX_CLASSES, check_array, check_choice, check_image, che
 from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
+from ..preprocess import blank_pixels
 
 CLASSIFIERS = ("poisson", "knn", "rf")
 #: the default for count maps (EDS); an intensity cube (transmission...) gets ``"rf"``: see :func:`default_classifier`
@@ -27,7 +28,7 @@ class Classification:
     Attributes
     ----------
     labels : (H, W) int16 ndarray
-        Class of every pixel.
+        Class of every pixel; -1 where a pixel holds no counts (:func:`phaselib.preprocess.blank_pixels`).
     probabilities : (H, W, K) float32 ndarray
         Class probabilities of every pixel.
     classes : tuple of str
@@ -72,7 +73,7 @@ class Classification:
 
     def scores(self) -> list[dict]:
         """One row per class: class, name, n_labelled, precision, recall, f1, fraction (of the map)."""
-        frac = np.bincount(self.labels.ravel(), minlength=self.n_classes) / self.labels.size
+        frac = np.bincount(self.labels[self.labels >= 0], minlength=self.n_classes) / max(np.sum(self.labels >= 0), 1)
         rows = []
         for i, name in enumerate(self.classes):
             row = dict(cls=i, name=name, n_labelled=int(self.n_labelled[i]), fraction=round(float(frac[i]), 6))
@@ -219,11 +220,11 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     check_int(n_components, "n_components", allow_auto=True)  # even where unused (poisson): a slip is said
     timings = {}
     if classifier == "poisson":
-        run, params, close = _poisson_runner(image, (h, w), k, energy_range, beta, n_iter, n_sweeps, intensity,
-                                             grow, timings)
+        run, params, close, sums = _poisson_runner(image, (h, w), k, energy_range, beta, n_iter, n_sweeps,
+                                                   intensity, grow, timings)
     else:
-        run, params, close = _sklearn_runner(image, classifier, k, smooth_features, n_components, energy_range,
-                                             decomposition, random_state, timings)
+        run, params, close, sums = _sklearn_runner(image, classifier, k, smooth_features, n_components,
+                                                   energy_range, decomposition, random_state, timings)
     train = _subsample(index, y, max_train_per_class, random_state) if classifier != "poisson" else (index, y)
     try:
         t0 = time.perf_counter()
@@ -244,8 +245,12 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     if classifier == "poisson":
         full = np.zeros((k, image.n_channels))
         full[:, extra["channels"]] = extra["spectra"]
-    return Classification(proba.argmax(-1).astype(np.int16), proba, names, classifier, cm, precision, recall, f1,
-                          counts, full, params, timings)
+    pred = proba.argmax(-1).astype(np.int16)
+    blank = blank_pixels(sums) if image.is_counts else None  # pixels that hold no counts: no class, as map_phases
+    if blank is not None and blank.any():
+        pred[blank], proba[blank] = -1, 0
+        params["blank_pixels"] = int(np.count_nonzero(blank))
+    return Classification(pred, proba, names, classifier, cm, precision, recall, f1, counts, full, params, timings)
 
 
 def _subsample(index, y, n_max, random_state):
@@ -303,7 +308,7 @@ def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, inten
 
     params = dict(beta=beta, n_iter=n_iter, n_sweeps=n_sweeps, intensity=intensity,
                   energy_range=[float(image.energy_keV[channels.start]), float(image.energy_keV[channels.stop - 1])])
-    return run, params, wb.close
+    return run, params, wb.close, wb.pixel_sums.reshape(shape)
 
 
 def _sklearn_runner(image, classifier, k, smooth_features, n_components, energy_range, decomposition,
@@ -326,7 +331,7 @@ def _sklearn_runner(image, classifier, k, smooth_features, n_components, energy_
 
     params = dict(n_components=n_used, smooth_features=smooth_features, n_features=int(x.shape[1]),
                   energy_range=list(dec.params.get("energy_range", energy_range)))
-    return run, params, lambda: None
+    return run, params, lambda: None, dec.pixel_sums
 
 
 def _model(classifier, y, random_state):

@@ -55,7 +55,8 @@ def save_classification(result, image, folder, *, inputs=(), summary_extra=None)
     counts_eds = getattr(image, "is_eds", True)
     lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy) if counts_eds and s.any()
              else [] for s in spectra.sums]
-    fractions = np.bincount(result.labels.ravel(), minlength=k) / result.labels.size
+    data = result.labels >= 0  # pixels that hold no counts (-1) are not the specimen's
+    fractions = np.bincount(result.labels[data], minlength=k) / max(np.count_nonzero(data), 1)
     table = quantify.phase_table(fractions, spectra.n_pixels, lines, unassigned_fraction=0.0, n_unassigned=0,
                                  minerals=list(result.classes))
     summary = dict(classifier=result.classifier, n_classes=k, classes=list(result.classes), params=result.params,
