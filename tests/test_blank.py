@@ -93,6 +93,8 @@ def test_the_page_leaves_empty_pixels_out(tmp_path, monkeypatch):
     assert app.runner.message.value == "" and s.image.shape[:2] == (80, 100)
     assert (s.clustering.labels.reshape(mask.shape)[mask] == -1).all()
     assert (s.labels[mask] == -1).all()
+    assert f"{mask.sum()} pixels hold no counts" in app.clustering.unassigned.value
+    assert "Unassigned (mixed) pixels: <b>0.0 %</b>" in app.clustering.unassigned.value
     fractions, unassigned = s.fractions()
     assert fractions.sum() + unassigned == pytest.approx(1) and unassigned < 0.01
     app.export(tmp_path / "out")

@@ -304,6 +304,14 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         k = max(int(self.labels.max()) + 1, 1)
         return quantify.modal_fractions(self.labels, k, blank=self.blank())
 
+    def unassigned_note(self):
+        """The clusters' unassigned (mixed) share of the pixels that hold data, and the pixels that hold none."""
+        blank, labels = self.blank(), self.clustering.labels
+        n_blank = 0 if blank is None else int(np.count_nonzero(blank))
+        mixed = (np.count_nonzero(labels < 0) - n_blank) / max(labels.size - n_blank, 1)
+        note = f"Unassigned (mixed) pixels: <b>{100 * mixed:.1f} %</b>"
+        return note + (f"; {n_blank} pixels hold no counts (left out)" if n_blank else "")
+
     def n_unassigned(self):
         """Unassigned pixels of the phase map that hold data (blank ones are not the specimen's)."""
         blank = self.blank()

@@ -194,7 +194,7 @@ class ClusteringStep:
         c = s.clustering
         self.k.value, self.method.value = c.n_clusters, c.method
         self.title.object = f"<b>{c.n_clusters} clusters ({c.method})</b>"
-        self.unassigned.object = f"Unassigned (mixed) pixels: <b>{100 * c.unassigned_fraction:.1f} %</b>"
+        self.unassigned.object = s.unassigned_note()
         h, w = s.image.shape[:2]
         self.clusters.show(labels_rgb(c.labels.reshape(h, w), c.n_clusters, self.app.colours),
                            f"{c.n_clusters} clusters ({c.method})")

@@ -88,7 +88,7 @@ class ClusteringPanel(Panel):
             self.method.value = {v: k for k, v in CLUSTER_METHODS.items()}[c.method]
             self.threshold.value = s.membership_threshold
         self.threshold.disabled = c.method != "fcm"
-        self.unassigned.value = f"Unassigned (mixed) pixels: <b>{100 * c.unassigned_fraction:.1f} %</b>"
+        self.unassigned.value = s.unassigned_note()
         h, w = s.image.shape[:2]
         self.clusters.show(labels_rgb(c.labels.reshape(h, w), c.n_clusters, self.app.colours),
                            f"{c.n_clusters} clusters ({c.method})")
