@@ -22,7 +22,7 @@ _BLANK = {(255, 255, 255), (0, 0, 0)}
 def save_classification(result, image, folder, *, inputs=(), summary_extra=None) -> Path:
     """Write a :class:`Classification` of ``image`` to ``folder`` (replaced atomically).
 
-    Files: ``labels.npy`` (every pixel a class), ``probabilities.npy`` (H, W, K float32),
+    Files: ``labels.npy`` (every pixel a class; -1 where it holds no counts), ``probabilities.npy`` (H, W, K float32),
     ``confusion.csv`` (cross-validated, rows the labels), ``phases.csv`` (the modal table, with
     the class names as minerals), ``phase_spectra.npy`` (mean spectrum of each class's pixels),
     ``summary.json`` and ``phase_map.png``.
