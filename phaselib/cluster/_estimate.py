@@ -24,6 +24,8 @@ def cluster(features, n_clusters, *, method="kmeans", random_state=0, mask=None,
     if mask is None or np.all(mask):
         return funcs[method](features, n_clusters, random_state=random_state, **kwargs)
     mask = np.asarray(mask, bool)
+    if np.count_nonzero(mask) < max(int(n_clusters), 2):
+        raise ValueError(f"Only {np.count_nonzero(mask)} pixels hold counts: too few for {n_clusters} clusters.")
     part = funcs[method](np.asarray(features)[mask], n_clusters, random_state=random_state, **kwargs)
     labels = np.full(mask.size, -1, part.labels.dtype)
     labels[mask] = part.labels
