@@ -118,3 +118,11 @@ def test_classify_gives_empty_pixels_no_class(classifier, tmp_path):
     save_classification(res, image, tmp_path / "out")
     rows = (tmp_path / "out" / "phases.csv").read_text().splitlines()[1:-1]
     assert sum(float(r.split(",")[1]) for r in rows) == pytest.approx(1, abs=1e-4)
+
+
+def test_a_map_almost_all_empty_says_so():
+    rock = make_rock((40, 50), counts_per_pixel=200, seed=4)
+    data = np.array(rock.image.data)
+    data.reshape(-1, data.shape[-1])[3:] = 0
+    with pytest.raises(ValueError, match="pixels hold counts: too few for 5 clusters"):
+        map_phases(rock.image.replace(data=data), n_phases=5)
