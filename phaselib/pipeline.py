@@ -329,9 +329,9 @@ def _low_counts(image, method, spatial_prior, decomposition, energy_range, timin
         return True
     t = time.perf_counter()
     if decomposition is not None:
-        mean = float(decomposition.pixel_sums.mean())
+        mean = float(decomposition.pixel_sums[decomposition.pixel_sums > 0].mean())
     else:
-        mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS)
+        mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
     timings["count_estimate"] = time.perf_counter() - t
     return lowcount.needs_spatial_prior(mean)
 

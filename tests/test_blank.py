@@ -126,3 +126,14 @@ def test_a_map_almost_all_empty_says_so():
     data.reshape(-1, data.shape[-1])[3:] = 0
     with pytest.raises(ValueError, match="pixels hold counts: too few for 5 clusters"):
         map_phases(rock.image.replace(data=data), n_phases=5)
+
+
+def test_empty_pixels_do_not_choose_the_low_count_path():
+    """A 180 counts/px map with a third of it empty is mapped as a 180 counts/px map (its mean over all pixels, 120,
+    chose the spatial prior's path, meant for maps below 150)."""
+    rock = make_rock((90, 120), counts_per_pixel=180, seed=7)
+    data = np.array(rock.image.data)
+    data[:, :40] = 0
+    pm = map_phases(rock.image.replace(data=data))
+    assert pm.params["spatial_prior"] is False and map_phases(rock.image).params["spatial_prior"] is False
+    assert adjusted_rand_score(rock.labels[:, 40:].ravel(), pm.labels[:, 40:].ravel()) > 0.97

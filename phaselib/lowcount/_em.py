@@ -80,7 +80,7 @@ class LowCountMap:
     n_phases = property(lambda self: len(self.fractions), doc="Number of phases.")
 
 
-def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
+def mean_counts(image, *, energy_range=None, sample_pixels=None, nonempty=False) -> float:
     """Mean total counts per pixel of a SpectrumImage.
 
     Parameters
@@ -92,6 +92,8 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
     sample_pixels : int, optional
         On bigger maps, read only row blocks spread evenly over the map holding about this many
         pixels (a cheap estimate); default: every row.
+    nonempty : bool
+        The mean of the pixels that hold counts (an empty edge or gaps not counted).
 
     Returns
     -------
@@ -103,10 +105,13 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None) -> float:
     channels = slice(None) if energy_range is None else energy_channels(image, energy_range)
     fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
     ranges = sample_ranges(h, block_rows_for(image.data), fraction)
-    total = sum(float(b[..., channels].sum(dtype=np.float64)) for _, _, b in iter_row_blocks(image.data, ranges=ranges))
+    total, n = 0.0, 0
+    for _, _, b in iter_row_blocks(image.data, ranges=ranges):
+        sums = np.asarray(b[..., channels].sum(axis=-1, dtype=np.float64))
+        total, n = total + float(sums.sum()), n + (np.count_nonzero(sums) if nonempty else sums.size)
     if not math.isfinite(total) or total < 0:
         raise ValueError(NOT_FINITE if not math.isfinite(total) else "The map holds negative values: counts are >= 0.")
-    return total / (sum(r1 - r0 for r0, r1 in ranges) * w)
+    return total / max(n, 1)
 
 
 def needs_spatial_prior(image_or_mean_counts, threshold=LOW_COUNTS) -> bool:
