@@ -137,3 +137,19 @@ def test_empty_pixels_do_not_choose_the_low_count_path():
     pm = map_phases(rock.image.replace(data=data))
     assert pm.params["spatial_prior"] is False and map_phases(rock.image).params["spatial_prior"] is False
     assert adjusted_rand_score(rock.labels[:, 40:].ravel(), pm.labels[:, 40:].ravel()) > 0.97
+
+
+def test_low_count_path_keeps_its_phases_beside_an_empty_edge():
+    """The spatial prior's path gives the empty pixels a phase of their own while it tests the phases, then drops it:
+    left unassigned through the tests, they made two of the rich basalt's phases look like one mineral mixed with
+    different hosts (7 phases asked for, 6 found, ARI 0.74; the map cropped to its data: 7, 0.82)."""
+    from phaselib.datasets import make_rich_rock
+
+    rock = make_rich_rock((150, 200), kind="basalt", counts_per_pixel=20, seed=3)
+    data = np.array(rock.image.data)
+    mask = np.zeros(data.shape[:2], bool)
+    mask[:, :12] = mask[:8, :] = True
+    data[mask] = 0
+    pm = map_phases(rock.image.replace(data=data), n_phases=7)
+    assert pm.n_phases == 7 and (pm.labels[mask] == -1).all() and (pm.labels[~mask] >= 0).all()
+    assert adjusted_rand_score(rock.labels[~mask], pm.labels[~mask]) > 0.8

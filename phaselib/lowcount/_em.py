@@ -12,18 +12,16 @@ from scipy.ndimage import uniform_filter
 import phaselib.lowcount._grow as _grow
 
 from .. import cluster, decompose, preprocess, quantify, refine
-from .._image import SpectrumImage
-from .._stream import NOT_FINITE, WeightedBlocks, block_rows_for, check_block_rows, iter_row_blocks, sample_ranges
-from .._validate import MAX_ITER, check_auto, check_image, check_int, check_number
+from .._stream import WeightedBlocks, check_block_rows
+from .._validate import MAX_ITER, check_auto, check_image, check_int
 from ..decompose import Decomposition
 from ..preprocess import energy_channels
 from ..quantify import PhaseSpectra
 from ..refine._refine import split_populations
 from ._binned import binned as _binned
+from ._counts import LOW_COUNTS, mean_counts, needs_spatial_prior  # noqa: F401 (their home before)
 from ._potts import check_beta, loglik, normalise, potts_mean_field, smooth, weighted_sums
 
-#: below this mean number of counts per pixel, the spatial prior is used by default
-LOW_COUNTS = 150.0
 #: counts per binned pixel aimed at by ``bin_factor="auto"`` for the initial clustering
 INIT_COUNTS = 400.0
 #: default Potts strength, nats per pair of 4-neighbours with equal labels
@@ -78,64 +76,6 @@ class LowCountMap:
     blank: np.ndarray | None = None
 
     n_phases = property(lambda self: len(self.fractions), doc="Number of phases.")
-
-
-def mean_counts(image, *, energy_range=None, sample_pixels=None, nonempty=False) -> float:
-    """Mean total counts per pixel of a SpectrumImage.
-
-    Parameters
-    ----------
-    image : SpectrumImage
-    energy_range : (float, float or None), optional
-        Count only the channels of this window (keV, as :func:`phaselib.preprocess.energy_channels`);
-        default: all channels.
-    sample_pixels : int, optional
-        On bigger maps, read only row blocks spread evenly over the map holding about this many
-        pixels (a cheap estimate); default: every row.
-    nonempty : bool
-        The mean of the pixels that hold counts (an empty edge or gaps not counted).
-
-    Returns
-    -------
-    float
-    """
-    check_image(image)
-    check_int(sample_pixels, "sample_pixels", allow_none=True)
-    h, w, _ = image.shape
-    channels = slice(None) if energy_range is None else energy_channels(image, energy_range)
-    fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
-    ranges = sample_ranges(h, block_rows_for(image.data), fraction)
-    total, n = 0.0, 0
-    for _, _, b in iter_row_blocks(image.data, ranges=ranges):
-        sums = np.asarray(b[..., channels].sum(axis=-1, dtype=np.float64))
-        total, n = total + float(sums.sum()), n + (np.count_nonzero(sums) if nonempty else sums.size)
-    if not math.isfinite(total) or total < 0:
-        raise ValueError(NOT_FINITE if not math.isfinite(total) else "The map holds negative values: counts are >= 0.")
-    return total / max(n, 1)
-
-
-def needs_spatial_prior(image_or_mean_counts, threshold=LOW_COUNTS) -> bool:
-    """Whether a map's counts are low enough for :func:`map_lowcount` to be the default.
-
-    Parameters
-    ----------
-    image_or_mean_counts : SpectrumImage or float
-        A map, or its mean counts per pixel.
-    threshold : float
-        Counts per pixel below which the prior is used. Per-pixel PCA + k-means reaches
-        an adjusted Rand index of ~0.4 at 20, ~0.85 at 50 and ~0.99 at 100 counts/pixel on
-        synthetic rocks, but real phases are closer: the P45 dacite (122 counts/pixel)
-        is still speckled per pixel. The prior costs little above (it fades as counts grow).
-
-    Returns
-    -------
-    bool
-    """
-    if isinstance(image_or_mean_counts, SpectrumImage):
-        value = mean_counts(image_or_mean_counts)
-    else:
-        value = check_number(image_or_mean_counts, "image_or_mean_counts", low=0)
-    return value < check_number(threshold, "threshold")
 
 
 def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto", n_iter=3,
@@ -222,7 +162,13 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
                                                 dict(beta=beta, n_sweeps=n_sweeps, n_iter=n_iter, sigma=sigma))
             changes = changes + grown
         timings["em"] = time.perf_counter() - t0
-        labels, q, order = _ordered(q, spectra)
+        if blank.any():  # the phase of the blank pixels goes; they stay unassigned
+            lab0 = q.argmax(-1)
+            bp = np.bincount(lab0[blank]).argmax()
+            if 2 * np.count_nonzero(lab0[blank] == bp) >= np.count_nonzero(lab0 == bp):
+                q[..., bp] = 0
+            q[blank] = 1.0
+        labels, q, order = _ordered(q, spectra, blank)
         labels[blank], q[blank] = -1, 0
         phase_sums = _hard_sums(wb, labels, len(order), image) if image.data.dtype.kind in "biu" else None
     finally:
@@ -259,14 +205,26 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
                         random_state=random_state)
     n_comp = dec.suggested_n_components
     k = max(k_req or n_comp, 2)
-    keep = ~preprocess.blank_pixels(dec.pixel_sums).ravel()  # binned pixels of no data: out of the start
-    labels = cluster.cluster(dec.features(n_comp), k, random_state=random_state, mask=keep).labels
+    # binned pixels of no data: out of the clustering, then a phase of their own for the tests (left unassigned,
+    # they changed the tests' outcome: a 20 counts/px basalt with an empty edge lost a phase), dropped after them
+    blank = preprocess.blank_pixels(dec.pixel_sums)
+    labels = cluster.cluster(dec.features(n_comp), k, random_state=random_state, mask=~blank.ravel()).labels
     labels = labels.reshape(h, w).astype(np.int16)
+    labels[blank] = k if blank.any() else -1
     if not refine_phases:
-        return dec, quantify.phase_spectra(image, labels, k).sums, []
+        return dec, quantify.phase_spectra(image, labels, k + 1).sums[:int(labels.max()) + 1], []
     ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
                                random_state=random_state, bands=False, dip_size=1, ratio=2.0)
     return dec, ref.spectra.sums, ref.changes
+
+
+def _without(sums, labels, blank):
+    """Phase sums without the phase of the blank pixels (the one holding most of them, if they are most of it)."""
+    if not blank.any():
+        return sums[:int(labels.max()) + 1]
+    p = np.bincount(labels[blank][labels[blank] >= 0]).argmax()
+    return np.delete(sums, p, axis=0) if 2 * np.count_nonzero(labels[blank] == p) >= np.count_nonzero(labels == p) \
+        else sums
 
 
 def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
@@ -373,11 +331,13 @@ def _one_hot_sums(wb, labels, k):
     return wb.sum_blocks(one)
 
 
-def _ordered(q, spectra):
+def _ordered(q, spectra, blank=None):
     """Labels, posteriors and order with phases in canonical order (most abundant first);
-    phases that lost every pixel go."""
+    phases that lost every pixel (``blank`` ones not counted) go."""
     labels = q.argmax(-1).ravel()
-    order = cluster.canonical_order(labels, spectra)[:np.count_nonzero(np.bincount(labels))]
+    if blank is not None:
+        labels = np.where(blank.ravel(), -1, labels)
+    order = cluster.canonical_order(labels, spectra)[:np.count_nonzero(np.bincount(labels[labels >= 0]))]
     q = q[..., order]
     q /= q.sum(-1, keepdims=True)
     return q.argmax(-1).astype(np.int16), q, order

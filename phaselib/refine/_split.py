@@ -76,6 +76,8 @@ def halves(features, labels, inside, *, random_state=0):
         if fit_at.size > MAX_FIT:
             fit_at = np.sort(rng.choice(fit_at, MAX_FIT, replace=False))
         x = _check.finite_rows(np.asarray(features[fit_at], np.float64))
+        if not np.ptp(x, axis=0).any():  # every pixel alike (the blank pixels' phase): nothing to cut
+            continue
         mu = x.mean(0)
         axes = np.linalg.svd(x - mu, full_matrices=False)[2][:N_AXES]
         km = KMeans(2, n_init=3, random_state=random_state).fit((x - mu) @ axes.T)

@@ -1,0 +1,73 @@
+"""The mean counts per pixel of a map, and whether they are low enough for the spatial prior."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._image import SpectrumImage
+from .._stream import NOT_FINITE, block_rows_for, iter_row_blocks, sample_ranges
+from .._validate import check_image, check_int, check_number
+from ..preprocess import energy_channels
+
+#: below this mean number of counts per pixel, the spatial prior is used by default
+LOW_COUNTS = 150.0
+
+
+def mean_counts(image, *, energy_range=None, sample_pixels=None, nonempty=False) -> float:
+    """Mean total counts per pixel of a SpectrumImage.
+
+    Parameters
+    ----------
+    image : SpectrumImage
+    energy_range : (float, float or None), optional
+        Count only the channels of this window (keV, as :func:`phaselib.preprocess.energy_channels`);
+        default: all channels.
+    sample_pixels : int, optional
+        On bigger maps, read only row blocks spread evenly over the map holding about this many
+        pixels (a cheap estimate); default: every row.
+    nonempty : bool
+        The mean of the pixels that hold counts (an empty edge or gaps not counted).
+
+    Returns
+    -------
+    float
+    """
+    check_image(image)
+    check_int(sample_pixels, "sample_pixels", allow_none=True)
+    h, w, _ = image.shape
+    channels = slice(None) if energy_range is None else energy_channels(image, energy_range)
+    fraction = 1.0 if not sample_pixels or h * w <= sample_pixels else sample_pixels / (h * w)
+    ranges = sample_ranges(h, block_rows_for(image.data), fraction)
+    total, n = 0.0, 0
+    for _, _, b in iter_row_blocks(image.data, ranges=ranges):
+        sums = np.asarray(b[..., channels].sum(axis=-1, dtype=np.float64))
+        total, n = total + float(sums.sum()), n + (np.count_nonzero(sums) if nonempty else sums.size)
+    if not math.isfinite(total) or total < 0:
+        raise ValueError(NOT_FINITE if not math.isfinite(total) else "The map holds negative values: counts are >= 0.")
+    return total / max(n, 1)
+
+
+def needs_spatial_prior(image_or_mean_counts, threshold=LOW_COUNTS) -> bool:
+    """Whether a map's counts are low enough for :func:`map_lowcount` to be the default.
+
+    Parameters
+    ----------
+    image_or_mean_counts : SpectrumImage or float
+        A map, or its mean counts per pixel.
+    threshold : float
+        Counts per pixel below which the prior is used. Per-pixel PCA + k-means reaches
+        an adjusted Rand index of ~0.4 at 20, ~0.85 at 50 and ~0.99 at 100 counts/pixel on
+        synthetic rocks, but real phases are closer: the P45 dacite (122 counts/pixel)
+        is still speckled per pixel. The prior costs little above (it fades as counts grow).
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(image_or_mean_counts, SpectrumImage):
+        value = mean_counts(image_or_mean_counts)
+    else:
+        value = check_number(image_or_mean_counts, "image_or_mean_counts", low=0)
+    return value < check_number(threshold, "threshold")
