@@ -74,6 +74,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels, refinement): the last spatial-prior map
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
+    _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
@@ -321,7 +322,9 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         """Pixels that hold no counts (:func:`phaselib.preprocess.blank_pixels`; None before the decomposition)."""
         if self.pca is None or not self.image.is_counts:
             return None
-        return preprocess.blank_pixels(self.pca.pixel_sums)
+        if self._blank is None or self._blank[0] is not self.pca:
+            self._blank = (self.pca, preprocess.blank_pixels(self.pca.pixel_sums))
+        return self._blank[1]
 
     def accuracy(self, labels=None):
         """Adjusted Rand index against the truth of a synthetic map (None for real maps)."""
