@@ -49,7 +49,7 @@ class LowCountMap:
         Phase spectra on the input's channels, each summing to 1 over the energy
         window (zero outside it): the spectra the posteriors were computed with.
     fractions : (K,) ndarray
-        Modal (area) fraction of each phase.
+        Modal (area) fraction of each phase among the pixels that hold data.
     params : dict
         What was used: ``n_phases`` (and whether found automatically), ``bin_factor``,
         ``beta``, ``n_iter``, ``n_sweeps``, ``mean_counts``, ``energy_range``.
@@ -167,7 +167,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
             bp = np.bincount(lab0[blank]).argmax()
             if 2 * np.count_nonzero(lab0[blank] == bp) >= np.count_nonzero(lab0 == bp):
                 q[..., bp] = 0
-            q[blank] = 1.0
+            q[blank | (q.sum(-1) <= 0)] = 1.0  # (a data pixel that held only that phase: the first phase)
         labels, q, order = _ordered(q, spectra, blank)
         labels[blank], q[blank] = -1, 0
         phase_sums = _hard_sums(wb, labels, len(order), image) if image.data.dtype.kind in "biu" else None
@@ -175,7 +175,7 @@ def map_lowcount(image, *, n_phases="auto", beta=DEFAULT_BETA, bin_factor="auto"
         wb.close()
     full = np.zeros((len(order), c))
     full[:, channels] = spectra[order]
-    fractions = np.bincount(labels[labels >= 0], minlength=len(order)) / labels.size
+    fractions = np.bincount(labels[labels >= 0], minlength=len(order)) / max(np.count_nonzero(labels >= 0), 1)
     say(1.0, "done")
     params = dict(n_phases=len(order), n_phases_auto=k_req is None, bin_factor=b, beta=beta,
                   n_iter=n_iter, n_sweeps=n_sweeps, mean_counts=round(mean, 3),
