@@ -93,6 +93,9 @@ def test_the_page_leaves_empty_pixels_out(tmp_path, monkeypatch):
     assert app.runner.message.value == "" and s.image.shape[:2] == (80, 100)
     assert (s.clustering.labels.reshape(mask.shape)[mask] == -1).all()
     assert (s.labels[mask] == -1).all()
+    for source in ("clusters", "loadings", "spatial"):  # the minimum size filled the dead run of 10 pixels
+        assert (s.phase_map(source, min_size=20)[mask] == -1).all()
+    s.phase_map("clusters", min_size=0)
     assert f"{mask.sum()} pixels hold no counts" in app.clustering.unassigned.value
     assert "Unassigned (mixed) pixels: <b>0.0 %</b>" in app.clustering.unassigned.value
     fractions, unassigned = s.fractions()

@@ -262,6 +262,9 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             labels = segment.labels_from_masks(segment.masks_from_maps(maps, used, min_size=min_size))
         else:
             raise ValueError(f"Phases come from 'clusters', 'loadings' or 'spatial', not {source!r}.")
+        blank = self.blank()  # the cleaning and the prior fill small holes: pixels that hold no counts stay out
+        if blank is not None and blank.any():
+            labels = np.where(blank, -1, labels).astype(np.int16)
         with self.hold_trait_notifications():
             self.phase_source, self.min_size, self.overrides, self.otsu = source, min_size, overrides, otsu
             self.labels = labels
