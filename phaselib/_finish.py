@@ -27,3 +27,11 @@ def boundaries(image, labels, k, spectra, params, timings, block_rows, client, m
             spectra = None
             params.update(n_phases=k, refinement=list(params.get("refinement", [])) + gone)
     return labels, spectra, k
+
+
+def scaled(result, scale):
+    """The result, with how its map's values were turned into counts (:func:`phaselib.preprocess.as_counts`) in
+    ``params["count_scale"]``."""
+    if scale is not None and scale.scaled:
+        result.params["count_scale"] = scale.as_dict()
+    return result

@@ -12,6 +12,7 @@ from . import _hyperspy, _intensity, decompose, identify, lowcount, preprocess, 
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._finish import boundaries as _boundaries
+from ._finish import scaled as _scaled
 from ._image import SpectrumImage
 from ._serialize import dumps
 from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
@@ -143,8 +144,10 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     ----------
     image : SpectrumImage or HyperSpy Signal1D
         A HyperSpy map (eager or lazy, ``EDSSEMSpectrum`` included) is used without a copy
-        (:func:`phaselib.load`). For ``signal="intensity"`` images (transmission...) the phases come
-        from the spectral shapes (:func:`phaselib.decompose.shape_pca`), and what assumes counts is
+        (:func:`phaselib.load`). Values that are counts times a factor (a live time, a gain) are divided by it
+        first (:func:`phaselib.preprocess.as_counts`, ``params["count_scale"]``). For ``signal="intensity"``
+        images (transmission...) the phases come from the spectral shapes (:func:`phaselib.decompose.shape_pca`),
+        and what assumes counts is
         skipped or refused (``params["notes"]``): the Poisson spatial prior, refinement, ``nmf-otsu``,
         X-ray lines and mineral names; the spatial prior there is a Potts field over Gaussian regions
         in the shape-score space (:func:`phaselib.lowcount.gaussian_potts`).
@@ -244,12 +247,15 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
             raise ValueError(f"`decomposition` has {decomposition.n_components} components; more are asked for.")
     say = progress or (lambda f, m: None)
     timings = {}
+    # values that are counts times a factor (a live time, a gain) are divided by it (params["count_scale"])
+    image, scale = preprocess.as_counts(image) if decomposition is None else (image, None)
     intensity = not image.is_counts
     if intensity:
         energy_range = _intensity.check_intensity(method, energy_range)
     if not intensity and _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
-        return _with_prior(image, decomposition, method, k_req, energy_range, beta, random_state, block_rows,
-                           client, timings, say, refine_phases, name_minerals, (mixed_pixels, beam_spread))
+        return _scaled(_with_prior(image, decomposition, method, k_req, energy_range, beta, random_state,
+                                   block_rows, client, timings, say, refine_phases, name_minerals,
+                                   (mixed_pixels, beam_spread)), scale)
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
@@ -315,8 +321,9 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
                                          float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
                                          specks=refine_phases and k_req is None, blank=blank)
-    return _measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
-                    spectra=spectra, name_minerals=name_minerals, blank=blank)
+    return _scaled(_measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
+                            spectra=spectra, name_minerals=name_minerals, blank=blank), scale)
+
 
 
 def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:

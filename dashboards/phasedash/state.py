@@ -75,6 +75,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     _spatial = None   # (image, (n_phases, beta), labels, refinement): the last spatial-prior map
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
+    count_note = ""   # how the map's values were turned into counts ("" when they are counts)
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
@@ -83,10 +84,12 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         original = str(source).strip()
         image, truth, names, true_grains = open_source(original, energy_offset=energy_offset,
                                                        energy_scale=energy_scale, axis=axis)
+        image, scale = preprocess.as_counts(image)  # values that are counts times a factor: counts
         with self.hold_trait_notifications():
             self._reset()
             self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names
             self._truth_full, self._grains_full = truth, true_grains
+            self.count_note = scale.describe() if scale.scaled else ""
             self._set_image(image)
 
     def _reset(self):

@@ -63,6 +63,8 @@ def run(args):
         f1 = "n/a" if row["f1"] is None else f"{row['f1']:.3f}"
         print(f"  {row['cls']}: {row['name']:<20} {100 * row['fraction']:6.2f} %  labelled {row['n_labelled']:4d}  "
               f"F1 {f1}")
+    if result.params.get("count_scale"):
+        print("  " + result.params["count_scale"]["note"])
 
 
 def _present_classes(labels, names, k, cut=False):

@@ -65,6 +65,8 @@ def run(args):
     note = calibration_note(result.minerals) if result.minerals else ""
     if note:
         print("  " + note)
+    if result.params.get("count_scale"):
+        print("  " + result.params["count_scale"]["note"])
     if result.params.get("blank_pixels"):
         print(f"  {result.params['blank_pixels']} pixels hold no counts (an empty edge, gaps, dead pixels): left "
               "unassigned and out of the clustering")

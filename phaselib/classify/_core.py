@@ -11,7 +11,7 @@ from .._validate import MAX_CLASSES, check_array, check_choice, check_image, che
 from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
-from ..preprocess import blank_pixels
+from ..preprocess import as_counts, blank_pixels
 
 CLASSIFIERS = ("poisson", "knn", "rf")
 #: the default for count maps (EDS); an intensity cube (transmission...) gets ``"rf"``: see :func:`default_classifier`
@@ -211,6 +211,7 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
                          "use classifier 'rf' or 'knn'.")
     h, w, _ = image.shape
     index, y, k, counts = check_labels(labels, (h, w))
+    image, scale = as_counts(image) if decomposition is None else (image, None)  # counts times a factor
     names = tuple(f"class {i}" for i in range(k)) if class_names is None else tuple(str(n) for n in class_names)
     if len(names) != k:
         raise ValueError(f"`class_names` must name the {k} classes, got {len(names)} names.")
@@ -241,6 +242,8 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     proba = proba.reshape(h, w, k).astype(np.float32, copy=False)
     params.update(classifier=classifier, n_classes=k, n_folds=n_folds if n_folds >= 2 else 0,
                   n_train=int(train[0].size), random_state=random_state)
+    if scale is not None and scale.scaled:
+        params["count_scale"] = scale.as_dict()
     full = None
     if classifier == "poisson":
         full = np.zeros((k, image.n_channels))

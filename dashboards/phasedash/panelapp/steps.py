@@ -89,7 +89,8 @@ class DataStep:
         self.info.object = (f"<b>{html.escape(name)}</b>: {h} x {w} pixels x {c} channels, "
                             f"{s.brightness.mean():.0f} counts/pixel; beam {_fmt(im.beam_energy)} kV; "
                             f"pixel {_fmt(im.pixel_size)} &micro;m; "
-                            f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}")
+                            f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" +
+                            (f"<br><i>{html.escape(s.count_note)}</i>" if s.count_note else ""))
         e = im.energy_keV
         self.energy.object = (f"energy axis: {c} channels from {e[0]:.3f} to {e[-1]:.2f} keV "
                               f"({1000 * im.energy_scale:.2f} eV per channel)")
