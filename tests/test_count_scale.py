@@ -34,6 +34,10 @@ def test_integer_maps_times_a_gain_and_lazy_maps(rock):
     out, scale = as_counts(rock.image.replace(data=counts * np.uint16(7)))
     assert (scale.how, scale.factor) == ("quantum", 7.0) and out.data.dtype == np.uint16
     assert np.array_equal(out.data, counts)
+    out, scale = as_counts(rock.image.replace(data=counts.astype(np.int64) * 10 ** 15))  # beyond float64's digits
+    assert scale.factor == 1e15 and np.array_equal(out.data, counts)
+    constant = rock.image.replace(data=np.full(counts.shape, 1e30, np.float32))  # no counts to tell a quantum by
+    assert as_counts(constant)[1].how == "counts"
     lazy = rock.image.replace(data=da.from_array(counts.astype(np.float32) / 0.3, chunks=(16, 80, -1)))
     out, scale = as_counts(lazy)
     assert scale.how == "quantum" and out.is_lazy and np.array_equal(np.asarray(out.data), counts)

@@ -72,7 +72,7 @@ class CountScale:
         return dict(factor=float(self.factor), how=self.how, note=self.describe())
 
 
-def _sample_rows(data):
+def _sample_rows(data, dtype=np.float64):
     """(rows, columns, C) float64: up to SAMPLE_ROWS rows spread over the map, each at most SAMPLE_COLS
     columns spread over it (full rows are kept for :func:`_dispersion`'s neighbours, so columns come in
     adjacent pairs)."""
@@ -80,13 +80,15 @@ def _sample_rows(data):
     rows = np.unique(np.linspace(0, h - 1, min(h, SAMPLE_ROWS)).astype(int))
     starts = np.unique(np.linspace(0, max(w - 2, 0), min(max(w - 1, 1), SAMPLE_COLS // 2)).astype(int))
     cols = np.unique(np.concatenate([starts, np.minimum(starts + 1, w - 1)]))
-    return np.stack([np.asarray(data[r][cols], dtype=np.float64) for r in rows]), cols
+    return np.stack([np.asarray(data[r][cols], dtype=dtype) for r in rows]), cols
 
 
 def _quantum(values):
     """The largest ``q`` (the smallest value over 1 .. MAX_DIVISOR) of which every value is a whole
     multiple, or None."""
     low, high = float(values.min()), float(values.max())
+    if high == low:  # one value everywhere: no counts to tell a quantum by
+        return None
     for k in range(1, MAX_DIVISOR + 1):
         q = low / k
         if high / q > MAX_COUNT:  # a tiny smallest value (noise, not a quantum): every value would pass
@@ -136,11 +138,11 @@ def count_scale(data) -> CountScale:
 def integer_scale(data) -> CountScale:
     """:func:`count_scale` for integer maps too: whole numbers all multiples of one integer over 1 (a map
     multiplied by a gain) are found as well."""
-    sample, _ = _sample_rows(data)
+    sample, _ = _sample_rows(data, data.dtype)  # whole numbers as they are (a float64 would round 2**63 + 1)
     values = sample[sample > 0]
-    if values.size < MIN_VALUES:
+    if values.size < MIN_VALUES or values.max() == values.min():
         return CountScale(1.0, "counts")
-    q = float(np.gcd.reduce(values.astype(np.int64)))
+    q = float(np.gcd.reduce(values))
     return CountScale(q, "quantum") if q > 1 else CountScale(1.0, "counts")
 
 
