@@ -1,10 +1,16 @@
-"""The last steps of :func:`phaselib.pipeline.map_phases` on a label map: boundary pixels and specks."""
+"""Steps of :func:`phaselib.pipeline.map_phases`: the choice of the low-count path; on a label map, boundary pixels
+and specks; the counts' scale noted."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from . import refine
+from . import lowcount, refine
+
+#: pixels read (row blocks spread over the map) to estimate the mean counts that choose the low-count path
+COUNT_SAMPLE_PIXELS = 100_000
 
 
 def boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which, specks=False,
@@ -35,3 +41,20 @@ def scaled(result, scale):
     if scale is not None and scale.scaled:
         result.params["count_scale"] = scale.as_dict()
     return result
+
+
+def low_counts(image, default_method, spatial_prior, decomposition, energy_range, timings) -> bool:
+    """Whether to take the spatial-prior path: asked for, or (``"auto"``, default method) a mean
+    below :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel in the energy window, estimated
+    from spread row blocks before any decomposition (or read off a given decomposition)."""
+    if spatial_prior is not True and not (spatial_prior == "auto" and default_method):
+        return False
+    if spatial_prior is True:
+        return True
+    t = time.perf_counter()
+    if decomposition is not None:
+        mean = float(decomposition.pixel_sums[decomposition.pixel_sums > 0].mean())
+    else:
+        mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
+    timings["count_estimate"] = time.perf_counter() - t
+    return lowcount.needs_spatial_prior(mean)

@@ -172,7 +172,7 @@ def check_labels(value, name, *, high=MAX_PHASES, low=-1, ndim=None, shape=None)
     return a
 
 _KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",
-          "f": "floating-point"}
+          "f": "floating-point", "b": "boolean"}
 
 
 def _range_text(what, low, high, low_open, high_open) -> str:

@@ -11,7 +11,9 @@ import numpy as np
 from . import _hyperspy, _intensity, decompose, identify, lowcount, preprocess, quantify, refine, render, segment
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
+from ._finish import COUNT_SAMPLE_PIXELS  # noqa: F401 - documented here
 from ._finish import boundaries as _boundaries
+from ._finish import low_counts as _low_counts
 from ._finish import scaled as _scaled
 from ._image import SpectrumImage
 from ._serialize import dumps
@@ -21,7 +23,7 @@ __all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
 
 METHODS = ("pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu")
 #: the files of a result folder (PhaseMap.save replaces a folder holding only these)
-RESULT_FILES = ("labels.npy", "phase_spectra.npy", "phases.csv", "summary.json", "phase_map.png")
+RESULT_FILES = ("labels.npy", "phase_spectra.npy", "phases.csv", "summary.json", "phase_map.png", "blank.npy")
 DEFAULT_METHOD = "pca-kmeans"
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +55,8 @@ class PhaseMap:
     minerals : tuple of PhaseName
         Composition and best-matching minerals of each phase (:func:`phaselib.identify.name_phases`);
         empty when not asked for or the beam energy is unknown.
+    blank : (H, W) bool ndarray or None
+        The pixels that hold no counts (None: none); saved as ``blank.npy``, read by ``grains``.
     """
 
     labels: np.ndarray
@@ -67,6 +71,7 @@ class PhaseMap:
     clustering: _cluster.Clustering | None = None
     image_info: dict = field(default_factory=dict)
     minerals: tuple = ()
+    blank: np.ndarray | None = None
 
     @property
     def n_phases(self) -> int:
@@ -106,6 +111,8 @@ class PhaseMap:
 
     def _write(self, folder, summary_extra):
         np.save(folder / "labels.npy", self.labels)
+        if self.n_blank:
+            np.save(folder / "blank.npy", self.blank)
         np.save(folder / "phase_spectra.npy", self.spectra.means.astype(np.float32))
         table = self.table()
         quantify.write_phase_table(table, folder / "phases.csv")
@@ -122,9 +129,6 @@ class PhaseMap:
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
 
-
-#: pixels read (row blocks spread over the map) to estimate the mean counts that choose the low-count path
-COUNT_SAMPLE_PIXELS = 100_000
 
 
 def _resolve_auto(value, name):
@@ -252,7 +256,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     intensity = not image.is_counts
     if intensity:
         energy_range = _intensity.check_intensity(method, energy_range)
-    if not intensity and _low_counts(image, method, spatial_prior, decomposition, energy_range, timings):
+    if not intensity and _low_counts(image, method == DEFAULT_METHOD, spatial_prior, decomposition, energy_range,
+                                     timings):
         return _scaled(_with_prior(image, decomposition, method, k_req, energy_range, beta, random_state,
                                    block_rows, client, timings, say, refine_phases, name_minerals,
                                    (mixed_pixels, beam_spread)), scale)
@@ -326,23 +331,6 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
 
 
 
-def _low_counts(image, method, spatial_prior, decomposition, energy_range, timings) -> bool:
-    """Whether to take the spatial-prior path: asked for, or (``"auto"``, default method) a mean
-    below :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel in the energy window, estimated
-    from spread row blocks before any decomposition (or read off a given decomposition)."""
-    if spatial_prior is not True and not (spatial_prior == "auto" and method == DEFAULT_METHOD):
-        return False
-    if spatial_prior is True:
-        return True
-    t = time.perf_counter()
-    if decomposition is not None:
-        mean = float(decomposition.pixel_sums[decomposition.pixel_sums > 0].mean())
-    else:
-        mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
-    timings["count_estimate"] = time.perf_counter() - t
-    return lowcount.needs_spatial_prior(mean)
-
-
 def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None,
              name_minerals=True, blank=None):
     """Phase spectra (unless given), fractions and named lines of a label map -> PhaseMap."""
@@ -372,7 +360,7 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
     if not image.is_eds:
         info.update(signal=image.signal, axis_name=image.name, axis_units=image.units)
     return PhaseMap(labels, spectra, fractions, unassigned, lines, method, params, timings, dec,
-                    clus, info, tuple(minerals))
+                    clus, info, tuple(minerals), blank if params.get("blank_pixels") else None)
 
 
 def _with_prior(image, dec, method, k_req, energy_range, beta, random_state, block_rows, client, timings, say,

@@ -365,7 +365,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
 
         self._need(self.labels, "Make a phase map first.")
         px = self.image.pixel_size or 1.0
-        g = grain_map(self.labels, pixel_size=px, **options)
+        g = grain_map(self.labels, pixel_size=px, outside=self.blank(), **options)  # empty pixels: a border
         with self.hold_trait_notifications():
             self.grain_options, self.grains = dict(options), g
         return g

@@ -181,6 +181,26 @@ def _xp_image(path):
 MAX_REPEAT = 32
 
 
+def read_blank(path, shape):
+    """The pixels that hold no counts of a `map` folder (its ``blank.npy``; None without one): grains beside
+    them are cut there as at the map's border. A ``blank.npy`` that is not an (H, W) boolean mask of the
+    labels' shape is refused."""
+    from ..io._images import read_npy
+
+    file = Path(path) / "blank.npy"
+    if not Path(path).is_dir() or not file.exists():
+        return None
+    blank = read_npy(file)
+    if blank.dtype.kind != "b" or blank.shape != tuple(shape):
+        raise ValueError(f"'{Path(path).name}/blank.npy' must be a boolean mask of the map's {shape[0]} x {shape[1]} "
+                         f"pixels (the pixels that hold no counts), got {blank.dtype} of shape {blank.shape}.")
+    n = int(np.count_nonzero(blank))
+    if n:
+        print(f"phaselib: note: {n} pixels hold no counts (blank.npy): grains beside them touch a border",
+              file=sys.stderr)
+    return blank if n else None
+
+
 def to_image_grid(labels, pixel_size, shape):
     """Labels repeated ``k`` times along both axes to fill an image of ``shape`` ``k`` times their
     size, and the pixel size divided by ``k``; a shape that is not such a multiple is refused."""
@@ -216,14 +236,18 @@ def run(args):
     if px_source.startswith("default"):
         why = px_source[len("default ("):-1] if "summary.json" in px_source else "unknown"
         print(f"phaselib: note: pixel size {why}; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
+    outside = read_blank(args.input, labels.shape)
     xp = _xp_image(args.xp)
     if xp is not None:
+        k = xp.shape[0] // labels.shape[0]
         labels, px = to_image_grid(labels, px, xp.shape[:2])
+        outside = None if outside is None or k < 2 else np.repeat(np.repeat(outside, k, axis=0), k, axis=1)
     grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
                        h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
                        split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
                        inclusions=not args.no_inclusions, min_area=args.min_area,
-                       exclude_border=args.exclude_border, boundary_image=xp, outline_tol=args.outline_tol)
+                       exclude_border=args.exclude_border, boundary_image=xp, outline_tol=args.outline_tol,
+                       outside=outside)
     final = Path(args.out)
     with atomic_folder(final, replace=is_result_folder(GRAIN_FILES)) as out:  # renamed into place at the end
         results = _write(args, grains, labels, px, px_source, out)
@@ -295,7 +319,8 @@ def _write(args, grains, labels, px, px_source, out):
     table = grains.table()
     table.to_csv(out / "grains.csv")
     np.save(out / "grain_labels.npy", grains.labels)
-    area = labels.size * px * px
+    blank = 0 if grains.outside is None else int(np.count_nonzero(grains.outside))
+    area = grains.section_area_um2  # the specimen's area: pixels that hold no counts are not section
     results, csv_rows = {}, []
     for p in grains.params["phases"]:
         d = table["equivalent_diameter_um"][table["phase"] == p]
@@ -323,7 +348,7 @@ def _write(args, grains, labels, px, px_source, out):
     _write_csd_csv(out / "csd.csv", csv_rows)
     summary = dict(
         input=str(args.input), pixel_size_um=px, pixel_size_source=px_source, map_shape=list(labels.shape),
-        section_area_um2=area, n_grains=grains.n_grains, params=grains.params,
+        section_area_um2=area, blank_pixels=blank, n_grains=grains.n_grains, params=grains.params,
         outline_tol_source=getattr(args, "outline_tol_source", "--outline-tol"),
         growth_rate_um_per_s=args.growth_rate, diameters="equivalent circular diameter of the section, um",
         note="Sizes are 2-D section sizes (apparent diameters), not 3-D crystal sizes; no stereological "
@@ -337,7 +362,6 @@ def _write(args, grains, labels, px, px_source, out):
 
         save_figure(figure, out / FIGURE)
     return results
-
 
 
 def _write_csd_csv(path, rows):

@@ -12,7 +12,7 @@ from ._boundaries import prepare, split_grains
 from ._fill import open_inclusions
 from ._separate import _check_mask, _check_options, _separate, in_matrix
 from ._snap import block_size, snap_phases
-from ._table import GrainTable, grain_table
+from ._table import GrainTable, grain_table, touching
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +34,8 @@ class GrainMap:
         side to the other: a groundmass, a glass or crystals of one mineral packing the area.
         Their "grains" are pieces of that cluster; boundaries between crystals of one mineral
         do not show in a phase map, so many stay merged (see :func:`separate_grains`).
+    outside : (H, W) ndarray of bool or None
+        Pixels that hold no data (:func:`grain_map`'s ``outside``): grains beside them touch a border.
     """
 
     labels: np.ndarray
@@ -41,14 +43,21 @@ class GrainMap:
     pixel_size: float = 1.0
     params: dict = field(default_factory=dict)
     spanning_phases: tuple = ()
+    outside: np.ndarray | None = None
 
     @property
     def n_grains(self) -> int:
         return len(self.phases)
 
+    @property
+    def section_area_um2(self) -> float:
+        """Area of the section mapped, um^2: every pixel but the :attr:`outside` ones (for CSD densities)."""
+        n = self.labels.size - (0 if self.outside is None else int(np.count_nonzero(self.outside)))
+        return float(n) * self.pixel_size ** 2
+
     def table(self) -> GrainTable:
         """The grain table (:func:`grain_table`) of these grains."""
-        return grain_table(self.labels, phases=self.phases, pixel_size=self.pixel_size)
+        return grain_table(self.labels, phases=self.phases, pixel_size=self.pixel_size, outside=self.outside)
 
     def __repr__(self) -> str:
         counts = np.bincount(self.phases) if self.n_grains else []
@@ -86,7 +95,7 @@ def spans_map(mask) -> bool:
 
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
               smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
-              fill_holes=30, min_area=0, exclude_border=False, boundary_image=None, outline_tol=1.0):
+              fill_holes=30, min_area=0, exclude_border=False, boundary_image=None, outline_tol=1.0, outside=None):
     """Separate the grains of every phase of a label map (see :func:`separate_grains`).
 
     Parameters
@@ -105,7 +114,7 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         Inclusions of a crystal (other phases or unassigned pixels enclosed by it) stay inside it
         while it is separated; the grain table counts them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
-        As in :func:`separate_grains`.
+        As in :func:`separate_grains`; with `outside`, a grain beside an outside pixel touches a border too.
     boundary_image : (H, W) or (H, W, C) array, optional
         A co-registered crossed-polars (or BSE) image: each grain is split again along its
         edges (:func:`phaselib.morphology.image_grains`), which parts touching crystals of
@@ -113,12 +122,21 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         the image's grid (blocks of ``k`` x ``k`` equal pixels) first has its outlines snapped
         to the image's edges (``phaselib.morphology._snap``; ``params["snapped_block"]`` is
         ``k``) and is then separated without concave-corner cuts.
+    outside : (H, W) array_like of bool, optional
+        Pixels that hold no data (``PhaseMap.blank``: an empty edge, a montage's gaps, dead pixels): what lies
+        there is unknown, so a grain beside them is cut as at the map's border (``touches_border`` in the table;
+        removed with `exclude_border`).
 
     Returns
     -------
     GrainMap
     """
     lab = check_array(labels, "labels", ndim=2, kind="biu")
+    if outside is not None:
+        outside = check_array(outside, "outside", ndim=2, kind="b")
+        if outside.shape != lab.shape:
+            raise ValueError(f"`outside` has shape {outside.shape}; `labels` has {lab.shape}.")
+        outside = outside if outside.any() else None
     present = np.unique(lab[lab >= 0]).astype(np.int64)
     if present.size == 0:
         raise ValueError("`labels` has no assigned pixel (all are negative): no grains to separate.")
@@ -154,8 +172,15 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         k = int(g.max())
         out[g > 0] = g[g > 0] + len(grain_phase)
         grain_phase += [int(p)] * k
+    if exclude_border and outside is not None and grain_phase:  # grains cut by the unknown: out, renumbered
+        gone = touching(out, outside)
+        keep = np.setdiff1d(np.arange(1, len(grain_phase) + 1), gone)
+        new = np.zeros(len(grain_phase) + 1, np.int32)
+        new[keep] = np.arange(1, keep.size + 1)
+        out, grain_phase = new[out], [grain_phase[i - 1] for i in keep]
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
                   exclude_border=bool(exclude_border), boundary_image=boundary_image is not None,
                   snapped_block=block, phases=[int(p) for p in np.unique(phases)], in_matrix=matrix)
     spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
-    return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning)
+    return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning,
+                    None if outside is None else outside.copy())

@@ -80,7 +80,7 @@ def _fmt(v):
     return str(v)
 
 
-def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
+def grain_table(grain_labels, *, phases=None, pixel_size=1.0, outside=None):
     """Measure every grain of a grain label image.
 
     The measures are those of ``skimage.measure.regionprops_table`` (area, centroid,
@@ -101,12 +101,19 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
         Phase of all grains, or of each grain id ``1..n`` (``GrainMap.phases``).
     pixel_size : float
         Micrometres per pixel.
+    outside : (H, W) array_like of bool, optional
+        Pixels outside the specimen's data (that hold no counts: an empty edge of a drift-corrected map, a
+        montage's gaps; ``PhaseMap.blank``): a grain beside them (8 neighbours) is cut there as at the map's
+        border, and ``touches_border`` says so (not for lone dead pixels: :data:`OUTSIDE_MIN_PX`).
 
     Returns
     -------
     GrainTable
     """
     lab = check_array(grain_labels, "grain_labels", ndim=2, kind="biu")
+    out = None if outside is None else check_array(outside, "outside", ndim=2, kind="b")
+    if out is not None and out.shape != lab.shape:
+        raise ValueError(f"`outside` has shape {out.shape}; the grain labels have {lab.shape}.")
     if lab.size and lab.min() < 0:
         raise ValueError("`grain_labels` must be >= 0 (0 is the background).")
     if lab.size and lab.max() > lab.size:  # (an id of 10**9 would size every per-grain array: 7 GiB)
@@ -116,6 +123,8 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     lab = lab.astype(np.int64, copy=False)
     m = _measure(lab)
     ids = m["label"]
+    if out is not None and out.any():
+        m["border"] = m["border"] | np.isin(ids, touching(lab, out))
     if phases is None:
         phase = np.full(ids.size, -1, np.int64)
     elif np.ndim(phases) == 0:
@@ -143,6 +152,24 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0):
     n_incl, incl_area = _inclusions(lab, ids)
     cols.update(n_inclusions=n_incl, inclusion_area_px=incl_area, inclusion_area_um2=incl_area * px * px)
     return GrainTable(cols, px)
+
+
+#: pieces of the outside smaller than this (pixels) that do not reach the map's edge (dead pixels, a short dead
+#: run) cut no grain: a grain around one is whole, and is not said to touch a border
+OUTSIDE_MIN_PX = 30
+
+
+def touching(lab, outside):
+    """Ids (> 0) of the grains of ``lab`` with a pixel beside (8 neighbours) or on an ``outside`` region (one
+    of :data:`OUTSIDE_MIN_PX` pixels or more, or one on the map's edge)."""
+    pieces, n = ndi.label(outside, np.ones((3, 3), bool))
+    size = np.bincount(pieces.ravel(), minlength=n + 1)
+    keep = size >= OUTSIDE_MIN_PX
+    keep[np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
+    keep[0] = False
+    ring = ndi.binary_dilation(keep[pieces], np.ones((3, 3), bool))
+    ids = np.unique(lab[ring])
+    return ids[ids > 0]
 
 
 def _euler8(lab, n):

@@ -92,7 +92,7 @@ class GrainsPanel(Panel):
         dens = st.counts / (st.counts.sum() * np.diff(st.bin_edges))
         self.hist.show(st.kde_x, [st.kde_y], bars=(centres, dens), markers=[st.kde_peak],
                        title=f"{g.n_grains} grains: KDE peak {st.kde_peak:.3g} um")
-        area = float(np.prod(g.labels.shape)) * g.pixel_size ** 2
+        area = g.section_area_um2  # pixels that hold no counts are not section
         grow = self.growth.value if self.growth.value and self.growth.value > 0 else None
         try:
             csd = crystal_size_distribution(d, area, growth_rate=grow)
