@@ -29,10 +29,12 @@ def test_grains_beside_the_outside_touch_a_border():
     lab[outside] = -1
     plain = grain_map(lab).table()
     assert not plain["touches_border"].any()
+    assert plain["n_inclusions"].tolist() == [1, 0, 0, 0]  # the dead pixel read as an inclusion
     g = grain_map(lab, outside=outside)
     t = g.table()
     beside = t["touches_border"]
     assert beside.sum() == 1 and t["centroid_col"][beside][0] == pytest.approx(53.5)
+    assert not t["n_inclusions"].any() and not t["inclusion_area_px"].any()  # a dead pixel is no inclusion
     assert g.section_area_um2 == lab.size - outside.sum()
     kept = grain_map(lab, outside=outside, exclude_border=True)
     assert kept.n_grains == g.n_grains - 1 and not kept.table()["touches_border"].any()

@@ -104,7 +104,8 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0, outside=None):
     outside : (H, W) array_like of bool, optional
         Pixels outside the specimen's data (that hold no counts: an empty edge of a drift-corrected map, a
         montage's gaps; ``PhaseMap.blank``): a grain beside them (8 neighbours) is cut there as at the map's
-        border, and ``touches_border`` says so (not for lone dead pixels: :data:`OUTSIDE_MIN_PX`).
+        border, and ``touches_border`` says so (not for lone dead pixels: :data:`OUTSIDE_MIN_PX`); a hole of
+        outside pixels only (a dead pixel inside a crystal) is no inclusion.
 
     Returns
     -------
@@ -149,7 +150,7 @@ def grain_table(grain_labels, *, phases=None, pixel_size=1.0, outside=None):
         "perimeter_um": m["perimeter"] * px, "solidity": m["solidity"],
         "centroid_row": m["row"], "centroid_col": m["col"], "touches_border": m["border"],
     }
-    n_incl, incl_area = _inclusions(lab, ids)
+    n_incl, incl_area = _inclusions(lab, ids, out if out is not None and out.any() else None)
     cols.update(n_inclusions=n_incl, inclusion_area_px=incl_area, inclusion_area_um2=incl_area * px * px)
     return GrainTable(cols, px)
 
@@ -188,8 +189,9 @@ def _euler8(lab, n):
     return (q1 - q3 - 2 * qd) / 4
 
 
-def _inclusions(lab, ids):
-    """Number and area (px) of the holes of each grain ``ids``."""
+def _inclusions(lab, ids, outside=None):
+    """Number and area (px) of the holes of each grain ``ids`` (a hole all of ``outside`` pixels, a dead pixel
+    inside a crystal, is none)."""
     count, area = np.zeros(ids.size, np.int64), np.zeros(ids.size, np.int64)
     if ids.size == 0:
         return count, area
@@ -199,7 +201,12 @@ def _inclusions(lab, ids):
         g = int(ids[k])
         grain = lab[boxes[g - 1]] == g
         holes = ndi.binary_fill_holes(grain) & ~grain
-        count[k], area[k] = ndi.label(holes)[1], int(holes.sum())
+        pieces, n = ndi.label(holes)
+        if outside is not None and n:
+            known = np.bincount(pieces[~outside[boxes[g - 1]]], minlength=n + 1) > 0  # holds a specimen pixel
+            holes &= known[pieces]
+            n = int(known[1:].sum())
+        count[k], area[k] = n, int(holes.sum())
     return count, area
 
 
