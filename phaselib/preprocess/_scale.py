@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: rows and columns (per row) of the map sampled to find the factor (lazy maps read only these rows)
-SAMPLE_ROWS, SAMPLE_COLS = 16, 128
+#: rows and columns (per row) of the map sampled to find the factor; row chunks of a dask map read for them
+SAMPLE_ROWS, SAMPLE_COLS, SAMPLE_CHUNKS = 16, 128, 4
 #: a quantum is tried as the smallest positive value divided by 1 .. MAX_DIVISOR (at high counts no value
 #: may be a single count)
 MAX_DIVISOR = 8
@@ -73,14 +73,24 @@ class CountScale:
 
 
 def _sample_rows(data, dtype=np.float64):
-    """(rows, columns, C) float64: up to SAMPLE_ROWS rows spread over the map, each at most SAMPLE_COLS
-    columns spread over it (full rows are kept for :func:`_dispersion`'s neighbours, so columns come in
-    adjacent pairs)."""
+    """(rows, columns, C): up to SAMPLE_ROWS rows spread over the map, each at most SAMPLE_COLS columns spread
+    over it, in adjacent pairs (:func:`_dispersion`'s neighbours). A dask map gives rows of at most
+    SAMPLE_CHUNKS of its row chunks, read in one pass (a chunk of a big ``.zspy`` is ~100 MB)."""
     h, w = int(data.shape[0]), int(data.shape[1])
     rows = np.unique(np.linspace(0, h - 1, min(h, SAMPLE_ROWS)).astype(int))
     starts = np.unique(np.linspace(0, max(w - 2, 0), min(max(w - 1, 1), SAMPLE_COLS // 2)).astype(int))
     cols = np.unique(np.concatenate([starts, np.minimum(starts + 1, w - 1)]))
-    return np.stack([np.asarray(data[r][cols], dtype=dtype) for r in rows]), cols
+    chunks = getattr(data, "chunks", None)
+    if chunks is None or not isinstance(chunks[0], tuple):  # an array (or memory map): rows as they are
+        return np.stack([np.asarray(data[r][cols], dtype=dtype) for r in rows]), cols
+    import dask
+
+    edges = np.cumsum((0,) + chunks[0])
+    picked = np.unique(np.linspace(0, len(chunks[0]) - 1, min(len(chunks[0]), SAMPLE_CHUNKS)).astype(int))
+    per = max(1, SAMPLE_ROWS // len(picked))
+    rows = np.concatenate([np.unique(np.linspace(edges[i], edges[i + 1] - 1, min(per, edges[i + 1] - edges[i]))
+                                     .astype(int)) for i in picked])
+    return np.stack(dask.compute(*[data[int(r)][cols] for r in rows])).astype(dtype, copy=False), cols
 
 
 def _quantum(values):
