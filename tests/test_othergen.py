@@ -1,0 +1,18 @@
+"""Rocks from a generator written apart from ``phaselib.datasets`` (``benchmarks/_othergen.py``: its own line
+intensities, continuum, detector and textures): ``map_phases`` with its defaults finds their phases."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from benchmarks._othergen import make_other_rock
+from phaselib.pipeline import map_phases
+
+
+@pytest.mark.parametrize("kind, counts, least", [("granite", 60, 0.96), ("marble", 60, 0.96), ("schist", 200, 0.97),
+                                                 ("basalt", 200, 0.96)])
+def test_the_number_of_phases_and_the_map_on_another_generators_rocks(kind, counts, least):
+    rock = make_other_rock((150, 200), kind=kind, counts_per_pixel=counts, seed=3)
+    result = map_phases(rock.image, name_minerals=False)
+    assert result.n_phases == len(np.unique(rock.labels))
+    assert adjusted_rand_score(rock.labels.ravel(), result.labels.ravel()) > least
