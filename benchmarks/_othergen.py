@@ -31,6 +31,9 @@ zircon inclusions in biotite), ``marble`` (granoblastic calcite > 50 % and dolom
 quartz, pyrite cubes) and ``schist`` (foliated quartz, oligoclase, muscovite and biotite flakes,
 almandine porphyroblasts with quartz and ilmenite inclusion trails, ilmenite).
 
+True crystals: every painted object and background cell is tracked as it is painted
+(``_othergen_grains``); :attr:`OtherRock.grains` numbers the pieces each still holds at the end.
+
 The beam: each phase's indicator map is blurred by a Gaussian of ``beam_sigma_px``; a pixel's
 expected spectrum is the blurred weights times the phase spectra (a matrix product in row
 blocks), scaled to ``counts_per_pixel`` mean counts, then Poisson-sampled.
@@ -46,6 +49,7 @@ from scipy.spatial import cKDTree
 
 from phaselib import SpectrumImage
 
+from ._othergen_grains import Crystals
 from ._othergen_spectra import MINERALS, mean_z, phase_spectrum
 
 __all__ = ["KINDS", "MINERALS", "OtherRock", "make_other_rock", "phase_spectrum"]
@@ -124,16 +128,19 @@ def _shape_mask(shape, cy, cx, r, *, kind, angle=0.0, aspect=1.0, sides=6):
     return m, (slice(y0, y1), slice(x0, x1))
 
 
-def _paint(labels, phase, m, box, protect=()):
+def _paint(labels, phase, m, box, protect=(), crystals=None):
     if m is None:
         return
     sub = labels[box]
     ok = m & ~np.isin(sub, protect) if protect else m
     sub[ok] = phase
+    if crystals is not None:
+        crystals.paint(box, ok)
 
 
-def _paint_until(labels, phase, fraction, rng, make, *, protect=(), where=None, max_tries=5000):
-    """Paint grains from ``make(rng) -> (r, kind, angle, aspect)`` until ``phase`` covers ``fraction``."""
+def _paint_until(labels, phase, fraction, rng, make, *, protect=(), where=None, max_tries=5000, crystals=None):
+    """Paint grains from ``make(rng) -> (r, kind, angle, aspect)`` until ``phase`` covers ``fraction``
+    (each one a new object of ``crystals``, a :class:`Crystals`, when given)."""
     target = fraction * labels.size
     h, w = labels.shape
     for _ in range(max_tries):
@@ -145,7 +152,7 @@ def _paint_until(labels, phase, fraction, rng, make, *, protect=(), where=None, 
             cy, cx = rng.uniform(0, h), rng.uniform(0, w)
         r, kind, angle, aspect = make(rng)
         m, box = _shape_mask(labels.shape, cy, cx, r, kind=kind, angle=angle, aspect=aspect)
-        _paint(labels, phase, m, box, protect)
+        _paint(labels, phase, m, box, protect, crystals)
 
 
 def _random_in(labels, phases):
@@ -161,66 +168,74 @@ def _random_in(labels, phases):
 def _basalt(shape, rng):
     names = ("labradorite", "augite", "olivine", "glass", "ilmenite", "magnetite", "apatite")
     lab, aug, ol, gl, ilm, mag, ap = range(7)
-    labels = _assign(_cells(shape, rng, 12, 6, 0.3), {aug: 0.62, gl: 0.38}, rng)
+    cells = _cells(shape, rng, 12, 6, 0.3)
+    labels, xt = _assign(cells, {aug: 0.62, gl: 0.38}, rng), Crystals(cells)
     # olivine phenocrysts (euhedral), some with magnetite inclusions
     _paint_until(labels, ol, 0.09, rng,
-                 lambda g: (g.uniform(8, 17), "poly", g.uniform(0, np.pi), g.uniform(1.0, 1.6)))
+                 lambda g: (g.uniform(8, 17), "poly", g.uniform(0, np.pi), g.uniform(1.0, 1.6)), crystals=xt)
     olivine = labels == ol
     ys, xs = np.nonzero(olivine)
     for i in rng.choice(ys.size, size=max(ys.size // 900, 1), replace=False):
         m, box = _shape_mask(shape, ys[i], xs[i], rng.uniform(1.5, 2.5), kind="poly", sides=4)
-        _paint(labels, mag, m & olivine[box], box)
+        _paint(labels, mag, m & olivine[box], box, crystals=xt)
     # plagioclase laths
     _paint_until(labels, lab, 0.45, rng,
-                 lambda g: (g.uniform(8, 20), "rect", g.uniform(0, np.pi), g.uniform(3.5, 6.0)), protect=(ol, mag))
+                 lambda g: (g.uniform(8, 20), "rect", g.uniform(0, np.pi), g.uniform(3.5, 6.0)), protect=(ol, mag),
+                 crystals=xt)
     # Fe-Ti oxides in the groundmass
     _paint_until(labels, ilm, 0.025, rng,
-                 lambda g: (g.uniform(4, 9), "rect", g.uniform(0, np.pi), g.uniform(3.0, 5.0)), protect=(ol,))
+                 lambda g: (g.uniform(4, 9), "rect", g.uniform(0, np.pi), g.uniform(3.0, 5.0)), protect=(ol,),
+                 crystals=xt)
     _paint_until(labels, mag, 0.025, rng,
-                 lambda g: (g.uniform(2, 4.5), "poly", g.uniform(0, np.pi), 1.0), protect=(ol, ilm))
+                 lambda g: (g.uniform(2, 4.5), "poly", g.uniform(0, np.pi), 1.0), protect=(ol, ilm), crystals=xt)
     # apatite: needles in the mesostasis and a few stubby prisms
     _paint_until(labels, ap, 0.003, rng,
                  lambda g: ((g.uniform(3, 7), "rect", g.uniform(0, np.pi), g.uniform(3.0, 5.0))
                             if g.random() < 0.6 else (g.uniform(2, 3), "poly", g.uniform(0, np.pi), 1.0)),
-                 where=_random_in(labels, [gl]))
-    return labels, names
+                 where=_random_in(labels, [gl]), crystals=xt)
+    return labels, names, xt.grains(labels, glass=(gl,))
 
 
 def _granite(shape, rng):
     names = ("quartz", "K-feldspar", "oligoclase", "biotite", "magnetite", "zircon")
     qz, kfs, olig, bt, mag, zrn = range(6)
-    labels = _assign(_cells(shape, rng, 30, 11, 0.3, amp=4.0), {qz: 0.34, kfs: 0.35, olig: 0.26}, rng)
+    cells = _cells(shape, rng, 30, 11, 0.3, amp=4.0)
+    labels, xt = _assign(cells, {qz: 0.34, kfs: 0.35, olig: 0.26}, rng), Crystals(cells)
     _paint_until(labels, bt, 0.085, rng,
-                 lambda g: (g.uniform(6, 14), "rect", g.uniform(0, np.pi), g.uniform(2.0, 3.5)))
+                 lambda g: (g.uniform(6, 14), "rect", g.uniform(0, np.pi), g.uniform(2.0, 3.5)), crystals=xt)
     near_bt = _random_in(labels, [bt])
     _paint_until(labels, mag, 0.01, rng, lambda g: (g.uniform(2, 4.5), "poly", g.uniform(0, np.pi), 1.0),
-                 where=near_bt)
+                 where=near_bt, crystals=xt)
     _paint_until(labels, zrn, 0.002, rng, lambda g: (g.uniform(1.5, 2.5), "poly", g.uniform(0, np.pi), 1.4),
-                 where=_random_in(labels, [bt]))
-    return labels, names
+                 where=_random_in(labels, [bt]), crystals=xt)
+    return labels, names, xt.grains(labels)
 
 
 def _marble(shape, rng):
     names = ("calcite", "dolomite", "diopside", "quartz", "pyrite")
     cal, dol, di, qz, py = range(5)
-    labels = _assign(_cells(shape, rng, 24, 10, 0.35, amp=2.0), {cal: 0.77, dol: 0.23}, rng)
+    cells = _cells(shape, rng, 24, 10, 0.35, amp=2.0)
+    labels, xt = _assign(cells, {cal: 0.77, dol: 0.23}, rng), Crystals(cells)
     _paint_until(labels, di, 0.05, rng, lambda g: (g.uniform(3, 7), "ellipse", g.uniform(0, np.pi),
-                                                   g.uniform(1.0, 1.5)))
+                                                   g.uniform(1.0, 1.5)), crystals=xt)
     _paint_until(labels, qz, 0.025, rng, lambda g: (g.uniform(2.5, 5), "ellipse", g.uniform(0, np.pi), 1.2),
-                 protect=(di,))
-    _paint_until(labels, py, 0.0035, rng, lambda g: (g.uniform(1.5, 3), "rect", g.uniform(0, np.pi / 2), 1.0))
-    return labels, names
+                 protect=(di,), crystals=xt)
+    _paint_until(labels, py, 0.0035, rng, lambda g: (g.uniform(1.5, 3), "rect", g.uniform(0, np.pi / 2), 1.0),
+                 crystals=xt)
+    return labels, names, xt.grains(labels)
 
 
 def _schist(shape, rng):
     names = ("quartz", "oligoclase", "muscovite", "biotite", "almandine", "ilmenite")
     qz, pl, ms, bt, grt, ilm = range(6)
     fol = np.deg2rad(rng.uniform(-15, 15))
-    labels = _assign(_cells(shape, rng, 11, 6, 0.3, stretch=2.5, angle=fol, amp=2.0), {qz: 0.8, pl: 0.2}, rng)
+    cells = _cells(shape, rng, 11, 6, 0.3, stretch=2.5, angle=fol, amp=2.0)
+    labels, xt = _assign(cells, {qz: 0.8, pl: 0.2}, rng), Crystals(cells)
     for phase, frac in ((ms, 0.22), (bt, 0.13)):
         _paint_until(labels, phase, frac, rng, lambda g: (g.uniform(7, 20), "rect", fol + g.normal(0, 0.08),
-                                                          g.uniform(4.0, 7.0)))
-    _paint_until(labels, ilm, 0.004, rng, lambda g: (g.uniform(2.5, 5), "rect", fol + g.normal(0, 0.1), 3.0))
+                                                          g.uniform(4.0, 7.0)), crystals=xt)
+    _paint_until(labels, ilm, 0.004, rng, lambda g: (g.uniform(2.5, 5), "rect", fol + g.normal(0, 0.1), 3.0),
+                 crystals=xt)
     # almandine porphyroblasts with an inclusion trail (quartz, ilmenite) at an angle to the foliation
     garnet = np.zeros(shape, bool)
     h, w = shape
@@ -228,6 +243,7 @@ def _schist(shape, rng):
         cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(12, 20)
         m, box = _shape_mask(shape, cy, cx, r, kind="poly", angle=rng.uniform(0, np.pi), sides=8)
         labels[box][m] = grt
+        xt.paint(box, m)
         garnet[box] |= m
         trail = fol + rng.uniform(0.4, 1.2)
         for t in rng.uniform(-0.8 * r, 0.8 * r, size=int(r / 3)):
@@ -237,7 +253,8 @@ def _schist(shape, rng):
             mi, bi = _shape_mask(shape, y, x, rng.uniform(1.0, 2.2), kind="ellipse", angle=trail, aspect=1.8)
             if mi is not None:
                 labels[bi][mi & garnet[bi]] = phase
-    return labels, names
+                xt.paint(bi, mi & garnet[bi])
+    return labels, names, xt.grains(labels)
 
 
 _TEXTURES = {"basalt": _basalt, "granite": _granite, "marble": _marble, "schist": _schist}
@@ -252,7 +269,9 @@ class OtherRock:
 
     ``image``: the spectrum image; ``labels``: (H, W) true phase index; ``names``: mineral of each
     index; ``fractions``: area fraction of each phase; ``spectra``: (K, C) expected spectrum of each
-    phase (counts per pixel of a pure pixel); ``compositions``: element weight fractions.
+    phase (counts per pixel of a pure pixel); ``compositions``: element weight fractions; ``grains``: (H, W)
+    int64 true crystal ids (each painted object or background cell, cut to the pixels it still holds, each
+    8-connected piece one crystal; each connected glass region one id; see ``_othergen_grains``).
     """
 
     image: SpectrumImage
@@ -261,16 +280,17 @@ class OtherRock:
     fractions: np.ndarray
     spectra: np.ndarray
     compositions: tuple
+    grains: np.ndarray
 
 
 def make_other_rock(shape=(200, 300), kind="basalt", counts_per_pixel=60, seed=0, beam_sigma_px=0.7,
                     n_channels=2048, energy_scale_kev=0.01, energy_offset_kev=0.0, beam_kv=15.0,
                     block_rows=16) -> OtherRock:
-    """A synthetic EDS map of a rock of ``kind`` (see :data:`KINDS`) with its true phase map."""
+    """A synthetic EDS map of a rock of ``kind`` (see :data:`KINDS`) with its true phase and crystal maps."""
     if kind not in _TEXTURES:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     rng = np.random.default_rng(seed)
-    labels, names = _TEXTURES[kind](tuple(shape), rng)
+    labels, names, grains = _TEXTURES[kind](tuple(shape), rng)
     k = len(names)
     energies = energy_offset_kev + energy_scale_kev * np.arange(n_channels)
     comps = tuple(MINERALS[n] for n in names)
@@ -292,4 +312,4 @@ def make_other_rock(shape=(200, 300), kind="basalt", counts_per_pixel=60, seed=0
                           beam_energy=beam_kv, pixel_size=1.0)
     fractions = np.bincount(labels.ravel(), minlength=k) / labels.size
     return OtherRock(image=image, labels=labels.astype(np.int64), names=tuple(names), fractions=fractions,
-                     spectra=spectra, compositions=comps)
+                     spectra=spectra, compositions=comps, grains=grains)
