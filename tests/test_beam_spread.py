@@ -118,20 +118,24 @@ def test_map_phases_reads_the_spread_of_a_rich_rock():
     np.testing.assert_allclose(fitted.spectra.sums, quantify.phase_spectra(rock.image, fitted.labels, k).sums)
 
 
-def test_grains_on_a_map_with_a_spread_take_smoother_outlines(films, tmp_path):
-    """``grains`` on a ``map`` folder whose summary records a beam spread takes ``--outline-tol 1.5`` (the
-    relabelled boundary's outlines; bench_map_grains at 50 counts/px, 1.5 px beam: olivine count error +0.21 ->
-    -0.07); on a bare labels.npy, or when the folder records none, 1; a given value always wins."""
+def test_grains_on_a_map_with_a_spread_take_smoother_outlines(tmp_path):
+    """``grains`` on a ``map`` folder whose summary records a beam spread of 1 px or more takes ``--outline-tol
+    1.5`` (the relabelled boundary's outlines; bench_map_grains at 50 counts/px, 1.5 px beam: olivine count error
+    +0.21 -> -0.07); under 1 px (the independent generator's thin laths merged at 1.5), on a bare labels.npy, or
+    when the folder records none, 1; a given value always wins."""
     import json
 
     from tests._badfiles import cli_main
 
-    m = map_phases(films.image, n_phases=3)
-    assert m.params["beam_spread"]["sigma"] > 0
-    m.save(tmp_path / "map")
+    m = map_phases(_films(0.5).image, n_phases=3)  # (the films, between their minerals, read wider: 0.85 px)
+    assert 0 < m.params["beam_spread"]["sigma"] < 1
+    m.save(tmp_path / "narrow")
+    wide = map_phases(_films(1.5).image, n_phases=3)
+    assert wide.params["beam_spread"]["sigma"] >= 1
+    wide.save(tmp_path / "map")
     plain = tmp_path / "plain.npy"
     np.save(plain, m.labels)
-    runs = {"map": [str(tmp_path / "map")], "npy": [str(plain)],
+    runs = {"map": [str(tmp_path / "map")], "npy": [str(plain)], "narrow": [str(tmp_path / "narrow")],
             "given": [str(tmp_path / "map"), "--outline-tol", "1.2"]}
     for name, args in runs.items():
         code, err = cli_main(["grains", *args, "--out", str(tmp_path / f"g_{name}")])
@@ -139,6 +143,7 @@ def test_grains_on_a_map_with_a_spread_take_smoother_outlines(films, tmp_path):
         runs[name] = json.loads((tmp_path / f"g_{name}" / "size_stats.json").read_text())
     assert runs["map"]["params"]["outline_tol"] == 1.5 and "beam spread" in runs["map"]["outline_tol_source"]
     assert runs["npy"]["params"]["outline_tol"] == 1.0 and runs["npy"]["outline_tol_source"] == "auto"
+    assert runs["narrow"]["params"]["outline_tol"] == 1.0 and "(under 1 px)" in runs["narrow"]["outline_tol_source"]
     assert runs["given"]["params"]["outline_tol"] == 1.2 and runs["given"]["outline_tol_source"] == "--outline-tol"
 
 

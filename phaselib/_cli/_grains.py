@@ -24,8 +24,12 @@ PIXEL_UM = (1e-6, 1e6)
 #: most bins of a histogram or CSD (morphology's MAX_BINS; not imported: the CLI starts without scipy)
 MAX_BINS = 100_000
 
-#: --outline-tol on a `map` folder whose boundary was relabelled under a beam spread (bench_map_grains, session 32)
-MAP_OUTLINE_TOL = 1.5
+#: --outline-tol on a `map` folder whose boundary was relabelled under a beam spread of at least MAP_SPREAD_MIN px
+#: (bench_map_grains, session 32). Under a narrower spread 1 px: the found maps of the independent generator
+#: (bench_othergen_grains, 0.7 px beam) lost thin crossing laths and small grains to merges at 1.5 (labradorite
+#: matched 0.35-0.46 -> 0.19-0.22, granite quartz 0.55-0.61 -> 0.50-0.57), and this generator's 0.7 px rows are
+#: level (session 41)
+MAP_OUTLINE_TOL, MAP_SPREAD_MIN = 1.5, 1.0
 _SUMMARY_MAX = 16 * 2**20  # bytes: a results folder's summary.json is a few kB
 
 FIGURE = "size_distribution.png"
@@ -228,9 +232,11 @@ def run(args):
     check_folder_target(args.out, is_result_folder(GRAIN_FILES))
     labels, px, px_source, spread = read_labels(args.input, args.pixel_size)
     _check_widths(args, labels, px)
-    if args.outline_tol is None:  # a map whose boundary was relabelled under a beam spread: smoother outlines
-        args.outline_tol = MAP_OUTLINE_TOL if spread else 1.0
-        args.outline_tol_source = f"auto: beam spread {spread:g} px in summary.json" if spread else "auto"
+    if args.outline_tol is None:  # a map whose boundary was relabelled under a wide beam: smoother outlines
+        wide = bool(spread) and spread >= MAP_SPREAD_MIN
+        args.outline_tol = MAP_OUTLINE_TOL if wide else 1.0
+        args.outline_tol_source = (f"auto: beam spread {spread:g} px in summary.json" +
+                                   ("" if wide else f" (under {MAP_SPREAD_MIN:g} px)")) if spread else "auto"
     source = Path(args.input) / "labels.npy" if Path(args.input).is_dir() else Path(args.input)
     refuse_inputs(args.out, [source, args.input], folder=True)
     if px_source.startswith("default"):
