@@ -101,7 +101,7 @@ class PhaseMapPanel(Panel):
         self.name.layout.display = "" if s.image.is_eds else "none"  # minerals come from X-ray lines
         self.hint.value = ("" if counts >= 150 or s.phase_source == "spatial" or not s.image.is_counts else
                            f"<i>This map has {counts:.0f} counts per pixel: per-pixel clusters are speckled; "
-                           "try <b>clusters + spatial prior</b>.</i>") + refinement_html(s)
+                           "try <b>clusters + spatial prior</b>.</i>") + signed_note(s) + refinement_html(s)
         k = int(max(s.labels.max() + 1, 1))
         if not spectra_only:
             self.show_map()
@@ -166,3 +166,16 @@ class PhaseMapPanel(Panel):
         self.hist.show(edges[:-1], [counts * 0], bars=(0.5 * (edges[1:] + edges[:-1]), counts),
                        markers=[otsu, used], marker_colours=["#999999", "#d62728"],
                        title=f"component {i}: Otsu {otsu:.3g} (grey), used {used:.3g} (red)")
+
+
+def signed_note(s):
+    """Why Otsu thresholds on PCA or ICA component maps leave most pixels unassigned (signed maps, the first one
+    the mean spectrum: on the classroom rock 55 % unassigned, ARI 0.57; on NMF maps 0.8 %, ARI 0.99)."""
+    d = s.decomposition
+    if s.phase_source != "loadings" or d is None or d.algorithm == "nmf":
+        return ""
+    share = float(np.mean(s.labels < 0)) if s.labels is not None else 0.0
+    return (f"<br><i>{100 * share:.0f} % of the pixels are unassigned: {d.algorithm.upper()} component maps are "
+            "signed mixtures (the first is the mean spectrum), not one map per phase. Otsu thresholds suit "
+            "<b>NMF</b> component maps (step 2).</i>")
+
