@@ -63,12 +63,19 @@ def test_no_quantum_from_noise():
 
 
 @pytest.mark.parametrize("low, high", [(3.0, 4.0), (0.2, 0.25)])
-def test_a_gain_per_pixel_is_estimated_from_the_neighbours(low, high):
-    """Counts times a gain that changes from pixel to pixel (a live time per pixel): no common quantum;
-    neighbours differ as counts times the mean gain would (the median pair ratio is within 8 %)."""
+def test_a_gain_per_pixel_is_divided_out_and_without_a_quantum_estimated(low, high):
+    """Counts times a gain that changes from pixel to pixel (a live time per pixel): each pixel's values are
+    multiples of its own quantum, and the counts come back exactly (dispersion alone: rich basalt at 200
+    counts/px ARI 0.932 for 0.970 on its counts). With the values blurred by a little noise there is no quantum:
+    neighbours differ as counts times the mean gain would (the median pair ratio, within 8 %)."""
     rock = make_rich_rock((100, 150), kind="basalt", counts_per_pixel=200, seed=5)
-    gain = np.random.default_rng(0).uniform(low, high, rock.labels.shape).astype(np.float32)[..., None]
-    scale = count_scale(np.asarray(rock.image.data).astype(np.float32) * gain)
+    counts = np.asarray(rock.image.data)
+    rng = np.random.default_rng(0)
+    gain = rng.uniform(low, high, rock.labels.shape).astype(np.float32)[..., None]
+    out, scale = as_counts(rock.image.replace(data=counts.astype(np.float32) * gain))
+    assert scale.how == "pixel quantum" and np.array_equal(out.data, counts) and "own quantum" in scale.describe()
+    noisy = counts * gain + rng.normal(0, 1e-3 * low, counts.shape).astype(np.float32) * (counts > 0)
+    scale = count_scale(noisy)
     assert scale.how == "dispersion" and scale.factor == pytest.approx((low + high) / 2, rel=0.08)
 
 

@@ -9,6 +9,9 @@ values times 37.3 gave 7 phases for 8 (ARI 0.96 -> 0.55). :func:`count_scale` fi
 - ``"counts"``: the values are whole numbers (or hold no positive value): counts as they are, factor 1;
 - ``"quantum"``: every positive value is a whole multiple of one quantum (the smallest positive value, or a
   whole fraction of it): counts times that quantum, recovered exactly;
+- ``"pixel quantum"``: each pixel's values are whole multiples of its own smallest one (counts times a gain or a
+  live time of each pixel): each pixel divided by it, counts recovered exactly (a pixel's own smallest count is
+  taken as 1; ``factor`` is then the dispersion estimate below, for the record);
 - ``"dispersion"``: fractional values with no common quantum (a live time per pixel, a smoothed or
   resampled map): the factor that makes neighbouring pixels differ as Poisson counts do, the median over
   pairs of horizontally adjacent pixels of ``sum((a - b)**2) / sum(a + b)`` (for counts ``x = f N``
@@ -34,6 +37,9 @@ MAX_DIVISOR = 8
 MIN_VALUES = 200
 #: a quantum is refused when a value would be more than this many counts in one channel of one pixel
 MAX_COUNT = 100_000
+#: a quantum per pixel (a gain or a live time of each pixel) when this share of the sampled pixels holding at
+#: least MIN_PIXEL_VALUES positive values are whole multiples of their own smallest one
+PIXEL_SHARE, MIN_PIXEL_VALUES = 0.95, 3
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class CountScale:
     ----------
     factor : float
         What one count is in the map's units (1: the values are counts).
-    how : {"counts", "quantum", "dispersion", "not counts"}
+    how : {"counts", "quantum", "pixel quantum", "dispersion", "not counts"}
         How the factor was found (see the module's text).
     """
 
@@ -53,14 +59,17 @@ class CountScale:
 
     @property
     def scaled(self) -> bool:
-        """True when the values are divided by :attr:`factor` before mapping."""
-        return self.how in ("quantum", "dispersion")
+        """True when the values are divided before mapping (by :attr:`factor`, or each pixel by its own quantum)."""
+        return self.how in ("quantum", "dispersion", "pixel quantum")
 
     def describe(self) -> str:
         """One sentence for summary.json, the CLI and the dashboard ("" when the values are counts)."""
         if self.how == "quantum":
             return (f"every value is a whole multiple of {self.factor:.6g} (counts scaled, e.g. by a live time "
                     f"or a gain): mapped as counts = values / {self.factor:.6g}")
+        if self.how == "pixel quantum":
+            return (f"each pixel's values are whole multiples of its own quantum (counts times a gain or a live time "
+                    f"of each pixel, {self.factor:.4g} on average): mapped as counts = each pixel / its quantum")
         if self.how == "dispersion":
             return (f"the values are not whole numbers and share no quantum; neighbouring pixels differ as counts "
                     f"times {self.factor:.4g} would: mapped as approximate counts = values / {self.factor:.4g}")
@@ -120,6 +129,27 @@ def _dispersion(sample, cols):
     return float(np.median(((a - b) ** 2).sum(-1)[ok] / total[ok]))
 
 
+def _per_pixel(block):
+    """Each pixel of an (h, w, C) block divided by its own smallest positive value: its quantum (a pixel that
+    holds nothing stays 0); float32."""
+    b = np.asarray(block, np.float32)
+    low = np.where(b > 0, b, np.inf).min(-1, keepdims=True)
+    return np.where(np.isfinite(low), b / np.where(np.isfinite(low), low, 1), 0).astype(np.float32)
+
+
+def _pixel_quanta(sample) -> bool:
+    """Whether the sampled pixels' values are each pixel's own quantum times whole numbers (counts times a gain
+    or a live time of each pixel): true for at least PIXEL_SHARE of the pixels with MIN_PIXEL_VALUES positive
+    values or more."""
+    px = sample.reshape(-1, sample.shape[-1])
+    px = px[(px > 0).sum(1) >= MIN_PIXEL_VALUES]
+    if len(px) < 20:
+        return False
+    r = _per_pixel(px[:, None, :])[:, 0]
+    ok = np.abs(r - np.round(r)) <= 1e-3 + 1e-6 * r
+    return bool(np.mean(ok.all(1) & (r.max(1) <= MAX_COUNT)) >= PIXEL_SHARE)
+
+
 def count_scale(data) -> CountScale:
     """How the values of an ``(H, W, C)`` map (array or dask array) relate to counts (see the module's text).
 
@@ -140,6 +170,8 @@ def count_scale(data) -> CountScale:
     if whole:
         return CountScale(1.0, "counts")
     f = _dispersion(sample, cols)
+    if np.isfinite(f) and f > 0 and _pixel_quanta(sample):
+        return CountScale(f, "pixel quantum")
     if not np.isfinite(f) or f <= 0:
         return CountScale(1.0, "not counts")
     return CountScale(f, "dispersion")
@@ -172,6 +204,9 @@ def as_counts(image):
         return image, scale
     if kind in "iu":  # whole multiples of an integer: the dtype is kept
         return image.replace(data=data // data.dtype.type(scale.factor)), scale
+    if scale.how == "pixel quantum":  # each pixel by its own quantum, block by block (a dask map stays lazy)
+        out = data.map_blocks(_per_pixel, dtype=np.float32) if image.is_lazy else _per_pixel(data)
+        return image.replace(data=np.rint(out) if not image.is_lazy else out.round()), scale
     out = data / np.float32(scale.factor)  # float32 stays float32 (one copy of the map)
     if scale.how == "quantum":  # values >= 0: + 0.5 rounds; a lazy map is not read twice for its maximum
         top = np.inf if image.is_lazy else float(out.max())
