@@ -74,6 +74,11 @@ def test_a_gain_per_pixel_is_divided_out_and_without_a_quantum_estimated(low, hi
     gain = rng.uniform(low, high, rock.labels.shape).astype(np.float32)[..., None]
     out, scale = as_counts(rock.image.replace(data=counts.astype(np.float32) * gain))
     assert scale.how == "pixel quantum" and np.array_equal(out.data, counts) and "own quantum" in scale.describe()
+    assert scale.factor == pytest.approx((low + high) / 2, rel=0.05)  # the median pixel's gain
+    doubled = counts.astype(np.int64)  # pixels whose smallest count is 2 are not halved
+    doubled[:10] = doubled[:10] * 2 + 3 * (np.arange(counts.shape[-1]) == 500)
+    out, scale = as_counts(rock.image.replace(data=doubled.astype(np.float32) * gain))
+    assert scale.how == "pixel quantum" and np.array_equal(out.data, doubled)
     noisy = counts * gain + rng.normal(0, 1e-3 * low, counts.shape).astype(np.float32) * (counts > 0)
     scale = count_scale(noisy)
     assert scale.how == "dispersion" and scale.factor == pytest.approx((low + high) / 2, rel=0.08)

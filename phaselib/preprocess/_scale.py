@@ -11,7 +11,8 @@ values times 37.3 gave 7 phases for 8 (ARI 0.96 -> 0.55). :func:`count_scale` fi
   whole fraction of it): counts times that quantum, recovered exactly;
 - ``"pixel quantum"``: each pixel's values are whole multiples of its own smallest one (counts times a gain or a
   live time of each pixel): each pixel divided by it, counts recovered exactly (a pixel's own smallest count is
-  taken as 1; ``factor`` is then the dispersion estimate below, for the record);
+  taken as 1, or as 2 .. MAX_DIVISOR where that makes its values whole; ``factor`` is the sampled pixels' median
+  quantum, for the record);
 - ``"dispersion"``: fractional values with no common quantum (a live time per pixel, a smoothed or
   resampled map): the factor that makes neighbouring pixels differ as Poisson counts do, the median over
   pairs of horizontally adjacent pixels of ``sum((a - b)**2) / sum(a + b)`` (for counts ``x = f N``
@@ -69,7 +70,7 @@ class CountScale:
                     f"or a gain): mapped as counts = values / {self.factor:.6g}")
         if self.how == "pixel quantum":
             return (f"each pixel's values are whole multiples of its own quantum (counts times a gain or a live time "
-                    f"of each pixel, {self.factor:.4g} on average): mapped as counts = each pixel / its quantum")
+                    f"of each pixel, median {self.factor:.4g}): mapped as counts = each pixel / its quantum")
         if self.how == "dispersion":
             return (f"the values are not whole numbers and share no quantum; neighbouring pixels differ as counts "
                     f"times {self.factor:.4g} would: mapped as approximate counts = values / {self.factor:.4g}")
@@ -129,12 +130,30 @@ def _dispersion(sample, cols):
     return float(np.median(((a - b) ** 2).sum(-1)[ok] / total[ok]))
 
 
-def _per_pixel(block):
-    """Each pixel of an (h, w, C) block divided by its own smallest positive value: its quantum (a pixel that
-    holds nothing stays 0); float32."""
-    b = np.asarray(block, np.float32)
+def _quanta(b):
+    """Each pixel's quantum, (h, w, 1): its smallest positive value divided by the smallest k in 1 ..
+    MAX_DIVISOR that makes every value a whole multiple (a pixel whose smallest count is 2 or 3 is not halved);
+    k = 1 where none does; inf for a pixel that holds nothing."""
     low = np.where(b > 0, b, np.inf).min(-1, keepdims=True)
-    return np.where(np.isfinite(low), b / np.where(np.isfinite(low), low, 1), 0).astype(np.float32)
+    q = low.copy()
+    todo = np.isfinite(low[..., 0])
+    for k in range(1, MAX_DIVISOR + 1):
+        if not todo.any():
+            break
+        r = b[todo] * (k / low[todo])
+        ok = np.all(np.abs(r - np.round(r)) <= 1e-3 + 1e-6 * r, -1)
+        where = np.flatnonzero(todo.ravel())[ok]
+        q.reshape(-1)[where] = low.reshape(-1)[where] / k
+        todo.reshape(-1)[where] = False
+    return q
+
+
+def _per_pixel(block):
+    """Each pixel of an (h, w, C) block divided by its own quantum (:func:`_quanta`; a pixel that holds nothing
+    stays 0); float32."""
+    b = np.asarray(block, np.float32)
+    q = _quanta(b)
+    return np.where(np.isfinite(q), b / np.where(np.isfinite(q), q, 1), 0).astype(np.float32)
 
 
 def _pixel_quanta(sample) -> bool:
@@ -169,9 +188,10 @@ def count_scale(data) -> CountScale:
         return CountScale(q, "quantum") if abs(q - 1.0) > 1e-9 else CountScale(1.0, "counts")
     if whole:
         return CountScale(1.0, "counts")
+    if _pixel_quanta(sample):  # factor: the sampled pixels' median quantum, for the record
+        q = _quanta(sample.astype(np.float32))
+        return CountScale(float(np.median(q[np.isfinite(q)])), "pixel quantum")
     f = _dispersion(sample, cols)
-    if np.isfinite(f) and f > 0 and _pixel_quanta(sample):
-        return CountScale(f, "pixel quantum")
     if not np.isfinite(f) or f <= 0:
         return CountScale(1.0, "not counts")
     return CountScale(f, "dispersion")
