@@ -16,3 +16,12 @@ def test_the_number_of_phases_and_the_map_on_another_generators_rocks(kind, coun
     result = map_phases(rock.image, name_minerals=False)
     assert result.n_phases == len(np.unique(rock.labels))
     assert adjusted_rand_score(rock.labels.ravel(), result.labels.ravel()) > least
+
+
+def test_a_glass_beside_its_plagioclase_at_10_kv():
+    """At 10 kV the glass of a basalt differs from its labradorite by Al and Ca within a factor of 2 and by minor
+    K, Mg, Fe, Ti: it was merged into the labradorite (6 phases for 7, ARI 0.69); it is kept now."""
+    rock = make_other_rock((150, 200), kind="basalt", counts_per_pixel=60, seed=2, beam_kv=10.0)
+    result = map_phases(rock.image, name_minerals=False)
+    assert result.n_phases == len(np.unique(rock.labels))
+    assert adjusted_rand_score(rock.labels.ravel(), result.labels.ravel()) > 0.9

@@ -24,7 +24,9 @@ Merge (:func:`merge_phases`)
     (:func:`phaselib.quantify.line_intensities`); their shares (O and C left out: they are in
     every silicate and oxide, and strongly absorbed) describe its chemistry. Two phases are
     *distinct* when some element holds >= ``major`` (5 %) of one and at most a third of that
-    share in the other, and that difference is significant (> ``z`` Poisson sigmas). Zoning,
+    share in the other, and that difference is significant (> ``z`` Poisson sigmas), or when such
+    elements, each too minor alone, together hold >= ``major`` of one (a glass's K, Mg, Fe and Ti
+    beside its plagioclase at 10 kV, where Fe K is barely excited). Zoning,
     Fe/Mg or Na/Ca exchange within a factor of 3, and pieces of one groundmass are therefore one
     phase; quartz / feldspar, albite / K-feldspar, augite / orthopyroxene, magnetite / ilmenite
     are two. Phases that are not distinct are merged, most alike first. With a number of phases

@@ -197,7 +197,7 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, then
         j = k + i
         if is_mixture(norm[j], norm[present]):
             continue
-        verdicts = [distinct_phases(shares[j], var[j], shares[p], var[p], elements)
+        verdicts = [distinct_phases(shares[j], var[j], shares[p], var[p], elements, together=False)
                     for p in range(k) if both.n_pixels[p] > 0]
         if not all(d for d, _ in verdicts):
             continue

@@ -126,7 +126,7 @@ def split_phases(half_sums, half_pixels, phase_sums, energy_keV, *, beam_energy=
         if not elements:
             continue
         shares, var = _shares(np.array([a, b]), energy_keV, elements, beam_energy)
-        differ, why = distinct_phases(shares[0], var[0], shares[1], var[1], elements)
+        differ, why = distinct_phases(shares[0], var[0], shares[1], var[1], elements, together=False)
         if not differ:
             continue
         splits.append((p, a, b))
