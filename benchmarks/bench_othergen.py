@@ -117,7 +117,8 @@ def run_one(kind, counts, seed, beam_kv=15.0):
         r = map_phases(rock.image, n_phases=n_phases)
         seconds = time.perf_counter() - t0
         s = score(r.labels, rock.labels, rock.names, r)
-        rows.append(dict(kind=kind, counts=counts, seed=seed, beam_kv=beam_kv, mode=mode, k_true=k, k_found=int(r.n_phases),
+        rows.append(dict(kind=kind, counts=counts, seed=seed, beam_kv=beam_kv, mode=mode, k_true=k,
+                         k_found=int(r.n_phases),
                          seconds=round(seconds, 2), generate_s=round(t_gen, 2), truth=list(rock.names),
                          truth_fractions=[round(float(f), 4) for f in rock.fractions],
                          refinement=r.params.get("refinement"), **s))
