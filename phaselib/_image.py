@@ -101,6 +101,8 @@ class SpectrumImage:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
                                       or not np.isfinite(value) or value <= 0):
                 raise ValueError(f"`{name}` must be a positive number or None, got {value!r}.")
+        if self.beam_energy is not None and self.beam_energy > 1000:  # kV; 1e308 overflowed the line models
+            raise ValueError(f"`beam_energy` must be a number of kV up to 1000, got {self.beam_energy!r}.")
         object.__setattr__(self, "elements", tuple(self.elements or ()))
 
     def _set_axis_values(self, n_channels):

@@ -176,9 +176,45 @@ def load_results(path) -> Results:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"'{path.name}' is not a phaselib results file (unknown format).")
     try:
-        return _results(meta, arrays)
+        return _checked(_results(meta, arrays))
+    except _Damaged as err:
+        raise ValueError(f"'{path.name}' is a damaged phaselib results file ({err}).") from None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"'{path.name}' is a damaged phaselib results file ({type(err).__name__}).") from None
+
+
+class _Damaged(ValueError):
+    """What is wrong in a results file (a part missing, or parts that disagree)."""
+
+
+def _checked(r):
+    """``r`` when its parts agree with each other and with what :func:`precompute` writes (the dashboards use them
+    without further checks); else :class:`_Damaged` saying what is wrong."""
+    def need(ok, what):
+        if not ok:
+            raise _Damaged(what)
+
+    need(isinstance(r.info, dict), "its info is not a table")
+    shape = r.info.get("shape")
+    need(isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) and n > 0 for n in shape),
+         "no map shape")
+    beam, px = r.info.get("beam_energy"), r.info.get("pixel_size")
+    need(all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0)
+             for v in (beam, px)), "its beam energy or pixel size is not a number")
+    c = r.energy_keV.shape[0] if r.energy_keV.ndim == 1 else -1
+    need(c == shape[2] and np.isfinite(r.energy_keV).all(), "its energy axis does not fit the map")
+    need(r.sum_spectrum.shape == (c,) and r.factors.ndim == 2 and r.factors.shape[1] == c,
+         "its spectra do not fit the energy axis")
+    need(r.loadings.ndim == 3 and r.loadings.shape[2] >= 1 and r.pixel_sums.shape == r.loadings.shape[:2],
+         "its component maps and counts map disagree")
+    need(r.explained_variance_ratio.ndim == 1 and r.explained_variance_ratio.size >= r.loadings.shape[2],
+         "its scree data are short")
+    need(bool(r.methods), "no phase map")
+    for m in r.methods.values():
+        need(m.labels.shape == tuple(shape[:2]), "a phase map of another size than the map")
+        need(m.mean_spectra.ndim == 2 and m.mean_spectra.shape[1] == c and m.n_pixels.shape == (
+            m.mean_spectra.shape[0],), "phase spectra that do not fit")
+    return r
 
 
 def _results(meta, arrays):
@@ -186,7 +222,7 @@ def _results(meta, arrays):
     for name, m in meta["methods"].items():
         labels = arrays[f"{name}/labels"].astype(np.int16)
         n_pixels = arrays[f"{name}/n_pixels"]
-        methods[name] = MethodResult(labels, arrays[f"{name}/mean_spectra"], n_pixels / labels.size,
+        methods[name] = MethodResult(labels, arrays[f"{name}/mean_spectra"], n_pixels / max(labels.size, 1),
                                      n_pixels, m["unassigned_fraction"], m["lines"], m["params"])
     return Results(arrays["energy_keV"], arrays["pixel_sums"], arrays["sum_spectrum"], arrays["factors"],
                    arrays["loadings"], arrays["explained_variance_ratio"], meta["noise_variance_ratio"],

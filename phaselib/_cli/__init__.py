@@ -33,9 +33,14 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run ``python -m phaselib`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    with plain_warnings():
-        return _main(sys.argv[1:] if argv is None else list(argv))
+    """Run ``python -m phaselib`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status (130 after
+    Ctrl-C: one line, no traceback; the result folder is then not written, see :mod:`phaselib._atomic`)."""
+    try:
+        with plain_warnings():
+            return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        print("phaselib: interrupted", file=sys.stderr)
+        return 130
 
 
 def _main(argv):

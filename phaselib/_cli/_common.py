@@ -78,6 +78,8 @@ positive_int = _int_at_least(1)
 nonnegative_int = _int_at_least(0)
 finite = _number()
 positive = _number(0, strict_low=True)
+#: a beam energy (kV): SEM, EPMA and TEM beams are 0.1 to a few hundred kV (the library's check: at most 1000)
+beam_kv = _number(0, 1000, strict_low=True)
 #: a signal axis: its offset and channel width within +-1e9 (beyond, offset + width x channels overflows)
 axis_value = _number(-1e9, 1e9)
 axis_width = _number(0, 1e9, strict_low=True)
@@ -108,7 +110,7 @@ def add_input_options(m):
     m.add_argument("--signal", choices=SIGNAL_KINDS, help="counts (Poisson, the default for EDS); transmission "
                    "(T, clustered on the shapes of -log T), absorbance (-log T, optical density..., as it is) or "
                    "intensity (either, from its values: say which when you know)")
-    m.add_argument("--beam-energy", type=positive, help="kV, overrides the file's")
+    m.add_argument("--beam-energy", type=beam_kv, help="kV, overrides the file's")
     lazy = m.add_mutually_exclusive_group()
     lazy.add_argument("--lazy", action="store_const", const=True, default=None,
                       help="always read the map lazily, by row blocks (default: when it is bigger than a "
@@ -193,6 +195,44 @@ def bar_cleared_on_error(bar):
         raise
 
 
+#: seconds a scheduler has to greet a new connection (a Dask scheduler does at once)
+SCHEDULER_WAIT = 10
+
+
+def _check_scheduler(address, wait=SCHEDULER_WAIT):
+    """Refuse a ``tcp://`` address where no Dask scheduler answers: distributed's own connection waits for ever on a
+    server that says nothing (an HTTP server: the dashboard's port typed for the scheduler's) and reads another
+    service's greeting as a frame length (an out-of-memory error). A Dask scheduler greets each connection with its
+    handshake (msgpack holding ``compression`` and ``pickle-protocol``)."""
+    import socket
+
+    text = str(address)
+    if "://" in text and not text.startswith("tcp://"):
+        return  # tls, ucx, inproc: left to distributed
+    host, _, port = text.split("://", 1)[-1].rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        raise ValueError(f"--scheduler wants tcp://HOST:PORT, got {address!r}.") from None
+    try:
+        sock = socket.create_connection((host.strip("[]"), port), timeout=wait)
+    except OSError as exc:  # refused, unreachable, no route within the wait
+        raise ValueError(f"Could not connect to a Dask scheduler at {address} ({type(exc).__name__}).") from None
+    greeting = b""
+    with sock:
+        try:
+            while len(greeting) < 256 and b"pickle-protocol" not in greeting:
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                greeting += chunk
+        except OSError:  # silent past the wait (socket.timeout is an OSError), or reset
+            pass
+    if b"pickle-protocol" not in greeting:
+        raise ValueError(f"No Dask scheduler answers at {address} (it did not greet as one within {wait} s: "
+                         f"a dashboard or another service's port?).")
+
+
 @contextlib.contextmanager
 def dask_client(args):
     """A dask.distributed client for --scheduler / --workers, else None."""
@@ -204,7 +244,13 @@ def dask_client(args):
     except ImportError:
         raise ValueError("--scheduler/--workers need dask.distributed: pip install 'phaselib[cluster]'") from None
     if args.scheduler:
-        with Client(args.scheduler) as client:
+        _check_scheduler(args.scheduler)
+        try:
+            client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"Could not connect to a Dask scheduler at {args.scheduler} ({type(exc).__name__}).") \
+                from None
+        with client:
             yield client
     else:
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None) as cluster, \

@@ -125,11 +125,19 @@ def read_labels(path, pixel_size=None):
         labels = labels.astype(np.int64)
     elif labels.dtype.kind not in "iu":
         raise ValueError(f"'{file.name}' must hold integer phase indices, got dtype {labels.dtype}.")
+    if labels.dtype.kind == "u" and labels.size and labels.max() == np.iinfo(labels.dtype).max:
+        raise ValueError(f"'{file.name}' holds {labels.max()}, the largest {labels.dtype} (another tool's "
+                         "'unassigned'?): phaselib marks unassigned pixels -1; save the map as signed integers.")
     if labels.size and (labels.min() < -1 or labels.max() >= MAX_PHASES):
         raise ValueError(f"'{file.name}' must hold phase indices from -1 (unassigned) to a few hundred, got "
                          f"{labels.min()} to {labels.max()}.")
     source = "--pixel-size"
     meta, unread = _summary(folder / "summary.json") if file.name == "labels.npy" else ({}, None)
+    shape = meta.get("image", {}).get("shape") if isinstance(meta.get("image"), dict) else None
+    if isinstance(shape, list) and len(shape) >= 2 and all(isinstance(n, int) for n in shape[:2]) \
+            and tuple(shape[:2]) != labels.shape:
+        raise ValueError(f"'{folder.name}' does not hold one result: its labels.npy is {labels.shape[0]} x "
+                         f"{labels.shape[1]} pixels, its summary.json a map of {shape[0]} x {shape[1]}.")
     params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
     spread = params.get("beam_spread").get("sigma") if isinstance(params.get("beam_spread"), dict) else None
     low, high = PIXEL_UM

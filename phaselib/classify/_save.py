@@ -116,6 +116,8 @@ def read_labels(path, shape=None):
     if shape is not None and (not isinstance(shape, (tuple, list)) or len(shape) != 2):
         raise TypeError(f"`shape` must be the map's (H, W), got {shape!r:.60}.")
     if not path.is_file():
+        if path.exists():  # a FIFO, a device or a folder: never opened
+            raise ValueError(f"The labels '{path.name}' are not a regular file.")
         raise FileNotFoundError(f"No labels file '{path.name}'.")
     if path.suffix.lower() == ".npy":
         from ..io._images import read_npy
@@ -142,6 +144,10 @@ def read_labels(path, shape=None):
 
 
 
+#: bytes a PNG's legend (class names by colour) may hold
+LEGEND_MAX = 1 << 20
+
+
 def _labels_from_png(path):
     from ..io._images import read_picture
 
@@ -164,9 +170,13 @@ def _labels_from_png(path):
         raise ValueError(f"'{path.name}' holds {len(colours)} colours: a painted label map has one colour per "
                          f"class (at most {MAX_CLASSES - 1}); a photograph or a smoothed image is not one.")
     sidecar = path.with_suffix(".json")
+    if sidecar.exists() and not sidecar.is_file():  # a FIFO would block, /dev/zero never end: refused, not skipped
+        raise ValueError(f"The legend '{sidecar.name}' is not a regular file.")
     if sidecar.is_file():
-        try:
-            given = {str(key).lower(): str(v) for key, v in json.loads(sidecar.read_text()).items()}
+        if sidecar.stat().st_size > LEGEND_MAX:
+            raise ValueError(f"The legend '{sidecar.name}' is too big for a list of class names.")
+        try:  # utf-8-sig: a legend saved by Windows' Notepad starts with a byte-order mark
+            given = {str(key).lower(): str(v) for key, v in json.loads(sidecar.read_text("utf-8-sig")).items()}
         except (ValueError, AttributeError, RecursionError, UnicodeDecodeError):
             raise ValueError(f"'{sidecar.name}' must be a JSON object {{\"#rrggbb\": \"name\"}}.") from None
         unknown = [c for c in colours if c not in given]

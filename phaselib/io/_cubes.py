@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,17 @@ FITS_EXTENSIONS = (".fits", ".fit", ".fts")
 TIFF_EXTENSIONS = (".tif", ".tiff")
 
 
+def _is_glob(text):
+    """A pattern of FITS / TIFF frames: ``*?[`` in a path that names no file (``run[2024]/map.bcf`` is itself)."""
+    return any(ch in text for ch in "*?[") and not os.path.lexists(text)
+
+
 def _files(path):
-    """The FITS frames or the one cube file a path names (a file, a folder of FITS files, or a glob)."""
+    """The FITS frames or the one cube file a path names (a file, a folder of FITS files, or a glob of FITS / TIFF
+    files: other files a pattern matches are not frames)."""
     text = str(path)
-    if any(ch in text for ch in "*?["):
-        return sorted(Path(p) for p in glob.glob(text))
+    if _is_glob(text):
+        return sorted(Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
     p = Path(text)
     if p.is_dir():
         return sorted(q for q in p.iterdir() if q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
@@ -65,8 +72,9 @@ def is_cube(path) -> bool:
     if not isinstance(path, (str, Path)):
         return False
     text = str(path)
-    if any(ch in text for ch in "*?["):
-        return True
+    if _is_glob(text):
+        return Path(text).suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS or any(
+            Path(p).suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS for p in glob.glob(text))
     p = Path(text)
     if p.is_dir():
         return p.suffix.lower() != ".zspy" and any(q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS

@@ -223,6 +223,10 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     )
 
 
+#: pixel sizes (um) a map can have: a picometre to a metre (the grains command's limits)
+PLAUSIBLE_UM = (1e-6, 1e6)
+
+
 def _length_um(axis, name):
     factor = _LENGTH_TO_UM.get(str(axis.get("units") or "").strip())
     scale = axis.get("scale")
@@ -236,6 +240,12 @@ def _length_um(axis, name):
         import warnings
 
         warnings.warn(f"'{name}': its pixel size is not a number; sizes will be in pixels.", stacklevel=3)
+        return None
+    if not PLAUSIBLE_UM[0] <= um <= PLAUSIBLE_UM[1]:  # 1e308 um overflowed the areas; 1e-300 underflowed them
+        import warnings
+
+        warnings.warn(f"'{name}': its pixel size ({um:.3g} um) is not plausible; sizes will be in pixels.",
+                      stacklevel=3)
         return None
     return um
 

@@ -28,6 +28,7 @@ from ._checks import DamagedFileError, check_input_path, memory_budget, should_b
 __all__ = ["load"]
 
 _CHUNKED = (".zspy", ".hspy", ".hdf5")
+_HDF5 = (".hspy", ".hdf5", ".emd")
 _MAX_CHUNK_FRACTION = 0.5  # a chunk bigger than this share of the memory budget x 4 is refused
 
 
@@ -109,6 +110,9 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
                              **overrides, **reader_kwargs)
     if ext == ".zspy":
         reader_kwargs.setdefault("mode", "r")  # RosettaSciIO opens lazy .zspy read-write by default
+    if ext in _HDF5 and _hdf5_contiguous(path):  # no chunks to read piece by piece: whole, where it fits
+        image = _formats.load(path, lazy=False, signal_index=signal_index, **overrides, **reader_kwargs)
+        return image if lazy is not True else image.replace(data=_as_lazy(image.data))
     image = _formats.load(path, lazy=True, signal_index=signal_index, **overrides, **reader_kwargs)
     data = image.data
     nbytes = int(np.prod(image.shape)) * data.dtype.itemsize
@@ -283,6 +287,35 @@ def _guarded_dask(path, data):
     st = os.stat(path)
     name = f"phaselib-guard-{abs(hash((str(path.resolve()), st.st_mtime_ns, st.st_size)))}"
     return da.from_array(_GuardedArray(data, path.name), chunks=data.chunks, name=name, asarray=False)
+
+
+def _hdf5_contiguous(path):
+    """Whether an HDF5 file (``.hspy``, ``.emd``) stores a data array unchunked (h5py's default layout, which
+    HyperSpy reads but cannot read lazily); refused: data kept in other files (external or virtual datasets: a
+    short external file read as zeros, a FIFO that blocks for ever), and unchunked data too big to read whole."""
+    import h5py
+
+    found = []
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda _, obj: found.append((obj.shape, obj.dtype.itemsize, obj.chunks, bool(
+                obj.is_virtual or obj.external))) if isinstance(obj, h5py.Dataset) else None)
+    except Exception:  # not HDF5 at all: the reader says so
+        return False
+    if any(other for *_, other in found):
+        raise DamagedFileError(f"'{path.name}' keeps data in other files (HDF5 external or virtual datasets): "
+                               "refused (altered or damaged file?).")
+    flat = [int(np.prod(shape)) * size for shape, size, chunks, _ in found if len(shape) >= 2 and chunks is None]
+    if flat and should_be_lazy(max(flat)):
+        raise ValueError(f"'{path.name}' stores its data unchunked, which cannot be read piece by piece, and is too "
+                         "big to read whole here: save it again chunked (HyperSpy: s.save(name, chunks=True)).")
+    return bool(flat)
+
+
+def _as_lazy(data):
+    import dask.array as da
+
+    return da.from_array(np.asarray(data), chunks=(max(1, min(64, data.shape[0])),) + tuple(data.shape[1:]))
 
 
 def _stored_arrays(path):

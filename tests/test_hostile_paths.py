@@ -1,0 +1,266 @@
+"""Session 42's hostile pass (about 440 new cases): what it found taken wrongly, hung, or refused in the wrong words.
+
+Names with ``[``, ``*`` or ``?`` are files, not FITS patterns; an unchunked ``.hspy`` is read; HDF5 data kept in
+other files (a FIFO, a short file read as zeros) is refused; ``--scheduler`` at a port where no Dask scheduler
+answers is one line within seconds, and a real scheduler still works; Ctrl-C is one line; the grains command
+refuses labels that are not its folder's or hold another tool's "unassigned"; damaged results files and legends
+are one message. Hangs are failures: commands run in a forked child (``_badfiles.guarded``).
+"""
+
+import json
+import shutil
+import socket
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from _badfiles import cli_main, guarded
+from conftest import CHEVKINITE
+
+NPY = ["--energy-offset", "-0.2", "--energy-scale", "0.01", "--quiet", "--no-minerals"]
+
+
+def _run(argv, timeout=120):
+    kind, value, _ = guarded(cli_main, [str(a) for a in argv], timeout=timeout)
+    assert kind == "ok", (kind, value)
+    return value
+
+
+def _one_line(argv, *words, timeout=120):
+    code, err = _run(argv, timeout)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("phaselib: error:"), (code, err)
+    assert "/tmp" not in err and all(w in lines[0] for w in words), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    from phaselib.datasets import make_rock
+
+    d = tmp_path_factory.mktemp("hostile")
+    rock = make_rock((24, 32), counts_per_pixel=120, seed=2)
+    np.save(d / "rock.npy", rock.image.data)
+    return d, rock
+
+
+@pytest.mark.parametrize("folder, name", [("run[2024]", "c.bcf"), ("maps", "chev [site 2].bcf"),
+                                          ("maps", "c*.bcf"), ("maps", "what?.bcf")])
+def test_a_path_with_pattern_characters_is_that_file(tmp_path, folder, name):
+    """`run[2024]/c.bcf` was "No FITS or TIFF file matches 'c.bcf'"; `map[ab].hspy` could read `mapa.hspy`."""
+    from phaselib import load
+
+    (tmp_path / folder).mkdir()
+    path = tmp_path / folder / name
+    shutil.copy(CHEVKINITE, path)
+    assert load(path).shape == (30, 30, 2048)
+    code, err = _run(["map", path, "--out", tmp_path / "res", "--quiet", "--no-minerals"])
+    assert code == 0 and (tmp_path / "res" / "labels.npy").exists(), err
+
+
+def test_a_pattern_naming_no_file_reads_no_other_format(tmp_path, small):
+    d, rock = small
+    from phaselib.io import save
+
+    save(rock.image, tmp_path / "mapa.hspy")
+    (tmp_path / "mapb.tif").write_bytes(b"SECRET")
+    (tmp_path / "map[ab].hspy").write_bytes(b"x")  # exists: read as itself (damaged), never mapa.hspy or the .tif
+    line = _one_line(["map", tmp_path / "map[ab].hspy", "--out", tmp_path / "r"], "'map[ab].hspy'")
+    assert "SECRET" not in line and "TIFF" not in line
+
+
+def test_an_unchunked_hspy_is_read(tmp_path, small):
+    """h5py's default layout (contiguous), which HyperSpy reads, was refused as damaged (the lazy read needs chunks)."""
+    h5py = pytest.importorskip("h5py")
+    from phaselib import load
+    from phaselib.io import save
+
+    _, rock = small
+    path = save(rock.image, tmp_path / "in.hspy")
+    with h5py.File(path, "r+") as f:
+        group = [g for g in f["Experiments"].values()][0]
+        data = group["data"][()]
+        del group["data"]
+        group.create_dataset("data", data=data)
+        assert group["data"].chunks is None
+    for lazy in (None, True, False):
+        assert np.array_equal(np.asarray(load(path, lazy=lazy).data), rock.image.data)
+    code, err = _run(["map", path, "--out", tmp_path / "res", "--quiet", "--no-minerals"])
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("how", ["short", "fifo"])
+def test_hdf5_data_kept_in_another_file_is_refused(tmp_path, small, how):
+    """An .emd whose data is an HDF5 external dataset: a short file was read as zeros (exit 0, "1 phases"), a FIFO
+    blocked the reader for ever."""
+    import os
+
+    h5py = pytest.importorskip("h5py")
+    d = np.load(small[0] / "rock.npy")
+    ext = tmp_path / "ext.raw"
+    if how == "fifo":
+        os.mkfifo(ext)
+    else:
+        ext.write_bytes(d.tobytes()[: d.nbytes // 8])
+    with h5py.File(tmp_path / "in.emd", "w") as f:
+        f.attrs["version_major"], f.attrs["version_minor"] = 0, 2
+        g = f.create_group("data/map")
+        g.attrs["emd_group_type"] = 1
+        g.create_dataset("data", shape=d.shape, dtype=d.dtype, external=[(str(ext), 0, d.nbytes)])
+        for i, (n, size, unit) in enumerate([("y", 24, "nm"), ("x", 32, "nm"), ("E", 2048, "keV")]):
+            ds = g.create_dataset(f"dim{i + 1}", data=np.arange(size) * (0.01 if n == "E" else 1.0))
+            ds.attrs["name"], ds.attrs["units"] = n, unit
+    _one_line(["map", tmp_path / "in.emd", "--out", tmp_path / "res", "--beam-energy", "20", "--quiet"],
+              "'in.emd'", "other files", timeout=60)
+    assert not (tmp_path / "res").exists()
+
+
+def _server(greeting):
+    """A TCP server on loopback that accepts and sends ``greeting`` (b"" : nothing), and its port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if greeting:
+                conn.sendall(greeting)
+    threading.Thread(target=serve, daemon=True).start()
+    return sock, sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("greeting", [b"", b"SSH-2.0-OpenSSH_8.9\r\n" * 4, b"HTTP/1.0 400 Bad request\r\n\r\n"])
+def test_a_scheduler_address_where_no_dask_scheduler_answers(small, tmp_path, monkeypatch, greeting):
+    """An HTTP server (the dashboard's port typed for the scheduler's) hung `map` for ever; a service that greets
+    in text gave "out of memory (try --lazy...)"."""
+    import phaselib._cli._common as common
+
+    monkeypatch.setattr(common, "SCHEDULER_WAIT", 2)
+    sock, port = _server(greeting)
+    try:
+        line = _one_line(["map", small[0] / "rock.npy", "--out", tmp_path / "res", *NPY, "--scheduler",
+                          f"tcp://127.0.0.1:{port}"], "No Dask scheduler answers", timeout=30)
+    finally:
+        sock.close()
+    assert "memory" not in line and not (tmp_path / "res").exists()
+
+
+def test_a_real_scheduler_maps_the_same(small, tmp_path):
+    """Through ``--scheduler`` to a real scheduler (in a child process: its threads must not be forked by the other
+    tests' guarded children)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("distributed")
+    d, _ = small
+    assert _run(["map", d / "rock.npy", "--out", tmp_path / "here", *NPY])[0] == 0
+    script = (
+        "import sys, distributed\n"
+        "from phaselib._cli import main\n"
+        "with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol='tcp',\n"
+        "                              dashboard_address=None) as cluster:\n"
+        "    code = main(sys.argv[1:] + ['--scheduler', cluster.scheduler_address])\n"
+        "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script, "map", str(d / "rock.npy"), "--out", str(tmp_path / "there"),
+                           *NPY], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.array_equal(np.load(tmp_path / "here" / "labels.npy"), np.load(tmp_path / "there" / "labels.npy"))
+
+
+def test_ctrl_c_is_one_line(monkeypatch, small, tmp_path):
+    from phaselib import _cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(_cli._COMMANDS["map"], "run", interrupted)
+    code, err = cli_main(["map", str(small[0] / "rock.npy"), "--out", str(tmp_path / "res"), *NPY])
+    assert (code, err.strip()) == (130, "phaselib: interrupted")
+
+
+def test_grains_refuses_labels_that_are_not_its_folders(small, tmp_path):
+    _, rock = small
+    res = tmp_path / "res"
+    res.mkdir()
+    np.save(res / "labels.npy", rock.labels[:20, :30].astype("i2"))
+    (res / "summary.json").write_text(json.dumps({"image": {"shape": [24, 32, 2048], "pixel_size": 1.0}}))
+    _one_line(["grains", res, "--out", tmp_path / "g"], "20 x 30", "24 x 32")
+    np.save(res / "labels.npy", np.where(rock.labels == 0, 255, rock.labels).astype("u1"))
+    (res / "summary.json").unlink()
+    _one_line(["grains", res, "--out", tmp_path / "g"], "255", "-1")
+    assert not (tmp_path / "g").exists()
+
+
+def test_beam_energies_and_pixel_sizes_out_of_reach(small, tmp_path):
+    from phaselib import SpectrumImage
+    from phaselib.io import save
+
+    _one_line(["map", small[0] / "rock.npy", "--out", tmp_path / "r", *NPY, "--beam-energy", "1e308"],
+              "--beam-energy", "1000")
+    with pytest.raises(ValueError, match="up to 1000"):
+        SpectrumImage(np.ones((2, 2, 8)), energy_offset=0, energy_scale=0.01, beam_energy=1e308)
+    path = save(small[1].image.replace(pixel_size=2.0), tmp_path / "px.hspy")
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "r+") as f:  # a pixel step of 1e305 um: areas overflowed
+        group = [g for g in f["Experiments"].values()][0]
+        for axis in ("axis-0", "axis-1"):
+            group[axis].attrs["scale"] = 1e305
+    with warnings.catch_warnings():  # the CLI prints warnings (pytest's own filter makes them errors)
+        warnings.simplefilter("default")
+        code, err = _run(["map", path, "--out", tmp_path / "px", "--quiet", "--no-minerals"])
+    assert code == 0 and "pixel size" in err and "not plausible" in err, err
+    assert json.loads((tmp_path / "px" / "summary.json").read_text())["image"]["pixel_size"] is None
+
+
+def test_damaged_results_files_are_one_message(tmp_path, small):
+    from phaselib import load
+    from phaselib.results import load_results, precompute
+
+    image = load(small[0] / "rock.npy", energy_offset=-0.2, energy_scale=0.01, beam_energy=20.0)
+    good = precompute(image, tmp_path / "p.npz", methods=("pca-kmeans",))
+    z = dict(np.load(good, allow_pickle=False))
+    meta = json.loads(str(z["meta"]))
+    cases = {"no map shape": ({}, {"shape": None}), "its info is not a table": ({}, "SECRET"),
+             "component maps": ({"loadings": z["loadings"][..., :0]}, None),
+             "energy axis": ({"energy_keV": z["energy_keV"] * np.nan}, None),
+             "another size": ({"pca-kmeans/labels": z["pca-kmeans/labels"][:3]}, None),
+             "spectra": ({"sum_spectrum": z["sum_spectrum"][:5]}, None),
+             "beam energy": ({}, {"beam_energy": "SECRET"})}
+    for i, (words, (arrays, info)) in enumerate(cases.items()):
+        m = json.loads(json.dumps(meta))
+        if isinstance(info, dict):
+            m["info"].update(info)
+        elif info is not None:
+            m["info"] = info
+        path = tmp_path / f"c{i}.npz"
+        np.savez(path, **{**z, **arrays, "meta": np.array(json.dumps(m))})
+        with pytest.raises(ValueError, match="damaged phaselib results file") as err:
+            load_results(path)
+        assert words in str(err.value) and "SECRET" not in str(err.value)
+
+
+def test_a_legend_that_is_no_file_or_starts_with_a_bom(tmp_path, small):
+    import os
+
+    from PIL import Image
+
+    d, rock = small
+    rgb = np.zeros(rock.labels.shape + (3,), np.uint8)
+    rgb[2:6, 2:6] = (255, 0, 0)
+    rgb[10:14, 20:24] = (0, 0, 255)
+    Image.fromarray(rgb).save(tmp_path / "lab.png")
+    def argv(out):
+        return ["classify", d / "rock.npy", "--labels", tmp_path / "lab.png", "--out", tmp_path / out, *NPY[:4]]
+    (tmp_path / "lab.json").write_text('\ufeff{"#ff0000": "quartz", "#0000ff": "biotite"}', encoding="utf-8")
+    code, err = _run(argv("c"))
+    assert code == 0, err
+    assert "quartz" in (tmp_path / "c" / "phases.csv").read_text()
+    (tmp_path / "lab.json").unlink()
+    os.mkfifo(tmp_path / "lab.json")
+    _one_line(argv("c2"), "legend", "not a regular file", timeout=60)
