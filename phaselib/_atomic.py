@@ -57,14 +57,18 @@ def refuse_inputs(target, inputs, *, folder=False):
         inside it.
     """
     target = Path(target)
+
+    def named(item):  # `.` or `..` have no name of their own: the folder's (never its path)
+        p = Path(item)
+        return p.name or p.resolve().name or "/"
     for item in inputs:
         if item is None or str(item) == "":
             continue
         if same_file(target, item) or (folder and _inside(item, target)):
-            raise ValueError(f"Refusing to overwrite the input '{Path(item).name}' (the output "
+            raise ValueError(f"Refusing to overwrite the input '{named(item)}' (the output "
                              f"'{target.name}' is, or holds, that file); choose another output.")
         if Path(item).is_dir() and _inside(target, item):  # a .zspy store or a result folder read as input
-            raise ValueError(f"Refusing to write '{target.name}' inside the input '{Path(item).name}' (it would "
+            raise ValueError(f"Refusing to write '{target.name}' inside the input '{named(item)}' (it would "
                              f"change that input); choose an output outside it.")
 
 

@@ -25,6 +25,12 @@ def _child(conn, fn, args):
     if threaded is not None:  # the parent's dask thread pools have no threads in a forked child
         threaded.default_pool = None
         threaded.pools.clear()
+    try:  # nor its OpenMP threads (scikit-learn's k-means in an earlier test): one thread, no team to wait for
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="openmp")
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        pass
     try:
         value = fn(*args)
         conn.send(("ok", value, ""))

@@ -264,3 +264,24 @@ def test_a_legend_that_is_no_file_or_starts_with_a_bom(tmp_path, small):
     (tmp_path / "lab.json").unlink()
     os.mkfifo(tmp_path / "lab.json")
     _one_line(argv("c2"), "legend", "not a regular file", timeout=60)
+
+
+def test_messages_in_the_options_words_and_names_without_control_characters(small, tmp_path):
+    d, _ = small
+    _one_line(["map", d / "rock.npy", "--out", tmp_path / "r", *NPY, "--bin", "1000"], "--bin 1000", "24 x 32")
+    _one_line(["map", d / "rock.npy", "--out", tmp_path / "r", *NPY, "--crop", "10:5,0:4"], "--crop", "rows 10:5")
+    bad = tmp_path / "bad\x1b[31mred\nname.npy"
+    bad.write_bytes(b"not an array")
+    line = _one_line(["map", bad, "--out", tmp_path / "r", *NPY], "bad?[31mred?name.npy")
+    assert "\x1b" not in line
+    here = tmp_path / "here"
+    here.mkdir()
+    np.save(here / "m.npy", np.load(d / "rock.npy"))
+    import os
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(here)
+        _one_line(["precompute", ".", "--out", "p.npz"], "'here'")
+    finally:
+        os.chdir(cwd)

@@ -149,8 +149,14 @@ def error_message(err) -> str:
         return f"{err.strerror or type(err).__name__}: '{Path(str(err.filename)).name}'"
     from .._validate import plain_text
 
-    text = str(err).strip().splitlines()
-    return plain_text(text[0]) if text else type(err).__name__
+    text = _printable(str(err).strip())
+    return plain_text(text) if text else type(err).__name__
+
+
+def _printable(text):
+    """``text`` on one line with its control characters as ``?``: a file name holding a newline cut the message
+    there, and escape codes in one recoloured the terminal."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 @contextlib.contextmanager
@@ -165,8 +171,8 @@ def plain_warnings():
     seen = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
-        lines = str(message).strip().splitlines()
-        text = re.sub(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/]+)+[\\/]", "", lines[0]) if lines else category.__name__
+        first = _printable(str(message).strip().split("\n")[0])
+        text = re.sub(r"(?:[A-Za-z]:)?(?:[\\/][^\s'\"\\/]+)+[\\/]", "", first) if first else category.__name__
         if text not in seen:
             seen.add(text)
             print(f"phaselib: warning: {text}", file=sys.stderr)
@@ -281,9 +287,16 @@ def open_input(args):
     axis = {**channels, **axis}
     if axis:
         image = image.replace(**axis)
-    if args.crop:
+    h, w = image.shape[:2]
+    if args.crop:  # said in the option's words (the library's name `rows` and `cols`)
+        for (a, b), n, what in zip(args.crop, (h, w), ("rows", "columns")):
+            lo, hi = (a + n if a < 0 else a), (b + n if b < 0 else b)
+            if not 0 <= lo < hi <= n:
+                raise ValueError(f"--crop: {what} {a}:{b} are empty or outside the map's {n} {what} (0 to {n}).")
         image = preprocess.crop(image, rows=args.crop[0], cols=args.crop[1])
     if args.bin > 1:
+        if args.bin > min(image.shape[:2]):
+            raise ValueError(f"--bin {args.bin} is larger than the map ({image.shape[0]} x {image.shape[1]} pixels).")
         image = preprocess.bin_spatial(image, args.bin)
         if not image.is_counts:  # intensities (a transmission) are averaged, not summed
             image = image.replace(data=image.data / float(args.bin ** 2))

@@ -65,7 +65,7 @@ def bcf_to_zspy(path, out, *, block_rows=16, downsample=1, cutoff_at_kV=None, in
     refuse_inputs(out, [rows.path], folder=True)
     if out.exists() or out.is_symlink():
         if not overwrite:
-            raise FileExistsError(f"'{out.name}' exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"'{out.name}' exists; pass overwrite=True (--overwrite) to replace it.")
         if out.is_dir() and not out.is_symlink() and not (out / ".zgroup").exists():
             raise ValueError(f"'{out.name}' is a folder but not a zarr store; not replacing it.")
         if out.is_symlink() or out.is_file():

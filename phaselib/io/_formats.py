@@ -318,7 +318,7 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     refuse_inputs(path, [image.source, memmap_source(image.data)], folder=True)
     if ext == ".zspy":
         if (path.exists() or path.is_symlink()) and not overwrite:
-            raise FileExistsError(f"'{path.name}' exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"'{path.name}' exists; pass overwrite=True (--overwrite) to replace it.")
         if path.is_dir() and not path.is_symlink() and not (path / ".zgroup").exists():
             raise ValueError(f"'{path.name}' is a folder but not a zarr store; not replacing it.")
         if path.is_symlink() or path.is_file():
