@@ -48,6 +48,9 @@ def check_meta(meta, name):
     if mm is not None and not (isinstance(mm, (int, float)) and not isinstance(mm, bool) and math.isfinite(mm)
                                and 0 < mm <= MAX_MM_PER_PIXEL):
         raise bad("mm_per_pixel")
+    offsets = meta.get("class_offsets")
+    if offsets is not None and not (numbers(offsets, len(classes)) and max(map(abs, offsets)) <= 20):
+        raise bad("class_offsets")
     patterns = meta.get("patterns", {})
     if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):
         raise bad("patterns")

@@ -178,6 +178,7 @@ def predict(model, image, *, tile=512, margin=MARGIN, batch=4, probabilities=Fal
     if (hp, wp) != (h, w):
         x = np.pad(x, ((0, hp - h), (0, wp - w), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
     k = len(model.meta["classes"])
+    offsets = np.asarray(model.meta.get("class_offsets") or np.zeros(k), np.float32)[:, None, None]
     labels = np.empty((hp, wp), np.int16)
     prob = np.empty((hp, wp, k), np.float32) if probabilities else None
     jobs = [(r, c) for r in _windows(hp, tile, margin) for c in _windows(wp, tile, margin)]
@@ -186,7 +187,7 @@ def predict(model, image, *, tile=512, margin=MARGIN, batch=4, probabilities=Fal
         shapes = {(min(tile, hp), min(tile, wp))}
         th, tw = shapes.pop()
         stack = np.stack([x[r[0]:r[0] + th, c[0]:c[0] + tw].transpose(2, 0, 1) for r, c in group])
-        out = _logits(model, stack, views)
+        out = _logits(model, stack, views) + offsets  # the class offsets of the training (_calibrate.py)
         for (r, c), lg in zip(group, out):
             core = lg[:, r[1] - r[0]:r[2] - r[0], c[1] - c[0]:c[2] - c[0]]
             labels[r[1]:r[2], c[1]:c[2]] = core.argmax(axis=0)

@@ -140,7 +140,7 @@ def one_cycle(progress, peak, warm=0.15):
 
 def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, batch=8, width=8, depth=3,
           lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.3, onnx=True, max_seconds=None,
-          threads=None, log=None):
+          threads=None, log=None, calibrate=True):
     """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
 
     Parameters
@@ -186,6 +186,9 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
         (two threads on a shared, loaded 2-core machine ran 5-10 times slower than one here).
     log : callable, optional
         Called with a line of text per epoch.
+    calibrate : bool
+        Fit one offset per class on the training images so that the model's modal fractions there are those of
+        the labels (``meta["class_offsets"]``, used by every prediction; see :mod:`._calibrate`).
 
     Returns
     -------
@@ -263,6 +266,14 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
             break
     meta["steps"] = step
     net.eval()
+    if calibrate:
+        from ._calibrate import training_offsets
+        from ._runner import Segmenter
+
+        def run(x):
+            with torch.inference_mode():
+                return net(torch.from_numpy(x)).numpy()
+        meta["class_offsets"] = training_offsets(Segmenter(meta, run, "torch"), stacks, labels)
     out = Path(out)
     model_path = out if out.suffix != ".onnx" else out.with_suffix(".pt")
     _model.save(model_path, net, meta)

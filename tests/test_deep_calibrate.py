@@ -1,0 +1,72 @@
+"""Class offsets fitted on the training images (``phaselib/deep/_calibrate.py``): a model's modal fractions on new
+sections follow the labels', not the lean of its loss toward small classes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phaselib.datasets import make_thin_section
+from phaselib.deep import load_model, predict, score
+from phaselib.deep._calibrate import fit_offsets
+from phaselib.deep._data import stack
+from phaselib.deep._meta import check_meta
+from phaselib.deep._runner import Segmenter
+
+MODEL = Path(__file__).resolve().parents[1] / "dashboards" / "data" / "deep_model.onnx"
+
+
+def test_offsets_give_each_class_its_share_of_the_labels():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, (2, 60, 80))
+    labels[0, :5] = -1  # unlabelled: left out
+    scores = []
+    for lab in labels:  # a network that knows the class but leans 0.8 nats toward class 2
+        s = np.log(np.where(np.eye(3, dtype=bool)[np.maximum(lab, 0)], 0.5, 0.25))
+        s += rng.normal(0, 0.6, s.shape)
+        s[..., 2] += 0.8
+        scores.append(s)
+    counts = [np.bincount(np.concatenate([s[lab >= 0].argmax(-1) for s, lab in zip(scores, labels)]), minlength=3)]
+    offsets = np.asarray(fit_offsets(scores, list(labels), 3))
+    counts.append(np.bincount(np.concatenate([(s + offsets)[lab >= 0].argmax(-1) for s, lab in zip(scores, labels)]),
+                              minlength=3))
+    target = np.bincount(labels[labels >= 0], minlength=3)
+    assert np.abs(counts[0] - target).max() > 0.1 * target.max()  # the lean: class 2 far too common
+    assert np.abs(counts[1] - target).max() < 0.02 * target.max()
+    assert offsets[2] < min(offsets[0], offsets[1])
+    four = [np.concatenate([s, np.full(s.shape[:2] + (1,), -10.0)], axis=-1) for s in scores]
+    assert fit_offsets(four, list(labels), 4)[3] == 0.0  # a class the labels never hold is left alone
+
+
+def test_predict_adds_the_offsets_and_a_model_with_bad_offsets_is_refused():
+    meta = dict(inputs=["bse"], channels=[1], classes=["a", "b"], colors=["#000000", "#ffffff"], mean=[0.0],
+                std=[1.0], tile=64, depth=1, width=2)
+    logits = np.stack([np.zeros((1, 16, 16)), np.full((1, 16, 16), 0.3)], axis=1).astype(np.float32)
+    run = lambda x: np.repeat(logits, len(x), axis=0)  # noqa: E731
+    image = np.zeros((16, 16, 1), np.float32)
+    assert (predict(Segmenter(meta, run, "test"), image) == 1).all()
+    assert (predict(Segmenter({**meta, "class_offsets": [0.5, 0.0]}, run, "test"), image) == 0).all()
+    for bad in ([0.5], [np.nan, 0.0], [100.0, 0.0], "0.5"):
+        with pytest.raises(ValueError, match="class_offsets"):
+            check_meta({**meta, "class_offsets": bad}, "m.onnx")
+
+
+def test_the_bundled_models_offsets_bring_its_modal_fractions_to_the_truth():
+    """Held-out sections (other seeds, coarser grains, a colour shift): the largest modal error of the bundled model
+    with its offsets against without, and its accuracy kept."""
+    model = load_model(MODEL)
+    assert len(model.meta["class_offsets"]) == len(model.classes)
+    plain = Segmenter({k: v for k, v in model.meta.items() if k != "class_offsets"}, model._run, "onnxruntime")
+    errors, accuracy = {"with": [], "without": []}, {"with": [], "without": []}
+    for rock, seed, kw in (("basalt", 113, {}), ("dacite", 123, {}), ("basalt", 125, {"grain_size": 40}),
+                           ("basalt", 124, {"colour": (1.1, 1.0, 0.88)})):
+        s = make_thin_section((192, 192), rock=rock, seed=seed, **kw)
+        x = stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, model.meta["inputs"])
+        truth = np.array([model.classes.index(n) for n in s.phase_names])[s.truth]
+        for name, m in (("with", model), ("without", plain)):
+            sc = score(truth, predict(m, x, views=2), model.classes).merged({"plagioclase": ["andesine",
+                                                                                              "labradorite"]})
+            errors[name].append(100 * sc.max_fraction_error)
+            accuracy[name].append(sc.accuracy)
+    assert np.mean(errors["with"]) < np.mean(errors["without"]) - 0.5, errors
+    assert np.mean(accuracy["with"]) > np.mean(accuracy["without"]) - 0.005, accuracy
