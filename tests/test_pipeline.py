@@ -140,7 +140,7 @@ def test_cli_on_npy_with_methods(rock, tmp_path):
     (["map", "missing.bcf", "--out", "x"], "No such file"),
     (["map", "{tmp}/a.npy", "--out", "x"], "energy_offset and energy_scale"),
     (["map", "{tmp}/bad.bcf", "--out", "x"], "Could not read"),
-    (["map", P45, "--out", "x", "--crop", "0:0,0:5"], "is empty or outside the map"),
+    (["map", P45, "--out", "x", "--crop", "0:0,0:5"], "--crop: rows 0:0 are empty or outside the map"),
 ])
 def test_cli_bad_input_one_line_error(tmp_path, args, message):
     np.save(tmp_path / "a.npy", np.zeros((3, 3, 10), np.uint16))
