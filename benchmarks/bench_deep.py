@@ -115,6 +115,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--no-grains", action="store_true")
     p.add_argument("--views", type=int, default=4, help="mirror images averaged at prediction (default 4, the CLI's)")
+    p.add_argument("--no-calibrate", action="store_true", help="train without class offsets (segment train's flag)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     res = {}
@@ -127,7 +128,8 @@ def main(argv=None):
             t, c = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "phaselib", "segment", "train", "--images", str(train_dir), "--out",
                             str(model_path), "--pp-pattern", "_pp", "--xp-pattern", "_xp", "--bse-pattern", "_bse",
-                            "--epochs", str(args.epochs)], check=True)
+                            "--epochs", str(args.epochs), *(["--no-calibrate"] if args.no_calibrate else [])],
+                           check=True)
             res["train_seconds"] = time.perf_counter() - t
             r = resource.getrusage(resource.RUSAGE_CHILDREN)
             res["train_cpu_seconds"] = r.ru_utime + r.ru_stime - c.ru_utime - c.ru_stime

@@ -64,6 +64,9 @@ def _train_parser():
                    help="register each label map to its images by up to PX pixels (default 5; 0: as given)")
     p.add_argument("--no-refine", action="store_true",
                    help="keep the labels of boundary pixels as given (default: moved to the phase they look like)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="no class offsets (default: fitted on the training images so that the predicted modal "
+                        "fractions there are the labels')")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model file (and its .onnx twin)")
     return p
 
@@ -154,7 +157,7 @@ def _train(args):
     check_writable(args.out)
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
                 width=args.width, mm_per_pixel=args.mm_per_pixel, threads=args.threads, max_shift=args.max_shift,
-                refine_labels=not args.no_refine,
+                refine_labels=not args.no_refine, calibrate=not args.no_calibrate,
                 max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
                 log=lambda line: print(line, flush=True))
     print(f"trained on {len(res.meta['trained_on'])} image sets in {res.seconds:.0f} s "
