@@ -270,6 +270,11 @@ def test_messages_in_the_options_words_and_names_without_control_characters(smal
     d, _ = small
     _one_line(["map", d / "rock.npy", "--out", tmp_path / "r", *NPY, "--bin", "1000"], "--bin 1000", "24 x 32")
     _one_line(["map", d / "rock.npy", "--out", tmp_path / "r", *NPY, "--crop", "10:5,0:4"], "--crop", "rows 10:5")
+    _one_line(["map", d / "rock.npy", "--out", tmp_path / "r", *NPY, "--n-phases", "1"], "--n-phases", "from 2")
+    res = tmp_path / "res"
+    res.mkdir()
+    np.save(res / "labels.npy", small[1].labels.astype("i2"))
+    _one_line(["grains", res, "--out", tmp_path / "g", "--smoothing", "1e9"], "--smoothing", "0 to 100")
     bad = tmp_path / "bad\x1b[31mred\nname.npy"
     bad.write_bytes(b"not an array")
     line = _one_line(["map", bad, "--out", tmp_path / "r", *NPY], "bad?[31mred?name.npy")

@@ -34,16 +34,22 @@ def parse_crop(text):
     return (r0, r1), (c0, c1)
 
 
-def parse_count(text):
+def parse_count(text, least=1):
     if text == "auto":
         return text
     try:
         v = int(text)
     except ValueError:
         v = 0
-    if not 1 <= v <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_COUNT} or 'auto', got {text[:40]!r}")
+    if not least <= v <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected an integer from {least} to {MAX_COUNT} or 'auto', got "
+                                         f"{text[:40]!r}")
     return v
+
+
+def parse_phases(text):
+    """--n-phases: 'auto' or 2 to MAX_COUNT (one phase needs no classification)."""
+    return parse_count(text, least=2)
 
 
 def _int_at_least(low, high=None):
@@ -91,7 +97,7 @@ def add_input_options(m):
     """Options shared by `map` and `precompute`."""
     m.add_argument("input", help='.bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, '
                    'or "sample:P45" for the bundled real map')
-    m.add_argument("--n-phases", type=parse_count, default="auto")
+    m.add_argument("--n-phases", type=parse_phases, default="auto")
     m.add_argument("--n-components", type=parse_count, default="auto")
     m.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0)
     m.add_argument("--energy-range", type=finite, nargs=2, metavar=("LOW", "HIGH"),
