@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,3 +291,22 @@ def test_messages_in_the_options_words_and_names_without_control_characters(smal
         _one_line(["precompute", ".", "--out", "p.npz"], "'here'")
     finally:
         os.chdir(cwd)
+
+
+def test_a_zspy_whose_values_decode_to_no_element_lines(small, tmp_path):
+    """A .zspy altered to declare a delta filter decodes to running sums along each row of pixels' channels: no
+    X-ray line in any phase. The seed test compared chemistries over no element and stopped in words of the
+    library ("shares_a, var_a ... must have one value per element"); the map is made (its values are whole and
+    positive: nothing tells them from counts)."""
+    import glob
+
+    from phaselib.datasets import make_rock
+    from phaselib.io import save
+
+    path = save(make_rock((24, 32), counts_per_pixel=40, seed=2).image, tmp_path / "in.zspy")
+    header = glob.glob(str(path / "Experiments" / "*" / "data" / ".zarray"))[0]
+    z = json.loads(Path(header).read_text())
+    z["filters"] = [{"id": "delta", "dtype": "<u2"}]
+    Path(header).write_text(json.dumps(z))
+    code, err = _run(["map", path, "--out", tmp_path / "res", "--quiet", "--no-minerals"])
+    assert code == 0 and "shares_a" not in err, err

@@ -189,6 +189,8 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, then
     found = {f["element"] for s in both.sums if s.sum() > 0
              for f in quantify.identify_lines(s, both.energy_keV, beam_energy=image.beam_energy, n_lines=12)}
     elements = tuple(sorted(found - set(LIGHT)))
+    if not elements:  # no element line in any spectrum (not an X-ray map, or values that are no counts): no seed
+        return lab, spectra, [], nxt
     shares, var = _shares(both.sums, both.energy_keV, elements, image.beam_energy)
     flat, added = lab.ravel().copy(), []
     norm = both.sums / np.maximum(both.sums.sum(1, keepdims=True), 1.0)
