@@ -305,11 +305,16 @@ def _hdf5_contiguous(path):
     if any(other for *_, other in found):
         raise DamagedFileError(f"'{path.name}' keeps data in other files (HDF5 external or virtual datasets): "
                                "refused (altered or damaged file?).")
-    flat = [int(np.prod(shape)) * size for shape, size, chunks, _ in found if len(shape) >= 2 and chunks is None]
-    if flat and should_be_lazy(max(flat)):
+    arrays = [(int(np.prod(shape)) * size, chunks) for shape, size, chunks, _ in found if len(shape) >= 2]
+    if not arrays:
+        return False
+    nbytes, chunks = max(arrays, key=lambda a: a[0])  # the map: a small unchunked image beside it does not count
+    if chunks is not None:
+        return False
+    if should_be_lazy(nbytes):
         raise ValueError(f"'{path.name}' stores its data unchunked, which cannot be read piece by piece, and is too "
                          "big to read whole here: save it again chunked (HyperSpy: s.save(name, chunks=True)).")
-    return bool(flat)
+    return True
 
 
 def _as_lazy(data):
