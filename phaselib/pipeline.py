@@ -25,6 +25,8 @@ METHODS = ("pca-kmeans", "gmm", "fuzzy-cmeans", "nmf-otsu")
 #: the files of a result folder (PhaseMap.save replaces a folder holding only these)
 RESULT_FILES = ("labels.npy", "phase_spectra.npy", "phases.csv", "summary.json", "phase_map.png", "blank.npy")
 DEFAULT_METHOD = "pca-kmeans"
+#: components the PCA of :func:`map_phases` computes (the dashboard's too, so both cluster the same scores)
+MAX_COMPONENTS = 24
 
 @dataclass(frozen=True, eq=False)
 class PhaseMap:
@@ -138,7 +140,7 @@ def _resolve_auto(value, name):
 
 
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",
-               energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=24,
+               energy_range=(0.1, None), min_size=0, membership_threshold=0.5, max_components=MAX_COMPONENTS,
                random_state=0, block_rows=None, sample_pixels=decompose.SAMPLE_PIXELS, client=None,
                decomposition=None, spatial_prior="auto", beta=lowcount.DEFAULT_BETA, refine_phases=True,
                mixed_pixels=True, beam_spread=True, name_minerals=True, progress=None) -> PhaseMap:

@@ -13,7 +13,7 @@ import traitlets as T
 from phaselib import cluster as _cluster
 from phaselib import decompose, identify, preprocess, quantify, segment
 from phaselib.compare import adjusted_rand, match_labels
-from phaselib.pipeline import METHODS
+from phaselib.pipeline import MAX_COMPONENTS, METHODS
 
 from .phases import PhaseSteps
 from .session_file import SessionFile, mapping, pair, whole
@@ -168,7 +168,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     def run_pca(self, progress=None):
         self._need(self.image, "Load a map first.")
         h, w, c = self.image.shape
-        n = max(2, min(20, h * w - 1, c - 1))
+        n = max(2, min(MAX_COMPONENTS, h * w - 1, c - 1))  # map_phases' PCA: the CLI's clusters
         pca = decompose.pca(self.image, n_components=n, progress=progress)
         with self.hold_trait_notifications():
             self.pca = pca

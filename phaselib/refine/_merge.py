@@ -12,6 +12,10 @@ LIGHT = ("O", "C", "N", "B")
 #: :func:`one_foreign`: the range of the share of each phase that other phases' mixture explains (under 0.8:
 #: a fifth or more of its line counts is the mineral), and the least cosine between what is left of the two
 FOREIGN_HOST, FOREIGN_COS = (0.3, 0.8), 0.95
+#: :func:`distinct_phases` with ``together``: two chemistries this far apart (half the summed absolute differences of
+#: their line-count shares) are two minerals. Pairs one mineral can span: Fo90 / Fo75 0.07-0.14, An60 / An30
+#: 0.12-0.14, augite / hornblende 0.11-0.12 (10 and 20 kV); a rhyolitic glass and its oligoclase 0.25-0.28
+SPREAD_APART = 0.2
 #: the least number of inside pixels from which a phase's chemistry is read (:func:`inside_sums`)
 INSIDE_LEAST = 20
 #: how :func:`one_foreign`'s reasons start
@@ -64,6 +68,10 @@ def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, r
     for i in order:
         if key[i]:
             return True, f"{elements[i]} {100 * shares_a[i]:.1f} % vs {100 * shares_b[i]:.1f} % of the line counts"
+    tv = 0.5 * float(np.abs(shares_a - shares_b).sum())  # all elements together: the share of counts moved
+    if together and tv >= SPREAD_APART and tv > z * 0.5 * np.sqrt(float(np.sum(var_a + var_b))):
+        return True, f"{100 * tv:.0f} % of the line counts on other elements (largest {elements[order[0]]} " \
+                     f"{100 * shares_a[order[0]]:.1f} % vs {100 * shares_b[order[0]]:.1f} %)"
     for x, y in ((shares_a, shares_b), (shares_b, shares_a)) if together else ():  # minors one has, one lacks
         lacks = (y * ratio <= x) & (sig > z)
         if x[lacks].sum() >= major:
