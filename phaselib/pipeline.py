@@ -207,7 +207,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         chemistries, merge phases that are chemically one and dissolve rims of mixed pixels
         (:func:`phaselib.refine.refine_phases`); with `n_phases` given, the most alike are merged
         down to it. A number given is a most: fewer phases come back where the others would be
-        rims of mixed pixels or, below 150 counts/px, pieces of one chemistry. What changed is in
+        rims of mixed pixels or pieces of one chemistry (no major element's shares 2 times apart). What changed is in
         ``params["refinement"]``.
     mixed_pixels : bool
         Give each boundary pixel to the dominant phase of the two-phase mixture of the phases around

@@ -273,7 +273,8 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
                                                    dip_size=SPLIT_SIZE, dip_share=share)
     gone = []
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
-        sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req)
+        sums, gone = _grow.drop_bands(merged_lab.reshape(h, w), sums, k_req,
+                                      keep=refine.own_element_phases(sums, energy, image.beam_energy))
         merged_lab = np.where(np.isin(merged_lab, [g["phase"] for g in gone]), -1, merged_lab)
         changes += gone
     if k_req is not None and np.count_nonzero(sums.sum(1) > 0) > k_req:
@@ -292,7 +293,9 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
         changes += [dict(action="merged", **m) for m in merged]
     for _ in range(3):  # rims and bands of mixed pixels along boundaries, specks: not phases (again once dissolved)
         labels = q.argmax(-1).ravel()
-        gone = refine.boundary_phases(labels.reshape(h, w), _one_hot_sums(wb, labels, q.shape[-1]))
+        now = _one_hot_sums(wb, labels, q.shape[-1])  # a phase holding what no mixture of the others makes stays
+        gone = refine.boundary_phases(labels.reshape(h, w), now, keep=refine.own_element_phases(
+            now, energy, image.beam_energy))
         gone += [] if k_req else refine.speck_phases(labels, skip=gone)
         if not gone:
             break

@@ -262,16 +262,18 @@ def new_phases(labels, phase_sums, energy_keV, key, band_sums, band_keV, *, beam
     return out, notes
 
 
-def drop_bands(labels, sums, k_req):
+def drop_bands(labels, sums, k_req, keep=()):
     """With more phases than asked for, first those that are bands of mixed pixels between two
     others (:func:`phaselib.refine.boundary_phases`' band test), smallest first, down to ``k_req``:
     a mixture phase is unlike every mineral by the merge test's measure (it holds the elements of
     both), so the merge down to ``k_req`` would join two distinct minerals instead; then, still
     smallest first, thin phases (:func:`phaselib.refine.is_thin`) whose spectrum mixes two others
     (:func:`phaselib.refine.mixes_two`).
+    ``keep``: phases neither test takes (:func:`phaselib.refine.own_element_phases`).
     Returns the sums without them (their pixels go where EM puts them) and the changes."""
     extra = np.count_nonzero(sums.sum(1) > 0) - k_req
-    bands = sorted(refine.boundary_phases(labels, sums, edges=False), key=lambda g: g["n_pixels"])[:extra]
+    bands = sorted(refine.boundary_phases(labels, sums, edges=False, keep=keep),
+                   key=lambda g: g["n_pixels"])[:extra]
     sums = sums.copy()
     for g in bands:
         sums[g["phase"]] = 0
@@ -281,7 +283,7 @@ def drop_bands(labels, sums, k_req):
     for p in sorted(np.flatnonzero(sums.sum(1) > 0), key=lambda q: n_pix[q]):
         if len(bands) >= extra:
             break
-        if not refine.is_thin(labels, p):
+        if p in keep or not refine.is_thin(labels, p):
             continue
         alive = [q for q in np.flatnonzero(sums.sum(1) > 0) if q != p]
         norm = sums[[p] + alive] / sums[[p] + alive].sum(1, keepdims=True)

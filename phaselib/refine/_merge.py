@@ -16,6 +16,8 @@ FOREIGN_HOST, FOREIGN_COS = (0.3, 0.8), 0.95
 #: their line-count shares) are two minerals. Pairs one mineral can span: Fo90 / Fo75 0.07-0.14, An60 / An30
 #: 0.12-0.14, augite / hornblende 0.11-0.12 (10 and 20 kV); a rhyolitic glass and its oligoclase 0.25-0.28
 SPREAD_APART = 0.2
+#: :func:`merge_phases` with a number of phases asked for (``most``): the factor that keeps two phases apart below it
+MOST_RATIO = 2.0
 #: the least number of inside pixels from which a phase's chemistry is read (:func:`inside_sums`)
 INSIDE_LEAST = 20
 #: how :func:`one_foreign`'s reasons start
@@ -92,7 +94,8 @@ def _likeness(sa, sb, major=0.05):
 
 
 def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=None, major=0.05, ratio=3.0,
-                 z=5.0, image=None, dip_size=3, dip_share=None, inside=True, core=None, block_rows=None, client=None):
+                 z=5.0, image=None, dip_size=3, dip_share=None, inside=True, core=None, block_rows=None, client=None,
+                 most=False):
     """Merge phases that are not chemically distinct (or, with `n_phases`, the most alike down to it).
 
     Parameters
@@ -103,6 +106,10 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         Phase of each pixel, -1 unassigned.
     n_phases : int, optional
         Merge the most alike phases until this many are left (whether distinct or not).
+    most : bool
+        With `n_phases`, a most: below it, phases that are not distinct are merged still (as without it), a major
+        element's shares :data:`MOST_RATIO` apart making two (titanomagnetite and ilmenite, 2-3 times apart in Ti,
+        stay two when asked for; the low-count path merges with the same factor).
     beam_energy : float, optional
     elements : sequence of str, optional
         Elements compared (default: those named in any phase spectrum, light ones left out).
@@ -158,7 +165,8 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     else:
         core = inside_sums(image, grid, sums, block_rows, client) if inside else sums.copy()
     while len(alive) > 1 and elements:
-        if n_phases is not None and len(alive) <= n_phases:
+        fill = n_phases is not None and len(alive) > n_phases  # merging down to a number asked for
+        if n_phases is not None and not fill and not most:
             break
         shares, var = _shares(core[alive], e, tuple(elements), beam_energy)
         best = None
@@ -167,13 +175,14 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
                 # minor elements count together between phases with insides only: a band of mixed pixels along
                 # a boundary (P45 at 22 counts/px: groundmass with 10 % of a biotite's Fe, Mg, Ca) is no mineral
                 differ, why = distinct_phases(shares[i], var[i], shares[j], var[j], elements, major=major,
-                                              ratio=ratio, z=z, together=not (thin(alive[i]) or thin(alive[j])))
-                two = not differ and n_phases is None and dip(alive[i], alive[j])
+                                              ratio=ratio if n_phases is None or fill else min(ratio, MOST_RATIO),
+                                              z=z, together=not (thin(alive[i]) or thin(alive[j])))
+                two = not differ and not fill and dip(alive[i], alive[j])
                 if two:
                     differ, why = True, two
                 one = differ and thin(alive[i]) and thin(alive[j]) and one_foreign(
                     shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
-                if differ and not one and n_phases is None:
+                if differ and not one and not fill:
                     continue
                 score, why = (-1.0, one) if one else (_likeness(shares[i], shares[j], major), why)
                 if best is None or score < best[0]:
@@ -192,14 +201,14 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     return lab, sums, merged
 
 
-def _excess(share, others):
-    """The part of ``share`` that no non-negative mixture of ``others`` explains (largest such mixture, an LP), and
-    the mixture's share of it."""
+def _excess(share, others, slack=0.0):
+    """The part of ``share`` that no non-negative mixture of ``others`` explains (largest such mixture, an LP, which
+    may pass each share by ``slack``), and the mixture's share of it."""
     from scipy.optimize import linprog
 
     if not len(others):
         return share, 0.0
-    r = linprog(-np.ones(len(others)), A_ub=np.asarray(others).T, b_ub=share, bounds=[(0, None)] * len(others),
+    r = linprog(-np.ones(len(others)), A_ub=np.asarray(others).T, b_ub=share + slack, bounds=[(0, None)] * len(others),
                 method="highs")
     c = r.x if r.status == 0 else np.zeros(len(others))
     return np.clip(share - np.asarray(others).T @ c, 0, None), float(c.sum())

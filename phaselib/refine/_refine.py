@@ -12,7 +12,7 @@ from .. import quantify
 from .._validate import MAX_ITER, check_array, check_int, check_number, check_seed
 from ._dip import ASKED_DIP_SHARE
 from ._merge import LIGHT, ONE_FOREIGN, _shares, distinct_phases, inside_sums, merge_phases
-from ._mixed import boundary_phases, give_to_neighbours
+from ._mixed import boundary_phases, give_to_neighbours, own_element_phases
 from ._pixels import inside_pixels
 from ._seed import seed_phases
 from ._split import halves, is_mixture, split_phases
@@ -73,8 +73,9 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     features, pixel_sums : (H*W, m), (H, W) ndarray, optional
         Count-normalised PCA features and counts per pixel, for seeding.
     n_phases : int, optional
-        The number of phases asked for: phases are still seeded, then the most alike merged
-        until this many are left. Default: merge every pair that is not distinct. With a number asked for, the
+        The number of phases asked for, a most: phases are still seeded, then the most alike merged
+        until this many are left, and below it those of one chemistry (:data:`._merge.MOST_RATIO`). Default: merge
+        every pair that is not distinct. With a number asked for, the
         split test cuts each phase on the 3 x 3 means of its features and keeps two populations of one chemistry
         apart at a shallower dip (:data:`._dip.ASKED_DIP_SHARE`).
     spectra : PhaseSpectra, optional
@@ -130,10 +131,11 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     bands, keep = dissolve and bands and sums.sum() >= min_counts * h * w, set()
     # chemistries read on inside pixels (merge_phases), the same for the test of bands and for the merge
     core = inside_sums(image, lab, sums, block_rows, client) if merge or bands else None
+    own = own_element_phases(sums, spectra.energy_keV, image.beam_energy) if dissolve else set()
     if bands:  # phases chemically one with another are merged, not dissolved
         _, _, alike = merge_phases(spectra, lab, beam_energy=image.beam_energy, core=core)
         keep = {m["phase"] for m in alike} | {m["into"] for m in alike}
-    gone = boundary_phases(lab, sums, edges=False, keep=keep) if bands else []
+    gone = boundary_phases(lab, sums, edges=False, keep=keep | own) if bands else []
     if gone:
         lab = give_to_neighbours(lab, {g["phase"] for g in gone})
         changes += gone
@@ -143,11 +145,13 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     if merge:
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
-                                         image=image, dip_size=dip_size, ratio=ratio, core=core)
+                                         image=image, dip_size=dip_size, ratio=ratio, core=core, most=True)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
-    gone = boundary_phases(lab, sums, bands=bands) if dissolve else []  # twins merged by now
+    if dissolve and (gone or merge):  # what the phases hold changed
+        own = own_element_phases(sums, spectra.energy_keV, image.beam_energy)
+    gone = boundary_phases(lab, sums, bands=bands, keep=own) if dissolve else []  # twins merged by now
     if gone:
         lab = give_to_neighbours(lab, {g["phase"] for g in gone})
         changes += gone
