@@ -142,6 +142,7 @@ def own_element_phases(sums, energy_keV, beam_energy=None, *, least=OWN_LEAST, z
     if len(alive) < 3 or not elements:
         return set()
     shares, var = _shares(sums[alive], energy_keV, elements, beam_energy)
+    var = np.clip(var, 0, None)  # a fitted line's variance estimate can dip under zero
     # the mixture may pass each share by its noise and a trace (a parent's 0.1 % of Ti must not bar it)
     left = np.array([_excess(shares[i], np.delete(shares, i, axis=0), 3 * np.sqrt(var[i]) + TRACE)[0]
                      for i in range(len(alive))])

@@ -145,7 +145,8 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     if merge:
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
-                                         image=image, dip_size=dip_size, ratio=ratio, core=core, most=True)
+                                         image=image, dip_size=dip_size, ratio=ratio, core=core, most=True,
+                                         dip_share=ASKED_DIP_SHARE if asked else None)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
