@@ -112,12 +112,11 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     h, w = lab.shape
     changes = []
     probe = None  # the split's probe, summed on the seed's pass (used if no phase is added)
-    seeding = seed and features is not None and pixel_sums is not None and np.mean(pixel_sums) >= min_counts
-    options = dict(p_value=p_value, min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
-                   client=client)
-    if seeding:
+    if seed and features is not None and pixel_sums is not None and np.mean(pixel_sums) >= min_counts:
         then = partial(_split_probe, lab, features, random_state, asked) if split else None
-        lab, spectra, added, probe = _seed(image, lab, features, pixel_sums, spectra, then=then, **options)
+        lab, spectra, added, probe = _seed(image, lab, features, pixel_sums, spectra, p_value=p_value,
+                                           min_pixels=min_pixels, random_state=random_state, block_rows=block_rows,
+                                           client=client, then=then)
         changes += added
     if split and features is not None:
         lab, spectra, cut = _split(image, lab, features, spectra, block_rows=block_rows, client=client,
@@ -140,12 +139,6 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
     if gone:
         lab = give_to_neighbours(lab, {g["phase"] for g in gone})
         changes += gone
-        # with a number asked for, a band's place is free and its mixture may have explained the pixels of a phase
-        # it rimmed (a zircon's, in a dacite with K given); under `auto` a band just dissolved came back as a phase
-        if seeding and asked:
-            lab, _, added, _ = _seed(image, lab, features, pixel_sums, None, **options)
-            changes += added
-            k = int(lab.max()) + 1
         spectra = quantify.phase_spectra(image, lab, k, block_rows=block_rows, client=client)
         sums, n_pix = spectra.sums, spectra.n_pixels
         core = inside_sums(image, lab, sums, block_rows, client) if merge else None
