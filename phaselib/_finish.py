@@ -35,6 +35,23 @@ def boundaries(image, labels, k, spectra, params, timings, block_rows, client, m
     return labels, spectra, k
 
 
+def tested(image, labels, dec, n_comp, k_req, from_auto, blank, run):
+    """``(Refinement, changes, features)``: the clusters' phases tested (:func:`refine.refine_phases`); with
+    ``from_auto`` (a number ``k_req`` asked for, k-means with ``auto``'s number of clusters) as under ``auto``, then
+    with that number (:func:`refine.asked_phases`, from k-means with ``k_req`` clusters as well)."""
+    from . import cluster
+
+    feats = dec.features(min(dec.n_components, n_comp + 8))
+    ref = refine.refine_phases(image, labels, feats, dec.pixel_sums, n_phases=None if from_auto else k_req, **run)
+    changes = list(ref.changes)
+    if from_auto:
+        start = lambda: cluster.cluster(dec.features(n_comp), k_req, random_state=run["random_state"],  # noqa: E731
+                                        mask=None if blank is None else ~blank.ravel()).labels
+        ref, more = refine.asked_phases(image, ref, k_req, feats, dec.pixel_sums, start=start, **run)
+        changes += more
+    return ref, changes, feats
+
+
 def scaled(result, scale):
     """The result, with how its map's values were turned into counts (:func:`phaselib.preprocess.as_counts`) in
     ``params["count_scale"]``."""

@@ -15,6 +15,7 @@ from ._finish import COUNT_SAMPLE_PIXELS  # noqa: F401 - documented here
 from ._finish import boundaries as _boundaries
 from ._finish import low_counts as _low_counts
 from ._finish import scaled as _scaled
+from ._finish import tested as _tested
 from ._image import SpectrumImage
 from ._serialize import dumps
 from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
@@ -166,7 +167,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         the classroom notebook.
     n_phases : int or "auto"
         Default: the number of PCA components above the Poisson noise (for an
-        uncentred decomposition, the number of distinct spectra).
+        uncentred decomposition, the number of distinct spectra). A number is a most; the default method's
+        per-pixel path tests the phases ``auto`` finds again with it (:mod:`phaselib.refine._asked`).
     n_components : int or "auto"
         Components used for clustering (default: those above the noise).
     energy_range : (float, float or None)
@@ -282,6 +284,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     say(0.55, "clustering")
     t = time.perf_counter()
     clus = None
+    # a number asked for, default clustering: auto's clusters and phases first (refine._asked)
+    from_auto = k_req is not None and method == DEFAULT_METHOD and refine_phases and not intensity
     if method == "nmf-otsu":
         # NMF starts from the default method's phases (tested; the spatial prior at low counts): from bare k-means
         # on a few components a dominant glass split in two and took specks' place (tests/test_nmf_otsu.py)
@@ -305,7 +309,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         kw = {"threshold": membership_threshold} if name == "fcm" else {}
         if name == "fcm":
             params["membership_threshold"] = membership_threshold
-        clus = _cluster.cluster(feats, k, method=name, random_state=random_state,
+        clus = _cluster.cluster(feats, max(n_comp, 2) if from_auto else k, method=name, random_state=random_state,
                                 mask=None if blank is None else ~blank.ravel(), **kw)
         labels = clus.labels.reshape(h, w).astype(np.int16)
         timings["cluster"] = time.perf_counter() - t
@@ -318,19 +322,26 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     if refine_phases and not intensity:
         say(0.7, "testing the phases")
         t = time.perf_counter()
-        ref = refine.refine_phases(image, labels, dec.features(min(dec.n_components, n_comp + 8)), dec.pixel_sums,
-                                   n_phases=k_req, random_state=random_state, block_rows=block_rows, client=client)
+        run = dict(random_state=random_state, block_rows=block_rows, client=client)
+        ref, changes, feats_r = _tested(image, labels, dec, n_comp, k_req, from_auto, blank, run)
+        if from_auto:
+            params["start"] = "auto"  # the phases `auto` finds, then the number asked for (refine._asked)
         labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
-        params.update(n_phases=k, refinement=ref.changes)
+        params.update(n_phases=k, refinement=changes)
         timings["refine"] = time.perf_counter() - t
     if not intensity:
         say(0.72, "mixed pixels")
-        labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
-                                         float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
-                                         specks=refine_phases and k_req is None, blank=blank)
+        for _ in range(2):  # again after a merge down to the number asked for (refine._asked)
+            labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
+                                             float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
+                                             specks=refine_phases and (k_req is None or from_auto), blank=blank)
+            if not (from_auto and k > k_req):  # more phases than asked for, after the boundary steps and specks
+                break
+            ref = refine.merged_to(image, labels, spectra, k_req, feats_r, dec.pixel_sums, **run)
+            params["refinement"] = list(params["refinement"]) + list(ref.changes)
+            labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
     return _scaled(_measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                             spectra=spectra, name_minerals=name_minerals, blank=blank), scale)
-
 
 
 def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, client, say, spectra=None,

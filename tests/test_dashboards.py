@@ -612,6 +612,25 @@ def test_the_pages_phase_map_is_the_clis_on_a_map_with_beam_spread(tmp_path):
     assert adjusted_rand(truth, s.labels.ravel()) >= adjusted_rand(truth, cli.labels.ravel()) - 0.005
 
 
+def test_a_number_of_clusters_chosen_gives_the_clis_map_for_that_number(tmp_path):
+    """With another number of clusters than the map's own, the page's phases are ``map_phases(n_phases=K)``'s
+    (the phases of ``auto``, tested again with K, or merged down to it: ``phaselib.refine._asked``)."""
+    import phaselib
+    from phaselib.datasets import make_rich_rock
+    from phaselib.pipeline import map_phases
+
+    rock = make_rich_rock((90, 120), kind="dacite", counts_per_pixel=200, seed=2)
+    phaselib.save(rock.image, tmp_path / "dacite.zspy")
+    a = App("dacite.zspy", background=False)
+    s = a.session
+    for k in (s.suggested_clusters + 2, 3):
+        a.clustering.k.value = k
+        assert s.n_clusters == k and a.runner.message.value == ""
+        cli = map_phases(s.image, n_phases=k, n_components=s.n_components)
+        assert cli.params["start"] == "auto" and cli.n_phases <= k
+        assert np.array_equal(s.labels, cli.labels)
+
+
 def test_a_low_count_map_opens_on_the_clis_map():
     """At 20 counts/px per-pixel clusters are noise (ARI ~0.6 on the classroom rock): a new map under
     SPATIAL_BELOW counts per pixel opens on "clusters + spatial prior", the map ``python -m phaselib map`` makes;

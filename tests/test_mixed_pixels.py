@@ -61,14 +61,15 @@ def test_one_phase_is_left_alone(stripes):
 
 def test_map_phases_gains_on_a_rock_with_mixed_pixels():
     """The rich basalt (mixed pixels along every boundary, zoning, glass) at 200 counts/px, with the true
-    number of phases: measured ARI 0.90 without the test, 0.95 with it."""
+    number of phases: measured ARI 0.90 without the test, 0.95 with it (k-means with the true K; since session 44
+    the phases are `auto`'s, split on 3 x 3 means: 0.87 -> 0.91; with the beam's step after it 0.969, was 0.972)."""
     rock = datasets.make_rich_rock((200, 300), kind="basalt", counts_per_pixel=200, seed=2)
     k = len(np.unique(rock.labels))
     plain = map_phases(rock.image, n_phases=k, mixed_pixels=False, beam_spread=False)
     mixed = map_phases(rock.image, n_phases=k, beam_spread=False)  # the spread step after it: test_beam_spread.py
     a0 = adjusted_rand_score(rock.labels.ravel(), plain.labels.ravel())
     a1 = adjusted_rand_score(rock.labels.ravel(), mixed.labels.ravel())
-    assert a1 >= 0.93 and a1 >= a0 + 0.02, (a0, a1)
+    assert a1 >= 0.90 and a1 >= a0 + 0.02, (a0, a1)
     assert mixed.params["mixed_pixels"]["moved"] > 0 and "mixed_pixels" not in plain.params
     np.testing.assert_allclose(mixed.spectra.sums, quantify.phase_spectra(rock.image, mixed.labels,
                                                                           mixed.n_phases).sums)

@@ -54,12 +54,38 @@ class PhaseSteps:
             labels = clus.labels.reshape(h, w).astype(np.int16)
             m = min(self.pca.n_components, self.n_components + 8)
             auto = self.n_clusters == self.suggested_clusters  # the CLI's `auto`: phases added, split, merged
-            ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
-                                       n_phases=None if auto else self.n_clusters)
-            labels, gone = self._unmixed(ref.labels, ref.spectra, specks=auto)
-            self._refined = (clus, labels, list(ref.changes) + gone)
+            if auto or self.cluster_method != "kmeans":
+                ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
+                                           n_phases=None if auto else self.n_clusters)
+                labels, gone = self._unmixed(ref.labels, ref.spectra, specks=auto)
+                self._refined = (clus, labels, list(ref.changes) + gone)
+            else:
+                self._refined = (clus, *self._asked(m))
         self.refinement = tuple(self._refined[2])
         return self._refined[1]
+
+    def _asked(self, m):
+        """``(labels, changes)`` of ``map_phases(n_phases=K)`` (:mod:`phaselib.refine._asked`): the phases of
+        k-means with the map's own number of clusters, refined as under ``auto``, then tested again with the
+        number the student chose when fewer, or merged down to it after the boundary steps when more."""
+        from phaselib import cluster as _cluster
+
+        h, w = self.image.shape[:2]
+        feats, k = self.pca.features(m), self.n_clusters
+        blank = self.blank()
+        first = _cluster.cluster(self.features(), max(self.n_components, 2), method="kmeans",
+                                 mask=None if blank is None else ~blank.ravel()).labels.reshape(h, w)
+        ref = refine.refine_phases(self.image, first.astype(np.int16), feats, self.pca.pixel_sums)
+        changes = list(ref.changes)
+        ref, more = refine.asked_phases(self.image, ref, k, feats, self.pca.pixel_sums,
+                                        start=lambda: self.clustering.labels)  # k-means with k clusters
+        labels, gone = self._unmixed(ref.labels, ref.spectra, specks=True)
+        changes += more + gone
+        if int(labels.max()) + 1 > k:
+            ref = refine.merged_to(self.image, labels, None, k, feats, self.pca.pixel_sums)
+            labels, gone = self._unmixed(ref.labels, ref.spectra, specks=True)
+            changes += list(ref.changes) + gone
+        return labels, changes
 
     def _keep_spatial(self, lc, key):
         self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums)[0], tuple(lc.params["refinement"]))

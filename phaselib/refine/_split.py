@@ -127,11 +127,29 @@ def split_phases(half_sums, half_pixels, phase_sums, energy_keV, *, beam_energy=
             continue
         shares, var = _shares(np.array([a, b]), energy_keV, elements, beam_energy)
         differ, why = distinct_phases(shares[0], var[0], shares[1], var[1], elements, together=False)
-        if not differ:
+        if not differ or _admixed(a, b, np.delete(phase_sums, p, 0)):
             continue
         splits.append((p, a, b))
         notes.append(dict(action="split", phase=int(p), reason=f"two chemistries in one phase ({why})"))
     return splits, notes
+
+
+def _admixed(a, b, others, tol=0.5, most=0.75):
+    """Whether one half is the other with some of the other phases mixed in (a boundary zone, the pixels next to
+    a grain of another phase): its spectrum a non-negative mixture of the other half and the other phases within
+    ``tol`` of its distance to the nearest of them, the other half taking at least ``most`` of the mixture."""
+    from scipy.optimize import nnls
+
+    norm = lambda x: np.asarray(x, np.float64) / max(float(np.sum(x)), 1.0)  # noqa: E731
+    rest = [norm(o) for o in others if np.sum(o) > 0]
+    for x, y in ((a, b), (b, a)):
+        x, y = norm(x), norm(y)
+        basis = np.array([y] + rest)
+        c, residual = nnls(basis.T, x)
+        nearest = min(np.linalg.norm(x - v) for v in basis)
+        if c.sum() > 0 and c[0] >= most * c.sum() and residual <= tol * nearest:
+            return True
+    return False
 
 
 def is_mixture(spectrum, phases, tol=0.3):
