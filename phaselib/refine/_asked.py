@@ -11,7 +11,7 @@ follows the distinct spectra instead. So, with K asked for (default clustering, 
 * fewer than K: they are tested again with K asked for (:func:`asked_phases`: seeding, and the split test on
   3 x 3 means with the shallower dip, :data:`._dip.ASKED_DIP_SHARE`), K at most;
 * more than K: after the boundary steps and the specks' removal, which take the phases made of mixed pixels,
-  the most alike are merged down to K (:func:`merged_to`).
+  they are merged down to K, the pair that loses the least likelihood first (:func:`merged_to`).
 
 Measured on 100 random rocks of :func:`phaselib.datasets.make_rock` (4-8 minerals of 25 drawn at random, one
 of them 0.2-0.6 %, 5-30 px grains, 10-25 kV, beam spread 0-1 px, zoning, detector artefacts; 150 x 200 px,
@@ -61,6 +61,10 @@ def nested(fine, coarse):
 
 
 def merged_to(image, labels, spectra, n_phases, features, pixel_sums, **options):
-    """The most alike phases merged until ``n_phases`` are left (no seeding, no split): a :class:`Refinement`."""
+    """Phases merged until ``n_phases`` are left (no seeding, no split), each time the pair whose merge loses the
+    least likelihood (:func:`._merge.merge_cost`): a :class:`Refinement`. By the most alike chemistries instead
+    (the largest ratio of a major element's shares, as below ``n_phases``), the real chevkinite map's seven phases
+    asked down to six joined two large distinct ones (ARI 0.52 against its seven; by the likelihood 0.92), and a
+    random rock's two glasses were joined where a phase of 18 pixels stayed (0.917; by the likelihood 0.996)."""
     return refine_phases(image, labels, features, pixel_sums, n_phases=n_phases, spectra=spectra, seed=False,
-                         split=False, **options)
+                         split=False, by_cost=True, **options)

@@ -86,6 +86,21 @@ def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, r
                    f"{100 * shares_b[i]:.1f} %)")
 
 
+def merge_cost(a, b):
+    """Log-likelihood (nats) the counts lose when two phases' summed spectra ``a`` and ``b`` become one: the
+    multinomial likelihood of each under its own spectrum, less that under their sum. Small for a phase of few
+    counts or two alike phases; large for two big distinct ones."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ab = a + b
+
+    def ll(x):
+        t = x.sum()
+        x = x[x > 0]
+        return float((x * np.log(x / t)).sum()) if t > 0 else 0.0
+
+    return ll(a) + ll(b) - ll(ab)
+
+
 def _likeness(sa, sb, major=0.05):
     """How unalike two chemistries are: the largest log ratio of a major element's shares."""
     hi, lo = np.maximum(sa, sb), np.minimum(sa, sb)
@@ -95,7 +110,7 @@ def _likeness(sa, sb, major=0.05):
 
 def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=None, major=0.05, ratio=3.0,
                  z=5.0, image=None, dip_size=3, dip_share=None, inside=True, core=None, block_rows=None, client=None,
-                 most=False):
+                 most=False, by_cost=False):
     """Merge phases that are not chemically distinct (or, with `n_phases`, the most alike down to it).
 
     Parameters
@@ -106,6 +121,9 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         Phase of each pixel, -1 unassigned.
     n_phases : int, optional
         Merge the most alike phases until this many are left (whether distinct or not).
+    by_cost : bool
+        Merging down to `n_phases`, the pair that loses the least likelihood goes first (:func:`merge_cost`), not
+        the pair of the most alike chemistries.
     most : bool
         With `n_phases`, a most: below it, phases that are not distinct are merged still (as without it), a major
         element's shares :data:`MOST_RATIO` apart making two (titanomagnetite and ilmenite, 2-3 times apart in Ti,
@@ -184,7 +202,9 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
                     shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
                 if differ and not one and not fill:
                     continue
-                score, why = (-1.0, one) if one else (_likeness(shares[i], shares[j], major), why)
+                score, why = (-1.0, one) if one else (
+                    (merge_cost(sums[alive[i]], sums[alive[j]]), why) if fill and by_cost else
+                    (_likeness(shares[i], shares[j], major), why))
                 if best is None or score < best[0]:
                     best = (score, i, j, why)
         if best is None:

@@ -62,7 +62,7 @@ def describe_change(change) -> str:
 
 def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=None, spectra=None, seed=True,
                   split=True, merge=True, dissolve=True, bands=True, p_value=1e-5, min_pixels=None, min_counts=150.0,
-                  random_state=0, block_rows=None, client=None, dip_size=3, ratio=3.0):
+                  random_state=0, block_rows=None, client=None, dip_size=3, ratio=3.0, by_cost=False):
     """Seed missed phases, then merge phases that are one (see the module docstring).
 
     Parameters
@@ -95,6 +95,8 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         chemistry; 1 on a binned map (the low-count path's start).
     ratio : float
         Factor between a major element's shares that makes two phases distinct (:func:`merge_phases`).
+    by_cost : bool
+        Merging down to ``n_phases`` by the likelihood each merge loses (:func:`merge_phases`).
 
     Returns
     -------
@@ -148,7 +150,7 @@ def refine_phases(image, labels, features=None, pixel_sums=None, *, n_phases=Non
         seeded = lab
         lab, sums, merged = merge_phases(spectra, lab, n_phases=n_phases, beam_energy=image.beam_energy,
                                          image=image, dip_size=dip_size, ratio=ratio, core=core, most=True,
-                                         dip_share=ASKED_DIP_SHARE if asked else None)
+                                         dip_share=ASKED_DIP_SHARE if asked else None, by_cost=by_cost)
         changes += [dict(action="merged", **m) for m in merged]
         lab, sums, changes = _undo_merged_seeds(image, before, seeded, lab, sums, changes, block_rows, client)
         n_pix = np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
