@@ -32,10 +32,11 @@ NESTED = 0.95
 def asked_phases(image, first, n_phases, features, pixel_sums, start=None, **options):
     """The phases of ``auto`` (``first``, a :class:`Refinement`) with ``n_phases`` asked for: tested again
     with that number when there are fewer (:func:`refine_phases` with ``n_phases``), else as they are (merged
-    down later, :func:`merged_to`). ``start()``: the labels of a clustering with ``n_phases`` clusters (any shape of
-    the map's pixels); when
-    the phases tested from it are more and refine those found (each within one of them, :data:`NESTED`), they
-    are kept. Returns ``(Refinement, its changes after first's)``."""
+    down later, :func:`merged_to`).
+
+    ``start()`` returns the labels of a clustering with ``n_phases`` clusters (any shape holding the map's
+    pixels); when still fewer are found, the phases tested from it are kept instead if they are more and refine
+    those found (each within one of them, :data:`NESTED`). Returns ``(Refinement, its changes after first's)``."""
     if first.n_phases >= n_phases:
         return first, []
     ref = refine_phases(image, first.labels, features, pixel_sums, n_phases=n_phases, spectra=first.spectra,
