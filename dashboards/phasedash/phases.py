@@ -10,7 +10,7 @@ from phaselib import _intensity, refine
 
 class PhaseSteps:
     """Mixed into :class:`~phasedash.state.Session` (its traits: ``image``, ``pca``, ``clustering``, ``n_clusters``,
-    ``suggested_clusters``, ``beta``, ``refinement``; its caches ``_spatial``, ``_refined``)."""
+    ``suggested_clusters``, ``beta``, ``refinement``; its caches ``_spatial``, ``_refined``, ``_auto_phases``)."""
 
     def spatial_labels(self, beta=None):
         """Phase map with a spatial prior (:func:`phaselib.lowcount.map_lowcount`), cached per settings."""
@@ -57,6 +57,8 @@ class PhaseSteps:
             if auto or self.cluster_method != "kmeans":
                 ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
                                            n_phases=None if auto else self.n_clusters)
+                if auto and self.cluster_method == "kmeans" and self.n_clusters == max(self.n_components, 2):
+                    self._auto_phases = ((self.image, self.pca, self.n_components), ref)  # a number chosen starts here
                 labels, gone = self._unmixed(ref.labels, ref.spectra, specks=auto)
                 self._refined = (clus, labels, list(ref.changes) + gone)
             else:
@@ -72,10 +74,14 @@ class PhaseSteps:
 
         h, w = self.image.shape[:2]
         feats, k = self.pca.features(m), self.n_clusters
-        blank = self.blank()
-        first = _cluster.cluster(self.features(), max(self.n_components, 2), method="kmeans",
-                                 mask=None if blank is None else ~blank.ravel()).labels.reshape(h, w)
-        ref = refine.refine_phases(self.image, first.astype(np.int16), feats, self.pca.pixel_sums)
+        key = (self.image, self.pca, self.n_components)  # auto's phases, once whatever the number chosen
+        if self._auto_phases is None or any(a is not b for a, b in zip(self._auto_phases[0], key)):
+            blank = self.blank()
+            first = _cluster.cluster(self.features(), max(self.n_components, 2), method="kmeans",
+                                     mask=None if blank is None else ~blank.ravel()).labels.reshape(h, w)
+            self._auto_phases = (key, refine.refine_phases(self.image, first.astype(np.int16), feats,
+                                                           self.pca.pixel_sums))
+        ref = self._auto_phases[1]
         changes = list(ref.changes)
         ref, more = refine.asked_phases(self.image, ref, k, feats, self.pca.pixel_sums,
                                         start=lambda: self.clustering.labels)  # k-means with k clusters

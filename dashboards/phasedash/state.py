@@ -74,6 +74,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels, refinement): the last spatial-prior map
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
+    _auto_phases = None  # ((image, pca, n_components), Refinement): auto's phases, start of a number chosen
     _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
     count_note = ""   # how the map's values were turned into counts ("" when they are counts)
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
@@ -118,7 +119,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
 
     def clear_caches(self):
         """Forget results cached for the current map (they hold a reference to it)."""
-        self._spatial = self._sums_of = self._refined = None
+        self._spatial = self._sums_of = self._refined = self._auto_phases = None
 
     def crop(self, rows, cols):
         """Analyse a rectangle of the loaded map: ``rows=(r0, r1)``, ``cols=(c0, c1)``; None resets."""
