@@ -35,21 +35,26 @@ def boundaries(image, labels, k, spectra, params, timings, block_rows, client, m
     return labels, spectra, k
 
 
-def tested(image, labels, dec, n_comp, k_req, from_auto, blank, run):
-    """``(Refinement, changes, features)``: the clusters' phases tested (:func:`refine.refine_phases`); with
-    ``from_auto`` (a number ``k_req`` asked for, k-means with ``auto``'s number of clusters) as under ``auto``, then
-    with that number (:func:`refine.asked_phases`, from k-means with ``k_req`` clusters as well)."""
+def asked(image, first, dec, n_comp, k_req, features, blank, params, timings, mean_counts, which, run):
+    """``(labels, spectra, k)`` with ``k_req`` phases asked for, from ``auto``'s phases ``first``
+    (:func:`refine.asked_map`; k-means with ``k_req`` clusters as the other start); the boundary steps as
+    :func:`boundaries`, the specks dropped; what changed added to ``params["refinement"]``."""
     from . import cluster
 
-    feats = dec.features(min(dec.n_components, n_comp + 8))
-    ref = refine.refine_phases(image, labels, feats, dec.pixel_sums, n_phases=None if from_auto else k_req, **run)
-    changes = list(ref.changes)
-    if from_auto:
-        start = lambda: cluster.cluster(dec.features(n_comp), k_req, random_state=run["random_state"],  # noqa: E731
-                                        mask=None if blank is None else ~blank.ravel()).labels
-        ref, more = refine.asked_phases(image, ref, k_req, feats, dec.pixel_sums, start=start, **run)
-        changes += more
-    return ref, changes, feats
+    def start():
+        return cluster.cluster(dec.features(n_comp), k_req, random_state=run["random_state"],
+                               mask=None if blank is None else ~blank.ravel()).labels
+
+    def finish(labels, spectra):
+        labels, spectra, k = boundaries(image, labels, int(labels.max()) + 1, spectra, params, timings,
+                                        run["block_rows"], run["client"], mean_counts, which, blank=blank)
+        labels, k, gone = refine.drop_specks(labels, k)
+        return labels, None if gone else spectra, k, gone
+
+    labels, spectra, k, more = refine.asked_map(image, first, k_req, features, dec.pixel_sums, finish, start=start,
+                                                **run)
+    params.update(n_phases=k, refinement=list(params["refinement"]) + more, start="auto")
+    return labels, spectra, k
 
 
 def scaled(result, scale):

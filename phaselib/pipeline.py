@@ -12,10 +12,10 @@ from . import _hyperspy, _intensity, decompose, identify, lowcount, preprocess, 
 from . import cluster as _cluster
 from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._finish import COUNT_SAMPLE_PIXELS  # noqa: F401 - documented here
+from ._finish import asked as _asked
 from ._finish import boundaries as _boundaries
 from ._finish import low_counts as _low_counts
 from ._finish import scaled as _scaled
-from ._finish import tested as _tested
 from ._image import SpectrumImage
 from ._serialize import dumps
 from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
@@ -323,23 +323,21 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         say(0.7, "testing the phases")
         t = time.perf_counter()
         run = dict(random_state=random_state, block_rows=block_rows, client=client)
-        ref, changes, feats_r = _tested(image, labels, dec, n_comp, k_req, from_auto, blank, run)
-        if from_auto:
-            params["start"] = "auto"  # the phases `auto` finds, then the number asked for (refine._asked)
+        feats_r = dec.features(min(dec.n_components, n_comp + 8))  # from_auto: `auto`'s phases, then K (_asked)
+        ref = refine.refine_phases(image, labels, feats_r, dec.pixel_sums, n_phases=None if from_auto else k_req,
+                                   **run)
         labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
-        params.update(n_phases=k, refinement=changes)
+        params.update(n_phases=k, refinement=ref.changes)
         timings["refine"] = time.perf_counter() - t
-    if not intensity:
+    if from_auto:
         say(0.72, "mixed pixels")
-        for _ in range(2):  # again after a merge down to the number asked for (refine._asked)
-            labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
-                                             float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
-                                             specks=refine_phases and (k_req is None or from_auto), blank=blank)
-            if not (from_auto and k > k_req):  # more phases than asked for, after the boundary steps and specks
-                break
-            ref = refine.merged_to(image, labels, spectra, k_req, feats_r, dec.pixel_sums, **run)
-            params["refinement"] = list(params["refinement"]) + list(ref.changes)
-            labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
+        labels, spectra, k = _asked(image, ref, dec, n_comp, k_req, feats_r, blank, params, timings,
+                                    float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread), run)
+    elif not intensity:
+        say(0.72, "mixed pixels")
+        labels, spectra, k = _boundaries(image, labels, k, spectra, params, timings, block_rows, client,
+                                         float(dec.pixel_sums.mean()), (mixed_pixels, beam_spread),
+                                         specks=refine_phases and k_req is None, blank=blank)
     return _scaled(_measure(image, labels, k, method, params, timings, dec_out, clus, block_rows, client, say,
                             spectra=spectra, name_minerals=name_minerals, blank=blank), scale)
 

@@ -82,16 +82,14 @@ class PhaseSteps:
             self._auto_phases = (key, refine.refine_phases(self.image, first.astype(np.int16), feats,
                                                            self.pca.pixel_sums))
         ref = self._auto_phases[1]
-        changes = list(ref.changes)
-        ref, more = refine.asked_phases(self.image, ref, k, feats, self.pca.pixel_sums,
-                                        start=lambda: self.clustering.labels)  # k-means with k clusters
-        labels, gone = self._unmixed(ref.labels, ref.spectra, specks=True)
-        changes += more + gone
-        if int(labels.max()) + 1 > k:
-            ref = refine.merged_to(self.image, labels, None, k, feats, self.pca.pixel_sums)
-            labels, gone = self._unmixed(ref.labels, ref.spectra, specks=True)
-            changes += list(ref.changes) + gone
-        return labels, changes
+
+        def finish(labels, spectra):  # map_phases' boundary steps, then its specks dropped
+            labels, gone = self._unmixed(labels, spectra, specks=True)
+            return labels, None, int(labels.max()) + 1, gone
+
+        labels, _, _, more = refine.asked_map(self.image, ref, k, feats, self.pca.pixel_sums, finish,
+                                              start=lambda: self.clustering.labels)  # k-means with k clusters
+        return labels, list(ref.changes) + more
 
     def _keep_spatial(self, lc, key):
         self._spatial = (self.image, key, self._unmixed(lc.labels, lc.phase_sums)[0], tuple(lc.params["refinement"]))

@@ -49,7 +49,7 @@ Intensity cubes (transmission...) have no counts for these tests: their regions 
 scores by the dip of their 5 x 5 means (:func:`region_tests`, :mod:`._regions`).
 """
 
-from ._asked import asked_phases, merged_to
+from ._asked import asked_map, asked_phases, merged_to
 from ._blur import RULE as BEAM_RULE
 from ._blur import beam_spread_fit
 from ._boundary import relabel_boundaries
@@ -67,10 +67,9 @@ from ._unmix import RULE as MIXED_RULE
 from ._unmix import assign_mixed_phase_pixels, assign_mixed_pixels
 from ._unmix import low_count_margin as mixed_margin
 
-__all__ = ["BEAM_RULE", "INCLUSION_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement",
+__all__ = ["BEAM_RULE", "INCLUSION_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "asked_map",
            "asked_phases", "assign_mixed_phase_pixels", "assign_mixed_pixels", "beam_spread_fit", "boundary_phases",
            "describe_change", "distinct_phases", "drop_specks", "give_to_neighbours", "halves", "inside_pixels",
            "is_mixture", "is_thin", "merge_phases", "merged_to", "mixed_margin", "mixes_two", "own_element_phases",
-           "pair_dip", "reassign_inclusions",
-           "refine_phases", "region_tests", "relabel_boundaries", "seed_phases", "speck_phases", "split_dip",
-           "split_phases", "split_region"]
+           "pair_dip", "reassign_inclusions", "refine_phases", "region_tests", "relabel_boundaries", "seed_phases",
+           "speck_phases", "split_dip", "split_phases", "split_region"]

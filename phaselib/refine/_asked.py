@@ -49,6 +49,21 @@ def asked_phases(image, first, n_phases, features, pixel_sums, start=None, **opt
     return ref, list(ref.changes)
 
 
+def asked_map(image, first, n_phases, features, pixel_sums, finish, start=None, **options):
+    """The whole flow with ``n_phases`` asked for, from ``auto``'s phases ``first``: :func:`asked_phases`, then
+    ``finish(labels, spectra) -> (labels, spectra, k, changes)`` (the boundary steps and the specks' removal of
+    the caller: ``map_phases``' or the dashboard's), then, with more than ``n_phases`` left, :func:`merged_to` and
+    ``finish`` again. Returns ``(labels, spectra, k, changes after first's)``; ``spectra`` may be None."""
+    ref, changes = asked_phases(image, first, n_phases, features, pixel_sums, start=start, **options)
+    labels, spectra, k, gone = finish(ref.labels, ref.spectra)
+    changes = list(changes) + list(gone)
+    if k > n_phases:
+        ref = merged_to(image, labels, spectra, n_phases, features, pixel_sums, **options)
+        labels, spectra, k, gone = finish(ref.labels, ref.spectra)
+        changes += list(ref.changes) + list(gone)
+    return labels, spectra, k, changes
+
+
 def nested(fine, coarse):
     """Share of the assigned pixels of ``fine`` whose phase lies in the same phase of ``coarse`` as most of its
     pixels: 1 when every phase of ``fine`` is within one of ``coarse``."""
