@@ -279,7 +279,12 @@ def _thin_test(lab):
     if lab is None:
         return lambda p: False
     seen, now = {}, lab.copy()
-    return lambda p: seen.setdefault(p, is_thin(now, p))
+
+    def test(p):
+        if p not in seen:  # (setdefault would run the test on every call)
+            seen[p] = is_thin(now, p)
+        return seen[p]
+    return test
 
 
 def _dip_test(image, lab, sums, n_pix, size, share=None):
