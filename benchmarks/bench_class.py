@@ -369,7 +369,7 @@ def main(argv=None):
             shutil.rmtree(fresh, ignore_errors=True)
     s = summary(results, sampler, left, gone_after, opts)
     load = {"before": load_before, "after": os.getloadavg(), "cpus": os.cpu_count(),
-            "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
+            "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), **_machine()}
     print(table(s, opts))
     print(f"\nmachine load (1, 5, 15 min) before {load['before']}, after {load['after']} on {load['cpus']} CPUs")
     WORK.mkdir(parents=True, exist_ok=True)  # the whole server log, for what the tail does not show
@@ -380,6 +380,22 @@ def main(argv=None):
                    "memory_samples": sampler.samples, "load": load, "server_log_tail": "".join(log[-40:]),
                    "server_log": str(full_log)}, opts.json, prefix="class-")
     return s
+
+
+
+def _machine():
+    """The browser's version and the CPU model: the class's figures depend on them (session 45: the same code gave a
+    first map of 1.4 s on one 2-core machine and 16-40 s on an earlier one, its browsers using 2.5 times the CPU)."""
+    from tests._voila import CHROMIUM
+
+    out = {}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out["browser"] = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
+                                        timeout=20).stdout.strip()
+    with contextlib.suppress(OSError):
+        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
+        out["cpu"] = names[0] if names else ""
+    return out
 
 
 if __name__ == "__main__":
