@@ -128,7 +128,8 @@ def atomic_file(target, *, overwrite=False):
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise FileExistsError(f"'{target.name}' exists; pass overwrite=True (--overwrite) to replace it.")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_short(target.stem)}.tmp-", suffix=target.suffix[:16],
+                                   dir=target.parent)
     except OSError as err:
         raise cannot_write(target, err) from None
     os.close(fd)
@@ -147,8 +148,14 @@ def atomic_file(target, *, overwrite=False):
         raise
 
 
+def _short(name, most=100):
+    """``name`` cut to ``most`` characters for a temporary name beside it (a name of 255 bytes, the most a file
+    system takes, plus ".tmp-XXXXXXXX" was "File name too long")."""
+    return name[:most]
+
+
 @contextlib.contextmanager
-def atomic_folder(target, *, replace=None):
+def atomic_folder(target, *, replace=None, files=False):
     """Yield a fresh temporary folder next to ``target``; on success it becomes ``target``.
 
     Parameters
@@ -158,19 +165,25 @@ def atomic_folder(target, *, replace=None):
         ``replace(path) -> bool``: whether an existing folder at ``target`` may be
         replaced (default: only an empty folder). Otherwise an existing ``target`` is
         an error and is left untouched.
+    files : bool
+        An existing file or symbolic link at ``target`` (never what a link points to) is replaced too, once the
+        folder is complete: a write that fails leaves it as it was.
     """
     target = Path(target)
-    check_folder_target(target, replace)
+    if not (files and (target.is_symlink() or target.is_file())):
+        check_folder_target(target, replace)
     _check_parent(target)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.tmp-", dir=target.parent))
     except OSError as err:
         raise cannot_write(target, err) from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        if files and (target.is_symlink() or target.is_file()):
+            target.unlink()  # the link itself, or the file
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.old-", dir=target.parent))
             os.rename(target, old / "x")
             os.rename(tmp, target)
             _remove(old)

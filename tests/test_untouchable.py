@@ -94,3 +94,41 @@ def test_label_pngs_that_would_be_misread_are_refused(tmp_path, rock):
     assert code == 0, err
     got = np.load(tmp_path / "o_ok" / "labels.npy")
     assert got.shape == r.labels.shape and len(np.unique(got)) == len(np.unique(s[s >= 0]))
+
+
+def test_a_failed_write_over_an_existing_file_leaves_it(tmp_path, rock, monkeypatch):
+    """``save`` and ``convert`` with overwrite onto an existing file (not a store) removed it before writing: a
+    write that then failed left nothing (fuzz campaign, session 45). The file is replaced once the store is whole."""
+    import rsciio.zspy
+    from conftest import CHEVKINITE
+
+    _, r = rock
+    old = tmp_path / "t.zspy"
+    old.write_bytes(b"an earlier file")
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rsciio.zspy, "file_writer", boom)
+    with pytest.raises(OSError):
+        phaselib.save(r.image, old, overwrite=True)
+    assert old.read_bytes() == b"an earlier file" and [p.name for p in tmp_path.iterdir()] == ["t.zspy"]
+    monkeypatch.undo()
+    code, err = cli_main(["convert", str(CHEVKINITE), str(old), "--dtype", "uint8", "--overwrite"])
+    assert code == 2 and "uint8" in err and old.read_bytes() == b"an earlier file"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.zspy"]
+    link = tmp_path / "l.zspy"
+    link.symlink_to(old)
+    phaselib.save(r.image, link, overwrite=True)  # the link is replaced, never what it points to
+    assert link.is_dir() and not link.is_symlink() and old.read_bytes() == b"an earlier file"
+    assert phaselib.load(link).shape == r.image.shape
+
+
+def test_outputs_with_the_longest_names_a_file_system_takes(tmp_path, rock):
+    """A name of 255 bytes is valid; the temporary name beside it was 255 + 13 ("File name too long")."""
+    _, r = rock
+    assert np.load(phaselib.save(r.image, tmp_path / ("n" * 251 + ".npy"))).shape == r.image.shape
+    assert phaselib.load(phaselib.save(r.image, tmp_path / ("z" * 250 + ".zspy"))).shape == r.image.shape
+    code, err = cli_main(["map", str(tmp_path / ("n" * 251 + ".npy")), *CAL, "--out", str(tmp_path / ("o" * 255))])
+    assert code == 0, err
+    assert (tmp_path / ("o" * 255) / "labels.npy").is_file()

@@ -68,12 +68,12 @@ def bcf_to_zspy(path, out, *, block_rows=16, downsample=1, cutoff_at_kV=None, in
             raise FileExistsError(f"'{out.name}' exists; pass overwrite=True (--overwrite) to replace it.")
         if out.is_dir() and not out.is_symlink() and not (out / ".zgroup").exists():
             raise ValueError(f"'{out.name}' is a folder but not a zarr store; not replacing it.")
-        if out.is_symlink() or out.is_file():
-            out.unlink()  # a link or a file (never what a link points to)
 
     h, w, c = rows.shape
     # written into a temporary folder next to `out`, renamed into place when complete
-    with atomic_folder(out, replace=lambda p: (p / ".zgroup").exists()) as tmp, warnings.catch_warnings():
+    # (an existing file or link at `out`, never what a link points to, is replaced once the store is complete)
+    with atomic_folder(out, replace=lambda p: (p / ".zgroup").exists(), files=True) as tmp, \
+            warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The NestedDirectoryStore is deprecated", FutureWarning)
         store = zarr.storage.NestedDirectoryStore(str(tmp))
         root = zarr.open_group(store=store, mode="w")

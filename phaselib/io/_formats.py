@@ -321,10 +321,8 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
             raise FileExistsError(f"'{path.name}' exists; pass overwrite=True (--overwrite) to replace it.")
         if path.is_dir() and not path.is_symlink() and not (path / ".zgroup").exists():
             raise ValueError(f"'{path.name}' is a folder but not a zarr store; not replacing it.")
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        # written into a temporary folder, renamed into place when complete
-        with atomic_folder(path, replace=lambda p: (p / ".zgroup").exists()) as tmp:
+        # written into a temporary folder, renamed into place when complete (an existing file or link replaced then)
+        with atomic_folder(path, replace=lambda p: (p / ".zgroup").exists(), files=True) as tmp:
             module = importlib.import_module(READERS[ext])
             kwargs = {"chunks": chunks} if chunks else {}
             module.file_writer(str(tmp), _signal_dict(image), show_progressbar=False, **kwargs)
