@@ -149,6 +149,9 @@ def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray
 
 #: class ids of any label map (classify, deep segmentation) are below this: -1 is unlabelled
 MAX_CLASSES = 1000
+#: the most phases or components asked of map_phases (a rock holds a few tens of phases at most; the tests between
+#: phases grow with the cube of their number: a 40 x 50 map asked for 999 ran for hours)
+MAX_ASKED = 64
 #: phase ids of a phase map are below this (a bigger index is a damaged or foreign map, not a phase map)
 MAX_PHASES = 10_000
 #: iterations / sweeps of an iterative step above this are a typing slip, not a setting (each takes a pass

@@ -18,7 +18,7 @@ from ._finish import low_counts as _low_counts
 from ._finish import scaled as _scaled
 from ._image import SpectrumImage
 from ._serialize import dumps
-from ._validate import check_auto, check_choice, check_image, check_int, check_some_assigned
+from ._validate import MAX_ASKED, check_auto, check_choice, check_image, check_int, check_some_assigned
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "PhaseMap", "map_phases"]
 
@@ -137,7 +137,7 @@ class PhaseMap:
 def _resolve_auto(value, name):
     if value is None or check_auto(value):
         return None
-    return check_int(value, name, allow_auto=True)
+    return check_int(value, name, allow_auto=True, high=MAX_ASKED)
 
 
 def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", n_components="auto",

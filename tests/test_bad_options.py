@@ -154,7 +154,7 @@ def test_precompute_options_beyond_the_map_are_refused(inputs, tmp_path, options
 @pytest.mark.parametrize("options,words", [
     (["--method", "fuzzy-cmeans", "--membership-threshold", "1"], ["membership threshold 1", "lower"]),
     (["--method", "nmf-otsu", "--min-size", str(10**25)], ["--min-size", "720"]),
-    (["--n-phases", "1000"], ["--n-phases", "at most 720"]),
+    (["--n-phases", "1000"], ["--n-phases", "at most 64", "whatever the map"]),
 ])
 def test_map_says_which_option_left_no_phase(inputs, tmp_path, options, words):
     _refused(["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "m", *options], *words)
@@ -238,3 +238,26 @@ def test_a_phase_with_too_few_grains_says_so_in_words(tmp_path):
         assert one[key] == {"skipped": "1 grain(s), too few"}, one[key]
     assert "phase 1: no size statistics (1 grain(s), too few)" in err
     assert "`diameters`" not in json.dumps(stats)
+
+
+def test_numbers_asked_are_bounded_and_far_energy_bounds_are_the_axis(inputs, tmp_path):
+    """Fuzz campaign, session 45: ``--n-phases 999`` (or ``--n-components``) with per-pixel clusters ran for hours on a
+    40 x 50 map (the merge tests pairs of phases after every merge); the most asked is now 64 (in words, at once),
+    and 64 phases end (the linear programs of the one-mineral-through-two-hosts test run below 33 phases). An
+    energy window up to 1e308 keV ended in "could not complete (OverflowError)": it is the axis."""
+    from phaselib.datasets import make_rock
+    from phaselib.pipeline import map_phases
+
+    _refused(["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "a", "--n-components", "999"],
+             "--n-components", "at most 64")
+    with pytest.raises(ValueError, match="n_phases"):
+        map_phases(make_rock((24, 30), counts_per_pixel=50, seed=1).image, n_phases=999)
+    code, err = _run(["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "b", "--n-phases", "64",
+                      "--spatial-prior", "off"], timeout=240)
+    assert code == 0, err
+    for cmd in (["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "c"],
+                ["precompute", inputs / "rock.npy", *NPY, "--out", tmp_path / "c.npz"]):
+        code, err = _run([*cmd, "--energy-range", "0.1", "1e308"])
+        assert code == 0 and "Overflow" not in err, err
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["params"]["energy_range"][1] == pytest.approx(20.27, abs=0.02)

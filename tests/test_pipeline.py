@@ -88,9 +88,9 @@ def test_real_p45_map(p45, method):
 def test_pipeline_errors(rock):
     with pytest.raises(ValueError, match="`method` must be one of 'pca-kmeans'"):
         map_phases(rock.image, method="magic")
-    with pytest.raises(ValueError, match="`n_phases` must be an integer >= 1 or \"auto\", got -2"):
+    with pytest.raises(ValueError, match="`n_phases` must be an integer in \\[1, 64\\] or \"auto\", got -2"):
         map_phases(rock.image, n_phases=-2)
-    with pytest.raises(TypeError, match="`n_phases` must be an integer >= 1 or \"auto\", got 2.5"):
+    with pytest.raises(TypeError, match="`n_phases` must be an integer in \\[1, 64\\] or \"auto\", got 2.5"):
         map_phases(rock.image, n_phases=2.5)
     with pytest.raises(TypeError, match="`image` must be a SpectrumImage"):
         map_phases(rock.image.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import time
 
+from .._validate import MAX_ASKED
 from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, spatial_prior
 
 #: when the command started (the wall time in summary.json includes the imports)
@@ -96,9 +97,10 @@ def check_against_map(args, image, energy_range, most=None):
     if args.min_size > h * w:
         raise ValueError(f"--min-size must be at most the map's {h * w} pixels ({h} x {w}), got {args.min_size}.")
     n_ch = channels_in_range(image, energy_range)
-    limit = min(h * w, n_ch, most or h * w)
+    limit = min(h * w, n_ch, most or h * w, MAX_ASKED)
     why = f"{h} x {w} pixels, {n_ch} channels in the energy range"
     why += f", {most} components in the decomposition precompute shares" if most and most == limit else ""
+    why += f"; at most {MAX_ASKED} are tested, whatever the map" if limit == MAX_ASKED else ""
     for name in ("n_phases", "n_components"):
         value = getattr(args, name)
         if isinstance(value, int) and value > limit:

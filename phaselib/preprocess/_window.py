@@ -69,8 +69,10 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     if low >= high:
         raise ValueError(f"The energy window needs low < high, got {low!r}, {high!r}.")
     eps = 1e-6
-    start = max(0, math.ceil((low - energy_offset) / scale - eps))
-    stop = min(n, math.floor((high - energy_offset) / scale + eps) + 1)
+    # bounds far beyond the axis (1e308 keV) held to a channel past it: their channel numbers overflowed
+    lo, hi = (min(max(x, energy_offset - scale), top + scale) for x in (low, high))
+    start = max(0, math.ceil((lo - energy_offset) / scale - eps))
+    stop = min(n, math.floor((hi - energy_offset) / scale + eps) + 1)
     if stop - start < check_int(min_channels, "min_channels"):
         held = max(0, stop - start)
         raise ValueError(f"The energy window {low:.4g}-{high:.4g} keV holds {held} channel(s) of the map "

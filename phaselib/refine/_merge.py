@@ -12,6 +12,9 @@ LIGHT = ("O", "C", "N", "B")
 #: :func:`one_foreign`: the range of the share of each phase that other phases' mixture explains (under 0.8:
 #: a fifth or more of its line counts is the mineral), and the least cosine between what is left of the two
 FOREIGN_HOST, FOREIGN_COS = (0.3, 0.8), 0.95
+#: ... tested while at most this many phases are left (two linear programs a pair, for every pair after every merge:
+#: a 40 x 50 map asked for 999 phases ran for hours); above, the pairs are pieces of one chemistry, merged first
+FOREIGN_MOST = 32
 #: :func:`distinct_phases` with ``together``: two chemistries this far apart (half the summed absolute differences of
 #: their line-count shares) are two minerals. Pairs one mineral can span: Fo90 / Fo75 0.07-0.14, An60 / An30
 #: 0.12-0.14, augite / hornblende 0.11-0.12 (10 and 20 kV); a rhyolitic glass and its oligoclase 0.25-0.28
@@ -198,8 +201,10 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
                 two = not differ and not fill and dip(alive[i], alive[j])
                 if two:
                     differ, why = True, two
-                one = differ and thin(alive[i]) and thin(alive[j]) and one_foreign(
-                    shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
+                # (no pair scores under one already found one mineral: its test is skipped then)
+                one = differ and len(alive) <= FOREIGN_MOST and not (best is not None and best[0] <= -1.0) \
+                    and thin(alive[i]) and thin(alive[j]) \
+                    and one_foreign(shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
                 if differ and not one and not fill:
                     continue
                 score, why = (-1.0, one) if one else (
