@@ -160,3 +160,19 @@ def test_other_axes_are_windowed_as_before(rock):
     assert energy_channels(tof) == slice(0, rock.shape[2])
     eds = SpectrumImage(rock, energy_offset=-0.2, energy_scale=0.01)  # an ordinary map, no beam energy
     assert energy_channels(eds) == slice(30, rock.shape[2])
+
+
+@pytest.mark.parametrize("declared", [4096, 100, 2047])
+def test_an_msa_whose_header_declares_other_points_than_it_holds_is_refused(tmp_path, declared):
+    """An EMSA spectrum whose ``#NPOINTS`` is not the number of its values (truncated, or another file's header)
+    was read without a word (fuzz campaign, session 45); the file as written, with the same header, still reads."""
+    from phaselib.quantify import save_msa
+
+    spectrum = np.random.default_rng(0).poisson(50.0, (1, 2048)).astype(float)
+    [good] = save_msa(spectrum, -0.2, 0.01, tmp_path, names=["s"], beam_energy=20.0)
+    assert phaselib.load(good).shape == (1, 1, 2048)
+    text = good.read_text()
+    bad = tmp_path / "bad.msa"
+    bad.write_text(re.sub(r"#NPOINTS\s*:\s*[0-9.]+", f"#NPOINTS     : {declared}", text))
+    with pytest.raises(ValueError, match=f"declares {declared} points, it holds 2048"):
+        phaselib.load(bad)

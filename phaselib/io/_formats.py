@@ -168,6 +168,8 @@ def _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs):
             f"Could not read '{path.name}' as a {ext} file ({type(err).__name__} in "
             f"{READERS[ext]}): not this format, damaged or truncated."
         ) from None
+    if ext in (".msa", ".ems", ".emsa"):
+        _check_msa_points(signals, path.name)
     candidates = [i for i, s in enumerate(signals) if _energy_axis_index(s["axes"]) is not None]
     if not candidates:
         raise ValueError(f"'{path.name}' holds no spectrum with an energy axis.")
@@ -179,6 +181,21 @@ def _load_rsciio(path, ext, lazy, select_type, signal_index, reader_kwargs):
             f"spectra are at indices {candidates}."
         )
     return _from_signal_dict(signals[signal_index], str(path))
+
+
+def _check_msa_points(signals, name):
+    """An EMSA file's ``#NPOINTS`` against the values it holds (the reader takes the values as they come: a
+    truncated file, or one whose header says 4096 over 2048 values, was read without a word)."""
+    for sig in signals:
+        declared = (sig.get("original_metadata") or {}).get("NPOINTS")
+        held = int(np.prod(np.shape(sig.get("data"))))
+        try:
+            declared = float(declared)
+        except (TypeError, ValueError):
+            continue
+        if declared != held:
+            raise ValueError(f"Could not read '{name}': its header declares {declared:.0f} points, it holds "
+                             f"{held} (truncated or damaged).")
 
 
 def _energy_axis_index(axes):
