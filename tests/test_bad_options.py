@@ -261,3 +261,17 @@ def test_numbers_asked_are_bounded_and_far_energy_bounds_are_the_axis(inputs, tm
         assert code == 0 and "Overflow" not in err, err
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["params"]["energy_range"][1] == pytest.approx(20.27, abs=0.02)
+
+
+def test_grains_prints_sizes_in_the_unit_it_announces(inputs, tmp_path, capsys):
+    """With no pixel size known, ``grains`` noted "sizes are in pixels" and then printed them in um."""
+    from phaselib._cli import main
+
+    (tmp_path / "nopx").mkdir()
+    shutil.copy(inputs / "res" / "labels.npy", tmp_path / "nopx" / "labels.npy")
+    for folder, unit in ((tmp_path / "nopx", "px"), (_copy(inputs, tmp_path), "um")):
+        assert main(["grains", str(folder), "--out", str(tmp_path / f"g_{unit}")]) == 0
+        out = capsys.readouterr()
+        sizes = [ln for ln in out.out.splitlines() if "median diameter" in ln]
+        assert sizes and all(f" {unit}, KDE peak" in ln for ln in sizes), out.out
+        assert ("sizes are in pixels" in out.err) == (unit == "px")

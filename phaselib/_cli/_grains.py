@@ -267,13 +267,14 @@ def run(args):
         results = _write(args, grains, labels, px, px_source, out)
     print(f"{grains.n_grains} grains in {len(results)} phase(s); written to {final} in "
           f"{time.perf_counter() - t0:.2f} s")
+    unit = "px" if px_source.startswith("default") else "um"  # (the note above said the sizes are in pixels)
     for p, (e, _, _) in results.items():
         st, cs = e["size_statistics"], e["csd"]
         line = f"  phase {p}: {e['n_grains']} grains"
         if "median" in st:
-            line += f", median diameter {st['median']:.3g} um, KDE peak {st['kde_peak']:.3g} um"
+            line += f", median diameter {st['median']:.3g} {unit}, KDE peak {st['kde_peak']:.3g} {unit}"
         if cs.get("slope") is not None:
-            line += f", CSD slope {cs['slope']:.3g} +- {cs['slope_err'] or float('nan'):.2g} /um"
+            line += f", CSD slope {cs['slope']:.3g} +- {cs['slope_err'] or float('nan'):.2g} /{unit}"
         if cs.get("residence_time") is not None:
             line += f", tau {cs['residence_time']:.3g} s"
         print(line)
