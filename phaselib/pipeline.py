@@ -245,7 +245,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     h, w, c = image.shape
     max_components = min(check_int(max_components, "max_components"), h * w - 1, c - 1)
     if max_components < 1:
-        raise ValueError(f"The map ({h} x {w} pixels) is too small to decompose.")
+        raise ValueError(f"The map ({h} x {w} pixels" + (f", {c} channel" if c < 2 else "") + ") is too small to "
+                         "decompose" + (": a spectrum needs 2 channels or more." if c < 2 else "."))
     if decomposition is not None:
         if not isinstance(decomposition, decompose.Decomposition):
             raise TypeError(f"`decomposition` must be a Decomposition, got {type(decomposition).__name__}.")

@@ -200,7 +200,8 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
     h, w, c = image.shape
     max_components = min(MAX_COMPONENTS, h * w - 1, c - 1)
     if max_components < 1:
-        raise ValueError(f"The map ({h} x {w} pixels) is too small to decompose.")
+        raise ValueError(f"The map ({h} x {w} pixels" + (f", {c} channel" if c < 2 else "") + ") is too small to "
+                         "decompose" + (": a spectrum needs 2 channels or more." if c < 2 else "."))
     dec = decompose.pca(image, n_components=max(max_components, k_req or 1), energy_range=energy_range,
                         random_state=random_state)
     n_comp = dec.suggested_n_components
