@@ -275,3 +275,16 @@ def test_grains_prints_sizes_in_the_unit_it_announces(inputs, tmp_path, capsys):
         sizes = [ln for ln in out.out.splitlines() if "median diameter" in ln]
         assert sizes and all(f" {unit}, KDE peak" in ln for ln in sizes), out.out
         assert ("sizes are in pixels" in out.err) == (unit == "px")
+
+
+def test_n_components_on_the_spatial_prior_path_is_said_unused(tmp_path):
+    """At low counts the spatial prior starts from a binned copy's components: --n-components was taken and
+    silently not used (exit 0, summary.json with another number)."""
+    from phaselib.datasets import make_rock
+
+    np.save(tmp_path / "low.npy", make_rock((24, 30), counts_per_pixel=20, seed=1).image.data)
+    code, err = _run(["map", tmp_path / "low.npy", *NPY, "--out", tmp_path / "o", "--n-components", "3"])
+    assert code == 0 and "--n-components 3 is not used at these counts" in err, err
+    code, err = _run(["map", tmp_path / "low.npy", *NPY, "--out", tmp_path / "p", "--n-components", "3",
+                      "--spatial-prior", "off"])
+    assert code == 0 and "not used" not in err, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import sys
 import time
 
 from .._validate import MAX_ASKED
@@ -68,6 +69,9 @@ def run(args):
         print("  " + note)
     if result.params.get("count_scale"):
         print("  " + result.params["count_scale"]["note"])
+    if result.params.get("spatial_prior") and isinstance(args.n_components, int):
+        print(f"phaselib: note: --n-components {args.n_components} is not used at these counts: the spatial prior "
+              "starts from the components of a binned copy (--spatial-prior off to cluster on yours)", file=sys.stderr)
     if result.params.get("blank_pixels"):
         print(f"  {result.params['blank_pixels']} pixels hold no counts (an empty edge, gaps, dead pixels): left "
               "unassigned and out of the clustering")
