@@ -132,3 +132,20 @@ def test_outputs_with_the_longest_names_a_file_system_takes(tmp_path, rock):
     code, err = cli_main(["map", str(tmp_path / ("n" * 251 + ".npy")), *CAL, "--out", str(tmp_path / ("o" * 255))])
     assert code == 0, err
     assert (tmp_path / ("o" * 255) / "labels.npy").is_file()
+
+
+@pytest.mark.parametrize("chunks", [(0, 0, 0), (8, 30), (8.0, 30, 2048), (True, 30, 2048)])
+def test_save_refuses_chunks_in_its_own_words(tmp_path, rock, chunks):
+    """Chunks of 0 ended in a ZeroDivisionError, a wrong rank in h5py's text (fuzz campaign, session 45)."""
+    _, r = rock
+    for name in ("c.zspy", "c.hspy"):
+        with pytest.raises(ValueError, match="`chunks` must be three whole numbers"):
+            phaselib.save(r.image, tmp_path / name, chunks=chunks)
+        assert not (tmp_path / name).exists()
+
+
+def test_an_object_npy_is_refused_without_a_class_name(tmp_path):
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError) as err:
+        phaselib.load(tmp_path / "o.npy", energy_offset=0, energy_scale=0.01)
+    assert "never read" in str(err.value) and "Error" not in str(err.value)

@@ -140,9 +140,9 @@ def _load_npy(path, *, energy_offset, energy_scale):
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except PermissionError:
         raise unreadable(path) from None
-    except Exception as err:  # numpy raises several types for corrupt files; never echo the file
-        raise ValueError(f"Could not read '{path.name}' as a .npy array ({type(err).__name__}: not a "
-                         ".npy file, damaged or truncated).") from None
+    except Exception:  # numpy raises several types for corrupt files; never echo the file
+        raise ValueError(f"Could not read '{path.name}' as a .npy array: not a .npy file of numbers (Python "
+                         "objects are never read), damaged or truncated.") from None
     data = _as_hwc(data, path.name)
     return SpectrumImage(
         data, energy_offset=float(energy_offset), energy_scale=float(energy_scale),
@@ -332,6 +332,11 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     ext = path.suffix.lower()
     if ext not in (".npy", ".hspy", ".zspy"):
         raise ValueError(f"Cannot write '{ext}'; use .hspy, .zspy or .npy.")
+    if chunks is not None:  # (h5py's and zarr's own words, or a ZeroDivisionError, otherwise)
+        if not (isinstance(chunks, (tuple, list)) and len(chunks) == 3
+                and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in chunks)):
+            raise ValueError(f"`chunks` must be three whole numbers >= 1 (rows, columns, channels), "
+                             f"got {chunks!r:.60}.")
     refuse_inputs(path, [image.source, memmap_source(image.data)], folder=True)
     if ext == ".zspy":
         if (path.exists() or path.is_symlink()) and not overwrite:
