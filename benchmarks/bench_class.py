@@ -390,12 +390,9 @@ def _machine():
 
     out = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out["browser"] = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
-                                        timeout=20).stdout.strip()
-    with contextlib.suppress(OSError):
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
-        out["cpu"] = names[0] if names else ""
-    return out
+        out["browser"] = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=20).stdout
+        out["cpu"] = next((ln.split(":", 1)[1] for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    return {k: v.strip() for k, v in out.items()}
 
 
 if __name__ == "__main__":

@@ -243,7 +243,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     k_req = _resolve_auto(n_phases, "n_phases")
     n_req = _resolve_auto(n_components, "n_components")
     h, w, c = image.shape
-    max_components = min(check_int(max_components, "max_components"), h * w - 1, c - 1)
+    max_components = min(check_int(max_components, "max_components"), h * w - 1, c - 1,
+                         preprocess.window_channels(image, energy_range) - 1)
     if max_components < 1:
         raise ValueError(f"The map ({h} x {w} pixels" + (f", {c} channel" if c < 2 else "") + ") is too small to "
                          "decompose" + (": a spectrum needs 2 channels or more." if c < 2 else "."))

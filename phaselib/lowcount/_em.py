@@ -198,7 +198,7 @@ def _start(image, k_req, energy_range, random_state, refine_phases=True):
         factor 2 between major elements even under ``auto``: binned pixels of small grains mix two phases).
     """
     h, w, c = image.shape
-    max_components = min(MAX_COMPONENTS, h * w - 1, c - 1)
+    max_components = min(MAX_COMPONENTS, h * w - 1, c - 1, preprocess.window_channels(image, energy_range) - 1)
     if max_components < 1:
         raise ValueError(f"The map ({h} x {w} pixels" + (f", {c} channel" if c < 2 else "") + ") is too small to "
                          "decompose" + (": a spectrum needs 2 channels or more." if c < 2 else "."))

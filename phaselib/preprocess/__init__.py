@@ -11,11 +11,11 @@ from ._crop_bin import bin_energy, bin_spatial, crop
 from ._pixel_size import tilt_corrected_pixel_size, with_pixel_size
 from ._scale import CountScale, as_counts, count_scale
 from ._weights import poisson_weights
-from ._window import energy_channels, energy_window, energy_window_slice
+from ._window import energy_channels, energy_window, energy_window_slice, window_channels
 
 __all__ = [
     "BLANK_MEDIAN", "CountScale", "EnergyCalibration", "apply_calibration", "bin_energy", "bin_spatial", "blank_pixels",
     "as_counts", "calibrate_energy", "count_scale",
-    "crop", "energy_channels", "energy_window", "energy_window_slice", "poisson_weights",
+    "crop", "energy_channels", "energy_window", "energy_window_slice", "poisson_weights", "window_channels",
     "tilt_corrected_pixel_size", "with_pixel_size",
 ]

@@ -190,3 +190,16 @@ def _check_xray_window(image, low, high, need, what="energy window"):
         raise ValueError(f"The {what} holds {held} channel(s) of the map, whose axis runs {axis[0]:.4g}-"
                          f"{axis[-1]:.4g} keV ({image.energy_scale:.4g} keV per channel); at least {need} are "
                          "needed: check its energy calibration.")
+
+
+def window_channels(image, energy_range):
+    """Channels of ``image`` in ``energy_range`` (:func:`energy_channels`), or all of them where the window is refused
+    (the decomposition then says why) or the cube holds no counts: the most components a default can ask for (24 on a
+    5-channel window was refused as "`n_components` must be in [1, 6], got 24", an option the user never gave)."""
+    if not image.is_counts:
+        return image.shape[2]
+    try:
+        sl = energy_channels(image, energy_range)
+    except ValueError:
+        return image.shape[2]
+    return sl.stop - sl.start
