@@ -77,3 +77,44 @@ def test_two_close_plagioclases_asked_for_are_two_at_200_counts():
     assert not pm.params["spatial_prior"] and pm.n_phases == 6, pm.params["refinement"]
     assert any(c["action"] == "split" for c in pm.params["refinement"])
     assert adjusted_rand_score(rock.labels.ravel(), pm.labels.ravel()) >= 0.8
+
+
+def test_the_valley_cut_follows_the_two_populations_where_2_means_halves_did_not():
+    """2-means halves of a large andesine phase holding labradorite grains part the andesine in two, one half with
+    the labradorite: a dip shows (0.52) but the half's spectrum mixes both, and the merge then saw one population.
+    ``valley_cut`` cuts the pair again where the density of its pixels' scores is lowest."""
+    from phaselib.refine._dip import valley_cut
+
+    rock = make_rock((150, 200), counts_per_pixel=200, minerals=["andesine", "augite", "labradorite"],
+                     fractions=[0.55, 0.25, 0.2], matrix_fraction=0.0, beam_spread=0.0, seed=3)
+    data, lab = np.asarray(rock.image.data), rock.labels
+    plag = (lab == 0) | (lab == 2)
+    left = np.arange(lab.shape[1])[None] < lab.shape[1] // 2
+    bad = np.where(plag, np.where((lab == 0) & left, 0, 1), -1)  # andesine's left | andesine's right + labradorite
+    to_b, sum_a, sum_b, ratio = valley_cut(data, bad, 0, 1, data[bad == 0].sum(0), data[bad == 1].sum(0))
+    assert to_b is not None and ratio < DIP_SHARE
+    truth = lab[plag] == 2
+    assert np.mean(to_b[plag] == truth) >= 0.95  # the labradorite's side is the labradorite
+    assert not to_b[~plag].any()
+    # one population cut in two: the valley cut shows no dip
+    pieces = np.where(lab == 0, np.where(left, 0, 9), -1)
+    one = valley_cut(data, pieces, 0, 9, data[pieces == 0].sum(0), data[pieces == 9].sum(0))
+    assert one[0] is None or one[3] > DIP_SHARE
+
+
+@pytest.mark.parametrize("n_phases", [7, "auto"])
+def test_a_large_andesine_holding_labradorite_is_two_phases(n_phases):
+    """A random rock of ``benchmarks/bench_random_rocks.py`` (seed 182, options frozen here): andesine 35 % and
+    labradorite 12 % at 10 kV were one phase (6 for 7, ARI 0.78) with K = 7 and with ``auto``: the split's
+    2-means halves did not follow them (see above)."""
+    rock = make_rock((150, 200), counts_per_pixel=200, seed=182, grain_size=18.03, beam_energy=10.0, zoning=0.0,
+                     beam_spread=0.0, detector_artefacts=True, matrix_fraction=0.3818,
+                     minerals=["andesine", "augite", "almandine", "labradorite", "K-feldspar", "chlorite",
+                               "basaltic glass"],
+                     fractions=[0.35949, 0.21662, 0.12141, 0.11540, 0.09219, 0.09083, 0.00406])
+    pm = map_phases(rock.image, n_phases=n_phases, name_minerals=False)
+    t = rock.labels
+    for p in (0, 3):  # andesine and labradorite each mostly in a phase of its own
+        q = np.bincount(pm.labels[t == p][pm.labels[t == p] >= 0]).argmax()
+        assert np.mean(t[pm.labels == q] == p) >= 0.9, pm.params["refinement"]
+    assert adjusted_rand_score(t.ravel(), pm.labels.ravel()) >= 0.95

@@ -252,7 +252,8 @@ def _grow_and_merge(wb, image, q, spectra, channels, background, k_req, fit):
     cut = _hard_sums(wb, np.where(inside, half, -1), 2 * k, image)
     splits, notes = refine.split_phases(cut.sums, cut.n_pixels, hard, energy, beam_energy=image.beam_energy)
     share = refine._dip.ASKED_DIP_SHARE if k_req else None  # a number asked for: a shallower dip parts two populations
-    splits, notes = split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE, share)
+    splits, notes, half = split_populations(image, half.reshape(h, w), cut, k, splits, notes, SPLIT_SIZE, share)
+    half = half.ravel()
     for (p, a, b), note in zip(splits, notes):  # the first half keeps the phase, the second is new
         spectra[p] = a[channels]
         new = np.vstack([new, b[None]])
