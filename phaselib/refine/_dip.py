@@ -54,7 +54,8 @@ def _direction(sum_a, sum_b, sigma):
 
 def _scores(data, rows, pair, llr, size, side=None):
     """Each pair pixel's score (its ``size`` x ``size`` pair neighbours' summed log-likelihood ratio per count) on
-    ``rows``, and, with ``side`` ((len(rows), W) bool), the summed spectra of the pixels on either side."""
+    ``rows``, and, with ``side`` ((len(rows), W) bool), the summed spectra of the pixels on either side
+    (``llr`` None: the sums alone, no score)."""
     from scipy import ndimage as ndi
 
     score = np.zeros(pair.shape, np.float64)
@@ -66,11 +67,14 @@ def _scores(data, rows, pair, llr, size, side=None):
         if cols.size:
             line = np.asarray(data[r], np.float32)[cols] if cols.size > w // 2 else np.asarray(
                 data[r][cols], np.float32)
-            score[i, cols], total[i, cols] = line @ llr, line.sum(1)
+            if llr is not None:
+                score[i, cols], total[i, cols] = line @ llr, line.sum(1)
             if side is not None:
                 on = side[i, cols]
                 sums[0] += line[~on].sum(0)
                 sums[1] += line[on].sum(0)
+    if llr is None:
+        return None, sums
     ones = np.ones((size, size))
     t = ndi.convolve(score * pair, ones, mode="constant")
     n = ndi.convolve(total * pair, ones, mode="constant")
@@ -173,7 +177,7 @@ def valley_cut(data, labels, a, b, sum_a, sum_b, *, size=3, sigma=2.0, iteration
         side = new
         if min(np.count_nonzero(side), np.count_nonzero(pair & ~side)) < MIN_PIXELS:
             return None, sum_a, sum_b, None
-        sum_a, sum_b = _scores(data, rows, pair, llr, size, side=side)[1]
+        sum_a, sum_b = _scores(data, rows, pair, None, size, side=side)[1]
         if moved < 0.005 * np.count_nonzero(pair):
             break
     if rows.size == h:
