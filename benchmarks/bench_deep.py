@@ -11,7 +11,7 @@ Usage (from the repository root; training needs ``pip install -e '.[deep]'``)::
 Training: six synthetic thin sections (granite, basalt, dacite; seeds 1, 2; 256 x 256 px; the
 EDS-like labels of ``make_thin_section``: 3 px label pixels, 1.5 px misregistration), PP + XP +
 BSE, through the CLI with its defaults (``segment train``: labels registered and refined, width 8,
-800 epochs within an 8-minute budget). Held out: the three rocks at other seeds, coarser
+1200 epochs within an 8-minute budget). Held out: the three rocks at other seeds, coarser
 (40 px) and finer (14 px) grains, brightness 0.85 / 1.15 and a colour shift (1.1, 1, 0.88),
 scored against the TRUE phase maps; andesine and labradorite (plagioclase of An40 and An60, the
 same in these images to 0.3 %) are also reported merged. The random forest
@@ -111,7 +111,7 @@ def grains(seeds=(1, 2, 3)):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="an existing model (skip training)")
-    p.add_argument("--epochs", type=int, default=800)
+    p.add_argument("--epochs", type=int, default=1200)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--no-grains", action="store_true")
     p.add_argument("--views", type=int, default=4, help="mirror images averaged at prediction (default 4, the CLI's)")

@@ -3,7 +3,7 @@
 
 Usage (from the repository root; needs ``pip install -e '.[deep]'``)::
 
-    .venv/bin/python scripts/train_bundled_model.py [--epochs 800] [--out dashboards/data/deep_model.pt]
+    .venv/bin/python scripts/train_bundled_model.py [--epochs 1200] [--out dashboards/data/deep_model.pt]
 
 Six synthetic thin sections (granite, basalt and dacite presets, seeds 1 and 2, 256 x 256 px,
 ``phaselib.datasets.make_thin_section`` with its default EDS-like labels: 3 px label pixels,
@@ -27,7 +27,7 @@ ROCKS = ("granite", "basalt", "dacite")
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=800)
+    p.add_argument("--epochs", type=int, default=1200)
     p.add_argument("--out", default="dashboards/data/deep_model.pt")
     p.add_argument("--max-minutes", type=float, default=8.0)
     args = p.parse_args(argv)

@@ -50,7 +50,7 @@ def _train_parser():
     p.add_argument("--pp-pattern", help="affix of the plane-polarised images (default _pp with --xp-pattern)")
     p.add_argument("--xp-pattern", help="affix of the cross-polarised images")
     p.add_argument("--bse-pattern", help="affix of the BSE images")
-    p.add_argument("--epochs", type=_int_at_least(1), default=800, help="passes over the images (default 800)")
+    p.add_argument("--epochs", type=_int_at_least(1), default=1200, help="passes over the images (default 1200)")
     p.add_argument("--tile", type=_tile, default=96, help="tile side, a multiple of 8, at most 4096 (default 96)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**32 - 1 (default 0)")
     p.add_argument("--width", type=_int_at_least(2, 128), default=8,
@@ -67,6 +67,9 @@ def _train_parser():
     p.add_argument("--no-calibrate", action="store_true",
                    help="no class offsets (default: fitted on the training images so that the predicted modal "
                         "fractions there are the labels')")
+    p.add_argument("--no-equalise", action="store_true",
+                   help="images at their own levels (default: each image divided by its mean per channel, an XP "
+                        "image by its PP image's, so a brighter lamp or a colour cast does not change the result)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model file (and its .onnx twin)")
     return p
 
@@ -157,7 +160,7 @@ def _train(args):
     check_writable(args.out)
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,
                 width=args.width, mm_per_pixel=args.mm_per_pixel, threads=args.threads, max_shift=args.max_shift,
-                refine_labels=not args.no_refine, calibrate=not args.no_calibrate,
+                refine_labels=not args.no_refine, calibrate=not args.no_calibrate, equalise_gains=not args.no_equalise,
                 max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
                 log=lambda line: print(line, flush=True))
     print(f"trained on {len(res.meta['trained_on'])} image sets in {res.seconds:.0f} s "

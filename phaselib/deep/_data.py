@@ -153,6 +153,12 @@ def find_labels(folder, stem):
     return None
 
 
+#: the mean level of every channel once an image's gains are divided out (:func:`equalise_gains`)
+GAIN_LEVEL = 0.4
+#: the smallest gain divided out (a black image stays black rather than its noise being magnified)
+MIN_GAIN = 1.0 / 255
+
+
 def stack(images, roles):
     """(H, W, C) float32 in [0, 1] of the images of ``roles``, checked to share one shape."""
     arrays = [images[r] for r in roles]
@@ -162,13 +168,49 @@ def stack(images, roles):
     return np.concatenate([a.astype(np.float32) / 255.0 for a in arrays], axis=-1)
 
 
+def gain_sources(roles, channels):
+    """role -> the role whose image sets its gains (see :func:`equalise_gains`).
+
+    Each image sets its own, but a cross-polarised image takes the plane-polarised one's when both
+    have the same channels: one lamp and one camera take both, and the mean of an XP image is
+    that of its few bright crystals (the extinct ones and any glass are black), a level that
+    changes from section to section with the crystals' orientations.
+    """
+    roles, channels = list(roles), list(channels)
+    src = {r: r for r in roles}
+    if "xp" in src and "pp" in src and channels[roles.index("xp")] == channels[roles.index("pp")]:
+        src["xp"] = "pp"
+    return src
+
+
+def equalise_gains(x, inputs, channels, sources):
+    """A (H, W, C) stack with each channel divided by its gain, brought to a mean level of :data:`GAIN_LEVEL`.
+
+    The gain of a channel is the whole image's mean of that channel of its source role
+    (``sources``, from :func:`gain_sources`): a brighter lamp, a longer exposure, a colour cast
+    or a BSE contrast setting multiplies an image and is divided out here, so a model reads the
+    levels of its minerals relative to the rest of the image (a quartz 9 % darker than andesine
+    in BSE) rather than absolute levels that such a shift moves. The mean depends a little on
+    the modal composition, which the model learns with the rock.
+    """
+    x = np.asarray(x, np.float32)
+    means = x.reshape(-1, x.shape[-1]).mean(axis=0, dtype=np.float64)
+    start = np.concatenate([[0], np.cumsum(channels)]).astype(int)
+    where = {r: slice(start[i], start[i + 1]) for i, r in enumerate(inputs)}
+    gains = np.concatenate([means[where[sources.get(r, r)]] for r in inputs])
+    return x * (GAIN_LEVEL / np.maximum(gains, MIN_GAIN)).astype(np.float32)
+
+
 def normalise(x, meta):
-    """Standardise a (H, W, C) stack with the model's channel means and deviations."""
+    """Standardise a (H, W, C) stack with the model's channel means and deviations (after the
+    images' gains are divided out, for a model trained so: ``meta["gains"]``)."""
     mean = np.asarray(meta["mean"], np.float32)
     std = np.asarray(meta["std"], np.float32)
     if x.shape[-1] != mean.size:
         raise ValueError(f"the model takes {mean.size} channels ({', '.join(meta['inputs'])}), "
                          f"the images give {x.shape[-1]}.")
+    if meta.get("gains"):
+        x = equalise_gains(x, meta["inputs"], meta["channels"], meta["gains"])
     return (x - mean) / std
 
 

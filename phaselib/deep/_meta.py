@@ -51,6 +51,12 @@ def check_meta(meta, name):
     offsets = meta.get("class_offsets")
     if offsets is not None and not (numbers(offsets, len(classes)) and max(map(abs, offsets)) <= 20):
         raise bad("class_offsets")
+    gains = meta.get("gains")
+    if gains is not None and not (isinstance(gains, dict) and set(gains) == set(inputs)
+                                  and all(isinstance(v, str) and v in inputs
+                                          and channels[inputs.index(v)] == channels[inputs.index(r)]
+                                          for r, v in gains.items())):
+        raise bad("gains")
     patterns = meta.get("patterns", {})
     if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):
         raise bad("patterns")

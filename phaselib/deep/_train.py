@@ -88,7 +88,13 @@ def _resample(x, y, zoom):
     return xo, yo
 
 
-def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0):
+#: the tiles' random gain (uniform, +-), per-channel gain (normal), offset (normal) and ceiling of the light / detector:
+#: wide for images at their own levels, narrow once each image's gains are divided out (what is left: how the
+#: images' means move with their modal composition)
+JITTER = {False: (0.2, 0.06, 0.03, 1.0), True: (0.05, 0.017, 0.025, None)}
+
+
+def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0, jitter=JITTER[False]):
     weights = np.array([lab.size for lab in labels], float)
     xs, ys = [], []
     for i in rng.choice(len(stacks), size=batch, p=weights / weights.sum()):
@@ -110,8 +116,8 @@ def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0):
         if rng.random() < 0.5:
             xt, yt = xt[:, ::-1], yt[:, ::-1]
         # brightness and colour shifts of the light / detector, per image role channel
-        gain = rng.uniform(0.8, 1.2) * rng.normal(1.0, 0.06, xt.shape[-1])
-        xt = np.clip(xt * gain + rng.normal(0.0, 0.03, xt.shape[-1]), 0, 1)
+        gain = rng.uniform(1 - jitter[0], 1 + jitter[0]) * rng.normal(1.0, jitter[1], xt.shape[-1])
+        xt = np.clip(xt * gain + rng.normal(0.0, jitter[2], xt.shape[-1]), 0, jitter[3])
         xs.append(xt)
         ys.append(yt)
     return np.stack(xs), np.stack(ys)
@@ -138,9 +144,9 @@ def one_cycle(progress, peak, warm=0.15):
     return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, batch=8, width=8, depth=3,
-          lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.3, onnx=True, max_seconds=None,
-          threads=None, log=None, calibrate=True):
+def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0, batch=8, width=8, depth=3,
+          lr=3e-3, mm_per_pixel=None, max_shift=5, refine_labels=True, zoom_range=0.5, onnx=True, max_seconds=None,
+          threads=None, log=None, calibrate=True, equalise_gains=True):
     """Train a U-Net on a folder of images and label maps; write the model (and its ONNX twin).
 
     Parameters
@@ -173,7 +179,7 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
         look like before training.
     zoom_range : float
         Tiles are zoomed by a factor drawn log-uniformly in ``exp(+-zoom_range)`` (grains finer
-        and coarser than the training images'); 0: no zoom.
+        and coarser than the training images': 0.5, x0.6 to x1.65); 0: no zoom.
     onnx : bool
         Write the ONNX twin (needs the ``onnx`` package).
     max_seconds : float, optional
@@ -189,6 +195,11 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
     calibrate : bool
         Fit one offset per class on the training images so that the model's modal fractions there are those of
         the labels (``meta["class_offsets"]``, used by every prediction; see :mod:`._calibrate`).
+    equalise_gains : bool
+        Divide each image by its gains (its mean per channel; an XP image by its PP image's) before the
+        network sees it, in training and in every prediction (``meta["gains"]``;
+        :func:`._data.equalise_gains`), so the model does not depend on the lamp, the exposure, a colour cast or
+        the BSE contrast. False: images at their own levels, learnt under wide random gains.
 
     Returns
     -------
@@ -215,6 +226,9 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
     if tile > most:  # a tile mostly of mirrored padding; a batch of big ones exhausts the memory
         raise ValueError(f"the tile side ({tile} px) must be at most {most} px for these images (twice the largest "
                          f"image's side, {side} px, or {DEFAULT_TILE}).")
+    sources = _data.gain_sources(roles, channels) if equalise_gains else None
+    if sources:
+        stacks = [_data.equalise_gains(x, roles, channels, sources) for x in stacks]
     n_classes = int(max(lab.max() for lab in labels)) + 1
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")
@@ -223,7 +237,8 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
     flat = np.concatenate([x.reshape(-1, x.shape[-1]) for x in stacks])
     meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
                 classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
-                mean=flat.mean(axis=0).round(6).tolist(), std=np.maximum(flat.std(axis=0), 1e-3).round(6).tolist(),
+                gains=sources, mean=flat.mean(axis=0).round(6).tolist(),
+                std=np.maximum(flat.std(axis=0), 1e-3).round(6).tolist(),
                 mm_per_pixel=mm_per_pixel, trained_on=stems, label_shifts=[list(v) for v in shifts], epochs=epochs,
                 seed=seed)
     del flat
@@ -247,7 +262,7 @@ def train(images, out, *, patterns=None, epochs=800, tile=DEFAULT_TILE, seed=0, 
                 break
             for group in opt.param_groups:
                 group["lr"] = one_cycle(progress, lr)
-            x, y = _tiles(rng, stacks, labels, tile, batch, zoom_range)
+            x, y = _tiles(rng, stacks, labels, tile, batch, zoom_range, JITTER[bool(sources)])
             xb = torch.from_numpy(((x - mean) / std).transpose(0, 3, 1, 2).astype(np.float32))
             loss = _loss(net(xb), torch.from_numpy(y.astype(np.int64)), n_classes)
             opt.zero_grad()
