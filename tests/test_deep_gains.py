@@ -72,3 +72,15 @@ def test_the_bundled_model_does_not_see_the_lamp():
         acc[name] = score(truth, predict(model, _x(s)), model.classes).accuracy
     assert acc["nominal"] >= 0.85, acc
     assert min(acc["brighter"], acc["darker"], acc["colour"]) >= acc["nominal"] - 0.02, acc
+
+
+def test_a_model_without_gains_reads_images_at_their_own_levels():
+    """Models trained before session 47 (or with ``--no-equalise``) record no gains: their images are only
+    standardised, as when they were trained."""
+    from phaselib.deep._data import normalise
+
+    meta = {k: v for k, v in load_model(MODEL).meta.items() if k != "gains"}
+    x = np.random.default_rng(1).uniform(0, 1, (16, 16, 7)).astype(np.float32)
+    expected = (x - np.asarray(meta["mean"], np.float32)) / np.asarray(meta["std"], np.float32)
+    assert np.allclose(normalise(x, meta), expected)
+    assert not np.allclose(normalise(x, {**meta, "gains": gain_sources(ROLES, CHANNELS)}), expected)

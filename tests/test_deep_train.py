@@ -45,6 +45,7 @@ def test_cli_trains_a_model_that_segments_its_rock(folder, tmp_path, capsys):
     model = load_model(out.with_suffix(".onnx"))
     assert model.backend == "onnxruntime" and model.meta["inputs"] == ["pp", "xp", "bse"]
     assert len(model.meta["label_shifts"]) == 2 and model.meta["steps"] > 0
+    assert model.meta["gains"] == {"pp": "pp", "xp": "pp", "bse": "bse"}  # the images' gains divided out
     s = make_thin_section((96, 96), rock="granite", seed=3, grain_size=16)  # not seen in training
     truth = np.array([model.classes.index(n) for n in s.phase_names])[s.truth]
     pred = predict(model, stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, ["pp", "xp", "bse"]))
@@ -64,3 +65,13 @@ def test_a_time_budget_ends_training_on_time(folder, tmp_path, capsys):
     assert "time budget reached" in text and "schedule was compressed" in text
     meta = load_model(out).meta
     assert 0 < meta["steps"] < 100000
+
+
+def test_no_equalise_trains_on_the_images_own_levels(folder, tmp_path):
+    d, _ = folder
+    out = tmp_path / "own.pt"
+    assert main(["segment", "train", "--images", str(d), "--out", str(out), *PATTERNS, "--epochs", "3",
+                 "--tile", "48", "--threads", "1", "--no-equalise", "--no-calibrate"]) == 0
+    meta = load_model(out).meta
+    assert meta["gains"] is None
+    assert min(meta["mean"][:3]) > 0.6  # PP standardised at its own level (a granite: ~0.8), not brought to 0.4
