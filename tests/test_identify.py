@@ -247,6 +247,9 @@ def test_results_are_frozen_and_tables_replaceable(spectra, tmp_path):
     for obj, attr in ((comp, "oxygen"), (name, "best"), (name.candidates[0], "score"), (mineral_table()[0], "name")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, attr, None)
+    # short reprs (a notebook printing a map's names got ~1300 characters of arrays per phase)
+    assert repr(name) == f"<PhaseName {name.text}{', ambiguous' if name.ambiguous else ''}>" and len(repr(name)) < 200
+    assert repr(comp).startswith("<Composition atomic % O ") and "array" not in repr(comp) and len(repr(comp)) < 200
     # a user's own table, as a CSV laid out like minerals.csv
     csv = tmp_path / "mine.csv"
     csv.write_text("mineral,variety,group,formula,series,x,lo,hi,source\n"

@@ -75,6 +75,10 @@ class Composition:
     energy_resolution_MnKa: float = 130.0
     sensitivity: tuple = ()
 
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{el} {v:.1f}" for el, v in zip(self.elements, self.atomic_percent))
+        return f"<Composition atomic % {parts}; O by {self.oxygen}, {self.total_counts:.0f} counts>"
+
     def as_dict(self, kind="atomic") -> dict:
         """element -> atomic % (``kind="atomic"``) or weight % (``"weight"``)."""
         check_choice(kind, "kind", ("atomic", "weight"))

@@ -91,6 +91,10 @@ class PhaseName:
     reason: str = ""
     group: str = ""
 
+    def __repr__(self) -> str:
+        flag = ", ambiguous" if self.ambiguous else ""
+        return f"<PhaseName {self.text or self.best}{flag}>"
+
     def summary(self) -> dict:
         """What a result's ``summary.json`` says of the name: best, score, ambiguity, runners-up, composition."""
         comp = self.composition
