@@ -122,6 +122,17 @@ def grains(seeds=(1, 2, 3)):
     return out
 
 
+def _summary(rows, name, views):
+    """One line of a set's figures against the bars (accuracy 0.90, modal error 3 points)."""
+    acc = [r["unet_merged"] for r in rows]
+    opq = [r["unet_opaques"] for r in rows]
+    modal = [r["modal_error"] for r in rows]
+    return (f"{name} ({len(rows)} sections, {views} views): U-Net merged accuracy mean {np.mean(acc):.3f}, worst "
+            f"{np.min(acc):.3f}, {sum(a < 0.9 for a in acc)} under 0.90; opaques merged too: mean {np.mean(opq):.3f}, "
+            f"worst {np.min(opq):.3f}; modal error median {np.median(modal):.1f}, max {np.max(modal):.1f}, "
+            f"{sum(m > 3 for m in modal)} over 3 points; forest mean {np.mean([r['forest_merged'] for r in rows]):.3f}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="an existing model (skip training)")
@@ -171,20 +182,9 @@ def main(argv=None):
         print(f"| {r['case']} | {r['rock']} | {r['unet']:.3f} | {r['unet_merged']:.3f} | {r['unet_opaques']:.3f} | "
               f"{r['forest']:.3f} | "
               f"{r['forest_merged']:.3f} | {r['modal_error']:.1f} |")
-    acc = [r["unet_merged"] for r in res["held_out"]]
-    opq = [r["unet_opaques"] for r in res["held_out"]]
-    modal = [r["modal_error"] for r in res["held_out"]]
-    print(f"\nU-Net merged accuracy ({args.views} views): mean {np.mean(acc):.3f}, worst {np.min(acc):.3f} (bar 0.90); "
-          f"opaques merged too: mean {np.mean(opq):.3f}, worst {np.min(opq):.3f}; modal error median "
-          f"{np.median(modal):.1f}, max {np.max(modal):.1f} points; forest mean "
-          f"{np.mean([r['forest_merged'] for r in res['held_out']]):.3f}")
-    if "fresh" in res:
-        acc = [r["unet_merged"] for r in res["fresh"]]
-        modal = [r["modal_error"] for r in res["fresh"]]
-        print(f"fresh set ({len(acc)} sections): U-Net mean {np.mean(acc):.3f}, worst {np.min(acc):.3f}, "
-              f"{sum(a < 0.9 for a in acc)} under 0.90; modal error median {np.median(modal):.1f}, "
-              f"{sum(m > 3 for m in modal)} over 3 points; forest mean "
-              f"{np.mean([r['forest_merged'] for r in res['fresh']]):.3f}")
+    for key, name in (("held_out", "held-out set"), ("fresh", "fresh set")):
+        if key in res:
+            print(_summary(res[key], name, args.views))
     if "train_seconds" in res:
         print(f"training: {res['train_seconds']:.0f} s wall, {res['train_cpu_seconds']:.0f} s CPU (bar 600 s)")
     print(f"2048 x 2048 prediction ({model.backend}): {res['seconds_2048']:.1f} s wall, "
