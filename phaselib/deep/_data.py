@@ -194,11 +194,16 @@ def equalise_gains(x, inputs, channels, sources):
     the modal composition, which the model learns with the rock.
     """
     x = np.asarray(x, np.float32)
+    return x * _gain_factors(x, inputs, channels, sources)
+
+
+def _gain_factors(x, inputs, channels, sources):
+    """(C,) float32 factors that bring each channel of ``x`` to :data:`GAIN_LEVEL` (see :func:`equalise_gains`)."""
     means = x.reshape(-1, x.shape[-1]).mean(axis=0, dtype=np.float64)
     start = np.concatenate([[0], np.cumsum(channels)]).astype(int)
     where = {r: slice(start[i], start[i + 1]) for i, r in enumerate(inputs)}
     gains = np.concatenate([means[where[sources.get(r, r)]] for r in inputs])
-    return x * (GAIN_LEVEL / np.maximum(gains, MIN_GAIN)).astype(np.float32)
+    return (GAIN_LEVEL / np.maximum(gains, MIN_GAIN)).astype(np.float32)
 
 
 def normalise(x, meta):
@@ -209,9 +214,12 @@ def normalise(x, meta):
     if x.shape[-1] != mean.size:
         raise ValueError(f"the model takes {mean.size} channels ({', '.join(meta['inputs'])}), "
                          f"the images give {x.shape[-1]}.")
-    if meta.get("gains"):
-        x = equalise_gains(x, meta["inputs"], meta["channels"], meta["gains"])
-    return (x - mean) / std
+    if not meta.get("gains"):
+        return (x - mean) / std
+    # the gains folded into the standardisation: one array of the image's size, not two
+    out = x * (_gain_factors(x, meta["inputs"], meta["channels"], meta["gains"]) / std)
+    out -= mean / std
+    return out
 
 
 def upsample_labels(lab, shape):
