@@ -75,3 +75,47 @@ def test_no_equalise_trains_on_the_images_own_levels(folder, tmp_path):
     meta = load_model(out).meta
     assert meta["gains"] is None
     assert min(meta["mean"][:3]) > 0.6  # PP standardised at its own level (a granite: ~0.8), not brought to 0.4
+
+
+def _equalised_dacite():
+    from phaselib.deep._data import equalise_gains, gain_sources
+
+    s = make_thin_section((128, 128), rock="dacite", seed=3)
+    roles, channels = ["pp", "xp", "bse"], [3, 3, 1]
+    x = equalise_gains(stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, roles), roles, channels,
+                       gain_sources(roles, channels))
+    return s, x
+
+
+def test_the_tiles_random_light_keeps_quartz_and_andesine_apart():
+    """Once each image's gains are divided out, the tiles' random light must move a mineral's level by less than
+    what tells two minerals apart: quartz and andesine differ only by their BSE level here (0.84 and 0.92 of the
+    image's mean; colourless in PP, grey in XP). Twice the spread of the andesine level over 400 tiles stays under
+    the gap (0.039 on this section; the +-5 % gain and 0.025 offset of session 47 gave a spread of 0.028)."""
+    from phaselib.deep._train import JITTER, _tiles
+
+    s, x = _equalised_dacite()
+    bse = x[..., -1]
+    level = {n: float(bse[s.truth == s.phase_names.index(n)].mean()) for n in ("quartz", "andesine")}
+    gap = level["andesine"] - level["quartz"]
+    assert gap > 0.02  # the generator's levels, not the code under test
+    flat = np.full((64, 64, 7), level["andesine"], np.float32)
+    tiles, _ = _tiles(np.random.default_rng(0), [flat] * 50, [np.zeros((64, 64), int)] * 50, 32, 400,
+                      jitter=JITTER[True], blur=None)
+    spread = tiles[..., -1].mean(axis=(1, 2)).std()
+    assert 2 * spread < gap, (spread, gap)
+
+
+def test_half_the_tiles_are_blurred():
+    """A focus less sharp than the training images': about half the tiles go through a Gaussian (white noise keeps
+    35 % of its deviation under a sigma of 0.8 px), the others keep their detail."""
+    from phaselib.deep._train import BLUR, _tiles
+
+    assert 0 < BLUR[0] < BLUR[1] <= 1.0
+    noise = 5 + np.random.default_rng(1).standard_normal((128, 128, 7)).astype(np.float32)
+    tiles, _ = _tiles(np.random.default_rng(2), [noise], [np.zeros((128, 128), int)], 32, 400,
+                      jitter=(0.0, 0.0, 0.0, None), blur=(0.8, 0.8))
+    kept = tiles.std(axis=(1, 2, 3))
+    blurred = kept < 0.6
+    assert 0.42 < blurred.mean() < 0.58
+    assert np.all(np.abs(kept[blurred] - 0.354) < 0.03) and np.all(np.abs(kept[~blurred] - 1) < 0.05)
