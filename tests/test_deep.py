@@ -209,6 +209,8 @@ def test_boundary_labels_of_a_coarse_map_are_refined_from_the_images():
         assert np.array_equal(ref >= 0, ok)  # unlabelled pixels stay so
         before, after = (reg == s.truth)[ok].mean(), (ref == s.truth)[ok].mean()
         assert 1 - after <= 0.67 * (1 - before) and after >= 0.93, (rock, before, after)  # a third of errors gone
+        if rock == "basalt":  # channels in units of their noise: olivine's BSE step counts (0.9745 in raw units)
+            assert after >= 0.978, after
 
 
 def test_mirror_views_average_the_probabilities(model, section):
