@@ -267,3 +267,23 @@ def test_a_real_maps_labels_are_registered_to_its_images():
     ref = refine_labels(x, reg)
     assert (reg == lab)[ok].mean() >= (coarse == lab).mean() - 0.005  # as good as the unshifted coarse map
     assert (ref == lab)[ok].mean() > (reg == lab)[ok].mean()  # 0.765 -> 0.777 measured
+
+
+def test_cli_notes_an_overexposed_image(tmp_path, capsys):
+    """A lamp so bright that the colourless minerals clip at 255 in PP: the levels there are lost, and the XP
+    image's gains, taken from the PP image's, with them. The CLI still segments the set and says so on stderr,
+    for that set only."""
+    folder = tmp_path / "in"
+    sections = [make_thin_section((96, 96), rock="dacite", seed=4),
+                make_thin_section((96, 96), rock="dacite", seed=5, brightness=1.25)]
+    write_training_folder(folder, sections, ["nominal", "bright"])
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(folder), "--output_path",
+                 str(tmp_path / "out"), "--views", "1"]) == 0
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bright.nc", "nominal.nc"]
+    lines = [line for line in err.splitlines() if "overexposed" in line]
+    assert len(lines) == 1 and lines[0].startswith("phaselib: note: bright: ")
+    assert "of the PP image's pixels are at full scale" in lines[0] and "XP image's gains" in lines[0]
+    share = int(lines[0].split("bright: ")[1].split(" %")[0])
+    assert 50 <= share <= 100

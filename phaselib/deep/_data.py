@@ -168,6 +168,20 @@ def stack(images, roles):
     return np.concatenate([a.astype(np.float32) / 255.0 for a in arrays], axis=-1)
 
 
+def overexposed(images, share=0.05):
+    """``{role: share}`` of the 8-bit images whose pixels at full scale (255 in any channel) are at least ``share``
+    of the image: a lamp, an exposure or a detector so bright that the levels above are lost, and with them the
+    image's true mean (its gains)."""
+    out = {}
+    for role, a in images.items():
+        a = np.asarray(a)
+        if a.dtype == np.uint8 and a.size:
+            f = float((a.reshape(a.shape[0], a.shape[1], -1) == 255).any(axis=-1).mean())
+            if f >= share:
+                out[role] = f
+    return out
+
+
 def gain_sources(roles, channels):
     """role -> the role whose image sets its gains (see :func:`equalise_gains`).
 
