@@ -12,7 +12,7 @@ import numpy as np
 
 from phaselib.datasets import make_thin_section
 from phaselib.deep import load_model, predict, score
-from phaselib.deep._data import stack
+from phaselib.deep._data import overexposed, stack
 from phaselib.deep._evaluate import colourise
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "deep_model.onnx"
@@ -76,13 +76,16 @@ class DeepApp:
             img.value = _png(rgb)
         sc = score(truth, pred, m.classes)
         merged = sc.merged(GROUPS)
+        over = overexposed({"pp": s.pp, "xp": s.xp, "bse": s.bse})
+        note = "".join(f"<p>{role.upper()} overexposed: {100 * f:.0f} % of its pixels at full scale, their levels "
+                       f"lost; minerals told apart by them may be confused.</p>" for role, f in over.items())
         rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td>{r[1]:.1f}</td><td>{r[2]:.1f}</td>"
                        f"<td>{r[3]:.2f}</td><td>{r[4]:.2f}</td><td>{r[5]:.2f}</td></tr>" for r in merged.table())
         self.metrics.value = (
             f"<p><b>pixels right: {100 * sc.accuracy:.1f} %</b> ({100 * merged.accuracy:.1f} % with andesine and "
             f"labradorite as one plagioclase); largest modal error {100 * merged.max_fraction_error:.1f} points "
             f"({m.backend})</p><table><tr><th>class</th><th>EDS %</th><th>model %</th><th>precision</th>"
-            f"<th>recall</th><th>IoU</th></tr>{rows}</table>")
+            f"<th>recall</th><th>IoU</th></tr>{rows}</table>{note}")
         self.legend.value = "<br>".join(
             f"<span style='background:{c};display:inline-block;width:12px;height:12px'></span> {html.escape(n)}"
             for n, c in zip(m.classes, colors))
