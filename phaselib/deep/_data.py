@@ -342,9 +342,11 @@ def refine_labels(x, lab, sigma=2.0):
 
     # each channel in units of its own noise (the spread of its residual to a 1 px blur): a BSE level 0.03 apart
     # under a noise of 0.04 counts as much as an XP colour of the same contrast
-    r = x - ndimage.gaussian_filter(x, (1, 1, 0))
-    noise = 1.4826 * np.median(np.abs(r - np.median(r, axis=(0, 1))), axis=(0, 1))
-    x = x / np.maximum(noise, 1e-3)
+    noise = np.empty(x.shape[-1])
+    for c in range(x.shape[-1]):  # one channel at a time: a large image's residual is not held whole
+        r = x[..., c] - ndimage.gaussian_filter(x[..., c], 1.0)
+        noise[c] = 1.4826 * np.median(np.abs(r - np.median(r)))
+    x = x / np.maximum(noise, 1e-3).astype(np.float32)
     valid = lab >= 0
     hi = ndimage.maximum_filter(lab, size=3)
     lo = ndimage.minimum_filter(np.where(valid, lab, np.iinfo(lab.dtype).max), size=3)

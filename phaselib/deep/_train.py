@@ -77,7 +77,6 @@ def load_folder(folder, patterns, max_shift=5, refine=True):
 
 def _resample(x, y, zoom):
     """A tile and its labels zoomed by ``zoom`` (linear for the image, nearest for the labels)."""
-
     h, w = y.shape
     oh, ow = max(1, int(round(h * zoom))), max(1, int(round(w * zoom)))
     rr = np.clip((np.arange(oh) + 0.5) / zoom - 0.5, 0, h - 1)
