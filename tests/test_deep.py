@@ -269,7 +269,7 @@ def test_a_real_maps_labels_are_registered_to_its_images():
     ok = reg >= 0
     ref = refine_labels(x, reg)
     assert (reg == lab)[ok].mean() >= (coarse == lab).mean() - 0.005  # as good as the unshifted coarse map
-    assert (ref == lab)[ok].mean() > (reg == lab)[ok].mean()  # 0.765 -> 0.777 measured
+    assert (ref == lab)[ok].mean() > (reg == lab)[ok].mean()  # 0.765 -> 0.812 measured (0.777 in raw units)
 
 
 def test_cli_notes_an_overexposed_image(tmp_path, capsys):
