@@ -19,7 +19,8 @@ same in these images to 0.3 %) are also reported merged. The random forest
 (``deep._evaluate.train_forest``: multiscale intensity / texture features, 60 trees) learns
 from the same training images and the same registered, refined labels. ``--fresh`` also scores a second
 held-out set (``FRESH``: 21 sections, seeds 300-354, made after session 47 chose its recipe on the
-first). The U-Net predicts with ``--views`` mirror images (default 4, the CLI's); opaque minerals are
+first); ``--third`` a third (``THIRD``: 24 sections, seeds 600+, made in session 49, with thinner and thicker
+sections too). The U-Net predicts with ``--views`` mirror images (default 4, the CLI's); opaque minerals are
 also reported merged.
 Results: a markdown table on stdout, JSON in ``benchmarks/results/deep<date>.json``.
 """
@@ -53,6 +54,12 @@ FRESH = {"seeds 300+": {}, "grain 30": {"grain_size": 30}, "grain 18": {"grain_s
          "dim blue": {"brightness": 0.9, "colour": (0.9, 1.0, 1.1)},
          "bright warm": {"brightness": 1.25, "colour": (1.05, 1.0, 0.9)}, "noisier": {"noise": 0.03},
          "blurrier": {"blur": 0.9}}
+#: a third held-out set, made in session 49 after every recipe so far was chosen (seeds 600+): scored with --third;
+#: besides grain sizes and light, sections thicker and thinner than the training's 30 um (other interference colours)
+THIRD = {"seeds 600+": {}, "grain 24": {"grain_size": 24}, "grain 12": {"grain_size": 12},
+         "dim": {"brightness": 0.75}, "cool": {"colour": (0.92, 1.0, 1.08)},
+         "soft and noisy": {"blur": 0.8, "noise": 0.025},
+         "thin 25 um": {"thickness_um": 25.0}, "thick 35 um": {"thickness_um": 35.0}}
 GROUPS = {"plagioclase": ["andesine", "labradorite"]}
 # opaque minerals are black in PP and XP alike; only the BSE level tells them apart (optical
 # petrography reports them together as "opaques")
@@ -66,6 +73,8 @@ def _x(s, inputs):
 def _seed(cases, case, i):
     if cases is FRESH:
         return 300 + 17 * list(FRESH).index(case) + i
+    if cases is THIRD:
+        return 600 + 17 * list(THIRD).index(case) + i
     return 100 + 10 * i + len(case)
 
 
@@ -142,6 +151,7 @@ def main(argv=None):
     p.add_argument("--views", type=int, default=4, help="mirror images averaged at prediction (default 4, the CLI's)")
     p.add_argument("--no-calibrate", action="store_true", help="train without class offsets (segment train's flag)")
     p.add_argument("--fresh", action="store_true", help="also score the second held-out set (FRESH, 21 sections)")
+    p.add_argument("--third", action="store_true", help="also score the third held-out set (THIRD, 24 sections)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     res = {}
@@ -170,6 +180,8 @@ def main(argv=None):
         res["held_out"] = held_out(model, rf, args.size, args.views)
         if args.fresh:
             res["fresh"] = held_out(model, rf, args.size, args.views, FRESH)
+        if args.third:
+            res["third"] = held_out(model, rf, args.size, args.views, THIRD)
         res["seconds_2048"], res["cpu_seconds_2048"] = speed(model, views=args.views)
         res["views"] = args.views
         res["netcdf_mm_per_pixel"], res["netcdf_type"] = netcdf_scale(model_path, tmp)
@@ -178,11 +190,11 @@ def main(argv=None):
     print("| case | rock | U-Net | U-Net (plag. merged) | U-Net (plag., opaques merged) | forest | forest (merged) "
           "| modal error, points |")
     print("|---|---|---|---|---|---|---|---|")
-    for r in res["held_out"]:
+    for r in res["held_out"] + res.get("fresh", []) + res.get("third", []):
         print(f"| {r['case']} | {r['rock']} | {r['unet']:.3f} | {r['unet_merged']:.3f} | {r['unet_opaques']:.3f} | "
               f"{r['forest']:.3f} | "
               f"{r['forest_merged']:.3f} | {r['modal_error']:.1f} |")
-    for key, name in (("held_out", "held-out set"), ("fresh", "fresh set")):
+    for key, name in (("held_out", "held-out set"), ("fresh", "fresh set"), ("third", "third set")):
         if key in res:
             print(_summary(res[key], name, args.views))
     if "train_seconds" in res:

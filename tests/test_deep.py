@@ -273,9 +273,9 @@ def test_a_real_maps_labels_are_registered_to_its_images():
 
 
 def test_cli_notes_an_overexposed_image(tmp_path, capsys):
-    """A lamp so bright that the colourless minerals clip at 255 in PP: the levels there are lost, and the XP
-    image's gains, taken from the PP image's, with them. The CLI still segments the set and says so on stderr,
-    for that set only."""
+    """A lamp so bright that the colourless minerals clip at 255 in PP: the levels there are lost. The CLI still
+    segments the set and says so on stderr, for that set only. (The PP means, which also set the XP image's gains,
+    are then only 0-6 % low, sRGB's curve flattening the top: session 49 measured no effect of that on accuracy.)"""
     folder = tmp_path / "in"
     sections = [make_thin_section((96, 96), rock="dacite", seed=4),
                 make_thin_section((96, 96), rock="dacite", seed=5, brightness=1.25)]
@@ -287,6 +287,6 @@ def test_cli_notes_an_overexposed_image(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bright.nc", "nominal.nc"]
     lines = [line for line in err.splitlines() if "overexposed" in line]
     assert len(lines) == 1 and lines[0].startswith("phaselib: note: bright: ")
-    assert "of the PP image's pixels are at full scale" in lines[0] and "XP image's gains" in lines[0]
+    assert "of the PP image's pixels are at full scale" in lines[0] and "may be confused" in lines[0]
     share = int(lines[0].split("bright: ")[1].split(" %")[0])
     assert 50 <= share <= 100

@@ -223,10 +223,8 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
         mm = args.mm_per_pixel or meta.get("mm_per_pixel") or _DEFAULT_MM
     labels = predict(model, x, tile=args.tile, views=args.views)
     for role, share in _data.overexposed({r: images[r] for r in meta["inputs"] if r in images}).items():
-        also = (", and the XP image's gains, taken from this image's, read it too bright"
-                if role == "pp" and (meta.get("gains") or {}).get("xp") == "pp" else "")
         print(f"phaselib: note: {stem}: {100 * share:.0f} % of the {role.upper()} image's pixels are at full scale "
-              f"(overexposed): their levels are lost{also}; minerals told apart by those levels may be confused.",
+              f"(overexposed): their levels are lost; minerals told apart by those levels may be confused.",
               file=sys.stderr)
     write_netcdf(out_file, stem, labels, meta["classes"], meta["colors"], {} if base is not None else images, mm,
                  base=base, reference=ref, overwrite=args.overwrite)

@@ -170,8 +170,7 @@ def stack(images, roles):
 
 def overexposed(images, share=0.05):
     """``{role: share}`` of the 8-bit images whose pixels at full scale (255 in any channel) are at least ``share``
-    of the image: a lamp, an exposure or a detector so bright that the levels above are lost, and with them the
-    image's true mean (its gains)."""
+    of the image: a lamp, an exposure or a detector so bright that the levels above are lost."""
     out = {}
     for role, a in images.items():
         a = np.asarray(a)
