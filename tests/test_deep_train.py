@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from phaselib._cli import main
 from phaselib.datasets import make_thin_section, write_training_folder
@@ -119,3 +120,27 @@ def test_half_the_tiles_are_blurred():
     blurred = kept < 0.6
     assert 0.42 < blurred.mean() < 0.58
     assert np.all(np.abs(kept[blurred] - 0.354) < 0.03) and np.all(np.abs(kept[~blurred] - 1) < 0.05)
+
+
+def test_some_crystals_are_drawn_dark_between_crossed_polars():
+    """A crystal cut across its optic axis is dark in XP at every stage angle, like a glass: about DARK_XP of the
+    tiles' label regions get their XP channels scaled by at most 0.1, whole (not pixel by pixel), and PP and BSE stay
+    as they are."""
+    from phaselib.deep._train import DARK_XP, _tiles
+
+    assert 0 < DARK_XP < 0.5
+    image = np.ones((96, 96, 7), np.float32)
+    lab = np.zeros((96, 96), int)
+    lab[:, 48:] = 1  # two regions of 48 x 96 px
+    tiles, labs = _tiles(np.random.default_rng(3), [image], [lab], 96, 400, jitter=(0.0, 0.0, 0.0, None), blur=None,
+                         xp=slice(3, 6))
+    assert np.array_equal(tiles[..., :3], np.ones_like(tiles[..., :3])) and np.all(tiles[..., 6] == 1)
+    dark, lit = [], []
+    for xt, yt in zip(tiles[..., 3:6], labs):
+        for c in (0, 1):
+            core = ndimage.binary_erosion(yt == c, iterations=5)  # away from the softened edge
+            dark.append(xt[core].max() <= 0.1)
+            lit.append(np.all(xt[core] == 1))
+    dark, lit = np.array(dark), np.array(lit)
+    assert np.all(dark | lit)  # a region is dark all over or not at all
+    assert abs(dark.mean() - DARK_XP) < 0.03, dark.mean()

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
+from skimage import measure
 
 import phaselib.deep._data as _data
 import phaselib.deep._model as _model
@@ -95,9 +96,26 @@ JITTER = {False: (0.2, 0.06, 0.03, 1.0), True: (0.02, 0.01, 0.008, None)}
 #: half of the tiles are blurred by a Gaussian of sigma drawn in this range (pixels): a focus less sharp than the
 #: training images'
 BLUR = (0.3, 0.8)
+#: the share of a tile's label regions drawn dark between crossed polars (its XP channels scaled by 0-0.1): any
+#: crystal cut across its optic axis stays dark at every stage angle, like a glass; the network then learns such a
+#: crystal from its PP and BSE levels, which a few training sections seldom show it (a dacite's andesine read as glass)
+DARK_XP = 0.1
 
 
-def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0, jitter=JITTER[False], blur=BLUR):
+def _dark_xp(rng, xt, yt, xp, share=DARK_XP):
+    """``xt`` with the XP channels (slice ``xp``) of a random ``share`` of ``yt``'s connected label regions dark."""
+    parts = measure.label(yt + 1, background=0, connectivity=1)  # each region of one label; -1 (unlabelled): none
+    pick = rng.random(parts.max() + 1) < share
+    pick[0] = False
+    if not pick[parts].any():
+        return xt
+    mask = ndimage.gaussian_filter(pick[parts].astype(np.float32), 0.7)[..., None]  # the images' blur at the edge
+    xt = xt.copy()
+    xt[..., xp] *= 1.0 - mask * (1.0 - rng.uniform(0.0, 0.1))
+    return xt
+
+
+def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0, jitter=JITTER[False], blur=BLUR, xp=None):
     weights = np.array([lab.size for lab in labels], float)
     xs, ys = [], []
     for i in rng.choice(len(stacks), size=batch, p=weights / weights.sum()):
@@ -118,6 +136,8 @@ def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0, jitter=JITTER[False
         xt, yt = np.rot90(xt, k), np.rot90(yt, k)
         if rng.random() < 0.5:
             xt, yt = xt[:, ::-1], yt[:, ::-1]
+        if xp is not None:
+            xt = _dark_xp(rng, xt, yt, xp)
         if blur and rng.random() < 0.5:
             sig = rng.uniform(*blur)
             xt = ndimage.gaussian_filter(xt, (sig, sig, 0))
@@ -233,6 +253,11 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
         raise ValueError(f"the tile side ({tile} px) must be at most {most} px for these images (twice the largest "
                          f"image's side, {side} px, or {DEFAULT_TILE}).")
     sources = _data.gain_sources(roles, channels) if equalise_gains else None
+    if "xp" in roles:
+        at = sum(channels[:roles.index("xp")])
+        xp = slice(at, at + channels[roles.index("xp")])
+    else:
+        xp = None
     if sources:
         stacks = [_data.equalise_gains(x, roles, channels, sources) for x in stacks]
     n_classes = int(max(lab.max() for lab in labels)) + 1
@@ -268,7 +293,7 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
                 break
             for group in opt.param_groups:
                 group["lr"] = one_cycle(progress, lr)
-            x, y = _tiles(rng, stacks, labels, tile, batch, zoom_range, JITTER[bool(sources)])
+            x, y = _tiles(rng, stacks, labels, tile, batch, zoom_range, JITTER[bool(sources)], xp=xp)
             xb = torch.from_numpy(((x - mean) / std).transpose(0, 3, 1, 2).astype(np.float32))
             loss = _loss(net(xb), torch.from_numpy(y.astype(np.int64)), n_classes)
             opt.zero_grad()
