@@ -57,14 +57,14 @@ def section(kind, seed, size=256, **render):
     return render_thin_section(labels, grains, minerals, seed=seed, compositions=extra or None, **render)
 
 
-def one_rock(kind, train_seeds, tmp, views=4):
+def one_rock(kind, train_seeds, tmp, views=4, seed=0):
     folder = tmp / kind
     write_training_folder(folder, [section(kind, s) for s in train_seeds])
     model_path = tmp / f"{kind}.pt"
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "phaselib", "segment", "train", "--images", str(folder), "--out",
-                    str(model_path), "--pp-pattern", "_pp", "--xp-pattern", "_xp", "--bse-pattern", "_bse"],
-                   check=True, capture_output=True)
+                    str(model_path), "--pp-pattern", "_pp", "--xp-pattern", "_xp", "--bse-pattern", "_bse",
+                    "--seed", str(seed)], check=True, capture_output=True)
     seconds = time.perf_counter() - t
     model = load_model(model_path)
     from phaselib.deep._compare import labelled_sets
@@ -91,6 +91,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--train-seeds", default="1,2,3")
+    p.add_argument("--seed", type=int, default=0, help="the training's seed (segment train --seed)")
     p.add_argument("--keep", help="a folder to keep the training folders and models in (default: a temporary one)")
     p.add_argument("--json")
     args = p.parse_args(argv)
@@ -102,7 +103,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.keep or tmp)
         for kind in args.kinds.split(","):
-            res = one_rock(kind, seeds, work)
+            res = one_rock(kind, seeds, work, seed=args.seed)
             out.append(res)
             for r in res["rows"]:
                 print(f"| {kind} | {r['case']} | {r['unet']:.3f} | {r['unet_opaques']:.3f} | {r['unet_felsic']:.3f} | "
