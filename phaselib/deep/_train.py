@@ -107,9 +107,10 @@ def _dark_xp(rng, xt, yt, xp, share=DARK_XP):
     parts = measure.label(yt + 1, background=0, connectivity=1)  # each region of one label; -1 (unlabelled): none
     pick = rng.random(parts.max() + 1) < share
     pick[0] = False
-    if not pick[parts].any():
+    hit = pick[parts]
+    if not hit.any():
         return xt
-    mask = ndimage.gaussian_filter(pick[parts].astype(np.float32), 0.7)[..., None]  # the images' blur at the edge
+    mask = ndimage.gaussian_filter(hit.astype(np.float32), 0.7)[..., None]  # the images' blur at the edge
     xt = xt.copy()
     xt[..., xp] *= 1.0 - mask * (1.0 - rng.uniform(0.0, 0.1))
     return xt
