@@ -54,6 +54,7 @@ def test_paint_train_and_see_the_confusion_matrix(page):
     wait_image_change(page, ".pd-label-map", before)
     text = page.inner_text(".pd-label-scores")
     assert "balanced accuracy (cross-validated)" in text and "F1" in text
+    assert re.search(r"EM steps kept: [1-6] of 6", text), text  # the poisson classifier's step, chosen on the folds
     cells = page.locator(".pd-confusion td").all_inner_texts()
     assert len(cells) == 4 and sum(int(c) for c in cells) == 10 + n1
 

@@ -12,6 +12,7 @@ from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
 from ..lowcount._potts import check_beta
 from ..preprocess import as_counts, blank_pixels
+from ._poisson import choose_step
 
 CLASSIFIERS = ("poisson", "knn", "rf")
 #: the default for count maps (EDS); an intensity cube (transmission...) gets ``"rf"``: see :func:`default_classifier`
@@ -46,7 +47,8 @@ class Classification:
         input's channels; None for kNN / random forest.
     params : dict
     timings : dict
-        Seconds: ``features``, ``fit_predict``, ``cv``.
+        Seconds: ``features``, ``fit_predict``, ``cv`` (for ``poisson``, with the refit at the EM step kept when the
+        cross-validation chose an earlier one than the last).
     """
 
     labels: np.ndarray
@@ -175,7 +177,9 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     beta : float
         Potts strength for ``poisson`` (nats per equal pair of neighbours; 0: per pixel).
     n_iter, n_sweeps : int
-        EM steps and mean-field sweeps per step (``poisson``).
+        EM steps and mean-field sweeps per step (``poisson``). With the cross-validation, `n_iter` is the most:
+        the step whose out-of-fold balanced accuracy on the labelled pixels is highest is kept (an earlier one
+        only when it beats the last by more than ``_poisson.STEP_MARGIN``); ``params["n_iter_used"]`` says which.
     grow : float or sequence of float, optional
         ``poisson``: Gaussian (pixels) spreading each labelled pixel over its neighbours for the first
         templates (0: the labelled pixels alone); with several, each is fitted and the fit whose classes
@@ -235,6 +239,13 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
         cm = precision = recall = f1 = None
         if n_folds >= 2:
             pred = _cross_validate(run, train[0], train[1], n_folds, random_state)
+            if isinstance(pred, dict):  # poisson: out-of-fold predictions after each EM step
+                step, scores = choose_step(train[1], pred, k)
+                params.update(n_iter_used=step,
+                              cv_balanced_accuracy_by_step={s: round(v, 4) for s, v in scores.items()})
+                pred = pred[step]
+                if step < max(scores):  # the map of the step kept (its last E-step with every sweep)
+                    proba, extra = run(*train, n_steps=step)
             cm, precision, recall, f1 = confusion_scores(train[1], pred, k)
         timings["cv"] = time.perf_counter() - t0
     finally:
@@ -267,14 +278,22 @@ def _subsample(index, y, n_max, random_state):
 
 
 def _cross_validate(run, index, y, n_folds, random_state):
-    """Out-of-fold predictions of the labelled pixels (stratified k-fold)."""
+    """Out-of-fold predictions of the labelled pixels (stratified k-fold); for ``poisson``, a dict of them after
+    each EM step."""
     from sklearn.model_selection import StratifiedKFold
 
-    pred = np.empty_like(y)
+    pred = None
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
     for tr, te in folds.split(index.reshape(-1, 1), y):
-        proba, _ = run(index[tr], y[tr], predict_index=index[te])
-        pred[te] = proba.argmax(-1)
+        proba, extra = run(index[tr], y[tr], predict_index=index[te])
+        steps = extra.get("steps")  # poisson: the predictions after each EM step
+        if pred is None:
+            pred = {s: np.empty_like(y) for s in steps} if steps else np.empty_like(y)
+        if steps:
+            for s, v in steps.items():
+                pred[s][te] = v
+        else:
+            pred[te] = proba.argmax(-1)
     return pred
 
 
@@ -300,14 +319,16 @@ def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, inten
     wb = WeightedBlocks(image.data, slice(None), poisson=False)
     timings["features"] = time.perf_counter() - t0
 
-    def run(train_index, train_y, predict_index=None):
+    def run(train_index, train_y, predict_index=None, n_steps=None):
         # the fit on every labelled pixel chooses the growth of the first templates; the folds reuse it
+        steps = {}
         q, spectra, _, params["grow_px"] = poisson_fit(wb, channels, shape, train_index, train_y, k,
                                                        grow=params.get("grow_px", grow),
-                                                       beta=beta, n_iter=n_iter, n_sweeps=n_sweeps, sigma=sigma,
-                                                       intensity=intensity)
-        q = q.reshape(-1, k)
-        return (q if predict_index is None else q[predict_index]), dict(spectra=spectra, channels=channels)
+                                                       beta=beta, n_iter=n_steps or n_iter, n_sweeps=n_sweeps,
+                                                       sigma=sigma, intensity=intensity, steps=steps)
+        sel = slice(None) if predict_index is None else predict_index
+        steps = {s: v[sel].argmax(-1) for s, v in steps.items()}
+        return q.reshape(-1, k)[sel], dict(spectra=spectra, channels=channels, steps=steps)
 
     params = dict(beta=beta, n_iter=n_iter, n_sweeps=n_sweeps, intensity=intensity,
                   energy_range=[float(image.energy_keV[channels.start]), float(image.energy_keV[channels.stop - 1])])

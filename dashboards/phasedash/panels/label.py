@@ -161,8 +161,11 @@ class LabelPanel(Panel):
             head = "".join(f"<th>{n}</th>" for n in names)
             body = "".join(f"<tr><th>{sw[i]}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
                            for i, row in enumerate(result.confusion))
+            step = result.params.get("n_iter_used")
+            kept = "" if step is None else (f"; EM steps kept: {step} of {result.params['n_iter']}, the number "
+                                            "whose folds scored best")
             cm = (f"<table class='pd-confusion'><tr><th>painted \\ predicted</th>{head}</tr>{body}</table>"
-                  f"<p>balanced accuracy (cross-validated): {result.balanced_accuracy:.3f}</p>")
+                  f"<p>balanced accuracy (cross-validated): {result.balanced_accuracy:.3f}{kept}</p>")
         rows = "".join(f"<tr><td>{sw[r['cls']]}</td><td>{r['n_labelled']}</td><td>{100 * r['fraction']:.1f} %</td>"
                        f"<td>{_f(r['precision'])}</td><td>{_f(r['recall'])}</td><td>{_f(r['f1'])}</td></tr>"
                        for r in result.scores())
