@@ -327,7 +327,7 @@ def _poisson_runner(image, shape, k, energy_range, beta, n_iter, n_sweeps, inten
                                                        beta=beta, n_iter=n_steps or n_iter, n_sweeps=n_sweeps,
                                                        sigma=sigma, intensity=intensity, steps=steps)
         sel = slice(None) if predict_index is None else predict_index
-        steps = {s: v[sel].argmax(-1) for s, v in steps.items()}
+        steps = {s: v[sel] for s, v in steps.items()}
         return q.reshape(-1, k)[sel], dict(spectra=spectra, channels=channels, steps=steps)
 
     params = dict(beta=beta, n_iter=n_iter, n_sweeps=n_sweeps, intensity=intensity,

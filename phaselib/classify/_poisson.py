@@ -169,8 +169,8 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         Gaussian (pixels) spreading each training pixel over its neighbours for the first templates (0: the
         training pixels alone).
     steps : dict, optional
-        Filled with the posteriors ``(H*W, K)`` after each E-step, by step number (1 to `n_iter`; those
-        before the last with half the sweeps, as they are computed).
+        Filled with each pixel's most probable class ``(H*W,)`` after each E-step, by step number (1 to `n_iter`;
+        those before the last from half the sweeps, as they are computed).
 
     Returns
     -------
@@ -213,8 +213,8 @@ def poisson_predict(wb, channels, shape, train_index, train_y, k, *, beta, n_ite
         # the E-steps before the last only steer the templates: half the sweeps
         sweeps = n_sweeps if it == n_iter - 1 else max(2, n_sweeps // 2)
         q = potts_mean_field(unary.reshape(h, w, k), beta, n_sweeps=sweeps).reshape(n, k)
-        if steps is not None:
-            steps[it + 1] = q
+        if steps is not None:  # each pixel's class only: six posteriors of a full map would take ~0.5 GB
+            steps[it + 1] = q.argmax(1).astype(np.int16)
     return q.reshape(h, w, k), spectra, mean_counts, free
 
 
