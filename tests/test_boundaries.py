@@ -199,3 +199,31 @@ def test_a_lath_that_is_a_grain_of_the_phase_map_is_no_sliver():
     img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
     out = split_grains(grains > 0, grains, img, min_area=10)
     assert out.max() == 2 and np.bincount(out.ravel())[1:].min() >= 100
+
+
+def test_a_colour_sweep_across_one_crystal_is_not_cut_but_a_step_is():
+    """split_two_colours: undulose extinction sweeps one crystal's colour gradually (here 0.2 -> 0.6 over 80 px);
+    its halves differ by 0.2 (over the 0.12 gap) but nothing steps across the cut. The same two ends meeting
+    at a boundary (a step) are cut."""
+    from phaselib.morphology._colour import split_two_colours
+
+    rng = np.random.default_rng(3)
+    h, w = 40, 80
+    ramp = np.linspace(0.2, 0.6, w)[None, :, None].repeat(h, 0).repeat(3, 2)
+    step = np.where(np.arange(w)[None, :, None] < w // 2, 0.3, 0.5).repeat(h, 0).repeat(3, 2)
+    one = np.ones((h, w), np.int32)
+    flat = np.zeros((h, w))
+    for img, parts in ((ramp, 1), (step, 2)):
+        img = np.clip(ndimage.gaussian_filter(img, (0.6, 0.6, 0)) + rng.normal(0, 0.02, img.shape), 0, 1)
+        assert split_two_colours(one, img, flat).max() == parts
+
+
+def test_grains_with_an_xp_image_of_strained_quartz():
+    """Undulose extinction (each crystal's extinction angle sweeping by 10 degrees across it: strained quartz),
+    the quartz / K-feldspar / biotite texture of bench_xp_grains, seed 2: before the step test, colour splits cut
+    the swept crystals in two (0.710 matched, 96 % too many grains; now 0.870, 43 %)."""
+    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=24, matrix_fraction=0,
+                            seed=2)
+    xp = render_thin_section(lab, gid, ["quartz", "K-feldspar", "biotite"], seed=2, undulose=10).xp
+    score = score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)
+    assert score["matched"] >= 0.85 and score["count_error"] <= 0.55

@@ -167,3 +167,21 @@ def test_grains_cli_takes_an_eds_map_coarser_than_the_xp_image(tmp_path, capsys)
     assert main(["grains", str(tmp_path / "eds.npy"), "--out", str(tmp_path / "h"), "--xp",
                  str(tmp_path / "crop.png")]) == 2
     assert "whole multiple" in capsys.readouterr().err
+
+
+def test_undulose_extinction_sweeps_each_crystal_in_crossed_polars():
+    """``undulose``: each crystal's XP brightness varies across it (its extinction angle sweeps); 0 leaves every
+    crystal one colour (no blur, no noise) and the other images as they were."""
+    lab, gid = make_texture((96, 96), n_phases=1, grain_size=30, matrix_fraction=0, seed=3)
+    opts = dict(seed=3, noise=0.0, blur=0.0)
+    still = render_thin_section(lab, gid, ["quartz"], **opts)
+    swept = render_thin_section(lab, gid, ["quartz"], undulose=25, **opts)
+
+    def spread(img):
+        grey = img.astype(float).mean(-1)
+        return np.median([grey[gid == g].std() for g in np.unique(gid) if (gid == g).sum() >= 100])
+
+    assert spread(still.xp) < 1.0 and spread(swept.xp) > 5.0
+    assert np.array_equal(still.bse, swept.bse) and np.array_equal(still.labels, swept.labels)
+    with pytest.raises(ValueError, match="undulose"):
+        render_thin_section(lab, gid, ["quartz"], undulose=-5)
