@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 #: A region is cut when its two colour groups differ by this much (Euclidean, [0, 1] units) ...
-SPLIT_COLOUR = 0.12
+SPLIT_COLOUR = 0.08
 #: ... each holds this many pixels or more ...
 SPLIT_AREA = 20
 #: ... the two largest blobs hold this share of the region ...
@@ -25,6 +25,9 @@ SPLIT_COMPACT = 0.8
 #: ... and each is this thick (radius of its largest inscribed disc, px): not a band of mixed
 #: pixels along a boundary.
 SPLIT_THICK = 2.0
+#: ... the groups are coherent (this share of neighbouring pixels in one group, :func:`_coherence`: noise
+#: alone draws two groups 1.6 noise deviations apart, interleaved) ...
+SPLIT_COHERENT = 0.8
 #: Lamellar regions are cut when the mean unit directions of their two groups of lamellae are this far apart
 #: (chord between double-angle unit vectors: 0.75 is lamellae ~22 degrees apart; 0.45-0.9 gave the same
 #: matched share within 0.002)
@@ -205,6 +208,17 @@ def _jump(side_a, side_b, image):
     return float(np.linalg.norm(image[band_a].mean(0) - image[band_b].mean(0)))
 
 
+def _coherence(a, reg):
+    """Share of the 4-neighbour pairs of a region's pixels that fall in one group (``a`` or not):
+    about 0.5 when the groups are drawn by noise, near 1 for two blobs."""
+    same = total = 0
+    for p, q, rp, rq in ((a[:-1], a[1:], reg[:-1], reg[1:]), (a[:, :-1], a[:, 1:], reg[:, :-1], reg[:, 1:])):
+        both = rp & rq
+        total += int(both.sum())
+        same += int((both & (p == q)).sum())
+    return same / max(total, 1)
+
+
 def _split_regions(labels, wanted, min_gap, rounds, boundary=None):
     """Cut regions in two blobs where ``wanted(region mask, slice)`` gives features (else None) whose two
     groups are ``min_gap`` apart or more (see :func:`split_two_colours` for the blob rules); with
@@ -224,6 +238,8 @@ def _split_regions(labels, wanted, min_gap, rounds, boundary=None):
                 continue
             a = np.zeros(reg.shape, bool)
             a[reg] = groups[0]
+            if _coherence(a, reg) < SPLIT_COHERENT:
+                continue  # the groups interleave: noise, not two blobs
             blob_a, blob_b = _largest(a), _largest(reg & ~a)
             na, nb = int(blob_a.sum()), int(blob_b.sum())
             if min(na, nb) < SPLIT_AREA or na + nb < SPLIT_COMPACT * reg.sum():
