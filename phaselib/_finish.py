@@ -16,7 +16,8 @@ COUNT_SAMPLE_PIXELS = 100_000
 def boundaries(image, labels, k, spectra, params, timings, block_rows, client, mean_counts, which, specks=False,
                blank=None):
     """Mixed pixels to their dominant phase, then the beam's spread (:func:`refine.relabel_boundaries`), then
-    (``specks``) phases left with too few pixels given to their neighbours (:func:`refine.drop_specks`). Pixels
+    phases left with no pixel taken out (:func:`refine.drop_empty`), then (``specks``) phases left with too few
+    pixels given to their neighbours (:func:`refine.drop_specks`). Pixels
     that hold no data (``blank``, :func:`phaselib.preprocess.blank_pixels`) are unassigned and stay so."""
     if blank is not None and blank.any():
         if (labels[blank] >= 0).any():
@@ -27,6 +28,10 @@ def boundaries(image, labels, k, spectra, params, timings, block_rows, client, m
                                                              block_rows=block_rows, client=client)
     params.update(more)
     timings.update(times)
+    labels, k, emptied = refine.drop_empty(labels, k)
+    if emptied:
+        spectra = None
+        params.update(n_phases=k, refinement=list(params.get("refinement", [])) + emptied)
     if specks:
         labels, k, gone = refine.drop_specks(labels, k)
         if gone:

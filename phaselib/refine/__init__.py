@@ -56,7 +56,15 @@ from ._boundary import relabel_boundaries
 from ._inclusions import RULE as INCLUSION_RULE
 from ._inclusions import reassign_inclusions
 from ._merge import LIGHT, distinct_phases, merge_phases
-from ._mixed import boundary_phases, drop_specks, give_to_neighbours, mixes_two, own_element_phases, speck_phases
+from ._mixed import (
+           boundary_phases,
+           drop_empty,
+           drop_specks,
+           give_to_neighbours,
+           mixes_two,
+           own_element_phases,
+           speck_phases,
+)
 from ._pixels import inside_pixels, is_thin
 from ._refine import Refinement, describe_change, refine_phases
 from ._regions import pair_dip, region_tests, split_dip, split_region
@@ -69,7 +77,8 @@ from ._unmix import low_count_margin as mixed_margin
 
 __all__ = ["BEAM_RULE", "INCLUSION_RULE", "LIGHT", "MIXED_MIN_COUNTS", "MIXED_RULE", "Refinement", "asked_map",
            "asked_phases", "assign_mixed_phase_pixels", "assign_mixed_pixels", "beam_spread_fit", "boundary_phases",
-           "describe_change", "distinct_phases", "drop_specks", "give_to_neighbours", "halves", "inside_pixels",
+           "describe_change", "distinct_phases", "drop_empty", "drop_specks", "give_to_neighbours", "halves",
+           "inside_pixels",
            "is_mixture", "is_thin", "merge_phases", "merged_to", "mixed_margin", "mixes_two", "own_element_phases",
            "pair_dip", "reassign_inclusions", "refine_phases", "region_tests", "relabel_boundaries", "seed_phases",
            "speck_phases", "split_dip", "split_phases", "split_region"]

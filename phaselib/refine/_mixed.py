@@ -216,6 +216,22 @@ def speck_phases(labels, skip=(), share=SPECK_SHARE):
         for p in np.flatnonzero((n_pix > 0) & (n_pix < share * lab.size)) if p not in done]
 
 
+def drop_empty(labels, k):
+    """``(labels, k, changes)``: phases of ``0..k-1`` that hold no pixel (the boundary steps gave them all to
+    their neighbours) taken out, the others numbered again from 0 in their order."""
+    lab = np.asarray(labels)
+    n_pix = np.bincount(lab[lab >= 0].ravel().astype(np.int64), minlength=k)[:k]
+    empty = np.flatnonzero(n_pix == 0)
+    if not empty.size:
+        return labels, k, []
+    keep = np.flatnonzero(n_pix > 0)
+    new = np.full(k + 1, -1, np.int64)
+    new[keep] = np.arange(keep.size)
+    gone = [dict(action="emptied", phase=int(p), n_pixels=0,
+                 reason="no pixel left: every one went to a neighbouring phase at the boundaries") for p in empty]
+    return new[lab].astype(lab.dtype), int(keep.size), gone
+
+
 def drop_specks(labels, k, share=SPECK_SHARE):
     """``(labels, k, changes)``: the phases of :func:`speck_phases` given to their neighbours
     (:func:`give_to_neighbours`), the others numbered again from 0 in their order."""
