@@ -15,7 +15,8 @@ the issue's bar is 0.90). Last column: the same with the section's EDS-like labe
 true phase map (3 px label pixels repeated onto the image's grid, misregistered by ~1.5 px; inclusions
 under ~3 px are not in them). ``held out`` sets use seeds, minerals and rendering options that were
 not looked at while the method was built (session 12: dim + colour shift, noise x2.5, granite, half brightness).
-``und*`` sets (session 51): undulose extinction (strained crystals, ``render_thin_section(undulose=...)``).
+``und*`` sets (session 51): undulose extinction (strained crystals, ``render_thin_section(undulose=...)``);
+``crk*``: 20 cracks across each section (``cracks=20``).
 Results: a markdown table on stdout, JSON in ``benchmarks/results/xp-grains<date>.json``.
 """
 
@@ -48,6 +49,9 @@ SETS = {
     "und10": (QKB, 24, range(1, 7), {"undulose": 10}, False),
     "und25": (QKB, 24, range(1, 7), {"undulose": 25}, False),
     "und25p": (PKB, 24, range(1, 5), {"undulose": 25}, False),
+    # cracks (session 51): 20 straight cracks across each section, black in XP
+    "crk": (QKB, 24, range(1, 5), {"cracks": 20}, False),
+    "crkp": (PKB, 24, range(1, 5), {"cracks": 20}, False),
 }
 
 
@@ -94,9 +98,9 @@ def main(argv=None):
     print(f"\nmean over sets: with XP {np.mean([r['with_xp'] for r in res]):.3f}, count error "
           f"{np.mean([r['count_error'] for r in res]):+.2f}, EDS-like {np.mean([r['eds_with_xp'] for r in res]):.3f}, "
           f"alone {np.mean([r['alone'] for r in res]):.3f} (bar 0.90)")
-    plain = [r["with_xp"] for r in res if not r["render"].get("undulose")]
+    plain = [r["with_xp"] for r in res if not (r["render"].get("undulose") or r["render"].get("cracks"))]
     if len(plain) < len(res):
-        print(f"without undulose extinction: with XP {np.mean(plain):.3f} over {len(plain)} sets")
+        print(f"without undulose extinction or cracks: with XP {np.mean(plain):.3f} over {len(plain)} sets")
     write_results(res, args.json, prefix="xp-grains")
 
 

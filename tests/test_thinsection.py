@@ -185,3 +185,16 @@ def test_undulose_extinction_sweeps_each_crystal_in_crossed_polars():
     assert np.array_equal(still.bse, swept.bse) and np.array_equal(still.labels, swept.labels)
     with pytest.raises(ValueError, match="undulose"):
         render_thin_section(lab, gid, ["quartz"], undulose=-5)
+
+
+def test_cracks_are_dark_lines_in_crossed_polars_that_the_labels_ignore():
+    lab, gid = make_texture((96, 96), n_phases=2, grain_size=30, matrix_fraction=0, seed=4)
+    opts = dict(seed=4, noise=0.0)
+    whole = render_thin_section(lab, gid, ["quartz", "K-feldspar"], **opts)
+    cracked = render_thin_section(lab, gid, ["quartz", "K-feldspar"], cracks=5, **opts)
+    darker = whole.xp.astype(int).sum(-1) - cracked.xp.astype(int).sum(-1)
+    assert (darker >= 0).all() and 100 < np.count_nonzero(darker > 30) < 0.2 * darker.size
+    assert (cracked.bse <= whole.bse).all() and np.array_equal(cracked.labels, whole.labels)
+    assert np.array_equal(render_thin_section(lab, gid, ["quartz", "K-feldspar"], cracks=0, **opts).xp, whole.xp)
+    with pytest.raises(ValueError, match="cracks"):
+        render_thin_section(lab, gid, ["quartz", "K-feldspar"], cracks=-1)

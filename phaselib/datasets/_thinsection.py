@@ -23,8 +23,8 @@ images and an EDS-like label map:
 
 Assumptions: a 30 um section under white light, one uniaxial-like indicatrix per crystal
 (optic axis uniform on the sphere), no zoning; undulose extinction (strained crystals whose
-extinction angle sweeps across them) only when asked (``undulose``); colours are typical, not
-measured. ``-1`` in the input labels is epoxy (a hole): white in PP, black in XP and BSE.
+extinction angle sweeps across them) and cracks only when asked (``undulose``, ``cracks``); colours
+are typical, not measured. ``-1`` in the input labels is epoxy (a hole): white in PP, black in XP and BSE.
 """
 
 from __future__ import annotations
@@ -119,6 +119,21 @@ def _sweep(gid, rng, angle):
     return angle * (proj - centre[gid]) / np.sqrt(np.maximum(area, 1))[gid]
 
 
+def _crack_map(shape, n, rng):
+    """(H, W) in [0, 1]: ``n`` antialiased straight lines between random points of the image."""
+    from skimage.draw import line_aa
+
+    h, w = shape
+    out = np.zeros(shape)
+    for _ in range(n):
+        r0, r1 = rng.integers(0, h, 2)
+        c0, c1 = rng.integers(0, w, 2)
+        rr, cc, val = line_aa(int(r0), int(c0), int(r1), int(c1))
+        ok = (rr < h) & (cc < w)
+        np.maximum.at(out, (rr[ok], cc[ok]), val[ok])
+    return out
+
+
 def _smooth_noise(shape, sigma, rng):
     f = ndimage.gaussian_filter(rng.standard_normal(shape), sigma)
     sd = f.std()
@@ -127,7 +142,7 @@ def _smooth_noise(shape, sigma, rng):
 
 def render_thin_section(labels, grain_ids, minerals, *, seed=0, thickness_um=30.0, blur=0.6, noise=0.02,
                         brightness=1.0, colour=(1.0, 1.0, 1.0), label_pixel=3, misregistration=1.5,
-                        mm_per_pixel=0.002, compositions=None, undulose=0.0):
+                        mm_per_pixel=0.002, compositions=None, undulose=0.0, cracks=0):
     """Render BSE, PP and XP images of a texture, and its label map as an EDS map gives it.
 
     Parameters
@@ -161,6 +176,9 @@ def render_thin_section(labels, grain_ids, minerals, *, seed=0, thickness_um=30.
         Undulose extinction: each crystal's extinction angle sweeps by this many degrees over
         a distance of its equivalent width (the square root of its area), along a direction of
         its own (strained quartz: 5-30 degrees). 0: every crystal extinguishes as one.
+    cracks : int
+        Straight cracks across the section (1 px wide, filled with epoxy: black in XP, darker in PP
+        by their relief, dark in BSE), from random points to random points. The labels ignore them.
 
     Returns
     -------
@@ -188,6 +206,7 @@ def render_thin_section(labels, grain_ids, minerals, *, seed=0, thickness_um=30.
     misregistration = check_number(misregistration, "misregistration", low=0, high=50)
     mm_per_pixel = check_positive(mm_per_pixel, "mm_per_pixel")
     undulose = check_number(undulose, "undulose", low=0, high=180)
+    cracks = check_int(cracks, "cracks", low=0, high=10_000)
     comps = dict(_minerals.MINERALS)
     comps.update(compositions or {})
     missing = [n for n in names if n not in comps]
@@ -230,14 +249,19 @@ def render_thin_section(labels, grain_ids, minerals, *, seed=0, thickness_um=30.
     xp = lut[g] * (np.sin(2 * ext) ** 2)[..., None] * np.sqrt(pp)
     light = brightness * gains * (1.0 - 0.08 * (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / (h * h + w * w) * 4))[
         ..., None]
+    crack = _crack_map((h, w), cracks, np.random.default_rng([seed, 16])) if cracks else None
     out = []
-    for img in (pp * light, xp * light):
+    for img, dark in ((pp * light, 0.75), (xp * light, 0.05)):
+        if crack is not None:
+            img = img * (1 - (1 - dark) * crack)[..., None]
         if blur > 0:
             img = ndimage.gaussian_filter(img, (blur, blur, 0))
         img = img + noise * rng.standard_normal(img.shape) * np.sqrt(np.clip(img, 0.01, 1))
         out.append(_optics.to_srgb8(img))
     b = (eta[idx] * (1 + chan[gid] * (lab >= 0)) - _ETA_RANGE[0]) / (_ETA_RANGE[1] - _ETA_RANGE[0])
     b = b * brightness
+    if crack is not None:
+        b = b * (1 - 0.7 * crack)
     if blur > 0:
         b = ndimage.gaussian_filter(b, blur * 1.3)
     b = b + 1.5 * noise * rng.standard_normal(b.shape)

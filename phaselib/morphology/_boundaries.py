@@ -12,7 +12,8 @@ neighbours whose mean colours differ by less than ``merge`` (one crystal cut twi
 Twin lamellae (polysynthetic twins of plagioclase, calcite: stripes of two colours a few
 pixels wide) are told apart from grain boundaries by scale: where most of the local variance
 of the image goes away under a smoothing of ``TWIN_SIGMA`` (and the noise does not explain
-it), the pixel is lamellar; there the colour is smoothed at ``TWIN_SIGMA`` instead of
+it) and a profile across them shows several stripes (one dark line is a crack), the pixel is
+lamellar; there the colour is smoothed at ``TWIN_SIGMA`` instead of
 ``sigma``, and the orientation of the lamellae (the double angle of the structure tensor) is
 added as two channels, so two twinned crystals whose averaged colours agree are still told
 apart by the direction of their stripes. Last, pieces are cut and joined by their colours
@@ -95,14 +96,49 @@ def lamellar_index(grey, *, window=4.0, noise_k=5.0):
     (index 1 from 80 %), a single edge little (0 under 50 %). Noise loses all of it too: fine
     variance under ``noise_k`` times the noise (:func:`noise_sigma`) squared counts as none. The
     noise is read from the flattest 10 % of the image: in an image of sharp stripes alone it is
-    overestimated and no stripes are found (the smoothing is then ``sigma`` everywhere).
+    overestimated and no stripes are found (the smoothing is then ``sigma`` everywhere). Last, the
+    profile across the stripes must hold several of them (:func:`_several_stripes`): one dark line, a
+    crack, has as high a fine share beside it as a field of lamellae.
     """
     g = lambda a: ndi.gaussian_filter(a, window)  # noqa: E731
     coarse = ndi.gaussian_filter(grey, 0.6 * TWIN_SIGMA)
     v_all = np.maximum(g(grey ** 2) - g(grey) ** 2, 0)
     fine = np.maximum(v_all - np.maximum(g(coarse ** 2) - g(coarse) ** 2, 0), 0)
     share = np.where(fine > (noise_k * noise_sigma(grey)) ** 2, fine / np.maximum(v_all, 1e-12), 0)
-    return np.clip((share - 0.5) / 0.3, 0, 1)
+    index = np.clip((share - 0.5) / 0.3, 0, 1)
+    if STRIPES_REACH:
+        index *= ndi.gaussian_filter(_several_stripes(grey - coarse, index > 0).astype(float), 2.0)
+    return index
+
+
+#: Half-length (px) of the profile across the stripes on which several of them must show (0: not asked).
+STRIPES_REACH = 10
+
+
+def _several_stripes(fine, where, batch=200_000):
+    """(H, W) bool: pixels of ``where`` whose profile of ``fine`` (the image less its smoothing) across the
+    local stripe direction, :data:`STRIPES_REACH` px each way, holds two dark and two bright stripes or more
+    (extremes beyond half its largest swing). One dark line (a crack) holds one dark extreme and no bright one
+    as strong; twin lamellae (a period of 4-9 px) hold several of both."""
+    out = np.zeros(fine.shape, bool)
+    rows, cols = np.nonzero(where)
+    if not rows.size:
+        return out
+    jxx, jxy, jyy = structure_tensor(fine)
+    phi = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # the gradient's direction: across the stripes
+    t = np.arange(-STRIPES_REACH, STRIPES_REACH + 1, dtype=float)
+    for i in range(0, rows.size, batch):
+        r, c = rows[i:i + batch], cols[i:i + batch]
+        a = phi[r, c]
+        yy = r[:, None] + t[None, :] * np.sin(a)[:, None]
+        xx = c[:, None] + t[None, :] * np.cos(a)[:, None]
+        p = ndi.map_coordinates(fine, [yy.ravel(), xx.ravel()], order=1, mode="reflect").reshape(yy.shape)
+        swing = 0.5 * np.abs(p).max(1, keepdims=True)
+        mid = p[:, 1:-1]
+        low = (mid < p[:, :-2]) & (mid <= p[:, 2:]) & (mid < -swing)
+        high = (mid > p[:, :-2]) & (mid >= p[:, 2:]) & (mid > swing)
+        out[r, c] = (low.sum(1) >= 2) & (high.sum(1) >= 2)
+    return out
 
 
 def edge_landscape(image, sigma=2.5):
