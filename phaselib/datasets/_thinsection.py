@@ -106,12 +106,10 @@ def _grain_fields(labels, grain_ids, rng):
     return gid, phi, s, twin_delta, twin_width, chan
 
 
-def _sweep(gid, rng, angle):
+def _sweep(gid, yy, xx, rng, angle):
     """(H, W) angle added to each crystal's extinction: ``angle`` per equivalent width, along a
-    random direction of each crystal, zero at its centroid."""
+    random direction of each crystal, zero at its centroid (``yy``, ``xx``: the pixels' coordinates)."""
     n = int(gid.max()) + 1
-    h, w = gid.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     theta = rng.uniform(0.0, 2 * np.pi, n)
     proj = xx * np.cos(theta)[gid] + yy * np.sin(theta)[gid]
     area = np.bincount(gid.ravel(), minlength=n).astype(np.float64)
@@ -227,7 +225,7 @@ def render_thin_section(labels, grain_ids, minerals, *, seed=0, thickness_um=30.
     eta = np.array([_optics.backscatter_coefficient(comps[n]) for n in names] + [0.02])
 
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    ext = phi[gid] + (_sweep(gid, np.random.default_rng([seed, 15]), np.radians(undulose)) if undulose else 0.0)
+    ext = phi[gid] + (_sweep(gid, yy, xx, np.random.default_rng([seed, 15]), np.radians(undulose)) if undulose else 0.0)
     tw = twinned[idx]
     if tw.any():
         a = ext[tw]
