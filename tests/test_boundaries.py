@@ -10,6 +10,14 @@ from phaselib.morphology._boundaries import lamellar_index
 from phaselib.morphology._snap import block_size
 
 
+def _xp_score(minerals, grain_size, seed, **render):
+    """``score_grains`` of ``grain_map(..., boundary_image=XP)`` on a space-filling texture of bench_xp_grains' kind."""
+    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=grain_size,
+                            matrix_fraction=0, seed=seed)
+    xp = render_thin_section(lab, gid, minerals, seed=seed, **render).xp
+    return score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)
+
+
 def _stripes(shape, angle_deg, width, a, b):
     """Lamellae ``width`` px wide of colours ``a`` and ``b``, blurred as by the optics (0.6 px)."""
     yy, xx = np.mgrid[: shape[0], : shape[1]]
@@ -70,10 +78,7 @@ def test_a_lamellar_region_whose_lamellae_run_two_ways_is_cut_in_two():
 def test_coarse_twinned_plagioclase_crystals_with_an_xp_image():
     """40 px plagioclase / K-feldspar / biotite, seed 3 (bench_xp_grains' c40): touching twinned crystals whose
     boundary edge is weaker than their lamellae's; 0.934 of the crystals matched before the orientation split."""
-    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=40, matrix_fraction=0,
-                            seed=3)
-    xp = render_thin_section(lab, gid, ["plagioclase", "K-feldspar", "biotite"], seed=3).xp
-    assert score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)["matched"] >= 0.945
+    assert _xp_score(["plagioclase", "K-feldspar", "biotite"], 40, 3)["matched"] >= 0.945
 
 
 def test_a_thin_crystal_along_a_big_one_gets_its_own_grain():
@@ -117,10 +122,7 @@ def test_grains_with_an_xp_image_of_a_cracked_section():
     51 % too many grains (crystals cut along cracks taken for twin lamellae); 0.931 and 31 % after it, 0.938 and
     30 % with the cores of session 52, 0.938 and 42 % with its three-group colour split (``SPLIT_PARTS``: pieces
     cut off beside the cracks; the count bound was 0.40 before it)."""
-    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=24, matrix_fraction=0,
-                            seed=1)
-    xp = render_thin_section(lab, gid, ["quartz", "K-feldspar", "biotite"], seed=1, cracks=20).xp
-    score = score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)
+    score = _xp_score(["quartz", "K-feldspar", "biotite"], 24, 1, cracks=20)
     assert score["matched"] >= 0.925 and score["count_error"] <= 0.46
 
 
@@ -241,10 +243,7 @@ def test_grains_with_an_xp_image_of_strained_quartz():
     the quartz / K-feldspar / biotite texture of bench_xp_grains, seed 2: before the step test, colour splits cut
     the swept crystals in two (0.710 matched, 96 % too many grains; 0.841, 46 % after it; 0.877, 38 % with the
     cores of session 52; 0.870, 52 % with its three-group colour split, which cuts some sweeps)."""
-    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=24, matrix_fraction=0,
-                            seed=2)
-    xp = render_thin_section(lab, gid, ["quartz", "K-feldspar", "biotite"], seed=2, undulose=10).xp
-    score = score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)
+    score = _xp_score(["quartz", "K-feldspar", "biotite"], 24, 2, undulose=10)
     assert score["matched"] >= 0.83 and score["count_error"] <= 0.55
 
 
@@ -255,10 +254,7 @@ def test_coarse_twinned_plagioclase_cut_by_the_phase_map_is_joined_by_its_lamell
     colours one core. Before session 52: 0.864 matched, 44 % too many grains; with cores at the basins of the edge
     landscape and twinned pieces joined by the direction of their lamellae: 0.949, 32 % (0.966, 36 % with the
     three-group colour split)."""
-    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=40, matrix_fraction=0,
-                            seed=5)
-    xp = render_thin_section(lab, gid, ["plagioclase", "K-feldspar", "biotite"], seed=5).xp
-    score = score_grains(grain_map(lab, min_area=10, boundary_image=xp).labels, gid, min_area=10)
+    score = _xp_score(["plagioclase", "K-feldspar", "biotite"], 40, 5)
     assert score["matched"] >= 0.92 and score["count_error"] <= 0.38
 
 

@@ -315,7 +315,7 @@ def _split_regions(labels, wanted, min_gap, rounds, jump=None, parts=2):
                 continue
             x = wanted(reg, sl)
             two = None if x is None else _two_means(x)
-            side = None if two is None else _cut(reg, *two[:1], min_gap, two[1], jump, sl, STEP_SHARE)
+            side = None if two is None else _cut(reg, two[0], min_gap, two[1], jump, sl, STEP_SHARE)
             if side is None and x is not None and parts > 2 and jump is not None:
                 for group, gap in _each_against_rest(x, parts):
                     side = _cut(reg, group, min_gap, gap, jump, sl, PARTS_STEP_SHARE)
