@@ -17,7 +17,8 @@ under ~3 px are not in them). ``held out`` sets use seeds, minerals and renderin
 not looked at while the method was built (session 12: dim + colour shift, noise x2.5, granite, half brightness).
 ``und*`` sets (session 51): undulose extinction (strained crystals, ``render_thin_section(undulose=...)``);
 ``crk*``: 20 cracks across each section (``cracks=20``); ``pkb9``, ``c40b`` (session 52): other seeds of
-``pkb`` and ``c40``.
+``pkb`` and ``c40``; ``basalt``, ``dacite``, ``granite`` (session 53): ``make_thin_section``'s presets, crystals
+in a glass groundmass for the first two (not space-filling; the glass's connected pieces are its true grains).
 Results: a markdown table on stdout, JSON in ``benchmarks/results/xp-grains<date>.json``.
 """
 
@@ -29,7 +30,7 @@ import time
 import numpy as np
 
 from benchmarks._report import write_results
-from phaselib.datasets import make_texture, render_thin_section
+from phaselib.datasets import make_texture, make_thin_section, render_thin_section
 from phaselib.morphology import grain_map, score_grains
 
 QKB = ["quartz", "K-feldspar", "biotite"]
@@ -60,6 +61,10 @@ SETS = {
     # 24 px plagioclase texture scores ~0.04 lower on these than on pkb's seeds 1-4
     "pkb9": (PKB, 24, range(9, 15), {}, False),
     "c40b": (PKB, 40, range(5, 13), {}, False),
+    # the rich-rock presets of make_thin_section (session 53): crystals in a glass groundmass (basalt, dacite), granite
+    "basalt": ("preset", None, range(1, 5), {}, False),
+    "dacite": ("preset", None, range(1, 5), {}, False),
+    "granite": ("preset", None, range(1, 5), {}, False),
 }
 
 #: the sets of sessions 11-50 (the others: fine grains, strained crystals and cracks, session 51)
@@ -70,9 +75,13 @@ def run_set(name):
     minerals, size, seeds, render, held = SETS[name]
     rows = []
     for seed in seeds:
-        lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=size,
-                                matrix_fraction=0, seed=seed)
-        section = render_thin_section(lab, gid, minerals, seed=seed, **render)
+        if minerals == "preset":
+            section = make_thin_section((256, 256), rock=name, seed=seed, **render)
+            lab, gid = section.truth, section.grain_ids
+        else:
+            lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=size,
+                                    matrix_fraction=0, seed=seed)
+            section = render_thin_section(lab, gid, minerals, seed=seed, **render)
         xp = section.xp
         t = time.perf_counter()
         with_xp = grain_map(lab, min_area=10, boundary_image=xp).labels
@@ -84,6 +93,8 @@ def run_set(name):
                          with_xp=sc["matched"], count_error=sc["count_error"], seconds=seconds,
                          eds_with_xp=score_grains(eds, gid, min_area=10)["matched"]))
     xs = [r["with_xp"] for r in rows]
+    if minerals == "preset":  # the preset's minerals; its grain size is the preset's own
+        minerals, size = list(section.phase_names), "preset"
     return dict(set=name, minerals=minerals, grain_size=size, render=render, held_out=held, seeds=rows,
                 alone=float(np.mean([r["alone"] for r in rows])), with_xp=float(np.mean(xs)),
                 worst=float(np.min(xs)), count_error=float(np.mean([r["count_error"] for r in rows])),
@@ -103,7 +114,8 @@ def main(argv=None):
     for r in res:
         rend = ", ".join(f"{k} {v}" for k, v in r["render"].items()) or "default"
         print(f"| {r['set']}{' (held out)' if r['held_out'] else ''} | {' / '.join(r['minerals'])} | "
-              f"{r['grain_size']} px | {len(r['seeds'])} | {rend} | {r['alone']:.3f} | "
+              f"{r['grain_size']}{' px' * (r['grain_size'] != 'preset')} | {len(r['seeds'])} | {rend} | "
+              f"{r['alone']:.3f} | "
               f"**{r['with_xp']:.3f}** ({r['worst']:.3f}) | {r['count_error']:+.2f} | {r['seconds']:.2f} | "
               f"{r['eds_with_xp']:.3f} |")
     print(f"\nmean over sets: with XP {np.mean([r['with_xp'] for r in res]):.3f}, count error "

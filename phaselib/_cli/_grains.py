@@ -341,8 +341,13 @@ def _write(args, grains, labels, px, px_source, out):
     results, csv_rows = {}, []
     for p in grains.params["phases"]:
         d = table["equivalent_diameter_um"][table["phase"] == p]
-        entry = {"n_grains": int(d.size), "spans_map": p in grains.spanning_phases}
-        if entry["spans_map"]:
+        entry = {"n_grains": int(d.size), "spans_map": p in grains.spanning_phases,
+                 "groundmass": p in grains.params.get("groundmass", ())}
+        if entry["groundmass"]:
+            print(f"phaselib: note: phase {p} is black in the --xp image and forms one network across the map "
+                  f"(a glass or an isotropic groundmass): its connected pieces are its grains, not split",
+                  file=sys.stderr)
+        elif entry["spans_map"]:
             print(f"phaselib: note: phase {p} forms one cluster across the map (a groundmass, a glass or "
                   f"crystals of one mineral packing the area): its grains are pieces of it, and boundaries "
                   f"between crystals of one mineral do not show in a phase map", file=sys.stderr)

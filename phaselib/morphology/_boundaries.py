@@ -277,7 +277,7 @@ def image_grains(mask, image, *, sigma=2.5, depth=None, merge=0.06, min_area=0, 
     return relabel_sequential(labels)[0].astype(np.int32)
 
 
-def _dark(land, mask):
+def dark_in_image(land, mask):
     """Whether most of the phase's inner pixels (2 px from its outline) are black (:data:`DARK`)."""
     inner = ndi.binary_erosion(mask, iterations=2)
     inner = inner if inner.sum() >= SPLIT_AREA else mask
@@ -302,7 +302,7 @@ def split_grains(mask, grains, image, *, min_area=10, **options):
         raise ValueError("`grains` must hold grain ids >= 0 (0: no grain).")
     min_area = check_int(min_area, "min_area", low=0)
     land = image if isinstance(image, Landscape) else prepare(image, m.shape, options.pop("sigma", 2.5))
-    if _dark(land, m):  # isotropic (glass) or opaque: the image shows none of its boundaries
+    if dark_in_image(land, m):  # isotropic (glass) or opaque: the image shows none of its boundaries
         return relabel_sequential(np.where(m, g, 0))[0].astype(np.int32)
     out = image_grains(m, land, mask_grains=g, min_area=min_area, **options)
     out[g == 0] = 0

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.segmentation import relabel_sequential
 
 from .._validate import check_array, check_positive
-from ._boundaries import prepare, split_grains
+from ._boundaries import dark_in_image, prepare, split_grains
 from ._fill import open_inclusions
 from ._separate import _check_mask, _check_options, _separate, in_matrix
 from ._snap import block_size, snap_phases
@@ -93,6 +94,18 @@ def spans_map(mask) -> bool:
     return bool(rows or cols)
 
 
+def _pieces(mask, min_area, exclude_border):
+    """(H, W) int32: the 4-connected pieces of a mask numbered ``1..n`` (those under ``min_area`` pixels, and with
+    ``exclude_border`` those on the map's border, left out): a groundmass is pieces, not crystals."""
+    g, _ = ndi.label(mask)
+    if min_area > 1:
+        g[np.bincount(g.ravel())[g] < min_area] = 0
+    if exclude_border:
+        edge = np.unique(np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]))
+        g[np.isin(g, edge[edge > 0])] = 0
+    return relabel_sequential(g)[0].astype(np.int32)
+
+
 def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
               smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
               fill_holes=30, min_area=0, exclude_border=False, boundary_image=None, outline_tol=1.0, outside=None):
@@ -121,7 +134,9 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         one mineral that the phase map shows as one region. A coarser phase map repeated onto
         the image's grid (blocks of ``k`` x ``k`` equal pixels) first has its outlines snapped
         to the image's edges (``phaselib.morphology._snap``; ``params["snapped_block"]`` is
-        ``k``) and is then separated without concave-corner cuts.
+        ``k``) and is then separated without concave-corner cuts. A phase black in the image (isotropic or
+        opaque) whose largest cluster crosses the map (:func:`spans_map`) is a glass or a groundmass: its
+        4-connected pieces are its grains, not cut at all (``params["groundmass"]``).
     outside : (H, W) array_like of bool, optional
         Pixels that hold no data (``PhaseMap.blank``: an empty edge, a montage's gaps, dead pixels): what lies
         there is unknown, so a grain beside them is cut as at the map's border (``touches_border`` in the table;
@@ -162,13 +177,18 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             lab = snap_phases(lab, landscape.edges, block)  # whose corners then mean little
             opts["split_concave"] = False
     matrix = []  # phases whose crystals stand in a matrix: their lone concave corners start no ray
+    groundmass = []  # black in the image and one network across the map: a glass, kept as its pieces
     for p in np.unique(phases):
-        if in_matrix(lab == p, lab):
-            matrix.append(int(p))
-        g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix,
-                      opens=open_inclusions(lab == p, lab, opts["fill_holes"]) if int(p) in matrix else None)
-        if boundary_image is not None:
-            g = split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
+        if boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p):
+            groundmass.append(int(p))
+            g = _pieces(lab == p, opts["min_area"], bool(exclude_border))
+        else:
+            if in_matrix(lab == p, lab):
+                matrix.append(int(p))
+            g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix,
+                          opens=open_inclusions(lab == p, lab, opts["fill_holes"]) if int(p) in matrix else None)
+            if boundary_image is not None:
+                g = split_grains(lab == p, g, landscape, min_area=max(int(min_area), 10))
         k = int(g.max())
         out[g > 0] = g[g > 0] + len(grain_phase)
         grain_phase += [int(p)] * k
@@ -180,7 +200,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         out, grain_phase = new[out], [grain_phase[i - 1] for i in keep]
     params = dict(opts, footprint=None if footprint is None else np.asarray(footprint, bool).tolist(),
                   exclude_border=bool(exclude_border), boundary_image=boundary_image is not None,
-                  snapped_block=block, phases=[int(p) for p in np.unique(phases)], in_matrix=matrix)
+                  snapped_block=block, phases=[int(p) for p in np.unique(phases)], in_matrix=matrix,
+                  groundmass=groundmass)
     spanning = tuple(int(p) for p in np.unique(phases) if spans_map(lab == p))
     return GrainMap(out, np.asarray(grain_phase, np.int64), pixel_size, params, spanning,
                     None if outside is None else outside.copy())
