@@ -146,6 +146,33 @@ def test_grains_cli_with_xp(tmp_path, capsys):
     assert len(err) == 1 and "bad.png" in err[0] and "secret" not in err[0]
 
 
+def test_grains_cli_with_xp_reports_a_glass_as_its_pieces(tmp_path, capsys):
+    # a basalt's glass around its crystals: black in XP and one network across the section, it is reported as its
+    # connected pieces (said on stderr and in size_stats.json), where the phase map's corners cut it to ~290 pieces
+    import json
+
+    from PIL import Image
+
+    from phaselib._cli import main
+    from phaselib.datasets import make_thin_section
+
+    s = make_thin_section((160, 160), rock="basalt", seed=2)
+    glass = s.phase_names.index("basaltic glass")
+    np.save(tmp_path / "labels.npy", s.truth)
+    Image.fromarray(s.xp).save(tmp_path / "xp.png")
+    capsys.readouterr()
+    assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / "g"), "--xp",
+                 str(tmp_path / "xp.png")]) == 0
+    assert f"phase {glass} is black in the --xp image" in capsys.readouterr().err
+    stats = json.loads((tmp_path / "g" / "size_stats.json").read_text())
+    assert stats["phases"][str(glass)]["groundmass"] is True and stats["params"]["groundmass"] == [glass]
+    assert not any(e["groundmass"] for p, e in stats["phases"].items() if p != str(glass))
+    g = np.load(tmp_path / "g" / "grain_labels.npy")
+    m = s.truth == glass
+    pieces = len(np.unique(ndimage.label(m)[0][m]))
+    assert len(np.unique(g[m & (g > 0)])) <= pieces
+
+
 def test_grains_cli_takes_an_eds_map_coarser_than_the_xp_image(tmp_path, capsys):
     # the EDS map at its own pixel (3 times the image's), as `map` writes it; the XP image at full size
     from PIL import Image
