@@ -229,6 +229,15 @@ def test_a_glass_around_crystals_is_not_cut_into_grains_with_an_xp_image():
                             seed=3)
     xp = render_thin_section(lab, gid, ["plagioclase", "K-feldspar", "biotite"], seed=3).xp
     assert grain_map(lab, min_area=10, boundary_image=xp).params["groundmass"] == []
+    # garnet packed as half of a space-filling texture: black in XP and across the map too, but as thick as the
+    # other crystals, not between them: separated by the phase map as before (its pieces would match 0.51)
+    lab, gid = make_texture((256, 256), n_phases=3, fractions=[0.5, 0.3, 0.2], grain_size=24, matrix_fraction=0,
+                            seed=1)
+    xp = render_thin_section(lab, gid, ["almandine", "quartz", "biotite"], seed=1).xp
+    g = grain_map(lab, min_area=10, boundary_image=xp)
+    assert g.params["groundmass"] == []
+    assert len(np.unique(g.labels[lab == 0])) == len(np.unique(grain_map(lab, min_area=10).labels[lab == 0]))
+    assert score_grains(g.labels, gid, min_area=10)["matched"] >= 0.75
 
 
 def test_a_lath_that_is_a_grain_of_the_phase_map_is_no_sliver():

@@ -94,6 +94,28 @@ def spans_map(mask) -> bool:
     return bool(rows or cols)
 
 
+#: A phase is interstitial (a glass between crystals) when the median depth of its pixels inside it is at most this
+#: share of the other phases' median depth inside theirs (session 53: the glasses of make_thin_section's basalt and
+#: dacite 0.39-0.55; almandine or magnetite packed as half of a space-filling texture 1.08-1.41)
+INTERSTITIAL = 0.75
+
+
+def _depth(lab):
+    """(H, W) distance of every pixel to the nearest pixel of another label (its depth inside its phase region)."""
+    edge = np.zeros(lab.shape, bool)
+    for a, b, ea, eb in ((lab[:-1], lab[1:], edge[:-1], edge[1:]),
+                         (lab[:, :-1], lab[:, 1:], edge[:, :-1], edge[:, 1:])):
+        ea |= a != b
+        eb |= a != b
+    return ndi.distance_transform_edt(~edge)
+
+
+def _interstitial(mask, assigned, depth):
+    """Whether a phase lies in films and pockets between the others' crystals (:data:`INTERSTITIAL`)."""
+    others = assigned & ~mask
+    return bool(others.any() and np.median(depth[mask]) <= INTERSTITIAL * np.median(depth[others]))
+
+
 def _pieces(mask, min_area, exclude_border):
     """(H, W) int32: the 4-connected pieces of a mask numbered ``1..n`` (those under ``min_area`` pixels, and with
     ``exclude_border`` those on the map's border, left out): a groundmass is pieces, not crystals."""
@@ -135,8 +157,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         the image's grid (blocks of ``k`` x ``k`` equal pixels) first has its outlines snapped
         to the image's edges (``phaselib.morphology._snap``; ``params["snapped_block"]`` is
         ``k``) and is then separated without concave-corner cuts. A phase black in the image (isotropic or
-        opaque) whose largest cluster crosses the map (:func:`spans_map`) is a glass or a groundmass: its
-        4-connected pieces are its grains, not cut at all (``params["groundmass"]``).
+        opaque) whose largest cluster crosses the map (:func:`spans_map`) and that lies between the other phases'
+        crystals (its pixels less deep inside it than theirs: :data:`INTERSTITIAL`) is a glass or a groundmass: its
+        4-connected pieces are its grains, not cut at all (``params["groundmass"]``). Isotropic or opaque crystals
+        packed together (garnet, magnetite) are as thick as the others and are separated as usual.
     outside : (H, W) array_like of bool, optional
         Pixels that hold no data (``PhaseMap.blank``: an empty edge, a montage's gaps, dead pixels): what lies
         there is unknown, so a grain beside them is cut as at the map's border (``touches_border`` in the table;
@@ -177,9 +201,11 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             lab = snap_phases(lab, landscape.edges, block)  # whose corners then mean little
             opts["split_concave"] = False
     matrix = []  # phases whose crystals stand in a matrix: their lone concave corners start no ray
-    groundmass = []  # black in the image and one network across the map: a glass, kept as its pieces
+    groundmass = []  # black in the image, one network across the map, between the crystals: a glass, kept as its pieces
+    depth = _depth(lab) if boundary_image is not None else None
     for p in np.unique(phases):
-        if boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p):
+        if (boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p)
+                and _interstitial(lab == p, lab >= 0, depth)):
             groundmass.append(int(p))
             g = _pieces(lab == p, opts["min_area"], bool(exclude_border))
         else:
