@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m benchmarks.bench_xp_grains            # every set (~3.5 minutes)
+    .venv/bin/python -m benchmarks.bench_xp_grains            # every set (~4 minutes)
     .venv/bin/python -m benchmarks.bench_xp_grains --sets f14,c40 --json out.json
 
 Each set: three phases (50 / 30 / 20 %) filling a 256 x 256 map with no groundmass (almost every
