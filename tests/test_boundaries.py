@@ -240,6 +240,21 @@ def test_a_glass_around_crystals_is_not_cut_into_grains_with_an_xp_image():
     assert score_grains(g.labels, gid, min_area=10)["matched"] >= 0.75
 
 
+def test_a_glass_rich_rock_keeps_its_glass_whole_with_an_xp_image():
+    # 60 % glass with scattered crystals: the glass is thicker than the crystals, but they stand in it (98 % of
+    # their outline borders it), so it is a groundmass too: its pieces, not the phase map's 115 cuts of it
+    from phaselib.datasets._glass import glass_texture
+
+    lab, gid = glass_texture((256, 256), [0.2, 0.12, 0.08, 0.6], 3, grain_size=20, seed=1)
+    s = render_thin_section(lab, gid, ["labradorite", "augite", "olivine", "basaltic glass"], seed=1)
+    g = grain_map(lab, min_area=10, boundary_image=s.xp)
+    assert g.params["groundmass"] == [3]
+    m = lab == 3
+    sc = score_grains(np.where(m, g.labels, 0), np.where(m, gid, 0), min_area=10)
+    assert sc["matched"] >= 0.9 and abs(sc["count_error"]) <= 0.1
+    assert score_grains(g.labels, gid, min_area=10)["count_error"] <= 0.25
+
+
 def test_a_lath_that_is_a_grain_of_the_phase_map_is_no_sliver():
     # a 3 px wide, 40 px long lath touching a bigger crystal of its phase, parted from it by the
     # phase map (its own grain): thin and elongated like a sliver, but a crystal
