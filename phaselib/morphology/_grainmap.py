@@ -176,9 +176,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         to the image's edges (``phaselib.morphology._snap``; ``params["snapped_block"]`` is
         ``k``) and is then separated without concave-corner cuts. A phase black in the image (isotropic or
         opaque) whose largest cluster crosses the map (:func:`spans_map`) and that lies between the other phases'
-        crystals (its pixels less deep inside it than theirs: :data:`INTERSTITIAL`) is a glass or a groundmass: its
-        4-connected pieces are its grains, not cut at all (``params["groundmass"]``). Isotropic or opaque crystals
-        packed together (garnet, magnetite) are as thick as the others and are separated as usual.
+        crystals (its pixels less deep inside it than theirs: :data:`INTERSTITIAL`; or bordering most of their
+        outline: :data:`ENCLOSING`) is a glass or a groundmass: its 4-connected pieces are its grains, not cut at all
+        (``params["groundmass"]``). Isotropic or opaque crystals packed together (garnet, magnetite) are as thick as
+        the others and are separated as usual.
     outside : (H, W) array_like of bool, optional
         Pixels that hold no data (``PhaseMap.blank``: an empty edge, a montage's gaps, dead pixels): what lies
         there is unknown, so a grain beside them is cut as at the map's border (``touches_border`` in the table;
@@ -220,10 +221,12 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             opts["split_concave"] = False
     matrix = []  # phases whose crystals stand in a matrix: their lone concave corners start no ray
     groundmass = []  # black in the image, one network across the map, between the crystals: a glass, kept as its pieces
-    depth = _depth(lab) if boundary_image is not None else None
+    depth = None  # of every pixel inside its phase: computed once, for the first phase black and across the map
     for p in np.unique(phases):
-        if (boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p)
-                and (_interstitial(lab == p, lab >= 0, depth) or _enclosing(lab == p, lab) >= ENCLOSING)):
+        dark = boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p)
+        if dark and depth is None:
+            depth = _depth(lab)
+        if dark and (_interstitial(lab == p, lab >= 0, depth) or _enclosing(lab == p, lab) >= ENCLOSING):
             groundmass.append(int(p))
             g = _pieces(lab == p, opts["min_area"], bool(exclude_border))
         else:
