@@ -64,15 +64,21 @@ TWIN_JOIN_COS = 0.98
 TWIN_JOIN_COLOUR = 0.08
 
 
-def _inner_means(labels, image):
-    """Pixel count and mean of ``image`` (H, W, C) of each label's inner pixels (2 px or more from its edges)."""
-    n = int(labels.max())
+def label_depth(labels):
+    """(H, W) distance of every pixel to the nearest pixel whose 4-neighbour holds another label (its depth
+    inside its region; 0 on either side of a change of label)."""
     edge = np.zeros(labels.shape, bool)
     for a, b, ea, eb in ((labels[:-1], labels[1:], edge[:-1], edge[1:]),
                          (labels[:, :-1], labels[:, 1:], edge[:, :-1], edge[:, 1:])):
         ea |= a != b
         eb |= a != b
-    inner = np.where(ndi.distance_transform_edt(~edge) >= 2, labels, 0).ravel()
+    return ndi.distance_transform_edt(~edge)
+
+
+def _inner_means(labels, image):
+    """Pixel count and mean of ``image`` (H, W, C) of each label's inner pixels (2 px or more from its edges)."""
+    n = int(labels.max())
+    inner = np.where(label_depth(labels) >= 2, labels, 0).ravel()
     count = np.bincount(inner, minlength=n + 1).astype(float)
     means = np.stack([np.bincount(inner, image[..., c].ravel(), n + 1) for c in range(image.shape[-1])], 1)
     return count, means / np.maximum(count, 1)[:, None]
@@ -179,12 +185,7 @@ def thin(labels, within=None):
     """(H, W) bool: pixels of slivers (:data:`THIN_DEPTH`, :data:`THIN_ELONGATION`); with
     ``within`` (the phase map's grains), only pieces of a grain cut in several count: a whole
     grain of the phase map (a lath, a microlite) is never a sliver."""
-    edge = np.zeros(labels.shape, bool)
-    edge[:-1] |= labels[:-1] != labels[1:]
-    edge[1:] |= labels[:-1] != labels[1:]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
-    depth = ndi.distance_transform_edt(~edge)
+    depth = label_depth(labels)
     ids = np.arange(int(labels.max()) + 1)
     deepest = np.zeros(ids.size)
     deepest[1:] = ndi.maximum(depth, labels, ids[1:])

@@ -10,6 +10,7 @@ from skimage.segmentation import relabel_sequential
 
 from .._validate import check_array, check_positive
 from ._boundaries import dark_in_image, prepare, split_grains
+from ._colour import label_depth
 from ._fill import open_inclusions
 from ._separate import _check_mask, _check_options, _separate, in_matrix
 from ._snap import block_size, snap_phases
@@ -98,16 +99,6 @@ def spans_map(mask) -> bool:
 #: share of the other phases' median depth inside theirs (session 53: the glasses of make_thin_section's basalt and
 #: dacite 0.39-0.55; almandine or magnetite packed as half of a space-filling texture 1.08-1.41)
 INTERSTITIAL = 0.75
-
-
-def _depth(lab):
-    """(H, W) distance of every pixel to the nearest pixel of another label (its depth inside its phase region)."""
-    edge = np.zeros(lab.shape, bool)
-    for a, b, ea, eb in ((lab[:-1], lab[1:], edge[:-1], edge[1:]),
-                         (lab[:, :-1], lab[:, 1:], edge[:, :-1], edge[:, 1:])):
-        ea |= a != b
-        eb |= a != b
-    return ndi.distance_transform_edt(~edge)
 
 
 def _interstitial(mask, assigned, depth):
@@ -225,7 +216,7 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     for p in np.unique(phases):
         dark = boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p)
         if dark and depth is None:
-            depth = _depth(lab)
+            depth = label_depth(lab)
         if dark and (_interstitial(lab == p, lab >= 0, depth) or _enclosing(lab == p, lab) >= ENCLOSING):
             groundmass.append(int(p))
             g = _pieces(lab == p, opts["min_area"], bool(exclude_border))
