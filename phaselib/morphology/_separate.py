@@ -100,7 +100,7 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     Touching grains of one phase share boundaries that the mask does not show; only the
     corners where they meet the outline do. Where most grains of a phase touch others of
     the same phase (a phase filling ~40 % of a space-filling texture), about one grain in
-    five stays merged with a neighbour (see the README's table).
+    five stays merged with a neighbour (see ``bench_grains``' table in benchmarks/README.md).
 
     Parameters
     ----------

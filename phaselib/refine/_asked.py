@@ -15,7 +15,7 @@ follows the distinct spectra instead. So, with K asked for (default clustering, 
 
 Measured on 100 random rocks of :func:`phaselib.datasets.make_rock` (4-8 minerals of 25 drawn at random, one
 of them 0.2-0.6 %, 5-30 px grains, 10-25 kV, beam spread 0-1 px, zoning, detector artefacts; 150 x 200 px,
-200 counts/px) with the true K: mean ARI 0.941 -> 0.957, maps under 0.90 15 -> 11 (README, issue 11).
+200 counts/px) with the true K: mean ARI 0.941 -> 0.957, maps under 0.90 15 -> 11 (docs/phases.md, issue 11).
 """
 
 from __future__ import annotations
