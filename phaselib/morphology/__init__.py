@@ -10,8 +10,8 @@ are smaller and more spread than the true 3-D sizes; no stereological correction
 CSDCorrections) is applied. Compare CSD slopes between 2-D data sets, or correct them
 before reading 3-D growth times.
 
-``_separate.py``: the watershed of one phase, with the concavity cuts and merges of ``_split.py``
-and the inclusions and bays of ``_fill.py``;
+``_separate.py``: the watershed of one phase, with the concavity cuts and merges of ``_split.py``,
+the inclusions and bays of ``_fill.py`` and the crystals standing apart of ``_apart.py``;
 ``_grainmap.py``: every phase of a label map; ``_table.py``: the grain table; ``_stats.py``: size
 statistics and CSDs; ``_figure.py``: their figure (matplotlib, else Pillow); ``_score.py``: scores against
 known grains.

@@ -9,10 +9,11 @@ from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
 from .._validate import check_array, check_positive
+from ._apart import clusters, spans_map, stands_apart
 from ._boundaries import dark_in_image, prepare, split_grains
 from ._colour import label_depth
 from ._fill import open_inclusions
-from ._separate import _check_mask, _check_options, _separate, in_matrix
+from ._separate import _check_options, _separate
 from ._snap import block_size, snap_phases
 from ._table import GrainTable, grain_table, touching
 
@@ -65,34 +66,6 @@ class GrainMap:
         counts = np.bincount(self.phases) if self.n_grains else []
         per = ", ".join(f"phase {p}: {c}" for p, c in enumerate(counts) if c)
         return f"<GrainMap {self.n_grains} grains ({per}); {self.labels.shape}, {self.pixel_size:g} um/px>"
-
-
-def spans_map(mask) -> bool:
-    """Whether one cluster of ``mask`` holds most of it and crosses the map side to side.
-
-    Such a phase is a groundmass or a glass around the crystals, or crystals of one mineral
-    packing the area: its pieces are not separable crystals in the usual sense.
-
-    Parameters
-    ----------
-    mask : (H, W) array_like of bool
-
-    Returns
-    -------
-    bool
-    """
-    m = _check_mask(mask)
-    lab, n = ndi.label(m)
-    if n == 0:
-        return False
-    size = np.bincount(lab.ravel())
-    size[0] = 0
-    big = int(size.argmax())
-    if size[big] < 0.5 * size.sum():
-        return False
-    rows = np.any(lab[0] == big) and np.any(lab[-1] == big)
-    cols = np.any(lab[:, 0] == big) and np.any(lab[:, -1] == big)
-    return bool(rows or cols)
 
 
 #: A phase is interstitial (a glass between crystals) when the median depth of its pixels inside it is at most this
@@ -152,9 +125,10 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
         Micrometres per pixel.
     min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
         As in :func:`separate_grains` (the corners of ragged outlines that do not persist at 1.5 px
-        cut nothing). A phase whose crystals stand in a matrix (one other phase around most of them,
-        ``params["in_matrix"]``) is separated as ``separate_grains(..., phase_map=labels)`` does (lone corners
-        start no ray; inclusions open to the outside are filled as bays).
+        cut nothing). A phase whose crystals stand apart (in a matrix: one other phase around most of them; or
+        twice as thick as the grains around them: phenocrysts in a fine mixed groundmass; ``params["in_matrix"]``)
+        is separated as ``separate_grains(..., phase_map=labels)`` does (lone corners start no ray; inclusions
+        open to the outside are filled as bays).
         Inclusions of a crystal (other phases or unassigned pixels enclosed by it) stay inside it
         while it is separated; the grain table counts them (``n_inclusions``, ``inclusion_area_px``).
     min_area, exclude_border
@@ -212,16 +186,20 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
             opts["split_concave"] = False
     matrix = []  # phases whose crystals stand in a matrix: their lone concave corners start no ray
     groundmass = []  # black in the image, one network across the map, between the crystals: a glass, kept as its pieces
-    depth = None  # of every pixel inside its phase: computed once, for the first phase black and across the map
+    cache = {}
+
+    def maps():  # depth of every pixel inside its phase, clusters of every phase: computed once, when first needed
+        if not cache:
+            cache["maps"] = (label_depth(lab), clusters(lab))
+        return cache["maps"]
+
     for p in np.unique(phases):
         dark = boundary_image is not None and spans_map(lab == p) and dark_in_image(landscape, lab == p)
-        if dark and depth is None:
-            depth = label_depth(lab)
-        if dark and (_interstitial(lab == p, lab >= 0, depth) or _enclosing(lab == p, lab) >= ENCLOSING):
+        if dark and (_interstitial(lab == p, lab >= 0, maps()[0]) or _enclosing(lab == p, lab) >= ENCLOSING):
             groundmass.append(int(p))
             g = _pieces(lab == p, opts["min_area"], bool(exclude_border))
         else:
-            if in_matrix(lab == p, lab):
+            if stands_apart(lab == p, lab, maps):
                 matrix.append(int(p))
             g = _separate(lab == p, **opts, exclude_border=bool(exclude_border), matrix=int(p) in matrix,
                           opens=open_inclusions(lab == p, lab, opts["fill_holes"]) if int(p) in matrix else None)

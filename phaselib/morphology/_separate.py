@@ -22,6 +22,7 @@ import phaselib.morphology._fill as _fill
 import phaselib.morphology._split as _split
 
 from .._validate import check_array, check_int, check_number
+from ._apart import MATRIX_SHARE, in_matrix, stands_apart  # noqa: F401 (in_matrix, MATRIX_SHARE: re-exported)
 from ._split import MIN_PIECE, concave_cuts
 
 #: lone sharp concave corners per pair cut above which a phase's lone corners are bites, not contacts
@@ -36,11 +37,6 @@ LONE_INRADIUS = 4.0  # pixels: ... on clusters at least twice this thick (strand
 #: default rock 0-11 %, overlapping discs 0-9 %, phenocrysts holding inclusions 80-100 %, impinged 29-49 %)
 LONE_HOLES = 0.5
 LONE_SAMPLE_PX = 150_000  # ... at most about this many pixels of them (a full map's phase: a random sample)
-#: one other phase holding at least this share of the pixels around a phase makes a matrix (:func:`in_matrix`):
-#: lone corners start no ray there. Measured on phase maps, seeds 1-2: space-filling Voronoi textures 0.28-0.51,
-#: the default rock 0.33-0.61; phenocrysts in a groundmass 0.59-0.81 (another generator's, crystals clustered in
-#: glomerocrysts and bitten by laths: 0.74-0.96; whose lone corners are 26-51 per phase, 3.1-3.6 per pair cut)
-MATRIX_SHARE = 0.7
 #: there, two grains of one piece between the pair cuts merge when their boundary is at least this share of
 #: the narrower one's inscribed diameter (:func:`_merge_bands`; 0.8 and 1.0 tried, 0.8 kept)
 BAND = 0.8
@@ -146,8 +142,10 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     phase_map : (H, W) array_like of int, optional
         The phase map the mask was taken from (negative: unassigned). Where one other phase holds at least
         ``MATRIX_SHARE`` of the pixels just outside the mask, its crystals stand in a matrix (a porphyritic
-        rock): two crystals in contact there show both ends of their contact, so a lone concave corner is a
-        bite or an open inclusion and starts no ray (:func:`in_matrix`); there a blob of another phase of at most
+        rock), and where they are ``_apart.COARSER`` times thicker than the grains around them (phenocrysts in a
+        fine mixed groundmass) they stand apart too: two crystals in contact there show both ends of their
+        contact, so a lone concave corner is a bite or an open inclusion and starts no ray
+        (``_apart.stands_apart``); there a blob of another phase of at most
         ``fill_holes`` px, with half or more of the pixels around it in the mask (a spinel on an olivine's rim), is an
         inclusion open to the outside, filled as a bay (``_fill.open_inclusions``): two of them on opposite sides cut
         the crystal in two before. :func:`grain_map` passes its labels.
@@ -173,7 +171,7 @@ def separate_grains(mask, *, min_distance=3, footprint=None, h=None, smoothing=1
     matrix, opens = False, None
     if phase_map is not None:
         phase_map = check_array(phase_map, "phase_map", ndim=2, kind="biu")
-        matrix = in_matrix(m, phase_map)
+        matrix = stands_apart(m, phase_map)
         opens = _fill.open_inclusions(m, phase_map, opts["fill_holes"]) if matrix else None
     return _separate(m, **opts, exclude_border=bool(exclude_border), matrix=matrix, opens=opens)
 
@@ -312,21 +310,6 @@ def lone_rays(filled, tol=1.0, holes=None):
     closed = {}
     concave_cuts(keep[lab], tol=tol, rays=False, counts=closed)
     return bool(closed.get("lone", 0) > (1 - LONE_HOLES) * lone)
-
-
-def in_matrix(mask, phase_map):
-    """Whether one phase of ``phase_map`` (not the mask's) holds at least ``MATRIX_SHARE`` of the assigned pixels
-    4-adjacent to ``mask`` (each counted once per adjacent mask pixel): the mask's crystals stand in a matrix."""
-    lab = np.asarray(phase_map)
-    if lab.shape != mask.shape:
-        raise ValueError(f"`phase_map` must have the mask's shape {mask.shape}, got {lab.shape}.")
-    lab = np.where(mask, -1, lab).astype(np.int64)
-    counts = np.zeros(int(lab.max(initial=-1)) + 1, np.int64)
-    for a, b in ((np.s_[1:], np.s_[:-1]), (np.s_[:-1], np.s_[1:])):
-        for inside, outside in ((mask[a], lab[b]), (mask[:, a], lab[:, b])):
-            v = outside[inside]
-            counts += np.bincount(v[v >= 0], minlength=counts.size)
-    return bool(counts.sum() and counts.max() >= MATRIX_SHARE * counts.sum())
 
 
 def _main_piece(labels, pieces):

@@ -122,8 +122,9 @@ class GrainsPanel(Panel):
         if matrix:
             which = ", ".join(str(p) for p in matrix)
             warn += (f"<br><i>Phase {which} stands in a matrix (one other phase holds 70 % or more of what lies "
-                     f"around it): a lone notch in its outline is taken for a bite or an open inclusion, not a "
-                     f"contact between two crystals, and starts no cut.</i>")
+                     f"around it, or its crystals are twice as thick as the grains around them): a lone notch in "
+                     f"its outline is taken for a bite or an open inclusion, not a contact between two crystals, "
+                     f"and starts no cut.</i>")
         self.stats.value = (f"<b>{g.n_grains} grains</b>: mean {st.mean:.3g} um, median {st.median:.3g}, "
                             f"geometric mean {st.geometric_mean:.3g}, RMS {st.rms_mean:.3g}, SD {st.std:.3g}, "
                             f"IQR {st.iqr:.3g}{tau}{warn}")
