@@ -30,3 +30,20 @@ from .io import bcf_to_zspy, iter_bcf_rows, load, save
 
 __version__ = "0.1.0"
 __all__ = ["SpectrumImage", "bcf_to_zspy", "iter_bcf_rows", "load", "save", "__version__"]
+
+#: the public submodules, imported on first use: ``import phaselib; phaselib.datasets.make_rock()`` works
+SUBMODULES = ("classify", "cluster", "compare", "datasets", "decompose", "deep", "identify", "io", "lowcount",
+              "morphology", "pipeline", "preprocess", "quantify", "refine", "render", "results", "segment", "spots",
+              "tiles")
+
+
+def __getattr__(name):
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'phaselib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))

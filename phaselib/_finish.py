@@ -85,3 +85,16 @@ def low_counts(image, default_method, spatial_prior, decomposition, energy_range
         mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
     timings["count_estimate"] = time.perf_counter() - t
     return lowcount.needs_spatial_prior(mean)
+
+
+def describe(pm) -> str:
+    """A short text of a :class:`~phaselib.pipeline.PhaseMap` (its ``repr``): size, method, one line per phase."""
+    h, w = pm.labels.shape
+    head = f"<PhaseMap {h} x {w} pixels, {pm.n_phases} phases ({pm.method}"
+    head += f", {pm.n_blank} blank pixels)" if pm.n_blank else ")"
+    rows = pm.table()
+    lines = [f"  phase {r['phase']}: {100 * r['fraction']:5.1f} %  {r['main_elements'] or '-':<14}"
+             f"{'  ' + r['mineral'] if r.get('mineral') else ''}" for r in rows[:-1]]
+    if pm.unassigned_fraction > 0:
+        lines.append(f"  unassigned: {100 * pm.unassigned_fraction:.1f} %")
+    return "\n".join([head, *lines]) + ">"

@@ -14,6 +14,7 @@ from ._atomic import atomic_folder, is_result_folder, refuse_inputs
 from ._finish import COUNT_SAMPLE_PIXELS  # noqa: F401 - documented here
 from ._finish import asked as _asked
 from ._finish import boundaries as _boundaries
+from ._finish import describe as _describe
 from ._finish import low_counts as _low_counts
 from ._finish import scaled as _scaled
 from ._image import SpectrumImage
@@ -76,11 +77,9 @@ class PhaseMap:
     minerals: tuple = ()
     blank: np.ndarray | None = None
 
-    @property
-    def n_phases(self) -> int:
-        return len(self.fractions)
-
+    n_phases = property(lambda self: len(self.fractions), doc="Number of phases.")
     n_blank = property(lambda self: int(self.params.get("blank_pixels", 0)), doc="Pixels that hold no counts.")
+    __repr__ = _describe  # size, method, one line per phase (not the arrays)
 
     def table(self) -> list[dict]:
         """The modal table (:func:`phaselib.quantify.phase_table`): one row per phase (phase,
@@ -131,7 +130,6 @@ class PhaseMap:
         (folder / "summary.json").write_text(dumps(summary, indent=2))
         render.save_phase_map_png(self.labels, folder / "phase_map.png", n_phases=self.n_phases,
                                   names=[f"{r['phase']}: {r['main_elements']}" for r in table[:-1]])
-
 
 
 def _resolve_auto(value, name):

@@ -150,3 +150,23 @@ def test_cli_bad_input_one_line_error(tmp_path, args, message):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert message in proc.stderr and proc.stderr.count("\n") <= 2
+
+
+def test_results_print_as_short_summaries(rock):
+    """A notebook cell ending in a result shows its phases, not screens of arrays."""
+    from phaselib.classify import classify
+
+    pm = map_phases(rock.image)
+    text = repr(pm)
+    assert "array(" not in text and len(text.splitlines()) == pm.n_phases + 1
+    assert text.startswith("<PhaseMap 120 x 160 pixels, ")
+    for row in pm.table()[:-1]:
+        assert f"phase {row['phase']}: {100 * row['fraction']:5.1f} %  {row['main_elements']}" in text
+        assert row["mineral"] and row["mineral"] in text
+    assert repr(pm.decomposition).startswith("<Decomposition pca: ")
+    assert f"in {pm.clustering.n_clusters} clusters" in repr(pm.clustering)
+    labels = np.full(rock.labels.shape, -1)
+    labels[::7, ::7] = rock.labels[::7, ::7]
+    c = classify(rock.image, labels)
+    assert "array(" not in repr(c) and f"{c.balanced_accuracy:.3f}" in repr(c)
+    assert len(repr(c).splitlines()) == c.n_classes + 1

@@ -173,3 +173,22 @@ def test_public_modules_declare_all():
         module = importlib.import_module(f"phaselib.{name}")
         missing = [n for n in module.__all__ if not hasattr(module, n)]
         assert module.__all__ and not missing, (name, missing)
+
+
+def test_every_public_part_is_reached_from_the_package_alone():
+    """``import phaselib; phaselib.datasets...``: each public part on first use (heavy ones not before)."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    public = sorted(m.name for m in pkgutil.iter_modules([str(PACKAGE)]) if not m.name.startswith("_"))
+    code = ("import sys, phaselib; early = [m in sys.modules for m in ('phaselib.datasets', 'phaselib.deep', "
+            "'phaselib.classify', 'torch')]; "
+            f"names = [getattr(phaselib, n).__name__ for n in {public!r}]; "
+            "print(early == [False] * 4, 'torch' in sys.modules, ','.join(names), 'datasets' in dir(phaselib))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.split() == ["True", "False", ",".join(f"phaselib.{n}" for n in public), "True"]
+    import phaselib
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        phaselib.nothing  # noqa: B018

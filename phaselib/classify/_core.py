@@ -85,6 +85,16 @@ class Classification:
             rows.append(row)
         return rows
 
+    def __repr__(self) -> str:
+        h, w = self.labels.shape
+        ba = self.balanced_accuracy
+        head = (f"<Classification {h} x {w} pixels, {self.n_classes} classes ({self.classifier})"
+                + ("" if ba is None else f", cross-validated balanced accuracy {ba:.3f}"))
+        rows = [f"  {r['name']}: {100 * r['fraction']:5.1f} % of the map, {r['n_labelled']} labelled"
+                + ("" if r["recall"] is None else f", recall {r['recall']:.2f}, F1 {r['f1']:.2f}")
+                for r in self.scores()]
+        return "\n".join([head, *rows]) + ">"
+
 
 def confusion_scores(truth, pred, n_classes):
     """Confusion matrix (rows truth, columns prediction) and per-class precision, recall, F1."""

@@ -37,6 +37,10 @@ class Clustering:
     score: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        share = f", {100 * self.unassigned_fraction:.1f} % unassigned" if self.unassigned_fraction else ""
+        return f"<Clustering {self.method}: {self.labels.size} pixels in {self.n_clusters} clusters{share}>"
+
     @property
     def n_clusters(self) -> int:
         return self.centers.shape[0]

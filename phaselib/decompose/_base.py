@@ -56,6 +56,12 @@ class Decomposition:
     params: dict = field(default_factory=dict)
     weight_total: float | None = None
 
+    def __repr__(self) -> str:
+        h, w = self.loadings.shape[:2]
+        hint = "" if self.suggested_n_components is None else f", {self.suggested_n_components} above the noise"
+        return (f"<Decomposition {self.algorithm}: {self.n_components} components, loadings {h} x {w} pixels, "
+                f"{self.factors.shape[1]} channels{hint}>")
+
     @property
     def n_components(self) -> int:
         return self.factors.shape[0]
