@@ -29,12 +29,51 @@ def _background(spectrum, width):
     return np.minimum(uniform_filter1d(bg, width), spectrum)
 
 
+#: A Si detector's escape peak sits this far (keV, Si Ka) below a line above the Si K edge (SI_K_EDGE_KEV) ...
+ESCAPE_KEV = 1.740
+SI_K_EDGE_KEV = 1.839
+#: ... and an escape or pile-up (sum) peak holds at most this share of its parent line's height: ~1-2 % of a line
+#: just above the edge escapes, a few tenths of a percent of the strongest lines pile up; generous, since a peak
+#: is dropped only when it would add an element that no other peak shows (calcite's Ca Ka escape read as Y La)
+ARTEFACT_SHARE = 0.05
+
+
+def detector_artefacts(peak_keV, heights, tol_keV):
+    """Which peaks may be the detector's Si escape peaks or pile-up (sum) peaks of stronger peaks.
+
+    Parameters
+    ----------
+    peak_keV, heights : (P,) ndarray
+        Energies and net heights of the peaks found.
+    tol_keV : float
+        How close (keV) a peak must lie to ``E - 1.740`` of a parent above the Si K edge (escape) or to
+        ``E1 + E2`` of two parents (pile-up).
+
+    Returns
+    -------
+    (P,) ndarray of bool
+        True where a peak is at most :data:`ARTEFACT_SHARE` of such parents.
+    """
+    e, h = np.asarray(peak_keV, float), np.asarray(heights, float)
+    out = np.zeros(e.size, bool)
+    for i in range(e.size):
+        strong = h >= h[i] / ARTEFACT_SHARE
+        if not strong.any():
+            continue
+        escape = strong & (e > SI_K_EDGE_KEV) & (np.abs(e - ESCAPE_KEV - e[i]) <= tol_keV)
+        pairs = np.abs(e[strong][:, None] + e[strong][None, :] - e[i]) <= tol_keV
+        out[i] = bool(escape.any() or pairs.any())
+    return out
+
+
 def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energy=None,
                    fwhm_keV=0.13, min_significance=5.0):
     """Name the strongest X-ray peaks of a spectrum from exspy's line database.
 
     Peaks are found above a morphological background; each is given the
-    strongest line (by exspy's weight) within half a FWHM of its position.
+    strongest line (by exspy's weight) within half a FWHM of its position. A weak peak where the
+    detector puts an escape or pile-up peak of stronger ones (:func:`detector_artefacts`) names no
+    element that no other peak shows.
 
     Parameters
     ----------
@@ -106,6 +145,7 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
                 return bool(np.any(np.abs(peak_e - main) <= tol))
         return True
 
+    artefact = dict(zip(peaks.tolist(), detector_artefacts(peak_e, net[peaks], tol / 2)))
     found = []
     for p in peaks[np.argsort(-net[peaks])]:
         near = [i for i in np.flatnonzero(np.abs(energies - e[p]) <= tol) if plausible(candidates[i][0])]
@@ -116,8 +156,8 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
         near = [i for i in near if candidates[i][0].split("_")[0] in known] or near
         best = max(near, key=lambda i: (candidates[i][2], -abs(energies[i] - e[p])))
         name = candidates[best][0]
-        if any(f["line"] == name for f in found):
-            continue
+        if any(f["line"] == name for f in found) or (artefact[int(p)] and name.split("_")[0] not in known):
+            continue  # a detector's escape or sum peak adds no element
         found.append(dict(line=name, element=name.split("_")[0], energy_keV=candidates[best][1],
                           peak_keV=round(float(e[p]), 4), height=float(net[p])))
         if len(found) >= n_lines:
