@@ -1,0 +1,62 @@
+"""Element lines and boundary phases on spectra with the detector's artefacts (escape and pile-up peaks)."""
+
+import numpy as np
+import pytest
+
+from phaselib import quantify
+from phaselib.datasets._detector import artefacts
+from phaselib.datasets._minerals import spectrum, weight_fractions
+from phaselib.quantify._lines import detector_artefacts
+from phaselib.refine._mixed import NOISE_FIT, boundary_phases, mixture_within_noise
+
+E = np.arange(2048) * 0.01 - 0.2
+
+
+def _counts(formula, total, escape=0.0, pile=0.0, seed=0, beam=15.0):
+    lines, bg = spectrum(weight_fractions(formula), E, beam, 130.0)
+    s = artefacts(lines + bg, E, escape_peaks=escape, sum_peaks=pile)
+    return np.random.default_rng(seed).poisson(total * s / s.sum()).astype(float)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_escape_peak_names_no_element(seed):
+    """Calcite at 2 million counts with a Si detector's escape peaks: Ca Ka's escape (1.95 keV) is not Y La."""
+    calcite = _counts("CaCO3", 2e6, escape=0.03, pile=0.005, seed=seed)
+    assert set(quantify.main_elements(quantify.identify_lines(calcite, E, beam_energy=15), 6)) == {"Ca", "O"}
+    lines, bg = spectrum(weight_fractions("CaCO3"), E, 15.0, 130.0)
+    shares = artefacts(lines + bg, E, escape_peaks=0.03) - (lines + bg)
+    assert shares[np.abs(E - 1.952) < 0.05].sum() > 0.01 * lines[np.abs(E - 3.692) < 0.1].sum()  # a real peak
+
+
+def test_a_real_line_beside_an_artefact_is_still_named():
+    """Apatite's P Ka (2.01 keV) lies 60 eV from Ca Ka's escape and holds a third of Ca's counts: named."""
+    apatite = _counts("Ca5(PO4)3F", 2e6, escape=0.03, pile=0.005)
+    assert {"Ca", "P", "O"} <= set(quantify.main_elements(quantify.identify_lines(apatite, E, beam_energy=15), 6))
+    peaks = np.array([3.692, 1.952, 2.013, 7.384, 0.525])
+    heights = np.array([1000.0, 12.0, 300.0, 8.0, 400.0])
+    assert detector_artefacts(peaks, heights, 0.03).tolist() == [False, True, False, True, False]
+
+
+def test_boundary_pixels_fitted_within_their_noise_are_not_a_phase():
+    """Forty pixels on the boundaries of calcite and dolomite at 60 counts/px: their summed spectrum (2 400 counts)
+    is a 60:40 mixture, but its noise is as large as its distance to either (the residual test of is_mixture fails);
+    measured against its Poisson variance it is a mixture. A small phase of another chemistry is not."""
+    cal = _counts("CaCO3", 5e6, seed=1)
+    dol = _counts("CaMg(CO3)2", 2e6, seed=2)
+    qz = _counts("SiO2", 1e6, seed=3)
+    phases = np.stack([cal / cal.sum(), dol / dol.sum(), qz / qz.sum()])
+    rng = np.random.default_rng(4)
+    mixed = rng.poisson(2400 * (0.6 * phases[0] + 0.4 * phases[1])).astype(float)
+    forsterite = _counts("Mg2SiO4", 2400, seed=5)  # not a mixture of them (diopside is: dolomite + 2 quartz)
+    assert mixture_within_noise(mixed, phases)
+    assert not mixture_within_noise(forsterite, phases)
+    # on a map: the mixed pixels, a scatter of pairs along the calcite / dolomite boundary, are dissolved
+    lab = np.zeros((60, 80), int)
+    lab[:, 40:] = 1
+    lab[20:30, 10:20] = 2
+    for r in range(2, 58, 3):
+        lab[r, 39:41] = 3
+    sums = np.stack([cal, dol, qz, mixed])
+    gone = boundary_phases(lab, sums, bands=False)
+    assert [g["phase"] for g in gone] == [3] and "a mixture of theirs" in gone[0]["reason"]
+    assert NOISE_FIT >= 1.0  # noise alone gives about 1
