@@ -96,7 +96,7 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
         if p in keep:
             continue
         if share >= EDGE and edges:
-            if not (is_mixture(norm[p], others) or mixture_within_noise(sums[p], others)):
+            if not is_mixture(norm[p], others):
                 continue
             why = "its spectrum a mixture of theirs"
         elif not bands or not is_thin(lab, p, INSIDE_SHARE):
@@ -109,31 +109,6 @@ def boundary_phases(labels, sums, *, edges=True, bands=True, keep=()):
                         reason=f"mixed pixels along other phases' boundaries ({100 * share:.0f} % of its pixels "
                                f"on an edge, {why})"))
     return out
-
-
-#: :func:`mixture_within_noise`: the largest squared residual of a phase's normalised spectrum from the best mixture of
-#: the others', in units of its Poisson variance (1 / its counts): noise alone gives about 1. Measured (the independent
-#: generator's marble, 60 counts/px, seed 3): 40 boundary pixels between calcite and dolomite 0.92; that map's
-#: minerals 30-2150
-NOISE_FIT = 2.0
-
-
-def mixture_within_noise(counts, phases):
-    """Whether a phase's summed spectrum is a mixture of the (normalised) ``phases`` within its own Poisson noise.
-
-    :func:`is_mixture` compares the residual of the fit with the distance to the nearest phase; for a phase of a few
-    pixels both are its noise, and the test fails however well the mixture fits (a scatter of 40 pixels on the
-    boundaries of calcite and dolomite at 60 counts/px). Here the squared residual of the normalised spectrum is
-    compared with its Poisson variance, ``1 / N`` for ``N`` counts: within :data:`NOISE_FIT` times, nothing but noise
-    is left that the mixture does not explain."""
-    from scipy.optimize import nnls
-
-    counts = np.asarray(counts, np.float64)
-    total = float(counts.sum())
-    if total <= 0 or not len(phases):
-        return False
-    _, residual = nnls(np.asarray(phases, np.float64).T, counts / total)
-    return bool(residual ** 2 * total <= NOISE_FIT)
 
 
 def own_element_phases(sums, energy_keV, beam_energy=None, *, least=OWN_LEAST, z=5.0):
