@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m benchmarks.bench_xp_grains            # every set (~4 minutes)
+    .venv/bin/python -m benchmarks.bench_xp_grains            # every set (~5 minutes)
     .venv/bin/python -m benchmarks.bench_xp_grains --sets f14,c40 --json out.json
 
 Each set: three phases (50 / 30 / 20 %) filling a 256 x 256 map with no groundmass (almost every
@@ -18,7 +18,8 @@ not looked at while the method was built (session 12: dim + colour shift, noise 
 ``und*`` sets (session 51): undulose extinction (strained crystals, ``render_thin_section(undulose=...)``);
 ``crk*``: 20 cracks across each section (``cracks=20``); ``pkb9``, ``c40b`` (session 52): other seeds of
 ``pkb`` and ``c40``; ``basalt``, ``dacite``, ``granite`` (session 53): ``make_thin_section``'s presets, crystals
-in a glass groundmass for the first two (not space-filling; the glass's connected pieces are its true grains).
+in a glass groundmass for the first two (not space-filling; the glass's connected pieces are its true grains);
+``blur*`` (session 55): the 24 px textures rendered blurrier (1.0 and 1.5 px instead of 0.6).
 Results: a markdown table on stdout, JSON in ``benchmarks/results/xp-grains<date>.json``.
 """
 
@@ -61,6 +62,11 @@ SETS = {
     # 24 px plagioclase texture scores ~0.04 lower on these than on pkb's seeds 1-4
     "pkb9": (PKB, 24, range(9, 15), {}, False),
     "c40b": (PKB, 40, range(5, 13), {}, False),
+    # blurrier images (session 55: the renderer's default blur is 0.6 px): bands of mixed colour along boundaries
+    # grow wider than the colour split's 2 px thickness rule, and crystals are cut into more pieces
+    "blur10": (QKB, 24, range(1, 4), {"blur": 1.0}, False),
+    "blur15": (QKB, 24, range(1, 4), {"blur": 1.5}, False),
+    "blur15p": (PKB, 24, range(1, 4), {"blur": 1.5}, False),
     # the rich-rock presets of make_thin_section (session 53): crystals in a glass groundmass (basalt, dacite), granite
     "basalt": ("preset", None, range(1, 5), {}, False),
     "dacite": ("preset", None, range(1, 5), {}, False),
