@@ -12,7 +12,7 @@ phase counts when the phase holding most of its pixels is named after it (first 
 real P45 map (no truth) the names of the thinned maps are compared with those of the map as
 recorded (the same number of phases asked for). From the repository root::
 
-    python -m benchmarks.bench_names [--kinds basalt,dacite,granite] [--counts 100,400] [--a -0.6,0,0.6]
+    python -m benchmarks.bench_names [--kinds basalt,dacite,granite] [--counts 100,400] [--a -0.6,0,0.6] [--json OUT]
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def main(argv=None):
     p.add_argument("--a", default="-0.6,0,0.6")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-p45", action="store_true")
+    p.add_argument("--json", help="write the rows here (default: benchmarks/results/names-<date>.json)")
     args = p.parse_args(argv)
     alist = [float(v) for v in args.a.split(",")]
     rows = []
@@ -117,7 +118,7 @@ def main(argv=None):
             rows.append(r)
             print(f"P45 a={r['a']:+.1f}: plain {r['plain']}, calibrated {r['calibrated']} "
                   f"({r['calibrated names']})")
-    write_results(dict(command=command_line(), rows=rows, totals=tot), prefix="names-")
+    write_results(dict(command=command_line(), rows=rows, totals=tot), args.json, prefix="names-")
 
 
 if __name__ == "__main__":
