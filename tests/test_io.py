@@ -79,6 +79,9 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ValueError, match="unsupported extension '.txt'"):
         load(tmp_path / "notes.txt")
+    (tmp_path / "View000.pts").write_bytes(b"\x00" * 100)  # another vendor's map: where to go from here
+    with pytest.raises(ValueError, match=r"'.pts'.*HyperSpy reads JEOL maps: .*phaselib.load\(hyperspy.api.load"):
+        load(tmp_path / "View000.pts")
     (tmp_path / "broken.bcf").write_bytes(b"\x00" * 1000)
     with pytest.raises(ValueError, match="Could not read 'broken.bcf': not a Bruker .bcf file"):
         load(tmp_path / "broken.bcf")

@@ -33,6 +33,10 @@ READERS = {
     ".emd": "rsciio.emd",
 }
 SUPPORTED = tuple(sorted([*READERS, ".npy"]))
+#: EDS maps of other vendors that RosettaSciIO (through HyperSpy) reads and phaselib does not open by name: readers
+#: need extra packages (JEOL .pts numba, Phenom .elid imagecodecs) or hold several signals to choose from
+VENDOR_MAPS = {".pts": "JEOL", ".elid": "Thermo Fisher Phenom", ".spd": "EDAX", ".dm3": "Gatan DigitalMicrograph",
+               ".dm4": "Gatan DigitalMicrograph", ".emi": "FEI TIA", ".ser": "FEI TIA"}
 
 _LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0, "nm": 1e-3, "pm": 1e-6}
 
@@ -107,7 +111,10 @@ def load(
     else:
         raise ValueError(
             f"Cannot read '{path.name}': unsupported extension '{ext or '(none)'}'. "
-            f"Supported: {', '.join(SUPPORTED)}."
+            f"Supported: {', '.join(SUPPORTED)}, FITS and TIFF cubes. "
+            + (f"HyperSpy reads {VENDOR_MAPS[ext]} maps: pass its signal, phaselib.load(hyperspy.api.load(path))."
+               if ext in VENDOR_MAPS else "A map HyperSpy reads can be passed as its signal: "
+               "phaselib.load(hyperspy.api.load(path)).")
         )
     changes = {
         k: v
