@@ -34,3 +34,14 @@ def test_a_real_line_beside_an_artefact_is_still_named():
     peaks = np.array([3.692, 1.952, 2.013, 7.384, 0.525])
     heights = np.array([1000.0, 12.0, 300.0, 8.0, 400.0])
     assert detector_artefacts(peaks, heights, 0.03).tolist() == [False, True, False, True, False]
+
+
+@pytest.mark.parametrize("pile", [0.0, 0.005, 0.02])
+def test_a_minor_line_where_two_strong_ones_would_sum_is_named(pile):
+    """Chrome diopside (1 wt% Cr): Cr Ka (5.415 keV) lies 17 eV from Si Ka + Ca Ka (5.432) and holds 2.8 % of Ca Ka's
+    height, more than a pile-up peak can (0.9 % with 2 % of the events piled up): Cr is named."""
+    comp = dict(weight_fractions("CaMgSi2O6"), Cr=0.01)
+    lines, bg = spectrum(comp, E, 20.0, 130.0)
+    s = artefacts(lines + bg, E, escape_peaks=0.015, sum_peaks=pile)
+    counts = np.random.default_rng(0).poisson(2e6 * s / s.sum()).astype(float)
+    assert "Cr" in quantify.main_elements(quantify.identify_lines(counts, E, beam_energy=20, n_lines=8), 8)
