@@ -112,9 +112,9 @@ def load(
         raise ValueError(
             f"Cannot read '{path.name}': unsupported extension '{ext or '(none)'}'. "
             f"Supported: {', '.join(SUPPORTED)}, FITS and TIFF cubes. "
-            + (f"HyperSpy reads {VENDOR_MAPS[ext]} maps: pass its signal, phaselib.load(hyperspy.api.load(path))."
-               if ext in VENDOR_MAPS else "A map HyperSpy reads can be passed as its signal: "
-               "phaselib.load(hyperspy.api.load(path)).")
+            + (f"HyperSpy reads {VENDOR_MAPS[ext]} maps: " if ext in VENDOR_MAPS else "A map HyperSpy reads: ")
+            + "pass its signal, phaselib.load(hyperspy.api.load(path)), or save it as .hspy "
+            "(hyperspy.api.load(path).save('map.hspy')) for the command line and the dashboards."
         )
     changes = {
         k: v
