@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from . import lowcount, refine
+from .preprocess._window import intensity_window
 
 #: what map_phases does not do, or does its own way, for an intensity cube (``params["notes"]``)
 INTENSITY_NOTES = (
@@ -28,7 +29,7 @@ def check_intensity(method, energy_range):
     if method == "nmf-otsu":
         raise ValueError("method 'nmf-otsu' assumes counts (Poisson NMF); for an intensity cube use "
                          "pca-kmeans, gmm or fuzzy-cmeans.")
-    return None if energy_range is None or tuple(energy_range) == (0.1, None) else energy_range
+    return intensity_window(energy_range)
 
 
 def n_components(suggested, n_req, k_req):

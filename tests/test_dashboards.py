@@ -427,6 +427,37 @@ def test_upload_handler(tmp_path):
     assert acks[-1] == {"kind": "ack", "ok": False} and "of disk is free" in a.runner.message.value
 
 
+def test_upload_of_a_cubes_fits_frames_and_tiff_stack(tmp_path):
+    """A neutron ToF cube comes as one FITS frame per bin, or a TIFF stack: uploaded together, opened as one cube."""
+    import io
+
+    import tifffile
+    from astropy.io import fits
+
+    from phaselib.datasets import make_tof
+
+    cube = make_tof((12, 16), 30, seed=3).image.data.astype(np.float32)  # (H, W, bins) transmissions
+    frames = {}
+    for i in range(cube.shape[-1]):
+        buf = io.BytesIO()
+        fits.PrimaryHDU(cube[..., i]).writeto(buf)
+        frames[f"run_{i:05d}.fits"] = buf.getvalue()
+    a = App("sample:P45", background=False)
+    acks = _upload(a.data.upload, frames, chunk=100_000)
+    assert all(m == {"kind": "ack", "ok": True} for m in acks), a.runner.message.value
+    s = a.session
+    assert a.runner.message.value == "" and s.image.shape == (12, 16, 30) and s.image.signal == "intensity"
+    assert np.array_equal(np.asarray(s.image.data), cube)  # frames in name order, one per bin
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.moveaxis(cube, -1, 0)[:20])
+    _upload(a.data.upload, {"stack.tif": buf.getvalue()}, chunk=100_000)
+    assert a.runner.message.value == "" and a.session.image.shape == (12, 16, 20)
+    # nine files that are not frames of one cube are refused, with the limits said
+    acks = _upload(a.data.upload, {f"m{i}.bcf": b"x" for i in range(9)})
+    assert acks[0] == {"kind": "ack", "ok": False} and "Upload 1 to 8 files" in a.runner.message.value
+    assert a.session.image.shape == (12, 16, 20)
+
+
 def test_spatial_prior_cleans_a_low_count_map():
     a = App("synthetic:120x160:20", background=False)
     s = a.session

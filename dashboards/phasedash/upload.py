@@ -33,6 +33,8 @@ try:  # the largest upload taken, bytes (a server setting)
 except ValueError:
     MAX_BYTES = 8 * 2**30
 MAX_FILES = 8  # files in one upload (an .rpl and its .raw: 2)
+MAX_FRAMES = 4096  # files in one upload of FITS or TIFF frames (a neutron ToF cube: one frame per bin)
+FRAME_SUFFIXES = (".fits", ".fit", ".fts", ".tif", ".tiff")
 KEEP = ".kept"  # marker of an upload folder that a saved session points at
 _MINE = []  # upload folders of this kernel, removed at exit unless kept
 
@@ -171,8 +173,11 @@ class ChunkedUpload(anywidget.AnyWidget):
         """Open the files of a new upload; returns a refusal message, or "" when under way."""
         names = [Path(str(n)).name for n in names]
         sizes = [_int(n) for n in sizes]
-        if not names or len(names) != len(sizes) or len(names) > MAX_FILES:
-            return f"Upload 1 to {MAX_FILES} files at once."
+        frames = bool(names) and all(Path(n).suffix.lower() in FRAME_SUFFIXES for n in names)
+        most = MAX_FRAMES if frames else MAX_FILES
+        if not names or len(names) != len(sizes) or len(names) > most:
+            return (f"Upload 1 to {MAX_FILES} files at once (up to {MAX_FRAMES} FITS or TIFF frames of one "
+                    f"cube).")
         if (any(not n or n.startswith(".") or len(n) > 200 or any(ord(c) < 32 or c == "\x7f" for c in n)
                 for n in names) or len(set(names)) != len(names)):
             return "These file names cannot be uploaded (hidden, too long, repeated or with control characters)."

@@ -9,6 +9,7 @@ import numpy as np
 from .._stream import WeightedBlocks, map_row_blocks
 from .._validate import check_image, check_int, check_seed
 from ..preprocess import energy_channels
+from ..preprocess._window import intensity_window
 from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
 
 #: float32 bytes of counts converted at a time when projecting a row block
@@ -36,7 +37,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     poisson : bool
         Keenan & Kotula noise weighting.
     energy_range : (float, float or None)
-        Energy window in keV; channels outside are ignored (factors are zero there).
+        Energy window in keV; channels outside are ignored (factors are zero there). On an intensity cube the
+        default ``(0.1, None)`` is the whole axis (its units need not be keV).
     n_iter : int
         Subspace iterations (passes over the data).
     random_state : int
@@ -58,8 +60,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     if not image.is_counts:  # no Poisson weighting for intensities: the PCA of the spectral shapes
         from ._shape import shape_pca
 
-        return shape_pca(image, n_components=n_components, energy_range=energy_range, block_rows=block_rows,
-                         client=client, progress=progress)
+        return shape_pca(image, n_components=n_components, energy_range=intensity_window(energy_range),
+                         block_rows=block_rows, client=client, progress=progress)
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     n_ch = channels.stop - channels.start

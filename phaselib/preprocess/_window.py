@@ -192,6 +192,13 @@ def _check_xray_window(image, low, high, need, what="energy window"):
                          "needed: check its energy calibration.")
 
 
+def intensity_window(energy_range):
+    """The window of an intensity cube: the EDS default ``(0.1, None)`` keV is the whole axis, whose units need not
+    be keV (on a channel axis from 0 it dropped the first channel, and the dashboard's largest number of components
+    with it)."""
+    return None if energy_range is None or tuple(energy_range) == (0.1, None) else energy_range
+
+
 def window_channels(image, energy_range):
     """Channels of ``image`` in ``energy_range`` (:func:`energy_channels`), or all of them where the window is refused
     (the decomposition then says why) or the cube holds no counts: the most components a default can ask for (24 on a

@@ -12,7 +12,7 @@ from ..confine import data_root
 from ..plots import MapView, SpectrumView, axis_labels, rounded, scalar_rgb
 from ..sources import NPY_AXES
 from ..state import SAMPLES
-from ..upload import ChunkedUpload
+from ..upload import FRAME_SUFFIXES, ChunkedUpload
 from ._base import Panel, guide
 
 
@@ -23,8 +23,9 @@ class DataPanel(Panel):
                                  layout=W.Layout(width="460px"))
         self.load_sample = W.Button(description="Load", button_style="primary", icon="folder-open")
         self.upload = ChunkedUpload(self.uploaded, lambda msg: self.app.runner.error(msg),
-                                    accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy",
-                                    description="Upload a map", tooltip="an .rpl together with its .raw")
+                                    accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy,.fits,.fit,.fts,.tif,.tiff",
+                                    description="Upload a map",
+                                    tooltip="an .rpl together with its .raw; a cube's FITS or TIFF frames together")
         self.path = W.Text(placeholder="or a file in the server's data folder: map.bcf",
                            layout=W.Layout(width="360px"))
         self.load_path = W.Button(description="Open path", icon="file")
@@ -95,6 +96,8 @@ class DataPanel(Panel):
         if not main:
             self.app.runner.error("Upload the .rpl file together with its .raw file.")
             return
+        if len(main) > 1 and all(p.suffix.lower() in FRAME_SUFFIXES for p in main):
+            main = [main[0].parent]  # one FITS or TIFF frame per bin: the upload's folder is the cube
         path = str(Path(main[0]).relative_to(data_root()))  # a name in the data folder, no server path
         self.app.load(path, **self._calibration(path))
 
