@@ -46,3 +46,14 @@ def match_phases(true_labels, labels, n_true, n_found):
     from phaselib.compare import phase_matching
 
     return phase_matching(labels, true_labels)
+
+
+def zip_folder(folder, path):
+    """``folder`` zipped as one file (a .zspy a user zipped to send or upload it)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for f in sorted(Path(folder).rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(folder).as_posix())
+    return path

@@ -427,14 +427,14 @@ def test_upload_handler(tmp_path):
     assert acks[-1] == {"kind": "ack", "ok": False} and "of disk is free" in a.runner.message.value
 
 
-def test_upload_of_a_cubes_fits_frames_and_tiff_stack(tmp_path):
+def test_upload_of_cubes_frames_tiff_stacks_and_zipped_zspy(tmp_path):
     """A neutron ToF cube comes as one FITS frame per bin, or a TIFF stack: uploaded together, opened as one cube."""
     import io
 
     import tifffile
     from astropy.io import fits
 
-    from phaselib.datasets import make_tof
+    from phaselib.datasets import make_rock, make_tof
 
     cube = make_tof((12, 16), 30, seed=3).image.data.astype(np.float32)  # (H, W, bins) transmissions
     frames = {}
@@ -452,10 +452,20 @@ def test_upload_of_a_cubes_fits_frames_and_tiff_stack(tmp_path):
     tifffile.imwrite(buf, np.moveaxis(cube, -1, 0)[:20])
     _upload(a.data.upload, {"stack.tif": buf.getvalue()}, chunk=100_000)
     assert a.runner.message.value == "" and a.session.image.shape == (12, 16, 20)
+    # a .zspy is a folder, which a browser cannot upload: zipped, it is one file
+    from conftest import zip_folder
+
+    from phaselib import save
+
+    rock = make_rock((10, 14), seed=2).image
+    zipped = zip_folder(save(rock, tmp_path / "rock.zspy"), tmp_path / "rock_zipped.zspy")
+    _upload(a.data.upload, {"rock.zspy": zipped.read_bytes()}, chunk=100_000)
+    assert a.runner.message.value == "" and a.session.image.shape == (10, 14, rock.shape[2])
+    assert np.array_equal(np.asarray(a.session.image.data), rock.data)
     # nine files that are not frames of one cube are refused, with the limits said
     acks = _upload(a.data.upload, {f"m{i}.bcf": b"x" for i in range(9)})
     assert acks[0] == {"kind": "ack", "ok": False} and "Upload 1 to 8 files" in a.runner.message.value
-    assert a.session.image.shape == (12, 16, 20)
+    assert a.session.image.shape == (10, 14, rock.shape[2])  # the map open before is kept
 
 
 def test_spatial_prior_cleans_a_low_count_map():

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import CHEVKINITE
+from conftest import CHEVKINITE, zip_folder
 
 import phaselib
 from phaselib import SpectrumImage, load, save
@@ -42,6 +42,16 @@ def test_roundtrip_formats(p45, tmp_path, ext):
     assert lazy.shape == p45.shape
     assert lazy.is_lazy == (ext != ".npy")  # .npy is memory-mapped instead
     np.testing.assert_array_equal(np.asarray(lazy.data[10:12]), p45.data[10:12])
+
+
+def test_zipped_zspy_is_read_like_its_folder(p45, tmp_path, caplog):
+    folder = save(p45, tmp_path / "map.zspy")
+    zipped = zip_folder(folder, tmp_path / "zipped.zspy")
+    for lazy in (None, True):
+        back = load(zipped, lazy=lazy)
+        np.testing.assert_array_equal(np.asarray(back.data), p45.data)
+        assert back.energy_scale == pytest.approx(p45.energy_scale) and back.beam_energy == 20.0
+    assert "not supported" not in caplog.text  # no warning about a read-only mode a zip cannot take
 
 
 def test_rpl_and_msa(p45, tmp_path):

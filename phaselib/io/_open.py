@@ -108,7 +108,7 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
     if ext not in _formats.READERS or ext in (".msa", ".ems", ".emsa", ".bcf"):
         return _formats.load(path, lazy=bool(lazy), select_type=select_type, signal_index=signal_index,
                              **overrides, **reader_kwargs)
-    if ext == ".zspy":
+    if ext == ".zspy" and path.is_dir():  # a zipped .zspy (one file) is opened read-only by RosettaSciIO
         reader_kwargs.setdefault("mode", "r")  # RosettaSciIO opens lazy .zspy read-write by default
     if ext in _HDF5 and _hdf5_contiguous(path):  # no chunks to read piece by piece: whole, where it fits
         image = _formats.load(path, lazy=False, signal_index=signal_index, **overrides, **reader_kwargs)

@@ -23,7 +23,7 @@ class DataPanel(Panel):
                                  layout=W.Layout(width="460px"))
         self.load_sample = W.Button(description="Load", button_style="primary", icon="folder-open")
         self.upload = ChunkedUpload(self.uploaded, lambda msg: self.app.runner.error(msg),
-                                    accept=".bcf,.rpl,.raw,.hspy,.msa,.emd,.npy,.fits,.fit,.fts,.tif,.tiff",
+                                    accept=".bcf,.rpl,.raw,.hspy,.zspy,.msa,.emd,.npy,.fits,.fit,.fts,.tif,.tiff",
                                     description="Upload a map",
                                     tooltip="an .rpl together with its .raw; a cube's FITS or TIFF frames together")
         self.path = W.Text(placeholder="or a file in the server's data folder: map.bcf",
