@@ -52,7 +52,7 @@ def _message(app):
     ("missing.bcf", "missing.bcf: no such file in the data folder"),
     ("escape.bcf", "escape.bcf: only the data folder"),  # a symlink leading out
     ("pipe.bcf", "pipe.bcf: not a regular file"),
-    ("", "Give the name of a file"),
+    ("", "Give a name in the data folder"),
 ])
 def test_a_page_reads_only_regular_files_of_the_data_folder(folders, name, says):
     data = folders / "data"

@@ -51,7 +51,7 @@ def _inside(name, root, what) -> Path:
     """``name`` (relative to ``root``, or absolute inside it) resolved, symlinks followed; refused outside."""
     text = str(name).strip()
     if not text or "\0" in text:
-        raise PageError(f"Give the name of a file in the {what} folder.")
+        raise PageError(f"Give a name in the {what} folder.")
     path = Path(text)
     if ".." in path.parts:
         raise PageError(f"'..' is not allowed: give a name inside the {what} folder.")

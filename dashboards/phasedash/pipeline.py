@@ -19,12 +19,7 @@ def run_pipeline(s, *, pca=False, decompose=None, cluster=None, phases=None, rep
     """
     report = report or (lambda f, m: None)
     if pca or s.pca is None:
-        s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
-        mean = float(s.brightness.mean())
-        low = s.image.is_counts and needs_spatial_prior(mean)
-        if low:
-            report(0.45, "low counts: number of phases on a binned copy")
-            s.low_count_start()
+        low, mean = start_map(s, report)
         if s.phase_source in ("clusters", "spatial"):  # Otsu's thresholds, if chosen, stay
             s.phase_source = "spatial" if low and mean < SPATIAL_BELOW else "clusters"
     if decompose is not None or s.decomposition is None:
@@ -36,3 +31,16 @@ def run_pipeline(s, *, pca=False, decompose=None, cluster=None, phases=None, rep
     s.phase_map(**(phases or {}), spectra=False)
     report(0.9, "phase spectra")
     s.measure()
+
+
+def start_map(s, report=None):
+    """A map's PCA and, at low counts, its number of phases found on a binned copy (``Session.low_count_start``):
+    what a new map and a reopened session both start from. Returns ``(low, mean counts per pixel)``."""
+    report = report or (lambda f, m: None)
+    s.run_pca(progress=lambda f, m: report(0.4 * f, "PCA: " + m))
+    mean = float(s.brightness.mean())
+    low = s.image.is_counts and needs_spatial_prior(mean)
+    if low:
+        report(0.45, "low counts: number of phases on a binned copy")
+        s.low_count_start()
+    return low, mean

@@ -133,8 +133,14 @@ class SessionFile:
                     has_grains=self.grains is not None, **_painted(self))
 
     def save_session(self, path) -> Path:
+        from phaselib._atomic import atomic_file
+
+        if self.image is None or not self.source:
+            raise ValueError("Load a map first: a session file holds the steps taken on a map.")
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        text = json.dumps(self.to_dict(), indent=2)
+        with atomic_file(path, overwrite=True) as tmp:  # an older session.json is replaced whole, never half-written
+            tmp.write_text(text)
         return path
 
     def restore(self, state, progress=None):
@@ -160,7 +166,9 @@ class SessionFile:
         if cal[0] is not None:
             self.set_calibration(*cal)
         if state.get("has_decomposition"):
-            self.run_pca(progress)
+            from .pipeline import start_map
+
+            start_map(self, progress)  # as a new map starts: the low-count start sets the phases tested as `auto`
             self.decompose(state["algorithm"], state["n_components"], progress)
         if state.get("has_clustering"):
             self.run_clustering(state["cluster_method"], state["n_clusters"], state["membership_threshold"])

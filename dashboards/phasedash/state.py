@@ -191,6 +191,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         if algorithm == "PCA":
             dec = self.pca.truncate(n)
         elif algorithm == "ICA":
+            if n < 2:
+                raise ValueError("ICA needs at least 2 components.")
             dec = decompose.ica(self.pca, n)
         else:
             if n < 2:
@@ -229,6 +231,10 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         kw = {"threshold": thr} if method == "fcm" else {}
         blank = self.blank()  # pixels that hold no counts stay out of the clusters (-1), as in map_phases
         clus = _cluster.cluster(x, k, method=method, mask=None if blank is None else ~blank.ravel(), **kw)
+        if not (clus.labels >= 0).any() and clus.memberships is not None:  # refused: the clusters before stay
+            top = np.floor(1000 * float(np.nanmax(clus.memberships))) / 1000 if clus.memberships.size else 0.0
+            raise ValueError(f"No pixel has a membership of {thr:g} or more in any cluster (the largest is "
+                             f"{top:.3f}): lower the membership threshold.")
         with self.hold_trait_notifications():
             self.cluster_method, self.n_clusters, self.membership_threshold = method, k, thr
             self.clustering = clus
@@ -247,6 +253,9 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         if min_size < 0 or min_size > 10_000:
             raise ValueError(f"The minimum size must be between 0 and 10000 pixels, got {min_size}.")
         h, w = self.image.shape[:2] if self.image is not None else (0, 0)
+        if self.image is not None and min_size > max(h * w // 4, 1):  # a speck, not a phase: 12 x 12 px at 200 lost all
+            raise ValueError(f"The minimum size must be at most a quarter of the map ({max(h * w // 4, 1)} pixels of "
+                             f"{h * w}), got {min_size}: regions larger than that are phases, not specks.")
         if source in ("clusters", "spatial"):
             self._need(self.clustering, "Run a clustering first.")
             labels = self.spatial_labels(beta).astype(np.int16) if source == "spatial" else self.refined_clusters()
@@ -271,6 +280,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             labels = np.where(blank, -1, labels).astype(np.int16)
         with self.hold_trait_notifications():
             self.phase_source, self.min_size, self.overrides, self.otsu = source, min_size, overrides, otsu
+            if self.grains is not None and (self.labels is None or not np.array_equal(self.labels, labels)):
+                self.grains = None  # separated on the phase map before: stale (exported beside the new phases)
             self.labels = labels
             if spectra:
                 self.measure()
@@ -340,11 +351,14 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             return None
         return adjusted_rand(labels, self.truth)
 
-    def compare(self, methods=METHODS[:1] + ("nmf-otsu", "fuzzy-cmeans"), progress=None):
-        """Phase maps of several methods on the same map, their agreement and accuracy."""
+    def compare(self, methods=None, progress=None):
+        """Phase maps of several methods on the same map, their agreement and accuracy. ``methods``: by default
+        pca-kmeans, nmf-otsu and fuzzy-cmeans; gmm in place of nmf-otsu (Poisson NMF) on an intensity cube."""
         from phaselib.pipeline import map_phases
 
         self._need(self.image, "Load a map first.")
+        if methods is None:
+            methods = METHODS[:1] + ("nmf-otsu" if self.image.is_counts else "gmm", "fuzzy-cmeans")
         if self.pca is None:
             self.run_pca(progress)
         maps = {}

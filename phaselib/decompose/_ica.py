@@ -33,6 +33,12 @@ def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> D
     random_state = check_seed(random_state)
     h, w = decomposition.pixel_sums.shape
     scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
+    spread = np.linalg.svd(scores - scores.mean(0), compute_uv=False) if scores.size else np.zeros(1)
+    varied = int(np.sum(spread > 1e-6 * max(float(spread[0]), 1e-300))) if np.all(np.isfinite(spread)) else 0
+    if varied < n:  # whitening would divide by a zero spread: NaN sources
+        raise ValueError(f"ICA of {n} components needs scores that vary along {n} directions; this map's vary along "
+                         f"{varied} (a map of one phase, or without noise): "
+                         + (f"ask for {varied} components or fewer, or use PCA." if varied >= 2 else "use PCA."))
     model = FastICA(n, whiten="unit-variance", random_state=random_state, max_iter=500)
     import warnings
 

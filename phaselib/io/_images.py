@@ -194,7 +194,8 @@ def read_fits(path, *, memmap=False):
                 if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in (scale, zero)) or scale == 0:
                     raise DamagedFileError(f"'{path.name}': its BSCALE / BZERO are not finite numbers with a "
                                            "non-zero scale (every pixel would read the same); refusing to read it.")
-                data = np.array(hdu.data)  # read (and copied) while the file is open
+                data = np.array(hdu.data, dtype=hdu.data.dtype.newbyteorder("="))  # read (and copied) while the
+                # file is open, in this machine's byte order (FITS stores big-endian)
                 header = hdu.header.copy()
     except DamagedFileError:
         raise

@@ -56,8 +56,8 @@ def crop(image, rows=None, cols=None):
 # --------------------------------------------------------------------------------- binning
 def _sum_dtype(dtype, n_summed):
     """A dtype wide enough for sums of ``n_summed`` values of ``dtype`` (uint32 at least)."""
-    dtype = np.dtype(np.uint8 if np.dtype(dtype).kind == "b" else dtype)
-    if dtype.kind not in "ui":
+    dtype = np.dtype(np.uint8 if np.dtype(dtype).kind == "b" else dtype).newbyteorder("=")  # a ufunc's dtype is
+    if dtype.kind not in "ui":  # native: the big-endian float32 of a FITS cube was refused by np.sum
         return dtype
     top = int(np.iinfo(dtype).max) * n_summed
     wide = (np.uint32, np.uint64) if dtype.kind == "u" else (np.int32, np.int64)

@@ -84,8 +84,12 @@ def distinct_phases(shares_a, var_a, shares_b, var_b, elements, *, major=0.05, r
             ab = (x[lacks].sum(), y[lacks].sum()) if x is shares_a else (y[lacks].sum(), x[lacks].sum())
             return True, f"{names} together {100 * ab[0]:.1f} % vs {100 * ab[1]:.1f} % of the line counts"
     i = order[0] if len(order) else None
-    return False, ("no major element differs by a factor of 3" if i is None else
-                   f"same major elements (largest difference {elements[i]} {100 * shares_a[i]:.1f} % vs "
+    if i is None:
+        return False, "no major element differs by a factor of 3"
+    if hi[i] >= major and lo[i] * ratio <= hi[i]:  # a difference that would decide, but within the noise
+        return False, (f"no difference beyond the noise (largest {elements[i]} {100 * shares_a[i]:.1f} % vs "
+                       f"{100 * shares_b[i]:.1f} %, {sig[i]:.1f} sigma)")
+    return False, (f"same major elements (largest difference {elements[i]} {100 * shares_a[i]:.1f} % vs "
                    f"{100 * shares_b[i]:.1f} %)")
 
 

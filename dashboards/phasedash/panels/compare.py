@@ -22,7 +22,8 @@ class ComparePanel(Panel):
         self.result = None
         self.refresh()
         self.widget = W.VBox([
-            guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods. The adjusted Rand "
+            guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods (a cube of intensities: "
+                  "gmm in place of nmf-otsu, whose NMF assumes counts). The adjusted Rand "
                   "index (ARI) measures how much two phase maps agree (1: the same partition, 0: chance); on a "
                   "synthetic map it is also measured against the true phases.",
                   ["Where do the methods disagree? Are those pixels mixed, or on grain boundaries?"]),
@@ -40,8 +41,8 @@ class ComparePanel(Panel):
         self.result = result
         maps, agree, acc = result
         k = max(int(lab.max()) + 1 for lab in maps.values())
-        for m, lab in maps.items():
-            self.maps[m].show(labels_rgb(lab, k, self.app.colours), m)
+        for view, (m, lab) in zip(self.maps.values(), maps.items()):  # an intensity cube: gmm in nmf-otsu's place
+            view.show(labels_rgb(lab, k, self.app.colours), m)
         stack = np.stack(list(maps.values()))
         differ = (stack != stack[0]).any(0)
         rgb = np.where(differ[..., None], np.array([215, 48, 39], np.uint8), np.array([235, 235, 235], np.uint8))

@@ -117,9 +117,8 @@ class DataPanel(Panel):
             self.app.runner.error(err)
             return
         n = (box[1] - box[0]) * (box[3] - box[2])
-        if n > 1:
-            self.box = box
-            self.crop_btn.disabled = False
+        self.box = box if n > 1 else None  # a one-pixel rectangle crops nothing: an older one no longer applies
+        self.crop_btn.disabled = n <= 1
         name = name or f"rows {box[0]}:{box[1]}, columns {box[2]}:{box[3]} ({n} px)"
         mean = self.s.total / self.s.brightness.size
         self.spectrum.show(self.s.image.energy_keV, [mean, np.maximum(spec / n, 1e-3)],

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import ipywidgets as W
+import numpy as np
 
 from phaselib import quantify
 from phaselib._atomic import atomic_folder
@@ -56,7 +57,7 @@ class ExportPanel(Panel):
         self.links.value = "Written: " + " &middot; ".join(links)
 
 
-_EXPORTED = {"phase_map.png", "phase_map.tif", "phases.csv", "session.json", "grains.csv"}
+_EXPORTED = {"phase_map.png", "phase_map.tif", "phases.csv", "session.json", "grains.csv", "phase_spectra.csv"}
 
 
 def export(session, folder, colours=None):
@@ -98,8 +99,14 @@ def _write(s, folder, k, colours):
     s.save_session(out[3])
     keep(s.source)  # an uploaded map stays while a saved session points at it
     im = s.image
-    out += quantify.save_msa(s.spectra.means, im.energy_offset, im.energy_scale, folder,
-                             names=[f"phase_{i}" for i in range(k)], beam_energy=im.beam_energy, overwrite=True)
+    if im.is_eds:
+        out += quantify.save_msa(s.spectra.means, im.energy_offset, im.energy_scale, folder,
+                                 names=[f"phase_{i}" for i in range(k)], beam_energy=im.beam_energy, overwrite=True)
+    else:  # EMSA is for X-ray spectra: another cube's mean spectra go to a table on its own axis
+        out.append(folder / "phase_spectra.csv")
+        table = np.column_stack([im.axis, np.asarray(s.spectra.means, np.float64).T])
+        np.savetxt(out[-1], table, delimiter=",", fmt="%.8g", comments="", encoding="utf-8",
+                   header=",".join([im.axis_label] + [f"phase_{i}" for i in range(k)]))
     if s.grains is not None:
         s.grains.table().to_csv(folder / "grains.csv")
         out.append(folder / "grains.csv")

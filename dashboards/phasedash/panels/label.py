@@ -85,12 +85,22 @@ class LabelPanel(Panel):
     def brushed(self, r0, r1, c0, c1):
         self.paint(slice(max(r0, 0), r1 + 1), slice(max(c0, 0), c1 + 1))
 
+    def _no_map(self):
+        """True (and the page says so) when there is no map to paint classes on."""
+        if self._ensure():
+            return False
+        self.app.runner.error("Load a map first: classes are painted on its pixels.")
+        return True
+
     def _add_class(self):
-        self._ensure()
+        if self._no_map():
+            return
         self.s.label_names = [*self.s.label_names, f"class {len(self.s.label_names)}"]
         self._options(len(self.s.label_names) - 1)
 
     def _rename(self, name):
+        if self._no_map() or self.cls.value is None:
+            return
         names = list(self.s.label_names)
         names[self.cls.value] = name.strip() or f"class {self.cls.value}"
         self.s.label_names = names

@@ -1,0 +1,127 @@
+"""The dashboards on valid but unusual inputs and in unusual orders (found by driving every step on them).
+
+Each case failed before it was mended: a traceback-less "Something went wrong", raw library text, stale
+results shown or exported, a reopened session that differs from the saved one.
+"""
+
+import html
+import re
+
+import numpy as np
+import pytest
+from phasedash import App
+
+from phaselib.datasets import make_rock, make_tof
+
+
+@pytest.fixture(autouse=True)
+def page_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHASEDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_EXPORT_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _message(app):
+    return html.unescape(re.sub("<[^>]+>", "", app.runner.message.value)).strip()
+
+
+def test_a_fits_cube_in_the_machines_other_byte_order_takes_the_spatial_prior(tmp_path):
+    from astropy.io import fits
+
+    tof = make_tof((16, 20), 40, seed=1)
+    fits.PrimaryHDU(np.moveaxis(tof.image.data, -1, 0).astype(">f4")).writeto(tmp_path / "tof.fits")
+    a = App("tof.fits", background=False)
+    assert a.session.image.data.dtype.isnative  # FITS stores big-endian: read in this machine's order
+    a.phase_map.source.value = "spatial"  # binned on the way: np.sum refused a big-endian dtype
+    assert _message(a) == "" and a.session.phase_source == "spatial"
+
+
+def test_a_membership_threshold_no_pixel_reaches_is_refused_and_the_clusters_stay():
+    a = App("synthetic:20x24", background=False)
+    s = a.session
+    a.clustering.method.value = "fuzzy c-means"
+    before, phases = s.clustering, s.labels.copy()
+    a.clustering.threshold.value = 1.0
+    assert "No pixel has a membership of 1 or more" in _message(a)
+    assert s.clustering is before and s.membership_threshold < 1 and np.array_equal(s.labels, phases)
+    a.phase_map.min_size.value = 3  # the session still works
+    assert _message(a) == "" and s.min_size == 3
+
+
+def test_compare_on_a_cube_of_intensities_takes_methods_that_suit_it():
+    a = App("synthetic-tof:16x16", background=False)
+    a.comparison.go.click()
+    assert _message(a) == ""
+    maps, agree, acc = a.comparison.result
+    assert list(maps) == ["pca-kmeans", "gmm", "fuzzy-cmeans"] and all(v > 0.9 for v in acc.values())
+
+
+def test_grains_of_an_older_phase_map_are_not_shown_or_exported(tmp_path):
+    a = App("synthetic:40x48", background=False)
+    a.grain_panel.go.click()
+    assert a.session.grains is not None
+    a.clustering.k.value = 2
+    assert a.session.grains is None and int(a.session.labels.max()) + 1 <= 2
+    a.export_panel.folder.value = "out"
+    a.export_panel.export.click()
+    assert (tmp_path / "out" / "phases.csv").exists() and not (tmp_path / "out" / "grains.csv").exists()
+
+
+def test_a_reopened_low_count_session_gives_the_phase_map_saved(tmp_path):
+    from phaselib import save
+
+    save(make_rock((48, 64), counts_per_pixel=40, seed=7).image, tmp_path / "low.hspy")
+    a = App("low.hspy", background=False)
+    a.export_panel.folder.value = "saved"
+    a.export_panel.save.click()
+    b = App(None, background=False)
+    b.restore((tmp_path / "saved" / "session.json").read_bytes())
+    s, t = a.session, b.session
+    assert _message(b) == "" and t.suggested_clusters == s.suggested_clusters and np.array_equal(t.labels, s.labels)
+
+
+def test_a_cube_of_intensities_exports_its_spectra_on_its_own_axis(tmp_path):
+    a = App("synthetic-tof:8x8", background=False)
+    a.export_panel.folder.value = "tof"
+    a.export_panel.export.click()
+    out = tmp_path / "tof"
+    assert not list(out.glob("*.msa"))  # EMSA files are X-ray spectra in keV
+    head = (out / "phase_spectra.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    table = np.loadtxt(out / "phase_spectra.csv", delimiter=",", skiprows=1)
+    assert head[0] == "Wavelength (Å)" and len(head) == table.shape[1] == int(a.session.labels.max()) + 2
+    np.testing.assert_allclose(table[:, 0], a.session.image.axis, rtol=1e-6)
+
+
+def test_a_minimum_size_over_a_quarter_of_the_map_is_refused():
+    a = App("synthetic:12x12", background=False)
+    phases = a.session.labels.copy()
+    a.phase_map.min_size.value = 200
+    assert "at most a quarter of the map (36 pixels" in _message(a)
+    assert np.array_equal(a.session.labels, phases) and (phases >= 0).all()
+
+
+def test_a_one_pixel_rectangle_forgets_the_rectangle_before():
+    a = App("synthetic:20x24", background=False)
+    a.data.pick_box(2, 10, 3, 12)
+    assert not a.data.crop_btn.disabled
+    a.data.pick_box(5, 6, 5, 6)
+    assert a.data.box is None and a.data.crop_btn.disabled
+
+
+def test_ica_on_a_map_without_variation_says_why(tmp_path):
+    np.save(tmp_path / "const.npy", np.full((6, 6, 20), 7, np.int64))
+    a = App(None, background=False)
+    a.load("const.npy", wait=True, energy_offset=0, energy_scale=0.1)
+    a.decomposition.algorithm.value = "ICA"
+    assert "vary along 0 (a map of one phase" in _message(a) and "use PCA" in _message(a)
+
+
+def test_the_label_step_without_a_map_says_so():
+    a = App("missing.hspy", background=False)
+    assert "no such file" in _message(a)
+    a.label.add.click()
+    assert "Load a map first" in _message(a) and not a.session.label_names
+    a.label.name.value = "quartz"
+    assert "Load a map first" in _message(a)
+    a.export_panel.save.click()
+    assert "Load a map first" in _message(a)
