@@ -67,10 +67,11 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
     elif data.ndim == 2:
         data = data.reshape(1, *data.shape)
     ax = am.signal_axes[0]
-    units = str(ax.units) if ax.units not in (None, "<undefined>", "") else ""
-    name = str(ax.name) if ax.name not in (None, "<undefined>", "") else "Signal"
+    units = str(ax.units) if str(ax.units) not in ("None", "<undefined>", "") else ""  # traitlets' Undefined
+    name = str(ax.name) if str(ax.name) not in ("None", "<undefined>", "") else "Signal"  # prints as "<undefined>"
     stype = str(_md(signal, "Signal.signal_type", "") or "")
-    eds = stype.startswith("EDS") or (units in ("keV", "eV") and name.lower() in ("energy", "e"))
+    unnamed = name == "Signal"  # a plain Signal1D given only its calibration in keV
+    eds = stype.startswith("EDS") or (units in ("keV", "eV") and (unnamed or name.lower() in ("energy", "e")))
     quantity = str(_md(signal, "Signal.quantity", "") or "").lower()
     kind = signal_kind or ("counts" if eds or stype.startswith("EELS") or "count" in quantity else "intensity")
     kw = {}

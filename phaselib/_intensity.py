@@ -175,15 +175,31 @@ def tested_regions(dec, n_components, labels, beta, n_regions=None, asked=None, 
     return labels, changes + ([change] if change else []), moved
 
 
-def smooth_regions(dec, n_components, labels, method, spatial_prior, beta, params, timings, n_regions=None):
+def no_data_pixels(image, rows=256):
+    """(H, W) bool: the pixels of a cube with no finite value in any channel (a detector's dead pixels, a mask), or
+    None when there are none. Read ``rows`` rows at a time."""
+    h = image.shape[0]
+    out = np.zeros(image.shape[:2], bool)
+    for r0 in range(0, h, rows):
+        out[r0:r0 + rows] = ~np.isfinite(np.asarray(image.data[r0:r0 + rows])).any(-1)
+    return out if out.any() else None
+
+
+def smooth_regions(dec, n_components, labels, method, spatial_prior, beta, params, timings, n_regions=None,
+                   blank=None):
     """Labels under the Gaussian Potts prior (``spatial_prior`` "auto" or True; not for fuzzy c-means,
     whose unassigned pixels stay so), then the dip tests (:func:`tested_regions`); ``params`` gets the notes
-    (with those of the decomposition), the number of regions and the tests' changes (``refinement``)."""
+    (with those of the decomposition), the number of regions and the tests' changes (``refinement``). The
+    ``blank`` pixels (no data, :func:`no_data_pixels`) stay unassigned (-1), counted in ``params["blank_pixels"]``."""
     params.update(signal="intensity", notes=list(INTENSITY_NOTES) + cube_notes(dec.params))
+    if blank is not None:
+        params["blank_pixels"] = int(np.count_nonzero(blank))
     if spatial_prior is False or method == "fuzzy-cmeans":
-        return labels
+        return labels if blank is None else np.where(blank, -1, labels).astype(labels.dtype)
     labels, changes, moved = tested_regions(dec, n_components, labels, beta, n_regions, params.get("n_phases"),
                                             timings)
+    if blank is not None:
+        labels = np.where(blank, -1, labels).astype(labels.dtype)
     if moved is None:
         return labels
     params.update(spatial_prior="gaussian", n_phases=int(labels.max()) + 1)

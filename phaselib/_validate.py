@@ -161,7 +161,7 @@ MAX_ITER = 10_000
 
 def check_labels(value, name, *, high=MAX_PHASES, low=-1, ndim=None, shape=None) -> np.ndarray:
     """An integer (or boolean) label array whose values lie in ``low .. high - 1`` (-1: unassigned; ``low=None``:
-    any negative value is unassigned).
+    any negative value is unassigned); unsigned integers come back signed.
 
     A label of 10**9 would size every per-label table (counts, matching, masks) at 10**9 entries: a
     ``MemoryError`` or hours, not a message. ``shape``: the shape it must have (another map's).
@@ -172,6 +172,8 @@ def check_labels(value, name, *, high=MAX_PHASES, low=-1, ndim=None, shape=None)
     if a.size and a.dtype.kind != "b" and ((low is not None and a.min() < low) or a.max() >= high):
         first = "a negative number (unassigned)" if low is None else f"{low}" + (" (unassigned)" if low == -1 else "")
         raise ValueError(f"`{name}` must hold labels from {first} to {high - 1}, got {a.min()} to {a.max()}.")
+    if a.dtype.kind == "u":  # signed, so that -1 (unassigned) set later stays -1: in uint8 it wrapped to 255
+        a = a.astype(np.int32 if a.dtype.itemsize < 4 else np.int64)
     return a
 
 _KINDS = {"biuf": "boolean or numeric", "iu": "integer", "biu": "integer or boolean", "iuf": "numeric",

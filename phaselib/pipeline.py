@@ -276,8 +276,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         (n_req or dec.suggested_n_components)
     # centred shapes (intensity): K regions span K - 1 directions
     k = max(k_req or (n_comp + 1 if dec.params.get("centred") else n_comp), 2)
-    # pixels that hold no counts (a drift-corrected edge, a montage's gaps) are left out and unassigned
-    blank = None if intensity else preprocess.blank_pixels(dec.pixel_sums)
+    # pixels that hold no counts or no data (a drift-corrected edge, a montage's gaps) are left out and unassigned
+    blank = _intensity.no_data_pixels(image) if intensity else preprocess.blank_pixels(dec.pixel_sums)
     params = dict(method=method, n_phases=k, n_components=n_comp, energy_range=dec.params["energy_range"],
                   min_size=min_size, random_state=random_state, spatial_prior=False,
                   n_phases_auto=k_req is None, n_components_auto=n_req is None)
@@ -304,7 +304,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         params["thresholds"] = [round(float(v), 6) for v in thresholds]
         timings["segment"], dec_out = time.perf_counter() - t, nm
     else:
-        feats = dec.features(n_comp)
+        # counts: the first score, normalised, is constant: two scores at least (a 3 x 3 map's Fe oxide was lost)
+        feats = dec.features(n_comp if intensity else max(n_comp, min(2, dec.n_components)))
         name = {"pca-kmeans": "kmeans", "gmm": "gmm", "fuzzy-cmeans": "fcm"}[method]
         kw = {"threshold": membership_threshold} if name == "fcm" else {}
         if name == "fcm":
@@ -317,7 +318,8 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     check_some_assigned(labels, method, membership_threshold=membership_threshold, min_size=min_size)
     spectra = None
     if intensity:
-        labels = _intensity.smooth_regions(dec, n_comp, labels, method, spatial_prior, beta, params, timings, k_req)
+        labels = _intensity.smooth_regions(dec, n_comp, labels, method, spatial_prior, beta, params, timings, k_req,
+                                           blank)
         k = params["n_phases"]
     if refine_phases and not intensity:
         say(0.7, "testing the phases")
@@ -358,7 +360,7 @@ def _measure(image, labels, k, method, params, timings, dec, clus, block_rows, c
         lines = quantify.phase_lines(spectra.sums, image.energy_keV, elements=elements, beam_energy=image.beam_energy)
     timings["quantify"] = time.perf_counter() - t
     minerals = ()
-    if name_minerals and image.beam_energy and image.is_eds:
+    if name_minerals and image.beam_energy and image.is_eds and image.n_channels >= 8:  # a spectrum to quantify
         say(0.96, "naming the minerals")
         t = time.perf_counter()
         minerals = identify.name_phases(spectra.sums, image.energy_keV, beam_energy=image.beam_energy)

@@ -243,7 +243,9 @@ def detect_spots(image, mask, *, method="rf", n_train=4000, n_folds=3, clean_siz
     return SpotDetection(spots, clean_spots(f, spots, size=clean_size), method, threshold, cm, p, r, f1, params)
 
 
-def _model(method, random_state):
+def _model(method, random_state, n_samples, n_spots):
+    """The detector for a sample of ``n_samples`` labelled pixels, ``n_spots`` of them spots: k <= the sample's
+    size, and leaves of one pixel when under 10 spots (leaves of 2 could not hold a lone spot: it was outvoted)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -253,10 +255,11 @@ def _model(method, random_state):
 
         # distances need comparable scales: a signed log tames the spots' range of amplitudes
         signed_log = FunctionTransformer(lambda a: np.sign(a) * np.log1p(np.abs(a)))
-        return make_pipeline(signed_log, StandardScaler(), KNeighborsClassifier(n_neighbors=7, weights="distance"))
+        return make_pipeline(signed_log, StandardScaler(),
+                             KNeighborsClassifier(n_neighbors=min(7, n_samples), weights="distance"))
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=100, min_samples_leaf=2, class_weight="balanced",
+    return RandomForestClassifier(n_estimators=100, min_samples_leaf=2 if n_spots >= 10 else 1, class_weight="balanced",
                                   random_state=random_state, n_jobs=1)
 
 
@@ -264,11 +267,12 @@ def _fit_scores(x, idx, y, method, folds, random_state):
     """Spot probability of every pixel, the sample's own pixels out of fold."""
     from sklearn.model_selection import StratifiedKFold
 
-    proba = _model(method, random_state).fit(x[idx], y).predict_proba(x)[:, 1]
+    proba = _model(method, random_state, y.size, int(y.sum())).fit(x[idx], y).predict_proba(x)[:, 1]
     scores = proba.copy()
     if folds >= 2:
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(idx, y):
-            scores[idx[te]] = _model(method, random_state).fit(x[idx[tr]], y[tr]).predict_proba(x[idx[te]])[:, 1]
+            model = _model(method, random_state, tr.size, int(y[tr].sum()))
+            scores[idx[te]] = model.fit(x[idx[tr]], y[tr]).predict_proba(x[idx[te]])[:, 1]
     return proba, scores
 
 

@@ -303,6 +303,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         self._need(self.spectra, "Make a phase map first.")
         self._need(self.image.beam_energy, "Naming minerals needs the beam energy of the map.")
         self._need(self.image.is_eds or None, "Minerals are named from X-ray lines: this map is not EDS.")
+        self._need(self.image.n_channels >= 8 or None, "Minerals are named from X-ray spectra of 8 channels or more.")
         names = identify.name_phases(self.spectra.sums, self.image.energy_keV, beam_energy=self.image.beam_energy)
         self.minerals = tuple(names)
         return self.minerals

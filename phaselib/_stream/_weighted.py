@@ -139,7 +139,11 @@ class WeightedBlocks:
         self.channel_sums = channel_sums
         self.total = float(pixel_sums.sum())
         if self.total <= 0:
-            raise ValueError("The map holds no counts (every pixel is zero).")
+            c, n = self.channels, self.shape[-1]
+            lo, hi = c.start or 0, (n if c.stop is None else c.stop) - 1
+            raise ValueError(f"The map holds no counts in channels {lo} to {hi} of {n} (its energy window): check "
+                             "the energy calibration (keV) and the energy range." if (lo, hi) != (0, n - 1) else
+                             "The map holds no counts (every pixel is zero).")
         self.n_channels = channel_sums.size
         if poisson:
             self.row_w = 1.0 / np.sqrt(np.where(pixel_sums > 0, pixel_sums, 1.0))

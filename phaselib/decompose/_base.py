@@ -120,8 +120,14 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
 
 
 def range_keV(image, channels):
+    """The window of ``channels`` in keV to 4 decimals, rounded outwards: used again as a window (the boundary
+    steps), it holds the same channels (rounded to nearest, 6.8267-13.6533 held none of a 3-channel map's)."""
     e = image.energy_keV
-    return (round(float(e[channels.start]), 4), round(float(e[channels.stop - 1]), 4))
+    low, high = float(e[channels.start]), float(e[channels.stop - 1])
+    lo, hi = round(low, 4), round(high, 4)  # to nearest where that holds the channel (0.1 for 0.09999999999999998)
+    lo = lo if lo <= low + 1e-9 else float(np.floor(low * 1e4) / 1e4)
+    hi = hi if hi >= high - 1e-9 else float(np.ceil(high * 1e4) / 1e4)
+    return lo, hi
 
 
 def subspace_iteration(wb, n, n_iter, random_state, step):

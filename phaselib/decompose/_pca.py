@@ -16,7 +16,7 @@ from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, 
 PIECE_BYTES = 16 * 2**20
 
 
-def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_iter=6,
+def pca(image, *, n_components=None, poisson=True, energy_range=(0.1, None), n_iter=6,
         random_state=0, block_rows=None, sample_pixels=SAMPLE_PIXELS, client=None,
         progress=None) -> Decomposition:
     """Poisson-weighted PCA (uncentred SVD) of a spectrum image, in row blocks.
@@ -32,8 +32,9 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     Parameters
     ----------
     image : SpectrumImage
-    n_components : int
-        Components computed (the scree plot's length).
+    n_components : int, optional
+        Components computed (the scree plot's length). Default: 24, or fewer where the map has fewer pixels or
+        channels in its window.
     poisson : bool
         Keenan & Kotula noise weighting.
     energy_range : (float, float or None)
@@ -65,7 +66,8 @@ def pca(image, *, n_components=24, poisson=True, energy_range=(0.1, None), n_ite
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     n_ch = channels.stop - channels.start
-    n = check_int(n_components, "n_components", high=min(h * w, n_ch))
+    n = check_int(min(24, h * w, n_ch) if n_components is None else n_components, "n_components",
+                  high=min(h * w, n_ch))
     check_int(n_iter, "n_iter")
     sample_pixels = check_int(sample_pixels, "sample_pixels", low=0, allow_none=True)
     random_state = check_seed(random_state)

@@ -126,7 +126,7 @@ def _open_beam_halo(amount, weight, sd, shape, *, reach=HALO_REACH, share=HALO_S
     return halo.ravel()
 
 
-def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bin_channels="auto",
+def shape_pca(image, *, n_components=None, energy_range=None, transform="auto", bin_channels="auto",
               block_rows=None, client=None, progress=None) -> Decomposition:
     """PCA of each pixel's spectral shape, for ``signal="intensity"`` cubes.
 
@@ -146,7 +146,8 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     Parameters
     ----------
     image : SpectrumImage
-    n_components : int
+    n_components : int, optional
+        Default: 24, or fewer where the cube has fewer pixels or channels.
     energy_range : (float or None, float or None), optional
         Window of the signal axis, in its units (default: the whole axis).
     transform : {"auto", "log", "beam", "none"}
@@ -180,7 +181,8 @@ def shape_pca(image, *, n_components=24, energy_range=None, transform="auto", bi
     factor = max(1, n_ch // SHAPE_CHANNELS) if bin_channels == "auto" else check_int(bin_channels, "bin_channels",
                                                                                        high=n_ch)
     c = n_ch // factor
-    n = check_int(n_components, "n_components", high=max(1, min(h * w - 1, c - 1)))
+    most = max(1, min(h * w - 1, c - 1))
+    n = check_int(min(24, most) if n_components is None else n_components, "n_components", high=most)
     step = progress or (lambda f, m: None)
     transform = _transform_of(image, channels, transform)
     no_beam = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,19 @@ def _files(path):
     files: other files a pattern matches are not frames)."""
     text = str(path)
     if _is_glob(text):
-        return sorted(Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
+        return sorted((Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS),
+                      key=_natural)
     p = Path(text)
     if p.is_dir():
-        return sorted(q for q in p.iterdir() if q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS)
+        return sorted((q for q in p.iterdir() if q.suffix.lower() in FITS_EXTENSIONS + TIFF_EXTENSIONS), key=_natural)
     return [p]
+
+
+def _natural(path):
+    """Sort key of a frame's name with its numbers compared as numbers: ``f_2`` before ``f_10`` (names without
+    zero padding were read f_0, f_1, f_10...: channels out of order)."""
+    parts = re.split(r"(\d+)", path.name)
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in parts if t], path.name
 
 
 def _sample(data):
@@ -148,8 +157,11 @@ def _fits_axis(header, n, name):
                                "with a non-zero step (damaged header); refusing to read it.")
     units = str(header.get(f"CUNIT{n}", "")).strip()
     units = {"Angstrom": "Å", "angstrom": "Å"}.get(units, units)
-    return dict(offset=offset, scale=scale, axis_name=str(header.get(f"CTYPE{n}", "Channel")).strip() or "Channel",
-                axis_units=units)
+    name = str(header.get(f"CTYPE{n}", "")).strip()
+    if units in ("eV", "keV") and name.lower() in ("", "energy", "e"):  # an X-ray energy: keV, as EDS maps are
+        to_kev = 1e-3 if units == "eV" else 1.0
+        return dict(offset=offset * to_kev, scale=scale * to_kev, axis_name=None, axis_units=None)
+    return dict(offset=offset, scale=scale, axis_name=name or "Channel", axis_units=units)
 
 
 def _read_tiff(files):

@@ -226,6 +226,7 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     energy = axes[-1]
     to_keV = 1e-3 if str(energy.get("units")).strip() == "eV" else 1.0
     data = _as_hwc(data, Path(source).name)
+    other = _other_axis(energy, signal.get("metadata", {}) or {})  # a cube that says it is not X-rays in keV
     nav = axes[:-1]
     name = Path(source).name
     px = [_length_um(ax, name) for ax in nav[-2:]] if len(nav) >= 2 else [_length_um(nav[0], name)] if nav else []
@@ -234,10 +235,18 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     beam = None
     for key in ("SEM", "TEM"):
         beam = beam or (instrument.get(key, {}) or {}).get("beam_energy")
+    if other:
+        to_keV = 1.0
+        values = energy.get("axis")
+        if "scale" not in energy and values is not None and len(values) > 1:  # a non-uniform axis
+            values = np.asarray(values, np.float64)
+            energy = dict(energy, offset=values[0], scale=max(float(values[1] - values[0]), 1e-12))
+            other["axis_values"] = values
     return SpectrumImage(
         data,
         energy_offset=float(energy.get("offset", 0.0)) * to_keV,
         energy_scale=float(energy.get("scale", 1.0)) * to_keV,
+        **other,
         beam_energy=float(beam) if beam else None,
         pixel_size=px[-1] if px else None,
         pixel_size_y=px[0] if px else None,
@@ -245,6 +254,20 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
         metadata={"metadata": md, "original_metadata": signal.get("original_metadata", {})},
         source=source,
     )
+
+
+def _other_axis(axis, md):
+    """``axis_name``, ``axis_units`` and ``signal`` of a signal axis named and in units other than an X-ray energy
+    (a neutron ToF cube saved by :func:`save`: "Wavelength" in Å): {} for an energy axis, or one unnamed or without
+    units (read as today, in keV). ``signal``: counts when ``Signal.quantity`` says so, else intensity."""
+    units = str(axis.get("units") or "").strip()
+    name = str(axis.get("name") or "").strip()
+    sig = md.get("Signal", {}) or {}
+    if str(sig.get("signal_type") or "").startswith("EDS") or units in ("", "<undefined>", "keV", "eV") \
+            or name.lower() in ("", "<undefined>", "energy", "e"):
+        return {}
+    counts = "count" in str(sig.get("quantity") or "").lower()
+    return dict(axis_name=name, axis_units=units, signal="counts" if counts else "intensity")
 
 
 #: pixel sizes (um) a map can have: a picometre to a metre (the grains command's limits)
@@ -294,18 +317,29 @@ def _signal_dict(image: SpectrumImage, title="EDS map"):
     ax = lambda name, size, scale, units, nav, off=0.0: dict(  # noqa: E731
         name=name, size=size, scale=scale, offset=off, units=units, navigate=nav
     )
+    eds = image.is_energy_axis  # another cube keeps its axis and its kind (HyperSpy's Signal1D, no EDS type)
     md = {
-        "General": {"title": title},
-        "Signal": {"signal_type": "EDS_SEM", "quantity": "X-rays (Counts)"},
+        "General": {"title": title if eds else "spectral cube"},
+        "Signal": {"signal_type": "EDS_SEM", "quantity": "X-rays (Counts)"} if eds else
+                  {"signal_type": "", "quantity": "Counts" if image.is_counts else "Intensity"},
         "Acquisition_instrument": {"SEM": {"beam_energy": image.beam_energy or 0.0}},
         "Sample": {"elements": list(image.elements)},
     }
+    if eds:
+        signal_axis = ax("Energy", c, image.energy_scale, "keV", False, image.energy_offset)
+    else:
+        signal_axis = ax(image.name, c, image.energy_scale, image.units or "<undefined>", False, image.energy_offset)
+        if image.axis_values is not None:  # explicit values: HyperSpy's non-uniform axis
+            signal_axis = dict(name=image.name, size=c, units=image.units or "<undefined>", navigate=False,
+                               axis=np.asarray(image.axis_values, np.float64))
+        if not image.beam_energy:
+            del md["Acquisition_instrument"]
     return {
         "data": image.data,
         "axes": [
             ax("y", h, image.pixel_size_y or image.pixel_size or 1.0, "µm", True),
             ax("x", w, image.pixel_size or 1.0, "µm", True),
-            ax("Energy", c, image.energy_scale, "keV", False, image.energy_offset),
+            signal_axis,
         ],
         "metadata": md,
         "original_metadata": {},

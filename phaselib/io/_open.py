@@ -82,6 +82,10 @@ def load(path, *, lazy=None, select_type="spectrum_image", signal_index=None, en
             check_input_path(path, folder_ok=True)  # never a FIFO or a device
         return _cubes.open_cube(path, energy_offset=energy_offset, energy_scale=energy_scale,
                                 beam_energy=beam_energy, pixel_size=pixel_size)
+    if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+        hint = (" For an array, make the map with phaselib.SpectrumImage(array, energy_offset=..., energy_scale=...)."
+                if hasattr(path, "shape") else "")
+        raise TypeError(f"`path` must be a file name or a HyperSpy signal, got {type(path).__name__}.{hint}")
     path = Path(path)
     try:
         return _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, beam_energy,

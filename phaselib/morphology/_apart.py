@@ -43,7 +43,7 @@ def in_matrix(mask, phase_map):
     lab = np.asarray(phase_map)
     if lab.shape != mask.shape:
         raise ValueError(f"`phase_map` must have the mask's shape {mask.shape}, got {lab.shape}.")
-    lab = np.where(mask, -1, lab).astype(np.int64)
+    lab = np.where(mask, -1, lab.astype(np.int64))  # cast first: -1 in unsigned labels wrapped to 255
     counts = np.zeros(int(lab.max(initial=-1)) + 1, np.int64)
     for a, b in ((np.s_[1:], np.s_[:-1]), (np.s_[:-1], np.s_[1:])):
         for inside, outside in ((mask[a], lab[b]), (mask[:, a], lab[:, b])):

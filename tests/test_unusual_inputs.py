@@ -1,0 +1,135 @@
+"""The library and the command line on valid but unusual inputs (found by trying them as a new user would).
+
+Each case failed before it was mended: a result that changed with the labels' integer type, a ToF cube saved
+as an X-ray map, a tiny map clustered on a constant feature, a run aborted by a step the user did not ask
+about, a misleading message, frames read out of order, a pixel of no data given a phase, a detector that
+flagged every pixel.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import phaselib
+from phaselib import SpectrumImage
+from phaselib.compare import adjusted_rand
+from phaselib.datasets import make_rock, make_spotty_radiograph, make_tof
+from phaselib.decompose import pca
+from phaselib.morphology import grain_map
+from phaselib.pipeline import map_phases
+from phaselib.spots import detect_spots
+
+
+def test_grains_do_not_depend_on_the_labels_integer_type():
+    labels = make_rock((90, 120), seed=2).labels
+    found = {np.dtype(t).name: grain_map(labels.astype(t)) for t in (np.int64, np.int8, np.uint8, np.uint16)}
+    counts = {t: g.n_grains for t, g in found.items()}
+    assert len(set(counts.values())) == 1, counts  # uint8: -1 wrapped to 255 and every phase "stood apart"
+    for g in found.values():
+        np.testing.assert_array_equal(g.labels, found["int64"].labels)
+
+
+@pytest.mark.parametrize("ext", [".hspy", ".zspy"])
+def test_a_tof_cube_saved_and_read_again_keeps_its_axis_and_kind(tmp_path, ext):
+    tof = make_tof((24, 30), 120, seed=2)
+    back = phaselib.load(phaselib.save(tof.image, tmp_path / f"tof{ext}"))
+    assert (back.signal, back.name, back.units, back.is_eds) == ("intensity", "Wavelength", "Å", False)
+    assert back.energy_offset == tof.image.energy_offset and back.energy_scale == tof.image.energy_scale
+    assert adjusted_rand(map_phases(back).labels, tof.labels) > 0.95  # read as X-ray counts: 2 phases of "Zn"
+    uneven = tof.image.replace(axis_values=np.linspace(1.0, 5.0, 120) ** 1.1)
+    back = phaselib.load(phaselib.save(uneven, tmp_path / f"uneven{ext}"))
+    np.testing.assert_allclose(back.axis, uneven.axis)
+    rock = phaselib.load(phaselib.save(make_rock((10, 12), seed=1).image, tmp_path / f"rock{ext}"))
+    assert rock.is_eds and rock.beam_energy == 20.0
+
+
+def test_a_plain_hyperspy_signal_in_kev_is_an_eds_map():
+    import hyperspy.api as hs
+
+    from phaselib._hyperspy import from_hyperspy
+
+    rock = make_rock((12, 16), seed=1).image
+    s = hs.signals.Signal1D(rock.data)  # no signal type, an unnamed axis: only its calibration in keV
+    ax = s.axes_manager.signal_axes[0]
+    ax.units, ax.scale, ax.offset = "keV", rock.energy_scale, rock.energy_offset
+    assert from_hyperspy(s).is_eds
+
+
+def _tiny_map():
+    """The 3 x 3 corner of a rock at 200 counts/px: five pixels of magnetite, four of albite."""
+    rock = make_rock((40, 50), counts_per_pixel=200, seed=1)
+    return rock.image.replace(data=np.asarray(rock.image.data)[:3, :3].copy()), rock.labels[:3, :3]
+
+
+@pytest.mark.parametrize("kw", [{}, {"n_phases": 2}])
+def test_a_tiny_map_is_clustered_on_scores_that_vary(kw):
+    image, truth = _tiny_map()
+    pm = map_phases(image, **kw)
+    assert adjusted_rand(pm.labels, truth) == 1.0  # on one score (constant once normalised) 2 of 5 were lost
+
+
+def test_few_channels_and_an_empty_window_are_said_plainly(tmp_path):
+    rock = make_rock((30, 40), seed=4).image
+    data = np.asarray(rock.data)
+    for n in (5, 3):  # under 8 channels: no minerals named, no abort; 3 channels: the window rounded inwards
+        width = rock.n_channels // n
+        few = SpectrumImage(data[..., : n * width].reshape(30, 40, n, width).sum(-1), beam_energy=20.0,
+                            energy_offset=rock.energy_offset, energy_scale=rock.energy_scale * width)
+        pm = map_phases(few)
+        assert pm.n_phases >= 2 and not pm.minerals
+    wrong = rock.replace(energy_offset=-200.0, energy_scale=10.0)  # a calibration in eV by mistake
+    with pytest.raises(ValueError, match=r"no counts in channels 21 to 22 of 2048 \(its energy window\)"):
+        map_phases(wrong)
+
+
+def test_a_fits_cube_with_its_energy_axis_in_ev_is_an_eds_map(tmp_path):
+    from astropy.io import fits
+
+    rock = make_rock((20, 24), seed=5).image
+    header = fits.Header()
+    header.update(CTYPE3="ENERGY", CUNIT3="eV", CRPIX3=1, CRVAL3=1e3 * rock.energy_offset,
+                  CDELT3=1e3 * rock.energy_scale)
+    fits.writeto(tmp_path / "eds.fits", np.moveaxis(np.asarray(rock.data), -1, 0).astype(np.int32), header)
+    image = phaselib.load(tmp_path / "eds.fits")
+    assert image.is_eds and image.energy_scale == pytest.approx(rock.energy_scale)
+
+
+def test_small_maps_arrays_and_unpadded_frames(tmp_path):
+    image, _ = _tiny_map()
+    assert pca(image).n_components == 9  # the default 24, capped to the map's pixels
+    with pytest.raises(TypeError, match=r"phaselib.SpectrumImage\(array"):
+        phaselib.load(np.zeros((4, 4, 8)))
+    tifffile = pytest.importorskip("tifffile")
+    cube = make_tof((8, 10), 24, seed=1).image.data.astype(np.float32)
+    (tmp_path / "frames").mkdir()
+    for i in range(cube.shape[-1]):  # f_0 ... f_23: read f_0, f_1, f_10 ... before
+        tifffile.imwrite(tmp_path / "frames" / f"f_{i}.tif", cube[..., i])
+    np.testing.assert_array_equal(np.asarray(phaselib.load(tmp_path / "frames").data), cube)
+
+
+def test_a_pixel_of_no_data_in_a_cube_is_left_out(tmp_path):
+    tof = make_tof((20, 24), 100, seed=1)
+    data = tof.image.data.copy()
+    data[2, 3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pm = map_phases(tof.image.replace(data=data))
+    assert pm.labels[2, 3] == -1 and pm.blank is not None and pm.blank.sum() == 1
+    pm.save(tmp_path / "out")
+    assert (tmp_path / "out" / "blank.npy").exists()
+    assert adjusted_rand(pm.labels[~pm.blank], tof.labels[~pm.blank]) > 0.95
+
+
+def test_spot_detectors_trained_on_a_handful_of_pixels():
+    rad = make_spotty_radiograph((64, 80), seed=1)
+    mask = np.full(rad.spots.shape, -1, np.int8)
+    spot, background = np.argwhere(rad.spots), np.argwhere(~rad.spots)
+    mask[tuple(spot[0])], mask[tuple(background[:4].T)] = 1, 0  # five labelled pixels: k was 7
+    assert detect_spots(rad.image, mask, method="knn").spots.any()
+    flat = np.full((64, 80), 1000.0)
+    flat[10, 10] = 5000.0
+    mask = np.full(flat.shape, -1, np.int8)
+    mask[10, 10], mask[20:30, 20:30] = 1, 0  # one spot: leaves of two outvoted it, every pixel was flagged
+    found = detect_spots(flat, mask, method="rf").spots
+    assert found[10, 10] and found.sum() == 1
