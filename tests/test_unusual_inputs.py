@@ -6,6 +6,7 @@ about, a misleading message, frames read out of order, a pixel of no data given 
 flagged every pixel.
 """
 
+import json
 import warnings
 
 import numpy as np
@@ -133,3 +134,29 @@ def test_spot_detectors_trained_on_a_handful_of_pixels():
     mask[10, 10], mask[20:30, 20:30] = 1, 0  # one spot: leaves of two outvoted it, every pixel was flagged
     found = detect_spots(flat, mask, method="rf").spots
     assert found[10, 10] and found.sum() == 1
+
+
+def test_a_crop_and_a_binning_keep_the_maps_position(tmp_path):
+    import hyperspy.api as hs
+
+    from phaselib import preprocess
+    from phaselib._cli import main as cli
+    from phaselib._hyperspy import navigation_axes
+
+    rock = make_rock((40, 50), seed=1).image
+    s = hs.signals.Signal1D(np.asarray(rock.data))
+    s.set_signal_type("EDS_SEM")
+    for ax, off, scale in zip(s.axes_manager.navigation_axes, (100.0, 200.0), (0.5, 0.25)):
+        ax.offset, ax.scale, ax.units = off, scale, "µm"
+    s.axes_manager.signal_axes[0].scale, s.axes_manager.signal_axes[0].units = rock.energy_scale, "keV"
+    image = phaselib.load(s)
+    cropped = preprocess.crop(image, rows=(10, 30), cols=(20, 50))
+    theirs = s.inav[20:50, 10:30].axes_manager.navigation_axes
+    assert [a["offset"] for a in navigation_axes(cropped)] == [a.offset for a in theirs]  # were 0
+    binned = preprocess.bin_spatial(cropped, 2)
+    assert [(a["scale"], a["size"]) for a in navigation_axes(binned)] == [(1.0, 15), (0.5, 10)]
+    path = phaselib.save(rock, tmp_path / "rock.hspy")
+    assert cli(["map", str(path), "--out", str(tmp_path / "out"), "--crop", "10:30,20:50", "--bin", "2",
+                "--quiet"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["crop"] == [[10, 30], [20, 50]] and summary["bin"] == 2

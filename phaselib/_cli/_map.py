@@ -52,7 +52,7 @@ def run(args):
         bar.close()
     result = replace(result, timings={"load": t_load, **result.timings})
     result.save(args.out, summary_extra=dict(
-        input=str(args.input),
+        input=str(args.input), crop=[list(r) for r in args.crop] if args.crop else None, bin=args.bin,
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         wall_time_s=round(time.perf_counter() - T_START, 3),
     ))

@@ -49,8 +49,22 @@ def crop(image, rows=None, cols=None):
     """
     check_image(image)
     h, w, _ = image.shape
-    return image.replace(data=image.data[_as_slice(rows, h, "rows", image.shape),
-                                         _as_slice(cols, w, "cols", image.shape), :])
+    rs, cs = _as_slice(rows, h, "rows", image.shape), _as_slice(cols, w, "cols", image.shape)
+    out = image.replace(data=image.data[rs, cs, :])
+    return _navigation(out, image, lambda ax, i: dict(ax, offset=ax["offset"] + (cs, rs)[i].start * ax["scale"]))
+
+
+def _navigation(new, old, change):
+    """``new`` with the HyperSpy navigation axes kept from ``old`` (x first, then y) moved by ``change(axis,
+    index)`` and sized to ``new``: a crop's offset, a binning's step (they were lost: offsets read 0)."""
+    md = dict(old.metadata or {})
+    kept = md.get("hyperspy_axes")
+    h, w = old.shape[:2]
+    if not kept or [a["size"] for a in kept] != ([w, h] if len(kept) == 2 else [w]):
+        return new
+    sizes = (new.shape[1], new.shape[0])
+    md["hyperspy_axes"] = [dict(change(dict(a), i), size=sizes[i]) for i, a in enumerate(kept)]
+    return new.replace(metadata=md)
 
 
 # --------------------------------------------------------------------------------- binning
@@ -122,9 +136,9 @@ def bin_spatial(image, factor):
     px, py = image.pixel_size, image.pixel_size_y
     if py is None and fy != fx:
         py = px  # square pixels become rectangular
-    return image.replace(data=_block_sum(image.data, fy, fx, 1),
-                         pixel_size=None if px is None else px * fx,
-                         pixel_size_y=None if py is None else py * fy)
+    out = image.replace(data=_block_sum(image.data, fy, fx, 1), pixel_size=None if px is None else px * fx,
+                        pixel_size_y=None if py is None else py * fy)
+    return _navigation(out, image, lambda ax, i: dict(ax, scale=ax["scale"] * (fx, fy)[i]))
 
 
 def bin_energy(image, factor):
