@@ -253,6 +253,7 @@ OPTION_CASES = {
     "n_components_0": ["--n-components", "0"], "block_rows_0": ["--block-rows", "0"],
     "block_rows_-4": ["--block-rows", "-4"], "sample_pixels_-1": ["--sample-pixels", "-1"],
     "min_size_-1": ["--min-size", "-1"], "membership_1.5": ["--membership-threshold", "1.5"],
+    "membership_0": ["--membership-threshold", "0"],
     "beta_-1": ["--beta", "-1"], "energy_range_reversed": ["--energy-range", "5", "1"],
     "energy_range_nan": ["--energy-range", "nan", "5"], "seed_-1": ["--seed", "-1"],
     "beam_energy_-20": ["--beam-energy", "-20"], "lazy_and_eager": ["--lazy", "--eager"],
@@ -279,6 +280,7 @@ def test_absurd_map_option_is_refused(small_inputs, case):
     assert result[0] == "ok", result  # no crash, no hang, no exception out of main
     code, err = result[1]
     assert code == 2 and err.startswith("phaselib: error:") and err.count("\n") == 1, (code, err)
+    assert "`" not in err  # said in the option's words (`threshold` for --membership-threshold 0 before)
     assert not (d / f"o_{case}").exists()
 
 
@@ -296,6 +298,7 @@ OTHER_OPTIONS = {
     "grains_growth_rate_0": ["grains", "{d}/res", "--out", "{d}/g", "--growth-rate", "0"],
     "grains_smoothing_-1": ["grains", "{d}/res", "--out", "{d}/g", "--smoothing", "-1"],
     "grains_phase_-2": ["grains", "{d}/res", "--out", "{d}/g", "--phase", "-2"],
+    "grains_h_maxima_0": ["grains", "{d}/res", "--out", "{d}/g", "--h-maxima", "0"],
     "grains_out_is_input": ["grains", "{d}/res", "--out", "{d}/res"],
     "map_out_is_input": ["map", "{d}/map.npy", "--out", "{d}/map.npy", "--energy-offset", "0",
                          "--energy-scale", "0.01"],
@@ -314,7 +317,7 @@ def test_absurd_options_and_outputs_are_refused(small_inputs, case):
     assert result[0] == "ok", result
     code, err = result[1]
     assert code == 2 and "phaselib: error:" in err and err.strip().count("\n") == 0, (code, err)
-    assert str(d) not in err
+    assert str(d) not in err and "`" not in err  # said in the option's words, not the library's argument names
     assert (digest(d / "map.npy"), digest(d / "res")) == before  # inputs untouched
     assert not (d / "g").exists() and not (d / "c.zspy").exists() and not (d / "p.npz").exists()
 

@@ -105,7 +105,7 @@ def add_input_options(m):
     m.add_argument("--crop", type=parse_crop, metavar="R0:R1,C0:C1", help="work on a subset of the map")
     m.add_argument("--bin", type=positive_int, default=1, help="sum BIN x BIN pixels first")
     m.add_argument("--min-size", type=nonnegative_int, default=0, help="smallest object/hole kept (nmf-otsu), pixels")
-    m.add_argument("--membership-threshold", type=_number(0, 1), default=0.5, help="fuzzy-cmeans")
+    m.add_argument("--membership-threshold", type=_number(0, 1, strict_low=True), default=0.5, help="fuzzy-cmeans")
     m.add_argument("--energy-offset", type=axis_value, help="keV; needed for .npy")
     m.add_argument("--energy-scale", type=axis_width, help="keV/channel; needed for .npy")
     m.add_argument("--axis-offset", type=axis_value, metavar="X",

@@ -297,6 +297,8 @@ def _check_options(args):
         value = getattr(args, name)
         if value is not None and not (np.isfinite(value) and value >= 0):
             raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}.")
+    if args.h_maxima is not None and args.h_maxima == 0:  # the library's `h` must be > 0
+        raise ValueError("--h-maxima must be a number > 0 (a depth in pixels), got 0.")
     if args.smoothing > 100:  # the library's bound, said in the option's words
         raise ValueError(f"--smoothing must be a number of pixels from 0 to 100, got {args.smoothing:g}.")
     if args.outline_tol is not None and not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
