@@ -160,3 +160,14 @@ def test_a_crop_and_a_binning_keep_the_maps_position(tmp_path):
                 "--quiet"]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["crop"] == [[10, 30], [20, 50]] and summary["bin"] == 2
+
+
+def test_a_folder_of_fits_and_tiff_frames_is_refused_plainly(tmp_path):
+    from astropy.io import fits
+
+    tifffile = pytest.importorskip("tifffile")
+    frame = np.ones((6, 8), np.float32)
+    fits.PrimaryHDU(frame).writeto(tmp_path / "f_0.fits")
+    tifffile.imwrite(tmp_path / "f_1.tif", frame)
+    with pytest.raises(ValueError, match="holds both FITS and TIFF frames"):
+        phaselib.load(tmp_path)

@@ -103,6 +103,10 @@ def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, 
         missing = [f for f in files if not f.exists()]
         if missing:
             raise FileNotFoundError(f"No such file: '{missing[0].name}'.")
+        kinds = {f.suffix.lower() in FITS_EXTENSIONS for f in files}
+        if len(kinds) > 1:  # read as the first one's kind, the others failed with a misleading message
+            raise ValueError(f"'{Path(str(path)).name}' holds both FITS and TIFF frames: keep the frames of one cube, "
+                             "of one kind, together.")
         if files[0].suffix.lower() in FITS_EXTENSIONS:
             data, axis = _read_fits(files)
         else:
