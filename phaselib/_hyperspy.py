@@ -102,6 +102,21 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
     )
 
 
+def other_axis(axis, md):
+    """``axis_name``, ``axis_units`` and ``signal`` of a file's signal axis (a dict) named and in units other than
+    an X-ray energy (a neutron ToF cube saved by :func:`phaselib.save`: "Wavelength" in Å): {} for an energy axis,
+    or one unnamed or without units (read in keV). ``signal``: counts when ``Signal.quantity`` says so, else
+    intensity."""
+    units = str(axis.get("units") or "").strip()
+    name = str(axis.get("name") or "").strip()
+    sig = md.get("Signal", {}) or {}
+    if str(sig.get("signal_type") or "").startswith("EDS") or units in ("", "<undefined>", "keV", "eV") \
+            or name.lower() in ("", "<undefined>", "energy", "e"):
+        return {}
+    counts = "count" in str(sig.get("quantity") or "").lower()
+    return dict(axis_name=name, axis_units=units, signal="counts" if counts else "intensity")
+
+
 def _um(axis):
     """The axis' pixel size in µm: its step's size (a negative step is an axis running the other way), or None
     when its units are not a length or its step is zero or not finite."""

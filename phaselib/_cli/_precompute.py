@@ -66,9 +66,9 @@ def run(args):
 def _check_map_size(args, image, energy_range):
     """A map too small for precompute's shared PCA, a --display-bin bigger than the map (it stored empty
     loadings and counts), or phases and components beyond those the PCA keeps, refused before the work."""
-    from ..decompose import pca
+    from ..decompose._base import DEFAULT_N_COMPONENTS
 
-    keep = pca.__kwdefaults__["n_components"]  # the components precompute's PCA computes
+    keep = DEFAULT_N_COMPONENTS  # the components precompute's PCA computes
     h, w = image.shape[:2]
     n_ch = channels_in_range(image, energy_range)
     if h * w < keep or n_ch < keep:

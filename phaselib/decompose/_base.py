@@ -119,6 +119,10 @@ def suggest_n_components(explained_variance, n_pixels, n_channels, total_counts,
     return max(n, 1), float(margin * edge)
 
 
+#: components a PCA computes when none are asked for (fewer on maps of fewer pixels or channels)
+DEFAULT_N_COMPONENTS = 24
+
+
 def range_keV(image, channels):
     """The window of ``channels`` in keV to 4 decimals, rounded outwards: used again as a window (the boundary
     steps), it holds the same channels (rounded to nearest, 6.8267-13.6533 held none of a 3-channel map's)."""

@@ -10,7 +10,14 @@ from .._stream import WeightedBlocks, map_row_blocks
 from .._validate import check_image, check_int, check_seed
 from ..preprocess import energy_channels
 from ..preprocess._window import intensity_window
-from ._base import SAMPLE_PIXELS, Decomposition, range_keV, subspace_iteration, suggest_n_components
+from ._base import (
+    DEFAULT_N_COMPONENTS,
+    SAMPLE_PIXELS,
+    Decomposition,
+    range_keV,
+    subspace_iteration,
+    suggest_n_components,
+)
 
 #: float32 bytes of counts converted at a time when projecting a row block
 PIECE_BYTES = 16 * 2**20
@@ -66,8 +73,8 @@ def pca(image, *, n_components=None, poisson=True, energy_range=(0.1, None), n_i
     h, w, c = image.shape
     channels = energy_channels(image, energy_range)
     n_ch = channels.stop - channels.start
-    n = check_int(min(24, h * w, n_ch) if n_components is None else n_components, "n_components",
-                  high=min(h * w, n_ch))
+    most = min(h * w, n_ch)
+    n = check_int(min(DEFAULT_N_COMPONENTS, most) if n_components is None else n_components, "n_components", high=most)
     check_int(n_iter, "n_iter")
     sample_pixels = check_int(sample_pixels, "sample_pixels", low=0, allow_none=True)
     random_state = check_seed(random_state)

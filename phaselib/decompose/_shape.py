@@ -17,7 +17,7 @@ import numpy as np
 from .._stream import map_row_blocks
 from .._validate import check_choice, check_image, check_int
 from ..preprocess import energy_channels
-from ._base import Decomposition, range_keV
+from ._base import DEFAULT_N_COMPONENTS, Decomposition, range_keV
 from ._censor import attenuation, dead_channels, fill, group_block, open_beam_levels
 
 #: the shape is computed on groups of neighbouring channels, about this many groups
@@ -182,7 +182,7 @@ def shape_pca(image, *, n_components=None, energy_range=None, transform="auto", 
                                                                                        high=n_ch)
     c = n_ch // factor
     most = max(1, min(h * w - 1, c - 1))
-    n = check_int(min(24, most) if n_components is None else n_components, "n_components", high=most)
+    n = check_int(min(DEFAULT_N_COMPONENTS, most) if n_components is None else n_components, "n_components", high=most)
     step = progress or (lambda f, m: None)
     transform = _transform_of(image, channels, transform)
     no_beam = False

@@ -190,3 +190,13 @@ def _check_chunk_table(fh, name, ptr, item_size, chunk, usable, n_chunks):
         if max(pointers) >= n_chunks:
             raise DamagedFileError(
                 f"Could not read '{name}': truncated or damaged file (a stream's data lie past its end).")
+
+
+def check_path_type(path):
+    """``path`` if it is a file name (str or path-like), else a TypeError that says what to pass (an array: make a
+    :class:`~phaselib.SpectrumImage` of it)."""
+    if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+        hint = (" For an array, make the map with phaselib.SpectrumImage(array, energy_offset=..., energy_scale=...)."
+                if hasattr(path, "shape") else "")
+        raise TypeError(f"`path` must be a file name or a HyperSpy signal, got {type(path).__name__}.{hint}")
+    return path

@@ -16,6 +16,7 @@ import numpy as np
 import phaselib.io._cubes as _cubes
 
 from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
+from .._hyperspy import other_axis
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
 from ._checks import unreadable
@@ -226,7 +227,7 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
     energy = axes[-1]
     to_keV = 1e-3 if str(energy.get("units")).strip() == "eV" else 1.0
     data = _as_hwc(data, Path(source).name)
-    other = _other_axis(energy, signal.get("metadata", {}) or {})  # a cube that says it is not X-rays in keV
+    other = other_axis(energy, signal.get("metadata", {}) or {})  # a cube that says it is not X-rays in keV
     nav = axes[:-1]
     name = Path(source).name
     px = [_length_um(ax, name) for ax in nav[-2:]] if len(nav) >= 2 else [_length_um(nav[0], name)] if nav else []
@@ -254,20 +255,6 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
         metadata={"metadata": md, "original_metadata": signal.get("original_metadata", {})},
         source=source,
     )
-
-
-def _other_axis(axis, md):
-    """``axis_name``, ``axis_units`` and ``signal`` of a signal axis named and in units other than an X-ray energy
-    (a neutron ToF cube saved by :func:`save`: "Wavelength" in Å): {} for an energy axis, or one unnamed or without
-    units (read as today, in keV). ``signal``: counts when ``Signal.quantity`` says so, else intensity."""
-    units = str(axis.get("units") or "").strip()
-    name = str(axis.get("name") or "").strip()
-    sig = md.get("Signal", {}) or {}
-    if str(sig.get("signal_type") or "").startswith("EDS") or units in ("", "<undefined>", "keV", "eV") \
-            or name.lower() in ("", "<undefined>", "energy", "e"):
-        return {}
-    counts = "count" in str(sig.get("quantity") or "").lower()
-    return dict(axis_name=name, axis_units=units, signal="counts" if counts else "intensity")
 
 
 #: pixel sizes (um) a map can have: a picometre to a metre (the grains command's limits)

@@ -23,7 +23,7 @@ import phaselib.io._formats as _formats
 from .._stream._blocks import GUARDED_PREFIX
 from .._validate import plain_text
 from ._bcf import BcfRows, read_bcf
-from ._checks import DamagedFileError, check_input_path, memory_budget, should_be_lazy
+from ._checks import DamagedFileError, check_input_path, check_path_type, memory_budget, should_be_lazy
 
 __all__ = ["load"]
 
@@ -82,11 +82,7 @@ def load(path, *, lazy=None, select_type="spectrum_image", signal_index=None, en
             check_input_path(path, folder_ok=True)  # never a FIFO or a device
         return _cubes.open_cube(path, energy_offset=energy_offset, energy_scale=energy_scale,
                                 beam_energy=beam_energy, pixel_size=pixel_size)
-    if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
-        hint = (" For an array, make the map with phaselib.SpectrumImage(array, energy_offset=..., energy_scale=...)."
-                if hasattr(path, "shape") else "")
-        raise TypeError(f"`path` must be a file name or a HyperSpy signal, got {type(path).__name__}.{hint}")
-    path = Path(path)
+    path = Path(check_path_type(path))
     try:
         return _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, beam_energy,
                      pixel_size, reader_kwargs)
