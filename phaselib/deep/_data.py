@@ -49,11 +49,15 @@ def default_threads():
 
 
 def read_image(path):
-    """(H, W, C) uint8 of an image file: RGB (alpha dropped) or one grey channel."""
-    from ..io._images import read_picture
+    """(H, W, C) uint8 of an image file: RGB (alpha dropped) or one grey channel. A 16-bit grey image (a BSE
+    detector's) is scaled to 8 bits (levels / 257: ``convert("L")`` clipped every level over 255 to 255), a float
+    one from 0-1 to 0-255."""
+    from ..io._images import GREY_MODES, grey_8bit, read_picture
 
-    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in ("L", "I;16", "I", "F")
-                       else im.convert("L"))
+    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in GREY_MODES else grey_8bit(im))
+    if arr.dtype.kind == "f":  # levels grey_8bit could not scale
+        raise ValueError(f"{Path(path).name}: a grey image whose levels are negative, not finite or beyond 16 bits; "
+                         "save it as an 8- or 16-bit image.")
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -65,7 +69,11 @@ def read_labels(path):
 
         lab = read_npy(path)
     else:
-        lab = read_image(path)[..., 0].astype(np.int16)
+        img = read_image(path)
+        if img.shape[-1] > 1 and not (img == img[..., :1]).all():  # the red channel of painted colours was read
+            raise ValueError(f"the label map {path.name} is a colour image: save the class indices (0, 1, 2 ...) as "
+                             "a greyscale PNG or a .npy.")
+        lab = img[..., 0].astype(np.int16)
     if lab.ndim != 2 or lab.dtype.kind not in "iu":
         raise ValueError(f"the label map {path.name} must be a 2-D integer array, got {lab.dtype} {lab.shape}.")
     if lab.size and (int(lab.min()) < -1 or int(lab.max()) >= MAX_CLASSES):  # checked before the cast to int16
@@ -235,10 +243,20 @@ def normalise(x, meta):
     return out
 
 
-def upsample_labels(lab, shape):
-    """A label map on the image grid: nearest neighbour from a coarser map (unchanged if same size)."""
+#: how far (relative) a coarser label map's two scale factors to its images may differ: 86 x 86 labels of 3 px on
+#: 256 x 256 images are 2.977 times coarser both ways; 64 x 32 labels on 64 x 64 images (1 and 2) were stretched
+ASPECT_TOL = 0.05
+
+
+def upsample_labels(lab, shape, name="the label map"):
+    """A label map on the image grid: nearest neighbour from a coarser map of the images' aspect (unchanged if
+    the same size); a map larger than its images, or of another aspect, is refused (it was stretched silently)."""
     if lab.shape == tuple(shape):
         return lab
+    fy, fx = shape[0] / max(lab.shape[0], 1), shape[1] / max(lab.shape[1], 1)
+    if fy < 1 or fx < 1 or abs(fy - fx) > ASPECT_TOL * max(fy, fx):
+        raise ValueError(f"{name} is {lab.shape[0]} x {lab.shape[1]} for images of {shape[0]} x {shape[1]} pixels: a "
+                         "label map must be the images' size, or coarser by one factor both ways.")
     ry = np.arange(shape[0]) * lab.shape[0] // shape[0]
     rx = np.arange(shape[1]) * lab.shape[1] // shape[1]
     return lab[ry[:, None], rx[None, :]]

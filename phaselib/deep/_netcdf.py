@@ -7,6 +7,8 @@ coordinates in millimetres; a segmentation carries ``type = "segmentation"``, ``
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 
@@ -24,8 +26,14 @@ def _xr():
 
 
 def label_rows(classes, colors):
-    """The ``labels`` attribute: ``["Name,Index,Color", "quartz,0,#0072B2", ...]``."""
-    return ["Name,Index,Color"] + [f"{n},{i},{c}" for i, (n, c) in enumerate(zip(classes, colors))]
+    """The ``labels`` attribute: ``["Name,Index,Color", "quartz,0,#0072B2", ...]`` (CSV rows: a name holding a comma
+    is quoted, ``"quartz, clear",1,#E69F00``; split at every comma it shifted the names after it)."""
+    def row(*cells):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(cells)
+        return buf.getvalue()
+
+    return ["Name,Index,Color"] + [row(n, i, c) for i, (n, c) in enumerate(zip(classes, colors))]
 
 
 def parse_label_rows(rows):
@@ -33,7 +41,7 @@ def parse_label_rows(rows):
     rows = [rows] if isinstance(rows, str) else list(rows)
     out = {}
     for row in rows:
-        parts = [p.strip() for p in str(row).split(",")]
+        parts = [p.strip() for p in next(csv.reader([str(row)]), [])]
         if len(parts) >= 3 and parts[1].lstrip("-").isdigit():
             out[int(parts[1])] = (parts[0], parts[2])
     names = [out[i][0] for i in sorted(out)]
@@ -68,11 +76,12 @@ def read_netcdf(path, patterns):
                 names[role] = str(name)
                 break
     mm = None
-    if "x" in ds.coords and ds.sizes.get("x", 0) > 1:
-        x = np.asarray(ds["x"].values, np.float64) if ds["x"].dtype.kind in "biuf" else np.array([np.nan, np.nan])
-        step = float(x[1] - x[0])
-        if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
-            mm = step
+    for axis in ("x", "y"):  # a one-column image has its scale in y
+        if mm is None and axis in ds.coords and ds.sizes.get(axis, 0) > 1:
+            v = np.asarray(ds[axis].values, np.float64) if ds[axis].dtype.kind in "biuf" else np.array([np.nan] * 2)
+            step = float(f"{float(v[1] - v[0]):.12g}")  # 0.01, not 0.009999999999999787
+            if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
+                mm = step
     return images, mm, ds, names
 
 
@@ -105,6 +114,9 @@ def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, b
     h, w = labels.shape
     coords = {"y": ("y", np.arange(h) * mm_per_pixel, {"units": "mm"}),
               "x": ("x", np.arange(w) * mm_per_pixel, {"units": "mm"})}
+    for axis, n in (("y", h), ("x", w)):  # an input's own coordinates (its origin), where they fit the image
+        if base is not None and axis in base.coords and base.sizes.get(axis) == n and base[axis].dtype.kind in "iuf":
+            coords[axis] = (axis, np.asarray(base[axis].values, np.float64), {"units": "mm"})
     ds = xr.Dataset(coords=coords, attrs={"mm_per_pixel": float(mm_per_pixel), "source": "phaselib segment"})
     if base is not None:
         for name, var in base.data_vars.items():

@@ -63,7 +63,7 @@ def load_folder(folder, patterns, max_shift=5, refine=True):
         elif ch != channels:
             raise ValueError(f"the images of {stem} have {ch} channels, the others {channels}.")
         x = _data.stack(images, roles)
-        lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2])
+        lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2], f"the label map {lab_path.name}")
         lab, shift = _data.register_labels(x, lab, max_shift)
         if refine:
             lab = _data.refine_labels(x, lab)

@@ -84,6 +84,23 @@ def read_picture(path, convert=None):
     return arr
 
 
+#: Pillow's modes of grey images (8-bit, 16-bit, 32-bit integer, float)
+GREY_MODES = ("L", "I;16", "I;16B", "I;16L", "I", "F")
+
+
+def grey_8bit(im):
+    """A grey Pillow image as uint8 levels; its float levels when they cannot be scaled (refused by the caller)."""
+    if im.mode == "L":
+        return im
+    a = np.asarray(im, np.float64)
+    if im.mode.startswith("I;16") or (im.mode == "I" and a.max(initial=0) > 255):
+        a = a / 257.0
+    elif im.mode == "F" and a.max(initial=0) <= 1.0:
+        a = a * 255.0
+    ok = np.isfinite(a).all() and a.min(initial=0) >= 0 and a.max(initial=0) <= 255.5
+    return np.clip(np.round(a), 0, 255).astype(np.uint8) if ok else a
+
+
 #: the last chunk of every PNG: length 0, "IEND", its CRC
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 

@@ -1,0 +1,62 @@
+"""Deep segmentation's readers on valid but unusual inputs (each case was read wrongly, without a word, before)."""
+
+import numpy as np
+import pytest
+
+from phaselib.datasets import make_thin_section
+from phaselib.deep._data import read_image, read_labels, upsample_labels
+from phaselib.deep._netcdf import label_rows, parse_label_rows, read_netcdf, write_netcdf
+
+
+def test_a_16_bit_grey_image_is_scaled_to_8_bits(tmp_path):
+    from PIL import Image
+
+    bse = make_thin_section((48, 64), rock="granite", seed=5).bse
+    Image.fromarray(bse).save(tmp_path / "bse8.png")
+    Image.fromarray(bse.astype(np.uint16) * 257).save(tmp_path / "bse16.png")  # a 16-bit detector's levels
+    Image.fromarray(bse.astype(np.float32) / 255).save(tmp_path / "bse.tif")  # floats from 0 to 1
+    eight = read_image(tmp_path / "bse8.png")
+    for name in ("bse16.png", "bse.tif"):  # convert("L") clipped every 16-bit level to 255 before
+        np.testing.assert_allclose(read_image(tmp_path / name).astype(int), eight.astype(int), atol=1)
+
+
+def test_a_label_map_painted_in_colours_is_refused(tmp_path):
+    from PIL import Image
+
+    labels = np.zeros((20, 30, 3), np.uint8)
+    labels[:10] = (230, 159, 0)  # two classes painted in classes.csv colours: the red channel was read as classes
+    labels[10:] = (0, 114, 178)
+    Image.fromarray(labels).save(tmp_path / "colour.png")
+    with pytest.raises(ValueError, match="colour image: save the class indices"):
+        read_labels(tmp_path / "colour.png")
+    grey = np.repeat(np.arange(20, dtype=np.uint8)[:, None, None] % 3, 30, 1).repeat(3, 2)  # grey saved as RGB
+    Image.fromarray(grey).save(tmp_path / "grey_rgb.png")
+    np.testing.assert_array_equal(read_labels(tmp_path / "grey_rgb.png"), grey[..., 0])
+
+
+def test_label_maps_of_another_shape_than_their_images_are_refused():
+    lab = np.arange(86 * 86).reshape(86, 86) % 5
+    assert upsample_labels(lab, (256, 256)).shape == (256, 256)  # 3 px label pixels: 2.98 times coarser
+    for shape in ((64, 32), (128, 128), (93, 64)):  # another aspect, larger, transposed: stretched before
+        with pytest.raises(ValueError, match="coarser by one factor both ways"):
+            upsample_labels(np.zeros(shape, np.int16), (64, 64))
+
+
+def test_netcdf_keeps_a_names_comma_and_the_inputs_coordinates(tmp_path):
+    xr = pytest.importorskip("xarray")
+    names, colours = ["K-feldspar", "quartz, clear", "biotite"], ["#0072B2", "#E69F00", "#009E73"]
+    assert parse_label_rows(label_rows(names, colours)) == (names, colours)  # the names after it shifted
+    s = make_thin_section((32, 1), rock="granite", seed=3)
+    for shape, origin in (((32, 1), (0.0, 0.0)), ((32, 1), (3.0, 12.5))):
+        h, w = shape
+        ds = xr.Dataset({"s_pp": (("y", "x", "c"), s.pp[:h, :w])},
+                        coords={"y": ("y", origin[0] + 0.01 * np.arange(h), {"units": "mm"}),
+                                "x": ("x", origin[1] + 0.01 * np.arange(w), {"units": "mm"})})
+        ds.to_netcdf(tmp_path / "in.nc", engine="h5netcdf")
+        images, mm, base, _ = read_netcdf(tmp_path / "in.nc", {"pp": "_pp"})
+        assert mm == 0.01  # a one-column image: the scale from y (the caller's 0.5 was used)
+        out = tmp_path / f"out{origin[0]}.nc"
+        write_netcdf(out, "s", np.zeros(shape, np.int16), names, colours, images, mm, base=base)
+        back = xr.load_dataset(out, engine="h5netcdf")
+        np.testing.assert_allclose(back["y"].values, ds["y"].values)  # the origin kept (it restarted at 0)
+        np.testing.assert_allclose(back["x"].values, ds["x"].values)
