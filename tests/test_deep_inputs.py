@@ -1,5 +1,7 @@
 """Deep segmentation's readers on valid but unusual inputs (each case was read wrongly, without a word, before)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,17 @@ def test_netcdf_keeps_a_names_comma_and_the_inputs_coordinates(tmp_path):
         back = xr.load_dataset(out, engine="h5netcdf")
         np.testing.assert_allclose(back["y"].values, ds["y"].values)  # the origin kept (it restarted at 0)
         np.testing.assert_allclose(back["x"].values, ds["x"].values)
+
+
+def test_the_cli_notes_a_small_image_whose_own_means_set_its_gains(tmp_path, capsys):
+    from phaselib._cli import main
+    from phaselib.datasets import write_training_folder
+
+    model = Path(__file__).resolve().parents[1] / "dashboards" / "data" / "deep_model.onnx"
+    write_training_folder(tmp_path / "in", [make_thin_section((40, 40), rock="granite", seed=1),
+                                            make_thin_section((160, 160), rock="granite", seed=2)], ["crop", "whole"])
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(model), "--input_path", str(tmp_path / "in"), "--output_path",
+                 str(tmp_path / "out"), "--views", "1"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "own means" in line]
+    assert len(notes) == 1 and notes[0].startswith("phaselib: note: crop: 40 x 40 pixels")
