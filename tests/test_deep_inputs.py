@@ -76,3 +76,9 @@ def test_the_cli_notes_a_small_image_whose_own_means_set_its_gains(tmp_path, cap
                  str(tmp_path / "out"), "--views", "1"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if "own means" in line]
     assert len(notes) == 1 and notes[0].startswith("phaselib: note: crop: 40 x 40 pixels")
+    for tile in ("100", "8"):  # refused once, before any set (said per set, of an overlap margin one cannot set)
+        assert main(["segment", "--input_model", str(model), "--input_path", str(tmp_path / "in"), "--output_path",
+                     str(tmp_path / f"out{tile}"), "--tile", tile]) == 2
+        err = capsys.readouterr().err
+        assert err.count("phaselib: error: --tile must be a multiple of 8 of at least 136 px") == 1
+        assert not (tmp_path / f"out{tile}").exists()

@@ -247,6 +247,12 @@ def _infer(args):
     if args.mm_per_pixel is not None and not (math.isfinite(args.mm_per_pixel) and 0 < args.mm_per_pixel <= MAX_MM):
         raise ValueError(f"--mm_per_pixel must be a number of mm, above 0 and at most 1000, got {args.mm_per_pixel}.")
     model = load_model(args.input_model)
+    from ..deep._runner import MARGIN
+
+    m = 2 ** int(model.meta["depth"])  # the windows' side: whole cells of the U-Net, around its overlap margin
+    if args.tile % m or args.tile < 2 * MARGIN + m:
+        raise ValueError(f"--tile must be a multiple of {m} of at least {2 * MARGIN + m} px for this model, got "
+                         f"{args.tile}.")
     patterns = _patterns(args, model.meta)
     src = Path(args.input_path)
     jobs = _jobs(src, patterns)
