@@ -179,7 +179,10 @@ def load_results(path) -> Results:
         return _checked(_results(meta, arrays))
     except _Damaged as err:
         raise ValueError(f"'{path.name}' is a damaged phaselib results file ({err}).") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except KeyError:  # not named: the key may be the file's own text
+        raise ValueError(f"'{path.name}' is a damaged phaselib results file (an array or an entry is missing).") \
+            from None
+    except (TypeError, ValueError, AttributeError) as err:
         raise ValueError(f"'{path.name}' is a damaged phaselib results file ({type(err).__name__}).") from None
 
 

@@ -171,3 +171,14 @@ def test_a_folder_of_fits_and_tiff_frames_is_refused_plainly(tmp_path):
     tifffile.imwrite(tmp_path / "f_1.tif", frame)
     with pytest.raises(ValueError, match="holds both FITS and TIFF frames"):
         phaselib.load(tmp_path)
+
+
+def test_a_results_file_missing_an_array_says_so(tmp_path):
+    from phaselib.results import load_results, precompute
+
+    good = precompute(make_rock((24, 32), seed=1).image, tmp_path / "p.npz", methods=("pca-kmeans",))
+    arrays = dict(np.load(good, allow_pickle=False))
+    arrays.pop("sum_spectrum")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"damaged phaselib results file \(an array or an entry is missing\)"):
+        load_results(tmp_path / "bad.npz")  # "(KeyError)" before
