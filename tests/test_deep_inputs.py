@@ -82,3 +82,17 @@ def test_the_cli_notes_a_small_image_whose_own_means_set_its_gains(tmp_path, cap
         err = capsys.readouterr().err
         assert err.count("phaselib: error: --tile must be a multiple of 8 of at least 136 px") == 1
         assert not (tmp_path / f"out{tile}").exists()
+
+
+def test_two_pictures_of_one_role_in_a_set_are_refused(tmp_path):
+    from PIL import Image
+
+    from phaselib.deep._data import find_sets
+
+    s = make_thin_section((16, 16), rock="granite", seed=1)
+    Image.fromarray(s.pp).save(tmp_path / "a_pp.png")
+    Image.fromarray(s.xp).save(tmp_path / "a_xp.png")
+    assert list(find_sets(tmp_path, {"pp": "_pp", "xp": "_xp"})) == ["a"]
+    Image.fromarray(s.xp).save(tmp_path / "a_pp.jpg")  # another picture under the same name: one was taken silently
+    with pytest.raises(ValueError, match="a_pp.jpg and a_pp.png are both the PP image of one set"):
+        find_sets(tmp_path, {"pp": "_pp", "xp": "_xp"})

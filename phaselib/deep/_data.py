@@ -149,7 +149,10 @@ def find_sets(folder, patterns):
             continue
         role, key = split_name(path, patterns)
         if role is not None:
-            sets.setdefault(key, {})[role] = path
+            if role in sets.setdefault(key, {}):  # a_pp.png and a_pp.jpg: which is the picture meant?
+                raise ValueError(f"{sets[key][role].name} and {path.name} are both the {role.upper()} image of one "
+                                 "set: keep one of them in the folder.")
+            sets[key][role] = path
     return {output_stem(k): v for k, v in sets.items()}
 
 
