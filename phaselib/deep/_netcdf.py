@@ -76,12 +76,12 @@ def read_netcdf(path, patterns):
                 names[role] = str(name)
                 break
     mm = None
-    for axis in ("x", "y"):  # a one-column image has its scale in y
-        if mm is None and axis in ds.coords and ds.sizes.get(axis, 0) > 1:
-            v = np.asarray(ds[axis].values, np.float64) if ds[axis].dtype.kind in "biuf" else np.array([np.nan] * 2)
-            step = float(f"{float(v[1] - v[0]):.12g}")  # 0.01, not 0.009999999999999787
-            if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
-                mm = step
+    axis = "x" if ds.sizes.get("x", 0) > 1 else "y"  # a one-column image has its scale in y
+    if axis in ds.coords and ds.sizes.get(axis, 0) > 1:
+        v = np.asarray(ds[axis].values, np.float64) if ds[axis].dtype.kind in "biuf" else np.array([np.nan] * 2)
+        step = float(f"{float(v[1] - v[0]):.12g}")  # 0.01, not 0.009999999999999787
+        if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
+            mm = step
     return images, mm, ds, names
 
 
@@ -116,7 +116,9 @@ def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, b
               "x": ("x", np.arange(w) * mm_per_pixel, {"units": "mm"})}
     for axis, n in (("y", h), ("x", w)):  # an input's own coordinates (its origin), where they fit the image
         if base is not None and axis in base.coords and base.sizes.get(axis) == n and base[axis].dtype.kind in "iuf":
-            coords[axis] = (axis, np.asarray(base[axis].values, np.float64), {"units": "mm"})
+            v = np.asarray(base[axis].values, np.float64)
+            if np.isfinite(v).all() and np.allclose(np.diff(v), mm_per_pixel, rtol=1e-6):  # not NaN, the scale used
+                coords[axis] = (axis, v, {"units": "mm"})
     ds = xr.Dataset(coords=coords, attrs={"mm_per_pixel": float(mm_per_pixel), "source": "phaselib segment"})
     if base is not None:
         for name, var in base.data_vars.items():
