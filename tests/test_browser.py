@@ -174,7 +174,7 @@ def _upload_on_the_practical(server, page, path):
     page.wait_for_function("document.body.innerText.includes('75 x 100 pixels')", timeout=90000)
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Upload a map").click()
-    chooser.value.set_files(str(path))
+    chooser.value.set_files([str(p) for p in path] if isinstance(path, list) else str(path))
 
 
 def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path):
@@ -186,6 +186,22 @@ def test_upload_of_a_map_bigger_than_a_websocket_message(server, page, tmp_path)
     assert path.stat().st_size > 20 * 2**20
     _upload_on_the_practical(server, page, path)
     page.wait_for_function("document.body.innerText.includes('student_map.npy: 100 x 120 pixels')", timeout=90000)
+    assert not page.query_selector(".phasedash-error")
+
+
+def test_upload_of_a_cubes_fits_frames_chosen_together(server, page, tmp_path):
+    """A neutron ToF cube as one FITS frame per bin: the frames chosen together are opened as one cube."""
+    from astropy.io import fits
+
+    from phaselib.datasets import make_tof
+
+    cube = make_tof((12, 16), 40, seed=3).image.data.astype(np.float32)
+    frames = []
+    for i in range(cube.shape[-1]):
+        frames.append(tmp_path / f"run_{i}.fits")
+        fits.PrimaryHDU(cube[..., i]).writeto(frames[-1])
+    _upload_on_the_practical(server, page, frames)
+    page.wait_for_function("document.body.innerText.includes('12 x 16 pixels')", timeout=90000)
     assert not page.query_selector(".phasedash-error")
 
 
