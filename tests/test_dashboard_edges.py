@@ -125,3 +125,37 @@ def test_the_label_step_without_a_map_says_so():
     assert "Load a map first" in _message(a)
     a.export_panel.save.click()
     assert "Load a map first" in _message(a)
+
+
+def test_an_upload_of_more_frames_than_a_process_may_open_files(tmp_path):
+    """Frames are written one open file at a time: 300 frames under a limit of ~100 more open files (all were
+    opened at the start: 4096 frames would pass a server's usual limit of 1024)."""
+    import io
+    import os
+    import resource
+
+    from astropy.io import fits
+
+    cube = make_tof((6, 8), 300, seed=2).image.data.astype(np.float32)
+    frames = {}
+    for i in range(cube.shape[-1]):
+        buf = io.BytesIO()
+        fits.PrimaryHDU(cube[..., i]).writeto(buf)
+        frames[f"f_{i}.fits"] = buf.getvalue()
+    a = App("synthetic:20x24", background=False)
+    up, acks = a.data.upload, []
+    up.send = acks.append
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 100, hard))
+    try:
+        up.receive({"kind": "start", "names": list(frames), "sizes": [len(b) for b in frames.values()]})
+        for i, data in enumerate(frames.values()):
+            up.receive({"kind": "chunk", "file": i, "offset": 0}, [memoryview(data)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    up.receive({"kind": "done"})
+    assert all(m == {"kind": "ack", "ok": True} for m in acks), _message(a)
+    assert a.session.image.shape == (6, 8, 300) and np.array_equal(np.asarray(a.session.image.data), cube)
+    up.receive({"kind": "chunk", "file": 0, "offset": 0}, [memoryview(b"late")])  # the upload is over
+    assert acks[-1] == {"kind": "ack", "ok": False}
+    assert np.array_equal(np.asarray(a.session.image.data), cube)

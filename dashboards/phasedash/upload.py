@@ -25,6 +25,8 @@ from pathlib import Path
 import anywidget
 import traitlets
 
+from phaselib.io._cubes import FITS_EXTENSIONS, TIFF_EXTENSIONS
+
 from .confine import data_root, user_message
 
 CHUNK = 8 * 2**20  # bytes per message: under Voilà's default 10 MB websocket limit
@@ -34,7 +36,7 @@ except ValueError:
     MAX_BYTES = 8 * 2**30
 MAX_FILES = 8  # files in one upload (an .rpl and its .raw: 2)
 MAX_FRAMES = 4096  # files in one upload of FITS or TIFF frames (a neutron ToF cube: one frame per bin)
-FRAME_SUFFIXES = (".fits", ".fit", ".fts", ".tif", ".tiff")
+FRAME_SUFFIXES = FITS_EXTENSIONS + TIFF_EXTENSIONS  # what phaselib reads as one frame per bin
 KEEP = ".kept"  # marker of an upload folder that a saved session points at
 _MINE = []  # upload folders of this kernel, removed at exit unless kept
 
@@ -119,7 +121,7 @@ class ChunkedUpload(anywidget.AnyWidget):
     def __init__(self, on_files, on_error, **kwargs):
         super().__init__(**kwargs)
         self._on_files, self._on_error = on_files, on_error
-        self._files, self._paths, self._sizes = [], [], []
+        self._open, self._paths, self._sizes = None, [], []  # (index, file) written now: one file open at a time
         self.on_msg(self._safe_receive)
 
     def _safe_receive(self, _, content, buffers):
@@ -144,21 +146,22 @@ class ChunkedUpload(anywidget.AnyWidget):
             if refusal:
                 self._on_error(refusal)
             self.send({"kind": "ack", "ok": not refusal})
-        elif kind == "chunk" and self._files:
+        elif kind == "chunk" and self._paths:
             i, offset = _int(content.get("file")), _int(content.get("offset"))
             data = bytes(buffers[0]) if buffers else b""
-            if not 0 <= i < len(self._files) or offset < 0 or offset + len(data) > self._sizes[i]:
+            if not 0 <= i < len(self._paths) or offset < 0 or offset + len(data) > self._sizes[i]:
                 name = self._paths[i].name if 0 <= i < len(self._paths) else "the upload"
                 self._drop()
                 self._on_error(f"{name}: more data than its declared size arrived; the upload was refused.")
                 return self.send({"kind": "ack", "ok": False})
-            f = self._files[i]
+            f = self._file(i)
             f.seek(offset)
             f.write(data)
             self.send({"kind": "ack", "ok": True})
-        elif kind == "done" and self._files:
+        elif kind == "done" and self._paths:
             paths, sizes = self._paths, self._sizes
             self._close()
+            self._paths, self._sizes = [], []  # finished: a later chunk opens nothing
             short = [p.name for p, n in zip(paths, sizes) if p.stat().st_size != n]
             if short:
                 self._drop(paths)
@@ -197,13 +200,22 @@ class ChunkedUpload(anywidget.AnyWidget):
         folder.mkdir()
         _MINE.append(folder)
         self._paths, self._sizes = [folder / n for n in names], sizes
-        self._files = [open(p, "wb") for p in self._paths]  # noqa: SIM115 - closed in _close
+        for p in self._paths:  # created empty now (a file of 0 bytes gets no chunk); each opened when written
+            p.touch()
         return ""
 
+    def _file(self, i):
+        """File ``i`` of the upload, open for writing; the one before closed (4096 frames open at once would pass a
+        server's usual limit of 1024 open files)."""
+        if self._open is None or self._open[0] != i:
+            self._close()
+            self._open = (i, open(self._paths[i], "r+b"))  # noqa: SIM115 - closed in _close
+        return self._open[1]
+
     def _close(self):
-        for f in self._files:
+        if self._open is not None:
+            f, self._open = self._open[1], None
             f.close()
-        self._files = []
 
     def _drop(self, paths=None):
         """Close the upload under way and remove its files (a refused or broken upload)."""
