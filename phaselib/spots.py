@@ -243,9 +243,9 @@ def detect_spots(image, mask, *, method="rf", n_train=4000, n_folds=3, clean_siz
     return SpotDetection(spots, clean_spots(f, spots, size=clean_size), method, threshold, cm, p, r, f1, params)
 
 
-def _model(method, random_state, n_samples, n_spots):
-    """The detector for a sample of ``n_samples`` labelled pixels, ``n_spots`` of them spots: k <= the sample's
-    size, and leaves of one pixel when under 10 spots (leaves of 2 could not hold a lone spot: it was outvoted)."""
+def _model(method, random_state, n_samples, few_spots):
+    """The detector for a sample of ``n_samples`` labelled pixels: k <= the sample's size, and leaves of one pixel
+    when the labels hold ``few_spots`` (under 10: leaves of 2 could not hold a lone spot, which was outvoted)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -259,7 +259,7 @@ def _model(method, random_state, n_samples, n_spots):
                              KNeighborsClassifier(n_neighbors=min(7, n_samples), weights="distance"))
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=100, min_samples_leaf=2 if n_spots >= 10 else 1, class_weight="balanced",
+    return RandomForestClassifier(n_estimators=100, min_samples_leaf=1 if few_spots else 2, class_weight="balanced",
                                   random_state=random_state, n_jobs=1)
 
 
@@ -267,11 +267,12 @@ def _fit_scores(x, idx, y, method, folds, random_state):
     """Spot probability of every pixel, the sample's own pixels out of fold."""
     from sklearn.model_selection import StratifiedKFold
 
-    proba = _model(method, random_state, y.size, int(y.sum())).fit(x[idx], y).predict_proba(x)[:, 1]
+    few = int(y.sum()) < 10  # one setting for the model and its folds, whose threshold it takes
+    proba = _model(method, random_state, y.size, few).fit(x[idx], y).predict_proba(x)[:, 1]
     scores = proba.copy()
     if folds >= 2:
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=random_state).split(idx, y):
-            model = _model(method, random_state, tr.size, int(y[tr].sum()))
+            model = _model(method, random_state, tr.size, few)
             scores[idx[te]] = model.fit(x[idx[tr]], y[tr]).predict_proba(x[idx[te]])[:, 1]
     return proba, scores
 
