@@ -223,3 +223,30 @@ def test_cli_classify(tmp_path, rock20, labels20, capsys):
     np.save(tmp_path / "small.npy", labels20[:10])
     assert main(argv(tmp_path / "small.npy", tmp_path / "o2")) == 2
     assert "do not match the map" in capsys.readouterr().err
+
+
+def test_cli_classify_says_how_painted_ids_are_numbered_and_why_no_scores(tmp_path, rock20, labels20, capsys):
+    """Classes painted as 0, 3, 7: the note and summary.json say which output number each got; a class with one
+    labelled pixel: the output says why there are no cross-validated scores (it printed "n/a" alone)."""
+    np.save(tmp_path / "map.npy", np.asarray(rock20.image.data))
+    cal = ["--energy-offset", str(rock20.image.energy_offset), "--energy-scale", str(rock20.image.energy_scale)]
+    sparse = np.where(labels20 == 1, 3, np.where(labels20 == 2, 7, np.where(labels20 == 0, 0, -1))).astype(np.int16)
+    np.save(tmp_path / "sparse.npy", sparse)
+    assert main(["classify", str(tmp_path / "map.npy"), "--labels", str(tmp_path / "sparse.npy"),
+                 "--out", str(tmp_path / "o"), "--quiet", *cal]) == 0
+    err = capsys.readouterr().err
+    assert "class 3 -> 1" in err and "class 7 -> 2" in err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["painted_class_ids"] == [0, 3, 7] and summary["classes"] == ["class 0", "class 3", "class 7"]
+    out = np.load(tmp_path / "o" / "labels.npy")
+    assert np.mean(out[sparse == 7] == 2) > 0.9 and np.mean(out[sparse == 3] == 1) > 0.9
+
+    one = labels20.copy()
+    one[one == 1] = -1
+    one[np.argwhere(labels20 == 1)[0][0], np.argwhere(labels20 == 1)[0][1]] = 1
+    np.save(tmp_path / "one.npy", one)
+    assert main(["classify", str(tmp_path / "map.npy"), "--labels", str(tmp_path / "one.npy"),
+                 "--out", str(tmp_path / "o1"), "--quiet", *cal]) == 0
+    text = capsys.readouterr().out
+    assert "balanced accuracy n/a" in text and "class 1 has 1" in text
+    assert "class 1 has 1" in json.loads((tmp_path / "o1" / "summary.json").read_text())["params"]["cv_note"]

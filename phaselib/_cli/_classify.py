@@ -46,7 +46,7 @@ def run(args):
     if labels.shape != image.shape[:2]:
         raise ValueError(f"The labels ({labels.shape[0]} x {labels.shape[1]}) do not match the map "
                          f"({image.shape[0]} x {image.shape[1]} pixels).")
-    labels, names = _present_classes(labels, names, n_classes, bool(args.crop) or args.bin > 1)
+    labels, names, ids = _present_classes(labels, names, n_classes, bool(args.crop) or args.bin > 1)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     t0 = time.perf_counter()
     result = classify(image, labels, classifier=args.classifier, class_names=names, beta=args.beta, grow=args.grow,
@@ -54,7 +54,7 @@ def run(args):
     if bar is not None:
         bar.close()
     save_classification(result, image, args.out, inputs=[args.input, args.labels],
-                        summary_extra=dict(input=str(args.input), labels_file=str(args.labels),
+                        summary_extra=dict(input=str(args.input), labels_file=str(args.labels), painted_class_ids=ids,
                                            wall_time_s=round(time.perf_counter() - T_START, 3)))
     ba = result.balanced_accuracy
     print(f"{result.n_classes} classes ({result.classifier}) in {time.perf_counter() - t0:.2f} s; "
@@ -63,6 +63,8 @@ def run(args):
         f1 = "n/a" if row["f1"] is None else f"{row['f1']:.3f}"
         print(f"  {row['cls']}: {row['name']:<20} {100 * row['fraction']:6.2f} %  labelled {row['n_labelled']:4d}  "
               f"F1 {f1}")
+    if result.params.get("cv_note"):
+        print("  " + result.params["cv_note"])
     if result.params.get("count_scale"):
         print("  " + result.params["count_scale"]["note"])
 
@@ -70,24 +72,26 @@ def run(args):
 def _present_classes(labels, names, k, cut=False):
     """Labels and names of the classes that still have a labelled pixel (a crop or a bin can leave
     some out: painted on the whole map, a class may lie outside the cropped area); a note names the
-    classes left out, and the others keep their names ("class N" by their ids, for a ``.npy``)."""
+    classes left out, and the others keep their names ("class N" by their ids, for a ``.npy``); the ids
+    painted of the classes kept, in their new order (``labels.npy`` numbers them 0..K-1)."""
     import numpy as np
 
     if k < 1:
-        return labels, names
+        return labels, names, None
     counts = np.bincount(labels[labels >= 0].ravel(), minlength=k)
     present = np.flatnonzero(counts)
     if len(present) == k or len(present) < 2:  # all there; or too few: classify() says so
-        return labels, names
+        return labels, names, list(range(k))
     given = list(names) if names is not None and len(names) >= k else [f"class {c}" for c in range(k)]
     gone = [given[c] for c in np.flatnonzero(counts == 0)]
     listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    kept = ", ".join(f"{given[c]} -> {i}" for i, c in enumerate(present[:8])) + (" ..." if len(present) > 8 else "")
     print(f"phaselib: note: no labelled pixel of {listed} in the map{' as cropped/binned' if cut else ''}; "
-          f"classifying with the {len(present)} other classes", file=sys.stderr)
+          f"classifying with the {len(present)} other classes, numbered in labels.npy as {kept}", file=sys.stderr)
     remap = np.full(k, -1, np.int16)
     remap[present] = np.arange(len(present))
     out = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1).astype(np.int16)
-    return out, tuple(given[c] for c in present)
+    return out, tuple(given[c] for c in present), [int(c) for c in present]
 
 
 def _bin_labels(labels, b):

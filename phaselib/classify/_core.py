@@ -89,6 +89,7 @@ class Classification:
         h, w = self.labels.shape
         ba = self.balanced_accuracy
         head = (f"<Classification {h} x {w} pixels, {self.n_classes} classes ({self.classifier})"
+                + (f", {self.params['cv_note']}" if ba is None and "cv_note" in self.params else "")
                 + ("" if ba is None else f", cross-validated balanced accuracy {ba:.3f}"))
         rows = [f"  {r['name']}: {100 * r['fraction']:5.1f} % of the map, {r['n_labelled']} labelled"
                 + ("" if r["recall"] is None else f", recall {r['recall']:.2f}, F1 {r['f1']:.2f}")
@@ -230,7 +231,8 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     if len(names) != k:
         raise ValueError(f"`class_names` must name the {k} classes, got {len(names)} names.")
     beta = check_beta(beta)
-    n_folds = min(check_int(n_folds, "n_folds"), int(counts.min()))
+    asked_folds = check_int(n_folds, "n_folds")
+    n_folds = min(asked_folds, int(counts.min()))
     check_int(max_train_per_class, "max_train_per_class")
     check_int(n_components, "n_components", allow_auto=True)  # even where unused (poisson): a slip is said
     timings = {}
@@ -263,6 +265,8 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
     proba = proba.reshape(h, w, k).astype(np.float32, copy=False)
     params.update(classifier=classifier, n_classes=k, n_folds=n_folds if n_folds >= 2 else 0,
                   n_train=int(train[0].size), random_state=random_state)
+    if n_folds < 2:
+        params["cv_note"] = _no_cv_reason(asked_folds, counts, names)
     if scale is not None and scale.scaled:
         params["count_scale"] = scale.as_dict()
     full = None
@@ -275,6 +279,16 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
         pred[blank], proba[blank] = -1, 0
         params["blank_pixels"] = int(np.count_nonzero(blank))
     return Classification(pred, proba, names, classifier, cm, precision, recall, f1, counts, full, params, timings)
+
+
+def _no_cv_reason(asked, counts, names):
+    """Why no cross-validated scores were made (said in the summary and the command's output)."""
+    if asked < 2:
+        return f"no cross-validation (n_folds={asked})"
+    few = [names[i] for i in np.flatnonzero(counts < 2)]
+    listed = ", ".join(few[:5]) + (f" and {len(few) - 5} more" if len(few) > 5 else "")
+    return (f"no cross-validation: it needs 2 labelled pixels of every class at least, and {listed} "
+            f"{'has' if len(few) == 1 else 'have'} 1; label more pixels of {'it' if len(few) == 1 else 'them'}")
 
 
 def _subsample(index, y, n_max, random_state):
