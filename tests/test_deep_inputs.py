@@ -96,3 +96,20 @@ def test_two_pictures_of_one_role_in_a_set_are_refused(tmp_path):
     Image.fromarray(s.xp).save(tmp_path / "a_pp.jpg")  # another picture under the same name: one was taken silently
     with pytest.raises(ValueError, match="a_pp.jpg and a_pp.png are both the PP image of one set"):
         find_sets(tmp_path, {"pp": "_pp", "xp": "_xp"})
+
+
+def test_inference_refuses_one_pattern_for_two_inputs(tmp_path, capsys):
+    """`--pp_pattern _xp` on a model whose XP pattern is `_xp` read one picture as both PP and XP (training refuses
+    equal patterns); now one line, exit status 2, nothing written."""
+    from PIL import Image
+
+    from phaselib._cli import main
+
+    model = Path(__file__).resolve().parents[1] / "dashboards" / "data" / "deep_model.onnx"
+    s = make_thin_section((40, 40), rock="granite", seed=1)
+    Image.fromarray(s.pp).save(tmp_path / "a_pp.png")
+    Image.fromarray(s.xp).save(tmp_path / "a_xp.png")
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(model), "--input_path", str(tmp_path / "a_xp.png"),
+                 "--output_path", str(tmp_path / "out"), "--pp_pattern", "_xp"]) == 2
+    assert "the patterns must differ" in capsys.readouterr().err and not (tmp_path / "out").exists()

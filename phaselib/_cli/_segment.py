@@ -173,7 +173,12 @@ def _train(args):
 
 def _patterns(args, meta):
     given = {"pp": args.pp_pattern, "xp": args.px_pattern, "bse": args.bse_pattern}
-    return {r: given.get(r) or meta["patterns"][r] for r in meta["inputs"]}
+    patterns = {r: given.get(r) or meta["patterns"][r] for r in meta["inputs"]}
+    if len(set(patterns.values())) < len(patterns):  # one image read as two (training refuses this too)
+        shown = ", ".join(f"{r.upper()} {v!r}" for r, v in patterns.items())
+        raise ValueError(f"the patterns must differ from each other, got {shown}; give each input its own "
+                         "(--pp_pattern, --px_pattern).")
+    return patterns
 
 
 def _jobs(path, patterns):
