@@ -175,6 +175,22 @@ def test_dashboard_page(model):
     assert "PP overexposed" in app.metrics.value and "pixels right" in app.metrics.value
 
 
+def test_dashboard_page_with_a_model_of_other_minerals():
+    """A model whose classes are not this section's minerals showed "pixels right: 0.0 %" (nothing was scored);
+    one that knows some of them scored the rest without a word."""
+    from phasedash.deep_view import DeepApp
+
+    app = DeepApp(MODEL, size=96)
+    known = list(app.model.meta["classes"])
+    app.model.meta["classes"] = [f"mineral {i}" for i in range(len(known))]  # another rock's model, same network
+    app.seed.value = 102
+    assert "No pixel to score" in app.metrics.value and "pixels right" not in app.metrics.value
+    assert app.accuracy is None and "quartz" in app.metrics.value
+    app.model.meta["classes"] = [n if n != "quartz" else "tridymite" for n in known]
+    app.seed.value = 103
+    assert "pixels right" in app.metrics.value and "quartz not among the model's classes" in app.metrics.value
+
+
 def test_label_maps_are_registered_to_their_images():
     from phaselib.deep._data import register_labels, shift_labels
 

@@ -79,15 +79,25 @@ class DeepApp:
         over = overexposed({"pp": s.pp, "xp": s.xp, "bse": s.bse})
         note = "".join(f"<p>{role.upper()} overexposed: {100 * f:.0f} % of its pixels at full scale, their levels "
                        f"lost; minerals told apart by them may be confused.</p>" for role, f in over.items())
+        self.legend.value = "<br>".join(
+            f"<span style='background:{c};display:inline-block;width:12px;height:12px'></span> {html.escape(n)}"
+            for n, c in zip(m.classes, colors))
+        unknown = sorted({s.phase_names[i] for i in np.unique(s.truth)} - set(m.classes))
+        scored = float(np.mean(truth >= 0))
+        if scored == 0:  # a model of another rock: nothing to score, not "0.0 % right"
+            self.metrics.value = (f"<p><b>No pixel to score</b>: none of this section's minerals "
+                                  f"({html.escape(', '.join(unknown))}) is among the model's classes "
+                                  f"({html.escape(', '.join(m.classes))}).</p>{note}")
+            self.accuracy = None
+            return None
+        left = ("" if not unknown else f"; scored on {100 * scored:.1f} % of the pixels: "
+                f"{html.escape(', '.join(unknown))} not among the model's classes, left out")
         rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td>{r[1]:.1f}</td><td>{r[2]:.1f}</td>"
                        f"<td>{r[3]:.2f}</td><td>{r[4]:.2f}</td><td>{r[5]:.2f}</td></tr>" for r in merged.table())
         self.metrics.value = (
             f"<p><b>pixels right: {100 * sc.accuracy:.1f} %</b> ({100 * merged.accuracy:.1f} % with andesine and "
             f"labradorite as one plagioclase); largest modal error {100 * merged.max_fraction_error:.1f} points "
-            f"({m.backend})</p><table><tr><th>class</th><th>EDS %</th><th>model %</th><th>precision</th>"
+            f"({m.backend}){left}</p><table><tr><th>class</th><th>EDS %</th><th>model %</th><th>precision</th>"
             f"<th>recall</th><th>IoU</th></tr>{rows}</table>{note}")
-        self.legend.value = "<br>".join(
-            f"<span style='background:{c};display:inline-block;width:12px;height:12px'></span> {html.escape(n)}"
-            for n, c in zip(m.classes, colors))
         self.accuracy = sc.accuracy
         return sc
