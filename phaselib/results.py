@@ -217,6 +217,9 @@ def _checked(r):
         need(m.labels.shape == tuple(shape[:2]), "a phase map of another size than the map")
         need(m.mean_spectra.ndim == 2 and m.mean_spectra.shape[1] == c and m.n_pixels.shape == (
             m.mean_spectra.shape[0],), "phase spectra that do not fit")
+        need(m.labels.dtype.kind in "iu" and (m.labels.size == 0 or (
+            int(m.labels.min()) >= -1 and int(m.labels.max()) < m.mean_spectra.shape[0])),
+            "a phase map naming phases it has no spectrum for")
     return r
 
 

@@ -232,7 +232,9 @@ def test_damaged_results_files_are_one_message(tmp_path, small):
              "energy axis": ({"energy_keV": z["energy_keV"] * np.nan}, None),
              "another size": ({"pca-kmeans/labels": z["pca-kmeans/labels"][:3]}, None),
              "spectra": ({"sum_spectrum": z["sum_spectrum"][:5]}, None),
-             "beam energy": ({}, {"beam_energy": "SECRET"})}
+             "beam energy": ({}, {"beam_energy": "SECRET"}),
+             "no spectrum for": ({"pca-kmeans/labels": np.where(z["pca-kmeans/labels"] == 0, 50,
+                                                                z["pca-kmeans/labels"])}, None)}
     for i, (words, (arrays, info)) in enumerate(cases.items()):
         m = json.loads(json.dumps(meta))
         if isinstance(info, dict):
