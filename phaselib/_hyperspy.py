@@ -117,6 +117,21 @@ def other_axis(axis, md):
     return dict(axis_name=name, axis_units=units, signal="counts" if counts else "intensity")
 
 
+def nav_axes_of_file(nav):
+    """A file's navigation axes (RosettaSciIO's dicts, in the data's order), x first, as :func:`navigation_axes`
+    keeps them (their offsets and names go back out through ``PhaseMap.to_hyperspy``); None for a non-uniform
+    axis."""
+    out = []
+    for ax in nav[::-1]:
+        scale, offset = ax.get("scale"), ax.get("offset", 0.0)
+        if scale is None or not np.isfinite(float(scale)) or not np.isfinite(float(offset or 0.0)):
+            return None
+        units = str(ax.get("units") or "")
+        out.append(dict(name=str(ax.get("name") or ""), scale=float(scale), offset=float(offset or 0.0),
+                        units="" if units in ("None", "<undefined>") else units, size=int(ax.get("size", 0))))
+    return out or None
+
+
 def _um(axis):
     """The axis' pixel size in µm: its step's size (a negative step is an axis running the other way), or None
     when its units are not a length or its step is zero or not finite."""

@@ -182,3 +182,25 @@ def test_a_results_file_missing_an_array_says_so(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match=r"damaged phaselib results file \(an array or an entry is missing\)"):
         load_results(tmp_path / "bad.npz")  # "(KeyError)" before
+
+
+def test_an_hspy_file_keeps_its_navigation_offsets(tmp_path):
+    """A map opened by path lost its navigation offsets and names (only a signal passed in kept them): the label map
+    of `to_hyperspy` started at 0 where the file's stage position was 100 / 250 µm."""
+    hs = pytest.importorskip("hyperspy.api")
+    rock = make_rock((20, 30), counts_per_pixel=50, seed=1)
+    s = hs.signals.Signal1D(np.asarray(rock.image.data))
+    s.set_signal_type("EDS_SEM")
+    e = s.axes_manager.signal_axes[0]
+    e.offset, e.scale, e.units = rock.image.energy_offset, rock.image.energy_scale, "keV"
+    for ax, (name, off) in zip(s.axes_manager.navigation_axes, (("stage x", 100.0), ("stage y", 250.0))):
+        ax.name, ax.offset, ax.scale, ax.units = name, off, 0.5, "µm"
+    s.save(tmp_path / "nav.hspy")
+    image = phaselib.load(tmp_path / "nav.hspy")
+    labels = map_phases(image, n_phases=4, n_components=4).to_hyperspy()[0]
+    axes = {ax.name: (ax.offset, ax.scale, ax.units) for ax in labels.axes_manager.signal_axes}
+    assert axes == {"stage x": (100.0, 0.5, "µm"), "stage y": (250.0, 0.5, "µm")}
+    cropped = map_phases(phaselib.preprocess.crop(image, rows=(4, 20), cols=(10, 30)), n_phases=4,
+                         n_components=4).to_hyperspy()[0]
+    axes = {ax.name: (ax.offset, ax.size) for ax in cropped.axes_manager.signal_axes}
+    assert axes == {"stage x": (105.0, 20), "stage y": (252.0, 16)}

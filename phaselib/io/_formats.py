@@ -16,7 +16,7 @@ import numpy as np
 import phaselib.io._cubes as _cubes
 
 from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
-from .._hyperspy import other_axis
+from .._hyperspy import nav_axes_of_file, other_axis
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
 from ._checks import unreadable
@@ -252,9 +252,11 @@ def _from_signal_dict(signal: dict, source: str) -> SpectrumImage:
         pixel_size=px[-1] if px else None,
         pixel_size_y=px[0] if px else None,
         elements=tuple((md.get("Sample", {}) or {}).get("elements", ()) or ()),
-        metadata={"metadata": md, "original_metadata": signal.get("original_metadata", {})},
+        metadata={"metadata": md, "original_metadata": signal.get("original_metadata", {}),
+                  "hyperspy_axes": nav_axes_of_file(nav)},
         source=source,
     )
+
 
 
 #: pixel sizes (um) a map can have: a picometre to a metre (the grains command's limits)
