@@ -204,3 +204,18 @@ def test_an_hspy_file_keeps_its_navigation_offsets(tmp_path):
                          n_components=4).to_hyperspy()[0]
     axes = {ax.name: (ax.offset, ax.size) for ax in cropped.axes_manager.signal_axes}
     assert axes == {"stage x": (105.0, 20), "stage y": (252.0, 16)}
+
+
+def test_a_channels_first_npy_is_said(tmp_path):
+    """A (C, H, W) .npy was read without a word as a 2048 x 40 map of 50 channels; now a warning says how it was
+    read and how to turn it. Ordinary maps, strips of many channels included, read as before, without a word."""
+    cube = np.asarray(make_rock((40, 50), counts_per_pixel=20, seed=1).image.data)
+    np.save(tmp_path / "first.npy", np.moveaxis(cube, -1, 0))
+    with pytest.warns(UserWarning, match=r"read as a 2048 x 40 map of 50 channels.*moveaxis"):
+        phaselib.load(tmp_path / "first.npy", energy_offset=-0.2, energy_scale=0.01)
+    np.save(tmp_path / "map.npy", cube)
+    np.save(tmp_path / "strip.npy", np.zeros((600, 20, 2048), np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("map.npy", "strip.npy"):
+            phaselib.load(tmp_path / name, energy_offset=-0.2, energy_scale=0.01)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,10 @@ def _load_npy(path, *, energy_offset, energy_scale):
         raise ValueError(f"Could not read '{path.name}' as a .npy array: not a .npy file of numbers (Python "
                          "objects are never read), damaged or truncated.") from None
     data = _as_hwc(data, path.name)
+    h, w, c = data.shape
+    if h >= 256 and h >= 4 * max(w, c):  # a (C, H, W) cube: a tall strip of few channels, said, not refused
+        warnings.warn(f"'{path.name}' is read as a {h} x {w} map of {c} channels (rows, columns, channels); if its "
+                      "first axis holds the channels, save it as numpy.moveaxis(array, 0, -1).", stacklevel=3)
     return SpectrumImage(
         data, energy_offset=float(energy_offset), energy_scale=float(energy_scale),
         source=str(path),
