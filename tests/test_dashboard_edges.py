@@ -159,3 +159,18 @@ def test_an_upload_of_more_frames_than_a_process_may_open_files(tmp_path):
     up.receive({"kind": "chunk", "file": 0, "offset": 0}, [memoryview(b"late")])  # the upload is over
     assert acks[-1] == {"kind": "ack", "ok": False}
     assert np.array_equal(np.asarray(a.session.image.data), cube)
+
+
+def test_a_reopened_npy_session_shows_the_axis_it_was_opened_with(tmp_path):
+    tof = make_tof((12, 14), 30, seed=1)
+    np.save(tmp_path / "tof.npy", np.asarray(tof.image.data, np.float32))
+    wavelength = "wavelength (Å), intensity (ToF, transmission)"
+    a = App(None, background=False)
+    a.load("tof.npy", energy_offset=1.0, energy_scale=0.05, axis=wavelength)
+    assert _message(a) == "" and a.data.axis.value == wavelength
+    a.export_panel.folder.value = "saved"
+    a.export_panel.save.click()
+    b = App(None, background=False)
+    b.restore((tmp_path / "saved" / "session.json").read_bytes())
+    assert _message(b) == "" and b.session.image.units == "Å"
+    assert b.data.axis.value == wavelength  # the menu said "auto" for a cube opened in Å

@@ -121,9 +121,11 @@ class SessionFile:
 
     def to_dict(self) -> dict:
         """What reopens this session: the source and every choice made (no arrays)."""
+        from .sources import axis_key
+
         im = self.image
         return dict(format=SESSION_FORMAT, source=self.source, crop=self.crop_box,
-                    calibration=None if im is None else [im.energy_offset, im.energy_scale], axis=_axis(im),
+                    calibration=None if im is None else [im.energy_offset, im.energy_scale], axis=axis_key(im),
                     algorithm=self.algorithm, n_components=self.n_components,
                     cluster_method=self.cluster_method, n_clusters=self.n_clusters,
                     membership_threshold=self.membership_threshold, phase_source=self.phase_source, beta=self.beta,
@@ -180,15 +182,6 @@ class SessionFile:
         _repaint(self, state)
         return self
 
-
-def _axis(image):
-    """The key of ``sources.NPY_AXES`` that gives this map's axis and values ("auto" when none does)."""
-    from .sources import NPY_AXES
-
-    if image is None:
-        return None
-    kind = (image.signal, image.axis_name, image.axis_units)
-    return next((k for k, v in NPY_AXES.items() if v == kind), "auto")
 
 
 def _painted(session) -> dict:

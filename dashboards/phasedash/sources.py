@@ -80,6 +80,14 @@ def open_source(source, *, energy_offset=None, energy_scale=None, axis=None):
     return image, truth, names, true_grains
 
 
+def axis_key(image):
+    """The key of :data:`NPY_AXES` that gives this map's axis and values ("auto" when none does; None for no map)."""
+    if image is None:
+        return None
+    kind = (image.signal, image.axis_name, image.axis_units)
+    return next((k for k, v in NPY_AXES.items() if v == kind), "auto")
+
+
 def named_lines(image, spectrum, **kw):
     """The strongest named X-ray lines of a spectrum (:func:`phaselib.quantify.identify_lines`); none for a map
     that is not EDS (another axis, or intensities)."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..confine import data_root
 from ..plots import MapView, SpectrumView, axis_labels, rounded, scalar_rgb
-from ..sources import NPY_AXES
+from ..sources import NPY_AXES, axis_key
 from ..state import SAMPLES
 from ..upload import FRAME_SUFFIXES, ChunkedUpload
 from ._base import Panel, guide
@@ -136,6 +136,9 @@ class DataPanel(Panel):
             if s.source in names:
                 self.sample.value = names[s.source]
         self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
+        if s.source.lower().endswith(".npy"):  # the axis the map was opened with (a reopened session's too)
+            with self.app.quiet(self.axis):
+                self.axis.value = axis_key(im)
         units = im.units or "channels"
         self.offset.description, self.scale.description = f"offset ({units})", f"scale ({units}/ch)"
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
