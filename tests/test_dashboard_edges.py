@@ -174,3 +174,23 @@ def test_a_reopened_npy_session_shows_the_axis_it_was_opened_with(tmp_path):
     b.restore((tmp_path / "saved" / "session.json").read_bytes())
     assert _message(b) == "" and b.session.image.units == "Å"
     assert b.data.axis.value == wavelength  # the menu said "auto" for a cube opened in Å
+
+
+def test_an_error_is_not_wiped_by_a_job_the_page_starts_by_itself():
+    """A load error shown while a phase map was computing was wiped at once by the phase spectra the page computes
+    after every phase map (each job cleared the message when it started)."""
+    import threading
+
+    a = App("synthetic:24x30", background=True)
+    try:
+        a.runner.wait()
+        gate = threading.Event()
+        a.runner.run("block", lambda: gate.wait(30))  # holds the worker: the next requests queue in order
+        a.phases(min_size=2)
+        a.load("missing.npy", energy_offset=0.0, energy_scale=0.01)
+        gate.set()
+        a.runner.wait()
+        a.runner.wait()  # the spectra queued by the phase map's display
+        assert "missing.npy" in _message(a)
+    finally:
+        a.runner._pool.shutdown(wait=True)

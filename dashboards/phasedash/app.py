@@ -242,7 +242,8 @@ class App:
             self.session.phase_map(**changes, spectra=False)
         def show(_):
             self.refresh("phases")
-            self.runner.run("spectra", self.session.measure, lambda _: self.refresh("spectra"), "phase spectra")
+            self.runner.run("spectra", self.session.measure, lambda _: self.refresh("spectra"), "phase spectra",
+                            keep_message=True)  # started by the page: an error shown meanwhile stays
         return self.runner.run("phases", compute, show, "phase map")
 
     def name_minerals(self):

@@ -56,20 +56,22 @@ class Runner:
     def clear(self):
         self.message.value = ""
 
-    def run(self, kind, compute, show=None, label="working", *, wait=False):
+    def run(self, kind, compute, show=None, label="working", *, wait=False, keep_message=False):
         """Compute in the worker, then show the result unless a newer ``kind`` job was asked for.
 
         ``wait=True`` runs it now, in this thread (for the first map, so that the page Voilà
         renders already holds it: updates sent before the browser connects can be lost).
+        ``keep_message=True``: a job the page starts by itself (not the user) leaves the message shown (an
+        error of a request made meanwhile is not wiped by it).
         """
         with self._lock:
             token = self._latest.get(kind, 0) + 1
             self._latest[kind] = token
         if wait or not self.background:
-            return self._job(kind, token, compute, show, label)
+            return self._job(kind, token, compute, show, label, keep_message=keep_message)
         with self._lock:
             self._pending += 1
-        fut = self._pool.submit(self._job, kind, token, compute, show, label, True)
+        fut = self._pool.submit(self._job, kind, token, compute, show, label, True, keep_message)
         self._futures = [f for f in self._futures if not f.done()] + [fut]
         return fut
 
@@ -81,7 +83,7 @@ class Runner:
     def _current(self, kind, token):
         return self._latest.get(kind) == token
 
-    def _job(self, kind, token, compute, show, label, queued=False):
+    def _job(self, kind, token, compute, show, label, queued=False, keep_message=False):
         shown = False  # the job left ``busy`` (under the lock, with its result shown)
         try:
             if not self._current(kind, token):
@@ -89,7 +91,8 @@ class Runner:
             t0 = time.perf_counter()
             self.progress.layout.visibility = "visible"
             self.report(0.0, label + "...")
-            self.clear()
+            if not keep_message:
+                self.clear()
             try:
                 result = compute()
                 with self._lock:
