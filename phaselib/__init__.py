@@ -29,7 +29,7 @@ from ._image import SpectrumImage
 from .io import bcf_to_zspy, iter_bcf_rows, load, save
 
 __version__ = "0.1.0"
-__all__ = ["SpectrumImage", "bcf_to_zspy", "iter_bcf_rows", "load", "save", "__version__"]
+__all__ = ["SpectrumImage", "bcf_to_zspy", "iter_bcf_rows", "load", "map_phases", "save", "__version__"]
 
 #: the public submodules, imported on first use: ``import phaselib; phaselib.datasets.make_rock()`` works
 SUBMODULES = ("classify", "cluster", "compare", "datasets", "decompose", "deep", "identify", "io", "lowcount",
@@ -38,6 +38,10 @@ SUBMODULES = ("classify", "cluster", "compare", "datasets", "decompose", "deep",
 
 
 def __getattr__(name):
+    if name == "map_phases":  # the whole chain, ``phaselib.map_phases(phaselib.load(path))`` (imported when used)
+        from .pipeline import map_phases
+
+        return map_phases
     if name in SUBMODULES:
         import importlib
 
@@ -46,4 +50,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(SUBMODULES))
+    return sorted(set(globals()) | set(SUBMODULES) | {"map_phases"})

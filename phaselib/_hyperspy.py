@@ -18,6 +18,19 @@ def is_signal(obj) -> bool:
     return hasattr(obj, "axes_manager") and hasattr(obj, "data") and hasattr(obj, "metadata")
 
 
+def one_spectrum_image(obj):
+    """``obj``, or the one spectrum image of a list of HyperSpy signals (``hs.load("map.bcf")`` returns the BSE and
+    SE images with it); a ValueError naming the signals when the list holds none or several."""
+    if not isinstance(obj, (list, tuple)) or not obj or not all(is_signal(s) for s in obj):
+        return obj
+    maps = [s for s in obj if s.axes_manager.signal_dimension == 1 and s.axes_manager.navigation_dimension >= 1]
+    if len(maps) == 1:
+        return maps[0]
+    shown = "; ".join(f"[{i}] {type(s).__name__} {s.data.shape}" for i, s in enumerate(obj))
+    raise ValueError(f"The list holds {len(maps) or 'no'} spectrum images ({shown}): pass one signal, "
+                     "e.g. phaselib.load(signals[i]).")
+
+
 def _hyperspy():
     try:
         import hyperspy.api as hs

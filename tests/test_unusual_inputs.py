@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import P45
 
 import phaselib
 from phaselib import SpectrumImage
@@ -219,3 +220,16 @@ def test_a_channels_first_npy_is_said(tmp_path):
         warnings.simplefilter("error")
         for name in ("map.npy", "strip.npy"):
             phaselib.load(tmp_path / name, energy_offset=-0.2, energy_scale=0.01)
+
+
+def test_the_list_hyperspy_gives_for_a_bcf_is_taken_and_map_phases_is_at_the_top():
+    """`hs.load("map.bcf")` returns [BSE, SE, spectrum image]: `phaselib.load` refused the list and
+    `map_phases(list)` pointed to it; `phaselib.map_phases` did not exist."""
+    hs = pytest.importorskip("hyperspy.api")
+    signals = hs.load(P45)
+    assert len(signals) == 3
+    image = phaselib.load(signals)
+    assert image.shape == (75, 100, 2048) and image.is_eds
+    assert phaselib.map_phases is map_phases
+    with pytest.raises(ValueError, match=r"no spectrum images \(\[0\] Signal2D \(75, 100\).*signals\[i\]"):
+        phaselib.load(signals[:2])

@@ -20,6 +20,7 @@ import numpy as np
 import phaselib.io._cubes as _cubes
 import phaselib.io._formats as _formats
 
+from .._hyperspy import one_spectrum_image
 from .._stream._blocks import GUARDED_PREFIX
 from .._validate import plain_text
 from ._bcf import BcfRows, read_bcf
@@ -38,10 +39,9 @@ def load(path, *, lazy=None, select_type="spectrum_image", signal_index=None, en
 
     Parameters
     ----------
-    path : str or Path
-        A ``.bcf``, ``.rpl`` (with its ``.raw``), ``.hspy``, ``.zspy``, ``.msa``,
-        ``.emd`` or ``.npy`` file. A ``.npy`` file holds an ``(H, W, C)`` array of
-        counts and needs ``energy_offset`` and ``energy_scale``.
+    path : str, Path, HyperSpy signal or list of signals
+        A ``.bcf``, ``.rpl`` (with its ``.raw``), ``.hspy``, ``.zspy``, ``.msa``, ``.emd`` or ``.npy`` file (an
+        ``(H, W, C)`` array: give ``energy_offset`` and ``energy_scale``), FITS or TIFF; a list's one spectrum image.
     lazy : bool or None
         None (default): read the map lazily (a dask array, read by row blocks when
         used) when it is bigger than a quarter of the available memory, else into
@@ -77,7 +77,7 @@ def load(path, *, lazy=None, select_type="spectrum_image", signal_index=None, en
     """
     if lazy not in (None, True, False):
         raise TypeError(f"`lazy` must be True, False or None, got {lazy!r}.")
-    if _cubes.is_cube(path):  # a HyperSpy signal (no copy), FITS cube or frames, TIFF stack (_cubes.py)
+    if _cubes.is_cube(path := one_spectrum_image(path)):  # a HyperSpy signal (no copy; of a list, the map), FITS, TIFF
         if isinstance(path, (str, Path)) and not any(ch in str(path) for ch in "*?[") and Path(path).exists():
             check_input_path(path, folder_ok=True)  # never a FIFO or a device
         return _cubes.open_cube(path, energy_offset=energy_offset, energy_scale=energy_scale,
