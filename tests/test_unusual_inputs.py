@@ -233,3 +233,17 @@ def test_the_list_hyperspy_gives_for_a_bcf_is_taken_and_map_phases_is_at_the_top
     assert phaselib.map_phases is map_phases
     with pytest.raises(ValueError, match=r"no spectrum images \(\[0\] Signal2D \(75, 100\).*signals\[i\]"):
         phaselib.load(signals[:2])
+
+
+def test_bin_says_the_rows_and_columns_it_leaves_out(tmp_path, capsys):
+    from phaselib._cli import main
+
+    rock = make_rock((20, 25), counts_per_pixel=100, seed=2)
+    np.save(tmp_path / "m.npy", np.asarray(rock.image.data))
+    argv = ["map", str(tmp_path / "m.npy"), "--energy-offset", str(rock.image.energy_offset), "--energy-scale",
+            str(rock.image.energy_scale), "--quiet", "--n-phases", "3"]
+    assert main([*argv, "--bin", "3", "--out", str(tmp_path / "b3")]) == 0
+    assert "--bin 3 leaves out the last 2 row(s) and 1 column(s) of the 20 x 25 map" in capsys.readouterr().err
+    assert np.load(tmp_path / "b3" / "labels.npy").shape == (6, 8)
+    assert main([*argv, "--bin", "5", "--out", str(tmp_path / "b5")]) == 0
+    assert "leaves out" not in capsys.readouterr().err

@@ -303,6 +303,11 @@ def open_input(args):
     if args.bin > 1:
         if args.bin > min(image.shape[:2]):
             raise ValueError(f"--bin {args.bin} is larger than the map ({image.shape[0]} x {image.shape[1]} pixels).")
+        left = (image.shape[0] % args.bin, image.shape[1] % args.bin)
+        if any(left):  # the blocks' left-over edge is dropped: said, with where to crop instead
+            print(f"phaselib: note: --bin {args.bin} leaves out the last {left[0]} row(s) and {left[1]} column(s) "
+                  f"of the {image.shape[0]} x {image.shape[1]} map (whole {args.bin} x {args.bin} blocks only)",
+                  file=sys.stderr)
         image = preprocess.bin_spatial(image, args.bin)
         if not image.is_counts:  # intensities (a transmission) are averaged, not summed
             image = image.replace(data=image.data / float(args.bin ** 2))
