@@ -247,3 +247,23 @@ def test_bin_says_the_rows_and_columns_it_leaves_out(tmp_path, capsys):
     assert np.load(tmp_path / "b3" / "labels.npy").shape == (6, 8)
     assert main([*argv, "--bin", "5", "--out", str(tmp_path / "b5")]) == 0
     assert "leaves out" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("counts", [False, True])
+def test_a_cube_on_another_axis_without_signal_is_mapped_by_its_shapes(tmp_path, capsys, counts):
+    """`map tof.npy --axis-units Å` without --signal mapped a transmission cube as X-ray counts (values / 0.0054,
+    then phases merged by "same major elements (V ...)" on a wavelength axis): ARI 0.40; a cube of whole neutron
+    counts 0.71. The axis says it is no X-ray map: its shapes are mapped, as --signal intensity does."""
+    from phaselib._cli import main
+
+    tof = make_tof((48, 48), 331, seed=1)
+    data = np.asarray(tof.image.data)
+    if counts:
+        data = np.random.default_rng(0).poisson(data * 300).astype(np.uint16)
+    np.save(tmp_path / "tof.npy", data)
+    assert main(["map", str(tmp_path / "tof.npy"), "--axis-offset", "1", "--axis-scale", "0.0121212", "--axis-units",
+                 "Å", "--axis-name", "Wavelength", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert "an axis in Å: mapped as intensities" in capsys.readouterr().err
+    assert adjusted_rand(tof.labels, np.load(tmp_path / "o" / "labels.npy")) >= 0.95
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["image"]["signal"] != "counts" and not any(summary["lines"])

@@ -291,6 +291,13 @@ def open_input(args):
     axis = {k: v for k, v in dict(signal=getattr(args, "signal", None), axis_name=getattr(args, "axis_name", None),
                                   axis_units=getattr(args, "axis_units", None)).items() if v is not None}
     axis = {**channels, **axis}
+    units = str(axis.get("axis_units", "keV")).strip()
+    if "signal" not in axis and units not in ("keV", "eV") and image.signal == "counts":
+        # another axis than an X-ray energy and no --signal: the spectra's shapes (the X-ray tests of counts read
+        # lines in keV; a ToF cube of whole counts: ARI 1.00 so, 0.71 as counts)
+        axis["signal"] = "intensity"
+        print(f"phaselib: note: an axis in {units or 'channels'}: mapped as intensities, by the spectra's shapes "
+              "(give --signal counts for X-ray-like Poisson counts, or transmission|absorbance)", file=sys.stderr)
     if axis:
         image = image.replace(**axis)
     h, w = image.shape[:2]
