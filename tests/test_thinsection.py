@@ -144,6 +144,25 @@ def test_grains_cli_with_xp(tmp_path, capsys):
                  "--xp", str(tmp_path / "bad.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.png" in err[0] and "secret" not in err[0]
+    # a BSE-like grey picture at 16 bits or in floats gives the grains of its 8-bit copy (Pillow's convert("RGB")
+    # clipped them to one level: the grains of no picture at all); a uniform picture is refused
+    grey = s.xp.mean(-1).round().astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.tif")
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "greyf.tif")
+    Image.fromarray(np.full_like(grey, 90)).save(tmp_path / "flat.png")
+    found = {}
+    for name in ("grey.png", "grey16.tif", "greyf.tif"):
+        assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / name[:-4]), "--xp",
+                     str(tmp_path / name)]) == 0
+        found[name] = np.load(tmp_path / name[:-4] / "grain_labels.npy")
+    assert np.array_equal(found["grey16.tif"], found["grey.png"]) and np.array_equal(found["greyf.tif"],
+                                                                                     found["grey.png"])
+    assert len(np.unique(found["grey.png"])) > n_a
+    capsys.readouterr()
+    assert main(["grains", str(tmp_path / "labels.npy"), "--out", str(tmp_path / "f"), "--xp",
+                 str(tmp_path / "flat.png")]) == 2
+    assert "uniform image" in capsys.readouterr().err
 
 
 def test_grains_cli_with_xp_reports_a_glass_as_its_pieces(tmp_path, capsys):

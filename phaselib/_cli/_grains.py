@@ -181,12 +181,14 @@ def _summary(path):
 
 
 def _xp_image(path):
-    """The --xp image as an array (None without --xp); a bad file is one line naming it."""
-    if path is None:
-        return None
-    from ..io._images import read_picture
+    """The --xp image as an array (None without --xp; 16-bit and float grey images scaled: convert("RGB") clipped
+    them to one level); a bad file or a uniform image is one line naming it."""
+    from ..io._images import read_8bit
 
-    return read_picture(path, lambda im: im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+    arr = None if path is None else read_8bit(path)
+    if arr is not None and arr.min() == arr.max():
+        raise ValueError(f"--xp {Path(path).name}: a uniform image (every pixel {arr.flat[0]}), with no boundary.")
+    return arr
 
 
 #: the largest factor between the --xp image's pixels and the map's (a map repeated more is a mistake)

@@ -52,12 +52,9 @@ def read_image(path):
     """(H, W, C) uint8 of an image file: RGB (alpha dropped) or one grey channel. A 16-bit grey image (a BSE
     detector's) is scaled to 8 bits (levels / 257: ``convert("L")`` clipped every level over 255 to 255), a float
     one from 0-1 to 0-255."""
-    from ..io._images import GREY_MODES, grey_8bit, read_picture
+    from ..io._images import read_8bit
 
-    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in GREY_MODES else grey_8bit(im))
-    if arr.dtype.kind == "f":  # levels grey_8bit could not scale
-        raise ValueError(f"{Path(path).name}: a grey image whose levels are negative, not finite or beyond 16 bits; "
-                         "save it as an 8- or 16-bit image.")
+    arr = read_8bit(path)
     return arr[..., None] if arr.ndim == 2 else arr
 
 

@@ -101,6 +101,17 @@ def grey_8bit(im):
     return np.clip(np.round(a), 0, 255).astype(np.uint8) if ok else a
 
 
+def read_8bit(path):
+    """(H, W) or (H, W, 3) uint8 of an image file: RGB (alpha dropped) or grey; a 16-bit grey image (a BSE
+    detector's) scaled to 8 bits (levels / 257: ``convert("L")`` clipped every level over 255 to 255), a float one
+    from 0-1 to 0-255; other levels refused."""
+    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in GREY_MODES else grey_8bit(im))
+    if arr.dtype.kind == "f":  # levels grey_8bit could not scale
+        raise ValueError(f"{Path(path).name}: a grey image whose levels are negative, not finite or beyond 16 bits; "
+                         "save it as an 8- or 16-bit image.")
+    return arr
+
+
 #: the last chunk of every PNG: length 0, "IEND", its CRC
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
