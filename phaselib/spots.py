@@ -53,7 +53,7 @@ class SpotDetection:
         On the labelled pixels (rows: label 0/1, columns: detection 0/1); out-of-fold for the
         trained detectors.
     precision, recall, f1 : float
-        From ``confusion``.
+        From ``confusion``; NaN when fewer than 2 spots or 2 other pixels are labelled (``params["scores_note"]``).
     params : dict
     """
 
@@ -240,6 +240,11 @@ def detect_spots(image, mask, *, method="rf", n_train=4000, n_folds=3, clean_siz
         p, r, f1 = _prf(cm)
     spots = spots.reshape(f.shape)
     params.update(n_labelled=int(labelled.sum()), n_labelled_spots=int(truth.sum()), clean_size=clean_size)
+    if min(truth.sum(), truth.size - truth.sum()) < 2:  # one of either: scored on the pixels that set the threshold
+        p = r = f1 = float("nan")
+        params["scores_note"] = (f"no scores: {int(truth.sum())} spot(s) and {int(truth.size - truth.sum())} other "
+                                 "pixel(s) labelled; label 2 of each at least to score the detection on pixels "
+                                 "left out of its fit")
     return SpotDetection(spots, clean_spots(f, spots, size=clean_size), method, threshold, cm, p, r, f1, params)
 
 

@@ -267,3 +267,21 @@ def test_a_cube_on_another_axis_without_signal_is_mapped_by_its_shapes(tmp_path,
     assert adjusted_rand(tof.labels, np.load(tmp_path / "o" / "labels.npy")) >= 0.95
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["image"]["signal"] != "counts" and not any(summary["lines"])
+
+
+def test_spots_with_one_labelled_spot_report_no_scores(tmp_path, capsys):
+    """One spot and one other pixel labelled: precision, recall and F1 were 1.0 (scored on the two pixels that set
+    the threshold) while 791 of 16 384 pixels were called spots; now no scores, and a note says why."""
+    from phaselib._cli import main
+
+    rad = make_spotty_radiograph((64, 80), seed=1)
+    mask = np.full(rad.spots.shape, -1, np.int8)
+    mask[tuple(np.argwhere(rad.spots)[0])], mask[0, 0] = 1, 0
+    d = detect_spots(rad.image, mask, method="rf")
+    assert np.isnan(d.f1) and "label 2 of each" in d.params["scores_note"]
+    np.save(tmp_path / "img.npy", rad.image)
+    np.save(tmp_path / "mask.npy", mask)
+    assert main(["spots", str(tmp_path / "img.npy"), "--train", str(tmp_path / "mask.npy"), "--out",
+                 str(tmp_path / "o"), "--method", "median"]) == 0
+    assert "no scores: 1 spot(s) and 1 other pixel(s) labelled" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["labelled"]["f1"] is None

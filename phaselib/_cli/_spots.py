@@ -86,5 +86,6 @@ def run(args):
         (tmp / "confusion.csv").write_text("label \\ detected,not spot,spot\n"
                                            f"not spot,{cm[0, 0]},{cm[0, 1]}\nspot,{cm[1, 0]},{cm[1, 1]}\n")
         (tmp / "summary.json").write_text(dumps(summary, indent=2))
-    print(f"{result.method}: {int(result.spots.sum())} spot pixels; on the labelled pixels precision "
-          f"{result.precision:.3f}, recall {result.recall:.3f}, F1 {result.f1:.3f}; written to {args.out}")
+    scores = result.params.get("scores_note") or (f"on the labelled pixels precision {result.precision:.3f}, "
+                                                  f"recall {result.recall:.3f}, F1 {result.f1:.3f}")
+    print(f"{result.method}: {int(result.spots.sum())} spot pixels; {scores}; written to {args.out}")
