@@ -285,3 +285,22 @@ def test_spots_with_one_labelled_spot_report_no_scores(tmp_path, capsys):
                  str(tmp_path / "o"), "--method", "median"]) == 0
     assert "no scores: 1 spot(s) and 1 other pixel(s) labelled" in capsys.readouterr().out
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["labelled"]["f1"] is None
+
+
+def test_a_window_on_an_uneven_axis_takes_the_axis_values():
+    """`--energy-range 2 4` on a cube with log-spaced wavelengths took channels of 1.63-5.0 Å (the straight-line fit
+    of the axis); a window outside a cube in Å was said in keV."""
+    from phaselib.preprocess import energy_channels
+
+    lam = np.geomspace(1, 5, 120)
+    cube = SpectrumImage(np.ones((4, 5, 120), np.float32), signal="intensity", axis_name="Wavelength",
+                         axis_units="Å", axis_values=lam)
+    sl = energy_channels(cube, (2, 4))
+    inside = np.flatnonzero((lam >= 2) & (lam <= 4))
+    assert (sl.start, sl.stop) == (inside[0], inside[-1] + 1)
+    with pytest.raises(ValueError, match=r"window 6-8 Å holds 0 channel\(s\) of the cube \(1-5 Å\)"):
+        energy_channels(cube, (6, 8))
+    even = SpectrumImage(np.ones((4, 5, 100), np.float32), energy_offset=1.0, energy_scale=0.04,
+                         signal="intensity", axis_name="Wavelength", axis_units="Å")
+    with pytest.raises(ValueError, match=r"window 6-8 Å holds 0 channel\(s\) of the map \(1-4.96 Å\)"):
+        energy_channels(even, (6, 8))

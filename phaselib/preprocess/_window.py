@@ -20,7 +20,7 @@ FEW_XRAY_CHANNELS = 5
 
 
 def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=None, *, beam_energy=None,
-                        min_channels=1):
+                        min_channels=1, units="keV"):
     """The channels ``i`` whose energy ``offset + scale * i`` lies in ``low <= E <= high``.
 
     The one rule from keV bounds to channels: :func:`energy_window`, :func:`energy_channels`
@@ -40,6 +40,8 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
         Accelerating voltage (kV): no X-ray is emitted above it.
     min_channels : int
         Fewest channels the window must hold.
+    units : str
+        The axis' units, in messages (a cube's axis need not be in keV).
 
     Returns
     -------
@@ -75,8 +77,9 @@ def energy_window_slice(energy_offset, energy_scale, n_channels, low=None, high=
     stop = min(n, math.floor((hi - energy_offset) / scale + eps) + 1)
     if stop - start < check_int(min_channels, "min_channels"):
         held = max(0, stop - start)
-        raise ValueError(f"The energy window {low:.4g}-{high:.4g} keV holds {held} channel(s) of the map "
-                         f"({energy_offset:.4g}-{top:.4g} keV); at least {min_channels} are needed: "
+        what = "energy window" if units == "keV" else "window"
+        raise ValueError(f"The {what} {low:.4g}-{high:.4g} {units} holds {held} channel(s) of the map "
+                         f"({energy_offset:.4g}-{top:.4g} {units}); at least {min_channels} are needed: "
                          + ("widen it." if held else "no channel lies in it."))
     return slice(start, stop)
 
@@ -143,8 +146,10 @@ def energy_channels(image, energy_range=(0.1, None), *, min_channels=2) -> slice
         raise ValueError(f"`energy_range` must be (low, high) in keV (numbers or None), got {energy_range!r:.60}.")
     low, high = (None, None) if energy_range is None else energy_range
     if not image.is_eds:
+        if image.axis_values is not None:  # an uneven axis: its values, not their straight-line fit
+            return _values_window(image, low, high, min_channels)
         return energy_window_slice(image.energy_offset, image.energy_scale, image.n_channels, low, high,
-                                   beam_energy=image.beam_energy, min_channels=min_channels)
+                                   beam_energy=image.beam_energy, min_channels=min_channels, units=image.units)
     known_top = high is not None or bool(image.beam_energy)
     if not known_top:  # the top of the axis is no bound: the X-ray range first
         _check_xray_window(image, low, None, max(min_channels, _few(image)))
@@ -157,6 +162,22 @@ def energy_channels(image, energy_range=(0.1, None), *, min_channels=2) -> slice
         raise
     _check_xray_window(image, low, high, min_channels)  # counted in keV, not within a millionth of a channel
     return sl
+
+
+def _values_window(image, low, high, need):
+    """The channels of a cube on an uneven axis whose values lie in ``low <= v <= high`` (None: that end of the
+    axis), within a millionth of the axis' span."""
+    v = np.asarray(image.axis_values, np.float64)
+    low = v[0] if low is None else check_number(low, "low")
+    high = v[-1] if high is None else check_number(high, "high")
+    if low >= high:
+        raise ValueError(f"The window needs low < high, got {low!r}, {high!r}.")
+    tol = 1e-6 * (v[-1] - v[0])
+    start, stop = int(np.searchsorted(v, low - tol, "left")), int(np.searchsorted(v, high + tol, "right"))
+    if stop - start < need:
+        raise ValueError(f"The window {low:.4g}-{high:.4g} {image.units} holds {max(0, stop - start)} channel(s) of "
+                         f"the cube ({v[0]:.4g}-{v[-1]:.4g} {image.units}); at least {need} are needed.")
+    return slice(start, stop)
 
 
 def _few(image):
