@@ -304,3 +304,17 @@ def test_a_window_on_an_uneven_axis_takes_the_axis_values():
                          signal="intensity", axis_name="Wavelength", axis_units="Å")
     with pytest.raises(ValueError, match=r"window 6-8 Å holds 0 channel\(s\) of the map \(1-4.96 Å\)"):
         energy_channels(even, (6, 8))
+
+
+def test_classify_leaves_a_cubes_pixels_of_no_data_unclassified():
+    """`map` leaves a cube's pixels with no finite value unassigned; `classify` (rf) gave them a class, p 0.93."""
+    from phaselib.classify import classify, sample_labels
+
+    tof = make_tof((24, 28), 80, seed=2)
+    data = np.array(tof.image.data, np.float32)
+    data[3, 4] = np.nan
+    data[10, :3] = np.inf
+    result = classify(tof.image.replace(data=data), sample_labels(tof.labels, 15, random_state=1))
+    dead = ~np.isfinite(data).any(-1)
+    assert (result.labels[dead] == -1).all() and (result.labels[~dead] >= 0).all()
+    assert result.params["blank_pixels"] == 4 and np.all(result.probabilities[dead] == 0)

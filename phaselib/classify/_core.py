@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._intensity import no_data_pixels
 from .._validate import MAX_CLASSES, check_array, check_choice, check_image, check_int, check_seed
 from .._validate import check_labels as check_label_values
 from ..lowcount import SMOOTH_KEV
@@ -274,7 +275,8 @@ def classify(image, labels, *, classifier=None, class_names=None, beta=DEFAULT_B
         full = np.zeros((k, image.n_channels))
         full[:, extra["channels"]] = extra["spectra"]
     pred = proba.argmax(-1).astype(np.int16)
-    blank = blank_pixels(sums) if image.is_counts else None  # pixels that hold no counts: no class, as map_phases
+    # pixels that hold no counts, or no finite value of a cube: no class, as map_phases
+    blank = blank_pixels(sums) if image.is_counts else no_data_pixels(image)
     if blank is not None and blank.any():
         pred[blank], proba[blank] = -1, 0
         params["blank_pixels"] = int(np.count_nonzero(blank))
