@@ -250,3 +250,44 @@ def test_cli_classify_says_how_painted_ids_are_numbered_and_why_no_scores(tmp_pa
     text = capsys.readouterr().out
     assert "balanced accuracy n/a" in text and "class 1 has 1" in text
     assert "class 1 has 1" in json.loads((tmp_path / "o1" / "summary.json").read_text())["params"]["cv_note"]
+
+
+def _strokes(tmp_path, name, resample):
+    """Five classes painted in strokes 6 px wide on white, drawn at 4x and resized (a smoothed brush's edges)."""
+    from PIL import ImageDraw
+
+    cols = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (128, 0, 128)]
+    big = Image.new("RGB", (1200, 800), (255, 255, 255))
+    draw, rng = ImageDraw.Draw(big), np.random.default_rng(1)
+    for c in cols:
+        for _ in range(3):
+            x0, y0 = rng.integers(50, 1100), rng.integers(50, 700)
+            draw.line([(x0, y0), (x0 + rng.integers(-100, 100), y0 + rng.integers(30, 100))], fill=c, width=24)
+    big.resize((300, 200), resample).save(tmp_path / name)
+    return ["#{:02x}{:02x}{:02x}".format(*c) for c in cols]
+
+
+@pytest.mark.parametrize("resample", [Image.BOX, Image.BILINEAR])
+def test_a_smoothed_brushs_edges_are_left_unlabelled(tmp_path, resample):
+    """Strokes painted with a smoothed brush: their edges' mixed colours were classes of their own (hundreds, of 1-7
+    pixels each); now the five painted colours are the classes, the edges unlabelled with a warning."""
+    colours = _strokes(tmp_path, "paint.png", resample)
+    with pytest.warns(UserWarning, match="edges of strokes"):
+        labels, names = read_labels(tmp_path / "paint.png")
+    assert sorted(names) == sorted(colours) and np.bincount(labels[labels >= 0]).min() > 150
+
+
+def test_hard_painted_pixels_and_a_colour_between_two_others_stay_classes(tmp_path):
+    import warnings
+
+    rgb = np.full((30, 40, 3), 255, np.uint8)
+    for i, c in enumerate([(255, 0, 0), (0, 0, 255), (128, 0, 128)]):  # purple lies between red and blue
+        rgb[3 + 8 * i, 2:30:3] = c  # single pixels, a hard brush
+    rgb[26:29, 30:39] = (255, 0, 0)  # and a stroke of red, whose inside makes red a painted colour
+    rgba = np.dstack([rgb, np.full((30, 40), 255, np.uint8)])
+    rgba[0, :] = (0, 0, 255, 60)  # a soft halo, mostly transparent: unlabelled
+    Image.fromarray(rgba).save(tmp_path / "dots.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels, names = read_labels(tmp_path / "dots.png")
+    assert names == ("#0000ff", "#800080", "#ff0000") and np.bincount(labels[labels >= 0]).tolist() == [10, 10, 37]

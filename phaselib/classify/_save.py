@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,9 @@ def read_labels(path, shape=None):
 
     In a PNG, every distinct colour but white, black and transparent pixels is a class (in
     the order of the colours' hex codes); a sidecar ``NAME.json`` ``{"#rrggbb": "name"}`` names
-    them (and fixes their order), else the hex codes are the names.
+    them (and fixes their order), else the hex codes are the names. Pixels more transparent than
+    opaque, and those of colours a smoothed brush mixes at the edges of strokes (:func:`_stroke_edges`),
+    are unlabelled (said in a warning).
 
     Parameters
     ----------
@@ -144,6 +147,60 @@ def read_labels(path, shape=None):
 
 
 
+#: a colour within this many levels of a painted colour, of the line between two or of their triangle mixes them
+MIX_LEVELS = 12.0
+#: most painted colours whose mixes are sought (a label map has a few; a photograph thousands)
+MAX_PAINTED = 24
+
+
+def _stroke_edges(code, blank):
+    """(H, W) bool: the pixels of colours that a smoothed brush makes at the edges of strokes.
+
+    A colour is painted when it fills some pixel's whole 3 x 3 neighbourhood (a stroke's inside; white and black
+    among them); a colour that fills none and lies within :data:`MIX_LEVELS` of a painted colour, of the line
+    between two or of the triangle of three (a mix of a stroke's colour with the background or another stroke's)
+    is a stroke's edge. Colours painted pixel by pixel with a hard brush lie between no painted colours: kept."""
+    values, inverse = np.unique(code, return_inverse=True)
+    inverse = inverse.reshape(code.shape)
+    pad = np.pad(inverse, 1, mode="edge")
+    h, w = inverse.shape
+    inside = np.ones(inverse.shape, bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            inside &= pad[dy:dy + h, dx:dx + w] == inverse
+    painted = np.zeros(values.size, bool)
+    painted[np.unique(inverse[inside])] = True
+    rgb = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], -1).astype(np.float64)
+    if not painted.any() or painted.all() or painted.sum() > MAX_PAINTED:
+        return np.zeros(code.shape, bool)
+    mixed = np.zeros(values.size, bool)
+    rest = np.flatnonzero(~painted)
+    for k in range(0, rest.size, 256):
+        mixed[rest[k:k + 256]] = _mixes(rgb[rest[k:k + 256]], rgb[painted])
+    return mixed[inverse] & ~blank
+
+
+def _mixes(c, anchors):
+    """(M,) bool: whether each colour of ``c`` (M, 3) lies within :data:`MIX_LEVELS` of one of ``anchors`` (K, 3), of
+    a segment between two or of a triangle of three (a little past their ends: a resampled picture overshoots)."""
+    from itertools import combinations
+
+    near = np.linalg.norm(c[:, None] - anchors[None], axis=-1).min(1) <= MIX_LEVELS
+    k = anchors.shape[0]
+    for n in (2, 3):
+        idx = np.array(list(combinations(range(k), n)), np.int64).reshape(-1, n)
+        if not idx.size:
+            continue
+        base, d = anchors[idx[:, 0]], anchors[idx[:, 1:]] - anchors[idx[:, :1]]  # (T, 3), (T, n-1, 3)
+        gram = np.einsum("tic,tjc->tij", d, d)
+        x = c[:, None] - base[None]  # (M, T, 3)
+        t = np.einsum("tij,mtj->mti", np.linalg.pinv(gram), np.einsum("tic,mtc->mti", d, x))
+        inside = (t >= -0.1).all(-1) & (t.sum(-1) <= 1.1)
+        resid = np.linalg.norm(np.einsum("mti,tic->mtc", np.clip(t, 0, 1), d) - x, axis=-1)
+        near |= (inside & (resid <= MIX_LEVELS)).any(1)
+    return near
+
+
 #: bytes a PNG's legend (class names by colour) may hold
 LEGEND_MAX = 1 << 20
 
@@ -162,10 +219,21 @@ def _labels_from_png(path):
                          "classes in colours (an 8-bit RGB or palette PNG).")
     rgb = rgba[..., :3].astype(np.int64)
     code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    blank = rgba[..., 3] == 0
+    blank = rgba[..., 3] < 128  # transparent, or mostly: a soft brush's halo
     for r, g, b in _BLANK:
         blank |= code == (r << 16 | g << 8 | b)
-    colours = [f"#{c:06x}" for c in np.unique(code[~blank])]
+    edges = _stroke_edges(code, blank)
+    if edges.any():
+        warnings.warn(f"'{path.name}': {int(edges.sum())} pixels of {len(np.unique(code[edges]))} colours that mix "
+                      "two others at the edges of strokes (a smoothed brush) are left unlabelled; paint with a "
+                      "hard-edged brush to label them.", stacklevel=4)
+        blank |= edges
+    colours, n_px = np.unique(code[~blank], return_counts=True)
+    colours = [f"#{c:06x}" for c in colours]
+    if len(colours) > 16 and np.mean(n_px <= 2) > 0.5:
+        warnings.warn(f"'{path.name}' holds {len(colours)} colours, {int(np.sum(n_px <= 2))} of them on 1 or 2 "
+                      "pixels: a smoothed or resized picture? Paint each class in one colour with a hard-edged brush, "
+                      "at the map's size.", stacklevel=4)
     if len(colours) >= MAX_CLASSES:
         raise ValueError(f"'{path.name}' holds {len(colours)} colours: a painted label map has one colour per "
                          f"class (at most {MAX_CLASSES - 1}); a photograph or a smoothed image is not one.")
@@ -181,7 +249,9 @@ def _labels_from_png(path):
             raise ValueError(f"'{sidecar.name}' must be a JSON object {{\"#rrggbb\": \"name\"}}.") from None
         unknown = [c for c in colours if c not in given]
         if unknown:
-            raise ValueError(f"'{sidecar.name}' names no class for the colour(s) {', '.join(unknown[:5])}.")
+            raise ValueError(f"'{sidecar.name}' names no class for the colour(s) {', '.join(unknown[:5])}"
+                             + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                             + ": paint each class in its legend's colour, with a hard-edged brush.")
         colours = [c for c in given if c in colours]
         names = tuple(given[c] for c in colours)
     else:
