@@ -4,6 +4,7 @@ and specks; the counts' scale noted."""
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -73,18 +74,20 @@ def scaled(result, scale):
 def low_counts(image, default_method, spatial_prior, decomposition, energy_range, timings) -> bool:
     """Whether to take the spatial-prior path: asked for, or (``"auto"``, default method) a mean
     below :data:`phaselib.lowcount.LOW_COUNTS` counts per pixel in the energy window, estimated
-    from spread row blocks before any decomposition (or read off a given decomposition)."""
-    if spatial_prior is not True and not (spatial_prior == "auto" and default_method):
-        return False
-    if spatial_prior is True:
-        return True
+    from spread row blocks before any decomposition (or read off a given decomposition). A map under
+    :data:`phaselib.lowcount.FEW_COUNTS` counts per pixel is warned of, whichever path it takes."""
     t = time.perf_counter()
     if decomposition is not None:
-        mean = float(decomposition.pixel_sums[decomposition.pixel_sums > 0].mean())
+        sums = decomposition.pixel_sums[decomposition.pixel_sums > 0]
+        mean = float(sums.mean()) if sums.size else 0.0
     else:
         mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
     timings["count_estimate"] = time.perf_counter() - t
-    return lowcount.needs_spatial_prior(mean)
+    if lowcount.few_counts_note(mean):
+        warnings.warn(lowcount.few_counts_note(mean), stacklevel=3)
+    if spatial_prior is not True and not (spatial_prior == "auto" and default_method):
+        return False
+    return spatial_prior is True or lowcount.needs_spatial_prior(mean)
 
 
 def describe(pm) -> str:

@@ -194,3 +194,10 @@ def test_an_error_is_not_wiped_by_a_job_the_page_starts_by_itself():
         assert "missing.npy" in _message(a)
     finally:
         a.runner._pool.shutdown(wait=True)
+
+
+def test_a_map_of_a_few_counts_per_pixel_is_said_on_the_data_step():
+    a = App("synthetic:30x40:4", background=False)
+    assert "counts per pixel: below 10" in a.data.info.value
+    b = App("synthetic:30x40:40", background=False)
+    assert "below 10" not in b.data.info.value

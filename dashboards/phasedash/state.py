@@ -13,6 +13,7 @@ import traitlets as T
 from phaselib import cluster as _cluster
 from phaselib import decompose, identify, preprocess, quantify, segment
 from phaselib.compare import adjusted_rand, match_labels
+from phaselib.lowcount import few_counts_note
 from phaselib.pipeline import MAX_COMPONENTS, METHODS
 
 from .phases import PhaseSteps
@@ -90,8 +91,9 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             self._reset()
             self.source, self.full_image, self.truth, self.phase_names = original, image, truth, names
             self._truth_full, self._grains_full = truth, true_grains
-            self.count_note = scale.describe() if scale.scaled else ""
             self._set_image(image)
+            few = few_counts_note(self.brightness[self.brightness > 0].mean()) if image.is_counts else ""
+            self.count_note = " ".join(t for t in (scale.describe() if scale.scaled else "", few) if t)
 
     def _reset(self):
         self.crop_box = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+import warnings
 
 from .._validate import MAX_ASKED
 from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, spatial_prior
@@ -39,6 +40,12 @@ def run(args):
     t_load = time.perf_counter() - t0
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     check_against_map(args, image, energy_range)
+    said, show = [], warnings.showwarning
+
+    def keep(message, *rest, **kw):  # shown as it comes, and kept for summary.json
+        said.append(str(message).strip())
+        show(message, *rest, **kw)
+    warnings.showwarning = keep
     with bar_cleared_on_error(bar), dask_client(args) as client:
         result = map_phases(image, method=args.method, n_phases=args.n_phases, n_components=args.n_components,
                             energy_range=energy_range, min_size=args.min_size,
@@ -48,13 +55,14 @@ def run(args):
                             refine_phases=not args.no_refine, mixed_pixels=not args.no_mixed_pixels,
                             beam_spread=not args.no_beam_spread,
                             name_minerals=not args.no_minerals, progress=progress)
+    warnings.showwarning = show
     if bar is not None:
         bar.close()
     result = replace(result, timings={"load": t_load, **result.timings})
     result.save(args.out, summary_extra=dict(
         input=str(args.input), crop=[list(r) for r in args.crop] if args.crop else None, bin=args.bin,
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        wall_time_s=round(time.perf_counter() - T_START, 3),
+        wall_time_s=round(time.perf_counter() - T_START, 3), warnings=list(dict.fromkeys(said)),
     ))
     print(f"{result.n_phases} phases ({result.method}); unassigned {100 * result.unassigned_fraction:.2f} %; "
           f"written to {args.out}; {time.perf_counter() - t0:.2f} s from reading the map to the files written")

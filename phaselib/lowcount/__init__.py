@@ -45,6 +45,7 @@ Intensity cubes
     scores, for cubes that hold no counts (neutron transmission...: ``_gauss.py``).
 """
 
+from ._counts import FEW_COUNTS, few_counts_note
 from ._em import (
     DEFAULT_BETA,
     INIT_COUNTS,
@@ -58,5 +59,6 @@ from ._em import (
 from ._gauss import gaussian_potts
 from ._potts import poisson_log_likelihood, potts_mean_field
 
-__all__ = ["DEFAULT_BETA", "INIT_COUNTS", "LOW_COUNTS", "SMOOTH_KEV", "LowCountMap", "gaussian_potts", "map_lowcount",
-           "mean_counts", "needs_spatial_prior", "poisson_log_likelihood", "potts_mean_field"]
+__all__ = ["DEFAULT_BETA", "FEW_COUNTS", "INIT_COUNTS", "LOW_COUNTS", "SMOOTH_KEV", "LowCountMap", "few_counts_note",
+           "gaussian_potts", "map_lowcount", "mean_counts", "needs_spatial_prior", "poisson_log_likelihood",
+           "potts_mean_field"]
