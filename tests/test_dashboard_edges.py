@@ -201,3 +201,13 @@ def test_a_map_of_a_few_counts_per_pixel_is_said_on_the_data_step():
     assert "counts per pixel: below 10" in a.data.info.value
     b = App("synthetic:30x40:40", background=False)
     assert "below 10" not in b.data.info.value
+
+
+def test_a_wrong_calibration_is_said_on_the_data_step_and_goes_when_mended(tmp_path):
+    rock = make_rock((30, 40), counts_per_pixel=200, seed=1)
+    np.save(tmp_path / "m.npy", np.asarray(rock.image.data))
+    a = App(None, background=False)
+    a.load("m.npy", energy_offset=rock.image.energy_offset + 0.03, energy_scale=rock.image.energy_scale)
+    assert "X-ray lines sit +" in html.unescape(a.data.info.value)
+    a.calibrate(rock.image.energy_offset, rock.image.energy_scale)
+    assert "X-ray lines sit" not in a.data.info.value

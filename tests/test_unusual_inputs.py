@@ -339,3 +339,27 @@ def test_a_map_of_a_few_counts_per_pixel_is_warned_of(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         map_phases(make_rock((40, 50), counts_per_pixel=20, seed=2).image)  # 20 counts/px: no word
+
+
+def test_a_wrong_energy_axis_or_beam_energy_is_warned_of(p45):
+    """P45 given an axis 20 eV off or 1 % off in scale, or 10 kV for its 20 kV: phases merged away and minerals
+    misnamed ("no mineral of the table fits"), with no word. The summed spectrum tells: its lines sit off their
+    energies, counts lie above the beam energy. The file's own axis and beam energy (and other maps) say nothing."""
+    from phaselib.quantify import axis_warnings
+
+    total = np.asarray(p45.data).sum((0, 1)).astype(float)
+    ch = np.arange(p45.n_channels)
+    off, scale = p45.energy_offset, p45.energy_scale
+    assert axis_warnings(total, off + scale * ch, 20.0) == []
+    for axis in (off + 0.02 + scale * ch, off - 0.02 + scale * ch, off + 1.01 * scale * ch):
+        said = axis_warnings(total, axis, 20.0)
+        assert len(said) == 1 and "check the energy calibration" in said[0]
+    said = axis_warnings(total, off + scale * ch, 10.0)
+    assert len(said) == 1 and said[0].startswith("1.2 % of the counts lie above the beam energy given (10 kV)")
+    for seed in range(3):  # rocks of other minerals and detectors, at their own settings: no word
+        rock = make_rock((40, 50), counts_per_pixel=60, seed=seed, beam_energy=(10, 15, 25)[seed], zoning=0.8,
+                         detector_artefacts=True)
+        assert axis_warnings(np.asarray(rock.image.data).sum((0, 1)), rock.image.energy_keV,
+                             rock.image.beam_energy) == []
+    with pytest.warns(UserWarning, match="above the beam energy given"):
+        map_phases(p45.replace(beam_energy=10.0), n_phases=3, n_components=3)

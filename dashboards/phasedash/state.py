@@ -77,7 +77,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _auto_phases = None  # ((image, pca, n_components), Refinement): auto's phases, start of a number chosen
     _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
-    count_note = ""   # how the map's values were turned into counts ("" when they are counts)
+    count_note = ""   # how the map's values were turned into counts ("" when they are counts); too few counts
+    axis_note = ""    # an energy axis or beam energy that the summed spectrum belies ("" when none)
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
@@ -118,6 +119,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         self.brightness = brightness.astype(np.float32)
         self.total = summed(data.reshape(-1, data.shape[-1])).astype(np.float64)
         self.total_lines = named_lines(image, self.total, n_lines=10)
+        self.axis_note = (" ".join(quantify.axis_warnings(self.total, image.energy_keV, image.beam_energy))
+                          if image.is_eds else "")
 
     def clear_caches(self):
         """Forget results cached for the current map (they hold a reference to it)."""

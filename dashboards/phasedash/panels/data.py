@@ -148,7 +148,7 @@ class DataPanel(Panel):
                            (f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
                             f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" if im.is_eds
                             else f"pixel {rounded(im.pixel_size)} um") +
-                           (f"<br><i>{html.escape(s.count_note)}</i>" if s.count_note else ""))
+                           "".join(f"<br><i>{html.escape(t)}</i>" for t in (s.count_note, s.axis_note) if t))
         self.map.show(scalar_rgb(s.brightness), "counts per pixel" if im.is_counts else f"summed {im.signal}")
         tof = not im.is_eds and im.units == "Å"
         self.bragg.layout.display = self.lattice.layout.display = None if tof else "none"
