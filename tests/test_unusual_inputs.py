@@ -363,3 +363,17 @@ def test_a_wrong_energy_axis_or_beam_energy_is_warned_of(p45):
                              rock.image.beam_energy) == []
     with pytest.warns(UserWarning, match="above the beam energy given"):
         map_phases(p45.replace(beam_energy=10.0), n_phases=3, n_components=3)
+
+
+def test_grain_map_reads_a_mask_as_the_command_does_and_refuses_huge_ids():
+    """A boolean mask: `grains` read True as phase 0 and False as unassigned; `grain_map` made the background a
+    phase 0 "grain" and the mask phase 1. A phase id of 2**40 raised MemoryError (8 TiB tables)."""
+    mask = np.zeros((40, 40), bool)
+    mask[5:15, 5:15], mask[20:30, 20:35] = True, True
+    g = grain_map(mask)
+    assert g.n_grains == 2 and g.phases.tolist() == [0, 0]
+    assert np.array_equal(g.labels > 0, mask)
+    huge = np.full((20, 20), -1, np.int64)
+    huge[2:8, 2:8] = 2**40
+    with pytest.raises(ValueError, match="to 9999, got -1 to 1099511627776"):
+        grain_map(huge)

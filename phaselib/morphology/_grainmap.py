@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
-from .._validate import check_array, check_positive
+from .._validate import check_array, check_labels, check_positive
 from ._apart import clusters, spans_map, stands_apart
 from ._boundaries import dark_in_image, prepare, split_grains
 from ._colour import label_depth
@@ -154,7 +154,9 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     -------
     GrainMap
     """
-    lab = check_array(labels, "labels", ndim=2, kind="biu")
+    lab = check_labels(labels, "labels", ndim=2, low=None)  # ids past MAX_PHASES sized tables of 8 TiB
+    if lab.dtype.kind == "b":  # a mask is one phase (True), as `grains` reads it, not phase 1 on a phase 0
+        lab = np.where(lab, 0, -1)
     if outside is not None:
         outside = check_array(outside, "outside", ndim=2, kind="b")
         if outside.shape != lab.shape:
