@@ -268,7 +268,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     t = time.perf_counter()
     dec = decomposition
     if dec is None:
-        dec = decompose.pca(image, n_components=max(max_components, n_req or 1, k_req or 1),
+        dec = decompose.pca(image, n_components=max(max_components, n_req or 1, (k_req or 1) - intensity),  # K - 1
                             energy_range=energy_range, random_state=random_state, block_rows=block_rows,
                             sample_pixels=sample_pixels, client=client, progress=lambda f, m: say(0.5 * f, m))
     timings["pca"] = time.perf_counter() - t

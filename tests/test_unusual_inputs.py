@@ -377,3 +377,17 @@ def test_grain_map_reads_a_mask_as_the_command_does_and_refuses_huge_ids():
     huge[2:8, 2:8] = 2**40
     with pytest.raises(ValueError, match="to 9999, got -1 to 1099511627776"):
         grain_map(huge)
+
+
+def test_a_cube_of_few_channels_maps_as_many_regions_as_asked_and_make_tof_reads_one_material(tmp_path):
+    """`--n-phases 5` on a 5-channel ToF cube: "`n_components` must be in [1, 4], got 5", an option never given
+    (K regions need K - 1 directions of their shapes); make_tof(materials="Ni") read the materials N and i."""
+    tof = make_tof((16, 16), 5, seed=1)
+    pm = map_phases(tof.image, n_phases=5)
+    assert pm.n_phases == 5
+    one = make_tof((8, 8), 40, materials="Ni")
+    assert one.names == ("open beam", "Ni")
+    with pytest.raises(ValueError, match="twice"):
+        make_tof((8, 8), 40, materials=("Ni", "Ni"))
+    with pytest.raises(ValueError, match=r"shape must be \(rows, columns\)"):
+        make_tof(16)

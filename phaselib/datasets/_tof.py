@@ -29,6 +29,7 @@ import numpy as np
 
 from .._image import SpectrumImage
 from .._validate import check_int, check_number, check_positive
+from ._texture import _check_shape
 
 #: name -> (lattice, a in Angstrom, coherent b in fm, absorption barn at 1.798 A, incoherent barn,
 #: Debye-Waller B in A^2)
@@ -230,12 +231,15 @@ def make_tof(shape=(128, 128), n_channels=661, *, wavelength=(1.0, 5.0), materia
     -------
     SyntheticToF
     """
-    h, w = (check_int(v, "shape") for v in shape)
+    h, w = _check_shape(shape)
     c = check_int(n_channels, "n_channels", low=2)
     lo, hi = (check_positive(v, "wavelength") for v in wavelength)
     if lo >= hi:
         raise ValueError(f"`wavelength` must be (low, high) with low < high, got {wavelength!r}.")
+    materials = [materials] if isinstance(materials, str) else list(materials)  # "Ni": one material, not N and i
     unknown = [m for m in materials if m not in TOF_MATERIALS]
+    if len(set(materials)) < len(materials):
+        raise ValueError(f"`materials` names one material twice: {materials!r}.")
     if unknown or not materials:
         raise ValueError(f"`materials` must name some of {', '.join(TOF_MATERIALS)}, got {list(materials)!r}.")
     check_positive(attenuation, "attenuation")
