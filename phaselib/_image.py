@@ -12,6 +12,8 @@ import numpy as np
 #: (already proportional to the amount: -log T, optical density, reflectance taken as it is) and
 #: ``intensity`` (one of the two, told apart from the values: see :func:`phaselib.decompose.shape_pca`)
 SIGNAL_KINDS = ("counts", "intensity", "transmission", "absorbance")
+#: spellings of the Ångström (a wavelength axis's units) read as "Å"
+ANGSTROM = ("Angstrom", "angstrom", "Angstroms", "angstroms", "AA", "A", "\u212b", "Ang")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +88,8 @@ class SpectrumImage:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"`{name}` must be a str or None, got {type(value).__name__}.")
+        if self.axis_units is not None and self.axis_units.strip() in ANGSTROM:  # one spelling (Bragg edges use it)
+            object.__setattr__(self, "axis_units", "Å")
         if self.axis_values is not None:
             self._set_axis_values(shape[2])
         units = "keV" if self.is_energy_axis else (self.axis_units or "units")

@@ -391,3 +391,23 @@ def test_a_cube_of_few_channels_maps_as_many_regions_as_asked_and_make_tof_reads
         make_tof((8, 8), 40, materials=("Ni", "Ni"))
     with pytest.raises(ValueError, match=r"shape must be \(rows, columns\)"):
         make_tof(16)
+
+
+def test_a_fits_cube_whose_axis_decreases_is_read_in_increasing_order(tmp_path):
+    """CDELT3 < 0 (wavelengths stored from long to short) was refused: "The axis scale (energy_scale) must be a
+    positive number", a setting the user never gave."""
+    from astropy.io import fits
+
+    tof = make_tof((12, 14), 50, seed=3)
+    cube = np.moveaxis(np.asarray(tof.image.data, np.float32), -1, 0)[::-1]  # bins from the longest wavelength
+    hdu = fits.PrimaryHDU(cube)
+    axis = tof.image.axis
+    hdu.header.update(CRVAL3=float(axis[-1]), CDELT3=-float(tof.image.energy_scale), CRPIX3=1.0, CUNIT3="Angstrom",
+                      CTYPE3="WAVE")
+    hdu.writeto(tmp_path / "down.fits")
+    image = phaselib.load(tmp_path / "down.fits")
+    np.testing.assert_allclose(image.axis, axis, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(image.data), np.asarray(tof.image.data, np.float32))
+    assert image.units == "Å"
+    assert SpectrumImage(np.ones((2, 2, 5)), 1.0, 0.1, signal="intensity", axis_name="Wavelength",
+                         axis_units="Angstrom").units == "Å"  # one spelling: the dashboards mark Bragg edges on "Å"

@@ -117,6 +117,9 @@ def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, 
         if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
             raise ValueError(f"'{files[0].name}' holds {data.dtype} data; a cube must hold numbers.")
         data = np.moveaxis(data, 0, -1)  # (C, H, W) -> (H, W, C), a view
+        if axis.get("scale", 1.0) < 0:  # a decreasing axis (CDELT3 < 0): its bins read in increasing order, a view
+            top = axis["offset"] + axis["scale"] * (data.shape[-1] - 1)
+            data, axis["offset"], axis["scale"] = data[..., ::-1], top, -axis["scale"]
         axis.setdefault("signal", guess_signal(data))
         image = SpectrumImage(data, source=str(files[0] if len(files) == 1 else Path(str(path))),
                               energy_offset=axis.pop("offset", 0.0), energy_scale=axis.pop("scale", 1.0),
