@@ -142,8 +142,10 @@ def check_array(value, name, *, ndim=None, finite=True, kind=None) -> np.ndarray
         raise TypeError(f"`{name}` must hold {_KINDS.get(kind, kind)} values, got dtype {a.dtype}.")
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"`{name}` must be a {ndim}-D array, got shape {a.shape}.")
-    if finite and a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        raise ValueError(f"`{name}` holds NaN or infinite values.")
+    if finite and a.dtype.kind in "fc" and not np.all(ok := np.isfinite(a)):
+        first = tuple(int(i) for i in np.unravel_index(np.argmin(ok), a.shape))
+        raise ValueError(f"`{name}` holds {a.size - int(np.count_nonzero(ok))} NaN or infinite values (the first at "
+                         f"{first}); replace them first (numpy.nan_to_num, or a neighbour's value).")
     return a
 
 

@@ -411,3 +411,38 @@ def test_a_fits_cube_whose_axis_decreases_is_read_in_increasing_order(tmp_path):
     assert image.units == "Å"
     assert SpectrumImage(np.ones((2, 2, 5)), 1.0, 0.1, signal="intensity", axis_name="Wavelength",
                          axis_units="Angstrom").units == "Å"  # one spelling: the dashboards mark Bragg edges on "Å"
+
+
+def test_spots_take_a_painted_mask_an_rgb_tiff_and_say_where_an_image_is_not_finite(tmp_path, capsys):
+    """The lecture paints its spot mask as a picture: `--train mask.png` was refused (.npy only); an RGB TIFF was
+    refused where an RGB PNG was read; an image with NaN got "holds NaN or infinite values" with no count, place
+    or remedy."""
+    import tifffile
+    from PIL import Image
+
+    from phaselib._cli import main
+
+    rad = make_spotty_radiograph((48, 64), seed=2)
+    mask = np.full(rad.spots.shape, -1, np.int8)
+    mask[:, :32] = rad.spots[:, :32]
+    rgba = np.zeros(rad.spots.shape + (4,), np.uint8)
+    rgba[:, :32, 3] = 255
+    rgba[:, :32, :3] = np.where(rad.spots[:, :32, None], 255, 0)
+    Image.fromarray(rgba).save(tmp_path / "mask.png")
+    np.save(tmp_path / "mask.npy", mask)
+    np.save(tmp_path / "img.npy", rad.image)
+    grey = np.clip(rad.image / rad.image.max() * 255, 0, 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "img.tif", np.repeat(grey[..., None], 3, -1))
+    for image, train in (("img.npy", "mask.npy"), ("img.npy", "mask.png"), ("img.tif", "mask.npy")):
+        out = tmp_path / f"{image}-{train}"
+        assert main(["spots", str(tmp_path / image), "--train", str(tmp_path / train), "--out", str(out)]) == 0
+    assert np.array_equal(np.load(tmp_path / "img.npy-mask.png" / "spots.npy"),
+                          np.load(tmp_path / "img.npy-mask.npy" / "spots.npy"))
+    assert np.load(tmp_path / "img.tif-mask.npy" / "spots.npy").shape == (48, 64)
+    bad = rad.image.astype(np.float32)
+    bad[5, 7] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    capsys.readouterr()
+    assert main(["spots", str(tmp_path / "nan.npy"), "--train", str(tmp_path / "mask.npy"), "--out",
+                 str(tmp_path / "n")]) == 2
+    assert "holds 1 NaN or infinite values (the first at (5, 7)); replace them" in capsys.readouterr().err

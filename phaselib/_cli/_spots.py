@@ -19,7 +19,8 @@ def add_parser(subparsers):
     m = subparsers.add_parser("spots", help="find and clean bright spots (gamma hits) in a 2-D image")
     m.add_argument("image", help="2-D image: .npy, .tif/.tiff (tifffile), .fits (astropy) or .png")
     m.add_argument("--train", required=True, metavar="MASK",
-                   help="(H, W) int .npy: 1 spot, 0 not a spot, -1 unlabelled")
+                   help="(H, W) int .npy: 1 spot, 0 not a spot, -1 unlabelled; or a .png/.tif painted in two levels "
+                   "(the brighter: spots), transparent pixels unlabelled")
     m.add_argument("--out", required=True, help="output folder (created)")
     m.add_argument("--method", choices=METHODS, default="rf",
                    help="rf / knn: trained on local features; median: the 3 x 3 median baseline")
@@ -49,9 +50,36 @@ def read_image(path):
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[0] == 1:
         a = a[0]
+    if a.ndim == 3 and a.shape[-1] in (3, 4) and suffix in (".tif", ".tiff"):  # an RGB(A) TIFF: its grey, as a PNG's
+        a = a[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     if a.ndim != 2 or a.dtype.kind not in "biuf":
         raise ValueError(f"'{path.name}' must be a 2-D numeric image, got shape {a.shape} ({a.dtype}).")
     return a.astype(np.float32)
+
+
+def read_mask(path):
+    """The training mask: an (H, W) int ``.npy`` (1 spot, 0 not, -1 unlabelled), or a picture painted in two levels
+    (``.png``/``.tif``: the brighter level spots, the other not; pixels more transparent than opaque unlabelled)."""
+    import numpy as np
+
+    from ..io._images import read_npy, read_picture
+
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in (".npy", ".png", ".tif", ".tiff"):
+        raise FileNotFoundError(f"--train must be an existing .npy mask or a picture of two levels (.png, .tif), "
+                                f"got '{path.name}'.")
+    if suffix == ".npy":
+        return read_npy(path)
+    rgba = np.asarray(read_picture(path, lambda im: im.convert("RGBA")))
+    code = rgba[..., :3].astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+    painted = rgba[..., 3] >= 128
+    levels = np.unique(code[painted])
+    if levels.size != 2:
+        raise ValueError(f"The mask '{path.name}' must be painted in two levels (spots and the rest), got "
+                         f"{levels.size}; leave unlabelled pixels transparent.")
+    brightness = [(v >> 16) + (v >> 8 & 255) + (v & 255) for v in levels]
+    spots = code == levels[int(np.argmax(brightness))]
+    return np.where(painted, spots, -1).astype(np.int8)
 
 
 def run(args):
@@ -63,11 +91,7 @@ def run(args):
     t0 = time.perf_counter()
     image = read_image(args.image)
     mask_path = Path(args.train)
-    if not mask_path.is_file() or mask_path.suffix.lower() != ".npy":
-        raise FileNotFoundError(f"--train must be an existing .npy mask, got '{mask_path.name}'.")
-    from ..io._images import read_npy
-
-    mask = read_npy(mask_path)
+    mask = read_mask(mask_path)
     if mask.shape != image.shape:
         raise ValueError(f"The mask '{mask_path.name}' ({mask.shape}) must have the image's shape {image.shape}.")
     result = detect_spots(image, mask, method=args.method, random_state=args.seed)
