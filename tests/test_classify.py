@@ -291,3 +291,22 @@ def test_hard_painted_pixels_and_a_colour_between_two_others_stay_classes(tmp_pa
         warnings.simplefilter("error")
         labels, names = read_labels(tmp_path / "dots.png")
     assert names == ("#0000ff", "#800080", "#ff0000") and np.bincount(labels[labels >= 0]).tolist() == [10, 10, 37]
+
+
+def test_a_legends_names_are_checked_and_one_name_is_one_class(tmp_path):
+    """Two colours named alike stayed two classes of one name; an empty name, a name starting as a spreadsheet
+    formula ("=cmd|...", written as it is into phases.csv) and a legend written the other way round ({"name":
+    "#hex"}, refused without saying that the keys are the colours) are said."""
+    rgb = np.full((12, 16, 3), 255, np.uint8)
+    rgb[1:4, 1:4], rgb[6:9, 1:4], rgb[1:4, 8:12] = (255, 0, 0), (200, 0, 0), (0, 0, 255)
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    legend = tmp_path / "p.json"
+    legend.write_text(json.dumps({"#ff0000": "garnet", "#c80000": "garnet", "#0000ff": "quartz"}))
+    labels, names = read_labels(tmp_path / "p.png")
+    assert names == ("garnet", "quartz") and np.bincount(labels[labels >= 0]).tolist() == [18, 12]
+    for bad, words in (({"#ff0000": "", "#c80000": "a", "#0000ff": "b"}, "printable word"),
+                       ({"#ff0000": "=cmd|' /C calc'!A0", "#c80000": "a", "#0000ff": "b"}, "spreadsheet"),
+                       ({"garnet": "#ff0000", "quartz": "#0000ff"}, "keys must be colours")):
+        legend.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=words):
+            read_labels(tmp_path / "p.png")

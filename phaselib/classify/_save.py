@@ -147,6 +147,20 @@ def read_labels(path, shape=None):
 
 
 
+def _check_legend(given, name):
+    """A legend's keys are colours and its names are words: not empty, no control characters, not starting as a
+    spreadsheet formula (=, +, -, @: phases.csv and confusion.csv hold them)."""
+    import re
+
+    for key, value in given.items():
+        if not re.fullmatch(r"#[0-9a-f]{6}", key):
+            raise ValueError(f"'{name}': its keys must be colours \"#rrggbb\" (the names are the values), got a key "
+                             f"of {len(key)} characters.")
+        if not value.strip() or not value.isprintable() or value.lstrip()[0] in "=+-@":
+            raise ValueError(f"'{name}': the class name of {key} must be a printable word, not empty nor starting "
+                             "with =, +, - or @ (a spreadsheet would run it).")
+
+
 #: a colour within this many levels of a painted colour, of the line between two or of their triangle mixes them
 MIX_LEVELS = 12.0
 #: most painted colours whose mixes are sought (a label map has a few; a photograph thousands)
@@ -247,16 +261,17 @@ def _labels_from_png(path):
             given = {str(key).lower(): str(v) for key, v in json.loads(sidecar.read_text("utf-8-sig")).items()}
         except (ValueError, AttributeError, RecursionError, UnicodeDecodeError):
             raise ValueError(f"'{sidecar.name}' must be a JSON object {{\"#rrggbb\": \"name\"}}.") from None
+        _check_legend(given, sidecar.name)
         unknown = [c for c in colours if c not in given]
         if unknown:
             raise ValueError(f"'{sidecar.name}' names no class for the colour(s) {', '.join(unknown[:5])}"
                              + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
                              + ": paint each class in its legend's colour, with a hard-edged brush.")
         colours = [c for c in given if c in colours]
-        names = tuple(given[c] for c in colours)
+        names = tuple(dict.fromkeys(given[c] for c in colours))  # two colours of one name: one class
     else:
         names = tuple(colours)
     labels = np.full(code.shape, -1, np.int16)
-    for i, c in enumerate(colours):
-        labels[(code == int(c[1:], 16)) & ~blank] = i
+    for c in colours:
+        labels[(code == int(c[1:], 16)) & ~blank] = names.index(given[c] if sidecar.is_file() else c)
     return labels, names
