@@ -69,7 +69,7 @@ CASES = {
                         "unary holds NaN"),
     "poisson_log_likelihood NaN spectra": (lambda r, s: lowcount.poisson_log_likelihood(
         r.image, np.where(np.arange(s.sums.size).reshape(s.sums.shape) == 0, np.nan, s.sums)), ValueError,
-        "`spectra` holds NaN"),
+        "`spectra` holds [0-9]+ NaN"),
     # sizes beyond the data
     "csd bins": (lambda r, s: morphology.crystal_size_distribution(np.linspace(1, 9, 50), 100.0, bins=10**9),
                  ValueError, "`bins` must be an integer in \\[1, 100000\\]"),
@@ -110,10 +110,10 @@ CASES = {
                              ValueError, "`fwhm_keV` must be a number in \\(0, 10\\]"),
     "identify_lines NaN": (lambda r, s: quantify.identify_lines(np.where(np.arange(s.sums.shape[1]) == 5, np.nan,
                                                                          s.sums[0]), _energy(r)),
-                           ValueError, "`spectrum` holds NaN"),
+                           ValueError, "`spectrum` holds [0-9]+ NaN"),
     "fwhm_at huge": (lambda r, s: quantify.fwhm_at(5.0, 1e300), ValueError, "`fwhm_MnKa_keV` must be a number"),
     "phase_table NaN": (lambda r, s: quantify.phase_table([np.nan, 0.5], [3, 4], [[], []]), ValueError,
-                        "`fractions` holds NaN"),
+                        "`fractions` holds [0-9]+ NaN"),
     "composition beam": (lambda r, s: identify.composition(s.sums[0], _energy(r), beam_energy=1e300), ValueError,
                          "`beam_energy` must be a number in \\(0, 1000\\]"),
     "composition window": (lambda r, s: identify.composition(s.sums[0], _energy(r), beam_energy=20.0,
@@ -128,7 +128,7 @@ CASES = {
                              "`spectra` must be a PhaseSpectra"),
     "distinct_phases NaN shares": (lambda r, s: refine.distinct_phases([np.nan, 0.5], [1, 1], [0.5, 0.5], [1, 1],
                                                                        ["Si", "Al"]),
-                                   ValueError, "`shares_a` holds NaN"),
+                                   ValueError, "`shares_a` holds [0-9]+ NaN"),
     "inside_pixels size": (lambda r, s: refine.inside_pixels(r.labels, size=10**9), ValueError,
                            "`size` must be an integer in \\[1, 99\\]"),
     "assign_mixed_pixels window": (lambda r, s: refine.assign_mixed_pixels(r.image, r.labels, s.sums, window=0),
@@ -160,7 +160,7 @@ def test_a_map_of_unassigned_pixels_cleans_to_itself():
 
 
 def test_a_nan_confusion_matrix_writes_no_file(tmp_path):
-    with pytest.raises(ValueError, match="`confusion` holds NaN"):
+    with pytest.raises(ValueError, match="`confusion` holds [0-9]+ NaN"):
         classify.write_confusion(np.array([[1.0, np.nan], [0, 2]]), ["a", "b"], tmp_path / "c.csv")
     assert not (tmp_path / "c.csv").exists()  # a half-written table before
 
@@ -210,7 +210,7 @@ def _nan(a):
 # (or NaN results) in session 30's fuzzing pass
 BLOCKS = {
     "region_tests NaN": (lambda f, r, s: refine.region_tests(_nan(f), r.labels), ValueError,
-                         "`features` holds NaN"),
+                         "`features` holds [0-9]+ NaN"),
     "region_tests shapes": (lambda f, r, s: refine.region_tests(f, r.labels[:5]), ValueError,
                             "`features` .* must be \\(H, W, D\\) scores of the map of `labels`"),
     "region_tests float labels": (lambda f, r, s: refine.region_tests(f, r.labels.astype(float)), TypeError,
@@ -233,7 +233,7 @@ BLOCKS = {
     "halves NaN": (lambda f, r, s: refine.halves(_nan(f).reshape(600, 4), np.zeros(600, int), np.ones(600, bool)),
                    ValueError, "`features` holds NaN"),
     "is_mixture NaN": (lambda f, r, s: refine.is_mixture(_nan(s.means[0]), s.means[1:]), ValueError,
-                       "`spectrum` holds NaN"),
+                       "`spectrum` holds [0-9]+ NaN"),
     "is_mixture channels": (lambda f, r, s: refine.is_mixture(s.means[0][:5], s.means[1:]), ValueError,
                             "`phases` .* must be spectra of the 5 channels"),
     "mixes_two 3-D": (lambda f, r, s: refine.mixes_two(s.means[0], s.means[None]), ValueError,
