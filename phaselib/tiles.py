@@ -156,6 +156,10 @@ def untile(tiles_, shape, overlap=0, *, blend="centre"):
         raise ValueError(f"{t.shape[0]} tiles of {th} x {tw} do not make a {h} x {w} image with overlap {overlap} "
                          f"({len(rows) * len(cols)} expected).")
     rest = t.shape[3:]
+    if len(shape) > 2 and tuple(int(n) for n in shape[2:]) != rest:
+        raise ValueError(f"`shape` {tuple(int(n) for n in shape)} does not end as the tiles do, {rest}.")
+    if blend == "mean" and t.dtype.kind not in "biuf":
+        raise ValueError(f"blend='mean' averages numbers; the tiles hold {t.dtype}: use blend='centre'.")
     if blend == "centre":
         out = np.empty((h, w, *rest), t.dtype)
         for i, (r, r_lo, r_hi) in enumerate(rows):

@@ -127,3 +127,13 @@ def test_tiles_cover_every_column_of_a_wide_image():
     assert len(t) == 4 and t[-1][0, -1] == a[0, -1]
     with pytest.raises(ValueError, match="overlap"):
         tiles(a, 8, overlap=8)
+
+
+def test_untile_refuses_a_shape_of_other_trailing_axes_and_a_mean_of_no_numbers():
+    a = np.arange(70).reshape(7, 10)
+    t = tiles(a, 4, overlap=1)
+    with pytest.raises(ValueError, match="does not end as the tiles do"):
+        untile(t, (7, 10, 5), 1)  # the trailing 5 was ignored
+    with pytest.raises(ValueError, match="use blend='centre'"):
+        untile(tiles(a + 1j, 4, 1), (7, 10), 1, blend="mean")  # a raw UFuncTypeError
+    assert np.array_equal(untile(tiles(a + 1j, 4, 1), (7, 10), 1), a + 1j)
