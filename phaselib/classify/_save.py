@@ -244,13 +244,13 @@ def _labels_from_png(path):
         blank |= edges
     colours, n_px = np.unique(code[~blank], return_counts=True)
     colours = [f"#{c:06x}" for c in colours]
+    if len(colours) >= MAX_CLASSES:
+        raise ValueError(f"'{path.name}' holds {len(colours)} colours: a painted label map has one colour per "
+                         f"class (at most {MAX_CLASSES - 1}); a photograph or a smoothed image is not one.")
     if len(colours) > 16 and np.mean(n_px <= 2) > 0.5:
         warnings.warn(f"'{path.name}' holds {len(colours)} colours, {int(np.sum(n_px <= 2))} of them on 1 or 2 "
                       "pixels: a smoothed or resized picture? Paint each class in one colour with a hard-edged brush, "
                       "at the map's size.", stacklevel=4)
-    if len(colours) >= MAX_CLASSES:
-        raise ValueError(f"'{path.name}' holds {len(colours)} colours: a painted label map has one colour per "
-                         f"class (at most {MAX_CLASSES - 1}); a photograph or a smoothed image is not one.")
     sidecar = path.with_suffix(".json")
     if sidecar.exists() and not sidecar.is_file():  # a FIFO would block, /dev/zero never end: refused, not skipped
         raise ValueError(f"The legend '{sidecar.name}' is not a regular file.")
