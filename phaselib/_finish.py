@@ -84,7 +84,7 @@ def low_counts(image, default_method, spatial_prior, decomposition, energy_range
         mean = lowcount.mean_counts(image, energy_range=energy_range, sample_pixels=COUNT_SAMPLE_PIXELS, nonempty=True)
     timings["count_estimate"] = time.perf_counter() - t
     if lowcount.few_counts_note(mean):
-        warnings.warn(lowcount.few_counts_note(mean), stacklevel=3)
+        warnings.warn(lowcount.few_counts_note(mean, energy_range), stacklevel=3)
     if spatial_prior is not True and not (spatial_prior == "auto" and default_method):
         return False
     return spatial_prior is True or lowcount.needs_spatial_prior(mean)

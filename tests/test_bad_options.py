@@ -293,7 +293,12 @@ def test_n_components_on_the_spatial_prior_path_is_said_unused(tmp_path):
 @pytest.mark.parametrize("spatial", ["on", "off"])
 def test_a_narrow_energy_window_is_decomposed_on_its_channels(inputs, tmp_path, spatial):
     """A window of 6 channels was refused as "`n_components` must be an integer in [1, 6], got 24": the default
-    components are held to the window (both paths)."""
-    code, err = _run(["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "o", "--energy-range", "5", "5.05",
-                      "--spatial-prior", spatial])
+    components are held to the window (both paths). Its few counts are warned of, in the window's words."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)  # printed, not raised (the command shows warnings)
+        code, err = _run(["map", inputs / "rock.npy", *NPY, "--out", tmp_path / "o", "--energy-range", "5", "5.05",
+                          "--spatial-prior", spatial])
     assert code == 0 and "n_components" not in err, err
+    assert "counts per pixel in the energy window 5.0-5.05 keV" in err

@@ -53,13 +53,16 @@ def mean_counts(image, *, energy_range=None, sample_pixels=None, nonempty=False)
 FEW_COUNTS = 10.0
 
 
-def few_counts_note(mean) -> str:
+def few_counts_note(mean, window=None) -> str:
     """A warning for a map under :data:`FEW_COUNTS` counts per pixel (the real P45 dacite thinned to 6 counts/px
-    lost its 14 % plagioclase on two seeds of three; at 1.2 counts/px its two "phases" were noise, ARI 0.02), or ""."""
+    lost its 14 % plagioclase on two seeds of three; at 1.2 counts/px its two "phases" were noise, ARI 0.02), or "".
+    ``window``: the energy range the counts were counted in, said unless it is the default ``(0.1, None)``."""
     mean = float(mean)
     if not mean < FEW_COUNTS:
         return ""
-    return (f"The map holds {mean:.3g} counts per pixel: below {FEW_COUNTS:g}, phases of a few % or of close "
+    where = "" if window is None or tuple(window) == (0.1, None) else \
+        f" in the energy window {window[0]}-{'top' if window[1] is None else window[1]} keV"
+    return (f"The map holds {mean:.3g} counts per pixel{where}: below {FEW_COUNTS:g}, phases of a few % or of close "
             "compositions are lost and noise can pass for phases (at a few counts per pixel the map says little). "
             "Sum pixels in blocks (binned by 2, --bin 2 or phaselib.preprocess.bin_spatial, a map holds 4 times the "
             "counts per pixel) or acquire longer.")
