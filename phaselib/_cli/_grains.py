@@ -386,7 +386,7 @@ def _write(args, grains, labels, px, px_source, out):
     if figure:
         from ..morphology._figure import save_figure
 
-        save_figure(figure, out / FIGURE)
+        save_figure(figure, out / FIGURE, unit="px" if px_source.startswith("default") else "um")
     return results
 
 

@@ -6,29 +6,30 @@ from __future__ import annotations
 import numpy as np
 
 
-def save_figure(panels, path):
-    """One row per phase: size distribution and CSD. matplotlib if installed, else Pillow."""
+def save_figure(panels, path, unit="um"):
+    """One row per phase: size distribution and CSD, sizes in ``unit`` ("um", or "px" when the pixel size is
+    unknown). matplotlib if installed, else Pillow."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        return _pillow_figure(panels, path)
+        return _pillow_figure(panels, path, unit=unit)
     from ._stats import plot_csd, plot_size_distribution
 
     fig = Figure(figsize=(10, 3.6 * len(panels)), layout="tight")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(panels), 2, squeeze=False)
     for (p, stats, csd), (a, b) in zip(panels, axes):
-        plot_size_distribution(stats, ax=a)
+        plot_size_distribution(stats, ax=a, unit=unit)
         a.set_title(f"phase {p}: {a.get_title()}")
         if csd is not None:
-            plot_csd(csd, ax=b)
+            plot_csd(csd, ax=b, unit=unit)
             b.set_title(f"phase {p}: CSD (2-D section sizes)")
     fig.savefig(path, dpi=90)
     return path
 
 
-def _pillow_figure(panels, path, width=420, height=260):
+def _pillow_figure(panels, path, width=420, height=260, unit="um"):
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (2 * width, height * len(panels)), "white")
@@ -37,7 +38,7 @@ def _pillow_figure(panels, path, width=420, height=260):
         y0 = row * height
         e, c = stats.bin_edges, stats.counts
         dens = c / (c.sum() * np.diff(e))
-        box = _axes_box(draw, 0, y0, width, height, f"phase {p}: {stats.n} grains, diameter (um)",
+        box = _axes_box(draw, 0, y0, width, height, f"phase {p}: {stats.n} grains, diameter ({unit})",
                         (e[0], e[-1]), (0, max(dens.max(), stats.kde_y.max())))
         for left, right, v in zip(e[:-1], e[1:], dens):
             (xa, ya), (xb, yb) = box(left, v), box(right, 0)
@@ -48,7 +49,7 @@ def _pillow_figure(panels, path, width=420, height=260):
         if csd is not None and np.any(np.isfinite(csd.ln_density)):
             ok = np.isfinite(csd.ln_density)
             y = csd.ln_density[ok]
-            box = _axes_box(draw, width, y0, width, height, "CSD: ln n vs L (um), 2-D sizes",
+            box = _axes_box(draw, width, y0, width, height, f"CSD: ln n vs L ({unit}), 2-D sizes",
                             (csd.bin_edges[0], csd.bin_edges[-1]), (y.min() - 0.5, y.max() + 0.5))
             for x, v, used in zip(csd.sizes[ok], y, csd.used[ok]):
                 (px, py) = box(x, v)
@@ -58,7 +59,7 @@ def _pillow_figure(panels, path, width=420, height=260):
                 xs = csd.sizes[csd.used]
                 draw.line([box(xs[0], csd.intercept + csd.slope * xs[0]),
                            box(xs[-1], csd.intercept + csd.slope * xs[-1])], fill=(213, 94, 0), width=2)
-                draw.text((width + 60, y0 + 22), f"slope {csd.slope:.3g} /um", fill="black")
+                draw.text((width + 60, y0 + 22), f"slope {csd.slope:.3g} /{unit}", fill="black")
     img.save(path)
     return path
 
