@@ -446,3 +446,16 @@ def test_spots_take_a_painted_mask_an_rgb_tiff_and_say_where_an_image_is_not_fin
     assert main(["spots", str(tmp_path / "nan.npy"), "--train", str(tmp_path / "mask.npy"), "--out",
                  str(tmp_path / "n")]) == 2
     assert "holds 1 NaN or infinite values (the first at (5, 7)); replace them" in capsys.readouterr().err
+
+
+def test_grains_refuse_a_blank_mask_that_covers_assigned_pixels(tmp_path, capsys):
+    """A map folder whose blank.npy marks pixels that labels.npy gives a phase (two files of different maps):
+    the CSD was skipped as "`area` must be a positive number, got 0.0", a library parameter's words."""
+    from phaselib._cli import main
+
+    labels = make_rock((40, 50), seed=1).labels
+    (tmp_path / "m").mkdir()
+    np.save(tmp_path / "m" / "labels.npy", labels)
+    np.save(tmp_path / "m" / "blank.npy", np.ones(labels.shape, bool))
+    assert main(["grains", str(tmp_path / "m"), "--out", str(tmp_path / "g")]) == 2
+    assert "blank.npy' marks 2000 pixels that labels.npy gives a phase" in capsys.readouterr().err

@@ -1,8 +1,7 @@
 """Command line: ``python -m phaselib grains INPUT --out DIR [options]``.
 
-Splits the touching grains of a phase map, measures them, and writes ``grains.csv``,
-``grain_labels.npy``, ``size_stats.json``, ``csd.csv`` and ``size_distribution.png``.
-Wired into :mod:`phaselib.__main__` with :func:`add_parser` and :func:`run`.
+Splits the touching grains of a phase map, measures them, and writes ``grains.csv``, ``grain_labels.npy``,
+``size_stats.json``, ``csd.csv`` and ``size_distribution.png``. Wired into :mod:`phaselib.__main__`.
 """
 
 from __future__ import annotations
@@ -195,21 +194,22 @@ def _xp_image(path):
 MAX_REPEAT = 32
 
 
-def read_blank(path, shape):
-    """The pixels that hold no counts of a `map` folder (its ``blank.npy``; None without one): grains beside
-    them are cut there as at the map's border. A ``blank.npy`` that is not an (H, W) boolean mask of the
-    labels' shape is refused."""
+def read_blank(path, labels):
+    """The pixels that hold no counts of a `map` folder (its ``blank.npy``; None without one): grains beside them
+    are cut there as at the map's border. One that is no (H, W) boolean mask of the labels' pixels, or that marks
+    pixels the labels give a phase (`map` leaves them unassigned), is refused."""
     from ..io._images import read_npy
 
-    file = Path(path) / "blank.npy"
+    file, shape = Path(path) / "blank.npy", labels.shape
     if not Path(path).is_dir() or not file.exists():
         return None
-    blank = read_npy(file)
-    if blank.dtype.kind != "b" or blank.shape != tuple(shape):
+    if (blank := read_npy(file)).dtype.kind != "b" or blank.shape != tuple(shape):
         raise ValueError(f"'{Path(path).name}/blank.npy' must be a boolean mask of the map's {shape[0]} x {shape[1]} "
                          f"pixels (the pixels that hold no counts), got {blank.dtype} of shape {blank.shape}.")
-    n = int(np.count_nonzero(blank))
-    if n:
+    if (wrong := int(np.count_nonzero(labels[blank] >= 0))):
+        raise ValueError(f"'{Path(path).name}/blank.npy' marks {wrong} pixels that labels.npy gives a phase: the two "
+                         "files are not of one map.")
+    if (n := int(np.count_nonzero(blank))):
         print(f"phaselib: note: {n} pixels hold no counts (blank.npy): grains beside them touch a border",
               file=sys.stderr)
     return blank if n else None
@@ -252,7 +252,7 @@ def run(args):
     if px_source.startswith("default"):
         why = px_source[len("default ("):-1] if "summary.json" in px_source else "unknown"
         print(f"phaselib: note: pixel size {why}; sizes are in pixels (give --pixel-size UM)", file=sys.stderr)
-    outside = read_blank(args.input, labels.shape)
+    outside = read_blank(args.input, labels)
     xp = _xp_image(args.xp)
     if xp is not None:
         k = xp.shape[0] // labels.shape[0]
