@@ -113,3 +113,8 @@ def run(args):
     scores = result.params.get("scores_note") or (f"on the labelled pixels precision {result.precision:.3f}, "
                                                   f"recall {result.recall:.3f}, F1 {result.f1:.3f}")
     print(f"{result.method}: {int(result.spots.sum())} spot pixels; {scores}; written to {args.out}")
+    if "spot_share" in result.params:
+        share = result.params["spot_share"]
+        print(f"  the labelled pixels hold {100 * share['labelled']:.2g} % spots, the rest about "
+              f"{100 * share['unlabelled_estimate']:.2g} % (estimated): the detector's probabilities were moved to "
+              "each share before its threshold")
