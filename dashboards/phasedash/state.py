@@ -77,8 +77,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _auto_phases = None  # ((image, pca, n_components), Refinement): auto's phases, start of a number chosen
     _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
-    count_note = ""   # how the map's values were turned into counts ("" when they are counts); too few counts
-    axis_note = ""    # an energy axis or beam energy that the summed spectrum belies ("" when none)
+    count_note = axis_note = ""  # values turned into counts, too few counts; an axis or beam energy the data belie
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data

@@ -2,8 +2,8 @@
 incremental updates), modal fractions, element lines and net line intensities (``_lines.py``), the
 modal table ``phases.csv`` and MSA files (``_table.py``)."""
 
-from ._axis import axis_warnings
-from ._lines import fwhm_at, identify_lines, line_intensities, main_elements, phase_lines
+from ._axis import axis_warnings, phase_lines
+from ._lines import fwhm_at, identify_lines, line_intensities, main_elements
 from ._spectra import PhaseSpectra, modal_fractions, phase_spectra, phase_spectra_many, update_phase_spectra
 from ._table import PHASE_TABLE_COLUMNS, phase_table, save_msa, write_phase_table
 

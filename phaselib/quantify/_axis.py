@@ -1,4 +1,5 @@
-"""Checks of a map's energy axis and beam energy against its summed spectrum (said in warnings, never refused).
+"""Checks of a map's energy axis and beam energy against its summed spectrum (said in warnings, never refused), and
+:func:`phase_lines`, which names each phase's lines after them.
 
 - **Calibration**: the strong K-alpha lines (O and heavier) named in the sum spectrum sit where the axis puts their
   energies, within a few eV (real maps here: medians of 3-8 eV, single lines up to 16 eV, on 10 eV channels). A
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._lines import identify_lines
+
 #: a median shift of the strong lines from their energies beyond which the energy axis is said to be off (eV)
 CAL_SHIFT_EV = 15.0
 #: the largest shift of a strong line from a straight fit through zero shift... beyond which (eV) a scale is off
@@ -22,8 +25,6 @@ ABOVE_BEAM_SHARE = 0.005
 
 def axis_warnings(total, energy_keV, beam_energy=None) -> list[str]:
     """Warnings (texts) about the energy axis and beam energy of a map whose summed spectrum is ``total``."""
-    from ._lines import identify_lines
-
     total = np.asarray(total, np.float64)
     e = np.asarray(energy_keV, np.float64)
     out = []
@@ -53,3 +54,17 @@ def axis_warnings(total, energy_keV, beam_energy=None) -> list[str]:
                    "check the energy calibration (offset and scale); phaselib.preprocess.calibrate_energy fits it to "
                    "known lines. Elements and minerals may be misnamed.")
     return out
+
+
+def phase_lines(sums, energy_keV, *, elements=None, beam_energy=None):
+    """The strongest named X-ray lines of each phase spectrum (:func:`identify_lines`); ``elements``
+    (e.g. a file's metadata) are dropped when one of them is not an element symbol. An energy axis or a beam
+    energy that the phases' summed spectrum belies is warned of (:func:`axis_warnings`)."""
+    import warnings
+
+    for text in axis_warnings(np.sum(sums, axis=0), energy_keV, beam_energy):
+        warnings.warn(text, stacklevel=3)
+    try:
+        return [identify_lines(s, energy_keV, elements=elements, beam_energy=beam_energy) for s in sums]
+    except ValueError:
+        return [identify_lines(s, energy_keV, beam_energy=beam_energy) for s in sums]

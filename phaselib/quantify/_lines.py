@@ -238,19 +238,3 @@ def main_elements(lines, n=4):
         if f["element"] not in out:
             out.append(f["element"])
     return out[:n]
-
-
-def phase_lines(sums, energy_keV, *, elements=None, beam_energy=None):
-    """The strongest named X-ray lines of each phase spectrum (:func:`identify_lines`); ``elements``
-    (e.g. a file's metadata) are dropped when one of them is not an element symbol. An energy axis or a beam
-    energy that the phases' summed spectrum belies is warned of (:func:`phaselib.quantify._axis.axis_warnings`)."""
-    import warnings
-
-    from ._axis import axis_warnings
-
-    for text in axis_warnings(np.sum(sums, axis=0), energy_keV, beam_energy):
-        warnings.warn(text, stacklevel=3)
-    try:
-        return [identify_lines(s, energy_keV, elements=elements, beam_energy=beam_energy) for s in sums]
-    except ValueError:
-        return [identify_lines(s, energy_keV, beam_energy=beam_energy) for s in sums]
