@@ -58,7 +58,7 @@ def few_counts_note(mean, window=None) -> str:
     lost its 14 % plagioclase on two seeds of three; at 1.2 counts/px its two "phases" were noise, ARI 0.02), or "".
     ``window``: the energy range the counts were counted in, said unless it is the default ``(0.1, None)``."""
     mean = float(mean)
-    if not mean < FEW_COUNTS:
+    if not 0 < mean < FEW_COUNTS:  # none at all: an empty window or map, refused with its own message
         return ""
     where = "" if window is None or tuple(window) == (0.1, None) else \
         f" in the energy window {window[0]}-{'top' if window[1] is None else window[1]} keV"
