@@ -208,6 +208,8 @@ def test_a_wrong_calibration_is_said_on_the_data_step_and_goes_when_mended(tmp_p
     np.save(tmp_path / "m.npy", np.asarray(rock.image.data))
     a = App(None, background=False)
     a.load("m.npy", energy_offset=rock.image.energy_offset + 0.03, energy_scale=rock.image.energy_scale)
-    assert "X-ray lines sit +" in html.unescape(a.data.info.value)
+    assert "check the energy calibration" in html.unescape(a.data.info.value)
     a.calibrate(rock.image.energy_offset, rock.image.energy_scale)
-    assert "X-ray lines sit" not in a.data.info.value
+    assert "check the energy calibration" not in a.data.info.value
+    a.calibrate(rock.image.energy_offset - 0.27, rock.image.energy_scale)  # P45's offset typed for this map
+    assert "check the energy calibration" in html.unescape(a.data.info.value)
