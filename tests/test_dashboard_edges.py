@@ -213,3 +213,23 @@ def test_a_wrong_calibration_is_said_on_the_data_step_and_goes_when_mended(tmp_p
     assert "check the energy calibration" not in a.data.info.value
     a.calibrate(rock.image.energy_offset - 0.27, rock.image.energy_scale)  # P45's offset typed for this map
     assert "check the energy calibration" in html.unescape(a.data.info.value)
+
+
+def test_grains_and_an_estimate_of_other_steps_go_on_a_bundled_map():
+    """On a bundled map the shared steps are restored from the class's cache: the grains of the 4-cluster map stayed
+    on the page after going back to 3 clusters (the 3-cluster map came back from the cache), and an estimate of the
+    number of clusters scored on 4 components stayed after a change to 3."""
+    a = App("sample:P45", background=False)
+    s = a.session
+    a.clustering.k.value = 3
+    a.clustering.k.value = 4
+    a.grain_panel.go.click()
+    assert s.grains is not None
+    a.clustering.k.value = 3  # the 3-cluster state, from the cache
+    assert s.grains is None
+    a.clustering.estimate_btn.click()
+    assert s.estimate is not None
+    a.decomposition.n.value = s.n_components - 1
+    assert s.estimate is None
+    a.tabs.selected_index = 2  # the clustering step, drawn again: it asks for the estimate, the old one is gone
+    assert a.clustering.curves.waiting

@@ -177,9 +177,19 @@ def snapshot(session) -> dict:
 
 
 def restore(session, state):
+    """Set a shared step's state; what the student asked for beyond it (:data:`_OWN`) goes where it no longer fits:
+    grains of another phase map, the cluster estimate of other features (``Session`` drops them so on its own)."""
     with session.hold_trait_notifications():
+        if session.grains is not None and not _same(session.labels, state.get("labels", session.labels)):
+            session.grains = None
+        if state.get("n_components", session.n_components) != session.n_components:
+            session.estimate = None
         for name, value in state.items():
             setattr(session, name, value)
+
+
+def _same(a, b):
+    return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _read(session, entry, fresh=False) -> bool:

@@ -66,8 +66,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     minerals = T.Any(())         # PhaseName of each phase (phaselib.identify), for the current spectra
     spectra = T.Any(None)        # PhaseSpectra
     phase_lines = T.Any(())
-    grain_options = T.Dict()
-    grains = T.Any(None)         # GrainMap
+    grain_options, grains = T.Dict(), T.Any(None)  # the grains' options and GrainMap
     paint = T.Any(None)          # (H, W) int16 painted classes of the Label step, -1 unpainted
     label_names = T.Any(())      # names of the painted classes
     supervised = T.Any(None)     # (Classification, painted classes used) of the Label step
@@ -204,7 +203,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             start = _cluster.kmeans(self.pca.features(min(n, self.pca.n_components)), n)
             dec = decompose.nmf(self.image, n, labels=start.labels.reshape(self.image.shape[:2]), progress=progress)
         with self.hold_trait_notifications():
-            self.algorithm, self.n_components, self.decomposition = algorithm, n, dec
+            self.algorithm, self.n_components, self.decomposition, self.estimate = algorithm, n, dec, (
+                self.estimate if n == self.n_components else None)  # an estimate scores one number of components
             self.otsu, self.overrides = None, {}
         return dec
 
