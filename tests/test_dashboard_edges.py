@@ -44,6 +44,7 @@ def test_a_membership_threshold_no_pixel_reaches_is_refused_and_the_clusters_sta
     a.clustering.threshold.value = 1.0
     assert "No pixel has a membership of 1 or more" in _message(a)
     assert s.clustering is before and s.membership_threshold < 1 and np.array_equal(s.labels, phases)
+    assert a.clustering.threshold.value == s.membership_threshold  # the slider back at the threshold in effect
     a.phase_map.min_size.value = 3  # the session still works
     assert _message(a) == "" and s.min_size == 3
 
@@ -233,3 +234,14 @@ def test_grains_and_an_estimate_of_other_steps_go_on_a_bundled_map():
     assert s.estimate is None
     a.tabs.selected_index = 2  # the clustering step, drawn again: it asks for the estimate, the old one is gone
     assert a.clustering.curves.waiting
+
+
+def test_a_refused_number_of_components_puts_the_slider_back():
+    """NMF with 1 component is refused; the slider stayed at 1 while the 6-component result was shown (and saved)."""
+    a = App("synthetic:30x40", background=False)
+    s = a.session
+    a.decomposition.algorithm.value = "NMF"
+    kept = s.n_components
+    a.decomposition.n.value = 1
+    assert "at least 2 components" in _message(a)
+    assert s.n_components == kept and a.decomposition.n.value == kept

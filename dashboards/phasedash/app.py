@@ -67,6 +67,7 @@ class App:
         self.session = Session()
         self.runner = Runner(background=background)
         self.runner.on_idle = self._draw_stale
+        self.runner.on_error = self._controls_back
         self.colours = {}
         self._local = threading.local()  # per thread: is this thread redrawing from the session?
         self._panels = {}  # name -> panel, for the steps built so far
@@ -183,6 +184,13 @@ class App:
             for name in panels[step]:
                 if name in built:
                     built[name].refresh()
+
+    def _controls_back(self, kind):
+        """After a refused request, the step's controls show the settings in effect again (a slider left at 1
+        component after "NMF needs at least 2 components" showed a setting that was not used)."""
+        step = {"decomposition": "decomposition", "clustering": "clustering", "phases": "phase_map"}.get(kind)
+        if step in self._panels and self.session.image is not None:
+            self._panels[step].refresh()
 
     def _pipeline(self, **changes):
         """Compute what a change makes stale, in the worker (:func:`phasedash.pipeline.run_pipeline`)."""

@@ -8,6 +8,7 @@ the page; the kernel keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 import time
@@ -39,6 +40,7 @@ class Runner:
         self._futures = []
         self._pending = 0  # jobs queued or computing whose result is not shown yet
         self.on_idle = None  # called (under the lock) when the last such job is done
+        self.on_error = None  # called (under the lock) with a job's kind when it failed
         self.last_seconds = {}
 
     def report(self, fraction, text=""):
@@ -104,6 +106,9 @@ class Runner:
                 return result
             except Exception as err:  # noqa: BLE001 - every error is shown, the kernel survives
                 self.error(err, label)
+                if self.on_error is not None and self._current(kind, token):
+                    with self._lock, contextlib.suppress(Exception):  # the controls back to what is in effect
+                        self.on_error(kind)
                 return None
             finally:
                 self.last_seconds[kind] = time.perf_counter() - t0
