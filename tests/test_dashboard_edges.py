@@ -245,3 +245,13 @@ def test_a_refused_number_of_components_puts_the_slider_back():
     a.decomposition.n.value = 1
     assert "at least 2 components" in _message(a)
     assert s.n_components == kept and a.decomposition.n.value == kept
+
+
+def test_a_rectangle_of_the_last_map_does_not_crop_the_next():
+    """A rectangle drawn on P45 stayed drawn on the next map and "Crop to rectangle" cropped that map to it."""
+    a = App("synthetic:40x48", background=False)
+    a.data.pick_box(7, 37, 10, 40)
+    assert a.data.box == (7, 37, 10, 40) and not a.data.crop_btn.disabled
+    a.load("synthetic:30x36", wait=True)
+    assert a.data.box is None and a.data.crop_btn.disabled
+    assert a.data.map.brush.selected_x is None

@@ -184,6 +184,11 @@ class MapView(_Note):
         """``"pixel"``: clicks pick a pixel; ``"rectangle"``: dragging draws a rectangle."""
         self.figure.interaction = self.brush if mode == "rectangle" else None
 
+    def clear_selection(self):
+        """Take away the rectangle drawn (it belongs to the map shown before)."""
+        if getattr(self, "brush", None) is not None:
+            self.brush.selected_x = self.brush.selected_y = None
+
     def _pixel(self, data):
         h, w = self.shape
         return int(np.clip(data["click_y"], 0, h - 1)), int(np.clip(data["click_x"], 0, w - 1))

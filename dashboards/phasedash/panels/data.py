@@ -56,7 +56,7 @@ class DataPanel(Panel):
         self.lattice_note = W.HTML()
         self.crop_btn = W.Button(description="Crop to rectangle", icon="crop", disabled=True)
         self.uncrop_btn = W.Button(description="Whole map", icon="expand")
-        self.box = None
+        self.box = self._shown_for = None
         self.load_sample.on_click(lambda _: self.app.load(SAMPLES[self.sample.value]))
         self.load_path.on_click(lambda _: self.app.load(self.path.value, **self._calibration()))
         self.apply_cal.on_click(lambda _: self.app.calibrate(self.offset.value, self.scale.value))
@@ -131,6 +131,9 @@ class DataPanel(Panel):
         if im is None:
             return
         h, w, c = im.shape
+        if self._shown_for != (s.source, s.crop_box, im.shape):  # another map: a rectangle of the last one is gone
+            self._shown_for, self.box, self.crop_btn.disabled = (s.source, s.crop_box, im.shape), None, True
+            self.map.clear_selection()
         with self.app.quiet(self.sample):
             names = {v: k for k, v in SAMPLES.items()}
             if s.source in names:
