@@ -255,3 +255,15 @@ def test_a_rectangle_of_the_last_map_does_not_crop_the_next():
     a.load("synthetic:30x36", wait=True)
     assert a.data.box is None and a.data.crop_btn.disabled
     assert a.data.map.brush.selected_x is None
+
+
+def test_a_readers_warning_is_said_on_the_data_step(tmp_path):
+    """A channels-first .npy opened as "2048 x 60 pixels x 80 channels" with no note (the warning went to the log)."""
+    cube = np.asarray(make_rock((30, 40), counts_per_pixel=20, seed=1).image.data)
+    np.save(tmp_path / "first.npy", np.moveaxis(cube, -1, 0))
+    a = App(None, background=False)
+    a.load("first.npy", energy_offset=-0.2, energy_scale=0.01)
+    assert "read as a 2048 x 30 map of 40 channels" in html.unescape(a.data.info.value)
+    # its 10 channels in the energy window: the PCA held to them ("`n_components` must be an integer in [1, 10],
+    # got 24", and no map, before)
+    assert _message(a) == "" and a.session.labels is not None

@@ -80,6 +80,17 @@ def open_source(source, *, energy_offset=None, energy_scale=None, axis=None):
     return image, truth, names, true_grains
 
 
+def caught(fn):
+    """``(fn(), notes)``: the warnings ``fn`` gave (a reader's: a .npy that looks channels-first, a pixel size that
+    is not plausible), as texts for the page, not only the kernel's log."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", UserWarning)
+        out = fn()
+    return out, list(dict.fromkeys(str(w.message) for w in said if issubclass(w.category, UserWarning)))
+
+
 def axis_key(image):
     """The key of :data:`NPY_AXES` that gives this map's axis and values ("auto" when none does; None for no map)."""
     if image is None:

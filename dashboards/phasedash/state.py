@@ -18,7 +18,7 @@ from phaselib.pipeline import MAX_COMPONENTS, METHODS
 
 from .phases import PhaseSteps
 from .session_file import SessionFile, mapping, pair, whole
-from .sources import grain_score, named_lines, open_source, summed
+from .sources import caught, grain_score, named_lines, open_source, summed
 
 SAMPLES = {
     "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
@@ -83,8 +83,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     def load(self, source, *, energy_offset=None, energy_scale=None, axis=None, progress=None):
         """Load ``sample:P45``, ``synthetic:HxW[:counts]`` or a file path (``axis``: see ``sources.NPY_AXES``)."""
         original = str(source).strip()
-        image, truth, names, true_grains = open_source(original, energy_offset=energy_offset,
-                                                       energy_scale=energy_scale, axis=axis)
+        (image, truth, names, true_grains), said = caught(lambda: open_source(
+            original, energy_offset=energy_offset, energy_scale=energy_scale, axis=axis))  # the reader's warnings
         image, scale = preprocess.as_counts(image)  # values that are counts times a factor: counts
         with self.hold_trait_notifications():
             self._reset()
@@ -92,7 +92,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             self._truth_full, self._grains_full = truth, true_grains
             self._set_image(image)
             few = few_counts_note(self.brightness[self.brightness > 0].mean()) if image.is_counts else ""
-            self.count_note = " ".join(t for t in (scale.describe() if scale.scaled else "", few) if t)
+            self.count_note = " ".join(t for t in (*said, scale.describe() if scale.scaled else "", few) if t)
 
     def _reset(self):
         self.crop_box = None
@@ -120,8 +120,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         self.axis_note = (" ".join(quantify.axis_warnings(self.total, image.energy_keV, image.beam_energy))
                           if image.is_eds else "")
 
-    def clear_caches(self):
-        """Forget results cached for the current map (they hold a reference to it)."""
+    def clear_caches(self):  # results cached for the current map (they hold a reference to it)
         self._spatial = self._sums_of = self._refined = self._auto_phases = None
 
     def crop(self, rows, cols):
@@ -172,7 +171,8 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     def run_pca(self, progress=None):
         self._need(self.image, "Load a map first.")
         h, w, c = self.image.shape
-        n = max(2, min(MAX_COMPONENTS, h * w - 1, c - 1))  # map_phases' PCA: the CLI's clusters
+        # map_phases' PCA (the CLI's clusters), held to the energy window's channels (24 of 10 was refused)
+        n = max(2, min(MAX_COMPONENTS, h * w - 1, c - 1, preprocess.window_channels(self.image, (0.1, None)) - 1))
         pca = decompose.pca(self.image, n_components=n, progress=progress)
         with self.hold_trait_notifications():
             self.pca = pca
