@@ -267,3 +267,21 @@ def test_a_readers_warning_is_said_on_the_data_step(tmp_path):
     # its 10 channels in the energy window: the PCA held to them ("`n_components` must be an integer in [1, 10],
     # got 24", and no map, before)
     assert _message(a) == "" and a.session.labels is not None
+
+
+def test_grain_sizes_are_in_pixels_when_the_map_has_no_pixel_size(tmp_path):
+    """A .npy map (no pixel size) showed "mean 6.49 um", axes in um and a residence time; a growth rate of 0
+    made the residence time vanish without a word."""
+    rock = make_rock((40, 48), counts_per_pixel=100, seed=2)
+    np.save(tmp_path / "m.npy", np.asarray(rock.image.data))
+    a = App(None, background=False)
+    a.load("m.npy", energy_offset=rock.image.energy_offset, energy_scale=rock.image.energy_scale)
+    a.grain_panel.go.click()
+    text = html.unescape(a.grain_panel.stats.value)
+    assert " px, median" in text and " um" not in text and "no residence time: the map has no pixel size" in text
+    assert a.grain_panel.hist.figure.axes[0].label == "equivalent diameter (px)"
+    b = App("synthetic:40x48", background=False)
+    assert b.session.image.pixel_size
+    b.grain_panel.growth.value = 0.0
+    b.grain_panel.go.click()
+    assert "give a growth rate G above 0" in html.unescape(b.grain_panel.stats.value)

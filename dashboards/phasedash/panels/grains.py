@@ -85,24 +85,29 @@ class GrainsPanel(Panel):
             self.stats.value = f"Only {g.n_grains} grain(s): too few for statistics."
             return
         d = np.asarray(g.table()["equivalent_diameter_um"], float)
+        unit = "um" if self.s.image is not None and self.s.image.pixel_size else "px"  # no pixel size: in pixels
+        self.hist.figure.axes[0].label, self.csd.figure.axes[0].label = f"equivalent diameter ({unit})", f"L ({unit})"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             st = size_statistics(d)
         centres = 0.5 * (st.bin_edges[1:] + st.bin_edges[:-1])
         dens = st.counts / (st.counts.sum() * np.diff(st.bin_edges))
         self.hist.show(st.kde_x, [st.kde_y], bars=(centres, dens), markers=[st.kde_peak],
-                       title=f"{g.n_grains} grains: KDE peak {st.kde_peak:.3g} um")
+                       title=f"{g.n_grains} grains: KDE peak {st.kde_peak:.3g} {unit}")
         area = g.section_area_um2  # pixels that hold no counts are not section
-        grow = self.growth.value if self.growth.value and self.growth.value > 0 else None
+        grow = self.growth.value if self.growth.value and self.growth.value > 0 and unit == "um" else None
         try:
             csd = crystal_size_distribution(d, area, growth_rate=grow)
             ok = np.isfinite(csd.ln_density)
             fit = csd.intercept + csd.slope * csd.sizes
             self.csd.show(csd.sizes, [np.where(ok, csd.ln_density, np.nan), fit],
                           colours=["#1f77b4", "#d62728"], labels=["ln n", "fit"],
-                          title=f"slope {csd.slope:.3g} +/- {csd.slope_err:.2g} /um")
+                          title=f"slope {csd.slope:.3g} +/- {csd.slope_err:.2g} /{unit}")
             t = csd.residence_time
             tau = "" if t is None else f"; residence time tau = {t:.3g} s = {t / 3.156e7:.3g} yr"
+            if unit == "px" or not (self.growth.value and self.growth.value > 0):
+                tau = ("; no residence time: the map has no pixel size" if unit == "px" else
+                       "; no residence time: give a growth rate G above 0")
         except ValueError as err:
             tau = f"; CSD: {html.escape(str(err))}"
         warn = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
@@ -125,6 +130,6 @@ class GrainsPanel(Panel):
                      f"around it, or its crystals are twice as thick as the grains around them): a lone notch in "
                      f"its outline is taken for a bite or an open inclusion, not a contact between two crystals, "
                      f"and starts no cut.</i>")
-        self.stats.value = (f"<b>{g.n_grains} grains</b>: mean {st.mean:.3g} um, median {st.median:.3g}, "
+        self.stats.value = (f"<b>{g.n_grains} grains</b>: mean {st.mean:.3g} {unit}, median {st.median:.3g}, "
                             f"geometric mean {st.geometric_mean:.3g}, RMS {st.rms_mean:.3g}, SD {st.std:.3g}, "
                             f"IQR {st.iqr:.3g}{tau}{warn}")
