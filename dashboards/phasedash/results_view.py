@@ -127,13 +127,19 @@ class ResultsApp:
         uniq = {ln["line"]: ln for p in m.lines for ln in p[:3]}
         self.spectra.show(r.energy_keV, np.maximum(m.mean_spectra, 1e-3), colours=[phase_colour(i) for i in range(k)],
                           labels=[f"phase {i}" for i in range(k)], lines=list(uniq.values()))
+        if self.grain_info.value and not self.grain_info.value.endswith(f"({self.method.value})"):
+            self.grain_info.value = ""  # grains of another method's map
+            self.grains.wait_for("Press <b>Separate grains of this map</b> to compute.")
 
     def separate_grains(self):
-        labels = self.results.methods[self.method.value].labels
+        method = self.method.value
+        labels = self.results.methods[method].labels
         px = self.results.info.get("pixel_size") or 1.0
 
         def show(g):
-            self.grains.show(grains_rgb(g.labels), f"{g.n_grains} grains")
-            self.grain_info.value = f"{g.n_grains} grains"
+            if method != self.method.value:  # the map changed meanwhile
+                return
+            self.grains.show(grains_rgb(g.labels), f"{g.n_grains} grains ({method})")
+            self.grain_info.value = f"{g.n_grains} grains ({method})"
         return self.runner.run("grains", lambda: grain_map(labels, pixel_size=px, min_area=4), show,
                                "separating the grains of every phase")
