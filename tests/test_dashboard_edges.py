@@ -285,3 +285,28 @@ def test_grain_sizes_are_in_pixels_when_the_map_has_no_pixel_size(tmp_path):
     b.grain_panel.growth.value = 0.0
     b.grain_panel.go.click()
     assert "give a growth rate G above 0" in html.unescape(b.grain_panel.stats.value)
+
+
+def test_an_export_of_another_page_is_not_replaced(tmp_path):
+    """Two students who chose the same export folder name: the second page's export replaced the first's without a
+    word (the first page still linked files that were gone). Pages are kernels: the other one is a forked process."""
+    from _badfiles import guarded
+
+    from phasedash.panels.export import export
+
+    a = App("synthetic:24x30", background=False)
+    kind, value, _ = guarded(lambda: [p.name for p in export(a.session, "shared")], timeout=120)
+    assert kind == "ok" and "phases.csv" in value  # written by the other page's kernel
+    written = (tmp_path / "shared" / "phases.csv").read_bytes()
+    a.export_panel.folder.value = "first"
+    a.export_panel.export.click()
+    assert "phases.csv" in a.export_panel.links.value
+    a.export_panel.folder.value = "shared"
+    a.export_panel.export.click()
+    assert "another page's export; choose another folder name" in _message(a)
+    assert a.export_panel.links.value == ""  # the links of the export before are not this one's
+    assert (tmp_path / "shared" / "phases.csv").read_bytes() == written
+    a.export_panel.folder.value = "mine"
+    a.export_panel.export.click()
+    a.export_panel.export.click()  # this page's own earlier export is replaced, as before
+    assert _message(a) == "" and (tmp_path / "mine" / "phases.csv").exists()

@@ -273,6 +273,7 @@ class App:
                                lambda _: self.refresh("grains"), "separating grains")
 
     def export(self, folder):
+        self.export_panel.links.value = ""  # the links of an earlier export are not this one's (if it fails)
         return self.runner.run("export", lambda: panels.export(self.session, folder, self.colours),
                                self.export_panel.show_files, "exporting")
 
@@ -283,6 +284,7 @@ class App:
             saved = self.session.save_session(where / "session.json")
             keep(self.session.source)  # an uploaded map stays while a saved session points at it
             return [saved]
+        self.export_panel.links.value = ""
         return self.runner.run("export", compute, self.export_panel.show_files, "saving the session")
 
     def restore(self, state):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 import secrets
 from pathlib import Path
@@ -15,7 +16,7 @@ from phaselib import quantify
 from phaselib._atomic import atomic_folder
 from phaselib.render import save_phase_map_png
 
-from ..confine import output_folder
+from ..confine import PageError, output_folder
 from ..plots import labels_rgb
 from ..upload import keep
 from ._base import Panel, guide
@@ -76,12 +77,22 @@ def export(session, folder, colours=None):
     # looks complete; an earlier export there is replaced whole, a folder holding anything else refused
     with atomic_folder(target, replace=_an_export) as folder:
         names = _write(s, folder, k, colours)
+        (folder / _OWNER).write_text(str(os.getpid()))  # this page's kernel: another page's export is not replaced
     return [target / n for n in names]
 
 
+#: the file naming the kernel (one per page) that wrote an export
+_OWNER = ".written_by"
+
+
 def _an_export(folder):
-    """An earlier export: only the files :func:`export` writes."""
-    return all(p.is_file() and not p.is_symlink() and (p.name in _EXPORTED or re.fullmatch(r"phase_\d+\.msa", p.name))
+    """An earlier export of this page: only the files :func:`export` writes, by this page's kernel (two students
+    who chose the same folder name: the second one's export replaced the first's without a word)."""
+    owner = folder / _OWNER
+    if owner.is_file() and owner.read_text(errors="replace").strip() != str(os.getpid()):
+        raise PageError(f"{folder.name}: another page's export; choose another folder name.")
+    return all(p.is_file() and not p.is_symlink() and (p.name in _EXPORTED or p.name == _OWNER
+                                                       or re.fullmatch(r"phase_\d+\.msa", p.name))
                for p in folder.iterdir())
 
 
