@@ -291,7 +291,6 @@ def test_an_export_of_another_page_is_not_replaced(tmp_path):
     """Two students who chose the same export folder name: the second page's export replaced the first's without a
     word (the first page still linked files that were gone). Pages are kernels: the other one is a forked process."""
     from _badfiles import guarded
-
     from phasedash.panels.export import export
 
     a = App("synthetic:24x30", background=False)
