@@ -309,3 +309,10 @@ def test_an_export_of_another_page_is_not_replaced(tmp_path):
     a.export_panel.export.click()
     a.export_panel.export.click()  # this page's own earlier export is replaced, as before
     assert _message(a) == "" and (tmp_path / "mine" / "phases.csv").exists()
+
+
+def test_a_very_long_name_is_cut_in_the_message():
+    a = App(None, background=False)
+    a.load("x" * 5000 + ".npy", energy_offset=0.0, energy_scale=0.01)
+    text = _message(a)
+    assert text and len(text) <= 402 and text.endswith("…")

@@ -170,6 +170,7 @@ def test_dashboard_page(model):
     assert all(img.value[:4] == b"\x89PNG" for img in app.images)
     app.rock.value = "basalt"  # a new section, segmented again
     assert "basaltic glass" in app.metrics.value
+    assert "nan" not in app.metrics.value and "<td>–</td>" in app.metrics.value  # a class no pixel is predicted
     assert "overexposed" not in app.metrics.value
     app.brightness.value = 1.2  # the colourless minerals clip at 255 in PP: said on the page
     assert "PP overexposed" in app.metrics.value and "pixels right" in app.metrics.value

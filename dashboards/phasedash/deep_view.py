@@ -19,6 +19,11 @@ BUNDLED = Path(__file__).resolve().parent.parent / "data" / "deep_model.onnx"
 GROUPS = {"plagioclase": ["andesine", "labradorite"]}
 
 
+def _score(v):
+    """A precision, recall or IoU; "–" where there is none (no pixel predicted, or none true, of a class)."""
+    return "–" if not np.isfinite(v) else f"{v:.2f}"
+
+
 def _png(rgb):
     from PIL import Image
 
@@ -93,7 +98,7 @@ class DeepApp:
         left = ("" if not unknown else f"; scored on {100 * scored:.1f} % of the pixels: "
                 f"{html.escape(', '.join(unknown))} not among the model's classes, left out")
         rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td>{r[1]:.1f}</td><td>{r[2]:.1f}</td>"
-                       f"<td>{r[3]:.2f}</td><td>{r[4]:.2f}</td><td>{r[5]:.2f}</td></tr>" for r in merged.table())
+                       + "".join(f"<td>{_score(v)}</td>" for v in r[3:6]) + "</tr>" for r in merged.table())
         self.metrics.value = (
             f"<p><b>pixels right: {100 * sc.accuracy:.1f} %</b> ({100 * merged.accuracy:.1f} % with andesine and "
             f"labradorite as one plagioclase); largest modal error {100 * merged.max_fraction_error:.1f} points "

@@ -18,6 +18,9 @@ import ipywidgets as W
 
 from .confine import user_message
 
+#: characters of a message shown (a name typed 5000 characters long ran off the page)
+MAX_MESSAGE = 400
+
 
 class Runner:
     """One worker thread, a progress bar and a message area.
@@ -52,6 +55,7 @@ class Runner:
         """Show an error as a message in the page: a sentence, no traceback, no server path
         (:func:`phasedash.confine.user_message`); a string is shown as it is."""
         text = err if isinstance(err, str) else user_message(err, doing)
+        text = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"  # a 5000-character path
         self.message.value = (f"<div class='phasedash-error' style='color:#a50f15;background:#fee0d2;"
                               f"padding:6px;border-radius:4px'>&#9888; {html.escape(text)}</div>")
 
