@@ -418,6 +418,9 @@ def test_upload_handler(tmp_path):
     _upload(a.data.upload, {"map.raw": b"\0" * 10})
     assert ".rpl file together with its .raw" in a.runner.message.value
     assert a.session.image.shape[:2] == (30, 40)
+    two = {"a.hspy": path.read_bytes(), "b.hspy": path.read_bytes()}  # the first was opened, without a word
+    _upload(a.data.upload, two)
+    assert "2 maps uploaded together (a.hspy, b.hspy): upload one map at a time" in a.runner.message.value
     a.data.upload.receive({"kind": "too_big", "names": ["huge.bcf"], "size": 20 * 2**30})
     assert "huge.bcf: 20.0 GB is more than this dashboard takes" in a.runner.message.value
     acks = []

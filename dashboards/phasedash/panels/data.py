@@ -98,6 +98,11 @@ class DataPanel(Panel):
             return
         if len(main) > 1 and all(p.suffix.lower() in FRAME_SUFFIXES for p in main):
             main = [main[0].parent]  # one FITS or TIFF frame per bin: the upload's folder is the cube
+        elif len(main) > 1:  # one map at a time (two .npy files: the first was opened without a word)
+            self.app.runner.error(f"{len(main)} maps uploaded together ({', '.join(p.name for p in main[:3])}"
+                                  f"{' ...' if len(main) > 3 else ''}): upload one map at a time (an .rpl with its "
+                                  ".raw, or the FITS/TIFF frames of one cube).")
+            return
         path = str(Path(main[0]).relative_to(data_root()))  # a name in the data folder, no server path
         self.app.load(path, **self._calibration(path))
 
