@@ -312,3 +312,69 @@ def test_a_zspy_whose_values_decode_to_no_element_lines(small, tmp_path):
     Path(header).write_text(json.dumps(z))
     code, err = _run(["map", path, "--out", tmp_path / "res", "--quiet", "--no-minerals"])
     assert code == 0 and "shares_a" not in err, err
+
+
+def test_a_scheduler_with_no_worker_is_said_and_refused(small, tmp_path):
+    """A scheduler with no worker: `map` waited for ever without a word. Now a note at once, then one line after
+    the wait (shortened here), nothing written. A real scheduler, in a child process."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("distributed")
+    d, _ = small
+    script = (
+        "import sys, distributed\n"
+        "import phaselib._cli._common as common\n"
+        "from phaselib._cli import main\n"
+        "common.WORKER_WAIT = 3\n"
+        "with distributed.LocalCluster(n_workers=0, processes=False, protocol='tcp', dashboard_address=None) as c:\n"
+        "    code = main(sys.argv[1:] + ['--scheduler', c.scheduler_address])\n"
+        "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script, "map", str(d / "rock.npy"), "--out", str(tmp_path / "o"),
+                           *NPY], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "has no worker yet; waiting up to 3 s" in done.stderr and "has no worker (3 s waited)" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_in_the_terminal_stops_map_with_local_workers(tmp_path):
+    """Ctrl-C in a terminal (SIGINT to the whole process group) during `map --workers 2`: the workers died with it,
+    printed 60-86 lines of tracebacks, and a read ahead waited for them for ever (4 tries of 4 at 6-8 s hung)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("distributed")
+    from phaselib.datasets import write_rock
+
+    write_rock(tmp_path / "m.npy", (300, 400), n_channels=1024, energy_scale=0.01, energy_offset=-0.2,
+               counts_per_pixel=200, seed=1)
+    p = subprocess.Popen([sys.executable, "-m", "phaselib", "map", str(tmp_path / "m.npy"), "--energy-offset", "-0.2",
+                          "--energy-scale", "0.01", "--lazy", "--workers", "2", "--out", str(tmp_path / "res"),
+                          "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    def workers():  # the cluster's processes (children of the command)
+        return [d for d in os.listdir("/proc") if d.isdigit() and _ppid(d) == p.pid]
+    t0 = time.time()
+    while len(workers()) < 2 and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.2)
+    time.sleep(1.0)  # the cluster up, the map being read
+    assert p.poll() is None, "the map was done before the Ctrl-C"
+    os.killpg(p.pid, signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
+    lines = [x for x in err.decode().splitlines() if x.strip()]
+    assert p.returncode == 130 and lines[-1] == "phaselib: interrupted" and len(lines) <= 5, lines[-10:]
+    assert not (tmp_path / "res").exists()
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -263,11 +263,38 @@ def dask_client(args):
             raise ValueError(f"Could not connect to a Dask scheduler at {args.scheduler} ({type(exc).__name__}).") \
                 from None
         with client:
+            _wait_for_workers(client, args.scheduler)
             yield client
     else:
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        # the workers ignore Ctrl-C (they started with it ignored): the command stops them as it ends; killed by the
+        # terminal's Ctrl-C with it, they printed 60 lines of tracebacks, and a read waited for them for ever
+        import signal
+
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, before)
+        with cluster, Client(cluster) as client:
             yield client
+
+
+#: seconds a scheduler with no worker is waited for before the command stops
+WORKER_WAIT = 60
+
+
+def _wait_for_workers(client, address):
+    """A scheduler with no worker is said at once, waited for up to :data:`WORKER_WAIT` s, then refused (the
+    command waited for ever, without a word)."""
+    if client.scheduler_info().get("workers"):
+        return
+    print(f"phaselib: note: the Dask scheduler at {address} has no worker yet; waiting up to {WORKER_WAIT} s for "
+          "one", file=sys.stderr)
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError:
+        raise ValueError(f"The Dask scheduler at {address} has no worker ({WORKER_WAIT} s waited): start one "
+                         f"(dask worker {address}) or leave out --scheduler.") from None
 
 
 def open_input(args):

@@ -110,13 +110,19 @@ def _prefetched(data, ranges, ahead=None):
         ahead = 2 if 2 * nbytes <= IN_FLIGHT_BYTES else 1
     read = _block_reader(data)
     todo = iter(ranges)
-    with ThreadPoolExecutor(ahead) as pool:
+    pool, done = ThreadPoolExecutor(ahead), False
+    try:
         queue = deque((r, pool.submit(read, *r)) for r in _take(todo, ahead))
         while queue:
             (r0, r1), fut = queue.popleft()
             for r in _take(todo, 1):
                 queue.append((r, pool.submit(read, *r)))
             yield r0, r1, fut.result()
+        done = True
+    finally:
+        # stopped early (Ctrl-C, an error, the consumer gone): not waiting for a read ahead, which may wait for ever
+        # on a Dask cluster whose workers died of the same Ctrl-C
+        pool.shutdown(wait=done, cancel_futures=True)
 
 
 #: dask arrays whose chunks phaselib's guarded reader makes (``phaselib.io``): fresh arrays
