@@ -148,6 +148,24 @@ def atomic_file(target, *, overwrite=False):
         raise
 
 
+def reserve(path, name=None):
+    """Allocate the disk blocks of a file just sized (``np.lib.format.open_memmap`` makes it sparse, and writing through
+    its memory map past a full disk kills the process with SIGBUS): an OSError naming ``name`` now, where there is no
+    room; nothing where the file system cannot allocate ahead."""
+    import errno
+
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            os.posix_fallocate(fh.fileno(), 0, size)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise OSError(err.errno, f"no space left on the device for '{name or Path(path).name}' "
+                                         f"({size / 2**20:.0f} MB)") from None
+
+
 def _short(name, most=100):
     """``name`` cut to ``most`` characters for a temporary name beside it (a name of 255 bytes, the most a file
     system takes, plus ".tmp-XXXXXXXX" was "File name too long")."""

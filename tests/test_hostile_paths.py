@@ -378,3 +378,29 @@ def _ppid(pid):
             return int(fh.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_saving_a_npy_onto_a_full_disk_is_an_error_not_a_crash(tmp_path):
+    """`phaselib.save(image, "x.npy")` onto a file system without room wrote through a memory map of a sparse file:
+    SIGBUS killed the process and a hidden temporary file filled the disk. A real small tmpfs (root only)."""
+    import subprocess
+
+    from phaselib.datasets import make_rock
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        image = make_rock((100, 100), n_channels=1024, counts_per_pixel=50, seed=1).image  # 20 MB
+
+        def save():
+            import phaselib
+
+            phaselib.save(image, small / "x.npy")
+        kind, value, message = guarded(save, timeout=60)
+        assert kind == "error" and "no space left on the device for 'x.npy'" in message, (kind, value, message)
+        assert list(small.iterdir()) == []  # no temporary file left
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

@@ -15,6 +15,7 @@ import phaselib.datasets._minerals as _minerals
 import phaselib.datasets._mixing as _mixing
 import phaselib.datasets._texture as _texture
 
+from .._atomic import reserve
 from .._image import SpectrumImage
 from .._validate import check_int, check_number, check_positive
 from ._texture import _check_seed, _check_shape, make_texture
@@ -316,6 +317,7 @@ def write_rock(path, shape, *, block_rows=64, overwrite=False, **options):
     header = mm.offset
     del mm
     try:
+        reserve(path)  # no room after all (another writer): an error, not SIGBUS
         for r0 in range(0, h, int(block_rows)):
             rows = min(int(block_rows), h - r0)
             block = np.memmap(path, np.uint16, "r+", offset=header + r0 * w * c * 2,

@@ -16,7 +16,7 @@ import numpy as np
 
 import phaselib.io._cubes as _cubes
 
-from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs
+from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs, reserve
 from .._hyperspy import nav_axes_of_file, other_axis
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
@@ -387,6 +387,7 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     with atomic_file(path, overwrite=overwrite) as tmp:  # a temporary file, renamed when complete
         if ext == ".npy":
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=image.data.dtype, shape=image.shape)
+            reserve(tmp, path.name)  # no room: an error now, not SIGBUS while writing through the memory map
             for r0, r1, block in iter_row_blocks(image.data):
                 out[r0:r1] = block
             out.flush()
