@@ -366,6 +366,11 @@ def test_a_wrong_energy_axis_or_beam_energy_is_warned_of(p45):
                              rock.image.beam_energy) == []
     with pytest.warns(UserWarning, match="above the beam energy given"):
         map_phases(p45.replace(beam_energy=10.0), n_phases=3, n_components=3)
+    from phaselib.preprocess import bin_energy
+
+    for b in (8, 32, 128):  # channels of 80-1280 eV: peaks placed to a channel said "-5 eV" and "107 eV" before
+        coarse = bin_energy(p45, b)
+        assert axis_warnings(np.asarray(coarse.data).sum((0, 1)), coarse.energy_keV, 20.0) == []
 
 
 def test_grain_map_reads_a_mask_as_the_command_does_and_refuses_huge_ids():
