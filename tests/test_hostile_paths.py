@@ -404,3 +404,13 @@ def test_saving_a_npy_onto_a_full_disk_is_an_error_not_a_crash(tmp_path):
         assert list(small.iterdir()) == []  # no temporary file left
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_a_cluster_gone_during_the_run_is_not_called_a_damaged_input():
+    """The scheduler died mid-run: "could not complete (ClosedClientError); the input may be damaged"."""
+    distributed = pytest.importorskip("distributed")
+    from phaselib._cli._common import unexpected_message
+
+    said = unexpected_message(distributed.client.ClosedClientError("closed"))
+    assert "the Dask cluster stopped during the run (ClosedClientError)" in said and "damaged" not in said
+    assert "the input may be damaged" in unexpected_message(RuntimeError("x"))

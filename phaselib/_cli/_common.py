@@ -190,7 +190,12 @@ def plain_warnings():
 
 
 def unexpected_message(err) -> str:
-    """One line for an error no check foresaw (its text is not shown: it may quote a file)."""
+    """One line for an error no check foresaw (its text is not shown: it may quote a file); a Dask cluster that
+    went away is said so (not "the input may be damaged")."""
+    if type(err).__module__.split(".")[0] in ("distributed", "tornado") or type(err).__name__ in (
+            "ClosedClientError", "CommClosedError", "KilledWorker", "FutureCancelledError", "CancelledError"):
+        return (f"the Dask cluster stopped during the run ({type(err).__name__}): check its scheduler and workers, "
+                "or run without --scheduler / --workers.")
     return (f"could not complete ({type(err).__name__}); the input may be damaged. "
             "Set PHASELIB_DEBUG=1 to see the traceback.")
 
