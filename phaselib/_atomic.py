@@ -103,7 +103,9 @@ def check_writable(target):
     while not parent.is_dir() and parent != parent.parent:
         parent = parent.parent
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"Cannot write '{target.name}': its folder is not writable (permission denied).")
+        read_only = hasattr(os, "statvfs") and bool(os.statvfs(parent).f_flag & getattr(os, "ST_RDONLY", 1))
+        raise PermissionError(f"Cannot write '{target.name}': " + ("its file system is read-only." if read_only else
+                                                                    "its folder is not writable (permission denied)."))
 
 
 def cannot_write(target, err):

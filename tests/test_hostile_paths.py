@@ -414,3 +414,27 @@ def test_a_cluster_gone_during_the_run_is_not_called_a_damaged_input():
     said = unexpected_message(distributed.client.ClosedClientError("closed"))
     assert "the Dask cluster stopped during the run (ClosedClientError)" in said and "damaged" not in said
     assert "the input may be damaged" in unexpected_message(RuntimeError("x"))
+
+
+def test_map_onto_a_full_or_read_only_file_system_says_so(small, tmp_path):
+    """A nearly full disk: "120000 requested and 49088 written" (numpy's words); a read-only one: "its folder is not
+    writable (permission denied)". Real small tmpfs mounts (root only)."""
+    import os
+    import subprocess
+
+    full, ro = tmp_path / "full", tmp_path / "ro"
+    full.mkdir()
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(full)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(ro)], check=True)
+    try:
+        filler = full / "filler"
+        with open(filler, "wb") as fh:
+            fh.write(b"\0" * (os.statvfs(full).f_bavail * os.statvfs(full).f_frsize - 20_000))
+        _one_line(["map", small[0] / "rock.npy", "--out", full / "res", *NPY], "no space left on the device")
+        assert sorted(p.name for p in full.iterdir()) == ["filler"]
+        _one_line(["map", small[0] / "rock.npy", "--out", ro / "res", *NPY], "its file system is read-only")
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
+        subprocess.run(["umount", str(ro)], check=False)

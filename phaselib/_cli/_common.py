@@ -149,6 +149,9 @@ def error_message(err) -> str:
     """The one-line message of an error of the input: an OSError names its file, not its path."""
     if isinstance(err, MemoryError):
         return "out of memory (try --lazy, --crop or --bin)"
+    if isinstance(err, OSError) and (err.errno == 28 or ("requested and" in str(err) and "written" in str(err))):
+        # ENOSPC, or numpy's "120000 requested and 49088 written" of a short write
+        return "no space left on the device: nothing was written (an earlier result there is kept)"
     if isinstance(err, OSError) and err.filename:
         from pathlib import Path
 
