@@ -438,3 +438,11 @@ def test_map_onto_a_full_or_read_only_file_system_says_so(small, tmp_path):
     finally:
         subprocess.run(["umount", str(full)], check=False)
         subprocess.run(["umount", str(ro)], check=False)
+
+
+@pytest.mark.parametrize("address, words", [("inproc://x", "wants tcp://HOST:PORT"),
+                                            ("tls://127.0.0.1:8786", "wants tcp://HOST:PORT"),
+                                            ("tcp://127.0.0.1:99999", "99999 is no port number")])
+def test_scheduler_addresses_the_command_cannot_use(small, tmp_path, address, words):
+    """inproc:// gave "not enough values to unpack", tls:// distributed's ssl text, port 99999 ConnectionRefusedError."""
+    _one_line(["map", small[0] / "rock.npy", "--out", tmp_path / "o", *NPY, "--scheduler", address], words)

@@ -227,13 +227,16 @@ def _check_scheduler(address, wait=SCHEDULER_WAIT):
     import socket
 
     text = str(address)
-    if "://" in text and not text.startswith("tcp://"):
-        return  # tls, ucx, inproc: left to distributed
+    if "://" in text and not text.startswith("tcp://"):  # tls needs certificates, inproc a scheduler in this process
+        raise ValueError(f"--scheduler wants tcp://HOST:PORT (a scheduler's address as `dask scheduler` prints it), "
+                         f"got {text.split('://', 1)[0]}://...")
     host, _, port = text.split("://", 1)[-1].rpartition(":")
     try:
         port = int(port)
     except ValueError:
         raise ValueError(f"--scheduler wants tcp://HOST:PORT, got {address!r}.") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"--scheduler: {port} is no port number (1 to 65535).")
     try:
         sock = socket.create_connection((host.strip("[]"), port), timeout=wait)
     except OSError as exc:  # refused, unreachable, no route within the wait
