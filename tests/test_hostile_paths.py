@@ -444,5 +444,27 @@ def test_map_onto_a_full_or_read_only_file_system_says_so(small, tmp_path):
                                             ("tls://127.0.0.1:8786", "wants tcp://HOST:PORT"),
                                             ("tcp://127.0.0.1:99999", "99999 is no port number")])
 def test_scheduler_addresses_the_command_cannot_use(small, tmp_path, address, words):
-    """inproc:// gave "not enough values to unpack", tls:// distributed's ssl text, port 99999 ConnectionRefusedError."""
+    """inproc:// gave "not enough values to unpack", tls:// distributed's ssl text, port 99999 a refusal."""
     _one_line(["map", small[0] / "rock.npy", "--out", tmp_path / "o", *NPY, "--scheduler", address], words)
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path):
+    """SIGTERM (a job's time-out, `kill`) left hidden temporary outputs (.res.tmp-XXXX/) and no word."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from phaselib.datasets import write_rock
+
+    write_rock(tmp_path / "m.npy", (300, 400), n_channels=1024, energy_scale=0.01, energy_offset=-0.2,
+               counts_per_pixel=200, seed=1)
+    p = subprocess.Popen([sys.executable, "-m", "phaselib", "map", str(tmp_path / "m.npy"), "--energy-offset", "-0.2",
+                          "--energy-scale", "0.01", "--out", str(tmp_path / "res"), "--quiet"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(2.5)  # imports done, the map being read (it takes 10 s or more)
+    assert p.poll() is None, "the map was done before the SIGTERM"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err.decode().strip().splitlines()[-1] == "phaselib: interrupted"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["m.npy", "m_truth.npz"]
