@@ -467,3 +467,16 @@ def test_grains_refuse_a_blank_mask_that_covers_assigned_pixels(tmp_path, capsys
     np.save(tmp_path / "m" / "blank.npy", np.ones(labels.shape, bool))
     assert main(["grains", str(tmp_path / "m"), "--out", str(tmp_path / "g")]) == 2
     assert "blank.npy' marks 2000 pixels that labels.npy gives a phase" in capsys.readouterr().err
+
+
+def test_map_says_why_a_npy_gets_no_mineral_names(tmp_path, capsys):
+    from phaselib._cli import main
+
+    rock = make_rock((20, 25), counts_per_pixel=100, seed=2)
+    np.save(tmp_path / "m.npy", np.asarray(rock.image.data))
+    cal = ["--energy-offset", str(rock.image.energy_offset), "--energy-scale", str(rock.image.energy_scale)]
+    assert main(["map", str(tmp_path / "m.npy"), "--out", str(tmp_path / "a"), "--quiet", *cal]) == 0
+    assert "no mineral names: the beam energy is not known (give --beam-energy KV)" in capsys.readouterr().err
+    assert main(["map", str(tmp_path / "m.npy"), "--out", str(tmp_path / "b"), "--quiet", *cal,
+                 "--beam-energy", "20"]) == 0
+    assert "no mineral names" not in capsys.readouterr().err

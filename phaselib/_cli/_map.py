@@ -72,6 +72,9 @@ def run(args):
     from ..identify import calibration_note
     from ..refine import describe_change
 
+    if not result.minerals and image.is_eds and not image.beam_energy and not args.no_minerals:
+        print("phaselib: note: no mineral names: the beam energy is not known (give --beam-energy KV)",
+              file=sys.stderr)
     note = calibration_note(result.minerals) if result.minerals else ""
     if note:
         print("  " + note)
