@@ -27,8 +27,9 @@ PEAK_OFF_EV = 15.0
 AXIS_ELEMENTS = ("C", "O", "F", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "K", "Ca", "Ti", "V", "Cr", "Mn", "Fe", "Co",
                  "Ni", "Cu", "Zn", "Sr", "Zr", "Ba", "La", "Ce", "Nd", "Pb")
 MAIN_LINES = ("Ka", "Kb", "La", "Lb1", "Ma")
-#: channels wider than this (eV) are not checked for their calibration (16 channels of 640 eV gave a "107 eV" note)
-COARSEST_EV = 100.0
+#: channels wider than this (eV) are not checked for their calibration (16 channels of 640 eV gave a "107 eV" note),
+#: nor narrower than FINEST_EV
+COARSEST_EV, FINEST_EV = 100.0, 1.0
 #: share of the counts above the beam energy (+0.5 keV) beyond which the beam energy given is said to be too low
 ABOVE_BEAM_SHARE = 0.005
 
@@ -47,8 +48,8 @@ def axis_warnings(total, energy_keV, beam_energy=None) -> list[str]:
             out.append(f"{100 * above:.1f} % of the counts lie above the beam energy given ({beam_energy:g} kV), where "
                        f"no X-ray is emitted; the counts reach {reach:.1f} keV: check the beam energy (--beam-energy).")
     step_ev = 1000 * float(e[1] - e[0])
-    if not 0 < step_ev <= COARSEST_EV:  # channels wider than the lines: no line is placed to a few eV
-        return out
+    if not FINEST_EV <= step_ev <= COARSEST_EV:  # channels wider than the lines: no line placed to a few eV;
+        return out  # narrower than 1 eV: no X-ray axis (its line widths would be billions of channels)
     off = _peak_offset(total, e, beam_energy)
     if off is not None and off > PEAK_OFF_EV:
         out.append(f"The strongest peaks sit a median {off:.0f} eV from the nearest line of the usual elements "
