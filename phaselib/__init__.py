@@ -38,13 +38,11 @@ SUBMODULES = ("classify", "cluster", "compare", "datasets", "decompose", "deep",
 
 
 def __getattr__(name):
+    import importlib
+
     if name == "map_phases":  # the whole chain, ``phaselib.map_phases(phaselib.load(path))`` (imported when used)
-        from .pipeline import map_phases
-
-        return map_phases
+        return importlib.import_module(".pipeline", __name__).map_phases
     if name in SUBMODULES:
-        import importlib
-
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'phaselib' has no attribute {name!r}")
 
