@@ -358,7 +358,8 @@ def test_ctrl_c_in_the_terminal_stops_map_with_local_workers(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "phaselib", "map", str(tmp_path / "m.npy"), "--energy-offset", "-0.2",
                           "--energy-scale", "0.01", "--beam-energy", "20", "--lazy", "--workers", "2", "--out",
                           str(tmp_path / "res"), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)
+                         start_new_session=True,  # Ctrl-C as a terminal gives it (a background job's runner ignores it)
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     def workers():  # the cluster's processes (children of the command)
         return [d for d in os.listdir("/proc") if d.isdigit() and _ppid(d) == p.pid]
     t0 = time.time()
