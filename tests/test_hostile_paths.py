@@ -153,24 +153,30 @@ def test_a_scheduler_address_where_no_dask_scheduler_answers(small, tmp_path, mo
     assert "memory" not in line and not (tmp_path / "res").exists()
 
 
-def test_a_real_scheduler_maps_the_same(small, tmp_path):
-    """Through ``--scheduler`` to a real scheduler (in a child process: its threads must not be forked by the other
-    tests' guarded children)."""
+def _map_on_a_local_cluster(npy, out, workers, *, before="", timeout=300):
+    """``map`` run with ``--scheduler`` pointing at a real LocalCluster (``workers``: its worker arguments) in a child
+    process: its threads must not be forked by the other tests' guarded children. ``before``: code run first."""
     import subprocess
     import sys
 
+    script = ("import sys, distributed\n"
+              "import phaselib._cli._common as common\n"
+              "from phaselib._cli import main\n"
+              f"{before}"
+              f"with distributed.LocalCluster({workers}, processes=False, protocol='tcp',\n"
+              "                              dashboard_address=None) as c:\n"
+              "    code = main(sys.argv[1:] + ['--scheduler', c.scheduler_address])\n"
+              "sys.exit(code)\n")
+    return subprocess.run([sys.executable, "-c", script, "map", str(npy), "--out", str(out), *NPY],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_real_scheduler_maps_the_same(small, tmp_path):
+    """Through ``--scheduler`` to a real scheduler."""
     pytest.importorskip("distributed")
     d, _ = small
     assert _run(["map", d / "rock.npy", "--out", tmp_path / "here", *NPY])[0] == 0
-    script = (
-        "import sys, distributed\n"
-        "from phaselib._cli import main\n"
-        "with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol='tcp',\n"
-        "                              dashboard_address=None) as cluster:\n"
-        "    code = main(sys.argv[1:] + ['--scheduler', cluster.scheduler_address])\n"
-        "sys.exit(code)\n")
-    done = subprocess.run([sys.executable, "-c", script, "map", str(d / "rock.npy"), "--out", str(tmp_path / "there"),
-                           *NPY], capture_output=True, text=True, timeout=300)
+    done = _map_on_a_local_cluster(d / "rock.npy", tmp_path / "there", "n_workers=1, threads_per_worker=1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert np.array_equal(np.load(tmp_path / "here" / "labels.npy"), np.load(tmp_path / "there" / "labels.npy"))
 
@@ -321,21 +327,10 @@ def test_a_zspy_whose_values_decode_to_no_element_lines(small, tmp_path):
 def test_a_scheduler_with_no_worker_is_said_and_refused(small, tmp_path):
     """A scheduler with no worker: `map` waited for ever without a word. Now a note at once, then one line after
     the wait (shortened here), nothing written. A real scheduler, in a child process."""
-    import subprocess
-    import sys
-
     pytest.importorskip("distributed")
     d, _ = small
-    script = (
-        "import sys, distributed\n"
-        "import phaselib._cli._common as common\n"
-        "from phaselib._cli import main\n"
-        "common.WORKER_WAIT = 3\n"
-        "with distributed.LocalCluster(n_workers=0, processes=False, protocol='tcp', dashboard_address=None) as c:\n"
-        "    code = main(sys.argv[1:] + ['--scheduler', c.scheduler_address])\n"
-        "sys.exit(code)\n")
-    done = subprocess.run([sys.executable, "-c", script, "map", str(d / "rock.npy"), "--out", str(tmp_path / "o"),
-                           *NPY], capture_output=True, text=True, timeout=120)
+    done = _map_on_a_local_cluster(d / "rock.npy", tmp_path / "o", "n_workers=0", before="common.WORKER_WAIT = 3\n",
+                                   timeout=120)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "has no worker yet; waiting up to 3 s" in done.stderr and "has no worker (3 s waited)" in done.stderr
     assert not (tmp_path / "o").exists()
