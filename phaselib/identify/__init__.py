@@ -28,14 +28,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_positive
-from ._composition import Composition, composition
+from ._composition import CALIBRATE_COUNTS, Composition, calibration_of, composition
 from ._match import Candidate, PhaseName, match_minerals
 from ._match import calibrate as _calibrate
 from ._table import Mineral, parse_formula, read_table
 from ._table import default_table as _default_table
 
-__all__ = ["Candidate", "Composition", "Mineral", "PhaseName", "composition", "match_minerals", "mineral_table",
-           "calibration_note", "name_phases", "parse_formula"]
+__all__ = ["Candidate", "Composition", "Mineral", "PhaseName", "calibration_of", "composition", "match_minerals",
+           "mineral_table", "calibration_note", "name_phases", "parse_formula"]
 
 
 def mineral_table(path=None) -> tuple:
@@ -103,22 +103,23 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
     check_positive(beam_energy, "beam_energy")
     min_counts = check_positive(min_counts, "min_counts", allow_zero=True)
     rows = mineral_table() if table is None else table
-    comps, reasons = [], []
-    for s in sums:
-        total = float(np.sum(s))
-        comp, reason = None, ""
-        if total < min_counts:
-            reason = f"too few counts ({total:.0f} < {min_counts:g})"
-        else:
-            try:
-                comp = composition(s, e, beam_energy=beam_energy, elements=elements,
-                                   energy_resolution_MnKa=energy_resolution_MnKa)
-            except ValueError as err:
-                if "significant" not in str(err):
-                    raise
-                reason = "no significant X-ray line"
-        comps.append(comp)
-        reasons.append(reason)
+    totals = sums.sum(1)
+    comps, reasons = [None] * len(sums), [""] * len(sums)
+    # the phases rich enough to refine their own energy shift and resolution first; the others get the counts-weighted
+    # median of theirs (or, with none, the sum of all phases'): see `composition`'s `calibration`
+    for i in np.argsort(totals < CALIBRATE_COUNTS, kind="stable"):
+        if totals[i] < min_counts:
+            reasons[i] = f"too few counts ({totals[i]:.0f} < {min_counts:g})"
+            continue
+        shared = None if totals[i] >= CALIBRATE_COUNTS else _shared_calibration(
+            comps, sums, e, beam_energy, elements, energy_resolution_MnKa)
+        try:
+            comps[i] = composition(sums[i], e, beam_energy=beam_energy, elements=elements,
+                                   energy_resolution_MnKa=energy_resolution_MnKa, calibration=shared)
+        except ValueError as err:
+            if "significant" not in str(err):
+                raise
+            reasons[i] = "no significant X-ray line"
     if not isinstance(calibrate, (bool, np.bool_)):
         raise TypeError(f"`calibrate` must be True or False, got {calibrate!r}.")
     comps = _oxygen_of_the_detector(comps)
@@ -168,6 +169,21 @@ def calibration_note(names) -> str:
         return ""
     return ("Element readings corrected on the map's own phases (the detector reads them unlike phaselib's "
             "model; each reading divided by): " + ", ".join(f"{el} {f:.2f}" for el, f in moved) + ".")
+
+
+def _shared_calibration(comps, sums, e, beam_energy, elements, resolution):
+    """The energy shift and resolution of the phases that refined theirs (counts-weighted medians), else those of
+    the sum of all phases (None where it is too poor too)."""
+    rich = [c for c in comps if c is not None and c.total_counts >= CALIBRATE_COUNTS]
+    if not rich:
+        return calibration_of(np.sum(sums, 0), e, beam_energy=beam_energy, elements=elements,
+                              energy_resolution_MnKa=resolution) if len(sums) > 1 else None
+    w = np.array([c.total_counts for c in rich])
+
+    def median(v):
+        order = np.argsort(v)
+        return float(np.asarray(v)[order][np.searchsorted(np.cumsum(w[order]), 0.5 * w.sum())])
+    return median([c.energy_shift_keV for c in rich]), median([c.energy_resolution_MnKa for c in rich])
 
 
 def _oxygen_of_the_detector(comps):
