@@ -15,8 +15,27 @@ __all__ = ["UNASSIGNED", "abundances", "clean_labels", "clean_mask", "labels_fro
 UNASSIGNED = -1
 
 
+#: more component maps than this, and than the map has rows, is an image laid out (K, H, W) (:func:`_check_stack`)
+MAX_MAPS = 64
+
+
 def _check_stack(maps, name="loadings"):
-    return check_array(maps, name, ndim=3, kind="biuf")
+    """``(H, W, K)`` maps; a HyperSpy signal of K maps (``get_decomposition_loadings()``: the components on its
+    navigation axis, data ``(K, H, W)``) is turned so. An array of more than :data:`MAX_MAPS` maps and more maps than
+    rows is refused: it is laid out ``(K, H, W)`` (P45's 4 NMF loadings gave 100 "thresholds", one per column)."""
+    from ._hyperspy import is_signal
+
+    if is_signal(maps):
+        am = maps.axes_manager
+        maps = np.asarray(maps.data)
+        if am.navigation_dimension == 1 and am.signal_dimension == 2 and maps.ndim == 3:
+            maps = np.moveaxis(maps, 0, -1)
+    a = check_array(maps, name, ndim=3, kind="biuf")
+    if a.shape[-1] > max(MAX_MAPS, a.shape[0]):
+        raise ValueError(f"`{name}` of shape {a.shape} would be {a.shape[-1]} maps of {a.shape[0]} x {a.shape[1]} "
+                         f"pixels: the maps go last, (H, W, K). HyperSpy's loadings are (K, H, W): pass the signal "
+                         f"itself, or np.moveaxis(data, 0, -1).")
+    return a
 
 
 def abundances(loadings, factors=None):
@@ -24,7 +43,7 @@ def abundances(loadings, factors=None):
 
     Parameters
     ----------
-    loadings : (H, W, K) ndarray
+    loadings : (H, W, K) ndarray or HyperSpy signal (its components on the navigation axis)
         Non-negative component maps (e.g. NMF).
     factors : (K, C) ndarray, optional
         Component spectra; each map is weighted by its spectrum's total.
@@ -50,7 +69,7 @@ def otsu_thresholds(maps, overrides=None):
 
     Parameters
     ----------
-    maps : (H, W, K) ndarray
+    maps : (H, W, K) ndarray or HyperSpy signal (its components on the navigation axis)
     overrides : dict of int -> float, optional
         Thresholds to use instead of Otsu's for some components.
 
@@ -60,7 +79,7 @@ def otsu_thresholds(maps, overrides=None):
     """
     from skimage.filters import threshold_otsu
 
-    maps = _check_stack(maps)
+    maps = _check_stack(maps, "maps")
     k = maps.shape[-1]
     overrides = dict(overrides or {})
     bad = [i for i in overrides if not 0 <= int(i) < k]
@@ -116,7 +135,7 @@ def masks_from_maps(maps, thresholds=None, *, min_size=0):
 
     Parameters
     ----------
-    maps : (H, W, K) ndarray
+    maps : (H, W, K) ndarray or HyperSpy signal (its components on the navigation axis)
     thresholds : (K,) array-like, optional
         Default: :func:`otsu_thresholds`.
     min_size : int
@@ -126,7 +145,7 @@ def masks_from_maps(maps, thresholds=None, *, min_size=0):
     -------
     (H, W, K) bool ndarray
     """
-    maps = _check_stack(maps)
+    maps = _check_stack(maps, "maps")
     if thresholds is None:
         thresholds = otsu_thresholds(maps)
     thresholds = np.asarray(thresholds, float)

@@ -69,3 +69,22 @@ def test_intensity_signal_in_and_out():
     assert type(spectra).__name__ == "Signal1D"
     assert spectra.axes_manager.signal_axes[0].units == "Å" and spectra.axes_manager.signal_axes[0].name == "Wavelength"
     assert labels.axes_manager.signal_axes[0].size == 40
+
+
+def test_hyperspys_loadings_go_to_the_otsu_step_as_their_maps():
+    """The seed notebook's step: Otsu per loading of ``s.get_decomposition_loadings()``, a signal whose components are
+    its navigation axis, data (K, H, W). Given it (or its data), phaselib took W = 100 maps of 4 x 75 pixels."""
+    from skimage.filters import threshold_otsu
+
+    from phaselib import segment
+
+    rng = np.random.default_rng(0)
+    data = rng.gamma(2.0, size=(4, 75, 100)).astype(np.float32)
+    loadings = hs.signals.Signal2D(data)  # (4 | 100, 75), as get_decomposition_loadings() returns them
+    th = segment.otsu_thresholds(loadings)
+    assert np.allclose(th, [threshold_otsu(m) for m in data])
+    masks = segment.masks_from_maps(loadings)
+    assert masks.shape == (75, 100, 4) and np.array_equal(masks[..., 2], data[2] >= th[2])
+    with pytest.raises(ValueError, match=r"\(K, H, W\).*np.moveaxis"):
+        segment.otsu_thresholds(data)
+    assert np.allclose(segment.otsu_thresholds(np.moveaxis(data, 0, -1)), th)
