@@ -101,7 +101,7 @@ def test_clean_mask_removes_specks_and_fills_holes():
 
 
 def test_segment_errors():
-    with pytest.raises(ValueError, match="`loadings` must be a 3-D array"):
+    with pytest.raises(ValueError, match="`maps` must be a 3-D array"):
         segment.otsu_thresholds(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="overrides name components"):
         segment.otsu_thresholds(np.random.rand(4, 4, 2), overrides={5: 0.1})
