@@ -21,7 +21,8 @@ def _counts(formula, total, escape=0.0, pile=0.0, seed=0, beam=15.0):
 def test_an_escape_peak_names_no_element(seed):
     """Calcite at 2 million counts with a Si detector's escape peaks: Ca Ka's escape (1.95 keV) is not Y La."""
     calcite = _counts("CaCO3", 2e6, escape=0.03, pile=0.005, seed=seed)
-    assert set(quantify.main_elements(quantify.identify_lines(calcite, E, beam_energy=15), 6)) == {"Ca", "O"}
+    found = set(quantify.main_elements(quantify.identify_lines(calcite, E, beam_energy=15), 6))
+    assert {"Ca", "O"} <= found <= {"Ca", "O", "C"}, found  # its C Ka (was named Ca Ll before session 58)
     lines, bg = spectrum(weight_fractions("CaCO3"), E, 15.0, 130.0)
     shares = artefacts(lines + bg, E, escape_peaks=0.03) - (lines + bg)
     assert shares[np.abs(E - 1.952) < 0.05].sum() > 0.01 * lines[np.abs(E - 3.692) < 0.1].sum()  # a real peak
@@ -45,3 +46,47 @@ def test_a_minor_line_where_two_strong_ones_would_sum_is_named(pile):
     s = artefacts(lines + bg, E, escape_peaks=0.015, sum_peaks=pile)
     counts = np.random.default_rng(0).poisson(2e6 * s / s.sum()).astype(float)
     assert "Cr" in quantify.main_elements(quantify.identify_lines(counts, E, beam_energy=20, n_lines=8), 8)
+
+
+@pytest.mark.parametrize("formula, beam", [("FeTiO3", 15.0), ("FeTiO3", 20.0), ("CaTiSiO5", 20.0)])
+def test_the_o_ka_of_a_titanium_mineral_is_not_ti_la(formula, beam):
+    """Ti La (0.452 keV) lies within the matching tolerance of the O Ka peak (0.525) of ilmenite and titanite, and Ti
+    was found first: the O peak was named Ti La. A found element's main line of another family is preferred only
+    when about as near as any candidate."""
+    for total in (3e3, 1e6):
+        lines = quantify.identify_lines(_counts(formula, total, beam=beam), E, beam_energy=beam)
+        assert "O_Ka" in [f["line"] for f in lines] and "Ti_La" not in [f["line"] for f in lines], lines
+
+
+def test_si_ka_of_zircon_is_not_a_weak_zr_line():
+    """Another generator's zircon (``benchmarks/_othergen_spectra.py``): its Si Ka peak lies 52 eV from Zr Ll (weight
+    0.04), and Zr was found first: named Zr Ll, so the zircon showed no Si."""
+    from benchmarks._othergen_spectra import _from_formula, phase_spectrum
+
+    e = np.arange(2048) * 0.01
+    for beam in (15.0, 20.0):
+        s = phase_spectrum(_from_formula({"Zr": 1, "Si": 1, "O": 4}), e, beam_kv=beam)
+        for total in (3e3, 1e5):
+            counts = np.random.default_rng(0).poisson(s / s.sum() * total)
+            names = [f["line"] for f in quantify.identify_lines(counts, e, beam_energy=beam)]
+            assert "Si_Ka" in names and "Zr_Ll" not in names, names
+
+
+def test_an_l_line_far_stronger_than_its_k_line_is_not_named():
+    """The real chevkinite map at 1 % of its counts (binomial thinning): its apatite's O Ka peak, one channel low by
+    noise, was named V La (5 eV nearer than O Ka), with V Ka 17 times weaker: "Ca P V Si"."""
+    import warnings
+
+    from conftest import CHEVKINITE
+
+    import phaselib
+
+    image = phaselib.load(CHEVKINITE)
+    thin = np.random.default_rng(1).binomial(np.asarray(image.data), 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        labels = phaselib.map_phases(image.replace(data=thin.astype(np.uint16)), name_minerals=False).labels
+    sums = np.array([thin[labels == p].sum(0) for p in range(labels.max() + 1)])
+    apatite = int(np.argmax(sums[:, np.abs(image.energy_keV - 2.013) < 0.05].sum(1) / sums.sum(1)))
+    lines = quantify.identify_lines(sums[apatite], image.energy_keV, beam_energy=image.beam_energy)
+    assert {"Ca", "P", "O"} <= {f["element"] for f in lines} and "V" not in {f["element"] for f in lines}, lines

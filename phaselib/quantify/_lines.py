@@ -41,6 +41,14 @@ ARTEFACT_SHARE = 0.05
 #: line where two strong ones would sum (chrome diopside's Cr Ka, 17 eV from Si Ka + Ca Ka, 2.8 % of Ca Ka at 1 wt%
 #: Cr) is still named; at 5 % it was not
 PILEUP_SHARE = 0.01
+#: An L line of an element whose K line the beam excites is named only when its peak is at most this many times the
+#: K line's height (a 3d metal's L lines are weak and absorbed; peak heights favour low energies, where peaks are
+#: narrower, so a factor of a few): the O Ka peak of a 1 % chevkinite apatite, 1 channel low, was named V La (32 net
+#: counts at V Ka's 1.9: a factor 17)
+L_OVER_K = 4.0
+#: A peak near lines of several elements goes to a found element's line when that line, by its weight and the height
+#: of the element's found lines of its family, makes at least this share of the peak
+KNOWN_SHARE = 0.3
 
 
 def detector_artefacts(peak_keV, heights, tol_keV):
@@ -132,7 +140,7 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
         main = next((c[1] for c in candidates if c[0] == f"{el}_{line}"), None)
         return main is not None and bool(np.any(np.abs(peak_e - main) <= tol))
 
-    def plausible(name):
+    def plausible(name, height):
         # an L or M line is believed only if the element's K (or L) line, when excited and in
         # range, is seen too; a minor line of a family (Kb, Lb, Ll...) only if its alpha line is
         el, line = name.split("_")
@@ -146,24 +154,42 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
             # 1.5 over its edge, taken 15 % above the line (Zr K at 20 kV is barely excited)
             excited = beam_energy is None or 1.15 * 1.5 * main <= beam_energy if main is not None else False
             if main is not None and main < e[-1] and excited:
-                return bool(np.any(np.abs(peak_e - main) <= tol))
+                at = np.abs(peak_e - main) <= tol
+                # ... and, for an L line, not far stronger than that K line (:data:`L_OVER_K`)
+                return bool(at.any()) and (family != "K" or height <= L_OVER_K * net[peaks][at].max())
         return True
 
     artefact = dict(zip(peaks.tolist(), detector_artefacts(peak_e, net[peaks], tol / 2)))
-    found = []
+    found, family_height = [], {}  # (element, family) -> the height its found lines give a line of weight 1
+
+    def explains(i, p, near, known):
+        """A found element's line: the main line of another of its families about as near as any candidate (Fe La
+        of an olivine, not F Ka), or a line of a found family as strong as its weight makes it."""
+        el, line = candidates[i][0].split("_")
+        if el not in known:
+            return False
+        if (el, line[0]) not in family_height:
+            nearest = min(abs(energies[j] - e[p]) for j in near)
+            return line[1:] == "a" and abs(energies[i] - e[p]) <= nearest + tol / 4
+        return candidates[i][2] * family_height[(el, line[0])] >= KNOWN_SHARE * net[p]
+
     for p in peaks[np.argsort(-net[peaks])]:
-        near = [i for i in np.flatnonzero(np.abs(energies - e[p]) <= tol) if plausible(candidates[i][0])]
+        near = [i for i in np.flatnonzero(np.abs(energies - e[p]) <= tol) if plausible(candidates[i][0], net[p])]
         if not near:
             continue
-        # a peak near lines of several elements goes to an element already found (Ti Kb, not V Ka)
+        # a peak near lines of several elements goes to an element already found (Ti Kb, not V Ka) when that line
+        # can be as strong (Si Ka of zircon is not Zr Ll, of weight 0.04; the O Ka of ilmenite is not Ti La)
         known = {f["element"] for f in found}
-        near = [i for i in near if candidates[i][0].split("_")[0] in known] or near
+        near = [i for i in near if explains(i, p, near, known)] or near
         best = max(near, key=lambda i: (candidates[i][2], -abs(energies[i] - e[p])))
         name = candidates[best][0]
         if any(f["line"] == name for f in found) or (artefact[int(p)] and name.split("_")[0] not in known):
             continue  # a detector's escape or sum peak adds no element
         found.append(dict(line=name, element=name.split("_")[0], energy_keV=candidates[best][1],
                           peak_keV=round(float(e[p]), 4), height=float(net[p])))
+        key = (found[-1]["element"], name.split("_")[1][0])
+        if candidates[best][2] > 0:
+            family_height[key] = max(family_height.get(key, 0.0), float(net[p]) / candidates[best][2])
         if len(found) >= n_lines:
             break
     return found
