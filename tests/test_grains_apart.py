@@ -77,3 +77,24 @@ def test_a_groundmass_coarser_than_its_crystals_does_not_stand_apart():
     lab[:, :130][lab[:, :130] != 3] = 1  # the left half one phase: deep inside, around small pieces of others
     mask = lab == 1
     assert not stands_apart(mask, lab)
+
+
+def test_a_phase_map_turned_or_mirrored_gives_the_same_grains():
+    """The rule that lone concave corners start no ray is one decision per phase, on corners read from pixel
+    outlines. The default rock's albite (seed 3, true map) held 4.05 lone corners per pair cut as it was and 4.16
+    transposed (the threshold 4.0): 225 grains one way, 123 the other (218 true). Near the threshold the corners are
+    now counted in the map's 8 orientations."""
+    from phaselib.datasets import make_rock
+
+    rock = make_rock((200, 200), counts_per_pixel=1, seed=3)
+    lab = rock.labels
+    truth = np.where(lab == 0, rock.grain_ids, 0)
+    counts, matched = [], []
+    for turn, back in ((lambda a: a, lambda a: a), (np.transpose, np.transpose),
+                       (np.rot90, lambda a: np.rot90(a, -1)), (np.fliplr, np.fliplr)):
+        grains = back(grain_map(np.ascontiguousarray(turn(lab)), min_area=10).labels)
+        albite = np.where(lab == 0, grains, 0)
+        counts.append(np.unique(albite[albite > 0]).size)
+        matched.append(score_grains(albite, truth, min_area=10)["matched"])
+    assert max(counts) <= 1.1 * min(counts), counts
+    assert max(matched) - min(matched) <= 0.05, matched
