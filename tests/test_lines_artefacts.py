@@ -90,3 +90,30 @@ def test_an_l_line_far_stronger_than_its_k_line_is_not_named():
     apatite = int(np.argmax(sums[:, np.abs(image.energy_keV - 2.013) < 0.05].sum(1) / sums.sum(1)))
     lines = quantify.identify_lines(sums[apatite], image.energy_keV, beam_energy=image.beam_energy)
     assert {"Ca", "P", "O"} <= {f["element"] for f in lines} and "V" not in {f["element"] for f in lines}, lines
+
+
+def test_a_mean_spectrum_is_named_with_its_pixel_count_and_an_ev_axis_is_refused(tmp_path):
+    """``map`` saves mean phase spectra (``phase_spectra.npy``): tested as counts, a mean named 0-1 lines (the Fe
+    oxide of P45 none) without a word. An axis in eV gave no line and zeros, silently, and ``save_msa`` wrote a
+    10 keV channel width."""
+    import warnings
+
+    olivine = _counts("Mg1.6Fe0.4SiO4", 4e4, seed=3)
+    summed = [f["line"] for f in quantify.identify_lines(olivine, E, beam_energy=15)]
+    assert {"Mg_Ka", "Si_Ka", "Fe_Ka", "O_Ka"} <= set(summed)
+    mean = olivine / 400
+    with pytest.warns(UserWarning, match="not whole counts.*n_pixels"):
+        assert len(quantify.identify_lines(mean, E, beam_energy=15)) < len(summed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        per_pixel = quantify.identify_lines(mean, E, beam_energy=15, n_pixels=400)
+    assert [f["line"] for f in per_pixel] == summed
+    assert per_pixel[0]["height"] == pytest.approx(quantify.identify_lines(olivine, E, beam_energy=15)[0]["height"]
+                                                   / 400)
+    for call in (lambda: quantify.identify_lines(olivine, E * 1000, beam_energy=15),
+                 lambda: quantify.line_intensities(olivine, E * 1000, ["Si", "Fe"], beam_energy=15)):
+        with pytest.raises(ValueError, match="in eV"):
+            call()
+    with pytest.raises(ValueError, match="given in eV"):
+        quantify.save_msa(olivine[None], -200.0, 10.0, tmp_path)
+    assert not list(tmp_path.iterdir())

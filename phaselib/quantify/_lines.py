@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._lines import xray_lines
 from .._validate import check_array, check_int, check_number
+
+#: a spectrum of values that are not whole counts (a mean) and fewer in all than this is warned about: its lines'
+#: significance is tested as counts (:func:`identify_lines`)
+FEW_COUNTS = 1e4
+#: energies (keV) no X-ray axis reaches: an axis beyond is in eV (:func:`_spectrum_args`)
+MAX_KEV = 500.0
 
 
 def _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV):
@@ -16,6 +24,9 @@ def _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV):
     e = check_array(energy_keV, "energy_keV", kind="biuf").astype(np.float64)
     if s.shape != e.shape or s.ndim != 1:
         raise ValueError(f"`spectrum` (shape {s.shape}) and `energy_keV` (shape {e.shape}) must be 1-D and alike.")
+    if e.size and np.nanmax(np.abs(e)) > MAX_KEV:
+        raise ValueError(f"`energy_keV` runs to {np.nanmax(np.abs(e)):.6g}: X-ray energies in keV stay under "
+                         f"{MAX_KEV:g}; an axis in eV? Pass it divided by 1000.")
     beam_energy = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000, allow_none=True)
     fwhm_keV = check_number(fwhm_keV, "fwhm_keV", low=0, low_open=True, high=10)
     return s, e, beam_energy, fwhm_keV
@@ -79,7 +90,7 @@ def detector_artefacts(peak_keV, heights, tol_keV):
 
 
 def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energy=None,
-                   fwhm_keV=0.13, min_significance=5.0):
+                   fwhm_keV=0.13, min_significance=5.0, n_pixels=None):
     """Name the strongest X-ray peaks of a spectrum from exspy's line database.
 
     Peaks are found above a morphological background; each is given the
@@ -90,7 +101,9 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     Parameters
     ----------
     spectrum : (C,) ndarray
-        Counts (a phase's summed or mean spectrum).
+        Counts: a phase's summed spectrum, or its mean spectrum with ``n_pixels`` (the significance of a line
+        is tested against the counts' Poisson noise; a spectrum of values that are not whole counts, such as a
+        mean, is warned about when it holds few).
     energy_keV : (C,) ndarray
     elements : sequence of str, optional
         Candidate elements (default: common rock-forming elements).
@@ -103,6 +116,9 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     min_significance : float
         Minimum peak height over the background's Poisson noise (sigma): a line is named only
         when the counts make it significant.
+    n_pixels : int, optional
+        ``spectrum`` is the mean of this many pixels' counts (``phase_spectra.npy`` of ``map``, with the
+        ``n_pixels`` of ``phases.csv``): it is tested as their sum, heights are reported per pixel.
 
     Returns
     -------
@@ -114,6 +130,15 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     s, e, beam_energy, fwhm_keV = _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV)
     n_lines = check_int(n_lines, "n_lines", low=0)
     min_significance = check_number(min_significance, "min_significance", low=0)
+    n_pixels = check_int(n_pixels, "n_pixels", low=1, allow_none=True)
+    if n_pixels is not None:
+        found = identify_lines(s * n_pixels, e, elements=elements, n_lines=n_lines, beam_energy=beam_energy,
+                               fwhm_keV=fwhm_keV, min_significance=min_significance)
+        return [dict(f, height=f["height"] / n_pixels) for f in found]
+    if s.sum() < FEW_COUNTS and np.any(np.abs(s - np.round(s)) > 1e-6 * np.maximum(np.abs(s), 1.0)):
+        warnings.warn("`spectrum` holds values that are not whole counts (a mean spectrum?): its lines are tested "
+                      "against the Poisson noise of counts, so few are named. Pass the summed spectrum, or the mean "
+                      "with `n_pixels`.", UserWarning, stacklevel=2)
     scale = abs(e[1] - e[0]) if e.size > 1 else 0.0
     if not scale > 0 or abs(e[-1] - e[0]) < 2 * fwhm_keV:  # narrower than two line widths: no line to tell
         return []

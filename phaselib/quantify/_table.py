@@ -96,6 +96,9 @@ def save_msa(spectra, energy_offset, energy_scale, folder, *, names=None, beam_e
         raise ValueError(f"`spectra` must hold at least one spectrum of two channels or more, got {spectra.shape}.")
     check_number(energy_offset, "energy_offset")
     check_number(energy_scale, "energy_scale", low=0, low_open=True)
+    if energy_scale > 1.0:
+        raise ValueError(f"`energy_scale` {energy_scale:g} keV per channel: an EDS channel is a few eV; given in eV? "
+                         f"Pass it (and `energy_offset`) divided by 1000.")
     names = [f"phase_{i}" for i in range(len(spectra))] if names is None else [str(n) for n in names]
     if len(names) != len(spectra):
         raise ValueError(f"{len(names)} names for {len(spectra)} spectra.")
