@@ -36,6 +36,31 @@ def test_a_label_map_painted_in_colours_is_refused(tmp_path):
     np.testing.assert_array_equal(read_labels(tmp_path / "grey_rgb.png"), grey[..., 0])
 
 
+
+def test_label_pictures_are_read_as_ids_not_as_an_image(tmp_path):
+    """A 16-bit label PNG (as skimage, ImageJ and QuPath save them) went through the BSE rule (levels / 257): ids 0-3
+    all 0, ids 100-400 three classes. A palette PNG (annotation tools) gave its colours, refused or 181 "classes".
+    255, the usual ignore value, was class 255 of a 256-class model."""
+    from PIL import Image
+
+    ids = np.repeat(np.arange(4, dtype=np.int64), 6).reshape(4, 6)
+    Image.fromarray(ids.astype(np.uint16)).save(tmp_path / "small16.png")
+    Image.fromarray((ids * 100 + 100).astype(np.uint16)).save(tmp_path / "sparse16.png")
+    pal = Image.fromarray(ids.astype(np.uint8), mode="P")
+    pal.putpalette([230, 159, 0, 0, 114, 178, 0, 158, 115, 240, 228, 66] + [0] * 756)
+    pal.save(tmp_path / "palette.png")
+    grey = Image.fromarray((ids * 60).astype(np.uint8), mode="P")
+    grey.putpalette([v for i in range(256) for v in (i, i, i)])
+    grey.save(tmp_path / "grey_palette.png")
+    holes = ids.astype(np.uint8)
+    holes[0] = 255
+    Image.fromarray(holes).save(tmp_path / "ignore.png")
+    np.testing.assert_array_equal(read_labels(tmp_path / "small16.png"), ids)
+    np.testing.assert_array_equal(read_labels(tmp_path / "sparse16.png"), ids * 100 + 100)
+    np.testing.assert_array_equal(read_labels(tmp_path / "palette.png"), ids)
+    np.testing.assert_array_equal(read_labels(tmp_path / "grey_palette.png"), ids * 60)
+    np.testing.assert_array_equal(read_labels(tmp_path / "ignore.png"), np.where(np.arange(4)[:, None] == 0, -1, ids))
+
 def test_label_maps_of_another_shape_than_their_images_are_refused():
     lab = np.arange(86 * 86).reshape(86, 86) % 5
     assert upsample_labels(lab, (256, 256)).shape == (256, 256)  # 3 px label pixels: 2.98 times coarser
