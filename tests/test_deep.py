@@ -307,3 +307,22 @@ def test_cli_notes_an_overexposed_image(tmp_path, capsys):
     assert "of the PP image's pixels are at full scale" in lines[0] and "may be confused" in lines[0]
     share = int(lines[0].split("bright: ")[1].split(" %")[0])
     assert 50 <= share <= 100
+
+
+def test_a_picture_of_the_wrong_kind_for_the_model_is_refused(pair, tmp_path, capsys):
+    """A model trained on colour PP given a grey PP repeated the grey into R, G, B and segmented it (0.41 of the pixels
+    right where the colour picture gave 0.995; training refuses such a mix); a grey BSE saved in RGB is still read."""
+    from PIL import Image
+
+    for role in ("xp", "bse"):
+        (tmp_path / f"S_{role}.png").write_bytes((pair / f"ABC_3200.5_{role}.png").read_bytes())
+    Image.open(pair / "ABC_3200.5_pp.png").convert("L").save(tmp_path / "S_pp.png")
+    args = ["segment", "--input_model", str(MODEL), "--input_path", str(tmp_path / "S_pp.png"),
+            "--output_path", str(tmp_path / "s.nc")]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "trained on colour PP images; S_pp.png is a grey picture" in err and not (tmp_path / "s.nc").exists()
+    Image.open(pair / "ABC_3200.5_pp.png").save(tmp_path / "S_pp.png")
+    Image.open(pair / "ABC_3200.5_bse.png").convert("RGB").save(tmp_path / "S_bse.png")
+    assert main(args) == 0

@@ -206,6 +206,14 @@ def load_set(paths, meta):
         raise ValueError(f"the model needs the {', '.join(missing)} image(s), not found.")
     images = {r: _data.read_image(paths[r]) for r in meta["inputs"]}
     for r, ch in zip(meta["inputs"], meta["channels"]):
-        if images[r].shape[-1] != ch:
-            images[r] = images[r][..., :1] if ch == 1 else np.repeat(images[r][..., :1], ch, axis=-1)
+        img = images[r]
+        if img.shape[-1] == ch:
+            continue
+        if ch == 1 and (img == img[..., :1]).all():  # grey saved in colour channels
+            images[r] = img[..., :1]
+            continue
+        # a grey picture repeated into a colour model's channels (or a colour one's red channel) was segmented
+        # without a word: 0.41 of the pixels right where the colour picture gave 0.995
+        raise ValueError(f"the model was trained on {'grey' if ch == 1 else 'colour'} {r.upper()} images; "
+                         f"{Path(paths[r]).name} is {'a grey' if img.shape[-1] == 1 else 'a colour'} picture.")
     return _data.stack(images, meta["inputs"])
