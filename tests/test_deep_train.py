@@ -144,3 +144,28 @@ def test_some_crystals_are_drawn_dark_between_crossed_polars():
     dark, lit = np.array(dark), np.array(lit)
     assert np.all(dark | lit)  # a region is dark all over or not at all
     assert abs(dark.mean() - DARK_XP) < 0.03, dark.mean()
+
+
+def test_a_model_file_is_never_replaced_unasked_nor_left_beside_a_stale_twin(folder, tmp_path, capsys, monkeypatch):
+    """``--out m.onnx`` writes ``m.pt`` too, and replaced an existing one without --overwrite. A failed ONNX export
+    (the onnx package missing, a full disk) after --overwrite left the new ``m.pt`` beside the old ``m.onnx``, which
+    ``segment`` runs in its place."""
+    import phaselib.deep._model as _model
+
+    d, _ = folder
+    run = ["segment", "train", "--images", str(d), *PATTERNS, "--epochs", "2", "--tile", "48", "--threads", "1",
+           "--no-calibrate"]
+    (tmp_path / "m.pt").write_bytes(b"an earlier model, not to be lost")
+    capsys.readouterr()
+    assert main([*run, "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "'m.pt' exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "m.pt").read_bytes() == b"an earlier model, not to be lost"
+    assert main([*run, "--out", str(tmp_path / "m.pt"), "--overwrite"]) == 0
+    assert (tmp_path / "m.onnx").is_file()
+
+    def no_export(*args, **kw):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(_model, "export_onnx", no_export)
+    assert main([*run, "--out", str(tmp_path / "m.pt"), "--overwrite", "--epochs", "3"]) == 2
+    assert not (tmp_path / "m.onnx").exists() and load_model(tmp_path / "m.pt").backend == "torch"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temporary file left

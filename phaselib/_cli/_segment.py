@@ -147,7 +147,9 @@ def _train(args):
     given = [v for v in patterns.values() if v]
     if len(set(given)) < len(given):
         raise ValueError(f"the patterns must differ from each other, got {', '.join(given)}.")
-    for target in (Path(args.out), onnx_twin(args.out)):  # checked before minutes of training
+    out = Path(args.out)
+    targets = (out.with_suffix(".pt") if out.suffix == ".onnx" else out, onnx_twin(out))  # `--out m.onnx` writes m.pt
+    for target in targets:  # checked before minutes of training
         if (target.exists() or target.is_symlink()) and not args.overwrite:
             raise FileExistsError(f"'{target.name}' exists; pass --overwrite to replace it.")
         if target.is_dir():
@@ -155,7 +157,7 @@ def _train(args):
     folder = Path(args.images)
     if folder.is_dir():  # the model and its ONNX twin are never written over an image, a label map, classes.csv
         inputs = [f for f in folder.iterdir() if f.suffix.lower() in INPUT_SUFFIXES]
-        for target in (Path(args.out), onnx_twin(args.out)):
+        for target in targets:
             refuse_inputs(target, inputs)
     check_writable(args.out)
     res = train(args.images, args.out, patterns=patterns, epochs=args.epochs, tile=args.tile, seed=args.seed,

@@ -16,6 +16,7 @@ from skimage import measure
 import phaselib.deep._data as _data
 import phaselib.deep._model as _model
 
+from .._atomic import atomic_file
 from .._validate import check_int, check_number
 from ._meta import MAX_MM_PER_PIXEL, MAX_TILE
 from ._runner import onnx_twin
@@ -232,6 +233,12 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
     -------
     TrainResult
     """
+    if onnx:  # before minutes of training, not after them
+        try:
+            import onnx as _onnx  # noqa: F401
+        except ImportError:
+            raise ImportError("the model's ONNX twin needs the onnx package: pip install 'phaselib[deep]' "
+                              "(or train with onnx=False).") from None
     patterns = {"pp": "_pp", "xp": "_xp"} if patterns is None else dict(patterns)
     epochs = check_int(epochs, "epochs")
     tile = check_int(tile, "tile", low=16, high=MAX_TILE)
@@ -323,10 +330,16 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
         meta["class_offsets"] = training_offsets(Segmenter(meta, run, "torch"), stacks, labels)
     out = Path(out)
     model_path = out if out.suffix != ".onnx" else out.with_suffix(".pt")
-    _model.save(model_path, net, meta)
-    onnx_path = None
+    onnx_path = onnx_twin(model_path) if onnx else None
+    # an earlier model's ONNX twin goes first: beside the new .pt it would be run in its place (`load_model` prefers
+    # the twin) should the export fail; both files are written whole or not at all
+    for old in (onnx_twin(model_path),) if onnx_twin(model_path) != model_path else ():
+        if old.is_file() or old.is_symlink():
+            old.unlink()
+    with atomic_file(model_path, overwrite=True) as tmp:
+        _model.save(tmp, net, meta)
     if onnx:
-        onnx_path = onnx_twin(model_path)
-        _model.export_onnx(onnx_path, net, meta)
+        with atomic_file(onnx_path, overwrite=True) as tmp:
+            _model.export_onnx(tmp, net, meta)
     return TrainResult(tuple(losses), meta, time.perf_counter() - t0, str(model_path),
                        None if onnx_path is None else str(onnx_path), time.process_time() - c0)
