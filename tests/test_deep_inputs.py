@@ -138,3 +138,18 @@ def test_inference_refuses_one_pattern_for_two_inputs(tmp_path, capsys):
     assert main(["segment", "--input_model", str(model), "--input_path", str(tmp_path / "a_xp.png"),
                  "--output_path", str(tmp_path / "out"), "--pp_pattern", "_xp"]) == 2
     assert "the patterns must differ" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_cameras_orientation_tag_is_applied(tmp_path):
+    """A camera's picture stored on its side with EXIF Orientation 6 (viewers turn it upright) was read as stored: a
+    PP / XP pair refused as of two sizes or, square, segmented misaligned."""
+    from PIL import Image
+
+    upright = make_thin_section((40, 64), rock="granite", seed=5).pp
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to show"
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(upright, 1)))
+    stored.save(tmp_path / "side.png", exif=exif)
+    stored.save(tmp_path / "side.jpg", exif=exif, quality=98)
+    np.testing.assert_array_equal(read_image(tmp_path / "side.png"), upright)
+    assert np.abs(read_image(tmp_path / "side.jpg").astype(int) - upright).mean() < 3

@@ -60,7 +60,7 @@ def read_picture(path, convert=None):
 
     ``convert(image) -> image`` (e.g. ``lambda im: im.convert("RGB")``) runs on the loaded image.
     A PNG is verified first (every chunk and its checksum, to the end chunk): a truncated PNG
-    whose pixels happen to decode is still refused.
+    whose pixels happen to decode is still refused. A camera's EXIF orientation is applied.
     """
     path = check_input_path(path, what="an image file")
     from PIL import Image
@@ -74,6 +74,7 @@ def read_picture(path, convert=None):
                 im.verify()
             im = Image.open(path)
             im.load()
+            im = _upright(im)
         with im, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # converting a valid image (a palette with transparency) may warn
             arr = np.asarray(convert(im) if convert is not None else im)
@@ -82,6 +83,18 @@ def read_picture(path, convert=None):
     if fmt is None or arr.size == 0 or (fmt == "PNG" and not (_ends_with_iend(path) and _png_rows_complete(path))):
         raise _damaged(path, "an image")
     return arr
+
+
+def _upright(im):
+    """The picture as viewers show it: a camera's EXIF Orientation tag applied (a JPEG stored on its side was read so,
+    and its PP / XP pair refused as of two sizes, or, square, segmented misaligned)."""
+    from PIL import ImageOps
+
+    if im.getexif().get(0x0112, 1) in (None, 1):  # 0x0112: Orientation; 1 upright
+        return im
+    turned = ImageOps.exif_transpose(im)
+    im.close()
+    return turned
 
 
 #: Pillow's modes of grey images (8-bit, 16-bit, 32-bit integer, float)
