@@ -115,6 +115,44 @@ def test_cli_netcdf_input_keeps_its_scale_and_variables(pair, tmp_path):
     ds.close()
 
 
+
+def test_a_netcdf_input_in_micrometres_falling_y_float_levels_or_netcdf3(pair, tmp_path):
+    """Another tool's netCDF: coordinates in um were read as mm (a 1000 times coarser scale, written back "mm"), a
+    falling y axis lost its origin, one outlier stretched float levels (0.994 -> 0.679 of the pixels right), and a
+    netCDF-3 file could not be read. Each now gives the labels of the picture files."""
+    from PIL import Image
+
+    imgs = {r: np.asarray(Image.open(pair / f"ABC_3200.5_{r}.png")) for r in ("pp", "xp", "bse")}
+    h, w = imgs["pp"].shape[:2]
+    ref = tmp_path / "ref.nc"
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(pair / "ABC_3200.5_pp.png"),
+                 "--output_path", str(ref), "--mm_per_pixel", "0.004"]) == 0
+    with xr.open_dataset(ref, engine="h5netcdf") as ds:
+        truth = ds["ABC_3200.5_segmentation"].values
+
+    def write(name, y, x, units="mm", scale=lambda a: a, engine="h5netcdf"):
+        v = {f"S_{r}": (("y", "x", "c") if a.ndim == 3 else ("y", "x"), scale(a)) for r, a in imgs.items()}
+        xr.Dataset(v, coords={"y": ("y", y, {"units": units}), "x": ("x", x, {"units": units})}).to_netcdf(
+            tmp_path / f"{name}.nc", engine=engine)
+
+    def outlier(a):
+        a = a / 255.0
+        a[(0, 0) if a.ndim == 2 else (0, 0, 0)] = -5.0
+        return a
+    write("um", np.arange(h) * 4.0, np.arange(w) * 4.0, units="um")
+    write("falling", 11.0 - np.arange(h) * 0.004, 20 + np.arange(w) * 0.004)
+    write("outlier", np.arange(h) * 0.004, np.arange(w) * 0.004, scale=outlier)
+    write("nc3", np.arange(h) * 0.004, np.arange(w) * 0.004, scale=lambda a: a.astype(np.int16), engine="scipy")
+    for name in ("um", "falling", "outlier", "nc3"):
+        out = tmp_path / f"out_{name}.nc"
+        assert main(["segment", "--input_model", str(MODEL), "--input_path", str(tmp_path / f"{name}.nc"),
+                     "--output_path", str(out)]) == 0, name
+        with xr.open_dataset(out, engine="h5netcdf") as ds:
+            assert ds.attrs["mm_per_pixel"] == pytest.approx(0.004), name
+            assert np.mean(ds[f"{name}_segmentation"].values == truth) > 0.99, name
+            if name == "falling":
+                assert ds["y"].values[0] == pytest.approx(11.0) and ds["x"].values[0] == pytest.approx(20.0)
+
 def test_cli_folder_with_a_bad_file(pair, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()

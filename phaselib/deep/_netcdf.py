@@ -58,10 +58,14 @@ def read_netcdf(path, patterns):
 
     xr = _xr()
     path = check_input_path(path, what="a netCDF file")  # a FIFO would block the reader
-    try:
-        ds = xr.load_dataset(path, engine="h5netcdf")
-    except Exception:  # noqa: BLE001 - a corrupt or foreign file, whatever the engine raises
-        raise ValueError(f"cannot read {path.name} as netCDF.") from None
+    for engine in ("h5netcdf", "scipy"):  # netCDF-4 (HDF5), then netCDF-3
+        try:
+            ds = xr.load_dataset(path, engine=engine)
+            break
+        except Exception:  # noqa: BLE001 - a corrupt or foreign file, whatever the engine raises
+            continue
+    else:
+        raise ValueError(f"cannot read {path.name} as netCDF.")
     images, names = {}, {}
     for role, pat in patterns.items():
         for name, var in ds.data_vars.items():
@@ -70,8 +74,7 @@ def read_netcdf(path, patterns):
                 if arr.dtype != np.uint8:
                     if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
                         raise ValueError(f"the image '{name}' of {path.name} must hold finite numbers.")
-                    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-                    arr = np.round((arr - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+                    arr = _to_8bit(arr)
                 images[role] = arr[..., None] if arr.ndim == 2 else arr
                 names[role] = str(name)
                 break
@@ -79,10 +82,36 @@ def read_netcdf(path, patterns):
     axis = "x" if ds.sizes.get("x", 0) > 1 else "y"  # a one-column image has its scale in y
     if axis in ds.coords and ds.sizes.get(axis, 0) > 1:
         v = np.asarray(ds[axis].values, np.float64) if ds[axis].dtype.kind in "biuf" else np.array([np.nan] * 2)
-        step = float(f"{float(v[1] - v[0]):.12g}")  # 0.01, not 0.009999999999999787
+        step = abs(float(f"{float(v[1] - v[0]) * mm_per_unit(ds[axis]):.12g}"))  # 0.01, not 0.009999999999999787
         if math.isfinite(step) and 0 < step <= 1e3:  # else the file has no usable scale: the caller's is used
             mm = step
     return images, mm, ds, names
+
+
+#: a coordinate's length units -> mm (no units: mm, the GeoSlicer layout's)
+_MM_PER = {"": 1.0, "mm": 1.0, "millimeter": 1.0, "millimetre": 1.0, "um": 1e-3, "µm": 1e-3, "μm": 1e-3,
+           "micron": 1e-3, "microns": 1e-3, "micrometer": 1e-3, "micrometre": 1e-3, "nm": 1e-6, "cm": 10.0,
+           "m": 1e3, "meter": 1e3, "metre": 1e3}
+
+
+def mm_per_unit(coord):
+    """mm per unit of a coordinate, from its ``units`` (um read as mm gave a 1000 times coarser scale); NaN for
+    units that are no length."""
+    return _MM_PER.get(str(coord.attrs.get("units", "")).strip().lower(), float("nan"))
+
+
+def _to_8bit(arr):
+    """uint8 levels of an image variable that is not uint8: 0-1 floats and 16-bit levels as image files are read (their
+    0.1-99.9 percentiles in range, the rest clipped), other values stretched between those percentiles (one pixel at
+    -5 stretched a 0-1 image to a sixth of its range: 0.994 -> 0.679 of the pixels right)."""
+    lo, hi = np.percentile(arr, [0.1, 99.9]) if arr.size else (0.0, 0.0)
+    if arr.dtype.kind == "f" and lo >= 0 and hi <= 1:  # 0-1 levels (a few outliers clipped)
+        return np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8)
+    if arr.dtype.kind in "biu" and lo >= 0 and hi <= 255:
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:
+        return np.round(arr / 257.0).astype(np.uint8)
+    return np.round(np.clip((arr - lo) / max(hi - lo, 1e-12), 0, 1) * 255).astype(np.uint8)
 
 
 def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, base=None, reference=None,
@@ -116,8 +145,8 @@ def write_netcdf(path, stem, labels, classes, colors, images, mm_per_pixel, *, b
               "x": ("x", np.arange(w) * mm_per_pixel, {"units": "mm"})}
     for axis, n in (("y", h), ("x", w)):  # an input's own coordinates (its origin), where they fit the image
         if base is not None and axis in base.coords and base.sizes.get(axis) == n and base[axis].dtype.kind in "iuf":
-            v = np.asarray(base[axis].values, np.float64)
-            if np.isfinite(v).all() and np.allclose(np.diff(v), mm_per_pixel, rtol=1e-6):  # not NaN, the scale used
+            v = np.asarray(base[axis].values, np.float64) * mm_per_unit(base[axis])  # in mm, rising or falling
+            if np.isfinite(v).all() and np.allclose(np.abs(np.diff(v)), mm_per_pixel, rtol=1e-6):  # the scale used
                 coords[axis] = (axis, v, {"units": "mm"})
     ds = xr.Dataset(coords=coords, attrs={"mm_per_pixel": float(mm_per_pixel), "source": "phaselib segment"})
     if base is not None:
