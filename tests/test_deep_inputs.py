@@ -153,3 +153,21 @@ def test_a_cameras_orientation_tag_is_applied(tmp_path):
     stored.save(tmp_path / "side.jpg", exif=exif, quality=98)
     np.testing.assert_array_equal(read_image(tmp_path / "side.png"), upright)
     assert np.abs(read_image(tmp_path / "side.jpg").astype(int) - upright).mean() < 3
+
+
+@pytest.mark.parametrize("rows, words", [
+    (["feldspar,1,#885522", "feldspar,2,#223344"], "names 'feldspar' twice (Index 1 and 2)"),
+    ([",2,#885522"], "gives class 2 no name"),
+    (["biotite,2,brown"], "must be #RRGGBB, got 'brown'"),
+    (["biotite,2,FFFFCC"], "must be #RRGGBB"),
+])
+def test_a_classes_file_is_checked_before_training(tmp_path, rows, words):
+    """A name given twice or empty was refused only after the whole training ("the model is not a usable ... model");
+    a colour like ``brown`` was kept, then broke ``evaluate`` and the dashboard page ("invalid literal for int()")."""
+    from phaselib.deep._data import read_classes
+
+    (tmp_path / "classes.csv").write_text("Name,Index,Color\nquartz,0,#FFFFCC\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        read_classes(tmp_path, 3)
+    (tmp_path / "classes.csv").write_text("Name,Index,Color\nquartz,0,#FFC\nbiotite,1,#223344\n")
+    assert read_classes(tmp_path, 2) == (["quartz", "biotite"], ["#FFFFCC", "#223344"])

@@ -169,3 +169,25 @@ def test_a_model_file_is_never_replaced_unasked_nor_left_beside_a_stale_twin(fol
     assert main([*run, "--out", str(tmp_path / "m.pt"), "--overwrite", "--epochs", "3"]) == 2
     assert not (tmp_path / "m.onnx").exists() and load_model(tmp_path / "m.pt").backend == "torch"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temporary file left
+
+
+def test_sets_skipped_for_a_missing_label_map_or_picture_are_said(folder, tmp_path, capsys):
+    """A set whose label map was misnamed, or whose XP picture was missing, was left out without a word (only the
+    count of sets trained on showed it)."""
+    import shutil
+
+    d, _ = folder
+    mine = tmp_path / "sets"
+    shutil.copytree(d, mine)
+    for f in mine.glob("b_*"):
+        f.rename(mine / f.name.replace("b_", "c_"))
+    (mine / "c_labels.npy").rename(mine / "c_label.npy")
+    shutil.copy(mine / "a_pp.png", mine / "e_pp.png")
+    shutil.copy(mine / "a_bse.png", mine / "e_bse.png")
+    shutil.copy(mine / "a_labels.npy", mine / "e_labels.npy")
+    capsys.readouterr()
+    assert main(["segment", "train", "--images", str(mine), "--out", str(tmp_path / "m.pt"), *PATTERNS, "--epochs",
+                 "2", "--tile", "48", "--threads", "1", "--no-calibrate"]) == 0
+    out = capsys.readouterr().out
+    assert "note: c: no label map (c_labels.npy/.png); skipped" in out
+    assert "note: e: no XP image (_xp); skipped" in out and "trained on 1 image sets" in out

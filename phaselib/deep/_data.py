@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .._validate import MAX_CLASSES
+from ._labels import read_classes, read_labels  # noqa: F401 (re-exported: _data's readers)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -56,88 +55,6 @@ def read_image(path):
 
     arr = read_8bit(path)
     return arr[..., None] if arr.ndim == 2 else arr
-
-
-#: the picture modes whose levels are class ids as they are, and the level that marks pixels unlabelled in each (the
-#: usual "ignore" value: 255 in 8 bits, 65535 in 16; :func:`read_labels`)
-_ID_MODES = {"L": 255, "LA": 255, "P": 255, "PA": 255, "RGB": 255, "RGBA": 255, "1": None,
-             "I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I": None, "F": None}
-
-
-def read_labels(path):
-    """(H, W) int16 label map of a ``.npy`` file (``-1`` unlabelled) or of a picture (PNG, TIFF...).
-
-    A picture's levels are the class ids as they are: grey levels of 8 or 16 bits (never scaled, as an image to
-    segment is), or a palette picture's indices (annotation tools colour their ids so). Its highest level, 255 in
-    8 bits and 65535 in 16 (the usual "ignore" value), marks unlabelled pixels; so do transparent ones.
-    """
-    path = Path(path)
-    if path.suffix == ".npy":
-        from ..io._images import read_npy
-
-        lab = read_npy(path)
-    else:
-        lab = _picture_ids(path)
-    if lab.ndim != 2 or lab.dtype.kind not in "iu":
-        raise ValueError(f"the label map {path.name} must be a 2-D integer array, got {lab.dtype} {lab.shape}.")
-    if lab.size and (int(lab.min()) < -1 or int(lab.max()) >= MAX_CLASSES):  # checked before the cast to int16
-        raise ValueError(f"the label map {path.name} must hold -1 (unlabelled) or class indices 0 to "
-                         f"{MAX_CLASSES - 1}, got {int(lab.min())} to {int(lab.max())}.")
-    return lab.astype(np.int16)
-
-
-def _picture_ids(path):
-    """Class ids of a label picture (see :func:`read_labels`)."""
-    from ..io._images import read_picture
-
-    mode = []
-    arr = read_picture(path, lambda im: mode.append(im.mode) or im)
-    mode = mode[0]
-    if mode not in _ID_MODES:
-        raise ValueError(f"the label map {path.name} is a {mode} picture: save the class indices (0, 1, 2 ...) as a "
-                         "greyscale PNG or a .npy.")
-    alpha = arr[..., -1] < 128 if mode in ("LA", "PA", "RGBA") else None
-    if mode in ("RGB", "RGBA"):
-        rgb = arr[..., :3]
-        if not (rgb == rgb[..., :1]).all():  # painted colours, not ids
-            raise ValueError(f"the label map {path.name} is a colour image: save the class indices (0, 1, 2 ...) as "
-                             "a greyscale PNG or a .npy.")
-    ids = np.asarray(arr[..., 0] if arr.ndim == 3 else arr)
-    if ids.dtype.kind == "f":
-        if not (np.isfinite(ids).all() and (ids == np.round(ids)).all()):
-            raise ValueError(f"the label map {path.name} holds levels that are not whole numbers: save the class "
-                             "indices (0, 1, 2 ...) as a greyscale PNG or a .npy.")
-    ids = ids.astype(np.int64)
-    if _ID_MODES[mode] is not None:
-        ids[ids == _ID_MODES[mode]] = -1
-    if alpha is not None:
-        ids[alpha] = -1
-    return ids
-
-
-def read_classes(folder, n_min=0):
-    """``(names, colours)`` from ``classes.csv`` (``Name,Index,Color``) or ``class_0...``."""
-    from ..render import PHASE_COLOURS
-
-    path = Path(folder) / "classes.csv"
-    names, colours = {}, {}
-    if path.exists():
-        from ..io._checks import check_input_path
-
-        check_input_path(path, what="a CSV file")  # a FIFO would block the reader
-        try:
-            with open(path, encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    i = int(row["Index"])
-                    if not 0 <= i < MAX_CLASSES:
-                        raise ValueError
-                    names[i], colours[i] = str(row["Name"]).strip(), str(row.get("Color") or "").strip()
-        except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error):
-            raise ValueError(f"classes.csv must have Name,Index,Color rows, Index 0 to {MAX_CLASSES - 1}.") from None
-    n = max([n_min] + [i + 1 for i in names])
-    out_n = [names.get(i, f"class_{i}") for i in range(n)]
-    out_c = [colours.get(i) or PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n)]
-    return out_n, out_c
 
 
 def split_name(path, patterns):

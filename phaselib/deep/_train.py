@@ -38,13 +38,14 @@ class TrainResult:
     cpu_seconds: float = float("nan")
 
 
-def load_folder(folder, patterns, max_shift=5, refine=True):
+def load_folder(folder, patterns, max_shift=5, refine=True, log=None):
     """``(stacks, labels, stems, roles, channels, shifts)`` of every labelled image set of ``folder``.
 
     Label maps coarser than their images are brought to the image grid (nearest neighbour), then
     registered to the images (:func:`._data.register_labels`, shifts up to ``max_shift`` pixels;
     0: as given); with ``refine``, the labels of boundary pixels are then moved to the
-    neighbouring phase they look like (:func:`._data.refine_labels`).
+    neighbouring phase they look like (:func:`._data.refine_labels`). A set without its label map or one of its
+    images is skipped, with a line to ``log`` (only the count of sets trained on said so).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -55,7 +56,12 @@ def load_folder(folder, patterns, max_shift=5, refine=True):
     stacks, labels, stems, shifts, channels = [], [], [], [], None
     for stem, paths in _data.find_sets(folder, {r: patterns[r] for r in roles}).items():
         lab_path = _data.find_labels(folder, stem)
-        if lab_path is None or any(r not in paths for r in roles):
+        lacking = [f"{r.upper()} image ({patterns[r]})" for r in roles if r not in paths]
+        if lab_path is None:
+            lacking.append(f"label map ({stem}_labels.npy/.png)")
+        if lacking:
+            if log is not None:
+                log(f"note: {stem}: no {' and no '.join(lacking)}; skipped")
             continue
         images = {r: _data.read_image(paths[r]) for r in roles}
         ch = [images[r].shape[-1] for r in roles]
@@ -254,7 +260,7 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
     torch.set_num_threads(int(threads) if threads else _data.default_threads())
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    stacks, labels, stems, roles, channels, shifts = load_folder(images, patterns, max_shift, refine_labels)
+    stacks, labels, stems, roles, channels, shifts = load_folder(images, patterns, max_shift, refine_labels, log=log)
     side = max(max(lab.shape) for lab in labels)
     most = max(-(-2 * side // 2 ** depth) * 2 ** depth, DEFAULT_TILE)
     if tile > most:  # a tile mostly of mirrored padding; a batch of big ones exhausts the memory
