@@ -121,6 +121,11 @@ def test_two_pictures_of_one_role_in_a_set_are_refused(tmp_path):
     Image.fromarray(s.xp).save(tmp_path / "a_pp.jpg")  # another picture under the same name: one was taken silently
     with pytest.raises(ValueError, match="a_pp.jpg and a_pp.png are both the PP image of one set"):
         find_sets(tmp_path, {"pp": "_pp", "xp": "_xp"})
+    (tmp_path / "a_pp.jpg").unlink()
+    for name in ("S1_2_pp.png", "S1_2_xp.png", "S1_pp_2.png", "S1_xp_2.png"):  # two naming habits, one set name
+        Image.fromarray(s.pp).save(tmp_path / name)
+    with pytest.raises(ValueError, match="S1_2_pp.png and S1_pp_2.png belong to two sets whose name is S1_2"):
+        find_sets(tmp_path, {"pp": "_pp", "xp": "_xp"})
 
 
 def test_inference_refuses_one_pattern_for_two_inputs(tmp_path, capsys):

@@ -103,7 +103,14 @@ def find_sets(folder, patterns):
                 raise ValueError(f"{sets[key][role].name} and {path.name} are both the {role.upper()} image of one "
                                  "set: keep one of them in the folder.")
             sets[key][role] = path
-    return {output_stem(k): v for k, v in sets.items()}
+    out, first = {}, {}
+    for k, v in sets.items():
+        stem = output_stem(k)
+        if stem in out:  # S1_2_pp.png and S1_pp_2.png: one set silently replaced the other
+            raise ValueError(f"{first[stem].name} and {next(iter(v.values())).name} belong to two sets whose name is "
+                             f"{stem}: rename one of them.")
+        out[stem], first[stem] = v, next(iter(v.values()))
+    return out
 
 
 def find_labels(folder, stem):
