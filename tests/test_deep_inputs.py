@@ -176,3 +176,17 @@ def test_a_classes_file_is_checked_before_training(tmp_path, rows, words):
         read_classes(tmp_path, 3)
     (tmp_path / "classes.csv").write_text("Name,Index,Color\nquartz,0,#FFC\nbiotite,1,#223344\n")
     assert read_classes(tmp_path, 2) == (["quartz", "biotite"], ["#FFFFCC", "#223344"])
+
+
+def test_a_float_or_16_bit_colour_tiff_is_read(tmp_path):
+    """A float32 RGB TIFF (tifffile's and scikit-image's default for processed pictures) was "damaged or truncated"."""
+    import tifffile
+
+    pp = make_thin_section((40, 64), rock="granite", seed=5).pp
+    tifffile.imwrite(tmp_path / "f.tif", pp.astype(np.float32) / 255, photometric="rgb")
+    tifffile.imwrite(tmp_path / "s.tif", pp.astype(np.uint16) * 257, photometric="rgb")
+    for name in ("f.tif", "s.tif"):
+        np.testing.assert_array_equal(read_image(tmp_path / name), pp)
+    tifffile.imwrite(tmp_path / "big.tif", pp.astype(np.float32) * 4, photometric="rgb")  # levels that are no 0-1 fractions
+    with pytest.raises(ValueError, match="levels"):
+        read_image(tmp_path / "big.tif")

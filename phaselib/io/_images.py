@@ -118,11 +118,30 @@ def read_8bit(path):
     """(H, W) or (H, W, 3) uint8 of an image file: RGB (alpha dropped) or grey; a 16-bit grey image (a BSE
     detector's) scaled to 8 bits (levels / 257: ``convert("L")`` clipped every level over 255 to 255), a float one
     from 0-1 to 0-255; other levels refused."""
-    arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in GREY_MODES else grey_8bit(im))
+    try:
+        arr = read_picture(path, lambda im: im.convert("RGB") if im.mode not in GREY_MODES else grey_8bit(im))
+    except DamagedFileError:
+        if Path(path).suffix.lower() not in (".tif", ".tiff"):
+            raise
+        arr = _colour_tiff_8bit(path)  # float or 16-bit colour TIFFs (tifffile's, scikit-image's): not Pillow's
     if arr.dtype.kind == "f":  # levels grey_8bit could not scale
         raise ValueError(f"{Path(path).name}: a grey image whose levels are negative, not finite or beyond 16 bits; "
                          "save it as an 8- or 16-bit image.")
     return arr
+
+
+def _colour_tiff_8bit(path):
+    """(H, W, 3) uint8 of a one-page colour TIFF that Pillow cannot open: float levels from 0-1, 16-bit ones / 257;
+    a DamagedFileError for anything else (the reader's own words)."""
+    data = read_tiff(path)
+    if data.ndim != 3 or data.shape[-1] not in (3, 4):
+        raise _damaged(Path(path), "an image")
+    data = data[..., :3]
+    if data.dtype.kind == "f" and np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1:
+        return np.round(data * 255).astype(np.uint8)
+    if data.dtype.kind == "u" and data.dtype.itemsize <= 2:
+        return (np.round(data / 257.0) if data.dtype.itemsize == 2 else data).astype(np.uint8)
+    return data.astype(np.float64)  # refused by the caller: levels it cannot scale
 
 
 #: the last chunk of every PNG: length 0, "IEND", its CRC
