@@ -20,6 +20,9 @@ ITERATIONS = 200
 PRIOR_PIXELS = 50
 #: the largest offset (nats): a class the images cannot show is not forced into them
 LIMIT = 5.0
+#: labelled pixels the offsets are fitted on, drawn at random beyond (one 2000 x 3001 set: 200 passes over its
+#: 6 M pixels took 67 s after a 30 s training budget; a class share is read to ~0.1 % on a million)
+MAX_PIXELS = 1_000_000
 
 
 def fit_offsets(scores, labels, n_classes):
@@ -43,11 +46,19 @@ def fit_offsets(scores, labels, n_classes):
     for lab in labels:
         target += np.bincount(lab[lab >= 0].ravel(), minlength=k)[:k]
     present = target > 0
+    # the labelled pixels' scores once (each pass copied every image's), at most MAX_PIXELS of them drawn at random:
+    # then their own labels' shares are the target (the draw's shares beside all pixels' made offsets drift)
+    flat = np.concatenate([np.asarray(s)[lab >= 0] for s, lab in zip(scores, labels)]) if len(labels) else None
+    if flat is None or not flat.size:
+        return [0.0] * k
+    if flat.shape[0] > MAX_PIXELS:
+        take = np.random.default_rng(0).choice(flat.shape[0], MAX_PIXELS, replace=False)
+        flat = flat[take]
+        drawn = np.concatenate([lab[lab >= 0] for lab in labels])[take]
+        target = np.bincount(drawn, minlength=k)[:k] * (target.sum() / MAX_PIXELS)
     offsets = np.zeros(k)
     for _ in range(ITERATIONS):
-        pred = np.zeros(k)
-        for s, lab in zip(scores, labels):
-            pred += np.bincount((s + offsets)[lab >= 0].argmax(-1), minlength=k)[:k]
+        pred = np.bincount((flat + offsets).argmax(-1), minlength=k)[:k] * (target.sum() / flat.shape[0])
         step = np.where(present, np.log((target + PRIOR_PIXELS) / (pred + PRIOR_PIXELS)), 0.0)
         offsets = np.clip(offsets + 0.5 * step, -LIMIT, LIMIT)
         if np.abs(step).max() < 1e-3:
