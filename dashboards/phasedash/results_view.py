@@ -85,7 +85,7 @@ class ResultsApp:
         self.info.value = (f"<b>{html.escape(Path(str(i.get('source') or path)).name)}</b>: {h} x {w} pixels x "
                            f"{c} channels, {float(r.pixel_sums.mean()):.0f} counts/pixel; methods: "
                            f"{', '.join(r.methods)}")
-        lines = quantify.identify_lines(r.sum_spectrum, r.energy_keV, beam_energy=i.get("beam_energy"), n_lines=10)
+        lines = quantify.lines_of(r.sum_spectrum, r.energy_keV, beam_energy=i.get("beam_energy"), n_lines=10)
         self.lines = lines
         self.brightness.show(scalar_rgb(r.pixel_sums))
         self.total.show(r.energy_keV, np.maximum(r.sum_spectrum / (h * w), 1e-3), lines=lines)

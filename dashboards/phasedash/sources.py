@@ -106,7 +106,7 @@ def named_lines(image, spectrum, **kw):
 
     if not image.is_eds:
         return []
-    return quantify.identify_lines(spectrum, image.energy_keV, beam_energy=image.beam_energy, **kw)
+    return quantify.lines_of(spectrum, image.energy_keV, beam_energy=image.beam_energy, **kw)
 
 
 def summed(data, axis=0):

@@ -54,7 +54,7 @@ def save_classification(result, image, folder, *, inputs=(), summary_extra=None)
     k = result.n_classes
     spectra = quantify.phase_spectra(image, result.labels, k)
     counts_eds = getattr(image, "is_eds", True)
-    lines = [quantify.identify_lines(s, image.energy_keV, beam_energy=image.beam_energy) if counts_eds and s.any()
+    lines = [quantify.lines_of(s, image.energy_keV, beam_energy=image.beam_energy) if counts_eds and s.any()
              else [] for s in spectra.sums]
     data = result.labels >= 0  # pixels that hold no counts (-1) are not the specimen's
     fractions = np.bincount(result.labels[data], minlength=k) / max(np.count_nonzero(data), 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._lines import identify_lines
+from ._lines import lines_of
 
 #: a median shift of the strong lines from their energies beyond which the energy axis is said to be off (eV)
 CAL_SHIFT_EV = 15.0
@@ -57,7 +57,7 @@ def axis_warnings(total, energy_keV, beam_energy=None) -> list[str]:
                    "phaselib.preprocess.calibrate_energy fits it to known lines. Elements and minerals may be "
                    "misnamed.")
         return out
-    lines = identify_lines(total, e, beam_energy=beam_energy, n_lines=10)
+    lines = lines_of(total, e, beam_energy=beam_energy, n_lines=10)
     if not lines:
         return out
     top = max(x["height"] for x in lines)
@@ -118,6 +118,6 @@ def phase_lines(sums, energy_keV, *, elements=None, beam_energy=None):
     for text in axis_warnings(np.sum(sums, axis=0), energy_keV, beam_energy):
         warnings.warn(text, stacklevel=3)
     try:
-        return [identify_lines(s, energy_keV, elements=elements, beam_energy=beam_energy) for s in sums]
+        return [lines_of(s, energy_keV, elements=elements, beam_energy=beam_energy) for s in sums]
     except ValueError:
-        return [identify_lines(s, energy_keV, beam_energy=beam_energy) for s in sums]
+        return [lines_of(s, energy_keV, beam_energy=beam_energy) for s in sums]

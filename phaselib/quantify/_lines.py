@@ -125,20 +125,28 @@ def identify_lines(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energ
     list of dict
         ``{"line", "element", "energy_keV", "peak_keV", "height"}``, strongest first.
     """
+    s = check_array(spectrum, "spectrum", kind="biuf").astype(np.float64)
+    n_pixels = check_int(n_pixels, "n_pixels", low=1, allow_none=True)
+    kw = dict(elements=elements, n_lines=n_lines, beam_energy=beam_energy, fwhm_keV=fwhm_keV,
+              min_significance=min_significance)
+    if n_pixels is not None:
+        return [dict(f, height=f["height"] / n_pixels) for f in lines_of(s * n_pixels, energy_keV, **kw)]
+    if s.sum() < FEW_COUNTS and np.any(np.abs(s - np.round(s)) > 1e-6 * np.maximum(np.abs(s), 1.0)):
+        warnings.warn("`spectrum` holds values that are not whole counts (a mean spectrum?): its lines are tested "
+                      "against the Poisson noise of counts, so few are named. Pass the summed spectrum, or the mean "
+                      "with `n_pixels`.", UserWarning, stacklevel=2)
+    return lines_of(s, energy_keV, **kw)
+
+
+def lines_of(spectrum, energy_keV, *, elements=None, n_lines=6, beam_energy=None, fwhm_keV=0.13,
+             min_significance=5.0):
+    """:func:`identify_lines` without its check of the counts (phaselib's own sums: a binned start's, a float
+    cube's)."""
     from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
     s, e, beam_energy, fwhm_keV = _spectrum_args(spectrum, energy_keV, beam_energy, fwhm_keV)
     n_lines = check_int(n_lines, "n_lines", low=0)
     min_significance = check_number(min_significance, "min_significance", low=0)
-    n_pixels = check_int(n_pixels, "n_pixels", low=1, allow_none=True)
-    if n_pixels is not None:
-        found = identify_lines(s * n_pixels, e, elements=elements, n_lines=n_lines, beam_energy=beam_energy,
-                               fwhm_keV=fwhm_keV, min_significance=min_significance)
-        return [dict(f, height=f["height"] / n_pixels) for f in found]
-    if s.sum() < FEW_COUNTS and np.any(np.abs(s - np.round(s)) > 1e-6 * np.maximum(np.abs(s), 1.0)):
-        warnings.warn("`spectrum` holds values that are not whole counts (a mean spectrum?): its lines are tested "
-                      "against the Poisson noise of counts, so few are named. Pass the summed spectrum, or the mean "
-                      "with `n_pixels`.", UserWarning, stacklevel=2)
     scale = abs(e[1] - e[0]) if e.size > 1 else 0.0
     if not scale > 0 or abs(e[-1] - e[0]) < 2 * fwhm_keV:  # narrower than two line widths: no line to tell
         return []

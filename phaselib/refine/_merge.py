@@ -173,7 +173,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     sums, n_pix = spectra.sums.astype(np.float64).copy(), spectra.n_pixels.astype(np.int64).copy()
     e = spectra.energy_keV
     if elements is None:
-        found = {f["element"] for s in sums if s.sum() > 0 for f in quantify.identify_lines(
+        found = {f["element"] for s in sums if s.sum() > 0 for f in quantify.lines_of(
             s, e, beam_energy=beam_energy, n_lines=12)}
         elements = sorted(found - set(LIGHT))
     elements = list(elements)

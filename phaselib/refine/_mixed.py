@@ -136,7 +136,7 @@ def own_element_phases(sums, energy_keV, beam_energy=None, *, least=OWN_LEAST, z
 
     sums = _check.phase_sums(sums)
     alive = [p for p in range(sums.shape[0]) if sums[p].sum() > 0]
-    found = {f["element"] for p in alive for f in quantify.identify_lines(sums[p], energy_keV,
+    found = {f["element"] for p in alive for f in quantify.lines_of(sums[p], energy_keV,
                                                                           beam_energy=beam_energy, n_lines=12)}
     elements = tuple(sorted(found - set(LIGHT)))
     if len(alive) < 3 or not elements:

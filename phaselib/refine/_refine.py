@@ -203,7 +203,7 @@ def _seed(image, lab, features, pixel_sums, spectra, *, block_rows, client, then
     both, *cut = quantify.phase_spectra_many(image, maps, ks, block_rows=block_rows, client=client)
     nxt = (*nxt, cut[0]) if cut else None
     found = {f["element"] for s in both.sums if s.sum() > 0
-             for f in quantify.identify_lines(s, both.energy_keV, beam_energy=image.beam_energy, n_lines=12)}
+             for f in quantify.lines_of(s, both.energy_keV, beam_energy=image.beam_energy, n_lines=12)}
     elements = tuple(sorted(found - set(LIGHT)))
     if not elements:  # no element line in any spectrum (not an X-ray map, or values that are no counts): no seed
         return lab, spectra, [], nxt

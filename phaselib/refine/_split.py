@@ -120,7 +120,7 @@ def split_phases(half_sums, half_pixels, phase_sums, energy_keV, *, beam_energy=
         a, b = half_sums[2 * p], half_sums[2 * p + 1]
         if min(half_pixels[2 * p], half_pixels[2 * p + 1]) < MIN_HALF or min(a.sum(), b.sum()) <= 0:
             continue
-        found = {f["element"] for s in (a, b) for f in quantify.identify_lines(
+        found = {f["element"] for s in (a, b) for f in quantify.lines_of(
             s, energy_keV, beam_energy=beam_energy, n_lines=12)}
         elements = tuple(sorted(found - set(LIGHT)))
         if not elements:
