@@ -72,6 +72,9 @@ def load_folder(folder, patterns, max_shift=5, refine=True, log=None):
         x = _data.stack(images, roles)
         lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2], f"the label map {lab_path.name}")
         lab, shift = _data.register_labels(x, lab, max_shift)
+        if log is not None and max_shift > 0 and max(abs(v) for v in shift) >= max_shift:
+            log(f"note: {stem}: its labels were moved by {shift[0]}, {shift[1]} px, the most --max-shift allows: "
+                "they may be off by more (a larger --max-shift)")
         if refine:
             lab = _data.refine_labels(x, lab)
         stacks.append(x)
