@@ -364,3 +364,25 @@ def test_a_picture_of_the_wrong_kind_for_the_model_is_refused(pair, tmp_path, ca
     Image.open(pair / "ABC_3200.5_pp.png").save(tmp_path / "S_pp.png")
     Image.open(pair / "ABC_3200.5_bse.png").convert("RGB").save(tmp_path / "S_bse.png")
     assert main(args) == 0
+
+
+def test_evaluate_takes_coarse_labels_and_a_classes_file_of_sparse_ids(model, tmp_path, capsys):
+    """``train`` takes a label map coarser than its images, ``evaluate`` refused it ("truth and prediction must share
+    a shape"); a classes.csv numbering its classes 10, 20, 30... was read as classes class_0... the model lacks."""
+    import json
+
+    coarse, sparse = tmp_path / "coarse", tmp_path / "sparse"
+    section = make_thin_section((96, 120), rock="granite", seed=7)
+    write_training_folder(coarse, [section])  # QEMSCAN-like labels: coarser, misregistered
+    write_training_folder(sparse, [section], true_labels=True)
+    lab = np.load(sparse / "section_000_labels.npy")
+    np.save(sparse / "section_000_labels.npy", np.where(lab >= 0, 10 * lab + 10, -1))
+    (sparse / "classes.csv").write_text("Name,Index,Color\n" + "".join(
+        f"{n},{10 * i + 10},#112233\n" for i, n in enumerate(model.classes)))
+    accuracy = {}
+    for folder in (coarse, sparse):
+        out = tmp_path / f"eval_{folder.name}"
+        assert main(["segment", "evaluate", "--input_model", str(MODEL), "--input_path", str(folder),
+                     "--output_path", str(out), "--no_baseline"]) == 0, capsys.readouterr().err
+        accuracy[folder.name] = json.loads((out / "scores.json").read_text())["deep_model"]["accuracy"]
+    assert accuracy["sparse"] > 0.85 and accuracy["coarse"] > 0.75, accuracy

@@ -40,20 +40,27 @@ def class_map(folder, classes):
     """
     if not (Path(folder) / "classes.csv").exists():
         return None
-    names, _ = _data.read_classes(folder)
-    unknown = [n for n in names if n not in classes]
+    from ._labels import listed_classes
+
+    names, _ = listed_classes(folder)  # its rows only: ids 10, 20, 30 are no 31 classes (class_0... were "unknown")
+    unknown = [n for n in names.values() if n not in classes]
     if unknown:
         raise ValueError(f"the labels of {Path(folder).name} hold classes the model does not have: "
                          f"{', '.join(unknown[:5])}.")
-    return np.array([classes.index(n) for n in names], np.int16)
+    remap = np.full(max(names, default=-1) + 1, -2, np.int16)  # -2: an id classes.csv does not list
+    for i, n in names.items():
+        remap[i] = classes.index(n)
+    return remap
 
 
 def _relabel(lab, remap, n_classes, stem):
     """The label map ``lab`` in the model's ids; refused without a labelled pixel or with an id
     the model (or the folder's classes.csv) does not have: scores would be empty or silently wrong."""
     top = remap.size if remap is not None else n_classes
-    if lab.max(initial=-1) >= top:
-        raise ValueError(f"the label map of {stem} holds the id {int(lab.max())}; "
+    unlisted = remap is not None and lab.max(initial=-1) < top and (remap[np.maximum(lab, 0)][lab >= 0] == -2).any()
+    if lab.max(initial=-1) >= top or unlisted:
+        bad = int(lab.max()) if not unlisted else int(lab[(lab >= 0) & (remap[np.maximum(lab, 0)] == -2)].min())
+        raise ValueError(f"the label map of {stem} holds the id {bad}; "
                          + ("classes.csv does not list it." if remap is not None else f"the model has {top} classes."))
     if not (lab >= 0).any():
         raise ValueError(f"the label map of {stem} has no labelled pixel.")
@@ -117,6 +124,9 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
         panels, titles = [], []
         for name, m in runners.items():
             x = load_set(paths, m.meta)
+            if truth.shape != x.shape[:2]:  # a coarse map, as training takes it: on the images' grid, registered
+                truth = _data.register_labels(x, _data.upsample_labels(truth, x.shape[:2],
+                                                                       f"the label map of {stem}"))[0]
             if not panels:
                 panels += [np.repeat((x[..., :3] * 255).astype(np.uint8), 3 // min(3, x.shape[-1]), axis=-1)[..., :3],
                            _evaluate.colourise(truth, meta["colors"])]

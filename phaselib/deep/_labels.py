@@ -70,6 +70,15 @@ def read_classes(folder, n_min=0):
     """``(names, colours)`` from ``classes.csv`` (``Name,Index,Color``) or ``class_0...``."""
     from ..render import PHASE_COLOURS
 
+    names, colours = listed_classes(folder)
+    n = max([n_min] + [i + 1 for i in names])
+    out_n = [names.get(i, f"class_{i}") for i in range(n)]
+    out_c = [colours.get(i) or PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n)]
+    return out_n, out_c
+
+
+def listed_classes(folder):
+    """``({id: name}, {id: colour})`` of the rows of a folder's ``classes.csv`` (empty without one), checked."""
     path = Path(folder) / "classes.csv"
     names, colours = {}, {}
     if path.exists():
@@ -86,10 +95,7 @@ def read_classes(folder, n_min=0):
         except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error):
             raise ValueError(f"classes.csv must have Name,Index,Color rows, Index 0 to {MAX_CLASSES - 1}.") from None
         _check_classes(names, colours)  # before minutes of training (the model's check came after them)
-    n = max([n_min] + [i + 1 for i in names])
-    out_n = [names.get(i, f"class_{i}") for i in range(n)]
-    out_c = [colours.get(i) or PHASE_COLOURS[i % len(PHASE_COLOURS)] for i in range(n)]
-    return out_n, out_c
+    return names, colours
 
 
 def _check_classes(names, colours):
