@@ -208,3 +208,21 @@ def test_labels_moved_by_the_most_allowed_are_said(folder, tmp_path, capsys):
                  "2", "--tile", "48", "--threads", "1", "--no-calibrate", "--max-shift", "2"]) == 0
     out = capsys.readouterr().out
     assert "note: a: its labels were moved by -2" in out and "note: b:" not in out
+
+
+def test_sparse_label_ids_are_said(folder, tmp_path, capsys):
+    """Label ids 10, 20, 30... (as EDS exports number phases) made a model of a class for every id up to the largest,
+    most of them empty, without a word."""
+    import shutil
+
+    d, _ = folder
+    mine = tmp_path / "sets"
+    shutil.copytree(d, mine)
+    (mine / "classes.csv").unlink()
+    for f in mine.glob("*_labels.npy"):
+        lab = np.load(f)
+        np.save(f, np.where(lab >= 0, 10 * lab + 10, -1))
+    capsys.readouterr()
+    assert main(["segment", "train", "--images", str(mine), "--out", str(tmp_path / "m.pt"), *PATTERNS, "--epochs",
+                 "1", "--tile", "48", "--threads", "1", "--no-calibrate", "--no-refine"]) == 0
+    assert "note: the label maps use" in capsys.readouterr().out

@@ -282,6 +282,10 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
         raise ValueError("the label maps hold fewer than two classes.")
     classes, colours = _data.read_classes(images, n_classes)
     n_classes = len(classes)  # classes.csv may name more than the label maps still hold (a speck refined away)
+    used = np.unique(np.concatenate([np.unique(lab[lab >= 0]) for lab in labels]))
+    if log is not None and n_classes - used.size > max(2, used.size):  # ids 10, 20, 30, 40: 41 classes, 37 empty
+        log(f"note: the label maps use {used.size} ids of 0 to {n_classes - 1}; the model has a class for each of "
+            f"the {n_classes} (numbering the classes 0, 1, 2... keeps it small)")
     flat = np.concatenate([x.reshape(-1, x.shape[-1]) for x in stacks])
     meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
                 classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
