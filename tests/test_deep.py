@@ -386,3 +386,23 @@ def test_evaluate_takes_coarse_labels_and_a_classes_file_of_sparse_ids(model, tm
                      "--output_path", str(out), "--no_baseline"]) == 0, capsys.readouterr().err
         accuracy[folder.name] = json.loads((out / "scores.json").read_text())["deep_model"]["accuracy"]
     assert accuracy["sparse"] > 0.85 and accuracy["coarse"] > 0.75, accuracy
+
+
+def test_grains_of_a_segmentation_netcdf(pair, tmp_path):
+    """The deep segmentation's grains: `grains` took only a labels.npy or a `map` folder ("not a .npy file"), so the
+    segmentation had to be taken out of the netCDF, and its scale, by hand."""
+    import json
+
+    nc = tmp_path / "s.nc"
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(pair / "ABC_3200.5_pp.png"),
+                 "--output_path", str(nc), "--mm_per_pixel", "0.002"]) == 0
+    with xr.open_dataset(nc, engine="h5netcdf") as ds:
+        seg = ds["ABC_3200.5_segmentation"].values
+    np.save(tmp_path / "seg.npy", seg.astype(np.int16))
+    for name, extra in (("from_nc", []), ("from_npy", ["--pixel-size", "2"])):
+        src = nc if name == "from_nc" else tmp_path / "seg.npy"
+        assert main(["grains", str(src), "--out", str(tmp_path / name), *extra]) == 0
+    stats = {n: json.loads((tmp_path / n / "size_stats.json").read_text()) for n in ("from_nc", "from_npy")}
+    assert stats["from_nc"]["pixel_size_um"] == 2.0 and "netCDF" in stats["from_nc"]["pixel_size_source"]
+    assert np.array_equal(np.load(tmp_path / "from_nc" / "grain_labels.npy"),
+                          np.load(tmp_path / "from_npy" / "grain_labels.npy"))

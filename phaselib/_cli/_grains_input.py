@@ -28,9 +28,11 @@ def read_labels(path, pixel_size=None):
     else:
         if not path.exists():
             raise FileNotFoundError(f"'{path.name}' does not exist.")
+        if path.suffix.lower() == ".nc":
+            return _segmentation(path, pixel_size)
         if path.suffix != ".npy":
-            raise ValueError(f"'{path.name}' is not a .npy file: give a labels.npy or a folder written by "
-                             "`phaselib map`.")
+            raise ValueError(f"'{path.name}' is not a .npy file: give a labels.npy, a folder written by "
+                             "`phaselib map` or a netCDF written by `phaselib segment`.")
         folder, file = path.parent, path
     labels = read_npy(file)  # a regular file holding exactly what its header declares, no pickles
     if labels.ndim != 2 or min(labels.shape, default=0) < 1:
@@ -97,3 +99,23 @@ def _summary(path):
     except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         return {}, "damaged"
     return (meta, None) if isinstance(meta, dict) else ({}, "damaged")
+
+
+def _segmentation(path, pixel_size):
+    """The labels of a netCDF of `segment` and its pixel size (its ``mm_per_pixel``, unless --pixel-size): the deep
+    segmentation's grains without extracting its map by hand ("not a .npy file" before)."""
+    from ..deep._netcdf import read_segmentation
+
+    labels, mm, name, _ = read_segmentation(path)
+    if labels.size and (labels.min() < -1 or labels.max() >= MAX_PHASES):
+        raise ValueError(f"the segmentation '{name}' of '{path.name}' must hold class indices from -1 to a few "
+                         f"hundred, got {labels.min()} to {labels.max()}.")
+    low, high = PIXEL_UM
+    if pixel_size is not None:
+        if not (np.isfinite(pixel_size) and low <= pixel_size <= high):
+            raise ValueError(f"--pixel-size must be a number of micrometres from {low:g} to {high:g}, got "
+                             f"{pixel_size!r}.")
+        return labels, float(pixel_size), "--pixel-size", None
+    if mm is not None and low <= 1000 * mm <= high:
+        return labels, 1000 * mm, f"the netCDF's mm_per_pixel ({name})", None
+    return labels, 1.0, "default (unknown: 1 um per pixel)", None

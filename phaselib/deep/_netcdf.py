@@ -48,24 +48,50 @@ def parse_label_rows(rows):
     return names, [out[i][1] for i in sorted(out)]
 
 
-def read_netcdf(path, patterns):
-    """``(images {role: (H, W, C) uint8}, mm_per_pixel, dataset, names {role: variable})`` of a netCDF file.
-
-    The first variable whose name holds each pattern is the image of that role (the
-    seed's rule); the scale comes from the ``x`` coordinate.
-    """
+def _open(path):
+    """The dataset of a netCDF-4 (HDF5) or netCDF-3 file, loaded; a ValueError for anything else."""
     from ..io._checks import check_input_path
 
     xr = _xr()
     path = check_input_path(path, what="a netCDF file")  # a FIFO would block the reader
     for engine in ("h5netcdf", "scipy"):  # netCDF-4 (HDF5), then netCDF-3
         try:
-            ds = xr.load_dataset(path, engine=engine)
-            break
+            return xr.load_dataset(path, engine=engine)
         except Exception:  # noqa: BLE001 - a corrupt or foreign file, whatever the engine raises
             continue
-    else:
-        raise ValueError(f"cannot read {path.name} as netCDF.")
+    raise ValueError(f"cannot read {path.name} as netCDF.")
+
+
+def read_segmentation(path):
+    """``(labels (H, W) int64, mm_per_pixel or None, variable name, class names)`` of the segmentation a netCDF file of
+    ``segment`` holds (its last, where it holds several: each run adds one)."""
+    path = Path(path)
+    ds = _open(path)
+    names = [str(n) for n, v in ds.data_vars.items() if v.attrs.get("type") == "segmentation" and v.ndim == 2]
+    if not names:
+        raise ValueError(f"{path.name} holds no segmentation (a variable of type 'segmentation', as `segment` "
+                         "writes).")
+    var = ds[names[-1]]
+    labels = np.asarray(var.values)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"the segmentation '{names[-1]}' of {path.name} must hold class indices.")
+    mm = ds.attrs.get("mm_per_pixel")
+    mm = float(mm) if isinstance(mm, (int, float, np.floating)) and math.isfinite(mm) and mm > 0 else None
+    try:
+        classes, _ = parse_label_rows(var.attrs.get("labels", ()))
+    except (TypeError, ValueError):
+        classes = []
+    return labels.astype(np.int64), mm, names[-1], classes
+
+
+def read_netcdf(path, patterns):
+    """``(images {role: (H, W, C) uint8}, mm_per_pixel, dataset, names {role: variable})`` of a netCDF file.
+
+    The first variable whose name holds each pattern is the image of that role (the
+    seed's rule); the scale comes from the ``x`` coordinate.
+    """
+    path = Path(path)
+    ds = _open(path)
     images, names = {}, {}
     for role, pat in patterns.items():
         for name, var in ds.data_vars.items():
