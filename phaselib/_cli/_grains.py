@@ -51,8 +51,8 @@ def add_parser(subparsers):
         "concave corners of touching crystals), measure them and describe their size distribution "
         "(GrainSizeTools statistics, crystal size distribution). Sizes are 2-D section sizes: no "
         "stereological correction.")
-    g.add_argument("input", help="labels.npy (H x W phase indices, -1 unassigned) or a folder written by "
-                   "`phaselib map`")
+    g.add_argument("input", help="labels.npy (H x W phase indices, -1 unassigned), a folder written by "
+                   "`phaselib map`, or a netCDF written by `phaselib segment`")
     g.add_argument("--out", required=True, help="output folder (created)")
     g.add_argument("--phase", type=int, help="only this phase (default: every phase)")
     g.add_argument("--pixel-size", type=float, metavar="UM",
