@@ -68,6 +68,19 @@ def test_grains_of_an_older_phase_map_are_not_shown_or_exported(tmp_path):
     assert (tmp_path / "out" / "phases.csv").exists() and not (tmp_path / "out" / "grains.csv").exists()
 
 
+
+def test_the_links_of_an_earlier_export_go_when_the_results_change(tmp_path):
+    """After an export, a change of the number of clusters left the export step's links to the earlier files: the
+    phases.csv downloaded held 6 phases beside a map of 3."""
+    a = App("synthetic:40x48", background=False)
+    a.export_panel.folder.value = "out"
+    a.export_panel.export.click()
+    assert "phases.csv" in a.export_panel.links.value
+    a.clustering.k.value = 2
+    assert "phases.csv" not in a.export_panel.links.value and "export again" in a.export_panel.links.value
+    a.export_panel.export.click()
+    assert "phases.csv" in a.export_panel.links.value
+
 def test_a_reopened_low_count_session_gives_the_phase_map_saved(tmp_path):
     from phaselib import save
 

@@ -49,6 +49,8 @@ PANELS = (("data", "DataPanel"), ("decomposition", "DecompositionPanel"), ("clus
 
 #: the page's title; ``kind`` follows the map loaded
 TITLE = "<h2 style='margin:4px 0'>Phase mapping of {kind}</h2>"
+#: what the export step shows in place of its links once the results change (they offered the earlier files)
+STALE_EXPORT = "<i>The results changed since the last export: export again for their files.</i>"
 
 class App:
     """The dashboard. ``App(sample="sample:P45").widget`` is what the notebook displays.
@@ -180,6 +182,8 @@ class App:
             if "phase_map" in built:
                 built["phase_map"].refresh(spectra_only=True)
             return
+        if "export_panel" in built and built["export_panel"].links.value:  # files of the results before this change
+            built["export_panel"].links.value = STALE_EXPORT
         for step in order[order.index(what):]:
             for name in panels[step]:
                 if name in built:
