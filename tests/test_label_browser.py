@@ -96,3 +96,16 @@ def test_paint_is_cleared_by_another_map_of_the_same_size_and_by_a_crop():
     s.paint = np.zeros((60, 80), np.int16)
     s.crop((0, 60), (0, 80))  # a crop of the whole map: same shape, coordinates that may differ
     assert s.paint is None
+
+
+def test_a_dragged_rectangle_paints_the_pixels_the_data_step_reads():
+    """The same drag read rows 15:30, columns 20:40 (300 px) on the data step and painted 336 px (16 x 21) on the
+    Label step: a rectangle drawn up to a phase boundary labelled a line of the next phase."""
+    from phasedash import App
+
+    a = App("synthetic:60x80:20", background=False)
+    panel = a.label
+    panel.brushed(15, 30, 20, 40)
+    assert int((a.session.paint >= 0).sum()) == 300
+    panel.brushed(50, 50, 70, 70)  # a click-sized drag paints its pixel
+    assert int((a.session.paint >= 0).sum()) == 301

@@ -83,7 +83,10 @@ class LabelPanel(Panel):
         self.paint(yy[disc], xx[disc])
 
     def brushed(self, r0, r1, c0, c1):
-        self.paint(slice(max(r0, 0), r1 + 1), slice(max(c0, 0), c1 + 1))
+        """Paint the pixels inside a dragged rectangle of pixel edges (as the data step reads it: ``[r0:r1]``; one
+        more row and column were painted), one pixel at least."""
+        r0, c0 = max(r0, 0), max(c0, 0)
+        self.paint(slice(r0, max(r1, r0 + 1)), slice(c0, max(c1, c0 + 1)))
 
     def _no_map(self):
         """True (and the page says so) when there is no map to paint classes on."""
