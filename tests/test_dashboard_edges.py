@@ -280,6 +280,9 @@ def test_a_readers_warning_is_said_on_the_data_step(tmp_path):
     # its 10 channels in the energy window: the PCA held to them ("`n_components` must be an integer in [1, 10],
     # got 24", and no map, before)
     assert _message(a) == "" and a.session.labels is not None
+    b = App(None, background=False)  # where the channels-first reading leaves too few channels: the cause said too
+    b.load("first.npy", energy_offset=-0.4724, energy_scale=0.010001)
+    assert "read as a 2048 x 30 map of 40 channels" in _message(b) and "energy calibration" in _message(b)
 
 
 def test_grain_sizes_are_in_pixels_when_the_map_has_no_pixel_size(tmp_path):

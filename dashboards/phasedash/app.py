@@ -207,7 +207,13 @@ class App:
             with self.transaction():
                 change()
                 if pipeline:
-                    self._pipeline(pca=True)
+                    try:
+                        self._pipeline(pca=True)
+                    except (ValueError, OSError) as err:  # the reader's warnings first: a channels-first .npy
+                        notes = [n for n in self.session.reader_notes if n not in str(err)]
+                        if notes:
+                            err.args = (" ".join([*notes, str(err)]),)
+                        raise
         return self.runner.run("data", compute, lambda _: self.refresh("data"), label, wait=wait)
 
     def load(self, source, *, wait=False, **calibration):

@@ -87,7 +87,13 @@ def caught(fn):
 
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", UserWarning)
-        out = fn()
+        try:
+            out = fn()
+        except (ValueError, OSError) as err:  # the warnings said first (a channels-first .npy) are the cause
+            notes = [str(w.message) for w in said if issubclass(w.category, UserWarning)]
+            if notes:
+                err.args = (" ".join([*dict.fromkeys(notes), str(err)]),)
+            raise
     return out, list(dict.fromkeys(str(w.message) for w in said if issubclass(w.category, UserWarning)))
 
 

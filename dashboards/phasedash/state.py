@@ -70,13 +70,13 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
     paint = T.Any(None)          # (H, W) int16 painted classes of the Label step, -1 unpainted
     label_names = T.Any(())      # names of the painted classes
     supervised = T.Any(None)     # (Classification, painted classes used) of the Label step
-    _truth_full = None
-    _grains_full = None  # (H, W) true grain ids of a synthetic rock, uncropped
+    _truth_full = _grains_full = None  # (H, W) true phases and grain ids of a synthetic rock, uncropped
     _spatial = None   # (image, (n_phases, beta), labels, refinement): the last spatial-prior map
     _refined = None   # (clustering, labels, changes): the clusters' phases after phaselib.refine
     _auto_phases = None  # ((image, pca, n_components), Refinement): auto's phases, start of a number chosen
     _blank = None     # (decomposition, mask): the pixels that hold no counts, once per decomposition
     count_note = axis_note = ""  # values turned into counts, too few counts; an axis or beam energy the data belie
+    reader_notes = ()  # the reader's warnings (a channels-first .npy): said with a failure after them
     _sums_of = None   # (image, labels, PhaseSpectra): the last phase sums
 
     # ------------------------------------------------------------------ data
@@ -93,6 +93,7 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             self._set_image(image)
             few = few_counts_note(self.brightness[self.brightness > 0].mean()) if image.is_counts else ""
             self.count_note = " ".join(t for t in (*said, scale.describe() if scale.scaled else "", few) if t)
+            self.reader_notes = said
 
     def _reset(self):
         self.crop_box = None
@@ -308,16 +309,15 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         self._need(self.image.beam_energy, "Naming minerals needs the beam energy of the map.")
         self._need(self.image.is_eds or None, "Minerals are named from X-ray lines: this map is not EDS.")
         self._need(self.image.n_channels >= 8 or None, "Minerals are named from X-ray spectra of 8 channels or more.")
-        names = identify.name_phases(self.spectra.sums, self.image.energy_keV, beam_energy=self.image.beam_energy)
-        self.minerals = tuple(names)
+        self.minerals = tuple(identify.name_phases(self.spectra.sums, self.image.energy_keV,
+                                                   beam_energy=self.image.beam_energy))
         return self.minerals
 
     def _sums_from_last(self, labels, k):
         """The last phase sums corrected for the pixels whose phase changed, or None (recompute).
 
         A threshold or minimum-size change moves a few pixels: :func:`phaselib.quantify.update_phase_spectra`
-        reads only those. Only sums of this very map with the same number of phases are reused.
-        """
+        reads only those. Only sums of this very map with the same number of phases are reused."""
         prev = self._sums_of
         if prev is None or prev[0] is not self.image or prev[1].shape != labels.shape or prev[2].sums.shape[0] != k:
             return None
