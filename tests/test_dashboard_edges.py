@@ -332,3 +332,17 @@ def test_a_very_long_name_is_cut_in_the_message():
     a.load("x" * 5000 + ".npy", energy_offset=0.0, energy_scale=0.01)
     text = _message(a)
     assert text and len(text) <= 402 and text.endswith("…")
+
+
+def test_the_counts_per_pixel_are_those_of_the_pixels_that_hold_any(tmp_path):
+    """A map two thirds blank said "3 counts/pixel" in the data step's line and "8.2 counts per pixel" in the
+    few-counts note beside it."""
+    cube = np.asarray(make_rock((30, 40), counts_per_pixel=8, seed=1).image.data).copy()
+    cube[:, :26] = 0
+    np.save(tmp_path / "blank.npy", cube)
+    a = App(None, background=False)
+    a.load("blank.npy", energy_offset=-0.2, energy_scale=0.01)
+    held = cube.sum(-1)[cube.sum(-1) > 0].mean()
+    info = html.unescape(re.sub("<[^>]+>", "", a.data.info.value))
+    assert f"{held:.3g} counts/pixel where it holds any (65 % of the pixels blank)" in info, info
+    assert f"holds {held:.3g} counts per pixel" in info, info

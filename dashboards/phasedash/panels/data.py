@@ -151,7 +151,7 @@ class DataPanel(Panel):
         self.offset.description, self.scale.description = f"offset ({units})", f"scale ({units}/ch)"
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
-                           f"{h} x {w} pixels x {c} channels, " + (f"{s.brightness.mean():.0f} counts/pixel; "
+                           f"{h} x {w} pixels x {c} channels, " + (f"{_counts_text(s.brightness)}; "
                                                                     if im.is_counts else f"{_axis_text(im)}; ") +
                            (f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
                             f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" if im.is_eds
@@ -230,3 +230,13 @@ def parse_lattice(text):
 def _axis_text(image):
     """``Wavelength 1-5 Å, intensity``: the signal axis of a map that is not of counts."""
     return html.escape(f"{image.name} {image.axis[0]:.4g}-{image.axis[-1]:.4g} {image.units}, {image.signal}")
+
+
+def _counts_text(brightness):
+    """Counts per pixel, over the pixels that hold any (as the few-counts note and `map` count them): a map two
+    thirds blank said "3 counts/pixel" beside the note's 8.2."""
+    held = brightness[brightness > 0]
+    mean = held.mean() if held.size else 0.0
+    blank = 1 - held.size / max(brightness.size, 1)
+    return f"{mean:.3g} counts/pixel" + (f" where it holds any ({100 * blank:.0f} % of the pixels blank)"
+                                         if blank >= 0.01 else "")
