@@ -327,7 +327,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
         run = dict(random_state=random_state, block_rows=block_rows, client=client)
         feats_r = dec.features(min(dec.n_components, n_comp + 8))  # from_auto: `auto`'s phases, then K (_asked)
         ref = refine.refine_phases(image, labels, feats_r, dec.pixel_sums, n_phases=None if from_auto else k_req,
-                                   **run)
+                                   split_features=dec.features(max(n_comp, min(2, dec.n_components))), **run)
         labels, spectra, k = ref.labels, ref.spectra, ref.n_phases
         params.update(n_phases=k, refinement=ref.changes)
         timings["refine"] = time.perf_counter() - t

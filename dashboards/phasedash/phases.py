@@ -56,7 +56,7 @@ class PhaseSteps:
             auto = self.n_clusters == self.suggested_clusters  # the CLI's `auto`: phases added, split, merged
             if auto or self.cluster_method != "kmeans":
                 ref = refine.refine_phases(self.image, labels, self.pca.features(m), self.pca.pixel_sums,
-                                           n_phases=None if auto else self.n_clusters)
+                                           n_phases=None if auto else self.n_clusters, split_features=self._cut_on())
                 if auto and self.cluster_method == "kmeans" and self.n_clusters == max(self.n_components, 2):
                     self._auto_phases = ((self.image, self.pca, self.n_components), ref)  # a number chosen starts here
                 labels, gone = self._unmixed(ref.labels, ref.spectra, specks=auto)
@@ -65,6 +65,10 @@ class PhaseSteps:
                 self._refined = (clus, *self._asked(m))
         self.refinement = tuple(self._refined[2])
         return self._refined[1]
+
+    def _cut_on(self):
+        """The features map_phases' split test also cuts on (the components above the noise)."""
+        return self.pca.features(max(self.n_components, min(2, self.pca.n_components)))
 
     def _asked(self, m):
         """``(labels, changes)`` of ``map_phases(n_phases=K)`` (:mod:`phaselib.refine._asked`): the phases of
@@ -80,7 +84,7 @@ class PhaseSteps:
             first = _cluster.cluster(self.features(), max(self.n_components, 2), method="kmeans",
                                      mask=None if blank is None else ~blank.ravel()).labels.reshape(h, w)
             self._auto_phases = (key, refine.refine_phases(self.image, first.astype(np.int16), feats,
-                                                           self.pca.pixel_sums))
+                                                           self.pca.pixel_sums, split_features=self._cut_on()))
         ref = self._auto_phases[1]
 
         def finish(labels, spectra):  # map_phases' boundary steps, then its specks dropped
