@@ -107,12 +107,13 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
     comps, reasons = [None] * len(sums), [""] * len(sums)
     # the phases rich enough to refine their own energy shift and resolution first; the others get the counts-weighted
     # median of theirs (or, with none, the sum of all phases'): see `composition`'s `calibration`
+    shared, found = None, False  # found once, for every poor phase (from the rich ones, all named by then)
     for i in np.argsort(totals < CALIBRATE_COUNTS, kind="stable"):
         if totals[i] < min_counts:
             reasons[i] = f"too few counts ({totals[i]:.0f} < {min_counts:g})"
             continue
-        shared = None if totals[i] >= CALIBRATE_COUNTS else _shared_calibration(
-            comps, sums, e, beam_energy, elements, energy_resolution_MnKa)
+        if totals[i] < CALIBRATE_COUNTS and not found:
+            shared, found = _shared_calibration(comps, sums, e, beam_energy, elements, energy_resolution_MnKa), True
         try:
             comps[i] = composition(sums[i], e, beam_energy=beam_energy, elements=elements,
                                    energy_resolution_MnKa=energy_resolution_MnKa, calibration=shared)
