@@ -277,7 +277,7 @@ def _split(image, lab, features, spectra, *, block_rows, client, random_state, d
                                  beam_energy=image.beam_energy)
     share = ASKED_DIP_SHARE if asked else None  # the user says how many phases there are: a shallower dip
     splits, notes, half = split_populations(image, half.reshape(h, w), cut, k, splits, notes, dip_size, share)
-    if also is not None and len(splits) < k:
+    if also is not None and len(splits) < k and np.shape(also)[-1] != np.shape(features)[-1]:  # not the same cut
         splits, notes, half = _split_also(image, lab, also, spectra, splits, notes, half, block_rows=block_rows,
                                           client=client, random_state=random_state,
                                           smooth=asked if smooth is None else smooth)
