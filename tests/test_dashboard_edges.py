@@ -346,3 +346,17 @@ def test_the_counts_per_pixel_are_those_of_the_pixels_that_hold_any(tmp_path):
     info = html.unescape(re.sub("<[^>]+>", "", a.data.info.value))
     assert f"{held:.3g} counts/pixel where it holds any (65 % of the pixels blank)" in info, info
     assert f"holds {held:.3g} counts per pixel" in info, info
+
+
+def test_a_reopened_session_names_the_minerals_it_had_named(tmp_path):
+    """A session saved after "Name the minerals" reopened with the phase table's mineral column empty."""
+    a = App("synthetic:40x50", background=False)
+    a.phase_map.name.click()
+    named = [n.best for n in a.session.minerals]
+    assert _message(a) == "" and len(named) == len(a.session.spectra.sums) and named[0] in a.phase_map.table.value
+    a.export_panel.folder.value = "saved"
+    a.export_panel.save.click()
+    b = App(None, background=False)
+    b.restore((tmp_path / "saved" / "session.json").read_bytes())
+    assert _message(b) == "" and [n.best for n in b.session.minerals] == named
+    assert all(name in b.phase_map.table.value for name in named)

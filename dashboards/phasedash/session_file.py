@@ -18,7 +18,7 @@ _FIELDS = dict(format=(str,), source=(str,), crop=(list, None), calibration=(lis
                membership_threshold=(int, float, None), phase_source=(str, None), beta=(int, float, None),
                overrides=(dict, None), min_size=(int, None), has_decomposition=(bool,), has_clustering=(bool,),
                has_labels=(bool,), grain_options=(dict, None), has_grains=(bool,), paint=(dict, None),
-               label_names=(list, None), classifier=(str, None))
+               label_names=(list, None), classifier=(str, None), has_minerals=(bool,))
 _NEEDS = dict(has_decomposition=("algorithm", "n_components"),
               has_clustering=("cluster_method", "n_clusters", "membership_threshold"),
               has_labels=("phase_source", "min_size"))
@@ -132,7 +132,7 @@ class SessionFile:
                     overrides={str(k): v for k, v in self.overrides.items()}, min_size=self.min_size,
                     has_decomposition=self.decomposition is not None, has_clustering=self.clustering is not None,
                     has_labels=self.labels is not None, grain_options=self.grain_options,
-                    has_grains=self.grains is not None, **_painted(self))
+                    has_grains=self.grains is not None, has_minerals=_named(self), **_painted(self))
 
     def save_session(self, path) -> Path:
         from phaselib._atomic import atomic_file
@@ -177,11 +177,17 @@ class SessionFile:
         self.overrides = {int(k): float(v) for k, v in state.get("overrides", {}).items()}
         if state.get("has_labels"):
             self.phase_map(state["phase_source"], min_size=state["min_size"], beta=state.get("beta", 2.0))
+            if state.get("has_minerals"):
+                self.name_minerals()  # the phase spectra's names, as the saved page showed them
         if state.get("has_grains"):
             self.run_grains(**state.get("grain_options", {}))
         _repaint(self, state)
         return self
 
+
+def _named(session) -> bool:
+    """Whether the phases' minerals were named (one name per phase of the current map)."""
+    return bool(session.minerals) and session.spectra is not None and len(session.minerals) == len(session.spectra.sums)
 
 
 def _painted(session) -> dict:
