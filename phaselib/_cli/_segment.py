@@ -326,6 +326,10 @@ def _evaluate(args):
     check_writable(Path(args.output_path) / "scores.json")  # before the models run
     res = compare(models, args.input_path, baseline_folder=base, out=args.output_path, groups=groups,
                   views=args.views)
+    for stem, why in res["skipped"].items():
+        print(f"phaselib: note: {stem}: {why}.", file=sys.stderr)
+    for stem, why in res["failed"].items():
+        _error(f"{stem}: {why}")
     report = {}
     for title, table in (("", res["scores"]), ("merged ", res["merged"])):
         for name, sc in table.items():
@@ -339,4 +343,4 @@ def _evaluate(args):
                                             rows=[list(r) for r in sc.table()])
     with atomic_file(Path(args.output_path) / "scores.json", overwrite=True) as tmp:
         tmp.write_text(dumps(report, indent=1))
-    return 0
+    return 2 if res["failed"] else 0

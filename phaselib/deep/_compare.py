@@ -92,7 +92,13 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
     -------
     dict
         ``{"scores": {name: Scores (all sets)}, "per_set": {name: {stem: Scores}}, "merged":
-        {name: Scores} (with ``groups``), "seconds": {name: seconds}}``.
+        {name: Scores} (with ``groups``), "seconds": {name: seconds}, "skipped": {stem: why} (sets whose label map
+        has no labelled pixel), "failed": {stem: error} (sets that could not be scored; the others are)}``.
+
+    Raises
+    ------
+    ValueError
+        If no set at all can be scored.
     """
     first = next(iter(models.values()))
     meta = first.meta
@@ -105,15 +111,29 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
         for r in m.meta["inputs"]:
             patterns.setdefault(r, m.meta["patterns"][r])
     remap = class_map(folder, classes)
-    sets = [(stem, paths, _relabel(lab, remap, len(classes), stem))
-            for stem, paths, lab in labelled_sets(folder, patterns)]
-    runners = dict(models)
+    skipped, failed, sets = {}, {}, []
+    for stem, paths, lab in labelled_sets(folder, patterns):
+        if not (lab >= 0).any():  # one such set stopped the whole evaluation (session 59)
+            skipped[stem] = "its label map has no labelled pixel; not scored"
+            continue
+        try:
+            sets.append((stem, paths, _relabel(lab, remap, len(classes), stem)))
+        except ValueError as err:
+            failed[stem] = str(err)
+    if not sets:
+        raise ValueError(f"no image set of {Path(folder).name} has a usable label map"
+                         + (f" ({next(iter(failed.values()))})" if failed else " (none has a labelled pixel)."))
+    runners, rf = dict(models), None
     seconds = dict.fromkeys(runners, 0.0)
     if baseline_folder is not None:
         t = time.perf_counter()
         base_map = class_map(baseline_folder, classes)
         base = [(st, p, _relabel(lab, base_map, len(classes), st))
-                for st, p, lab in labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})]
+                for st, p, lab in labelled_sets(baseline_folder, {r: meta["patterns"][r] for r in meta["inputs"]})
+                if (lab >= 0).any()]  # a set without a labelled pixel teaches the forest nothing
+        if not base:
+            raise ValueError(f"no label map of {Path(baseline_folder).name} has a labelled pixel: the random forest "
+                             "has nothing to learn from (--no_baseline).")
         xs = [load_set(p, meta) for _, p, _ in base]
         labs = [_data.refine_labels(x, _data.register_labels(x, _data.upsample_labels(lab, x.shape[:2]))[0])
                 for x, (_, _, lab) in zip(xs, base)]
@@ -121,33 +141,46 @@ def compare(models, folder, *, baseline_folder=None, out=None, groups=None, seed
         seconds["random forest"] = time.perf_counter() - t
     per_set = {n: {} for n in list(runners) + (["random forest"] if baseline_folder is not None else [])}
     for stem, paths, truth in sets:
-        panels, titles = [], []
-        for name, m in runners.items():
-            x = load_set(paths, m.meta)
-            if truth.shape != x.shape[:2]:  # a coarse map, as training takes it: on the images' grid, registered
-                truth = _data.register_labels(x, _data.upsample_labels(truth, x.shape[:2],
-                                                                       f"the label map of {stem}"))[0]
-            if not panels:
-                panels += [np.repeat((x[..., :3] * 255).astype(np.uint8), 3 // min(3, x.shape[-1]), axis=-1)[..., :3],
-                           _evaluate.colourise(truth, meta["colors"])]
-                titles += [m.meta["inputs"][0].upper(), "labels"]
-            t = time.perf_counter()
-            pred = predict(m, x, views=views)
-            seconds[name] += time.perf_counter() - t
-            per_set[name][stem] = _evaluate.score(truth, pred, classes)
-            panels.append(_evaluate.colourise(pred, meta["colors"]))
-            titles.append(name)
-        if baseline_folder is not None:
-            t = time.perf_counter()
-            pred = _evaluate.predict_forest(rf, load_set(paths, meta))
-            seconds["random forest"] += time.perf_counter() - t
-            per_set["random forest"][stem] = _evaluate.score(truth, pred, classes)
-            panels.append(_evaluate.colourise(pred, meta["colors"]))
-            titles.append("random forest")
-        if out is not None:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            _evaluate.side_by_side(Path(out) / f"{stem}_comparison.png", panels, titles)
+        try:
+            _one_set(stem, paths, truth, runners, rf, meta, classes, per_set, seconds, out, views)
+        except (ValueError, OSError) as err:  # one bad set: said for that set, the others still scored
+            failed[stem] = str(err)
+            for scores in per_set.values():
+                scores.pop(stem, None)
+    if not any(per_set.values()):
+        raise ValueError(f"no image set of {Path(folder).name} could be scored ({next(iter(failed.values()))})")
     scores = {n: sum(s.values(), _evaluate.Scores(np.zeros((len(classes),) * 2, np.int64), tuple(classes)))
               for n, s in per_set.items()}
     merged = {n: s.merged(groups) for n, s in scores.items()} if groups else {}
-    return {"scores": scores, "per_set": per_set, "merged": merged, "seconds": seconds}
+    return {"scores": scores, "per_set": per_set, "merged": merged, "seconds": seconds, "skipped": skipped,
+            "failed": failed}
+
+
+def _one_set(stem, paths, truth, runners, rf, meta, classes, per_set, seconds, out, views):
+    """Score every model (and the forest ``rf``) on one labelled set; its side-by-side panel into ``out``."""
+    panels, titles = [], []
+    for name, m in runners.items():
+        x = load_set(paths, m.meta)
+        if truth.shape != x.shape[:2]:  # a coarse map, as training takes it: on the images' grid, registered
+            truth = _data.register_labels(x, _data.upsample_labels(truth, x.shape[:2],
+                                                                   f"the label map of {stem}"))[0]
+        if not panels:
+            panels += [np.repeat((x[..., :3] * 255).astype(np.uint8), 3 // min(3, x.shape[-1]), axis=-1)[..., :3],
+                       _evaluate.colourise(truth, meta["colors"])]
+            titles += [m.meta["inputs"][0].upper(), "labels"]
+        t = time.perf_counter()
+        pred = predict(m, x, views=views)
+        seconds[name] += time.perf_counter() - t
+        per_set[name][stem] = _evaluate.score(truth, pred, classes)
+        panels.append(_evaluate.colourise(pred, meta["colors"]))
+        titles.append(name)
+    if rf is not None:
+        t = time.perf_counter()
+        pred = _evaluate.predict_forest(rf, load_set(paths, meta))
+        seconds["random forest"] += time.perf_counter() - t
+        per_set["random forest"][stem] = _evaluate.score(truth, pred, classes)
+        panels.append(_evaluate.colourise(pred, meta["colors"]))
+        titles.append("random forest")
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        _evaluate.side_by_side(Path(out) / f"{stem}_comparison.png", panels, titles)
