@@ -360,3 +360,20 @@ def test_a_reopened_session_names_the_minerals_it_had_named(tmp_path):
     b.restore((tmp_path / "saved" / "session.json").read_bytes())
     assert _message(b) == "" and [n.best for n in b.session.minerals] == named
     assert all(name in b.phase_map.table.value for name in named)
+
+
+def test_compare_shows_the_spatial_prior_map_beside_the_per_pixel_methods():
+    """At 20 counts/px the page's phase map is the spatial prior's (ARI ~0.9 vs truth) while Compare showed only the
+    per-pixel methods (~0.5): a student read that every method fails. The prior's map and its ARI rows are shown."""
+    a = App("synthetic:80x100:20", background=False)
+    s = a.session
+    assert s.phase_source == "spatial"
+    a.comparison.go.click()
+    table = html.unescape(a.comparison.table.value)
+    assert _message(a) == "" and a.comparison.prior.widget.layout.display == ""
+    prior = float(re.search(r"spatial prior \(beta [\d.]+\) vs truth</td><td>([\d.]+)", table).group(1))
+    kmeans = float(re.search(r"pca-kmeans vs truth</td><td>([\d.]+)", table).group(1))
+    assert prior == pytest.approx(s.accuracy(), abs=1e-3) and prior > kmeans + 0.2
+    a.phase_map.source.value = "clusters"
+    a.comparison.go.click()
+    assert a.comparison.prior.widget.layout.display == "none" and "spatial prior" not in a.comparison.table.value

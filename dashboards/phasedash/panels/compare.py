@@ -17,6 +17,7 @@ class ComparePanel(Panel):
         self.maps = {m: MapView(m, width=300) for m in ("pca-kmeans", "nmf-otsu", "fuzzy-cmeans")}
         self.disagree = MapView("where they disagree", width=300, css="pd-disagree-map")
         self.supervised = MapView("supervised (Label step)", width=300, css="pd-compare-supervised")
+        self.prior = MapView("phase map (spatial prior)", width=300, css="pd-compare-prior")
         self.table = W.HTML()
         self.go.on_click(lambda _: self.app.compare())
         self.result = None
@@ -25,16 +26,18 @@ class ComparePanel(Panel):
             guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods (a cube of intensities: "
                   "gmm in place of nmf-otsu, whose NMF assumes counts). The adjusted Rand "
                   "index (ARI) measures how much two phase maps agree (1: the same partition, 0: chance); on a "
-                  "synthetic map it is also measured against the true phases.",
+                  "synthetic map it is also measured against the true phases. The three methods cluster each pixel "
+                  "on its own; when the phase map step uses the spatial prior, its map is shown beside them.",
                   ["Where do the methods disagree? Are those pixels mixed, or on grain boundaries?"]),
             self.go, W.HBox([v.widget for v in self.maps.values()]),
-            W.HBox([self.disagree.widget, self.supervised.widget, self.table])])
+            W.HBox([self.disagree.widget, self.prior.widget, self.supervised.widget, self.table])])
 
     def refresh(self):
         """A new map or new clusters: the comparison made before no longer applies."""
         self.result = None
-        for v in [*self.maps.values(), self.disagree, self.supervised]:
+        for v in [*self.maps.values(), self.disagree, self.supervised, self.prior]:
             v.wait_for("Press <b>Compare the methods</b> to compute.")
+        self.prior.widget.layout.display = "none"  # shown beside the methods when the phase map is the prior's
         self.table.value = ""
 
     def show(self, result):
@@ -49,21 +52,34 @@ class ComparePanel(Panel):
         self.disagree.show(rgb, f"disagree: {100 * differ.mean():.1f} % of pixels")
         rows = "".join(f"<tr><td>{a} vs {b}</td><td>{v:.3f}</td></tr>" for (a, b), v in agree.items())
         rows += "".join(f"<tr><td>{m} vs truth</td><td>{v:.3f}</td></tr>" for m, v in acc.items() if v is not None)
-        rows += self._supervised(maps, k)
+        rows += self._prior(maps, k) + self._supervised(maps, k)
         self.table.value = f"<table class='phasedash-agreement'><tr><th>pair</th><th>ARI</th></tr>{rows}</table>"
+
+    def _prior(self, maps, k):
+        """The phase map step's spatial-prior map beside the per-pixel methods (they use no prior: at low counts the
+        prior is what tells the phases apart); its ARI rows. Hidden when the phase map is not the prior's."""
+        s, ref = self.s, next(iter(maps.values()))
+        if s.phase_source != "spatial" or s.labels is None or s.labels.shape != ref.shape:
+            self.prior.widget.layout.display = "none"
+            return ""
+        self.prior.widget.layout.display = ""
+        return self._beside(self.prior, s.labels, maps, k, f"spatial prior (beta {s.beta:g})")
+
+    def _beside(self, view, labels, maps, k, name):
+        """Show ``labels`` renumbered to match the first method's map; its ARI rows against it and the truth."""
+        from phaselib.compare import adjusted_rand, match_labels
+
+        first, ref = next(iter(maps.items()))
+        lab = match_labels(labels, ref)
+        view.show(labels_rgb(lab, max(k, int(lab.max()) + 1), self.app.colours), name)
+        acc = self.s.accuracy(lab)
+        return (f"<tr><td>{name} vs {first}</td><td>{adjusted_rand(lab, ref):.3f}</td></tr>"
+                + ("" if acc is None else f"<tr><td>{name} vs truth</td><td>{acc:.3f}</td></tr>"))
 
     def _supervised(self, maps, k):
         """The Label step's map beside the unsupervised ones (renumbered to match the first); its ARI rows."""
-        from phaselib.compare import adjusted_rand, match_labels
-
         sup = self.s.supervised
-        first, ref = next(iter(maps.items()))
-        if sup is None or sup[0].labels.shape != ref.shape:
+        if sup is None or sup[0].labels.shape != next(iter(maps.values())).shape:
             self.supervised.wait_for("Train a classifier in the <b>Label</b> step to see it here.")
             return ""
-        lab = match_labels(sup[0].labels, ref)
-        self.supervised.show(labels_rgb(lab, max(k, int(lab.max()) + 1), self.app.colours),
-                             f"supervised ({sup[0].classifier})")
-        acc = self.s.accuracy(lab)
-        return (f"<tr><td>supervised vs {first}</td><td>{adjusted_rand(lab, ref):.3f}</td></tr>"
-                + ("" if acc is None else f"<tr><td>supervised vs truth</td><td>{acc:.3f}</td></tr>"))
+        return self._beside(self.supervised, sup[0].labels, maps, k, f"supervised ({sup[0].classifier})")
