@@ -172,6 +172,15 @@ def _loss(logits, target, n_classes):
     return ce + (1 - dice.mean())
 
 
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("phaselib")
+    except PackageNotFoundError:
+        return None
+
+
 def one_cycle(progress, peak, warm=0.15):
     """Learning rate at ``progress`` (0-1) of a run: linear warm-up from ``peak / 25`` to ``peak``
     over the first ``warm``, then cosine annealing to ``peak / 1e4``."""
@@ -260,7 +269,8 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
     mm_per_pixel = check_number(mm_per_pixel, "mm_per_pixel", low=0, low_open=True, high=MAX_MM_PER_PIXEL,
                                 allow_none=True)  # (a model recording more would not open)
     Path(out).parent.mkdir(parents=True, exist_ok=True)  # before the training, not after
-    torch.set_num_threads(int(threads) if threads else _data.default_threads())
+    threads = int(threads) if threads else _data.default_threads()
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     stacks, labels, stems, roles, channels, shifts = load_folder(images, patterns, max_shift, refine_labels, log=log)
@@ -332,6 +342,13 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
                 log(f"time budget reached after {step} of {total} steps; the rate schedule was compressed to fit")
             break
     meta["steps"] = step
+    # how the model was made (session 59: the options and threads were not recorded; a run within its budget is
+    # reproducible with the same seed and threads, so both are needed to make it again)
+    meta["training"] = dict(batch=int(batch), lr=float(lr), zoom_range=float(zoom_range), max_shift=int(max_shift),
+                            refine_labels=bool(refine_labels), equalise_gains=bool(equalise_gains),
+                            calibrate=bool(calibrate), max_seconds=None if max_seconds is None else float(max_seconds),
+                            threads=threads, steps_planned=total, budget_reached=bool(step < total),
+                            seconds=round(time.perf_counter() - t0, 1), phaselib=_version(), torch=torch.__version__)
     net.eval()
     if calibrate:
         from ._calibrate import training_offsets
