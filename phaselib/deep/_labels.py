@@ -41,9 +41,9 @@ def _picture_ids(path):
     """Class ids of a label picture (see :func:`read_labels`)."""
     from ..io._images import read_picture
 
-    mode = []
-    arr = read_picture(path, lambda im: mode.append(im.mode) or im)
-    mode = mode[0]
+    seen = []
+    arr = read_picture(path, lambda im: seen.append((im.mode, im.format, im.info.get("transparency"))) or im)
+    mode, fmt, clear = seen[0]
     if mode not in _ID_MODES:
         raise ValueError(f"the label map {path.name} is a {mode} picture: save the class indices (0, 1, 2 ...) as a "
                          "greyscale PNG or a .npy.")
@@ -59,11 +59,43 @@ def _picture_ids(path):
             raise ValueError(f"the label map {path.name} holds levels that are not whole numbers: save the class "
                              "indices (0, 1, 2 ...) as a greyscale PNG or a .npy.")
     ids = ids.astype(np.int64)
-    if _ID_MODES[mode] is not None:
-        ids[ids == _ID_MODES[mode]] = -1
+    top = unlabelled_level(mode, fmt)
+    if top is not None:
+        ids[ids == top] = -1
     if alpha is not None:
         ids[alpha] = -1
+    hidden = _transparent(ids if mode != "RGB" else arr[..., :3], mode, clear)
+    if hidden is not None:  # a palette's transparent entries (tRNS), or a grey level marked transparent
+        ids[hidden] = -1
     return ids
+
+
+def unlabelled_level(mode, fmt=None):
+    """The level that marks a label picture's pixels unlabelled: 255 in 8 bits, 65535 in 16, none in 32 bits or
+    float. Pillow before 11 read a 16-bit grey PNG in mode ``"I"`` (now ``"I;16"``): a PNG holds no 32-bit grey, so
+    an ``"I"`` PNG is a 16-bit one (its 65535 was read as class 65535 and the map refused)."""
+    if mode == "I" and fmt == "PNG":
+        return 65535
+    return _ID_MODES.get(mode)
+
+
+def _transparent(values, mode, clear):
+    """Mask of the pixels a picture's ``transparency`` (Pillow's ``info``, from a PNG's tRNS chunk) makes
+    transparent, or None: a palette's entries whose alpha is under 128, or the one grey level or colour marked so.
+    (They were read as the class of their index: a palette PNG's transparent background became class 0.)"""
+    if clear is None:
+        return None
+    if mode in ("P", "PA"):
+        if isinstance(clear, (bytes, bytearray)):
+            entries = np.flatnonzero(np.frombuffer(bytes(clear), np.uint8) < 128)
+        else:
+            entries = np.array([int(clear)])
+        return np.isin(values, entries)
+    if mode == "RGB" and isinstance(clear, tuple) and len(clear) == 3:
+        return (values == np.asarray(clear)).all(axis=-1)
+    if isinstance(clear, int) and mode in ("L", "I;16", "I;16B", "I;16L", "I"):
+        return values == clear
+    return None
 
 
 def read_classes(folder, n_min=0):
