@@ -19,6 +19,7 @@ known grains.
 
 from ._boundaries import image_grains, split_grains
 from ._grainmap import GrainMap, grain_map, spans_map
+from ._plots import plot_csd, plot_size_distribution
 from ._score import match_grains, score_grains
 from ._separate import separate_grains
 from ._stats import (
@@ -28,8 +29,6 @@ from ._stats import (
     SizeStatistics,
     crystal_size_distribution,
     equivalent_diameter,
-    plot_csd,
-    plot_size_distribution,
     size_statistics,
 )
 from ._table import GrainTable, grain_table

@@ -14,7 +14,7 @@ def save_figure(panels, path, unit="um"):
         from matplotlib.figure import Figure
     except ImportError:
         return _pillow_figure(panels, path, unit=unit)
-    from ._stats import plot_csd, plot_size_distribution
+    from ._plots import plot_csd, plot_size_distribution
 
     fig = Figure(figsize=(10, 3.6 * len(panels)), layout="tight")
     FigureCanvasAgg(fig)

@@ -1,7 +1,7 @@
 """Grain tables, grain-size statistics (GrainSizeTools style) and crystal size distributions.
 
 Private module: the public names are re-exported by :mod:`phaselib.morphology`. Numbers
-only; the plot helpers import matplotlib when they are called.
+only; the plot helpers are in ``_plots.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from numbers import Integral
 import numpy as np
 from scipy import stats as _stats
 
-from .._validate import check_instance, check_int, check_number, check_positive
+from .._validate import check_int, check_number, check_positive
 
 #: size bins above this is a typing slip (each is a row of the CSD table)
 MAX_BINS = 100_000
 
+#: ln n values of a CSD fit that differ by no more than this are equal (bins of one count each: rounding only)
+FLAT_LN = 1e-9
 MIN_RELIABLE_GRAINS = 433  # GrainSizeTools: fewer measurements give unreliable estimates
 STEREOLOGY_NOTE = ("2-D section sizes (apparent diameters in the polished section), not 3-D crystal "
                    "sizes: no stereological correction (Saltykov, CSDCorrections) is applied.")
@@ -318,7 +320,8 @@ def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_si
     density = counts / (width * area)
     with np.errstate(divide="ignore"):
         ln = np.where(counts > 0, np.log(np.where(counts > 0, density, 1.0)), np.nan)
-    lo = centre[np.argmax(density)] if min_size is None else float(min_size)
+    top = density >= density.max() * (1 - FLAT_LN)  # the first of equal densities (rounding picked the last)
+    lo = centre[np.argmax(top)] if min_size is None else float(min_size)
     hi = np.inf if max_size is None else float(max_size)
     used = (counts > 0) & (centre >= lo) & (centre <= hi)
     slope = intercept = slope_err = intercept_err = r2 = np.nan
@@ -327,11 +330,13 @@ def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_si
         a = np.column_stack([np.ones_like(x), x])
         cov = np.linalg.inv(a.T @ (a * w[:, None]))
         intercept, slope = cov @ (a.T @ (w * y))
+        if np.ptp(y) <= FLAT_LN:  # equal densities: a slope of rounding noise (-2e-15 gave tau = 5e19 s)
+            intercept, slope = np.average(y, weights=w), 0.0
         res = y - (intercept + slope * x)
         cov = cov * max(1.0, float(w @ res**2) / (used.sum() - 2))  # scatter beyond Poisson
         intercept_err, slope_err = np.sqrt(np.diag(cov))
         ybar = np.average(y, weights=w)
-        r2 = 1 - float(w @ res**2) / float(w @ (y - ybar) ** 2) if np.ptp(y) > 0 else np.nan
+        r2 = 1 - float(w @ res**2) / float(w @ (y - ybar) ** 2) if np.ptp(y) > FLAT_LN else np.nan
     tau = tau_err = None
     if g is not None and slope < 0:
         tau = -1.0 / (g * slope)
@@ -340,59 +345,11 @@ def crystal_size_distribution(sizes, area, *, bins="auto", min_size=None, max_si
                               " No fit: fewer than 3 non-empty size bins in the fit range.")
     if g is not None and tau is None:
         note += " No residence time: the fitted slope is not negative."
+    elif tau is not None and slope + 2 * slope_err >= 0:
+        note += " The slope is within 2 standard errors of 0: the residence time is not constrained."
     return CSD(bin_edges=edges, sizes=centre, counts=counts, population_density=density, ln_density=ln,
                used=used, slope=float(slope), slope_err=float(slope_err), intercept=float(intercept),
                intercept_err=float(intercept_err), r2=float(r2),
                characteristic_size=float(-1.0 / slope) if slope < 0 else np.nan, area=area,
                growth_rate=g, residence_time=None if tau is None else float(tau),
                residence_time_err=None if tau_err is None else float(tau_err), note=note)
-
-
-# ----------------------------------------------------------------- plots (matplotlib on demand)
-def _axes(ax):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("the plot helpers need matplotlib (pip install matplotlib); the statistics "
-                          "themselves do not.") from None
-    if ax is None:
-        ax = Figure(figsize=(6, 4), layout="tight").add_subplot()
-    return ax
-
-
-def plot_size_distribution(stats, *, ax=None, unit="um"):
-    """Histogram, KDE, mean, median and KDE peak of a :class:`SizeStatistics` (GrainSizeTools' plot).
-
-    Returns the matplotlib ``Axes`` (a new figure's when ``ax`` is None). Needs matplotlib.
-    """
-    check_instance(stats, SizeStatistics, "stats", "morphology.size_statistics")
-    ax = _axes(ax)
-    e, c = stats.bin_edges, stats.counts
-    ax.bar(e[:-1], c / (c.sum() * np.diff(e)), width=np.diff(e), align="edge", color="#80419d",
-           edgecolor="#C59fd7", alpha=0.7)
-    ax.plot(stats.kde_x, stats.kde_y, color="#2F4858")
-    top = max(stats.kde_y.max(), (c / (c.sum() * np.diff(e))).max())
-    for x, style, label in ((stats.mean, "-", "arith. mean"), (stats.median, "--", "median"),
-                            (stats.geometric_mean, "-.", "geo. mean"), (stats.kde_peak, ":", "KDE peak")):
-        ax.vlines(x, 0, top, linestyles=style, color="#2F4858", label=f"{label} {x:.3g}")
-    ax.set_xlabel(f"apparent (2-D) diameter ({unit})")
-    ax.set_ylabel("density")
-    ax.set_title(f"{stats.n} grains" + (" (fewer than 433: unreliable)" if stats.few_grains else ""))
-    ax.legend(loc="best", fontsize="small")
-    return ax
-
-
-def plot_csd(csd, *, ax=None, unit="um"):
-    """``ln n`` against size with the fitted line of a :class:`CSD`. Needs matplotlib."""
-    check_instance(csd, CSD, "csd", "morphology.crystal_size_distribution")
-    ax = _axes(ax)
-    ax.plot(csd.sizes[~csd.used], csd.ln_density[~csd.used], "o", mfc="none", color="grey", label="not fitted")
-    ax.plot(csd.sizes[csd.used], csd.ln_density[csd.used], "o", color="#0072B2", label="fitted")
-    if np.isfinite(csd.slope):
-        x = csd.sizes[csd.used]
-        ax.plot(x, csd.intercept + csd.slope * x, "-", color="#D55E00",
-                label=f"slope {csd.slope:.3g} ± {csd.slope_err:.2g} /{unit}")
-    ax.set_xlabel(f"L, 2-D section size ({unit})")
-    ax.set_ylabel(f"ln n (n in {unit}$^{{-3}}$)")
-    ax.legend(loc="best", fontsize="small")
-    return ax
