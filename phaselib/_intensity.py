@@ -155,16 +155,22 @@ def test_regions(features, labels, n_regions, beta):
     return labels, changes
 
 
-def tested_regions(dec, n_components, labels, beta, n_regions=None, asked=None, timings=None):
+def tested_regions(dec, n_components, labels, beta, n_regions=None, asked=None, timings=None, blank=None):
     """``(labels, changes, moved)``: clustered ``labels`` (flat or (H, W)) of the shape PCA ``dec`` under the Potts
     prior on its first ``n_components`` scores (:func:`regions`; ``moved`` None when it did not run), then the dip
     tests of :func:`test_regions` on 8 scores more; ``changes`` (for ``refinement``) ends with :func:`emptied`'s
-    record when fewer regions than ``asked`` are left."""
+    record when fewer regions than ``asked`` are left. ``blank`` ((H, W) bool: the pixels with no data,
+    :func:`no_data_pixels`, -1 in ``labels``) go with the region nearest their scores meanwhile (they have no
+    shape, as the open beam) and come back -1: with them unassigned the prior and the tests did not run (a cube
+    with 8 rows of its beam blocked, 30 neutrons per bin: ARI 0.98 -> 0.77)."""
     labels = np.asarray(labels).reshape(dec.loadings.shape[:2]).astype(np.int16)
+    blank = None if blank is None or not np.any(blank) or not np.any(labels >= 0) else np.asarray(blank, bool)
+    if blank is not None:
+        labels = _fill_blank(dec.features(n_components), labels, blank)
     t = time.perf_counter()
     labels, moved = regions(dec.features(n_components), labels, beta)
     if moved is None:
-        return labels, [], None
+        return labels if blank is None else np.where(blank, -1, labels).astype(np.int16), [], None
     if timings is not None:
         timings["spatial_prior"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -172,16 +178,41 @@ def tested_regions(dec, n_components, labels, beta, n_regions=None, asked=None, 
     if timings is not None:
         timings["region_tests"] = time.perf_counter() - t
     change = emptied(asked, int(labels.max()) + 1)
+    if blank is not None:
+        labels = np.where(blank, -1, labels).astype(np.int16)
     return labels, changes + ([change] if change else []), moved
 
 
-def no_data_pixels(image, rows=256):
+def _fill_blank(features, labels, blank):
+    """``labels`` with the ``blank`` pixels given the region whose mean scores are nearest theirs."""
+    f = np.asarray(features, np.float64).reshape(labels.size, -1)
+    flat = labels.ravel()
+    k = int(flat.max()) + 1
+    ok = (flat >= 0) & ~blank.ravel()
+    means = np.stack([f[ok & (flat == c)].mean(0) if np.any(ok & (flat == c)) else np.full(f.shape[1], np.inf)
+                      for c in range(k)])
+    out = flat.copy()
+    b = np.flatnonzero(blank.ravel())
+    out[b] = np.argmin(((f[b, None, :] - means[None]) ** 2).sum(-1), 1)
+    return out.reshape(labels.shape).astype(np.int16)
+
+
+def no_data_pixels(image, transform="auto", rows=256):
     """(H, W) bool: the pixels of a cube with no finite value in any channel (a detector's dead pixels, a mask), or
-    None when there are none. Read ``rows`` rows at a time."""
+    None when there are none; with transmissions or neutron counts (``transform`` "log" or "beam", as
+    :func:`~phaselib.decompose.shape_pca` decides it, "auto": from the values), also those holding 0 in every
+    channel (a dead pixel, the beam blocked: no neutron, no shape; a flat -log of the clipped zeros put them in a
+    material's region). Read ``rows`` rows at a time."""
+    if transform == "auto":
+        from .decompose._shape import _transform_of
+
+        transform = _transform_of(image, slice(0, image.n_channels), "auto")
+    zeros = transform in ("log", "beam")
     h = image.shape[0]
     out = np.zeros(image.shape[:2], bool)
     for r0 in range(0, h, rows):
-        out[r0:r0 + rows] = ~np.isfinite(np.asarray(image.data[r0:r0 + rows])).any(-1)
+        x = np.asarray(image.data[r0:r0 + rows])
+        out[r0:r0 + rows] = ~(np.isfinite(x) & (x != 0)).any(-1) if zeros else ~np.isfinite(x).any(-1)
     return out if out.any() else None
 
 
@@ -197,7 +228,7 @@ def smooth_regions(dec, n_components, labels, method, spatial_prior, beta, param
     if spatial_prior is False or method == "fuzzy-cmeans":
         return labels if blank is None else np.where(blank, -1, labels).astype(labels.dtype)
     labels, changes, moved = tested_regions(dec, n_components, labels, beta, n_regions, params.get("n_phases"),
-                                            timings)
+                                            timings, blank)
     if blank is not None:
         labels = np.where(blank, -1, labels).astype(labels.dtype)
     if moved is None:

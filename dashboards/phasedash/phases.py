@@ -48,7 +48,7 @@ class PhaseSteps:
         clus = self.clustering
         if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
             self._refined = (clus, *_intensity.tested_regions(self.pca, self.n_components, clus.labels, self.beta,
-                                                              self.n_clusters, self.n_clusters)[:2])
+                                                              self.n_clusters, self.n_clusters, blank=self.blank())[:2])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)

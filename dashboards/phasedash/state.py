@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import traitlets as T
 
+from phaselib import _intensity, decompose, identify, preprocess, quantify, segment
 from phaselib import cluster as _cluster
-from phaselib import decompose, identify, preprocess, quantify, segment
 from phaselib.compare import adjusted_rand, match_labels
 from phaselib.lowcount import few_counts_note
 from phaselib.pipeline import MAX_COMPONENTS, METHODS
@@ -342,12 +342,11 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
         return int(np.count_nonzero((self.labels < 0) & (True if blank is None else ~blank)))
 
     def blank(self):
-        """Pixels that hold no counts (:func:`phaselib.preprocess.blank_pixels`; None before the decomposition)."""
-        if self.pca is None or not self.image.is_counts:
-            return None
-        if self._blank is None or self._blank[0] is not self.pca:
-            self._blank = (self.pca, preprocess.blank_pixels(self.pca.pixel_sums))
-        return self._blank[1]
+        """Pixels that hold no counts or, of a cube, no data (as map_phases'; None before the decomposition)."""
+        if self.pca is not None and (self._blank is None or self._blank[0] is not self.pca):  # a cube's too
+            blank = preprocess.blank_pixels if self.image.is_counts else lambda _: _intensity.no_data_pixels(self.image)
+            self._blank = (self.pca, blank(self.pca.pixel_sums))
+        return None if self.pca is None else self._blank[1]
 
     def accuracy(self, labels=None):
         """Adjusted Rand index against the truth of a synthetic map (None for real maps)."""

@@ -84,8 +84,9 @@ def run(args):
         print(f"phaselib: note: --n-components {args.n_components} is not used at these counts: the spatial prior "
               "starts from the components of a binned copy (--spatial-prior off to cluster on yours)", file=sys.stderr)
     if result.params.get("blank_pixels"):
-        print(f"  {result.params['blank_pixels']} pixels hold no counts (an empty edge, gaps, dead pixels): left "
-              "unassigned and out of the clustering")
+        what = "counts (" if result.params.get("signal") != "intensity" else "data (no finite value or 0 throughout: "
+        print(f"  {result.params['blank_pixels']} pixels hold no {what}an empty edge, gaps, dead pixels, a blocked "
+              "beam): left unassigned and out of the clustering")
     inclusions = result.params.get("inclusions") or {}
     if inclusions.get("moved"):
         print(f"  {inclusions['moved']} small blobs ({inclusions['pixels']} px) were inclusions too small for the "

@@ -198,8 +198,12 @@ def shape_pca(image, *, n_components=None, energy_range=None, transform="auto", 
     if transform == "beam":
         divided = _divide_by_open_beam(x, factor, w)
         x, transform, no_beam = (x, "none", True) if divided is None else (divided, "beam", False)
-    a, missing = attenuation(x, "none" if transform == "none" else "log")
+    # pixels with no data (no finite value; with transmissions or counts none but 0: a dead pixel, the beam blocked)
+    # have no shape: the open beam's 0 attenuation, not a flat -log of the clipped zeros, nor filled
+    empty = ~(np.isfinite(x) & ((x != 0) if transform != "none" else True)).any(1)
+    a, missing = attenuation(np.where(empty[:, None], np.nan, x), "none" if transform == "none" else "log")
     del x
+    missing[empty] = False
     if missing.any():
         fill(a, missing, _shape_features(a)[2] >= 1)
     levels = open_beam_levels(a, (h, w)) if transform != "none" else None

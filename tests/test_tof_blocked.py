@@ -1,0 +1,74 @@
+"""A neutron ToF cube as a student brings it (session 59): part of the beam blocked (NaN or 0 after the open-beam
+division), dead detector pixels (0 in every bin). Those pixels hold no data: unassigned, and the rest mapped as
+the whole cube is, spatial prior and region tests included, by the CLI and by the page."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from phaselib.datasets import make_tof
+from phaselib.pipeline import map_phases
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    # 30 neutrons per bin: the Potts prior is what makes the regions (ARI 0.98-0.99 with it)
+    return make_tof((80, 80), 331, open_beam_counts=30, seed=1)
+
+
+@pytest.mark.parametrize("blocked", [np.nan, 0.0])
+def test_a_blocked_beam_is_unassigned_and_the_rest_keeps_its_spatial_prior(noisy, blocked):
+    x = np.asarray(noisy.image.data).copy()
+    x[:8] = blocked  # the beam blocked over 8 rows (a beam stop, the camera's frame)
+    res = map_phases(noisy.image.replace(data=x), n_phases=noisy.n_regions)
+    clean = map_phases(noisy.image, n_phases=noisy.n_regions)
+    rest = np.ones((80, 80), bool)
+    rest[:8] = False
+    ari = adjusted_rand_score(noisy.labels[rest], res.labels[rest])
+    ari_clean = adjusted_rand_score(noisy.labels[rest], clean.labels[rest])
+    # before: the blank pixels' -1 turned the prior and the tests off (NaN: 0.77), zeros were a material (0.88)
+    assert ari >= min(0.97, ari_clean - 0.01), (ari, ari_clean)
+    assert (res.labels[:8] == -1).all() and res.params["blank_pixels"] == 8 * 80
+    assert any("Potts" in n for n in res.params["notes"])
+    # the blocked pixels' channels are not "filled" (the note counted every one of them)
+    assert not any("filled" in n for n in res.params["notes"])
+
+
+def test_dead_pixels_of_a_transmission_cube_are_unassigned_not_a_material():
+    tof = make_tof((48, 64), 331, seed=3)
+    x = np.asarray(tof.image.data).copy()
+    dead = np.random.default_rng(0).choice(48 * 64, 12, replace=False)
+    x.reshape(-1, x.shape[-1])[dead] = 0.0  # no neutron counted, ever: 0 / open beam
+    res = map_phases(tof.image.replace(data=x), n_phases=tof.n_regions)
+    assert (res.labels.ravel()[dead] == -1).all()  # before: all 12 in one metal's region
+    live = np.ones(48 * 64, bool)
+    live[dead] = False
+    assert adjusted_rand_score(tof.labels.ravel()[live], res.labels.ravel()[live]) >= 0.99
+
+
+def test_an_absorbance_cube_s_zeros_are_an_open_beam_not_missing_data():
+    tof = make_tof((40, 48), 331, seed=4)
+    a = -np.log(np.clip(np.asarray(tof.transmission, np.float64), 1e-3, None)).astype(np.float32)  # no noise
+    res = map_phases(tof.image.replace(data=a, signal="absorbance"), n_phases=tof.n_regions)
+    assert "blank_pixels" not in res.params and (res.labels >= 0).all()  # the open beam, exactly 0, is a region
+    assert adjusted_rand_score(tof.labels.ravel(), res.labels.ravel()) >= 0.99
+
+
+def test_the_page_leaves_a_blocked_beam_out_of_a_tiff_stack_s_regions(tmp_path, monkeypatch):
+    import tifffile
+    from phasedash import App
+
+    tof = make_tof((64, 80), 331, seed=1)
+
+    monkeypatch.setenv("PHASEDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_EXPORT_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_CACHE_DIR", str(tmp_path / "cache"))
+    x = np.asarray(tof.image.data).copy()
+    x[:8] = np.nan
+    tifffile.imwrite(tmp_path / "stack.tif", np.moveaxis(x, -1, 0))  # one frame per bin
+    a = App(str(tmp_path / "stack.tif"), background=False)
+    s = a.session
+    assert a.runner.message.value == "" and not s.image.is_counts
+    # before: the blocked rows were the open beam's phase
+    assert (s.labels[:8] == -1).all() and int(s.blank().sum()) == 8 * 80
+    assert adjusted_rand_score(tof.labels[8:].ravel(), s.labels[8:].ravel()) >= 0.99
