@@ -57,3 +57,20 @@ def test_evaluate_scores_the_good_sets_when_one_label_map_is_the_wrong_size(tmp_
     assert "phaselib: error: b: the label map of b is 50 x 72 for images of 64 x 72" in err, err
     scores = json.loads((out / "scores.json").read_text())
     assert np.sum(scores["deep_model"]["confusion"]) == 64 * 72 and scores["deep_model"]["accuracy"] > 0.8
+
+
+def test_a_pair_of_two_sizes_is_named_file_by_file(tmp_path, capsys):
+    """A researcher's folder where one set's XP picture was cropped: the error gave a bare list of shapes ("got
+    [(150, 160), (160, 160)]"); it now names each picture and its size. The other set is still segmented."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    write_training_folder(folder, [make_thin_section((96, 96), rock="granite", seed=s) for s in (3, 4)], ["ok", "S3"])
+    Image.open(folder / "S3_xp.png").crop((0, 0, 96, 80)).save(folder / "S3_xp.png")
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(folder), "--output_path",
+                 str(tmp_path / "out"), "--views", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "S3: the images of one set must share their size: S3_pp.png is 96 x 96, S3_xp.png is 80 x 96, S3_bse.png " \
+           "is 96 x 96 pixels." in err, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ok.nc"]

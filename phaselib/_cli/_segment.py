@@ -217,7 +217,7 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
         missing = [r for r in meta["inputs"] if r not in images]
         if missing:
             raise ValueError(f"no variable matching the {', '.join(patterns[r] for r in missing)} pattern(s).")
-        x = _data.stack(images, meta["inputs"])
+        x = _data.stack(images, meta["inputs"], {r: str(found[r]) for r in meta["inputs"]})
         mm = mm or args.mm_per_pixel or meta.get("mm_per_pixel") or _DEFAULT_MM
         ref = found[meta["inputs"][0]]
     else:

@@ -127,11 +127,16 @@ GAIN_LEVEL = 0.4
 MIN_GAIN = 1.0 / 255
 
 
-def stack(images, roles):
-    """(H, W, C) float32 in [0, 1] of the images of ``roles``, checked to share one shape."""
+def stack(images, roles, names=None):
+    """(H, W, C) float32 in [0, 1] of the images of ``roles``, checked to share one shape (``names``: role -> the
+    file or variable named in the message when they do not)."""
     arrays = [images[r] for r in roles]
     shapes = {a.shape[:2] for a in arrays}
     if len(shapes) != 1:
+        if names:  # which picture is which size (a bare list of shapes left the user to open each file)
+            sizes = ", ".join(f"{names.get(r, r.upper())} is {images[r].shape[0]} x {images[r].shape[1]}"
+                              for r in roles)
+            raise ValueError(f"the images of one set must share their size: {sizes} pixels.")
         raise ValueError(f"the images of one set must share their size, got {sorted(shapes)}.")
     return np.concatenate([a.astype(np.float32) / 255.0 for a in arrays], axis=-1)
 

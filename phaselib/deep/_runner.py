@@ -216,4 +216,4 @@ def load_set(paths, meta):
         # without a word: 0.41 of the pixels right where the colour picture gave 0.995
         raise ValueError(f"the model was trained on {'grey' if ch == 1 else 'colour'} {r.upper()} images; "
                          f"{Path(paths[r]).name} is {'a grey' if img.shape[-1] == 1 else 'a colour'} picture.")
-    return _data.stack(images, meta["inputs"])
+    return _data.stack(images, meta["inputs"], {r: Path(paths[r]).name for r in meta["inputs"]})

@@ -69,7 +69,7 @@ def load_folder(folder, patterns, max_shift=5, refine=True, log=None):
             channels = ch
         elif ch != channels:
             raise ValueError(f"the images of {stem} have {ch} channels, the others {channels}.")
-        x = _data.stack(images, roles)
+        x = _data.stack(images, roles, {r: paths[r].name for r in roles})
         lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2], f"the label map {lab_path.name}")
         lab, shift = _data.register_labels(x, lab, max_shift)
         if log is not None and max_shift > 0 and max(abs(v) for v in shift) >= max_shift:
