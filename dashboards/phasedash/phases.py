@@ -47,8 +47,9 @@ class PhaseSteps:
         chemically distinct); with another number, that number at most is kept (``--n-phases K``)."""
         clus = self.clustering
         if not self.image.is_counts and (self._refined is None or self._refined[0] is not clus):  # map_phases' prior
+            k = None if self.n_clusters == self.suggested_clusters else self.n_clusters  # auto's: split and merge
             self._refined = (clus, *_intensity.tested_regions(self.pca, self.n_components, clus.labels, self.beta,
-                                                              self.n_clusters, self.n_clusters, blank=self.blank())[:2])
+                                                              k, self.n_clusters, blank=self.blank())[:2])
         if self._refined is None or self._refined[0] is not clus:
             h, w = self.image.shape[:2]
             labels = clus.labels.reshape(h, w).astype(np.int16)
