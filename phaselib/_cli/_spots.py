@@ -20,7 +20,8 @@ def add_parser(subparsers):
     m.add_argument("image", help="2-D image: .npy, .tif/.tiff (tifffile), .fits (astropy) or .png")
     m.add_argument("--train", required=True, metavar="MASK",
                    help="(H, W) int .npy: 1 spot, 0 not a spot, -1 unlabelled; or a .png/.tif painted in two levels "
-                   "(the brighter: spots), transparent pixels unlabelled")
+                   "(the brighter: spots), or the grey image with its spots painted in a colour; transparent pixels "
+                   "unlabelled")
     m.add_argument("--out", required=True, help="output folder (created)")
     m.add_argument("--method", choices=METHODS, default="rf",
                    help="rf / knn: trained on local features; median: the 3 x 3 median baseline")
@@ -57,9 +58,15 @@ def read_image(path):
     return a.astype(np.float32)
 
 
+#: a picture's pixel is coloured from this spread of its R, G, B (0-255), grey up to GREY_SPREAD
+COLOUR_SPREAD, GREY_SPREAD = 48, 8
+
+
 def read_mask(path):
-    """The training mask: an (H, W) int ``.npy`` (1 spot, 0 not, -1 unlabelled), or a picture painted in two levels
-    (``.png``/``.tif``: the brighter level spots, the other not; pixels more transparent than opaque unlabelled)."""
+    """``(mask, note)``: the training mask, an (H, W) int ``.npy`` (1 spot, 0 not, -1 unlabelled), or a picture painted
+    in two levels (``.png``/``.tif``: the brighter level spots, the other not; pixels more transparent than opaque
+    unlabelled), or, as the lecture annotates, a grey picture (the radiograph) with its spots painted in a colour (the
+    coloured pixels spots, the grey ones not, the brush's blended edges unlabelled); ``note`` says how it was read."""
     import numpy as np
 
     from ..io._images import read_npy, read_picture
@@ -69,17 +76,28 @@ def read_mask(path):
         raise FileNotFoundError(f"--train must be an existing .npy mask or a picture of two levels (.png, .tif), "
                                 f"got '{path.name}'.")
     if suffix == ".npy":
-        return read_npy(path)
+        return read_npy(path), ""
     rgba = np.asarray(read_picture(path, lambda im: im.convert("RGBA")))
     code = rgba[..., :3].astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
     painted = rgba[..., 3] >= 128
     levels = np.unique(code[painted])
     if levels.size != 2:
-        raise ValueError(f"The mask '{path.name}' must be painted in two levels (spots and the rest), got "
-                         f"{levels.size}; leave unlabelled pixels transparent.")
+        rgb = rgba[..., :3].astype(np.int16)
+        spread = rgb.max(-1) - rgb.min(-1)
+        colour, grey = painted & (spread >= COLOUR_SPREAD), painted & (spread <= GREY_SPREAD)
+        if colour.any() and np.count_nonzero(grey) > np.count_nonzero(colour):
+            between = int(np.count_nonzero(painted & ~colour & ~grey))
+            return np.where(colour, 1, np.where(grey, 0, -1)).astype(np.int8), (
+                f"'{path.name}': a grey picture with {int(colour.sum())} pixels painted in colour, read as the spots "
+                f"(its {int(grey.sum())} grey pixels as not spots" + (f", {between} blended ones unlabelled)" if between
+                                                                        else ")"))
+        raise ValueError(f"The mask '{path.name}' must be painted in two levels (spots and the rest), or be a grey "
+                         f"picture with its spots painted in a colour; got {levels.size} levels and "
+                         f"{'no coloured pixels' if not colour.any() else 'more coloured pixels than grey'}; leave "
+                         "unlabelled pixels transparent.")
     brightness = [(v >> 16) + (v >> 8 & 255) + (v & 255) for v in levels]
     spots = code == levels[int(np.argmax(brightness))]
-    return np.where(painted, spots, -1).astype(np.int8)
+    return np.where(painted, spots, -1).astype(np.int8), ""
 
 
 def run(args):
@@ -91,7 +109,7 @@ def run(args):
     t0 = time.perf_counter()
     image = read_image(args.image)
     mask_path = Path(args.train)
-    mask = read_mask(mask_path)
+    mask, read_as = read_mask(mask_path)
     if mask.shape != image.shape:
         raise ValueError(f"The mask '{mask_path.name}' ({mask.shape}) must have the image's shape {image.shape}.")
     result = detect_spots(image, mask, method=args.method, random_state=args.seed)
@@ -113,6 +131,8 @@ def run(args):
     scores = result.params.get("scores_note") or (f"on the labelled pixels precision {result.precision:.3f}, "
                                                   f"recall {result.recall:.3f}, F1 {result.f1:.3f}")
     print(f"{result.method}: {int(result.spots.sum())} spot pixels; {scores}; written to {args.out}")
+    if read_as:
+        print("  " + read_as)
     if "spot_share" in result.params:
         share = result.params["spot_share"]
         print(f"  the labelled pixels hold {100 * share['labelled']:.2g} % spots, the rest about "
