@@ -74,3 +74,20 @@ def test_a_pair_of_two_sizes_is_named_file_by_file(tmp_path, capsys):
     assert "S3: the images of one set must share their size: S3_pp.png is 96 x 96, S3_xp.png is 80 x 96, S3_bse.png " \
            "is 96 x 96 pixels." in err, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ok.nc"]
+
+
+def test_hidden_files_beside_the_pictures_are_left_out(tmp_path, capsys):
+    """A folder copied from a Mac holds ``._NAME_pp.png`` beside each picture (AppleDouble metadata, no image): its
+    set name ``._a`` stripped to ``a`` clashed with the real set, and the whole run stopped ("belong to two sets whose
+    name is a: rename one of them"), nothing segmented. Hidden files are now left out, as a shell's ``*`` does."""
+    from phaselib.deep._data import find_sets
+
+    folder = tmp_path / "in"
+    write_training_folder(folder, [make_thin_section((96, 96), rock="granite", seed=3)], ["a"])
+    for name in ("._a_pp.png", "._a_xp.png", "._a_bse.png", "._a.nc"):
+        (folder / name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(64))
+    assert list(find_sets(folder, {"pp": "_pp", "xp": "_xp", "bse": "_bse"})) == ["a"]
+    capsys.readouterr()
+    assert main(["segment", "--input_model", str(MODEL), "--input_path", str(folder), "--output_path",
+                 str(tmp_path / "out"), "--views", "1"]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.nc"]

@@ -188,7 +188,7 @@ def _jobs(path, patterns):
     from ..deep import _data
 
     if path.is_dir():
-        jobs = [(p.stem, "nc", p) for p in sorted(path.glob("*.nc"))]
+        jobs = [(p.stem, "nc", p) for p in sorted(path.glob("*.nc")) if not p.name.startswith(".")]  # ._NAME.nc
         jobs += [(stem, "images", paths) for stem, paths in _data.find_sets(path, patterns).items()]
         return jobs
     if not path.exists():

@@ -92,11 +92,11 @@ def output_stem(key):
 
 
 def find_sets(folder, patterns):
-    """Image sets of a folder: ``{stem: {role: path}}`` (every role of ``patterns`` found)."""
+    """Image sets of a folder: ``{stem: {role: path}}`` (every role of ``patterns`` found; hidden files left out)."""
     sets: dict = {}
     for path in sorted(Path(folder).iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file() or path.name.startswith("."):
+            continue  # hidden files: macOS's ._NAME_pp.jpg beside each picture copied from a Mac is no image
         role, key = split_name(path, patterns)
         if role is not None:
             if role in sets.setdefault(key, {}):  # a_pp.png and a_pp.jpg: which is the picture meant?
