@@ -15,7 +15,7 @@ import numpy as np
 
 from .._atomic import atomic_folder, check_folder_target, is_result_folder, refuse_inputs
 from .._serialize import dumps
-from ._grains_input import PIXEL_UM, read_labels  # noqa: F401 (PIXEL_UM: the limits the options name)
+from ._grains_input import PIXEL_UM, given_grains, read_labels  # noqa: F401 (PIXEL_UM: the limits the options name)
 
 #: most bins of a histogram or CSD (morphology's MAX_BINS; not imported: the CLI starts without scipy)
 MAX_BINS = 100_000
@@ -51,8 +51,16 @@ def add_parser(subparsers):
         "concave corners of touching crystals), measure them and describe their size distribution "
         "(GrainSizeTools statistics, crystal size distribution). Sizes are 2-D section sizes: no "
         "stereological correction.")
-    g.add_argument("input", help="labels.npy (H x W phase indices, -1 unassigned), a folder written by "
-                   "`phaselib map`, or a netCDF written by `phaselib segment`")
+    g.add_argument("input", help="labels.npy (H x W phase indices, -1 unassigned; a boolean mask is phase 0), a "
+                   "mask or class map picture (.png, .tif, .bmp: grey levels as they are, level 0 the background; "
+                   "two levels, e.g. ImageJ's 0 / 255, are a mask), a folder written by `phaselib map`, or a "
+                   "netCDF written by `phaselib segment`")
+    g.add_argument("--background", type=int, metavar="LEVEL",
+                   help="the input's level that is no phase (default 0 in a picture or with --grain-ids, none in "
+                        "a .npy: -1 is unassigned); e.g. 255 for a mask whose grains are black")
+    g.add_argument("--grain-ids", action="store_true",
+                   help="the input is a label image of grains already separated (each level one grain, 0 the "
+                        "background): they are measured as they are (one phase, 0), not split")
     g.add_argument("--out", required=True, help="output folder (created)")
     g.add_argument("--phase", type=int, help="only this phase (default: every phase)")
     g.add_argument("--pixel-size", type=float, metavar="UM",
@@ -152,7 +160,7 @@ def run(args):
         raise ValueError(f"--growth-rate must be a positive number of um/s, got {args.growth_rate!r}.")
     _check_options(args)
     check_folder_target(args.out, is_result_folder(GRAIN_FILES))
-    labels, px, px_source, spread = read_labels(args.input, args.pixel_size)
+    labels, px, px_source, spread = read_labels(args.input, args.pixel_size, args.background, args.grain_ids)
     _check_widths(args, labels, px)
     if args.outline_tol is None:  # a map whose boundary was relabelled under a wide beam: smoother outlines
         wide = bool(spread) and spread >= MAP_SPREAD_MIN
@@ -170,19 +178,22 @@ def run(args):
         k = xp.shape[0] // labels.shape[0]
         labels, px = to_image_grid(labels, px, xp.shape[:2])
         outside = None if outside is None or k < 2 else np.repeat(np.repeat(outside, k, axis=0), k, axis=1)
-    grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
-                       h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
-                       split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
-                       inclusions=not args.no_inclusions, min_area=args.min_area,
-                       exclude_border=args.exclude_border, boundary_image=xp, outline_tol=args.outline_tol,
-                       outside=outside)
+    if args.grain_ids:
+        grains = given_grains(labels, px, args.min_area, args.exclude_border, outside)
+    else:
+        grains = grain_map(labels, phases=args.phase, pixel_size=px, min_distance=args.min_distance,
+                           h=args.h_maxima, smoothing=args.smoothing, compactness=args.compactness,
+                           split_concave=not args.no_concave_cuts, merge_convex=not args.no_merge,
+                           inclusions=not args.no_inclusions, min_area=args.min_area,
+                           exclude_border=args.exclude_border, boundary_image=xp, outline_tol=args.outline_tol,
+                           outside=outside)
     final = Path(args.out)
     with atomic_folder(final, replace=is_result_folder(GRAIN_FILES)) as out:  # renamed into place at the end
         results = _write(args, grains, labels, px, px_source, out)
     print(f"{grains.n_grains} grains in {len(results)} phase(s); written to {final} in "
           f"{time.perf_counter() - t0:.2f} s")
     unit = "px" if px_source.startswith("default") else "um"  # (the note above said the sizes are in pixels)
-    for p, (e, _, _) in results.items():
+    for p, (e, _, _) in results.items():  # (a --grain-ids' phase is its grains)
         st, cs = e["size_statistics"], e["csd"]
         line = f"  phase {p}: {e['n_grains']} grains"
         if "median" in st:
@@ -217,6 +228,8 @@ def _check_options(args):
         raise ValueError(f"--smoothing must be a number of pixels from 0 to 100, got {args.smoothing:g}.")
     if args.outline_tol is not None and not (np.isfinite(args.outline_tol) and 0.5 <= args.outline_tol <= 5):
         raise ValueError(f"--outline-tol must be a number of pixels from 0.5 to 5, got {args.outline_tol}.")
+    if args.grain_ids and (args.xp is not None or args.phase is not None):
+        raise ValueError("--grain-ids measures the grains given as they are: --xp and --phase do not apply.")
     if args.phase is not None and args.phase < 0:
         raise ValueError(f"--phase must be a phase index >= 0, got {args.phase}.")
     for name, rules in (("bin_size", _NUMPY_RULES), ("bandwidth", ("silverman", "scott")), ("csd_bins", _NUMPY_RULES)):
@@ -250,15 +263,20 @@ def _write(args, grains, labels, px, px_source, out):
     from ..morphology import crystal_size_distribution, size_statistics
 
     table = grains.table()
-    table.to_csv(out / "grains.csv")
+    unit = "px" if px_source.startswith("default") else "um"  # no pixel size: the files say pixels, not um
+    table.to_csv(out / "grains.csv", unit=unit)
     np.save(out / "grain_labels.npy", grains.labels)
     blank = 0 if grains.outside is None else int(np.count_nonzero(grains.outside))
     area = grains.section_area_um2  # the specimen's area: pixels that hold no counts are not section
+    growth = args.growth_rate if unit == "um" else None
+    if args.growth_rate is not None and growth is None:  # um/s against pixel sizes: a tau off by px^-1
+        print("phaselib: note: no residence time: the map has no pixel size (give --pixel-size UM)", file=sys.stderr)
     results, csv_rows = {}, []
     for p in grains.params["phases"]:
         d = table["equivalent_diameter_um"][table["phase"] == p]
         entry = {"n_grains": int(d.size), "spans_map": p in grains.spanning_phases,
                  "groundmass": p in grains.params.get("groundmass", ())}
+        _border_and_left_out(entry, p, table, labels, grains, args)
         if entry["groundmass"]:
             print(f"phaselib: note: phase {p} is black in the --xp image and forms one network across the map "
                   f"(a glass or an isotropic groundmass): its connected pieces are its grains, not split",
@@ -275,7 +293,7 @@ def _write(args, grains, labels, px, px_source, out):
         except ValueError as err:
             stats, entry["size_statistics"] = None, {"skipped": _skipped(p, d.size, err, "size statistics")}
         try:
-            csd = crystal_size_distribution(d, area, bins=args.csd_bins, growth_rate=args.growth_rate)
+            csd = crystal_size_distribution(d, area, bins=args.csd_bins, growth_rate=growth)
             entry["csd"] = csd.to_dict()
             if csd.residence_time is not None:
                 entry["csd"]["residence_time_years"] = csd.residence_time / 3.15576e7
@@ -283,16 +301,17 @@ def _write(args, grains, labels, px, px_source, out):
         except ValueError as err:
             csd, entry["csd"] = None, {"skipped": _skipped(p, d.size, err, "crystal size distribution")}
         results[str(p)] = (entry, stats, csd)
-    _write_csd_csv(out / "csd.csv", csv_rows)
+    _write_csd_csv(out / "csd.csv", csv_rows, unit)
     summary = dict(
         input=str(args.input), pixel_size_um=px, pixel_size_source=px_source, map_shape=list(labels.shape),
-        section_area_um2=area, blank_pixels=blank, n_grains=grains.n_grains, params=grains.params,
+        units=unit, blank_pixels=blank, n_grains=grains.n_grains, params=grains.params,
         outline_tol_source=getattr(args, "outline_tol_source", "--outline-tol"),
-        growth_rate_um_per_s=args.growth_rate, diameters="equivalent circular diameter of the section, um",
+        growth_rate_um_per_s=growth, diameters=f"equivalent circular diameter of the section, {unit}",
         note="Sizes are 2-D section sizes (apparent diameters), not 3-D crystal sizes; no stereological "
-        "correction is applied. CSD population density n = grains per um of size per um^2 of section; "
-        "tau = -1 / (G * slope).",
+        f"correction is applied. CSD population density n = grains per {unit} of size per {unit}^2 of section; "
+        "tau = -1 / (G * slope)." + ("" if unit == "um" else " The pixel size is unknown: sizes are in pixels."),
         phases={p: e for p, (e, _, _) in results.items()})
+    summary[f"section_area_{unit}2"] = area
     (out / "size_stats.json").write_text(dumps(summary, indent=2))
     figure = [(int(p), s, c) for p, (_, s, c) in results.items() if s is not None]
     if figure:
@@ -302,11 +321,28 @@ def _write(args, grains, labels, px, px_source, out):
     return results
 
 
-def _write_csd_csv(path, rows):
+def _write_csd_csv(path, rows, unit="um"):
     names = ["phase", "size_min_um", "size_max_um", "size_um", "count", "population_density",
              "ln_population_density", "used_in_fit"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=names)
-        w.writeheader()
+        w = csv.writer(fh)
+        w.writerow([k.replace("_um", f"_{unit}") for k in names])
         for row in rows:
-            w.writerow({k: ("" if row[k] is None else row[k]) for k in names})
+            w.writerow(["" if row[k] is None else row[k] for k in names])
+
+
+def _border_and_left_out(entry, p, table, labels, grains, args):
+    """The grains of phase ``p`` cut by the map's border (or beside pixels of no data) and the pixels of ``p`` in no
+    grain (pieces under --min-area; with --exclude-border, grains on the border), in ``entry`` and said."""
+    mine = table["phase"] == p
+    entry["n_touching_border"] = cut = int(np.count_nonzero(table["touches_border"][mine]))
+    if cut:
+        print(f"phaselib: note: phase {p}: {cut} of its {int(mine.sum())} grains touch the map's border (cut by it: "
+              "smaller than their crystals; counted in the statistics and the CSD, `touches_border` in grains.csv, "
+              "--exclude-border leaves them out)", file=sys.stderr)
+    total = int(np.count_nonzero(labels == p))
+    entry["pixels_in_no_grain"] = left = total - int(table["area_px"][mine].sum())
+    if left and (left >= 0.05 * total or not mine.any()):
+        why = f"pieces under --min-area {args.min_area} px" + (", grains on the border" if args.exclude_border else "")
+        print(f"phaselib: note: phase {p}: {left} of its {total} pixels ({100 * left / total:.0f} %) are in no grain "
+              f"({why})", file=sys.stderr)

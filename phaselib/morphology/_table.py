@@ -59,12 +59,22 @@ class GrainTable:
 
         return pd.DataFrame(self.columns)
 
-    def to_csv(self, path) -> None:
-        """Write the table as CSV (header line, one row per grain)."""
+    def to_csv(self, path, unit="um") -> None:
+        """Write the table as CSV (header line, one row per grain). ``unit="px"`` (a table of 1 um pixels whose
+        pixel size is unknown): the lengths' columns are named ``_px`` and the ``_um2`` areas, copies of the
+        ``_px`` counts, are left out."""
+        columns = self.columns
+        if unit == "px":
+            if self.pixel_size != 1:
+                raise ValueError(f"unit='px' is for a table of unknown pixel size (1), not of {self.pixel_size:g} um.")
+            columns = {k[:-3] + "_px" if k.endswith("_um") else k: v for k, v in columns.items()
+                       if not k.endswith("_um2")}
+        elif unit != "um":
+            raise ValueError(f"unit must be 'um' or 'px', got {unit!r}.")
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(list(self.columns))
-            cols = list(self.columns.values())
+            w.writerow(list(columns))
+            cols = list(columns.values())
             for i in range(len(self)):
                 w.writerow([_fmt(c[i]) for c in cols])
 
