@@ -14,6 +14,8 @@ import numpy as np
 SIGNAL_KINDS = ("counts", "intensity", "transmission", "absorbance")
 #: spellings of the Ångström (a wavelength axis's units) read as "Å"
 ANGSTROM = ("Angstrom", "angstrom", "Angstroms", "angstroms", "AA", "A", "\u212b", "Ang")
+#: units of a time-of-flight axis (an unnamed axis in them is the "Time of flight")
+TIME_UNITS = ("s", "ms", "us", "µs", "\u03bcs", "ns")
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,8 +188,12 @@ class SpectrumImage:
 
     @property
     def name(self) -> str:
-        """Name of the signal axis (``"Energy"`` for EDS maps)."""
-        return self.axis_name or "Energy"
+        """Name of the signal axis (``"Energy"`` for EDS maps; unnamed in other units, a name they imply: a ToF
+        cube in Å was "Energy (Å)")."""
+        if self.axis_name or self.axis_units in (None, "keV", "eV"):
+            return self.axis_name or "Energy"
+        units = self.axis_units.strip()
+        return "Wavelength" if units in ("Å", "nm") else "Time of flight" if units in TIME_UNITS else "Signal axis"
 
     @property
     def units(self) -> str:

@@ -19,9 +19,23 @@ _COMMANDS = {"map": _map, "precompute": _precompute, "grains": _grains, "classif
              "spots": _spots}
 
 
+class _Parser(Parser):
+    """:class:`Parser` whose list of unrecognised arguments is cut short: a glob of 661 FITS frames the shell
+    expanded (unquoted) was echoed whole, 30 000 characters with no word on the quotes."""
+
+    def error(self, message):
+        head = "unrecognized arguments: "
+        extra = message[len(head):].split(" ") if message.startswith(head) else []
+        if len(extra) > 4:
+            glob = ('; a pattern the shell expanded? quote it ("frames/*.fits") or give the folder'
+                    if len({os.path.splitext(e)[1] for e in extra}) == 1 else "")
+            message = f"{head}{' '.join(extra[:3])} and {len(extra) - 3} more{glob}"
+        super().error(message)
+
+
 def build_parser():
     """The argument parser of ``python -m phaselib`` (every subcommand but ``convert``)."""
-    p = Parser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
+    p = _Parser(prog="python -m phaselib", description="Phase maps from EDS spectrum images.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("convert", help="convert a big .bcf to a row-chunked .zspy, a few rows at a time "
                    "(python -m phaselib convert MAP.bcf OUT.zspy --help)")

@@ -95,8 +95,8 @@ MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
 
 def add_input_options(m):
     """Options shared by `map` and `precompute`."""
-    m.add_argument("input", help='.bcf, .rpl, .hspy, .zspy, .msa, .emd or .npy spectrum image, '
-                   'or "sample:P45" for the bundled real map')
+    m.add_argument("input", help='.bcf, .rpl, .hspy, .zspy, .msa, .emd, .npy, .fits or .tif spectrum image or cube '
+                   '(a folder or quoted glob of FITS frames, one per bin), or "sample:P45" for the bundled real map')
     m.add_argument("--n-phases", type=parse_phases, default="auto")
     m.add_argument("--n-components", type=parse_count, default="auto")
     m.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0)
@@ -311,6 +311,16 @@ def _wait_for_workers(client, address):
                          f"(dask worker {address}) or leave out --scheduler.") from None
 
 
+def _units_need_an_axis(args, offset, scale, image=None):
+    """Refuse --axis-units for a cube with no axis (a .npy; ``image``'s bins numbered) and no --axis-offset/scale: its
+    channel numbers were taken for values in those units (661 bins: 0-660 Å)."""
+    plain = image.axis_name == "Channel" if image else str(args.input).lower().endswith(".npy")
+    if getattr(args, "axis_units", None) is not None and plain and offset is None and scale is None:
+        raise ValueError(f"--axis-units {args.axis_units} names the units of the signal axis, but '"
+                         f"{os.path.basename(str(args.input))}' holds no axis (its bins are numbered 0, 1, 2...): give "
+                         "--axis-offset (the first bin's value) and --axis-scale (the bin width) in those units too.")
+
+
 def open_input(args):
     """The input image (cropped/binned as asked), a progress bar and its callback."""
     from .. import io, preprocess
@@ -322,6 +332,7 @@ def open_input(args):
     if args.energy_range and args.energy_range[0] >= args.energy_range[1]:
         raise ValueError(f"--energy-range wants LOW < HIGH, got {args.energy_range[0]} {args.energy_range[1]}.")
     offset, scale = _axis_value(args, "offset"), _axis_value(args, "scale")
+    _units_need_an_axis(args, offset, scale)
     channels = {}
     if getattr(args, "signal", None) not in (None, "counts") and offset is None and scale is None \
             and str(args.input).lower().endswith(".npy"):
@@ -331,6 +342,7 @@ def open_input(args):
                     beam_energy=args.beam_energy)
     axis = {k: v for k, v in dict(signal=getattr(args, "signal", None), axis_name=getattr(args, "axis_name", None),
                                   axis_units=getattr(args, "axis_units", None)).items() if v is not None}
+    _units_need_an_axis(args, _axis_value(args, "offset"), _axis_value(args, "scale"), image)
     axis = {**channels, **axis}
     units = str(axis.get("axis_units", "keV")).strip()
     if "signal" not in axis and units not in ("keV", "eV") and image.signal == "counts":
