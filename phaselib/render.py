@@ -34,7 +34,8 @@ def save_phase_map_png(labels, path, *, n_phases=None, names=None):
     h, w = labels.shape
     zoom = max(1, 400 // max(h, w))
     img = Image.fromarray(rgb).resize((w * zoom, h * zoom), Image.NEAREST)
-    entries = [(names[i] if names else f"phase {i}", i + 1) for i in range(k)]
+    # a name that says nothing after its number ("0: ", a cube's phase with no elements) is "phase 0"
+    entries = [(names[i] if names and names[i].split(":", 1)[-1].strip() else f"phase {i}", i + 1) for i in range(k)]
     if (labels < 0).any():
         entries.append(("unassigned", 0))
     row = 14

@@ -72,3 +72,18 @@ def test_a_glob_of_frames_the_shell_expanded_is_said_in_one_short_line(tmp_path,
     with pytest.raises(SystemExit):
         main(["map", names[0], "--out", str(tmp_path / "out"), "--bogus", "1"])
     assert "unrecognized arguments: --bogus 1 (see" in capsys.readouterr().err  # a few: said as they are
+
+
+def test_the_phase_map_legend_of_a_cube_names_its_phases(tmp_path):
+    """A cube's phases have no elements: its legend read "0:", "1:"... with nothing after."""
+    from PIL import Image
+
+    from phaselib.render import save_phase_map_png
+
+    labels = np.repeat(np.arange(3), 4).reshape(3, 4)
+    save_phase_map_png(labels, tmp_path / "cube.png", names=["0: ", "1: ", "2: Fe Ni"])
+    save_phase_map_png(labels, tmp_path / "named.png", names=["phase 0", "phase 1", "2: Fe Ni"])
+    save_phase_map_png(labels, tmp_path / "bare.png", names=["0:", "1:", "2: Fe Ni"])
+    cube = np.asarray(Image.open(tmp_path / "cube.png"))
+    assert np.array_equal(cube, np.asarray(Image.open(tmp_path / "named.png")))
+    assert np.array_equal(cube, np.asarray(Image.open(tmp_path / "bare.png")))
