@@ -26,3 +26,7 @@ def test_a_model_records_its_training_options_and_threads(tmp_path):
         assert rec["budget_reached"] is False and rec["steps_planned"] == meta["steps"] > 0
         assert rec["seconds"] > 0 and rec["torch"].startswith("2.") and isinstance(rec["phaselib"], str)
         assert meta["epochs"] == 3 and meta["seed"] == 7 and meta["tile"] == 32
+        # the classes' levels its predictions fit each image's gains to (session 59): K rows of C channels
+        levels = meta["class_levels"]
+        assert np.shape(levels["mean"]) == np.shape(levels["std"]) == (len(meta["classes"]), 6)
+        assert np.isclose(sum(levels["weight"]), 1, atol=1e-3) and min(map(min, levels["std"])) > 0

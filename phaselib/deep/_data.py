@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._gains import GAIN_LEVEL, MIN_GAIN, _gain_factors, fit_gains  # noqa: F401 (re-exported: the gains' constants)
 from ._labels import read_classes, read_labels  # noqa: F401 (re-exported: _data's readers)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -121,12 +122,6 @@ def find_labels(folder, stem):
     return None
 
 
-#: the mean level of every channel once an image's gains are divided out (:func:`equalise_gains`)
-GAIN_LEVEL = 0.4
-#: the smallest gain divided out (a black image stays black rather than its noise being magnified)
-MIN_GAIN = 1.0 / 255
-
-
 def stack(images, roles, names=None):
     """(H, W, C) float32 in [0, 1] of the images of ``roles``, checked to share one shape (``names``: role -> the
     file or variable named in the message when they do not)."""
@@ -183,15 +178,6 @@ def equalise_gains(x, inputs, channels, sources):
     return x * _gain_factors(x, inputs, channels, sources)
 
 
-def _gain_factors(x, inputs, channels, sources):
-    """(C,) float32 factors that bring each channel of ``x`` to :data:`GAIN_LEVEL` (see :func:`equalise_gains`)."""
-    means = x.reshape(-1, x.shape[-1]).mean(axis=0, dtype=np.float64)
-    start = np.concatenate([[0], np.cumsum(channels)]).astype(int)
-    where = {r: slice(start[i], start[i + 1]) for i, r in enumerate(inputs)}
-    gains = np.concatenate([means[where[sources.get(r, r)]] for r in inputs])
-    return (GAIN_LEVEL / np.maximum(gains, MIN_GAIN)).astype(np.float32)
-
-
 def normalise(x, meta):
     """Standardise a (H, W, C) stack with the model's channel means and deviations (after the
     images' gains are divided out, for a model trained so: ``meta["gains"]``)."""
@@ -202,8 +188,12 @@ def normalise(x, meta):
                          f"the images give {x.shape[-1]}.")
     if not meta.get("gains"):
         return (x - mean) / std
+    if meta.get("class_levels"):  # a model of session 59 on: gains fitted on its classes' levels (_gains.py)
+        factors = fit_gains(x, meta)
+    else:  # the image's means (its modal composition moves them)
+        factors = _gain_factors(x, meta["inputs"], meta["channels"], meta["gains"])
     # the gains folded into the standardisation: one array of the image's size, not two
-    out = x * (_gain_factors(x, meta["inputs"], meta["channels"], meta["gains"]) / std)
+    out = x * (factors / std)
     out -= mean / std
     return out
 

@@ -57,6 +57,15 @@ def check_meta(meta, name):
                                           and channels[inputs.index(v)] == channels[inputs.index(r)]
                                           for r, v in gains.items())):
         raise bad("gains")
+    levels = meta.get("class_levels")
+    if levels is not None and not (gains is not None and isinstance(levels, dict)
+                                   and isinstance(levels.get("mean"), list) and len(levels["mean"]) == len(classes)
+                                   and all(numbers(v, n) for v in levels["mean"])
+                                   and isinstance(levels.get("std"), list) and len(levels["std"]) == len(classes)
+                                   and all(numbers(v, n) and min(v) > 0 for v in levels["std"])
+                                   and numbers(levels.get("weight"), len(classes))
+                                   and min(levels["weight"]) >= 0 and sum(levels["weight"]) > 0):
+        raise bad("class_levels")
     patterns = meta.get("patterns", {})
     if not (isinstance(patterns, dict) and all(isinstance(patterns.get(r, ""), str) for r in inputs)):
         raise bad("patterns")

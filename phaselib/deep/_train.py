@@ -18,6 +18,7 @@ import phaselib.deep._model as _model
 
 from .._atomic import atomic_file
 from .._validate import check_int, check_number
+from ._gains import class_levels, label_gains
 from ._meta import MAX_MM_PER_PIXEL, MAX_TILE
 from ._runner import onnx_twin
 
@@ -285,13 +286,15 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
         xp = slice(at, at + channels[roles.index("xp")])
     else:
         xp = None
-    if sources:
-        stacks = [_data.equalise_gains(x, roles, channels, sources) for x in stacks]
     n_classes = int(max(lab.max() for lab in labels)) + 1
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")
+    if sources:  # each image's gains fitted on its classes' levels, not its mean (which its modal composition moves)
+        factors = label_gains(stacks, labels, roles, channels, sources, n_classes)
+        stacks = [x * f for x, f in zip(stacks, factors)]
     classes, colours = _data.read_classes(images, n_classes)
     n_classes = len(classes)  # classes.csv may name more than the label maps still hold (a speck refined away)
+    levels = class_levels(stacks, labels, n_classes) if sources else None  # what predictions fit their gains to
     used = np.unique(np.concatenate([np.unique(lab[lab >= 0]) for lab in labels]))
     if log is not None and n_classes - used.size > max(2, used.size):  # ids 10, 20, 30, 40: 41 classes, 37 empty
         log(f"note: the label maps use {used.size} ids of 0 to {n_classes - 1}; the model has a class for each of "
@@ -299,7 +302,7 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
     flat = np.concatenate([x.reshape(-1, x.shape[-1]) for x in stacks])
     meta = dict(format=_model.FORMAT, inputs=roles, patterns={r: patterns[r] for r in roles}, channels=channels,
                 classes=classes, colors=colours, tile=tile, width=int(width), depth=depth,
-                gains=sources, mean=flat.mean(axis=0).round(6).tolist(),
+                gains=sources, class_levels=levels, mean=flat.mean(axis=0).round(6).tolist(),
                 std=np.maximum(flat.std(axis=0), 1e-3).round(6).tolist(),
                 mm_per_pixel=mm_per_pixel, trained_on=stems, label_shifts=[list(v) for v in shifts], epochs=epochs,
                 seed=seed)
@@ -359,7 +362,9 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
                 return net(torch.from_numpy(x)).numpy()
         # past its time budget, the training images are predicted in one view, not four (a 30 s budget took 173 s)
         views = 1 if time.perf_counter() - t0 >= budget else 4
-        meta["class_offsets"] = training_offsets(Segmenter(meta, run, "torch"), stacks, labels, views=views)
+        # the stacks are equalised already: predicted as the network saw them in training
+        seen = {**meta, "gains": None, "class_levels": None}
+        meta["class_offsets"] = training_offsets(Segmenter(seen, run, "torch"), stacks, labels, views=views)
     out = Path(out)
     model_path = out if out.suffix != ".onnx" else out.with_suffix(".pt")
     onnx_path = onnx_twin(model_path) if onnx else None
