@@ -40,6 +40,13 @@ def _hyperspy():
     return hs
 
 
+def _text(value) -> str:
+    """A HyperSpy axis' name or units as text: "" where it has none (traitlets' ``Undefined`` prints as
+    "<undefined>", which went into the phase map's axes as a name and units of its own)."""
+    text = str(value).strip() if value is not None else ""
+    return "" if text in ("None", "<undefined>") else text
+
+
 def _md(signal, path, default=None):
     node = signal.metadata
     for key in path.split("."):
@@ -49,7 +56,25 @@ def _md(signal, path, default=None):
     return node
 
 
-def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
+#: keV: no X-ray line lies beyond; an X-ray map's axis that runs further is not in keV (channel numbers, eV)
+MAX_KEV = 500.0
+
+
+def _check_xray_axis(values, units, kind):
+    """A ValueError saying how to calibrate an X-ray map's signal axis that cannot be in keV (an EDS signal whose
+    axis was never calibrated runs 0, 1, 2... 2047 "keV"; the phase tests then failed deep inside with
+    "`energy_keV` runs to 2047")."""
+    top = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    if top <= MAX_KEV:
+        return
+    said = f"in {units}" if units else "without units"
+    raise ValueError(f"The signal axis of this {kind} runs {said} from {values[0]:g} to {values[-1]:g}: an X-ray map's "
+                     f"energy axis in keV stays under {MAX_KEV:g} (channel numbers? eV?). Calibrate it in keV "
+                     "(ax = s.axes_manager.signal_axes[0]; ax.offset, ax.scale, ax.units = -0.47, 0.01, 'keV'), or "
+                     "give phaselib.load(s, energy_offset=..., energy_scale=...) in keV.")
+
+
+def from_hyperspy(signal, *, signal_kind=None, check_axis=True) -> SpectrumImage:
     """A HyperSpy ``Signal1D`` map (eager or lazy, ``EDSSEMSpectrum`` included) as a :class:`SpectrumImage`.
 
     No copy is made: ``data`` is the signal's array (a dask array for a lazy signal, read in row
@@ -62,6 +87,10 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
     signal_kind : {"counts", "intensity"}, optional
         Default: ``counts`` for EDS/EELS signals and those whose ``Signal.quantity`` mentions
         counts, else ``intensity``.
+    check_axis : bool
+        Refuse an X-ray map (an EDS signal, or counts on an axis without units) whose signal axis runs beyond
+        :data:`MAX_KEV` keV (never calibrated: channel numbers), saying how to calibrate it. False where the
+        caller gives the calibration (``phaselib.load(s, energy_offset=..., energy_scale=...)``).
 
     Returns
     -------
@@ -80,8 +109,8 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
     elif data.ndim == 2:
         data = data.reshape(1, *data.shape)
     ax = am.signal_axes[0]
-    units = str(ax.units) if str(ax.units) not in ("None", "<undefined>", "") else ""  # traitlets' Undefined
-    name = str(ax.name) if str(ax.name) not in ("None", "<undefined>", "") else "Signal"  # prints as "<undefined>"
+    units = _text(ax.units)
+    name = _text(ax.name) or "Signal"
     stype = str(_md(signal, "Signal.signal_type", "") or "")
     unnamed = name == "Signal"  # a plain Signal1D given only its calibration in keV
     eds = stype.startswith("EDS") or (units in ("keV", "eV") and (unnamed or name.lower() in ("energy", "e")))
@@ -94,8 +123,10 @@ def from_hyperspy(signal, *, signal_kind=None) -> SpectrumImage:
     else:
         values = np.asarray(ax.axis, dtype=np.float64)
         kw = dict(axis_name=name, axis_units=units)
-    nav = [dict(name=str(a.name), scale=float(getattr(a, "scale", 1.0)), offset=float(getattr(a, "offset", 0.0)),
-                units=str(a.units), size=int(a.size)) for a in am.navigation_axes]  # x first, then y
+    if check_axis and (eds or (kind == "counts" and not units)):
+        _check_xray_axis(values, units, type(signal).__name__)
+    nav = [dict(name=_text(a.name), scale=float(getattr(a, "scale", 1.0)), offset=float(getattr(a, "offset", 0.0)),
+                units=_text(a.units), size=int(a.size)) for a in am.navigation_axes]  # x first, then y
     px = [_um(a) for a in nav]
     beam = (_md(signal, "Acquisition_instrument.SEM.beam_energy")
             or _md(signal, "Acquisition_instrument.TEM.beam_energy"))
@@ -139,9 +170,8 @@ def nav_axes_of_file(nav):
         scale, offset = ax.get("scale"), ax.get("offset", 0.0)
         if scale is None or not np.isfinite(float(scale)) or not np.isfinite(float(offset or 0.0)):
             return None
-        units = str(ax.get("units") or "")
-        out.append(dict(name=str(ax.get("name") or ""), scale=float(scale), offset=float(offset or 0.0),
-                        units="" if units in ("None", "<undefined>") else units, size=int(ax.get("size", 0))))
+        out.append(dict(name=_text(ax.get("name")), scale=float(scale), offset=float(offset or 0.0),
+                        units=_text(ax.get("units")), size=int(ax.get("size", 0))))
     return out or None
 
 
@@ -174,7 +204,9 @@ def phase_map_to_hyperspy(phase_map):
     h, w = phase_map.labels.shape
     nav = info.get("axes") or [dict(name="x", size=w, offset=0.0, scale=1.0, units="px"),
                                 dict(name="y", size=h, offset=0.0, scale=1.0, units="px")]
-    axes2d = [{k: a[k] for k in ("name", "size", "offset", "scale", "units")} for a in nav[::-1]]  # y, x
+    # y, x; a name or units the input lacked stay unset (HyperSpy's own "undefined"), not the text "<undefined>"
+    axes2d = [{k: a[k] for k in ("name", "size", "offset", "scale", "units") if k in ("size", "offset", "scale")
+               or _text(a[k])} for a in nav[::-1]]
     if len(axes2d) == 1:
         axes2d = [dict(name="y", size=1, offset=0.0, scale=1.0, units="px"), *axes2d]
     labels = hs.signals.Signal2D(phase_map.labels.copy(), axes=axes2d)
@@ -196,6 +228,12 @@ def phase_map_to_hyperspy(phase_map):
         spectra.set_signal_type("EDS_SEM")
         if info.get("beam_energy"):
             spectra.metadata.set_item("Acquisition_instrument.SEM.beam_energy", info["beam_energy"])
+        # the elements of the lines named in the phases, so that ``spectra.plot(True)`` marks them (it said "No
+        # elements defined"); the lines themselves as named (Si_Ka...), where HyperSpy knows them
+        found = [f for phase in phase_map.lines for f in phase]
+        if found:
+            spectra.metadata.set_item("Sample.elements", sorted({f["element"] for f in found}))
+            spectra.metadata.set_item("Sample.xray_lines", sorted({f["line"] for f in found}))
     return labels, spectra
 
 

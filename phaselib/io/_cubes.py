@@ -93,8 +93,8 @@ def is_cube(path) -> bool:
 
 def open_cube(path, *, energy_offset=None, energy_scale=None, beam_energy=None, pixel_size=None) -> SpectrumImage:
     """Read a FITS cube, FITS frames, a TIFF stack or a HyperSpy signal (see :func:`phaselib.io.load`)."""
-    if is_signal(path):
-        image = from_hyperspy(path)
+    if is_signal(path):  # an uncalibrated X-ray axis is refused unless the calibration is given here
+        image = from_hyperspy(path, check_axis=energy_offset is None or energy_scale is None)
         axis = {}
     else:
         files = _files(path)

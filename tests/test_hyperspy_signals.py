@@ -1,0 +1,89 @@
+"""HyperSpy signals as a notebook user makes them (session 59): axes without names, phase spectra whose lines
+HyperSpy can mark, an EDS signal whose energy axis was never calibrated."""
+
+import hyperspy.api as hs  # the `test` extra installs it (phaselib itself does not need it)
+import matplotlib
+import numpy as np
+import pytest
+import traits.api as t
+
+import phaselib
+from phaselib.datasets import sample_path
+from phaselib.pipeline import map_phases
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def p45():
+    """The bundled real map, 30 x 40 pixels (its own calibration: -0.472 keV, 10 eV per channel, 20 kV)."""
+    image = phaselib.load(sample_path("P45"))
+    return np.ascontiguousarray(image.data[:30, :40]), image.energy_offset, image.energy_scale
+
+
+def _plain(data, offset, scale):
+    """``hs.signals.Signal1D(array)`` given only an energy axis in keV: its navigation axes have no name or units."""
+    s = hs.signals.Signal1D(data)
+    ax = s.axes_manager.signal_axes[0]
+    ax.offset, ax.scale, ax.units = offset, scale, "keV"
+    s.metadata.set_item("Acquisition_instrument.SEM.beam_energy", 20.0)
+    return s
+
+
+@pytest.fixture(scope="module")
+def mapped(p45):
+    signal = _plain(*p45)
+    return signal, map_phases(signal)
+
+
+def test_axes_without_names_stay_unnamed_in_the_phase_map(mapped, tmp_path):
+    """Their names and units came back as the text "<undefined>": the plot's axes read
+    "<undefined> axis (<undefined>)" where HyperSpy says "Unnamed 0th axis"."""
+    import matplotlib.pyplot as plt
+
+    signal, result = mapped
+    labels, _ = result.to_hyperspy()
+    for ax in labels.axes_manager.signal_axes:
+        assert ax.name is t.Undefined and ax.units is t.Undefined
+    labels.plot()
+    titles = [text for a in plt.gcf().axes for text in (a.get_xlabel(), a.get_ylabel())]
+    plt.close("all")
+    assert "Unnamed 0th axis" in titles and not any("undefined" in text for text in titles)
+    labels.save(tmp_path / "labels.hspy")
+    back = hs.load(tmp_path / "labels.hspy")
+    assert [str(a.name) for a in back.axes_manager.signal_axes] == [str(a.name) for a in signal.axes_manager.
+                                                                    navigation_axes]
+
+
+def test_phase_spectra_carry_their_named_lines_for_hyperspy(mapped):
+    """``spectra.plot(True)`` said "No elements defined" and ``get_lines_intensity()`` had no line to measure."""
+    _, result = mapped
+    _, spectra = result.to_hyperspy()
+    named = {f["line"] for phase in result.lines for f in phase}
+    assert {"Si_Ka", "Al_Ka", "K_Ka"} <= named  # a dacite's glass and feldspars
+    assert spectra.metadata.Sample.xray_lines == sorted(named)
+    assert spectra.metadata.Sample.elements == sorted({f["element"] for phase in result.lines for f in phase})
+    intensities = spectra.get_lines_intensity()  # HyperSpy's own integration over each named line
+    assert len(intensities) == len(named)
+    si = next(s for s in intensities if "Si_Ka" in s.metadata.General.title)
+    assert si.data.shape == (result.n_phases,) and (si.data > 0).all()
+
+
+@pytest.mark.parametrize("how", ["EDS_SEM", "counts"])
+def test_an_energy_axis_never_calibrated_is_refused_saying_how_to_calibrate(p45, how):
+    """An EDS signal (or one of counts) whose axis is channel numbers (0..2047 'keV') failed deep in the phase tests
+    with "`energy_keV` runs to 2047: ... an axis in eV? Pass it divided by 1000.", a value the user never passed."""
+    data, offset, scale = p45
+    signal = hs.signals.Signal1D(data)
+    if how == "EDS_SEM":
+        signal.set_signal_type("EDS_SEM")
+    else:
+        signal.metadata.set_item("Signal.quantity", "X-rays (Counts)")
+    for call in (phaselib.load, map_phases):
+        with pytest.raises(ValueError, match=r"runs without units from 0 to 2047.*Calibrate it in keV"):
+            call(signal)
+    image = phaselib.load(signal, energy_offset=offset, energy_scale=scale)  # the calibration given: read so
+    assert image.energy_keV[0] == pytest.approx(offset) and image.energy_keV[-1] == pytest.approx(offset + 2047 * scale)
+    signal.axes_manager.signal_axes[0].units = "keV"  # a calibrated axis in keV is read as it was
+    signal.axes_manager.signal_axes[0].offset, signal.axes_manager.signal_axes[0].scale = offset, scale
+    assert phaselib.load(signal).is_eds
