@@ -41,3 +41,35 @@ def test_a_slope_within_its_error_of_zero_is_said():
     csd = crystal_size_distribution([10.0, 11, 20, 21, 30], 1e4, bins=3, growth_rate=1.0)
     assert csd.slope < 0 and csd.slope + 2 * csd.slope_err >= 0
     assert "not constrained" in csd.note
+
+
+def _exact_solidity(mask):
+    """Area over the convex hull of the pixel squares of ``mask`` (every pixel's four corners, Qhull)."""
+    from scipy.spatial import ConvexHull
+
+    r, c = np.nonzero(mask)
+    corners = np.concatenate([np.column_stack([r + dr, c + dc]) for dr in (-0.5, 0.5) for dc in (-0.5, 0.5)])
+    return mask.sum() / ConvexHull(corners).volume
+
+
+def test_solidity_is_that_of_the_exact_hull():
+    """Solidity = area / hull of the pixel squares. The hull was the polygon of support lines in 64 directions,
+    said to be within 0.1 % of the exact one: a diagonal 1-px line of 81 px had 0.26 for 0.51, a needle (ellipse
+    40 x 3 px) 0.785 for 0.815, and 3-5 % too small on a third of a space-filling texture's grains."""
+    from skimage.draw import ellipse, line
+
+    from phaselib.datasets import make_texture
+    from phaselib.morphology import grain_table
+
+    ids = np.zeros((120, 160), np.int32)
+    rr, cc = line(10, 10, 30, 90)
+    ids[rr, cc] = 1
+    rr, cc = ellipse(80, 80, 40, 3, rotation=0.7, shape=ids.shape)
+    ids[rr, cc] = 2
+    t = grain_table(ids)
+    for k in (1, 2):
+        assert t["solidity"][k - 1] == pytest.approx(_exact_solidity(ids == k), rel=1e-3)
+    _, tex = make_texture((100, 150), grain_size=10, seed=2)
+    t = grain_table(tex)
+    exact = np.array([_exact_solidity(tex == g) for g in t["grain_id"]])
+    assert np.max(np.abs(t["solidity"] / exact - 1)) <= 1e-3
