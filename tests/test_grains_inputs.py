@@ -104,6 +104,11 @@ def test_a_class_map_whose_zero_is_the_background(tmp_path, capsys):
     _assert_discs(rows, ids)
     code, out = _run(capsys, tmp_path / "classes.npy", "--out", tmp_path / "h", "--background", 7)
     assert code == 2 and "--background 7" in out.err and "Traceback" not in out.err
+    from PIL import Image
+
+    Image.fromarray(classes.astype(np.uint8)).save(tmp_path / "classes.png")  # a picture: a slip said as well
+    code, out = _run(capsys, tmp_path / "classes.png", "--out", tmp_path / "h", "--background", 7)
+    assert code == 2 and "--background 7" in out.err
 
 
 def test_units_are_pixels_when_the_pixel_size_is_unknown(tmp_path, capsys):

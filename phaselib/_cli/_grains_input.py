@@ -57,10 +57,11 @@ def read_labels(path, pixel_size=None, background=None, grain_ids=False):
         labels = labels.astype(np.int64)
     elif labels.dtype.kind not in "iu":
         raise ValueError(f"'{file.name}' must hold integer phase indices, got dtype {labels.dtype}.")
+    given = background is not None
     if background is None and (picture or grain_ids):  # a picture's or a label image's background: level 0
         background = 0
     if picture or background is not None:
-        labels = _levels(labels, file.name, background, picture, grain_ids)
+        labels = _levels(labels, file.name, background, picture, grain_ids, given)
     if labels.dtype.kind == "u" and labels.size and labels.max() == np.iinfo(labels.dtype).max:
         raise ValueError(f"'{file.name}' holds {labels.max()}, the largest {labels.dtype} (another tool's "
                          "'unassigned'?): phaselib marks unassigned pixels -1; save the map as signed integers "
@@ -160,7 +161,7 @@ def _picture(path):
     return arr
 
 
-def _levels(labels, name, background, picture, grain_ids=False):
+def _levels(labels, name, background, picture, grain_ids=False, given=True):
     """Labels with the ``background`` level unassigned (-1); a picture of one level besides it is a mask: phase 0
     (grain ids are kept)."""
     labels = np.asarray(labels)
@@ -168,7 +169,7 @@ def _levels(labels, name, background, picture, grain_ids=False):
         raise ValueError(f"'{name}' must hold whole levels (phase indices), got {labels.dtype}.")
     levels, counts = np.unique(labels, return_counts=True)
     if background is not None and background not in levels:
-        if not (picture or grain_ids):  # given by the user: said
+        if given:  # --background LEVEL that no pixel holds: a slip, said (the default 0 may be absent)
             raise ValueError(f"--background {background}: no pixel of '{name}' holds it (its levels are "
                              f"{', '.join(map(str, levels[:8]))}{' ...' if levels.size > 8 else ''}).")
         background = None
