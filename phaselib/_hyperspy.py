@@ -183,6 +183,29 @@ def _um(axis):
     return um if um is not None and np.isfinite(um) and um > 0 else None
 
 
+def image_of(obj, pixel_size=None, outside=None):
+    """``(array, pixel size in µm, outside pixels)`` of a map given to the grain steps: a HyperSpy image (a
+    ``Signal2D`` such as ``PhaseMap.to_hyperspy()``'s labels, or a mask of one: its data, the size of its pixels
+    in µm from its axes), a ``PhaseMap`` (its labels, pixel size and pixels holding no counts) or an array as it
+    is. A `pixel_size` or `outside` given wins; None where nothing says (the caller's default, 1 µm).
+
+    Raises ValueError for a signal whose pixels are not square (x and y steps more than 1 % apart)."""
+    if is_signal(obj):
+        am = obj.axes_manager
+        axes = am.signal_axes if am.signal_dimension == 2 else am.navigation_axes
+        if pixel_size is None and len(axes) == 2:
+            x, y = (_um(dict(units=_text(a.units), scale=float(a.scale))) for a in axes)
+            if x is not None and y is not None and abs(x - y) > 0.01 * max(x, y):
+                raise ValueError(f"The signal's pixels are {x:g} x {y:g} µm, not square: give `pixel_size` (µm) "
+                                 "after resampling it to square pixels.")
+            pixel_size = x
+        return np.asarray(obj.data), pixel_size, outside
+    if hasattr(obj, "labels") and hasattr(obj, "image_info") and hasattr(obj, "blank"):  # a PhaseMap
+        return (obj.labels, obj.image_info.get("pixel_size") if pixel_size is None else pixel_size,
+                obj.blank if outside is None else outside)
+    return obj, pixel_size, outside
+
+
 def navigation_axes(image: SpectrumImage) -> list[dict]:
     """The map's axes as dicts (name, scale, offset, units, size), x first: kept from a HyperSpy signal, else
     from the pixel size (µm) or in pixels."""

@@ -87,3 +87,38 @@ def test_an_energy_axis_never_calibrated_is_refused_saying_how_to_calibrate(p45,
     signal.axes_manager.signal_axes[0].units = "keV"  # a calibrated axis in keV is read as it was
     signal.axes_manager.signal_axes[0].offset, signal.axes_manager.signal_axes[0].scale = offset, scale
     assert phaselib.load(signal).is_eds
+
+
+def test_grains_of_a_hyperspy_phase_map_are_measured_in_its_units(mapped):
+    """``grain_map(labels)`` of ``PhaseMap.to_hyperspy()`` (8.74 µm pixels here) measured the grains in pixels and
+    called them µm (diameters 8.74 times too small, the CSD's section area 76 times); a PhaseMap itself was
+    refused: "`labels` must hold integer or boolean values, got dtype object"."""
+    from phaselib import morphology
+
+    _, result = mapped
+    px = 8.73678506197786  # the bundled P45's pixel, µm
+    labels, _ = result.to_hyperspy()
+    for a in labels.axes_manager.signal_axes:
+        a.scale, a.units = px, "µm"
+    want = morphology.grain_map(result.labels, pixel_size=px)
+    in_nm = labels.deepcopy()
+    for a in in_nm.axes_manager.signal_axes:
+        a.scale, a.units = px * 1000, "nm"
+    for given in (labels, in_nm):
+        got = morphology.grain_map(given)
+        assert got.pixel_size == pytest.approx(px)
+        assert np.array_equal(got.labels, want.labels)
+        d_got, d_want = got.table()["equivalent_diameter_um"], want.table()["equivalent_diameter_um"]
+        assert np.allclose(d_got, d_want) and got.section_area_um2 == pytest.approx(30 * 40 * px ** 2)
+    assert morphology.grain_map(labels, pixel_size=2.0).pixel_size == 2.0  # a size given wins
+    mask = labels == 1  # a phase mask as a signal (the notebook's Otsu masks): one phase, in µm
+    one = morphology.grain_map(mask)
+    assert one.pixel_size == pytest.approx(px) and np.array_equal(one.labels > 0, result.labels == 1)
+    stretched = labels.deepcopy()
+    stretched.axes_manager.signal_axes[1].scale = 2 * px
+    with pytest.raises(ValueError, match="not square"):
+        morphology.grain_map(stretched)
+    image = phaselib.load(mapped[0])
+    assert image.pixel_size is None  # the plain signal has no length units: a PhaseMap of it stays in pixels
+    assert morphology.grain_map(result).pixel_size == 1.0
+    assert np.array_equal(morphology.grain_map(result).labels, morphology.grain_map(result.labels).labels)

@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
+from .._hyperspy import image_of
 from .._validate import check_array, check_labels, check_positive
 from ._apart import clusters, spans_map, stands_apart
 from ._boundaries import dark_in_image, prepare, split_grains
@@ -110,19 +111,21 @@ def _pieces(mask, min_area, exclude_border):
     return relabel_sequential(g)[0].astype(np.int32)
 
 
-def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=None, h=None,
+def grain_map(labels, *, phases=None, pixel_size=None, min_distance=3, footprint=None, h=None,
               smoothing=1.0, compactness=0.0, split_concave=True, merge_convex=True, inclusions=True,
               fill_holes=30, min_area=0, exclude_border=False, boundary_image=None, outline_tol=1.0, outside=None):
     """Separate the grains of every phase of a label map (see :func:`separate_grains`).
 
     Parameters
     ----------
-    labels : (H, W) array_like of int
-        Phase index of every pixel, negative for unassigned (``PhaseMap.labels``).
+    labels : (H, W) array_like of int, PhaseMap or HyperSpy Signal2D
+        Phase index of every pixel, negative for unassigned (``PhaseMap.labels``); a ``PhaseMap`` (its labels,
+        pixel size and blank pixels as `outside`) or a HyperSpy image (``PhaseMap.to_hyperspy()``'s labels, a
+        mask: its data, and its axes' pixel size in µm; they gave sizes in pixels read as µm).
     phases : int or sequence of int, optional
         Phases to separate (default: every phase present).
-    pixel_size : float
-        Micrometres per pixel.
+    pixel_size : float, optional
+        Micrometres per pixel. Default: that of a PhaseMap or a signal's axes (in a length unit), else 1.
     min_distance, footprint, h, smoothing, compactness, split_concave, merge_convex, inclusions, fill_holes, outline_tol
         As in :func:`separate_grains` (the corners of ragged outlines that do not persist at 1.5 px
         cut nothing). A phase whose crystals stand apart (in a matrix: one other phase around most of them; or
@@ -154,6 +157,8 @@ def grain_map(labels, *, phases=None, pixel_size=1.0, min_distance=3, footprint=
     -------
     GrainMap
     """
+    labels, pixel_size, outside = image_of(labels, pixel_size, outside)  # a PhaseMap, a HyperSpy image
+    pixel_size = 1.0 if pixel_size is None else pixel_size
     lab = check_labels(labels, "labels", ndim=2, low=None)  # ids past MAX_PHASES sized tables of 8 TiB
     if lab.dtype.kind == "b":  # a mask is one phase (True), as `grains` reads it, not phase 1 on a phase 0
         lab = np.where(lab, 0, -1)
