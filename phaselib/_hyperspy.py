@@ -220,6 +220,20 @@ def navigation_axes(image: SpectrumImage) -> list[dict]:
     return axes
 
 
+def file_axes(image: SpectrumImage) -> list[dict]:
+    """The navigation axes :func:`phaselib.save` writes (y, x; RosettaSciIO's dicts): those kept from a HyperSpy
+    signal or file (names, units, offsets: a crop's offsets were written as 0, the names as "y" and "x"), else y
+    and x in µm from the pixel size (1 where it is unknown)."""
+    h, w, _ = image.shape
+    kept = (image.metadata or {}).get("hyperspy_axes")
+    if kept and [a["size"] for a in kept] == [w, h]:
+        return [dict({k: a[k] for k in ("name", "units") if _text(a[k])}, size=a["size"], scale=a["scale"],
+                     offset=a["offset"], navigate=True) for a in kept[::-1]]
+    return [dict(name="y", size=h, scale=image.pixel_size_y or image.pixel_size or 1.0, offset=0.0, units="µm",
+                 navigate=True),
+            dict(name="x", size=w, scale=image.pixel_size or 1.0, offset=0.0, units="µm", navigate=True)]
+
+
 def phase_map_to_hyperspy(phase_map):
     """(labels, spectra) as HyperSpy signals: see :meth:`phaselib.pipeline.PhaseMap.to_hyperspy`."""
     hs = _hyperspy()

@@ -122,3 +122,24 @@ def test_grains_of_a_hyperspy_phase_map_are_measured_in_its_units(mapped):
     assert image.pixel_size is None  # the plain signal has no length units: a PhaseMap of it stays in pixels
     assert morphology.grain_map(result).pixel_size == 1.0
     assert np.array_equal(morphology.grain_map(result).labels, morphology.grain_map(result.labels).labels)
+
+
+def test_save_takes_a_signal_and_keeps_its_map_axes(tmp_path):
+    """``phaselib.save(signal, ...)`` failed with "AttributeError: 'EDSSEMSpectrum' object has no attribute
+    'source'"; a map read from HyperSpy and cropped was written with its axes renamed "y" / "x" and its offsets at
+    0 (the crop's place on the specimen lost)."""
+    s = hs.load(sample_path("P45"), select_type="spectrum_image").inav[10:50, 5:35]  # x from 87.4 µm, y from 43.7
+    phaselib.save(s, tmp_path / "crop.hspy")
+    back = hs.load(tmp_path / "crop.hspy")
+    for got, want in zip(back.axes_manager._axes, s.axes_manager._axes):
+        assert (got.name, got.units, got.size) == (want.name, want.units, want.size)
+        assert got.scale == pytest.approx(want.scale) and got.offset == pytest.approx(want.offset)
+    assert np.array_equal(back.data, s.data) and type(back).__name__ == "EDSSEMSpectrum"
+    image = phaselib.preprocess.crop(phaselib.load(s), rows=(5, 25), cols=(10, 30))  # cropped again by phaselib
+    phaselib.save(image, tmp_path / "again.hspy")
+    y, x = hs.load(tmp_path / "again.hspy").axes_manager.navigation_axes[::-1]
+    px = s.axes_manager[0].scale
+    assert (x.name, y.name) == ("width", "height")
+    assert x.offset == pytest.approx(20 * px) and y.offset == pytest.approx(10 * px)
+    with pytest.raises(TypeError, match="must be a SpectrumImage"):
+        phaselib.save(s.data, tmp_path / "array.npy")

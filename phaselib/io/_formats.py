@@ -17,9 +17,10 @@ import numpy as np
 import phaselib.io._cubes as _cubes
 
 from .._atomic import atomic_file, atomic_folder, memmap_source, refuse_inputs, reserve
-from .._hyperspy import nav_axes_of_file, other_axis
+from .._hyperspy import file_axes, from_hyperspy, is_signal, nav_axes_of_file, other_axis
 from .._image import SpectrumImage
 from .._stream import iter_row_blocks
+from .._validate import check_image
 from ._checks import unreadable
 
 #: extension -> RosettaSciIO plugin module
@@ -330,11 +331,7 @@ def _signal_dict(image: SpectrumImage, title="EDS map"):
             del md["Acquisition_instrument"]
     return {
         "data": image.data,
-        "axes": [
-            ax("y", h, image.pixel_size_y or image.pixel_size or 1.0, "µm", True),
-            ax("x", w, image.pixel_size or 1.0, "µm", True),
-            signal_axis,
-        ],
+        "axes": [*file_axes(image), signal_axis],  # y, x: a HyperSpy map's own (a crop's offsets), else in µm
         "metadata": md,
         "original_metadata": {},
         "tmp_parameters": {},
@@ -350,7 +347,7 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
 
     Parameters
     ----------
-    image : SpectrumImage
+    image : SpectrumImage or HyperSpy Signal1D map
     path : str or Path
     overwrite : bool
         Refuse to replace an existing file unless True. The image's own source file
@@ -363,7 +360,7 @@ def save(image: SpectrumImage, path, *, overwrite=False, chunks=None) -> Path:
     -------
     Path
     """
-    path = Path(path)
+    path, image = Path(path), check_image(from_hyperspy(image) if is_signal(image) else image)  # was 'no .source'
     ext = path.suffix.lower()
     if ext not in (".npy", ".hspy", ".zspy"):
         raise ValueError(f"Cannot write '{ext}'; use .hspy, .zspy or .npy.")
