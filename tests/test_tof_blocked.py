@@ -93,3 +93,52 @@ def test_the_page_tests_a_noisy_cube_s_regions_as_the_cli_s_auto_does(tmp_path, 
         noisy.labels.ravel(), cli.labels.ravel()) - 0.01)
     s.run_clustering(n_clusters=4)  # a number the student chose is kept, as --n-phases 4
     assert len(np.unique(s.phase_map("clusters"))) == 4
+
+
+def test_the_page_gives_a_tiff_stack_a_wavelength_axis_and_keeps_it(tmp_path, monkeypatch):
+    """A TIFF stack (or FITS frames) holds no axis: its calibration was applied without units ("Channel 1-5", no
+    Bragg-edge menu), the page's choice of axis being for a .npy only."""
+    import tifffile
+    from phasedash import App
+
+    monkeypatch.setenv("PHASEDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_EXPORT_DIR", str(tmp_path))
+    monkeypatch.setenv("PHASEDASH_CACHE_DIR", str(tmp_path / "cache"))
+    tof = make_tof((24, 32), 121, seed=2)
+    tifffile.imwrite(tmp_path / "stack.tif", np.moveaxis(np.asarray(tof.image.data), -1, 0))
+    a = App(str(tmp_path / "stack.tif"), background=False)
+    assert a.session.image.axis_label == "Channel" and a.data.axis.value == "channel, intensity"
+    a.data.axis.value = "wavelength (Å), intensity (ToF, transmission)"
+    a.data.offset.value, a.data.scale.value = 1.0, 4 / 120
+    a.data.apply_cal.click()
+    im = a.session.image
+    assert a.runner.message.value == "" and im.axis_label == "Wavelength (Å)" and not im.is_counts
+    assert "Wavelength 1-5 Å" in a.data.info.value and a.data.bragg.layout.display is None  # the edges' menu
+    saved = a.session.save_session(tmp_path / "s.json")
+    b = App(str(tmp_path / "stack.tif"), background=False)
+    b.session.restore(__import__("json").loads(saved.read_text()))
+    assert b.session.image.axis_label == "Wavelength (Å)" and abs(b.session.image.energy_scale - 4 / 120) < 1e-9
+    # an EDS map keeps its keV whatever the choice left on the page
+    c = App("synthetic:20x30", background=False)
+    c.data.apply_cal.click()
+    assert c.session.image.is_eds and c.session.image.axis_label == "Energy (keV)"
+
+
+def test_classify_says_the_pixels_of_a_blocked_beam_it_left_out(tmp_path, capsys):
+    """`classify` gave the blocked pixels no class and said nothing (the shares printed are of the others)."""
+    from phaselib._cli import main
+    from phaselib.classify import sample_labels
+
+    tof = make_tof((32, 40), 121, seed=5)
+    x = np.asarray(tof.image.data).copy()
+    x[:4] = np.nan
+    np.save(tmp_path / "tof.npy", x)
+    labels = sample_labels(tof.labels, 8, random_state=0)
+    labels[:4] = -1
+    np.save(tmp_path / "labels.npy", labels.astype(np.int64))
+    capsys.readouterr()
+    assert main(["classify", str(tmp_path / "tof.npy"), "--signal", "intensity", "--labels",
+                 str(tmp_path / "labels.npy"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "160 pixels hold no data (no finite value or 0 throughout): no class" in capsys.readouterr().out
+    out = np.load(tmp_path / "out" / "labels.npy")
+    assert (out[:4] == -1).all() and (out[4:] >= 0).all()

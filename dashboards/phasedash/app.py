@@ -227,8 +227,8 @@ class App:
             return self._new_map(first_look, "loading", wait, pipeline=False)
         return self._new_map(change, "loading", wait)
 
-    def calibrate(self, offset, scale):
-        return self._new_map(lambda: self.session.set_calibration(offset, scale), "calibrating")
+    def calibrate(self, offset, scale, axis=None):
+        return self._new_map(lambda: self.session.set_calibration(offset, scale, axis), "calibrating")
 
     def crop(self, rows, cols):
         return self._new_map(lambda: self.session.crop(rows, cols), "cropping")

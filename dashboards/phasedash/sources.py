@@ -64,11 +64,12 @@ def open_source(source, *, energy_offset=None, energy_scale=None, axis=None):
                 raise ValueError("A .npy map needs its calibration: set the energy offset and scale first.")
             kw = dict(energy_offset=energy_offset, energy_scale=energy_scale)
         image = _load(path, kw)
-        chosen = NPY_AXES.get(axis or "auto", "unknown") if kw else None
+        bare = kw or image.axis_name == "Channel"  # a .npy, a TIFF stack or FITS frames: no axis in the file
+        chosen = NPY_AXES.get(axis or "auto", "unknown") if bare else None
         if chosen == "unknown":
             raise ValueError(f"Choose the map's axis among: {', '.join(NPY_AXES)}.")
         if chosen:
-            image = image.replace(signal=chosen[0], axis_name=chosen[1], axis_units=chosen[2])
+            image = image.replace(**chosen_axis(axis))
         elif kw and io.has_fractions(image.data):  # a .npy of values that cannot be counts
             image = image.replace(signal="intensity", axis_name="Signal axis", axis_units="")
         if image.is_lazy:
@@ -95,6 +96,12 @@ def caught(fn):
                 err.args = (" ".join([*dict.fromkeys(notes), str(err)]),)
             raise
     return out, list(dict.fromkeys(str(w.message) for w in said if issubclass(w.category, UserWarning)))
+
+
+def chosen_axis(axis):
+    """``signal``, ``axis_name`` and ``axis_units`` of a key of :data:`NPY_AXES` (``{}`` for "auto" or None)."""
+    kind = NPY_AXES.get(axis or "auto")
+    return dict(zip(("signal", "axis_name", "axis_units"), kind)) if kind else {}
 
 
 def axis_key(image):

@@ -18,7 +18,7 @@ from phaselib.pipeline import MAX_COMPONENTS, METHODS
 
 from .phases import PhaseSteps
 from .session_file import SessionFile, mapping, pair, whole
-from .sources import caught, grain_score, named_lines, open_source, summed
+from .sources import caught, chosen_axis, grain_score, named_lines, open_source, summed
 
 SAMPLES = {
     "P45 dacite (real Bruker map, 75 x 100)": "sample:P45",
@@ -147,10 +147,11 @@ class Session(SessionFile, PhaseSteps, T.HasTraits):
             self.crop_box, self.truth = box, truth
             self._set_image(image)
 
-    def set_calibration(self, energy_offset, energy_scale):
-        """Change the energy calibration (keV); results computed before are dropped."""
+    def set_calibration(self, energy_offset, energy_scale, axis=None):
+        """Change the axis calibration (keV, or ``axis``: a key of ``sources.NPY_AXES``); results before are dropped."""
         self._need(self.image, "Load a map first.")
-        image = self.image.replace(energy_offset=float(energy_offset), energy_scale=float(energy_scale))
+        image = self.image.replace(energy_offset=float(energy_offset), energy_scale=float(energy_scale),
+                                   **chosen_axis(axis))
         with self.hold_trait_notifications():
             keep = self.source, self.full_image, self.phase_names, self.crop_box, self.truth
             self._reset()

@@ -67,6 +67,9 @@ def run(args):
         print("  " + result.params["cv_note"])
     if result.params.get("count_scale"):
         print("  " + result.params["count_scale"]["note"])
+    if result.params.get("blank_pixels"):  # said as map says them (the shares above are of the other pixels)
+        what = "counts" if image.is_counts else "data (no finite value or 0 throughout)"
+        print(f"  {result.params['blank_pixels']} pixels hold no {what}: no class (-1 in labels.npy)")
 
 
 def _present_classes(labels, names, k, cut=False):

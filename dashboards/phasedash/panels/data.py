@@ -32,8 +32,8 @@ class DataPanel(Panel):
         self.offset = W.FloatText(description="offset (keV)", step=0.001, layout=W.Layout(width="200px"))
         self.scale = W.FloatText(description="scale (keV/ch)", step=0.0001, layout=W.Layout(width="200px"))
         self.apply_cal = W.Button(description="Apply calibration")
-        # a .npy holds no axis: X-ray counts in keV, or a neutron ToF cube (wavelength, counts or transmissions)...
-        self.axis = W.Dropdown(options=list(NPY_AXES), value="auto", description="axis of a .npy",
+        # a .npy, TIFF or FITS frames hold no axis: X-ray counts in keV, or a ToF cube (counts or transmissions)
+        self.axis = W.Dropdown(options=list(NPY_AXES), value="auto", description="signal axis",
                                style={"description_width": "90px"}, layout=W.Layout(width="420px"))
         self.axis.add_class("pd-npy-axis")
         self.info = W.HTML()
@@ -59,7 +59,7 @@ class DataPanel(Panel):
         self.box = self._shown_for = None
         self.load_sample.on_click(lambda _: self.app.load(SAMPLES[self.sample.value]))
         self.load_path.on_click(lambda _: self.app.load(self.path.value, **self._calibration()))
-        self.apply_cal.on_click(lambda _: self.app.calibrate(self.offset.value, self.scale.value))
+        self.apply_cal.on_click(lambda _: self.app.calibrate(self.offset.value, self.scale.value, self.axis.value))
         self.crop_btn.on_click(lambda _: self.box and self.app.crop(self.box[:2], self.box[2:]))
         self.uncrop_btn.on_click(lambda _: self.app.crop(None, None))
         self.widget = W.VBox([
@@ -144,9 +144,8 @@ class DataPanel(Panel):
             if s.source in names:
                 self.sample.value = names[s.source]
         self.offset.value, self.scale.value = round(im.energy_offset, 5), round(im.energy_scale, 6)
-        if s.source.lower().endswith(".npy"):  # the axis the map was opened with (a reopened session's too)
-            with self.app.quiet(self.axis):
-                self.axis.value = axis_key(im)
+        with self.app.quiet(self.axis):  # the axis the map was opened with (a reopened session's too)
+            self.axis.value = axis_key(im)
         units = im.units or "channels"
         self.offset.description, self.scale.description = f"offset ({units})", f"scale ({units}/ch)"
         crop = "" if s.crop_box is None else " (cropped: rows {}:{}, columns {}:{})".format(*s.crop_box)
