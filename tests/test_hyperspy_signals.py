@@ -143,3 +143,16 @@ def test_save_takes_a_signal_and_keeps_its_map_axes(tmp_path):
     assert x.offset == pytest.approx(20 * px) and y.offset == pytest.approx(10 * px)
     with pytest.raises(TypeError, match="must be a SpectrumImage"):
         phaselib.save(s.data, tmp_path / "array.npy")
+
+
+def test_blank_pixels_of_a_whole_map_say_what_they_need(p45):
+    """Given the map itself (a signal or its (H, W, C) array) it failed in scipy: "RuntimeError: structure and
+    input must have same dimensionality"."""
+    data = p45[0]
+    for given in (data, hs.signals.Signal1D(data)):
+        with pytest.raises(ValueError, match=r"counts of each pixel, \(H, W\), got shape \(30, 40, 2048\)"):
+            phaselib.preprocess.blank_pixels(given)
+    sums = data.sum(-1)
+    assert not phaselib.preprocess.blank_pixels(sums).any()  # P45 holds counts in every pixel
+    sums[:3, :3] = 0
+    assert phaselib.preprocess.blank_pixels(sums).sum() == 9

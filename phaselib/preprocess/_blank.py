@@ -32,6 +32,9 @@ def blank_pixels(pixel_sums) -> np.ndarray:
         lies in a 3 x 3 block of pixels that hold none; the map's edge counts as empty around it).
     """
     sums = np.asarray(pixel_sums)
+    if sums.ndim != 2:  # a map itself (H, W, C) failed in scipy: "structure and input must have same dimensionality"
+        raise ValueError(f"`pixel_sums` must be the counts of each pixel, (H, W), got shape {sums.shape}: sum the map "
+                         "over its channels first (e.g. a Decomposition's pixel_sums).")
     empty = sums <= 0
     if not empty.any() or empty.all() or np.median(sums) >= BLANK_MEDIAN:
         return empty if not empty.all() else np.zeros_like(empty)
