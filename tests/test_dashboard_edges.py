@@ -377,3 +377,17 @@ def test_compare_shows_the_spatial_prior_map_beside_the_per_pixel_methods():
     a.phase_map.source.value = "clusters"
     a.comparison.go.click()
     assert a.comparison.prior.widget.layout.display == "none" and "spatial prior" not in a.comparison.table.value
+
+
+def test_grains_of_a_map_with_no_pixel_size_are_exported_in_pixels(tmp_path):
+    """The page measures grains in pixels where the map has no pixel size (its histogram says px), but grains.csv
+    named the columns _um and wrote _um2 areas equal to the pixel counts."""
+    rock = make_rock((40, 50), counts_per_pixel=200, seed=2)
+    np.save(tmp_path / "rock.npy", np.asarray(rock.image.data))
+    a = App(None, background=False)
+    a.load("rock.npy", energy_offset=rock.image.energy_offset, energy_scale=rock.image.energy_scale)
+    assert _message(a) == "" and not a.session.image.pixel_size
+    a.grain_panel.go.click()
+    a.export(tmp_path / "out")
+    head = (tmp_path / "out" / "grains.csv").read_text().splitlines()[0].split(",")
+    assert "equivalent_diameter_px" in head and not any(h.endswith(("_um", "_um2")) for h in head)

@@ -119,6 +119,7 @@ def _write(s, folder, k, colours):
         np.savetxt(out[-1], table, delimiter=",", fmt="%.8g", comments="", encoding="utf-8",
                    header=",".join([im.axis_label] + [f"phase_{i}" for i in range(k)]))
     if s.grains is not None:
-        s.grains.table().to_csv(folder / "grains.csv")
+        # no pixel size: the grains were measured in pixels, and their columns say so (not _um)
+        s.grains.table().to_csv(folder / "grains.csv", unit="um" if s.image.pixel_size else "px")
         out.append(folder / "grains.csv")
     return [Path(p).name for p in out]
