@@ -72,6 +72,10 @@ def load_folder(folder, patterns, max_shift=5, refine=True, log=None):
             raise ValueError(f"the images of {stem} have {ch} channels, the others {channels}.")
         x = _data.stack(images, roles, {r: paths[r].name for r in roles})
         lab = _data.upsample_labels(_data.read_labels(lab_path), x.shape[:2], f"the label map {lab_path.name}")
+        if not (lab >= 0).any():  # it was trained on: tiles of nothing to learn, listed among the sets trained on
+            if log is not None:
+                log(f"note: {stem}: its label map {lab_path.name} has no labelled pixel; skipped")
+            continue
         lab, shift = _data.register_labels(x, lab, max_shift)
         if log is not None and max_shift > 0 and max(abs(v) for v in shift) >= max_shift:
             log(f"note: {stem}: its labels were moved by {shift[0]}, {shift[1]} px, the most --max-shift allows: "
@@ -162,6 +166,8 @@ def _tiles(rng, stacks, labels, tile, batch, zoom_range=0.0, jitter=JITTER[False
 
 
 def _loss(logits, target, n_classes):
+    if not bool((target >= 0).any()):  # a batch of unlabelled tiles (sparse strokes): cross-entropy of nothing is NaN,
+        return logits.sum() * 0.0      # and one NaN step made every weight NaN
     ce = F.cross_entropy(logits, target, ignore_index=-1)
     valid = (target >= 0).unsqueeze(1)
     prob = torch.softmax(logits, dim=1) * valid
