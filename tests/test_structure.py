@@ -192,3 +192,28 @@ def test_every_public_part_is_reached_from_the_package_alone():
 
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         phaselib.nothing  # noqa: B018
+
+
+def test_binder_installs_what_the_dashboards_need_with_pyprojects_ranges():
+    """binder/requirements.txt (postBuild installs phaselib with --no-deps) holds phaselib's dependencies and the
+    dashboards' and Panel's extras, each with the range pyproject.toml pins: a range changed in one place only, or a
+    dependency added to pyproject alone, would give the class a Binder that fails or differs from the tests'."""
+    import re
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        from pip._vendor import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + [
+        r for extra in ("dashboards", "panel") for r in project["optional-dependencies"][extra]
+        if not r.startswith("phaselib")]
+    lines = [ln.strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    held = [ln for ln in lines if ln and not ln.startswith("#")]
+
+    def key(r):
+        return re.sub(r"\s+", "", r).lower()
+
+    assert sorted(map(key, held)) == sorted(map(key, wanted))
+    assert "--no-deps" in (ROOT / "binder" / "postBuild").read_text()
