@@ -213,7 +213,9 @@ def _grains(m, filled, *, min_distance, footprint, h, smoothing, compactness, sp
         peaks = np.zeros(m.shape, bool)
         peaks[tuple(coords.T)] = True
     peaks &= m  # not in the filled holes
-    markers, n = ndi.label(peaks)
+    # a maximum's pixels touching diagonally are one marker, as scikit-image labels them (4-connected, at
+    # min_distance=1 a synthetic rock's phase gave 962 grains where skimage's watershed gave 856)
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3), bool))
     # every piece between the cuts (and every component) of some size gets a marker
     pieces, n_pieces = ndi.label(core & m)
     size = np.bincount(pieces.ravel())
