@@ -289,6 +289,14 @@ def to_learning_results(decomposition, signal):
     -------
     hyperspy.learn.mva.LearningResults
         ``signal.learning_results`` (filled in place; nothing else of the signal changes).
+
+    Notes
+    -----
+    To compare with HyperSpy's own decomposition, make the PCA as it does: every channel and converged to the
+    noise, ``pca(image, energy_range=(None, None), n_iter=25)`` (with the defaults, P45's 5th component came out
+    10 % low and HyperSpy's ``cluster_analysis`` on 5 components agreed ARI 0.55 with its clusters on its own
+    PCA; 0.97 so). ``number_significant_components`` is phaselib's count above the Poisson noise, not
+    HyperSpy's elbow.
     """
     if not is_signal(signal):
         raise TypeError(f"`signal` must be a HyperSpy signal, got {type(signal).__name__}.")

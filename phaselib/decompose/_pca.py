@@ -48,7 +48,10 @@ def pca(image, *, n_components=None, poisson=True, energy_range=(0.1, None), n_i
         Energy window in keV; channels outside are ignored (factors are zero there). On an intensity cube the
         default ``(0.1, None)`` is the whole axis (its units need not be keV).
     n_iter : int
-        Subspace iterations (passes over the data).
+        Subspace iterations (passes over the data). 6 converge the components well above the noise; those at
+        its level (the scree's tail) come out low (P45: the 4th and 5th 4 % and 10 % under HyperSpy's exact SVD);
+        25 match HyperSpy's ``decomposition(normalize_poissonian_noise=True)`` (P45: to 4 digits through the 5th,
+        within 0.7 % through the 12th; with ``energy_range=(None, None)``: HyperSpy keeps every channel).
     random_state : int
     block_rows : int, optional
     sample_pixels : int or None
