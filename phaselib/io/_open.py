@@ -11,7 +11,6 @@ it is computed. A map bigger than a fraction of the available memory is read laz
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .._stream._blocks import GUARDED_PREFIX
 from .._validate import plain_text
 from ._bcf import BcfRows, read_bcf
 from ._checks import DamagedFileError, check_input_path, check_path_type, memory_budget, should_be_lazy
+from ._rpl import check_raw, check_raw_size, check_rpl_header, check_rpl_size, raw_memmap
 
 __all__ = ["load"]
 
@@ -102,9 +102,9 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
         return _apply(_load_bcf(path, lazy, signal_index, reader_kwargs), overrides)
     rpl = {}
     if ext == ".rpl":
-        _check_raw(path)
-        rpl = _check_rpl_header(path)  # its sizes, read once
-        _check_rpl_size(path, rpl)
+        check_raw(path)
+        rpl = check_rpl_header(path)  # its sizes, read once
+        check_rpl_size(path, rpl)
     if ext not in _formats.READERS or ext in (".msa", ".ems", ".emsa", ".bcf"):
         return _formats.load(path, lazy=bool(lazy), select_type=select_type, signal_index=signal_index,
                              **overrides, **reader_kwargs)
@@ -117,97 +117,13 @@ def _load(path, lazy, select_type, signal_index, energy_offset, energy_scale, be
     data = image.data
     nbytes = int(np.prod(image.shape)) * data.dtype.itemsize
     if ext == ".rpl":  # the sizes the reader made of a header lacking some of them
-        _check_raw_size(path, rpl.get("offset", 0) + nbytes)
+        check_raw_size(path, rpl.get("offset", 0) + nbytes)
+        if lazy is None and (mapped := raw_memmap(path, rpl, data)) is not None:
+            return image.replace(data=mapped)  # as a .npy is: read by row blocks, whatever its size
     data = _guarded(path, data) if ext in _CHUNKED else _guarded_dask(path, data)
     if lazy is False or (lazy is None and not should_be_lazy(nbytes)):
         data = np.asarray(data)
     return image.replace(data=data)
-
-
-_RPL_SIZES = ("width", "height", "depth", "data-length", "offset")
-_MAX_RPL_HEADER = 4 << 20  # bytes: a Ripple header is a few lines; RosettaSciIO would read any size whole
-
-
-def _check_rpl_header(path):
-    """The sizes a ``.rpl`` declares (``width``, ``height``, ``depth``, ``data-length``, ``offset``): whole
-    numbers, positive (``offset`` >= 0), or a DamagedFileError (RosettaSciIO reads a height of 0 as 1).
-
-    The whole header is read (RosettaSciIO reads it all: a size past the first 64 kB was once left
-    unchecked), up to :data:`_MAX_RPL_HEADER` bytes, and parsed as :func:`_rpl_entries` does."""
-    try:
-        size = path.stat().st_size
-        if size > _MAX_RPL_HEADER:
-            raise DamagedFileError(f"'{path.name}' is too big for a .rpl header ({size / 2**20:.4g} MB; at most "
-                                   f"{_MAX_RPL_HEADER >> 20} MB are accepted).")
-        with open(path, "rb") as fh:
-            text = fh.read(_MAX_RPL_HEADER + 1).decode("latin-1")
-    except OSError as err:
-        raise DamagedFileError(f"Could not read '{path.name}' ({type(err).__name__}).") from None
-    sizes = {}
-    for key, value in _rpl_entries(text).items():
-        if key not in _RPL_SIZES:
-            continue
-        try:
-            sizes[key] = int(value)
-        except ValueError:
-            raise DamagedFileError(f"'{path.name}': its '{key}' is not a whole number (damaged header).") from None
-        if sizes[key] < (0 if key == "offset" else 1):
-            raise DamagedFileError(f"'{path.name}' declares {key} {sizes[key]}; refusing to read it.")
-    return sizes
-
-
-def _rpl_entries(text):
-    """``{key: value}`` of a ``.rpl`` header's text, as RosettaSciIO's ``parse_ripple`` reads it: lines
-    split at universal newlines (the file is opened in text mode), an INCA header corrected first, lines
-    starting with ``;`` skipped, a trailing ``; comment`` cut, key and value the first two tab-separated
-    fields, stripped, the last of a repeated key kept (a line without a tab, which the reader refuses,
-    is left to it)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "(" in text.split("\n", 1)[0]:
-        try:
-            from rsciio.ripple._api import correct_INCA_format
-
-            text = correct_INCA_format(io.StringIO(text)).getvalue()
-        except (ImportError, AttributeError):  # no such helper: the text as it is
-            pass
-    entries = {}
-    for line in text.split("\n"):  # only at newlines, as readlines does (not at \f or \x85: splitlines)
-        line = line.replace("data-Length", "data-length")
-        if not line or line[0] == ";":
-            continue
-        line = line.split(";", 1)[0]
-        if "\t" in line:
-            fields = [seg.strip() for seg in line.split("\t")]
-            entries[fields[0]] = fields[1]
-    return entries
-
-
-def _check_rpl_size(path, sizes):
-    """The ``.raw`` holds what the header declares, checked before the reader sees it (a width of 10**8
-    over a 100-byte file kept RosettaSciIO's chunking busy for minutes)."""
-    if not all(k in sizes for k in ("width", "height", "depth", "data-length")):
-        return  # checked after reading, from the shape the reader made of it
-    _check_raw_size(path, sizes.get("offset", 0) + sizes["width"] * sizes["height"] * sizes["depth"]
-                    * sizes["data-length"])
-
-
-def _check_raw_size(path, declared):
-    """The ``.raw`` of a ``.rpl`` holds ``declared`` bytes: shorter, truncated; longer, another data type or size."""
-    raw = path.with_suffix(".raw").stat().st_size
-    if raw != declared:
-        why = "truncated or damaged" if raw < declared else "not the data type or size declared"
-        raise DamagedFileError(f"'{path.name}' declares {declared} bytes of data; its .raw holds {raw} ({why}).")
-
-
-def _check_raw(path):
-    """The ``.raw`` of a ``.rpl``: there, and a regular file (a FIFO would block the reader)."""
-    raw = path.with_suffix(".raw")
-    try:
-        check_input_path(raw)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"'{path.name}' needs its data file '{raw.name}', which is missing.") from None
-    except ValueError as err:
-        raise DamagedFileError(f"'{path.name}': its data file {err}") from None
 
 
 def _apply(image, overrides):
