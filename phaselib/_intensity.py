@@ -65,6 +65,9 @@ def cube_notes(dec_params):
                      "beam to divide them by: give transmissions (--signal transmission) for shapes of -log T")
     if dec_params.get("dead_channels"):
         notes.append(f"{dec_params['dead_channels']} dead channels (0 or not finite in nearly every pixel) left out")
+    if dec_params.get("spikes"):
+        notes.append(f"{dec_params['spikes']} values more than 8 noise s.d. above their neighbours along the axis "
+                     "(gamma hits in single frames) left out of their channel groups")
     if dec_params.get("missing_values"):
         notes.append(f"{dec_params['missing_values']} channel groups with no finite value filled from their pixel's "
                      "own shape")

@@ -42,6 +42,10 @@ LEVEL_GRID = 128
 LEVEL_STEPS = 40
 #: shape components a missing value is filled from (at most)
 FILL_RANK = 8
+#: a value this many noise s.d. above the median of its 5 spectral neighbours is a spike (a gamma hit in a frame)
+SPIKE_SD = 8.0
+#: ... looked for only where the noise per bin is under this share of the level (some 25 counts per bin or more)
+SPIKE_NOISE = 0.2
 _TINY = 1e-3
 
 
@@ -56,16 +60,46 @@ def dead_channels(image, channels, transform):
     return empty.mean(0) >= DEAD_SHARE
 
 
-def group_block(r0, r1, block, *, channels, factor, live):
-    """Mean of every group of ``factor`` live channels, (n, C') float32; NaN where a group has no finite value."""
+def group_block(r0, r1, block, *, channels, factor, live, spikes=False):
+    """``(means, n_spikes)``: the mean of every group of ``factor`` live channels, (n, C') float32, NaN where a group
+    has no finite value; with ``spikes``, of the values that are not :func:`spikes` (counted)."""
     x = np.asarray(block[..., channels], dtype=np.float64)
     n = x.shape[0] * x.shape[1]
     c = x.shape[2] // factor
-    x = x[..., : c * factor].reshape(n, c, factor)
-    ok = np.isfinite(x) & live[: c * factor].reshape(1, c, factor)
+    x = x[..., : c * factor].reshape(n, c * factor)
+    use = live[: c * factor]
+    hit = np.zeros(x.shape, bool)
+    if spikes and use.sum() >= 5:
+        hit[:, use] = spike_values(x[:, use])
+    ok = (np.isfinite(x) & use & ~hit).reshape(n, c, factor)
     count = ok.sum(2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.where(ok, x, 0).sum(2) / count).astype(np.float32)
+        return (np.where(ok, x.reshape(n, c, factor), 0).sum(2) / count).astype(np.float32), int(hit.sum())
+
+
+def spike_values(x):
+    """(n, C) bool: values of spectra ``x`` (n, C: transmissions or counts) more than :data:`SPIKE_SD` noise s.d.
+    above the median of their 5 neighbours along the axis: gamma hits in single frames (a step, a Bragg edge, keeps
+    its median). The noise changes along the axis (the beam's spectrum) and between pixels (their transmission):
+    1.4826 x the median absolute difference to that median at each channel (over up to 4000 pixels), times each
+    pixel's median ratio to it (at least the median ratio: a nearly opaque pixel's few counts have next to none).
+    None where that noise is over :data:`SPIKE_NOISE` of the pixels' level (a few counts per bin: Poisson's tail
+    is as high as a hit)."""
+    from scipy.ndimage import median_filter
+
+    finite = np.isfinite(x)
+    y = np.where(finite, x, 0.0).astype(np.float32)
+    y = np.where(finite, y, y.sum(1, keepdims=True) / np.maximum(finite.sum(1, keepdims=True), 1))  # gaps: the mean
+    d = y - median_filter(y, size=(1, 5), mode="nearest")
+    a = np.abs(d)
+    per_channel = np.median(a[:: max(1, len(a) // 4000)], axis=0)
+    ratio = np.median(a / np.where(per_channel > 0, per_channel, np.inf), axis=1)
+    sd = 1.4826 * np.median(per_channel) * ratio
+    level = y.mean(1)
+    if not (level > 0).any() or np.median(sd[level > 0] / level[level > 0]) > SPIKE_NOISE:
+        return np.zeros(x.shape, bool)
+    sd = 1.4826 * per_channel[None, :] * np.maximum(ratio, np.median(ratio))[:, None]
+    return finite & (d > SPIKE_SD * sd) & (sd > 0)
 
 
 def attenuation(x, transform):

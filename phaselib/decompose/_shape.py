@@ -189,10 +189,11 @@ def shape_pca(image, *, n_components=None, energy_range=None, transform="auto", 
     live = ~dead_channels(image, channels, "log" if transform == "beam" else transform)
     if not live[: c * factor].any():
         raise ValueError("Every channel of the map is empty (0 or not finite in nearly every pixel).")
-    parts = map_row_blocks(image, partial(group_block, channels=channels, factor=factor, live=live),
+    parts = map_row_blocks(image, partial(group_block, channels=channels, factor=factor, live=live,
+                                          spikes=transform != "none"),  # gamma hits raise counts, transmissions
                            block_rows=block_rows, client=client, progress=lambda f, m: step(0.7 * f, m),
                            message="spectral shapes")
-    x = np.concatenate(parts)
+    x, n_spikes = np.concatenate([p[0] for p in parts]), sum(p[1] for p in parts)
     groups = np.isfinite(x).any(0)  # channel groups with something in them
     x = x[:, groups]
     if transform == "beam":
@@ -240,7 +241,7 @@ def shape_pca(image, *, n_components=None, energy_range=None, transform="auto", 
         channels, min(suggested, n), float(SCREE_MARGIN * edge),
         dict(n_components=n, poisson=False, signal="intensity", centred=True, transform=transform,
              bin_channels=factor, dead_channels=int((~live).sum()), counts_without_open_beam=no_beam,
-             missing_values=int(missing.sum()), open_beam_level=None if levels is None else
+             missing_values=int(missing.sum()), spikes=int(n_spikes), open_beam_level=None if levels is None else
              [round(float(v), 5) for v in (np.median(levels), levels.min(), levels.max())],
              energy_range=range_keV(image, channels), shape_pixels=int(kept.sum()), random_state=None,
              sample_fraction=1.0),
