@@ -23,9 +23,22 @@ PRIOR_NOTE = ("spatial prior: Potts field (beta {beta:g}) over a Gaussian per re
               "(lowcount.gaussian_potts); {moved} pixels moved")
 
 
-def check_intensity(method, energy_range):
-    """The energy window of an intensity cube (the EDS default 0.1 keV- becomes the whole axis); refuse what
-    assumes counts."""
+def check_signal(image, method, energy_range):
+    """The energy window of a map: an X-ray map's as given, an intensity cube's the whole axis by default (the EDS
+    default 0.1 keV- is no window of it). Refused: a method that assumes counts on an intensity cube, and counts on
+    an axis that is no X-ray energy in keV, which the counts path would read as one (it tests X-ray lines: a cube
+    of neutron counts in Å was tested for lines of 1-5 "keV", ARI 0.85 where its intensities give 1.0; in µs, past
+    500 "keV", it failed with a message about eV)."""
+    if image.is_counts:
+        if not image.is_energy_axis:
+            units = image.units or "no units"
+            fix = ("give an X-ray map's energy axis in keV (offset and scale divided by 1000)" if units == "eV" else
+                   "map counts of another kind (neutrons, a detector's counts per bin) as intensities: --signal "
+                   "intensity on the command line, image.replace(signal='intensity') in Python (counts not yet "
+                   "divided by the open beam are divided by it)")
+            raise ValueError(f"This map holds counts on a {image.name.lower()} axis ({units}): the counts path finds "
+                             f"phases by their X-ray lines, on an energy axis in keV; {fix}.")
+        return energy_range
     if method == "nmf-otsu":
         raise ValueError("method 'nmf-otsu' assumes counts (Poisson NMF); for an intensity cube use "
                          "pca-kmeans, gmm or fuzzy-cmeans.")

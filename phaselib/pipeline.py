@@ -258,8 +258,7 @@ def map_phases(image: SpectrumImage, *, method=DEFAULT_METHOD, n_phases="auto", 
     # values that are counts times a factor (a live time, a gain) are divided by it (params["count_scale"])
     image, scale = preprocess.as_counts(image) if decomposition is None else (image, None)
     intensity = not image.is_counts
-    if intensity:
-        energy_range = _intensity.check_intensity(method, energy_range)
+    energy_range = _intensity.check_signal(image, method, energy_range)
     if not intensity and _low_counts(image, method == DEFAULT_METHOD, spatial_prior, decomposition, energy_range,
                                      timings):
         return _scaled(_with_prior(image, decomposition, method, k_req, energy_range, beta, random_state,

@@ -87,3 +87,27 @@ def test_the_phase_map_legend_of_a_cube_names_its_phases(tmp_path):
     cube = np.asarray(Image.open(tmp_path / "cube.png"))
     assert np.array_equal(cube, np.asarray(Image.open(tmp_path / "named.png")))
     assert np.array_equal(cube, np.asarray(Image.open(tmp_path / "bare.png")))
+
+
+@pytest.mark.parametrize("units, offset, scale", [("Å", 1.0, 0.05), ("µs", 100.0, 5.0)])
+def test_counts_on_an_axis_other_than_kev_are_refused_saying_to_map_them_as_intensities(tmp_path, capsys, units,
+                                                                                         offset, scale):
+    """Neutron counts on a wavelength axis went through the X-ray path (lines of 1-5 "keV" tested: ARI 0.85 where the
+    intensities give 1.0); on a time axis in µs, past 500, map failed with a message about an energy axis in eV."""
+    from phaselib.compare import adjusted_rand
+    from phaselib.pipeline import map_phases
+
+    tof = make_tof((24, 32), 120, seed=1)
+    raw = np.random.default_rng(0).poisson(100 * np.clip(np.asarray(tof.image.data, float), 0, None)).astype(np.int32)
+    counts = SpectrumImage(raw, energy_offset=offset, energy_scale=scale, axis_units=units)
+    with pytest.raises(ValueError, match="counts on a .* axis .*as intensities"):
+        map_phases(counts, n_phases=5)
+    k = int(tof.labels.max()) + 1
+    ok = map_phases(counts.replace(signal="intensity"), n_phases=k)
+    assert adjusted_rand(tof.labels.ravel(), ok.labels.ravel()) > 0.95
+    np.save(tmp_path / "raw.npy", raw)
+    code = main(["map", str(tmp_path / "raw.npy"), "--out", str(tmp_path / "out"), "--signal", "counts",
+                 "--axis-offset", str(offset), "--axis-scale", str(scale), "--axis-units", units])
+    err = capsys.readouterr().err
+    assert code != 0 and "--signal intensity" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "summary.json").exists()
