@@ -391,3 +391,24 @@ def test_grains_of_a_map_with_no_pixel_size_are_exported_in_pixels(tmp_path):
     a.export(tmp_path / "out")
     head = (tmp_path / "out" / "grains.csv").read_text().splitlines()[0].split(",")
     assert "equivalent_diameter_px" in head and not any(h.endswith(("_um", "_um2")) for h in head)
+
+
+def test_a_file_of_counts_on_a_time_axis_is_mapped_by_its_shapes(tmp_path):
+    """A .hspy of neutron counts on a time-of-flight axis in µs opened as X-ray counts: the page failed with
+    "`energy_keV` runs to 3400 ... an axis in eV?", values the student never gave. It is mapped as intensities."""
+    import hyperspy.api as hs
+
+    from phaselib.compare import adjusted_rand
+
+    tof = make_tof((24, 32), 120, seed=1)
+    raw = np.random.default_rng(0).poisson(100 * np.clip(np.asarray(tof.image.data, float), 0, None))
+    sig = hs.signals.Signal1D(raw.astype(np.int32))
+    ax = sig.axes_manager[-1]
+    ax.units, ax.scale, ax.offset, ax.name = "µs", 5.0, 100.0, "Time of flight"
+    sig.metadata.set_item("Signal.quantity", "Counts")
+    sig.save(tmp_path / "tof.hspy")
+    a = App("tof.hspy", background=False)
+    s = a.session
+    assert _message(a) == "" and s.image.units == "µs" and not s.image.is_eds
+    a.clustering.k.value = int(tof.labels.max()) + 1
+    assert adjusted_rand(tof.labels.ravel(), s.labels.ravel()) > 0.9

@@ -72,6 +72,8 @@ def open_source(source, *, energy_offset=None, energy_scale=None, axis=None):
             image = image.replace(**chosen_axis(axis))
         elif kw and io.has_fractions(image.data):  # a .npy of values that cannot be counts
             image = image.replace(signal="intensity", axis_name="Signal axis", axis_units="")
+        elif image.is_counts and not image.is_energy_axis and image.units != "eV":
+            image = image.replace(signal="intensity")  # counts on a ToF axis: by their shapes (map refuses them)
         if image.is_lazy:
             raise ValueError("This map is too big to explore interactively here; run "
                              "`python -m phaselib precompute` on it and open the results.")
