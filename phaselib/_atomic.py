@@ -223,6 +223,7 @@ def check_folder_target(target, replace=None):
     if target.is_dir() and any(target.iterdir()) and not (replace and replace(target)):
         raise FileExistsError(f"'{target.name}' is a folder that holds other files; choose another "
                               "output (only the folder of an earlier result is replaced).")
+    check_writable(target)  # a read-only folder was said after the whole run
 
 
 def is_result_folder(names):

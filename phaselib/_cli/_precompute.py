@@ -26,7 +26,7 @@ def add_parser(subparsers):
 def run(args):
     from pathlib import Path
 
-    from .._atomic import refuse_inputs
+    from .._atomic import check_writable, refuse_inputs
     from ..pipeline import METHODS
     from ..results import load_results, precompute
 
@@ -40,6 +40,7 @@ def run(args):
         raise FileExistsError(f"'{Path(args.out).name}' exists; pass --overwrite to replace it.")
     if Path(args.out).suffix != ".npz":
         raise ValueError(f"--out must be a .npz file, got '{Path(args.out).name}'.")
+    check_writable(args.out)  # a read-only folder was said after the whole run
     image, bar, progress = open_input(args)
     energy_range = tuple(args.energy_range) if args.energy_range else (0.1, None)
     _check_map_size(args, image, energy_range)
