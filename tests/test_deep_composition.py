@@ -96,3 +96,52 @@ def test_a_model_with_damaged_class_levels_is_refused():
             check_meta({**meta, "class_levels": bad}, "m.onnx")
     with pytest.raises(ValueError, match="class_levels"):  # levels without gains to fit
         check_meta({**meta, "gains": None, "class_levels": good}, "m.onnx")
+
+
+def test_a_section_of_the_trainings_composition_keeps_its_means_and_another_takes_the_fit():
+    """On basalts of the training's composition the fit on the class levels was 2-4 % off the gains their own labels
+    give (many minerals of close levels), the image means 0.2-0.7 %: the bundled recipe's held-out basalts fell from
+    0.95-0.98 right to 0.62-0.92. The means are kept unless the fit moves them by more than MOVED (a section of
+    another composition, whose means are 10 % off, takes the fit)."""
+    from phaselib.datasets import make_thin_section
+    from phaselib.deep._data import normalise
+    from phaselib.deep._gains import MOVED, image_gains
+
+    roles, channels = ["pp", "xp", "bse"], [3, 3, 1]
+    sources = gain_sources(roles, channels)
+
+    def basalt(seed, **kw):
+        s = make_thin_section((160, 160), rock="basalt", seed=seed, **kw)
+        return s, stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, roles)
+
+    train = [basalt(1), basalt(2)]
+    classes = sorted(set().union(*(s.phase_names for s, _ in train)))
+
+    def labels(s):
+        return np.array([classes.index(n) if n in classes else -1 for n in s.phase_names])[s.truth].astype(np.int16)
+
+    xs, labs = [x for _, x in train], [labels(s) for s, _ in train]
+    factors = label_gains(xs, labs, roles, channels, sources, len(classes))
+    meta = {"inputs": roles, "channels": channels, "gains": sources, "mean": [0.0] * 7, "std": [1.0] * 7,
+            "class_levels": class_levels([x * f for x, f in zip(xs, factors)], labs, len(classes))}
+    own = [0, 1, 2, 6]  # PP and BSE set their gains (XP takes PP's)
+    fit_off, kept_off = [], []
+    for seed, kw in ((302, {}), (303, {"grain_size": 18}), (304, {"blur": 0.8})):
+        s, x = basalt(seed, **kw)
+        truth = label_gains(xs + [x], labs + [labels(s)], roles, channels, sources, len(classes))[-1]
+        fit_off.append(np.abs(fit_gains(x, meta) / truth - 1)[own].max())
+        ratio = (normalise(x, meta) / np.where(x > 0.02, x, np.nan)).reshape(-1, 7)
+        used = np.nanmedian(ratio, axis=0)  # the factors a prediction divides the image by
+        kept_off.append(np.abs(used / truth - 1)[own].max())
+    assert min(fit_off) > 0.02 and max(kept_off) < 0.01, (fit_off, kept_off)  # measured 0.032-0.037, 0.002-0.007
+    # a section of another composition: the means 10 % off, the fit taken
+    train = [_section(QUARTZ_RICH, 10), _section(BIOTITE_RICH, 11)]
+    xs, labs = [x for x, _ in train], [t for _, t in train]
+    factors = label_gains(xs, labs, ROLES, CHANNELS, SOURCES, 3)
+    meta = {"inputs": ROLES, "channels": CHANNELS, "gains": SOURCES,
+            "class_levels": class_levels([x * f for x, f in zip(xs, factors)], labs, 3)}
+    for fractions, seed in ((QUARTZ_RICH, 50), (BIOTITE_RICH, 51)):
+        x, t = _section(fractions, seed)
+        means = _gain_factors(x, ROLES, CHANNELS, SOURCES)
+        assert np.abs(np.log(fit_gains(x, meta) / means)).max() > MOVED
+        assert np.array_equal(image_gains(x, meta), fit_gains(x, meta))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._gains import GAIN_LEVEL, MIN_GAIN, _gain_factors, fit_gains  # noqa: F401 (re-exported: the gains' constants)
+from ._gains import GAIN_LEVEL, MIN_GAIN, _gain_factors, fit_gains, image_gains  # noqa: F401 (re-exported: the gains' constants)
 from ._labels import read_classes, read_labels  # noqa: F401 (re-exported: _data's readers)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -188,8 +188,8 @@ def normalise(x, meta):
                          f"the images give {x.shape[-1]}.")
     if not meta.get("gains"):
         return (x - mean) / std
-    if meta.get("class_levels"):  # a model of session 59 on: gains fitted on its classes' levels (_gains.py)
-        factors = fit_gains(x, meta)
+    if meta.get("class_levels"):  # a model of session 59 on: the means unless its classes' levels move them (_gains)
+        factors = image_gains(x, meta)
     else:  # the image's means (its modal composition moves them)
         factors = _gain_factors(x, meta["inputs"], meta["channels"], meta["gains"])
     # the gains folded into the standardisation: one array of the image's size, not two
