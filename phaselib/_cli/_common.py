@@ -277,15 +277,15 @@ def dask_client(args):
             _wait_for_workers(client, args.scheduler)
             yield client
     else:
-        # the workers start with Ctrl-C ignored (inherited): the command stops them as it ends; killed by the
-        # terminal's Ctrl-C with it, they printed 60 lines of tracebacks, and a read waited for them for ever.
-        # Blocked meanwhile (a blocked signal is held, even ignored): a Ctrl-C while they start comes once they are up
+        # workers start with Ctrl-C ignored (killed by it: 60 lines of tracebacks); blocked meanwhile, it comes after
         import signal
-
+        import warnings
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
+        try:  # its HTTP server on another port where 8787 is taken (a notebook's cluster) is not the user's concern
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
         finally:
             signal.signal(signal.SIGINT, before)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
