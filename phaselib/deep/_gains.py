@@ -112,6 +112,19 @@ def label_gains(stacks, labels, inputs, channels, sources, n_classes):
     return (GAIN_LEVEL / np.maximum(out, MIN_GAIN)).astype(np.float32)
 
 
+def training_gains(stacks, labels, inputs, channels, sources, n_classes):
+    """(n_images, C) factors that equalise the training images as a prediction will (:func:`image_gains`): each
+    image's means, or its gains fitted on its classes (:func:`label_gains`) where those differ from its means by more
+    than :data:`MOVED`. With the fitted gains for every image, the bundled recipe (presets of one composition each)
+    scored 0.936 / 0.926 held-out / fresh against 0.945 / 0.942 with the means (one run each, same time budget; modal
+    errors twice as large): its predictions keep the means, and a model trained on the fitted gains reads them
+    1-3 % off."""
+    fitted = label_gains(stacks, labels, inputs, channels, sources, n_classes)
+    means = np.stack([_gain_factors(x, inputs, channels, sources) for x in stacks])
+    moved = np.abs(np.log(fitted / means)).max(axis=1) > MOVED
+    return np.where(moved[:, None], fitted, means).astype(np.float32)
+
+
 def class_levels(stacks, labels, n_classes):
     """``{"mean": (K, C), "std": (K, C), "weight": (K,)}`` lists of the equalised ``stacks``' classes (inner
     labelled pixels; a class absent from the labels has weight 0)."""

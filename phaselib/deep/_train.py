@@ -18,7 +18,7 @@ import phaselib.deep._model as _model
 
 from .._atomic import atomic_file
 from .._validate import check_int, check_number
-from ._gains import class_levels, label_gains
+from ._gains import class_levels, training_gains
 from ._meta import MAX_MM_PER_PIXEL, MAX_TILE
 from ._runner import onnx_twin
 
@@ -295,8 +295,8 @@ def train(images, out, *, patterns=None, epochs=1200, tile=DEFAULT_TILE, seed=0,
     n_classes = int(max(lab.max() for lab in labels)) + 1
     if n_classes < 2:
         raise ValueError("the label maps hold fewer than two classes.")
-    if sources:  # each image's gains fitted on its classes' levels, not its mean (which its modal composition moves)
-        factors = label_gains(stacks, labels, roles, channels, sources, n_classes)
+    if sources:  # each image's gains: its means, or fitted on its classes where its modal composition moves them
+        factors = training_gains(stacks, labels, roles, channels, sources, n_classes)
         stacks = [x * f for x, f in zip(stacks, factors)]
     classes, colours = _data.read_classes(images, n_classes)
     n_classes = len(classes)  # classes.csv may name more than the label maps still hold (a speck refined away)
