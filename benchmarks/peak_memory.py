@@ -31,9 +31,13 @@ def main(argv=None):
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["--"]:
         args = args[1:]
-    if not args:
-        sys.exit(__doc__)
-    rc, wall, anon, rss = measure(args)
+    if not args or args[0] in ("-h", "--help"):  # a help option is no command to run
+        print(__doc__)
+        return 0
+    try:
+        rc, wall, anon, rss = measure(args)
+    except OSError as err:  # a command that does not exist: said in one line
+        sys.exit(f"peak_memory: could not run {args[0]!r} ({err.strerror or type(err).__name__}).")
     print(f"exit {rc}; wall {wall:.1f} s; peak anonymous memory {anon:.0f} MB; peak RSS {rss:.0f} MB "
           f"(cpus: {os.cpu_count()})")
     return rc
