@@ -152,9 +152,9 @@ class DataPanel(Panel):
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
                            f"{h} x {w} pixels x {c} channels, " + (f"{_counts_text(s.brightness)}; "
                                                                     if im.is_counts else f"{_axis_text(im)}; ") +
-                           (f"beam {rounded(im.beam_energy)} kV; pixel {rounded(im.pixel_size)} um; "
+                           (f"beam {rounded(im.beam_energy)} kV; {_pixel_text(im)}; "
                             f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" if im.is_eds
-                            else f"pixel {rounded(im.pixel_size)} um") +
+                            else _pixel_text(im)) +
                            "".join(f"<br><i>{html.escape(t)}</i>" for t in (s.count_note, s.axis_note) if t))
         self.map.show(scalar_rgb(s.brightness), "counts per pixel" if im.is_counts else f"summed {im.signal}")
         tof = not im.is_eds and im.units == "Å"
@@ -239,3 +239,8 @@ def _counts_text(brightness):
     blank = 1 - held.size / max(brightness.size, 1)
     return f"{mean:.3g} counts/pixel" + (f" where it holds any ({100 * blank:.0f} % of the pixels blank)"
                                          if blank >= 0.01 else "")
+
+
+def _pixel_text(im):
+    """The pixel size, or that the file gives none (sizes are then in pixels): "pixel ? um" read as a damaged value."""
+    return f"pixel {rounded(im.pixel_size)} um" if im.pixel_size else "pixel size not in the file (sizes in pixels)"
