@@ -387,7 +387,8 @@ def test_grains_of_a_map_with_no_pixel_size_are_exported_in_pixels(tmp_path):
     a = App(None, background=False)
     a.load("rock.npy", energy_offset=rock.image.energy_offset, energy_scale=rock.image.energy_scale)
     assert _message(a) == "" and not a.session.image.pixel_size
-    assert "pixel size not in the file" in a.data.info.value and "?" not in a.data.info.value  # was "pixel ? um"
+    info = a.data.info.value  # read "beam ? kV; pixel ? um", as if values were damaged
+    assert "pixel size not in the file" in info and "beam energy not in the file" in info and "?" not in info
     a.grain_panel.go.click()
     a.export(tmp_path / "out")
     head = (tmp_path / "out" / "grains.csv").read_text().splitlines()[0].split(",")

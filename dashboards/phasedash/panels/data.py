@@ -152,7 +152,7 @@ class DataPanel(Panel):
         self.info.value = (f"<b>{html.escape(Path(s.source).name if '/' in s.source else s.source)}</b>{crop}: "
                            f"{h} x {w} pixels x {c} channels, " + (f"{_counts_text(s.brightness)}; "
                                                                     if im.is_counts else f"{_axis_text(im)}; ") +
-                           (f"beam {rounded(im.beam_energy)} kV; {_pixel_text(im)}; "
+                           (f"{_beam_text(im)}; {_pixel_text(im)}; "
                             f"elements: {html.escape(' '.join(im.elements) or 'not in the file')}" if im.is_eds
                             else _pixel_text(im)) +
                            "".join(f"<br><i>{html.escape(t)}</i>" for t in (s.count_note, s.axis_note) if t))
@@ -244,3 +244,8 @@ def _counts_text(brightness):
 def _pixel_text(im):
     """The pixel size, or that the file gives none (sizes are then in pixels): "pixel ? um" read as a damaged value."""
     return f"pixel {rounded(im.pixel_size)} um" if im.pixel_size else "pixel size not in the file (sizes in pixels)"
+
+
+def _beam_text(im):
+    """The beam energy, or that the file gives none (minerals cannot be named then)."""
+    return f"beam {rounded(im.beam_energy)} kV" if im.beam_energy else "beam energy not in the file"
