@@ -209,6 +209,7 @@ def _jobs(path, patterns):
 
 def _one(model, stem, kind, payload, patterns, out_file, args):
     from ..deep import _data, load_set, predict, read_netcdf, write_netcdf
+    from ..deep._unknown import note, unexplained
 
     meta = model.meta
     base = ref = None
@@ -233,6 +234,9 @@ def _one(model, stem, kind, payload, patterns, out_file, args):
         print(f"phaselib: note: {stem}: {100 * share:.0f} % of the {role.upper()} image's pixels are at full scale "
               f"(overexposed): their levels are lost; minerals told apart by those levels may be confused.",
               file=sys.stderr)
+    line = note(stem, unexplained(x, labels, meta))  # a mineral the model lacks was labelled as another, silently
+    if line:
+        print(line, file=sys.stderr)
     if meta.get("gains") and labels.size < SMALL_IMAGE:
         print(f"phaselib: note: {stem}: {labels.shape[0]} x {labels.shape[1]} pixels: each image's levels are "
               "divided by its own means, which a small crop of a few minerals moves (crops of 65 x 33 px agreed "
