@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import quantify
 from .._validate import check_array, check_int, check_labels, check_number
+from ._pieces import one_speck, zoned_test
 
 #: elements left out of the chemistry of a phase (in nearly every mineral, strongly absorbed)
 LIGHT = ("O", "C", "N", "B")
@@ -180,6 +181,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
     merged = []
     alive = [p for p in range(len(sums)) if n_pix[p] > 0]
     dip = _dip_test(image, lab, sums, n_pix, dip_size, dip_share)
+    zoned = zoned_test(image, lab, sums, n_pix, dip_size)
     grid = lab.reshape(image.shape[:2]) if image is not None and lab.size == np.prod(image.shape[:2]) else (
         lab if lab.ndim == 2 else None)
     thin = _thin_test(grid)
@@ -202,13 +204,17 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
                 differ, why = distinct_phases(shares[i], var[i], shares[j], var[j], elements, major=major,
                                               ratio=ratio if n_phases is None or fill else min(ratio, MOST_RATIO),
                                               z=z, together=not (thin(alive[i]) or thin(alive[j])))
+                if differ and n_phases is None and zoned(alive[i], alive[j], shares[i], shares[j]):
+                    differ, why = False, zoned(alive[i], alive[j], shares[i], shares[j])
                 two = not differ and not fill and dip(alive[i], alive[j])
                 if two:
                     differ, why = True, two
                 # (no pair scores under one already found one mineral: its test is skipped then)
                 one = differ and len(alive) <= FOREIGN_MOST and not (best is not None and best[0] <= -1.0) \
                     and thin(alive[i]) and thin(alive[j]) \
-                    and one_foreign(shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
+                    and (one_foreign(shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
+                         or one_speck(shares[i], shares[j], shares[[m for m in range(len(alive))
+                                                                    if m not in (i, j) and not thin(alive[m])]]))
                 if differ and not one and not fill:
                     continue
                 score, why = (-1.0, one) if one else (
