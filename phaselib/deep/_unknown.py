@@ -34,6 +34,8 @@ SMOOTH = 1.0
 INNER = 5
 #: a pixel whose level in some PP or BSE channel lies further than this many of its class's spreads is unexplained
 FAR = 3.0
+#: rows per block, and the margin each side (over the smoothing's and the window's reach), of the comparison
+ROWS, HALO = 256, 8
 #: the share of the image such pixels must make before ``segment`` says so
 NOTE_SHARE = 0.003
 
@@ -66,22 +68,28 @@ def unexplained(x, labels, meta):
         return {}
     use = np.concatenate([_where(meta["inputs"], meta["channels"])[r] for r in roles])
     x = np.asarray(x, np.float32)
-    raw = [ndimage.gaussian_filter(np.ascontiguousarray(x[..., c]), SMOOTH) for c in use]
+    lab = np.asarray(labels)
     mu = np.asarray(levels["mean"], np.float32)[:, use]
     inv = 1.0 / np.asarray(levels["std"], np.float32)[:, use]
-    lab = np.asarray(labels)
     k = mu.shape[0]
     seen = np.asarray(levels["weight"], np.float64) > 0  # a class the training labels never held has no levels
     valid = (lab >= 0) & (lab < k)
     lab = np.where(valid, lab, 0).astype(np.int16)
-    far = valid & seen[lab] & (ndimage.maximum_filter(lab, INNER) == ndimage.minimum_filter(lab, INNER))
-    mu, inv = mu[lab], inv[lab]
     # far under the image's means AND under the gains fitted on the classes: a prediction keeps the means unless the
     # fit moves them by over 7 % (._gains.MOVED), so a known mineral's level may be a few % off either way (its PP
     # spread is 2-3 % of its level); an unknown mineral is far from its class under both
-    for gains in (_gain_factors(x, meta["inputs"], meta["channels"], sources), fit_gains(x, meta)):
-        z = np.stack([r * g for r, g in zip(raw, gains[use])], axis=-1)
-        far &= (np.abs(z - mu) * inv).max(axis=-1) > FAR
+    gains = [g[use] for g in (_gain_factors(x, meta["inputs"], meta["channels"], sources), fit_gains(x, meta))]
+    far = np.zeros(lab.shape, bool)
+    for top in range(0, lab.shape[0], ROWS):  # row blocks with a margin: memory bounded as the prediction's
+        a, b = max(top - HALO, 0), min(top + ROWS + HALO, lab.shape[0])
+        keep = slice(top - a, top - a + min(ROWS, lab.shape[0] - top))
+        lb = lab[a:b]
+        ok = (valid[a:b] & seen[lb] & (ndimage.maximum_filter(lb, INNER) == ndimage.minimum_filter(lb, INNER)))[keep]
+        raw = np.stack([ndimage.gaussian_filter(np.ascontiguousarray(x[a:b, :, c]), SMOOTH)[keep] for c in use], -1)
+        m, iv = mu[lb[keep]], inv[lb[keep]]
+        for g in gains:
+            ok &= (np.abs(raw * g - m) * iv).max(axis=-1) > FAR
+        far[top:top + ok.shape[0]] = ok
     far = ndimage.binary_opening(far)  # single pixels (noise) are not a mineral
     counts = np.bincount(lab[far], minlength=k)
     return {meta["classes"][i]: float(counts[i] / lab.size) for i in np.flatnonzero(counts)}
