@@ -219,15 +219,21 @@ def test_real_p45_names():
     if max(p) > 5:  # the apatite specks, when a phase holds them
         assert names[int(np.argmax(p))].best in ("apatite", "unknown"), names[int(np.argmax(p))].text
     # the same phases summed over a map 146 and 1000 times the size (a 1050 x 1300 mosaic of P45 holds 1e8 counts in
-    # its glass): the glass, plagioclase and biotite (5e4-7e5 counts here) named as here (the glass was "unknown: no
-    # mineral fits", the plagioclase and biotite "unknown", one read "Fe 100 %"). Not the specks: see docs/phases.md
+    # its glass): every phase named as here. The glass, plagioclase and biotite (5e4-7e5 counts here) were "unknown: no
+    # mineral fits", "unknown", one read "Fe 100 %" (session 59); the apatite and Fe-oxide specks (3e3-5e3 counts
+    # here, 4e5-7e5 there) were "unknown (too few counts)": each draw holds the noise of this map times the factor, and
+    # weighed as Poisson counts it read spurious minor lines and uncertainties of 0.3 (session 60)
     rng = np.random.default_rng(0)
-    rich = [i for i, s in enumerate(result.spectra.sums) if s.sum() >= 2e4]
-    assert len(rich) >= 3
+    assert sum(s.sum() < 2e4 for s in result.spectra.sums) >= 2  # the specks are here
     for factor in (146, 1000):
         big = name_phases(rng.poisson(result.spectra.sums * float(factor)), result.spectra.energy_keV,
                           beam_energy=image.beam_energy)
-        assert [big[i].best for i in rich] == [names[i].best for i in rich], [n.text for n in big]
+        # named as here, or as a mineral that ties with it here (magnetite / hematite 0.96)
+        ties = [{c.name for c in n.candidates if c.score >= n.score - 0.05} | {n.best} for n in names]
+        assert all(n.best in t for n, t in zip(big, ties)), [n.text for n in big]
+        for n, m in zip(big, names):  # the same major cations: the information is this map's
+            x, y = (dict(zip(*c.cations()[:2])) for c in (n.composition, m.composition))
+            assert all(abs(x.get(el, 0) - f) < 0.03 for el, f in y.items() if f >= 0.05), (n.composition, m.composition)
 
 
 

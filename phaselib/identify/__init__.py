@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_positive
-from ._composition import CALIBRATE_COUNTS, Composition, calibration_of, composition
+from ._composition import CALIBRATE_COUNTS, Composition, calibration_of, composition, effective_counts
 from ._match import Candidate, PhaseName, match_minerals
 from ._match import calibrate as _calibrate
 from ._table import Mineral, parse_formula, read_table
@@ -104,15 +104,18 @@ def name_phases(spectra_sums, energy_keV, *, beam_energy, elements=None, table=N
     min_counts = check_positive(min_counts, "min_counts", allow_zero=True)
     rows = mineral_table() if table is None else table
     totals = sums.sum(1)
+    worth = np.array([effective_counts(s, e, beam_energy=beam_energy, elements=elements,  # an over-dispersed
+                                       energy_resolution_MnKa=energy_resolution_MnKa) if t >= min_counts else t
+                      for s, t in zip(sums, totals)])  # spectrum is worth fewer counts
     comps, reasons = [None] * len(sums), [""] * len(sums)
     # the phases rich enough to refine their own energy shift and resolution first; the others get the counts-weighted
     # median of theirs (or, with none, the sum of all phases'): see `composition`'s `calibration`
     shared, found = None, False  # found once, for every poor phase (from the rich ones, all named by then)
-    for i in np.argsort(totals < CALIBRATE_COUNTS, kind="stable"):
+    for i in np.argsort(worth < CALIBRATE_COUNTS, kind="stable"):
         if totals[i] < min_counts:
             reasons[i] = f"too few counts ({totals[i]:.0f} < {min_counts:g})"
             continue
-        if totals[i] < CALIBRATE_COUNTS and not found:
+        if worth[i] < CALIBRATE_COUNTS and not found:
             shared, found = _shared_calibration(comps, sums, e, beam_energy, elements, energy_resolution_MnKa), True
         try:
             comps[i] = composition(sums[i], e, beam_energy=beam_energy, elements=elements,

@@ -11,6 +11,7 @@ import phaselib.identify._physics as phys
 
 from .._lines import ROCK_ELEMENTS
 from .._validate import check_array, check_choice, check_int, check_number, check_positive
+from ._dispersion import dispersion
 from ._fit import GENERIC_ROCK, fit_lines, refine_calibration
 
 #: elements never used as cations in a mineral's signature (light, unmeasured or anions)
@@ -60,6 +61,8 @@ class Composition:
         oxides and silicates, more for hydrous ones, ~3 for carbonates, ~0 for sulfides);
         NaN when O K is not in the spectrum.
     total_counts : float
+        The counts fitted (fewer than the spectrum's where it was over-dispersed or above
+        :data:`MAX_FIT_COUNTS`).
     reduced_chi2 : float
         Of the spectrum fit (about 1 for a good fit of a Poisson spectrum; the counting errors
         are scaled up by its square root when it is above 1).
@@ -190,6 +193,11 @@ def composition(spectrum, energy_keV, *, beam_energy, elements=None, oxygen="sto
     is strongly absorbed and read at only 50-65 % of the stoichiometric oxygen on P45 (the
     detector's window efficiency at 0.5 keV is not known), hence oxygen by stoichiometry.
 
+    A spectrum whose noise is several times Poisson's (a phase summed over a mosaic of tiles of one acquisition,
+    counts multiplied; :mod:`phaselib.identify._dispersion`) is fitted as the counts it is worth, divided by that
+    factor, and one of more than :data:`MAX_FIT_COUNTS` counts as its shape scaled to that many (``total_counts``
+    says which).
+
     Parameters
     ----------
     spectrum : (C,) array_like
@@ -267,15 +275,31 @@ def composition(spectrum, energy_keV, *, beam_energy, elements=None, oxygen="sto
             raise TypeError(f"`calibration` must be a pair (shift keV, resolution eV), got {calibration!r}.")
         check_number(calibration[0], "calibration[0]", low=-1, high=1)
         check_number(calibration[1], "calibration[1]", low=30, high=1000)
-    s = _shape_of(s)
     with _one_blas_thread():  # small matrices: BLAS threads only thrash a busy machine
+        s = _shape_of(s, e, cand, nuisance, kw)
         return _composition(s, e, e0, cand, nuisance, oxygen, iterations, calibrate, kw, calibration)
 
 
-def _shape_of(s):
-    """The spectrum, scaled down to :data:`MAX_FIT_COUNTS` counts where it holds more."""
+def _shape_of(s, e, cand, nuisance, kw):
+    """The spectrum as the counts it is worth: divided by its :func:`~._dispersion.dispersion`, then scaled down to
+    :data:`MAX_FIT_COUNTS` counts where it holds more."""
+    s = s / dispersion(s, e, cand, nuisance, kw, cap=MAX_FIT_COUNTS)
     total = float(s.sum())
     return s * (MAX_FIT_COUNTS / total) if total > MAX_FIT_COUNTS else s
+
+
+def effective_counts(spectrum, energy_keV, *, beam_energy, elements=None, energy_resolution_MnKa=130.0,
+                     energy_range=(0.2, None)) -> float:
+    """The counts a spectrum is fitted as (:func:`composition`): its counts over its over-dispersion (a mosaic of
+    copies of one map, counts multiplied: :mod:`phaselib.identify._dispersion`), at most :data:`MAX_FIT_COUNTS`."""
+    s = check_array(spectrum, "spectrum", ndim=1, kind="biuf").astype(np.float64)
+    e = check_array(energy_keV, "energy_keV", ndim=1, kind="iuf").astype(np.float64)
+    e0 = check_number(beam_energy, "beam_energy", low=0, low_open=True, high=1000)
+    cand = tuple(dict.fromkeys([*(DEFAULT_ELEMENTS if elements is None else elements), "O"]))
+    kw = dict(beam_energy=e0, resolution=check_number(energy_resolution_MnKa, "energy_resolution_MnKa", low=30,
+                                                       high=1000), window=tuple(energy_range))
+    with _one_blas_thread():
+        return float(_shape_of(s, e, cand, ("C",) if "C" not in cand else (), kw).sum())
 
 
 def calibration_of(spectrum, energy_keV, *, beam_energy, elements=None, energy_resolution_MnKa=130.0,
