@@ -452,12 +452,14 @@ def test_steps_that_need_a_button_say_so(folders):
     for view, button in [(a.comparison.maps["nmf-otsu"], "Compare the methods"), (a.comparison.disagree, "Compare"),
                          (a.grain_panel.map, "Separate grains"), (a.grain_panel.hist, "Separate grains"),
                          (a.clustering.curves, "Estimate the number"), (a.clustering.membership, "fuzzy c-means")]:
-        assert view.waiting and button in view.note.value and view.figure.layout.display == "none"
+        assert view.waiting and button in view.note.value and view.frame.layout.visibility == "hidden"
+        assert view.figure.layout.display is None  # laid out under the note: bqplot draws no negative sizes
     a.comparison.go.click()
     a.grain_panel.go.click()
     a.clustering.estimate_btn.click()
     for view in (a.comparison.disagree, a.grain_panel.map, a.clustering.curves):
-        assert not view.waiting and view.figure.layout.display == ""
+        assert not view.waiting and view.frame.layout.visibility is None
+    assert a.comparison.prior.widget not in a.comparison.beside.children  # not the prior's phase map: not drawn
     a.clustering.method.value = "fuzzy c-means"  # new clusters: the comparison made before no longer applies
     assert not a.clustering.membership.waiting and a.comparison.disagree.waiting and a.comparison.result is None
 

@@ -31,17 +31,22 @@ class _Note:
 
     def _wrap(self, legend=False):
         lay = self.figure.layout
-        self.note = W.HTML(layout=W.Layout(width=lay.width, height=lay.height, display="none"))
+        # the note lies over the figure, in the same place, and the figure is hidden under it, never taken
+        # out of the layout (display: none): bqplot draws a figure shown at 0 x 0 px with sizes of 0 less its
+        # margins, six console errors ("<rect> attribute width: A negative value") for each waiting plot
+        self.note = W.HTML(layout=W.Layout(width=lay.width, height=lay.height, display="none", grid_area="1 / 1"))
         self.note.add_class("pd-note")
+        self.frame = W.Box([self.figure], layout=W.Layout(grid_area="1 / 1", overflow="visible"))
         self.legend = W.HTML(layout=W.Layout(width=lay.width))
-        self.widget = W.VBox([self.note, self.figure] + ([self.legend] if legend else []))
+        plot = W.GridBox([self.frame, self.note], layout=W.Layout(overflow="visible"))
+        self.widget = W.VBox([plot] + ([self.legend] if legend else []))
 
     def wait_for(self, html_text):
         """Show ``html_text`` (e.g. "Press <b>Compare</b> to compute.") instead of the plot."""
         self.note.value = ("<div style='height:100%;display:flex;align-items:center;justify-content:center;"
                            "text-align:center;padding:0 24px;box-sizing:border-box;border:1px dashed #bbb;"
                            f"color:#555;background:#fafafa'><span>{html_text}</span></div>")
-        self.note.layout.display, self.figure.layout.display = "", "none"
+        self.note.layout.display, self.frame.layout.visibility = "", "hidden"
         self.legend.value = ""
 
     @property
@@ -50,7 +55,7 @@ class _Note:
 
     def _drawn(self):
         if self.note.layout.display != "none":
-            self.note.layout.display, self.figure.layout.display = "none", ""
+            self.note.layout.display, self.frame.layout.visibility = "none", None
 
     def _legend(self, labels, colours):
         items = "".join(f"<span style='margin-right:12px;white-space:nowrap'><span style='display:inline-block;"

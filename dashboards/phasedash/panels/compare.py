@@ -21,6 +21,7 @@ class ComparePanel(Panel):
         self.table = W.HTML()
         self.go.on_click(lambda _: self.app.compare())
         self.result = None
+        self.beside = W.HBox([self.disagree.widget, self.supervised.widget, self.table])
         self.refresh()
         self.widget = W.VBox([
             guide("<h3>5. Compare</h3>The same map, the same number of phases, three methods (a cube of intensities: "
@@ -30,15 +31,22 @@ class ComparePanel(Panel):
                   "on its own; when the phase map step uses the spatial prior, its map is shown beside them.",
                   ["Where do the methods disagree? Are those pixels mixed, or on grain boundaries?"]),
             self.go, W.HBox([v.widget for v in self.maps.values()]),
-            W.HBox([self.disagree.widget, self.prior.widget, self.supervised.widget, self.table])])
+            self.beside])
 
     def refresh(self):
         """A new map or new clusters: the comparison made before no longer applies."""
         self.result = None
         for v in [*self.maps.values(), self.disagree, self.supervised, self.prior]:
             v.wait_for("Press <b>Compare the methods</b> to compute.")
-        self.prior.widget.layout.display = "none"  # shown beside the methods when the phase map is the prior's
+        self._show_prior(False)  # shown beside the methods when the phase map is the prior's
         self.table.value = ""
+
+    def _show_prior(self, on):
+        """Put the spatial prior's map in the row, or take it out: a plot hidden (display: none) when its
+        tab is first shown is drawn at 0 x 0 px by bqplot, six console errors of negative sizes."""
+        self.prior.widget.layout.display = "" if on else "none"
+        row = [self.disagree.widget, self.supervised.widget, self.table]
+        self.beside.children = row[:1] + [self.prior.widget] + row[1:] if on else row
 
     def show(self, result):
         self.result = result
@@ -60,9 +68,9 @@ class ComparePanel(Panel):
         prior is what tells the phases apart); its ARI rows. Hidden when the phase map is not the prior's."""
         s, ref = self.s, next(iter(maps.values()))
         if s.phase_source != "spatial" or s.labels is None or s.labels.shape != ref.shape:
-            self.prior.widget.layout.display = "none"
+            self._show_prior(False)
             return ""
-        self.prior.widget.layout.display = ""
+        self._show_prior(True)
         return self._beside(self.prior, s.labels, maps, k, f"spatial prior (beta {s.beta:g})")
 
     def _beside(self, view, labels, maps, k, name):
