@@ -3,6 +3,7 @@
 import re
 import time
 import urllib.request
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -50,11 +51,19 @@ def page(chromium):
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1100})
     ctx.set_default_timeout(90000)  # a loaded 2-core machine: pages take their time, they do not fail
     pg = ctx.new_page()
-    errors = []
+    errors, away = [], []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # a class server often has no internet: every request goes to the server, none off the machine
+    # (Voilà's lab template linked two stylesheets of cdn.jsdelivr.net, which held a page blank where they hung)
+    pg.route(_off_machine, lambda r: (away.append(r.request.url), r.abort("addressunreachable")))
     yield pg
     ctx.close()
     assert not errors, errors
+    assert not away, away
+
+
+def _off_machine(url):
+    return not url.startswith(("data:", "blob:")) and urlparse(url).hostname != "127.0.0.1"
 
 
 @pytest.mark.parametrize("notebook, marker", [("phase_mapping.ipynb", "App(requested_map"),
@@ -216,13 +225,25 @@ def test_upload_over_the_limit_is_refused_with_a_message(server, page, tmp_path)
     timed_image_change(page, ".pd-phase-map", lambda: set_slider(page, ".pd-min-size", 25))  # kernel alive
 
 
+ICON = """() => { const i = document.querySelector('.phasedash-results button i.fa-th');
+    const loaded = [...document.fonts].some(f => f.family.includes('Font Awesome') && f.status === 'loaded');
+    return [getComputedStyle(i).fontFamily, i.getBoundingClientRect().width, loaded] }"""
+
+
 def test_full_map_results_dashboard_in_a_browser(server, page):
+    logged = []
+    page.on("console", lambda m: logged.append(m.text) if m.type == "error" else None)
     page.goto(f"{server}/voila/render/full_map.ipynb")
     page.wait_for_function("document.body.innerText.includes('1295 x 1820 pixels')", timeout=90000)
+    # the buttons' icons (Font Awesome, from Voilà's own files): "Separate grains" shows its grid
+    page.wait_for_function(f"({ICON})()[2]", timeout=20000)
+    family, width, loaded = page.evaluate(ICON)
+    assert "Font Awesome" in family and width > 5 and loaded
     assert image_href(page, ".pd-results-phase-map")
     timed_image_change(page, ".pd-results-phase-map",
                        lambda: page.get_by_role("button", name="fuzzy-cmeans").click())
     page.wait_for_function("document.body.innerText.includes('fuzzy-cmeans: 6 phases')")
+    assert not logged, logged  # no failed request (no CDN), no plot drawn at a negative size
 
 
 def _wait_gone(server, kernel, timeout):
