@@ -301,7 +301,8 @@ class CurveView(_Note):
         self.ys = bq.LogScale() if log_y else bq.LinearScale()
         sc = {"x": self.xs, "y": self.ys}
         self.bars = bq.Bars(x=[], y=[], scales=sc, colors=["#9ecae1"], padding=0.05) if bars else None
-        self.lines = bq.Lines(x=[0, 1], y=[[0, 0]], scales=sc, marker="circle", marker_size=16,
+        # a placeholder above 0: on a log scale, 0 is placed at NaN (7 console errors when first drawn)
+        self.lines = bq.Lines(x=[0, 1], y=[[1, 1]], scales=sc, marker="circle", marker_size=16,
                               colors=["#1f77b4"])
         self.vlines = bq.Lines(x=[], y=[], scales=sc, colors=["#d62728"], stroke_width=2)
         marks = ([self.bars] if self.bars else []) + [self.lines, self.vlines]
