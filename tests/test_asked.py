@@ -182,7 +182,9 @@ def test_merge_cost_is_small_for_a_small_or_an_alike_phase():
 def test_the_real_chevkinite_map_asked_for_fewer_phases_than_auto_finds():
     """``auto`` finds 7 phases on the real chevkinite map (30 x 30 px, ~20 700 counts/px); asked for 7 it gave 6
     (ARI 0.796 against ``auto``'s map) and now the same 7; asked for 6, the merge down by the likelihood lost joins
-    the pair that costs least (0.915; by the most alike chemistries 0.52; the k-means start before: 0.862)."""
+    the pair that costs least (0.915; by the most alike chemistries 0.52; the k-means start before: 0.862). Session 60's
+    merge of a zoned phase's pieces under ``auto`` (``refine._pieces``) moved 3 % of the pixels between the two
+    biotites and the titanite of both maps: 0.891, the six still ``auto``'s seven with its phases 4 and 6 joined."""
     from phaselib import io
 
     im = io.load(CHEVKINITE)
@@ -190,4 +192,4 @@ def test_the_real_chevkinite_map_asked_for_fewer_phases_than_auto_finds():
     seven = map_phases(im, n_phases=7, name_minerals=False)
     six = map_phases(im, n_phases=6, name_minerals=False)
     assert auto.n_phases == seven.n_phases == 7 and np.array_equal(seven.labels, auto.labels)
-    assert six.n_phases == 6 and ari(auto.labels, six.labels) >= 0.9
+    assert six.n_phases == 6 and ari(auto.labels, six.labels) >= 0.88
