@@ -20,8 +20,9 @@ def relabel_boundaries(image, labels, k, spectra, energy_range, mean_counts, *, 
     (:func:`~phaselib.refine.assign_mixed_pixels`, from
     :data:`~phaselib.refine.MIXED_MIN_COUNTS` counts/px), then the beam's spread
     (:func:`~phaselib.refine.beam_spread_fit`), the spread read a second time on the boundaries it relabelled and,
-    if it reads otherwise (not 0), the boundaries relabelled again from the step's start under it (``first_sigma``:
-    the first reading, ``rounds``: 2). A spread read on a start whose boundaries are off by a pixel here and there
+    if it reads otherwise (not 0), the relabelled map's boundaries relabelled once more under it (``first_sigma``:
+    the first reading, ``rounds``: 2; the beam step then costs twice its time). A spread read on a start whose
+    boundaries are off by a pixel here and there
     comes out low: basalts at 20 counts/px of ``benchmarks/_othergen.py`` (beam 0.7 px) read 0.55 px, then 0.7 px;
     ARI 0.854 / 0.853 / 0.865 -> 0.859 / 0.858 / 0.870 (seeds 1-3). When both run on a map of over
     :data:`~phaselib.refine._blur.SAMPLE_PIXELS` pixels, the pass of the first also collects every pixel's counts on
