@@ -157,7 +157,8 @@ def test_training_equalises_as_a_prediction_will():
 
     roles, channels = ["pp", "xp", "bse"], [3, 3, 1]
     sources = gain_sources(roles, channels)
-    sections = [make_thin_section((128, 128), rock=rock, seed=seed) for rock in ("basalt", "granite") for seed in (1, 2)]
+    sections = [make_thin_section((128, 128), rock=rock, seed=seed)
+                for rock in ("basalt", "granite") for seed in (1, 2)]
     classes = sorted(set().union(*(s.phase_names for s in sections)))
     xs = [stack({"pp": s.pp, "xp": s.xp, "bse": s.bse[..., None]}, roles) for s in sections]
     labs = [np.array([classes.index(n) for n in s.phase_names])[s.truth].astype(np.int16) for s in sections]

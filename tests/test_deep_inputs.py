@@ -187,6 +187,6 @@ def test_a_float_or_16_bit_colour_tiff_is_read(tmp_path):
     tifffile.imwrite(tmp_path / "s.tif", pp.astype(np.uint16) * 257, photometric="rgb")
     for name in ("f.tif", "s.tif"):
         np.testing.assert_array_equal(read_image(tmp_path / name), pp)
-    tifffile.imwrite(tmp_path / "big.tif", pp.astype(np.float32) * 4, photometric="rgb")  # levels that are no 0-1 fractions
+    tifffile.imwrite(tmp_path / "big.tif", pp.astype(np.float32) * 4, photometric="rgb")  # no 0-1 fractions
     with pytest.raises(ValueError, match="levels"):
         read_image(tmp_path / "big.tif")

@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import sys
+import warnings
 
 from .._image import SIGNAL_KINDS
 
@@ -257,16 +258,61 @@ def _check_scheduler(address, wait=SCHEDULER_WAIT):
 
 
 @contextlib.contextmanager
+def _local_cluster(n_workers):
+    """A local cluster whose workers do not take the terminal's Ctrl-C; one given while it starts is said after.
+
+    A terminal's Ctrl-C goes to the whole process group: workers that took it died with 60-86 lines of tracebacks.
+    They are forked by a multiprocessing fork server started with SIGINT ignored, which they inherit. This process
+    ignores it only for the fork server's fork and exec (milliseconds): ignored while the whole cluster started (2-10
+    s), a Ctrl-C was lost, because the thread that the kernel gave it to (BLAS's, dask's) dropped it. Meanwhile a
+    Ctrl-C is kept, and raised once the cluster can be closed.
+    """
+    import multiprocessing
+    import signal
+
+    import dask
+    from distributed import LocalCluster
+
+    caught = []
+
+    def keep(signum, frame):
+        caught.append(signum)
+
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    before = signal.signal(signal.SIGINT, keep)
+    try:
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            from distributed.utils import get_mp_context
+            get_mp_context()  # the fork server's imports (distributed, numpy...): workers start the faster
+            if method == "forkserver":
+                from multiprocessing import forkserver
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    forkserver.ensure_running()
+                finally:
+                    signal.signal(signal.SIGINT, keep)
+            with warnings.catch_warnings():  # its HTTP server on another port where 8787 is taken: not the user's
+                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    with cluster:
+        if caught:
+            raise KeyboardInterrupt
+        yield cluster
+
+
+@contextlib.contextmanager
 def dask_client(args):
     """A dask.distributed client for --scheduler / --workers, else None."""
     if not (args.scheduler or args.workers):
         yield None
         return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ValueError("--scheduler/--workers need dask.distributed: pip install 'phaselib[cluster]'") from None
+    import importlib.util
+    if importlib.util.find_spec("distributed") is None:
+        raise ValueError("--scheduler/--workers need dask.distributed: pip install 'phaselib[cluster]'")
     if args.scheduler:
+        from distributed import Client
         _check_scheduler(args.scheduler)
         try:
             client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
@@ -277,19 +323,8 @@ def dask_client(args):
             _wait_for_workers(client, args.scheduler)
             yield client
     else:
-        # workers start with Ctrl-C ignored (killed by it: 60 lines of tracebacks); blocked meanwhile, it comes after
-        import signal
-        import warnings
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:  # its HTTP server on another port where 8787 is taken (a notebook's cluster) is not the user's concern
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
-                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
-        finally:
-            signal.signal(signal.SIGINT, before)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        with cluster, Client(cluster) as client:
+        from distributed import Client
+        with _local_cluster(args.workers) as cluster, Client(cluster) as client:
             yield client
 
 
