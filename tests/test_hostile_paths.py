@@ -141,7 +141,7 @@ def _server(greeting):
 def test_a_scheduler_address_where_no_dask_scheduler_answers(small, tmp_path, monkeypatch, greeting):
     """An HTTP server (the dashboard's port typed for the scheduler's) hung `map` for ever; a service that greets
     in text gave "out of memory (try --lazy...)"."""
-    import phaselib._cli._common as common
+    import phaselib._cli._cluster as common
 
     monkeypatch.setattr(common, "SCHEDULER_WAIT", 2)
     sock, port = _server(greeting)
@@ -160,7 +160,7 @@ def _map_on_a_local_cluster(npy, out, workers, *, before="", timeout=300):
     import sys
 
     script = ("import sys, distributed\n"
-              "import phaselib._cli._common as common\n"
+              "import phaselib._cli._cluster as common\n"
               "from phaselib._cli import main\n"
               f"{before}"
               f"with distributed.LocalCluster({workers}, processes=False, protocol='tcp',\n"

@@ -8,7 +8,8 @@ import time
 import warnings
 
 from .._validate import MAX_ASKED
-from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, spatial_prior
+from ._cluster import dask_client
+from ._common import add_input_options, bar_cleared_on_error, open_input, spatial_prior
 
 #: when the command started (the wall time in summary.json includes the imports)
 T_START = time.perf_counter()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import resource
 
-from ._common import add_input_options, bar_cleared_on_error, dask_client, open_input, positive_int, spatial_prior
+from ._cluster import dask_client
+from ._common import add_input_options, bar_cleared_on_error, open_input, positive_int, spatial_prior
 from ._map import channels_in_range, check_against_map
 
 
