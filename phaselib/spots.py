@@ -14,7 +14,8 @@ unlabelled), as in the seeds' neutron-imaging lecture:
     difference to the median of its 24 neighbours in units of their own spread, Poisson and
     texture together), trained on a balanced sample of the labelled pixels (as many non-spots as
     spots); the probability threshold is then the one with the best F1 on the labelled pixels
-    (out-of-fold), since a balanced sample over-calls spots. Features in counts (the value, the
+    (out-of-fold), since a balanced sample over-calls spots. A painted spot is taken as painted
+    whole: the unlabelled pixels touching it are trained on as not spots. Features in counts (the value, the
     differences to the medians) are left out: the labelled part of an image is often brighter or
     darker than the rest, and a split learnt in counts does not carry over.
 
@@ -242,7 +243,13 @@ def detect_spots(image, mask, *, method="rf", n_train=4000, n_folds=3, clean_siz
         params = dict(size=3)
     else:
         x = spot_features(f)
-        spots, threshold, cm, params = _trained(x, m.ravel(), method, n_train, n_folds, random_state)
+        # a painted spot is painted whole: the unlabelled pixels touching it are not spots (without them the model
+        # never saw a spot's neighbour labelled, where strokes of background stop short of the spots, and called the
+        # rings around the spots)
+        ring = ndimage.binary_dilation(m == 1, np.ones((3, 3), bool)) & (m < 0)
+        spots, threshold, cm, params = _trained(x, np.where(ring, 0, m).ravel(), method, n_train, n_folds,
+                                                random_state, labelled)
+        params["ring_negatives"] = int(ring.sum())
         p, r, f1 = _prf(cm)
     spots = spots.reshape(f.shape)
     params.update(n_labelled=int(labelled.sum()), n_labelled_spots=int(truth.sum()), clean_size=clean_size)
@@ -288,8 +295,9 @@ def _fit_scores(x, idx, y, method, folds, random_state):
     return proba, scores
 
 
-def _trained(x, flat_mask, method, n_train, n_folds, random_state):
-    """Fit on a balanced sample; threshold and confusion from out-of-fold probabilities."""
+def _trained(x, flat_mask, method, n_train, n_folds, random_state, scored):
+    """Fit on a balanced sample; threshold and confusion from out-of-fold probabilities (the confusion on the pixels
+    ``scored``, labelled in ``flat_mask`` too)."""
     rng = np.random.default_rng(random_state)
     pos, neg = np.flatnonzero(flat_mask == 1), np.flatnonzero(flat_mask == 0)
     n_pos = min(n_train, pos.size)
@@ -317,7 +325,7 @@ def _trained(x, flat_mask, method, n_train, n_folds, random_state):
         scores[labelled], proba[labelled] = (_to_prior(a[labelled], pi_l, pi_t) for a in (scores, proba))
         proba[unl] = _to_prior(proba[unl], pi_u, pi_t)
     threshold = _best_threshold(scores[labelled], truth) if folds >= 2 else 0.5
-    cm, _, _, _ = confusion(truth, scores[labelled] > threshold)
+    cm, _, _, _ = confusion(flat_mask[scored] == 1, scores[scored] > threshold)
     return proba > threshold, threshold, cm, params
 
 
