@@ -7,17 +7,17 @@ unlabelled), as in the seeds' neutron-imaging lecture:
     A pixel is a spot when it exceeds its 3 x 3 median by more than a threshold; the threshold
     is the one with the best F1 on the labelled pixels.
 ``"rf"`` / ``"knn"`` (trained)
-    A random forest or k-nearest neighbours on a few local features of each pixel, all in units
-    of the local noise (its differences to the 3 x 3 and 5 x 5 medians in units of their Poisson
-    noise, the local standard deviation, a Laplacian of Gaussian, the largest of its
-    neighbours' differences to their median, the edge strength of the median image, and its
-    difference to the median of its 24 neighbours in units of their own spread, Poisson and
-    texture together), trained on a balanced sample of the labelled pixels (as many non-spots as
-    spots); the probability threshold is then the one with the best F1 on the labelled pixels
-    (out-of-fold), since a balanced sample over-calls spots. A painted spot is taken as painted
-    whole: the unlabelled pixels touching it are trained on as not spots. Features in counts (the value, the
-    differences to the medians) are left out: the labelled part of an image is often brighter or
-    darker than the rest, and a split learnt in counts does not carry over.
+    A random forest or k-nearest neighbours on a few local features of each pixel, all in units of the local
+    noise (Poisson's where the image holds counts, else a line fitted to the image, :func:`noise_model`: a camera's
+    units, a flat-field correction): its differences to the 3 x 3 and 5 x 5 medians, the local standard deviation,
+    a Laplacian of Gaussian, the largest of its neighbours' differences to their median, the edge strength of the
+    median image, and its difference to the median of its 24 neighbours in units of their own spread, noise and
+    texture together; trained on a balanced sample of the labelled pixels (as many non-spots as spots); the
+    probability threshold is then the one with the best F1 on the labelled pixels (out-of-fold), since a balanced
+    sample over-calls spots. A painted spot is taken as painted whole: the unlabelled pixels touching it are
+    trained on as not spots. Features in counts (the value, the differences to the medians) are left out: the
+    labelled part of an image is often brighter or darker than the rest, and a split learnt in counts does not
+    carry over.
 
 A cleaned image replaces the spots by the median of the non-spot pixels around them.
 :func:`confusion` scores a detection against any truth mask.
@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from ._validate import check_array, check_choice, check_int
 
-__all__ = ["METHODS", "SpotDetection", "clean_spots", "confusion", "detect_spots", "spot_features"]
+__all__ = ["METHODS", "SpotDetection", "clean_spots", "confusion", "detect_spots", "noise_model", "spot_features"]
 
 METHODS = ("rf", "knn", "median")
 #: the factor by which the share of spots among the labelled pixels must exceed its estimate among the unlabelled
@@ -118,10 +118,10 @@ def _check_image(image):
     return a.astype(np.float32)
 
 
-def _neighbour_z(f, size=5, rows=256):
-    """``(f - m) / sqrt(m + s**2)``: ``m`` the median of a pixel's ``size**2 - 1`` neighbours (itself
-    left out), ``s`` their spread (1.4826 x median absolute deviation). The spread holds the texture
-    and edges that Poisson noise alone does not (a pixel of a bright grain among dark pores is not a
+def _neighbour_z(f, noise_var, size=5, rows=256):
+    """``(f - m) / sqrt(noise_var(m) + s**2)``: ``m`` the median of a pixel's ``size**2 - 1`` neighbours
+    (itself left out), ``s`` their spread (1.4826 x median absolute deviation). The spread holds the texture
+    and edges that the noise alone does not (a pixel of a bright grain among dark pores is not a
     spot). Computed ``rows`` rows at a time: the windows of a 2048 x 2048 image would take 400 MB."""
     half = size // 2
     padded = np.pad(f, half, mode="symmetric")
@@ -133,25 +133,77 @@ def _neighbour_z(f, size=5, rows=256):
         near = np.lib.stride_tricks.sliding_window_view(padded[r0:r1 + 2 * half], (size, size))[..., ring]
         med = np.median(near, axis=-1)
         spread = 1.4826 * np.median(np.abs(near - med[..., None]), axis=-1)
-        out[r0:r1] = (f[r0:r1] - med) / np.sqrt(np.maximum(med, 1.0) + spread * spread)
+        out[r0:r1] = (f[r0:r1] - med) / np.sqrt(noise_var(med) + spread * spread)
     return out
 
 
+def noise_model(image, med5=None, n_bins=24):
+    """``(gain, offset)`` of the noise variance ``gain * level + offset`` of an image, fitted to it.
+
+    The variance of a counting detector grows with the level (Poisson: ``gain`` 1, ``offset`` 0, in counts); a
+    camera's units scale it (gain), its read noise and offset add a constant, a flat-field correction divides both,
+    a blur lowers it. So the spread of the differences of each pixel to the median of its 8 neighbours (1.4826 x
+    their median absolute deviation, which spots and edges hardly move, divided by 1.09, its value for independent
+    noise of unit variance; a ramp's pixel is its neighbours' median, noise apart) is measured among pixels of like
+    level (``n_bins`` quantiles of the 5 x 5 median) and a straight line fitted to it (Theil-Sen, robust to a bin of
+    texture or edges; slope >= 0). Poisson counts give ~(1, 0); texture finer than 3 px counts as noise.
+    """
+    f = _check_image(image)
+    med5 = ndimage.median_filter(f, size=5, mode="reflect") if med5 is None else med5
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    level, r = med5.ravel(), (f - ndimage.median_filter(f, footprint=ring, mode="reflect")).ravel()
+    n_bins = int(min(n_bins, level.size // 200))
+    if n_bins < 3:  # too few pixels to measure: Poisson counts
+        return 1.0, 0.0
+    order = np.argsort(level, kind="stable")
+    m, v = [], []
+    for part in np.array_split(order, n_bins):
+        d = r[part]
+        v.append((1.4826 / 1.09 * np.median(np.abs(d - np.median(d)))) ** 2)
+        m.append(np.median(level[part]))
+    m, v = np.asarray(m, float), np.asarray(v, float)
+    from scipy.stats import theilslopes
+
+    gain = max(float(theilslopes(v, m)[0]), 0.0) if np.ptp(m) > 0 else 0.0
+    offset = float(np.median(v - gain * m))
+    if gain * m.min() + offset <= 0:  # a level where the line says no noise: its smallest measured spread
+        offset = float(max(v.min(), 0) - gain * m.min())
+    return gain, offset
+
+
+#: an image whose fitted noise variance at its median level lies within this factor of the level holds counts (Poisson);
+#: only images off it (a camera's units, a flat-field correction, a blurred count) use the fitted line
+POISSON_FACTOR = 1.5
+
+
+def _noise_var(image, med5):
+    """The noise variance as a function of the level: Poisson's where the image holds counts, else fitted."""
+    gain, offset = noise_model(image, med5)
+    level = float(np.median(med5))
+    fitted = gain * level + offset
+    if level >= 1 and 1 / POISSON_FACTOR <= fitted / level <= POISSON_FACTOR:
+        return lambda m: np.maximum(np.abs(m), 1.0), dict(noise="poisson")
+    floor = max(gain * float(np.percentile(med5, 1)) + offset, 1e-12 * float(np.abs(image).max()) ** 2, 1e-30)
+    return lambda m: np.maximum(gain * m + offset, floor), dict(noise="fitted", gain=gain, offset=offset)
+
+
 def spot_features(image):
-    """(H * W, 7) float32 local features of every pixel (:data:`FEATURE_NAMES`), in units of the local noise."""
+    """(H * W, 7) float32 local features of every pixel (:data:`FEATURE_NAMES`), in units of the local noise:
+    Poisson's where the image holds counts, else a noise model fitted to it (:func:`noise_model`)."""
     f = _check_image(image)
     med3 = ndimage.median_filter(f, size=3, mode="reflect")
     med5 = ndimage.median_filter(f, size=5, mode="reflect")
-    noise3 = np.sqrt(np.maximum(np.abs(med3), 1.0))
-    noise5 = np.sqrt(np.maximum(np.abs(med5), 1.0))
+    var, _ = _noise_var(f, med5)
+    noise3, noise5 = np.sqrt(var(med3)), np.sqrt(var(med5))
     d3, d5 = f - med3, f - med5
     mean = ndimage.uniform_filter(f, 3)
     std = np.sqrt(np.maximum(ndimage.uniform_filter(f * f, 3) - mean * mean, 0))
     log = -ndimage.gaussian_laplace(f, 1.0)
     neigh = ndimage.maximum_filter(d3, footprint=np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool))
     edge = np.hypot(ndimage.sobel(med5, 0), ndimage.sobel(med5, 1))
-    x = np.stack([d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5, _neighbour_z(f)],
-                 axis=-1)
+    x = np.stack([d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5,
+                  _neighbour_z(f, var)], axis=-1)
     return x.reshape(-1, x.shape[-1]).astype(np.float32)
 
 
