@@ -10,8 +10,8 @@ noise at 200-5000 counts, and bright spots of several populations:
 ``faint``   single pixels or pairs at 2.5-5 times the local noise.
 
 Spots are added after the blur (hits on the camera) or before it (hits in the scintillator, blurred with the
-image), per kind. The truth: a pixel is a spot where a spot event gave it at least a quarter of that event's
-brightest pixel and at least one standard deviation of the local noise (what a student sees and paints).
+image), per kind. The truth: a pixel is a spot where the spots gave it at least twice the standard deviation of
+the local noise (what a student sees and paints; a bright spot's blurred rim or a track's faint end included).
 
 Kinds (:data:`KINDS`) differ in the sample, the spots and the labels:
 
@@ -192,7 +192,7 @@ def _spots(shape, expected, populations, spot_fraction, ob, blur_before, psf, rn
         xs = slice(max(x0, 0), min(x0 + one.shape[1], w))
         part = one[ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
         local_noise = np.sqrt(np.maximum(expected[ys, xs], 1) + 36)
-        truth[ys, xs] |= (part >= 0.25 * one.max()) & (part >= local_noise)
+        truth[ys, xs] |= part >= 2 * local_noise
         (before if blur_before else after)[ys, xs] += part
     return before, after, truth
 
