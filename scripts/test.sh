@@ -13,4 +13,6 @@ if [ ! -x /usr/bin/chromium ]; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null \
         || { echo "Could not install chromium: the browser tests need /usr/bin/chromium." >&2; exit 1; }
 fi
-exec .venv/bin/python -m pytest -q "$@"
+# two processes (pytest-xdist), each test file in one of them (its module fixtures made once); PHASELIB_TEST_WORKERS=0
+# runs it in this process
+exec .venv/bin/python -m pytest -q -n "${PHASELIB_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -5,6 +5,18 @@ from pathlib import Path
 
 import pytest
 
+# One BLAS/OpenMP thread in each test process and in the commands, kernels and servers it starts: the suite runs
+# in two processes on two cores (scripts/test.sh: pytest -n 2), and BLAS threads on top of them thrash (a 300 x 400
+# map_phases took 31-35 s beside one busy process, 10-13 s with one BLAS thread; 8 s either way on a quiet machine).
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+try:  # the libraries loaded before this file (a plugin's numpy) read the variables already
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    pass
+else:
+    threadpool_limits(1)
+
 
 def _shared_data():
     """``../shared/data`` from the project root (or $PHASELIB_SHARED_DATA)."""
