@@ -217,3 +217,17 @@ def test_binder_installs_what_the_dashboards_need_with_pyprojects_ranges():
 
     assert sorted(map(key, held)) == sorted(map(key, wanted))
     assert "--no-deps" in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_binder_kernels_run_blas_on_one_thread_and_start_what_binder_asks():
+    """A Binder pod's CPU quota is a core or two while numpy sees the host's cores: binder/start gives each kernel
+    one BLAS/OpenMP thread, as scripts/serve.sh does the class server, and then runs the command Binder gives it."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([str(ROOT / "binder" / "start"), "env"], capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    got = dict(ln.split("=", 1) for ln in out.stdout.splitlines() if "=" in ln)
+    assert all(got.get(k) == "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")), got
