@@ -11,13 +11,13 @@ unlabelled), as in the seeds' neutron-imaging lecture:
     noise (Poisson's where the image holds counts, else a line fitted to the image, :func:`noise_model`: a camera's
     units, a flat-field correction): its differences to the 3 x 3 and 5 x 5 medians, the local standard deviation,
     a Laplacian of Gaussian, the largest of its neighbours' differences to their median, the edge strength of the
-    median image, and its difference to the median of its 24 neighbours in units of their own spread, noise and
-    texture together; trained on a balanced sample of the labelled pixels (as many non-spots as spots); the
+    median image, its difference to the median of its 24 neighbours in units of their own spread, noise and
+    texture together, and its white top-hat (what a 7 px disc cannot fit under: clusters and tracks stand out, a
+    sample's edge does not); trained on a balanced sample of the labelled pixels (as many non-spots as spots); the
     probability threshold is then the one with the best F1 on the labelled pixels (out-of-fold), since a balanced
-    sample over-calls spots. A painted spot is taken as painted whole: the unlabelled pixels touching it are
-    trained on as not spots. Features in counts (the value, the differences to the medians) are left out: the
-    labelled part of an image is often brighter or darker than the rest, and a split learnt in counts does not
-    carry over.
+    sample over-calls spots. A painted spot is taken as painted whole: the unlabelled pixels touching it are trained
+    on as not spots. Features in counts (the value, the differences to the medians) are left out: the labelled part
+    of an image is often brighter or darker than the rest, and a split learnt in counts does not carry over.
 
 A cleaned image replaces the spots by the median of the non-spot pixels around them.
 :func:`confusion` scores a detection against any truth mask.
@@ -41,7 +41,8 @@ METHODS = ("rf", "knn", "median")
 #: (EM on the model's probabilities) errs high where they are spread (spots painted with a halo: 0.2-0.3), so only
 #: labels richer in spots than the rest are acted on
 PRIOR_SHIFT = 3.0
-FEATURE_NAMES = ("z_med3", "z_med5", "local_std", "log_sigma1", "neighbour_max_diff", "edge", "z_neighbours5")
+FEATURE_NAMES = ("z_med3", "z_med5", "local_std", "log_sigma1", "neighbour_max_diff", "edge", "z_neighbours5",
+                 "tophat7")
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +190,7 @@ def _noise_var(image, med5):
 
 
 def spot_features(image):
-    """(H * W, 7) float32 local features of every pixel (:data:`FEATURE_NAMES`), in units of the local noise:
+    """(H * W, 8) float32 local features of every pixel (:data:`FEATURE_NAMES`), in units of the local noise:
     Poisson's where the image holds counts, else a noise model fitted to it (:func:`noise_model`)."""
     f = _check_image(image)
     med3 = ndimage.median_filter(f, size=3, mode="reflect")
@@ -202,8 +203,9 @@ def spot_features(image):
     log = -ndimage.gaussian_laplace(f, 1.0)
     neigh = ndimage.maximum_filter(d3, footprint=np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool))
     edge = np.hypot(ndimage.sobel(med5, 0), ndimage.sobel(med5, 1))
+    back = ndimage.grey_opening(med3, footprint=np.hypot(*np.mgrid[-3:4, -3:4]) <= 3.2)  # under a 7 px disc
     x = np.stack([d3 / noise3, d5 / noise5, std / noise3, log / noise3, neigh / noise3, edge / noise5,
-                  _neighbour_z(f, var)], axis=-1)
+                  _neighbour_z(f, var), (f - back) / np.sqrt(var(back))], axis=-1)
     return x.reshape(-1, x.shape[-1]).astype(np.float32)
 
 
