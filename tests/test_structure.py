@@ -13,7 +13,7 @@ PACKAGE = ROOT / "phaselib"
 #: (and its own part); the public ``phaselib/__init__.py`` and ``__main__`` sit above everything
 LAYERS = {
     "_image": 0, "_validate": 1, "_lines": 1, "_serialize": 1, "_atomic": 1, "_hyperspy": 1,
-    "_stream": 2, "render": 2, "tiles": 2, "spots": 2,
+    "_spot_noise": 1.5, "_stream": 2, "render": 2, "tiles": 2, "spots": 2,
     "io": 3, "preprocess": 3, "datasets": 3, "cluster": 3, "segment": 3, "morphology": 3, "compare": 3,
     "quantify": 3,
     "decompose": 4, "identify": 4,

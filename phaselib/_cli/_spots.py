@@ -133,6 +133,8 @@ def run(args):
     print(f"{result.method}: {int(result.spots.sum())} spot pixels; {scores}; written to {args.out}")
     if read_as:
         print("  " + read_as)
+    if "few_spots_note" in result.params:
+        print("  note: " + result.params["few_spots_note"])
     if "spot_share" in result.params:
         share = result.params["spot_share"]
         print(f"  the labelled pixels hold {100 * share['labelled']:.2g} % spots, the rest about "
