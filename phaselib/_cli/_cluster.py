@@ -74,15 +74,18 @@ def _local_cluster(n_workers):
     before = signal.signal(signal.SIGINT, keep)
     try:
         with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-            from distributed.utils import get_mp_context
-            get_mp_context()  # the fork server's imports (distributed, numpy...): workers start the faster
             if method == "forkserver":
                 from multiprocessing import forkserver
+                with contextlib.suppress(ImportError):  # (distributed's helper; without it the server imports less)
+                    from distributed.utils import get_mp_context
+                    get_mp_context()  # the fork server's imports (distributed, numpy...): workers start the faster
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 try:
                     forkserver.ensure_running()
                 finally:
                     signal.signal(signal.SIGINT, keep)
+            else:  # no fork server (Windows): workers spawned while SIGINT is ignored inherit it; a Ctrl-C meanwhile
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # may be lost, as before
             with warnings.catch_warnings():  # its HTTP server on another port where 8787 is taken: not the user's
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None)
