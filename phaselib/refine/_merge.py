@@ -196,6 +196,7 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
         if n_phases is not None and not fill and not most:
             break
         shares, var = _shares(core[alive], e, tuple(elements), beam_energy)
+        hosted = _hosted(shares)
         best = None
         for i in range(len(alive)):
             for j in range(i + 1, len(alive)):
@@ -212,7 +213,8 @@ def merge_phases(spectra, labels, *, n_phases=None, beam_energy=None, elements=N
                 # (no pair scores under one already found one mineral: its test is skipped then)
                 one = differ and len(alive) <= FOREIGN_MOST and not (best is not None and best[0] <= -1.0) \
                     and thin(alive[i]) and thin(alive[j]) \
-                    and (one_foreign(shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]])
+                    and ((hosted(i) and hosted(j) and one_foreign(
+                        shares[i], shares[j], shares[[m for m in range(len(alive)) if m not in (i, j)]]))
                          or one_speck(shares[i], shares[j], shares[[m for m in range(len(alive))
                                                                     if m not in (i, j) and not thin(alive[m])]]))
                 if differ and not one and not fill:
@@ -249,6 +251,19 @@ def _excess(share, others, slack=0.0):
     return np.clip(share - np.asarray(others).T @ c, 0, None), float(c.sum())
 
 
+def _hosted(shares, host=FOREIGN_HOST):
+    """A test of whether phase ``i`` can pass :func:`one_foreign` with any partner: the largest mixture of all the
+    other phases explains at least ``host[0]`` of its shares (without a partner among them it can only explain less,
+    so a phase that fails here fails with every partner; one linear program per phase instead of one per pair)."""
+    known = {}
+
+    def test(i):
+        if i not in known:
+            known[i] = _excess(shares[i], np.delete(shares, i, axis=0))[1] >= host[0]
+        return known[i]
+    return test
+
+
 def one_foreign(shares_a, shares_b, others, *, host=FOREIGN_HOST, cos=FOREIGN_COS):
     """Whether two phases are one mineral seen through different hosts (a grain with no pure pixel: its mixed
     pixels take the phase nearest their mixture, one per host): each is a mixture of the ``others`` for a share
@@ -256,8 +271,10 @@ def one_foreign(shares_a, shares_b, others, *, host=FOREIGN_HOST, cos=FOREIGN_CO
     has one chemistry in both (cosine >= ``cos``). Alone this does not tell a glass (a mixture of its minerals)
     from such a mineral: :func:`merge_phases` applies it to thin phases only. Returns the reason, or ""."""
     ea, fa = _excess(shares_a, others)
+    if not host[0] <= fa <= host[1] or not ea.any():
+        return ""
     eb, fb = _excess(shares_b, others)
-    if min(fa, fb) < host[0] or max(fa, fb) > host[1] or not ea.any() or not eb.any():
+    if not host[0] <= fb <= host[1] or not eb.any():
         return ""
     c = float(ea @ eb / np.sqrt((ea @ ea) * (eb @ eb)))
     if c < cos:
