@@ -28,6 +28,11 @@ VALENCE = {"Na": 1, "K": 1, "Rb": 1, "Cs": 1, "Li": 1, "Mg": 2, "Ca": 2, "Sr": 2
 DEFAULT_ELEMENTS = tuple(el for el in ROCK_ELEMENTS if el not in ("C", "Sr"))
 #: total counts from which the energy shift and resolution are refined
 CALIBRATE_COUNTS = 2e4
+#: the first fit's resolutions, times the one given: the majors found at the given one alone are not those of a detector
+#: far from it (a 175 eV detector fitted at 130 eV: quartz's wide Si peak read as Si with Y beside it, O lost; the
+#: resolution refined on those majors then settled at 125 eV, chi-square 136, "unknown"); the shift and resolution
+#: are refined from the best fitting one (every candidate element fitted), on its majors, within 0.7-1.5 times it
+RESOLUTION_STARTS = (1.0, 0.85, 1.2, 1.45)
 #: a spectrum of more counts is fitted (:func:`composition`) as its shape scaled to this many: past ~5e7 counts the
 #: fit's weights (Poisson variance plus the model's own error, relative to the model) drove hundreds of channels to
 #: negative model counts (P45's phases summed over maps 146 and 1000 times its size, 1e8 counts in its glass: no
@@ -320,14 +325,18 @@ def calibration_of(spectrum, energy_keV, *, beam_energy, elements=None, energy_r
 
 
 def _refined(s, e, cand, nuisance, kw):
-    """``(shift, resolution)`` on the spectrum's majors (lines over 10 sigma), or None without one."""
+    """``(shift, resolution)`` on the spectrum's majors (lines over 10 sigma), or None without one. The majors are
+    those of the first fit at the resolution of :data:`RESOLUTION_STARTS` that fits best (see there)."""
+    rest = {k: v for k, v in kw.items() if k not in ("min_significance", "resolution")}
+    starts = [kw["resolution"] * f for f in RESOLUTION_STARTS]  # every candidate in: chi-squares of one model each
+    start = min(starts, key=lambda r: fit_lines(s, e, elements=cand, nuisance=nuisance, resolution=r, select=False,
+                                                **rest).reduced_chi2)
     first = fit_lines(s, e, elements=cand, nuisance=nuisance, min_significance=kw.get("min_significance", 3.5),
-                      **{k: v for k, v in kw.items() if k != "min_significance"})
+                      resolution=start, **rest)
     majors = [el for el, v in first.intensity.items() if v > 10 * first.error[el]]
     if not majors:
         return None
-    return refine_calibration(s, e, elements=majors, nuisance=nuisance,
-                              **{k: v for k, v in kw.items() if k != "min_significance"})
+    return refine_calibration(s, e, elements=majors, nuisance=nuisance, resolution=start, **rest)
 
 
 def _one_blas_thread():
