@@ -25,3 +25,17 @@ def test_a_glass_beside_its_plagioclase_at_10_kv():
     result = map_phases(rock.image, name_minerals=False)
     assert result.n_phases == len(np.unique(rock.labels))
     assert adjusted_rand_score(rock.labels.ravel(), result.labels.ravel()) > 0.9
+
+
+def test_iron_minerals_of_a_basalt_at_10_kv_are_named_on_iron_k():
+    """At 10 kV iron was read on its L line (K shell overvoltage 1.41, under the 1.5 then asked): under this
+    generator's physics that read iron low, and its ilmenite was named rutile, its augite diopside, its magnetite
+    titanomagnetite (2 of 7 named). The K line is read from an overvoltage of 1.3."""
+    from phaselib import quantify
+    from phaselib.identify import name_phases
+
+    rock = make_other_rock((120, 160), kind="basalt", counts_per_pixel=100, seed=1, beam_kv=10.0)
+    sums = quantify.phase_spectra(rock.image, rock.labels, len(rock.names)).sums
+    names = {t: n.best for n, t in zip(name_phases(sums, rock.image.energy_keV, beam_energy=10.0), rock.names)}
+    assert names["ilmenite"] == "ilmenite" and names["magnetite"] == "magnetite", names
+    assert sum(names[t] == t for t in rock.names) >= 4, names
