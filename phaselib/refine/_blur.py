@@ -16,7 +16,12 @@ mixing itself, over the whole boundary at once:
 * **labels**: iterated conditional modes (ICM) on the boundary pixels: each takes, among the phases
   of its 3 x 3 neighbourhood, the one that maximises the likelihood of every pixel whose spectrum it
   enters, plus ``beta`` nats per 4-neighbour of the same phase (a Potts prior). Pixels far enough
-  apart are updated together; at most :data:`SWEEPS` sweeps.
+  apart are updated together; at most :data:`SWEEPS` sweeps. Then a speck sweep: every pixel of the band may take
+  any phase, not only one of its neighbourhood's; the moves that gain most within their 3 x 3 neighbourhood are
+  made, and ICM runs again near them. A speck of one pixel, or a crystal's tip that the start gave to its host,
+  is otherwise out of reach (``make_rock`` with a glass of 64 % at 200 counts/px: ICM from the true labels ended
+  3,450 nats of posterior above ICM from the clustering's, and half of the pixels that differed had no pixel of
+  their true phase in their 3 x 3 neighbourhood; ARI 0.964 -> 0.969, 400 x 600: 0.964 -> 0.970).
 
 A pixel one pixel inside a film of glass between two crystals is then glass, not the crystal whose
 spectrum its mixture resembles most; the boundary of a lath is where the counts put it, not one pixel
@@ -231,8 +236,9 @@ def _near(mask, reach):
     return ndi.maximum_filter(mask.view(np.uint8), 2 * reach + 1, mode="constant").astype(bool)
 
 
-def _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
-    """Iterated conditional modes on the band's pixels (see the module docstring)."""
+def _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k, chunk=4096, specks=True):
+    """Iterated conditional modes on the band's pixels, then (``specks``) the speck sweep and ICM again (see the
+    module docstring)."""
     h, w = lab.shape
     r = g.size // 2
     taps = _taps(g)
@@ -246,45 +252,72 @@ def _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k, chunk=4096):
     # a pixel may move if every pixel its spectrum enters is in the band (their counts are known)
     movable = ndi.binary_erosion(band, np.ones((2 * r + 1,) * 2, bool), border_value=1) & (lab >= 0)
     step = 2 * r + 1
+    best_of = partial(_best, index=index, y=y, ypos=ypos, t=t, dy=dy[big], dx=dx[big], wt=wt[:, big], beta=beta, k=k)
+    apply = partial(_apply, index=index, t=t, dy=dy, dx=dx, wt=wt)
     done = 0
-    active = movable
     lam = None
-    for _ in range(sweeps):
-        lam = _lam(lab, k, g, rows, cols, t, out=lam)
-        lab1 = np.pad(lab, 1, mode="edge")
-        before = lab.copy()
-        mixed = active & _varies(lab, 1)
-        changed = 0
-        for oy in range(step):
-            for ox in range(step):
-                sel = np.zeros_like(mixed)
-                sel[oy::step, ox::step] = True
-                ys, xs = np.nonzero(sel & mixed)
-                for c0 in range(0, ys.size, chunk):
-                    cy, cx = ys[c0:c0 + chunk], xs[c0:c0 + chunk]
-                    new = _best(cy, cx, lab, lab1, index, y, ypos, lam, t, dy[big], dx[big], wt[:, big], beta, k)
-                    move = np.flatnonzero(new != lab[cy, cx])
-                    if move.size == 0:
-                        continue
-                    my, mx, old, nw = cy[move], cx[move], lab[cy[move], cx[move]], new[move]
-                    jy, jx = my[:, None] - dy[None, :], mx[:, None] - dx[None, :]
-                    inside = (jy >= 0) & (jy < h) & (jx >= 0) & (jx < w)
-                    j = index[np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]
-                    delta = wt * (t[nw] - t[old])[:, None, :]
-                    np.add.at(lam, j[inside], np.broadcast_to(delta, (move.size, len(taps), t.shape[1]))[inside])
-                    lab[my, mx] = nw
-                    lab1[my + 1, mx + 1] = nw
-                    changed += move.size
-        done += 1
-        if changed == 0:
-            break
-        # a pixel's best phase depends on the labels within 2 r of it: only those near a change are tried again
-        active = movable & _near(lab != before, 2 * r + 1)
+    for speck in (False, True) if specks else (False,):
+        active = movable
+        if speck:  # every pixel may take any phase: the best gain of each 3 x 3 neighbourhood moves
+            lam = _lam(lab, k, g, rows, cols, t, out=lam)
+            lab1 = np.pad(lab, 1, mode="edge")
+            ys, xs = np.nonzero(movable)
+            gain = np.zeros((h, w))
+            new = np.empty(ys.size, lab.dtype)
+            for c0 in range(0, ys.size, chunk):
+                sl = slice(c0, c0 + chunk)
+                new[sl], gain[ys[sl], xs[sl]] = best_of(ys[sl], xs[sl], lab, lab1, lam=lam, anywhere=True)
+            top = (gain > 0) & (gain >= ndi.maximum_filter(gain, 3, mode="constant"))
+            pick = np.flatnonzero(top[ys, xs])
+            if pick.size == 0:
+                break
+            before = lab.copy()
+            apply(ys[pick], xs[pick], new[pick], lab, lab1, lam)
+            done += 1
+            active = movable & _near(lab != before, 2 * r + 1)
+        for _ in range(sweeps):
+            lam = _lam(lab, k, g, rows, cols, t, out=lam)
+            lab1 = np.pad(lab, 1, mode="edge")
+            before = lab.copy()
+            mixed = active & _varies(lab, 1)
+            changed = 0
+            for oy in range(step):
+                for ox in range(step):
+                    sel = np.zeros_like(mixed)
+                    sel[oy::step, ox::step] = True
+                    ys, xs = np.nonzero(sel & mixed)
+                    for c0 in range(0, ys.size, chunk):
+                        cy, cx = ys[c0:c0 + chunk], xs[c0:c0 + chunk]
+                        new = best_of(cy, cx, lab, lab1, lam=lam)[0]
+                        move = np.flatnonzero(new != lab[cy, cx])
+                        apply(cy[move], cx[move], new[move], lab, lab1, lam)
+                        changed += move.size
+            done += 1
+            if changed == 0:
+                break
+            # a pixel's best phase depends on the labels within 2 r of it: only those near a change are tried again
+            active = movable & _near(lab != before, 2 * r + 1)
     return lab, done
 
 
-def _best(ys, xs, lab, lab1, index, y, ypos, lam, t, dy, dx, wt, beta, k):
-    """The best phase of each candidate pixel (ys, xs), given every other pixel's."""
+def _apply(my, mx, nw, lab, lab1, lam, *, index, t, dy, dx, wt):
+    """Relabel the pixels (my, mx) to ``nw`` (in place), their spectra's shares in ``lam`` with them."""
+    if my.size == 0:
+        return
+    h, w = lab.shape
+    old = lab[my, mx]
+    jy, jx = my[:, None] - dy[None, :], mx[:, None] - dx[None, :]
+    inside = (jy >= 0) & (jy < h) & (jx >= 0) & (jx < w)
+    j = index[np.clip(jy, 0, h - 1), np.clip(jx, 0, w - 1)]
+    delta = wt * (t[nw] - t[old])[:, None, :]
+    np.add.at(lam, j[inside], np.broadcast_to(delta, (my.size, dy.size, t.shape[1]))[inside])
+    lab[my, mx] = nw
+    lab1[my + 1, mx + 1] = nw
+
+
+def _best(ys, xs, lab, lab1, *, index, y, ypos, lam, t, dy, dx, wt, beta, k, anywhere=False):
+    """The best phase of each candidate pixel (ys, xs), given every other pixel's, among the phases of its 3 x 3
+    neighbourhood (``anywhere``: all), and its gain (nats; 0 where none is better than its own)."""
     h, w = lab.shape
     cur = lab[ys, xs]
     jy, jx = ys[:, None] - dy[None, :], xs[:, None] - dx[None, :]
@@ -297,7 +330,7 @@ def _best(ys, xs, lab, lab1, index, y, ypos, lam, t, dy, dx, wt, beta, k):
     near = np.stack([lab1[ys + 1 + a, xs + 1 + b] for a in (-1, 0, 1) for b in (-1, 0, 1)], 1)
     best, gain_best = cur.copy(), np.zeros(ys.size)
     for p in range(k):
-        go = np.flatnonzero((near == p).any(1) & (cur != p))
+        go = np.flatnonzero(((near == p).any(1) | anywhere) & (cur != p))
         if go.size == 0:
             continue
         moved = ll[go] + wt * (t[p] - t[cur[go]])[:, None, :]
@@ -306,4 +339,4 @@ def _best(ys, xs, lab, lab1, index, y, ypos, lam, t, dy, dx, wt, beta, k):
         better = gain > gain_best[go]
         gain_best[go[better]] = gain[better]
         best[go[better]] = p
-    return best
+    return best, gain_best
