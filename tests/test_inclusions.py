@@ -83,8 +83,6 @@ def test_map_phases_gives_blurred_magnetite_inclusions_back(monkeypatch):
     for 18); the step moves them, and `params["inclusions"]` says how many. Without it, the count error was 0.29
     (K = 5) before session 44; since the phases are found as under `auto` and their split cut on 3 x 3 means, 0.06
     (one grain of 17 too many), and 0.0 with it."""
-    import functools
-
     import phaselib.refine._blur as blur
     import phaselib.refine._boundary as boundary
     from phaselib.datasets import make_phenocrysts
@@ -108,7 +106,8 @@ def test_map_phases_gives_blurred_magnetite_inclusions_back(monkeypatch):
     assert abs(augite_count_error(new)) <= 0.1
     monkeypatch.setattr(boundary, "reassign_inclusions", lambda image, labels, k, sums, *a, **kw: (labels, []))
     # without the step (and without the beam step's speck sweep, which since session 62 moves them too: 0.0)
-    monkeypatch.setattr(blur, "_icm", functools.partial(blur._icm, specks=False))
+    icm = blur._icm
+    monkeypatch.setattr(blur, "_icm", lambda *a, **kw: icm(*a, **{**kw, "specks": False}))
     assert augite_count_error(map_phases(rock.image, n_phases=5)) >= 0.05
 
 

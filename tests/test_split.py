@@ -92,11 +92,10 @@ def test_a_basalts_augite_and_glass_in_one_cluster_are_split(seed, monkeypatch):
     to both. The split test finds it (ARI 0.79 -> 0.88 on both seeds). (Since session 62 the beam step's speck
     sweep gives some augite pixels their phase too, and seeding then finds it without the split: the sweep is
     off here, to test the split.)"""
-    import functools
-
     import phaselib.refine._blur as blur
 
-    monkeypatch.setattr(blur, "_icm", functools.partial(blur._icm, specks=False))
+    icm = blur._icm
+    monkeypatch.setattr(blur, "_icm", lambda *a, **kw: icm(*a, **{**kw, "specks": False}))
     rock = make_rich_rock((120, 180), kind="basalt", counts_per_pixel=200, seed=seed)
     truth = rock.labels.ravel()
     augite = rock.phase_names.index("augite")
