@@ -20,6 +20,10 @@ REL_TOL, ABS_TOL = 0.10, 0.01
 O_TOL = 0.6
 #: mixtures with other phases are tried below this best single score
 MIX_BELOW = 0.85
+#: two minerals whose scores are closer than this are a tie, named after the one listed first in the table (P45's
+#: Fe oxide read magnetite 0.963 / hematite 0.961 on the map, hematite 0.965 / magnetite 0.965 on it with a corner
+#: emptied, after a change of the fit's third decimal: a name that flips on that is no reading of the data)
+TIE = 0.005
 #: a series index this close to the boundary between two names makes the name ambiguous
 SERIES_NEAR = 3.0
 #: a mineral's score with some of another phase of the map replaces its own if higher by this
@@ -321,9 +325,13 @@ def match_minerals(comp: Composition, *, table=None, min_score=0.5, max_uncertai
         if r.name not in best:
             c = Candidate(r.name, r.group, detail[k], round(float(score[k]), 3), round(float(dist[k]), 3))
             best[r.name] = (c, (r.group, r.series) if r.series else r.name, k)
-    ranked = [(c, key) for c, key, _ in best.values()]
+    entries = list(best.values())
+    if len(entries) > 1 and entries[1][1] != entries[0][1] and entries[0][0].score - entries[1][0].score < TIE \
+            and owner[entries[1][2]] < owner[entries[0][2]]:
+        entries[:2] = entries[1::-1]
+    ranked = [(c, key) for c, key, _ in entries]
     cands = tuple(c for c, _ in ranked[:n_candidates])
-    (top, top_key), k_top = ranked[0], next(iter(best.values()))[2]
+    (top, top_key), k_top = ranked[0], entries[0][2]
     rivals = [c for c, key in ranked[1:] if key != top_key and c.score >= top.score - margin]
     # also ambiguous: named after a grain that is less than half of its phase, or an index at
     # the boundary between two names of a series (e.g. An29: oligoclase or andesine)
