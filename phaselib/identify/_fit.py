@@ -122,7 +122,8 @@ def fit_lines(y, e, *, beam_energy, elements, nuisance=(), weights=None, resolut
     weights : dict, optional
         Specimen composition (weight fractions) for the absorption; default :data:`GENERIC_ROCK`.
     select : bool
-        Drop candidates whose main-family coefficient is below ``min_significance`` sigma.
+        Drop candidates whose main-family coefficient is below ``min_significance`` sigma (those under 1 sigma
+        together; one of these comes back when the residual asks for its line, :func:`_wanted_back`).
     artefacts : bool
         Also fit the detector's Si escape and pile-up peaks (:func:`_artefacts`, from a first
         fit of the model; their amounts are free).
