@@ -90,12 +90,12 @@ def test_a_basalts_augite_and_glass_in_one_cluster_are_split(seed, monkeypatch):
     """k-means on the PCA scores of these basalts (200 counts/px) puts augite and the basaltic glass
     in one cluster, and seeding cannot find the augite: its pixels are explained by a phase fitted
     to both. The split test finds it (ARI 0.79 -> 0.88 on both seeds). (Since session 62 the beam step's speck
-    sweep gives some augite pixels their phase too, and seeding then finds it without the split: the sweep is
-    off here, to test the split.)"""
+    sweep, and since session 63 its swaps, give some augite pixels their phase too, and seeding then finds it without
+    the split: both are off here, to test the split.)"""
     import phaselib.refine._blur as blur
 
     icm = blur._icm
-    monkeypatch.setattr(blur, "_icm", lambda *a, **kw: icm(*a, **{**kw, "specks": False}))
+    monkeypatch.setattr(blur, "_icm", lambda *a, **kw: icm(*a, **{**kw, "specks": False, "swaps": 0}))
     rock = make_rich_rock((120, 180), kind="basalt", counts_per_pixel=200, seed=seed)
     truth = rock.labels.ravel()
     augite = rock.phase_names.index("augite")
