@@ -273,7 +273,7 @@ def _icm(lab, y, ypos, rows, cols, band, t, g, beta, sweeps, k, chunk=4096, spec
             lam = _lam(lab, k, g, rows, cols, t, out=lam)
             lab1 = np.pad(lab, 1, mode="edge")
             swapped = swap_pass(lab, lab1, lam, movable, index=index, y=y, ypos=ypos, t=t, dy=dy[big], dx=dx[big],
-                                wt=wt[:, big], dy_all=dy, dx_all=dx, wt_all=wt, beta=beta, apply=apply)
+                                wt=wt[:, big], dy_all=dy, dx_all=dx, beta=beta, apply=apply)
             if not swapped.any():
                 break
             done += 1

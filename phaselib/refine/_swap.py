@@ -23,8 +23,7 @@ DIRECTIONS = ((0, 1), (1, 0))
 _FOUR = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
-def swap_pass(lab, lab1, lam, movable, *, index, y, ypos, t, dy, dx, wt, dy_all, dx_all, wt_all, beta, apply,
-              chunk=4096):
+def swap_pass(lab, lab1, lam, movable, *, index, y, ypos, t, dy, dx, wt, dy_all, dx_all, beta, apply, chunk=4096):
     """Swap the phases of touching pixel pairs of the band where it gains (in place: ``lab``, ``lab1``, ``lam``).
 
     Parameters
@@ -40,7 +39,7 @@ def swap_pass(lab, lab1, lam, movable, *, index, y, ypos, t, dy, dx, wt, dy_all,
         grouped counts and their rows, the phases' normalised spectra.
     dy, dx, wt
         The taps a gain is summed over (``wt`` shaped (1, taps, 1)).
-    dy_all, dx_all, wt_all
+    dy_all, dx_all
         Every tap of the kernel (their reach sets how far apart the pairs tried together must be).
     beta : float
         Potts weight (nats per 4-neighbour of the same phase).
