@@ -13,7 +13,9 @@ _PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two cor
 _PERSIST = 1.5  # pixels: a concave corner must persist on the outline simplified to this (see _persistent)
 _PERSIST_R = 4.0  # pixels: ... within this distance
 _PERSIST_TURN = 90.0  # degrees: ... unless it is this sharp
-_PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long
+_PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long, unless it is the corner of a dent (_dent):
+_SPAN = 10.0  # pixels: ... the outline read this far either side of it ...
+_DENT_TURN = 15.0  # degrees: ... runs on in one direction within this, the corner under _PERSIST px off its chord
 _BLUNT_EDGE = 5.0  # pixels: two concave corners this close in a row are one blunted corner (see _join_blunt)...
 _BLUNT_TURN = 150.0  # degrees: ... turning at most this much together (a slot's two corners are left apart)
 
@@ -111,9 +113,12 @@ def _persistent(outline, pos, turn, edge_in, edge_out, tol):
     """Which concave corners are of the shape, not of the noise of its outline: those still found (within
     ``_PERSIST_R`` px) on the outline simplified to ``_PERSIST`` px, those sharper than
     ``_PERSIST_TURN`` (a slit between two crystals) and those whose both edges are ``_PERSIST_EDGE`` px or
-    longer. The outline of a classified phase carries one-pixel bumps and notches (mixed pixels given to
-    one side); their corners are shallow, between edges of 1-3 px, and gone once the polygon may stray
-    1.5 px: pair cuts between them cut laths into bands (anorthite at 50 counts/px: 19 crystals found as 36).
+    longer and that lie ``_PERSIST`` px or more off the chord joining their two neighbours. The outline of a
+    classified phase carries one-pixel bumps and notches (mixed pixels given to one side); their corners are
+    shallow, between edges of 1-3 px, and gone once the polygon may stray 1.5 px: pair cuts between them cut
+    laths into bands (anorthite at 50 counts/px: 19 crystals found as 36). A one-pixel dent along a face
+    has longer edges (4-24 px) but lies 1.3-1.5 px off that chord: its two corners, kept, took the corners
+    of true contacts from the pair cuts (anorthite laths at 50 counts/px, session 64).
     ``outline``: the :func:`_outline_points` the corners were found on."""
     from scipy.spatial import cKDTree
 
@@ -124,4 +129,34 @@ def _persistent(outline, pos, turn, edge_in, edge_out, tol):
     if len(coarse):
         near = cKDTree(coarse).query(pos, distance_upper_bound=_PERSIST_R)[0] <= _PERSIST_R
     short = np.minimum(np.hypot(edge_in[:, 0], edge_in[:, 1]), np.hypot(edge_out[:, 0], edge_out[:, 1]))
-    return near | (turn >= _PERSIST_TURN) | (short >= _PERSIST_EDGE)
+    long_ = short >= _PERSIST_EDGE
+    if long_.any():
+        long_[long_] = ~_dent(outline, pos[long_], _SPAN)
+    return near | (turn >= _PERSIST_TURN) | long_
+
+
+def _dent(outline, pos, span):
+    """Whether each outline point ``pos`` is the corner of a dent in a straight face: the outline ``span`` / 2 to
+    ``span`` px before it and after it runs in one direction (within ``_DENT_TURN`` degrees), and the point lies
+    less than ``_PERSIST`` px off the chord joining the outline's points ``span`` px before and after it. (A corner
+    where two grains meet turns the outline for good; around a small grain the outline turns back at its convex
+    corners, and the chord passes near the corner, so its depth alone does not tell.)"""
+    from scipy.spatial import cKDTree
+
+    points, first, sizes = outline
+    idx = cKDTree(points).query(pos)[1]
+    k = np.searchsorted(first, idx, side="right") - 1
+    out = np.zeros(len(pos), bool)
+    for j in np.unique(k):
+        c = points[first[j]:first[j] + sizes[j]]  # closed: the last point repeats the first
+        arc = np.r_[0.0, np.cumsum(np.hypot(*np.diff(c, axis=0).T))]
+        sel = np.flatnonzero(k == j)
+        s = arc[idx[sel] - first[j]]
+        at = [c[np.clip(np.searchsorted(arc, np.mod(s + f * span, arc[-1])), 0, len(c) - 1)]
+              for f in (-1.0, -0.5, 0.5, 1.0)]
+        u, v = at[1] - at[0], at[3] - at[2]
+        turn = np.degrees(np.abs(np.arctan2(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], (u * v).sum(1))))
+        ab, ap = at[3] - at[0], pos[sel] - at[0]
+        off = np.abs(ab[:, 0] * ap[:, 1] - ab[:, 1] * ap[:, 0]) / np.maximum(np.hypot(ab[:, 0], ab[:, 1]), 1e-12)
+        out[sel] = (turn <= _DENT_TURN) & (off < _PERSIST)
+    return out
