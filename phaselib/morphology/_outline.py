@@ -13,7 +13,7 @@ _PAIR_TURN = 10.0  # degrees: concave corners that may end a cut between two cor
 _PERSIST = 1.5  # pixels: a concave corner must persist on the outline simplified to this (see _persistent)
 _PERSIST_R = 4.0  # pixels: ... within this distance
 _PERSIST_TURN = 90.0  # degrees: ... unless it is this sharp
-_PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long, unless it is the corner of a dent (_dent):
+_PERSIST_EDGE = 4.0  # pixels: ... or both its edges are this long, unless it is a dent's corner (_dent): there
 _SPAN = 10.0  # pixels: ... the outline read this far either side of it ...
 _DENT_TURN = 15.0  # degrees: ... runs on in one direction within this, the corner under _PERSIST px off its chord
 _BLUNT_EDGE = 5.0  # pixels: two concave corners this close in a row are one blunted corner (see _join_blunt)...
@@ -113,12 +113,12 @@ def _persistent(outline, pos, turn, edge_in, edge_out, tol):
     """Which concave corners are of the shape, not of the noise of its outline: those still found (within
     ``_PERSIST_R`` px) on the outline simplified to ``_PERSIST`` px, those sharper than
     ``_PERSIST_TURN`` (a slit between two crystals) and those whose both edges are ``_PERSIST_EDGE`` px or
-    longer and that lie ``_PERSIST`` px or more off the chord joining their two neighbours. The outline of a
+    longer, unless they are the corners of a dent in a straight face (:func:`_dent`). The outline of a
     classified phase carries one-pixel bumps and notches (mixed pixels given to one side); their corners are
     shallow, between edges of 1-3 px, and gone once the polygon may stray 1.5 px: pair cuts between them cut
-    laths into bands (anorthite at 50 counts/px: 19 crystals found as 36). A one-pixel dent along a face
-    has longer edges (4-24 px) but lies 1.3-1.5 px off that chord: its two corners, kept, took the corners
-    of true contacts from the pair cuts (anorthite laths at 50 counts/px, session 64).
+    laths into bands (anorthite at 50 counts/px: 19 crystals found as 36). A one-pixel dent along a lath's
+    face has longer edges (4-24 px): its two corners, kept, took the corners of true contacts from the pair
+    cuts, and laths were cut across (anorthite at 50 counts/px, session 64: 18 grains for 14 laths).
     ``outline``: the :func:`_outline_points` the corners were found on."""
     from scipy.spatial import cKDTree
 

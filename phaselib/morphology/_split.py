@@ -80,8 +80,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
 
     ``rays=False``: lone corners start no ray (pair cuts only). ``counts``, a dict, receives the number
-    of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``), and the
-    concave corners the cuts were drawn from, (N, 2) positions (``"corners"``).
+    of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``).
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
@@ -102,8 +101,6 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     comp = lab[probe[:, 0], probe[:, 1]]
     ok = (comp > 0) & (size[comp] >= min_component)
     pos, bis, turn, comp, e_in, e_out = pos[ok], bis[ok], turn[ok], comp[ok], e_in[ok], e_out[ok]
-    if counts is not None:
-        counts["corners"] = pos.copy()
     boxes = ndi.find_objects(lab)
     enclosed = None if hole_rays else ndi.binary_fill_holes(mask) & ~mask
     order = np.argsort(comp, kind="stable")
