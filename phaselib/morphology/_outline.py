@@ -109,7 +109,7 @@ def _join_blunt(p, a, b, turn, edge_in, edge_out, ok, nxt):
     return p, a, b, turn, edge_in, edge_out, ok
 
 
-def _persistent(outline, pos, turn, edge_in, edge_out, tol):
+def _persistent(outline, pos, turn, edge_in, edge_out, tol, dents=True):
     """Which concave corners are of the shape, not of the noise of its outline: those still found (within
     ``_PERSIST_R`` px) on the outline simplified to ``_PERSIST`` px, those sharper than
     ``_PERSIST_TURN`` (a slit between two crystals) and those whose both edges are ``_PERSIST_EDGE`` px or
@@ -119,7 +119,8 @@ def _persistent(outline, pos, turn, edge_in, edge_out, tol):
     laths into bands (anorthite at 50 counts/px: 19 crystals found as 36). A one-pixel dent along a lath's
     face has longer edges (4-24 px): its two corners, kept, took the corners of true contacts from the pair
     cuts, and laths were cut across (anorthite at 50 counts/px, session 64: 18 grains for 14 laths).
-    ``outline``: the :func:`_outline_points` the corners were found on."""
+    ``outline``: the :func:`_outline_points` the corners were found on. ``dents=False``: a dent's corners are
+    kept (the corners counted to decide whether a phase's crystals stand apart, a rule set on those counts)."""
     from scipy.spatial import cKDTree
 
     if tol >= _PERSIST:  # a coarse outline already: its corners are of the shape
@@ -130,7 +131,7 @@ def _persistent(outline, pos, turn, edge_in, edge_out, tol):
         near = cKDTree(coarse).query(pos, distance_upper_bound=_PERSIST_R)[0] <= _PERSIST_R
     short = np.minimum(np.hypot(edge_in[:, 0], edge_in[:, 1]), np.hypot(edge_out[:, 0], edge_out[:, 1]))
     long_ = short >= _PERSIST_EDGE
-    if long_.any():
+    if dents and long_.any():
         long_[long_] = ~_dent(outline, pos[long_], _SPAN)
     return near | (turn >= _PERSIST_TURN) | long_
 

@@ -321,14 +321,14 @@ def _corners(mask, tol, against):
     pairs as the map was, 233 / 56 transposed, 225 / 59 turned by 90 degrees (4.05, 4.16, 3.81 per pair, about
     ``LONE_RATIO``), and the phase's crystals came out 225 and 123 (218 true) of one map turned."""
     counts = {}
-    concave_cuts(mask, tol=tol, rays=False, counts=counts)
+    concave_cuts(mask, tol=tol, rays=False, counts=counts, dents=False)
     lone, pairs = counts.get("lone", 0), counts.get("pairs", 0)
     if abs(against(lone, pairs) - 1.0) > CLIFF:
         return lone, pairs
     for turn in range(1, 8):  # the 7 other orientations: 4 turns, each as is and transposed
         m = np.rot90(mask, turn % 4)
         counts = {}
-        concave_cuts(np.ascontiguousarray(m.T if turn >= 4 else m), tol=tol, rays=False, counts=counts)
+        concave_cuts(np.ascontiguousarray(m.T if turn >= 4 else m), tol=tol, rays=False, counts=counts, dents=False)
         lone, pairs = lone + counts.get("lone", 0), pairs + counts.get("pairs", 0)
     return lone / 8, pairs / 8
 

@@ -65,7 +65,8 @@ def _ray(mask, cut, start, direction, length):
     return pts[:end]
 
 
-def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL, rays=True, counts=None):
+def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL, rays=True, counts=None,
+                 dents=True):
     """Straight cuts from the concave corners of each cluster's outline.
 
     Touching crystal sections are convex, so every concave corner of the outline of a
@@ -80,7 +81,8 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
 
     ``rays=False``: lone corners start no ray (pair cuts only). ``counts``, a dict, receives the number
-    of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``).
+    of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``). ``dents=False``:
+    the corners of one-pixel dents in straight faces are kept (``_outline._persistent``).
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
@@ -93,7 +95,7 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     pos, bis, turn, e_in, e_out = _corners(outline, tol, blunt=tol >= _PERSIST)
     if len(pos) == 0:
         return cut
-    keep = _persistent(outline, pos, turn, e_in, e_out, tol)
+    keep = _persistent(outline, pos, turn, e_in, e_out, tol, dents=dents)
     pos, bis, turn, e_in, e_out = pos[keep], bis[keep], turn[keep], e_in[keep], e_out[keep]
     if len(pos) == 0:
         return cut
