@@ -34,7 +34,9 @@ def ica(decomposition: Decomposition, n_components=None, *, random_state=0) -> D
     h, w = decomposition.pixel_sums.shape
     scores = decomposition.loadings.reshape(h * w, -1)[:, :n].astype(np.float64)
     spread = np.linalg.svd(scores - scores.mean(0), compute_uv=False) if scores.size else np.zeros(1)
-    varied = int(np.sum(spread > 1e-6 * max(float(spread[0]), 1e-300))) if np.all(np.isfinite(spread)) else 0
+    # spreads below a millionth of the scores' size are rounding (a constant map's scores vary by ~1e-14)
+    scale = max(float(spread[0]), float(np.linalg.norm(scores)), 1e-300) if np.all(np.isfinite(spread)) else 0.0
+    varied = int(np.sum(spread > 1e-6 * scale)) if scale else 0
     if varied < n:  # whitening would divide by a zero spread: NaN sources
         raise ValueError(f"ICA of {n} components needs scores that vary along {n} directions; this map's vary along "
                          f"{varied} (a map of one phase, or without noise): "
