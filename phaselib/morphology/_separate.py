@@ -32,6 +32,7 @@ from ._split import MIN_PIECE, concave_cuts
 #: phase, holding inclusions and bays). At 3.5 one Voronoi seed turns (12 px, phase 4: matched 0.874 -> 0.794).
 LONE_RATIO = 4.0
 LONE_MIN = 20  # ... counted once a phase has at least this many lone corners
+HOLES_MIN = 0.5  # ... (this share of it for the holes' rule below)
 LONE_INRADIUS = 4.0  # pixels: ... on clusters at least twice this thick (strands of fine grains left out)
 #: ... or where at least this share of them lie on enclosed holes (:func:`lone_rays`; seeds 1-3: Voronoi and the
 #: default rock 0-11 %, overlapping discs 0-9 %, phenocrysts holding inclusions 80-100 %, impinged 29-49 %)
@@ -306,9 +307,9 @@ def lone_rays(filled, tol=1.0, holes=None):
     keep = np.zeros(n + 1, bool)
     keep[thick] = True
     lone, pairs = _corners(keep[lab] & filled, tol, lambda lo, pa: lo / max(pa, 1) / LONE_RATIO)
-    if lone < LONE_MIN or lone > LONE_RATIO * max(pairs, 1):
-        return lone < LONE_MIN
-    if holes is None or not (keep[lab] & holes).any():
+    if lone >= LONE_MIN and lone > LONE_RATIO * max(pairs, 1):
+        return False
+    if holes is None or not (keep[lab] & holes).any() or lone < HOLES_MIN * LONE_MIN:
         return True
     closed, _ = _corners(keep[lab], tol, lambda lo, pa: lo / max((1 - LONE_HOLES) * lone, 1))
     return bool(closed > (1 - LONE_HOLES) * lone)
@@ -387,6 +388,8 @@ def _separate(m, *, min_distance, footprint, h, smoothing, compactness, fill_hol
                 labels[redo] = 0
                 labels[box][sub > 0] = sub[sub > 0] + labels.max()
                 labels = _fill.merge_around(labels, pockets & holes)
+    if opens is not None:  # crystals in a matrix: an inclusion whose rim a pixel's gap opens cut no crystal in two
+        labels = _fill.merge_around(labels, _fill.narrow_mouthed(m) & ~filled, _fill.NARROW_DEFECT)
     labels[~m] = 0  # the filled holes
     if min_area > 1:
         area = np.bincount(labels.ravel())
