@@ -38,9 +38,7 @@ LONE_INRADIUS = 4.0  # pixels: ... on clusters at least twice this thick (strand
 #: default rock 0-11 %, overlapping discs 0-9 %, phenocrysts holding inclusions 80-100 %, impinged 29-49 %)
 LONE_HOLES = 0.5
 LONE_SAMPLE_PX = 150_000  # ... at most about this many pixels of them (a full map's phase: a random sample)
-#: corners counted in the map's 8 orientations where a rule's ratio is within this share of its threshold
-#: (:func:`_corners`); they move by 5-10 % with the orientation
-CLIFF = 0.25
+CLIFF = 0.25  # corners counted in 8 orientations where a ratio is this near its threshold (they move by 5-10 %)
 #: there, two grains of one piece between the pair cuts merge when their boundary is at least this share of
 #: the narrower one's inscribed diameter (:func:`_merge_bands`; 0.8 and 1.0 tried, 0.8 kept)
 BAND = 0.8
@@ -322,14 +320,15 @@ def _corners(mask, tol, against):
     pairs as the map was, 233 / 56 transposed, 225 / 59 turned by 90 degrees (4.05, 4.16, 3.81 per pair, about
     ``LONE_RATIO``), and the phase's crystals came out 225 and 123 (218 true) of one map turned."""
     counts = {}
-    concave_cuts(mask, tol=tol, rays=False, counts=counts, dents=False)
+    concave_cuts(mask, tol=tol, rays=False, counts=counts, dents=False, one_end=False)
     lone, pairs = counts.get("lone", 0), counts.get("pairs", 0)
     if abs(against(lone, pairs) - 1.0) > CLIFF:
         return lone, pairs
     for turn in range(1, 8):  # the 7 other orientations: 4 turns, each as is and transposed
         m = np.rot90(mask, turn % 4)
         counts = {}
-        concave_cuts(np.ascontiguousarray(m.T if turn >= 4 else m), tol=tol, rays=False, counts=counts, dents=False)
+        concave_cuts(np.ascontiguousarray(m.T if turn >= 4 else m), tol=tol, rays=False, counts=counts, dents=False,
+                     one_end=False)
         lone, pairs = lone + counts.get("lone", 0), pairs + counts.get("pairs", 0)
     return lone / 8, pairs / 8
 

@@ -66,7 +66,7 @@ def _ray(mask, cut, start, direction, length):
 
 
 def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL, rays=True, counts=None,
-                 dents=True):
+                 dents=True, one_end=True):
     """Straight cuts from the concave corners of each cluster's outline.
 
     Touching crystal sections are convex, so every concave corner of the outline of a
@@ -78,11 +78,14 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     A cut that continues an edge of the outline at both its corners (within ``_ALONG``
     degrees: a crystal's straight edge running on past the place where another crystal
     touches it, as where a lath meets another at a sharp angle) keeps that side straight, at
-    the very edge of the cone of convex cuts: such pairs are allowed up to that edge.
+    the very edge of the cone of convex cuts: such pairs are allowed up to that edge. With
+    ``rays=False`` and ``one_end``, an edge continued at one corner suffices (a crystal resting near
+    the end of another's face: past the contact's far corner the face runs on a few pixels only).
 
     ``rays=False``: lone corners start no ray (pair cuts only). ``counts``, a dict, receives the number
     of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``). ``dents=False``:
-    the corners of one-pixel dents in straight faces are kept (``_outline._persistent``).
+    the corners of one-pixel dents in straight faces are kept (``_outline._persistent``). ``dents=False`` and
+    ``one_end=False``: the corners paired as when ``_separate.lone_rays``' ratio was set on their counts.
     """
     h, w = mask.shape
     cut = np.zeros(mask.shape, bool)
@@ -120,9 +123,13 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
             unit = d / np.maximum(length, 1e-9)[..., None]
             ai = np.degrees(np.arccos(np.clip((unit * u[:, None, :]).sum(-1), -1, 1)))
             aj = np.degrees(np.arccos(np.clip((-unit * u[None, :, :]).sum(-1), -1, 1)))
-            # along an edge: the cut from i continues the (long) edge into i or out of i, at both ends
+            # along an edge: the cut from i continues the (long) edge into i or out of i, at both ends; where lone
+            # corners start no ray (crystals standing apart), at one end: near the end of a crystal's face the face
+            # runs on a few pixels only past the contact's other corner, too short an edge to show a direction
             along_i = _continues(unit, a[:, None, :], b[:, None, :])
             along_j = _continues(-unit, a[None, :, :], b[None, :, :])
+            if one_end and not rays:
+                along_i, along_j = along_i | along_j, np.ones_like(along_j)
             wide = half + _CONE + _ALONG_SLACK
             edge = np.maximum(np.hypot(a[:, 0], a[:, 1]), np.hypot(b[:, 0], b[:, 1]))
             near = length <= 2 * np.maximum(edge[:, None], edge[None, :])  # a contact, not a chord across
