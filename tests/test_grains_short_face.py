@@ -7,6 +7,10 @@ own corner turns it: that edge is too short to show a direction, the cut was ref
 (``make_phenocrysts`` seed 15's olivine, seed 14's augite, true masks and maps at 50 counts/px; 15-18 of 20 pairs
 below).
 For crystals standing in a matrix (pair cuts only), a long face continued at one corner now suffices.
+
+Where the contact runs out of the map, it has one concave corner: a lone corner, which for such crystals starts no
+cut. A cut now runs from it along the face it continues when that face runs inside the mask to the map's edge and
+the two pieces are convex while their union is not.
 """
 
 from __future__ import annotations
@@ -62,3 +66,29 @@ def test_a_crystal_in_the_middle_of_a_face_stays_apart_and_a_lath_alone_whole():
         assert s["n_found"] == 2 and s["matched"] == 1.0, (seed, s)
         lath = truth == 1
         assert separate_grains(lath, min_area=10, phase_map=lath.astype(int)).max() == 1
+
+
+def _cropped_through_the_contact(seed, keep_low):
+    """The hexagon on its lath, the map cropped through the middle of their contact: it runs out of the map."""
+    truth = _hexagon_on_a_lath(seed, 14.0)
+    from scipy import ndimage as ndi
+
+    contact = (truth == 1) & ndi.binary_dilation(truth == 2)
+    ys, xs = np.nonzero(contact)
+    cy, cx = int(round(ys.mean())), int(round(xs.mean()))
+    if np.ptp(xs) >= np.ptp(ys):  # a contact running across: crop the columns
+        return truth[:, :cx] if keep_low else truth[:, cx:]
+    return truth[:cy] if keep_low else truth[cy:]
+
+
+def test_a_contact_that_runs_out_of_the_map_still_parts_the_two_crystals():
+    matched, merged = [], 0
+    for seed in range(10):
+        for keep_low in (True, False):
+            truth = _cropped_through_the_contact(seed, keep_low)
+            m = truth > 0
+            s = score_grains(separate_grains(m, min_area=10, phase_map=m.astype(int)), truth, min_area=10)
+            matched.append(s["matched"])
+            merged += s["n_found"] < s["n_true"]
+    # before: matched 0.78, 9 of 20 maps short of a crystal; now 0.97, 1
+    assert np.mean(matched) >= 0.9 and merged <= 2, (np.mean(matched), merged)

@@ -79,8 +79,9 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
     degrees: a crystal's straight edge running on past the place where another crystal
     touches it, as where a lath meets another at a sharp angle) keeps that side straight, at
     the very edge of the cone of convex cuts: such pairs are allowed up to that edge. With
-    ``rays=False`` and ``one_end``, an edge continued at one corner suffices (a crystal resting near
-    the end of another's face: past the contact's far corner the face runs on a few pixels only).
+    ``rays=False`` and ``one_end``, an edge continued at one corner suffices (a crystal near the end of another's
+    face: past the contact's far corner the face runs on a few pixels only), and a lone corner is cut from along
+    such a face where it runs to the map's edge (:func:`_face_to_map_edge`).
 
     ``rays=False``: lone corners start no ray (pair cuts only). ``counts``, a dict, receives the number
     of pair cuts drawn (``"pairs"``) and of lone sharp corners, rays drawn or not (``"lone"``). ``dents=False``:
@@ -165,7 +166,43 @@ def concave_cuts(mask, min_component=3 * MIN_PIECE, hole_rays=True, tol=_CUT_TOL
         for i in lone if rays else ():
             pts = _ray(mask, cut, p[i], u[i], reach)
             cut[pts[:, 0], pts[:, 1]] = True
+        for i in lone if one_end and not rays else ():
+            _face_to_map_edge(mask, cut, p[i], u[i], half[i], (a[i], -b[i]))
     return cut & mask
+
+
+def _face_to_map_edge(mask, cut, start, bisector, half, edges):
+    """Cut from a lone concave corner along a face it continues (an edge of ``_ALONG_EDGE`` px or more, within the
+    cone of "along" cuts), where the face runs inside the mask up to the map's edge and the cut parts two convex
+    pieces whose union is not: a contact that runs out of the map has one concave corner only."""
+    h, w = mask.shape
+    for e in edges:
+        size = np.hypot(e[0], e[1])
+        d = e / max(size, 1e-12)
+        if size < _ALONG_EDGE or np.degrees(np.arccos(np.clip(d @ bisector, -1, 1))) > half + _CONE + _ALONG_SLACK:
+            continue
+        pts = _ray(mask, cut, start, d, 2 * size + 2)
+        if len(pts) < 2 or not (pts[-1, 0] in (0, h - 1) or pts[-1, 1] in (0, w - 1)):
+            continue
+        beyond = np.round(start + (np.hypot(*(pts[-1] - start)) + 1.0) * d).astype(int)
+        ray = np.zeros(mask.shape, bool)
+        ray[pts[:, 0], pts[:, 1]] = True
+        # not where the ray met the background on the map's last pixels
+        if not (0 <= beyond[0] < h and 0 <= beyond[1] < w) and _convex_pieces(mask & ~cut, ray):
+            cut |= ray
+            return
+
+
+def _convex_pieces(mask, ray):
+    """Whether ``ray`` parts the two largest pieces along it, each convex within ``PIECE_DEFECT``, whose union with
+    it is not (it lacks over twice that share of its hull): two crystals, not one cut across."""
+    lab, _ = ndi.label(mask & ~ray)
+    ids, n = np.unique(lab[ndi.binary_dilation(ray) & (lab > 0)], return_counts=True)
+    if len(ids) < 2:
+        return False
+    a, b = (lab == g for g in ids[np.argsort(-n)[:2]])
+    lacks = [_defect(_hull(q), len(q)) / len(q) for q in map(np.argwhere, (a, b, a | b | (ray & mask)))]
+    return lacks[0] <= PIECE_DEFECT and lacks[1] <= PIECE_DEFECT and lacks[2] > 2 * PIECE_DEFECT
 
 
 # ----------------------------------------------------------------- fragments
